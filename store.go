@@ -1,0 +1,146 @@
+package polybot
+
+import (
+	"context"
+	"time"
+)
+
+// Store is PolyBot's storage. Both implementations (internal/sqlite and
+// internal/postgres) pass the same conformance suite (internal/storetest).
+//
+// Every use runs inside one transaction. Tenant transactions see only the
+// tenant's rows: on PostgreSQL the database enforces it with row-level
+// security (the transaction carries the tenant's JWT claims and the
+// authenticated role); on SQLite the store's queries do. Admin transactions are
+// the narrow service path used by auth look-ups, sign-up, the bot manager and
+// admin actions.
+type Store interface {
+	// Tenant runs fn in one transaction scoped to tenant. If fn returns an
+	// error the transaction is rolled back and that error is returned.
+	Tenant(ctx context.Context, tenant ID, fn func(TenantTx) error) error
+	// Admin runs fn in one transaction on the service path.
+	Admin(ctx context.Context, fn func(AdminTx) error) error
+	// Ping checks that the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Migrator applies the embedded schema migrations.
+type Migrator interface {
+	// Migrate applies pending migrations and returns the schema version. A
+	// database whose version is newer than this binary knows is refused.
+	Migrate(ctx context.Context) (int, error)
+}
+
+// TenantTx is a transaction scoped to one tenant. No method reads or writes
+// another tenant's rows. Not-found is an ENOTFOUND *Error, never (nil, nil).
+type TenantTx interface {
+	// Tenant is the tenant this transaction is scoped to.
+	Tenant() ID
+	// Now is the transaction's one clock reading.
+	Now() time.Time
+
+	User() (*User, error)
+	Profile() (*Profile, error)
+	// UpdateProfile stores the user-editable profile fields: display name,
+	// onboarding_completed, accepted_terms_at. Limits and tier are admin-only.
+	UpdateProfile(p *Profile) error
+	// TouchLastActive sets last_active_at to Now.
+	TouchLastActive() error
+
+	Config() (*Config, error)
+	// UpdateConfig stores every field of c and sets its UpdatedAt to Now.
+	UpdateConfig(c *Config) error
+
+	Secrets() ([]*Secret, error)
+	Secret(platform Platform, paper bool) (*Secret, error)
+	// PutSecret creates or replaces the secret for (platform, paper) and sets
+	// its ID and timestamps.
+	PutSecret(s *Secret) error
+	// SetSecretValidation records the outcome of validating a key.
+	SetSecretValidation(platform Platform, paper bool, status string, at time.Time) error
+	DeleteSecret(platform Platform, paper bool) error
+
+	// DataKey returns the tenant's wrapped data key (ENOTFOUND if none yet).
+	DataKey() (*DataKey, error)
+	// CreateDataKey stores the tenant's first data key (ECONFLICT if one exists).
+	CreateDataKey(k *DataKey) error
+
+	CreateSession(s *Session) error
+	DeleteSession(id string) error
+
+	APITokens() ([]*APIToken, error)
+	CreateAPIToken(t *APIToken) error
+	DeleteAPIToken(id ID) error
+
+	// AppendAudit appends e to the audit chain with UserID set to the tenant.
+	AppendAudit(e *AuditEntry) error
+	// AuditTrail returns the tenant's own entries, newest first, with Seq < before
+	// (0 means from the newest), at most limit.
+	AuditTrail(before int64, limit int) ([]*AuditEntry, error)
+
+	// IncrementTrades counts one trade against the monthly quota if, and only
+	// if, fewer than the profile's limit were counted this month (Now's UTC
+	// month; a new month starts at zero). When the quota is used up it returns
+	// an EQUOTA *Error and counts nothing.
+	IncrementTrades() (Quota, error)
+	// ReleaseTrade gives back one trade counted this month (a rejected order).
+	ReleaseTrade() (Quota, error)
+}
+
+// AdminTx is a transaction on the service path. It can see every tenant.
+type AdminTx interface {
+	Now() time.Time
+
+	// CreateUser creates a user with its profile and config in one step. The
+	// email must be unique (ECONFLICT otherwise).
+	CreateUser(u *User, p *Profile, c *Config) error
+	UserByID(id ID) (*User, error)
+	UserByEmail(email string) (*User, error)
+	// Users lists users with their profiles, ordered by creation, after the
+	// given email cursor ("" for the start), at most limit.
+	Users(after string, limit int) ([]*UserSummary, error)
+	SetUserRole(id ID, role Role) error
+	SetUserDisabled(id ID, disabled bool) error
+	// SetUserTier moves a user to a tier and copies its limits onto the profile.
+	SetUserTier(id ID, tier string) error
+
+	Tiers() ([]*Tier, error)
+	Tier(name string) (*Tier, error)
+	// PutTier creates or updates a tier; profiles on it take its new limits.
+	PutTier(t *Tier) error
+
+	// SessionByID returns a live (unexpired) session.
+	SessionByID(id string) (*Session, error)
+	// TouchSession moves a session's last_seen_at and expires_at.
+	TouchSession(id string, seen, expires time.Time) error
+	DeleteExpiredSessions() (int, error)
+	// APITokenByHash returns an unexpired token.
+	APITokenByHash(hash string) (*APIToken, error)
+	TouchAPIToken(id ID, at time.Time) error
+
+	// DataKeys returns every tenant's wrapped data key.
+	DataKeys() ([]*DataKey, error)
+	// ReplaceDataKey swaps a tenant's wrapped key if it is still oldWrapped
+	// (ECONFLICT otherwise): key rotation never loses a concurrent change.
+	ReplaceDataKey(k *DataKey, oldWrapped []byte) error
+
+	// AppendAudit appends e to the audit chain.
+	AppendAudit(e *AuditEntry) error
+	// AuditEntries returns entries with Seq > after in order, at most limit.
+	AuditEntries(after int64, limit int) ([]*AuditEntry, error)
+	// AuditHead returns the last appended Seq and Hash as the chain records them.
+	AuditHead() (int64, string, error)
+
+	// ActiveUserIDs lists users who are not disabled (for the bot manager).
+	ActiveUserIDs() ([]ID, error)
+}
+
+// UserSummary is a row of the admin's user list.
+type UserSummary struct {
+	User    User    `json:"user"`
+	Profile Profile `json:"profile"`
+}
+
+// NotFound returns an ENOTFOUND error for a kind of thing.
+func NotFound(what string) *Error { return Errorf(ENOTFOUND, "%s not found", what) }

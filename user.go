@@ -1,0 +1,81 @@
+package polybot
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Role is what a user may do beyond their own tenant.
+type Role string
+
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
+
+// User is an account. Its ID is the tenant: every tenant-scoped row carries it.
+// PasswordHash is empty for users who sign in through an external identity
+// provider (Supabase JWTs).
+type User struct {
+	ID           ID        `json:"id"`
+	Email        string    `json:"email"`
+	PasswordHash string    `json:"-"`
+	Role         Role      `json:"role"`
+	Disabled     bool      `json:"disabled"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// NormalizeEmail lowercases and trims an address and checks its form.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", FieldError("email", "is required")
+	}
+	if len(s) > 254 {
+		return "", FieldError("email", "is longer than 254 characters")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+		return "", FieldError("email", "is not a valid email address")
+	}
+	return s, nil
+}
+
+// ValidatePassword checks a new password's strength.
+func ValidatePassword(pw string) error {
+	switch {
+	case len(pw) < 10:
+		return FieldError("password", "must be at least 10 characters")
+	case len(pw) > 256:
+		return FieldError("password", "must be at most 256 characters")
+	}
+	return nil
+}
+
+// Session is a browser session. ID is the SHA-256 (hex) of the cookie value;
+// the value itself is never stored.
+type Session struct {
+	ID         string    `json:"-"`
+	UserID     ID        `json:"user_id"`
+	CSRFToken  string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+}
+
+// APIToken is a bearer token for programmatic use. Only its SHA-256 hash is
+// stored; Prefix (the first characters) lets a user tell tokens apart.
+type APIToken struct {
+	ID         ID         `json:"id"`
+	UserID     ID         `json:"-"`
+	Name       string     `json:"name"`
+	Hash       string     `json:"-"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+}
