@@ -18,8 +18,13 @@ type Store interface {
 	// Tenant runs fn in one transaction scoped to tenant. If fn returns an
 	// error the transaction is rolled back and that error is returned.
 	Tenant(ctx context.Context, tenant ID, fn func(TenantTx) error) error
+	// TenantView is Tenant for a read-only transaction: it may run beside
+	// other readers, and any write in it fails.
+	TenantView(ctx context.Context, tenant ID, fn func(TenantTx) error) error
 	// Admin runs fn in one transaction on the service path.
 	Admin(ctx context.Context, fn func(AdminTx) error) error
+	// AdminView is Admin for a read-only transaction.
+	AdminView(ctx context.Context, fn func(AdminTx) error) error
 	// Ping checks that the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error
