@@ -1,6 +1,7 @@
 package polybot
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
@@ -115,4 +116,48 @@ func VerifyAuditChain(entries []AuditEntry, headSeq int64, headHash string) []Au
 		probs = append(probs, AuditProblem{Seq: headSeq, Reason: "the chain head's hash does not match the last row"})
 	}
 	return probs
+}
+
+// AuditReport is the outcome of verifying the stored audit chain.
+type AuditReport struct {
+	OK       bool           `json:"ok"`
+	Entries  int            `json:"entries"`
+	HeadSeq  int64          `json:"head_seq"`
+	Problems []AuditProblem `json:"problems"`
+}
+
+// VerifyAuditLog reads the whole chain on the service path and checks it.
+func VerifyAuditLog(ctx context.Context, st Store) (*AuditReport, error) {
+	var entries []AuditEntry
+	var headSeq int64
+	var headHash string
+	const page = 1000
+	err := st.AdminView(ctx, func(tx AdminTx) error {
+		var err error
+		if headSeq, headHash, err = tx.AuditHead(); err != nil {
+			return err
+		}
+		var after int64
+		for {
+			rows, err := tx.AuditEntries(after, page)
+			if err != nil {
+				return err
+			}
+			for _, e := range rows {
+				entries = append(entries, *e)
+				after = e.Seq
+			}
+			if len(rows) < page {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	probs := VerifyAuditChain(entries, headSeq, headHash)
+	if probs == nil {
+		probs = []AuditProblem{}
+	}
+	return &AuditReport{OK: len(probs) == 0, Entries: len(entries), HeadSeq: headSeq, Problems: probs}, nil
 }

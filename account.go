@@ -1,0 +1,32 @@
+package polybot
+
+import "fmt"
+
+// CreateAccount creates user u on the free tier with the seed's default
+// profile and config, and records it in the audit log, all in tx. It is the
+// one way accounts are made: sign-up, the CLI and first sight of a
+// Supabase user all call it.
+func CreateAccount(tx AdminTx, u *User, displayName, actor string) (*Profile, error) {
+	if u.ID.IsZero() {
+		u.ID = NewID()
+	}
+	if u.Role == "" {
+		u.Role = RoleUser
+	}
+	now := tx.Now()
+	u.CreatedAt = now
+	tier, err := tx.Tier(TierFree)
+	if err != nil {
+		return nil, err
+	}
+	p := NewProfile(u.ID, u.Email, tier, now)
+	p.DisplayName = displayName
+	c := DefaultConfig(u.ID, now)
+	if err := tx.CreateUser(u, p, c); err != nil {
+		return nil, err
+	}
+	uid := u.ID
+	err = tx.AppendAudit(&AuditEntry{UserID: &uid, Actor: actor, Action: AuditSignup, Target: "user:" + uid.String(),
+		Details: fmt.Sprintf(`{"role":%q,"tier":%q}`, u.Role, tier.Name), CreatedAt: now})
+	return p, err
+}

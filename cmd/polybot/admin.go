@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/postgres"
+)
+
+func newFlags(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "migrate")
+	var db dbFlags
+	db.register(fs, e)
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if db.postgres() {
+		// Here --database-url names a privileged role: migrations create
+		// roles, tables and policies.
+		url := db.databaseURL
+		if db.migrateURL != "" {
+			url = db.migrateURL
+		}
+		v, err := postgres.Migrate(ctx, url)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "PostgreSQL schema is at version %d; serve with --database-url %s\n", v, redactURL(postgres.AppURL(url)))
+		return nil
+	}
+	st, _, err := db.open(ctx, polybot.SystemClock, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.(polybot.Migrator).Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "SQLite schema at %s is at version %d\n", db.sqlitePath(), v)
+	return nil
+}
+
+// openForAdmin opens the store for an admin command, refusing a stale schema.
+func openForAdmin(ctx context.Context, db *dbFlags) (polybot.Store, error) {
+	st, _, err := db.open(ctx, polybot.SystemClock, false)
+	return st, err
+}
+
+func cmdUser(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError("usage: polybot user <create|list|set-tier|set-role> [flags]")
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags(e, "user "+sub)
+	var db dbFlags
+	db.register(fs, e)
+	email := fs.String("email", "", "the user's email")
+	switch sub {
+	case "create":
+		admin := fs.Bool("admin", false, "give the user the admin role")
+		name := fs.String("display-name", "", "display name")
+		pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+		pwFile := fs.String("password-file", "", "read the password from this file")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err.Error())
+		}
+		addr, err := polybot.NormalizeEmail(*email)
+		if err != nil {
+			return err
+		}
+		pw, err := readPassword(e, *pwStdin, *pwFile)
+		if err != nil {
+			return err
+		}
+		if err := polybot.ValidatePassword(pw); err != nil {
+			return err
+		}
+		hash, err := auth.HashPassword(pw, auth.DefaultParams)
+		if err != nil {
+			return err
+		}
+		st, err := openForAdmin(ctx, &db)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		u := &polybot.User{Email: addr, PasswordHash: hash, Role: polybot.RoleUser}
+		if *admin {
+			u.Role = polybot.RoleAdmin
+		}
+		err = st.Admin(ctx, func(tx polybot.AdminTx) error {
+			_, err := polybot.CreateAccount(tx, u, *name, "cli")
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created %s %s (%s)\n", u.Role, u.Email, u.ID)
+		return nil
+	case "list":
+		asJSON := fs.Bool("json", false, "print JSON")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err.Error())
+		}
+		st, err := openForAdmin(ctx, &db)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		var all []*polybot.UserSummary
+		err = st.AdminView(ctx, func(tx polybot.AdminTx) error {
+			after := ""
+			for {
+				page, err := tx.Users(after, 500)
+				if err != nil {
+					return err
+				}
+				all = append(all, page...)
+				if len(page) < 500 {
+					return nil
+				}
+				after = page[len(page)-1].User.Email
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(e.stdout).Encode(all)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tTIER\tTRADES\tDISABLED")
+		for _, s := range all {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%v\n", s.User.ID, s.User.Email, s.User.Role, s.Profile.SubscriptionTier,
+				s.Profile.TradesUsed(polybot.SystemClock()), s.Profile.MonthlyTradeLimit, s.User.Disabled)
+		}
+		return tw.Flush()
+	case "set-tier", "set-role":
+		value := fs.String(strings.TrimPrefix(sub, "set-"), "", "the new "+strings.TrimPrefix(sub, "set-"))
+		if err := fs.Parse(args); err != nil {
+			return usageError(err.Error())
+		}
+		addr, err := polybot.NormalizeEmail(*email)
+		if err != nil {
+			return err
+		}
+		st, err := openForAdmin(ctx, &db)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		err = st.Admin(ctx, func(tx polybot.AdminTx) error {
+			u, err := tx.UserByEmail(addr)
+			if err != nil {
+				return err
+			}
+			action := polybot.AuditAdminTier
+			if sub == "set-tier" {
+				if _, err := tx.Tier(*value); err != nil {
+					return polybot.FieldError("tier", fmt.Sprintf("no tier named %q", *value))
+				}
+				err = tx.SetUserTier(u.ID, *value)
+			} else {
+				action = polybot.AuditAdminRole
+				if !polybot.Role(*value).Valid() {
+					return polybot.FieldError("role", `must be "user" or "admin"`)
+				}
+				err = tx.SetUserRole(u.ID, polybot.Role(*value))
+			}
+			if err != nil {
+				return err
+			}
+			d, _ := json.Marshal(map[string]string{sub: *value})
+			return tx.AppendAudit(&polybot.AuditEntry{UserID: &u.ID, Actor: "cli", Action: action, Target: "user:" + u.ID.String(), Details: string(d), CreatedAt: tx.Now()})
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: %s is now %s\n", sub, addr, *value)
+		return nil
+	}
+	return usageError(fmt.Sprintf("unknown user command %q", sub))
+}
+
+func readPassword(e *env, fromStdin bool, file string) (string, error) {
+	switch {
+	case fromStdin && file != "":
+		return "", usageError("use only one of --password-stdin and --password-file")
+	case fromStdin:
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", usageError("--password-stdin: no password on standard input")
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--password-file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", usageError("give the password with --password-stdin or --password-file (never on the command line)")
+}
+
+func cmdAudit(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return usageError("usage: polybot audit verify [flags]")
+	}
+	fs := newFlags(e, "audit verify")
+	var db dbFlags
+	db.register(fs, e)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	st, err := openForAdmin(ctx, &db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := polybot.VerifyAuditLog(ctx, st)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		_ = json.NewEncoder(e.stdout).Encode(rep)
+	} else if rep.OK {
+		fmt.Fprintf(e.stdout, "audit log OK: %d entries, chain intact up to seq %d\n", rep.Entries, rep.HeadSeq)
+	} else {
+		fmt.Fprintf(e.stdout, "audit log BROKEN: %d entries, %d problem(s)\n", rep.Entries, len(rep.Problems))
+		for _, p := range rep.Problems {
+			fmt.Fprintf(e.stdout, "  seq %d: %s\n", p.Seq, p.Reason)
+		}
+	}
+	if !rep.OK {
+		return errSilentf("audit log verification failed")
+	}
+	return nil
+}
+
+// errSilentf is an error whose details were already printed.
+func errSilentf(msg string) error { return fmt.Errorf("%s: %w", msg, errSilent) }

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/auth"
+)
+
+func (s *Server) createUser(tx polybot.AdminTx, id polybot.ID, email, passwordHash, actor string) (*polybot.User, error) {
+	u := &polybot.User{ID: id, Email: email, PasswordHash: passwordHash, Role: polybot.RoleUser}
+	if _, err := polybot.CreateAccount(tx, u, "", actor); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+type credentials struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name,omitempty"`
+}
+
+type sessionResponse struct {
+	User      *polybot.User `json:"user"`
+	CSRFToken string        `json:"csrf_token,omitempty"`
+	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
+}
+
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	var in credentials
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	v := polybot.Validation{}
+	email, err := polybot.NormalizeEmail(in.Email)
+	if err != nil {
+		v.Add("email", polybot.ErrorFields(err)["email"])
+	}
+	if err := polybot.ValidatePassword(in.Password); err != nil {
+		v.Add("password", polybot.ErrorFields(err)["password"])
+	}
+	if len(in.DisplayName) > 100 {
+		v.Add("display_name", "must be at most 100 characters")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(in.Password, s.cfg.Password)
+	if err != nil {
+		return polybot.Internal(err)
+	}
+	u := &polybot.User{Email: email, PasswordHash: hash, Role: polybot.RoleUser}
+	err = s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+		_, err := polybot.CreateAccount(tx, u, in.DisplayName, "self")
+		return err
+	})
+	if polybot.ErrorCode(err) == polybot.ECONFLICT {
+		return &polybot.Error{Code: polybot.ECONFLICT, Message: "an account with this email already exists", Fields: map[string]string{"email": "is already registered"}}
+	} else if err != nil {
+		return err
+	}
+	resp, err := s.startSession(w, r, u)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, resp)
+}
+
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *polybot.User) (*sessionResponse, error) {
+	token, err := auth.NewToken()
+	if err != nil {
+		return nil, polybot.Internal(err)
+	}
+	csrf, err := auth.NewToken()
+	if err != nil {
+		return nil, polybot.Internal(err)
+	}
+	var exp time.Time
+	err = s.cfg.Store.Tenant(r.Context(), u.ID, func(tx polybot.TenantTx) error {
+		now := tx.Now()
+		exp = now.Add(s.cfg.SessionTTL)
+		sess := &polybot.Session{ID: auth.HashToken(token), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: exp, LastSeenAt: now}
+		if err := tx.CreateSession(sess); err != nil {
+			return err
+		}
+		if err := tx.TouchLastActive(); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: u.ID.String(), Action: polybot.AuditLogin, Target: "session",
+			Details: `{"ip":` + quote(clientIP(r)) + `}`, CreatedAt: now})
+	})
+	if err != nil {
+		return nil, err
+	}
+	setSessionCookies(w, token, csrf, exp, s.cfg.SecureCookies)
+	return &sessionResponse{User: u, CSRFToken: csrf, ExpiresAt: &exp}, nil
+}
+
+var errBadLogin = polybot.Errorf(polybot.EUNAUTHORIZED, "invalid email or password")
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	var in credentials
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	v := polybot.Validation{}
+	if in.Email == "" {
+		v.Add("email", "is required")
+	}
+	if in.Password == "" {
+		v.Add("password", "is required")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	email, err := polybot.NormalizeEmail(in.Email)
+	if err != nil {
+		return errBadLogin
+	}
+	ip := clientIP(r)
+	if wait := s.cfg.Limiter.Allow(email, ip); wait > 0 {
+		// Counted before the password is checked, so a burst of guesses
+		// cannot all pass; Succeed takes the attempt back.
+		return &rateLimited{Error: polybot.Errorf(polybot.ERATELIMIT, "too many failed logins; try again in %d seconds", seconds(wait)), retryAfterSeconds: seconds(wait)}
+	}
+	var u *polybot.User
+	err = s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
+		var err error
+		u, err = tx.UserByEmail(email)
+		return err
+	})
+	if err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
+		return err
+	}
+	if u == nil || u.PasswordHash == "" {
+		auth.DummyVerify(in.Password, s.cfg.Password)
+		return errBadLogin
+	}
+	if ok, _ := auth.VerifyPassword(in.Password, u.PasswordHash); !ok {
+		uid := u.ID
+		if err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+			return tx.AppendAudit(&polybot.AuditEntry{UserID: &uid, Actor: "anonymous", Action: polybot.AuditLoginFailed,
+				Target: "session", Details: `{"ip":` + quote(ip) + `}`, CreatedAt: tx.Now()})
+		}); err != nil {
+			s.log.Warn("audit failed login", "err", err)
+		}
+		return errBadLogin
+	}
+	if u.Disabled {
+		return polybot.Errorf(polybot.EFORBIDDEN, "account disabled")
+	}
+	s.cfg.Limiter.Succeed(email, ip)
+	resp, err := s.startSession(w, r, u)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *identity) error {
+	if id.session != nil {
+		err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+			if err := tx.DeleteSession(id.session.ID); err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
+				return err
+			}
+			return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditLogout, Target: "session", Details: "{}", CreatedAt: tx.Now()})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	clearCookie(w, sessionCookie, s.cfg.SecureCookies, true)
+	clearCookie(w, csrfCookie, s.cfg.SecureCookies, false)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request, id *identity) error {
+	resp := sessionResponse{User: id.user}
+	if id.session != nil {
+		resp.CSRFToken = id.session.CSRFToken
+		resp.ExpiresAt = &id.session.ExpiresAt
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func seconds(d time.Duration) int {
+	n := int((d + time.Second - 1) / time.Second)
+	if n < 1 {
+		n = 1
+	}
+	return n
+}

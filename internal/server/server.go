@@ -1,0 +1,161 @@
+// Package server is PolyBot's HTTP API: the route table, handlers, the
+// authentication and CSRF middleware, error rendering and the OpenAPI
+// document. Handlers return errors; one function maps polybot error codes to
+// HTTP statuses.
+//
+// It talks to storage only through polybot.Store and to key material only
+// through the secrets package; it must not import a database driver.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/secrets"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 64 << 10
+
+// Config wires a Server.
+type Config struct {
+	Store   polybot.Store
+	Secrets *secrets.Service
+	Logger  *slog.Logger
+	Clock   polybot.Clock
+
+	// Passwords are hashed with these argon2id parameters.
+	Password auth.Params
+	// Limiter throttles logins; nil means a default limiter.
+	Limiter *auth.LoginLimiter
+	// JWT verifies Supabase-issued access tokens; nil disables them.
+	JWT *auth.Verifier
+	// SecureCookies sets the Secure flag (serve over HTTPS).
+	SecureCookies bool
+	// SessionTTL is how long an idle session lives.
+	SessionTTL time.Duration
+}
+
+// Server serves the API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	now     polybot.Clock
+	handler http.Handler
+}
+
+// New builds a Server and its route table.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = polybot.SystemClock
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 14 * 24 * time.Hour
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = auth.NewLoginLimiter(auth.LimiterConfig{Clock: cfg.Clock})
+	}
+	if cfg.Password == (auth.Params{}) {
+		cfg.Password = auth.DefaultParams
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock}
+	s.handler = s.middleware(s.routes())
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// route is one row of the route table; the OpenAPI test checks the document
+// against it.
+type route struct {
+	pattern string // "METHOD /path"
+	h       handlerFunc
+	access  access
+}
+
+type access int
+
+const (
+	public access = iota
+	user
+	admin
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, id *identity) error
+
+// routeTable is the whole API, in one place.
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET /healthz", s.handleHealthz, public},
+		{"GET /readyz", s.handleReadyz, public},
+		{"GET /api/v1/openapi.json", s.handleOpenAPI, public},
+		{"GET /api/v1/tiers", s.handleTiers, public},
+
+		{"POST /api/v1/auth/signup", s.handleSignup, public},
+		{"POST /api/v1/auth/login", s.handleLogin, public},
+		{"POST /api/v1/auth/logout", s.handleLogout, user},
+		{"GET /api/v1/auth/session", s.handleSession, user},
+
+		{"GET /api/v1/tokens", s.handleListTokens, user},
+		{"POST /api/v1/tokens", s.handleCreateToken, user},
+		{"DELETE /api/v1/tokens/{id}", s.handleDeleteToken, user},
+
+		{"GET /api/v1/profile", s.handleGetProfile, user},
+		{"PATCH /api/v1/profile", s.handlePatchProfile, user},
+
+		{"GET /api/v1/config", s.handleGetConfig, user},
+		{"PUT /api/v1/config", s.handlePutConfig, user},
+
+		{"GET /api/v1/secrets", s.handleListSecrets, user},
+		{"POST /api/v1/secrets", s.handlePutSecret, user},
+		{"DELETE /api/v1/secrets/{platform}", s.handleDeleteSecret, user},
+
+		{"GET /api/v1/audit", s.handleAudit, user},
+
+		{"GET /api/v1/admin/users", s.handleAdminUsers, admin},
+		{"PUT /api/v1/admin/users/{id}/tier", s.handleAdminSetTier, admin},
+		{"PUT /api/v1/admin/users/{id}/role", s.handleAdminSetRole, admin},
+		{"PUT /api/v1/admin/users/{id}/disabled", s.handleAdminSetDisabled, admin},
+		{"GET /api/v1/admin/tiers", s.handleTiers, admin},
+		{"PUT /api/v1/admin/tiers/{name}", s.handleAdminPutTier, admin},
+		{"GET /api/v1/admin/audit/verify", s.handleAdminAuditVerify, admin},
+
+		// The seed's routes, kept as aliases.
+		{"GET /api/user/config", s.handleGetConfig, user},
+		{"PUT /api/user/config", s.handlePutConfig, user},
+		{"GET /api/user/secrets", s.handleListSecrets, user},
+		{"POST /api/user/secrets", s.handlePutSecret, user},
+	}
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range s.routeTable() {
+		mux.Handle(rt.pattern, s.endpoint(rt))
+	}
+	mux.Handle("/", s.endpoint(route{h: func(http.ResponseWriter, *http.Request, *identity) error {
+		return polybot.Errorf(polybot.ENOTFOUND, "no such route")
+	}}))
+	return mux
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "database unavailable", Err: err}
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,415 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/auth"
+)
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// --- API tokens ---
+
+type createTokenRequest struct {
+	Name          string `json:"name"`
+	ExpiresInDays int    `json:"expires_in_days"`
+}
+
+type createTokenResponse struct {
+	Token    string            `json:"token"`
+	APIToken *polybot.APIToken `json:"api_token"`
+}
+
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var out []*polybot.APIToken
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		out, err = tx.APITokens()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []*polybot.APIToken{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var in createTokenRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	v := polybot.Validation{}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 64 {
+		v.Add("name", "must be 1-64 characters")
+	}
+	if in.ExpiresInDays < 0 || in.ExpiresInDays > 366 {
+		v.Add("expires_in_days", "must be between 0 (never) and 366")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	raw, err := auth.NewAPIToken()
+	if err != nil {
+		return polybot.Internal(err)
+	}
+	t := &polybot.APIToken{ID: polybot.NewID(), UserID: id.tenant(), Name: in.Name, Hash: auth.HashToken(raw), Prefix: raw[:len(auth.APITokenPrefix)+6]}
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		now := tx.Now()
+		t.CreatedAt = now
+		if in.ExpiresInDays > 0 {
+			exp := now.Add(time.Duration(in.ExpiresInDays) * 24 * time.Hour)
+			t.ExpiresAt = &exp
+		}
+		if err := tx.CreateAPIToken(t); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditTokenCreate, Target: "token:" + t.ID.String(),
+			Details: `{"name":` + quote(t.Name) + `,"prefix":` + quote(t.Prefix) + `}`, CreatedAt: now})
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, createTokenResponse{Token: raw, APIToken: t})
+}
+
+func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request, id *identity) error {
+	tid, err := polybot.ParseID(r.PathValue("id"))
+	if err != nil {
+		return polybot.NotFound("token")
+	}
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		if err := tx.DeleteAPIToken(tid); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditTokenDelete, Target: "token:" + tid.String(), Details: "{}", CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- profile ---
+
+type usage struct {
+	Month     string `json:"month"`
+	Used      int    `json:"trades_used"`
+	Limit     int    `json:"trades_limit"`
+	Remaining int    `json:"trades_remaining"`
+}
+
+type profileResponse struct {
+	Profile *polybot.Profile `json:"profile"`
+	Usage   usage            `json:"usage"`
+}
+
+func profileView(p *polybot.Profile, now time.Time) profileResponse {
+	used := p.TradesUsed(now)
+	p.TradesThisMonth = used
+	p.QuotaMonth = polybot.QuotaMonth(now)
+	return profileResponse{Profile: p, Usage: usage{Month: p.QuotaMonth, Used: used, Limit: p.MonthlyTradeLimit, Remaining: max(0, p.MonthlyTradeLimit-used)}}
+}
+
+func (s *Server) handleGetProfile(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var resp profileResponse
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		p, err := tx.Profile()
+		if err != nil {
+			return err
+		}
+		resp = profileView(p, tx.Now())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+type profilePatch struct {
+	DisplayName         *string `json:"display_name"`
+	AcceptTerms         *bool   `json:"accept_terms"`
+	OnboardingCompleted *bool   `json:"onboarding_completed"`
+}
+
+func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var in profilePatch
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	v := polybot.Validation{}
+	if in.DisplayName != nil && len(*in.DisplayName) > 100 {
+		v.Add("display_name", "must be at most 100 characters")
+	}
+	if in.AcceptTerms != nil && !*in.AcceptTerms {
+		v.Add("accept_terms", "can only be true; terms, once accepted, stay accepted")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	var resp profileResponse
+	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		p, err := tx.Profile()
+		if err != nil {
+			return err
+		}
+		now := tx.Now()
+		if in.DisplayName != nil {
+			p.DisplayName = strings.TrimSpace(*in.DisplayName)
+		}
+		if in.AcceptTerms != nil && p.AcceptedTermsAt == nil {
+			p.AcceptedTermsAt = &now
+			if err := tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditTermsAccept, Target: "profile", Details: "{}", CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		if in.OnboardingCompleted != nil {
+			if *in.OnboardingCompleted && p.AcceptedTermsAt == nil {
+				return polybot.FieldError("onboarding_completed", "accept the terms first")
+			}
+			p.OnboardingCompleted = *in.OnboardingCompleted
+		}
+		if err := tx.UpdateProfile(p); err != nil {
+			return err
+		}
+		resp = profileView(p, now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// --- config ---
+
+func (s *Server) handleGetConfig(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var c *polybot.Config
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		c, err = tx.Config()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) handlePutConfig(w http.ResponseWriter, r *http.Request, id *identity) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var next *polybot.Config
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		p, err := tx.Profile()
+		if err != nil {
+			return err
+		}
+		cur, err := tx.Config()
+		if err != nil {
+			return err
+		}
+		next, err = cur.ApplyPatch(body, p)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateConfig(next); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditConfigUpdate, Target: "config",
+			Details: configDiff(cur, next), CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, next)
+}
+
+// configDiff renders {"field":{"before":…,"after":…}} for the changed fields.
+func configDiff(before, after *polybot.Config) string {
+	var a, b map[string]json.RawMessage
+	ab, _ := json.Marshal(before)
+	bb, _ := json.Marshal(after)
+	_ = json.Unmarshal(ab, &a)
+	_ = json.Unmarshal(bb, &b)
+	diff := map[string]map[string]json.RawMessage{}
+	for k, v := range b {
+		if k == "updated_at" || k == "created_at" {
+			continue
+		}
+		if string(a[k]) != string(v) {
+			diff[k] = map[string]json.RawMessage{"before": a[k], "after": v}
+		}
+	}
+	out, _ := json.Marshal(diff)
+	return string(out)
+}
+
+// --- secrets ---
+
+type putSecretRequest struct {
+	Platform         string          `json:"platform"`
+	Paper            *bool           `json:"is_paper"`
+	Active           *bool           `json:"is_active"`
+	APIKey           string          `json:"api_key"`
+	APISecret        string          `json:"api_secret"`
+	PrivateKey       string          `json:"private_key"`
+	Passphrase       string          `json:"passphrase"`
+	AdditionalConfig json.RawMessage `json:"additional_config"`
+}
+
+func (s *Server) handleListSecrets(w http.ResponseWriter, r *http.Request, id *identity) error {
+	out := []polybot.SecretMeta{}
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		list, err := tx.Secrets()
+		for _, sec := range list {
+			out = append(out, sec.Meta())
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
+}
+
+func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var in putSecretRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	platform, err := polybot.ParsePlatform(in.Platform)
+	if err != nil {
+		return err
+	}
+	paper := true // safe default: paper/sandbox keys
+	if in.Paper != nil {
+		paper = *in.Paper
+	}
+	active := true
+	if in.Active != nil {
+		active = *in.Active
+	}
+	fields := map[string]string{}
+	for name, val := range map[string]string{polybot.FieldAPIKey: in.APIKey, polybot.FieldAPISecret: in.APISecret,
+		polybot.FieldPrivateKey: in.PrivateKey, polybot.FieldPassphrase: in.Passphrase} {
+		if val != "" {
+			fields[name] = val
+		}
+	}
+	var meta polybot.SecretMeta
+	status := http.StatusCreated
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		sec, err := s.cfg.Secrets.NewSecret(tx, platform, paper, fields, in.AdditionalConfig)
+		if err != nil {
+			return err
+		}
+		sec.Active = active
+		if _, err := tx.Secret(platform, paper); err == nil {
+			status = http.StatusOK // replaced: a rotation
+		}
+		if err := tx.PutSecret(sec); err != nil {
+			return err
+		}
+		meta = sec.Meta()
+		details, _ := json.Marshal(map[string]any{"platform": platform, "is_paper": paper, "fields": meta.Fields, "fingerprint": sec.Fingerprint, "replaced": status == http.StatusOK})
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditSecretCreate,
+			Target: "secret:" + string(platform) + ":" + mode(paper), Details: string(details), CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, meta)
+}
+
+func mode(paper bool) string {
+	if paper {
+		return "paper"
+	}
+	return "live"
+}
+
+func (s *Server) handleDeleteSecret(w http.ResponseWriter, r *http.Request, id *identity) error {
+	platform, err := polybot.ParsePlatform(r.PathValue("platform"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query().Get("paper")
+	if q == "" {
+		return polybot.FieldError("paper", "is required: true for paper keys, false for live keys")
+	}
+	paper, err := strconv.ParseBool(q)
+	if err != nil {
+		return polybot.FieldError("paper", "must be true or false")
+	}
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		if err := tx.DeleteSecret(platform, paper); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditSecretDelete,
+			Target: "secret:" + string(platform) + ":" + mode(paper), Details: "{}", CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- audit ---
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, id *identity) error {
+	before, limit, err := pageParams(r, "before", 50, 200)
+	if err != nil {
+		return err
+	}
+	var out []*polybot.AuditEntry
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		out, err = tx.AuditTrail(before, limit)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []*polybot.AuditEntry{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+}
+
+func pageParams(r *http.Request, cursor string, def, maxLimit int) (int64, int, error) {
+	q := r.URL.Query()
+	var c int64
+	if v := q.Get(cursor); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, polybot.FieldError(cursor, "must be a non-negative integer")
+		}
+		c = n
+	}
+	limit := def
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return 0, 0, polybot.FieldError("limit", "must be between 1 and "+strconv.Itoa(maxLimit))
+		}
+		limit = n
+	}
+	return c, limit, nil
+}
