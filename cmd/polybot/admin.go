@@ -13,6 +13,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
 	"github.com/polybot/polybot/internal/postgres"
+	"github.com/polybot/polybot/internal/secrets"
 )
 
 func newFlags(e *env, name string) *flag.FlagSet {
@@ -39,7 +40,11 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "PostgreSQL schema is at version %d; serve with --database-url %s\n", v, redactURL(postgres.AppURL(url)))
+		app, err := postgres.AppURL(url, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "PostgreSQL schema is at version %d; serve with --database-url %s\n", v, redactURL(app))
 		return nil
 	}
 	st, _, err := db.open(ctx, polybot.SystemClock, false)
@@ -255,3 +260,77 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 
 // errSilentf is an error whose details were already printed.
 func errSilentf(msg string) error { return fmt.Errorf("%s: %w", msg, errSilent) }
+
+func cmdKeys(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError("usage: polybot keys <rotate|status> [flags]")
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags(e, "keys "+sub)
+	var db dbFlags
+	db.register(fs, e)
+	prune := fs.Bool("prune", false, "after rotating, remove master keys that no data key uses any more (only once every server has restarted or reloaded)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	keys, err := db.keyring(e)
+	if err != nil {
+		return err
+	}
+	st, err := openForAdmin(ctx, &db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch sub {
+	case "status":
+		var dks []*polybot.DataKey
+		if err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
+			var err error
+			dks, err = tx.DataKeys()
+			return err
+		}); err != nil {
+			return err
+		}
+		byKey := map[string]int{}
+		for _, k := range dks {
+			byKey[k.MasterKeyID]++
+		}
+		fmt.Fprintf(e.stdout, "active master key: %s\n", keys.ID())
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MASTER KEY\tDATA KEYS")
+		for _, id := range keys.KeyIDs() {
+			fmt.Fprintf(tw, "%s\t%d\n", id, byKey[id])
+			delete(byKey, id)
+		}
+		for id, n := range byKey {
+			fmt.Fprintf(tw, "%s (MISSING from the keyring)\t%d\n", id, n)
+		}
+		return tw.Flush()
+	case "rotate":
+		if keys.Path() == "" {
+			return usageError("keys rotate needs a keyring file: the master key comes from the environment. Set the new key in " +
+				secrets.EnvMasterKey + ", the old one in " + secrets.EnvMasterKeyPrevious + ", and run rotate with them")
+		}
+		old := keys.ID()
+		newID, err := keys.AddKey()
+		if err != nil {
+			return err
+		}
+		rep, err := secrets.Rotate(ctx, st, keys, keys, "cli")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "master key rotated: %s -> %s; data keys: %d total, %d rewrapped, %d already current, %d failed\n",
+			old, newID, rep.Total, rep.Rewrapped, rep.Current, rep.Failed)
+		if *prune {
+			removed, err := keys.Prune(ctx, st, "cli")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "pruned %d unused master key(s): %s\n", len(removed), strings.Join(removed, ", "))
+		}
+		return nil
+	}
+	return usageError(fmt.Sprintf("unknown keys command %q", sub))
+}

@@ -63,7 +63,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	box := secrets.NewService(keys)
+	box := secrets.NewBox(keys, secrets.DefaultCacheSize)
 
 	var verifier *auth.Verifier
 	secret := e.getenv("SUPABASE_JWT_SECRET")

@@ -69,16 +69,9 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identit
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *polybot.User) (*sessionResponse, error) {
-	token, err := auth.NewToken()
-	if err != nil {
-		return nil, polybot.Internal(err)
-	}
-	csrf, err := auth.NewToken()
-	if err != nil {
-		return nil, polybot.Internal(err)
-	}
+	token, csrf := auth.NewToken(), auth.NewToken()
 	var exp time.Time
-	err = s.cfg.Store.Tenant(r.Context(), u.ID, func(tx polybot.TenantTx) error {
+	err := s.cfg.Store.Tenant(r.Context(), u.ID, func(tx polybot.TenantTx) error {
 		now := tx.Now()
 		exp = now.Add(s.cfg.SessionTTL)
 		sess := &polybot.Session{ID: auth.HashToken(token), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: exp, LastSeenAt: now}
@@ -123,7 +116,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity
 	if wait := s.cfg.Limiter.Allow(email, ip); wait > 0 {
 		// Counted before the password is checked, so a burst of guesses
 		// cannot all pass; Succeed takes the attempt back.
-		return &rateLimited{Error: polybot.Errorf(polybot.ERATELIMIT, "too many failed logins; try again in %d seconds", seconds(wait)), retryAfterSeconds: seconds(wait)}
+		return &rateLimited{err: auth.RateLimitError(wait), retryAfterSeconds: seconds(wait)}
 	}
 	var u *polybot.User
 	err = s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
@@ -138,7 +131,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity
 		auth.DummyVerify(in.Password, s.cfg.Password)
 		return errBadLogin
 	}
-	if ok, _ := auth.VerifyPassword(in.Password, u.PasswordHash); !ok {
+	ok, _, err := auth.VerifyPassword(in.Password, u.PasswordHash, s.cfg.Password)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		uid := u.ID
 		if err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
 			return tx.AppendAudit(&polybot.AuditEntry{UserID: &uid, Actor: "anonymous", Action: polybot.AuditLoginFailed,

@@ -60,12 +60,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	_ = writeJSON(w, statusOf(code), errorBody{Code: code, Message: polybot.ErrorMessage(err), Fields: fields})
 }
 
+// rateLimited is an ERATELIMIT error that also sets Retry-After.
 type rateLimited struct {
-	*polybot.Error
+	err               *polybot.Error
 	retryAfterSeconds int
 }
 
-func (e *rateLimited) Unwrap() error { return e.Error }
+func (e *rateLimited) Error() string { return e.err.Error() }
+func (e *rateLimited) Unwrap() error { return e.err }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

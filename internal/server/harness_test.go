@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -41,9 +42,10 @@ func (l *lockedBuffer) String() string {
 
 // testEnv is a real server over real HTTP on a real store.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	URL   string
 	Store polybot.Store
+	Raw   func() []byte
 	Logs  *lockedBuffer
 	Dir   string
 	Keys  *secrets.Keyring
@@ -52,12 +54,14 @@ type testEnv struct {
 	bodies *lockedBuffer
 }
 
-// storeOpener opens a fresh, migrated store for one test.
-type storeOpener func(t *testing.T, clock polybot.Clock) polybot.Store
+// storeOpener opens a fresh, migrated store for one test. raw returns
+// everything the database holds, as bytes on disk or a dump of every row.
+type storeOpener func(t testing.TB, clock polybot.Clock) (st polybot.Store, raw func() []byte)
 
-func openSQLite(t *testing.T, clock polybot.Clock) polybot.Store {
+func openSQLite(t testing.TB, clock polybot.Clock) (polybot.Store, func() []byte) {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "polybot.db"), clock)
+	dir := t.TempDir()
+	db, err := sqlite.Open(filepath.Join(dir, "polybot.db"), clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,26 +69,38 @@ func openSQLite(t *testing.T, clock polybot.Clock) polybot.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	raw := func() []byte {
+		var all []byte
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		return all
+	}
+	return db, raw
 }
 
-func newEnv(t *testing.T, open storeOpener) *testEnv {
+func newEnv(t testing.TB, open storeOpener) *testEnv {
 	t.Helper()
 	if open == nil {
 		open = openSQLite
 	}
 	dir := t.TempDir()
-	st := open(t, polybot.SystemClock)
+	st, raw := open(t, polybot.SystemClock)
 	keys, err := secrets.OpenKeyring(dir, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := server.New(server.Config{Store: st, Secrets: secrets.NewService(keys), Logger: log, Password: auth.TestParams})
+	srv := server.New(server.Config{Store: st, Secrets: secrets.NewBox(keys, 0), Logger: log, Password: auth.TestParams})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &testEnv{t: t, URL: hs.URL, Store: st, Logs: logs, Dir: dir, Keys: keys, srv: hs, bodies: &lockedBuffer{}}
+	return &testEnv{t: t, URL: hs.URL, Store: st, Raw: raw, Logs: logs, Dir: dir, Keys: keys, srv: hs, bodies: &lockedBuffer{}}
 }
 
 // client is one browser-like caller with its own cookie jar.
@@ -107,7 +123,7 @@ type response struct {
 	Header http.Header
 }
 
-func (r response) JSON(t *testing.T, v any) {
+func (r response) JSON(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("response %d is not JSON: %v: %s", r.Status, err, r.Body)
@@ -115,7 +131,7 @@ func (r response) JSON(t *testing.T, v any) {
 }
 
 // Fields returns the field errors of an error response.
-func (r response) Fields(t *testing.T) map[string]string {
+func (r response) Fields(t testing.TB) map[string]string {
 	var e struct {
 		Code    string            `json:"code"`
 		Message string            `json:"message"`
@@ -194,7 +210,7 @@ func (c *client) makeAdmin() *client {
 	return c
 }
 
-func expectStatus(t *testing.T, r response, want int) {
+func expectStatus(t testing.TB, r response, want int) {
 	t.Helper()
 	if r.Status != want {
 		t.Fatalf("status %d, want %d: %s", r.Status, want, r.Body)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/subtle"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,8 +109,7 @@ func checkCSRF(r *http.Request, sess *polybot.Session) error {
 			return polybot.Errorf(polybot.EFORBIDDEN, "cross-origin request refused")
 		}
 	}
-	got := r.Header.Get(csrfHeader)
-	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
+	if !auth.TokenEqual(r.Header.Get(csrfHeader), sess.CSRFToken) {
 		return &polybot.Error{Code: polybot.EFORBIDDEN, Message: "missing or invalid CSRF token", Fields: map[string]string{csrfHeader: "must match the session's CSRF token"}}
 	}
 	return nil
@@ -128,6 +126,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*identity
 			return nil, polybot.Errorf(polybot.EUNAUTHORIZED, "Authorization header must be \"Bearer <token>\"")
 		}
 		if strings.HasPrefix(tok, auth.APITokenPrefix) {
+			if !auth.IsAPIToken(tok) {
+				return nil, polybot.Errorf(polybot.EUNAUTHORIZED, "invalid or expired API token")
+			}
 			return s.authAPIToken(r, tok)
 		}
 		if s.cfg.JWT != nil {

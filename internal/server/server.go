@@ -24,7 +24,7 @@ const MaxBodyBytes = 64 << 10
 // Config wires a Server.
 type Config struct {
 	Store   polybot.Store
-	Secrets *secrets.Service
+	Secrets *secrets.Box
 	Logger  *slog.Logger
 	Clock   polybot.Clock
 
@@ -117,6 +117,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/secrets", s.handleListSecrets, user},
 		{"POST /api/v1/secrets", s.handlePutSecret, user},
 		{"DELETE /api/v1/secrets/{platform}", s.handleDeleteSecret, user},
+		{"POST /api/v1/secrets/{platform}/validate", s.handleValidateSecret, user},
 
 		{"GET /api/v1/audit", s.handleAudit, user},
 

@@ -60,12 +60,9 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, id *i
 	if err := v.Err(); err != nil {
 		return err
 	}
-	raw, err := auth.NewAPIToken()
-	if err != nil {
-		return polybot.Internal(err)
-	}
-	t := &polybot.APIToken{ID: polybot.NewID(), UserID: id.tenant(), Name: in.Name, Hash: auth.HashToken(raw), Prefix: raw[:len(auth.APITokenPrefix)+6]}
-	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	raw, prefix := auth.NewAPIToken()
+	t := &polybot.APIToken{ID: polybot.NewID(), UserID: id.tenant(), Name: in.Name, Hash: auth.HashToken(raw), Prefix: prefix}
+	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		now := tx.Now()
 		t.CreatedAt = now
 		if in.ExpiresInDays > 0 {
@@ -312,14 +309,19 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 			fields[name] = val
 		}
 	}
+	extra, err := additionalConfig(in.AdditionalConfig)
+	if err != nil {
+		return err
+	}
 	var meta polybot.SecretMeta
 	status := http.StatusCreated
 	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		sec, err := s.cfg.Secrets.NewSecret(tx, platform, paper, fields, in.AdditionalConfig)
+		sec, err := s.cfg.Secrets.NewSecret(r.Context(), tx, platform, paper, fields)
 		if err != nil {
 			return err
 		}
 		sec.Active = active
+		sec.AdditionalConfig = extra
 		if _, err := tx.Secret(platform, paper); err == nil {
 			status = http.StatusOK // replaced: a rotation
 		}
@@ -337,6 +339,22 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 	return writeJSON(w, status, meta)
 }
 
+// additionalConfig checks the non-secret settings stored beside a key.
+func additionalConfig(raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return json.RawMessage(`{}`), nil
+	}
+	if len(raw) > 4096 {
+		return nil, polybot.FieldError("additional_config", "must be at most 4096 bytes")
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, polybot.FieldError("additional_config", "must be a JSON object")
+	}
+	out, _ := json.Marshal(obj)
+	return out, nil
+}
+
 func mode(paper bool) string {
 	if paper {
 		return "paper"
@@ -349,13 +367,9 @@ func (s *Server) handleDeleteSecret(w http.ResponseWriter, r *http.Request, id *
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query().Get("paper")
-	if q == "" {
-		return polybot.FieldError("paper", "is required: true for paper keys, false for live keys")
-	}
-	paper, err := strconv.ParseBool(q)
+	paper, err := paperParam(r)
 	if err != nil {
-		return polybot.FieldError("paper", "must be true or false")
+		return err
 	}
 	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		if err := tx.DeleteSecret(platform, paper); err != nil {
@@ -369,6 +383,70 @@ func (s *Server) handleDeleteSecret(w http.ResponseWriter, r *http.Request, id *
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+type validateResponse struct {
+	Secret polybot.SecretMeta `json:"secret"`
+	Valid  bool               `json:"valid"`
+	Fields map[string]string  `json:"fields"`
+}
+
+// handleValidateSecret decrypts a stored key (an audited decrypt) and checks
+// its format, recording the outcome as the key's validation status.
+func (s *Server) handleValidateSecret(w http.ResponseWriter, r *http.Request, id *identity) error {
+	platform, err := polybot.ParsePlatform(r.PathValue("platform"))
+	if err != nil {
+		return err
+	}
+	paper, err := paperParam(r)
+	if err != nil {
+		return err
+	}
+	var resp validateResponse
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		sec, err := tx.Secret(platform, paper)
+		if err != nil {
+			return err
+		}
+		plain, err := s.cfg.Secrets.OpenAll(r.Context(), tx, sec, "validate")
+		if err != nil {
+			return err
+		}
+		defer plain.Wipe()
+		problem := polybot.CheckCredentialFormat(platform, plain)
+		if problem != nil && polybot.ErrorCode(problem) != polybot.EINVALID {
+			return problem
+		}
+		status := polybot.ValidationValid
+		resp.Fields = map[string]string{}
+		if problem != nil {
+			status = polybot.ValidationInvalid
+			resp.Fields = polybot.ErrorFields(problem)
+		}
+		now := tx.Now()
+		if err := tx.SetSecretValidation(platform, paper, status, now); err != nil {
+			return err
+		}
+		sec.ValidationStatus, sec.LastValidatedAt = status, &now
+		resp.Secret, resp.Valid = sec.Meta(), problem == nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func paperParam(r *http.Request) (bool, error) {
+	q := r.URL.Query().Get("paper")
+	if q == "" {
+		return false, polybot.FieldError("paper", "is required: true for paper keys, false for live keys")
+	}
+	paper, err := strconv.ParseBool(q)
+	if err != nil {
+		return false, polybot.FieldError("paper", "must be true or false")
+	}
+	return paper, nil
 }
 
 // --- audit ---
