@@ -58,14 +58,34 @@ func NewDatabase(t testing.TB) *Database {
 	t.Helper()
 	tmpl, err := template()
 	if err != nil {
-		if unreachable(err) {
-			if Required() {
-				t.Fatalf("pgtest: PostgreSQL is required (POLYBOT_REQUIRE_POSTGRES=1) but unreachable: %v", err)
-			}
-			t.Skipf("pgtest: PostgreSQL unreachable, skipping (set POLYBOT_TEST_DATABASE_URL, or POLYBOT_REQUIRE_POSTGRES=1 to fail): %v", err)
-		}
-		t.Fatalf("pgtest: prepare the template database: %v", err)
+		skipOrFail(t, err)
 	}
+	return newDatabase(t, tmpl)
+}
+
+// NewEmptyDatabase returns a fresh database that has never been migrated,
+// dropped when t ends.
+func NewEmptyDatabase(t testing.TB) *Database {
+	t.Helper()
+	if _, err := template(); err != nil {
+		skipOrFail(t, err)
+	}
+	return newDatabase(t, "template0")
+}
+
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if unreachable(err) {
+		if Required() {
+			t.Fatalf("pgtest: PostgreSQL is required (POLYBOT_REQUIRE_POSTGRES=1) but unreachable: %v", err)
+		}
+		t.Skipf("pgtest: PostgreSQL unreachable, skipping (set POLYBOT_TEST_DATABASE_URL, or POLYBOT_REQUIRE_POSTGRES=1 to fail): %v", err)
+	}
+	t.Fatalf("pgtest: prepare the template database: %v", err)
+}
+
+func newDatabase(t testing.TB, tmpl string) *Database {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := "polybot_test_" + strconv.FormatInt(time.Now().Unix(), 10) + "_" + randomHex(6)
