@@ -308,15 +308,19 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		}
 		return tw.Flush()
 	case "rotate":
-		if keys.Path() == "" {
-			return usageError("keys rotate needs a keyring file: the master key comes from the environment. Set the new key in " +
-				secrets.EnvMasterKey + ", the old one in " + secrets.EnvMasterKeyPrevious + ", and run rotate with them")
-		}
 		old := keys.ID()
-		newID, err := keys.AddKey()
-		if err != nil {
-			return err
+		newID := old
+		if keys.Path() != "" {
+			// A keyring file: add a new active key, keeping the old ones so
+			// running servers can still unwrap.
+			var err error
+			if newID, err = keys.AddKey(); err != nil {
+				return err
+			}
 		}
+		// With keys from the environment, the operator has already put the new
+		// key in POLYBOT_MASTER_KEY and the old ones in
+		// POLYBOT_MASTER_KEY_PREVIOUS; rotation rewraps onto the new one.
 		rep, err := secrets.Rotate(ctx, st, keys, keys, "cli")
 		if err != nil {
 			return err
