@@ -58,7 +58,7 @@ func tenantTables(t *testing.T, conn *pgx.Conn) []tenantTable {
 }
 
 // seedTenant gives u a row in every tenant table, through the store.
-func seedTenant(t *testing.T, db *postgres.DB, email string) polybot.ID {
+func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 	t.Helper()
 	ctx := context.Background()
 	u := &polybot.User{Email: email, PasswordHash: "hash-" + email}
