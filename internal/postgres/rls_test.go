@@ -373,6 +373,17 @@ func TestPooledConnectionNeverCarriesAnIdentityIntoTheNextUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after an admin view")
+
+	// A transaction kept past its function cannot reach the pooled
+	// connection, which now belongs to someone else.
+	var leaked polybot.TenantTx
+	if err := db.TenantView(ctx, a, func(tx polybot.TenantTx) error { leaked = tx; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaked.Config(); err == nil {
+		t.Fatal("a transaction used after its function returned still queried")
+	}
+	check("after a leaked transaction was used")
 }
 
 func TestOpenRefusesASuperuser(t *testing.T) {

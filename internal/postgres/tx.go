@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,7 +75,13 @@ type txn struct {
 	opts pgx.TxOptions
 	tx   pgx.Tx // nil until the first query
 	now  time.Time
+	// err, once set, fails every later query: the transaction did not begin
+	// with its identity, or fn has returned and the connection is back in
+	// the pool.
+	err error
 }
+
+var errTxDone = errors.New("postgres: transaction used after its function returned")
 
 // run runs fn in a transaction as id. fn's error is returned as it is, after
 // a rollback; a failed commit is an internal error.
@@ -88,6 +95,7 @@ func (db *DB) run(ctx context.Context, id identity, ro bool, fn func(*txn) error
 		t.opts = readOnly
 	}
 	defer func() {
+		t.err = errTxDone
 		// Whatever way fn left (error, panic, or a commit that did not
 		// happen), the transaction is over before the connection goes back.
 		// A connection that cannot roll back is closed, and the pool drops
@@ -99,7 +107,9 @@ func (db *DB) run(ctx context.Context, id identity, ro bool, fn func(*txn) error
 		}
 		conn.Release()
 	}()
-	if err := fn(t); err != nil {
+	err = fn(t)
+	t.err = errTxDone
+	if err != nil {
 		return err
 	}
 	if t.tx == nil {
@@ -124,6 +134,9 @@ func (t *txn) query(sql string, args []any, each func(pgx.Rows) error) (pgconn.C
 		br   pgx.BatchResults
 		err  error
 	)
+	if t.err != nil {
+		return pgconn.CommandTag{}, t.err
+	}
 	if t.tx == nil {
 		b := &pgx.Batch{}
 		b.BeginTx(t.opts)
@@ -136,6 +149,7 @@ func (t *txn) query(sql string, args []any, each func(pgx.Rows) error) (pgconn.C
 		}
 		if err != nil {
 			_ = br.Close()
+			t.err = err
 			return pgconn.CommandTag{}, err
 		}
 		rows, _ = br.Query()
