@@ -82,6 +82,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if *jwksURL != "" {
+			if err := verifier.Refresh(ctx); err != nil {
+				return fmt.Errorf("--jwks-url: %w", err)
+			}
+		}
 	}
 
 	srv := server.New(server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure})

@@ -108,16 +108,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity
 	if err := v.Err(); err != nil {
 		return err
 	}
+	ip := clientIP(r)
 	email, err := polybot.NormalizeEmail(in.Email)
 	if err != nil {
+		// No account can match, but the address still pays for the attempt.
+		if wait := s.cfg.Limiter.Allow("", ip); wait > 0 {
+			return &rateLimited{err: auth.RateLimitError(wait), retryAfterSeconds: seconds(wait)}
+		}
 		return errBadLogin
 	}
-	ip := clientIP(r)
 	if wait := s.cfg.Limiter.Allow(email, ip); wait > 0 {
-		// Counted before the password is checked, so a burst of guesses
-		// cannot all pass; Succeed takes the attempt back.
 		return &rateLimited{err: auth.RateLimitError(wait), retryAfterSeconds: seconds(wait)}
 	}
+	// Allow counted this attempt before the password is checked, so a burst
+	// of guesses cannot all pass; Succeed takes it back.
 	var u *polybot.User
 	err = s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
 		var err error
