@@ -30,7 +30,10 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		{"untouched chain verifies", func(c []polybot.AuditEntry) []polybot.AuditEntry { return c }, true},
 		{"edited details", func(c []polybot.AuditEntry) []polybot.AuditEntry { c[2].Details = `{"n":2}`; return c }, false},
 		{"edited actor", func(c []polybot.AuditEntry) []polybot.AuditEntry { c[0].Actor = "someone"; return c }, false},
-		{"edited time", func(c []polybot.AuditEntry) []polybot.AuditEntry { c[1].CreatedAt = c[1].CreatedAt.Add(time.Second); return c }, false},
+		{"edited time", func(c []polybot.AuditEntry) []polybot.AuditEntry {
+			c[1].CreatedAt = c[1].CreatedAt.Add(time.Second)
+			return c
+		}, false},
 		{"deleted middle row", func(c []polybot.AuditEntry) []polybot.AuditEntry { return append(c[:2], c[3:]...) }, false},
 		{"deleted last row", func(c []polybot.AuditEntry) []polybot.AuditEntry { return c[:len(c)-1] }, false},
 		{"rehashed edit still breaks the next link", func(c []polybot.AuditEntry) []polybot.AuditEntry {

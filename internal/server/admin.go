@@ -158,4 +158,3 @@ func (s *Server) handleAdminAuditVerify(w http.ResponseWriter, r *http.Request, 
 	}
 	return writeJSON(w, http.StatusOK, rep)
 }
-

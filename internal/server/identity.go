@@ -98,7 +98,9 @@ func (s *Server) endpoint(rt route) http.Handler {
 	})
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // checkCSRF requires cookie-authenticated writes to echo the session's CSRF
 // token in a header and, when the browser sends an Origin, to come from this host.
