@@ -16,6 +16,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/polybot/polybot/internal/postgres/pgtest"
 )
 
 // startServe runs the real main's serve on a random port and returns its URL.
@@ -124,7 +126,7 @@ func (c *e2eClient) snapshot() string {
 	return b.String()
 }
 
-func TestServeKeepsTenantsApart(t *testing.T) {
+func TestServeKeepsTenantsApartOnSQLite(t *testing.T) {
 	dir := t.TempDir()
 	url := startServe(t, dir, nil)
 	if _, err := os.Stat(filepath.Join(dir, "polybot.db")); err != nil {
@@ -133,6 +135,26 @@ func TestServeKeepsTenantsApart(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "master.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("master key file: %v %v", fi, err)
 	}
+	checkTenantsApart(t, url)
+}
+
+func TestServeKeepsTenantsApartOnPostgres(t *testing.T) {
+	db := pgtest.NewEmptyDatabase(t)
+	url := startServe(t, t.TempDir(), map[string]string{"POLYBOT_DATABASE_URL": db.AppURL, "POLYBOT_MIGRATE_DATABASE_URL": db.AdminURL})
+	checkTenantsApart(t, url)
+}
+
+func TestServeRefusesASuperuserDatabaseRole(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", db.AdminURL},
+		func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(strings.ToLower(userMessage(err)), "superuser") {
+		t.Fatalf("serve as superuser: %v", err)
+	}
+}
+
+// checkTenantsApart signs up two users and has A try everything on B's data.
+func checkTenantsApart(t *testing.T, url string) {
 	a, b := newE2EClient(t, url), newE2EClient(t, url)
 	a.signup("alice@example.com")
 	b.signup("bob@example.com")
