@@ -19,17 +19,22 @@
 DO $bootstrap$
 DECLARE
 	r record;
+	uid_fn oid;
 BEGIN
 	-- The Supabase-compatible auth shim, only where it is missing (Supabase
 	-- has its own auth schema, auth.uid() and authenticated role).
 	IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth') THEN
 		CREATE SCHEMA auth;
 	END IF;
-	IF to_regprocedure('auth.uid()') IS NULL THEN
+	-- Found through the catalog, which needs no privilege on the schema.
+	SELECT p.oid INTO uid_fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = 'auth' AND p.proname = 'uid' AND p.pronargs = 0;
+	IF uid_fn IS NULL THEN
 		CREATE FUNCTION auth.uid() RETURNS uuid
 			LANGUAGE sql STABLE
 			AS $f$ SELECT (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid $f$;
 		COMMENT ON FUNCTION auth.uid() IS 'The subject of the request''s JWT claims (Supabase semantics).';
+		uid_fn := 'auth.uid()'::regprocedure;
 	END IF;
 
 	FOR r IN SELECT * FROM (VALUES
@@ -78,16 +83,31 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- auth.uid() is called by the policies (as authenticated) and by the audit
-	-- functions (as polybot_owner). Grant only what is missing, so that this
-	-- also runs where the admin does not own the auth schema (Supabase).
-	FOR r IN SELECT unnest(ARRAY['authenticated', 'polybot_owner', 'polybot_service']) AS name
+	-- auth.uid() is named by the policies (created as polybot_owner) and
+	-- called by them (as authenticated) and by the audit functions (as
+	-- polybot_owner). Grant only what is missing: on Supabase the auth schema
+	-- belongs to supabase_auth_admin, of which the admin (postgres) is a
+	-- member, and authenticated has its privileges already.
+	FOR r IN SELECT unnest(ARRAY['authenticated', 'polybot_owner']) AS name
 	LOOP
 		IF NOT has_schema_privilege(r.name, 'auth', 'USAGE') THEN
-			EXECUTE format('GRANT USAGE ON SCHEMA auth TO %I', r.name);
+			BEGIN
+				EXECUTE format('GRANT USAGE ON SCHEMA auth TO %I', r.name);
+			EXCEPTION WHEN insufficient_privilege THEN
+				NULL; -- reported below
+			END;
 		END IF;
-		IF NOT has_function_privilege(r.name, 'auth.uid()', 'EXECUTE') THEN
-			EXECUTE format('GRANT EXECUTE ON FUNCTION auth.uid() TO %I', r.name);
+		IF NOT has_function_privilege(r.name, uid_fn, 'EXECUTE') THEN
+			BEGIN
+				EXECUTE format('GRANT EXECUTE ON FUNCTION auth.uid() TO %I', r.name);
+			EXCEPTION WHEN insufficient_privilege THEN
+				NULL;
+			END;
+		END IF;
+		IF NOT has_schema_privilege(r.name, 'auth', 'USAGE') OR NOT has_function_privilege(r.name, uid_fn, 'EXECUTE') THEN
+			RAISE EXCEPTION '% needs USAGE on schema auth and EXECUTE on auth.uid(), and % cannot grant them; as the owner of schema auth, run: GRANT USAGE ON SCHEMA auth TO %; GRANT EXECUTE ON FUNCTION auth.uid() TO %;',
+				r.name, current_user, r.name, r.name
+				USING ERRCODE = 'insufficient_privilege';
 		END IF;
 	END LOOP;
 
