@@ -291,7 +291,7 @@ func (a *adminTx) ReplaceDataKey(k *polybot.DataKey, oldWrapped []byte) error {
 	}
 	k.RotatedAt = orNow(k.RotatedAt, a.now)
 	var created time.Time
-	err := a.tx.tx.QueryRowContext(a.ctx, `UPDATE polybot_user_data_keys SET master_key_id = ?, wrapped = ?, rotated_at = ?
+	err := a.queryRow(`UPDATE polybot_user_data_keys SET master_key_id = ?, wrapped = ?, rotated_at = ?
 		WHERE user_id = ? AND wrapped = ?
 		RETURNING created_at`, k.MasterKeyID, k.Wrapped, micros(k.RotatedAt), k.UserID, oldWrapped).Scan(timeCol{&created})
 	if err == nil {
@@ -302,7 +302,7 @@ func (a *adminTx) ReplaceDataKey(k *polybot.DataKey, oldWrapped []byte) error {
 		return dbError(err, "data key")
 	}
 	var cur []byte
-	err = a.tx.tx.QueryRowContext(a.ctx, `SELECT wrapped FROM polybot_user_data_keys WHERE user_id = ?`, k.UserID).Scan(&cur)
+	err = a.queryRow(`SELECT wrapped FROM polybot_user_data_keys WHERE user_id = ?`, k.UserID).Scan(&cur)
 	if err != nil {
 		return dbError(err, "data key")
 	}
@@ -322,7 +322,7 @@ func (a *adminTx) AuditEntries(after int64, limit int) ([]*polybot.AuditEntry, e
 func (a *adminTx) AuditHead() (int64, string, error) {
 	var seq int64
 	var hash string
-	err := a.tx.tx.QueryRowContext(a.ctx, `SELECT seq, hash FROM polybot_audit_head WHERE id = 1`).Scan(&seq, &hash)
+	err := a.queryRow(`SELECT seq, hash FROM polybot_audit_head WHERE id = 1`).Scan(&seq, &hash)
 	if err != nil {
 		return 0, "", dbError(err, "audit head")
 	}

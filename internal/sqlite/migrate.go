@@ -145,7 +145,6 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		}
 		v = m.version
 	}
-	db.prepareHot(ctx)
 	return v, nil
 }
 

@@ -222,7 +222,7 @@ func (t *tx) appendAudit(e *polybot.AuditEntry) error {
 	}
 	var seq int64
 	var hash string
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT seq, hash FROM polybot_audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+	if err := t.queryRow(`SELECT seq, hash FROM polybot_audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
 		return polybot.Internal(fmt.Errorf("read audit head: %w", err))
 	}
 	if e.CreatedAt.IsZero() {

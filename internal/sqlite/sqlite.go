@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -50,10 +51,10 @@ type DB struct {
 	w *sql.DB // exactly one connection: every write transaction, in turn
 	r *sql.DB // read-only connections for the views
 
-	// stmts holds the hot path's prepared statements of each pool (0 the
-	// writer, 1 the readers), keyed by SQL text. They are prepared outside any
-	// transaction (see prepareHot) and bound to a transaction with
-	// Tx.StmtContext, which reuses a connection's prepared copy.
+	// stmts holds the prepared statements of each pool (0 the writer, 1 the
+	// readers), keyed by SQL text. They are prepared outside any transaction
+	// (see tx.prepared) and bound to one with Tx.StmtContext, which reuses
+	// the connection's prepared copy.
 	stmtMu sync.RWMutex
 	stmts  [2]map[string]*sql.Stmt
 }
@@ -72,6 +73,13 @@ func Open(path string, clock polybot.Clock) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// The file holds sealed keys and password hashes: only its owner may
+	// read it. SQLite gives the -wal and -shm files the same mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	f.Close()
 	db := &DB{path: abs, clock: clock, stmts: [2]map[string]*sql.Stmt{{}, {}}}
 
 	pragmas := url.Values{}
@@ -123,7 +131,6 @@ func Open(path string, clock polybot.Clock) (*DB, error) {
 		db.r.Close()
 		return nil, fmt.Errorf("sqlite: open %s read-only: %w", abs, err)
 	}
-	db.prepareHot(context.Background())
 	return db, nil
 }
 
@@ -212,6 +219,10 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(*tx) error) (err e
 	defer func() {
 		if !done {
 			stx.Rollback() // fn panicked
+			return
+		}
+		if len(t.unprepared) > 0 {
+			db.prepare(ctx, readOnly, t.unprepared)
 		}
 	}()
 	if err := fn(t); err != nil {
@@ -233,6 +244,8 @@ type tx struct {
 	tx       *sql.Tx
 	now      time.Time
 	readOnly bool
+
+	unprepared []string // queries run without a prepared statement
 }
 
 func (t *tx) Now() time.Time { return t.now }
@@ -249,6 +262,9 @@ func (t *tx) writable() error {
 }
 
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	if s := t.prepared(q); s != nil {
+		return s.ExecContext(t.ctx, args...)
+	}
 	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
@@ -263,54 +279,71 @@ func (t *tx) affected(q string, args ...any) (bool, error) {
 }
 
 func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
-	if s := t.db.stmt(t.readOnly, q); s != nil {
-		return t.tx.StmtContext(t.ctx, s).QueryContext(t.ctx, args...)
+	if s := t.prepared(q); s != nil {
+		return s.QueryContext(t.ctx, args...)
 	}
 	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
-	if s := t.db.stmt(t.readOnly, q); s != nil {
-		return t.tx.StmtContext(t.ctx, s).QueryRowContext(t.ctx, args...)
+	if s := t.prepared(q); s != nil {
+		return s.QueryRowContext(t.ctx, args...)
 	}
 	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 
-// hotQueries are the statements on the authenticated-request path, prepared
-// once on each pool.
-var hotQueries = []string{
-	qSessionByID, qAPITokenByHash, qUserByID, qProfile, qConfig,
-}
-
-// prepareHot prepares hotQueries on both pools. It runs outside any
-// transaction (preparing inside one would wait for a connection the caller
-// may hold). Statements that fail to prepare, for instance before Migrate
-// created their tables, are simply run unprepared.
-func (db *DB) prepareHot(ctx context.Context) {
-	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	for i, pool := range []*sql.DB{db.w, db.r} {
-		for _, q := range hotQueries {
-			if _, ok := db.stmts[i][q]; ok {
-				continue
-			}
-			if s, err := pool.PrepareContext(ctx, q); err == nil {
-				db.stmts[i][q] = s
-			}
-		}
+// prepared returns q's prepared statement bound to this transaction, or nil
+// the first time q is seen, when it is noted for prepare (after the
+// transaction: preparing on the pool inside one could wait for the very
+// connection the transaction holds). Every q is a constant of this package,
+// so the cache is bounded.
+func (t *tx) prepared(q string) *sql.Stmt {
+	i := poolIndex(t.readOnly)
+	t.db.stmtMu.RLock()
+	s := t.db.stmts[i][q]
+	t.db.stmtMu.RUnlock()
+	if s == nil {
+		t.unprepared = append(t.unprepared, q)
+		return nil
 	}
+	return t.tx.StmtContext(t.ctx, s)
 }
 
-// stmt returns the prepared statement for q on the writer or the readers, or nil.
-func (db *DB) stmt(readOnly bool, q string) *sql.Stmt {
-	i := 0
+func poolIndex(readOnly bool) int {
 	if readOnly {
-		i = 1
+		return 1
 	}
-	db.stmtMu.RLock()
-	s := db.stmts[i][q]
-	db.stmtMu.RUnlock()
-	return s
+	return 0
+}
+
+// prepare prepares qs on the writer or the readers, outside any transaction.
+// A statement that fails to prepare (a table a migration has yet to create)
+// just stays unprepared.
+func (db *DB) prepare(ctx context.Context, readOnly bool, qs []string) {
+	i := poolIndex(readOnly)
+	pool := db.w
+	if readOnly {
+		pool = db.r
+	}
+	for _, q := range qs {
+		db.stmtMu.RLock()
+		_, ok := db.stmts[i][q]
+		db.stmtMu.RUnlock()
+		if ok {
+			continue
+		}
+		s, err := pool.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		db.stmtMu.Lock()
+		if _, ok := db.stmts[i][q]; ok {
+			s.Close()
+		} else {
+			db.stmts[i][q] = s
+		}
+		db.stmtMu.Unlock()
+	}
 }
 
 // dbError maps a database error to PolyBot's: no rows is ENOTFOUND, a unique

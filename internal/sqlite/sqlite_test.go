@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -46,6 +47,19 @@ func TestOpenUsesWALWithForeignKeys(t *testing.T) {
 		}
 		if mode != "wal" || fk != 1 {
 			t.Errorf("%s: journal_mode=%s foreign_keys=%d, want wal and 1", pool.name, mode, fk)
+		}
+	}
+}
+
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	db := openDB(t, nil)
+	for _, name := range []string{db.Path(), db.Path() + "-wal", db.Path() + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no group or other access", filepath.Base(name), perm)
 		}
 	}
 }

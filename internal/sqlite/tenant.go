@@ -76,7 +76,7 @@ func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
 	}
 	args := append(configArgs(c), micros(t.now), t.tenant)
 	var created time.Time
-	err := t.tx.tx.QueryRowContext(t.ctx, `UPDATE polybot_user_config SET
+	err := t.queryRow(`UPDATE polybot_user_config SET
 		dry_run = ?, min_profit_pct = ?, max_trade_size_usd = ?, max_daily_loss_usd = ?,
 		enable_copy_trading = ?, enable_single_platform_arb = ?, enable_cross_platform_arb = ?, enable_overlapping_arb = ?,
 		enable_news_arbitrage = ?, enable_polymarket = ?, enable_kalshi = ?, enable_alpaca = ?, enable_ibkr = ?,
@@ -130,7 +130,7 @@ func (t *tenantTx) PutSecret(s *polybot.Secret) error {
 	s.LastValidatedAt = normPtr(s.LastValidatedAt)
 	var id int64
 	var created time.Time
-	err := t.tx.tx.QueryRowContext(t.ctx, `INSERT INTO polybot_user_secrets (user_id, platform, is_paper, is_active,
+	err := t.queryRow(`INSERT INTO polybot_user_secrets (user_id, platform, is_paper, is_active,
 			api_key_encrypted, api_secret_encrypted, private_key_encrypted, passphrase_encrypted,
 			additional_config, fingerprint, validation_status, last_validated_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -333,7 +333,7 @@ func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
 		return polybot.Quota{}, err
 	}
 	q := polybot.Quota{Month: polybot.QuotaMonth(t.now)}
-	err := t.tx.tx.QueryRowContext(t.ctx, `UPDATE polybot_user_profiles
+	err := t.queryRow(`UPDATE polybot_user_profiles
 		SET trades_this_month = CASE WHEN quota_month = ?1 THEN trades_this_month + 1 ELSE 1 END,
 		    quota_month = ?1
 		WHERE id = ?2
@@ -359,7 +359,7 @@ func (t *tenantTx) ReleaseTrade() (polybot.Quota, error) {
 		return polybot.Quota{}, err
 	}
 	q := polybot.Quota{Month: polybot.QuotaMonth(t.now)}
-	err := t.tx.tx.QueryRowContext(t.ctx, `UPDATE polybot_user_profiles
+	err := t.queryRow(`UPDATE polybot_user_profiles
 		SET trades_this_month = trades_this_month - 1
 		WHERE id = ? AND quota_month = ? AND trades_this_month > 0
 		RETURNING trades_this_month, monthly_trade_limit`, t.tenant, q.Month).Scan(&q.Used, &q.Limit)
@@ -376,7 +376,7 @@ func (t *tenantTx) ReleaseTrade() (polybot.Quota, error) {
 func (t *tenantTx) quota(month string) (polybot.Quota, error) {
 	q := polybot.Quota{Month: month}
 	var stored string
-	err := t.tx.tx.QueryRowContext(t.ctx, `SELECT trades_this_month, quota_month, monthly_trade_limit
+	err := t.queryRow(`SELECT trades_this_month, quota_month, monthly_trade_limit
 		FROM polybot_user_profiles WHERE id = ?`, t.tenant).Scan(&q.Used, &stored, &q.Limit)
 	if err != nil {
 		return q, dbError(err, "profile")

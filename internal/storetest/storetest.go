@@ -189,6 +189,4 @@ func wantEqual(t *testing.T, what string, want, got any) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 var errRollback = errors.New("storetest: roll back, please")
