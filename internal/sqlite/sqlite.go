@@ -195,7 +195,9 @@ func (db *DB) TenantView(ctx context.Context, tenant polybot.ID, fn func(polybot
 	return db.run(ctx, true, func(t *tx) error { return fn(&tenantTx{tx: t, tenant: tenant}) })
 }
 
-// Admin runs fn in a write transaction on the service path.
+// Admin runs fn in a write transaction on the service path. Like Tenant,
+// fn must not open another write transaction on this DB (it would wait for
+// the one write connection forever).
 func (db *DB) Admin(ctx context.Context, fn func(polybot.AdminTx) error) error {
 	return db.run(ctx, false, func(t *tx) error { return fn(&adminTx{tx: t}) })
 }
