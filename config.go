@@ -76,8 +76,27 @@ const MaxAdvancedConfigBytes = 16 << 10
 
 // Validate checks c against itself and against the tenant's profile: limits
 // may not exceed the plan's, and strategies the plan lacks may not be enabled.
-func (c *Config) Validate(p *Profile) error {
+func (c *Config) Validate(p *Profile) error { return c.validate(p, nil) }
+
+// validate is Validate with the plan checks limited to the touched fields
+// (nil: all). A user whose plan shrank keeps the old settings, which the
+// risk gate caps, and can still change unrelated fields.
+func (c *Config) validate(p *Profile, touched map[string]json.RawMessage) error {
 	v := Validation{}
+	if touched != nil && p != nil {
+		cp := *p
+		for _, f := range []string{"max_trade_size_usd", "max_daily_loss_usd"} {
+			if _, ok := touched[f]; !ok {
+				switch f {
+				case "max_trade_size_usd":
+					cp.MaxTradeSizeUSD = maxDecimal(cp.MaxTradeSizeUSD, c.MaxTradeSizeUSD)
+				case "max_daily_loss_usd":
+					cp.MaxDailyLossUSD = maxDecimal(cp.MaxDailyLossUSD, c.MaxDailyLossUSD)
+				}
+			}
+		}
+		p = &cp
+	}
 	hundred := NewDecimal(100, 0)
 	if c.MinProfitPct.Sign() < 0 || c.MinProfitPct.GreaterThan(hundred) {
 		v.Add("min_profit_pct", "must be between 0 and 100")
@@ -104,6 +123,9 @@ func (c *Config) Validate(p *Profile) error {
 	checkMoney("max_daily_loss_usd", c.MaxDailyLossUSD, lossCap)
 	if p != nil {
 		plan := func(field string, on, allowed bool) {
+			if _, ok := touched[field]; touched != nil && !ok {
+				return
+			}
 			if on && !allowed {
 				v.Add(field, fmt.Sprintf("is not included in the %s plan", p.SubscriptionTier))
 			}
@@ -214,10 +236,17 @@ func (c *Config) ApplyPatch(body []byte, p *Profile) (*Config, error) {
 	if out.NotificationChannels == nil {
 		out.NotificationChannels = []string{}
 	}
-	if err := out.Validate(p); err != nil {
+	if err := out.validate(p, patch); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+func maxDecimal(a, b Decimal) Decimal {
+	if a.LessThan(b) {
+		return b
+	}
+	return a
 }
 
 func describeTypeError(err error) string {

@@ -93,3 +93,31 @@ func TestConfigPatchChangesOnlyTheNamedFields(t *testing.T) {
 		t.Error("ApplyPatch changed its receiver")
 	}
 }
+
+func TestConfigPatchAfterADowngradeChecksOnlyTheTouchedFields(t *testing.T) {
+	tiers := polybot.DefaultTiers()
+	pro := polybot.NewProfile(polybot.NewID(), "a@example.com", &tiers[2], time.Unix(0, 0))
+	cur := polybot.DefaultConfig(pro.ID, time.Unix(0, 0))
+	cur, err := cur.ApplyPatch([]byte(`{"enable_copy_trading": true, "max_trade_size_usd": 900}`), pro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := polybot.NewProfile(pro.ID, "a@example.com", &tiers[0], time.Unix(0, 0))
+	// Unrelated changes still go through on the smaller plan.
+	if _, err := cur.ApplyPatch([]byte(`{"dry_run": false}`), free); err != nil {
+		t.Fatalf("unrelated change refused after a downgrade: %v", err)
+	}
+	// Touching the out-of-plan settings is checked against the new plan.
+	for field, body := range map[string]string{
+		"enable_copy_trading": `{"enable_copy_trading": true}`,
+		"max_trade_size_usd":  `{"max_trade_size_usd": 800}`,
+	} {
+		_, err := cur.ApplyPatch([]byte(body), free)
+		if _, ok := polybot.ErrorFields(err)[field]; !ok {
+			t.Errorf("%s: %v, want a field error", body, err)
+		}
+	}
+	if err := cur.Validate(free); err == nil {
+		t.Error("full validation passes a config beyond the plan")
+	}
+}

@@ -60,9 +60,11 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// openForAdmin opens the store for an admin command, refusing a stale schema.
+// openForAdmin opens the store for an admin command. An embedded SQLite
+// database is created or migrated as needed; PostgreSQL must already be
+// migrated (postgres.Open refuses a stale schema).
 func openForAdmin(ctx context.Context, db *dbFlags) (polybot.Store, error) {
-	st, _, err := db.open(ctx, polybot.SystemClock, false)
+	st, _, err := db.open(ctx, polybot.SystemClock, !db.postgres())
 	return st, err
 }
 

@@ -12,9 +12,15 @@ import (
 	"github.com/polybot/polybot"
 )
 
+// codeMethodNotAllowed is the one HTTP-only error code: a known path asked
+// with the wrong method.
+const codeMethodNotAllowed = "method_not_allowed"
+
 // statusOf maps error codes to HTTP statuses: the only place that does.
 func statusOf(code string) int {
 	switch code {
+	case codeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case polybot.EINVALID:
 		return http.StatusBadRequest
 	case polybot.EUNAUTHORIZED:

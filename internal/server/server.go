@@ -137,16 +137,40 @@ func (s *Server) routeTable() []route {
 	}
 }
 
-func (s *Server) routes() *http.ServeMux {
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routeTable() {
 		mux.Handle(rt.pattern, s.endpoint(rt))
 	}
-	mux.Handle("/", s.endpoint(route{h: func(http.ResponseWriter, *http.Request, *identity) error {
-		return polybot.Errorf(polybot.ENOTFOUND, "no such route")
-	}}))
-	return mux
+	// Unmatched requests get the JSON error shape: 404 for an unknown path,
+	// 405 with Allow for a known path and the wrong method.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			s.writeError(w, r, &polybot.Error{Code: codeMethodNotAllowed, Message: "method " + r.Method + " is not allowed here; allowed: " + probe.header.Get("Allow"), Fields: map[string]string{"method": "not allowed"}})
+			return
+		}
+		s.writeError(w, r, polybot.Errorf(polybot.ENOTFOUND, "no such route"))
+	})
 }
+
+// statusProbe records what the mux's own not-found or not-allowed handler
+// would have sent.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(code int)        { p.status = code }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *identity) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
