@@ -86,6 +86,12 @@ func openSQLite(t testing.TB, clock polybot.Clock) (polybot.Store, func() []byte
 
 func newEnv(t testing.TB, open storeOpener) *testEnv {
 	t.Helper()
+	return newEnvWith(t, open, nil)
+}
+
+// newEnvWith is newEnv with a hook to adjust the server's config.
+func newEnvWith(t testing.TB, open storeOpener, adjust func(*server.Config)) *testEnv {
+	t.Helper()
 	if open == nil {
 		open = openSQLite
 	}
@@ -97,7 +103,11 @@ func newEnv(t testing.TB, open storeOpener) *testEnv {
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := server.New(server.Config{Store: st, Secrets: secrets.NewBox(keys, 0), Logger: log, Password: auth.TestParams})
+	cfg := server.Config{Store: st, Secrets: secrets.NewBox(keys, 0), Logger: log, Password: auth.TestParams}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv := server.New(cfg)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &testEnv{t: t, URL: hs.URL, Store: st, Raw: raw, Logs: logs, Dir: dir, Keys: keys, srv: hs, bodies: &lockedBuffer{}}
