@@ -117,11 +117,19 @@ type AdminTx interface {
 
 	// SessionByID returns a live (unexpired) session.
 	SessionByID(id string) (*Session, error)
+	// SessionUser returns a live (unexpired) session and its user in one
+	// look-up: what SessionByID and then UserByID(session.UserID) return, in
+	// one query. A session that is unknown or expired is ENOTFOUND.
+	SessionUser(id string) (*Session, *User, error)
 	// TouchSession moves a session's last_seen_at and expires_at.
 	TouchSession(id string, seen, expires time.Time) error
 	DeleteExpiredSessions() (int, error)
 	// APITokenByHash returns an unexpired token.
 	APITokenByHash(hash string) (*APIToken, error)
+	// APITokenUser returns an unexpired API token and its user in one
+	// look-up: what APITokenByHash and then UserByID(token.UserID) return, in
+	// one query. A token that is unknown or expired is ENOTFOUND.
+	APITokenUser(hash string) (*APIToken, *User, error)
 	TouchAPIToken(id ID, at time.Time) error
 
 	// DataKeys returns every tenant's wrapped data key.

@@ -274,16 +274,45 @@ func (t *adminTx) PutTier(tr *polybot.Tier) error {
 	return nil
 }
 
+// sessionDest returns the scan destinations for a session's id, user_id,
+// csrf_token, created_at, expires_at and last_seen_at, and a function that
+// finishes the session once scanned.
+func sessionDest(s *polybot.Session) ([]any, func()) {
+	return []any{&s.ID, (*[16]byte)(&s.UserID), &s.CSRFToken, &s.CreatedAt, &s.ExpiresAt, &s.LastSeenAt}, func() {
+		s.CreatedAt, s.ExpiresAt, s.LastSeenAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC(), s.LastSeenAt.UTC()
+	}
+}
+
 func (t *adminTx) SessionByID(id string) (*polybot.Session, error) {
 	s := &polybot.Session{}
+	dest, finish := sessionDest(s)
 	err := t.queryRow(`SELECT id, user_id, csrf_token, created_at, expires_at, last_seen_at
-		FROM polybot_sessions WHERE id = $1 AND expires_at > $2`, []any{id, t.now},
-		&s.ID, (*[16]byte)(&s.UserID), &s.CSRFToken, &s.CreatedAt, &s.ExpiresAt, &s.LastSeenAt)
+		FROM polybot_sessions WHERE id = $1 AND expires_at > $2`, []any{id, t.now}, dest...)
 	if err != nil {
 		return nil, mapErr(err, "session")
 	}
-	s.CreatedAt, s.ExpiresAt, s.LastSeenAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC(), s.LastSeenAt.UTC()
+	finish()
 	return s, nil
+}
+
+// SessionUser is SessionByID and UserByID in one query: in a transaction
+// that has run nothing yet it travels in the batch with BEGIN, so the whole
+// look-up costs that batch and COMMIT. polybot_service reads both tables
+// through their service_all policies.
+func (t *adminTx) SessionUser(id string) (*polybot.Session, *polybot.User, error) {
+	s, u := &polybot.Session{}, &polybot.User{}
+	sdest, sfinish := sessionDest(s)
+	udest, ufinish := userDest(u)
+	err := t.queryRow(`SELECT s.id, s.user_id, s.csrf_token, s.created_at, s.expires_at, s.last_seen_at,
+			u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at
+		FROM polybot_sessions s JOIN polybot_users u ON u.id = s.user_id
+		WHERE s.id = $1 AND s.expires_at > $2`, []any{id, t.now}, append(sdest, udest...)...)
+	if err != nil {
+		return nil, nil, mapErr(err, "session")
+	}
+	sfinish()
+	ufinish()
+	return s, u, nil
 }
 
 func (t *adminTx) TouchSession(id string, seen, expires time.Time) error {
@@ -310,6 +339,23 @@ func (t *adminTx) APITokenByHash(hash string) (*polybot.APIToken, error) {
 		return nil, mapErr(err, "API token")
 	}
 	return k, nil
+}
+
+// APITokenUser is APITokenByHash and UserByID in one query (see SessionUser).
+func (t *adminTx) APITokenUser(hash string) (*polybot.APIToken, *polybot.User, error) {
+	k, u := &polybot.APIToken{}, &polybot.User{}
+	kdest, kfinish := apiTokenDest(k)
+	udest, ufinish := userDest(u)
+	err := t.queryRow(`SELECT k.id, k.user_id, k.name, k.token_hash, k.prefix, k.created_at, k.last_used_at, k.expires_at,
+			u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at
+		FROM polybot_api_tokens k JOIN polybot_users u ON u.id = k.user_id
+		WHERE k.token_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)`, []any{hash, t.now}, append(kdest, udest...)...)
+	if err != nil {
+		return nil, nil, mapErr(err, "API token")
+	}
+	kfinish()
+	ufinish()
+	return k, u, nil
 }
 
 func (t *adminTx) TouchAPIToken(id polybot.ID, at time.Time) error {

@@ -42,7 +42,7 @@ func BenchmarkTenantViewConfig(b *testing.B) {
 }
 
 // BenchmarkRequestHotPath measures what an authenticated API request costs
-// the store: the session look-up (AdminView: SessionByID and UserByID, as
+// the store: the session look-up (AdminView: SessionUser, one query, as
 // internal/server does) and the tenant's config read (TenantView).
 func BenchmarkRequestHotPath(b *testing.B) {
 	db := pgtest.NewDatabase(b).Open(b, nil, "pool_max_conns=8")
@@ -56,11 +56,7 @@ func BenchmarkRequestHotPath(b *testing.B) {
 		for pb.Next() {
 			var user polybot.ID
 			err := db.AdminView(ctx, func(tx polybot.AdminTx) error {
-				s, err := tx.SessionByID(session)
-				if err != nil {
-					return err
-				}
-				usr, err := tx.UserByID(s.UserID)
+				_, usr, err := tx.SessionUser(session)
 				if err != nil {
 					return err
 				}

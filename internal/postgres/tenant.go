@@ -400,12 +400,21 @@ func (t *tenantTx) DeleteSession(id string) error {
 const apiTokenColumns = `id, user_id, name, token_hash, prefix, created_at, last_used_at, expires_at`
 
 func scanAPIToken(r pgx.Row, k *polybot.APIToken) error {
-	if err := r.Scan((*[16]byte)(&k.ID), (*[16]byte)(&k.UserID), &k.Name, &k.Hash, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.ExpiresAt); err != nil {
+	dest, finish := apiTokenDest(k)
+	if err := r.Scan(dest...); err != nil {
 		return err
 	}
-	k.CreatedAt = k.CreatedAt.UTC()
-	k.LastUsedAt, k.ExpiresAt = utcPtr(k.LastUsedAt), utcPtr(k.ExpiresAt)
+	finish()
 	return nil
+}
+
+// apiTokenDest returns the scan destinations for apiTokenColumns and a
+// function that finishes the token once scanned.
+func apiTokenDest(k *polybot.APIToken) ([]any, func()) {
+	return []any{(*[16]byte)(&k.ID), (*[16]byte)(&k.UserID), &k.Name, &k.Hash, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.ExpiresAt}, func() {
+		k.CreatedAt = k.CreatedAt.UTC()
+		k.LastUsedAt, k.ExpiresAt = utcPtr(k.LastUsedAt), utcPtr(k.ExpiresAt)
+	}
 }
 
 func (t *tenantTx) APITokens() ([]*polybot.APIToken, error) {

@@ -149,11 +149,7 @@ func (s *Server) authSession(w http.ResponseWriter, r *http.Request, raw string)
 	hash := auth.HashToken(raw)
 	var id identity
 	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
-		sess, err := tx.SessionByID(hash)
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(sess.UserID)
+		sess, u, err := tx.SessionUser(hash)
 		if err != nil {
 			return err
 		}
@@ -187,11 +183,7 @@ func (s *Server) authAPIToken(r *http.Request, raw string) (*identity, error) {
 	var id identity
 	var tok *polybot.APIToken
 	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
-		t, err := tx.APITokenByHash(hash)
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(t.UserID)
+		t, u, err := tx.APITokenUser(hash)
 		if err != nil {
 			return err
 		}

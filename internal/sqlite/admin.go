@@ -243,6 +243,23 @@ func (a *adminTx) SessionByID(id string) (*polybot.Session, error) {
 	return one(a.tx, "session", scanSession, qSessionByID, id, micros(a.now))
 }
 
+// qSessionUser is qSessionByID joined with the session's user: sessionCols
+// then userCols, qualified.
+const qSessionUser = `SELECT s.id, s.user_id, s.csrf_token, s.created_at, s.expires_at, s.last_seen_at,
+		u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at
+	FROM polybot_sessions s JOIN polybot_users u ON u.id = s.user_id
+	WHERE s.id = ? AND s.expires_at > ?`
+
+// SessionUser is SessionByID and UserByID in one query.
+func (a *adminTx) SessionUser(id string) (*polybot.Session, *polybot.User, error) {
+	var s polybot.Session
+	var u polybot.User
+	if err := a.queryRow(qSessionUser, id, micros(a.now)).Scan(append(sessionDest(&s), userDest(&u)...)...); err != nil {
+		return nil, nil, dbError(err, "session")
+	}
+	return &s, &u, nil
+}
+
 func (a *adminTx) TouchSession(id string, seen, expires time.Time) error {
 	if err := a.writable(); err != nil {
 		return err
@@ -268,6 +285,23 @@ const qAPITokenByHash = `SELECT ` + tokenCols + ` FROM polybot_api_tokens
 
 func (a *adminTx) APITokenByHash(hash string) (*polybot.APIToken, error) {
 	return one(a.tx, "API token", scanToken, qAPITokenByHash, hash, micros(a.now))
+}
+
+// qAPITokenUser is qAPITokenByHash joined with the token's user: tokenCols
+// then userCols, qualified.
+const qAPITokenUser = `SELECT t.id, t.user_id, t.name, t.token_hash, t.prefix, t.created_at, t.last_used_at, t.expires_at,
+		u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at
+	FROM polybot_api_tokens t JOIN polybot_users u ON u.id = t.user_id
+	WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`
+
+// APITokenUser is APITokenByHash and UserByID in one query.
+func (a *adminTx) APITokenUser(hash string) (*polybot.APIToken, *polybot.User, error) {
+	var t polybot.APIToken
+	var u polybot.User
+	if err := a.queryRow(qAPITokenUser, hash, micros(a.now)).Scan(append(tokenDest(&t), userDest(&u)...)...); err != nil {
+		return nil, nil, dbError(err, "API token")
+	}
+	return &t, &u, nil
 }
 
 func (a *adminTx) TouchAPIToken(id polybot.ID, at time.Time) error {

@@ -15,10 +15,15 @@ const userCols = `id, email, password_hash, role, disabled, created_at`
 
 func scanUser(s scanner) (*polybot.User, error) {
 	var u polybot.User
-	if err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeCol{&u.CreatedAt}); err != nil {
+	if err := s.Scan(userDest(&u)...); err != nil {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// userDest are the scan destinations of userCols.
+func userDest(u *polybot.User) []any {
+	return []any{&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeCol{&u.CreatedAt}}
 }
 
 const profileCols = `id, display_name, email, subscription_tier, subscription_expires_at, monthly_trade_limit,
@@ -127,21 +132,31 @@ const sessionCols = `id, user_id, csrf_token, created_at, expires_at, last_seen_
 
 func scanSession(s scanner) (*polybot.Session, error) {
 	var x polybot.Session
-	if err := s.Scan(&x.ID, &x.UserID, &x.CSRFToken, timeCol{&x.CreatedAt}, timeCol{&x.ExpiresAt}, timeCol{&x.LastSeenAt}); err != nil {
+	if err := s.Scan(sessionDest(&x)...); err != nil {
 		return nil, err
 	}
 	return &x, nil
+}
+
+// sessionDest are the scan destinations of sessionCols.
+func sessionDest(x *polybot.Session) []any {
+	return []any{&x.ID, &x.UserID, &x.CSRFToken, timeCol{&x.CreatedAt}, timeCol{&x.ExpiresAt}, timeCol{&x.LastSeenAt}}
 }
 
 const tokenCols = `id, user_id, name, token_hash, prefix, created_at, last_used_at, expires_at`
 
 func scanToken(s scanner) (*polybot.APIToken, error) {
 	var x polybot.APIToken
-	if err := s.Scan(&x.ID, &x.UserID, &x.Name, &x.Hash, &x.Prefix, timeCol{&x.CreatedAt},
-		nullTimeCol{&x.LastUsedAt}, nullTimeCol{&x.ExpiresAt}); err != nil {
+	if err := s.Scan(tokenDest(&x)...); err != nil {
 		return nil, err
 	}
 	return &x, nil
+}
+
+// tokenDest are the scan destinations of tokenCols.
+func tokenDest(x *polybot.APIToken) []any {
+	return []any{&x.ID, &x.UserID, &x.Name, &x.Hash, &x.Prefix, timeCol{&x.CreatedAt},
+		nullTimeCol{&x.LastUsedAt}, nullTimeCol{&x.ExpiresAt}}
 }
 
 const auditCols = `seq, user_id, actor, action, target, details, created_at, prev_hash, hash`

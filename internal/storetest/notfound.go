@@ -27,10 +27,12 @@ func testNotFound(t *testing.T, open Opener) {
 		{"SetUserTier to an unknown tier", func(tx polybot.AdminTx) error { return tx.SetUserTier(known.ID, "platinum") }},
 		{"Tier of an unknown name", func(tx polybot.AdminTx) error { _, err := tx.Tier("platinum"); return err }},
 		{"SessionByID of an unknown session", func(tx polybot.AdminTx) error { _, err := tx.SessionByID("no-such-session"); return err }},
+		{"SessionUser of an unknown session", func(tx polybot.AdminTx) error { _, _, err := tx.SessionUser("no-such-session"); return err }},
 		{"TouchSession of an unknown session", func(tx polybot.AdminTx) error {
 			return tx.TouchSession("no-such-session", tx.Now(), tx.Now().Add(time.Hour))
 		}},
 		{"APITokenByHash of an unknown hash", func(tx polybot.AdminTx) error { _, err := tx.APITokenByHash("no-such-hash"); return err }},
+		{"APITokenUser of an unknown hash", func(tx polybot.AdminTx) error { _, _, err := tx.APITokenUser("no-such-hash"); return err }},
 		{"TouchAPIToken of an unknown token", func(tx polybot.AdminTx) error { return tx.TouchAPIToken(polybot.NewID(), tx.Now()) }},
 	}
 	for _, c := range admin {

@@ -288,6 +288,61 @@ func testSessions(t *testing.T, open Opener) {
 		wantCode(t, err, polybot.ENOTFOUND, "SessionByID(expired)")
 	})
 
+	t.Run("SessionUser returns a live session with its user, as SessionByID and UserByID do", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("su@example.com")
+		other := e.newUser("su-other@example.com")
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.SetUserRole(u.ID, polybot.RoleAdmin) })
+		s := &polybot.Session{ID: "hash-of-cookie-su", CSRFToken: "csrf-su", CreatedAt: T0, LastSeenAt: T0.Add(time.Minute), ExpiresAt: T0.Add(time.Hour)}
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.CreateSession(s) })
+		e.mustTenant(other.ID, func(tx polybot.TenantTx) error {
+			return tx.CreateSession(&polybot.Session{ID: "hash-of-cookie-su-other", CSRFToken: "c", CreatedAt: T0, LastSeenAt: T0, ExpiresAt: T0.Add(time.Hour)})
+		})
+		wantSess := *s
+		wantSess.UserID = u.ID
+		wantUser := *u
+		wantUser.Role = polybot.RoleAdmin
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			sess, user, err := tx.SessionUser(s.ID)
+			if err != nil {
+				t.Fatalf("SessionUser: %v", err)
+			}
+			wantEqual(t, "SessionUser session", &wantSess, sess)
+			wantEqual(t, "SessionUser user", &wantUser, user)
+			bySess, err := tx.SessionByID(s.ID)
+			if err != nil {
+				t.Fatalf("SessionByID: %v", err)
+			}
+			byUser, err := tx.UserByID(bySess.UserID)
+			if err != nil {
+				t.Fatalf("UserByID: %v", err)
+			}
+			wantEqual(t, "SessionUser session against SessionByID", bySess, sess)
+			wantEqual(t, "SessionUser user against UserByID", byUser, user)
+			return nil
+		})
+
+		// A disabled user's session is still found: refusing it is the caller's call.
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.SetUserDisabled(u.ID, true) })
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			_, user, err := tx.SessionUser(s.ID)
+			if err != nil || !user.Disabled {
+				t.Fatalf("SessionUser of a disabled user = %+v, %v; want the user, disabled", user, err)
+			}
+			return nil
+		})
+
+		err := e.adminView(func(tx polybot.AdminTx) error { _, _, err := tx.SessionUser("no-such-session"); return err })
+		wantCode(t, err, polybot.ENOTFOUND, "SessionUser(unknown)")
+		e.clock.Set(T0.Add(time.Hour)) // expires_at is exclusive
+		err = e.adminView(func(tx polybot.AdminTx) error { _, _, err := tx.SessionUser(s.ID); return err })
+		wantCode(t, err, polybot.ENOTFOUND, "SessionUser(expired)")
+		e.clock.Set(T0)
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.DeleteSession(s.ID) })
+		err = e.adminView(func(tx polybot.AdminTx) error { _, _, err := tx.SessionUser(s.ID); return err })
+		wantCode(t, err, polybot.ENOTFOUND, "SessionUser(deleted)")
+	})
+
 	t.Run("TouchSession moves last_seen_at and expires_at", func(t *testing.T) {
 		e := newEnv(t, open)
 		u := e.newUser("s@example.com")
@@ -403,6 +458,64 @@ func testAPITokens(t *testing.T, open Opener) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("APITokenUser returns an unexpired token with its user, as APITokenByHash and UserByID do", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("tu@example.com")
+		other := e.newUser("tu-other@example.com")
+		exp := T0.Add(time.Hour)
+		short := &polybot.APIToken{ID: polybot.NewID(), Name: "short", Hash: "h-tu-short", Prefix: "pb_1", CreatedAt: T0, ExpiresAt: &exp}
+		forever := &polybot.APIToken{ID: polybot.NewID(), Name: "forever", Hash: "h-tu-forever", Prefix: "pb_2", CreatedAt: T0.Add(time.Second)}
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			if err := tx.CreateAPIToken(short); err != nil {
+				return err
+			}
+			return tx.CreateAPIToken(forever)
+		})
+		e.mustTenant(other.ID, func(tx polybot.TenantTx) error {
+			return tx.CreateAPIToken(&polybot.APIToken{ID: polybot.NewID(), Name: "other", Hash: "h-tu-other", Prefix: "pb_3", CreatedAt: T0})
+		})
+		used := e.clock.Advance(time.Minute)
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.TouchAPIToken(short.ID, used) })
+		wantShort, wantForever := *short, *forever
+		wantShort.UserID, wantForever.UserID = u.ID, u.ID
+		wantShort.LastUsedAt = &used
+		check := func(hash string, want *polybot.APIToken) {
+			t.Helper()
+			e.mustAdminView(func(tx polybot.AdminTx) error {
+				tok, user, err := tx.APITokenUser(hash)
+				if err != nil {
+					t.Fatalf("APITokenUser(%s): %v", hash, err)
+				}
+				wantEqual(t, "APITokenUser token", want, tok)
+				wantEqual(t, "APITokenUser user", u, user)
+				byHash, err := tx.APITokenByHash(hash)
+				if err != nil {
+					t.Fatalf("APITokenByHash(%s): %v", hash, err)
+				}
+				byUser, err := tx.UserByID(byHash.UserID)
+				if err != nil {
+					t.Fatalf("UserByID: %v", err)
+				}
+				wantEqual(t, "APITokenUser token against APITokenByHash", byHash, tok)
+				wantEqual(t, "APITokenUser user against UserByID", byUser, user)
+				return nil
+			})
+		}
+		check(short.Hash, &wantShort)
+		check(forever.Hash, &wantForever)
+
+		err := e.adminView(func(tx polybot.AdminTx) error { _, _, err := tx.APITokenUser("no-such-hash"); return err })
+		wantCode(t, err, polybot.ENOTFOUND, "APITokenUser(unknown)")
+		e.clock.Set(exp) // expires_at is exclusive
+		err = e.adminView(func(tx polybot.AdminTx) error { _, _, err := tx.APITokenUser(short.Hash); return err })
+		wantCode(t, err, polybot.ENOTFOUND, "APITokenUser(expired)")
+		e.clock.Advance(365 * 24 * time.Hour)
+		check(forever.Hash, &wantForever) // no expiry: still valid
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.DeleteAPIToken(forever.ID) })
+		err = e.adminView(func(tx polybot.AdminTx) error { _, _, err := tx.APITokenUser(forever.Hash); return err })
+		wantCode(t, err, polybot.ENOTFOUND, "APITokenUser(deleted)")
 	})
 
 	t.Run("TouchAPIToken records the last use", func(t *testing.T) {
