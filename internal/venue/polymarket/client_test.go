@@ -1,0 +1,108 @@
+package polymarket
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+func TestVenueAnswersBecomeVenueErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		header     map[string]string
+		body       string
+		mutating   bool
+		wantCode   string
+		wantMsg    string
+		wantRetry  time.Duration
+		wantUnknwn bool
+	}{
+		{name: "the venue's error body gives the message", status: 400, body: `{"error":"not enough balance / allowance"}`, wantMsg: "not enough balance / allowance"},
+		{name: "401 is unauthorized", status: 401, body: `{"error":"Unauthorized/Invalid api key"}`, wantCode: polybot.EUNAUTHORIZED, wantMsg: "Unauthorized/Invalid api key"},
+		{name: "429 with delay seconds", status: 429, header: map[string]string{"Retry-After": "7"}, body: `{"error":"Too Many Requests"}`, wantCode: polybot.ERATELIMIT, wantMsg: "Too Many Requests", wantRetry: 7 * time.Second},
+		{name: "429 without Retry-After backs off a second", status: 429, body: `Too Many Requests`, wantCode: polybot.ERATELIMIT, wantMsg: "Too Many Requests", wantRetry: time.Second},
+		{name: "503 on an order post is an unknown outcome", status: 503, body: `{"error":"Trading is currently disabled. Check polymarket.com for updates"}`, mutating: true, wantCode: polybot.EUNAVAILABLE, wantMsg: "Trading is currently disabled. Check polymarket.com for updates", wantUnknwn: true},
+		{name: "500 on a read is a plain failure", status: 500, body: `{}`, wantCode: polybot.EUNAVAILABLE, wantMsg: "{}"},
+		{name: "a non-string error field is kept as JSON", status: 400, body: `{"error":{"reason":"x"}}`, wantMsg: `{"reason":"x"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c := NewClient(Config{CLOBURL: srv.URL})
+			err := c.do(context.Background(), request{method: http.MethodPost, base: srv.URL, path: "/order", mutating: tt.mutating}, nil)
+			var ve *polybot.VenueError
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %T %v", err, err)
+			}
+			if ve.Status != tt.status || ve.Code != tt.wantCode || ve.Message != tt.wantMsg || ve.RetryAfter != tt.wantRetry ||
+				ve.Unknown != tt.wantUnknwn || errors.Is(err, polybot.ErrOutcomeUnknown) != tt.wantUnknwn || ve.Venue != polybot.Polymarket {
+				t.Fatalf("got %+v", ve)
+			}
+		})
+	}
+}
+
+func TestATimeoutOnlyMakesAMutatingCallUnknown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	c := NewClient(Config{CLOBURL: srv.URL, Timeout: 50 * time.Millisecond})
+	for _, mutating := range []bool{true, false} {
+		err := c.do(context.Background(), request{method: http.MethodPost, base: srv.URL, path: "/order", mutating: mutating}, nil)
+		var ve *polybot.VenueError
+		if !errors.As(err, &ve) || ve.Code != "timeout" || errors.Is(err, polybot.ErrOutcomeUnknown) != mutating {
+			t.Fatalf("mutating=%v: %v", mutating, err)
+		}
+	}
+}
+
+func TestRetryAfterReadsSecondsAndHTTPDates(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for h, want := range map[string]time.Duration{
+		"": 0, "3": 3 * time.Second, "0.5": 500 * time.Millisecond, "-1": 0, "soon": 0,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Minute).Format(http.TimeFormat):     0,
+	} {
+		if got := retryAfter(h, now); got != want {
+			t.Errorf("%q: %v, want %v", h, got, want)
+		}
+	}
+}
+
+func TestGammaMarketsDecodeTheirJSONEncodedStringFields(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/markets" || r.URL.Query().Get("slug") != "fed" {
+			t.Errorf("request %s", r.URL)
+		}
+		w.Write([]byte(`[{"id":"12","question":"Fed holds?","conditionId":"0xabc","slug":"fed","outcomes":"[\"Yes\", \"No\"]",` +
+			`"clobTokenIds":"[\"111\", \"222\"]","active":true,"closed":false,"negRisk":true,"orderPriceMinTickSize":0.001,` +
+			`"orderMinSize":5,"endDate":"2025-12-10T12:00:00Z","volume":"123.4"}]`))
+	}))
+	defer srv.Close()
+	ms, err := NewClient(Config{GammaURL: srv.URL}).Markets(context.Background(), MarketsQuery{Slug: "fed"})
+	if err != nil || len(ms) != 1 {
+		t.Fatal(ms, err)
+	}
+	m := ms[0]
+	if m.TickSize != dec("0.001") || m.MinOrderSize != dec("5") || !m.NegRisk || m.EndDate.Year() != 2025 {
+		t.Fatalf("%+v", m)
+	}
+	insts := m.Instruments()
+	if insts[0].Token != "111" || insts[0].Outcome != polybot.Yes || insts[1].Token != "222" || insts[1].Outcome != polybot.No || insts[1].Market != "0xabc" {
+		t.Fatalf("%+v", insts)
+	}
+}

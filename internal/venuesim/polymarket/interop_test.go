@@ -1,0 +1,159 @@
+package polymarket_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/eip712"
+	pm "github.com/polybot/polybot/internal/venue/polymarket"
+	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
+)
+
+// interopDir returns a directory holding testdata/interop with its npm
+// dependencies installed, cached under the user cache directory by the hash
+// of package.json (never in the repository). Without node and npm the test
+// is skipped, or fails when POLYBOT_REQUIRE_INTEROP=1.
+func interopDir(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("POLYBOT_REQUIRE_INTEROP") == "1" {
+				t.Fatalf("%s is not installed and POLYBOT_REQUIRE_INTEROP=1", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	pkg, err := os.ReadFile("testdata/interop/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("testdata/interop/interop.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	sum := sha256.Sum256(pkg)
+	dir := filepath.Join(cache, "polybot-interop", "polymarket-"+hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), pkg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "interop.mjs"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@polymarket", "clob-client-v2", "package.json")); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm install: %v\n%s", err, out)
+		}
+	}
+	return dir
+}
+
+func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing.T) {
+	dir := interopDir(t)
+	const token = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+	s, err := sim.New(sim.Config{Markets: []sim.Market{{ConditionID: "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1",
+		Tokens: [2]string{token, "52114319501245915516055106046884209969926127482827954674443846427813813222426"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urls, err := s.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(polybot.BookEvent{Kind: polybot.BookSnapshot,
+		Instrument: polybot.Instrument{Venue: polybot.Polymarket, Token: token},
+		Bids:       []polybot.Level{{Price: polybot.MustDecimal("0.40"), Size: polybot.MustDecimal("120.5")}},
+		Asks:       []polybot.Level{{Price: polybot.MustDecimal("0.52"), Size: polybot.MustDecimal("75")}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A key made here, so the Go side can check what the client did.
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i*7 + 1)
+	}
+	wallet, err := eip712.NewSignerFromBytes(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rctx, rcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer rcancel()
+	cmd := exec.CommandContext(rctx, "node", "interop.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CLOB_URL="+urls.CLOB, "CHAIN_ID=137", "TOKEN_ID="+token,
+		"PRIVATE_KEY=0x"+hex.EncodeToString(key))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	var res struct {
+		Address string `json:"address"`
+		APIKey  string `json:"apiKey"`
+		Book    struct {
+			AssetID  string          `json:"asset_id"`
+			Bids     []pm.PriceLevel `json:"bids"`
+			Asks     []pm.PriceLevel `json:"asks"`
+			TickSize string          `json:"tick_size"`
+		} `json:"book"`
+		Order  pm.PostOrderResponse `json:"order"`
+		Open   []pm.OpenOrderJSON   `json:"open"`
+		Cancel pm.CancelResponse    `json:"cancel"`
+		After  []pm.OpenOrderJSON   `json:"after"`
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+
+	if !strings.EqualFold(res.Address, wallet.Address().String()) {
+		t.Fatalf("address %s, want %s", res.Address, wallet.Address())
+	}
+	// The key the SDK derived is the one our connector derives for the wallet.
+	ours, err := pm.NewClient(urls.ClientConfig(137)).DeriveAPIKey(ctx, wallet, 0)
+	if err != nil || ours.Key != res.APIKey {
+		t.Fatalf("derived key %q (%v), the SDK's %q", ours.Key, err, res.APIKey)
+	}
+	if res.Book.AssetID != token || len(res.Book.Bids) != 1 || res.Book.Bids[0].Price != polybot.MustDecimal("0.4") ||
+		res.Book.Bids[0].Size != polybot.MustDecimal("120.5") || len(res.Book.Asks) != 1 || res.Book.TickSize != "0.01" {
+		t.Fatalf("book %+v", res.Book)
+	}
+	if !res.Order.Success || res.Order.Status != "live" || len(res.Order.OrderID) != 66 {
+		t.Fatalf("order %+v", res.Order)
+	}
+	if len(res.Open) != 1 || res.Open[0].ID != res.Order.OrderID || res.Open[0].Price != "0.45" ||
+		res.Open[0].OriginalSize != "10" || res.Open[0].Side != "BUY" || res.Open[0].Owner != res.APIKey {
+		t.Fatalf("open orders %+v", res.Open)
+	}
+	if !slices.Contains(res.Cancel.Canceled, res.Order.OrderID) || len(res.After) != 0 {
+		t.Fatalf("cancel %+v, open after %+v", res.Cancel, res.After)
+	}
+	o, err := s.Engine().Order(res.Order.OrderID)
+	if err != nil || o.State != polybot.OrderCancelled || o.Price != polybot.MustDecimal("0.45") || o.Size != polybot.MustDecimal("10") {
+		t.Fatalf("the simulator's order %+v %v", o, err)
+	}
+}

@@ -1,0 +1,161 @@
+package polymarket_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata/replay"
+	pm "github.com/polybot/polybot/internal/venue/polymarket"
+	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
+)
+
+func startSim(t *testing.T, cfg sim.Config) (*sim.Server, *pm.Client) {
+	t.Helper()
+	s, err := sim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	urls, err := s.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pm.NewClient(urls.ClientConfig(pm.ChainPolygon))
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReplayingTheRecordedBooksServesEachTokensBookOverREST(t *testing.T) {
+	src, err := sim.ReplayFile("../../../testdata/polymarket/ws_book.jsonl", replay.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, c := startSim(t, sim.Config{Feeds: []sim.Source{src}})
+	eventually(t, "10 markets", func() bool { return len(s.Markets()) == 10 })
+	raw, err := replayEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, ev := range raw {
+		tok := ev.Instrument.Token
+		var b *pm.BookSummary
+		eventually(t, "book of "+tok[:8], func() bool {
+			b, err = c.Book(ctx, tok)
+			return err == nil && len(b.Bids) == len(ev.Bids) && len(b.Asks) == len(ev.Asks)
+		})
+		if b.Market != ev.Instrument.Market || b.TickSize != ev.TickSize {
+			t.Errorf("%s: market %s tick %v, want %s %v", tok[:8], b.Market, b.TickSize, ev.Instrument.Market, ev.TickSize)
+		}
+		wantBid, wantAsk := best(ev.Bids, true), best(ev.Asks, false)
+		gotBid, gotAsk := best(levels(b.Bids), true), best(levels(b.Asks), false)
+		if gotBid != wantBid || gotAsk != wantAsk {
+			t.Errorf("%s: best %v/%v, want %v/%v", tok[:8], gotBid, gotAsk, wantBid, wantAsk)
+		}
+	}
+}
+
+func replayEvents() ([]polybot.BookEvent, error) {
+	f, err := openFile("../../../testdata/polymarket/ws_book.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return replay.ReadPolymarketBooks(f)
+}
+
+func levels(ls []pm.PriceLevel) []polybot.Level {
+	out := make([]polybot.Level, len(ls))
+	for i, l := range ls {
+		out[i] = polybot.Level{Price: l.Price, Size: l.Size}
+	}
+	return out
+}
+
+func best(ls []polybot.Level, bid bool) polybot.Level {
+	var b polybot.Level
+	for i, l := range ls {
+		if i == 0 || (bid && l.Price.GreaterThan(b.Price)) || (!bid && l.Price.LessThan(b.Price)) {
+			b = l
+		}
+	}
+	return b
+}
+
+func TestTheCrossVenueReplayListsTheEventWithBothTokens(t *testing.T) {
+	src, err := sim.ReplayFile("../../../testdata/crossvenue/fed_dec2025_hold.csv", replay.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, c := startSim(t, sim.Config{Feeds: []sim.Source{src}})
+	ms := s.Markets()
+	if len(ms) != 1 || ms[0].Tokens != [2]string{replay.FedDec2025Hold.PolymarketYesToken, replay.FedDec2025Hold.PolymarketNoToken} {
+		t.Fatalf("markets %+v", ms)
+	}
+	eventually(t, "a YES bid", func() bool {
+		b, err := c.Book(context.Background(), replay.FedDec2025Hold.PolymarketYesToken)
+		return err == nil && len(b.Bids) == 1 && len(b.Asks) == 1
+	})
+	gm, err := c.Markets(context.Background(), pm.MarketsQuery{TokenIDs: []string{replay.FedDec2025Hold.PolymarketNoToken}})
+	if err != nil || len(gm) != 1 || gm[0].Instruments()[1].Token != replay.FedDec2025Hold.PolymarketNoToken {
+		t.Fatalf("gamma %+v %v", gm, err)
+	}
+}
+
+func TestTheSyntheticFeedListsTradableMarketsAndMovesTheirBooks(t *testing.T) {
+	s, c := startSim(t, sim.Config{Feeds: []sim.Source{sim.Synthetic(replay.SyntheticConfig{Markets: 3, UpdatesPerSecond: 500, Seed: 7})}})
+	eventually(t, "3 markets", func() bool { return len(s.Markets()) == 3 })
+	ctx := context.Background()
+	for _, m := range s.Markets() {
+		for _, tok := range m.Tokens {
+			for _, ch := range tok {
+				if ch < '0' || ch > '9' {
+					t.Fatalf("token %q is not a decimal uint256, so no order could name it", tok)
+				}
+			}
+		}
+		b, err := c.Book(ctx, m.Tokens[0])
+		if err != nil || len(b.Bids) == 0 || len(b.Asks) == 0 {
+			t.Fatalf("book %+v %v", b, err)
+		}
+	}
+}
+
+func TestStandingFaultsFailEveryNthCallAndLatencyDelaysAnswers(t *testing.T) {
+	_, c := startSim(t, sim.Config{Faults: sim.FaultConfig{Error5xxEvery: 2, Latency: 30 * time.Millisecond}})
+	ctx := context.Background()
+	var fails int
+	start := time.Now()
+	for range 4 {
+		_, err := c.ServerTime(ctx)
+		var ve *polybot.VenueError
+		if errors.As(err, &ve) && ve.Status == http.StatusServiceUnavailable {
+			fails++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fails != 2 {
+		t.Fatalf("%d of 4 calls failed, want 2", fails)
+	}
+	if time.Since(start) < 120*time.Millisecond {
+		t.Fatalf("4 calls took %v, under the injected latency", time.Since(start))
+	}
+}
+
+func openFile(path string) (*os.File, error) { return os.Open(path) }
