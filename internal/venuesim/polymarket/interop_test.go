@@ -21,8 +21,9 @@ import (
 )
 
 // interopDir returns a directory holding testdata/interop with its npm
-// dependencies installed, cached under the user cache directory by the hash
-// of package.json (never in the repository). Without node and npm the test
+// dependencies installed (npm ci from the lockfile), cached under the user
+// cache directory by the hash of package.json and package-lock.json (never
+// in the repository). Without node and npm the test
 // is skipped, or fails when POLYBOT_REQUIRE_INTEROP=1.
 func interopDir(t *testing.T) string {
 	t.Helper()
@@ -38,6 +39,10 @@ func interopDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lock, err := os.ReadFile("testdata/interop/package-lock.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	script, err := os.ReadFile("testdata/interop/interop.mjs")
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +51,15 @@ func interopDir(t *testing.T) string {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	sum := sha256.Sum256(pkg)
+	sum := sha256.Sum256(append(append([]byte(nil), pkg...), lock...))
 	dir := filepath.Join(cache, "polybot-interop", "polymarket-"+hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "package.json"), pkg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "package-lock.json"), lock, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "interop.mjs"), script, 0o644); err != nil {
@@ -60,10 +68,10 @@ func interopDir(t *testing.T) string {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@polymarket", "clob-client-v2", "package.json")); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm install: %v\n%s", err, out)
+			t.Fatalf("npm ci: %v\n%s", err, out)
 		}
 	}
 	return dir
