@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
@@ -159,3 +161,49 @@ func TestStandingFaultsFailEveryNthCallAndLatencyDelaysAnswers(t *testing.T) {
 }
 
 func openFile(path string) (*os.File, error) { return os.Open(path) }
+
+func TestTheChannelsAnswerPINGAndRefuseABadUserKey(t *testing.T) {
+	const tok = "111"
+	s, _ := startSim(t, sim.Config{Markets: []sim.Market{{ConditionID: "0xm", Tokens: [2]string{tok, "222"}}}})
+	if err := s.Apply(polybot.BookEvent{Kind: polybot.BookSnapshot, Instrument: polybot.Instrument{Token: tok},
+		Bids: []polybot.Level{{Price: polybot.MustDecimal("0.3"), Size: polybot.MustDecimal("5")}}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, s.URLs().MarketWS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	read := func() string {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("PING")); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "PONG" {
+		t.Fatalf("PING answered %q", got)
+	}
+	c.Write(ctx, websocket.MessageText, []byte(`{"assets_ids":["111"],"type":"market"}`))
+	got := read()
+	want := `[{"asks":[],"asset_id":"111","bids":[{"price":"0.3","size":"5"}],"event_type":"book",`
+	if len(got) < len(want) || got[:len(want)] != want {
+		t.Fatalf("first message %s", got)
+	}
+
+	u, _, err := websocket.Dial(ctx, s.URLs().UserWS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.CloseNow()
+	u.Write(ctx, websocket.MessageText, []byte(`{"auth":{"apiKey":"nope","secret":"x","passphrase":"y"},"type":"user"}`))
+	_, _, err = u.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("a bad key: %v", err)
+	}
+}
