@@ -14,6 +14,7 @@ package replay
 
 import (
 	"bufio"
+	_ "embed"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -255,7 +256,15 @@ type CrossVenueMarket struct {
 	KalshiTicker       string
 }
 
-// FedDec2025Hold is the event of testdata/crossvenue/fed_dec2025_hold.csv:
+// FedDec2025HoldCSV is the real cross-venue recording of the Fed's December
+// 2025 "no change" decision (recordings/fed_dec2025_hold.csv; source and
+// licence in testdata/README.md), built into the binary so that the
+// simulators and `polybot replay` can play it anywhere.
+//
+//go:embed recordings/fed_dec2025_hold.csv
+var FedDec2025HoldCSV []byte
+
+// FedDec2025Hold is the event of FedDec2025HoldCSV:
 // the Fed's December 2025 "no change" decision.
 var FedDec2025Hold = CrossVenueMarket{
 	PolymarketYesToken: "80746058984644290629624903019922696017323803605256698757445938534814122585786",

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -208,14 +209,14 @@ func TestKalshiTradesReadAsYesTradeEvents(t *testing.T) {
 }
 
 func TestCrossVenueReplayDerivesAsksAndSkipsTheIncompleteRow(t *testing.T) {
-	evs, skipped, err := ReadCrossVenue(open(t, "crossvenue/fed_dec2025_hold.csv"), FedDec2025Hold)
+	evs, skipped, err := ReadCrossVenue(bytes.NewReader(FedDec2025HoldCSV), FedDec2025Hold)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(skipped) != 1 || skipped[0].Line != 919 || skipped[0].Reason != "empty poly_best_bid_no" {
 		t.Errorf("skipped %+v", skipped)
 	}
-	rows, err := csv.NewReader(open(t, "crossvenue/fed_dec2025_hold.csv")).ReadAll()
+	rows, err := csv.NewReader(bytes.NewReader(FedDec2025HoldCSV)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}

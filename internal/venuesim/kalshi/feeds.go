@@ -1,7 +1,9 @@
 package kalshi
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 
 	"github.com/polybot/polybot"
@@ -12,9 +14,12 @@ import (
 // fed_dec2025_hold.csv) into the FedTicker book as external liquidity: the
 // best YES bid at its depth, and the best NO bid as a YES ask at 1 − bid.
 type ReplayConfig struct {
-	CrossVenueCSV string  `json:"cross_venue_csv"`
-	Speed         float64 `json:"speed"` // 1 = real time; ≤ 0 as fast as possible
-	Loop          bool    `json:"loop"`
+	CrossVenueCSV string `json:"cross_venue_csv"`
+	// Data is the recording itself, used when CrossVenueCSV is empty
+	// (replay.FedDec2025HoldCSV when both are empty).
+	Data  []byte  `json:"-"`
+	Speed float64 `json:"speed"` // 1 = real time; ≤ 0 as fast as possible
+	Loop  bool    `json:"loop"`
 }
 
 // SyntheticConfig drives a generated load: Markets markets named SYNTH-<i>,
@@ -65,13 +70,22 @@ func (s *Server) apply(ev polybot.BookEvent) {
 }
 
 func (s *Server) runReplay(ctx context.Context, rc ReplayConfig) {
-	f, err := os.Open(rc.CrossVenueCSV)
-	if err != nil {
-		s.log.Error("kalshi sim: replay", "err", err)
-		return
+	var r io.Reader
+	switch {
+	case rc.CrossVenueCSV != "":
+		f, err := os.Open(rc.CrossVenueCSV)
+		if err != nil {
+			s.log.Error("kalshi sim: replay", "err", err)
+			return
+		}
+		defer f.Close()
+		r = f
+	case rc.Data != nil:
+		r = bytes.NewReader(rc.Data)
+	default:
+		r = bytes.NewReader(replay.FedDec2025HoldCSV)
 	}
-	evs, skipped, err := replay.ReadCrossVenue(f, replay.FedDec2025Hold)
-	f.Close()
+	evs, skipped, err := replay.ReadCrossVenue(r, replay.FedDec2025Hold)
 	if err != nil {
 		s.log.Error("kalshi sim: replay", "err", err)
 		return

@@ -298,7 +298,7 @@ func TestOrdersOnBothRoutesAreTheSameYesBook(t *testing.T) {
 }
 
 func TestReplayDrivesTheFedMarketFromTheCrossVenueRecording(t *testing.T) {
-	csv := filepath.Join("..", "..", "..", "testdata", "crossvenue", "fed_dec2025_hold.csv")
+	csv := filepath.Join("..", "..", "marketdata", "replay", "recordings", "fed_dec2025_hold.csv")
 	if _, err := os.Stat(csv); err != nil {
 		t.Skip("no cross-venue recording:", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -152,24 +153,34 @@ func ReplayFile(path string, opts replay.Options, loop bool) (Source, error) {
 		}
 		return Replay(func() replay.Source { return replay.Events(evs) }, opts, loop), nil
 	case ".csv":
-		m := replay.FedDec2025Hold
-		evs, _, err := replay.ReadCrossVenue(f, m)
+		src, err := ReplayCrossVenue(f, opts, loop)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		cid := "0x" + hex.EncodeToString(sha256Sum([]byte("crossvenue/"+m.PolymarketYesToken)))
-		for i := range evs {
-			if evs[i].Instrument.Venue == polybot.Polymarket {
-				evs[i].Instrument.Market = cid
-			}
-		}
-		return listedSource{
-			Source: Replay(func() replay.Source { return replay.Events(evs) }, opts, loop),
-			markets: []Market{{ConditionID: cid, Tokens: [2]string{m.PolymarketYesToken, m.PolymarketNoToken},
-				Question: "Fed decision in December 2025: no change?", Slug: "fed-decision-dec-2025-no-change"}},
-		}, nil
+		return src, nil
 	}
 	return nil, fmt.Errorf("%s: not a .jsonl or .csv recording", path)
+}
+
+// ReplayCrossVenue replays the Polymarket side of a cross-venue recording of
+// the event replay.FedDec2025Hold (replay.FedDec2025HoldCSV is built in).
+func ReplayCrossVenue(r io.Reader, opts replay.Options, loop bool) (Source, error) {
+	m := replay.FedDec2025Hold
+	evs, _, err := replay.ReadCrossVenue(r, m)
+	if err != nil {
+		return nil, err
+	}
+	cid := "0x" + hex.EncodeToString(sha256Sum([]byte("crossvenue/"+m.PolymarketYesToken)))
+	for i := range evs {
+		if evs[i].Instrument.Venue == polybot.Polymarket {
+			evs[i].Instrument.Market = cid
+		}
+	}
+	return listedSource{
+		Source: Replay(func() replay.Source { return replay.Events(evs) }, opts, loop),
+		markets: []Market{{ConditionID: cid, Tokens: [2]string{m.PolymarketYesToken, m.PolymarketNoToken},
+			Question: "Fed decision in December 2025: no change?", Slug: "fed-decision-dec-2025-no-change"}},
+	}, nil
 }
 
 // Synthetic is the seeded load generator of internal/marketdata/replay (N

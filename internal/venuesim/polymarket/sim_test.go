@@ -100,7 +100,7 @@ func best(ls []polybot.Level, bid bool) polybot.Level {
 }
 
 func TestTheCrossVenueReplayListsTheEventWithBothTokens(t *testing.T) {
-	src, err := sim.ReplayFile("../../../testdata/crossvenue/fed_dec2025_hold.csv", replay.Options{}, false)
+	src, err := sim.ReplayFile("../../marketdata/replay/recordings/fed_dec2025_hold.csv", replay.Options{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
