@@ -48,6 +48,7 @@ Usage:
   polybot user     <create|list|set-tier|set-role> [flags]
   polybot keys     <rotate|status> [flags]
   polybot audit    <verify> [flags]
+  polybot sim      [flags]   run the Polymarket and Kalshi simulators on loopback
   polybot version
 
 Run "polybot <command> -h" for a command's flags.
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdKeys(ctx, e, rest)
 	case "audit":
 		return cmdAudit(ctx, e, rest)
+	case "sim":
+		return cmdSim(ctx, e, rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "polybot", polybot.Version)
 		return nil

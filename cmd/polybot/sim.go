@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata/replay"
+	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
+)
+
+// simFlags configure the venue simulators, for `polybot sim` (and later
+// `serve --sim`).
+type simFlags struct {
+	pmAddr, kalshiAddr string
+	replay             string
+	speed              float64
+	loop               bool
+	synthMarkets       int
+	synthRate          int
+	pmBalance          string
+	kalshiBalance      string
+	kalshiAccounts     multiFlag
+	kalshiDemoKey      string
+	latency            time.Duration
+	error5xxEvery      int
+	rateLimitEvery     int
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func (f *simFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.pmAddr, "polymarket-addr", pmsim.DefaultAddr, "Polymarket simulator listen address (127.0.0.1:0 picks a free port)")
+	fs.StringVar(&f.kalshiAddr, "kalshi-addr", kalshisim.DefaultAddr, "Kalshi simulator listen address (127.0.0.1:0 picks a free port)")
+	fs.StringVar(&f.replay, "replay", "fed", `market data to replay: "fed" (the built-in Fed Dec 2025 recording, both venues), a .csv cross-venue or .jsonl Polymarket book recording, or "none"`)
+	fs.Float64Var(&f.speed, "speed", 3600, "replay speed factor (1 = real time; 0 = as fast as possible)")
+	fs.BoolVar(&f.loop, "loop", true, "start the replay again when it ends")
+	fs.IntVar(&f.synthMarkets, "synthetic-markets", 0, "also run a synthetic load feed with this many markets per venue")
+	fs.IntVar(&f.synthRate, "synthetic-rate", 100, "synthetic book updates per second per venue")
+	fs.StringVar(&f.pmBalance, "polymarket-balance", "10000", "USDC each Polymarket wallet is funded with on first sign-in")
+	fs.StringVar(&f.kalshiBalance, "kalshi-balance", "10000", "dollars each registered Kalshi account starts with")
+	fs.Var(&f.kalshiAccounts, "kalshi-account", "register a Kalshi API key: KEY_ID=PUBLIC_KEY.pem (repeatable)")
+	fs.StringVar(&f.kalshiDemoKey, "kalshi-demo-key", "", "generate a demo Kalshi key pair, save the private key (PEM, 0600) at this path and register it")
+	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every REST answer by this much")
+	fs.IntVar(&f.error5xxEvery, "fail-every", 0, "fault: answer every Nth Polymarket REST call with 503")
+	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth Polymarket REST call with 429 and Retry-After")
+}
+
+// sims are running simulators.
+type sims struct {
+	pm       *pmsim.Server
+	kalshi   *kalshisim.Server
+	pmURLs   pmsim.URLs
+	kURLs    kalshisim.URLs
+	demoKey  *kalshisim.DemoKey
+	closeAll func()
+}
+
+func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
+	pmBal, err := polybot.ParseDecimal(f.pmBalance)
+	if err != nil || pmBal.Sign() < 0 {
+		return nil, usageError("--polymarket-balance: must be a non-negative decimal")
+	}
+	kBal, err := polybot.ParseDecimal(f.kalshiBalance)
+	if err != nil || kBal.Sign() < 0 {
+		return nil, usageError("--kalshi-balance: must be a non-negative decimal")
+	}
+	if f.speed < 0 {
+		return nil, usageError("--speed: must not be negative")
+	}
+	opts := replay.Options{Speed: f.speed}
+
+	var accounts []kalshisim.AccountConfig
+	for _, a := range f.kalshiAccounts {
+		id, path, ok := strings.Cut(a, "=")
+		if !ok || id == "" || path == "" {
+			return nil, usageError(fmt.Sprintf("--kalshi-account %q: want KEY_ID=PUBLIC_KEY.pem", a))
+		}
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--kalshi-account %s: %w", id, err)
+		}
+		accounts = append(accounts, kalshisim.AccountConfig{KeyID: id, PublicKeyPEM: string(pem), Balance: kBal})
+	}
+	s := &sims{}
+	if f.kalshiDemoKey != "" {
+		dk, err := kalshisim.GenerateDemoKey(f.kalshiDemoKey)
+		if err != nil {
+			return nil, fmt.Errorf("--kalshi-demo-key: %w", err)
+		}
+		s.demoKey = &dk
+		accounts = append(accounts, kalshisim.AccountConfig{KeyID: dk.KeyID, PublicKeyPEM: dk.PublicKeyPEM, Balance: kBal})
+	}
+
+	pmCfg := pmsim.Config{Addr: f.pmAddr, StartingBalance: pmBal, Log: log,
+		Faults: pmsim.FaultConfig{Latency: f.latency, Error5xxEvery: f.error5xxEvery, RateLimitEvery: f.rateLimitEvery, RetryAfter: 2 * time.Second}}
+	kCfg := kalshisim.Config{Addr: f.kalshiAddr, Accounts: accounts, Latency: f.latency, Logger: log}
+	switch r := f.replay; {
+	case r == "none":
+	case r == "fed" || strings.EqualFold(filepath.Ext(r), ".csv"):
+		data := replay.FedDec2025HoldCSV
+		if r != "fed" {
+			if data, err = os.ReadFile(r); err != nil {
+				return nil, fmt.Errorf("--replay: %w", err)
+			}
+		}
+		src, err := pmsim.ReplayCrossVenue(bytes.NewReader(data), opts, f.loop)
+		if err != nil {
+			return nil, fmt.Errorf("--replay %s: %w", r, err)
+		}
+		pmCfg.Feeds = append(pmCfg.Feeds, src)
+		kCfg.Replay = &kalshisim.ReplayConfig{Data: data, Speed: f.speed, Loop: f.loop}
+	case strings.EqualFold(filepath.Ext(r), ".jsonl"):
+		src, err := pmsim.ReplayFile(r, opts, f.loop)
+		if err != nil {
+			return nil, fmt.Errorf("--replay: %w", err)
+		}
+		pmCfg.Feeds = append(pmCfg.Feeds, src)
+	default:
+		return nil, usageError(fmt.Sprintf("--replay %q: want fed, none, or a .csv or .jsonl recording", r))
+	}
+	if f.synthMarkets > 0 {
+		if f.synthRate <= 0 {
+			return nil, usageError("--synthetic-rate: must be positive")
+		}
+		pmCfg.Feeds = append(pmCfg.Feeds, pmsim.Synthetic(replay.SyntheticConfig{Markets: f.synthMarkets, UpdatesPerSecond: f.synthRate, Seed: 1}))
+		kCfg.Synthetic = &kalshisim.SyntheticConfig{Markets: f.synthMarkets, UpdatesPerSecond: f.synthRate, Seed: 1}
+	}
+
+	if s.pm, err = pmsim.New(pmCfg); err != nil {
+		return nil, err
+	}
+	if s.kalshi, err = kalshisim.New(kCfg); err != nil {
+		return nil, err
+	}
+	if s.pmURLs, err = s.pm.Start(ctx, ""); err != nil {
+		return nil, fmt.Errorf("--polymarket-addr %s: %w", f.pmAddr, err)
+	}
+	if s.kURLs, err = s.kalshi.Start(ctx, ""); err != nil {
+		s.pm.Close()
+		return nil, fmt.Errorf("--kalshi-addr %s: %w", f.kalshiAddr, err)
+	}
+	s.closeAll = func() {
+		s.kalshi.Close()
+		s.pm.Close()
+	}
+	return s, nil
+}
+
+// print writes one line per venue: its name and base URLs.
+func (s *sims) print(w io.Writer) {
+	fmt.Fprintf(w, "polymarket clob=%s market_ws=%s user_ws=%s gamma=%s data=%s\n", s.pmURLs.CLOB, s.pmURLs.MarketWS, s.pmURLs.UserWS, s.pmURLs.Gamma, s.pmURLs.Data)
+	fmt.Fprintf(w, "kalshi rest=%s ws=%s admin=%s\n", s.kURLs.REST, s.kURLs.WS, s.kURLs.Admin)
+}
+
+func cmdSim(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "sim")
+	var f simFlags
+	f.register(fs)
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	log, err := newLogger(e.stderr, *logLevel, "text")
+	if err != nil {
+		return err
+	}
+	s, err := f.start(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer s.closeAll()
+	s.print(e.stdout)
+	if s.demoKey != nil {
+		fmt.Fprintf(e.stdout, "kalshi demo key id=%s private_key=%s\n", s.demoKey.KeyID, s.demoKey.PrivateKeyPath)
+	}
+	<-ctx.Done()
+	return nil
+}
