@@ -257,3 +257,58 @@ func abs64(v int64) int64 {
 	}
 	return v
 }
+
+// Div returns d÷e truncated toward zero to six places. It panics if e is 0.
+func (d Decimal) Div(e Decimal) Decimal {
+	if e.u == 0 {
+		panic("polybot.Decimal.Div: division by zero")
+	}
+	n, m := abs64(d.u), abs64(e.u)
+	hi, lo := bits.Mul64(uint64(n), decimalScale)
+	if hi >= uint64(m) {
+		panic("polybot.Decimal.Div: overflow")
+	}
+	q, _ := bits.Div64(hi, lo, uint64(m))
+	if q > math.MaxInt64 {
+		panic("polybot.Decimal.Div: overflow")
+	}
+	r := int64(q)
+	if (d.u < 0) != (e.u < 0) {
+		r = -r
+	}
+	return Decimal{r}
+}
+
+// Min returns the smaller of d and e.
+func (d Decimal) Min(e Decimal) Decimal {
+	if e.u < d.u {
+		return e
+	}
+	return d
+}
+
+// Max returns the larger of d and e.
+func (d Decimal) Max(e Decimal) Decimal {
+	if e.u > d.u {
+		return e
+	}
+	return d
+}
+
+// Floor returns d rounded down to a multiple of step (step > 0).
+func (d Decimal) Floor(step Decimal) Decimal {
+	r := d.u % step.u
+	if r < 0 {
+		r += step.u
+	}
+	return Decimal{d.u - r}
+}
+
+// Ceil returns d rounded up to a multiple of step (step > 0).
+func (d Decimal) Ceil(step Decimal) Decimal {
+	f := d.Floor(step)
+	if f.u == d.u {
+		return f
+	}
+	return Decimal{f.u + step.u}
+}

@@ -91,6 +91,47 @@ type TenantTx interface {
 	IncrementTrades() (Quota, error)
 	// ReleaseTrade gives back one trade counted this month (a rejected order).
 	ReleaseTrade() (Quota, error)
+
+	// --- trading state (see trading.go and risk.go) ---
+
+	// LockTenant serialises this tenant's risk-gated writes until the
+	// transaction ends (PostgreSQL: the profile row FOR UPDATE; SQLite: the
+	// single writer already does).
+	LockTenant() error
+	// GlobalHalt is the platform-wide halt state an admin sets.
+	GlobalHalt() (string, error)
+	// HaltState and SetHaltState are the tenant's own halt state.
+	HaltState() (string, error)
+	SetHaltState(state string) error
+	// BotEnabled and SetBotEnabled are whether the tenant wants the bot running.
+	BotEnabled() (bool, error)
+	SetBotEnabled(on bool) error
+
+	// InsertIntent persists an intent before it is sent (ECONFLICT if its
+	// client order id exists). UpdateIntent stores its state, venue order
+	// id, filled size, fees and error, and sets UpdatedAt to Now.
+	InsertIntent(i *Intent) error
+	UpdateIntent(i *Intent) error
+	Intent(id string) (*Intent, error)
+	// Intents lists intents in the given states (nil: all) created before
+	// the given time (zero: now), newest first, at most limit.
+	Intents(states []string, before time.Time, limit int) ([]*Intent, error)
+
+	// InsertFill records a fill (ECONFLICT if (venue, trade id) was seen).
+	InsertFill(f *TradeFill) error
+	// Fills lists fills before the given time (zero: now), newest first.
+	Fills(before time.Time, limit int) ([]*TradeFill, error)
+	// Holding returns the position in inst (ENOTFOUND if none was ever held).
+	Holding(inst Instrument, mode ExecMode) (*Holding, error)
+	// PutHolding creates or replaces a position and sets UpdatedAt to Now.
+	PutHolding(h *Holding) error
+	Holdings() ([]*Holding, error)
+	// AddDailyPnL adds to the day's realised P&L and fees.
+	AddDailyPnL(day string, mode ExecMode, realized, fees Decimal) error
+	// DailyPnL returns the day's totals (zero values if nothing was recorded).
+	DailyPnL(day string, mode ExecMode) (*DailyPnL, error)
+	// PnLByStrategy sums fills by strategy and mode.
+	PnLByStrategy() ([]*StrategyPnL, error)
 }
 
 // AdminTx is a transaction on the service path. It can see every tenant.
@@ -147,6 +188,29 @@ type AdminTx interface {
 
 	// ActiveUserIDs lists users who are not disabled (for the bot manager).
 	ActiveUserIDs() ([]ID, error)
+	// BotUserIDs lists users who are not disabled and want their bot running.
+	BotUserIDs() ([]ID, error)
+
+	GlobalHalt() (string, error)
+	SetGlobalHalt(state string) error
+	// SetUserHalt sets a tenant's halt state (an admin's per-tenant kill switch).
+	SetUserHalt(id ID, state string) error
+
+	// The matched-market registry for cross-platform arbitrage.
+	MarketPairs() ([]*MarketPair, error)
+	MarketPair(id string) (*MarketPair, error)
+	// PutMarketPair creates or updates an entry and sets its timestamps.
+	PutMarketPair(m *MarketPair) error
+	DeleteMarketPair(id string) error
+}
+
+// StrategyPnL is realised P&L and fees by strategy and mode.
+type StrategyPnL struct {
+	Strategy string   `json:"strategy"`
+	Mode     ExecMode `json:"mode"`
+	Realized Decimal  `json:"realized"`
+	Fees     Decimal  `json:"fees"`
+	Fills    int      `json:"fills"`
 }
 
 // UserSummary is a row of the admin's user list.

@@ -1,0 +1,261 @@
+package polybot
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+)
+
+// Strategy names, as used in intents, P&L and metrics.
+const (
+	StrategySinglePlatform = "single_platform"
+	StrategyCrossPlatform  = "cross_platform"
+	StrategyOverlapping    = "overlapping_arb"
+	StrategyNews           = "news_arbitrage"
+	StrategyCopy           = "copy_trading"
+)
+
+// Enabled reports whether c (and the plan behind it, f) lets strategy run.
+// A strategy the plan lacks is off even if an old config still has it on.
+func (c *Config) Enabled(strategy string, f Features) bool {
+	switch strategy {
+	case StrategySinglePlatform:
+		return c.EnableSinglePlatformArb && f.SinglePlatform
+	case StrategyCrossPlatform:
+		return c.EnableCrossPlatformArb && f.CrossPlatform
+	case StrategyOverlapping:
+		return c.EnableOverlappingArb && f.OverlappingArb
+	case StrategyNews:
+		return c.EnableNewsArbitrage && f.NewsArbitrage
+	case StrategyCopy:
+		return c.EnableCopyTrading && f.CopyTrading
+	}
+	return false
+}
+
+// PlatformEnabled reports whether c trades on p.
+func (c *Config) PlatformEnabled(p Platform) bool {
+	switch p {
+	case Polymarket:
+		return c.EnablePolymarket
+	case Kalshi:
+		return c.EnableKalshi
+	case Alpaca:
+		return c.EnableAlpaca
+	case IBKR:
+		return c.EnableIBKR
+	}
+	return false
+}
+
+// Leg is one order of an opportunity: buy Size of Instrument at up to Price.
+type Leg struct {
+	Instrument Instrument `json:"instrument"`
+	Side       Side       `json:"side"`
+	Price      Decimal    `json:"price"`     // limit price (the best ask taken)
+	Available  Decimal    `json:"available"` // size visible at Price
+	Fee        Decimal    `json:"fee"`       // fee per contract at Price
+	QuoteTime  time.Time  `json:"quote_time"`
+}
+
+// Opportunity is an arbitrage found by a strategy on the shared books, once
+// per book update, before any tenant sizes it. Prices and edges are per set
+// (one contract of every leg), which pays exactly $1 at resolution.
+type Opportunity struct {
+	ID         string    `json:"id"`
+	Strategy   string    `json:"strategy"`
+	Legs       []Leg     `json:"legs"`
+	Size       Decimal   `json:"size"`       // sets fillable: the thinnest leg
+	Cost       Decimal   `json:"cost"`       // per set, prices plus fees
+	GrossEdge  Decimal   `json:"gross_edge"` // per set: 1 − Σ prices
+	Fees       Decimal   `json:"fees"`       // per set
+	NetEdge    Decimal   `json:"net_edge"`   // per set: GrossEdge − Fees
+	ProfitPct  Decimal   `json:"profit_pct"` // NetEdge / Cost × 100
+	PairID     string    `json:"pair_id,omitempty"`
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// Venues lists the distinct venues of o's legs.
+func (o *Opportunity) Venues() []Platform {
+	var out []Platform
+	for _, l := range o.Legs {
+		seen := false
+		for _, p := range out {
+			seen = seen || p == l.Instrument.Venue
+		}
+		if !seen {
+			out = append(out, l.Instrument.Venue)
+		}
+	}
+	return out
+}
+
+// MarketPair is an entry of the matched-market registry: the same event on
+// two venues, which cross-platform arbitrage may trade only once an admin
+// has approved it after reading both venues' resolution rules.
+type MarketPair struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	PolymarketYes   string    `json:"polymarket_yes_token"`
+	PolymarketNo    string    `json:"polymarket_no_token"`
+	PolymarketMkt   string    `json:"polymarket_condition_id"`
+	KalshiTicker    string    `json:"kalshi_ticker"`
+	ResolutionNotes string    `json:"resolution_notes"`
+	Approved        bool      `json:"approved"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Validate checks an admin's registry entry.
+func (m *MarketPair) Validate() error {
+	v := Validation{}
+	if m.ID == "" || len(m.ID) > 64 {
+		v.Add("id", "must be 1-64 characters")
+	}
+	if m.Name == "" || len(m.Name) > 200 {
+		v.Add("name", "must be 1-200 characters")
+	}
+	if m.PolymarketYes == "" {
+		v.Add("polymarket_yes_token", "is required")
+	}
+	if m.PolymarketNo == "" {
+		v.Add("polymarket_no_token", "is required")
+	}
+	if m.KalshiTicker == "" {
+		v.Add("kalshi_ticker", "is required")
+	}
+	if len(m.ResolutionNotes) > 4000 {
+		v.Add("resolution_notes", "must be at most 4000 characters")
+	}
+	return v.Err()
+}
+
+// ExecMode is how a tenant's orders are executed.
+type ExecMode string
+
+const (
+	DryRun ExecMode = "dry_run" // simulated fills against the hub's books
+	Live   ExecMode = "live"    // the venue, with the tenant's own keys
+)
+
+// Intent states.
+const (
+	IntentPending   = "pending"   // persisted, not yet sent
+	IntentOpen      = "open"      // accepted by the venue, resting
+	IntentFilled    = "filled"    // fully filled
+	IntentPartial   = "partial"   // partly filled, rest cancelled or resting
+	IntentCancelled = "cancelled" // cancelled with nothing filled
+	IntentRejected  = "rejected"  // refused by the venue or the risk gate after persisting
+	IntentUnknown   = "unknown"   // sent, outcome not known: reconcile by query, never resend
+)
+
+// Intent is an order a tenant's runner decided to send, persisted before
+// it is sent. ID is the client order id, derived from the decision
+// (IntentID), so the same decision always yields the same id.
+type Intent struct {
+	ID            string      `json:"client_order_id"`
+	UserID        ID          `json:"-"`
+	OpportunityID string      `json:"opportunity_id"`
+	Strategy      string      `json:"strategy"`
+	Leg           int         `json:"leg"`
+	Mode          ExecMode    `json:"mode"`
+	Instrument    Instrument  `json:"instrument"`
+	Side          Side        `json:"side"`
+	Price         Decimal     `json:"price"`
+	Size          Decimal     `json:"size"`
+	TIF           TimeInForce `json:"tif"`
+	State         string      `json:"state"`
+	VenueOrderID  string      `json:"venue_order_id"`
+	Filled        Decimal     `json:"filled"`
+	Fees          Decimal     `json:"fees"`
+	Error         string      `json:"error,omitempty"`
+	CreatedAt     time.Time   `json:"created_at"`
+	UpdatedAt     time.Time   `json:"updated_at"`
+}
+
+// Notional is the most the intent can cost: price × size.
+func (i *Intent) Notional() Decimal { return i.Price.Mul(i.Size) }
+
+// IntentID derives a client order id from a tenant, an opportunity and a
+// leg: the same decision always gets the same id, so a retry after a crash
+// finds the order instead of sending it twice. 32 hex characters fit every
+// venue's client-id limit.
+func IntentID(tenant ID, opportunityID string, leg int, attempt int) string {
+	h := sha256.Sum256([]byte(tenant.String() + "|" + opportunityID + "|" + strconv.Itoa(leg) + "|" + strconv.Itoa(attempt)))
+	return "pb" + hex.EncodeToString(h[:15])
+}
+
+// TradeFill is a fill recorded against a tenant's intent. (Venue, TradeID)
+// is unique per tenant, so a fill seen twice is recorded once.
+type TradeFill struct {
+	Venue         Platform   `json:"venue"`
+	TradeID       string     `json:"trade_id"`
+	UserID        ID         `json:"-"`
+	ClientOrderID string     `json:"client_order_id"`
+	Strategy      string     `json:"strategy"`
+	Mode          ExecMode   `json:"mode"`
+	Instrument    Instrument `json:"instrument"`
+	Side          Side       `json:"side"`
+	Price         Decimal    `json:"price"`
+	Size          Decimal    `json:"size"`
+	Fee           Decimal    `json:"fee"`
+	RealizedPnL   Decimal    `json:"realized_pnl"` // set when the fill reduces a position
+	Time          time.Time  `json:"time"`
+}
+
+// Holding is a tenant's position in one instrument, in one mode.
+type Holding struct {
+	Instrument  Instrument `json:"instrument"`
+	Mode        ExecMode   `json:"mode"`
+	Size        Decimal    `json:"size"`      // contracts held (never negative: prediction markets are long-only per outcome)
+	AvgPrice    Decimal    `json:"avg_price"` // average cost per contract, fees included
+	RealizedPnL Decimal    `json:"realized_pnl"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+// ApplyFill updates h by f and returns the P&L the fill realises: buys add
+// to the position at cost (fees included); sells realise
+// (price − avg) × size − fee.
+func (h *Holding) ApplyFill(f *TradeFill) Decimal {
+	if f.Side == Buy {
+		cost := h.AvgPrice.Mul(h.Size).Add(f.Price.Mul(f.Size)).Add(f.Fee)
+		h.Size = h.Size.Add(f.Size)
+		if h.Size.Sign() > 0 {
+			h.AvgPrice = cost.Div(h.Size)
+		}
+		return Zero
+	}
+	size := f.Size
+	if size.GreaterThan(h.Size) {
+		size = h.Size
+	}
+	pnl := f.Price.Sub(h.AvgPrice).Mul(size).Sub(f.Fee)
+	h.Size = h.Size.Sub(size)
+	if h.Size.IsZero() {
+		h.AvgPrice = Zero
+	}
+	h.RealizedPnL = h.RealizedPnL.Add(pnl)
+	return pnl
+}
+
+// Halt states, per tenant and global.
+const (
+	HaltActive       = "active"        // trading allowed
+	HaltReducingOnly = "reducing_only" // only orders that shrink positions
+	HaltHalted       = "halted"        // no new orders; cancels still work
+)
+
+// ValidHalt reports whether s is a halt state.
+func ValidHalt(s string) bool { return s == HaltActive || s == HaltReducingOnly || s == HaltHalted }
+
+// DailyPnL is a tenant's realised P&L for one UTC day, in one mode.
+type DailyPnL struct {
+	Day      string   `json:"day"` // 2006-01-02
+	Mode     ExecMode `json:"mode"`
+	Realized Decimal  `json:"realized"`
+	Fees     Decimal  `json:"fees"`
+}
+
+// Day is the UTC day containing t, "2006-01-02".
+func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
