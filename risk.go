@@ -151,7 +151,9 @@ func RecordFill(tx TenantTx, f *TradeFill) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	f.RealizedPnL = h.ApplyFill(f)
+	// A caller may preset RealizedPnL: the engine books an arbitrage's
+	// locked-in edge on the fill that completes a set.
+	f.RealizedPnL = f.RealizedPnL.Add(h.ApplyFill(f))
 	f.UserID = tx.Tenant()
 	if err := tx.InsertFill(f); err != nil {
 		if ErrorCode(err) == ECONFLICT {

@@ -72,6 +72,9 @@ func (w *statusWriter) Flush() {
 // authorisation, CSRF, and error rendering.
 func (s *Server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sw, ok := w.(*statusWriter); ok {
+			defer func() { s.stats.add(rt.pattern, sw.status) }()
+		}
 		defer s.recoverPanic(w, r)
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		var id *identity

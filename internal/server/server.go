@@ -9,6 +9,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,6 +39,16 @@ type Config struct {
 	SecureCookies bool
 	// SessionTTL is how long an idle session lives.
 	SessionTTL time.Duration
+
+	// Bots runs tenants' bots; nil serves the bot routes as unavailable.
+	Bots polybot.BotManager
+	// Marks prices open positions (best bids from the market-data hub).
+	Marks polybot.MarkFunc
+	// Metrics writes the engine's metrics in Prometheus text format.
+	Metrics func(w io.Writer)
+	// MetricsToken, when set, is the bearer token /metrics requires;
+	// when empty, /metrics answers loopback clients only.
+	MetricsToken string
 }
 
 // Server serves the API.
@@ -46,6 +57,7 @@ type Server struct {
 	log     *slog.Logger
 	now     polybot.Clock
 	handler http.Handler
+	stats   *requestStats
 }
 
 // New builds a Server and its route table.
@@ -65,7 +77,7 @@ func New(cfg Config) *Server {
 	if cfg.Password == (auth.Params{}) {
 		cfg.Password = auth.DefaultParams
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock, stats: newRequestStats()}
 	s.handler = s.middleware(s.routes())
 	return s
 }
@@ -121,6 +133,18 @@ func (s *Server) routeTable() []route {
 
 		{"GET /api/v1/audit", s.handleAudit, user},
 
+		{"GET /api/v1/bot", s.handleBotStatus, user},
+		{"POST /api/v1/bot/start", s.handleBotStart, user},
+		{"POST /api/v1/bot/stop", s.handleBotStop, user},
+		{"PUT /api/v1/bot/halt", s.handleBotHalt, user},
+		{"GET /api/v1/trades", s.handleTrades, user},
+		{"GET /api/v1/orders", s.handleOrders, user},
+		{"GET /api/v1/positions", s.handlePositions, user},
+		{"GET /api/v1/pnl", s.handlePnL, user},
+		{"GET /api/v1/opportunities", s.handleOpportunities, user},
+		{"GET /api/v1/events", s.handleEvents, user},
+		{"GET /api/v1/market-pairs", s.handleMarketPairs, user},
+
 		{"GET /api/v1/admin/users", s.handleAdminUsers, admin},
 		{"PUT /api/v1/admin/users/{id}/tier", s.handleAdminSetTier, admin},
 		{"PUT /api/v1/admin/users/{id}/role", s.handleAdminSetRole, admin},
@@ -128,6 +152,13 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/admin/tiers", s.handleTiers, admin},
 		{"PUT /api/v1/admin/tiers/{name}", s.handleAdminPutTier, admin},
 		{"GET /api/v1/admin/audit/verify", s.handleAdminAuditVerify, admin},
+		{"GET /api/v1/admin/halt", s.handleAdminGetGlobalHalt, admin},
+		{"PUT /api/v1/admin/halt", s.handleAdminGlobalHalt, admin},
+		{"PUT /api/v1/admin/users/{id}/halt", s.handleAdminUserHalt, admin},
+		{"PUT /api/v1/admin/market-pairs/{id}", s.handleAdminPutMarketPair, admin},
+		{"DELETE /api/v1/admin/market-pairs/{id}", s.handleAdminDeleteMarketPair, admin},
+		{"POST /reload/{user}", s.handleAdminReload, admin},
+		{"GET /metrics", s.handleMetrics, public},
 
 		// The seed's routes, kept as aliases.
 		{"GET /api/user/config", s.handleGetConfig, user},

@@ -234,6 +234,8 @@ func (s *Server) handlePutConfig(w http.ResponseWriter, r *http.Request, id *ide
 	if err != nil {
 		return err
 	}
+	// The running bot takes the new config before the caller hears back.
+	s.reload(r, id.tenant())
 	return writeJSON(w, http.StatusOK, next)
 }
 
@@ -336,6 +338,7 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 	if err != nil {
 		return err
 	}
+	s.reload(r, id.tenant())
 	return writeJSON(w, status, meta)
 }
 

@@ -1,0 +1,417 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+// bots returns the bot manager, or EUNAVAILABLE when this server runs none.
+func (s *Server) bots() (polybot.BotManager, error) {
+	if s.cfg.Bots == nil {
+		return nil, polybot.Errorf(polybot.EUNAVAILABLE, "the bot manager is not running on this server")
+	}
+	return s.cfg.Bots, nil
+}
+
+func (s *Server) handleBotStatus(w http.ResponseWriter, r *http.Request, id *identity) error {
+	b, err := s.bots()
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, b.Status(id.tenant()))
+}
+
+func (s *Server) handleBotStart(w http.ResponseWriter, r *http.Request, id *identity) error {
+	return s.botAction(w, r, id, "bot.start", func(b polybot.BotManager) error { return b.Start(r.Context(), id.tenant()) })
+}
+
+func (s *Server) handleBotStop(w http.ResponseWriter, r *http.Request, id *identity) error {
+	return s.botAction(w, r, id, "bot.stop", func(b polybot.BotManager) error { return b.Stop(r.Context(), id.tenant()) })
+}
+
+func (s *Server) botAction(w http.ResponseWriter, r *http.Request, id *identity, action string, fn func(polybot.BotManager) error) error {
+	b, err := s.bots()
+	if err != nil {
+		return err
+	}
+	if err := fn(b); err != nil {
+		return err
+	}
+	if err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: action, Target: "bot", Details: "{}", CreatedAt: tx.Now()})
+	}); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, b.Status(id.tenant()))
+}
+
+type haltRequest struct {
+	State string `json:"state"`
+}
+
+func (h *haltRequest) validate() error {
+	if !polybot.ValidHalt(h.State) {
+		return polybot.FieldError("state", `must be "active", "reducing_only" or "halted"`)
+	}
+	return nil
+}
+
+// handleBotHalt is the tenant's own kill switch.
+func (s *Server) handleBotHalt(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var in haltRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		if err := tx.SetHaltState(in.State); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "bot.halt", Target: "bot", Details: `{"state":` + quote(in.State) + `}`, CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	s.reload(r, id.tenant())
+	return writeJSON(w, http.StatusOK, map[string]string{"state": in.State})
+}
+
+// reload tells a running bot to pick up what was just stored. A failure is
+// logged: the bot also reloads on its own schedule.
+func (s *Server) reload(r *http.Request, tenant polybot.ID) {
+	if s.cfg.Bots == nil {
+		return
+	}
+	if err := s.cfg.Bots.Reload(r.Context(), tenant); err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
+		s.log.Warn("bot reload", "tenant", tenant, "err", err)
+	}
+}
+
+func beforeParam(r *http.Request) (time.Time, int, error) {
+	q := r.URL.Query()
+	var before time.Time
+	if v := q.Get("before"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return time.Time{}, 0, polybot.FieldError("before", "must be an RFC 3339 time")
+		}
+		before = t
+	}
+	_, limit, err := pageParams(r, "", 100, 1000)
+	return before, limit, err
+}
+
+func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identity) error {
+	before, limit, err := beforeParam(r)
+	if err != nil {
+		return err
+	}
+	var fills []*polybot.TradeFill
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		fills, err = tx.Fills(before, limit)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if fills == nil {
+		fills = []*polybot.TradeFill{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"trades": fills})
+}
+
+func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identity) error {
+	before, limit, err := beforeParam(r)
+	if err != nil {
+		return err
+	}
+	var states []string
+	if st := r.URL.Query().Get("state"); st != "" {
+		states = []string{st}
+	}
+	var out []*polybot.Intent
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		out, err = tx.Intents(states, before, limit)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []*polybot.Intent{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"orders": out})
+}
+
+// positionView is a holding with its mark and unrealised P&L when a mark is known.
+type positionView struct {
+	*polybot.Holding
+	Mark       *polybot.Decimal `json:"mark"`
+	Unrealized *polybot.Decimal `json:"unrealized_pnl"`
+}
+
+func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var hs []*polybot.Holding
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		hs, err = tx.Holdings()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := []positionView{}
+	for _, h := range hs {
+		if h.Size.IsZero() && r.URL.Query().Get("all") != "true" {
+			continue
+		}
+		v := positionView{Holding: h}
+		if s.cfg.Marks != nil {
+			if m, ok := s.cfg.Marks(h.Instrument); ok {
+				u := m.Sub(h.AvgPrice).Mul(h.Size)
+				v.Mark, v.Unrealized = &m, &u
+			}
+		}
+		out = append(out, v)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"positions": out})
+}
+
+// pnlPoint is one step of the cumulative realised P&L series.
+type pnlPoint struct {
+	Time     time.Time       `json:"time"`
+	Strategy string          `json:"strategy"`
+	Total    polybot.Decimal `json:"total"`
+}
+
+func (s *Server) handlePnL(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var by []*polybot.StrategyPnL
+	var today [2]*polybot.DailyPnL
+	var fills []*polybot.TradeFill
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		if by, err = tx.PnLByStrategy(); err != nil {
+			return err
+		}
+		day := polybot.Day(tx.Now())
+		for i, m := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
+			if today[i], err = tx.DailyPnL(day, m); err != nil {
+				return err
+			}
+		}
+		fills, err = tx.Fills(time.Time{}, 1000)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if by == nil {
+		by = []*polybot.StrategyPnL{}
+	}
+	// The series runs oldest first, cumulative per strategy.
+	series := []pnlPoint{}
+	totals := map[string]polybot.Decimal{}
+	for i := len(fills) - 1; i >= 0; i-- {
+		f := fills[i]
+		key := f.Strategy + "/" + string(f.Mode)
+		totals[key] = totals[key].Add(f.RealizedPnL)
+		series = append(series, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"by_strategy": by, "today": today, "series": series})
+}
+
+func (s *Server) handleOpportunities(w http.ResponseWriter, r *http.Request, id *identity) error {
+	b, err := s.bots()
+	if err != nil {
+		return err
+	}
+	_, limit, err := pageParams(r, "", 50, 500)
+	if err != nil {
+		return err
+	}
+	out := b.Opportunities(id.tenant(), limit)
+	if out == nil {
+		out = []polybot.Opportunity{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"opportunities": out})
+}
+
+// handleEvents streams the tenant's live updates as Server-Sent Events.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, id *identity) error {
+	b, err := s.bots()
+	if err != nil {
+		return err
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return polybot.Internal(fmt.Errorf("response writer cannot flush"))
+	}
+	events, cancel := b.Subscribe(id.tenant())
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	st, _ := json.Marshal(b.Status(id.tenant()))
+	fmt.Fprintf(w, "event: status\ndata: %s\n\n", st)
+	fl.Flush()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			data, err := json.Marshal(ev)
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", n, ev.Type, data)
+		}
+		fl.Flush()
+	}
+}
+
+// --- admin: reload, kill switch, per-tenant halt, market registry ---
+
+func (s *Server) handleAdminReload(w http.ResponseWriter, r *http.Request, id *identity) error {
+	b, err := s.bots()
+	if err != nil {
+		return err
+	}
+	target, err := polybot.ParseID(r.PathValue("user"))
+	if err != nil {
+		return polybot.NotFound("user")
+	}
+	if err := b.Reload(r.Context(), target); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": b.Status(target)})
+}
+
+func (s *Server) handleAdminGlobalHalt(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var in haltRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+		if err := tx.SetGlobalHalt(in.State); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.global_halt", Target: "platform", Details: `{"state":` + quote(in.State) + `}`, CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"state": in.State})
+}
+
+func (s *Server) handleAdminGetGlobalHalt(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	var st string
+	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
+		var err error
+		st, err = tx.GlobalHalt()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"state": st})
+}
+
+func (s *Server) handleAdminUserHalt(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var in haltRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	err := s.adminUserAction(w, r, id, "admin.user_halt", in, func(tx polybot.AdminTx, target polybot.ID) error {
+		return tx.SetUserHalt(target, in.State)
+	})
+	if err == nil {
+		if target, perr := polybot.ParseID(r.PathValue("id")); perr == nil {
+			s.reload(r, target)
+		}
+	}
+	return err
+}
+
+func (s *Server) handleMarketPairs(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var out []*polybot.MarketPair
+	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
+		var err error
+		out, err = tx.MarketPairs()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if id.user.Role != polybot.RoleAdmin {
+		approved := []*polybot.MarketPair{}
+		for _, m := range out {
+			if m.Approved {
+				approved = append(approved, m)
+			}
+		}
+		out = approved
+	}
+	if out == nil {
+		out = []*polybot.MarketPair{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"market_pairs": out})
+}
+
+func (s *Server) handleAdminPutMarketPair(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var m polybot.MarketPair
+	if err := decodeJSON(r, &m); err != nil {
+		return err
+	}
+	m.ID = r.PathValue("id")
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	d, _ := json.Marshal(m)
+	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+		if err := tx.PutMarketPair(&m); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.market_pair", Target: "market_pair:" + m.ID, Details: string(d), CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) handleAdminDeleteMarketPair(w http.ResponseWriter, r *http.Request, id *identity) error {
+	pid := r.PathValue("id")
+	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+		if err := tx.DeleteMarketPair(pid); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.market_pair_delete", Target: "market_pair:" + pid, Details: "{}", CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
