@@ -414,4 +414,3 @@ func (s *Server) handleAdminDeleteMarketPair(w http.ResponseWriter, r *http.Requ
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
