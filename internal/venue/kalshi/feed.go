@@ -61,9 +61,12 @@ type FeedStats struct {
 // Feed is Kalshi's market-data stream: a polybot.MarketFeed. Each subscribed
 // market gets its own orderbook_delta subscription, so a sequence gap resyncs
 // one market (unsubscribe, subscribe, fresh snapshot) and leaves the others
-// alone. Events are delivered from one goroutine; the Bids and Asks slices of
-// a delta event are reused after the sink returns, so a sink that keeps them
-// must copy them (marketdata.Book.Apply copies).
+// alone. The gap is also passed on, as a delta without levels carrying the
+// out-of-sequence seq, so that a sink checking Seq (marketdata.Hub) shows the
+// books stale until the snapshot. Events are delivered from one goroutine;
+// the Bids and Asks slices of a delta event are reused after the sink
+// returns, so a sink that keeps them must copy them (marketdata.Book.Apply
+// copies).
 type Feed struct {
 	cfg FeedConfig
 	log *slog.Logger
@@ -169,10 +172,16 @@ func (f *Feed) Subscribe(instruments ...polybot.Instrument) error {
 			m.yesInst, m.noInst = Instruments(in.Market)
 			f.markets[in.Market] = m
 		}
+		fresh := false
 		if in.Outcome == polybot.No {
-			m.wantNo = true
+			fresh, m.wantNo = !m.wantNo, true
 		} else {
-			m.wantYes = true
+			fresh, m.wantYes = !m.wantYes, true
+		}
+		// The market's snapshot came before this instrument was wanted, and
+		// the venue sends one only on subscribe: resubscribe for a fresh one.
+		if fresh && m.valid {
+			f.markForResync(m)
 		}
 	}
 	f.poke()
@@ -486,7 +495,7 @@ func (f *Feed) onDelta(env *envelope) int {
 		f.log.Warn("kalshi feed: sequence gap; resyncing", "market", m.ticker, "want", m.lastSeq+1, "got", env.Seq)
 		f.markForResync(m)
 		f.poke()
-		return 0
+		return f.gapEvents(m, env.Seq, d.TsMs)
 	}
 	m.lastSeq = env.Seq
 	size, ok := m.book.apply(d.Side, d.Price, d.Delta)
@@ -532,6 +541,30 @@ func (f *Feed) deltaEvents(m *feedMarket, side byte, price, size polybot.Decimal
 			ev.Asks = f.lv[1:2:2]
 		}
 		n++
+	}
+	return n
+}
+
+// gapEvents fills f.events with a delta without levels for each wanted
+// instrument, carrying the venue's seq after a gap: nothing to a sink that
+// applies it, and the gap itself to one that checks the sequence
+// (marketdata.Hub), which then shows the books stale instead of live until
+// the fresh snapshot.
+func (f *Feed) gapEvents(m *feedMarket, seq, tsMs int64) int {
+	recv := f.cfg.Now()
+	t := recv
+	if tsMs > 0 {
+		t = time.UnixMilli(tsMs)
+	}
+	n := 0
+	for _, w := range [2]struct {
+		want bool
+		inst polybot.Instrument
+	}{{m.wantYes, m.yesInst}, {m.wantNo, m.noInst}} {
+		if w.want {
+			f.events[n] = polybot.BookEvent{Kind: polybot.BookDelta, Instrument: w.inst, Seq: seq, Time: t, Received: recv}
+			n++
+		}
 	}
 	return n
 }

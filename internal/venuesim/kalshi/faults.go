@@ -99,6 +99,26 @@ func (s *Server) DropWebSockets() {
 	}
 }
 
+// Subscriptions counts the open WebSocket subscriptions to channel
+// ("orderbook_delta", "trade", "ticker", "fill") that cover ticker, over
+// every connection: what the venue sees of its clients' subscriptions. A
+// subscription without a market filter covers every ticker.
+func (s *Server) Subscriptions(channel, ticker string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		c.mu.Lock()
+		for _, sub := range c.subs {
+			if sub.channel == channel && sub.covers(ticker) {
+				n++
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
 // matchFault returns the fault that hits this request, if any, and the
 // latency to apply.
 func (s *Server) matchFault(method, path string) (*Fault, time.Duration) {

@@ -96,6 +96,20 @@ func (s *Server) DropWebSockets() {
 	}
 }
 
+// MarketSubscriptions counts the open market-channel connections
+// subscribed to token: what the venue sees of its clients' subscriptions.
+func (s *Server) MarketSubscriptions(token string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if !c.user && c.assets[token] {
+			n++
+		}
+	}
+	return n
+}
+
 type channelRequest struct {
 	AssetsIDs []string `json:"assets_ids"`
 	Markets   []string `json:"markets"`
