@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/eip712"
+	"github.com/polybot/polybot/internal/secrets"
+	"github.com/polybot/polybot/internal/venue/kalshi"
+	"github.com/polybot/polybot/internal/venue/polymarket"
+)
+
+// venueEndpoints are where the connectors point: the real venues, or the
+// simulators with --sim.
+type venueEndpoints struct {
+	polymarket polymarket.Config
+	kalshiREST string // live keys
+	kalshiDemo string // paper keys
+	kalshiWS   string
+}
+
+func realVenues() venueEndpoints {
+	return venueEndpoints{polymarket: polymarket.DefaultConfig(), kalshiREST: kalshi.ProdBaseURL, kalshiDemo: kalshi.DemoBaseURL, kalshiWS: kalshi.ProdWSURL}
+}
+
+func (s *sims) venues() venueEndpoints {
+	return venueEndpoints{polymarket: s.pmURLs.ClientConfig(polymarket.ChainPolygon), kalshiREST: s.kURLs.REST, kalshiDemo: s.kURLs.REST, kalshiWS: s.kURLs.WS}
+}
+
+// exchangeFor builds a tenant's connection to one venue from its decrypted
+// credentials. The plaintext is only read here; the caller wipes it.
+func (v venueEndpoints) exchangeFor(ctx context.Context, st polybot.Store, tenant polybot.ID, platform polybot.Platform, paper bool,
+	creds secrets.Plaintext, extra json.RawMessage, log *slog.Logger) (polybot.Exchange, error) {
+	switch platform {
+	case polybot.Kalshi:
+		base := v.kalshiREST
+		if paper {
+			base = v.kalshiDemo
+		}
+		return kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: base, KeyID: creds.Get(polybot.FieldAPIKey),
+			PrivateKeyPEM: creds[polybot.FieldPrivateKey], HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	case polybot.Polymarket:
+		wallet, err := eip712.NewSigner(creds.Get(polybot.FieldPrivateKey))
+		if err != nil {
+			return nil, polybot.FieldError(polybot.FieldPrivateKey, "must be a 32-byte hex wallet key")
+		}
+		api := polymarket.APICreds{Key: creds.Get(polybot.FieldAPIKey), Secret: creds.Get(polybot.FieldAPISecret), Passphrase: creds.Get(polybot.FieldPassphrase)}
+		return polymarket.NewExchange(polymarket.NewClient(v.polymarket), polymarket.Credentials{Wallet: wallet, API: api},
+			polymarket.ExchangeOptions{Log: log, Index: &intentOrderIndex{st: st, tenant: tenant, mem: polymarket.NewMemoryOrderIndex()}})
+	}
+	return nil, polybot.Errorf(polybot.EINVALID, "trading on %s is not supported yet", platform)
+}
+
+// intentOrderIndex keeps Polymarket's order ids (order hashes) on the
+// tenant's persisted intents, so an order whose outcome was unknown can be
+// found after a restart.
+type intentOrderIndex struct {
+	st     polybot.Store
+	tenant polybot.ID
+	mem    polymarket.OrderIndex // this process's ids, both ways
+}
+
+func (x *intentOrderIndex) Put(clientOrderID, orderID string) error {
+	if err := x.mem.Put(clientOrderID, orderID); err != nil {
+		return err
+	}
+	return x.st.Tenant(context.Background(), x.tenant, func(tx polybot.TenantTx) error {
+		in, err := tx.Intent(clientOrderID)
+		if err != nil {
+			return err
+		}
+		in.VenueOrderID = orderID
+		return tx.UpdateIntent(in)
+	})
+}
+
+func (x *intentOrderIndex) OrderID(clientOrderID string) (string, bool) {
+	if id, ok := x.mem.OrderID(clientOrderID); ok {
+		return id, true
+	}
+	var id string
+	err := x.st.TenantView(context.Background(), x.tenant, func(tx polybot.TenantTx) error {
+		in, err := tx.Intent(clientOrderID)
+		if err == nil {
+			id = in.VenueOrderID
+		}
+		return err
+	})
+	return id, err == nil && id != ""
+}
+
+// ClientOrderID finds the intent of a venue order id: this process's orders
+// first, then the tenant's recent intents.
+func (x *intentOrderIndex) ClientOrderID(orderID string) (string, bool) {
+	if id, ok := x.mem.ClientOrderID(orderID); ok {
+		return id, true
+	}
+	var id string
+	_ = x.st.TenantView(context.Background(), x.tenant, func(tx polybot.TenantTx) error {
+		ins, err := tx.Intents(nil, time.Time{}, 1000)
+		for _, in := range ins {
+			if in.VenueOrderID == orderID {
+				id = in.ID
+				break
+			}
+		}
+		return err
+	})
+	return id, id != ""
+}
