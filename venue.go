@@ -78,6 +78,9 @@ const (
 	BookTickSize
 	// BookTrade reports a trade (no book change).
 	BookTrade
+	// BookInvalidate says the feed lost its connection: the book is no
+	// longer known and must not be traded on until a fresh snapshot.
+	BookInvalidate
 )
 
 // BookEvent is a normalised market-data event for one instrument. Prices are

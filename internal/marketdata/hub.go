@@ -319,6 +319,13 @@ func (e *entry) apply(h *Hub, ev *polybot.BookEvent) (resync bool) {
 			h.applied.Add(1)
 			return false
 		}
+	case polybot.BookInvalidate:
+		// The feed lost its connection and re-snapshots on reconnect: stale
+		// until then, without asking it for anything now.
+		if !e.stale {
+			e.markStale(h)
+		}
+		return false
 	case polybot.BookTrade:
 		h.applied.Add(1)
 		for _, sl := range e.slots {

@@ -364,3 +364,26 @@ func BenchmarkBookApplyDelta(b *testing.B) {
 		}
 	})
 }
+
+func TestHubTreatsALostConnectionAsUnknownBooksUntilTheNextSnapshot(t *testing.T) {
+	f := &fakeFeed{}
+	h := NewHub(f, HubConfig{})
+	s, _ := h.Subscribe(inst("A"))
+	h.Handle(snap("A", 1, levels(lv("0.40", "10")), levels(lv("0.45", "7"))))
+	s.Poll(nil)
+	h.Handle(polybot.BookEvent{Kind: polybot.BookInvalidate, Instrument: inst("A")})
+	if got := fmt.Sprint(pollStrings(s)); got != "[A: stale]" {
+		t.Errorf("after the connection was lost: %s", got)
+	}
+	if _, err := h.View(inst("A")); polybot.ErrorCode(err) != polybot.EUNAVAILABLE {
+		t.Errorf("view while disconnected: %v", err)
+	}
+	// The feed re-snapshots by itself on reconnect: the hub asks for nothing.
+	if got := fmt.Sprint(f.Calls()); got != "[sub A]" {
+		t.Errorf("feed calls %s", got)
+	}
+	h.Handle(snap("A", 1, levels(lv("0.41", "2")), levels(lv("0.44", "3"))))
+	if v, err := h.View(inst("A")); err != nil || viewString(v) != "0.41x2.00 | 0.44x3.00 " {
+		t.Errorf("after reconnecting: %v %v", v, err)
+	}
+}

@@ -250,6 +250,7 @@ func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 		if healthy {
 			backoff = f.cfg.MinBackoff
 		}
+		f.invalidate(sink)
 		d := backoff/2 + rand.N(backoff/2+1)
 		f.log.Warn("kalshi feed disconnected; reconnecting", "err", err, "in", d)
 		select {
@@ -258,6 +259,25 @@ func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 		case <-time.After(d):
 		}
 		backoff = min(backoff*2, f.cfg.MaxBackoff)
+	}
+}
+
+// invalidate tells the sink that every subscribed book is unknown until the
+// next connection's snapshots.
+func (f *Feed) invalidate(sink func(polybot.BookEvent)) {
+	f.mu.Lock()
+	var insts []polybot.Instrument
+	for _, m := range f.markets {
+		if m.wantYes {
+			insts = append(insts, m.yesInst)
+		}
+		if m.wantNo {
+			insts = append(insts, m.noInst)
+		}
+	}
+	f.mu.Unlock()
+	for _, inst := range insts {
+		sink(polybot.BookEvent{Kind: polybot.BookInvalidate, Instrument: inst, Received: f.cfg.Now()})
 	}
 }
 

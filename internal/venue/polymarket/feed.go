@@ -67,11 +67,26 @@ func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 		if time.Since(start) > time.Minute {
 			b.reset()
 		}
+		f.invalidate(sink)
 		d := b.next()
 		f.log.Warn("market channel lost; reconnecting", "err", err, "in", d)
 		if err := sleepCtx(ctx, d); err != nil {
 			return err
 		}
+	}
+}
+
+// invalidate tells the sink that every subscribed book is unknown until the
+// next connection's snapshots.
+func (f *Feed) invalidate(sink func(polybot.BookEvent)) {
+	f.mu.Lock()
+	insts := make([]polybot.Instrument, 0, len(f.subs))
+	for _, inst := range f.subs {
+		insts = append(insts, inst)
+	}
+	f.mu.Unlock()
+	for _, inst := range insts {
+		sink(polybot.BookEvent{Kind: polybot.BookInvalidate, Instrument: inst, Received: time.Now()})
 	}
 }
 
