@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/polybot/polybot/internal/strategy/backtest"
+)
+
+func runReplay(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{getenv: func(string) string { return "" }, stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
+	err = cmdReplay(context.Background(), e, args)
+	return out.String(), errb.String(), err
+}
+
+// tableRow finds a report row: the strategy's name and its numbers.
+func tableRow(t *testing.T, out, name string) []string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 9 && f[0] == name {
+			return f[1:]
+		}
+	}
+	t.Fatalf("no %s row in:\n%s", name, out)
+	return nil
+}
+
+func TestReplayReportsTheFedRecordingWithAProgressBar(t *testing.T) {
+	out, errOut, err := runReplay(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 215 cross-platform opportunities at the default fees (pinned and
+	// hand-checked in internal/strategy/backtest); the default 1% minimum
+	// trades only some of them.
+	cross := tableRow(t, out, "cross_platform")
+	if cross[0] != "215" {
+		t.Errorf("cross_platform opportunities %s, want 215:\n%s", cross[0], out)
+	}
+	if single := tableRow(t, out, "single_platform"); single[0] != "0" {
+		t.Errorf("single_platform opportunities %s, want 0", single[0])
+	}
+	total := tableRow(t, out, "total")
+	if total[0] != "215" || total[1] == "0" || total[1] == "215" {
+		t.Errorf("total row %v", total)
+	}
+	for _, want := range []string{"1005 book updates (4020 events)", "skipped line 919", "min profit 1.00%", "net P&L = sets × $1 − cost − fees"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// The bar is redrawn in place and ends at 100% on its own line.
+	if n := strings.Count(errOut, "\r"); n < 10 || n > 101 {
+		t.Errorf("%d redraws of the bar", n)
+	}
+	if !regexp.MustCompile(`\rreplay \[#{30}\] 100%  1005/1005 updates\n$`).MatchString(errOut) {
+		t.Errorf("bar does not end at 100%%: %q", errOut[max(0, len(errOut)-120):])
+	}
+}
+
+func TestReplayOfACSVPathWithFlags(t *testing.T) {
+	// Hand-worked (see internal/strategy/backtest): Kalshi YES 0.45 ×100 +
+	// Polymarket NO 0.52 ×250 each row; 100 sets cost $97, Kalshi's fee is
+	// $1.74, P&L $1.26 a row.
+	path := filepath.Join(t.TempDir(), "two_rows.csv")
+	csv := "timestamp_ms,poly_best_bid_yes,poly_best_bid_no,poly_depth_best_yes,poly_depth_best_no,kalshi_best_bid_yes,kalshi_best_bid_no,kalshi_depth_best_yes,kalshi_depth_best_no\n" +
+		"1764000000000,0.48,0.40,250,100,0.40,0.55,100,100\n" +
+		"1764001800000,0.48,0.40,250,100,0.40,0.55,100,100\n"
+	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		row  []string // opportunities, trades, untraded, sets, cost, fees, gross, net
+	}{
+		{"default fees and the default 1% minimum", nil, []string{"2", "2", "0", "200.00", "194.00", "3.48", "6.00", "2.52"}},
+		{"a 1.3% minimum trades nothing", []string{"--min-profit-pct", "1.3"}, []string{"2", "0", "2", "0.00", "0.00", "0.00", "0.00", "0.00"}},
+		{"a $50 cap buys 50 sets a row", []string{"--max-trade-usd", "50"}, []string{"2", "2", "0", "100.00", "97.00", "1.74", "3.00", "1.26"}},
+		// Half the Kalshi rate: ceil(0.86625) = $0.87 a row.
+		{"a Kalshi fee multiplier", []string{"--kalshi-fee-multiplier", "0.5"}, []string{"2", "2", "0", "200.00", "194.00", "1.74", "6.00", "4.26"}},
+		// 500 bps × min(0.52, 0.48) × 100 = $2.40 on top of $1.74: 4.14 > 3.
+		{"a Polymarket fee that eats the edge", []string{"--polymarket-fee-bps", "500"}, []string{"0", "0", "0", "0.00", "0.00", "0.00", "0.00", "0.00"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := runReplay(t, append([]string{"--data", path, "--progress=false"}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tableRow(t, out, "cross_platform")
+			if strings.Join(got, " ") != strings.Join(tc.row, " ") {
+				t.Errorf("cross_platform row %v, want %v\n%s", got, tc.row, out)
+			}
+		})
+	}
+}
+
+func TestReplayJSONReportListsTrades(t *testing.T) {
+	out, errOut, err := runReplay(t, "--json", "--progress=false", "--min-profit-pct", "0", "--strategies", "cross_platform")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errOut != "" {
+		t.Errorf("stderr without a bar: %q", errOut)
+	}
+	var rep backtest.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Opportunities != 215 || rep.Trades != 215 || len(rep.TradeLog) != 215 || len(rep.ByStrategy) != 1 {
+		t.Errorf("%d opportunities, %d trades (%d listed), strategies %v", rep.Opportunities, rep.Trades, len(rep.TradeLog), rep.ByStrategy)
+	}
+}
+
+func TestReplayRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		usage bool
+		want  string
+	}{
+		{"an unknown flag", []string{"--nope"}, true, "nope"},
+		{"a stray argument", []string{"extra"}, true, "unexpected argument"},
+		{"a negative minimum profit", []string{"--min-profit-pct", "-1"}, true, "--min-profit-pct"},
+		{"a float-looking cap", []string{"--max-trade-usd", "1e3"}, true, "--max-trade-usd"},
+		{"a zero Kalshi multiplier", []string{"--kalshi-fee-multiplier", "0"}, true, "--kalshi-fee-multiplier"},
+		{"a Polymarket fee over 100%", []string{"--polymarket-fee-bps", "10001"}, true, "--polymarket-fee-bps"},
+		{"an unknown strategy", []string{"--strategies", "copy_trading"}, true, "--strategies"},
+		{"a recording that is not a csv", []string{"--data", "book.jsonl"}, true, "--data"},
+		{"a missing recording", []string{"--data", filepath.Join(t.TempDir(), "missing.csv")}, false, "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runReplay(t, tc.args...)
+			var ue *usageErr
+			if err == nil || errors.As(err, &ue) != tc.usage || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v (usage error: %v), want one mentioning %q (usage error: %v)", err, errors.As(err, &ue), tc.want, tc.usage)
+			}
+		})
+	}
+}

@@ -1,0 +1,326 @@
+// Package backtest replays recorded market data through the strategies as
+// fast as the machine allows, simulates taker fills at the recorded top of
+// book with fees, and reports opportunities, trades, fees and P&L net of
+// fees. It is what `polybot replay` runs.
+//
+// # How a replay runs
+//
+// Events are applied, in order, to one marketdata.Book per instrument.
+// Events that share a timestamp form one book update (a row of the
+// cross-venue recording changes all four books at once), after which every
+// enabled strategy looks once at every market of the Universe, on the
+// recording's clock: a quote is as old as the recording says it is.
+//
+// # Opportunities and trades
+//
+//   - An opportunity is counted once: a market whose books did not change
+//     yields the same opportunity ID again and is not counted again.
+//   - Each new opportunity is traded once, as a taker, at the recorded best
+//     asks. The size is the opportunity's (the thinner leg, whole sets),
+//     capped by Options.MaxTradeUSD when set. The trade is re-priced at that
+//     size (strategy.Detector.Resize), and it is taken only if its net edge
+//     stays positive and its profit is at least Options.MinProfitPct
+//     (strategy.Wants).
+//   - Fees are what the venues would charge: one taker order per leg for the
+//     whole size (strategy.OrderFees; Kalshi rounds each order up to the
+//     cent).
+//   - The recording cannot show our own fills, so a later row is taken as
+//     it was recorded, even if our earlier trade would have consumed its
+//     liquidity. Rows of the Fed recording are about 30 minutes apart.
+//
+// # P&L convention
+//
+// Every set (one YES and one NO of the same event) pays exactly $1 at
+// resolution, whichever way the event resolves, so a trade's P&L is locked
+// in when it fills: P&L = sets × $1 − Σ price × sets − fees, that is sets ×
+// gross edge − fees. It ignores the time value of the money tied up until
+// resolution, and, across venues, the risk that the two venues resolve the
+// same event differently (which the admin's approval of a pair is for).
+package backtest
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/marketdata/replay"
+	"github.com/polybot/polybot/internal/strategy"
+)
+
+// Market is one binary market for single-platform arbitrage: its YES and NO
+// instruments on one venue.
+type Market struct {
+	Yes, No polybot.Instrument
+}
+
+// Universe is what the strategies look at: matched pairs for
+// cross-platform arbitrage and single-venue markets for single-platform.
+type Universe struct {
+	Pairs   []polybot.MarketPair
+	Markets []Market
+}
+
+// CrossVenueUniverse is the universe of a cross-venue recording: the pair
+// (approved, since a recording is replayed to study it) and the market on
+// each venue.
+func CrossVenueUniverse(m replay.CrossVenueMarket) Universe {
+	in := m.Instruments()
+	return Universe{
+		Pairs: []polybot.MarketPair{{
+			ID: m.KalshiTicker, Name: "recorded pair " + m.KalshiTicker,
+			PolymarketYes: m.PolymarketYesToken, PolymarketNo: m.PolymarketNoToken,
+			KalshiTicker: m.KalshiTicker, Approved: true,
+		}},
+		Markets: []Market{{Yes: in[0], No: in[1]}, {Yes: in[2], No: in[3]}},
+	}
+}
+
+// Options tune a replay. The zero value replays every strategy at the
+// default fees and trades every opportunity at its full size.
+type Options struct {
+	// Fees prices the venues' taker fees. Nil: strategy.DefaultFees().
+	Fees strategy.FeeModel
+	// MaxQuoteAge: see strategy.Config. ≤ 0: strategy.DefaultMaxQuoteAge.
+	MaxQuoteAge time.Duration
+	// MinProfitPct is the least profit, in percent of the cost, that a
+	// trade must make (a tenant's min_profit_pct). Opportunities below it
+	// are counted but not traded.
+	MinProfitPct polybot.Decimal
+	// MaxTradeUSD caps what one trade may cost, fees included (a tenant's
+	// max_trade_size_usd). Zero: no cap, the whole visible size.
+	MaxTradeUSD polybot.Decimal
+	// Strategies lists the strategies to run. Nil: single- and
+	// cross-platform arbitrage.
+	Strategies []string
+	// Progress, if set, is called after each book update with how many
+	// updates are done and how many there are.
+	Progress func(done, total int)
+}
+
+// Tally sums a replay's results, overall or for one strategy. Money is in
+// dollars.
+type Tally struct {
+	Opportunities int             `json:"opportunities"`
+	Trades        int             `json:"trades"`
+	Sets          polybot.Decimal `json:"sets"`      // sets bought
+	Cost          polybot.Decimal `json:"cost"`      // Σ price × size, fees excluded
+	Fees          polybot.Decimal `json:"fees"`      // Σ fees of every order
+	GrossPnL      polybot.Decimal `json:"gross_pnl"` // Sets × $1 − Cost
+	NetPnL        polybot.Decimal `json:"net_pnl"`   // GrossPnL − Fees
+	Untraded      int             `json:"untraded"`  // opportunities not traded (min profit, or the edge gone at the capped size)
+}
+
+func (t *Tally) add(tr *Trade) {
+	t.Trades++
+	t.Sets = t.Sets.Add(tr.Sets)
+	t.Cost = t.Cost.Add(tr.Cost)
+	t.Fees = t.Fees.Add(tr.Fees)
+	t.GrossPnL = t.GrossPnL.Add(tr.Sets.Sub(tr.Cost))
+	t.NetPnL = t.NetPnL.Add(tr.NetPnL)
+}
+
+// Trade is one simulated taker trade: Sets sets of the opportunity's legs.
+type Trade struct {
+	Opportunity polybot.Opportunity `json:"opportunity"` // re-priced at Sets
+	Sets        polybot.Decimal     `json:"sets"`
+	Cost        polybot.Decimal     `json:"cost"`    // Σ price × Sets
+	Fees        polybot.Decimal     `json:"fees"`    // the orders' fees
+	NetPnL      polybot.Decimal     `json:"net_pnl"` // Sets − Cost − Fees
+}
+
+// Report is what a replay found.
+type Report struct {
+	Tally
+	// ByStrategy has one tally per strategy run, opportunities or not.
+	ByStrategy map[string]*Tally `json:"by_strategy"`
+	// TradeLog lists every simulated trade in order.
+	TradeLog []Trade `json:"trade_log"`
+	// Events and Updates count the events applied and the book updates
+	// (distinct timestamps) evaluated.
+	Events  int `json:"events"`
+	Updates int `json:"updates"`
+	// Skipped are input rows the reader could not use.
+	Skipped []replay.SkippedRow `json:"skipped,omitempty"`
+	// From and To are the recording's first and last update times.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// RunCrossVenue reads a cross-venue recording (replay.ReadCrossVenue) of
+// market m and replays it over CrossVenueUniverse(m).
+func RunCrossVenue(ctx context.Context, r io.Reader, m replay.CrossVenueMarket, opt Options) (*Report, error) {
+	evs, skipped, err := replay.ReadCrossVenue(r, m)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := Run(ctx, evs, CrossVenueUniverse(m), opt)
+	if rep != nil {
+		rep.Skipped = skipped
+	}
+	return rep, err
+}
+
+type book struct {
+	b       *marketdata.Book
+	version uint64
+	view    marketdata.View
+}
+
+// Run replays events (in time order) over u. On ctx's end it returns the
+// report so far with ctx's error.
+func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Options) (*Report, error) {
+	strategies := opt.Strategies
+	if strategies == nil {
+		strategies = []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform}
+	}
+	var clock time.Time
+	det := strategy.New(strategy.Config{Fees: opt.Fees, MaxQuoteAge: opt.MaxQuoteAge, Now: func() time.Time { return clock }})
+
+	// A tenant that wants everything, at opt's minimum profit.
+	tenant := &polybot.Config{MinProfitPct: opt.MinProfitPct, EnablePolymarket: true, EnableKalshi: true}
+	rep := &Report{ByStrategy: map[string]*Tally{}}
+	runSingle, runCross := false, false
+	for _, s := range strategies {
+		switch s {
+		case polybot.StrategySinglePlatform:
+			runSingle, tenant.EnableSinglePlatformArb = true, true
+		case polybot.StrategyCrossPlatform:
+			runCross, tenant.EnableCrossPlatformArb = true, true
+		default:
+			return nil, polybot.FieldError("strategies", "replay runs "+polybot.StrategySinglePlatform+" and "+polybot.StrategyCrossPlatform+", not "+s)
+		}
+		rep.ByStrategy[s] = &Tally{}
+	}
+	features := polybot.Features{SinglePlatform: true, CrossPlatform: true}
+
+	books := map[string]*book{}
+	view := func(key string) *marketdata.View {
+		if bk := books[key]; bk != nil {
+			return &bk.view
+		}
+		return nil
+	}
+	// The books each market reads, keyed as Instrument.Key, once.
+	type pairKeys struct{ slot, pmYes, pmNo, kYes, kNo string }
+	pairs := make([]pairKeys, len(u.Pairs))
+	for i, p := range u.Pairs {
+		pairs[i] = pairKeys{slot: "x|" + p.ID,
+			pmYes: polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketYes}.Key(),
+			pmNo:  polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketNo}.Key(),
+			kYes:  polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.Yes}.Key(),
+			kNo:   polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.No}.Key()}
+	}
+	type marketKeys struct{ slot, yes, no string }
+	markets := make([]marketKeys, len(u.Markets))
+	for i, m := range u.Markets {
+		markets[i] = marketKeys{slot: "s|" + m.Yes.Key() + "|" + m.No.Key(), yes: m.Yes.Key(), no: m.No.Key()}
+	}
+	last := map[string]string{} // slot (strategy and market) → last opportunity id
+	consider := func(slot string, o *polybot.Opportunity) {
+		if o == nil || last[slot] == o.ID {
+			return
+		}
+		last[slot] = o.ID
+		t := rep.ByStrategy[o.Strategy]
+		t.Opportunities++
+		rep.Opportunities++
+		tr, ok := simulate(det, opt, tenant, features, o)
+		if !ok {
+			t.Untraded++
+			rep.Untraded++
+			return
+		}
+		t.add(tr)
+		rep.add(tr)
+		rep.TradeLog = append(rep.TradeLog, *tr)
+	}
+
+	total := 0
+	for i := range events {
+		if i == 0 || !events[i].Time.Equal(events[i-1].Time) {
+			total++
+		}
+	}
+	for i := 0; i < len(events); {
+		if rep.Updates%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+		}
+		clock = events[i].Time
+		for ; i < len(events) && events[i].Time.Equal(clock); i++ {
+			ev := &events[i]
+			if ev.Kind == polybot.BookTrade {
+				continue
+			}
+			k := ev.Instrument.Key()
+			bk := books[k]
+			if bk == nil {
+				bk = &book{b: marketdata.NewBook(ev.Instrument)}
+				books[k] = bk
+			}
+			bk.b.Apply(ev)
+			bk.version++
+			b := bk.b
+			bk.view = marketdata.View{Instrument: ev.Instrument, Bids: b.Bids, Asks: b.Asks, TickSize: b.TickSize,
+				Seq: b.Seq, Version: bk.version, Time: b.Time, Received: b.Received}
+			rep.Events++
+		}
+		if rep.Updates == 0 {
+			rep.From = clock
+		}
+		rep.To = clock
+		rep.Updates++
+		if runCross {
+			for i := range u.Pairs {
+				k := &pairs[i]
+				consider(k.slot, det.CrossPlatform(&u.Pairs[i], strategy.CrossBooks{
+					PolymarketYes: view(k.pmYes), PolymarketNo: view(k.pmNo), KalshiYes: view(k.kYes), KalshiNo: view(k.kNo)}))
+			}
+		}
+		if runSingle {
+			for _, k := range markets {
+				y, n := view(k.yes), view(k.no)
+				if y == nil || n == nil {
+					continue
+				}
+				consider(k.slot, det.SinglePlatform(y, n))
+			}
+		}
+		if opt.Progress != nil {
+			opt.Progress(rep.Updates, total)
+		}
+	}
+	return rep, nil
+}
+
+// simulate takes o as a taker: sized, re-priced, checked against the
+// tenant's minimum profit, and filled at the recorded best asks.
+func simulate(det *strategy.Detector, opt Options, tenant *polybot.Config, features polybot.Features, o *polybot.Opportunity) (*Trade, bool) {
+	sets := o.Size
+	if opt.MaxTradeUSD.Sign() > 0 {
+		sets = sets.Min(opt.MaxTradeUSD.Div(o.Cost))
+	}
+	r, ok := det.Resize(o, sets)
+	if !ok {
+		return nil, false
+	}
+	// The cap is on the cost with the fees of the resized orders, which
+	// can be a little more per set than at full size.
+	for opt.MaxTradeUSD.Sign() > 0 && r.Cost.Mul(r.Size).GreaterThan(opt.MaxTradeUSD) {
+		if r, ok = det.Resize(o, r.Size.Sub(polybot.One)); !ok {
+			return nil, false
+		}
+	}
+	if !strategy.Wants(tenant, features, r) {
+		return nil, false
+	}
+	tr := &Trade{Opportunity: *r, Sets: r.Size, Fees: strategy.OrderFees(det.Fees(), r.Legs, r.Size)}
+	for _, l := range r.Legs {
+		tr.Cost = tr.Cost.Add(l.Price.Mul(r.Size))
+	}
+	tr.NetPnL = tr.Sets.Sub(tr.Cost).Sub(tr.Fees)
+	return tr, true
+}

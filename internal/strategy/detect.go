@@ -1,0 +1,290 @@
+package strategy
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"slices"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata"
+)
+
+// DefaultMaxQuoteAge is how old a quote may be before it is never traded.
+const DefaultMaxQuoteAge = 5 * time.Second
+
+// Config tunes a Detector. The zero value works.
+type Config struct {
+	// Fees prices each venue's taker fee. Nil: DefaultFees().
+	Fees FeeModel
+	// MaxQuoteAge is the oldest quote a strategy may trade on (now − the
+	// quote's time). ≤ 0: DefaultMaxQuoteAge.
+	MaxQuoteAge time.Duration
+	// Now is the clock quote ages and DetectedAt are read from. Nil:
+	// polybot.SystemClock. Replays pass the recording's clock.
+	Now polybot.Clock
+}
+
+// Detector finds opportunities. It holds only its configuration, so one
+// Detector serves every goroutine and every tenant.
+type Detector struct {
+	fees   FeeModel
+	maxAge time.Duration
+	now    polybot.Clock
+}
+
+// New returns a Detector configured by cfg.
+func New(cfg Config) *Detector {
+	d := &Detector{fees: cfg.Fees, maxAge: cfg.MaxQuoteAge, now: cfg.Now}
+	if d.fees == nil {
+		d.fees = DefaultFees()
+	}
+	if d.maxAge <= 0 {
+		d.maxAge = DefaultMaxQuoteAge
+	}
+	if d.now == nil {
+		d.now = polybot.SystemClock
+	}
+	return d
+}
+
+// Fees is the detector's fee model.
+func (d *Detector) Fees() FeeModel { return d.fees }
+
+// MaxQuoteAge is the oldest quote the detector trades on.
+func (d *Detector) MaxQuoteAge() time.Duration { return d.maxAge }
+
+// quote is the best ask of one usable book.
+type quote struct {
+	v    *marketdata.View
+	inst polybot.Instrument
+	ask  polybot.Level
+	at   time.Time
+}
+
+// quoteTime is when a view's book last changed: our receive time, or the
+// venue's time where we have no receive time (recordings).
+func quoteTime(v *marketdata.View) time.Time {
+	if !v.Received.IsZero() {
+		return v.Received
+	}
+	return v.Time
+}
+
+// usable returns v's best ask as a quote for inst, or false when v must
+// not be traded: missing, stale, empty, crossed or locked, priced outside
+// (0, 1), or too old.
+func (d *Detector) usable(v *marketdata.View, inst polybot.Instrument, now time.Time) (quote, bool) {
+	if v == nil || v.Stale {
+		return quote{}, false
+	}
+	ask, ok := v.BestAsk()
+	if !ok || ask.Size.Sign() <= 0 || ask.Price.Sign() <= 0 || !ask.Price.LessThan(polybot.One) {
+		return quote{}, false
+	}
+	if bid, ok := v.BestBid(); ok && !bid.Price.LessThan(ask.Price) {
+		return quote{}, false
+	}
+	at := quoteTime(v)
+	if at.IsZero() || now.Sub(at) > d.maxAge {
+		return quote{}, false
+	}
+	return quote{v: v, inst: inst, ask: ask, at: at}, true
+}
+
+// SinglePlatform looks for YES ask + NO ask < 1 after fees in one market on
+// one venue: yes and no are the views of the market's YES and NO
+// instruments (on Kalshi, the hub's normalised YES and NO views of the one
+// market; on Polymarket, the two tokens' books). It returns nil when there
+// is no opportunity, or when the views are not the two sides of one
+// Polymarket or Kalshi market.
+func (d *Detector) SinglePlatform(yes, no *marketdata.View) *polybot.Opportunity {
+	if yes == nil || no == nil {
+		return nil
+	}
+	y, n := yes.Instrument, no.Instrument
+	switch {
+	case y.Venue != n.Venue:
+		return nil
+	case y.Venue == polybot.Kalshi:
+		if y.Market == "" || y.Market != n.Market {
+			return nil
+		}
+	case y.Venue == polybot.Polymarket:
+		if y.Token == "" || n.Token == "" || y.Token == n.Token ||
+			(y.Market != "" && n.Market != "" && y.Market != n.Market) {
+			return nil
+		}
+	default:
+		return nil
+	}
+	y.Outcome, n.Outcome = polybot.Yes, polybot.No
+	now := d.now()
+	qy, ok := d.usable(yes, y, now)
+	if !ok {
+		return nil
+	}
+	qn, ok := d.usable(no, n, now)
+	if !ok {
+		return nil
+	}
+	return d.build(polybot.StrategySinglePlatform, "", now, qy, qn)
+}
+
+// CrossBooks are the four views of a matched pair. A nil view is a book
+// the caller does not have: the directions that need it are skipped.
+type CrossBooks struct {
+	PolymarketYes, PolymarketNo *marketdata.View
+	KalshiYes, KalshiNo         *marketdata.View
+}
+
+// CrossPlatform looks for YES on one venue plus NO on the other for less
+// than $1 after fees, for an approved pair: Kalshi YES + Polymarket NO, or
+// Polymarket YES + Kalshi NO. When both pay, the cheaper per set (fees
+// included) is chosen; on a tie, the larger, then Kalshi YES + Polymarket
+// NO. It returns nil when neither pays, when the pair is not approved, or
+// when a view is not the pair's instrument.
+func (d *Detector) CrossPlatform(pair *polybot.MarketPair, b CrossBooks) *polybot.Opportunity {
+	if pair == nil || !pair.Approved {
+		return nil
+	}
+	pmYes := polybot.Instrument{Venue: polybot.Polymarket, Market: pair.PolymarketMkt, Token: pair.PolymarketYes, Outcome: polybot.Yes}
+	pmNo := polybot.Instrument{Venue: polybot.Polymarket, Market: pair.PolymarketMkt, Token: pair.PolymarketNo, Outcome: polybot.No}
+	kYes := polybot.Instrument{Venue: polybot.Kalshi, Market: pair.KalshiTicker, Outcome: polybot.Yes}
+	kNo := polybot.Instrument{Venue: polybot.Kalshi, Market: pair.KalshiTicker, Outcome: polybot.No}
+	if !is(b.PolymarketYes, pmYes) || !is(b.PolymarketNo, pmNo) || !is(b.KalshiYes, kYes) || !is(b.KalshiNo, kNo) {
+		return nil
+	}
+	now := d.now()
+	var best *polybot.Opportunity
+	try := func(yv *marketdata.View, yi polybot.Instrument, nv *marketdata.View, ni polybot.Instrument) {
+		qy, ok := d.usable(yv, yi, now)
+		if !ok {
+			return
+		}
+		qn, ok := d.usable(nv, ni, now)
+		if !ok {
+			return
+		}
+		o := d.build(polybot.StrategyCrossPlatform, pair.ID, now, qy, qn)
+		if o == nil {
+			return
+		}
+		if best == nil || o.Cost.LessThan(best.Cost) || (o.Cost == best.Cost && o.Size.GreaterThan(best.Size)) {
+			best = o
+		}
+	}
+	try(b.KalshiYes, kYes, b.PolymarketNo, pmNo)
+	try(b.PolymarketYes, pmYes, b.KalshiNo, kNo)
+	return best
+}
+
+// is reports whether v (if any) is a book of want.
+func is(v *marketdata.View, want polybot.Instrument) bool {
+	if v == nil {
+		return true
+	}
+	g := v.Instrument
+	if g.Venue != want.Venue {
+		return false
+	}
+	if want.Venue == polybot.Polymarket {
+		return g.Token == want.Token && (g.Market == "" || want.Market == "" || g.Market == want.Market)
+	}
+	return g.Market == want.Market && g.Outcome == want.Outcome
+}
+
+// build prices buying one of each quote's best ask, and returns the
+// opportunity when its net edge is positive.
+func (d *Detector) build(strategy, pairID string, now time.Time, qs ...quote) *polybot.Opportunity {
+	gross := polybot.One
+	for _, q := range qs {
+		gross = gross.Sub(q.ask.Price)
+	}
+	if gross.Sign() <= 0 {
+		return nil
+	}
+	o := &polybot.Opportunity{Strategy: strategy, PairID: pairID, DetectedAt: now, Legs: make([]polybot.Leg, len(qs))}
+	size := qs[0].ask.Size
+	for i, q := range qs {
+		o.Legs[i] = polybot.Leg{Instrument: q.inst, Side: polybot.Buy, Price: q.ask.Price, Available: q.ask.Size, QuoteTime: q.at}
+		size = size.Min(q.ask.Size)
+	}
+	if !d.price(o, size) {
+		return nil
+	}
+	o.ID = opportunityID(strategy, pairID, qs)
+	return o
+}
+
+// price sets o's size (rounded down to the set's lot) and its per-set fees
+// and edges for that size; false when nothing fits or the edge is gone.
+func (d *Detector) price(o *polybot.Opportunity, size polybot.Decimal) bool {
+	size = size.Floor(setLot(o.Legs))
+	if size.Sign() <= 0 {
+		return false
+	}
+	prices, fees := polybot.Zero, polybot.Zero
+	for i := range o.Legs {
+		l := &o.Legs[i]
+		l.Fee = perSetFee(d.fees, l.Instrument, l.Price, size)
+		prices = prices.Add(l.Price)
+		fees = fees.Add(l.Fee)
+	}
+	o.Size = size
+	o.GrossEdge = polybot.One.Sub(prices)
+	o.Fees = fees
+	o.NetEdge = o.GrossEdge.Sub(fees)
+	o.Cost = prices.Add(fees)
+	if o.NetEdge.Sign() <= 0 {
+		return false
+	}
+	o.ProfitPct = o.NetEdge.MulInt(100).Div(o.Cost)
+	return true
+}
+
+// Resize re-prices o for a tenant buying sets sets (at most o.Size, rounded
+// down to the lot): fees per set grow on a smaller order, so the edge may
+// shrink or vanish (false). The ID stays o's. o is not modified.
+func (d *Detector) Resize(o *polybot.Opportunity, sets polybot.Decimal) (*polybot.Opportunity, bool) {
+	if o == nil || len(o.Legs) == 0 {
+		return nil, false
+	}
+	c := *o
+	c.Legs = slices.Clone(o.Legs)
+	if !d.price(&c, sets.Min(o.Size)) {
+		return nil, false
+	}
+	return &c, true
+}
+
+// opportunityID hashes the strategy, the pair and each leg's book state.
+func opportunityID(strategy, pairID string, qs []quote) string {
+	h := sha256.New()
+	var buf [8]byte
+	str := func(s string) {
+		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
+		h.Write(buf[:])
+		h.Write([]byte(s))
+	}
+	num := func(n int64) {
+		binary.BigEndian.PutUint64(buf[:], uint64(n))
+		h.Write(buf[:])
+	}
+	str(strategy)
+	str(pairID)
+	for _, q := range qs {
+		str(string(q.inst.Venue))
+		str(q.inst.Market)
+		str(q.inst.Token)
+		num(int64(q.inst.Outcome))
+		num(q.ask.Price.Micros())
+		num(q.ask.Size.Micros())
+		num(int64(q.v.Version))
+		num(q.v.Seq)
+		num(q.at.UnixNano())
+	}
+	var sum [sha256.Size]byte
+	return "op" + hex.EncodeToString(h.Sum(sum[:0])[:16])
+}

@@ -1,0 +1,530 @@
+package strategy
+
+import (
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/venue/kalshi"
+)
+
+// Every expected number in this file was worked by hand (and checked with
+// exact fractions): Kalshi's taker fee is ceil(0.07 × C × P × (1−P)) to the
+// cent per order, Polymarket's is bps/10⁴ × min(P, 1−P) × C, and a leg's
+// fee per set is that order fee / C rounded up to the micro-dollar.
+
+var t0 = time.Date(2025, 12, 1, 15, 0, 0, 0, time.UTC)
+
+func dec(s string) polybot.Decimal { return polybot.MustDecimal(s) }
+
+const (
+	pmYesToken = "pm-yes-token"
+	pmNoToken  = "pm-no-token"
+	kTicker    = "KXFEDDECISION-25DEC-H0"
+)
+
+var (
+	pmYes = polybot.Instrument{Venue: polybot.Polymarket, Market: "0xcond", Token: pmYesToken, Outcome: polybot.Yes}
+	pmNo  = polybot.Instrument{Venue: polybot.Polymarket, Market: "0xcond", Token: pmNoToken, Outcome: polybot.No}
+	kYes  = polybot.Instrument{Venue: polybot.Kalshi, Market: kTicker, Outcome: polybot.Yes}
+	kNo   = polybot.Instrument{Venue: polybot.Kalshi, Market: kTicker, Outcome: polybot.No}
+)
+
+func fedPair() *polybot.MarketPair {
+	return &polybot.MarketPair{ID: "fed-dec2025-hold", Name: "Fed holds in December 2025",
+		PolymarketYes: pmYesToken, PolymarketNo: pmNoToken, PolymarketMkt: "0xcond", KalshiTicker: kTicker, Approved: true}
+}
+
+// bk describes a book: its best ask (and optionally best bid), how old its
+// quote is, and whether the hub marks it stale.
+type bk struct {
+	ask, size string
+	bid       string
+	age       time.Duration
+	stale     bool
+	version   uint64
+}
+
+func (b *bk) view(inst polybot.Instrument) *marketdata.View {
+	if b == nil {
+		return nil
+	}
+	v := &marketdata.View{Instrument: inst, Version: b.version, Received: t0.Add(-b.age), Time: t0.Add(-b.age - time.Second), Stale: b.stale}
+	if v.Version == 0 {
+		v.Version = 1
+	}
+	if b.ask != "" {
+		v.Asks = []polybot.Level{{Price: dec(b.ask), Size: dec(b.size)}}
+	}
+	if b.bid != "" {
+		v.Bids = []polybot.Level{{Price: dec(b.bid), Size: dec("10")}}
+	}
+	return v
+}
+
+// perContract is a test fee model: a fixed fee per contract on every venue.
+type perContract string
+
+func (f perContract) TakerFee(_ polybot.Instrument, _, count polybot.Decimal) polybot.Decimal {
+	return dec(string(f)).Mul(count)
+}
+
+var noFees = perContract("0")
+
+func detector(fees FeeModel) *Detector {
+	return New(Config{Fees: fees, MaxQuoteAge: 5 * time.Second, Now: func() time.Time { return t0 }})
+}
+
+type wantLeg struct {
+	inst       polybot.Instrument
+	price, fee string
+}
+
+type wantOpp struct {
+	legs                                    []wantLeg
+	size, cost, gross, fees, net, profitPct string
+}
+
+func checkOpp(t *testing.T, o *polybot.Opportunity, strategy string, w *wantOpp) {
+	t.Helper()
+	if w == nil {
+		if o != nil {
+			t.Fatalf("got an opportunity %+v, want none", o)
+		}
+		return
+	}
+	if o == nil {
+		t.Fatal("got no opportunity, want one")
+	}
+	if o.Strategy != strategy {
+		t.Errorf("strategy %q, want %q", o.Strategy, strategy)
+	}
+	if len(o.Legs) != len(w.legs) {
+		t.Fatalf("%d legs, want %d", len(o.Legs), len(w.legs))
+	}
+	for i, wl := range w.legs {
+		l := o.Legs[i]
+		if l.Instrument != wl.inst || l.Side != polybot.Buy || l.Price != dec(wl.price) || l.Fee != dec(wl.fee) {
+			t.Errorf("leg %d: %v %v at %s fee %s; want BUY %v at %s fee %s",
+				i, l.Side, l.Instrument, l.Price, l.Fee, wl.inst, wl.price, wl.fee)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		got  polybot.Decimal
+		want string
+	}{
+		{"size", o.Size, w.size}, {"cost", o.Cost, w.cost}, {"gross edge", o.GrossEdge, w.gross},
+		{"fees", o.Fees, w.fees}, {"net edge", o.NetEdge, w.net}, {"profit pct", o.ProfitPct, w.profitPct},
+	} {
+		if c.got != dec(c.want) {
+			t.Errorf("%s = %s, want %s", c.name, c.got, c.want)
+		}
+	}
+	if !o.DetectedAt.Equal(t0) {
+		t.Errorf("detected at %v, want %v", o.DetectedAt, t0)
+	}
+	if len(o.ID) != 34 {
+		t.Errorf("id %q, want op + 32 hex", o.ID)
+	}
+}
+
+func TestCrossPlatform(t *testing.T) {
+	// The other direction costs 0.56 + 0.56: never profitable unless a case
+	// sets it.
+	dear := &bk{ask: "0.56", size: "100"}
+	tests := []struct {
+		name           string
+		fees           FeeModel
+		pair           *polybot.MarketPair
+		kYes, pmNo     *bk
+		pmYes, kNo     *bk
+		kYesInstrument *polybot.Instrument
+		want           *wantOpp
+	}{
+		{
+			name: "Kalshi YES at 0.45 plus Polymarket NO at 0.52 costs 0.97 per set for 0.03 gross",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0"}, {pmNo, "0.52", "0"}},
+				size: "100", cost: "0.97", gross: "0.03", fees: "0", net: "0.03", profitPct: "3.092783"}, // 3/0.97 = 3.0927835…
+		},
+		{
+			// Kalshi: ceil(0.07 × 100 × 0.45 × 0.55 = 1.7325) = $1.74 for the
+			// order, 0.0174 a set; Polymarket at 0 bps is free.
+			name: "Kalshi's fee on 100 contracts at 0.45 leaves 0.0126 of the 0.03 gross",
+			fees: DefaultFees(), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0.0174"}, {pmNo, "0.52", "0"}},
+				size: "100", cost: "0.9874", gross: "0.03", fees: "0.0174", net: "0.0126", profitPct: "1.276078"}, // 1.26/0.9874
+		},
+		{
+			name: "the cheaper direction is chosen: Polymarket YES 0.40 + Kalshi NO 0.55 (0.95) over 0.97",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "100"},
+			pmYes: &bk{ask: "0.40", size: "100"}, kNo: &bk{ask: "0.55", size: "100"},
+			want: &wantOpp{legs: []wantLeg{{pmYes, "0.40", "0"}, {kNo, "0.55", "0"}},
+				size: "100", cost: "0.95", gross: "0.05", fees: "0", net: "0.05", profitPct: "5.263157"}, // 5/0.95 = 5.2631578…
+		},
+		{
+			// Before fees 0.97 < 0.98, but Kalshi charges 0.0174 a set at 0.45
+			// and only ceil(0.07 × 100 × 0.93 × 0.07 = 0.4557) = 0.46 → 0.0046
+			// at 0.93: 0.9874 against 0.9846.
+			name: "the cheaper direction is judged after fees",
+			fees: DefaultFees(), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "100"},
+			pmYes: &bk{ask: "0.05", size: "100"}, kNo: &bk{ask: "0.93", size: "100"},
+			want: &wantOpp{legs: []wantLeg{{pmYes, "0.05", "0"}, {kNo, "0.93", "0.0046"}},
+				size: "100", cost: "0.9846", gross: "0.02", fees: "0.0046", net: "0.0154", profitPct: "1.564086"}, // 1.54/0.9846
+		},
+		{
+			// ceil(0.07 × 40 × 0.2475 = 0.693) = 0.70 → 0.0175 a set.
+			name: "the fillable size is the thinner leg's (Kalshi 40 against Polymarket 1000)",
+			fees: DefaultFees(), kYes: &bk{ask: "0.45", size: "40"}, pmNo: &bk{ask: "0.52", size: "1000"}, pmYes: dear, kNo: dear,
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0.0175"}, {pmNo, "0.52", "0"}},
+				size: "40", cost: "0.9875", gross: "0.03", fees: "0.0175", net: "0.0125", profitPct: "1.265822"}, // 1.25/0.9875
+		},
+		{
+			// 37.55 shares make 37 whole Kalshi contracts; ceil(0.07 × 37 ×
+			// 0.2475 = 0.641025) = 0.65, 0.65/37 = 0.0175675… → 0.017568.
+			name: "a thinner Polymarket leg is rounded down to whole Kalshi contracts",
+			fees: DefaultFees(), kYes: &bk{ask: "0.45", size: "500"}, pmNo: &bk{ask: "0.52", size: "37.55"}, pmYes: dear, kNo: dear,
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0.017568"}, {pmNo, "0.52", "0"}},
+				size: "37", cost: "0.987568", gross: "0.03", fees: "0.017568", net: "0.012432", profitPct: "1.25885"}, // 1.2432/0.987568 = 1.2588500…
+		},
+		{
+			name: "less than one contract on the thinner leg yields nothing",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "0.99"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "4 cents of fees per set turn a 3-cent gross edge into no trade",
+			fees: perContract("0.02"), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			// Kalshi 0.0174 + Polymarket 500 bps × min(0.52, 0.48) = 0.024:
+			// 0.0414 a set against 0.03.
+			name: "Kalshi's fee plus a 500 bps Polymarket fee turn a 3-cent gross edge into no trade",
+			fees: VenueFees{Polymarket: PolymarketFees{RateBps: 500}}, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "fees exactly equal to the gross edge leave nothing to trade",
+			fees: perContract("0.015"), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "a stale quote is never traded (Kalshi YES 6s old, max age 5s)",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100", age: 6 * time.Second}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "a quote exactly at the max age is still traded",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100", age: 5 * time.Second}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0"}, {pmNo, "0.52", "0"}},
+				size: "100", cost: "0.97", gross: "0.03", fees: "0", net: "0.03", profitPct: "3.092783"},
+		},
+		{
+			name: "a stale quote takes its direction out, and the other direction is still found",
+			fees: noFees, kYes: &bk{ask: "0.40", size: "100", age: time.Minute}, pmNo: &bk{ask: "0.52", size: "100"},
+			pmYes: &bk{ask: "0.45", size: "100"}, kNo: &bk{ask: "0.53", size: "60"},
+			want: &wantOpp{legs: []wantLeg{{pmYes, "0.45", "0"}, {kNo, "0.53", "0"}},
+				size: "60", cost: "0.98", gross: "0.02", fees: "0", net: "0.02", profitPct: "2.040816"}, // 2/0.98
+		},
+		{
+			name: "a book the hub is resynchronising is never traded",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100", stale: true}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "a crossed book yields nothing",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100", bid: "0.46"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "a locked book yields nothing",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250", bid: "0.52"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "an empty ask side yields nothing",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{bid: "0.40"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "missing books only skip the directions that need them",
+			fees: noFees, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"},
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0"}, {pmNo, "0.52", "0"}},
+				size: "100", cost: "0.97", gross: "0.03", fees: "0", net: "0.03", profitPct: "3.092783"},
+		},
+		{
+			name: "a pair an admin has not approved is never traded",
+			fees: noFees, pair: &polybot.MarketPair{ID: "x", PolymarketYes: pmYesToken, PolymarketNo: pmNoToken, KalshiTicker: kTicker},
+			kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			name: "a view of another market yields nothing",
+			fees: noFees, kYesInstrument: &polybot.Instrument{Venue: polybot.Kalshi, Market: "KXOTHER-1", Outcome: polybot.Yes},
+			kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pair := tc.pair
+			if pair == nil {
+				pair = fedPair()
+			}
+			ky := kYes
+			if tc.kYesInstrument != nil {
+				ky = *tc.kYesInstrument
+			}
+			books := CrossBooks{PolymarketYes: tc.pmYes.view(pmYes), PolymarketNo: tc.pmNo.view(pmNo),
+				KalshiYes: tc.kYes.view(ky), KalshiNo: tc.kNo.view(kNo)}
+			o := detector(tc.fees).CrossPlatform(pair, books)
+			checkOpp(t, o, polybot.StrategyCrossPlatform, tc.want)
+			if o != nil && o.PairID != pair.ID {
+				t.Errorf("pair id %q, want %q", o.PairID, pair.ID)
+			}
+		})
+	}
+}
+
+func TestSinglePlatform(t *testing.T) {
+	tests := []struct {
+		name    string
+		fees    FeeModel
+		yesInst polybot.Instrument
+		noInst  polybot.Instrument
+		yes, no *bk
+		want    *wantOpp
+	}{
+		{
+			name: "Polymarket YES 0.48 plus NO 0.50 costs 0.98 for 0.02, free at 0 bps",
+			fees: DefaultFees(), yesInst: pmYes, noInst: pmNo,
+			yes: &bk{ask: "0.48", size: "500"}, no: &bk{ask: "0.50", size: "300"},
+			want: &wantOpp{legs: []wantLeg{{pmYes, "0.48", "0"}, {pmNo, "0.50", "0"}},
+				size: "300", cost: "0.98", gross: "0.02", fees: "0", net: "0.02", profitPct: "2.040816"},
+		},
+		{
+			// 100 bps: 0.01 × 0.48 × 300 = 1.44 → 0.0048; 0.01 × 0.50 × 300 =
+			// 1.50 → 0.005.
+			name: "Polymarket at 100 bps pays 0.0098 a set of the 0.02",
+			fees: VenueFees{Polymarket: PolymarketFees{RateBps: 100}}, yesInst: pmYes, noInst: pmNo,
+			yes: &bk{ask: "0.48", size: "500"}, no: &bk{ask: "0.50", size: "300"},
+			want: &wantOpp{legs: []wantLeg{{pmYes, "0.48", "0.0048"}, {pmNo, "0.50", "0.005"}},
+				size: "300", cost: "0.9898", gross: "0.02", fees: "0.0098", net: "0.0102", profitPct: "1.030511"}, // 1.02/0.9898
+		},
+		{
+			name: "a Polymarket set keeps fractional shares down to the cent",
+			fees: DefaultFees(), yesInst: pmYes, noInst: pmNo,
+			yes: &bk{ask: "0.48", size: "500"}, no: &bk{ask: "0.50", size: "123.456"},
+			want: &wantOpp{legs: []wantLeg{{pmYes, "0.48", "0"}, {pmNo, "0.50", "0"}},
+				size: "123.45", cost: "0.98", gross: "0.02", fees: "0", net: "0.02", profitPct: "2.040816"},
+		},
+		{
+			// ceil(0.07 × 100 × 0.40 × 0.60 = 1.68) = 1.68 → 0.0168;
+			// ceil(0.07 × 100 × 0.50 × 0.50 = 1.75) = 1.75 → 0.0175.
+			name: "Kalshi YES 0.40 plus NO 0.50 pays both legs' fees, 0.0343 of the 0.10",
+			fees: DefaultFees(), yesInst: kYes, noInst: kNo,
+			yes: &bk{ask: "0.40", size: "100"}, no: &bk{ask: "0.50", size: "150"},
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.40", "0.0168"}, {kNo, "0.50", "0.0175"}},
+				size: "100", cost: "0.9343", gross: "0.1", fees: "0.0343", net: "0.0657", profitPct: "7.032002"}, // 6.57/0.9343
+		},
+		{
+			// 80 contracts: ceil(1.386) = 1.39 → 0.017375 and ceil(1.39776) =
+			// 1.40 → 0.0175, 0.034875 against 0.03.
+			name: "Kalshi's fees on both legs eat a 3-cent edge",
+			fees: DefaultFees(), yesInst: kYes, noInst: kNo,
+			yes: &bk{ask: "0.45", size: "80"}, no: &bk{ask: "0.52", size: "80"},
+		},
+		{
+			// YES ask 0.50 is 1 − the NO bid 0.50; NO ask 0.52 is 1 − the YES
+			// bid 0.48: on a consistent book the asks sum to 2 − the bids ≥ 1.
+			name: "a consistent Kalshi book never pays",
+			fees: noFees, yesInst: kYes, noInst: kNo,
+			yes: &bk{ask: "0.50", size: "100", bid: "0.48"}, no: &bk{ask: "0.52", size: "100", bid: "0.50"},
+		},
+		{
+			name: "YES and NO on different venues are not a single-platform market",
+			fees: noFees, yesInst: pmYes, noInst: kNo,
+			yes: &bk{ask: "0.40", size: "100"}, no: &bk{ask: "0.50", size: "100"},
+		},
+		{
+			name: "two views of one Polymarket token are not a market",
+			fees: noFees, yesInst: pmYes, noInst: pmYes,
+			yes: &bk{ask: "0.40", size: "100"}, no: &bk{ask: "0.50", size: "100"},
+		},
+		{
+			name: "Kalshi YES and NO of different tickers are not a market",
+			fees: noFees, yesInst: kYes, noInst: polybot.Instrument{Venue: polybot.Kalshi, Market: "KXOTHER-1", Outcome: polybot.No},
+			yes: &bk{ask: "0.40", size: "100"}, no: &bk{ask: "0.50", size: "100"},
+		},
+		{
+			name: "a stale quote is never traded",
+			fees: noFees, yesInst: pmYes, noInst: pmNo,
+			yes: &bk{ask: "0.48", size: "500", age: 10 * time.Second}, no: &bk{ask: "0.50", size: "300"},
+		},
+		{
+			name: "a price of 0 is not a quote",
+			fees: noFees, yesInst: pmYes, noInst: pmNo,
+			yes: &bk{ask: "0", size: "500"}, no: &bk{ask: "0.50", size: "300"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := detector(tc.fees).SinglePlatform(tc.yes.view(tc.yesInst), tc.no.view(tc.noInst))
+			checkOpp(t, o, polybot.StrategySinglePlatform, tc.want)
+		})
+	}
+}
+
+func TestOpportunityIDFollowsBookState(t *testing.T) {
+	books := func(kYesVersion uint64) CrossBooks {
+		return CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100", version: kYesVersion}).view(kYes),
+			PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)}
+	}
+	d1 := detector(noFees)
+	later := New(Config{Fees: DefaultFees(), MaxQuoteAge: time.Minute, Now: func() time.Time { return t0.Add(time.Second) }})
+	a := d1.CrossPlatform(fedPair(), books(7))
+	b := later.CrossPlatform(fedPair(), books(7))
+	c := d1.CrossPlatform(fedPair(), books(8))
+	if a == nil || b == nil || c == nil {
+		t.Fatal("want three opportunities")
+	}
+	if a.ID != b.ID {
+		t.Errorf("the same books gave %s and %s (detected later, other fees): want one id", a.ID, b.ID)
+	}
+	if a.ID == c.ID {
+		t.Errorf("a new book version kept id %s", a.ID)
+	}
+	s := d1.SinglePlatform((&bk{ask: "0.45", size: "100", version: 7}).view(pmYes), (&bk{ask: "0.52", size: "250"}).view(pmNo))
+	if s == nil || s.ID == a.ID {
+		t.Errorf("single-platform id %v must differ from cross-platform %s", s, a.ID)
+	}
+}
+
+func TestResizeRepricesFeesForTheSmallerOrder(t *testing.T) {
+	d := detector(DefaultFees())
+	o := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)})
+	if o == nil {
+		t.Fatal("no opportunity")
+	}
+	tests := []struct {
+		name                 string
+		sets                 string
+		ok                   bool
+		size, fee, net, cost string
+	}{
+		// ceil(0.07 × 7 × 0.2475 = 0.121275) = 0.13; 0.13/7 = 0.0185714… → 0.018572.
+		{"7 sets pay 13 cents, 0.018572 a set", "7", true, "7", "0.018572", "0.011428", "0.988572"},
+		// ceil(0.017325) = 0.02.
+		{"1 set pays a whole 2 cents", "1", true, "1", "0.02", "0.01", "0.99"},
+		// ceil(0.051975) = 0.06 → 0.02 a set.
+		{"3 sets pay 6 cents", "3", true, "3", "0.02", "0.01", "0.99"},
+		{"more than the book shows is capped at its size", "500", true, "100", "0.0174", "0.0126", "0.9874"},
+		{"a fraction of a contract is rounded down", "7.9", true, "7", "0.018572", "0.011428", "0.988572"},
+		{"less than a contract is nothing", "0.5", false, "", "", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, ok := d.Resize(o, dec(tc.sets))
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if r.Size != dec(tc.size) || r.Legs[0].Fee != dec(tc.fee) || r.NetEdge != dec(tc.net) || r.Cost != dec(tc.cost) || r.ID != o.ID {
+				t.Errorf("size %s fee %s net %s cost %s id %s; want %s %s %s %s %s",
+					r.Size, r.Legs[0].Fee, r.NetEdge, r.Cost, r.ID, tc.size, tc.fee, tc.net, tc.cost, o.ID)
+			}
+		})
+	}
+	if o.Size != dec("100") || o.Legs[0].Fee != dec("0.0174") {
+		t.Errorf("Resize changed the original: %+v", o)
+	}
+
+	// A 2-cent edge survives Kalshi's fee on 100 contracts (0.0174) but
+	// not on one (0.02).
+	thin := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		PolymarketNo: (&bk{ask: "0.53", size: "250"}).view(pmNo)})
+	if thin == nil || thin.NetEdge != dec("0.0026") {
+		t.Fatalf("want net 0.0026 at 100, got %+v", thin)
+	}
+	if _, ok := d.Resize(thin, dec("1")); ok {
+		t.Error("one set at 0.02 fee on a 0.02 edge must not pay")
+	}
+}
+
+func TestFeeModels(t *testing.T) {
+	tests := []struct {
+		name         string
+		model        FeeModel
+		inst         polybot.Instrument
+		price, count string
+		want         string
+	}{
+		{"Kalshi rounds the order's fee up to the cent", KalshiFees{}, kYes, "0.45", "100", "1.74"},
+		{"Kalshi charges a whole cent on one contract", KalshiFees{}, kYes, "0.45", "1", "0.02"},
+		{"Kalshi's fee is symmetric in P and 1−P", KalshiFees{}, kNo, "0.55", "100", "1.74"},
+		{"a series multiplier scales Kalshi's rate", KalshiFees{Series: map[string]kalshi.FeeSchedule{"KXFEDDECISION": {Multiplier: dec("0.5")}}}, kYes, "0.45", "100", "0.87"},
+		{"another series keeps the default", KalshiFees{Series: map[string]kalshi.FeeSchedule{"KXOTHER": {Multiplier: dec("0.5")}}}, kYes, "0.45", "100", "1.74"},
+		{"Polymarket is free at 0 bps", PolymarketFees{}, pmYes, "0.48", "300", "0"},
+		{"Polymarket charges bps on min(P, 1−P)", PolymarketFees{RateBps: 100}, pmYes, "0.70", "300", "0.9"},
+		{"a token's own fee_rate_bps wins", PolymarketFees{RateBps: 100, Tokens: map[string]int64{pmYesToken: 0}}, pmYes, "0.70", "300", "0"},
+		{"Polymarket rounds up to the micro-dollar", PolymarketFees{RateBps: 1}, pmYes, "0.5", "0.01", "0.000001"},
+		{"default fees send Kalshi to its schedule", DefaultFees(), kYes, "0.45", "100", "1.74"},
+		{"default fees send Polymarket to 0 bps", DefaultFees(), pmYes, "0.45", "100", "0"},
+		{"a zero VenueFees still prices Kalshi", VenueFees{}, kYes, "0.45", "100", "1.74"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.model.TakerFee(tc.inst, dec(tc.price), dec(tc.count)); got != dec(tc.want) {
+				t.Errorf("fee = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWants(t *testing.T) {
+	all := polybot.Features{SinglePlatform: true, CrossPlatform: true, OverlappingArb: true, NewsArbitrage: true, CopyTrading: true}
+	base := func() *polybot.Config {
+		c := polybot.DefaultConfig(polybot.ID{}, t0)
+		c.EnableCrossPlatformArb = true
+		return c
+	}
+	d := detector(DefaultFees())
+	cross := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)}) // 1.276078 %
+	single := d.SinglePlatform((&bk{ask: "0.48", size: "500"}).view(pmYes), (&bk{ask: "0.50", size: "300"}).view(pmNo)) // 2.040816 %
+	if cross == nil || single == nil || cross.ProfitPct != dec("1.276078") {
+		t.Fatalf("fixtures: %+v %+v", cross, single)
+	}
+	tests := []struct {
+		name     string
+		edit     func(c *polybot.Config)
+		features *polybot.Features
+		o        *polybot.Opportunity
+		want     bool
+	}{
+		{"a 1.276% opportunity passes the default 1% minimum", nil, nil, cross, true},
+		{"a minimum above the profit rejects it", func(c *polybot.Config) { c.MinProfitPct = dec("1.3") }, nil, cross, false},
+		{"a minimum equal to the profit accepts it", func(c *polybot.Config) { c.MinProfitPct = dec("1.276078") }, nil, cross, true},
+		{"a minimum one micro above the profit rejects it", func(c *polybot.Config) { c.MinProfitPct = dec("1.276079") }, nil, cross, false},
+		{"the strategy toggle off rejects it", func(c *polybot.Config) { c.EnableCrossPlatformArb = false }, nil, cross, false},
+		{"a plan without the strategy rejects it", nil, &polybot.Features{SinglePlatform: true}, cross, false},
+		{"a disabled venue of either leg rejects it", func(c *polybot.Config) { c.EnableKalshi = false }, nil, cross, false},
+		{"a disabled Polymarket rejects it too", func(c *polybot.Config) { c.EnablePolymarket = false }, nil, cross, false},
+		{"single-platform on Polymarket ignores a disabled Kalshi", func(c *polybot.Config) { c.EnableKalshi = false }, nil, single, true},
+		{"single-platform needs its own toggle", func(c *polybot.Config) { c.EnableSinglePlatformArb = false }, nil, single, false},
+		{"no opportunity is never wanted", nil, nil, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			if tc.edit != nil {
+				tc.edit(c)
+			}
+			f := all
+			if tc.features != nil {
+				f = *tc.features
+			}
+			if got := Wants(c, f, tc.o); got != tc.want {
+				t.Errorf("Wants = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if Wants(nil, all, cross) {
+		t.Error("a nil config wants nothing")
+	}
+}
