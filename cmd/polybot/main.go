@@ -49,6 +49,7 @@ Usage:
   polybot keys     <rotate|status> [flags]
   polybot audit    <verify> [flags]
   polybot sim      [flags]   run the Polymarket and Kalshi simulators on loopback
+  polybot replay   [flags]   run the strategies over a recording and report P&L net of fees
   polybot version
 
 Run "polybot <command> -h" for a command's flags.
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdAudit(ctx, e, rest)
 	case "sim":
 		return cmdSim(ctx, e, rest)
+	case "replay":
+		return cmdReplay(ctx, e, rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "polybot", polybot.Version)
 		return nil
