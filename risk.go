@@ -1,6 +1,9 @@
 package polybot
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // MarkFunc returns the current mark (best bid, what a position could be
 // sold for) of an instrument, and whether one is known.
@@ -72,22 +75,20 @@ func SubmitIntent(tx TenantTx, in *Intent, marks MarkFunc) error {
 		if in.Notional().GreaterThan(maxSize) {
 			return riskError(EFORBIDDEN, RiskTradeSize, fmt.Sprintf("order notional %s exceeds the max trade size %s", in.Notional(), maxSize))
 		}
-		if err := checkDailyLoss(tx, in.Mode, c.MaxDailyLossUSD.Min(p.MaxDailyLossUSD), marks); err != nil {
+		hs, err := tx.Holdings()
+		if err != nil {
+			return err
+		}
+		if err := checkDailyLoss(tx, hs, in.Mode, c.MaxDailyLossUSD.Min(p.MaxDailyLossUSD), marks); err != nil {
 			return err
 		}
 		if holding.Size.IsZero() {
-			all, err := tx.Holdings()
+			open, err := openPositions(tx, hs, in.Mode)
 			if err != nil {
 				return err
 			}
-			open := 0
-			for _, h := range all {
-				if h.Mode == in.Mode && h.Size.Sign() > 0 {
-					open++
-				}
-			}
-			if open >= p.MaxPositions {
-				return riskError(EFORBIDDEN, RiskPositions, fmt.Sprintf("already %d open positions (limit %d)", open, p.MaxPositions))
+			if !open[in.Instrument.Key()] && len(open) >= p.MaxPositions {
+				return riskError(EFORBIDDEN, RiskPositions, fmt.Sprintf("already %d open positions (limit %d)", len(open), p.MaxPositions))
 			}
 		}
 	}
@@ -106,19 +107,51 @@ func SubmitIntent(tx TenantTx, in *Intent, marks MarkFunc) error {
 	return tx.InsertIntent(in)
 }
 
+// workingStates are the states of an intent whose order may still open a
+// position: not yet sent, resting, or sent with the outcome unknown.
+var workingStates = []string{IntentPending, IntentOpen, IntentUnknown}
+
+// maxWorkingIntents is how many working intents openPositions reads; with
+// more, the gate refuses rather than count from a partial list.
+const maxWorkingIntents = 1000
+
+// openPositions returns the instruments (by Key) in which the tenant holds a
+// position in mode, or has a buy intent in a working state. A position
+// counts from the moment its opening intent is persisted, not only once it
+// fills: otherwise intents submitted before the first fill (concurrent
+// runners, or simply a fast loop) would each see the same count and
+// together exceed the limit. The tenant lock makes read-then-insert atomic.
+func openPositions(tx TenantTx, hs []*Holding, mode ExecMode) (map[string]bool, error) {
+	open := map[string]bool{}
+	for _, h := range hs {
+		if h.Mode == mode && h.Size.Sign() > 0 {
+			open[h.Instrument.Key()] = true
+		}
+	}
+	working, err := tx.Intents(workingStates, time.Time{}, maxWorkingIntents)
+	if err != nil {
+		return nil, err
+	}
+	if len(working) >= maxWorkingIntents {
+		return nil, riskError(EFORBIDDEN, RiskPositions, fmt.Sprintf("%d or more working orders; reconcile them before opening a position", maxWorkingIntents))
+	}
+	for _, w := range working {
+		if w.Mode == mode && w.Side == Buy {
+			open[w.Instrument.Key()] = true
+		}
+	}
+	return open, nil
+}
+
 // checkDailyLoss refuses new risk once today's realised loss plus the
-// unrealised loss of open positions reaches limit. A position with no mark
-// counts as lost in full: unknown is not zero.
-func checkDailyLoss(tx TenantTx, mode ExecMode, limit Decimal, marks MarkFunc) error {
+// unrealised loss of open positions (hs) reaches limit. A position with no
+// mark counts as lost in full: unknown is not zero.
+func checkDailyLoss(tx TenantTx, hs []*Holding, mode ExecMode, limit Decimal, marks MarkFunc) error {
 	d, err := tx.DailyPnL(Day(tx.Now()), mode)
 	if err != nil {
 		return err
 	}
 	loss := d.Realized.Neg()
-	hs, err := tx.Holdings()
-	if err != nil {
-		return err
-	}
 	for _, h := range hs {
 		if h.Mode != mode || h.Size.Sign() <= 0 {
 			continue
@@ -142,8 +175,13 @@ func checkDailyLoss(tx TenantTx, mode ExecMode, limit Decimal, marks MarkFunc) e
 
 // RecordFill records a fill once: a fill already seen (same venue and trade
 // id) changes nothing and returns false. A new fill updates the position,
-// the day's P&L and the intent's filled size and fees, all in tx.
+// the day's P&L and the intent's filled size and fees, all in tx. It locks
+// the tenant first, so concurrent fills (and the gate) never read the same
+// position and overwrite each other's update.
 func RecordFill(tx TenantTx, f *TradeFill) (bool, error) {
+	if err := tx.LockTenant(); err != nil {
+		return false, err
+	}
 	h, err := tx.Holding(f.Instrument, f.Mode)
 	if ErrorCode(err) == ENOTFOUND {
 		h, err = &Holding{Instrument: f.Instrument, Mode: f.Mode}, nil

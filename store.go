@@ -96,11 +96,13 @@ type TenantTx interface {
 
 	// LockTenant serialises this tenant's risk-gated writes until the
 	// transaction ends (PostgreSQL: the profile row FOR UPDATE; SQLite: the
-	// single writer already does).
+	// single writer already does). It fails in a TenantView.
 	LockTenant() error
 	// GlobalHalt is the platform-wide halt state an admin sets.
 	GlobalHalt() (string, error)
-	// HaltState and SetHaltState are the tenant's own halt state.
+	// HaltState is the tenant's effective halt state: the stricter of its
+	// own (SetHaltState) and the one an admin set (AdminTx.SetUserHalt), so
+	// a tenant cannot lift an admin's halt. SetHaltState sets the tenant's own.
 	HaltState() (string, error)
 	SetHaltState(state string) error
 	// BotEnabled and SetBotEnabled are whether the tenant wants the bot running.
@@ -108,18 +110,22 @@ type TenantTx interface {
 	SetBotEnabled(on bool) error
 
 	// InsertIntent persists an intent before it is sent (ECONFLICT if its
-	// client order id exists). UpdateIntent stores its state, venue order
-	// id, filled size, fees and error, and sets UpdatedAt to Now.
+	// client order id exists; the transaction stays usable). UpdateIntent
+	// stores its state, venue order id, filled size, fees and error, and
+	// sets UpdatedAt to Now.
 	InsertIntent(i *Intent) error
 	UpdateIntent(i *Intent) error
 	Intent(id string) (*Intent, error)
-	// Intents lists intents in the given states (nil: all) created before
-	// the given time (zero: now), newest first, at most limit.
+	// Intents lists intents in the given states (nil or empty: all) created
+	// before the given time (zero: no bound), newest first (ties by client
+	// order id, descending), at most limit (100 when limit <= 0).
 	Intents(states []string, before time.Time, limit int) ([]*Intent, error)
 
-	// InsertFill records a fill (ECONFLICT if (venue, trade id) was seen).
+	// InsertFill records a fill (ECONFLICT if (venue, trade id) was seen;
+	// the transaction stays usable, as RecordFill needs).
 	InsertFill(f *TradeFill) error
-	// Fills lists fills before the given time (zero: now), newest first.
+	// Fills lists fills before the given time (zero: no bound), newest
+	// first, at most limit (100 when limit <= 0).
 	Fills(before time.Time, limit int) ([]*TradeFill, error)
 	// Holding returns the position in inst (ENOTFOUND if none was ever held).
 	Holding(inst Instrument, mode ExecMode) (*Holding, error)
@@ -193,7 +199,8 @@ type AdminTx interface {
 
 	GlobalHalt() (string, error)
 	SetGlobalHalt(state string) error
-	// SetUserHalt sets a tenant's halt state (an admin's per-tenant kill switch).
+	// SetUserHalt sets the admin's halt state for a tenant (a per-tenant
+	// kill switch the tenant's own SetHaltState cannot lift).
 	SetUserHalt(id ID, state string) error
 
 	// The matched-market registry for cross-platform arbitrage.

@@ -79,6 +79,17 @@ func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 		if err := tx.CreateAPIToken(&polybot.APIToken{Name: "t", Hash: "token-" + email, Prefix: "pb_"}); err != nil {
 			return err
 		}
+		// Trading state: an intent, its fill, the position and the day.
+		inst := polybot.Instrument{Venue: polybot.Kalshi, Market: "K-SEED", Outcome: polybot.Yes}
+		in := &polybot.Intent{ID: "pb-seed", Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun, Instrument: inst,
+			Side: polybot.Buy, Price: polybot.MustDecimal("0.5"), Size: polybot.MustDecimal("2"), TIF: polybot.FOK}
+		if err := polybot.SubmitIntent(tx, in, nil); err != nil {
+			return err
+		}
+		if _, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "seed-trade", ClientOrderID: in.ID,
+			Strategy: in.Strategy, Mode: in.Mode, Instrument: inst, Side: polybot.Buy, Price: in.Price, Size: in.Size}); err != nil {
+			return err
+		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: u.ID.String(), Action: polybot.AuditLogin, Target: "session"})
 	})
 	if err != nil {

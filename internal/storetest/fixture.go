@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -16,6 +17,10 @@ type tenantFixture struct {
 	session *polybot.Session
 	token   *polybot.APIToken
 	audit   []*polybot.AuditEntry
+
+	intents  []*polybot.Intent
+	fills    []*polybot.TradeFill
+	holdings []*polybot.Holding
 }
 
 type slot struct {
@@ -86,9 +91,91 @@ func (e *env) seedTenant(tag string, slots ...slot) *tenantFixture {
 				return err
 			}
 		}
-		return nil
+		return e.seedTrading(tx, f)
 	})
 	return f
+}
+
+// Trading fixture. Every tenant holds an intent with the same client order
+// id, a fill with the same (venue, trade id) and a position in the same
+// instrument, so that a query which forgets the tenant meets another
+// tenant's row; and one intent, fill and position of its own.
+var (
+	sharedInstrument = polybot.Instrument{Venue: polybot.Polymarket, Market: "0xshared", Token: "111222333", Outcome: polybot.Yes}
+	sharedIntentID   = "pbshared-intent"
+	sharedTradeID    = "shared-trade"
+)
+
+// ownInstrument is the tenant's own Kalshi instrument.
+func ownInstrument(tag string) polybot.Instrument {
+	return polybot.Instrument{Venue: polybot.Kalshi, Market: "ONLY-" + tag, Outcome: polybot.No}
+}
+
+func ownIntentID(tag string) string { return "pbintent-" + tag }
+func ownTradeID(tag string) string  { return "trade-" + tag }
+
+// tagAmount is a decimal that names its tenant: 1.11 for a, 2.22 for b.
+func tagAmount(tag string) polybot.Decimal {
+	switch tag {
+	case "a":
+		return polybot.MustDecimal("1.11")
+	case "b":
+		return polybot.MustDecimal("2.22")
+	}
+	return polybot.MustDecimal("0.5")
+}
+
+func (e *env) seedTrading(tx polybot.TenantTx, f *tenantFixture) error {
+	tag, amt := f.tag, tagAmount(f.tag)
+	f.intents = []*polybot.Intent{
+		{ID: sharedIntentID, OpportunityID: "opp-" + tag, Strategy: polybot.StrategySinglePlatform, Leg: 0,
+			Mode: polybot.DryRun, Instrument: sharedInstrument, Side: polybot.Buy, Price: polybot.MustDecimal("0.41"),
+			Size: amt, TIF: polybot.FOK, State: polybot.IntentOpen, VenueOrderID: "venue-order-" + tag},
+		{ID: ownIntentID(tag), OpportunityID: "opp-own-" + tag, Strategy: polybot.StrategyCrossPlatform, Leg: 1,
+			Mode: polybot.Live, Instrument: ownInstrument(tag), Side: polybot.Buy, Price: polybot.MustDecimal("0.52"),
+			Size: amt, TIF: polybot.GTC, State: polybot.IntentPending},
+	}
+	for _, in := range f.intents {
+		if err := tx.InsertIntent(in); err != nil {
+			return err
+		}
+	}
+	f.fills = []*polybot.TradeFill{
+		{Venue: polybot.Polymarket, TradeID: sharedTradeID, ClientOrderID: sharedIntentID, Strategy: polybot.StrategySinglePlatform,
+			Mode: polybot.DryRun, Instrument: sharedInstrument, Side: polybot.Buy, Price: polybot.MustDecimal("0.41"),
+			Size: amt, Fee: polybot.MustDecimal("0.01"), Time: tx.Now()},
+		{Venue: polybot.Kalshi, TradeID: ownTradeID(tag), ClientOrderID: ownIntentID(tag), Strategy: polybot.StrategyCrossPlatform,
+			Mode: polybot.Live, Instrument: ownInstrument(tag), Side: polybot.Sell, Price: polybot.MustDecimal("0.52"),
+			Size: amt, Fee: polybot.MustDecimal("0.02"), RealizedPnL: amt.Neg(), Time: tx.Now()},
+	}
+	for _, x := range f.fills {
+		if err := tx.InsertFill(x); err != nil {
+			return err
+		}
+	}
+	f.holdings = []*polybot.Holding{
+		{Instrument: sharedInstrument, Mode: polybot.DryRun, Size: amt, AvgPrice: polybot.MustDecimal("0.411"), RealizedPnL: amt},
+		{Instrument: ownInstrument(tag), Mode: polybot.Live, Size: amt.MulInt(2), AvgPrice: polybot.MustDecimal("0.52"), RealizedPnL: amt.Neg()},
+	}
+	for _, h := range f.holdings {
+		if err := tx.PutHolding(h); err != nil {
+			return err
+		}
+	}
+	for _, mode := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
+		if err := tx.AddDailyPnL(polybot.Day(tx.Now()), mode, amt, polybot.MustDecimal("0.03")); err != nil {
+			return err
+		}
+	}
+	if tag == "b" {
+		if err := tx.SetHaltState(polybot.HaltReducingOnly); err != nil {
+			return err
+		}
+		if err := tx.SetBotEnabled(false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tenantState is everything a tenant's own transactions and the admin path
@@ -105,7 +192,18 @@ type tenantState struct {
 	Session    *polybot.Session  // AdminTx.SessionByID
 	Token      *polybot.APIToken // AdminTx.APITokenByHash
 	AdminKeys  []*polybot.DataKey
-	Errors     map[string]string
+
+	// Trading state.
+	Intents       []*polybot.Intent
+	Fills         []*polybot.TradeFill
+	Holdings      []*polybot.Holding
+	DailyPnL      []*polybot.DailyPnL // T0's day, dry run then live
+	PnLByStrategy []*polybot.StrategyPnL
+	HaltState     string
+	BotEnabled    bool
+	BotListed     bool // AdminTx.BotUserIDs lists it
+
+	Errors map[string]string
 }
 
 func (e *env) state(f *tenantFixture) *tenantState {
@@ -132,6 +230,23 @@ func (e *env) state(f *tenantFixture) *tenantState {
 		keep("APITokens", err)
 		s.AuditTrail, err = tx.AuditTrail(0, 1000)
 		keep("AuditTrail", err)
+		s.Intents, err = tx.Intents(nil, time.Time{}, 1000)
+		keep("Intents", err)
+		s.Fills, err = tx.Fills(time.Time{}, 1000)
+		keep("Fills", err)
+		s.Holdings, err = tx.Holdings()
+		keep("Holdings", err)
+		for _, mode := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
+			d, err := tx.DailyPnL(polybot.Day(T0), mode)
+			keep("DailyPnL "+string(mode), err)
+			s.DailyPnL = append(s.DailyPnL, d)
+		}
+		s.PnLByStrategy, err = tx.PnLByStrategy()
+		keep("PnLByStrategy", err)
+		s.HaltState, err = tx.HaltState()
+		keep("HaltState", err)
+		s.BotEnabled, err = tx.BotEnabled()
+		keep("BotEnabled", err)
 		return nil
 	})
 	e.mustAdminView(func(tx polybot.AdminTx) error {
@@ -151,6 +266,9 @@ func (e *env) state(f *tenantFixture) *tenantState {
 				s.AdminKeys = append(s.AdminKeys, k)
 			}
 		}
+		bots, err := tx.BotUserIDs()
+		keep("BotUserIDs", err)
+		s.BotListed = slices.Contains(bots, f.user.ID)
 		return nil
 	})
 	return s

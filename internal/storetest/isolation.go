@@ -330,7 +330,7 @@ func isolationCases() []isoCase {
 }
 
 func testIsolation(t *testing.T, open Opener) {
-	cases := isolationCases()
+	cases := append(isolationCases(), tradingIsolationCases()...)
 
 	t.Run("the matrix has a row for every TenantTx method", func(t *testing.T) {
 		typ := reflect.TypeFor[polybot.TenantTx]()

@@ -34,6 +34,9 @@ func testNotFound(t *testing.T, open Opener) {
 		{"APITokenByHash of an unknown hash", func(tx polybot.AdminTx) error { _, err := tx.APITokenByHash("no-such-hash"); return err }},
 		{"APITokenUser of an unknown hash", func(tx polybot.AdminTx) error { _, _, err := tx.APITokenUser("no-such-hash"); return err }},
 		{"TouchAPIToken of an unknown token", func(tx polybot.AdminTx) error { return tx.TouchAPIToken(polybot.NewID(), tx.Now()) }},
+		{"SetUserHalt of an unknown user", func(tx polybot.AdminTx) error { return tx.SetUserHalt(ghost, polybot.HaltHalted) }},
+		{"MarketPair of an unknown id", func(tx polybot.AdminTx) error { _, err := tx.MarketPair("no-such-pair"); return err }},
+		{"DeleteMarketPair of an unknown id", func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("no-such-pair") }},
 	}
 	for _, c := range admin {
 		t.Run("Admin "+c.name, func(t *testing.T) {
@@ -63,6 +66,16 @@ func testNotFound(t *testing.T, open Opener) {
 		{"DataKey before one is created", known.ID, func(tx polybot.TenantTx) error { _, err := tx.DataKey(); return err }},
 		{"DeleteSession of an unknown session", known.ID, func(tx polybot.TenantTx) error { return tx.DeleteSession("no-such-session") }},
 		{"DeleteAPIToken of an unknown token", known.ID, func(tx polybot.TenantTx) error { return tx.DeleteAPIToken(polybot.NewID()) }},
+		{"LockTenant of an unknown tenant", ghost, func(tx polybot.TenantTx) error { return tx.LockTenant() }},
+		{"HaltState of an unknown tenant", ghost, func(tx polybot.TenantTx) error { _, err := tx.HaltState(); return err }},
+		{"SetHaltState of an unknown tenant", ghost, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltHalted) }},
+		{"BotEnabled of an unknown tenant", ghost, func(tx polybot.TenantTx) error { _, err := tx.BotEnabled(); return err }},
+		{"SetBotEnabled of an unknown tenant", ghost, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(false) }},
+		{"Intent that was never stored", known.ID, func(tx polybot.TenantTx) error { _, err := tx.Intent("pb-none"); return err }},
+		{"UpdateIntent of an intent that was never stored", known.ID, func(tx polybot.TenantTx) error {
+			return tx.UpdateIntent(newIntent("pb-none", kalshiYes("K-1")))
+		}},
+		{"Holding never held", known.ID, func(tx polybot.TenantTx) error { _, err := tx.Holding(kalshiYes("K-1"), polybot.Live); return err }},
 	}
 	for _, c := range tenant {
 		t.Run("Tenant "+c.name, func(t *testing.T) {
@@ -80,6 +93,18 @@ func testNotFound(t *testing.T, open Opener) {
 			}
 			if a, err := tx.AuditTrail(0, 10); err != nil || len(a) != 0 {
 				t.Errorf("AuditTrail() = %v, %v; want empty", a, err)
+			}
+			if x, err := tx.Intents(nil, time.Time{}, 10); err != nil || len(x) != 0 {
+				t.Errorf("Intents() = %v, %v; want empty", x, err)
+			}
+			if x, err := tx.Fills(time.Time{}, 10); err != nil || len(x) != 0 {
+				t.Errorf("Fills() = %v, %v; want empty", x, err)
+			}
+			if x, err := tx.Holdings(); err != nil || len(x) != 0 {
+				t.Errorf("Holdings() = %v, %v; want empty", x, err)
+			}
+			if x, err := tx.PnLByStrategy(); err != nil || len(x) != 0 {
+				t.Errorf("PnLByStrategy() = %v, %v; want empty", x, err)
 			}
 			return nil
 		})

@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T, clock polybot.Clock) polybot.Stor
 	t.Run("Quota", func(t *testing.T) { testQuota(t, open) })
 	t.Run("Transactions", func(t *testing.T) { testTransactions(t, open) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, open) })
+	t.Run("Trading", func(t *testing.T) { testTrading(t, open) })
+	t.Run("RiskGate", func(t *testing.T) { testRiskGate(t, open) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 }
 

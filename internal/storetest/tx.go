@@ -162,6 +162,25 @@ func testTransactions(t *testing.T, open Opener) {
 			}},
 			{"IncrementTrades", f.user.ID, func(tx polybot.TenantTx) error { _, err := tx.IncrementTrades(); return err }},
 			{"ReleaseTrade", f.user.ID, func(tx polybot.TenantTx) error { _, err := tx.ReleaseTrade(); return err }},
+			{"LockTenant", f.user.ID, func(tx polybot.TenantTx) error { return tx.LockTenant() }},
+			{"SetHaltState", f.user.ID, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltHalted) }},
+			{"SetBotEnabled", f.user.ID, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(false) }},
+			{"InsertIntent", f.user.ID, func(tx polybot.TenantTx) error { return tx.InsertIntent(newIntent("pb-view", kalshiYes("K-V"))) }},
+			{"UpdateIntent", f.user.ID, func(tx polybot.TenantTx) error {
+				in := *f.intents[0]
+				in.State = polybot.IntentCancelled
+				return tx.UpdateIntent(&in)
+			}},
+			{"InsertFill", f.user.ID, func(tx polybot.TenantTx) error {
+				return tx.InsertFill(&polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "view", Mode: polybot.DryRun,
+					Instrument: kalshiYes("K-V"), Side: polybot.Buy, Price: polybot.MustDecimal("0.5"), Size: polybot.MustDecimal("1")})
+			}},
+			{"PutHolding", f.user.ID, func(tx polybot.TenantTx) error {
+				return tx.PutHolding(&polybot.Holding{Instrument: kalshiYes("K-V"), Mode: polybot.DryRun, Size: polybot.MustDecimal("1")})
+			}},
+			{"AddDailyPnL", f.user.ID, func(tx polybot.TenantTx) error {
+				return tx.AddDailyPnL(polybot.Day(T0), polybot.DryRun, polybot.MustDecimal("1"), polybot.Zero)
+			}},
 		}
 		for _, w := range writes {
 			if err := e.tenantView(w.user, w.run); err == nil {
@@ -212,6 +231,12 @@ func testTransactions(t *testing.T, open Opener) {
 			{"AppendAudit", func(tx polybot.AdminTx) error {
 				return tx.AppendAudit(&polybot.AuditEntry{Actor: "cli", Action: polybot.AuditAdminRole})
 			}},
+			{"SetGlobalHalt", func(tx polybot.AdminTx) error { return tx.SetGlobalHalt(polybot.HaltHalted) }},
+			{"SetUserHalt", func(tx polybot.AdminTx) error { return tx.SetUserHalt(f.user.ID, polybot.HaltHalted) }},
+			{"PutMarketPair", func(tx polybot.AdminTx) error {
+				return tx.PutMarketPair(&polybot.MarketPair{ID: "view", Name: "v", PolymarketYes: "1", PolymarketNo: "2", KalshiTicker: "K"})
+			}},
+			{"DeleteMarketPair", func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("fed-dec2025-hold") }},
 		}
 		for _, w := range writes {
 			if err := e.adminView(w.run); err == nil {
@@ -230,6 +255,13 @@ func testTransactions(t *testing.T, open Opener) {
 			wantEqual(t, "tiers", tiersBefore, tiers)
 			_, err = tx.UserByID(newUser.ID)
 			wantCode(t, err, polybot.ENOTFOUND, "UserByID(user created in a view)")
+			if g, err := tx.GlobalHalt(); err != nil || g != polybot.HaltActive {
+				t.Errorf("GlobalHalt = %q, %v; want it still active", g, err)
+			}
+			pairs, err := tx.MarketPairs()
+			if err != nil || len(pairs) != 1 || pairs[0].ID != "fed-dec2025-hold" {
+				t.Errorf("MarketPairs = %v, %v; want only the Fed pair", pairs, err)
+			}
 			return nil
 		})
 		var n int
