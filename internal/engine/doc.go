@@ -1,0 +1,78 @@
+// Package engine runs tenants' bots: the bot manager (polybot.BotManager),
+// one small runner per tenant, the dispatcher that turns shared book updates
+// into opportunities once and routes them to the tenants that want them, the
+// allocation of visible depth between tenants, execution (dry-run against the
+// hub's books, or live on the venue with the tenant's own keys), multi-leg
+// leg risk and unwinds, reconciliation, per-venue and per-key rate limits,
+// per-tenant events, and a metrics snapshot.
+//
+// # Data flow
+//
+//	hubs (one per venue) ─▶ dispatcher: one Subscription per hub for the universe
+//	   ─▶ Detector, once per batch of changed views (never per tenant)
+//	   ─▶ interest index: (strategy, set of venues) → tenants sorted by min_profit_pct;
+//	      a binary search finds the tenants whose threshold the opportunity clears
+//	   ─▶ each such runner's mailbox (bounded, conflating; the dispatcher never blocks)
+//	   ─▶ runner: Wants(config) ─▶ size ─▶ claim depth ─▶ risk gate (polybot.SubmitIntent,
+//	      every leg's intent in one tenant transaction) ─▶ send legs ─▶ RecordFill
+//
+// # Allocation policy
+//
+// Several tenants may act on the same opportunity, but the book shows only
+// so much. Every distinct visible depth (the legs' instruments, prices,
+// sizes and quote times) gets one allocator holding the opportunity's Size.
+// Tenants claim from it first come, first served: each claim is
+// min(desired, remaining), whole contracts only, and a tenant claims a given
+// depth once. What a tenant claimed but could not use (the risk gate refused,
+// or an order did not fill) goes back to the allocator. So the sizes the
+// tenants request together never exceed what the book showed. Fairness comes
+// from delivery: the dispatcher rotates the tenant it delivers to first, so
+// no tenant is systematically ahead. A re-detection of the same depth is not
+// delivered again; new depth (any leg's book changed) is a new opportunity.
+//
+// # Execution
+//
+// Every leg's intent (client order id polybot.IntentID, deterministic) passes
+// the risk gate in one tenant transaction before anything is sent; any error
+// sends nothing. Legs go riskiest first: the thinner visible size first, ties
+// broken by the venue order in Config.LegOrder (the less liquid venue first).
+// Legs are fill-or-kill where the venue allows (Config.NoFOK lists venues
+// that do not; they get FAK). A leg that fills less than the full size stops
+// the sequence: legs not yet sent are cancelled (their quota given back), and
+// everything already filled is unwound (a FAK sell at the best bid), counted,
+// recorded on the intents and reported as an event and the bot's last error.
+// A send whose outcome is unknown (polybot.ErrOutcomeUnknown) is resolved by
+// Exchange.Order on the same client order id, never resent; while it stays
+// unknown no further leg is sent and nothing is unwound (the leg may have
+// filled), and the runner keeps querying until it is resolved. On start, a
+// runner reconciles its pending, open, partial and unknown intents and its
+// recent fills with the venue.
+//
+// Dry-run is an Exchange that fills at once against the hub's current view,
+// walking the levels, with the venue's fees (Config.Fees); it never changes
+// the shared book. Live exchanges come from Config.ExchangeFactory with the
+// tenant's decrypted keys, which are wiped once the exchange is built. Each
+// live exchange waits on a per-venue and a per-key token bucket; a venue's
+// Retry-After blocks the key's bucket for that long.
+//
+// # Isolation and density
+//
+// A runner is a goroutine and a few hundred bytes of state; its config is an
+// atomic.Pointer that Reload swaps in place (no restart). A panic in a runner
+// is recovered, logged and counted, and the runner restarts with exponential
+// backoff. A slow runner only fills its own mailbox, which conflates.
+//
+// # Metrics cardinality
+//
+// Snapshot reports system gauges and per-tenant counters for at most
+// Config.TopTenants tenants (default 20), the most active; all others are
+// summed under tenant="other". So the tenant label has at most TopTenants+1
+// values whatever the number of users.
+//
+// # Imports
+//
+// The engine imports the root package, internal/marketdata and
+// internal/secrets. It must not import the server, the stores' concrete
+// packages (internal/sqlite, internal/postgres; tests excepted) or venue
+// connectors: cmd injects exchanges through Config.ExchangeFactory.
+package engine

@@ -1,0 +1,474 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+// unwindLeg offsets the Leg number of an unwind intent: leg i of an
+// opportunity is unwound by the intent of leg unwindLeg+i.
+const unwindLeg = 100
+
+// lotOf is the smallest set an opportunity trades: a whole contract when a
+// leg is on Kalshi (or any venue but Polymarket), a hundredth of a share on
+// Polymarket alone.
+func lotOf(o *polybot.Opportunity) polybot.Decimal {
+	lot := polybot.NewDecimal(1, 2)
+	for i := range o.Legs {
+		if o.Legs[i].Instrument.Venue != polybot.Polymarket {
+			lot = polybot.One
+		}
+	}
+	return lot
+}
+
+// act decides what to do with one offer: keep it only if the tenant's
+// config (as of now) wants it, size it, claim depth, and execute.
+func (r *runner) act(ctx context.Context, o *offer) {
+	t, m := r.t, r.m
+	s := t.snap.Load()
+	opp := o.opp
+	if s == nil || !m.wants(s.cfg, s.profile.Features, opp) {
+		m.decide(t, o, polybot.Zero)
+		return
+	}
+	if m.cfg.MaxOfferAge > 0 && time.Since(o.at) > m.cfg.MaxOfferAge {
+		m.stale.Add(1)
+		m.decide(t, o, polybot.Zero)
+		return
+	}
+	t.c.opportunities.Add(1)
+	if t.events.active() {
+		t.publish("opportunity", opp)
+	}
+	lot := lotOf(opp)
+	want := polybot.Zero
+	if opp.Cost.Sign() > 0 {
+		want = s.maxTrade().Div(opp.Cost).Floor(lot).Min(opp.Size)
+	}
+	got := polybot.Zero
+	if want.Sign() > 0 {
+		got = m.claim(o, want, lot)
+	}
+	m.decide(t, o, got)
+	if got.Sign() <= 0 {
+		return
+	}
+	priced, ok := m.detector().Resize(opp, got)
+	if !ok || priced.Size != got || !m.wants(s.cfg, s.profile.Features, priced) {
+		m.release(o, got, nil)
+		return
+	}
+	r.execute(ctx, s, o, priced, got)
+}
+
+// legOrder is the order legs are sent in: the riskier first, that is the
+// thinner visible size, then the venue that comes first in
+// Config.LegOrder (the less liquid one).
+func (r *runner) legOrder(o *polybot.Opportunity) []int {
+	idx := make([]int, len(o.Legs))
+	for i := range idx {
+		idx[i] = i
+	}
+	rank := func(p polybot.Platform) int {
+		if i := slices.Index(r.m.cfg.LegOrder, p); i >= 0 {
+			return i
+		}
+		return len(r.m.cfg.LegOrder)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		la, lb := &o.Legs[a], &o.Legs[b]
+		if c := la.Available.Cmp(lb.Available); c != 0 {
+			return c
+		}
+		return rank(la.Instrument.Venue) - rank(lb.Instrument.Venue)
+	})
+	return idx
+}
+
+func (r *runner) tif(p polybot.Platform) polybot.TimeInForce {
+	if slices.Contains(r.m.cfg.NoFOK, p) {
+		return polybot.FAK
+	}
+	return polybot.FOK
+}
+
+// execute sends an opportunity's legs for sets sets. Every leg's intent
+// passes the risk gate in one transaction first; then the legs go riskiest
+// first, and a leg that does not fill in full stops the sequence and
+// unwinds what filled.
+func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybot.Opportunity, sets polybot.Decimal) {
+	t, m := r.t, r.m
+	order := r.legOrder(opp)
+	intents := make([]*polybot.Intent, len(order))
+	for k, li := range order {
+		l := &opp.Legs[li]
+		intents[k] = &polybot.Intent{ID: polybot.IntentID(t.id, opp.ID, li, 0), OpportunityID: opp.ID, Strategy: opp.Strategy,
+			Leg: li, Mode: r.mode, Instrument: l.Instrument, Side: polybot.Buy, Price: l.Price, Size: sets, TIF: r.tif(l.Instrument.Venue)}
+	}
+	err := m.cfg.Store.Tenant(ctx, t.id, func(tx polybot.TenantTx) error {
+		for _, in := range intents {
+			in.State = ""
+			if err := polybot.SubmitIntent(tx, in, m.books.mark); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		m.release(o, sets, nil)
+		if polybot.ErrorCode(err) == polybot.ECONFLICT {
+			return // this decision was taken before (same opportunity, same tenant)
+		}
+		r.refused(err)
+		return
+	}
+	t.c.intents.Add(int64(len(intents)))
+	for _, in := range intents {
+		t.publish("intent", in)
+	}
+	filled := make([]polybot.Decimal, len(opp.Legs))
+	for k, in := range intents {
+		x := r.ex[in.Instrument.Venue]
+		res := r.send(ctx, x, in)
+		filled[in.Leg] = res.filled
+		if res.unknown {
+			r.cancelUnsent(ctx, intents[k+1:], "not sent: the outcome of leg "+itoa(int64(in.Leg))+" is unknown")
+			t.c.errors.Add(1)
+			t.setError("the outcome of an order is unknown; resolving it with the venue (" + in.ID + ")")
+			return
+		}
+		if res.filled != sets {
+			r.cancelUnsent(ctx, intents[k+1:], "not sent: leg "+itoa(int64(in.Leg))+" did not fill")
+			back := make([]polybot.Decimal, len(opp.Legs))
+			for i := range back {
+				back[i] = sets.Sub(filled[i])
+			}
+			m.release(o, polybot.Zero, back)
+			if k > 0 || res.filled.Sign() > 0 {
+				r.unwind(ctx, opp, filled, "leg "+itoa(int64(in.Leg))+" filled "+res.filled.String()+" of "+sets.String()+": "+res.reason)
+			}
+			return
+		}
+	}
+	if t.events.active() {
+		t.publish("pnl", map[string]any{"opportunity_id": opp.ID, "strategy": opp.Strategy, "mode": r.mode, "sets": sets,
+			"expected_profit": opp.NetEdge.Mul(sets)})
+	}
+}
+
+// refused handles an error of the risk gate: nothing was sent.
+func (r *runner) refused(err error) {
+	t, m := r.t, r.m
+	t.c.rejected.Add(1)
+	reason := polybot.RiskReason(err)
+	msg := polybot.ErrorMessage(err)
+	if reason == "" {
+		t.c.errors.Add(1)
+		m.log.Warn("risk gate could not be checked; nothing sent", "tenant", t.id, "err", err)
+		msg = "the risk gate could not be checked, so nothing was sent"
+	}
+	t.setError("order refused: " + msg)
+	t.publish("intent", map[string]any{"state": polybot.IntentRejected, "risk": reason, "error": msg})
+	switch reason {
+	case polybot.RiskHalted, polybot.RiskReducingOnly:
+		r.reevaluate = true // the stored halt state changed: load it
+	case polybot.RiskDailyLoss, polybot.RiskQuota:
+		r.hold = m.now().Add(m.cfg.Recheck)
+		r.holdReason = msg
+		r.reevaluate = true
+	}
+}
+
+type sendResult struct {
+	filled  polybot.Decimal
+	unknown bool
+	reason  string
+}
+
+// send places one intent's order, resolves an unknown outcome by query
+// (never by sending again), and records its fills and final state.
+func (r *runner) send(ctx context.Context, x polybot.Exchange, in *polybot.Intent) sendResult {
+	t, m := r.t, r.m
+	if x == nil {
+		r.settle(ctx, in, nil, nil, polybot.IntentRejected, "no exchange for "+string(in.Instrument.Venue))
+		return sendResult{reason: "no exchange"}
+	}
+	req := polybot.OrderRequest{ClientOrderID: in.ID, Instrument: in.Instrument, Side: in.Side, Price: in.Price, Size: in.Size, TIF: in.TIF}
+	octx, cancel := context.WithTimeout(ctx, m.cfg.OrderTimeout)
+	st, err := x.PlaceOrder(octx, req)
+	cancel()
+	if err != nil && definitelyNotPlaced(err) {
+		t.c.errors.Add(1)
+		msg := polybot.ErrorMessage(err)
+		var ve *polybot.VenueError
+		if errors.As(err, &ve) {
+			msg = ve.Error()
+		}
+		r.settle(ctx, in, nil, nil, polybot.IntentRejected, msg)
+		return sendResult{reason: msg}
+	}
+	if err != nil {
+		// The venue may have the order: find out by asking, never resend.
+		m.unknown.Add(1)
+		r.settle(ctx, in, nil, nil, polybot.IntentUnknown, "outcome unknown: "+err.Error())
+		var ok bool
+		if st, ok = r.resolve(ctx, x, in.ID); !ok {
+			r.trackUnknown(in.ID)
+			return sendResult{unknown: true, reason: "outcome unknown"}
+		}
+	}
+	fills := r.fetchFills(ctx, x, in, st)
+	cur := r.settle(ctx, in, st, fills, "", st.Reason)
+	res := sendResult{filled: polybot.Zero, reason: string(st.State)}
+	if st.Reason != "" {
+		res.reason += " (" + st.Reason + ")"
+	}
+	if cur != nil {
+		res.filled = cur.Filled
+		if st.State == polybot.OrderFilled && cur.Filled.LessThan(in.Size) {
+			// The venue says filled but not every fill has been seen yet.
+			res.filled = st.Filled
+		}
+	} else {
+		res.filled = st.Filled
+	}
+	return res
+}
+
+// definitelyNotPlaced reports whether err proves the order never reached
+// the venue's book: our own validation, a rate limit, or a refusal whose
+// outcome is known. Anything else is resolved by query.
+func definitelyNotPlaced(err error) bool {
+	if errors.Is(err, polybot.ErrOutcomeUnknown) {
+		return false
+	}
+	var ve *polybot.VenueError
+	if errors.As(err, &ve) {
+		return !ve.Unknown && ve.Status >= 400 && ve.Status < 500
+	}
+	switch polybot.ErrorCode(err) {
+	case polybot.EINVALID, polybot.EFORBIDDEN, polybot.EUNAUTHORIZED, polybot.ERATELIMIT, polybot.EQUOTA:
+		return true
+	}
+	// The rate limiter gave up before the request left: never sent.
+	var ns *notSent
+	return errors.As(err, &ns)
+}
+
+// resolve asks the venue for an order whose outcome is unknown, a few times
+// with short pauses. false: the venue does not (yet) know it.
+func (r *runner) resolve(ctx context.Context, x polybot.Exchange, id string) (*polybot.OrderStatus, bool) {
+	for _, d := range []time.Duration{0, 50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond} {
+		if d > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, false
+			case <-time.After(d):
+			}
+		}
+		qctx, cancel := context.WithTimeout(ctx, r.m.cfg.OrderTimeout)
+		st, err := x.Order(qctx, id)
+		cancel()
+		if err == nil {
+			return st, true
+		}
+		r.m.log.Debug("order not resolved yet", "tenant", r.t.id, "order", id, "err", err)
+	}
+	return nil, false
+}
+
+func (r *runner) trackUnknown(id string) {
+	if r.unresolved == nil {
+		r.unresolved = map[string]time.Time{}
+	}
+	if _, ok := r.unresolved[id]; !ok {
+		r.unresolved[id] = r.m.now()
+	}
+}
+
+// fetchFills reads the order's fills from the venue, waiting briefly for
+// fills the order status already counts.
+func (r *runner) fetchFills(ctx context.Context, x polybot.Exchange, in *polybot.Intent, st *polybot.OrderStatus) []polybot.Fill {
+	if st.Filled.Sign() <= 0 {
+		return nil
+	}
+	since := in.CreatedAt.Add(-time.Minute)
+	if in.CreatedAt.IsZero() {
+		since = r.m.now().Add(-time.Hour)
+	}
+	var out []polybot.Fill
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return out
+			case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
+			}
+		}
+		all, err := x.Fills(ctx, since)
+		if err != nil {
+			r.m.log.Warn("reading fills failed", "tenant", r.t.id, "order", in.ID, "err", err)
+			continue
+		}
+		out = out[:0]
+		sum := polybot.Zero
+		for _, f := range all {
+			if f.ClientOrderID == in.ID || (f.ClientOrderID == "" && st.VenueOrderID != "" && f.VenueOrderID == st.VenueOrderID) {
+				out = append(out, f)
+				sum = sum.Add(f.Size)
+			}
+		}
+		if !sum.LessThan(st.Filled) {
+			break
+		}
+	}
+	return out
+}
+
+// intentState maps a venue's order state onto an intent's.
+func intentState(st polybot.OrderState, filled polybot.Decimal) string {
+	switch st {
+	case polybot.OrderFilled:
+		return polybot.IntentFilled
+	case polybot.OrderPartial:
+		return polybot.IntentPartial
+	case polybot.OrderOpen:
+		if filled.Sign() > 0 {
+			return polybot.IntentPartial
+		}
+		return polybot.IntentOpen
+	case polybot.OrderCancelled:
+		if filled.Sign() > 0 {
+			return polybot.IntentPartial
+		}
+		return polybot.IntentCancelled
+	case polybot.OrderRejected:
+		return polybot.IntentRejected
+	}
+	return polybot.IntentUnknown
+}
+
+func finalState(s string) bool {
+	return s == polybot.IntentFilled || s == polybot.IntentCancelled || s == polybot.IntentRejected
+}
+
+// settle records an order's fills (each once) and its state in one
+// transaction, and gives a live order's quota count back when it ends with
+// nothing filled. state "" derives it from st. It returns the stored
+// intent, or nil if recording failed (the failure is counted and logged;
+// reconciliation repairs it).
+func (r *runner) settle(ctx context.Context, in *polybot.Intent, st *polybot.OrderStatus, fills []polybot.Fill, state, msg string) *polybot.Intent {
+	t, m := r.t, r.m
+	var cur *polybot.Intent
+	var recorded []*polybot.TradeFill
+	err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
+		recorded = recorded[:0]
+		for _, f := range fills {
+			tf := &polybot.TradeFill{Venue: in.Instrument.Venue, TradeID: f.TradeID, ClientOrderID: in.ID, Strategy: in.Strategy,
+				Mode: in.Mode, Instrument: in.Instrument, Side: in.Side, Price: f.Price, Size: f.Size, Fee: f.Fee, Time: f.Time}
+			if tf.Time.IsZero() {
+				tf.Time = tx.Now()
+			}
+			ok, err := polybot.RecordFill(tx, tf)
+			if err != nil {
+				return err
+			}
+			if ok {
+				recorded = append(recorded, tf)
+			}
+		}
+		var err error
+		if cur, err = tx.Intent(in.ID); err != nil {
+			return err
+		}
+		prev := cur.State
+		switch {
+		case state != "":
+			cur.State = state
+		case st != nil:
+			cur.State = intentState(st.State, cur.Filled)
+		}
+		if st != nil && st.VenueOrderID != "" {
+			cur.VenueOrderID = st.VenueOrderID
+		}
+		cur.Error = msg
+		if cur.Mode == polybot.Live && finalState(cur.State) && !finalState(prev) && cur.Filled.IsZero() {
+			if _, err := tx.ReleaseTrade(); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateIntent(cur)
+	})
+	if err != nil {
+		t.c.errors.Add(1)
+		t.setError("recording an order failed: " + polybot.ErrorMessage(err))
+		m.log.Error("recording an order failed", "tenant", t.id, "order", in.ID, "err", err)
+		return nil
+	}
+	for _, f := range recorded {
+		t.c.fills.Add(1)
+		m.fills.Add(1)
+		t.addPnL(f.Strategy, f.RealizedPnL)
+		t.publish("fill", f)
+	}
+	t.publish("intent", cur)
+	return cur
+}
+
+// cancelUnsent closes intents that were persisted but never sent.
+func (r *runner) cancelUnsent(ctx context.Context, ins []*polybot.Intent, why string) {
+	for _, in := range ins {
+		r.settle(ctx, in, nil, nil, polybot.IntentCancelled, why)
+	}
+}
+
+// unwind sells back what filled of each leg, fill-and-kill at the best bid,
+// after a later leg failed.
+func (r *runner) unwind(ctx context.Context, opp *polybot.Opportunity, filled []polybot.Decimal, why string) {
+	t, m := r.t, r.m
+	msg := "unwound after " + why
+	for li, q := range filled {
+		if q.Sign() <= 0 {
+			continue
+		}
+		t.c.unwinds.Add(1)
+		m.unwinds.Add(1)
+		inst := opp.Legs[li].Instrument
+		bid, ok := polybot.Zero, false
+		if v, found := m.books.View(inst); found {
+			if b, has := v.BestBid(); has {
+				bid, ok = b.Price, true
+			}
+		}
+		if !ok {
+			msg += "; leg " + itoa(int64(li)) + " could not be unwound: no bid for " + inst.Key()
+			continue
+		}
+		in := &polybot.Intent{ID: polybot.IntentID(t.id, opp.ID, unwindLeg+li, 0), OpportunityID: opp.ID, Strategy: opp.Strategy,
+			Leg: unwindLeg + li, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: bid, Size: q, TIF: polybot.FAK}
+		err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
+			return polybot.SubmitIntent(tx, in, m.books.mark)
+		})
+		if err != nil {
+			msg += "; leg " + itoa(int64(li)) + " unwind refused: " + polybot.ErrorMessage(err)
+			continue
+		}
+		t.c.intents.Add(1)
+		t.publish("intent", in)
+		res := r.send(context.WithoutCancel(ctx), r.ex[inst.Venue], in)
+		switch {
+		case res.unknown:
+			msg += "; leg " + itoa(int64(li)) + " unwind outcome unknown"
+		case res.filled != q:
+			msg += "; leg " + itoa(int64(li)) + " unwound " + res.filled.String() + " of " + q.String()
+		}
+	}
+	t.setError(msg)
+	m.log.Warn("leg failed; unwound", "tenant", t.id, "opportunity", opp.ID, "detail", msg)
+	t.publish("status", t.status())
+}

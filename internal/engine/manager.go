@@ -1,0 +1,566 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/secrets"
+	"github.com/polybot/polybot/internal/strategy"
+)
+
+// ExchangeFactory builds a tenant's live Exchange on one venue from the
+// tenant's decrypted key fields (creds: polybot.FieldAPIKey, FieldAPISecret,
+// FieldPrivateKey, FieldPassphrase, whichever are stored) and the secret's
+// non-secret AdditionalConfig (extra). paper is the stored key's paper flag
+// (a venue's demo environment). The factory must copy what it keeps out of
+// creds: the engine wipes creds as soon as it returns. It should make no
+// network call; the engine validates on use. cmd injects it, so the engine
+// never imports a venue connector.
+type ExchangeFactory func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool,
+	creds secrets.Plaintext, extra json.RawMessage) (polybot.Exchange, error)
+
+// WantsFunc reports whether a tenant's config wants an opportunity.
+type WantsFunc func(cfg *polybot.Config, features polybot.Features, o *polybot.Opportunity) bool
+
+// Config wires a Manager. Store and Hubs are required; the rest defaults.
+type Config struct {
+	Store polybot.Store
+	// Secrets opens tenants' keys for live trading. Nil: dry-run only.
+	Secrets *secrets.Box
+	// Hubs are the shared market-data hubs, one per venue.
+	Hubs map[polybot.Platform]*marketdata.Hub
+	// Universe is what the dispatcher subscribes to and the strategies scan
+	// (SetUniverse changes it at run time).
+	Universe Universe
+	// Strategy prices opportunities (nil: strategy.New with Clock).
+	Strategy *strategy.Detector
+	// Detector replaces the strategy detector over the universe (tests,
+	// replays). SetUniverse then changes only the subscriptions.
+	Detector Detector
+	// Wants filters opportunities per tenant (nil: strategy.Wants).
+	Wants WantsFunc
+	// Fees are the dry-run fees (nil: the strategy detector's fee model).
+	Fees FeeModel
+	// ExchangeFactory builds live exchanges. Nil: dry-run only.
+	ExchangeFactory ExchangeFactory
+	Clock           polybot.Clock
+	Logger          *slog.Logger
+
+	// Strategies the bot runs (default single- and cross-platform
+	// arbitrage); a tenant enabling none of them is refused.
+	Strategies []string
+	// Venues the bot trades (default Polymarket and Kalshi).
+	Venues []polybot.Platform
+	// LegOrder ranks venues from least to most liquid: on equal visible
+	// size, a leg on an earlier venue is sent first (default Kalshi, then
+	// Polymarket).
+	LegOrder []polybot.Platform
+	// NoFOK lists venues without fill-or-kill; their legs are sent FAK.
+	NoFOK []polybot.Platform
+	// MailboxSize bounds each runner's inbox (default 4).
+	MailboxSize int
+	// RingSize is how many recent opportunities are kept (default 512).
+	RingSize int
+	// MaxOfferAge drops an offer a runner reaches later than this after
+	// its book update (default 2s; negative disables).
+	MaxOfferAge time.Duration
+	// OrderTimeout bounds one venue request (default 10s).
+	OrderTimeout time.Duration
+	// RestartMin and RestartMax bound the restart backoff (100ms, 30s).
+	RestartMin, RestartMax time.Duration
+	// Recheck is how long a refused runner waits before checking again
+	// on its own (default 1 minute).
+	Recheck time.Duration
+	// ReconcileEvery is how often unknown outcomes are queried (2s).
+	ReconcileEvery time.Duration
+	// UnknownGrace is how long an unknown order the venue does not know
+	// stays unknown before it is closed as rejected (default 1 minute).
+	UnknownGrace time.Duration
+	// ReconcileWindow is how far back fills are read on start (24h).
+	ReconcileWindow time.Duration
+	// HaltPoll is how often the global halt state is read (default 2s).
+	HaltPoll time.Duration
+	// VenueRate and KeyRate are the rate limits per venue (all tenants)
+	// and per tenant key.
+	VenueRate, KeyRate Rate
+	// TopTenants bounds the per-tenant metrics (default 20).
+	TopTenants int
+}
+
+func (c *Config) defaults() {
+	if c.Clock == nil {
+		c.Clock = polybot.SystemClock
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Strategy == nil {
+		c.Strategy = strategy.New(strategy.Config{Now: c.Clock})
+	}
+	if c.Wants == nil {
+		c.Wants = strategy.Wants
+	}
+	if c.Fees == nil {
+		c.Fees = c.Strategy.Fees()
+	}
+	if len(c.Strategies) == 0 {
+		c.Strategies = []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform}
+	}
+	if len(c.Venues) == 0 {
+		c.Venues = []polybot.Platform{polybot.Polymarket, polybot.Kalshi}
+	}
+	if len(c.LegOrder) == 0 {
+		c.LegOrder = []polybot.Platform{polybot.Kalshi, polybot.Polymarket}
+	}
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&c.MaxOfferAge, 2*time.Second)
+	set(&c.OrderTimeout, 10*time.Second)
+	set(&c.RestartMin, 100*time.Millisecond)
+	set(&c.RestartMax, 30*time.Second)
+	set(&c.Recheck, time.Minute)
+	set(&c.ReconcileEvery, 2*time.Second)
+	set(&c.UnknownGrace, time.Minute)
+	set(&c.ReconcileWindow, 24*time.Hour)
+	set(&c.HaltPoll, 2*time.Second)
+	if c.MailboxSize <= 0 {
+		c.MailboxSize = 4
+	}
+	if c.RingSize <= 0 {
+		c.RingSize = 512
+	}
+	if c.VenueRate == (Rate{}) {
+		c.VenueRate = DefaultVenueRate
+	}
+	if c.KeyRate == (Rate{}) {
+		c.KeyRate = DefaultKeyRate
+	}
+	if c.TopTenants <= 0 {
+		c.TopTenants = 20
+	}
+}
+
+// Manager runs every tenant's bot in this process: a polybot.BotManager.
+type Manager struct {
+	cfg   Config
+	log   *slog.Logger
+	books hubBooks
+	fees  FeeModel
+	det   atomic.Pointer[detectorRef]
+	fixed bool // cfg.Detector was given
+
+	venueLim map[polybot.Platform]*limiter
+
+	mu      sync.Mutex
+	tenants map[polybot.ID]*tenant
+	runCtx  context.Context
+	wg      sync.WaitGroup
+
+	index      atomic.Pointer[interestIndex]
+	indexDirty chan struct{}
+	idxMu      sync.Mutex
+	idxReq     uint64        // index changes asked for
+	idxBuilt   uint64        // changes the current index includes
+	idxDone    chan struct{} // closed when an index is built
+	global     atomic.Int32 // 0 active, 1 reducing-only, 2 halted
+
+	ring     ring
+	kick     chan struct{}
+	universe chan Universe
+
+	// dispatcher goroutine only
+	groups map[uint64]string // group → id of the last opportunity delivered
+	depth  map[instKey]*legDepth
+	rot    uint32
+
+	allocMu sync.Mutex
+
+	states                                         [len(stateNames)]atomic.Int64
+	batches, views, opps, repeats, deliveries      atomic.Int64
+	detectPanics, panics, restarts, indexBuilds    atomic.Int64
+	fills, unwinds, unknown, stale, subscribeFails atomic.Int64
+
+	// onDecision, when set (tests, benchmarks), sees every runner decision:
+	// the sets it claimed (zero: none).
+	onDecision func(t polybot.ID, o *offer, got polybot.Decimal)
+}
+
+type detectorRef struct{ Detector }
+
+var _ polybot.BotManager = (*Manager)(nil)
+
+// New returns a Manager; Run starts it.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("engine: Config.Store is required")
+	}
+	cfg.defaults()
+	m := &Manager{cfg: cfg, log: cfg.Logger.With("component", "engine"), books: hubBooks(cfg.Hubs), fees: cfg.Fees,
+		venueLim: map[polybot.Platform]*limiter{}, tenants: map[polybot.ID]*tenant{},
+		indexDirty: make(chan struct{}, 1), idxDone: make(chan struct{}), kick: make(chan struct{}, 1), universe: make(chan Universe, 1),
+		groups: map[uint64]string{}, depth: map[instKey]*legDepth{}}
+	if m.books == nil {
+		m.books = hubBooks{}
+	}
+	for _, p := range polybot.Platforms {
+		m.venueLim[p] = newLimiter(cfg.VenueRate)
+	}
+	if cfg.Detector != nil {
+		m.fixed = true
+		m.det.Store(&detectorRef{cfg.Detector})
+	} else {
+		m.det.Store(&detectorRef{NewStrategyDetector(cfg.Strategy, cfg.Universe)})
+	}
+	m.ring.init(cfg.RingSize)
+	m.index.Store(&interestIndex{})
+	m.global.Store(2) // halted until the first read says otherwise: fail closed
+	return m, nil
+}
+
+func (m *Manager) now() time.Time                          { return m.cfg.Clock() }
+func (m *Manager) detector() Detector                      { return m.det.Load().Detector }
+func (m *Manager) venueLimiter(p polybot.Platform) *limiter { return m.venueLim[p] }
+
+func (m *Manager) wants(cfg *polybot.Config, f polybot.Features, o *polybot.Opportunity) bool {
+	return m.cfg.Wants(cfg, f, o)
+}
+
+func (m *Manager) globalHalt() string {
+	switch m.global.Load() {
+	case 1:
+		return polybot.HaltReducingOnly
+	case 2:
+		return polybot.HaltHalted
+	}
+	return polybot.HaltActive
+}
+
+func (m *Manager) stateChanged(old, code int32) {
+	m.states[old].Add(-1)
+	m.states[code].Add(1)
+}
+
+func (m *Manager) decide(t *tenant, o *offer, got polybot.Decimal) {
+	if m.onDecision != nil {
+		m.onDecision(t.id, o, got)
+	}
+}
+
+// tenant returns the tenant's state, creating it.
+func (m *Manager) tenant(id polybot.ID) *tenant {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.tenants[id]
+	if t == nil {
+		t = newTenant(m, id)
+		m.tenants[id] = t
+		m.states[stStopped].Add(1)
+	}
+	return t
+}
+
+func (m *Manager) lookup(id polybot.ID) *tenant {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.tenants[id]
+}
+
+func (m *Manager) context() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runCtx
+}
+
+// Run starts the bots of every active user who wants one, the dispatcher,
+// the index builder and the global halt watch, and serves until ctx ends;
+// then it stops every runner and returns.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.runCtx != nil {
+		m.mu.Unlock()
+		return errors.New("engine: Run called twice")
+	}
+	m.runCtx = ctx
+	m.mu.Unlock()
+	if err := m.pollHalt(ctx); err != nil {
+		m.log.Warn("reading the global halt state failed; trading stays halted until it is read", "err", err)
+	}
+	var ids []polybot.ID
+	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) error {
+		var err error
+		ids, err = tx.BotUserIDs()
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	m.rebuildIndex()
+	var bg sync.WaitGroup
+	bg.Add(3)
+	go func() { defer bg.Done(); m.indexer(ctx) }()
+	go func() { defer bg.Done(); m.dispatch(ctx) }()
+	go func() { defer bg.Done(); m.watchHalt(ctx) }()
+	for _, id := range ids {
+		m.tenant(id).start(ctx)
+	}
+	m.log.Info("bot manager started", "bots", len(ids))
+	<-ctx.Done()
+	bg.Wait()
+	m.wg.Wait()
+	return nil
+}
+
+func (m *Manager) pollHalt(ctx context.Context) error {
+	var st string
+	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) error {
+		var err error
+		st, err = tx.GlobalHalt()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	code := int32(0)
+	switch st {
+	case polybot.HaltReducingOnly:
+		code = 1
+	case polybot.HaltHalted:
+		code = 2
+	}
+	if m.global.Swap(code) != code {
+		m.log.Info("global halt state", "state", st)
+		m.mu.Lock()
+		for _, t := range m.tenants {
+			t.signal()
+		}
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+func (m *Manager) watchHalt(ctx context.Context) {
+	tick := time.NewTicker(m.cfg.HaltPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := m.pollHalt(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("reading the global halt state failed", "err", err)
+			}
+		}
+	}
+}
+
+// RefreshHalt reads the global halt state now (after an admin changed it)
+// instead of at the next poll.
+func (m *Manager) RefreshHalt(ctx context.Context) error { return m.pollHalt(ctx) }
+
+// Start marks the tenant's bot wanted and starts it.
+func (m *Manager) Start(ctx context.Context, id polybot.ID) error {
+	if err := m.cfg.Store.Tenant(ctx, id, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(true) }); err != nil {
+		return err
+	}
+	t := m.tenant(id)
+	if rc := m.context(); rc != nil {
+		t.start(rc)
+	}
+	return nil
+}
+
+// Stop marks the tenant's bot unwanted and stops it.
+func (m *Manager) Stop(ctx context.Context, id polybot.ID) error {
+	if err := m.cfg.Store.Tenant(ctx, id, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(false) }); err != nil {
+		return err
+	}
+	if t := m.lookup(id); t != nil {
+		return t.stop(ctx)
+	}
+	return nil
+}
+
+// Reload makes a running bot use its stored config, limits, halt state and
+// keys now: the new config is in effect (for every decision the runner takes
+// from then on) when Reload returns; the interest index follows within
+// milliseconds, and keys or mode changes rebuild the exchanges in the
+// runner without a restart. A bot that is not running is left alone.
+func (m *Manager) Reload(ctx context.Context, id polybot.ID) error {
+	t := m.lookup(id)
+	if t == nil || !t.running() {
+		return nil
+	}
+	if _, err := t.load(ctx); err != nil {
+		return err
+	}
+	t.fresh.Store(true)
+	gen := m.indexChanged()
+	t.signal()
+	return m.waitIndexed(ctx, gen)
+}
+
+// Status reports the tenant's bot.
+func (m *Manager) Status(id polybot.ID) polybot.BotStatus {
+	t := m.tenant(id)
+	if t.snap.Load() == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = t.load(ctx)
+		cancel()
+	}
+	return t.status()
+}
+
+// Opportunities returns the recent opportunities the tenant's config
+// wants, newest first.
+func (m *Manager) Opportunities(id polybot.ID, limit int) []polybot.Opportunity {
+	t := m.tenant(id)
+	s := t.snap.Load()
+	if s == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s, _ = t.load(ctx)
+		cancel()
+	}
+	if s == nil {
+		return nil
+	}
+	return m.ring.list(limit, func(o *polybot.Opportunity) bool { return m.wants(s.cfg, s.profile.Features, o) })
+}
+
+// Subscribe streams the tenant's events (status, opportunity, intent, fill,
+// pnl). A subscriber that falls behind loses events; it never slows the
+// bot.
+func (m *Manager) Subscribe(id polybot.ID) (<-chan polybot.Event, func()) {
+	return m.tenant(id).events.subscribe()
+}
+
+// SetUniverse changes what the dispatcher watches (after the matched-market
+// registry changed).
+func (m *Manager) SetUniverse(u Universe) {
+	for {
+		select {
+		case m.universe <- u:
+			m.kickDispatcher()
+			return
+		default:
+		}
+		select {
+		case <-m.universe:
+		default:
+		}
+	}
+}
+
+// Mark returns an instrument's best bid in the hubs (what a position could
+// be sold for), for the server's positions view.
+func (m *Manager) Mark(inst polybot.Instrument) (polybot.Decimal, bool) { return m.books.mark(inst) }
+
+// CancelOpenOrders cancels the tenant's open orders at the venues and
+// records the outcome. It works whatever the halt state (cancels only
+// reduce risk) and returns how many orders were cancelled.
+func (m *Manager) CancelOpenOrders(ctx context.Context, id polybot.ID) (int, error) {
+	t := m.lookup(id)
+	if t == nil || !t.running() {
+		return 0, polybot.Errorf(polybot.EUNAVAILABLE, "the bot is not running")
+	}
+	var n int
+	err := t.do(ctx, func(ctx context.Context, r *runner) error {
+		if r.ex == nil {
+			return polybot.Errorf(polybot.EUNAVAILABLE, "the bot has no venue connection now (%s)", stateNames[t.state.Load()])
+		}
+		var err error
+		n, err = r.cancelOpen(ctx)
+		return err
+	})
+	return n, err
+}
+
+// indexChanged asks for the interest index to be rebuilt and returns the
+// generation that will include the change. Many changes share one build.
+func (m *Manager) indexChanged() uint64 {
+	m.idxMu.Lock()
+	m.idxReq++
+	gen := m.idxReq
+	m.idxMu.Unlock()
+	select {
+	case m.indexDirty <- struct{}{}:
+	default:
+	}
+	return gen
+}
+
+// waitIndexed waits until the index includes generation gen (a no-op
+// before Run, which builds the first index).
+func (m *Manager) waitIndexed(ctx context.Context, gen uint64) error {
+	if m.context() == nil {
+		return nil
+	}
+	for {
+		m.idxMu.Lock()
+		built, ch := m.idxBuilt, m.idxDone
+		m.idxMu.Unlock()
+		if built >= gen {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (m *Manager) indexer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.indexDirty:
+			m.rebuildIndex()
+		}
+	}
+}
+
+func (m *Manager) rebuildIndex() {
+	m.idxMu.Lock()
+	gen := m.idxReq
+	m.idxMu.Unlock()
+	defer func() {
+		m.idxMu.Lock()
+		if gen > m.idxBuilt {
+			m.idxBuilt = gen
+		}
+		close(m.idxDone)
+		m.idxDone = make(chan struct{})
+		m.idxMu.Unlock()
+	}()
+	m.mu.Lock()
+	ts := make([]*tenant, 0, len(m.tenants))
+	for _, t := range m.tenants {
+		ts = append(ts, t)
+	}
+	m.mu.Unlock()
+	reg := ts[:0]
+	for _, t := range ts {
+		t.mu.Lock()
+		ok := t.registered
+		t.mu.Unlock()
+		if ok {
+			reg = append(reg, t)
+		}
+	}
+	m.index.Store(buildIndex(reg))
+	m.indexBuilds.Add(1)
+}
