@@ -10,10 +10,10 @@ import (
 // offer is one opportunity as the dispatcher delivers it: shared by every
 // tenant it reaches, and read-only.
 type offer struct {
-	opp   *polybot.Opportunity
-	group uint64 // same strategy and legs: later offers replace earlier ones
+	opp    *polybot.Opportunity
+	group  uint64       // same strategy and legs: later offers replace earlier ones
 	allocs []*allocator // one per leg, in the order of opp.Legs
-	at     time.Time // when the book update that produced it was dispatched
+	at     time.Time    // when the book update that produced it was dispatched
 }
 
 // mailbox is a runner's inbox: bounded and conflating. An offer replaces a

@@ -172,7 +172,7 @@ type Manager struct {
 	idxReq     uint64        // index changes asked for
 	idxBuilt   uint64        // changes the current index includes
 	idxDone    chan struct{} // closed when an index is built
-	global     atomic.Int32 // 0 active, 1 reducing-only, 2 halted
+	global     atomic.Int32  // 0 active, 1 reducing-only, 2 halted
 
 	ring     ring
 	kick     chan struct{}
@@ -227,8 +227,8 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-func (m *Manager) now() time.Time                          { return m.cfg.Clock() }
-func (m *Manager) detector() Detector                      { return m.det.Load().Detector }
+func (m *Manager) now() time.Time                           { return m.cfg.Clock() }
+func (m *Manager) detector() Detector                       { return m.det.Load().Detector }
 func (m *Manager) venueLimiter(p polybot.Platform) *limiter { return m.venueLim[p] }
 
 func (m *Manager) wants(cfg *polybot.Config, f polybot.Features, o *polybot.Opportunity) bool {

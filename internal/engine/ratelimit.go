@@ -19,7 +19,7 @@ type Rate struct {
 
 // Default rates, well inside the venues' published limits for one key.
 var (
-	DefaultVenueRate = Rate{Every: 5 * time.Millisecond, Burst: 200} // 200/s across all tenants
+	DefaultVenueRate = Rate{Every: 5 * time.Millisecond, Burst: 200}  // 200/s across all tenants
 	DefaultKeyRate   = Rate{Every: 100 * time.Millisecond, Burst: 10} // 10/s per tenant key
 )
 
