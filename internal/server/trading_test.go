@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+// recordTrade puts an intent and its fill on the tenant's books, as the
+// engine would.
+func recordTrade(t *testing.T, env *testEnv, tenant polybot.ID, id, price, size string, side polybot.Side) {
+	t.Helper()
+	inst := polybot.Instrument{Venue: polybot.Kalshi, Market: "KXFEDDECISION-25DEC-H0", Outcome: polybot.Yes}
+	err := env.Store.Tenant(context.Background(), tenant, func(tx polybot.TenantTx) error {
+		in := &polybot.Intent{ID: id, OpportunityID: "opp-" + id, Strategy: polybot.StrategyCrossPlatform, Mode: polybot.DryRun,
+			Instrument: inst, Side: side, Price: polybot.MustDecimal(price), Size: polybot.MustDecimal(size), TIF: polybot.FOK}
+		if err := polybot.SubmitIntent(tx, in, nil); err != nil {
+			return err
+		}
+		_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "t-" + id, ClientOrderID: id,
+			Strategy: polybot.StrategyCrossPlatform, Mode: polybot.DryRun, Instrument: inst, Side: side,
+			Price: polybot.MustDecimal(price), Size: polybot.MustDecimal(size), Fee: polybot.MustDecimal("0.02"), Time: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTradesPositionsAndPnLAreTheTenantsOwn(t *testing.T) {
+	env := newEnv(t, nil)
+	a := env.client().signup("trader-a@example.com")
+	b := env.client().signup("trader-b@example.com")
+	recordTrade(t, env, a.user.ID, "pb-a1", "0.40", "10", polybot.Buy)
+	recordTrade(t, env, a.user.ID, "pb-a2", "0.50", "4", polybot.Sell)
+	runCases(t, a, []apiCase{
+		{"trades", "GET", "/api/v1/trades", nil, 200, "", `"trade_id":"t-pb-a2"`},
+		{"orders", "GET", "/api/v1/orders", nil, 200, "", `"client_order_id":"pb-a1"`},
+		{"filled orders", "GET", "/api/v1/orders?state=filled", nil, 200, "", `"state":"filled"`},
+		// 10 bought at 0.40 + 0.02 fee → avg 0.402; 4 sold at 0.50 − 0.02 fee → (0.50−0.402)×4 − 0.02 = 0.372.
+		{"positions", "GET", "/api/v1/positions", nil, 200, "", `"size":"6.00","avg_price":"0.402"`},
+		{"pnl", "GET", "/api/v1/pnl", nil, 200, "", `"realized":"0.372"`},
+		{"bad limit", "GET", "/api/v1/trades?limit=0", nil, 400, "limit", ""},
+		{"bad before", "GET", "/api/v1/trades?before=yesterday", nil, 400, "before", ""},
+		{"bot needs the manager", "GET", "/api/v1/bot", nil, 503, "", "not running"},
+	})
+	for _, p := range []string{"/api/v1/trades", "/api/v1/orders", "/api/v1/positions", "/api/v1/pnl"} {
+		r := b.do("GET", p, nil)
+		expectStatus(t, r, 200)
+		if strings.Contains(string(r.Body), "pb-a") || strings.Contains(string(r.Body), "0.402") {
+			t.Errorf("B's %s shows A's trading: %s", p, r.Body)
+		}
+	}
+}
+
+func TestHaltsAndTheMarketRegistry(t *testing.T) {
+	env := newEnv(t, nil)
+	u := env.client().signup("halt-user@example.com")
+	adm := env.client().signup("halt-admin@example.com").makeAdmin()
+	uid := u.user.ID.String()
+	runCases(t, u, []apiCase{
+		{"bad halt state", "PUT", "/api/v1/bot/halt", map[string]string{"state": "paused"}, 400, "state", ""},
+		{"halt own bot", "PUT", "/api/v1/bot/halt", map[string]string{"state": "halted"}, 200, "", `"halted"`},
+		{"users see approved pairs", "GET", "/api/v1/market-pairs", nil, 200, "", `"fed-dec2025-hold"`},
+		{"users cannot edit pairs", "PUT", "/api/v1/admin/market-pairs/x", map[string]any{"name": "x"}, 403, "", ""},
+		{"users cannot pull the kill switch", "PUT", "/api/v1/admin/halt", map[string]string{"state": "halted"}, 403, "", ""},
+	})
+	// A halted tenant's orders are refused by the risk gate.
+	err := env.Store.Tenant(context.Background(), u.user.ID, func(tx polybot.TenantTx) error {
+		return polybot.SubmitIntent(tx, &polybot.Intent{ID: "pb-h1", Mode: polybot.DryRun, Strategy: polybot.StrategySinglePlatform,
+			Instrument: polybot.Instrument{Venue: polybot.Kalshi, Market: "M", Outcome: polybot.Yes}, Side: polybot.Buy,
+			Price: polybot.MustDecimal("0.5"), Size: polybot.MustDecimal("1"), TIF: polybot.FOK}, nil)
+	})
+	if polybot.RiskReason(err) != polybot.RiskHalted {
+		t.Fatalf("halted tenant's intent: %v", err)
+	}
+	runCases(t, adm, []apiCase{
+		{"global kill switch", "PUT", "/api/v1/admin/halt", map[string]string{"state": "reducing_only"}, 200, "", ""},
+		{"read it back", "GET", "/api/v1/admin/halt", nil, 200, "", `"reducing_only"`},
+		{"halt a tenant", "PUT", "/api/v1/admin/users/" + uid + "/halt", map[string]string{"state": "halted"}, 200, "", ""},
+		{"pair needs fields", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "x"}, 400, "kalshi_ticker", ""},
+		{"add an unapproved pair", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "CPI above 3%", "polymarket_yes_token": "1", "polymarket_no_token": "2", "kalshi_ticker": "KXCPI-X", "resolution_notes": "both use BLS CPI-U"}, 200, "", `"approved":false`},
+		{"admins see unapproved pairs", "GET", "/api/v1/market-pairs", nil, 200, "", `"new-pair"`},
+		{"delete it", "DELETE", "/api/v1/admin/market-pairs/new-pair", nil, 204, "", ""},
+		{"delete again", "DELETE", "/api/v1/admin/market-pairs/new-pair", nil, 404, "", ""},
+	})
+	// The tenant cannot lift the admin's halt.
+	expectStatus(t, u.do("PUT", "/api/v1/bot/halt", map[string]string{"state": "active"}), 200)
+	err = env.Store.TenantView(context.Background(), u.user.ID, func(tx polybot.TenantTx) error {
+		st, err := tx.HaltState()
+		if err == nil && st != polybot.HaltHalted {
+			t.Errorf("tenant lifted the admin's halt: %s", st)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := u.do("GET", "/api/v1/market-pairs", nil); strings.Contains(string(r.Body), "new-pair") {
+		t.Error("a user sees an unapproved pair")
+	}
+}
+
+func TestMetricsAreForLoopbackOrTheToken(t *testing.T) {
+	env := newEnv(t, nil)
+	c := env.client()
+	c.signup("m@example.com")
+	r := c.do("GET", "/metrics", nil)
+	expectStatus(t, r, 200)
+	for _, want := range []string{"polybot_http_requests_total{route=\"POST /api/v1/auth/signup\",status=\"2xx\"} 1", "polybot_goroutines "} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, r.Body)
+		}
+	}
+}
