@@ -1,0 +1,465 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/eip712"
+	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/secrets"
+	"github.com/polybot/polybot/internal/venue/kalshi"
+	pm "github.com/polybot/polybot/internal/venue/polymarket"
+	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
+)
+
+// The live tests run the engine against both venue simulators over real
+// loopback HTTP and WebSocket sockets: the hubs read the simulators' feeds,
+// and each tenant trades with its own keys, stored sealed and opened by the
+// engine.
+
+const (
+	fedTicker = kalshisim.FedTicker
+	pmMarket  = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
+	pmYesTok  = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+	pmNoTok   = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
+)
+
+var (
+	fedPair = &polybot.MarketPair{ID: "fed-dec-2025", Name: "Fed holds in December 2025", PolymarketYes: pmYesTok,
+		PolymarketNo: pmNoTok, PolymarketMkt: pmMarket, KalshiTicker: fedTicker, Approved: true}
+	kYes, kNo     = kalshi.Instruments(fedTicker)
+	pmFedYes      = polybot.Instrument{Venue: polybot.Polymarket, Market: pmMarket, Token: pmYesTok, Outcome: polybot.Yes}
+	pmFedNo       = polybot.Instrument{Venue: polybot.Polymarket, Market: pmMarket, Token: pmNoTok, Outcome: polybot.No}
+	rsaKeysOnce   sync.Once
+	rsaKeys       [3]*rsa.PrivateKey
+	kalshiOrderRE = "/portfolio/events/orders"
+)
+
+func testRSAKeys(t testing.TB) [3]*rsa.PrivateKey {
+	rsaKeysOnce.Do(func() {
+		for i := range rsaKeys {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			rsaKeys[i] = k
+		}
+	})
+	return rsaKeys
+}
+
+func pkcs1(k *rsa.PrivateKey) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+}
+
+// kalshiOrder is an order request as it arrived at the simulator's socket.
+type kalshiOrder struct {
+	at    time.Time
+	key   string // KALSHI-ACCESS-KEY
+	body  kalshi.CreateOrderV2Request
+}
+
+// liveRig is a rig whose hubs read the simulators.
+type liveRig struct {
+	*rig
+	ksim  *kalshisim.Server
+	kURLs kalshisim.URLs
+	psim  *pmsim.Server
+	pURLs pmsim.URLs
+
+	mu     sync.Mutex
+	orders []kalshiOrder
+	// tap, when set, sees every book event as the hubs get it.
+	tap atomic.Pointer[func(polybot.BookEvent)]
+}
+
+func newLiveRig(t testing.TB) *liveRig {
+	t.Helper()
+	r := &liveRig{rig: newRig(t)}
+	keys := testRSAKeys(t)
+	var err error
+	r.ksim, err = kalshisim.New(kalshisim.Config{Accounts: []kalshisim.AccountConfig{
+		{KeyID: "market-data", PublicKeyPEM: string(pkcs1(keys[0])), Balance: d("0")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(r.countOrders(r.ksim.Handler()))
+	t.Cleanup(func() { r.ksim.DropWebSockets(); srv.Close() })
+	host := strings.TrimPrefix(srv.URL, "http://")
+	r.kURLs = kalshisim.URLs{REST: srv.URL + kalshisim.RESTPrefix, WS: "ws://" + host + kalshisim.WSPath}
+
+	r.psim, err = pmsim.New(pmsim.Config{Markets: []pmsim.Market{{ConditionID: pmMarket, Tokens: [2]string{pmYesTok, pmNoTok},
+		TickSize: d("0.01")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if r.pURLs, err = r.psim.Start(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+
+	kfeed, err := kalshi.NewFeed(kalshi.FeedConfig{URL: r.kURLs.WS, Signer: kalshi.NewSigner("market-data", kalshi.NewPrivateKey(keys[0]), nil),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg := r.pURLs.ClientConfig(pm.ChainPolygon)
+	pcfg.PingInterval = time.Second
+	pfeed := pm.NewFeed(pcfg, nil)
+	r.hubs[polybot.Kalshi] = marketdata.NewHub(kfeed, marketdata.HubConfig{})
+	r.hubs[polybot.Polymarket] = marketdata.NewHub(pfeed, marketdata.HubConfig{})
+	var wg sync.WaitGroup
+	for _, h := range r.hubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feed := kfeed.Run
+			if h == r.hubs[polybot.Polymarket] {
+				feed = pfeed.Run
+			}
+			_ = feed(ctx, func(ev polybot.BookEvent) {
+				h.Handle(ev)
+				if tap := r.tap.Load(); tap != nil {
+					(*tap)(ev)
+				}
+			})
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return r
+}
+
+// countOrders records every order POST the Kalshi simulator receives.
+func (r *liveRig) countOrders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, kalshiOrderRE) {
+			at := time.Now()
+			body, _ := io.ReadAll(req.Body)
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			var o kalshiOrder
+			o.at, o.key = at, req.Header.Get("KALSHI-ACCESS-KEY")
+			_ = json.Unmarshal(body, &o.body)
+			r.mu.Lock()
+			r.orders = append(r.orders, o)
+			r.mu.Unlock()
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+func (r *liveRig) kalshiOrders() []kalshiOrder {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]kalshiOrder(nil), r.orders...)
+}
+
+// factory builds tenants' exchanges on the simulators, as cmd does on the
+// venues.
+func (r *liveRig) factory(ctx context.Context, tenant polybot.ID, p polybot.Platform, paper bool, creds secrets.Plaintext, _ json.RawMessage) (polybot.Exchange, error) {
+	switch p {
+	case polybot.Kalshi:
+		return kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: r.kURLs.REST, KeyID: creds.Get(polybot.FieldAPIKey),
+			PrivateKeyPEM: append([]byte(nil), creds[polybot.FieldPrivateKey]...)})
+	case polybot.Polymarket:
+		w, err := eip712.NewSigner(creds.Get(polybot.FieldPrivateKey))
+		if err != nil {
+			return nil, polybot.FieldError(polybot.FieldPrivateKey, "bad wallet key")
+		}
+		cfg := r.pURLs.ClientConfig(pm.ChainPolygon)
+		return pm.NewExchange(pm.NewClient(cfg), pm.Credentials{Wallet: w}, pm.ExchangeOptions{})
+	}
+	return nil, polybot.Errorf(polybot.EINVALID, "unsupported venue %s", p)
+}
+
+// liveTenant is a pro user trading cross-platform arbitrage live, with its
+// own Kalshi key and Polymarket wallet sealed in the store.
+type liveTenant struct {
+	id       polybot.ID
+	kalshiID string
+	wallet   *eip712.Signer
+}
+
+func (r *liveRig) liveUser(mod func(*polybot.Config)) *liveTenant {
+	r.t.Helper()
+	lt := &liveTenant{kalshiID: "tenant-" + randomHex(4)}
+	key := testRSAKeys(r.t)[1]
+	if err := r.ksim.AddAccount(kalshisim.AccountConfig{KeyID: lt.kalshiID, PublicKeyPEM: string(pkcs1(key)), Balance: d("1000")}); err != nil {
+		r.t.Fatal(err)
+	}
+	walletHex := randomHex(32)
+	w, err := eip712.NewSigner(walletHex)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	lt.wallet = w
+	lt.id = r.user(polybot.TierPro, func(c *polybot.Config) {
+		c.DryRun = false
+		c.EnableSinglePlatformArb = false
+		c.EnableCrossPlatformArb = true
+		c.MinProfitPct = d("0.5")
+		if mod != nil {
+			mod(c)
+		}
+	})
+	r.tenantTx(lt.id, func(tx polybot.TenantTx) error {
+		for p, f := range map[polybot.Platform]map[string]string{
+			polybot.Kalshi:     {polybot.FieldAPIKey: lt.kalshiID, polybot.FieldPrivateKey: string(pkcs1(key))},
+			polybot.Polymarket: {polybot.FieldPrivateKey: walletHex},
+		} {
+			s, err := r.box.NewSecret(r.ctx, tx, p, false, f)
+			if err != nil {
+				return err
+			}
+			if err := tx.PutSecret(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return lt
+}
+
+func (r *liveRig) startLive(cfg Config) *Manager {
+	cfg.Universe = Universe{Pairs: []*polybot.MarketPair{fedPair}}
+	cfg.ExchangeFactory = r.factory
+	return r.start(cfg)
+}
+
+// crossBooks sets Kalshi YES ask 0.45 × kSize (a NO bid at 0.55), a YES bid
+// at 0.40 × 100, and Polymarket NO ask 0.52 × 100 (YES ask 0.60): Kalshi YES
+// + Polymarket NO = 0.97 a set before Kalshi's fee.
+func (r *liveRig) crossBooks(kSize string) {
+	r.t.Helper()
+	if err := r.ksim.SetBook(fedTicker, []polybot.Level{lv("0.40", "100")}, []polybot.Level{lv("0.55", kSize)}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.pmAsks(pmFedNo, lv("0.52", "100"))
+	r.pmAsks(pmFedYes, lv("0.60", "100"))
+}
+
+func (r *liveRig) pmAsks(inst polybot.Instrument, asks ...polybot.Level) {
+	r.t.Helper()
+	if err := r.psim.Apply(polybot.BookEvent{Kind: polybot.BookSnapshot, Instrument: inst, Asks: asks, Time: time.Now()}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *liveRig) intentsByLeg(id polybot.ID) map[int]*polybot.Intent {
+	out := map[int]*polybot.Intent{}
+	for _, in := range r.intents(id) {
+		out[in.Leg] = in
+	}
+	return out
+}
+
+func TestLiveCrossPlatformOrdersReachTheSimulatorsWithTheTenantsKeys(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	m := r.startLive(Config{})
+	r.waitRunning(lt.id)
+	r.crossBooks("10")
+
+	eventually(t, "both legs filled", func() bool {
+		ins := r.intents(lt.id)
+		return len(ins) == 2 && ins[0].State == polybot.IntentFilled && ins[1].State == polybot.IntentFilled
+	})
+	orders := r.kalshiOrders()
+	if len(orders) != 1 || orders[0].key != lt.kalshiID || orders[0].body.TimeInForce != kalshi.TIFFillOrKill ||
+		orders[0].body.Side != "bid" || orders[0].body.Price != "0.4500" || orders[0].body.Count != "10.00" {
+		t.Fatalf("kalshi orders %+v, want one FOK bid for 10 YES at 0.45 signed with the tenant's key", orders)
+	}
+	legs := r.intentsByLeg(lt.id)
+	if len(legs) != 2 || orders[0].body.ClientOrderID != legs[0].ID && orders[0].body.ClientOrderID != legs[1].ID {
+		t.Fatalf("the order's client id is not an intent's: %+v", legs)
+	}
+	// The Polymarket order went from the tenant's own wallet.
+	eventually(t, "the wallet holds the NO shares", func() bool {
+		return r.psim.Wallet(lt.wallet.Address()).Positions[pmNoTok] == d("10")
+	})
+	fills := r.fills(lt.id)
+	if len(fills) != 2 {
+		t.Fatalf("fills %+v", fills)
+	}
+	for _, f := range fills {
+		if f.Mode != polybot.Live || f.Size != d("10") || f.Strategy != polybot.StrategyCrossPlatform {
+			t.Fatalf("fill %+v", f)
+		}
+		if f.Venue == polybot.Kalshi && (f.Instrument != kYes || f.Fee != d("0.18")) {
+			t.Fatalf("kalshi fill %+v, want YES with the 0.18 fee", f)
+		}
+	}
+	// Two live orders counted against the monthly quota.
+	var p *polybot.Profile
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { p, err = tx.Profile(); return })
+	if p.TradesThisMonth != 2 {
+		t.Fatalf("trades this month = %d, want 2", p.TradesThisMonth)
+	}
+	if st := m.Status(lt.id); st.Mode != polybot.Live || st.Counters.Fills != 2 {
+		t.Fatalf("status %+v", st)
+	}
+	// Opening the keys was audited.
+	var trail []*polybot.AuditEntry
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { trail, err = tx.AuditTrail(0, 100); return })
+	opened := 0
+	for _, e := range trail {
+		if e.Action == polybot.AuditSecretDecrypt {
+			opened++
+		}
+	}
+	if opened != 2 {
+		t.Fatalf("%d decrypt audit rows, want one per venue key", opened)
+	}
+}
+
+func TestSecondLegFailureUnwindsTheFirstAndRecordsIt(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	m := r.startLive(Config{})
+	events, cancel := m.Subscribe(lt.id)
+	defer cancel()
+	r.waitRunning(lt.id)
+	// Kalshi shows 10, Polymarket 100: the thinner Kalshi leg goes first,
+	// then Polymarket refuses the second.
+	r.psim.Faults().FailNext("POST /order", 1, http.StatusBadRequest)
+	r.crossBooks("10")
+
+	eventually(t, "the unwind is recorded", func() bool {
+		legs := r.intentsByLeg(lt.id)
+		u := legs[unwindLeg]
+		return len(legs) == 3 && u != nil && finalState(u.State)
+	})
+	legs := r.intentsByLeg(lt.id)
+	k, p, u := legs[0], legs[1], legs[unwindLeg]
+	if k.Instrument != kYes || k.State != polybot.IntentFilled || k.Filled != d("10") {
+		t.Fatalf("first (Kalshi) leg %+v", k)
+	}
+	if p.Instrument != pmFedNo || p.State != polybot.IntentRejected || p.Error == "" {
+		t.Fatalf("second (Polymarket) leg %+v", p)
+	}
+	if u.Instrument != kYes || u.Side != polybot.Sell || u.TIF != polybot.FAK || u.Price != d("0.40") ||
+		u.State != polybot.IntentFilled || u.Filled != d("10") {
+		t.Fatalf("unwind %+v, want a FAK sell of 10 YES at the 0.40 bid, filled", u)
+	}
+	st := m.Status(lt.id)
+	if st.Counters.Unwinds != 1 || !strings.Contains(st.LastError, "unwound") {
+		t.Fatalf("status %+v", st)
+	}
+	if s := m.Snapshot(); s.Unwinds != 1 {
+		t.Fatalf("metrics unwinds %d", s.Unwinds)
+	}
+	var h *polybot.Holding
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { h, err = tx.Holding(kYes, polybot.Live); return })
+	if !h.Size.IsZero() || h.RealizedPnL.Sign() >= 0 {
+		t.Fatalf("holding after the unwind %+v: flat, at a loss", h)
+	}
+	// The quota gave back the refused order's count: 2 sent orders count.
+	var p2 *polybot.Profile
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { p2, err = tx.Profile(); return })
+	if p2.TradesThisMonth != 2 {
+		t.Fatalf("trades this month %d, want 2 (the Kalshi leg and its unwind)", p2.TradesThisMonth)
+	}
+	sawUnwind := false
+	for !sawUnwind {
+		select {
+		case ev := <-events:
+			if in, ok := ev.Data.(*polybot.Intent); ok && ev.Type == "intent" && in.Leg == unwindLeg {
+				sawUnwind = true
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no unwind intent event")
+		}
+	}
+}
+
+func TestUnknownOutcomeIsResolvedByQueryAndNeverResent(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	m := r.startLive(Config{OrderTimeout: 300 * time.Millisecond})
+	r.waitRunning(lt.id)
+	// The Kalshi order is accepted (and trades) but its answer never comes.
+	r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultTimeoutAfterAccept, Method: http.MethodPost, Path: kalshiOrderRE, Times: 1})
+	r.crossBooks("10")
+
+	eventually(t, "both legs filled", func() bool {
+		legs := r.intentsByLeg(lt.id)
+		return len(legs) == 2 && legs[0].State == polybot.IntentFilled && legs[1].State == polybot.IntentFilled
+	})
+	orders := r.kalshiOrders()
+	if len(orders) != 1 {
+		t.Fatalf("the simulator received %d orders, want exactly one: the unknown outcome must be resolved by query", len(orders))
+	}
+	if s := m.Snapshot(); s.UnknownOutcomes != 1 {
+		t.Fatalf("unknown outcomes %d", s.UnknownOutcomes)
+	}
+	k := r.intentsByLeg(lt.id)[0]
+	if k.Filled != d("10") || k.VenueOrderID == "" {
+		t.Fatalf("kalshi leg %+v", k)
+	}
+	kf := 0
+	for _, f := range r.fills(lt.id) {
+		if f.Venue == polybot.Kalshi {
+			kf++
+		}
+	}
+	if kf != 1 {
+		t.Fatalf("%d kalshi fills recorded, want 1", kf)
+	}
+}
+
+func TestHaltedLiveBotSendsNoOrdersButCancelsItsRestingOrders(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	// An order the bot placed before it stopped: persisted, then resting.
+	rest := &polybot.Intent{ID: polybot.IntentID(lt.id, "manual", 0, 0), OpportunityID: "manual", Strategy: polybot.StrategyCrossPlatform,
+		Mode: polybot.Live, Instrument: kYes, Side: polybot.Buy, Price: d("0.30"), Size: d("5"), TIF: polybot.GTC}
+	r.tenantTx(lt.id, func(tx polybot.TenantTx) error { return polybot.SubmitIntent(tx, rest, nil) })
+	x, err := kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: r.kURLs.REST, KeyID: lt.kalshiID, PrivateKeyPEM: pkcs1(testRSAKeys(t)[1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := x.PlaceOrder(r.ctx, polybot.OrderRequest{ClientOrderID: rest.ID, Instrument: kYes, Side: polybot.Buy,
+		Price: d("0.30"), Size: d("5"), TIF: polybot.GTC}); err != nil || st.State != polybot.OrderOpen {
+		t.Fatalf("resting order: %+v %v", st, err)
+	}
+	r.tenantTx(lt.id, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltHalted) })
+	m := r.startLive(Config{})
+	eventually(t, "the bot is halted", func() bool { return m.Status(lt.id).State == polybot.BotHalted })
+	// Reconciliation on start found the order resting.
+	eventually(t, "the resting order is reconciled", func() bool { return r.intentsByLeg(lt.id)[0].State == polybot.IntentOpen })
+
+	r.crossBooks("10")
+	time.Sleep(300 * time.Millisecond)
+	if n := len(r.kalshiOrders()); n != 1 {
+		t.Fatalf("a halted bot sent %d orders", n-1)
+	}
+	if n := len(r.intents(lt.id)); n != 1 {
+		t.Fatalf("a halted bot persisted %d intents", n-1)
+	}
+	n, err := m.CancelOpenOrders(r.ctx, lt.id)
+	if err != nil || n != 1 {
+		t.Fatalf("cancel while halted: %d, %v", n, err)
+	}
+	if st, err := x.Order(r.ctx, rest.ID); err != nil || st.State != polybot.OrderCancelled {
+		t.Fatalf("at the venue: %+v %v", st, err)
+	}
+	if in := r.intentsByLeg(lt.id)[0]; in.State != polybot.IntentCancelled {
+		t.Fatalf("intent %+v", in)
+	}
+}
