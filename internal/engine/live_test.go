@@ -69,9 +69,9 @@ func pkcs1(k *rsa.PrivateKey) []byte {
 
 // kalshiOrder is an order request as it arrived at the simulator's socket.
 type kalshiOrder struct {
-	at    time.Time
-	key   string // KALSHI-ACCESS-KEY
-	body  kalshi.CreateOrderV2Request
+	at   time.Time
+	key  string // KALSHI-ACCESS-KEY
+	body kalshi.CreateOrderV2Request
 }
 
 // liveRig is a rig whose hubs read the simulators.
