@@ -21,14 +21,22 @@ import (
 )
 
 // startServe runs the real main's serve on a random port and returns its URL.
-func startServe(t *testing.T, dataDir string, extraEnv map[string]string) string {
+func startServe(t *testing.T, dataDir string, extraEnv map[string]string, extraArgs ...string) string {
+	t.Helper()
+	url, _ := startServeLines(t, dataDir, extraEnv, append([]string{"--venues", "off"}, extraArgs...)...)
+	return url
+}
+
+// startServeLines runs serve with args and returns its URL and the other
+// lines it printed on stdout before the URL line and right after it.
+func startServeLines(t *testing.T, dataDir string, extraEnv map[string]string, extraArgs ...string) (string, []string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	getenv := func(k string) string { return extraEnv[k] }
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, getenv, strings.NewReader(""), pw, io.Discard)
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, extraArgs...), getenv, strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -42,24 +50,38 @@ func startServe(t *testing.T, dataDir string, extraEnv map[string]string) string
 			t.Error("serve did not stop")
 		}
 	})
-	lines := make(chan string, 1)
+	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "PolyBot is listening on "); ok {
-				lines <- u
-			}
+			lines <- sc.Text()
 		}
 	}()
-	select {
-	case u := <-lines:
-		return u
-	case err := <-done:
-		t.Fatalf("serve exited early: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not print its URL")
+	var url string
+	var others []string
+	for {
+		select {
+		case l := <-lines:
+			if u, ok := strings.CutPrefix(l, "PolyBot is listening on "); ok {
+				url = u
+				// Collect what serve prints right after its URL.
+				for {
+					select {
+					case l := <-lines:
+						others = append(others, l)
+						continue
+					case <-time.After(200 * time.Millisecond):
+					}
+					return url, others
+				}
+			}
+			others = append(others, l)
+		case err := <-done:
+			t.Fatalf("serve exited early: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not print its URL")
+		}
 	}
-	return ""
 }
 
 type e2eClient struct {

@@ -45,6 +45,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	jwtSecret := fs.String("jwt-secret-file", e.getenv("SUPABASE_JWT_SECRET_FILE"), "file holding the Supabase project's HS256 JWT secret (or env SUPABASE_JWT_SECRET)")
 	jwksURL := fs.String("jwks-url", e.getenv("SUPABASE_JWKS_URL"), "Supabase JWKS URL for ES256/RS256 access tokens")
 	jwtIssuer := fs.String("jwt-issuer", e.getenv("SUPABASE_JWT_ISSUER"), "required iss of Supabase tokens, e.g. https://<project>.supabase.co/auth/v1")
+	metricsToken := fs.String("metrics-token", e.getenv("POLYBOT_METRICS_TOKEN"), "bearer token /metrics requires (empty: loopback clients only)")
+	var tf tradingFlags
+	tf.register(fs, e)
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
@@ -89,7 +92,36 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	srv := server.New(server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure})
+	mode, err := tf.mode()
+	if err != nil {
+		return err
+	}
+	scfg := server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken}
+	var demoLine string
+	if mode != "off" {
+		tr, err := startTrading(ctx, e, mode, &tf, &db, st, box, clock, log)
+		if err != nil {
+			return err
+		}
+		defer tr.close()
+		scfg.Bots, scfg.Marks, scfg.Metrics = tr.manager, tr.manager.Mark, tr.metrics
+		if mode == "sim" {
+			demo, pw, err := ensureDemoUser(ctx, st, tf.demoEmail)
+			if err != nil {
+				return fmt.Errorf("demo user: %w", err)
+			}
+			if err := tr.manager.Start(ctx, demo); err != nil {
+				return fmt.Errorf("demo user's bot: %w", err)
+			}
+			if pw != "" {
+				demoLine = fmt.Sprintf("Demo user: %s  password: %s  (shown once)", tf.demoEmail, pw)
+			} else {
+				demoLine = fmt.Sprintf("Demo user: %s (password shown on first start)", tf.demoEmail)
+			}
+			tr.sims.print(e.stderr)
+		}
+	}
+	srv := server.New(scfg)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", *addr, err)
@@ -99,6 +131,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	url := "http://" + ln.Addr().String()
 	log.Info("polybot serving", "url", url, "store", where, "master_key", keys.ID())
 	fmt.Fprintf(e.stdout, "PolyBot is listening on %s\n", url)
+	if demoLine != "" {
+		fmt.Fprintln(e.stdout, demoLine)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -45,7 +45,7 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pmAddr, "polymarket-addr", pmsim.DefaultAddr, "Polymarket simulator listen address (127.0.0.1:0 picks a free port)")
 	fs.StringVar(&f.kalshiAddr, "kalshi-addr", kalshisim.DefaultAddr, "Kalshi simulator listen address (127.0.0.1:0 picks a free port)")
 	fs.StringVar(&f.replay, "replay", "fed", `market data to replay: "fed" (the built-in Fed Dec 2025 recording, both venues), a .csv cross-venue or .jsonl Polymarket book recording, or "none"`)
-	fs.Float64Var(&f.speed, "speed", 3600, "replay speed factor (1 = real time; 0 = as fast as possible)")
+	fs.Float64Var(&f.speed, "speed", 36000, "replay speed factor: 36000 plays ten hours of the market a second (1 = real time; 0 = as fast as possible)")
 	fs.BoolVar(&f.loop, "loop", true, "start the replay again when it ends")
 	fs.IntVar(&f.synthMarkets, "synthetic-markets", 0, "also run a synthetic load feed with this many markets per venue")
 	fs.IntVar(&f.synthRate, "synthetic-rate", 100, "synthetic book updates per second per venue")

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/engine"
+	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/secrets"
+	"github.com/polybot/polybot/internal/venue/kalshi"
+	"github.com/polybot/polybot/internal/venue/polymarket"
+	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+)
+
+// tradingFlags choose where the bots trade: the real venues, the built-in
+// simulators, or nowhere (API only).
+type tradingFlags struct {
+	venues       string // real, sim, off
+	sim          bool
+	kalshiKeyID  string
+	kalshiKeyPEM string
+	demoEmail    string
+	sims         simFlags
+}
+
+func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
+	f.sims.register(fs)
+	fs.StringVar(&f.venues, "venues", envOr(e, "POLYBOT_VENUES", "real"), `where bots trade: "real" (the venues' public endpoints), "sim" (built-in simulators on loopback), or "off" (API only)`)
+	fs.BoolVar(&f.sim, "sim", false, `shorthand for --venues sim: start the simulators replaying the Fed Dec 2025 recording, and a demo user`)
+	fs.StringVar(&f.kalshiKeyID, "kalshi-md-key-id", e.getenv("POLYBOT_KALSHI_MD_KEY_ID"), "Kalshi API key id for the platform's market-data connection (Kalshi signs WebSocket handshakes)")
+	fs.StringVar(&f.kalshiKeyPEM, "kalshi-md-key-file", e.getenv("POLYBOT_KALSHI_MD_KEY_FILE"), "PEM file of that key")
+	fs.StringVar(&f.demoEmail, "demo-email", "demo@polybot.local", "with --sim: the demo user's email")
+}
+
+func (f *tradingFlags) mode() (string, error) {
+	if f.sim {
+		return "sim", nil
+	}
+	switch f.venues {
+	case "real", "sim", "off":
+		return f.venues, nil
+	}
+	return "", usageError(fmt.Sprintf("--venues %q: want real, sim or off", f.venues))
+}
+
+// trading is the running engine and what feeds it.
+type trading struct {
+	manager *engine.Manager
+	sims    *sims
+}
+
+// startTrading starts the market-data hubs, the bot manager and, in sim
+// mode, the simulators. Everything stops when ctx ends.
+func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db *dbFlags, st polybot.Store, box *secrets.Box, clock polybot.Clock, log *slog.Logger) (*trading, error) {
+	t := &trading{}
+	ep := realVenues()
+	var kSigner *kalshi.Signer
+	if mode == "sim" {
+		// The platform's own Kalshi market-data key, registered with the simulator.
+		keyPath := filepath.Join(db.dataDir, "sim-kalshi-marketdata.pem")
+		dk, err := kalshisim.GenerateDemoKey(keyPath)
+		if err != nil {
+			return nil, fmt.Errorf("sim market-data key: %w", err)
+		}
+		f.sims.kalshiAccounts = nil
+		sf := f.sims
+		sf.pmAddr, sf.kalshiAddr = "127.0.0.1:0", "127.0.0.1:0"
+		s, err := sf.start(ctx, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.kalshi.AddAccount(kalshisim.AccountConfig{KeyID: dk.KeyID, PublicKeyPEM: dk.PublicKeyPEM}); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		t.sims, ep = s, s.venues()
+		pem, err := os.ReadFile(dk.PrivateKeyPath)
+		if err != nil {
+			return nil, err
+		}
+		key, err := kalshi.ParsePrivateKey(pem)
+		if err != nil {
+			return nil, err
+		}
+		kSigner = kalshi.NewSigner(dk.KeyID, key, nil)
+	} else if f.kalshiKeyID != "" && f.kalshiKeyPEM != "" {
+		pem, err := os.ReadFile(f.kalshiKeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("--kalshi-md-key-file: %w", err)
+		}
+		key, err := kalshi.ParsePrivateKey(pem)
+		if err != nil {
+			return nil, fmt.Errorf("--kalshi-md-key-file: %w", err)
+		}
+		kSigner = kalshi.NewSigner(f.kalshiKeyID, key, nil)
+	}
+
+	hubs := map[polybot.Platform]*marketdata.Hub{}
+	pmFeed := polymarket.NewFeed(ep.polymarket, log)
+	hubs[polybot.Polymarket] = marketdata.NewHub(pmFeed, marketdata.HubConfig{})
+	feeds := []polybot.MarketFeed{pmFeed}
+	if kSigner != nil {
+		kf, err := kalshi.NewFeed(kalshi.FeedConfig{URL: ep.kalshiWS, Signer: kSigner, Trades: true, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		hubs[polybot.Kalshi] = marketdata.NewHub(kf, marketdata.HubConfig{})
+		feeds = append(feeds, kf)
+	} else {
+		log.Warn("no Kalshi market-data key (--kalshi-md-key-id, --kalshi-md-key-file): Kalshi market data is off")
+	}
+	for _, fd := range feeds {
+		h := hubs[fd.Platform()]
+		go func() { _ = fd.Run(ctx, h.Handle) }()
+		go func() { _ = h.Run(ctx) }()
+	}
+
+	var pairs []*polybot.MarketPair
+	if err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
+		var err error
+		pairs, err = tx.MarketPairs()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	factory := func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool, creds secrets.Plaintext, extra json.RawMessage) (polybot.Exchange, error) {
+		return ep.exchangeFor(ctx, st, tenant, platform, paper, creds, extra, log)
+	}
+	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs, Universe: engine.Universe{Pairs: pairs},
+		ExchangeFactory: factory, Clock: clock, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	t.manager = m
+	go func() {
+		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("bot manager stopped", "err", err)
+		}
+	}()
+	return t, nil
+}
+
+func (t *trading) close() {
+	if t != nil && t.sims != nil {
+		t.sims.closeAll()
+	}
+}
+
+// metrics writes the engine's metrics for /metrics.
+func (t *trading) metrics(w io.Writer) {
+	s := t.manager.Snapshot()
+	_ = s.WritePrometheus(w)
+}
+
+// ensureDemoUser creates the --sim demo user once: pro tier, dry-run, both
+// arbitrage strategies, Polymarket and Kalshi. It returns the password only
+// when it created the user (it is printed once and never stored in clear).
+func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id polybot.ID, password string, err error) {
+	addr, err := polybot.NormalizeEmail(email)
+	if err != nil {
+		return polybot.NilID, "", err
+	}
+	err = st.AdminView(ctx, func(tx polybot.AdminTx) error {
+		u, err := tx.UserByEmail(addr)
+		if err == nil {
+			id = u.ID
+		}
+		return err
+	})
+	if err == nil {
+		return id, "", nil
+	}
+	if polybot.ErrorCode(err) != polybot.ENOTFOUND {
+		return polybot.NilID, "", err
+	}
+	b := make([]byte, 12)
+	rand.Read(b)
+	password = base64.RawURLEncoding.EncodeToString(b)
+	hash, err := auth.HashPassword(password, auth.DefaultParams)
+	if err != nil {
+		return polybot.NilID, "", err
+	}
+	u := &polybot.User{Email: addr, PasswordHash: hash, Role: polybot.RoleUser}
+	err = st.Admin(ctx, func(tx polybot.AdminTx) error {
+		if _, err := polybot.CreateAccount(tx, u, "Demo trader", "cli"); err != nil {
+			return err
+		}
+		return tx.SetUserTier(u.ID, polybot.TierPro)
+	})
+	if err != nil {
+		return polybot.NilID, "", err
+	}
+	err = st.Tenant(ctx, u.ID, func(tx polybot.TenantTx) error {
+		p, err := tx.Profile()
+		if err != nil {
+			return err
+		}
+		c, err := tx.Config()
+		if err != nil {
+			return err
+		}
+		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_polymarket":true,"enable_kalshi":true,"min_profit_pct":"0.5"}`), p)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateConfig(next); err != nil {
+			return err
+		}
+		now := tx.Now()
+		p.AcceptedTermsAt, p.OnboardingCompleted = &now, true
+		return tx.UpdateProfile(p)
+	})
+	return u.ID, password, err
+}
