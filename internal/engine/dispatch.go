@@ -20,11 +20,10 @@ type legDepth struct {
 	alloc       *allocator
 }
 
-// claim grants want sets (rounded down to lot) against every leg's depth at
-// once: together, tenants never ask for more than any leg's book showed.
-func (m *Manager) claim(o *offer, want, lot polybot.Decimal) polybot.Decimal {
-	m.allocMu.Lock()
-	defer m.allocMu.Unlock()
+// claimLocked grants want sets (rounded down to lot) against every leg's
+// depth at once: together, tenants never ask for more than any leg's book
+// showed. Call with allocMu held.
+func (m *Manager) claimLocked(o *offer, want, lot polybot.Decimal) polybot.Decimal {
 	got := want
 	for _, a := range o.allocs {
 		got = got.Min(a.remaining)
@@ -39,11 +38,21 @@ func (m *Manager) claim(o *offer, want, lot polybot.Decimal) polybot.Decimal {
 	return got
 }
 
-// release gives back depth a tenant claimed and did not use: n on every
-// leg, or perLeg[i] on leg i.
+func (m *Manager) claim(o *offer, want, lot polybot.Decimal) polybot.Decimal {
+	m.allocMu.Lock()
+	defer m.allocMu.Unlock()
+	return m.claimLocked(o, want, lot)
+}
+
+// release gives back depth a tenant was granted and did not use: n on
+// every leg, or perLeg[i] on leg i.
 func (m *Manager) release(o *offer, n polybot.Decimal, perLeg []polybot.Decimal) {
 	m.allocMu.Lock()
 	defer m.allocMu.Unlock()
+	m.releaseLocked(o, n, perLeg)
+}
+
+func (m *Manager) releaseLocked(o *offer, n polybot.Decimal, perLeg []polybot.Decimal) {
 	for i, a := range o.allocs {
 		back := n
 		if perLeg != nil {
@@ -152,12 +161,34 @@ func (m *Manager) dispatch(ctx context.Context) {
 		}
 		m.batches.Add(1)
 		m.views.Add(int64(len(changed)))
+		m.forgetMovedDepth(changed)
 		found = m.detect(changed, found[:0])
 		for _, o := range found {
-			m.route(o, at)
+			m.routeSafely(o, at)
 		}
 		clear(found)
 		clear(changed)
+	}
+}
+
+// forgetMovedDepth drops the allocators of instruments whose best ask
+// moved: the next opportunity on them shows new depth, even if it comes back
+// at the same price and size after being taken.
+func (m *Manager) forgetMovedDepth(changed []*marketdata.View) {
+	m.allocMu.Lock()
+	defer m.allocMu.Unlock()
+	if len(m.depth) == 0 {
+		return
+	}
+	for _, v := range changed {
+		k := keyOf(v.Instrument)
+		d := m.depth[k]
+		if d == nil {
+			continue
+		}
+		if ask, ok := v.BestAsk(); v.Stale || !ok || ask.Price != d.price || ask.Size != d.size {
+			delete(m.depth, k)
+		}
 	}
 }
 
@@ -173,8 +204,21 @@ func (m *Manager) detect(changed []*marketdata.View, dst []*polybot.Opportunity)
 	return m.detector().Detect(changed, m.books, dst)
 }
 
-// route delivers a new opportunity to the mailboxes of the tenants whose
-// index entry says they may want it, rotating who comes first.
+// routeSafely routes one opportunity, recovering from a panic (in an
+// injected Wants, say) so that the dispatcher keeps serving.
+func (m *Manager) routeSafely(o *polybot.Opportunity, at time.Time) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.detectPanics.Add(1)
+			m.log.Error("routing an opportunity panicked", "opportunity", o.ID, "panic", fmt.Sprint(p))
+		}
+	}()
+	m.route(o, at)
+}
+
+// route offers a new opportunity to the tenants whose index entry says they
+// may want it, rotating who comes first: each is sized and granted depth in
+// turn, and only those granted some are woken (their mailbox gets it).
 func (m *Manager) route(o *polybot.Opportunity, at time.Time) {
 	if len(o.Legs) == 0 || o.Size.Sign() <= 0 {
 		return
@@ -191,7 +235,8 @@ func (m *Manager) route(o *polybot.Opportunity, at time.Time) {
 	m.opps.Add(1)
 	m.ring.add(o)
 	of := &offer{opp: o, group: g, at: at, allocs: make([]*allocator, len(o.Legs))}
-	m.allocMu.Lock()
+	m.allocMu.Lock() // held while routing: claims are made here
+	defer m.allocMu.Unlock()
 	for i := range o.Legs {
 		l := &o.Legs[i]
 		k := keyOf(l.Instrument)
@@ -202,7 +247,6 @@ func (m *Manager) route(o *polybot.Opportunity, at time.Time) {
 		}
 		of.allocs[i] = d.alloc
 	}
-	m.allocMu.Unlock()
 	ents := m.index.Load().lookup(o.Strategy, venueMask(o), o.ProfitPct)
 	n := len(ents)
 	if n == 0 {
@@ -210,10 +254,49 @@ func (m *Manager) route(o *polybot.Opportunity, at time.Time) {
 	}
 	start := int(m.rot % uint32(n))
 	m.rot++
+	lot := lotOf(o)
+	woken := 0
 	for i := range n {
-		ents[(start+i)%n].t.box.put(of)
+		t := ents[(start+i)%n].t
+		got, ok := m.offerTo(t, of, lot)
+		if !ok {
+			continue
+		}
+		if got.Sign() > 0 {
+			woken++
+			if old, evicted := t.box.put(delivery{of, got}); evicted {
+				m.releaseLocked(old.o, old.sets, nil)
+			}
+		}
 	}
-	m.deliveries.Add(int64(n))
+	m.deliveries.Add(int64(woken))
+	m.considered.Add(int64(n))
+}
+
+// offerTo decides for one tenant, on the dispatcher: whether its config
+// (as of now) wants the opportunity, how many sets it would buy, and how
+// many of those the depth grants it, first come, first served. Only a
+// tenant granted depth is woken. ok is false when it does not want it.
+// Call with allocMu held.
+func (m *Manager) offerTo(t *tenant, of *offer, lot polybot.Decimal) (polybot.Decimal, bool) {
+	s := t.snap.Load()
+	o := of.opp
+	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, o) {
+		m.decide(t, of, polybot.Zero)
+		return polybot.Zero, false
+	}
+	t.c.opportunities.Add(1)
+	if t.events.active() {
+		t.publish("opportunity", o)
+	}
+	got := polybot.Zero
+	if o.Cost.Sign() > 0 {
+		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 {
+			got = m.claimLocked(of, want, lot)
+		}
+	}
+	m.decide(t, of, got)
+	return got, true
 }
 
 // groupOf identifies an opportunity's strategy and legs: a newer offer of

@@ -12,23 +12,30 @@
 //	   ─▶ Detector, once per batch of changed views (never per tenant)
 //	   ─▶ interest index: (strategy, set of venues) → tenants sorted by min_profit_pct;
 //	      a binary search finds the tenants whose threshold the opportunity clears
-//	   ─▶ each such runner's mailbox (bounded, conflating; the dispatcher never blocks)
-//	   ─▶ runner: Wants(config) ─▶ size ─▶ claim depth ─▶ risk gate (polybot.SubmitIntent,
+//	   ─▶ per such tenant, on the dispatcher: Wants(config now), size, claim depth
+//	   ─▶ only tenants granted depth are woken: their mailbox (bounded, conflating;
+//	      the dispatcher never blocks)
+//	   ─▶ runner: Wants again, re-price for its size ─▶ risk gate (polybot.SubmitIntent,
 //	      every leg's intent in one tenant transaction) ─▶ send legs ─▶ RecordFill
 //
 // # Allocation policy
 //
 // Several tenants may act on the same opportunity, but the book shows only
-// so much. Every distinct visible depth (the legs' instruments, prices,
-// sizes and quote times) gets one allocator holding the opportunity's Size.
-// Tenants claim from it first come, first served: each claim is
-// min(desired, remaining), whole contracts only, and a tenant claims a given
-// depth once. What a tenant claimed but could not use (the risk gate refused,
-// or an order did not fill) goes back to the allocator. So the sizes the
-// tenants request together never exceed what the book showed. Fairness comes
-// from delivery: the dispatcher rotates the tenant it delivers to first, so
-// no tenant is systematically ahead. A re-detection of the same depth is not
-// delivered again; new depth (any leg's book changed) is a new opportunity.
+// so much. Each leg's best level (instrument, price, size) has one
+// allocator holding its visible size; it lives until that level's price or
+// size changes in the hub (then the book shows new depth). The dispatcher
+// grants depth first come, first served in delivery order: each interested
+// tenant gets min(the sets it wants, what every leg has left), in whole
+// lots (1 contract; 0.01 share on Polymarket alone), and the grant is taken
+// from every leg's allocator at once. The sets a tenant wants are its max
+// trade size (config, capped by the plan) divided by the cost per set, at
+// most the opportunity's size. Depth a tenant does not use (the risk gate
+// refused, its config changed, an order did not fill, a newer delivery
+// replaced it in the mailbox) goes back to the allocators. So the sizes the
+// tenants request together never exceed what any leg's book showed.
+// Fairness: the dispatcher rotates the tenant it starts with on every
+// opportunity, so no tenant is systematically first. A re-detection of the
+// same book state (same opportunity id) is not routed again.
 //
 // # Execution
 //
@@ -57,10 +64,13 @@
 //
 // # Isolation and density
 //
-// A runner is a goroutine and a few hundred bytes of state; its config is an
-// atomic.Pointer that Reload swaps in place (no restart). A panic in a runner
-// is recovered, logged and counted, and the runner restarts with exponential
-// backoff. A slow runner only fills its own mailbox, which conflates.
+// A runner is a goroutine (an 8 KiB stack) and about 3.5 KiB of heap while
+// idle; its config is an atomic.Pointer that Reload swaps in place (no
+// restart). Tenants that are not granted depth are never woken, so an
+// update costs the dispatcher a few hundred nanoseconds per interested
+// tenant. A panic in a runner is recovered, logged and counted, and the
+// runner restarts with exponential backoff. A slow runner only fills its
+// own mailbox, which conflates.
 //
 // # Metrics cardinality
 //

@@ -15,6 +15,7 @@ const eventBuffer = 64
 type fanout struct {
 	mu      sync.Mutex
 	subs    []chan polybot.Event
+	n       atomic.Int32 // len(subs), read without the lock
 	dropped atomic.Int64
 }
 
@@ -22,6 +23,7 @@ func (f *fanout) subscribe() (<-chan polybot.Event, func()) {
 	ch := make(chan polybot.Event, eventBuffer)
 	f.mu.Lock()
 	f.subs = append(f.subs, ch)
+	f.n.Store(int32(len(f.subs)))
 	f.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
@@ -36,6 +38,7 @@ func (f *fanout) subscribe() (<-chan polybot.Event, func()) {
 			if len(f.subs) == 0 {
 				f.subs = nil
 			}
+			f.n.Store(int32(len(f.subs)))
 			f.mu.Unlock()
 			close(ch)
 		})
@@ -43,6 +46,9 @@ func (f *fanout) subscribe() (<-chan polybot.Event, func()) {
 }
 
 func (f *fanout) publish(ev polybot.Event) {
+	if f.n.Load() == 0 {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, ch := range f.subs {
@@ -54,8 +60,4 @@ func (f *fanout) publish(ev polybot.Event) {
 	}
 }
 
-func (f *fanout) active() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs) > 0
-}
+func (f *fanout) active() bool { return f.n.Load() > 0 }

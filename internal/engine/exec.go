@@ -26,44 +26,32 @@ func lotOf(o *polybot.Opportunity) polybot.Decimal {
 	return lot
 }
 
-// act decides what to do with one offer: keep it only if the tenant's
-// config (as of now) wants it, size it, claim depth, and execute.
-func (r *runner) act(ctx context.Context, o *offer) {
+// act executes one delivery: the opportunity with the sets of depth the
+// dispatcher granted. The config may have changed since: it is checked
+// again, and the opportunity is re-priced for the granted size (fees per
+// set grow on smaller orders). Depth not used goes back.
+func (r *runner) act(ctx context.Context, d delivery) {
 	t, m := r.t, r.m
 	s := t.snap.Load()
-	opp := o.opp
-	if s == nil || !m.wants(s.cfg, s.profile.Features, opp) {
-		m.decide(t, o, polybot.Zero)
+	opp := d.o.opp
+	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, opp) {
+		m.release(d.o, d.sets, nil)
 		return
 	}
-	if m.cfg.MaxOfferAge > 0 && time.Since(o.at) > m.cfg.MaxOfferAge {
+	if m.cfg.MaxOfferAge > 0 && time.Since(d.o.at) > m.cfg.MaxOfferAge {
 		m.stale.Add(1)
-		m.decide(t, o, polybot.Zero)
+		m.release(d.o, d.sets, nil)
 		return
 	}
-	t.c.opportunities.Add(1)
-	if t.events.active() {
-		t.publish("opportunity", opp)
-	}
-	lot := lotOf(opp)
-	want := polybot.Zero
-	if opp.Cost.Sign() > 0 {
-		want = s.maxTrade().Div(opp.Cost).Floor(lot).Min(opp.Size)
-	}
-	got := polybot.Zero
-	if want.Sign() > 0 {
-		got = m.claim(o, want, lot)
-	}
-	m.decide(t, o, got)
-	if got.Sign() <= 0 {
+	priced, ok := m.detector().Resize(opp, d.sets)
+	if !ok || priced.Size != d.sets || !m.wants(s.cfg, s.profile.Features, priced) {
+		m.release(d.o, d.sets, nil)
 		return
 	}
-	priced, ok := m.detector().Resize(opp, got)
-	if !ok || priced.Size != got || !m.wants(s.cfg, s.profile.Features, priced) {
-		m.release(o, got, nil)
-		return
+	if m.onAct != nil {
+		m.onAct(t.id, d)
 	}
-	r.execute(ctx, s, o, priced, got)
+	r.execute(ctx, s, d.o, priced, d.sets)
 }
 
 // legOrder is the order legs are sent in: the riskier first, that is the

@@ -32,11 +32,7 @@ func TestReloadTakesEffectAtOnceWithoutARestart(t *testing.T) {
 	id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MinProfitPct = d("10") })
 	acted := make(chan time.Time, 16)
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onDecision = func(_ polybot.ID, _ *offer, got polybot.Decimal) {
-			if got.Sign() > 0 {
-				acted <- time.Now()
-			}
-		}
+		m.onAct = func(polybot.ID, delivery) { acted <- time.Now() }
 	})
 	r.waitRunning(id)
 	before := m.Status(id)
@@ -230,7 +226,7 @@ func TestPanicInOneTenantNeitherStopsOthersNorItself(t *testing.T) {
 	a, b := r.user(polybot.TierFree, nil), r.user(polybot.TierFree, nil)
 	var panicked atomic.Bool
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onDecision = func(t polybot.ID, _ *offer, _ polybot.Decimal) {
+		m.onAct = func(t polybot.ID, _ delivery) {
 			if t == a && panicked.CompareAndSwap(false, true) {
 				panic("a bug in tenant a's strategy")
 			}
@@ -262,7 +258,7 @@ func TestSlowTenantDoesNotStallOthersOrTheDispatcher(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onDecision = func(t polybot.ID, _ *offer, _ polybot.Decimal) {
+		m.onAct = func(t polybot.ID, _ delivery) {
 			if t == slow {
 				<-release
 			}

@@ -187,12 +187,15 @@ type Manager struct {
 
 	states                                         [len(stateNames)]atomic.Int64
 	batches, views, opps, repeats, deliveries      atomic.Int64
+	considered                                     atomic.Int64
 	detectPanics, panics, restarts, indexBuilds    atomic.Int64
 	fills, unwinds, unknown, stale, subscribeFails atomic.Int64
 
-	// onDecision, when set (tests, benchmarks), sees every runner decision:
-	// the sets it claimed (zero: none).
+	// onDecision, when set (tests, benchmarks), sees every decision the
+	// dispatcher takes for a tenant: the sets granted (zero: none, or not
+	// wanted). onAct sees a runner start executing a delivery.
 	onDecision func(t polybot.ID, o *offer, got polybot.Decimal)
+	onAct      func(t polybot.ID, d delivery)
 }
 
 type detectorRef struct{ Detector }

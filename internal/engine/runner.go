@@ -82,7 +82,7 @@ type runner struct {
 	holdReason string
 	reevaluate bool
 	unresolved map[string]time.Time // unknown intents → when first seen
-	buf        []*offer
+	buf        []delivery
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -104,7 +104,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		code, reason := t.evaluate(s)
 		if code == stStopped {
-			t.box.drain()
+			r.drain()
 			t.setState(stStopped, reason)
 			return errStopped
 		}
@@ -122,7 +122,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		t.setState(code, reason)
 		if code != stRunning {
-			t.box.drain()
+			r.drain()
 		}
 		if err := r.wait(ctx, code); err != nil {
 			return err
@@ -163,7 +163,7 @@ func (r *runner) wait(ctx context.Context, code int32) error {
 			c.done <- c.fn(ctx, r)
 		case <-t.box.notify:
 			if t.state.Load() != stRunning {
-				t.box.drain()
+				r.drain()
 				continue
 			}
 			r.process(ctx)
@@ -186,17 +186,27 @@ func (r *runner) wait(ctx context.Context, code int32) error {
 	}
 }
 
-// process acts on every waiting offer, oldest first.
+// process acts on every waiting delivery, oldest first.
 func (r *runner) process(ctx context.Context) {
 	r.buf = r.t.box.take(r.buf[:0])
-	for i, o := range r.buf {
+	for i, d := range r.buf {
 		if ctx.Err() != nil || r.reevaluate || r.t.state.Load() != stRunning {
-			break
+			r.m.release(d.o, d.sets, nil)
+		} else {
+			r.act(ctx, d)
 		}
-		r.act(ctx, o)
-		r.buf[i] = nil
+		r.buf[i] = delivery{}
 	}
-	clear(r.buf)
+	r.buf = r.buf[:0]
+}
+
+// drain gives back the depth of every waiting delivery.
+func (r *runner) drain() {
+	r.buf = r.t.box.take(r.buf[:0])
+	for i, d := range r.buf {
+		r.m.release(d.o, d.sets, nil)
+		r.buf[i] = delivery{}
+	}
 	r.buf = r.buf[:0]
 }
 

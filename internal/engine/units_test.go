@@ -69,13 +69,19 @@ func TestIndexFindsOnlyTenantsWhoseThresholdTheProfitClears(t *testing.T) {
 func TestMailboxConflatesByGroupAndDropsTheOldestWhenFull(t *testing.T) {
 	var b mailbox
 	b.init(2)
-	o1, o1b, o2, o3 := &offer{group: 1}, &offer{group: 1}, &offer{group: 2}, &offer{group: 3}
-	b.put(o1)
-	b.put(o1b)
-	b.put(o2)
-	b.put(o3)
+	g1, g2, g3 := &offer{group: 1}, &offer{group: 2}, &offer{group: 3}
+	if _, ev := b.put(delivery{g1, d("1")}); ev {
+		t.Fatal("evicted from an empty box")
+	}
+	if old, ev := b.put(delivery{g1, d("2")}); !ev || old.sets != d("1") {
+		t.Fatalf("conflation returned %+v %v", old, ev)
+	}
+	b.put(delivery{g2, d("3")})
+	if old, ev := b.put(delivery{g3, d("4")}); !ev || old.o != g1 || old.sets != d("2") {
+		t.Fatalf("a full box dropped %+v %v, want the oldest", old, ev)
+	}
 	got := b.take(nil)
-	if len(got) != 2 || got[0] != o2 || got[1] != o3 || b.conflated != 1 || b.dropped != 1 {
+	if len(got) != 2 || got[0].o != g2 || got[1].o != g3 || b.conflated != 1 || b.dropped != 1 {
 		t.Fatalf("took %v, conflated %d, dropped %d", got, b.conflated, b.dropped)
 	}
 	if len(b.take(nil)) != 0 {
