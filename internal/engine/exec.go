@@ -186,6 +186,10 @@ func (r *runner) send(ctx context.Context, x polybot.Exchange, in *polybot.Inten
 		r.settle(ctx, in, nil, nil, polybot.IntentRejected, "no exchange for "+string(in.Instrument.Venue))
 		return sendResult{reason: "no exchange"}
 	}
+	if err := ctx.Err(); err != nil {
+		r.settle(ctx, in, nil, nil, polybot.IntentRejected, "not sent: the bot stopped")
+		return sendResult{reason: "the bot stopped"}
+	}
 	req := polybot.OrderRequest{ClientOrderID: in.ID, Instrument: in.Instrument, Side: in.Side, Price: in.Price, Size: in.Size, TIF: in.TIF}
 	octx, cancel := context.WithTimeout(ctx, m.cfg.OrderTimeout)
 	st, err := x.PlaceOrder(octx, req)
@@ -418,15 +422,26 @@ func (r *runner) cancelUnsent(ctx context.Context, ins []*polybot.Intent, why st
 // unwind sells back what filled of each leg, fill-and-kill at the best bid,
 // after a later leg failed.
 func (r *runner) unwind(ctx context.Context, opp *polybot.Opportunity, filled []polybot.Decimal, why string) {
+	insts := make([]polybot.Instrument, len(opp.Legs))
+	for i := range opp.Legs {
+		insts[i] = opp.Legs[i].Instrument
+	}
+	r.unwindLegs(ctx, opp.ID, opp.Strategy, insts, filled, nil, why)
+}
+
+// unwindLegs sells q[i] of insts[i] for every leg with something to sell.
+// attempts[i] numbers the leg's unwind (several repairs of one opportunity
+// get distinct client order ids).
+func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts []polybot.Instrument, q []polybot.Decimal, attempts []int, why string) {
 	t, m := r.t, r.m
 	msg := "unwound after " + why
-	for li, q := range filled {
-		if q.Sign() <= 0 {
+	for li, size := range q {
+		if size.Sign() <= 0 {
 			continue
 		}
 		t.c.unwinds.Add(1)
 		m.unwinds.Add(1)
-		inst := opp.Legs[li].Instrument
+		inst := insts[li]
 		bid, ok := polybot.Zero, false
 		if v, found := m.books.View(inst); found {
 			if b, has := v.BestBid(); has {
@@ -437,8 +452,12 @@ func (r *runner) unwind(ctx context.Context, opp *polybot.Opportunity, filled []
 			msg += "; leg " + itoa(int64(li)) + " could not be unwound: no bid for " + inst.Key()
 			continue
 		}
-		in := &polybot.Intent{ID: polybot.IntentID(t.id, opp.ID, unwindLeg+li, 0), OpportunityID: opp.ID, Strategy: opp.Strategy,
-			Leg: unwindLeg + li, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: bid, Size: q, TIF: polybot.FAK}
+		attempt := 0
+		if attempts != nil {
+			attempt = attempts[li]
+		}
+		in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, unwindLeg+li, attempt), OpportunityID: oppID, Strategy: strategy,
+			Leg: unwindLeg + li, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: bid, Size: size, TIF: polybot.FAK}
 		err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
 			return polybot.SubmitIntent(tx, in, m.books.mark)
 		})
@@ -452,11 +471,79 @@ func (r *runner) unwind(ctx context.Context, opp *polybot.Opportunity, filled []
 		switch {
 		case res.unknown:
 			msg += "; leg " + itoa(int64(li)) + " unwind outcome unknown"
-		case res.filled != q:
-			msg += "; leg " + itoa(int64(li)) + " unwound " + res.filled.String() + " of " + q.String()
+		case res.filled != size:
+			msg += "; leg " + itoa(int64(li)) + " unwound " + res.filled.String() + " of " + size.String()
 		}
 	}
 	t.setError(msg)
-	m.log.Warn("leg failed; unwound", "tenant", t.id, "opportunity", opp.ID, "detail", msg)
+	m.log.Warn("legs unbalanced; unwound", "tenant", t.id, "opportunity", oppID, "detail", msg)
 	t.publish("status", t.status())
+}
+
+// repairLegs balances an opportunity's legs once none of them is still
+// working: whatever a leg holds beyond the least-filled leg (its partner
+// never filled, or its outcome was unknown and turned out filled) is sold
+// back. Reconciliation calls it for the opportunities it resolved.
+func (r *runner) repairLegs(ctx context.Context, oppID string) {
+	var ins []*polybot.Intent
+	err := r.m.cfg.Store.TenantView(ctx, r.t.id, func(tx polybot.TenantTx) error {
+		all, err := tx.Intents(nil, time.Time{}, 1000)
+		for _, in := range all {
+			if in.OpportunityID == oppID && in.Mode == r.mode {
+				ins = append(ins, in)
+			}
+		}
+		return err
+	})
+	if err != nil || len(ins) == 0 {
+		return
+	}
+	legs := 0
+	for _, in := range ins {
+		if in.Leg < unwindLeg {
+			legs = max(legs, in.Leg+1)
+		}
+	}
+	if legs < 2 {
+		return
+	}
+	insts := make([]polybot.Instrument, legs)
+	held := make([]polybot.Decimal, legs)
+	attempts := make([]int, legs)
+	seen := make([]bool, legs)
+	for _, in := range ins {
+		if in.State == polybot.IntentPending || in.State == polybot.IntentUnknown || in.State == polybot.IntentOpen {
+			return // still working: not yet
+		}
+		li := in.Leg
+		if li >= unwindLeg {
+			li -= unwindLeg
+			if li >= legs {
+				continue
+			}
+			held[li] = held[li].Sub(in.Filled)
+			attempts[li]++
+			continue
+		}
+		insts[li], seen[li] = in.Instrument, true
+		held[li] = held[li].Add(in.Filled)
+	}
+	hedged := held[0]
+	for li := range held {
+		if !seen[li] {
+			hedged = polybot.Zero // a leg never persisted: nothing of it is held
+		}
+		hedged = hedged.Min(held[li])
+	}
+	excess := make([]polybot.Decimal, legs)
+	any := false
+	for li := range held {
+		if seen[li] {
+			excess[li] = held[li].Sub(hedged)
+			any = any || excess[li].Sign() > 0
+		}
+	}
+	if any {
+		r.unwindLegs(ctx, oppID, ins[0].Strategy, insts, excess, attempts, "the legs of "+oppID+" ended unbalanced")
+	}
 }

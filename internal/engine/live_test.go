@@ -463,3 +463,113 @@ func TestHaltedLiveBotSendsNoOrdersButCancelsItsRestingOrders(t *testing.T) {
 		t.Fatalf("intent %+v", in)
 	}
 }
+
+func TestUnknownLegResolvedLaterIsRepairedByUnwinding(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	m := r.startLive(Config{OrderTimeout: 300 * time.Millisecond, ReconcileEvery: 50 * time.Millisecond})
+	r.waitRunning(lt.id)
+	// The Kalshi leg is accepted (and fills) but its answer is lost, and the
+	// venue cannot be asked at once either: the second leg is not sent.
+	r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultTimeoutAfterAccept, Method: http.MethodPost, Path: kalshiOrderRE, Times: 1})
+	r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultStatus, Status: http.StatusServiceUnavailable, Method: http.MethodGet,
+		Path: "/portfolio/orders", Times: 4})
+	r.crossBooks("10")
+
+	eventually(t, "the resolved leg is unwound", func() bool {
+		u := r.intentsByLeg(lt.id)[unwindLeg]
+		return u != nil && finalState(u.State)
+	})
+	legs := r.intentsByLeg(lt.id)
+	if k := legs[0]; k.State != polybot.IntentFilled || k.Filled != d("10") {
+		t.Fatalf("kalshi leg %+v, want resolved as filled", k)
+	}
+	if p := legs[1]; p.State != polybot.IntentCancelled || !strings.Contains(p.Error, "unknown") {
+		t.Fatalf("polymarket leg %+v, want never sent", p)
+	}
+	if u := legs[unwindLeg]; u.Side != polybot.Sell || u.Filled != d("10") || u.State != polybot.IntentFilled {
+		t.Fatalf("unwind %+v", u)
+	}
+	orders := r.kalshiOrders()
+	if len(orders) != 2 || orders[0].body.ClientOrderID != legs[0].ID || orders[1].body.ClientOrderID != legs[unwindLeg].ID {
+		t.Fatalf("kalshi orders %+v: the leg once, then its unwind", orders)
+	}
+	if pos := r.psim.Wallet(lt.wallet.Address()).Positions[pmNoTok]; !pos.IsZero() {
+		t.Fatalf("the unsent Polymarket leg traded: %s", pos)
+	}
+	if st := m.Status(lt.id); st.Counters.Unwinds != 1 || st.State != polybot.BotRunning {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestStartReconcilesAnOrderThatFilledBeforeACrash(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	if err := r.ksim.SetBook(fedTicker, nil, []polybot.Level{lv("0.55", "10")}); err != nil {
+		t.Fatal(err)
+	}
+	// The intent was persisted and its order filled, then the process died
+	// before recording anything.
+	in := &polybot.Intent{ID: polybot.IntentID(lt.id, "before-the-crash", 0, 0), OpportunityID: "before-the-crash",
+		Strategy: polybot.StrategyCrossPlatform, Mode: polybot.Live, Instrument: kYes, Side: polybot.Buy, Price: d("0.45"),
+		Size: d("5"), TIF: polybot.FOK}
+	r.tenantTx(lt.id, func(tx polybot.TenantTx) error { return polybot.SubmitIntent(tx, in, nil) })
+	x, err := kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: r.kURLs.REST, KeyID: lt.kalshiID, PrivateKeyPEM: pkcs1(testRSAKeys(t)[1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := x.PlaceOrder(r.ctx, polybot.OrderRequest{ClientOrderID: in.ID, Instrument: kYes, Side: polybot.Buy,
+		Price: d("0.45"), Size: d("5"), TIF: polybot.FOK}); err != nil || st.State != polybot.OrderFilled {
+		t.Fatalf("%+v %v", st, err)
+	}
+	r.startLive(Config{})
+	eventually(t, "the intent is reconciled as filled", func() bool {
+		got := r.intentsByLeg(lt.id)[0]
+		return got.State == polybot.IntentFilled && got.Filled == d("5")
+	})
+	fills := r.fills(lt.id)
+	if len(fills) != 1 || fills[0].ClientOrderID != in.ID || fills[0].Size != d("5") || fills[0].Fee.IsZero() {
+		t.Fatalf("fills %+v", fills)
+	}
+	if n := len(r.kalshiOrders()); n != 1 {
+		t.Fatalf("%d orders reached the venue: reconciliation must never resend", n)
+	}
+	var h *polybot.Holding
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { h, err = tx.Holding(kYes, polybot.Live); return })
+	if h.Size != d("5") {
+		t.Fatalf("holding %+v, want the venue's 5", h)
+	}
+}
+
+func TestReloadSwitchesDryRunToLiveWithoutARestart(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(func(c *polybot.Config) { c.DryRun = true })
+	m := r.startLive(Config{})
+	r.waitRunning(lt.id)
+	r.crossBooks("10")
+	eventually(t, "dry-run fills", func() bool { return len(r.fills(lt.id)) == 2 })
+	if n := len(r.kalshiOrders()); n != 0 {
+		t.Fatalf("dry-run sent %d orders to the venue", n)
+	}
+	started := m.Status(lt.id).StartedAt
+	r.tenantTx(lt.id, func(tx polybot.TenantTx) error {
+		c, err := tx.Config()
+		if err != nil {
+			return err
+		}
+		c.DryRun = false
+		return tx.UpdateConfig(c)
+	})
+	if err := m.Reload(r.ctx, lt.id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the bot trades live", func() bool { return m.Status(lt.id).Mode == polybot.Live })
+	r.waitRunning(lt.id)
+	r.crossBooks("9")
+	eventually(t, "a live order reaches the venue", func() bool { return len(r.kalshiOrders()) == 1 })
+	eventually(t, "live fills", func() bool { return len(r.fills(lt.id)) == 4 })
+	st := m.Status(lt.id)
+	if st.Counters.Restarts != 0 || st.StartedAt == nil || !st.StartedAt.Equal(*started) {
+		t.Fatalf("status %+v: the switch must not restart the bot", st)
+	}
+}

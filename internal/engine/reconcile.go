@@ -25,10 +25,17 @@ func (r *runner) reconcile(ctx context.Context) error {
 		return err
 	}
 	var first error
+	touched := map[string]bool{}
+	defer func() {
+		for opp := range touched {
+			r.repairLegs(ctx, opp)
+		}
+	}()
 	for _, in := range ins {
 		if in.Mode != r.mode {
 			continue
 		}
+		touched[in.OpportunityID] = true
 		if in.State == polybot.IntentPartial && (in.TIF == polybot.FOK || in.TIF == polybot.FAK) {
 			continue // an immediate order that ended partly filled: nothing rests; syncFills finds late fills
 		}
@@ -171,6 +178,9 @@ func (r *runner) resolveUnknown(ctx context.Context) {
 			continue
 		}
 		_ = r.reconcileOne(ctx, in)
+		if _, still := r.unresolved[id]; !still {
+			r.repairLegs(ctx, in.OpportunityID)
+		}
 	}
 	if len(r.unresolved) == 0 {
 		r.unresolved = nil
