@@ -41,7 +41,10 @@
 //
 // Every leg's intent (client order id polybot.IntentID, deterministic) passes
 // the risk gate in one tenant transaction before anything is sent; any error
-// sends nothing. Legs go riskiest first: the thinner visible size first, ties
+// sends nothing. Then the hub's latest books must still show every leg's size
+// at its price, else the intents are closed unsent (the book moved while they
+// were persisted). Legs go back to back, their fills recorded after the last
+// one is sent, riskiest first: the thinner visible size first, ties
 // broken by the venue order in Config.LegOrder (the less liquid venue first).
 // Legs are fill-or-kill where the venue allows (Config.NoFOK lists venues
 // that do not; they get FAK). A leg that fills less than the full size stops
@@ -81,8 +84,9 @@
 //
 // # Imports
 //
-// The engine imports the root package, internal/marketdata and
-// internal/secrets. It must not import the server, the stores' concrete
-// packages (internal/sqlite, internal/postgres; tests excepted) or venue
-// connectors: cmd injects exchanges through Config.ExchangeFactory.
+// The engine imports the root package, internal/marketdata,
+// internal/secrets and internal/strategy (detection, fees, Wants). It must
+// not import the server, the stores' concrete packages (internal/sqlite,
+// internal/postgres: tests only), venue connectors or simulators (tests
+// only): cmd injects live exchanges through Config.ExchangeFactory.
 package engine

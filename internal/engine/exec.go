@@ -119,34 +119,79 @@ func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybo
 	for _, in := range intents {
 		t.publish("intent", in)
 	}
-	filled := make([]polybot.Decimal, len(opp.Legs))
+	// The intents took a store round trip: if the hub's books no longer
+	// show every leg's size at its price, nothing is sent.
+	if why := r.moved(opp, sets); why != "" {
+		m.moved.Add(1)
+		r.cancelUnsent(ctx, intents, "not sent: "+why)
+		m.release(o, sets, nil)
+		return
+	}
+	// Legs go back to back; their fills are recorded once every leg that
+	// will be sent has been (the intents are already persisted), so the
+	// window between legs is one venue round trip.
+	var sent []placed
+	failed := -1
 	for k, in := range intents {
-		x := r.ex[in.Instrument.Venue]
-		res := r.send(ctx, x, in)
-		filled[in.Leg] = res.filled
-		if res.unknown {
-			r.cancelUnsent(ctx, intents[k+1:], "not sent: the outcome of leg "+itoa(int64(in.Leg))+" is unknown")
+		p := r.place(ctx, r.ex[in.Instrument.Venue], in)
+		sent = append(sent, p)
+		if p.unknown || p.st == nil || p.st.Filled != sets {
+			failed = k
+			break
+		}
+	}
+	filled := make([]polybot.Decimal, len(opp.Legs))
+	var last sendResult
+	for _, p := range sent {
+		last = r.record(ctx, p)
+		filled[p.in.Leg] = last.filled
+	}
+	if failed >= 0 {
+		in := intents[failed]
+		if last.unknown {
+			r.cancelUnsent(ctx, intents[failed+1:], "not sent: the outcome of leg "+itoa(int64(in.Leg))+" is unknown")
 			t.c.errors.Add(1)
 			t.setError("the outcome of an order is unknown; resolving it with the venue (" + in.ID + ")")
 			return
 		}
-		if res.filled != sets {
-			r.cancelUnsent(ctx, intents[k+1:], "not sent: leg "+itoa(int64(in.Leg))+" did not fill")
-			back := make([]polybot.Decimal, len(opp.Legs))
-			for i := range back {
-				back[i] = sets.Sub(filled[i])
-			}
-			m.release(o, polybot.Zero, back)
-			if k > 0 || res.filled.Sign() > 0 {
-				r.unwind(ctx, opp, filled, "leg "+itoa(int64(in.Leg))+" filled "+res.filled.String()+" of "+sets.String()+": "+res.reason)
-			}
-			return
+		r.cancelUnsent(ctx, intents[failed+1:], "not sent: leg "+itoa(int64(in.Leg))+" did not fill")
+		back := make([]polybot.Decimal, len(opp.Legs))
+		for i := range back {
+			back[i] = sets.Sub(filled[i])
 		}
+		m.release(o, polybot.Zero, back)
+		if failed > 0 || last.filled.Sign() > 0 {
+			r.unwind(ctx, opp, filled, "leg "+itoa(int64(in.Leg))+" filled "+last.filled.String()+" of "+sets.String()+": "+last.reason)
+		}
+		return
 	}
 	if t.events.active() {
 		t.publish("pnl", map[string]any{"opportunity_id": opp.ID, "strategy": opp.Strategy, "mode": r.mode, "sets": sets,
 			"expected_profit": opp.NetEdge.Mul(sets)})
 	}
+}
+
+// moved checks the hub's latest books just before sending: every leg must
+// still show sets at its limit price or better. It returns why not, or "".
+func (r *runner) moved(opp *polybot.Opportunity, sets polybot.Decimal) string {
+	for i := range opp.Legs {
+		l := &opp.Legs[i]
+		v, ok := r.m.books.View(l.Instrument)
+		if !ok {
+			return "the book of " + l.Instrument.Key() + " is not live"
+		}
+		avail := polybot.Zero
+		for _, a := range v.Asks {
+			if a.Price.GreaterThan(l.Price) || !avail.LessThan(sets) {
+				break
+			}
+			avail = avail.Add(a.Size)
+		}
+		if avail.LessThan(sets) {
+			return "the book moved: " + l.Instrument.Key() + " shows " + avail.String() + " at " + l.Price.String() + ", not " + sets.String()
+		}
+	}
+	return ""
 }
 
 // refused handles an error of the risk gate: nothing was sent.
@@ -178,17 +223,32 @@ type sendResult struct {
 	reason  string
 }
 
-// send places one intent's order, resolves an unknown outcome by query
-// (never by sending again), and records its fills and final state.
+// placed is an order sent (or refused) and not yet recorded.
+type placed struct {
+	in      *polybot.Intent
+	x       polybot.Exchange
+	st      *polybot.OrderStatus // nil: refused (msg says why) or unknown
+	msg     string
+	unknown bool
+}
+
+// send places one intent's order and records the outcome.
 func (r *runner) send(ctx context.Context, x polybot.Exchange, in *polybot.Intent) sendResult {
+	return r.record(ctx, r.place(ctx, x, in))
+}
+
+// place sends one intent's order. An unknown outcome is marked as such in
+// the store and resolved by query, never by sending again.
+func (r *runner) place(ctx context.Context, x polybot.Exchange, in *polybot.Intent) placed {
 	t, m := r.t, r.m
+	p := placed{in: in, x: x}
 	if x == nil {
-		r.settle(ctx, in, nil, nil, polybot.IntentRejected, "no exchange for "+string(in.Instrument.Venue))
-		return sendResult{reason: "no exchange"}
+		p.msg = "no exchange for " + string(in.Instrument.Venue)
+		return p
 	}
 	if err := ctx.Err(); err != nil {
-		r.settle(ctx, in, nil, nil, polybot.IntentRejected, "not sent: the bot stopped")
-		return sendResult{reason: "the bot stopped"}
+		p.msg = "not sent: the bot stopped"
+		return p
 	}
 	req := polybot.OrderRequest{ClientOrderID: in.ID, Instrument: in.Instrument, Side: in.Side, Price: in.Price, Size: in.Size, TIF: in.TIF}
 	octx, cancel := context.WithTimeout(ctx, m.cfg.OrderTimeout)
@@ -196,13 +256,12 @@ func (r *runner) send(ctx context.Context, x polybot.Exchange, in *polybot.Inten
 	cancel()
 	if err != nil && definitelyNotPlaced(err) {
 		t.c.errors.Add(1)
-		msg := polybot.ErrorMessage(err)
+		p.msg = polybot.ErrorMessage(err)
 		var ve *polybot.VenueError
 		if errors.As(err, &ve) {
-			msg = ve.Error()
+			p.msg = ve.Error()
 		}
-		r.settle(ctx, in, nil, nil, polybot.IntentRejected, msg)
-		return sendResult{reason: msg}
+		return p
 	}
 	if err != nil {
 		// The venue may have the order: find out by asking, never resend.
@@ -211,23 +270,34 @@ func (r *runner) send(ctx context.Context, x polybot.Exchange, in *polybot.Inten
 		var ok bool
 		if st, ok = r.resolve(ctx, x, in.ID); !ok {
 			r.trackUnknown(in.ID)
-			return sendResult{unknown: true, reason: "outcome unknown"}
+			p.unknown = true
+			return p
 		}
 	}
-	fills := r.fetchFills(ctx, x, in, st)
-	cur := r.settle(ctx, in, st, fills, "", st.Reason)
-	res := sendResult{filled: polybot.Zero, reason: string(st.State)}
+	p.st = st
+	return p
+}
+
+// record reads a placed order's fills and records them with its state.
+func (r *runner) record(ctx context.Context, p placed) sendResult {
+	if p.unknown {
+		return sendResult{unknown: true, reason: "outcome unknown"}
+	}
+	if p.st == nil {
+		r.settle(ctx, p.in, nil, nil, polybot.IntentRejected, p.msg)
+		return sendResult{reason: p.msg}
+	}
+	st := p.st
+	fills := r.fetchFills(ctx, p.x, p.in, st)
+	cur := r.settle(ctx, p.in, st, fills, "", st.Reason)
+	res := sendResult{filled: st.Filled, reason: string(st.State)}
 	if st.Reason != "" {
 		res.reason += " (" + st.Reason + ")"
 	}
-	if cur != nil {
+	if cur != nil && !(st.State == polybot.OrderFilled && cur.Filled.LessThan(p.in.Size)) {
+		// What the store recorded, unless the venue says filled and not
+		// every fill has been seen yet.
 		res.filled = cur.Filled
-		if st.State == polybot.OrderFilled && cur.Filled.LessThan(in.Size) {
-			// The venue says filled but not every fill has been seen yet.
-			res.filled = st.Filled
-		}
-	} else {
-		res.filled = st.Filled
 	}
 	return res
 }

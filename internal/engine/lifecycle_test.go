@@ -337,3 +337,30 @@ func TestMetricsBoundTenantCardinality(t *testing.T) {
 		t.Fatalf("tenant label values %v, want 3 + other", tenants)
 	}
 }
+
+func TestNothingIsSentWhenTheBookMovedBeforeTheFirstLeg(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	id := r.user(polybot.TierFree, nil)
+	var once sync.Once
+	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
+		m.onAct = func(polybot.ID, delivery) {
+			// Someone takes the NO ask while the runner persists its intents.
+			once.Do(func() { r.book(pmNo, nil, []polybot.Level{lv("0.70", "100")}) })
+		}
+	})
+	r.waitRunning(id)
+	(&market{r: r}).tick()
+	eventually(t, "the intents are closed unsent", func() bool {
+		ins := r.intents(id)
+		return len(ins) == 2 && ins[0].State == polybot.IntentCancelled && ins[1].State == polybot.IntentCancelled
+	})
+	for _, in := range r.intents(id) {
+		if !strings.Contains(in.Error, "the book moved") {
+			t.Fatalf("intent %+v", in)
+		}
+	}
+	if len(r.fills(id)) != 0 || m.Snapshot().BookMoved != 1 || m.Status(id).Counters.Unwinds != 0 {
+		t.Fatalf("fills %d, snapshot %+v", len(r.fills(id)), m.Snapshot())
+	}
+}

@@ -187,7 +187,7 @@ type Manager struct {
 
 	states                                         [len(stateNames)]atomic.Int64
 	batches, views, opps, repeats, deliveries      atomic.Int64
-	considered                                     atomic.Int64
+	considered, moved                              atomic.Int64
 	detectPanics, panics, restarts, indexBuilds    atomic.Int64
 	fills, unwinds, unknown, stale, subscribeFails atomic.Int64
 

@@ -27,6 +27,7 @@ type Snapshot struct {
 	Batches, Views, Opportunities, Repeats, Deliveries int64
 	DetectPanics, RunnerPanics, Restarts               int64
 	Fills, Unwinds, UnknownOutcomes, StaleOffers       int64
+	BookMoved                                          int64 // executions called off: the book moved before the first leg
 	MailboxConflated, MailboxDropped, EventsDropped    int64
 	VenueRateWaits                                     map[polybot.Platform]int64
 	// PerTenant holds the TopTenants most active tenants, then one entry
@@ -84,6 +85,7 @@ func (m *Manager) Snapshot() Snapshot {
 	s.Repeats, s.Deliveries = m.repeats.Load(), m.deliveries.Load()
 	s.DetectPanics, s.RunnerPanics, s.Restarts = m.detectPanics.Load(), m.panics.Load(), m.restarts.Load()
 	s.Fills, s.Unwinds, s.UnknownOutcomes, s.StaleOffers = m.fills.Load(), m.unwinds.Load(), m.unknown.Load(), m.stale.Load()
+	s.BookMoved = m.moved.Load()
 	for p, l := range m.venueLim {
 		s.VenueRateWaits[p] = l.waits.Load()
 	}
@@ -182,6 +184,7 @@ func (s *Snapshot) WritePrometheus(out io.Writer) error {
 	counter("polybot_engine_unwinds_total", "Legs unwound after a partner leg failed.", s.Unwinds)
 	counter("polybot_engine_unknown_outcomes_total", "Orders whose outcome was unknown (resolved by query).", s.UnknownOutcomes)
 	counter("polybot_engine_stale_offers_total", "Offers a runner reached too late to act on.", s.StaleOffers)
+	counter("polybot_engine_book_moved_total", "Executions called off because the book moved before the first leg.", s.BookMoved)
 	metric("polybot_engine_venue_rate_waits_total", "counter", "Requests that waited for a venue-wide rate limit.")
 	for _, p := range polybot.Platforms {
 		fmt.Fprintf(w, "polybot_engine_venue_rate_waits_total{venue=%q} %d\n", p, s.VenueRateWaits[p])

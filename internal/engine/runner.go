@@ -106,6 +106,7 @@ func (r *runner) run(ctx context.Context) error {
 		if code == stStopped {
 			r.drain()
 			t.setState(stStopped, reason)
+			t.detach() // a Start from now on launches a new runner
 			return errStopped
 		}
 		if code == stRunning || code == stHalted {

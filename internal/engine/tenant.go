@@ -311,6 +311,13 @@ func (t *tenant) start(ctx context.Context) {
 	}()
 }
 
+// detach forgets the running supervisor, which is on its way out.
+func (t *tenant) detach() {
+	t.mu.Lock()
+	t.cancel, t.done = nil, nil
+	t.mu.Unlock()
+}
+
 // stop ends the supervisor and waits for it (or ctx).
 func (t *tenant) stop(ctx context.Context) error {
 	t.mu.Lock()
