@@ -121,8 +121,7 @@ func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db 
 	}
 	for _, fd := range feeds {
 		h := hubs[fd.Platform()]
-		go func() { _ = fd.Run(ctx, h.Handle) }()
-		go func() { _ = h.Run(ctx) }()
+		go func() { _ = h.Run(ctx) }() // runs the feed into the hub
 	}
 
 	var pairs []*polybot.MarketPair

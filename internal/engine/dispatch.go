@@ -130,7 +130,10 @@ func (m *Manager) dispatch(ctx context.Context) {
 		}
 		m.kickDispatcher()
 	}
-	subscribe(m.cfg.Universe)
+	m.uniMu.Lock()
+	start := m.cfg.Universe
+	m.uniMu.Unlock()
+	subscribe(start)
 	var (
 		changed []*marketdata.View
 		found   []*polybot.Opportunity

@@ -177,6 +177,7 @@ type Manager struct {
 	ring     ring
 	kick     chan struct{}
 	universe chan Universe
+	uniMu    sync.Mutex // guards cfg.Universe for ReloadPairs
 
 	// dispatcher goroutine only
 	groups map[uint64]string // group → id of the last opportunity delivered
@@ -566,4 +567,25 @@ func (m *Manager) rebuildIndex() {
 	}
 	m.index.Store(buildIndex(reg))
 	m.indexBuilds.Add(1)
+}
+
+// ReloadPairs re-reads the matched-market registry and watches the approved
+// pairs from now on, keeping the other single-platform markets. The server
+// calls it after an admin changes the registry.
+func (m *Manager) ReloadPairs(ctx context.Context) error {
+	var pairs []*polybot.MarketPair
+	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) error {
+		var err error
+		pairs, err = tx.MarketPairs()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	m.uniMu.Lock()
+	m.cfg.Universe.Pairs = pairs
+	u := m.cfg.Universe
+	m.uniMu.Unlock()
+	m.SetUniverse(u)
+	return nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -318,7 +319,21 @@ func (s *Server) handleAdminGlobalHalt(w http.ResponseWriter, r *http.Request, i
 	if err != nil {
 		return err
 	}
+	if hr, ok := s.cfg.Bots.(interface{ RefreshHalt(context.Context) error }); ok {
+		if err := hr.RefreshHalt(r.Context()); err != nil {
+			s.log.Warn("refresh global halt", "err", err)
+		}
+	}
 	return writeJSON(w, http.StatusOK, map[string]string{"state": in.State})
+}
+
+// reloadPairs makes a running engine watch the registry's approved pairs now.
+func (s *Server) reloadPairs(r *http.Request) {
+	if pr, ok := s.cfg.Bots.(interface{ ReloadPairs(context.Context) error }); ok {
+		if err := pr.ReloadPairs(r.Context()); err != nil {
+			s.log.Warn("reload market pairs", "err", err)
+		}
+	}
 }
 
 func (s *Server) handleAdminGetGlobalHalt(w http.ResponseWriter, r *http.Request, _ *identity) error {
@@ -397,6 +412,7 @@ func (s *Server) handleAdminPutMarketPair(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
+	s.reloadPairs(r)
 	return writeJSON(w, http.StatusOK, m)
 }
 
@@ -411,6 +427,7 @@ func (s *Server) handleAdminDeleteMarketPair(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
+	s.reloadPairs(r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
