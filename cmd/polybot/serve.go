@@ -118,7 +118,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			} else {
 				demoLine = fmt.Sprintf("Demo user: %s (password shown on first start)", tf.demoEmail)
 			}
-			tr.sims.print(e.stderr)
+			tr.sims.print(e.stdout)
 		}
 	}
 	srv := server.New(scfg)

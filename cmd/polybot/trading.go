@@ -26,6 +26,15 @@ import (
 // simulators, or nowhere (API only).
 type tradingFlags struct {
 	venues       string // real, sim, off
+	pmCLOB       string
+	pmMarketWS   string
+	pmUserWS     string
+	pmGamma      string
+	pmData       string
+	pmChain      int64
+	kalshiREST   string
+	kalshiDemo   string
+	kalshiWS     string
 	sim          bool
 	kalshiKeyID  string
 	kalshiKeyPEM string
@@ -40,6 +49,25 @@ func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.kalshiKeyID, "kalshi-md-key-id", e.getenv("POLYBOT_KALSHI_MD_KEY_ID"), "Kalshi API key id for the platform's market-data connection (Kalshi signs WebSocket handshakes)")
 	fs.StringVar(&f.kalshiKeyPEM, "kalshi-md-key-file", e.getenv("POLYBOT_KALSHI_MD_KEY_FILE"), "PEM file of that key")
 	fs.StringVar(&f.demoEmail, "demo-email", "demo@polybot.local", "with --sim: the demo user's email")
+	def := realVenues()
+	fs.StringVar(&f.pmCLOB, "polymarket-clob-url", envOr(e, "POLYBOT_POLYMARKET_CLOB_URL", def.polymarket.CLOBURL), "Polymarket CLOB REST base URL")
+	fs.StringVar(&f.pmMarketWS, "polymarket-market-ws-url", envOr(e, "POLYBOT_POLYMARKET_MARKET_WS_URL", def.polymarket.MarketWSURL), "Polymarket market channel URL")
+	fs.StringVar(&f.pmUserWS, "polymarket-user-ws-url", envOr(e, "POLYBOT_POLYMARKET_USER_WS_URL", def.polymarket.UserWSURL), "Polymarket user channel URL")
+	fs.StringVar(&f.pmGamma, "polymarket-gamma-url", envOr(e, "POLYBOT_POLYMARKET_GAMMA_URL", def.polymarket.GammaURL), "Polymarket Gamma API base URL")
+	fs.StringVar(&f.pmData, "polymarket-data-url", envOr(e, "POLYBOT_POLYMARKET_DATA_URL", def.polymarket.DataURL), "Polymarket Data API base URL")
+	fs.Int64Var(&f.pmChain, "polymarket-chain-id", def.polymarket.ChainID, "chain orders are signed for: 137 (Polygon) or 80002 (Amoy)")
+	fs.StringVar(&f.kalshiREST, "kalshi-url", envOr(e, "POLYBOT_KALSHI_URL", def.kalshiREST), "Kalshi REST base URL for live keys")
+	fs.StringVar(&f.kalshiDemo, "kalshi-demo-url", envOr(e, "POLYBOT_KALSHI_DEMO_URL", def.kalshiDemo), "Kalshi REST base URL for paper keys")
+	fs.StringVar(&f.kalshiWS, "kalshi-ws-url", envOr(e, "POLYBOT_KALSHI_WS_URL", def.kalshiWS), "Kalshi WebSocket URL")
+}
+
+// endpoints are the venue URLs the flags name (mode real).
+func (f *tradingFlags) endpoints() venueEndpoints {
+	ep := realVenues()
+	ep.polymarket.CLOBURL, ep.polymarket.MarketWSURL, ep.polymarket.UserWSURL = f.pmCLOB, f.pmMarketWS, f.pmUserWS
+	ep.polymarket.GammaURL, ep.polymarket.DataURL, ep.polymarket.ChainID = f.pmGamma, f.pmData, f.pmChain
+	ep.kalshiREST, ep.kalshiDemo, ep.kalshiWS = f.kalshiREST, f.kalshiDemo, f.kalshiWS
+	return ep
 }
 
 func (f *tradingFlags) mode() (string, error) {
@@ -63,7 +91,7 @@ type trading struct {
 // mode, the simulators. Everything stops when ctx ends.
 func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db *dbFlags, st polybot.Store, box *secrets.Box, clock polybot.Clock, log *slog.Logger) (*trading, error) {
 	t := &trading{}
-	ep := realVenues()
+	ep := f.endpoints()
 	var kSigner *kalshi.Signer
 	if mode == "sim" {
 		// The platform's own Kalshi market-data key, registered with the simulator.
