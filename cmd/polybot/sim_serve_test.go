@@ -1,9 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/polybot/polybot/internal/venue/kalshi"
 )
 
 // TestServeSimTradesForTheDemoUser runs `serve --sim` as a newcomer would:
@@ -48,6 +60,103 @@ func TestServeSimTradesForTheDemoUser(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no dry-run trade within 60s\nbot %s\nopportunities %.2000s\ntrades %s", bot, opps, trades)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys: beside the demo
+// user, a second user goes live. Its bot signs orders with the user's own
+// Kalshi key and Polymarket wallet, and the simulators see them.
+func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
+	dir := t.TempDir()
+	url, lines := startServeLines(t, dir, nil, "--sim")
+	urls := map[string]map[string]string{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) > 1 && (f[0] == "kalshi" || f[0] == "polymarket") {
+			kv := map[string]string{}
+			for _, p := range f[1:] {
+				if k, v, ok := strings.Cut(p, "="); ok {
+					kv[k] = v
+				}
+			}
+			urls[f[0]] = kv
+		}
+	}
+	if urls["kalshi"]["admin"] == "" || urls["polymarket"]["clob"] == "" {
+		t.Fatalf("simulator URLs not printed: %q", lines)
+	}
+	c := newE2EClient(t, url)
+	c.signup("live@example.com")
+	// Cross-platform arbitrage needs a plan that has it.
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"user", "set-tier", "--email", "live@example.com", "--tier", "pro", "--data-dir", dir},
+		func(string) string { return "" }, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatalf("set-tier: %v", err)
+	}
+	// The user's own Kalshi key, registered with the venue (the simulator).
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	pubDER, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+	reg, _ := json.Marshal(map[string]string{"key_id": "live-user-key", "public_key_pem": pubPEM, "balance_dollars": "5000"})
+	res, err := http.Post(urls["kalshi"]["admin"]+"/accounts", "application/json", bytes.NewReader(reg))
+	if err != nil || res.StatusCode/100 != 2 {
+		t.Fatalf("register the Kalshi key: %v %v", res, err)
+	}
+	res.Body.Close()
+	wallet := make([]byte, 32)
+	rand.Read(wallet)
+	kBody, _ := json.Marshal(map[string]any{"platform": "kalshi", "is_paper": false, "api_key": "live-user-key", "private_key": privPEM})
+	pBody, _ := json.Marshal(map[string]any{"platform": "polymarket", "is_paper": false, "private_key": "0x" + hex.EncodeToString(wallet)})
+	for _, b := range [][]byte{kBody, pBody} {
+		if st, body := c.do("POST", "/api/v1/secrets", string(b)); st != 201 {
+			t.Fatalf("store key: %d %s", st, body)
+		}
+	}
+	if st, body := c.do("PUT", "/api/v1/config", `{"dry_run":false,"enable_cross_platform_arb":true,"min_profit_pct":"0.5"}`); st != 200 {
+		t.Fatalf("go live: %d %s", st, body)
+	}
+	// Wait for a live order, then check it at the venue with the user's own key.
+	ex, err := kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: urls["kalshi"]["rest"], KeyID: "live-user-key", PrivateKeyPEM: []byte(privPEM)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, orders := c.do("GET", "/api/v1/orders", "")
+		var list struct {
+			Orders []struct {
+				ID         string `json:"client_order_id"`
+				Mode       string `json:"mode"`
+				Instrument struct {
+					Venue string `json:"venue"`
+				} `json:"instrument"`
+			} `json:"orders"`
+		}
+		_ = json.Unmarshal([]byte(orders), &list)
+		for _, o := range list.Orders {
+			if o.Mode != "live" || o.Instrument.Venue != "kalshi" {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			st, err := ex.Order(ctx, o.ID)
+			cancel()
+			if err == nil && st.ClientOrderID == o.ID {
+				_, bot := c.do("GET", "/api/v1/bot", "")
+				if !strings.Contains(bot, `"mode":"live"`) {
+					t.Errorf("bot status %s", bot)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			_, bot := c.do("GET", "/api/v1/bot", "")
+			t.Fatalf("no live order reached the Kalshi simulator within 60s\nbot %s\norders %.3000s", bot, orders)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -65,6 +65,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identit
 	if err != nil {
 		return err
 	}
+	s.startBot(r, u.ID)
 	return writeJSON(w, http.StatusCreated, resp)
 }
 
@@ -193,4 +194,16 @@ func seconds(d time.Duration) int {
 		n = 1
 	}
 	return n
+}
+
+// startBot starts a new account's bot (dry-run by default), as the manager
+// does for every active user at start-up. A failure is logged: the user can
+// start it from the API.
+func (s *Server) startBot(r *http.Request, id polybot.ID) {
+	if s.cfg.Bots == nil {
+		return
+	}
+	if err := s.cfg.Bots.Start(r.Context(), id); err != nil {
+		s.log.Warn("start new user's bot", "tenant", id, "err", err)
+	}
 }

@@ -224,7 +224,9 @@ func (s *Server) authJWT(r *http.Request, raw string) (*identity, error) {
 		return err
 	})
 	if polybot.ErrorCode(err) == polybot.ENOTFOUND {
-		u, err = s.provisionJWTUser(r, claims.Sub, claims.Email)
+		if u, err = s.provisionJWTUser(r, claims.Sub, claims.Email); err == nil {
+			s.startBot(r, u.ID)
+		}
 	}
 	if err != nil {
 		return nil, err
