@@ -21,7 +21,7 @@ import (
 )
 
 // startServe runs the real main's serve on a random port and returns its URL.
-func startServe(t *testing.T, dataDir string, extraEnv map[string]string, extraArgs ...string) string {
+func startServe(t testing.TB, dataDir string, extraEnv map[string]string, extraArgs ...string) string {
 	t.Helper()
 	url, _ := startServeLines(t, dataDir, extraEnv, append([]string{"--venues", "off"}, extraArgs...)...)
 	return url
@@ -29,7 +29,7 @@ func startServe(t *testing.T, dataDir string, extraEnv map[string]string, extraA
 
 // startServeLines runs serve with args and returns its URL and the other
 // lines it printed on stdout before the URL line and right after it.
-func startServeLines(t *testing.T, dataDir string, extraEnv map[string]string, extraArgs ...string) (string, []string) {
+func startServeLines(t testing.TB, dataDir string, extraEnv map[string]string, extraArgs ...string) (string, []string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -85,14 +85,14 @@ func startServeLines(t *testing.T, dataDir string, extraEnv map[string]string, e
 }
 
 type e2eClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	hc   *http.Client
 	csrf string
 	id   string
 }
 
-func newE2EClient(t *testing.T, base string) *e2eClient {
+func newE2EClient(t testing.TB, base string) *e2eClient {
 	jar, _ := cookiejar.New(nil)
 	return &e2eClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
 }
