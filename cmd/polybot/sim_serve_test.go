@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -159,5 +160,48 @@ func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
 			t.Fatalf("no live order reached the Kalshi simulator within 60s\nbot %s\norders %.3000s", bot, orders)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestServeSimStreamsLiveEvents: the SSE stream carries the bot's status
+// first, then live updates as it trades.
+func TestServeSimStreamsLiveEvents(t *testing.T) {
+	url, lines := startServeLines(t, t.TempDir(), nil, "--sim")
+	var email, password string
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "Demo user: "); ok {
+			if f := strings.Fields(rest); len(f) >= 3 {
+				email, password = f[0], f[2]
+			}
+		}
+	}
+	c := newE2EClient(t, url)
+	if st, body := c.do("POST", "/api/v1/auth/login", `{"email":"`+email+`","password":"`+password+`"}`); st != 200 {
+		t.Fatalf("login: %d %s", st, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/v1/events", nil)
+	res, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var types []string
+	for sc.Scan() {
+		if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			types = append(types, ev)
+			if len(types) > 1 && (ev == "fill" || ev == "opportunity" || ev == "intent") {
+				break
+			}
+		}
+	}
+	if len(types) < 2 || types[0] != "status" {
+		t.Fatalf("events %v (%v)", types, sc.Err())
 	}
 }
