@@ -16,6 +16,7 @@ import (
 	"github.com/polybot/polybot/internal/auth"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/server"
+	"github.com/polybot/polybot/internal/web"
 )
 
 func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
@@ -96,7 +97,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	scfg := server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken}
+	ui, err := web.New()
+	if err != nil {
+		return err
+	}
+	scfg := server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken, Web: ui}
 	var demoLine string
 	if mode != "off" {
 		tr, err := startTrading(ctx, e, mode, &tf, &db, st, box, clock, log)

@@ -162,6 +162,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *identity) error {
+	if err := s.endSession(w, r, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// endSession deletes the caller's session (if it came with one), audits the
+// logout and clears the cookies.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, id *identity) error {
 	if id.session != nil {
 		err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 			if err := tx.DeleteSession(id.session.ID); err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
@@ -175,7 +185,6 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *identi
 	}
 	clearCookie(w, sessionCookie, s.cfg.SecureCookies, true)
 	clearCookie(w, csrfCookie, s.cfg.SecureCookies, false)
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -167,9 +167,14 @@ func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, id *ide
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, map[string]any{"positions": s.positionViews(hs, r.URL.Query().Get("all") == "true")})
+}
+
+// positionViews marks holdings; closed ones are left out unless all.
+func (s *Server) positionViews(hs []*polybot.Holding, all bool) []positionView {
 	out := []positionView{}
 	for _, h := range hs {
-		if h.Size.IsZero() && r.URL.Query().Get("all") != "true" {
+		if h.Size.IsZero() && !all {
 			continue
 		}
 		v := positionView{Holding: h}
@@ -181,7 +186,7 @@ func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, id *ide
 		}
 		out = append(out, v)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"positions": out})
+	return out
 }
 
 // pnlPoint is one step of the cumulative realised P&L series.
@@ -191,40 +196,57 @@ type pnlPoint struct {
 	Total    polybot.Decimal `json:"total"`
 }
 
-func (s *Server) handlePnL(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var by []*polybot.StrategyPnL
-	var today [2]*polybot.DailyPnL
-	var fills []*polybot.TradeFill
-	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		var err error
-		if by, err = tx.PnLByStrategy(); err != nil {
-			return err
+// pnlReport is what GET /api/v1/pnl (and the dashboard) shows.
+type pnlReport struct {
+	ByStrategy []*polybot.StrategyPnL `json:"by_strategy"`
+	Today      [2]*polybot.DailyPnL   `json:"today"` // dry-run, live
+	Series     []pnlPoint             `json:"series"`
+}
+
+// loadPnL reads the tenant's P&L by strategy, today's totals and the
+// cumulative series over its last 1000 fills (oldest first, per strategy
+// and mode).
+func loadPnL(tx polybot.TenantTx) (*pnlReport, error) {
+	rep := &pnlReport{}
+	var err error
+	if rep.ByStrategy, err = tx.PnLByStrategy(); err != nil {
+		return nil, err
+	}
+	if rep.ByStrategy == nil {
+		rep.ByStrategy = []*polybot.StrategyPnL{}
+	}
+	day := polybot.Day(tx.Now())
+	for i, m := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
+		if rep.Today[i], err = tx.DailyPnL(day, m); err != nil {
+			return nil, err
 		}
-		day := polybot.Day(tx.Now())
-		for i, m := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
-			if today[i], err = tx.DailyPnL(day, m); err != nil {
-				return err
-			}
-		}
-		fills, err = tx.Fills(time.Time{}, 1000)
-		return err
-	})
+	}
+	fills, err := tx.Fills(time.Time{}, 1000)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if by == nil {
-		by = []*polybot.StrategyPnL{}
-	}
-	// The series runs oldest first, cumulative per strategy.
-	series := []pnlPoint{}
+	rep.Series = []pnlPoint{}
 	totals := map[string]polybot.Decimal{}
 	for i := len(fills) - 1; i >= 0; i-- {
 		f := fills[i]
 		key := f.Strategy + "/" + string(f.Mode)
 		totals[key] = totals[key].Add(f.RealizedPnL)
-		series = append(series, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
+		rep.Series = append(rep.Series, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"by_strategy": by, "today": today, "series": series})
+	return rep, nil
+}
+
+func (s *Server) handlePnL(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var rep *pnlReport
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		rep, err = loadPnL(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, rep)
 }
 
 func (s *Server) handleOpportunities(w http.ResponseWriter, r *http.Request, id *identity) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
 	"github.com/polybot/polybot/internal/secrets"
+	"github.com/polybot/polybot/internal/web"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -49,6 +50,10 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token /metrics requires;
 	// when empty, /metrics answers loopback clients only.
 	MetricsToken string
+
+	// Web renders the browser UI; nil serves the API only (the page
+	// routes are not mounted).
+	Web *web.UI
 }
 
 // Server serves the API.
@@ -99,7 +104,17 @@ const (
 	public access = iota
 	user
 	admin
+	// Pages (see pages.go) are mounted only when Config.Web is set. They
+	// authenticate by session cookie only, answer in HTML, and send a
+	// signed-out browser to /login.
+	pageUser   // a signed-in user's page
+	pageAdmin  // an admin's page: 403 for others
+	pagePublic // anyone's page (login, sign-up); a valid session is resolved
+	asset      // a static file: no identity at all
 )
+
+// isPage reports whether a route belongs to the web UI rather than the API.
+func (a access) isPage() bool { return a >= pageUser }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, id *identity) error
 
@@ -165,12 +180,32 @@ func (s *Server) routeTable() []route {
 		{"PUT /api/user/config", s.handlePutConfig, user},
 		{"GET /api/user/secrets", s.handleListSecrets, user},
 		{"POST /api/user/secrets", s.handlePutSecret, user},
+
+		// The web UI (pages.go): pages read through the same store and
+		// their script writes through the API above.
+		{"GET /{$}", s.pageHome, pagePublic},
+		{"GET /login", s.pageLogin, pagePublic},
+		{"GET /signup", s.pageSignup, pagePublic},
+		{"POST /logout", s.pageLogout, pageUser},
+		{"GET /onboarding", s.pageOnboarding, pageUser},
+		{"GET /dashboard", s.pageDashboard, pageUser},
+		{"GET /keys", s.pageKeys, pageUser},
+		{"GET /config", s.pageConfig, pageUser},
+		{"GET /plan", s.pagePlan, pageUser},
+		{"GET /admin", s.pageAdmin, pageAdmin},
+		{"GET /static/{file}", s.handleStatic, asset},
 	}
 }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routeTable() {
+		if rt.access.isPage() {
+			if s.cfg.Web != nil {
+				mux.Handle(rt.pattern, s.pageEndpoint(rt))
+			}
+			continue
+		}
 		mux.Handle(rt.pattern, s.endpoint(rt))
 	}
 	// Unmatched requests get the JSON error shape: 404 for an unknown path,
@@ -186,6 +221,10 @@ func (s *Server) routes() http.Handler {
 		if probe.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", probe.header.Get("Allow"))
 			s.writeError(w, r, &polybot.Error{Code: codeMethodNotAllowed, Message: "method " + r.Method + " is not allowed here; allowed: " + probe.header.Get("Allow"), Fields: map[string]string{"method": "not allowed"}})
+			return
+		}
+		if s.cfg.Web != nil && wantsPage(r) {
+			s.pageError(w, r, nil, polybot.Errorf(polybot.ENOTFOUND, "There is no page at this address."))
 			return
 		}
 		s.writeError(w, r, polybot.Errorf(polybot.ENOTFOUND, "no such route"))

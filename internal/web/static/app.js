@@ -1,0 +1,1111 @@
+// PolyBot's page script: plain JavaScript of our own, no dependencies.
+//
+// Forms submit with fetch to the JSON API under /api/v1, sending the
+// session's CSRF token (from <meta name="csrf-token">) in X-CSRF-Token. The
+// API's field errors ({code, message, fields}) are shown next to each field:
+// the element "<form id>-<field>-error" gets the message and the input
+// "<form id>-<field>" gets aria-invalid. The dashboard follows the SSE stream
+// /api/v1/events and redraws without reloading.
+//
+// Money stays exact: amounts arrive as decimal strings and are formatted
+// with BigInt arithmetic. Plain numbers are used for pixel positions only.
+(function () {
+  'use strict';
+
+  var doc = document;
+
+  function $(sel, root) { return (root || doc).querySelector(sel); }
+  function $$(sel, root) { return Array.prototype.slice.call((root || doc).querySelectorAll(sel)); }
+  function byId(id) { return doc.getElementById(id); }
+
+  // ---------------------------------------------------------------- API
+
+  function csrfToken() {
+    var m = $('meta[name="csrf-token"]');
+    return m ? m.getAttribute('content') : '';
+  }
+
+  function APIError(status, body) {
+    body = body || {};
+    this.status = status;
+    this.code = body.code || 'error';
+    this.message = body.message || 'Something went wrong (HTTP ' + status + ').';
+    this.fields = body.fields || {};
+  }
+
+  async function api(method, path, body) {
+    var headers = { 'Accept': 'application/json' };
+    var token = csrfToken();
+    if (token) { headers['X-CSRF-Token'] = token; }
+    var init = { method: method, headers: headers, credentials: 'same-origin' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    var res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      throw new APIError(0, { code: 'network', message: 'Could not reach PolyBot. Check your connection and try again.' });
+    }
+    var text = await res.text();
+    var data = null;
+    if (text) {
+      try { data = JSON.parse(text); } catch (e) { data = null; }
+    }
+    if (!res.ok) {
+      if (res.status === 401 && token) {
+        // The session ended (signed out elsewhere, or expired).
+        location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+      }
+      throw new APIError(res.status, data);
+    }
+    return data;
+  }
+
+  // ---------------------------------------------------------- decimals
+
+  // micros parses a decimal string ("-12.5") into BigInt millionths.
+  function micros(s) {
+    s = String(s == null ? '0' : s).trim();
+    var neg = s.charAt(0) === '-';
+    if (neg || s.charAt(0) === '+') { s = s.slice(1); }
+    var parts = s.split('.');
+    var frac = ((parts[1] || '') + '000000').slice(0, 6);
+    var v = BigInt(parts[0] || '0') * 1000000n + BigInt(frac);
+    return neg ? -v : v;
+  }
+
+  // moneyMicros formats millionths as dollars and cents, half away from zero.
+  function moneyMicros(m) {
+    var neg = m < 0n;
+    if (neg) { m = -m; }
+    var cents = (m + 5000n) / 10000n;
+    var c = String(cents % 100n);
+    var s = group(String(cents / 100n)) + '.' + (c.length < 2 ? '0' + c : c);
+    return neg && cents !== 0n ? '-' + s : s;
+  }
+
+  function group(digits) {
+    return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  }
+
+  function money(s) { return moneyMicros(micros(s)); }
+
+  function signClass(s) {
+    var m = micros(s);
+    return m > 0n ? 'pos' : (m < 0n ? 'neg' : 'zero');
+  }
+
+  // ------------------------------------------------------------ labels
+
+  var strategyNames = {
+    single_platform: 'Single-platform arbitrage',
+    cross_platform: 'Cross-platform arbitrage',
+    overlapping_arb: 'Overlapping arbitrage',
+    news_arbitrage: 'News arbitrage',
+    copy_trading: 'Copy trading'
+  };
+  var platformNames = { polymarket: 'Polymarket', kalshi: 'Kalshi', alpaca: 'Alpaca', ibkr: 'Interactive Brokers' };
+  var stateNames = { running: 'Running', stopped: 'Stopped', halted: 'Halted', refused: 'Refused', starting: 'Starting' };
+
+  function modeLabel(m) { return m === 'dry_run' ? 'dry-run' : (m || ''); }
+  function strategyLabel(s) {
+    var i = String(s).indexOf('/');
+    if (i >= 0) { return strategyLabel(s.slice(0, i)) + ' · ' + modeLabel(s.slice(i + 1)); }
+    return strategyNames[s] || s;
+  }
+  function platformName(p) { return platformNames[p] || p; }
+  function capitalize(s) { return s ? s.charAt(0).toUpperCase() + s.slice(1) : s; }
+  function outcomeLabel(o) { return o === 1 || o === 'NO' ? 'NO' : 'YES'; }
+  function sideLabel(s) { return s === 1 || s === 'SELL' ? 'SELL' : 'BUY'; }
+
+  function pad(n) { return n < 10 ? '0' + n : String(n); }
+  // fmtTime matches the server's format: UTC, to the second.
+  function fmtTime(iso) {
+    if (!iso) { return 'never'; }
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return ''; }
+    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
+      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) + ' UTC';
+  }
+
+  var months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  // clock matches the server's short format: "Nov 28, 12:19:05" (UTC).
+  function clock(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return ''; }
+    return months[d.getUTCMonth()] + ' ' + d.getUTCDate() + ', ' + pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds());
+  }
+
+  var labels = {};
+  function instrumentLabel(inst) {
+    if (!inst) { return ''; }
+    var key = inst.token || inst.market;
+    if (labels[key]) { return labels[key]; }
+    if (inst.token) { return 'token ' + (inst.token.length > 10 ? '…' + inst.token.slice(-8) : inst.token); }
+    return inst.market || '';
+  }
+  function instrumentKey(inst, mode) {
+    var k = inst.token ? inst.venue + ':' + inst.token : inst.venue + ':' + inst.market + ':' + outcomeLabel(inst.outcome);
+    return k + '/' + mode;
+  }
+
+  // ------------------------------------------------------------- toast
+
+  var toastTimer = null;
+  function toast(msg, kind) {
+    var t = byId('toast');
+    if (!t) { return; }
+    t.textContent = msg;
+    t.className = 'toast' + (kind ? ' toast-' + kind : '');
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { t.hidden = true; }, 5000);
+  }
+
+  // ------------------------------------------------------------ dialog
+
+  // confirmAction asks in the page's <dialog>; it resolves true on confirm.
+  function confirmAction(title, message, okLabel) {
+    var dlg = byId('confirm-dialog');
+    if (!dlg || typeof dlg.showModal !== 'function') {
+      return Promise.resolve(window.confirm(message));
+    }
+    byId('confirm-title').textContent = title;
+    byId('confirm-message').textContent = message;
+    byId('confirm-ok').textContent = okLabel || 'Confirm';
+    return new Promise(function (resolve) {
+      dlg.returnValue = '';
+      dlg.addEventListener('close', function () { resolve(dlg.returnValue === 'ok'); }, { once: true });
+      dlg.showModal();
+      byId('confirm-cancel').focus();
+    });
+  }
+
+  // ------------------------------------------------------------- forms
+
+  function fieldInput(form, name) {
+    return byId(form.id + '-' + name);
+  }
+
+  function fieldLabel(form, name) {
+    var input = byId(form.id + '-' + name);
+    var text = '';
+    if (input && input.tagName === 'FIELDSET') {
+      var lg = $('legend', input);
+      text = lg ? lg.textContent : '';
+    } else if (input && input.id) {
+      var lb = $('label[for="' + input.id + '"]');
+      if (lb && lb.firstChild) { text = lb.firstChild.textContent; }
+    }
+    text = text.trim();
+    return text || name.replace(/_/g, ' ');
+  }
+
+  function clearErrors(form) {
+    $$('[data-error-for]', form).forEach(function (el) { el.textContent = ''; });
+    $$('[aria-invalid]', form).forEach(function (el) { el.removeAttribute('aria-invalid'); });
+    var fe = byId(form.id + '-error');
+    if (fe) { fe.textContent = ''; }
+  }
+
+  // showErrors puts each of the API's field errors next to its field.
+  function showErrors(form, err) {
+    clearErrors(form);
+    var fields = err.fields || {};
+    var names = Object.keys(fields);
+    var unmatched = [];
+    var first = null;
+    names.forEach(function (name) {
+      var slot = byId(form.id + '-' + name + '-error');
+      if (!slot) {
+        unmatched.push(name + ' ' + fields[name]);
+        return;
+      }
+      // A field may word its error itself (data-message); otherwise the
+      // API's message follows the field's label.
+      slot.textContent = slot.dataset.message || fieldLabel(form, name) + ' ' + fields[name] + '.';
+      var input = fieldInput(form, name);
+      if (input) {
+        var det = input.closest('details');
+        if (det) { det.open = true; }
+        input.setAttribute('aria-invalid', 'true');
+        if (!first) { first = input.tagName === 'FIELDSET' ? $('input', input) : input; }
+      }
+    });
+    var fe = byId(form.id + '-error');
+    if (fe) {
+      if (names.length && !unmatched.length) {
+        fe.textContent = names.length === 1 ? 'Please correct the highlighted field.' : 'Please correct the ' + names.length + ' highlighted fields.';
+      } else {
+        fe.textContent = capitalize(err.message) + (unmatched.length ? ' (' + unmatched.join('; ') + ')' : '');
+      }
+    }
+    if (first && typeof first.focus === 'function') { first.focus(); }
+  }
+
+  function jsonEqual(a, b) {
+    try { return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b)); } catch (e) { return a.trim() === b.trim(); }
+  }
+
+  // formBody builds the JSON body from the inputs' data-type. With
+  // data-changed-only, only fields that differ from data-initial are sent.
+  function formBody(form) {
+    var changedOnly = form.dataset.changedOnly === 'true';
+    var body = {};
+    var lists = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled || el.dataset.ignore === 'true' || el.type === 'submit' || el.type === 'button' || el.type === 'reset') { return; }
+      var type = el.dataset.type || 'string';
+      var initial = el.dataset.initial;
+      var value;
+      var changed = true;
+      switch (type) {
+        case 'bool':
+          value = el.checked;
+          changed = initial === undefined || String(el.checked) !== initial;
+          break;
+        case 'bool-hidden':
+          value = el.value === 'true';
+          break;
+        case 'list':
+          var l = lists[el.name] || (lists[el.name] = { values: [], changed: false });
+          if (el.checked) { l.values.push(el.value); }
+          if (initial !== undefined && String(el.checked) !== initial) { l.changed = true; }
+          return;
+        case 'decimal':
+          value = el.value.trim();
+          changed = initial === undefined || value !== initial;
+          break;
+        case 'json':
+          var raw = el.value.trim();
+          try { value = JSON.parse(raw); } catch (e) { value = raw; } // the API explains what is wrong
+          changed = initial === undefined || !jsonEqual(raw, initial);
+          break;
+        default:
+          if (el.type === 'radio' || el.type === 'checkbox') {
+            if (!el.checked) { return; }
+          }
+          value = el.value;
+      }
+      if (changedOnly && !changed) { return; }
+      body[el.name] = value;
+    });
+    Object.keys(lists).forEach(function (name) {
+      if (!changedOnly || lists[name].changed) { body[name] = lists[name].values; }
+    });
+    return body;
+  }
+
+  // markSaved makes the current values the new baseline of a changed-only form.
+  function markSaved(form) {
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.dataset.initial === undefined) { return; }
+      var type = el.dataset.type;
+      if (type === 'bool' || type === 'list') {
+        el.dataset.initial = String(el.checked);
+        el.defaultChecked = el.checked;
+      } else {
+        el.dataset.initial = el.value.trim();
+        el.defaultValue = el.value;
+      }
+    });
+  }
+
+  function setBusy(form, busy) {
+    $$('button[type="submit"]', form).forEach(function (b) {
+      b.disabled = busy;
+      if (busy) { b.setAttribute('aria-busy', 'true'); } else { b.removeAttribute('aria-busy'); }
+    });
+  }
+
+  function localPath(p) {
+    return typeof p === 'string' && p.charAt(0) === '/' && p.charAt(1) !== '/' && p.charAt(1) !== '\\';
+  }
+
+  // Per-form steps run before (confirm) and after (then) a successful call.
+  var formHooks = {
+    'config-form': {
+      confirm: function (body) {
+        if (body.dry_run === false) {
+          return confirmAction('Switch to live trading?', 'Your bot will send real orders to the venues with your live keys, within your limits. You can switch back to dry-run at any time.', 'Trade live');
+        }
+        return Promise.resolve(true);
+      },
+      then: configSaved
+    },
+    'halt-form': {
+      confirm: function (body) {
+        if (body.state && body.state !== 'active') {
+          return confirmAction('Change trading for every user?', body.state === 'halted' ? 'Halting stops every new order on the whole platform.' : 'Reducing-only lets bots close positions but open none, on the whole platform.', 'Apply to everyone');
+        }
+        return Promise.resolve(true);
+      },
+      then: function (form, resp) {
+        var b = byId('global-halt-state');
+        if (b) {
+          b.dataset.state = resp.state;
+          b.textContent = { active: 'Active', reducing_only: 'Reducing only', halted: 'Halted' }[resp.state] || resp.state;
+        }
+        var ks = byId('kill-switch');
+        if (ks) { ks.dataset.state = resp.state; }
+        toast('Global trading state: ' + b.textContent + '.', 'ok');
+      }
+    }
+  };
+
+  async function submitAPIForm(form) {
+    var spec = (form.dataset.api || '').split(' ');
+    var method = spec[0];
+    var path = spec[1];
+    var body = formBody(form);
+    var hooks = formHooks[form.id] || {};
+    clearErrors(form);
+    if (form.dataset.changedOnly === 'true' && Object.keys(body).length === 0) {
+      formStatus(form, 'Nothing to save: no field has changed.', 'idle');
+      return;
+    }
+    if (hooks.confirm && !(await hooks.confirm(body))) { return; }
+    setBusy(form, true);
+    var resp;
+    try {
+      resp = await api(method, path, body);
+    } catch (err) {
+      setBusy(form, false);
+      showErrors(form, err);
+      formStatus(form, '', 'error');
+      return;
+    }
+    setBusy(form, false);
+    if (hooks.then) { await hooks.then(form, resp, body); }
+    var next = form.dataset.next;
+    if (next && localPath(next)) { location.assign(next); }
+  }
+
+  function formStatus(form, msg, state) {
+    var st = byId(form.id.replace(/-form$/, '') + '-status');
+    if (st) {
+      st.textContent = msg;
+      st.dataset.state = state;
+    }
+  }
+
+  async function configSaved(form, cfg) {
+    markSaved(form);
+    var upd = byId('config-updated');
+    if (upd && cfg.updated_at) {
+      upd.setAttribute('datetime', cfg.updated_at);
+      upd.textContent = fmtTime(cfg.updated_at);
+    }
+    formStatus(form, 'Saved. Checking that your bot picked it up…', 'saved');
+    try {
+      var bot = await api('GET', '/api/v1/bot');
+      var applied = bot.config_updated_at && new Date(bot.config_updated_at).getTime() >= new Date(cfg.updated_at).getTime();
+      if (applied) {
+        formStatus(form, 'Saved and applied: your running bot uses the new settings.', 'applied');
+      } else if (bot.state === 'stopped') {
+        formStatus(form, 'Saved. Your bot is stopped; it will use these settings when it starts.', 'saved');
+      } else {
+        formStatus(form, 'Saved. Your bot picks the new settings up within seconds.', 'saved');
+      }
+    } catch (err) {
+      formStatus(form, 'Saved.', 'saved');
+    }
+  }
+
+  // ---------------------------------------------------------- API keys
+
+  var secretFields = ['api_key', 'api_secret', 'private_key', 'passphrase'];
+
+  function slotFor(platform, paper) {
+    return byId('key-' + platform + '-' + (paper ? 'paper' : 'live'));
+  }
+
+  function updateCardState(platform) {
+    var badge = byId('key-card-' + platform + '-state');
+    if (!badge) { return; }
+    var stored = false;
+    var valid = false;
+    $$('.key-slot', byId('key-slots-' + platform)).forEach(function (s) {
+      if (s.dataset.stored === 'true') {
+        stored = true;
+        if ($('[data-key="status"]', s).dataset.status === 'valid') { valid = true; }
+      }
+    });
+    badge.dataset.state = valid ? 'valid' : (stored ? 'stored' : 'none');
+    badge.textContent = valid ? 'Connected' : (stored ? 'Stored' : 'Not connected');
+  }
+
+  function fillSlot(meta, problems) {
+    var slot = slotFor(meta.platform, meta.is_paper);
+    if (!slot) { return; }
+    slot.hidden = false;
+    slot.dataset.stored = 'true';
+    var st = $('[data-key="status"]', slot);
+    st.dataset.status = meta.validation_status;
+    st.textContent = capitalize(meta.validation_status);
+    $('[data-key="fingerprint"]', slot).textContent = meta.fingerprint;
+    $('[data-key="validated"]', slot).textContent = fmtTime(meta.last_validated_at);
+    $('[data-key="fields"]', slot).textContent = (meta.fields || []).join(', ');
+    var pr = $('[data-key="problems"]', slot);
+    var msgs = Object.keys(problems || {}).map(function (k) { return k + ' ' + problems[k]; });
+    pr.textContent = msgs.length ? 'Not valid: ' + msgs.join('; ') + '.' : '';
+    updateCardState(meta.platform);
+  }
+
+  function clearSecrets(form) {
+    secretFields.forEach(function (name) {
+      var el = form.elements[name];
+      if (el) { el.value = ''; el.defaultValue = ''; }
+    });
+  }
+
+  async function submitKeyForm(form) {
+    var platform = form.dataset.platform;
+    var modeInput = $('input[name="is_paper"]:checked', form);
+    var paper = !modeInput || modeInput.value === 'true';
+    var body = { platform: platform, is_paper: paper };
+    secretFields.forEach(function (name) {
+      var el = form.elements[name];
+      if (el && el.value.trim() !== '') { body[name] = el.value; }
+    });
+    clearErrors(form);
+    setBusy(form, true);
+    var meta;
+    try {
+      meta = await api('POST', '/api/v1/secrets', body);
+    } catch (err) {
+      setBusy(form, false);
+      showErrors(form, err);
+      return;
+    }
+    body = null;
+    // Stored: the key leaves the page for good.
+    clearSecrets(form);
+    fillSlot(meta);
+    try {
+      var v = await api('POST', '/api/v1/secrets/' + encodeURIComponent(platform) + '/validate?paper=' + paper);
+      fillSlot(v.secret, v.fields);
+      if (v.valid) {
+        var wrap = byId('key-form-wrap-' + platform);
+        if (wrap) {
+          wrap.open = false;
+          $('summary', wrap).textContent = 'Add or replace a key';
+        }
+        toast(platformName(platform) + ' ' + (paper ? 'paper' : 'live') + ' key saved and valid.', 'ok');
+      } else {
+        showErrors(form, { message: 'The key was saved but is not valid. Enter it again to replace it.', fields: v.fields });
+      }
+    } catch (err) {
+      showErrors(form, err);
+    }
+    setBusy(form, false);
+  }
+
+  async function keyAction(btn) {
+    var platform = btn.dataset.platform;
+    var paper = btn.dataset.paper === 'true';
+    var mode = paper ? 'paper' : 'live';
+    var action = btn.dataset.action;
+    var slot = slotFor(platform, paper);
+    if (action === 'rotate-key') {
+      var wrap = byId('key-form-wrap-' + platform);
+      if (wrap) { wrap.open = true; }
+      var radio = byId('key-form-' + platform + '-paper-' + paper);
+      if (radio) { radio.checked = true; }
+      var firstInput = $('#key-form-' + platform + ' .field input, #key-form-' + platform + ' .field textarea');
+      if (firstInput) { firstInput.focus(); }
+      toast('Enter the new ' + mode + ' key for ' + platform + '; saving it replaces the old one.');
+      return;
+    }
+    if (action === 'validate-key') {
+      btn.disabled = true;
+      try {
+        var v = await api('POST', '/api/v1/secrets/' + encodeURIComponent(platform) + '/validate?paper=' + paper);
+        fillSlot(v.secret, v.fields);
+        toast(v.valid ? 'The key is valid.' : 'The key is not valid.', v.valid ? 'ok' : 'error');
+      } catch (err) {
+        toast(err.message, 'error');
+      }
+      btn.disabled = false;
+      return;
+    }
+    if (action === 'delete-key') {
+      var ok = await confirmAction('Delete this key?', 'The ' + mode + ' key for ' + platformName(platform) + ' will be deleted. Your bot stops using it at once. This cannot be undone.', 'Delete key');
+      if (!ok) { return; }
+      try {
+        await api('DELETE', '/api/v1/secrets/' + encodeURIComponent(platform) + '?paper=' + paper);
+      } catch (err) {
+        toast(err.message, 'error');
+        return;
+      }
+      if (slot) {
+        slot.hidden = true;
+        slot.dataset.stored = 'false';
+        $$('[data-key]', slot).forEach(function (el) { el.textContent = ''; });
+        $('[data-key="status"]', slot).dataset.status = '';
+      }
+      updateCardState(platform);
+      toast('Key deleted.', 'ok');
+    }
+  }
+
+  // ---------------------------------------------------------- dashboard
+
+  function setText(id, text) {
+    var el = byId(id);
+    if (el) { el.textContent = text; }
+    return el;
+  }
+
+  function renderStatus(st) {
+    if (!st || !st.state) { return; }
+    var badge = setText('bot-state', stateNames[st.state] || capitalize(st.state));
+    if (badge) { badge.dataset.state = st.state; }
+    setText('bot-reason', st.reason || '');
+    var mode = setText('bot-mode', modeLabel(st.mode));
+    if (mode) { mode.dataset.mode = st.mode || ''; }
+    setText('bot-strategies', (st.strategies || []).map(strategyLabel).join(', ') || 'none');
+    setText('bot-platforms', (st.platforms || []).map(platformName).join(', ') || 'none');
+    var started = byId('bot-started');
+    if (started) {
+      started.textContent = st.started_at ? fmtTime(st.started_at) : '—';
+    }
+    var c = st.counters || {};
+    $$('#bot-counters [data-counter]').forEach(function (el) {
+      var k = el.dataset.counter;
+      if (c[k] !== undefined) { el.textContent = String(c[k]); }
+    });
+    setText('bot-error', st.last_error || '');
+    var running = st.state !== 'stopped';
+    var start = byId('bot-start');
+    var stop = byId('bot-stop');
+    if (start) { start.disabled = running; }
+    if (stop) { stop.disabled = !running; }
+  }
+
+  function cell(text, cls) {
+    var td = doc.createElement('td');
+    td.textContent = text;
+    if (cls) { td.className = cls; }
+    return td;
+  }
+
+  function timeCell(iso) {
+    var td = doc.createElement('td');
+    td.className = 'nowrap';
+    var t = doc.createElement('time');
+    t.setAttribute('datetime', iso);
+    t.setAttribute('title', fmtTime(iso));
+    t.textContent = clock(iso);
+    td.appendChild(t);
+    return td;
+  }
+
+  function clearEmpty(tbody) {
+    $$('.empty-row', tbody).forEach(function (r) { r.remove(); });
+  }
+
+  function tradeRow(f) {
+    var tr = doc.createElement('tr');
+    tr.className = 'trade-row';
+    tr.dataset.tradeId = f.trade_id;
+    tr.appendChild(timeCell(f.time));
+    tr.appendChild(cell(instrumentLabel(f.instrument)));
+    tr.appendChild(cell(platformName(f.venue)));
+    tr.appendChild(cell(sideLabel(f.side) + ' ' + outcomeLabel(f.instrument && f.instrument.outcome)));
+    tr.appendChild(cell(f.price, 'num'));
+    tr.appendChild(cell(f.size, 'num'));
+    tr.appendChild(cell('$' + money(f.fee), 'num'));
+    tr.appendChild(cell(strategyLabel(f.strategy)));
+    tr.appendChild(cell(modeLabel(f.mode)));
+    return tr;
+  }
+
+  function addTrade(f) {
+    var tbody = $('#trades tbody');
+    if (!tbody || !f || !f.trade_id) { return; }
+    if ($$('tr.trade-row', tbody).some(function (r) { return r.dataset.tradeId === f.trade_id; })) { return; }
+    clearEmpty(tbody);
+    var tr = tradeRow(f);
+    tr.classList.add('is-new');
+    tbody.insertBefore(tr, tbody.firstChild);
+    $$('tr.trade-row', tbody).slice(50).forEach(function (r) { r.remove(); });
+  }
+
+  function renderTrades(list) {
+    var tbody = $('#trades tbody');
+    if (!tbody || !list) { return; }
+    if (!list.length) { return; }
+    tbody.textContent = '';
+    list.forEach(function (f) { tbody.appendChild(tradeRow(f)); });
+  }
+
+  function oppLegs(o) {
+    return (o.legs || []).map(function (l) {
+      return platformName(l.instrument.venue) + ' ' + outcomeLabel(l.instrument.outcome) + ' @ ' + l.price;
+    }).join(' + ');
+  }
+
+  function addOpportunity(o) {
+    var tbody = $('#opportunities tbody');
+    if (!tbody || !o || !o.id) { return; }
+    clearEmpty(tbody);
+    var tr = doc.createElement('tr');
+    tr.className = 'opportunity-row is-new';
+    tr.dataset.opportunityId = o.id;
+    tr.appendChild(timeCell(o.detected_at));
+    tr.appendChild(cell(strategyLabel(o.strategy)));
+    tr.appendChild(cell(oppLegs(o)));
+    tr.appendChild(cell(o.size, 'num'));
+    tr.appendChild(cell(o.cost, 'num'));
+    tr.appendChild(cell(o.net_edge, 'num'));
+    tr.appendChild(cell(money(o.profit_pct) + '%', 'num pos'));
+    tbody.insertBefore(tr, tbody.firstChild);
+    $$('tr.opportunity-row', tbody).slice(20).forEach(function (r) { r.remove(); });
+  }
+
+  function renderPositions(list) {
+    var tbody = $('#positions tbody');
+    if (!tbody || !list) { return; }
+    tbody.textContent = '';
+    if (!list.length) {
+      var tr = doc.createElement('tr');
+      tr.className = 'empty-row';
+      var td = cell('No open positions.');
+      td.colSpan = 8;
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+      return;
+    }
+    list.forEach(function (p) {
+      var tr = doc.createElement('tr');
+      tr.className = 'position-row';
+      tr.dataset.instrument = instrumentKey(p.instrument, p.mode);
+      tr.appendChild(cell(instrumentLabel(p.instrument)));
+      tr.appendChild(cell(platformName(p.instrument.venue)));
+      tr.appendChild(cell(outcomeLabel(p.instrument.outcome)));
+      tr.appendChild(cell(modeLabel(p.mode)));
+      tr.appendChild(cell(p.size, 'num'));
+      tr.appendChild(cell(p.avg_price, 'num'));
+      tr.appendChild(cell(p.mark != null ? p.mark : '—', 'num'));
+      tr.appendChild(p.unrealized_pnl != null ? cell('$' + money(p.unrealized_pnl), 'num ' + signClass(p.unrealized_pnl)) : cell('—', 'num'));
+      tbody.appendChild(tr);
+    });
+  }
+
+  function renderPnL(p) {
+    if (!p) { return; }
+    (p.today || []).forEach(function (d) {
+      if (!d) { return; }
+      var el = byId('pnl-today-' + d.mode);
+      if (el) {
+        el.textContent = '$' + money(d.realized);
+        el.className = 'num ' + signClass(d.realized);
+      }
+    });
+    var tbody = $('#pnl-by-strategy tbody');
+    if (tbody && p.by_strategy && p.by_strategy.length) {
+      tbody.textContent = '';
+      p.by_strategy.forEach(function (s) {
+        var tr = doc.createElement('tr');
+        tr.dataset.strategy = s.strategy + '/' + s.mode;
+        tr.appendChild(cell(strategyLabel(s.strategy)));
+        tr.appendChild(cell(modeLabel(s.mode)));
+        tr.appendChild(cell('$' + money(s.realized), 'num ' + signClass(s.realized)));
+        tr.appendChild(cell('$' + money(s.fees), 'num'));
+        tr.appendChild(cell(String(s.fills), 'num'));
+        tbody.appendChild(tr);
+      });
+    }
+    drawChart(p.series || []);
+  }
+
+  var SVG = 'http://www.w3.org/2000/svg';
+  function svgEl(name, attrs, text) {
+    var el = doc.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { el.textContent = text; }
+    return el;
+  }
+
+  // axisTime matches the server's axis labels for the chart's time span.
+  function axisTime(ms, span) {
+    var d = new Date(ms);
+    var hm = pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes());
+    if (span < 3600000) { return hm + ':' + pad(d.getUTCSeconds()); }
+    if (span >= 86400000) { return months[d.getUTCMonth()] + ' ' + d.getUTCDate() + ' ' + hm; }
+    return hm;
+  }
+
+  // drawChart redraws the P&L chart from the API's cumulative series with
+  // the geometry the server used (read from the <svg>'s data attributes).
+  function drawChart(series) {
+    var svg = byId('pnl-chart');
+    if (!svg || !series.length) { return; }
+    var ds = svg.dataset;
+    var left = +ds.left, right = +ds.right, top = +ds.top, bottom = +ds.bottom;
+    var byKey = {};
+    var keys = [];
+    var t0 = Infinity, t1 = -Infinity;
+    var lo = 0n, hi = 0n;
+    series.forEach(function (p) {
+      if (!byKey[p.strategy]) { byKey[p.strategy] = []; keys.push(p.strategy); }
+      var t = new Date(p.time).getTime();
+      var v = micros(p.total);
+      byKey[p.strategy].push({ t: t, v: v });
+      if (t < t0) { t0 = t; }
+      if (t > t1) { t1 = t; }
+      if (v < lo) { lo = v; }
+      if (v > hi) { hi = v; }
+    });
+    t1 = Math.max(t1, Date.now());
+    if (t1 <= t0) { t1 = t0 + 60000; }
+    if (lo === hi) { hi = lo + 1000000n; }
+    keys.sort();
+    var span = Number(hi - lo);
+    var y = function (v) { return (top + Number(hi - v) * (bottom - top) / span).toFixed(2); };
+    var x = function (t) { return (left + (t - t0) * (right - left) / (t1 - t0)).toFixed(2); };
+
+    var grid = $('.chart-grid', svg);
+    var xaxis = $('.chart-x', svg);
+    var lines = $('.chart-lines', svg);
+    grid.textContent = '';
+    xaxis.textContent = '';
+    lines.textContent = '';
+    var empty = $('.chart-empty', svg);
+    if (empty) { empty.remove(); }
+    var ticks = [hi];
+    if (lo < 0n && hi > 0n) { ticks.push(0n); }
+    ticks.push(lo);
+    ticks.forEach(function (v) {
+      var yy = y(v);
+      grid.appendChild(svgEl('line', { 'class': 'gridline' + (v === 0n ? ' zero' : ''), x1: left, x2: right, y1: yy, y2: yy }));
+      grid.appendChild(svgEl('text', { 'class': 'tick tick-y', x: left - 8, y: yy }, moneyMicros(v)));
+    });
+    [t0, t0 + (t1 - t0) / 2, t1].forEach(function (t) {
+      xaxis.appendChild(svgEl('text', { 'class': 'tick tick-x', x: x(t), y: bottom + 20 }, axisTime(t, t1 - t0)));
+    });
+    var legend = byId('pnl-legend');
+    if (legend) { legend.textContent = ''; }
+    var summary = [];
+    keys.forEach(function (k, i) {
+      var cur = 0n;
+      var pts = [x(t0) + ',' + y(cur)];
+      byKey[k].forEach(function (p) {
+        pts.push(x(p.t) + ',' + y(cur));
+        cur = p.v;
+        pts.push(x(p.t) + ',' + y(cur));
+      });
+      pts.push(x(t1) + ',' + y(cur));
+      var cls = 'series-' + (i % 6);
+      lines.appendChild(svgEl('polyline', { 'class': 'line ' + cls, 'data-strategy': k, points: pts.join(' ') }));
+      var last = moneyMicros(cur);
+      summary.push(strategyLabel(k) + ': ' + last + ' USD');
+      if (legend) {
+        var li = doc.createElement('li');
+        li.dataset.strategy = k;
+        var sw = doc.createElement('span');
+        sw.className = 'swatch ' + cls;
+        sw.setAttribute('aria-hidden', 'true');
+        li.appendChild(sw);
+        li.appendChild(doc.createTextNode(strategyLabel(k) + ' '));
+        var amt = doc.createElement('span');
+        amt.className = 'num ' + (cur > 0n ? 'pos' : (cur < 0n ? 'neg' : 'zero'));
+        amt.textContent = '$' + last;
+        li.appendChild(amt);
+        legend.appendChild(li);
+      }
+    });
+    ds.empty = 'false';
+    ds.series = String(keys.length);
+    var desc = byId('pnl-chart-desc');
+    if (desc) {
+      desc.textContent = 'Cumulative realised P&L by strategy from ' + fmtTime(new Date(t0).toISOString()) + ' to ' +
+        fmtTime(new Date(t1).toISOString()) + '. ' + summary.join('; ') + '.';
+    }
+  }
+
+  var refreshTimer = null;
+  var refreshing = false;
+  function scheduleRefresh() {
+    if (refreshTimer) { return; }
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      refresh(false);
+    }, 1200);
+  }
+
+  async function refresh(all) {
+    if (refreshing) { scheduleRefresh(); return; }
+    refreshing = true;
+    var jobs = [
+      api('GET', '/api/v1/bot').then(renderStatus),
+      api('GET', '/api/v1/pnl').then(renderPnL),
+      api('GET', '/api/v1/positions').then(function (r) { renderPositions(r.positions); })
+    ];
+    if (all) {
+      jobs.push(api('GET', '/api/v1/trades?limit=20').then(function (r) { renderTrades(r.trades); }));
+      jobs.push(api('GET', '/api/v1/opportunities?limit=20').then(function (r) {
+        (r.opportunities || []).slice().reverse().forEach(addOpportunity);
+      }));
+    }
+    await Promise.all(jobs.map(function (j) { return j.catch(function () {}); }));
+    refreshing = false;
+  }
+
+  function setLive(state, text) {
+    var el = byId('live-indicator');
+    if (!el) { return; }
+    el.dataset.live = state;
+    $('.live-text', el).textContent = text;
+  }
+
+  function parseEvent(e) {
+    try {
+      var d = JSON.parse(e.data);
+      // The stream's first status is the bare status; later events are {type, time, data}.
+      return d && d.type && d.data !== undefined ? d.data : d;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function connectEvents() {
+    if (!window.EventSource) {
+      setLive('off', 'Live updates unavailable');
+      return;
+    }
+    var dropped = false;
+    var es = new EventSource('/api/v1/events');
+    es.addEventListener('open', function () {
+      setLive('on', 'Live');
+      if (dropped) { refresh(true); }
+      dropped = false;
+    });
+    es.addEventListener('error', function () {
+      dropped = true;
+      if (es.readyState === EventSource.CLOSED) {
+        setLive('off', 'Live updates unavailable');
+      } else {
+        setLive('off', 'Reconnecting…');
+      }
+    });
+    es.addEventListener('status', function (e) { renderStatus(parseEvent(e)); });
+    es.addEventListener('fill', function (e) {
+      addTrade(parseEvent(e));
+      scheduleRefresh();
+    });
+    es.addEventListener('opportunity', function (e) {
+      addOpportunity(parseEvent(e));
+      var c = $('#bot-counters [data-counter="opportunities"]');
+      if (c) { c.textContent = String((parseInt(c.textContent, 10) || 0) + 1); }
+    });
+    es.addEventListener('pnl', scheduleRefresh);
+    es.addEventListener('intent', scheduleRefresh);
+    window.addEventListener('pagehide', function () { es.close(); });
+  }
+
+  async function botAction(btn) {
+    var path = btn.dataset.action === 'bot-start' ? '/api/v1/bot/start' : '/api/v1/bot/stop';
+    if (btn.dataset.action === 'bot-stop') {
+      var ok = await confirmAction('Stop your bot?', 'It stops looking for opportunities and sends no new orders until you start it again. Open positions are kept.', 'Stop bot');
+      if (!ok) { return; }
+    }
+    btn.disabled = true;
+    try {
+      renderStatus(await api('POST', path));
+      toast(btn.dataset.action === 'bot-start' ? 'Bot started.' : 'Bot stopped.', 'ok');
+    } catch (err) {
+      btn.disabled = false;
+      toast(err.message, 'error');
+    }
+  }
+
+  function initDashboard() {
+    var l = byId('instrument-labels');
+    if (l) {
+      try { labels = JSON.parse(l.textContent) || {}; } catch (e) { labels = {}; }
+    }
+    if (byId('bot-card') && byId('bot-card').dataset.available === 'true') {
+      connectEvents();
+    } else {
+      setLive('off', 'Live updates unavailable');
+    }
+  }
+
+  // -------------------------------------------------------- onboarding
+
+  function showPanel(name) {
+    var wiz = byId('platform-wizard');
+    if (!wiz) { return; }
+    wiz.dataset.panel = name;
+    $$('.wizard-panel', wiz).forEach(function (p) { p.hidden = p.dataset.panel !== name; });
+    $$('.wizard-tabs [data-wizard]', wiz).forEach(function (b) {
+      if (b.dataset.wizard === name) { b.setAttribute('aria-current', 'step'); } else { b.removeAttribute('aria-current'); }
+    });
+    var panel = byId('wizard-' + name);
+    var h = panel && $('h2', panel);
+    if (h) {
+      h.setAttribute('tabindex', '-1');
+      h.focus();
+    }
+  }
+
+  function initOnboarding() {
+    $$('input[name="preset"]').forEach(function (r) {
+      r.addEventListener('change', function () {
+        var form = r.form;
+        ['min_profit_pct', 'max_trade_size_usd', 'max_daily_loss_usd'].forEach(function (f) {
+          var el = byId(form.id + '-' + f);
+          if (el && r.dataset[f] !== undefined) { el.value = r.dataset[f]; }
+        });
+      });
+    });
+  }
+
+  // --------------------------------------------------------------- plan
+
+  async function chooseTier(btn) {
+    var chooser = byId('plan-chooser');
+    var msg = byId('tier-message');
+    var name = btn.dataset.tierName;
+    if (!chooser || chooser.dataset.admin !== 'true') {
+      if (msg) {
+        msg.textContent = 'Payments are not available yet. Ask your administrator to move your account to the ' + name + ' plan; the change applies at once.';
+        msg.dataset.state = 'info';
+      }
+      return;
+    }
+    var ok = await confirmAction('Switch to ' + name + '?', 'Your account moves to the ' + name + ' plan with its limits and features, at once.', 'Switch plan');
+    if (!ok) { return; }
+    try {
+      await api('PUT', '/api/v1/admin/users/' + encodeURIComponent(chooser.dataset.userId) + '/tier', { tier: btn.dataset.tier });
+      location.reload();
+    } catch (err) {
+      if (msg) {
+        msg.textContent = err.message;
+        msg.dataset.state = 'error';
+      }
+    }
+  }
+
+  // -------------------------------------------------------------- admin
+
+  async function adminAction(el) {
+    var action = el.dataset.action;
+    var err = byId(action.indexOf('pair') >= 0 ? 'pairs-error' : 'users-error');
+    if (err) { err.textContent = ''; }
+    try {
+      if (action === 'set-tier') {
+        await api('PUT', '/api/v1/admin/users/' + encodeURIComponent(el.dataset.userId) + '/tier', { tier: el.value });
+        el.dataset.initial = el.value;
+        toast('Plan changed to ' + el.value + '.', 'ok');
+      } else if (action === 'set-disabled') {
+        var disable = el.dataset.disabled !== 'true';
+        if (disable && !(await confirmAction('Disable this account?', el.dataset.email + ' will be signed out of every request and their bot will stop trading.', 'Disable account'))) { return; }
+        await api('PUT', '/api/v1/admin/users/' + encodeURIComponent(el.dataset.userId) + '/disabled', { disabled: disable });
+        el.dataset.disabled = String(disable);
+        el.textContent = disable ? 'Enable' : 'Disable';
+        el.classList.toggle('btn-danger-ghost', !disable);
+        toast(disable ? 'Account disabled.' : 'Account enabled.', 'ok');
+      } else if (action === 'approve-pair' || action === 'reject-pair') {
+        var approve = action === 'approve-pair';
+        var row = byId('pair-' + el.dataset.pairId);
+        if (!approve && !(await confirmAction('Reject this pair?', 'Cross-platform arbitrage stops trading "' + JSON.parse(row.dataset.pair).name + '" at once.', 'Reject pair'))) { return; }
+        var pair = JSON.parse(row.dataset.pair);
+        pair.approved = approve;
+        var saved = await api('PUT', '/api/v1/admin/market-pairs/' + encodeURIComponent(pair.id), pair);
+        row.dataset.pair = JSON.stringify(saved);
+        row.dataset.approved = String(saved.approved);
+        var st = byId('pair-' + pair.id + '-status');
+        st.dataset.state = saved.approved ? 'approved' : 'pending';
+        st.textContent = saved.approved ? 'Approved' : 'Not approved';
+        byId('pair-' + pair.id + '-approve').disabled = saved.approved;
+        byId('pair-' + pair.id + '-reject').disabled = !saved.approved;
+        toast(saved.approved ? 'Pair approved.' : 'Pair rejected.', 'ok');
+      }
+    } catch (e) {
+      if (action === 'set-tier') { el.value = el.dataset.initial; }
+      if (err) { err.textContent = e.message; }
+      toast(e.message, 'error');
+    }
+  }
+
+  // -------------------------------------------------------------- theme
+
+  function currentTheme() {
+    var t = doc.documentElement.getAttribute('data-theme');
+    if (t) { return t; }
+    return window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+  }
+
+  function syncThemeButton() {
+    var b = byId('theme-toggle');
+    if (b) { b.setAttribute('aria-pressed', String(currentTheme() === 'dark')); }
+  }
+
+  function toggleTheme() {
+    var next = currentTheme() === 'dark' ? 'light' : 'dark';
+    doc.documentElement.setAttribute('data-theme', next);
+    try { window.localStorage.setItem('polybot-theme', next); } catch (e) { /* not remembered */ }
+    syncThemeButton();
+  }
+
+  // -------------------------------------------------------------- wiring
+
+  doc.addEventListener('submit', function (ev) {
+    var form = ev.target;
+    if (!(form instanceof HTMLFormElement) || form.getAttribute('method') === 'dialog') { return; }
+    if (form.classList.contains('key-form')) {
+      ev.preventDefault();
+      submitKeyForm(form);
+    } else if (form.dataset.api) {
+      ev.preventDefault();
+      submitAPIForm(form);
+    }
+    // Other forms (log out) post natively with their hidden CSRF field.
+  });
+
+  doc.addEventListener('reset', function (ev) {
+    var form = ev.target;
+    if (form instanceof HTMLFormElement && form.id) {
+      clearErrors(form);
+      formStatus(form, '', 'idle');
+    }
+  });
+
+  doc.addEventListener('click', function (ev) {
+    var el = ev.target.closest('[data-action], [data-wizard], #theme-toggle');
+    if (!el) { return; }
+    if (el.id === 'theme-toggle') { toggleTheme(); return; }
+    if (el.dataset.wizard) { showPanel(el.dataset.wizard); return; }
+    var action = el.dataset.action;
+    if (el.tagName === 'SELECT') { return; }
+    if (/-key$/.test(action)) { keyAction(el); } else if (action === 'bot-start' || action === 'bot-stop') { botAction(el); } else if (action === 'choose-tier') { chooseTier(el); } else if (action === 'set-disabled' || /-pair$/.test(action)) { adminAction(el); }
+  });
+
+  doc.addEventListener('change', function (ev) {
+    var el = ev.target;
+    if (el.tagName === 'SELECT' && el.dataset.action === 'set-tier') { adminAction(el); }
+  });
+
+  function init() {
+    syncThemeButton();
+    if (window.matchMedia) {
+      var mq = window.matchMedia('(prefers-color-scheme: dark)');
+      if (mq.addEventListener) { mq.addEventListener('change', syncThemeButton); }
+    }
+    var page = doc.body.dataset.page;
+    if (page === 'dashboard') { initDashboard(); }
+    if (page === 'onboarding') { initOnboarding(); }
+    doc.documentElement.dataset.js = 'ready';
+  }
+
+  if (doc.readyState === 'loading') {
+    doc.addEventListener('DOMContentLoaded', init);
+  } else {
+    init();
+  }
+})();

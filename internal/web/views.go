@@ -1,0 +1,609 @@
+package web
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+// Page is what every view renders: the common frame and the view's own Data.
+type Page struct {
+	Title string
+	Nav   string // the active navigation item
+	CSRF  string // the session's CSRF token, for the <meta> tag and hidden fields
+	User  *Viewer
+	Data  any
+
+	View  string // set by Render
+	Nonce string // set by Render: the CSP nonce of this response
+}
+
+// Viewer is the signed-in user as the frame shows them.
+type Viewer struct {
+	ID          polybot.ID
+	Email       string
+	DisplayName string
+	Admin       bool
+	Onboarded   bool
+}
+
+// Name is what the header calls the user.
+func (v *Viewer) Name() string {
+	if v.DisplayName != "" {
+		return v.DisplayName
+	}
+	return v.Email
+}
+
+// AuthData is the login and sign-up pages' data.
+type AuthData struct {
+	Next string // where to go after signing in (a local path)
+}
+
+// ErrorData is the error page's data.
+type ErrorData struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// --- dashboard ---
+
+// DashboardData is the dashboard's data.
+type DashboardData struct {
+	Bot           BotView
+	Chart         Chart
+	ByStrategy    []*polybot.StrategyPnL
+	TodayDryRun   polybot.Decimal
+	TodayLive     polybot.Decimal
+	Positions     []PositionRow
+	Trades        []TradeRow
+	Opportunities []OpportunityRow
+	// Labels names instruments for the page's script: Polymarket token or
+	// Kalshi ticker → the registry's market name.
+	Labels    map[string]string
+	Onboarded bool
+}
+
+// BotView is the bot's status, or Available false when no bot manager runs.
+type BotView struct {
+	Available bool
+	polybot.BotStatus
+}
+
+// Running reports whether a stop makes sense.
+func (b BotView) Running() bool {
+	return b.State == polybot.BotRunning || b.State == polybot.BotHalted || b.State == polybot.BotStarting || b.State == polybot.BotRefused
+}
+
+// PositionRow is an open position.
+type PositionRow struct {
+	Key        string
+	Label      string
+	Venue      polybot.Platform
+	Outcome    string
+	Mode       polybot.ExecMode
+	Size       polybot.Decimal
+	AvgPrice   polybot.Decimal
+	Mark       *polybot.Decimal
+	Unrealized *polybot.Decimal
+}
+
+// TradeRow is a recorded fill.
+type TradeRow struct {
+	TradeID  string
+	Time     time.Time
+	Label    string
+	Venue    polybot.Platform
+	Outcome  string
+	Side     string
+	Strategy string
+	Mode     polybot.ExecMode
+	Price    polybot.Decimal
+	Size     polybot.Decimal
+	Fee      polybot.Decimal
+	Realized polybot.Decimal
+}
+
+// OpportunityRow is an opportunity the tenant's config wants.
+type OpportunityRow struct {
+	ID         string
+	Strategy   string
+	Legs       string
+	Size       polybot.Decimal
+	Cost       polybot.Decimal
+	NetEdge    polybot.Decimal
+	ProfitPct  polybot.Decimal
+	DetectedAt time.Time
+}
+
+// Labeler names instruments after the matched-market registry.
+type Labeler map[string]string
+
+// NewLabeler indexes the registry's Polymarket tokens and Kalshi tickers.
+func NewLabeler(pairs []*polybot.MarketPair) Labeler {
+	l := Labeler{}
+	for _, p := range pairs {
+		for _, k := range []string{p.PolymarketYes, p.PolymarketNo, p.KalshiTicker} {
+			if k != "" {
+				l[k] = p.Name
+			}
+		}
+	}
+	return l
+}
+
+// Label names an instrument: the registry's market name when known, else
+// the Kalshi ticker or a shortened Polymarket token.
+func (l Labeler) Label(in polybot.Instrument) string {
+	key := in.Market
+	if in.Token != "" {
+		key = in.Token
+	}
+	if name, ok := l[key]; ok {
+		return name
+	}
+	if in.Token != "" {
+		return "token " + short(in.Token)
+	}
+	return in.Market
+}
+
+// NewTradeRow converts a fill.
+func (l Labeler) NewTradeRow(f *polybot.TradeFill) TradeRow {
+	return TradeRow{TradeID: f.TradeID, Time: f.Time, Label: l.Label(f.Instrument), Venue: f.Venue, Outcome: f.Instrument.Outcome.String(),
+		Side: f.Side.String(), Strategy: f.Strategy, Mode: f.Mode, Price: f.Price, Size: f.Size, Fee: f.Fee, Realized: f.RealizedPnL}
+}
+
+// NewOpportunityRow converts an opportunity.
+func (l Labeler) NewOpportunityRow(o polybot.Opportunity) OpportunityRow {
+	legs := ""
+	for i, leg := range o.Legs {
+		if i > 0 {
+			legs += " + "
+		}
+		legs += PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
+	}
+	return OpportunityRow{ID: o.ID, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
+}
+
+// --- API keys ---
+
+// KeyCard is one platform on the API keys page and in the onboarding wizard.
+type KeyCard struct {
+	Platform    polybot.Platform
+	Name        string
+	Description string
+	Optional    bool // a broker: the wizard may skip it
+	Fields      []KeyField
+	Slots       []KeySlot // paper, then live
+}
+
+// KeyField is one credential input of a platform's form.
+type KeyField struct {
+	Name     string // the API's field name: api_key, api_secret, private_key, passphrase
+	Label    string
+	Hint     string
+	Textarea bool
+	Secret   bool // a password input
+	Required bool
+}
+
+// KeySlot is the stored key of one mode, if any: metadata only, never a value.
+type KeySlot struct {
+	Paper  bool
+	Stored bool
+	Meta   polybot.SecretMeta
+}
+
+// Mode is "paper" or "live".
+func (s KeySlot) Mode() string {
+	if s.Paper {
+		return "paper"
+	}
+	return "live"
+}
+
+// HasOptional reports whether the platform has optional credential fields.
+func (c KeyCard) HasOptional() bool {
+	for _, f := range c.Fields {
+		if !f.Required {
+			return true
+		}
+	}
+	return false
+}
+
+// OptionalLabel names the group of optional fields.
+func (c KeyCard) OptionalLabel() string {
+	if c.Platform == polybot.Polymarket {
+		return "L2 API credentials (optional)"
+	}
+	return "More settings (optional)"
+}
+
+// Connected reports whether the card holds any key.
+func (c KeyCard) Connected() bool {
+	for _, s := range c.Slots {
+		if s.Stored {
+			return true
+		}
+	}
+	return false
+}
+
+// Valid reports whether any stored key validated.
+func (c KeyCard) Valid() bool {
+	for _, s := range c.Slots {
+		if s.Stored && s.Meta.ValidationStatus == polybot.ValidationValid {
+			return true
+		}
+	}
+	return false
+}
+
+// NewKeyCards builds one card per platform, in polybot.Platforms order,
+// from the tenant's stored keys.
+func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
+	out := make([]KeyCard, 0, len(polybot.Platforms))
+	for _, p := range polybot.Platforms {
+		c := KeyCard{Platform: p, Name: PlatformName(p)}
+		switch p {
+		case polybot.Polymarket:
+			c.Description = "Prediction-market CLOB. Your wallet's private key signs orders; the L2 API credentials are optional (they are derived from the wallet key when left out)."
+			c.Fields = []KeyField{
+				{Name: polybot.FieldPrivateKey, Label: "Wallet private key", Hint: "64 hex digits, 0x optional.", Secret: true, Required: true},
+				{Name: polybot.FieldAPIKey, Label: "L2 API key", Hint: "API key, secret and passphrase go together: all three or none.", Secret: true},
+				{Name: polybot.FieldAPISecret, Label: "L2 API secret", Secret: true},
+				{Name: polybot.FieldPassphrase, Label: "L2 passphrase", Secret: true},
+			}
+		case polybot.Kalshi:
+			c.Description = "Regulated event exchange. Requests are signed with your API key's RSA private key."
+			c.Fields = []KeyField{
+				{Name: polybot.FieldAPIKey, Label: "API key ID", Hint: "The key ID Kalshi shows beside the key.", Required: true},
+				{Name: polybot.FieldPrivateKey, Label: "RSA private key (PEM)", Hint: "PKCS#1 or PKCS#8, including the BEGIN and END lines.", Textarea: true, Required: true},
+			}
+		case polybot.Alpaca:
+			c.Optional = true
+			c.Description = "Stock and crypto broker (optional). Paper keys trade Alpaca's paper account."
+			c.Fields = []KeyField{
+				{Name: polybot.FieldAPIKey, Label: "API key ID", Required: true},
+				{Name: polybot.FieldAPISecret, Label: "API secret key", Secret: true, Required: true},
+			}
+		case polybot.IBKR:
+			c.Optional = true
+			c.Description = "Interactive Brokers through the Client Portal gateway (optional); the gateway signs you in."
+			c.Fields = []KeyField{
+				{Name: polybot.FieldAPIKey, Label: "Account ID", Required: true},
+			}
+		}
+		for _, paper := range []bool{true, false} {
+			slot := KeySlot{Paper: paper}
+			for _, m := range metas {
+				if m.Platform == p && m.Paper == paper {
+					slot.Stored, slot.Meta = true, m
+				}
+			}
+			c.Slots = append(c.Slots, slot)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// KeysData is the API keys page's data.
+type KeysData struct {
+	Cards []KeyCard
+}
+
+// --- config ---
+
+// Toggle is a boolean config field.
+type Toggle struct {
+	Field    string
+	Label    string
+	Hint     string
+	On       bool
+	Disabled bool
+}
+
+// DecimalField is a decimal config field.
+type DecimalField struct {
+	Field string
+	Label string
+	Hint  string
+	Value string
+	Unit  string
+}
+
+// ConfigView is every config field, grouped as the config page shows them.
+type ConfigView struct {
+	DryRun        Toggle
+	Trading       []DecimalField
+	Strategies    []Toggle
+	Platforms     []Toggle
+	Notifications []Toggle
+	Channels      []Toggle // Field is the channel name
+	Advanced      string
+	UpdatedAt     time.Time
+	Tier          string
+}
+
+// NewConfigView groups c for display; p supplies the plan's limits and
+// features (a strategy the plan lacks is shown but cannot be switched on).
+func NewConfigView(c *polybot.Config, p *polybot.Profile) ConfigView {
+	v := ConfigView{UpdatedAt: c.UpdatedAt, Tier: p.SubscriptionTier}
+	v.DryRun = Toggle{Field: "dry_run", Label: "Dry-run (paper) trading", On: c.DryRun,
+		Hint: "On: orders are simulated against live books and no money moves. Off: the bot trades live with your keys."}
+	v.Trading = []DecimalField{
+		{Field: "min_profit_pct", Label: "Minimum profit", Unit: "%", Value: c.MinProfitPct.String(),
+			Hint: "Trade only opportunities whose net edge, after fees, is at least this percentage of cost (0–100)."},
+		{Field: "max_trade_size_usd", Label: "Maximum trade size", Unit: "USD", Value: c.MaxTradeSizeUSD.String(),
+			Hint: "Your plan allows up to $" + Money(p.MaxTradeSizeUSD) + " per trade."},
+		{Field: "max_daily_loss_usd", Label: "Maximum daily loss", Unit: "USD", Value: c.MaxDailyLossUSD.String(),
+			Hint: "The bot stops opening trades for the day past this loss. Your plan allows up to $" + Money(p.MaxDailyLossUSD) + "."},
+	}
+	v.Strategies = StrategyToggles(c, p)
+	v.Platforms = []Toggle{
+		{Field: "enable_polymarket", Label: "Polymarket", On: c.EnablePolymarket},
+		{Field: "enable_kalshi", Label: "Kalshi", On: c.EnableKalshi},
+		{Field: "enable_alpaca", Label: "Alpaca", On: c.EnableAlpaca},
+		{Field: "enable_ibkr", Label: "Interactive Brokers", On: c.EnableIBKR},
+	}
+	v.Notifications = []Toggle{
+		{Field: "notify_on_trade", Label: "Each trade", On: c.NotifyOnTrade},
+		{Field: "notify_on_opportunity", Label: "Each opportunity", On: c.NotifyOnOpportunity},
+		{Field: "notify_daily_summary", Label: "Daily summary", On: c.NotifyDailySummary},
+	}
+	for _, ch := range polybot.NotificationChannels {
+		v.Channels = append(v.Channels, Toggle{Field: ch, Label: capitalize(ch), On: has(c.NotificationChannels, ch)})
+	}
+	v.Advanced = "{}"
+	if len(c.AdvancedConfig) > 0 {
+		var obj any
+		if json.Unmarshal(c.AdvancedConfig, &obj) == nil {
+			if b, err := json.MarshalIndent(obj, "", "  "); err == nil {
+				v.Advanced = string(b)
+			}
+		}
+	}
+	return v
+}
+
+// StrategyToggles are the strategy switches, disabled where the plan lacks
+// the strategy.
+func StrategyToggles(c *polybot.Config, p *polybot.Profile) []Toggle {
+	mk := func(field, strategy string, on, allowed bool, hint string) Toggle {
+		t := Toggle{Field: field, Label: StrategyLabel(strategy), On: on, Hint: hint}
+		if !allowed {
+			t.Disabled = true
+			t.Hint = "Not included in your " + p.SubscriptionTier + " plan. " + hint
+		}
+		return t
+	}
+	f := p.Features
+	return []Toggle{
+		mk("enable_single_platform_arb", polybot.StrategySinglePlatform, c.EnableSinglePlatformArb, f.SinglePlatform, "YES + NO on one venue for less than $1 after fees."),
+		mk("enable_cross_platform_arb", polybot.StrategyCrossPlatform, c.EnableCrossPlatformArb, f.CrossPlatform, "The same event on two venues, opposite sides, for less than $1 after fees."),
+		mk("enable_overlapping_arb", polybot.StrategyOverlapping, c.EnableOverlappingArb, f.OverlappingArb, "Mutually exclusive outcomes whose YES prices sum below $1."),
+		mk("enable_news_arbitrage", polybot.StrategyNews, c.EnableNewsArbitrage, f.NewsArbitrage, "Headlines matched to markets by your rules."),
+		mk("enable_copy_trading", polybot.StrategyCopy, c.EnableCopyTrading, f.CopyTrading, "Mirror leader wallets' trades."),
+	}
+}
+
+// ConfigData is the config page's data.
+type ConfigData struct {
+	Form ConfigView
+}
+
+// --- plan ---
+
+// Feature is one strategy a tier may enable.
+type Feature struct {
+	Key   string
+	Label string
+}
+
+// FeatureList is every feature, in display order.
+var FeatureList = []Feature{
+	{"single_platform", StrategyLabel(polybot.StrategySinglePlatform)},
+	{"news_arbitrage", StrategyLabel(polybot.StrategyNews)},
+	{"cross_platform", StrategyLabel(polybot.StrategyCrossPlatform)},
+	{"overlapping_arb", StrategyLabel(polybot.StrategyOverlapping)},
+	{"copy_trading", StrategyLabel(polybot.StrategyCopy)},
+}
+
+// FeatureFlags lists f in FeatureList order.
+func FeatureFlags(f polybot.Features) []bool {
+	return []bool{f.SinglePlatform, f.NewsArbitrage, f.CrossPlatform, f.OverlappingArb, f.CopyTrading}
+}
+
+// TierView is a tier as the plan page and onboarding show it.
+type TierView struct {
+	*polybot.Tier
+	Flags   []bool // features, in FeatureList order
+	Current bool
+}
+
+// Usage is the month's trades against the plan's limit.
+type Usage struct {
+	Month     string
+	Used      int
+	Limit     int
+	Remaining int
+}
+
+// Percent is the share of the limit used, 0–100, in whole percent.
+func (u Usage) Percent() int {
+	if u.Limit <= 0 {
+		if u.Used > 0 {
+			return 100
+		}
+		return 0
+	}
+	p := u.Used * 100 / u.Limit
+	return min(p, 100)
+}
+
+// PlanData is the plan page's data (and onboarding's last step).
+type PlanData struct {
+	Profile  *polybot.Profile
+	Current  TierView
+	Tiers    []TierView
+	Features []Feature
+	Usage    Usage
+	Admin    bool // an admin can move their own account between tiers
+}
+
+// NewPlanData builds the plan view.
+func NewPlanData(p *polybot.Profile, tiers []*polybot.Tier, u Usage, admin bool) PlanData {
+	d := PlanData{Profile: p, Features: FeatureList, Usage: u, Admin: admin}
+	for _, t := range tiers {
+		tv := TierView{Tier: t, Flags: FeatureFlags(t.Features), Current: t.Name == p.SubscriptionTier}
+		if tv.Current {
+			d.Current = tv
+		}
+		d.Tiers = append(d.Tiers, tv)
+	}
+	if d.Current.Tier == nil {
+		// The profile's tier was removed: show the limits the profile holds.
+		d.Current = TierView{Tier: &polybot.Tier{Name: p.SubscriptionTier, DisplayName: capitalize(p.SubscriptionTier),
+			MonthlyTradeLimit: p.MonthlyTradeLimit, MaxTradeSizeUSD: p.MaxTradeSizeUSD, MaxDailyLossUSD: p.MaxDailyLossUSD,
+			MaxPositions: p.MaxPositions, Features: p.Features}, Flags: FeatureFlags(p.Features), Current: true}
+	}
+	return d
+}
+
+// --- onboarding ---
+
+// Step is one onboarding step in the progress list.
+type Step struct {
+	N       int
+	Name    string
+	Done    bool
+	Current bool
+}
+
+// RiskPreset is a starting point for the trading limits, capped at the plan's.
+type RiskPreset struct {
+	Name            string
+	Label           string
+	Description     string
+	MinProfitPct    polybot.Decimal
+	MaxTradeSizeUSD polybot.Decimal
+	MaxDailyLossUSD polybot.Decimal
+	Checked         bool
+}
+
+// RiskPresets are the conservative, balanced and aggressive presets for p's
+// plan; the one matching c, if any, is checked.
+func RiskPresets(c *polybot.Config, p *polybot.Profile) []RiskPreset {
+	d := polybot.MustDecimal
+	ps := []RiskPreset{
+		{Name: "conservative", Label: "Conservative", Description: "Only clear edges, small trades.", MinProfitPct: d("2"), MaxTradeSizeUSD: d("25"), MaxDailyLossUSD: d("50")},
+		{Name: "balanced", Label: "Balanced", Description: "The defaults: a 1% edge, $50 trades.", MinProfitPct: d("1"), MaxTradeSizeUSD: d("50"), MaxDailyLossUSD: d("100")},
+		{Name: "aggressive", Label: "Aggressive", Description: "Thinner edges, larger trades (up to your plan's limits).", MinProfitPct: d("0.5"), MaxTradeSizeUSD: d("250"), MaxDailyLossUSD: d("500")},
+	}
+	for i := range ps {
+		ps[i].MaxTradeSizeUSD = ps[i].MaxTradeSizeUSD.Min(p.MaxTradeSizeUSD)
+		ps[i].MaxDailyLossUSD = ps[i].MaxDailyLossUSD.Min(p.MaxDailyLossUSD)
+		ps[i].Checked = ps[i].MinProfitPct.Cmp(c.MinProfitPct) == 0 && ps[i].MaxTradeSizeUSD.Cmp(c.MaxTradeSizeUSD) == 0 &&
+			ps[i].MaxDailyLossUSD.Cmp(c.MaxDailyLossUSD) == 0
+	}
+	return ps
+}
+
+// OnboardingData is the onboarding page's data.
+type OnboardingData struct {
+	Step          int
+	Steps         []Step
+	AcceptedTerms *time.Time
+	Cards         []KeyCard
+	Config        ConfigView
+	Presets       []RiskPreset
+	Plan          PlanData
+	Panel         string // the wizard's first panel: polymarket, kalshi or brokers
+}
+
+// OnboardingSteps names the four steps.
+var OnboardingSteps = []string{"Welcome", "Connect platforms", "Risk and strategies", "Plan"}
+
+// --- admin ---
+
+// AdminUser is a row of the admin's user list.
+type AdminUser struct {
+	ID        polybot.ID
+	Email     string
+	Name      string
+	Role      polybot.Role
+	Tier      string
+	Disabled  bool
+	Onboarded bool
+	BotState  string
+	BotReason string
+	Created   time.Time
+	Self      bool
+}
+
+// AdminPair is a row of the matched-market registry.
+type AdminPair struct {
+	*polybot.MarketPair
+}
+
+// JSON is the pair as PUT /api/v1/admin/market-pairs/{id} takes it.
+func (p AdminPair) JSON() string {
+	b, _ := json.Marshal(p.MarketPair)
+	return string(b)
+}
+
+// AdminData is the admin page's data.
+type AdminData struct {
+	Users      []AdminUser
+	NextAfter  string // cursor of the next page of users ("" when none)
+	GlobalHalt string
+	HaltStates []string
+	Pairs      []AdminPair
+	Tiers      []string
+}
+
+// NewOnboarding builds onboarding's data. step is the step to show (1–4).
+func NewOnboarding(step int, p *polybot.Profile, c *polybot.Config, metas []polybot.SecretMeta, plan PlanData) OnboardingData {
+	d := OnboardingData{Step: step, AcceptedTerms: p.AcceptedTermsAt, Cards: NewKeyCards(metas), Config: NewConfigView(c, p),
+		Presets: RiskPresets(c, p), Plan: plan}
+	next := NextOnboardingStep(p, c, metas)
+	for i, name := range OnboardingSteps {
+		n := i + 1
+		d.Steps = append(d.Steps, Step{N: n, Name: name, Done: n < next || p.OnboardingCompleted, Current: n == step})
+	}
+	d.Panel = "brokers"
+	for _, card := range d.Cards[:2] {
+		if !card.Connected() {
+			d.Panel = string(card.Platform)
+			break
+		}
+	}
+	return d
+}
+
+// NextOnboardingStep is where a user resumes onboarding: the terms until
+// accepted; then the platform wizard until Polymarket and Kalshi both have
+// a key or the config was saved; then the plan once the config was saved
+// (the sign-up default config has never been saved: updated == created).
+func NextOnboardingStep(p *polybot.Profile, c *polybot.Config, metas []polybot.SecretMeta) int {
+	if p.AcceptedTermsAt == nil {
+		return 1
+	}
+	if c.UpdatedAt.After(c.CreatedAt) {
+		return 4
+	}
+	var pm, ks bool
+	for _, m := range metas {
+		pm = pm || m.Platform == polybot.Polymarket
+		ks = ks || m.Platform == polybot.Kalshi
+	}
+	if pm && ks {
+		return 3
+	}
+	return 2
+}

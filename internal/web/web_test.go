@@ -1,0 +1,320 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+// embeddedCopy returns the embedded files as a MapFS that a test may break.
+func embeddedCopy(t *testing.T) fstest.MapFS {
+	t.Helper()
+	m := fstest.MapFS{}
+	err := fs.WalkDir(embedded, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(embedded, p)
+		m[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestNewFailsAtStartWhenAViewIsMissing(t *testing.T) {
+	for _, v := range Views {
+		files := embeddedCopy(t)
+		delete(files, "templates/"+v+".html")
+		if _, err := NewFS(files); err == nil || !strings.Contains(err.Error(), `"`+v+`"`) {
+			t.Errorf("without %s.html: err = %v, want an error naming the view", v, err)
+		}
+	}
+	files := embeddedCopy(t)
+	delete(files, "templates/layout.html")
+	if _, err := NewFS(files); err == nil {
+		t.Error("without the layout: no error")
+	}
+}
+
+func TestNewFailsAtStartOnABrokenTemplate(t *testing.T) {
+	files := embeddedCopy(t)
+	files["templates/config.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{if}}{{end}}`)}
+	if _, err := NewFS(files); err == nil {
+		t.Fatal("a template that does not parse was accepted")
+	}
+	files = embeddedCopy(t)
+	files["templates/plan.html"] = &fstest.MapFile{Data: []byte(`{{define "body"}}no content{{end}}`)}
+	if _, err := NewFS(files); err == nil || !strings.Contains(err.Error(), "content") {
+		t.Fatalf("a view without content: err = %v", err)
+	}
+}
+
+func TestAssetsAreServedUnderContentHashedURLsWithLongCaching(t *testing.T) {
+	ui, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashed := regexp.MustCompile(`^/static/[a-z]+\.[0-9a-f]{12}\.(css|js|svg)$`)
+	for _, name := range []string{"app.css", "app.js", "theme.js", "favicon.svg"} {
+		u, err := ui.AssetURL(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hashed.MatchString(u) {
+			t.Errorf("%s is served at %s, not a content-hashed URL", name, u)
+		}
+		file := strings.TrimPrefix(u, StaticPrefix)
+		rec := httptest.NewRecorder()
+		ui.ServeStatic(rec, httptest.NewRequest("GET", u, nil), file)
+		if rec.Code != 200 || rec.Body.Len() == 0 {
+			t.Fatalf("GET %s: %d", u, rec.Code)
+		}
+		if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, "max-age=31536000") || !strings.Contains(cc, "immutable") {
+			t.Errorf("GET %s: Cache-Control %q", u, cc)
+		}
+		etag := rec.Header().Get("ETag")
+		req := httptest.NewRequest("GET", u, nil)
+		req.Header.Set("If-None-Match", etag)
+		rec = httptest.NewRecorder()
+		ui.ServeStatic(rec, req, file)
+		if rec.Code != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag: %d, want 304", u, rec.Code)
+		}
+	}
+	if ct := serve(ui, "app.css").Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/css") {
+		t.Errorf("app.css Content-Type %q", ct)
+	}
+	for _, bad := range []string{"app.css", "app.000000000000.css", "../web.go", "nope.js"} {
+		rec := httptest.NewRecorder()
+		ui.ServeStatic(rec, httptest.NewRequest("GET", "/static/"+bad, nil), bad)
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("GET /static/%s: %d, want 404", bad, rec.Code)
+		}
+	}
+	if _, err := ui.AssetURL("missing.css"); err == nil {
+		t.Error("AssetURL of a missing asset: no error")
+	}
+}
+
+func serve(ui *UI, name string) *httptest.ResponseRecorder {
+	u, _ := ui.AssetURL(name)
+	rec := httptest.NewRecorder()
+	ui.ServeStatic(rec, httptest.NewRequest("GET", u, nil), strings.TrimPrefix(u, StaticPrefix))
+	return rec
+}
+
+func TestAssetHashChangesWithTheContent(t *testing.T) {
+	a, _ := New()
+	files := embeddedCopy(t)
+	files["static/app.css"] = &fstest.MapFile{Data: append(files["static/app.css"].Data, []byte("\n/* changed */\n")...)}
+	b, err := NewFS(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, _ := a.AssetURL("app.css")
+	ub, _ := b.AssetURL("app.css")
+	uja, _ := a.AssetURL("app.js")
+	ujb, _ := b.AssetURL("app.js")
+	if ua == ub || uja != ujb {
+		t.Fatalf("css %s → %s, js %s → %s: only the changed file's URL may change", ua, ub, uja, ujb)
+	}
+}
+
+var (
+	scriptTag = regexp.MustCompile(`<script\b[^>]*>`)
+	nonceAttr = regexp.MustCompile(`\bnonce="([^"]+)"`)
+	cspNonce  = regexp.MustCompile(`'nonce-([^']+)'`)
+)
+
+// CheckPageSecurity checks a rendered page against its CSP header: every
+// script carries the header's nonce, no element has an inline style or an
+// inline event handler, and nothing is loaded from another host.
+func checkPageSecurity(t *testing.T, header http.Header, body string) {
+	t.Helper()
+	csp := header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self' 'nonce-", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("CSP %q allows inline code", csp)
+	}
+	m := cspNonce.FindStringSubmatch(csp)
+	if m == nil {
+		t.Fatalf("CSP %q has no nonce", csp)
+	}
+	tags := scriptTag.FindAllString(body, -1)
+	if len(tags) == 0 {
+		t.Error("page has no script tag")
+	}
+	for _, tag := range tags {
+		if n := nonceAttr.FindStringSubmatch(tag); n == nil || n[1] != m[1] {
+			t.Errorf("script tag %s does not carry the CSP nonce %s", tag, m[1])
+		}
+	}
+	if regexp.MustCompile(`\sstyle=`).MatchString(body) || strings.Contains(body, "<style") {
+		t.Error("page has inline style")
+	}
+	if regexp.MustCompile(`\son[a-z]+=`).MatchString(body) {
+		t.Error("page has an inline event handler")
+	}
+	if regexp.MustCompile(`(src|href|action)="(https?:)?//`).MatchString(body) {
+		t.Error("page refers to another host")
+	}
+}
+
+func TestRenderSetsAFreshNonceThatEveryScriptCarries(t *testing.T) {
+	ui, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nonces []string
+	for i := 0; i < 2; i++ {
+		rec := httptest.NewRecorder()
+		if err := ui.Render(rec, 200, "login", &Page{Title: "Log in", Data: AuthData{}}); err != nil {
+			t.Fatal(err)
+		}
+		checkPageSecurity(t, rec.Header(), rec.Body.String())
+		if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control %q", cc)
+		}
+		nonces = append(nonces, cspNonce.FindStringSubmatch(rec.Header().Get("Content-Security-Policy"))[1])
+	}
+	if nonces[0] == nonces[1] {
+		t.Error("two responses share a nonce")
+	}
+	if err := ui.Render(httptest.NewRecorder(), 200, "nope", &Page{}); err == nil {
+		t.Error("rendering an unknown view: no error")
+	}
+}
+
+func TestRenderFailsWholeOnATemplateError(t *testing.T) {
+	ui, _ := New()
+	rec := httptest.NewRecorder()
+	// The dashboard needs DashboardData; a string makes execution fail.
+	if err := ui.Render(rec, 200, "dashboard", &Page{Title: "x", User: &Viewer{Email: "a@b.c"}, Data: "wrong"}); err == nil {
+		t.Fatal("no error")
+	}
+	if rec.Body.Len() != 0 || rec.Code != 200 || len(rec.Header()) != 0 {
+		t.Errorf("half a page was written: %d bytes", rec.Body.Len())
+	}
+}
+
+func TestMoneyRoundsHalfAwayFromZeroExactly(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"0", "0.00"}, {"1.005", "1.01"}, {"1.004999", "1.00"}, {"-1.005", "-1.01"}, {"-0.004", "0.00"},
+		{"12.3", "12.30"}, {"1234567.891", "1,234,567.89"}, {"-1000", "-1,000.00"}, {"999.995", "1,000.00"},
+	} {
+		if got := Money(polybot.MustDecimal(tc.in)); got != tc.want {
+			t.Errorf("Money(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	if Count(1234567) != "1,234,567" || Count(100) != "100" || Count(-1000) != "-1,000" {
+		t.Error("Count does not group thousands")
+	}
+}
+
+func TestChartPlacesPointsExactlyAndStepsAfterEachFill(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	d := polybot.MustDecimal
+	series := []PnLPoint{
+		{Time: t0, Strategy: "single_platform/dry_run", Total: d("2")},
+		{Time: t0.Add(30 * time.Minute), Strategy: "cross_platform/dry_run", Total: d("-2")},
+		{Time: t0.Add(30 * time.Minute), Strategy: "single_platform/dry_run", Total: d("1")},
+	}
+	c := NewChart(series, t0.Add(time.Hour))
+	// Plot: x 64..704 over one hour, y 16..228 over 2..-2 (212 units for 4 dollars).
+	if len(c.Lines) != 2 || c.Lines[0].Strategy != "cross_platform/dry_run" || c.Lines[1].Class != "series-1" {
+		t.Fatalf("lines %+v", c.Lines)
+	}
+	want := "64.00,122.00 384.00,122.00 384.00,228.00 704.00,228.00"
+	if c.Lines[0].Points != want {
+		t.Errorf("cross points %q, want %q", c.Lines[0].Points, want)
+	}
+	want = "64.00,122.00 64.00,122.00 64.00,16.00 384.00,16.00 384.00,69.00 704.00,69.00"
+	if c.Lines[1].Points != want {
+		t.Errorf("single points %q, want %q", c.Lines[1].Points, want)
+	}
+	if c.Lines[0].Last != "-2.00" || c.Lines[0].LastSign != "neg" || c.Lines[1].Last != "1.00" {
+		t.Errorf("last totals %+v", c.Lines)
+	}
+	if len(c.YTicks) != 3 || c.YTicks[1].Label != "0.00" || !c.YTicks[1].Zero || c.YTicks[1].Pos != "122.00" {
+		t.Errorf("y ticks %+v", c.YTicks)
+	}
+	if c.XTicks[0].Label != "10:00" || c.XTicks[2].Label != "11:00" {
+		t.Errorf("x ticks %+v", c.XTicks)
+	}
+	if !strings.Contains(c.Summary, "Cross-platform arbitrage · dry-run: -2.00 USD") {
+		t.Errorf("summary %q", c.Summary)
+	}
+	if e := NewChart(nil, t0); !e.Empty || len(e.Lines) != 0 {
+		t.Errorf("empty chart %+v", e)
+	}
+	flat := NewChart([]PnLPoint{{Time: t0, Strategy: "news_arbitrage/live", Total: polybot.Zero}}, t0)
+	if len(flat.Lines) != 1 || !strings.HasSuffix(flat.Lines[0].Points, ",228.00") || flat.XTicks[0].Label != "10:00:00" {
+		t.Errorf("flat chart %+v", flat)
+	}
+}
+
+func TestRiskPresetsStayWithinThePlan(t *testing.T) {
+	p := &polybot.Profile{MaxTradeSizeUSD: polybot.MustDecimal("100"), MaxDailyLossUSD: polybot.MustDecimal("300")}
+	c := polybot.DefaultConfig(polybot.NewID(), time.Now())
+	ps := RiskPresets(c, p)
+	if ps[2].MaxTradeSizeUSD.String() != "100.00" || ps[2].MaxDailyLossUSD.String() != "300.00" {
+		t.Errorf("aggressive preset %+v exceeds the plan", ps[2])
+	}
+	if !ps[1].Checked || ps[0].Checked || ps[2].Checked {
+		t.Errorf("the default config should match the balanced preset only: %+v", ps)
+	}
+}
+
+func TestOnboardingResumesAtTheFirstUnfinishedStep(t *testing.T) {
+	now := time.Now()
+	p := &polybot.Profile{}
+	c := polybot.DefaultConfig(polybot.NewID(), now)
+	if n := NextOnboardingStep(p, c, nil); n != 1 {
+		t.Errorf("terms not accepted: step %d", n)
+	}
+	p.AcceptedTermsAt = &now
+	if n := NextOnboardingStep(p, c, nil); n != 2 {
+		t.Errorf("no keys: step %d", n)
+	}
+	keys := []polybot.SecretMeta{{Platform: polybot.Polymarket, Paper: true}}
+	if n := NextOnboardingStep(p, c, keys); n != 2 {
+		t.Errorf("Polymarket only: step %d", n)
+	}
+	keys = append(keys, polybot.SecretMeta{Platform: polybot.Kalshi})
+	if n := NextOnboardingStep(p, c, keys); n != 3 {
+		t.Errorf("both venues: step %d", n)
+	}
+	c.UpdatedAt = c.CreatedAt.Add(time.Second)
+	if n := NextOnboardingStep(p, c, nil); n != 4 {
+		t.Errorf("config saved: step %d", n)
+	}
+}
+
+func TestKeyCardsShowMetadataOnly(t *testing.T) {
+	at := time.Now()
+	cards := NewKeyCards([]polybot.SecretMeta{{Platform: polybot.Kalshi, Paper: false, Fingerprint: "abc123", ValidationStatus: polybot.ValidationValid, LastValidatedAt: &at}})
+	if len(cards) != len(polybot.Platforms) || cards[1].Platform != polybot.Kalshi {
+		t.Fatalf("cards %+v", cards)
+	}
+	k := cards[1]
+	if !k.Connected() || !k.Valid() || k.Slots[0].Stored || !k.Slots[1].Stored || k.Slots[1].Mode() != "live" {
+		t.Errorf("kalshi card %+v", k)
+	}
+	if cards[0].Connected() || !cards[0].HasOptional() || !cards[2].Optional {
+		t.Errorf("polymarket/alpaca cards %+v %+v", cards[0], cards[2])
+	}
+}
