@@ -613,13 +613,13 @@
     tr.dataset.tradeId = f.trade_id;
     tr.appendChild(timeCell(f.time));
     tr.appendChild(cell(instrumentLabel(f.instrument)));
-    tr.appendChild(cell(platformName(f.venue)));
-    tr.appendChild(cell(sideLabel(f.side) + ' ' + outcomeLabel(f.instrument && f.instrument.outcome)));
+    tr.appendChild(cell(platformName(f.venue), 'opt'));
+    tr.appendChild(cell(sideLabel(f.side) + ' ' + outcomeLabel(f.instrument && f.instrument.outcome), 'nowrap'));
     tr.appendChild(cell(f.price, 'num'));
     tr.appendChild(cell(f.size, 'num'));
-    tr.appendChild(cell('$' + money(f.fee), 'num'));
-    tr.appendChild(cell(strategyLabel(f.strategy)));
-    tr.appendChild(cell(modeLabel(f.mode)));
+    tr.appendChild(cell('$' + money(f.fee), 'num opt'));
+    tr.appendChild(cell(strategyLabel(f.strategy), 'opt'));
+    tr.appendChild(cell(modeLabel(f.mode), 'opt'));
     return tr;
   }
 
@@ -656,11 +656,11 @@
     tr.className = 'opportunity-row is-new';
     tr.dataset.opportunityId = o.id;
     tr.appendChild(timeCell(o.detected_at));
-    tr.appendChild(cell(strategyLabel(o.strategy)));
+    tr.appendChild(cell(strategyLabel(o.strategy), 'opt'));
     tr.appendChild(cell(oppLegs(o)));
-    tr.appendChild(cell(o.size, 'num'));
-    tr.appendChild(cell(o.cost, 'num'));
-    tr.appendChild(cell(o.net_edge, 'num'));
+    tr.appendChild(cell(o.size, 'num opt'));
+    tr.appendChild(cell(o.cost, 'num opt'));
+    tr.appendChild(cell(o.net_edge, 'num opt'));
     tr.appendChild(cell(money(o.profit_pct) + '%', 'num pos'));
     tbody.insertBefore(tr, tbody.firstChild);
     $$('tr.opportunity-row', tbody).slice(20).forEach(function (r) { r.remove(); });
@@ -684,11 +684,11 @@
       tr.className = 'position-row';
       tr.dataset.instrument = instrumentKey(p.instrument, p.mode);
       tr.appendChild(cell(instrumentLabel(p.instrument)));
-      tr.appendChild(cell(platformName(p.instrument.venue)));
+      tr.appendChild(cell(platformName(p.instrument.venue), 'opt'));
       tr.appendChild(cell(outcomeLabel(p.instrument.outcome)));
-      tr.appendChild(cell(modeLabel(p.mode)));
+      tr.appendChild(cell(modeLabel(p.mode), 'opt'));
       tr.appendChild(cell(p.size, 'num'));
-      tr.appendChild(cell(p.avg_price, 'num'));
+      tr.appendChild(cell(p.avg_price, 'num opt'));
       tr.appendChild(cell(p.mark != null ? p.mark : '—', 'num'));
       tr.appendChild(p.unrealized_pnl != null ? cell('$' + money(p.unrealized_pnl), 'num ' + signClass(p.unrealized_pnl)) : cell('—', 'num'));
       tbody.appendChild(tr);
@@ -715,7 +715,7 @@
         tr.appendChild(cell(modeLabel(s.mode)));
         tr.appendChild(cell('$' + money(s.realized), 'num ' + signClass(s.realized)));
         tr.appendChild(cell('$' + money(s.fees), 'num'));
-        tr.appendChild(cell(String(s.fills), 'num'));
+        tr.appendChild(cell(String(s.fills), 'num opt'));
         tbody.appendChild(tr);
       });
     }
@@ -741,11 +741,23 @@
 
   // drawChart redraws the P&L chart from the API's cumulative series with
   // the geometry the server used (read from the <svg>'s data attributes).
+  var lastSeries = null;
+
+  // chartWidth is the width to draw at: the chart's own width on screen, so
+  // text stays legible on a phone (the server draws at 720 units).
+  function chartWidth(svg) {
+    var w = Math.round(svg.getBoundingClientRect().width);
+    return w >= 280 ? w : +svg.dataset.width;
+  }
+
   function drawChart(series) {
     var svg = byId('pnl-chart');
     if (!svg || !series.length) { return; }
+    lastSeries = series;
     var ds = svg.dataset;
-    var left = +ds.left, right = +ds.right, top = +ds.top, bottom = +ds.bottom;
+    var width = chartWidth(svg);
+    svg.setAttribute('viewBox', '0 0 ' + width + ' ' + ds.height);
+    var left = +ds.left, right = width - (+ds.width - +ds.right), top = +ds.top, bottom = +ds.bottom;
     var byKey = {};
     var keys = [];
     var t0 = Infinity, t1 = -Infinity;
@@ -928,6 +940,15 @@
     if (l) {
       try { labels = JSON.parse(l.textContent) || {}; } catch (e) { labels = {}; }
     }
+    var svg = byId('pnl-chart');
+    if (svg && svg.dataset.empty === 'false' && Math.abs(chartWidth(svg) - +svg.dataset.width) > 40) {
+      api('GET', '/api/v1/pnl').then(renderPnL).catch(function () {});
+    }
+    var resizeTimer = null;
+    window.addEventListener('resize', function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () { if (lastSeries) { drawChart(lastSeries); } }, 150);
+    });
     if (byId('bot-card') && byId('bot-card').dataset.available === 'true') {
       connectEvents();
     } else {
@@ -999,9 +1020,14 @@
     if (err) { err.textContent = ''; }
     try {
       if (action === 'set-tier') {
-        await api('PUT', '/api/v1/admin/users/' + encodeURIComponent(el.dataset.userId) + '/tier', { tier: el.value });
-        el.dataset.initial = el.value;
-        toast('Plan changed to ' + el.value + '.', 'ok');
+        var sel = byId('user-' + el.dataset.userId + '-tier');
+        if (sel.value === sel.dataset.initial) {
+          toast(el.dataset.email + ' is already on the ' + sel.value + ' plan.');
+          return;
+        }
+        await api('PUT', '/api/v1/admin/users/' + encodeURIComponent(el.dataset.userId) + '/tier', { tier: sel.value });
+        sel.dataset.initial = sel.value;
+        toast(el.dataset.email + ' moved to the ' + sel.value + ' plan.', 'ok');
       } else if (action === 'set-disabled') {
         var disable = el.dataset.disabled !== 'true';
         if (disable && !(await confirmAction('Disable this account?', el.dataset.email + ' will be signed out of every request and their bot will stop trading.', 'Disable account'))) { return; }
@@ -1027,7 +1053,6 @@
         toast(saved.approved ? 'Pair approved.' : 'Pair rejected.', 'ok');
       }
     } catch (e) {
-      if (action === 'set-tier') { el.value = el.dataset.initial; }
       if (err) { err.textContent = e.message; }
       toast(e.message, 'error');
     }
@@ -1082,13 +1107,15 @@
     if (el.id === 'theme-toggle') { toggleTheme(); return; }
     if (el.dataset.wizard) { showPanel(el.dataset.wizard); return; }
     var action = el.dataset.action;
-    if (el.tagName === 'SELECT') { return; }
-    if (/-key$/.test(action)) { keyAction(el); } else if (action === 'bot-start' || action === 'bot-stop') { botAction(el); } else if (action === 'choose-tier') { chooseTier(el); } else if (action === 'set-disabled' || /-pair$/.test(action)) { adminAction(el); }
-  });
-
-  doc.addEventListener('change', function (ev) {
-    var el = ev.target;
-    if (el.tagName === 'SELECT' && el.dataset.action === 'set-tier') { adminAction(el); }
+    if (/-key$/.test(action)) {
+      keyAction(el);
+    } else if (action === 'bot-start' || action === 'bot-stop') {
+      botAction(el);
+    } else if (action === 'choose-tier') {
+      chooseTier(el);
+    } else if (action === 'set-tier' || action === 'set-disabled' || /-pair$/.test(action)) {
+      adminAction(el);
+    }
   });
 
   function init() {
