@@ -201,14 +201,28 @@ type pnlReport struct {
 	ByStrategy []*polybot.StrategyPnL `json:"by_strategy"`
 	Today      [2]*polybot.DailyPnL   `json:"today"` // dry-run, live
 	Series     []pnlPoint             `json:"series"`
+	// Locked are the complete sets held (YES + NO of one event): they pay
+	// $1 at resolution, so their P&L is known now, net of fees.
+	Locked      []polybot.LockedSet                  `json:"locked"`
+	LockedTotal map[polybot.ExecMode]polybot.Decimal `json:"locked_total"`
 }
 
 // loadPnL reads the tenant's P&L by strategy, today's totals and the
 // cumulative series over its last 1000 fills (oldest first, per strategy
 // and mode).
-func loadPnL(tx polybot.TenantTx) (*pnlReport, error) {
-	rep := &pnlReport{}
-	var err error
+func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair) (*pnlReport, error) {
+	rep := &pnlReport{LockedTotal: map[polybot.ExecMode]polybot.Decimal{polybot.DryRun: polybot.Zero, polybot.Live: polybot.Zero}}
+	holdings, err := tx.Holdings()
+	if err != nil {
+		return nil, err
+	}
+	rep.Locked = polybot.LockedPnL(holdings, pairs)
+	if rep.Locked == nil {
+		rep.Locked = []polybot.LockedSet{}
+	}
+	for _, l := range rep.Locked {
+		rep.LockedTotal[l.Mode] = rep.LockedTotal[l.Mode].Add(l.Edge)
+	}
 	if rep.ByStrategy, err = tx.PnLByStrategy(); err != nil {
 		return nil, err
 	}
@@ -236,11 +250,27 @@ func loadPnL(tx polybot.TenantTx) (*pnlReport, error) {
 	return rep, nil
 }
 
-func (s *Server) handlePnL(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var rep *pnlReport
-	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+// marketPairs reads the matched-market registry (the service path: it is
+// shared, not tenant data).
+func (s *Server) marketPairs(r *http.Request) ([]*polybot.MarketPair, error) {
+	var pairs []*polybot.MarketPair
+	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
 		var err error
-		rep, err = loadPnL(tx)
+		pairs, err = tx.MarketPairs()
+		return err
+	})
+	return pairs, err
+}
+
+func (s *Server) handlePnL(w http.ResponseWriter, r *http.Request, id *identity) error {
+	pairs, err := s.marketPairs(r)
+	if err != nil {
+		return err
+	}
+	var rep *pnlReport
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		rep, err = loadPnL(tx, pairs)
 		return err
 	})
 	if err != nil {

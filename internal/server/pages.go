@@ -311,7 +311,11 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	var fills []*polybot.TradeFill
 	var hs []*polybot.Holding
 	var rep *pnlReport
-	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	pairs, err := s.marketPairs(r)
+	if err != nil {
+		return err
+	}
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		var err error
 		if p, err = tx.Profile(); err != nil {
 			return err
@@ -322,16 +326,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		if hs, err = tx.Holdings(); err != nil {
 			return err
 		}
-		rep, err = loadPnL(tx)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	var pairs []*polybot.MarketPair
-	err = s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
-		var err error
-		pairs, err = tx.MarketPairs()
+		rep, err = loadPnL(tx, pairs)
 		return err
 	})
 	if err != nil {

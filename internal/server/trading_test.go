@@ -43,6 +43,7 @@ func TestTradesPositionsAndPnLAreTheTenantsOwn(t *testing.T) {
 		// 10 bought at 0.40 + 0.02 fee → avg 0.402; 4 sold at 0.50 − 0.02 fee → (0.50−0.402)×4 − 0.02 = 0.372.
 		{"positions", "GET", "/api/v1/positions", nil, 200, "", `"size":"6.00","avg_price":"0.402"`},
 		{"pnl", "GET", "/api/v1/pnl", nil, 200, "", `"realized":"0.372"`},
+		{"locked pnl", "GET", "/api/v1/pnl", nil, 200, "", `"locked_total":{"dry_run":"0.00","live":"0.00"}`},
 		{"bad limit", "GET", "/api/v1/trades?limit=0", nil, 400, "limit", ""},
 		{"bad before", "GET", "/api/v1/trades?before=yesterday", nil, 400, "before", ""},
 		{"bot needs the manager", "GET", "/api/v1/bot", nil, 503, "", "not running"},

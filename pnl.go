@@ -1,0 +1,88 @@
+package polybot
+
+import (
+	"sort"
+	"strings"
+)
+
+// LockedSet is a complete set a tenant holds: one YES and one NO of the same
+// event (on one venue, or across a matched pair), which pays exactly $1 at
+// resolution whatever the outcome. Its P&L is therefore known now.
+type LockedSet struct {
+	Market string   `json:"market"` // the venue market or the matched pair's id
+	Mode   ExecMode `json:"mode"`
+	Sets   Decimal  `json:"sets"`
+	Cost   Decimal  `json:"cost"` // per set, fees included
+	Edge   Decimal  `json:"edge"` // Sets × (1 − Cost): the P&L locked in
+}
+
+// LockedPnL finds the complete sets in holdings: YES and NO of one market on
+// one venue, or YES on one venue of a matched pair against NO on the other,
+// cheapest sets first. Each contract counts in one set at most. Holdings
+// carry their cost with fees, so Edge is net of fees. Settlement of a
+// resolved market must not count these edges again.
+func LockedPnL(holdings []*Holding, pairs []*MarketPair) []LockedSet {
+	type key struct {
+		mode ExecMode
+		inst string
+	}
+	left := map[key]Decimal{}
+	cost := map[key]Decimal{}
+	var keys []key
+	for _, h := range holdings {
+		if h.Size.Sign() <= 0 {
+			continue
+		}
+		k := key{h.Mode, h.Instrument.Key()}
+		if _, ok := left[k]; !ok {
+			keys = append(keys, k)
+		}
+		left[k] = left[k].Add(h.Size)
+		cost[k] = h.AvgPrice
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].inst < keys[j].inst })
+	type combo struct {
+		market  string
+		yes, no key
+	}
+	var out []LockedSet
+	for _, mode := range []ExecMode{DryRun, Live} {
+		var cands []combo
+		add := func(market, yes, no string) {
+			ky, kn := key{mode, yes}, key{mode, no}
+			if left[ky].Sign() > 0 && left[kn].Sign() > 0 {
+				cands = append(cands, combo{market, ky, kn})
+			}
+		}
+		for _, p := range pairs {
+			pmYes := Instrument{Venue: Polymarket, Token: p.PolymarketYes}.Key()
+			pmNo := Instrument{Venue: Polymarket, Token: p.PolymarketNo}.Key()
+			kYes := Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: Yes}.Key()
+			kNo := Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: No}.Key()
+			add(p.ID, kYes, pmNo)
+			add(p.ID, pmYes, kNo)
+			add(p.PolymarketYes, pmYes, pmNo)
+		}
+		// YES and NO of one Kalshi market (in the registry or not).
+		for _, k := range keys {
+			if k.mode == mode && strings.HasPrefix(k.inst, "kalshi:") && strings.HasSuffix(k.inst, ":YES") {
+				base := strings.TrimSuffix(k.inst, ":YES")
+				add(strings.TrimPrefix(base, "kalshi:"), k.inst, base+":NO")
+			}
+		}
+		// Cheapest sets first: the locked edge is the most a holder can claim.
+		sort.SliceStable(cands, func(i, j int) bool {
+			return cost[cands[i].yes].Add(cost[cands[i].no]).LessThan(cost[cands[j].yes].Add(cost[cands[j].no]))
+		})
+		for _, c := range cands {
+			n := left[c.yes].Min(left[c.no])
+			if n.Sign() <= 0 {
+				continue
+			}
+			per := cost[c.yes].Add(cost[c.no])
+			left[c.yes], left[c.no] = left[c.yes].Sub(n), left[c.no].Sub(n)
+			out = append(out, LockedSet{Market: c.market, Mode: mode, Sets: n, Cost: per, Edge: One.Sub(per).Mul(n)})
+		}
+	}
+	return out
+}
