@@ -56,7 +56,11 @@
 // unknown no further leg is sent and nothing is unwound (the leg may have
 // filled), and the runner keeps querying until it is resolved. On start, a
 // runner reconciles its pending, open, partial and unknown intents and its
-// recent fills with the venue.
+// recent fills with the venue (a fill is recorded in its intent's terms:
+// a NO buy the venue reports as a YES sale at 1 − p is a NO buy at p), and
+// unwinds the legs of an opportunity that ended unbalanced with no unwind
+// ever persisted (the process died between a failed leg and its partner's
+// unwind).
 //
 // Dry-run is an Exchange that fills at once against the hub's current view,
 // walking the levels, with the venue's fees (Config.Fees); it never changes

@@ -392,6 +392,20 @@ func (r *runner) fetchFills(ctx context.Context, x polybot.Exchange, in *polybot
 	return out
 }
 
+// intentPrice is a venue fill's price in its intent's terms, which the
+// recorded fill takes. A binary market's sale of one outcome at p is the
+// purchase of the other at 1 − p, and a venue with one book per market
+// (Kalshi) may report the fill either way: its connector states it in the
+// order's terms only when it placed the order itself, so after a restart a
+// NO buy at 0.87 comes back as a YES sell at 0.13.
+func intentPrice(in *polybot.Intent, f *polybot.Fill) polybot.Decimal {
+	fi, ii := f.Instrument, in.Instrument
+	if fi.Venue == ii.Venue && fi.Market == ii.Market && fi.Outcome != ii.Outcome && f.Side != in.Side {
+		return polybot.One.Sub(f.Price)
+	}
+	return f.Price
+}
+
 // intentState maps a venue's order state onto an intent's.
 func intentState(st polybot.OrderState, filled polybot.Decimal) string {
 	switch st {
@@ -432,7 +446,7 @@ func (r *runner) settle(ctx context.Context, in *polybot.Intent, st *polybot.Ord
 		recorded = recorded[:0]
 		for _, f := range fills {
 			tf := &polybot.TradeFill{Venue: in.Instrument.Venue, TradeID: f.TradeID, ClientOrderID: in.ID, Strategy: in.Strategy,
-				Mode: in.Mode, Instrument: in.Instrument, Side: in.Side, Price: f.Price, Size: f.Size, Fee: f.Fee, Time: f.Time}
+				Mode: in.Mode, Instrument: in.Instrument, Side: in.Side, Price: intentPrice(in, &f), Size: f.Size, Fee: f.Fee, Time: f.Time}
 			if tf.Time.IsZero() {
 				tf.Time = tx.Now()
 			}

@@ -47,8 +47,78 @@ func (r *runner) reconcile(ctx context.Context) error {
 		if err := r.syncFills(ctx); err != nil && first == nil {
 			first = err
 		}
+		orphans, err := r.orphanedLegs(ctx)
+		if err != nil && first == nil {
+			first = err
+		}
+		for _, opp := range orphans {
+			touched[opp] = true
+		}
 	}
 	return first
+}
+
+// orphanedLegs finds the opportunities among the tenant's recent live
+// intents (the newest 1000, within ReconcileWindow) whose legs all ended,
+// unbalanced, with no unwind ever persisted: the process stopped between a
+// leg failing and the unwind of its partner, so the decision to unwind was
+// lost (or the unwind could not be placed: no bid, refused by the risk
+// gate). Reconciliation repairs them like the legs it resolves. An unwind
+// that was persisted and did not fill was reported then; it is not retried.
+func (r *runner) orphanedLegs(ctx context.Context) ([]string, error) {
+	var ins []*polybot.Intent
+	err := r.m.cfg.Store.TenantView(ctx, r.t.id, func(tx polybot.TenantTx) error {
+		var err error
+		ins, err = tx.Intents(nil, time.Time{}, 1000)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	type legs struct {
+		filled        map[int]polybot.Decimal
+		done, unwound bool
+	}
+	since := r.m.now().Add(-r.m.cfg.ReconcileWindow)
+	byOpp := map[string]*legs{}
+	for _, in := range ins {
+		if in.Mode != r.mode || in.CreatedAt.Before(since) {
+			continue
+		}
+		l := byOpp[in.OpportunityID]
+		if l == nil {
+			l = &legs{filled: map[int]polybot.Decimal{}, done: true}
+			byOpp[in.OpportunityID] = l
+		}
+		switch {
+		case in.Leg >= unwindLeg:
+			l.unwound = true
+		case in.State == polybot.IntentPending || in.State == polybot.IntentUnknown || in.State == polybot.IntentOpen:
+			l.done = false // still working: reconcileOne's repair covers it
+		default:
+			l.filled[in.Leg] = in.Filled
+		}
+	}
+	var out []string
+	for opp, l := range byOpp {
+		if l.unwound || !l.done || len(l.filled) < 2 {
+			continue
+		}
+		// Every leg must be in the list (the oldest opportunity may be cut).
+		unbalanced := false
+		for li := range len(l.filled) {
+			q, ok := l.filled[li]
+			if !ok {
+				unbalanced = false
+				break
+			}
+			unbalanced = unbalanced || q != l.filled[0]
+		}
+		if unbalanced {
+			out = append(out, opp)
+		}
+	}
+	return out, nil
 }
 
 func (r *runner) reconcileOne(ctx context.Context, in *polybot.Intent) error {
@@ -130,7 +200,7 @@ func (r *runner) syncFills(ctx context.Context) error {
 					return err
 				}
 				tf := &polybot.TradeFill{Venue: in.Instrument.Venue, TradeID: f.TradeID, ClientOrderID: in.ID, Strategy: in.Strategy,
-					Mode: in.Mode, Instrument: in.Instrument, Side: in.Side, Price: f.Price, Size: f.Size, Fee: f.Fee, Time: f.Time}
+					Mode: in.Mode, Instrument: in.Instrument, Side: in.Side, Price: intentPrice(in, &f), Size: f.Size, Fee: f.Fee, Time: f.Time}
 				if tf.Time.IsZero() {
 					tf.Time = tx.Now()
 				}
