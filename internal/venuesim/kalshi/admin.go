@@ -18,6 +18,7 @@ import (
 //	POST   /sim/v1/faults                    {"kind","method","path","status","retry_after_seconds","delay_ms","hold_ms","times"}
 //	DELETE /sim/v1/faults
 //	POST   /sim/v1/websockets/drop
+//	GET    /sim/v1/submissions[?key_id=K]  every order request received (Submissions)
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	a := AdminPath
 	handle := func(pattern string, h func(*http.Request) (int, any, error)) {
@@ -115,6 +116,9 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("DELETE "+a+"/faults", func(*http.Request) (int, any, error) {
 		s.ClearFaults()
 		return http.StatusNoContent, nil, nil
+	})
+	handle("GET "+a+"/submissions", func(r *http.Request) (int, any, error) {
+		return http.StatusOK, map[string]any{"submissions": s.Submissions(r.URL.Query().Get("key_id"))}, nil
 	})
 	handle("POST "+a+"/websockets/drop", func(*http.Request) (int, any, error) {
 		s.DropWebSockets()

@@ -567,7 +567,8 @@ func parseTIF(v string, expires int64, legacy bool) (polybot.TimeInForce, time.T
 
 // place validates p, checks the balance and submits. The order id is chosen
 // here so that its bookkeeping exists before the engine reports a trade.
-func (s *Server) place(keyID string, p placement) (matching.Result, *apiError) {
+func (s *Server) place(keyID string, p placement) (res matching.Result, apiErr *apiError) {
+	defer func() { s.recordSubmission(keyID, p, res, apiErr) }()
 	if m, _ := s.marketOf(p.ticker); m == nil {
 		return matching.Result{}, &apiError{Status: http.StatusNotFound, Code: "market_not_found", Message: "market not found"}
 	}

@@ -135,6 +135,7 @@ type Server struct {
 	conns    map[*wsConn]struct{}
 	faults   faultSet
 	skipSeq  map[string]int // ticker -> deltas whose seq should skip one
+	subs     []Submission   // every order request received, oldest first
 
 	httpSrv *http.Server
 	unsub   func()

@@ -87,6 +87,8 @@ func (s *Server) routes() http.Handler {
 	h("GET /gamma/markets", s.gammaMarkets)
 	h("GET /data-api/positions", s.dataPositions)
 	h("GET /data-api/trades", s.dataTrades)
+	// The simulator's own routes (no faults).
+	mux.HandleFunc("GET "+AdminPath+"/submissions", s.submissionsHandler)
 	// WebSocket channels (no REST faults).
 	mux.HandleFunc("GET /ws/market", s.serveMarketWS)
 	mux.HandleFunc("GET /ws/user", s.serveUserWS)
@@ -473,11 +475,13 @@ func (s *Server) postOrders(w http.ResponseWriter, r *http.Request) error {
 }
 
 // placeOrder checks and submits one signed order for API key k.
-func (s *Server) placeOrder(k *apiKey, p pm.OrderPayload) (pm.PostOrderResponse, error) {
+func (s *Server) placeOrder(k *apiKey, p pm.OrderPayload) (resp pm.PostOrderResponse, err error) {
+	var so *pm.SignedOrder
+	defer func() { s.recordSubmission(p.Owner, so, resp, err) }()
 	if p.Owner != k.creds.Key {
 		return pm.PostOrderResponse{}, fail(http.StatusBadRequest, msgOwnerMismatch)
 	}
-	so, err := p.Order.Parse()
+	so, err = p.Order.Parse()
 	if err != nil {
 		return pm.PostOrderResponse{}, fail(http.StatusBadRequest, msgInvalidPayload)
 	}
@@ -560,7 +564,7 @@ func (s *Server) placeOrder(k *apiKey, p pm.OrderPayload) (pm.PostOrderResponse,
 	if tif == polybot.FAK && o.Filled.IsZero() {
 		return pm.PostOrderResponse{}, fail(http.StatusBadRequest, msgFAKNoMatch)
 	}
-	resp := pm.PostOrderResponse{Success: true, OrderID: id, Status: "live",
+	resp = pm.PostOrderResponse{Success: true, OrderID: id, Status: "live",
 		TransactionsHashes: []string{}, TradeIDs: []string{}}
 	if o.Filled.Sign() > 0 {
 		resp.Status = "matched"

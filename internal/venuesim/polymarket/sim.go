@@ -127,6 +127,7 @@ type Server struct {
 	mirror    map[string]*marketdata.Book // token → book as the market channel told it
 	lastTrade map[string]polybot.Decimal
 	conns     map[*wsConn]struct{}
+	subs      []Submission // every signed order received, oldest first
 
 	httpSrv *http.Server
 	urls    URLs
