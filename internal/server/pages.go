@@ -354,6 +354,10 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		series[i] = web.PnLPoint{Time: pt.Time, Strategy: pt.Strategy, Total: pt.Total}
 	}
 	d.Chart = web.NewChart(series, s.now())
+	d.LockedDryRun, d.LockedLive = rep.LockedTotal[polybot.DryRun], rep.LockedTotal[polybot.Live]
+	for _, l := range rep.Locked {
+		d.Locked = append(d.Locked, web.LockedRow{Label: labels.Name(l.Market), Mode: l.Mode, Sets: l.Sets, Cost: l.Cost, Edge: l.Edge})
+	}
 	for _, pv := range s.positionViews(hs, false) {
 		d.Positions = append(d.Positions, web.PositionRow{Key: pv.Instrument.Key() + "/" + string(pv.Mode), Label: labels.Label(pv.Instrument),
 			Venue: pv.Instrument.Venue, Outcome: pv.Instrument.Outcome.String(), Mode: pv.Mode, Size: pv.Size, AvgPrice: pv.AvgPrice,

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -270,6 +271,32 @@ func TestPagesShowOnlyTheTenantsOwnData(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestDashboardShowsLockedInSets(t *testing.T) {
+	env := newWebEnv(t, nil)
+	c := env.client().signup("locked@example.com")
+	for i, o := range []polybot.Outcome{polybot.Yes, polybot.No} {
+		inst := polybot.Instrument{Venue: polybot.Kalshi, Market: "KXFEDDECISION-25DEC-H0", Outcome: o}
+		id := fmt.Sprintf("pb-lock-%d", i)
+		err := env.Store.Tenant(context.Background(), c.user.ID, func(tx polybot.TenantTx) error {
+			in := &polybot.Intent{ID: id, OpportunityID: "opp-lock", Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun,
+				Instrument: inst, Side: polybot.Buy, Price: polybot.MustDecimal("0.45"), Size: polybot.MustDecimal("10"), TIF: polybot.FOK}
+			if err := polybot.SubmitIntent(tx, in, nil); err != nil {
+				return err
+			}
+			_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "t-" + id, ClientOrderID: id,
+				Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun, Instrument: inst, Side: polybot.Buy,
+				Price: polybot.MustDecimal("0.45"), Size: polybot.MustDecimal("10"), Time: time.Now()})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 10 sets bought at 0.45 + 0.45 pay $10 at resolution: $1.00 locked in.
+	expectContains(t, "/dashboard", c.page("/dashboard"), `id="pnl-locked-dry_run" class="num pos">$1.00<`,
+		`<tr class="locked-row"><td>Fed decision December 2025: no change</td><td>dry-run</td><td class="num">10.00</td><td class="num">0.90</td><td class="num pos">$1.00</td></tr>`)
 }
 
 func TestLogoutFormNeedsTheSessionsCSRFToken(t *testing.T) {

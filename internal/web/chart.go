@@ -23,7 +23,7 @@ type PnLPoint struct {
 const (
 	chartWidth   = 720
 	chartHeight  = 260
-	chartLeft    = 64
+	chartLeft    = 76
 	chartRight   = 16
 	chartTop     = 16
 	chartBottom  = 32
@@ -48,7 +48,7 @@ type ChartLine struct {
 	Label    string
 	Class    string // series-0 … series-5
 	Points   string // polyline points
-	Last     string // the latest total, in money format
+	Last     string // the latest total, as USD formats it
 	LastSign string // pos, neg or zero
 }
 
@@ -69,7 +69,7 @@ func NewChart(series []PnLPoint, end time.Time) Chart {
 	if len(series) == 0 {
 		c.Empty = true
 		c.Summary = "No trades yet."
-		c.YTicks = []Tick{{Pos: itoa(c.Bottom), Label: "0.00", Zero: true}}
+		c.YTicks = []Tick{{Pos: itoa(c.Bottom), Label: "$0.00", Zero: true}}
 		return c
 	}
 	byKey := map[string][]PnLPoint{}
@@ -130,16 +130,16 @@ func NewChart(series []PnLPoint, end time.Time) Chart {
 		}
 		pt(x(t1), y(cur))
 		line := ChartLine{Strategy: k, Label: StrategyLabel(k), Class: "series-" + itoa(i%chartClasses), Points: b.String(),
-			Last: Money(cur), LastSign: SignClass(cur)}
+			Last: USD(cur), LastSign: SignClass(cur)}
 		c.Lines = append(c.Lines, line)
-		summary = append(summary, line.Label+": "+line.Last+" USD")
+		summary = append(summary, line.Label+": "+line.Last)
 	}
 	c.Summary = "Cumulative realised P&L by strategy from " + Timestamp(t0) + " to " + Timestamp(t1) + ". " + strings.Join(summary, "; ") + "."
-	c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(hi)), Label: Money(hi), Zero: hi.IsZero()})
+	c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(hi)), Label: USD(hi), Zero: hi.IsZero()})
 	if lo.Sign() < 0 && hi.Sign() > 0 {
-		c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(polybot.Zero)), Label: "0.00", Zero: true})
+		c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(polybot.Zero)), Label: "$0.00", Zero: true})
 	}
-	c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(lo)), Label: Money(lo), Zero: lo.IsZero()})
+	c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(lo)), Label: USD(lo), Zero: lo.IsZero()})
 	layout := "15:04"
 	switch span := t1.Sub(t0); {
 	case span < time.Hour:

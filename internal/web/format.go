@@ -15,6 +15,7 @@ func (u *UI) funcs() template.FuncMap {
 	return template.FuncMap{
 		"asset":         u.AssetURL,
 		"money":         Money,
+		"usd":           USD,
 		"count":         Count,
 		"clock":         Clock,
 		"signClass":     SignClass,
@@ -49,6 +50,15 @@ func Money(d polybot.Decimal) string {
 		return "-" + s
 	}
 	return s
+}
+
+// USD formats d as dollars with the sign in front: "$12.35", "-$0.40".
+func USD(d polybot.Decimal) string {
+	m := Money(d)
+	if strings.HasPrefix(m, "-") {
+		return "-$" + m[1:]
+	}
+	return "$" + m
 }
 
 // group puts thousands separators into a string of digits.

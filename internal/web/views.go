@@ -52,11 +52,16 @@ type ErrorData struct {
 
 // DashboardData is the dashboard's data.
 type DashboardData struct {
-	Bot           BotView
-	Chart         Chart
-	ByStrategy    []*polybot.StrategyPnL
-	TodayDryRun   polybot.Decimal
-	TodayLive     polybot.Decimal
+	Bot         BotView
+	Chart       Chart
+	ByStrategy  []*polybot.StrategyPnL
+	TodayDryRun polybot.Decimal
+	TodayLive   polybot.Decimal
+	// Locked is the P&L of complete sets held (YES + NO of one event): it
+	// is known now, though realised only at resolution.
+	LockedDryRun  polybot.Decimal
+	LockedLive    polybot.Decimal
+	Locked        []LockedRow
 	Positions     []PositionRow
 	Trades        []TradeRow
 	Opportunities []OpportunityRow
@@ -75,6 +80,15 @@ type BotView struct {
 // Running reports whether a stop makes sense.
 func (b BotView) Running() bool {
 	return b.State == polybot.BotRunning || b.State == polybot.BotHalted || b.State == polybot.BotStarting || b.State == polybot.BotRefused
+}
+
+// LockedRow is a complete set held.
+type LockedRow struct {
+	Label string
+	Mode  polybot.ExecMode
+	Sets  polybot.Decimal
+	Cost  polybot.Decimal // per set, fees included
+	Edge  polybot.Decimal
 }
 
 // PositionRow is an open position.
@@ -125,7 +139,7 @@ type Labeler map[string]string
 func NewLabeler(pairs []*polybot.MarketPair) Labeler {
 	l := Labeler{}
 	for _, p := range pairs {
-		for _, k := range []string{p.PolymarketYes, p.PolymarketNo, p.KalshiTicker} {
+		for _, k := range []string{p.ID, p.PolymarketYes, p.PolymarketNo, p.KalshiTicker} {
 			if k != "" {
 				l[k] = p.Name
 			}
@@ -148,6 +162,18 @@ func (l Labeler) Label(in polybot.Instrument) string {
 		return "token " + short(in.Token)
 	}
 	return in.Market
+}
+
+// Name names a market key (a registry pair id, a Polymarket token or a
+// Kalshi ticker) after the registry when it can.
+func (l Labeler) Name(key string) string {
+	if name, ok := l[key]; ok {
+		return name
+	}
+	if len(key) > 20 {
+		return "token " + short(key)
+	}
+	return key
 }
 
 // NewTradeRow converts a fill.

@@ -220,6 +220,9 @@ func TestMoneyRoundsHalfAwayFromZeroExactly(t *testing.T) {
 			t.Errorf("Money(%s) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
+	if USD(polybot.MustDecimal("-0.4")) != "-$0.40" || USD(polybot.MustDecimal("1250")) != "$1,250.00" {
+		t.Error("USD does not put the sign before the dollar")
+	}
 	if Count(1234567) != "1,234,567" || Count(100) != "100" || Count(-1000) != "-1,000" {
 		t.Error("Count does not group thousands")
 	}
@@ -234,28 +237,28 @@ func TestChartPlacesPointsExactlyAndStepsAfterEachFill(t *testing.T) {
 		{Time: t0.Add(30 * time.Minute), Strategy: "single_platform/dry_run", Total: d("1")},
 	}
 	c := NewChart(series, t0.Add(time.Hour))
-	// Plot: x 64..704 over one hour, y 16..228 over 2..-2 (212 units for 4 dollars).
+	// Plot: x 76..704 over one hour, y 16..228 over 2..-2 (212 units for 4 dollars).
 	if len(c.Lines) != 2 || c.Lines[0].Strategy != "cross_platform/dry_run" || c.Lines[1].Class != "series-1" {
 		t.Fatalf("lines %+v", c.Lines)
 	}
-	want := "64.00,122.00 384.00,122.00 384.00,228.00 704.00,228.00"
+	want := "76.00,122.00 390.00,122.00 390.00,228.00 704.00,228.00"
 	if c.Lines[0].Points != want {
 		t.Errorf("cross points %q, want %q", c.Lines[0].Points, want)
 	}
-	want = "64.00,122.00 64.00,122.00 64.00,16.00 384.00,16.00 384.00,69.00 704.00,69.00"
+	want = "76.00,122.00 76.00,122.00 76.00,16.00 390.00,16.00 390.00,69.00 704.00,69.00"
 	if c.Lines[1].Points != want {
 		t.Errorf("single points %q, want %q", c.Lines[1].Points, want)
 	}
-	if c.Lines[0].Last != "-2.00" || c.Lines[0].LastSign != "neg" || c.Lines[1].Last != "1.00" {
+	if c.Lines[0].Last != "-$2.00" || c.Lines[0].LastSign != "neg" || c.Lines[1].Last != "$1.00" {
 		t.Errorf("last totals %+v", c.Lines)
 	}
-	if len(c.YTicks) != 3 || c.YTicks[1].Label != "0.00" || !c.YTicks[1].Zero || c.YTicks[1].Pos != "122.00" {
+	if len(c.YTicks) != 3 || c.YTicks[1].Label != "$0.00" || !c.YTicks[1].Zero || c.YTicks[1].Pos != "122.00" {
 		t.Errorf("y ticks %+v", c.YTicks)
 	}
 	if c.XTicks[0].Label != "10:00" || c.XTicks[2].Label != "11:00" {
 		t.Errorf("x ticks %+v", c.XTicks)
 	}
-	if !strings.Contains(c.Summary, "Cross-platform arbitrage · dry-run: -2.00 USD") {
+	if !strings.Contains(c.Summary, "Cross-platform arbitrage · dry-run: -$2.00") {
 		t.Errorf("summary %q", c.Summary)
 	}
 	if e := NewChart(nil, t0); !e.Empty || len(e.Lines) != 0 {

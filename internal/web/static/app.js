@@ -92,6 +92,14 @@
 
   function money(s) { return moneyMicros(micros(s)); }
 
+  // usd puts the sign before the dollar sign: "-$0.40".
+  function usdMicros(m) {
+    var s = moneyMicros(m);
+    return s.charAt(0) === '-' ? '-$' + s.slice(1) : '$' + s;
+  }
+
+  function usd(s) { return usdMicros(micros(s)); }
+
   function signClass(s) {
     var m = micros(s);
     return m > 0n ? 'pos' : (m < 0n ? 'neg' : 'zero');
@@ -617,7 +625,7 @@
     tr.appendChild(cell(sideLabel(f.side) + ' ' + outcomeLabel(f.instrument && f.instrument.outcome), 'nowrap'));
     tr.appendChild(cell(f.price, 'num'));
     tr.appendChild(cell(f.size, 'num'));
-    tr.appendChild(cell('$' + money(f.fee), 'num opt'));
+    tr.appendChild(cell(usd(f.fee), 'num opt'));
     tr.appendChild(cell(strategyLabel(f.strategy), 'opt'));
     tr.appendChild(cell(modeLabel(f.mode), 'opt'));
     return tr;
@@ -690,7 +698,7 @@
       tr.appendChild(cell(p.size, 'num'));
       tr.appendChild(cell(p.avg_price, 'num opt'));
       tr.appendChild(cell(p.mark != null ? p.mark : '—', 'num'));
-      tr.appendChild(p.unrealized_pnl != null ? cell('$' + money(p.unrealized_pnl), 'num ' + signClass(p.unrealized_pnl)) : cell('—', 'num'));
+      tr.appendChild(p.unrealized_pnl != null ? cell(usd(p.unrealized_pnl), 'num ' + signClass(p.unrealized_pnl)) : cell('—', 'num'));
       tbody.appendChild(tr);
     });
   }
@@ -701,10 +709,39 @@
       if (!d) { return; }
       var el = byId('pnl-today-' + d.mode);
       if (el) {
-        el.textContent = '$' + money(d.realized);
+        el.textContent = usd(d.realized);
         el.className = 'num ' + signClass(d.realized);
       }
     });
+    Object.keys(p.locked_total || {}).forEach(function (mode) {
+      var el = byId('pnl-locked-' + mode);
+      if (el) {
+        el.textContent = usd(p.locked_total[mode]);
+        el.className = 'num ' + signClass(p.locked_total[mode]);
+      }
+    });
+    var lbody = $('#pnl-locked tbody');
+    if (lbody && p.locked) {
+      lbody.textContent = '';
+      if (!p.locked.length) {
+        var er = doc.createElement('tr');
+        er.className = 'empty-row';
+        var ec = cell('No complete sets held.');
+        ec.colSpan = 5;
+        er.appendChild(ec);
+        lbody.appendChild(er);
+      }
+      p.locked.forEach(function (l) {
+        var tr = doc.createElement('tr');
+        tr.className = 'locked-row';
+        tr.appendChild(cell(labels[l.market] || (l.market.length > 20 ? 'token …' + l.market.slice(-8) : l.market)));
+        tr.appendChild(cell(modeLabel(l.mode)));
+        tr.appendChild(cell(l.sets, 'num'));
+        tr.appendChild(cell(l.cost, 'num'));
+        tr.appendChild(cell(usd(l.edge), 'num ' + signClass(l.edge)));
+        lbody.appendChild(tr);
+      });
+    }
     var tbody = $('#pnl-by-strategy tbody');
     if (tbody && p.by_strategy && p.by_strategy.length) {
       tbody.textContent = '';
@@ -713,8 +750,8 @@
         tr.dataset.strategy = s.strategy + '/' + s.mode;
         tr.appendChild(cell(strategyLabel(s.strategy)));
         tr.appendChild(cell(modeLabel(s.mode)));
-        tr.appendChild(cell('$' + money(s.realized), 'num ' + signClass(s.realized)));
-        tr.appendChild(cell('$' + money(s.fees), 'num'));
+        tr.appendChild(cell(usd(s.realized), 'num ' + signClass(s.realized)));
+        tr.appendChild(cell(usd(s.fees), 'num'));
         tr.appendChild(cell(String(s.fills), 'num opt'));
         tbody.appendChild(tr);
       });
@@ -794,7 +831,7 @@
     ticks.forEach(function (v) {
       var yy = y(v);
       grid.appendChild(svgEl('line', { 'class': 'gridline' + (v === 0n ? ' zero' : ''), x1: left, x2: right, y1: yy, y2: yy }));
-      grid.appendChild(svgEl('text', { 'class': 'tick tick-y', x: left - 8, y: yy }, moneyMicros(v)));
+      grid.appendChild(svgEl('text', { 'class': 'tick tick-y', x: left - 8, y: yy }, usdMicros(v)));
     });
     [t0, t0 + (t1 - t0) / 2, t1].forEach(function (t) {
       xaxis.appendChild(svgEl('text', { 'class': 'tick tick-x', x: x(t), y: bottom + 20 }, axisTime(t, t1 - t0)));
@@ -813,8 +850,8 @@
       pts.push(x(t1) + ',' + y(cur));
       var cls = 'series-' + (i % 6);
       lines.appendChild(svgEl('polyline', { 'class': 'line ' + cls, 'data-strategy': k, points: pts.join(' ') }));
-      var last = moneyMicros(cur);
-      summary.push(strategyLabel(k) + ': ' + last + ' USD');
+      var last = usdMicros(cur);
+      summary.push(strategyLabel(k) + ': ' + last);
       if (legend) {
         var li = doc.createElement('li');
         li.dataset.strategy = k;
@@ -825,7 +862,7 @@
         li.appendChild(doc.createTextNode(strategyLabel(k) + ' '));
         var amt = doc.createElement('span');
         amt.className = 'num ' + (cur > 0n ? 'pos' : (cur < 0n ? 'neg' : 'zero'));
-        amt.textContent = '$' + last;
+        amt.textContent = last;
         li.appendChild(amt);
         legend.appendChild(li);
       }
