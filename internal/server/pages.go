@@ -127,7 +127,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, id *identity,
 	}
 	p := &web.Page{Title: d.Heading, Data: d}
 	if id != nil {
-		p.User, p.CSRF = s.viewer(r, id, nil), csrfOf(id)
+		p.User, p.CSRF = viewer(id, nil), csrfOf(id)
 	}
 	if rerr := s.cfg.Web.Render(w, status, "error", p); rerr != nil {
 		s.log.Error("render error page", "err", rerr)
@@ -155,7 +155,7 @@ func csrfOf(id *identity) string {
 
 // viewer is the frame's view of the caller; p may be nil (then the
 // onboarding link is not shown).
-func (s *Server) viewer(r *http.Request, id *identity, p *polybot.Profile) *web.Viewer {
+func viewer(id *identity, p *polybot.Profile) *web.Viewer {
 	v := &web.Viewer{ID: id.user.ID, Email: id.user.Email, Admin: id.user.Role == polybot.RoleAdmin, Onboarded: true}
 	if p != nil {
 		v.DisplayName, v.Onboarded = p.DisplayName, p.OnboardingCompleted
@@ -165,7 +165,7 @@ func (s *Server) viewer(r *http.Request, id *identity, p *polybot.Profile) *web.
 
 // render renders a signed-in user's page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, id *identity, p *polybot.Profile, view, title string, data any) error {
-	page := &web.Page{Title: title, Nav: view, CSRF: csrfOf(id), User: s.viewer(r, id, p), Data: data}
+	page := &web.Page{Title: title, Nav: view, CSRF: csrfOf(id), User: viewer(id, p), Data: data}
 	if err := s.cfg.Web.Render(w, http.StatusOK, view, page); err != nil {
 		return polybot.Internal(err)
 	}

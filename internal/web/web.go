@@ -25,7 +25,6 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"sort"
 	"strings"
 	"time"
 )
@@ -128,16 +127,6 @@ func (u *UI) AssetURL(name string) (string, error) {
 		return s, nil
 	}
 	return "", fmt.Errorf("web: no asset %q", name)
-}
-
-// AssetNames lists the logical asset names, sorted.
-func (u *UI) AssetNames() []string {
-	out := make([]string, 0, len(u.urls))
-	for k := range u.urls {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ServeStatic serves one hashed asset by its file name. The name carries the
