@@ -8,7 +8,13 @@ require (
 	golang.org/x/crypto v0.59.0
 )
 
-require github.com/coder/websocket v1.8.14
+require (
+	github.com/chromedp/cdproto v0.159.0
+	github.com/chromedp/chromedp v0.23.0
+	github.com/coder/websocket v1.8.14
+)
+
+require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
