@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -283,23 +284,23 @@ func startBrowser(t *testing.T) context.Context {
 	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, _ := chromedp.NewContext(allocCtx)
-	start, cancelStart := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelStart()
-	// The first Run starts the browser; its lifetime is ctx's, not start's.
-	if err := chromedp.Do(ctx, chromedp.Func(func(context.Context, *chromedp.Target) error {
-		select {
-		case <-start.Done():
-			return start.Err()
-		default:
-			return nil
-		}
-	})); err != nil {
+	// The first Run starts the browser, whose lifetime is then ctx's; the
+	// start itself is bounded here.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }()
+	var startErr error
+	select {
+	case startErr = <-started:
+	case <-time.After(30 * time.Second):
+		startErr = errors.New("no DevTools connection within 30s")
+	}
+	if startErr != nil {
 		allocCancel()
 		os.RemoveAll(profile)
 		if os.Getenv("POLYBOT_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("start %s: %v", exe, err)
+			t.Fatalf("start %s: %v", exe, startErr)
 		}
-		t.Skipf("could not start %s: %v", exe, err)
+		t.Skipf("could not start %s: %v", exe, startErr)
 	}
 	t.Cleanup(func() {
 		done, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -834,6 +835,6 @@ func sameDecimal(v any, want string) bool {
 		return false
 	}
 	a, err1 := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	b, err2 := strconv.ParseFloat(want, 64)
-	return err1 == nil && err2 == nil && a == b
+	b, startErr := strconv.ParseFloat(want, 64)
+	return err1 == nil && startErr == nil && a == b
 }
