@@ -28,6 +28,7 @@ func TestWebUI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
 	}
+	trackSources(t)
 	start := time.Now()
 	browser := startBrowser(t)
 	srv := startServer(t)

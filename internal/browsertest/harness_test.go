@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -205,6 +206,28 @@ func parseServeLine(s *server, l string) {
 			}
 		}
 	}
+}
+
+// trackSources stats every file of the module, so that go test's result
+// cache knows this test depends on them: the test runs a polybot binary
+// built from them in a subprocess, which the cache cannot see.
+func trackSources(t *testing.T) {
+	t.Helper()
+	root := repoRoot(t)
+	skip := map[string]bool{".git": true, "screenshots": true, "docs": true, "data": true, "tmp": true, "node_modules": true}
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p != root && (skip[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		_, _ = os.Stat(p)
+		return nil
+	})
 }
 
 // repoRoot is the directory holding go.mod.
