@@ -15,7 +15,8 @@
 //
 // Screenshots of each page at desktop (1280×800) and phone (390×844) width
 // go to <repo>/screenshots/ (kept out of git); copies of the desktop ones,
-// reduced to a 256-colour palette, go to <repo>/docs/screenshots/ for the
+// reduced to a 256-colour palette, go to <repo>/docs/screenshots/ (when
+// POLYBOT_UPDATE_SCREENSHOTS=1) for the
 // README.
 //
 // Without Chromium the tests skip, unless POLYBOT_REQUIRE_BROWSER=1 (set by
