@@ -104,6 +104,14 @@ func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
 	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 	pubDER, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+	// Before the venue knows the key, validation says the venue refused it.
+	kBody0, _ := json.Marshal(map[string]any{"platform": "kalshi", "is_paper": false, "api_key": "live-user-key", "private_key": privPEM})
+	if st, body := c.do("POST", "/api/v1/secrets", string(kBody0)); st != 201 {
+		t.Fatalf("store key: %d %s", st, body)
+	}
+	if st, body := c.do("POST", "/api/v1/secrets/kalshi/validate?paper=false", ""); st != 200 || !strings.Contains(body, `"valid":false`) || !strings.Contains(body, "kalshi rejected") {
+		t.Fatalf("validate an unregistered key: %d %s", st, body)
+	}
 	reg, _ := json.Marshal(map[string]string{"key_id": "live-user-key", "public_key_pem": pubPEM, "balance_dollars": "5000"})
 	res, err := http.Post(urls["kalshi"]["admin"]+"/accounts", "application/json", bytes.NewReader(reg))
 	if err != nil || res.StatusCode/100 != 2 {
@@ -115,8 +123,13 @@ func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
 	kBody, _ := json.Marshal(map[string]any{"platform": "kalshi", "is_paper": false, "api_key": "live-user-key", "private_key": privPEM})
 	pBody, _ := json.Marshal(map[string]any{"platform": "polymarket", "is_paper": false, "private_key": "0x" + hex.EncodeToString(wallet)})
 	for _, b := range [][]byte{kBody, pBody} {
-		if st, body := c.do("POST", "/api/v1/secrets", string(b)); st != 201 {
+		if st, body := c.do("POST", "/api/v1/secrets", string(b)); st != 201 && st != 200 {
 			t.Fatalf("store key: %d %s", st, body)
+		}
+	}
+	for _, p := range []string{"kalshi", "polymarket"} {
+		if st, body := c.do("POST", "/api/v1/secrets/"+p+"/validate?paper=false", ""); st != 200 || !strings.Contains(body, `"valid":true`) {
+			t.Fatalf("validate %s with the venue: %d %s", p, st, body)
 		}
 	}
 	if st, body := c.do("PUT", "/api/v1/config", `{"dry_run":false,"enable_cross_platform_arb":true,"min_profit_pct":"0.5"}`); st != 200 {

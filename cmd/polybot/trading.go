@@ -85,6 +85,21 @@ func (f *tradingFlags) mode() (string, error) {
 type trading struct {
 	manager *engine.Manager
 	sims    *sims
+	venues  venueEndpoints
+}
+
+// checkCredentials validates a tenant's keys with the venue they are for.
+func (t *trading) checkCredentials(st polybot.Store, log *slog.Logger) func(context.Context, polybot.ID, polybot.Platform, bool, secrets.Plaintext, json.RawMessage) error {
+	return func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool, creds secrets.Plaintext, extra json.RawMessage) error {
+		if platform != polybot.Kalshi && platform != polybot.Polymarket {
+			return nil // no connector yet: the format check is all we can do
+		}
+		ex, err := t.venues.exchangeFor(ctx, st, tenant, platform, paper, creds, extra, log)
+		if err != nil {
+			return err
+		}
+		return ex.ValidateCredentials(ctx)
+	}
 }
 
 // startTrading starts the market-data hubs, the bot manager and, in sim
@@ -168,7 +183,7 @@ func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db 
 	if err != nil {
 		return nil, err
 	}
-	t.manager = m
+	t.manager, t.venues = m, ep
 	go func() {
 		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("bot manager stopped", "err", err)

@@ -9,6 +9,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -47,6 +48,9 @@ type Config struct {
 	Marks polybot.MarkFunc
 	// Metrics writes the engine's metrics in Prometheus text format.
 	Metrics func(w io.Writer)
+	// CheckCredentials asks the venue whether decrypted credentials work
+	// (an authenticated call that changes nothing). Nil: format checks only.
+	CheckCredentials func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool, creds secrets.Plaintext, extra json.RawMessage) error
 	// MetricsToken, when set, is the bearer token /metrics requires;
 	// when empty, /metrics answers loopback clients only.
 	MetricsToken string

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"github.com/polybot/polybot/internal/secrets"
 	"net/http"
 	"strconv"
 	"strings"
@@ -405,38 +408,66 @@ func (s *Server) handleValidateSecret(w http.ResponseWriter, r *http.Request, id
 	if err != nil {
 		return err
 	}
-	var resp validateResponse
+	// 1. Decrypt (an audited open) and check the format, in one transaction.
+	var sec *polybot.Secret
+	var plain secrets.Plaintext
 	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		sec, err := tx.Secret(platform, paper)
-		if err != nil {
+		var err error
+		if sec, err = tx.Secret(platform, paper); err != nil {
 			return err
 		}
-		plain, err := s.cfg.Secrets.OpenAll(r.Context(), tx, sec, "validate")
-		if err != nil {
-			return err
+		plain, err = s.cfg.Secrets.OpenAll(r.Context(), tx, sec, "validate")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer plain.Wipe()
+	problem := polybot.CheckCredentialFormat(platform, plain)
+	if problem != nil && polybot.ErrorCode(problem) != polybot.EINVALID {
+		return problem
+	}
+	// 2. Ask the venue, outside any transaction: a network call must not
+	// hold the database.
+	if problem == nil && s.cfg.CheckCredentials != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+		err := s.cfg.CheckCredentials(ctx, id.tenant(), platform, paper, plain, sec.AdditionalConfig)
+		cancel()
+		var ve *polybot.VenueError
+		switch {
+		case err == nil:
+		case errors.As(err, &ve) && (ve.Status == http.StatusUnauthorized || ve.Status == http.StatusForbidden):
+			field := polybot.FieldAPIKey
+			if len(plain[field]) == 0 {
+				field = polybot.FieldPrivateKey
+			}
+			problem = polybot.FieldError(field, string(platform)+" rejected these credentials: "+ve.Message)
+		case polybot.ErrorCode(err) == polybot.EINVALID:
+			problem = err
+		default:
+			// The venue could not be asked: the status stays as it was.
+			return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "could not reach " + string(platform) + " to validate the key; try again", Err: err}
 		}
-		defer plain.Wipe()
-		problem := polybot.CheckCredentialFormat(platform, plain)
-		if problem != nil && polybot.ErrorCode(problem) != polybot.EINVALID {
-			return problem
-		}
-		status := polybot.ValidationValid
-		resp.Fields = map[string]string{}
-		if problem != nil {
-			status = polybot.ValidationInvalid
-			resp.Fields = polybot.ErrorFields(problem)
-		}
+	}
+	// 3. Record the outcome.
+	status := polybot.ValidationValid
+	resp := validateResponse{Fields: map[string]string{}}
+	if problem != nil {
+		status = polybot.ValidationInvalid
+		resp.Fields = polybot.ErrorFields(problem)
+	}
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		now := tx.Now()
 		if err := tx.SetSecretValidation(platform, paper, status, now); err != nil {
 			return err
 		}
 		sec.ValidationStatus, sec.LastValidatedAt = status, &now
-		resp.Secret, resp.Valid = sec.Meta(), problem == nil
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	resp.Secret, resp.Valid = sec.Meta(), problem == nil
 	return writeJSON(w, http.StatusOK, resp)
 }
 
