@@ -200,11 +200,15 @@ func randomHex(n int) string {
 }
 
 // slotValid is the condition "the stored key of platform/mode shows as valid".
-func slotValid(platform, mode string) string {
+func slotValid(platform, mode string) string { return slotStatus(platform, mode, "valid") }
+
+// slotStatus waits for a stored key shown with its fingerprint and the given
+// validation status.
+func slotStatus(platform, mode, status string) string {
 	return fmt.Sprintf(`(function(){var s=document.getElementById('key-%[1]s-%[2]s');
   var st=document.getElementById('key-%[1]s-%[2]s-status');
-  return s && !s.hidden && s.dataset.stored==='true' && st && st.dataset.status==='valid' && st.textContent.trim()!=='' &&
-    document.getElementById('key-%[1]s-%[2]s-fingerprint').textContent.trim()!==''})()`, platform, mode)
+  return s && !s.hidden && s.dataset.stored==='true' && st && st.dataset.status==='%[3]s' && st.textContent.trim()!=='' &&
+    document.getElementById('key-%[1]s-%[2]s-fingerprint').textContent.trim()!==''})()`, platform, mode, status)
 }
 
 type secretMeta struct {
@@ -469,7 +473,9 @@ func testAPIKeys(t *testing.T, browser context.Context, srv *server) {
 	tb.fill("key-form-polymarket-api_secret", l2Secret)
 	tb.fill("key-form-polymarket-passphrase", l2Pass)
 	tb.click("key-form-polymarket-submit")
-	tb.waitFor("the Polymarket key saved and valid", slotValid("polymarket", "paper"))
+	// Made-up L2 credentials: the key is stored, and the venue (the
+	// simulator) says they are not valid.
+	tb.waitFor("the Polymarket key saved and refused by the venue", slotStatus("polymarket", "paper", "invalid"))
 
 	keyID := "browser-" + randomHex(6)
 	privPEM := kalshiKey(t, srv, keyID)
@@ -494,7 +500,7 @@ func testAPIKeys(t *testing.T, browser context.Context, srv *server) {
 		t.Errorf("fingerprint %q", fp)
 	}
 	tb.open("/keys")
-	tb.waitFor("the stored keys after a reload", slotValid("polymarket", "paper")+" && "+slotValid("kalshi", "paper"))
+	tb.waitFor("the stored keys after a reload", slotStatus("polymarket", "paper", "invalid")+" && "+slotValid("kalshi", "paper"))
 	check("after a reload")
 	if got := tb.text("#key-polymarket-paper-fingerprint"); got != fp {
 		t.Errorf("fingerprint after reload %q, before %q", got, fp)
