@@ -47,13 +47,12 @@ func TestServeSimTradesForTheDemoUser(t *testing.T) {
 		_, bot := c.do("GET", "/api/v1/bot", "")
 		_, trades := c.do("GET", "/api/v1/trades", "")
 		_, opps := c.do("GET", "/api/v1/opportunities", "")
-		if strings.Contains(trades, `"trade_id"`) && strings.Contains(opps, `"strategy"`) {
-			_, pos := c.do("GET", "/api/v1/positions", "")
-			_, pnl := c.do("GET", "/api/v1/pnl", "")
-			if !strings.Contains(pos, `"instrument"`) || !strings.Contains(pnl, `"by_strategy"`) {
-				_, orders := c.do("GET", "/api/v1/orders", "")
-				t.Fatalf("positions %s\npnl %s\norders %s\nbot %s", pos, pnl, orders, bot)
-			}
+		_, pos := c.do("GET", "/api/v1/positions", "")
+		_, pnl := c.do("GET", "/api/v1/pnl", "")
+		// A trade whose partner leg came up short is unwound and leaves no
+		// position, so wait for a position too.
+		if strings.Contains(trades, `"trade_id"`) && strings.Contains(opps, `"strategy"`) &&
+			strings.Contains(pos, `"instrument"`) && strings.Contains(pnl, `"by_strategy"`) {
 			if !strings.Contains(bot, `"state":"running"`) || !strings.Contains(bot, `"mode":"dry_run"`) {
 				t.Errorf("bot status %s", bot)
 			}
