@@ -241,11 +241,40 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair) (*pnlReport, erro
 	}
 	rep.Series = []pnlPoint{}
 	totals := map[string]polybot.Decimal{}
+	// Replaying the fills into positions gives the locked-in set P&L as it
+	// grew: arbitrage earns its edge when a set completes, not at a sale.
+	held := map[string]*polybot.Holding{}
 	for i := len(fills) - 1; i >= 0; i-- {
 		f := fills[i]
 		key := f.Strategy + "/" + string(f.Mode)
 		totals[key] = totals[key].Add(f.RealizedPnL)
 		rep.Series = append(rep.Series, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
+
+		hk := string(f.Mode) + "|" + f.Instrument.Key()
+		h := held[hk]
+		if h == nil {
+			h = &polybot.Holding{Instrument: f.Instrument, Mode: f.Mode}
+			held[hk] = h
+		}
+		g := *f
+		h.ApplyFill(&g)
+		hs := make([]*polybot.Holding, 0, len(held))
+		for _, x := range held {
+			hs = append(hs, x)
+		}
+		locked := polybot.Zero
+		for _, l := range polybot.LockedPnL(hs, pairs) {
+			if l.Mode == f.Mode {
+				locked = locked.Add(l.Edge)
+			}
+		}
+		lk := "locked/" + string(f.Mode)
+		if prev, ok := totals[lk]; ok || !locked.IsZero() {
+			if !ok || prev != locked {
+				totals[lk] = locked
+				rep.Series = append(rep.Series, pnlPoint{Time: f.Time, Strategy: lk, Total: locked})
+			}
+		}
 	}
 	return rep, nil
 }

@@ -117,3 +117,36 @@ func TestMetricsAreForLoopbackOrTheToken(t *testing.T) {
 		}
 	}
 }
+
+func TestPnLCountsACompletedSetAsLockedIn(t *testing.T) {
+	env := newEnv(t, nil)
+	a := env.client().signup("sets@example.com")
+	for i, o := range []polybot.Outcome{polybot.Yes, polybot.No} {
+		price := []string{"0.40", "0.55"}[i]
+		inst := polybot.Instrument{Venue: polybot.Kalshi, Market: "KXSET-1", Outcome: o}
+		id := "pb-set-" + o.String()
+		err := env.Store.Tenant(context.Background(), a.user.ID, func(tx polybot.TenantTx) error {
+			in := &polybot.Intent{ID: id, OpportunityID: "opp-set", Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun,
+				Instrument: inst, Side: polybot.Buy, Price: polybot.MustDecimal(price), Size: polybot.MustDecimal("10"), TIF: polybot.FOK}
+			if err := polybot.SubmitIntent(tx, in, nil); err != nil {
+				return err
+			}
+			_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "t-" + id, ClientOrderID: id,
+				Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun, Instrument: inst, Side: polybot.Buy,
+				Price: polybot.MustDecimal(price), Size: polybot.MustDecimal("10"), Fee: polybot.MustDecimal("0.02"), Time: time.Now()})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// YES at 0.402 and NO at 0.552 a contract, fees included: 10 sets at
+	// 0.954 pay $10 at resolution whatever happens, so 0.46 is locked in.
+	r := a.do("GET", "/api/v1/pnl", nil)
+	expectStatus(t, r, 200)
+	for _, want := range []string{`"locked_total":{"dry_run":"0.46","live":"0.00"}`, `"strategy":"locked/dry_run","total":"0.46"`, `"sets":"10.00","cost":"0.954"`} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("pnl lacks %s: %s", want, r.Body)
+		}
+	}
+}

@@ -145,6 +145,7 @@ var strategyNames = map[string]string{
 	polybot.StrategyOverlapping:    "Overlapping arbitrage",
 	polybot.StrategyNews:           "News arbitrage",
 	polybot.StrategyCopy:           "Copy trading",
+	"locked":                       "Locked-in sets",
 }
 
 // StrategyLabel names a strategy, or a P&L series key ("cross_platform/dry_run").

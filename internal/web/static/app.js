@@ -112,7 +112,8 @@
     cross_platform: 'Cross-platform arbitrage',
     overlapping_arb: 'Overlapping arbitrage',
     news_arbitrage: 'News arbitrage',
-    copy_trading: 'Copy trading'
+    copy_trading: 'Copy trading',
+    locked: 'Locked-in sets'
   };
   var platformNames = { polymarket: 'Polymarket', kalshi: 'Kalshi', alpaca: 'Alpaca', ibkr: 'Interactive Brokers' };
   var stateNames = { running: 'Running', stopped: 'Stopped', halted: 'Halted', refused: 'Refused', starting: 'Starting' };
