@@ -134,7 +134,7 @@ func NewChart(series []PnLPoint, end time.Time) Chart {
 		c.Lines = append(c.Lines, line)
 		summary = append(summary, line.Label+": "+line.Last)
 	}
-	c.Summary = "Cumulative realised P&L by strategy from " + Timestamp(t0) + " to " + Timestamp(t1) + ". " + strings.Join(summary, "; ") + "."
+	c.Summary = "Cumulative P&L (realised by strategy, and locked-in sets) from " + Timestamp(t0) + " to " + Timestamp(t1) + ". " + strings.Join(summary, "; ") + "."
 	c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(hi)), Label: USD(hi), Zero: hi.IsZero()})
 	if lo.Sign() < 0 && hi.Sign() > 0 {
 		c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(polybot.Zero)), Label: "$0.00", Zero: true})
