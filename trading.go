@@ -259,3 +259,78 @@ type DailyPnL struct {
 
 // Day is the UTC day containing t, "2006-01-02".
 func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// Field checks both stores apply to trading state before writing it.
+
+// CheckMode checks an execution mode.
+func CheckMode(m ExecMode) error {
+	if m != DryRun && m != Live {
+		return FieldError("mode", "must be dry_run or live")
+	}
+	return nil
+}
+
+// CheckSide checks an order side.
+func CheckSide(s Side) error {
+	if s != Buy && s != Sell {
+		return FieldError("side", "must be buy or sell")
+	}
+	return nil
+}
+
+// CheckInstrument checks that an instrument names a venue, a market or
+// token, and an outcome.
+func CheckInstrument(i Instrument) error {
+	switch {
+	case i.Venue == "":
+		return FieldError("instrument", "needs a venue")
+	case i.Market == "" && i.Token == "":
+		return FieldError("instrument", "needs a market or a token")
+	case i.Outcome != Yes && i.Outcome != No:
+		return FieldError("instrument", "outcome must be YES or NO")
+	}
+	return nil
+}
+
+// CheckHalt checks a halt state.
+func CheckHalt(state string) error {
+	if !ValidHalt(state) {
+		return FieldError("halt_state", "must be active, reducing_only or halted")
+	}
+	return nil
+}
+
+// CheckDay checks a "2006-01-02" day.
+func CheckDay(day string) error {
+	if _, err := time.Parse("2006-01-02", day); err != nil {
+		return FieldError("day", "must be a date, 2006-01-02")
+	}
+	return nil
+}
+
+// ValidIntentState reports whether s is an intent state.
+func ValidIntentState(s string) bool {
+	switch s {
+	case IntentPending, IntentOpen, IntentFilled, IntentPartial, IntentCancelled, IntentRejected, IntentUnknown:
+		return true
+	}
+	return false
+}
+
+// StricterHalt is the more restrictive of two halt states; anything
+// unknown counts as halted (fail closed).
+func StricterHalt(a, b string) string {
+	rank := func(s string) int {
+		switch s {
+		case HaltActive:
+			return 0
+		case HaltReducingOnly:
+			return 1
+		}
+		return 2
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}

@@ -44,71 +44,6 @@ func parseOutcome(s string) (polybot.Outcome, error) {
 	return 0, fmt.Errorf("sqlite: unknown outcome %q", s)
 }
 
-func validMode(m polybot.ExecMode) bool { return m == polybot.DryRun || m == polybot.Live }
-
-var intentStates = map[string]bool{
-	polybot.IntentPending: true, polybot.IntentOpen: true, polybot.IntentFilled: true, polybot.IntentPartial: true,
-	polybot.IntentCancelled: true, polybot.IntentRejected: true, polybot.IntentUnknown: true,
-}
-
-func checkMode(m polybot.ExecMode) error {
-	if !validMode(m) {
-		return polybot.FieldError("mode", "must be dry_run or live")
-	}
-	return nil
-}
-
-func checkSide(s polybot.Side) error {
-	if s != polybot.Buy && s != polybot.Sell {
-		return polybot.FieldError("side", "must be buy or sell")
-	}
-	return nil
-}
-
-func checkInstrument(i polybot.Instrument) error {
-	if i.Venue == "" {
-		return polybot.FieldError("instrument", "needs a venue")
-	}
-	if i.Market == "" && i.Token == "" {
-		return polybot.FieldError("instrument", "needs a market or a token")
-	}
-	if i.Outcome != polybot.Yes && i.Outcome != polybot.No {
-		return polybot.FieldError("instrument", "outcome must be YES or NO")
-	}
-	return nil
-}
-
-func checkHalt(state string) error {
-	if !polybot.ValidHalt(state) {
-		return polybot.FieldError("halt_state", "must be active, reducing_only or halted")
-	}
-	return nil
-}
-
-func checkDay(day string) error {
-	if _, err := time.Parse("2006-01-02", day); err != nil {
-		return polybot.FieldError("day", "must be a date, 2006-01-02")
-	}
-	return nil
-}
-
-// stricterHalt is the more restrictive of two halt states.
-func stricterHalt(a, b string) string {
-	rank := func(s string) int {
-		switch s {
-		case polybot.HaltActive:
-			return 0
-		case polybot.HaltReducingOnly:
-			return 1
-		}
-		return 2 // halted, or anything unknown: fail closed
-	}
-	if rank(b) > rank(a) {
-		return b
-	}
-	return a
-}
-
 // instrumentCols scans venue, market, token, outcome into i.
 type instrumentCols struct {
 	i       *polybot.Instrument
@@ -160,7 +95,7 @@ func (t *tenantTx) HaltState() (string, error) {
 	if err != nil {
 		return "", dbError(err, "profile")
 	}
-	return stricterHalt(own, admin), nil
+	return polybot.StricterHalt(own, admin), nil
 }
 
 // SetHaltState sets the tenant's own halt state; an admin's stays in force.
@@ -168,7 +103,7 @@ func (t *tenantTx) SetHaltState(state string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if err := checkHalt(state); err != nil {
+	if err := polybot.CheckHalt(state); err != nil {
 		return err
 	}
 	return t.updateProfile(`UPDATE polybot_user_profiles SET halt_state = ?, updated_at = ? WHERE id = ?`,
@@ -232,16 +167,16 @@ func checkIntent(i *polybot.Intent) error {
 	if i.ID == "" || len(i.ID) > 128 {
 		return polybot.FieldError("client_order_id", "must be 1-128 characters")
 	}
-	if err := checkMode(i.Mode); err != nil {
+	if err := polybot.CheckMode(i.Mode); err != nil {
 		return err
 	}
-	if err := checkInstrument(i.Instrument); err != nil {
+	if err := polybot.CheckInstrument(i.Instrument); err != nil {
 		return err
 	}
-	if err := checkSide(i.Side); err != nil {
+	if err := polybot.CheckSide(i.Side); err != nil {
 		return err
 	}
-	if !intentStates[i.State] {
+	if !polybot.ValidIntentState(i.State) {
 		return polybot.FieldError("state", "is not an intent state")
 	}
 	return nil
@@ -283,7 +218,7 @@ func (t *tenantTx) UpdateIntent(i *polybot.Intent) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if !intentStates[i.State] {
+	if !polybot.ValidIntentState(i.State) {
 		return polybot.FieldError("state", "is not an intent state")
 	}
 	var created time.Time
@@ -376,13 +311,13 @@ func (t *tenantTx) InsertFill(f *polybot.TradeFill) error {
 	if f.TradeID == "" {
 		return polybot.FieldError("trade_id", "is required")
 	}
-	if err := checkMode(f.Mode); err != nil {
+	if err := polybot.CheckMode(f.Mode); err != nil {
 		return err
 	}
-	if err := checkInstrument(f.Instrument); err != nil {
+	if err := polybot.CheckInstrument(f.Instrument); err != nil {
 		return err
 	}
-	if err := checkSide(f.Side); err != nil {
+	if err := polybot.CheckSide(f.Side); err != nil {
 		return err
 	}
 	at := orNow(f.Time, t.now)
@@ -480,10 +415,10 @@ func (t *tenantTx) PutHolding(h *polybot.Holding) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if err := checkMode(h.Mode); err != nil {
+	if err := polybot.CheckMode(h.Mode); err != nil {
 		return err
 	}
-	if err := checkInstrument(h.Instrument); err != nil {
+	if err := polybot.CheckInstrument(h.Instrument); err != nil {
 		return err
 	}
 	if h.Size.Sign() < 0 {
@@ -518,10 +453,10 @@ func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if err := checkDay(day); err != nil {
+	if err := polybot.CheckDay(day); err != nil {
 		return err
 	}
-	if err := checkMode(mode); err != nil {
+	if err := polybot.CheckMode(mode); err != nil {
 		return err
 	}
 	cur, err := t.DailyPnL(day, mode)
@@ -537,7 +472,7 @@ func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees
 }
 
 func (t *tenantTx) DailyPnL(day string, mode polybot.ExecMode) (*polybot.DailyPnL, error) {
-	if err := checkDay(day); err != nil {
+	if err := polybot.CheckDay(day); err != nil {
 		return nil, err
 	}
 	d := &polybot.DailyPnL{Day: day, Mode: mode}
@@ -576,7 +511,7 @@ func (a *adminTx) SetGlobalHalt(state string) error {
 	if err := a.writable(); err != nil {
 		return err
 	}
-	if err := checkHalt(state); err != nil {
+	if err := polybot.CheckHalt(state); err != nil {
 		return err
 	}
 	_, err := a.exec(`INSERT INTO polybot_settings (key, value, updated_at) VALUES ('global_halt', ?, ?)
@@ -590,7 +525,7 @@ func (a *adminTx) SetUserHalt(id polybot.ID, state string) error {
 	if err := a.writable(); err != nil {
 		return err
 	}
-	if err := checkHalt(state); err != nil {
+	if err := polybot.CheckHalt(state); err != nil {
 		return err
 	}
 	return a.updateOne("user", `UPDATE polybot_user_profiles SET admin_halt_state = ?, updated_at = ? WHERE id = ?`,
