@@ -334,3 +334,61 @@ func StricterHalt(a, b string) string {
 	}
 	return a
 }
+
+// Validate checks an intent before a store writes it.
+func (i *Intent) Validate() error {
+	if i.ID == "" || len(i.ID) > 128 {
+		return FieldError("client_order_id", "must be 1-128 characters")
+	}
+	if err := CheckMode(i.Mode); err != nil {
+		return err
+	}
+	if err := CheckInstrument(i.Instrument); err != nil {
+		return err
+	}
+	if err := CheckSide(i.Side); err != nil {
+		return err
+	}
+	if !ValidIntentState(i.State) {
+		return FieldError("state", "is not an intent state")
+	}
+	return nil
+}
+
+// Validate checks a fill before a store writes it. An empty Venue is taken
+// from the instrument and the other way round; the two must agree.
+func (f *TradeFill) Validate() error {
+	if f.Venue == "" {
+		f.Venue = f.Instrument.Venue
+	}
+	if f.Instrument.Venue == "" {
+		f.Instrument.Venue = f.Venue
+	}
+	if f.Venue != f.Instrument.Venue {
+		return FieldError("venue", "must be the instrument's venue")
+	}
+	if f.TradeID == "" {
+		return FieldError("trade_id", "is required")
+	}
+	if err := CheckMode(f.Mode); err != nil {
+		return err
+	}
+	if err := CheckInstrument(f.Instrument); err != nil {
+		return err
+	}
+	return CheckSide(f.Side)
+}
+
+// Validate checks a position before a store writes it.
+func (h *Holding) Validate() error {
+	if err := CheckMode(h.Mode); err != nil {
+		return err
+	}
+	if err := CheckInstrument(h.Instrument); err != nil {
+		return err
+	}
+	if h.Size.Sign() < 0 {
+		return FieldError("size", "must not be negative")
+	}
+	return nil
+}

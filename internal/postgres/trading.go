@@ -143,32 +143,13 @@ func scanIntent(r pgx.Rows) (*polybot.Intent, error) {
 	return in, nil
 }
 
-func checkIntent(i *polybot.Intent) error {
-	if i.ID == "" || len(i.ID) > 128 {
-		return polybot.FieldError("client_order_id", "must be 1-128 characters")
-	}
-	if err := polybot.CheckMode(i.Mode); err != nil {
-		return err
-	}
-	if err := polybot.CheckInstrument(i.Instrument); err != nil {
-		return err
-	}
-	if err := polybot.CheckSide(i.Side); err != nil {
-		return err
-	}
-	if !polybot.ValidIntentState(i.State) {
-		return polybot.FieldError("state", "is not an intent state")
-	}
-	return nil
-}
-
 // InsertIntent stores i for the tenant. A duplicate client order id is
 // ECONFLICT and leaves the transaction usable.
 func (t *tenantTx) InsertIntent(i *polybot.Intent) error {
 	if i.State == "" {
 		i.State = polybot.IntentPending
 	}
-	if err := checkIntent(i); err != nil {
+	if err := i.Validate(); err != nil {
 		return err
 	}
 	created := t.now
@@ -293,25 +274,7 @@ func scanFill(r pgx.Rows) (*polybot.TradeFill, error) {
 // instrument's when f.Venue is empty. A (venue, trade id) seen before is
 // ECONFLICT and leaves the transaction usable.
 func (t *tenantTx) InsertFill(f *polybot.TradeFill) error {
-	if f.Venue == "" {
-		f.Venue = f.Instrument.Venue
-	}
-	if f.Instrument.Venue == "" {
-		f.Instrument.Venue = f.Venue
-	}
-	if f.Venue != f.Instrument.Venue {
-		return polybot.FieldError("venue", "must be the instrument's venue")
-	}
-	if f.TradeID == "" {
-		return polybot.FieldError("trade_id", "is required")
-	}
-	if err := polybot.CheckMode(f.Mode); err != nil {
-		return err
-	}
-	if err := polybot.CheckInstrument(f.Instrument); err != nil {
-		return err
-	}
-	if err := polybot.CheckSide(f.Side); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	at := t.now
@@ -428,14 +391,8 @@ func (t *tenantTx) Holding(inst polybot.Instrument, mode polybot.ExecMode) (*pol
 // PutHolding creates or replaces the tenant's position in h's instrument
 // and mode.
 func (t *tenantTx) PutHolding(h *polybot.Holding) error {
-	if err := polybot.CheckMode(h.Mode); err != nil {
+	if err := h.Validate(); err != nil {
 		return err
-	}
-	if err := polybot.CheckInstrument(h.Instrument); err != nil {
-		return err
-	}
-	if h.Size.Sign() < 0 {
-		return polybot.FieldError("size", "must not be negative")
 	}
 	_, err := t.exec(`INSERT INTO polybot_holdings AS h (user_id, mode, instrument_key, venue, market, token, outcome,
 			size, avg_price, realized_pnl, updated_at)
