@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -151,4 +150,3 @@ func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var _ = slog.LevelInfo
