@@ -37,6 +37,9 @@ type BotStatus struct {
 	StartedAt  *time.Time  `json:"started_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
 	ConfigAt   time.Time   `json:"config_updated_at"` // the config version the bot runs with
+	// Today is the tenant's trading day in the bot's mode: today's loss,
+	// the daily limit and when the day resets (the server fills it in).
+	Today *DayRisk `json:"today,omitempty"`
 }
 
 // Event is a live update for one tenant (the SSE stream).

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+	_ "time/tzdata" // every deployment knows every zone, with or without a system zoneinfo
 )
 
 // Config is a tenant's bot configuration: every field of the seed's
@@ -20,6 +22,9 @@ type Config struct {
 	MinProfitPct    Decimal `json:"min_profit_pct"`
 	MaxTradeSizeUSD Decimal `json:"max_trade_size_usd"`
 	MaxDailyLossUSD Decimal `json:"max_daily_loss_usd"`
+	// Timezone is the IANA time zone whose midnight starts the tenant's
+	// trading day (the daily-loss window and the daily P&L). Default UTC.
+	Timezone string `json:"timezone"`
 
 	// Strategy toggles
 	EnableCopyTrading       bool `json:"enable_copy_trading"`
@@ -55,6 +60,7 @@ func DefaultConfig(user ID, now time.Time) *Config {
 		MinProfitPct:            NewDecimal(1, 0),
 		MaxTradeSizeUSD:         NewDecimal(50, 0),
 		MaxDailyLossUSD:         NewDecimal(100, 0),
+		Timezone:                "UTC",
 		EnableSinglePlatformArb: true,
 		EnableNewsArbitrage:     true,
 		EnablePolymarket:        true,
@@ -135,6 +141,9 @@ func (c *Config) validate(p *Profile, touched map[string]json.RawMessage) error 
 		plan("enable_cross_platform_arb", c.EnableCrossPlatformArb, p.Features.CrossPlatform)
 		plan("enable_overlapping_arb", c.EnableOverlappingArb, p.Features.OverlappingArb)
 		plan("enable_news_arbitrage", c.EnableNewsArbitrage, p.Features.NewsArbitrage)
+	}
+	if _, err := LoadTimezone(c.Timezone); err != nil {
+		v.Add("timezone", "must be an IANA time zone such as UTC or America/New_York")
 	}
 	seen := map[string]bool{}
 	for _, ch := range c.NotificationChannels {
@@ -285,4 +294,49 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// zones caches loaded time zones: LoadLocation reads and parses zone data.
+var zones sync.Map // name → *time.Location
+
+// LoadTimezone returns the IANA time zone name ("" is UTC). A name that is
+// not a zone, or "Local" (the server's, not the tenant's), is an error.
+func LoadTimezone(name string) (*time.Location, error) {
+	if name == "" || name == "UTC" {
+		return time.UTC, nil
+	}
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	if len(name) > 64 || name == "Local" || strings.ContainsAny(name, "\x00\\") || strings.Contains(name, "..") {
+		return nil, FieldError("timezone", "is not a time zone")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, FieldError("timezone", "is not a time zone")
+	}
+	zones.Store(name, loc)
+	return loc, nil
+}
+
+// Location is the tenant's trading time zone; an unknown stored name falls
+// back to UTC (Validate never lets one in).
+func (c *Config) Location() *time.Location {
+	loc, err := LoadTimezone(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// TradingDay is the tenant's trading day containing t: its date in the
+// tenant's time zone, "2006-01-02".
+func (c *Config) TradingDay(t time.Time) string { return t.In(c.Location()).Format("2006-01-02") }
+
+// NextDayStart is when the trading day containing t ends: the next midnight
+// in the tenant's time zone.
+func (c *Config) NextDayStart(t time.Time) time.Time {
+	l := t.In(c.Location())
+	y, m, d := l.Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, l.Location())
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 )
 
 // Decimal is an exact fixed-point number with six decimal places, stored as
@@ -311,4 +312,42 @@ func (d Decimal) Ceil(step Decimal) Decimal {
 		return f
 	}
 	return Decimal{f.u + step.u}
+}
+
+// RoundCents rounds d to whole cents, halves away from zero.
+func (d Decimal) RoundCents() Decimal {
+	const cent = decimalScale / 100
+	u := d.u
+	if u < 0 {
+		return Decimal{-((-u + cent/2) / cent * cent)}
+	}
+	return Decimal{(u + cent/2) / cent * cent}
+}
+
+// FormatUSD formats d as money the way a user reads it: rounded to the
+// cent, with thousands separators, "$1,234.50", "-$0.07". The API, the
+// dashboard, refusal reasons and notifications all use it, so one figure
+// reads the same everywhere.
+func FormatUSD(d Decimal) string {
+	d = d.RoundCents()
+	neg := d.Sign() < 0
+	if neg {
+		d = d.Neg()
+	}
+	ip := d.u / decimalScale
+	cents := d.u % decimalScale / (decimalScale / 100)
+	digits := strconv.FormatInt(ip, 10)
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	b.WriteByte('$')
+	for i, c := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	fmt.Fprintf(&b, ".%02d", cents)
+	return b.String()
 }

@@ -8,7 +8,7 @@ import (
 
 func TestLockedPnLCountsCompleteSetsOnce(t *testing.T) {
 	m := polybot.MustDecimal
-	pair := &polybot.MarketPair{ID: "fed", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED"}
+	pair := &polybot.MarketPair{ID: "fed", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED", Approved: true}
 	h := func(inst polybot.Instrument, size, avg string) *polybot.Holding {
 		return &polybot.Holding{Instrument: inst, Mode: polybot.DryRun, Size: m(size), AvgPrice: m(avg)}
 	}
@@ -29,5 +29,75 @@ func TestLockedPnLCountsCompleteSetsOnce(t *testing.T) {
 	got = polybot.LockedPnL([]*polybot.Holding{h(other, "5", "0.40"), h(otherNo, "3", "0.55")}, nil)
 	if len(got) != 1 || got[0].Market != "KXCPI" || got[0].Sets != m("3") || got[0].Edge != m("0.15") {
 		t.Fatalf("single-venue locked %+v", got)
+	}
+}
+
+// valuer is a polybot.Valuer with fixed bids and a fee of 1¢ a contract.
+type valuer struct {
+	bids  map[string]polybot.Mark
+	pairs []*polybot.MarketPair
+}
+
+type centFee struct{}
+
+func (centFee) TakerFee(_ polybot.Instrument, _, count polybot.Decimal) polybot.Decimal {
+	return count.Mul(polybot.MustDecimal("0.01"))
+}
+
+func (v valuer) Mark(i polybot.Instrument) (polybot.Mark, bool) {
+	m, ok := v.bids[i.Key()]
+	return m, ok
+}
+func (v valuer) Fees() polybot.FeeModel       { return centFee{} }
+func (v valuer) Pairs() []*polybot.MarketPair { return v.pairs }
+
+func TestValueNetsCompleteSetsThenMarksTheRestAtTheBidLessTheExitFee(t *testing.T) {
+	m := polybot.MustDecimal
+	approved := &polybot.MarketPair{ID: "fed", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED", Approved: true}
+	pending := *approved
+	pending.Approved = false
+	pmYes := polybot.Instrument{Venue: polybot.Polymarket, Token: "111", Outcome: polybot.Yes}
+	kNo := polybot.Instrument{Venue: polybot.Kalshi, Market: "KXFED", Outcome: polybot.No}
+	hs := []*polybot.Holding{
+		{Instrument: pmYes, Mode: polybot.DryRun, Size: m("30"), AvgPrice: m("0.50")},
+		{Instrument: kNo, Mode: polybot.DryRun, Size: m("20"), AvgPrice: m("0.47")},
+		{Instrument: kNo, Mode: polybot.Live, Size: m("99"), AvgPrice: m("0.47")}, // another mode: not counted
+	}
+	bids := map[string]polybot.Mark{pmYes.Key(): {Price: m("0.10")}, kNo.Key(): {Price: m("0.05"), Stale: true}}
+	tests := []struct {
+		name                      string
+		pairs                     []*polybot.MarketPair
+		value, locked, unrealized string
+		sets, open, stale         int
+	}{
+		// 20 sets: $20, cost 20 × 0.97 = 19.40, locked 0.60. 10 PM YES left at 0.10 less 1¢: 0.90; cost 5.00.
+		{"approved pair", []*polybot.MarketPair{approved}, "20.90", "0.60", "-4.10", 1, 1, 0},
+		// No set: 30 × 0.09 = 2.70 and 20 × 0.04 = 0.80 (the stale Kalshi mark is kept, never zero); cost 15.00 + 9.40.
+		{"pair not approved", []*polybot.MarketPair{&pending}, "3.50", "0.00", "-20.90", 0, 2, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := polybot.Value(hs, polybot.DryRun, valuer{bids, tc.pairs})
+			if got.Value != m(tc.value) || got.Locked != m(tc.locked) || got.Unrealized != m(tc.unrealized) ||
+				len(got.Sets) != tc.sets || len(got.Open) != tc.open || got.StaleMarks != tc.stale {
+				t.Fatalf("Value = %+v, want value %s locked %s unrealized %s, %d sets, %d open, %d stale",
+					got, tc.value, tc.locked, tc.unrealized, tc.sets, tc.open, tc.stale)
+			}
+		})
+	}
+	// With no valuer every holding is at cost: nothing gained or lost.
+	if got := polybot.Value(hs, polybot.DryRun, nil); got.Unrealized.Sign() != 0 || got.Unpriced != 2 {
+		t.Fatalf("Value(nil) = %+v, want every holding at cost", got)
+	}
+}
+
+func TestFormatUSD(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"0", "$0.00"}, {"112.4", "$112.40"}, {"1234567.891", "$1,234,567.89"}, {"0.005", "$0.01"},
+		{"-0.004", "$0.00"}, {"-3.1", "-$3.10"}, {"-1000", "-$1,000.00"}, {"999.995", "$1,000.00"},
+	} {
+		if got := polybot.FormatUSD(polybot.MustDecimal(tc.in)); got != tc.want {
+			t.Errorf("FormatUSD(%s) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

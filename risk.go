@@ -9,6 +9,28 @@ import (
 // sold for) of an instrument, and whether one is known.
 type MarkFunc func(Instrument) (Decimal, bool)
 
+// Mark is an instrument's last good price: its best bid, and when the book
+// showed it. A book that is not live now (reconnecting, resynchronising)
+// keeps its last good mark, flagged Stale: a hedged position is never
+// valued at zero because a socket dropped.
+type Mark struct {
+	Price Decimal   `json:"price"`
+	At    time.Time `json:"at"`
+	Stale bool      `json:"stale"`
+}
+
+// Valuer prices holdings for the risk gate and the P&L reports.
+type Valuer interface {
+	// Mark is inst's last good mark; false only if its book was never seen.
+	Mark(inst Instrument) (Mark, bool)
+	// Fees is the venues' fee model: an unmatched holding is worth its bid
+	// less the fee of selling it.
+	Fees() FeeModel
+	// Pairs are the approved matched-market pairs whose legs make complete
+	// sets across venues.
+	Pairs() []*MarketPair
+}
+
 // Risk rejection reasons, in Error.Fields["risk"].
 const (
 	RiskHalted       = "halted"
@@ -28,15 +50,20 @@ func riskError(code, reason, msg string) error {
 func RiskReason(err error) string { return ErrorFields(err)["risk"] }
 
 // SubmitIntent is the risk gate. In the caller's tenant transaction it
-// locks the tenant, checks the halt states (global and tenant), the trade
-// size, the daily loss (realised today plus the marked-to-market loss of open
-// positions), the number of positions and, for live orders, the monthly trade
-// quota; only if all pass does it persist the intent (state pending). Any
-// error — a refusal or a failure to check — leaves nothing persisted once the
-// caller rolls back, and the caller must then send nothing: the gate fails
-// closed. Refusals are EFORBIDDEN or EQUOTA with the check in
+// locks the tenant, opens the trading day if it is new, checks the halt
+// states (global and tenant), the trade size, the daily loss (see
+// TodayRisk), the number of positions and, for live orders, the monthly
+// trade quota; only if all pass does it persist the intent (state pending).
+// Any error — a refusal or a failure to check — leaves nothing persisted
+// once the caller rolls back, and the caller must then send nothing: the
+// gate fails closed. Refusals are EFORBIDDEN or EQUOTA with the check in
 // Fields["risk"].
-func SubmitIntent(tx TenantTx, in *Intent, marks MarkFunc) error {
+//
+// A risk-reducing intent (Reduce: an unwind, or the sale of a naked leg)
+// must sell no more than is held; it is then never refused by a halt, the
+// daily loss or the quota — a user is never trapped in risk — and a live
+// one still counts in the month's usage.
+func SubmitIntent(tx TenantTx, in *Intent, v Valuer) error {
 	if err := tx.LockTenant(); err != nil {
 		return err
 	}
@@ -64,36 +91,49 @@ func SubmitIntent(tx TenantTx, in *Intent, marks MarkFunc) error {
 		return err
 	}
 	reducing := in.Side == Sell && !in.Size.GreaterThan(holding.Size)
-	switch {
-	case global == HaltHalted || halt == HaltHalted:
-		return riskError(EFORBIDDEN, RiskHalted, "trading is halted")
-	case (global == HaltReducingOnly || halt == HaltReducingOnly) && !reducing:
-		return riskError(EFORBIDDEN, RiskReducingOnly, "only orders that reduce a position are allowed")
+	if in.Reduce && !reducing {
+		return riskError(EINVALID, RiskReducingOnly, fmt.Sprintf("a risk-reducing order must sell at most the %s held", holding.Size))
+	}
+	if !in.Reduce {
+		switch {
+		case global == HaltHalted || halt == HaltHalted:
+			return riskError(EFORBIDDEN, RiskHalted, "Trading is halted: no new orders are sent.")
+		case (global == HaltReducingOnly || halt == HaltReducingOnly) && !reducing:
+			return riskError(EFORBIDDEN, RiskReducingOnly, "Reducing-only: only orders that reduce a position are sent.")
+		}
 	}
 	if !reducing {
 		maxSize := c.MaxTradeSizeUSD.Min(p.MaxTradeSizeUSD)
 		if in.Notional().GreaterThan(maxSize) {
-			return riskError(EFORBIDDEN, RiskTradeSize, fmt.Sprintf("order notional %s exceeds the max trade size %s", in.Notional(), maxSize))
+			return riskError(EFORBIDDEN, RiskTradeSize, fmt.Sprintf("This order's %s is more than your %s max trade size.", FormatUSD(in.Notional()), FormatUSD(maxSize)))
 		}
-		hs, err := tx.Holdings()
+		day, err := TodayRisk(tx, c, p, in.Mode, v, true)
 		if err != nil {
 			return err
 		}
-		if err := checkDailyLoss(tx, hs, in.Mode, c.MaxDailyLossUSD.Min(p.MaxDailyLossUSD), marks); err != nil {
-			return err
+		if day.Refused() {
+			return riskError(EFORBIDDEN, RiskDailyLoss, day.Message())
 		}
 		if holding.Size.IsZero() {
+			hs, err := tx.Holdings()
+			if err != nil {
+				return err
+			}
 			open, err := openPositions(tx, hs, in.Mode)
 			if err != nil {
 				return err
 			}
 			if !open[in.Instrument.Key()] && len(open) >= p.MaxPositions {
-				return riskError(EFORBIDDEN, RiskPositions, fmt.Sprintf("already %d open positions (limit %d)", len(open), p.MaxPositions))
+				return riskError(EFORBIDDEN, RiskPositions, fmt.Sprintf("You already hold %d open positions, your plan's limit.", len(open)))
 			}
 		}
 	}
 	if in.Mode == Live {
-		if _, err := tx.IncrementTrades(); err != nil {
+		count := tx.IncrementTrades
+		if in.Reduce {
+			count = tx.CountTrade
+		}
+		if _, err := count(); err != nil {
 			if ErrorCode(err) == EQUOTA {
 				return riskError(EQUOTA, RiskQuota, ErrorMessage(err))
 			}
@@ -143,43 +183,199 @@ func openPositions(tx TenantTx, hs []*Holding, mode ExecMode) (map[string]bool, 
 	return open, nil
 }
 
-// checkDailyLoss refuses new risk once today's realised loss plus the
-// unrealised loss of open positions (hs) reaches limit. A position with no
-// mark counts as lost in full: unknown is not zero.
-func checkDailyLoss(tx TenantTx, hs []*Holding, mode ExecMode, limit Decimal, marks MarkFunc) error {
-	d, err := tx.DailyPnL(Day(tx.Now()), mode)
+// DayRisk is a tenant's trading day as the daily-loss limit sees it, in
+// one mode: what the trader's book was worth when the day opened, the cash
+// the day's fills moved, and what the book is worth now.
+//
+//	PnL  = CashFlow + Value − OpenValue
+//	Loss = max(0, −PnL)
+//
+// Value nets complete sets first (each worth $1 at resolution) and marks
+// only the unmatched remainder, at its last good bid less the exit fee
+// (see Value). A book made only of complete sets is never a loss.
+type DayRisk struct {
+	Day       string    `json:"day"`      // the tenant's trading day, 2006-01-02
+	Timezone  string    `json:"timezone"` // the tenant's trading time zone
+	ResetsAt  time.Time `json:"resets_at"`
+	Mode      ExecMode  `json:"mode"`
+	Realized  Decimal   `json:"realized"`  // realised P&L of the day's sells
+	Fees      Decimal   `json:"fees"`      // fees paid today
+	CashFlow  Decimal   `json:"cash_flow"` // sells − buys − fees, today
+	OpenValue Decimal   `json:"open_value"`
+	Value     Decimal   `json:"value"`
+	PnL       Decimal   `json:"pnl"`
+	Loss      Decimal   `json:"loss"`
+	Limit     Decimal   `json:"limit"`
+	Opened    bool      `json:"opened"` // false: nothing happened yet today
+	// OldestMark is the age of the oldest mark used, and StaleMarks how
+	// many came from books that are not live now.
+	OldestMark *time.Time `json:"oldest_mark,omitempty"`
+	StaleMarks int        `json:"stale_marks"`
+	Unpriced   int        `json:"unpriced"` // holdings never priced: valued at cost
+	// Summary says it in words, as the dashboard shows it.
+	Summary string `json:"summary"`
+}
+
+// Refused reports whether today's loss has reached the limit.
+func (d *DayRisk) Refused() bool { return d.Limit.Sign() > 0 && !d.Loss.LessThan(d.Limit) }
+
+// Message is the plain-words refusal a user sees.
+func (d *DayRisk) Message() string {
+	return fmt.Sprintf("Today's loss %s reached your %s daily limit. Trading resumes at %s %s, or when you raise the limit.",
+		FormatUSD(d.Loss), FormatUSD(d.Limit), d.ResetsAt.In(zoneOr(d.Timezone)).Format("15:04"), zoneLabel(d.Timezone))
+}
+
+func zoneOr(name string) *time.Location {
+	l, err := LoadTimezone(name)
 	if err != nil {
-		return err
+		return time.UTC
 	}
-	loss := d.Realized.Neg()
-	for _, h := range hs {
-		if h.Mode != mode || h.Size.Sign() <= 0 {
-			continue
+	return l
+}
+
+func zoneLabel(name string) string {
+	if name == "" {
+		return "UTC"
+	}
+	return name
+}
+
+// TodayRisk computes the tenant's trading day in mode. With open (a write
+// transaction), a day that has not opened yet is opened now: its opening
+// value is what the book is worth at this first check. In a view, an
+// unopened day reports zero P&L.
+func TodayRisk(tx TenantTx, c *Config, p *Profile, mode ExecMode, v Valuer, open bool) (*DayRisk, error) {
+	now := tx.Now()
+	d := &DayRisk{Day: c.TradingDay(now), Timezone: zoneLabel(c.Timezone), ResetsAt: c.NextDayStart(now), Mode: mode}
+	d.Limit = c.MaxDailyLossUSD
+	if p != nil {
+		d.Limit = d.Limit.Min(p.MaxDailyLossUSD)
+	}
+	hs, err := tx.Holdings()
+	if err != nil {
+		return nil, err
+	}
+	val := Value(hs, mode, v)
+	d.Value = val.Value
+	d.StaleMarks, d.Unpriced, d.OldestMark = val.StaleMarks, val.Unpriced, val.OldestMark
+	row, err := tx.DailyPnL(d.Day, mode)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Opened && open {
+		if err := tx.OpenDailyPnL(d.Day, mode, val.Value); err != nil {
+			return nil, err
 		}
-		mark, ok := Decimal{}, false
-		if marks != nil {
-			mark, ok = marks(h.Instrument)
-		}
-		if !ok {
-			mark = Zero
-		}
-		if u := h.AvgPrice.Sub(mark).Mul(h.Size); u.Sign() > 0 {
-			loss = loss.Add(u)
+		row.Opened, row.OpenValue = true, val.Value
+	}
+	d.Realized, d.Fees, d.CashFlow, d.Opened = row.Realized, row.Fees, row.CashFlow, row.Opened
+	d.OpenValue = row.OpenValue
+	if !row.Opened {
+		d.OpenValue = val.Value.Sub(row.CashFlow)
+	}
+	d.PnL = d.CashFlow.Add(d.Value).Sub(d.OpenValue)
+	if d.PnL.Sign() < 0 {
+		d.Loss = d.PnL.Neg()
+	}
+	d.Summary = fmt.Sprintf("%s of your %s daily limit; the day resets at %s %s", FormatUSD(d.Loss), FormatUSD(d.Limit),
+		d.ResetsAt.In(zoneOr(d.Timezone)).Format("15:04"), d.Timezone)
+	if d.StaleMarks > 0 {
+		d.Summary += fmt.Sprintf(" (%d position(s) at their last price: the book is reconnecting)", d.StaleMarks)
+	}
+	return d, nil
+}
+
+// Valuation is what a tenant's holdings in one mode are worth now.
+type Valuation struct {
+	Sets     []LockedSet     `json:"sets"`      // complete sets, $1 each at resolution
+	SetValue Decimal         `json:"set_value"` // Σ sets
+	Open     []ValuedHolding `json:"open"`      // the unmatched remainder, marked
+	Value    Decimal         `json:"value"`     // SetValue + Σ Open.Value
+	// Locked is the edge of the complete sets: $1 each less their cost
+	// (fees included). Unrealized is the open remainder's value less its
+	// cost (fees included). Both are net of every fee.
+	Locked     Decimal    `json:"locked"`
+	Unrealized Decimal    `json:"unrealized"`
+	OldestMark *time.Time `json:"oldest_mark,omitempty"`
+	StaleMarks int        `json:"stale_marks"`
+	Unpriced   int        `json:"unpriced"`
+}
+
+// ValuedHolding is the unmatched part of a holding and its marked value.
+type ValuedHolding struct {
+	Instrument Instrument `json:"instrument"`
+	Size       Decimal    `json:"size"`
+	Cost       Decimal    `json:"cost"` // per contract, fees included
+	Mark       *Mark      `json:"mark"` // nil: never priced; valued at cost
+	ExitFee    Decimal    `json:"exit_fee"`
+	Value      Decimal    `json:"value"` // Size × bid − ExitFee (never below zero)
+}
+
+// Value values holdings in mode: complete sets (YES + NO of one market, or
+// across an approved pair) are netted first and each is worth $1 (neither
+// Polymarket nor Kalshi charges a fee at settlement); the unmatched
+// remainder is marked at its last good bid less the fee of selling it. A
+// holding whose book was never seen is valued at cost and counted in
+// Unpriced; one whose book is not live keeps its last good mark, counted in
+// StaleMarks. v may be nil (every holding at cost).
+func Value(hs []*Holding, mode ExecMode, v Valuer) Valuation {
+	var pairs []*MarketPair
+	var fees FeeModel = NoFees{}
+	if v != nil {
+		pairs = v.Pairs()
+		if f := v.Fees(); f != nil {
+			fees = f
 		}
 	}
-	if !loss.LessThan(limit) {
-		return riskError(EFORBIDDEN, RiskDailyLoss, fmt.Sprintf("today's loss %s has reached the daily limit %s", loss, limit))
+	sets, rest := matchSets(hs, pairs, mode)
+	out := Valuation{Sets: sets, Open: []ValuedHolding{}}
+	for _, s := range sets {
+		out.SetValue = out.SetValue.Add(s.Sets)
+		out.Locked = out.Locked.Add(s.Edge)
 	}
-	return nil
+	out.Value = out.SetValue
+	for _, h := range rest {
+		vh := ValuedHolding{Instrument: h.Instrument, Size: h.Size, Cost: h.AvgPrice}
+		price := h.AvgPrice
+		if v != nil {
+			if m, ok := v.Mark(h.Instrument); ok {
+				mm := m
+				vh.Mark, price = &mm, m.Price
+				if m.Stale {
+					out.StaleMarks++
+				}
+				if out.OldestMark == nil || m.At.Before(*out.OldestMark) {
+					at := m.At
+					out.OldestMark = &at
+				}
+			}
+		}
+		if vh.Mark == nil {
+			out.Unpriced++
+		} else {
+			vh.ExitFee = fees.TakerFee(h.Instrument, price, h.Size)
+		}
+		vh.Value = price.Mul(h.Size).Sub(vh.ExitFee).Max(Zero)
+		out.Value = out.Value.Add(vh.Value)
+		out.Unrealized = out.Unrealized.Add(vh.Value.Sub(h.AvgPrice.Mul(h.Size)))
+		out.Open = append(out.Open, vh)
+	}
+	return out
 }
 
 // RecordFill records a fill once: a fill already seen (same venue and trade
 // id) changes nothing and returns false. A new fill updates the position,
-// the day's P&L and the intent's filled size and fees, all in tx. It locks
-// the tenant first, so concurrent fills (and the gate) never read the same
-// position and overwrite each other's update.
-func RecordFill(tx TenantTx, f *TradeFill) (bool, error) {
+// the trading day's P&L and cash flow (the day is opened first, valued by v,
+// so the opening value never includes the fill) and the intent's filled
+// size and fees, all in tx. It locks the tenant first, so concurrent fills
+// (and the gate) never read the same position and overwrite each other's
+// update. v may be nil: a day opened here is then valued at cost.
+func RecordFill(tx TenantTx, f *TradeFill, v Valuer) (bool, error) {
 	if err := tx.LockTenant(); err != nil {
+		return false, err
+	}
+	c, err := tx.Config()
+	if err != nil {
 		return false, err
 	}
 	h, err := tx.Holding(f.Instrument, f.Mode)
@@ -188,6 +384,12 @@ func RecordFill(tx TenantTx, f *TradeFill) (bool, error) {
 	}
 	if err != nil {
 		return false, err
+	}
+	day := c.TradingDay(f.Time)
+	if day == c.TradingDay(tx.Now()) {
+		if _, err := TodayRisk(tx, c, nil, f.Mode, v, true); err != nil {
+			return false, err
+		}
 	}
 	// A caller may preset RealizedPnL: the engine books an arbitrage's
 	// locked-in edge on the fill that completes a set.
@@ -202,7 +404,7 @@ func RecordFill(tx TenantTx, f *TradeFill) (bool, error) {
 	if err := tx.PutHolding(h); err != nil {
 		return false, err
 	}
-	if err := tx.AddDailyPnL(Day(f.Time), f.Mode, f.RealizedPnL, f.Fee); err != nil {
+	if err := tx.AddDailyPnL(day, f.Mode, f.RealizedPnL, f.Fee, f.CashFlow()); err != nil {
 		return false, err
 	}
 	if f.ClientOrderID != "" {

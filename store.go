@@ -89,6 +89,9 @@ type TenantTx interface {
 	// month; a new month starts at zero). When the quota is used up it returns
 	// an EQUOTA *Error and counts nothing.
 	IncrementTrades() (Quota, error)
+	// CountTrade counts one trade this month even past the limit: a
+	// risk-reducing order is never refused, but it is usage.
+	CountTrade() (Quota, error)
 	// ReleaseTrade gives back one trade counted this month (a rejected order).
 	ReleaseTrade() (Quota, error)
 
@@ -132,8 +135,11 @@ type TenantTx interface {
 	// PutHolding creates or replaces a position and sets UpdatedAt to Now.
 	PutHolding(h *Holding) error
 	Holdings() ([]*Holding, error)
-	// AddDailyPnL adds to the day's realised P&L and fees.
-	AddDailyPnL(day string, mode ExecMode, realized, fees Decimal) error
+	// AddDailyPnL adds to the day's realised P&L, fees and cash flow.
+	AddDailyPnL(day string, mode ExecMode, realized, fees, cash Decimal) error
+	// OpenDailyPnL records the day's opening value unless the day has
+	// opened already (the first opening wins).
+	OpenDailyPnL(day string, mode ExecMode, value Decimal) error
 	// DailyPnL returns the day's totals (zero values if nothing was recorded).
 	DailyPnL(day string, mode ExecMode) (*DailyPnL, error)
 	// PnLByStrategy sums fills by strategy and mode.

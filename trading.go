@@ -165,13 +165,16 @@ type Intent struct {
 	Price         Decimal     `json:"price"`
 	Size          Decimal     `json:"size"`
 	TIF           TimeInForce `json:"tif"`
-	State         string      `json:"state"`
-	VenueOrderID  string      `json:"venue_order_id"`
-	Filled        Decimal     `json:"filled"`
-	Fees          Decimal     `json:"fees"`
-	Error         string      `json:"error,omitempty"`
-	CreatedAt     time.Time   `json:"created_at"`
-	UpdatedAt     time.Time   `json:"updated_at"`
+	// Reduce marks a risk-reducing order (an unwind, the sale of a naked
+	// leg): the gate lets it through halts, the daily loss and the quota.
+	Reduce       bool      `json:"reduce,omitempty"`
+	State        string    `json:"state"`
+	VenueOrderID string    `json:"venue_order_id"`
+	Filled       Decimal   `json:"filled"`
+	Fees         Decimal   `json:"fees"`
+	Error        string    `json:"error,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Notional is the most the intent can cost: price × size.
@@ -202,6 +205,16 @@ type TradeFill struct {
 	Fee           Decimal    `json:"fee"`
 	RealizedPnL   Decimal    `json:"realized_pnl"` // set when the fill reduces a position
 	Time          time.Time  `json:"time"`
+}
+
+// CashFlow is what the fill moved in cash: a sale's proceeds, a purchase's
+// cost (negative), fees always paid.
+func (f *TradeFill) CashFlow() Decimal {
+	gross := f.Price.Mul(f.Size)
+	if f.Side == Buy {
+		gross = gross.Neg()
+	}
+	return gross.Sub(f.Fee)
 }
 
 // Holding is a tenant's position in one instrument, in one mode.
@@ -249,12 +262,19 @@ const (
 // ValidHalt reports whether s is a halt state.
 func ValidHalt(s string) bool { return s == HaltActive || s == HaltReducingOnly || s == HaltHalted }
 
-// DailyPnL is a tenant's realised P&L for one UTC day, in one mode.
+// DailyPnL is a tenant's totals for one trading day (midnight to midnight
+// in the tenant's time zone), in one mode.
 type DailyPnL struct {
 	Day      string   `json:"day"` // 2006-01-02
 	Mode     ExecMode `json:"mode"`
 	Realized Decimal  `json:"realized"`
 	Fees     Decimal  `json:"fees"`
+	// CashFlow is Σ sells − buys − fees of the day's fills.
+	CashFlow Decimal `json:"cash_flow"`
+	// OpenValue is the marked value of the holdings when the day opened
+	// (its first risk check or fill); Opened says whether it has.
+	OpenValue Decimal `json:"open_value"`
+	Opened    bool    `json:"opened"`
 }
 
 // Day is the UTC day containing t, "2006-01-02".

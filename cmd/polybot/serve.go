@@ -109,7 +109,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer tr.close()
-		scfg.Bots, scfg.Marks, scfg.Metrics = tr.manager, tr.manager.Mark, tr.metrics
+		scfg.Bots, scfg.Valuer, scfg.Metrics = tr.manager, tr.manager.Valuer(), tr.metrics
 		scfg.CheckCredentials = tr.checkCredentials(st, log)
 		if mode == "sim" {
 			demo, pw, err := ensureDemoUser(ctx, st, tf.demoEmail)

@@ -101,7 +101,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybo
 	err := m.cfg.Store.Tenant(ctx, t.id, func(tx polybot.TenantTx) error {
 		for _, in := range intents {
 			in.State = ""
-			if err := polybot.SubmitIntent(tx, in, m.books.mark); err != nil {
+			if err := polybot.SubmitIntent(tx, in, m.val); err != nil {
 				return err
 			}
 		}
@@ -450,7 +450,7 @@ func (r *runner) settle(ctx context.Context, in *polybot.Intent, st *polybot.Ord
 			if tf.Time.IsZero() {
 				tf.Time = tx.Now()
 			}
-			ok, err := polybot.RecordFill(tx, tf)
+			ok, err := polybot.RecordFill(tx, tf, m.val)
 			if err != nil {
 				return err
 			}
@@ -543,7 +543,7 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 		in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, unwindLeg+li, attempt), OpportunityID: oppID, Strategy: strategy,
 			Leg: unwindLeg + li, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: bid, Size: size, TIF: polybot.FAK}
 		err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
-			return polybot.SubmitIntent(tx, in, m.books.mark)
+			return polybot.SubmitIntent(tx, in, m.val)
 		})
 		if err != nil {
 			msg += "; leg " + itoa(int64(li)) + " unwind refused: " + polybot.ErrorMessage(err)

@@ -139,7 +139,7 @@ func TestDailyLossLimitBlocksNewOrdersOnceReached(t *testing.T) {
 			{Venue: polybot.Polymarket, TradeID: "t2", Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun, Instrument: pmYes,
 				Side: polybot.Sell, Price: d("0.70"), Size: d("10"), Time: tx.Now()},
 		} {
-			if ok, err := polybot.RecordFill(tx, f); err != nil || !ok {
+			if ok, err := polybot.RecordFill(tx, f, nil); err != nil || !ok {
 				return errors.Join(err, errors.New("fill "+itoa(int64(i))+" not recorded"))
 			}
 		}

@@ -156,6 +156,7 @@ type Manager struct {
 	log   *slog.Logger
 	books hubBooks
 	fees  FeeModel
+	val   *valuer
 	det   atomic.Pointer[detectorRef]
 	fixed bool // cfg.Detector was given
 
@@ -216,6 +217,7 @@ func New(cfg Config) (*Manager, error) {
 	if m.books == nil {
 		m.books = hubBooks{}
 	}
+	m.val = newValuer(m.books, cfg.Fees, cfg.Clock, cfg.Universe)
 	for _, p := range polybot.Platforms {
 		m.venueLim[p] = newLimiter(cfg.VenueRate)
 	}
@@ -453,6 +455,7 @@ func (m *Manager) Subscribe(id polybot.ID) (<-chan polybot.Event, func()) {
 // SetUniverse changes what the dispatcher watches (after the matched-market
 // registry changed).
 func (m *Manager) SetUniverse(u Universe) {
+	m.val.setPairs(u)
 	for {
 		select {
 		case m.universe <- u:
@@ -467,9 +470,9 @@ func (m *Manager) SetUniverse(u Universe) {
 	}
 }
 
-// Mark returns an instrument's best bid in the hubs (what a position could
-// be sold for), for the server's positions view.
-func (m *Manager) Mark(inst polybot.Instrument) (polybot.Decimal, bool) { return m.books.mark(inst) }
+// Valuer prices holdings as the risk gate does (last good marks, exit
+// fees, complete sets), for the server's positions, P&L and bot views.
+func (m *Manager) Valuer() polybot.Valuer { return m.val }
 
 // CancelOpenOrders cancels the tenant's open orders at the venues and
 // records the outcome. It works whatever the halt state (cancels only

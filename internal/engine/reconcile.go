@@ -204,7 +204,7 @@ func (r *runner) syncFills(ctx context.Context) error {
 				if tf.Time.IsZero() {
 					tf.Time = tx.Now()
 				}
-				ok, err := polybot.RecordFill(tx, tf)
+				ok, err := polybot.RecordFill(tx, tf, r.m.val)
 				if err != nil {
 					return err
 				}

@@ -100,7 +100,7 @@ func TestStartUnwindsALegWhoseUnwindWasLostInACrash(t *testing.T) {
 	r.tenantTx(lt.id, func(tx polybot.TenantTx) error {
 		f := fills[0]
 		if _, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: f.TradeID, ClientOrderID: k.ID,
-			Strategy: k.Strategy, Mode: polybot.Live, Instrument: kYes, Side: polybot.Buy, Price: f.Price, Size: f.Size, Fee: f.Fee, Time: f.Time}); err != nil {
+			Strategy: k.Strategy, Mode: polybot.Live, Instrument: kYes, Side: polybot.Buy, Price: f.Price, Size: f.Size, Fee: f.Fee, Time: f.Time}, nil); err != nil {
 			return err
 		}
 		in, err := tx.Intent(p.ID)

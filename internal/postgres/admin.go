@@ -92,13 +92,13 @@ func (t *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 			enable_copy_trading, enable_single_platform_arb, enable_cross_platform_arb, enable_overlapping_arb, enable_news_arbitrage,
 			enable_polymarket, enable_kalshi, enable_alpaca, enable_ibkr,
 			notify_on_trade, notify_on_opportunity, notify_daily_summary, notification_channels, advanced_config,
-			created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			created_at, updated_at, timezone)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		uid(c.UserID), c.DryRun, c.MinProfitPct.String(), c.MaxTradeSizeUSD.String(), c.MaxDailyLossUSD.String(),
 		c.EnableCopyTrading, c.EnableSinglePlatformArb, c.EnableCrossPlatformArb, c.EnableOverlappingArb, c.EnableNewsArbitrage,
 		c.EnablePolymarket, c.EnableKalshi, c.EnableAlpaca, c.EnableIBKR,
 		c.NotifyOnTrade, c.NotifyOnOpportunity, c.NotifyDailySummary, channels, advanced,
-		c.CreatedAt, c.UpdatedAt); err != nil {
+		c.CreatedAt, c.UpdatedAt, timezoneOr(c.Timezone)); err != nil {
 		return mapErr(err, "config")
 	}
 	return nil

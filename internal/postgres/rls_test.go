@@ -87,7 +87,7 @@ func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 			return err
 		}
 		if _, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "seed-trade", ClientOrderID: in.ID,
-			Strategy: in.Strategy, Mode: in.Mode, Instrument: inst, Side: polybot.Buy, Price: in.Price, Size: in.Size}); err != nil {
+			Strategy: in.Strategy, Mode: in.Mode, Instrument: inst, Side: polybot.Buy, Price: in.Price, Size: in.Size}, nil); err != nil {
 			return err
 		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: u.ID.String(), Action: polybot.AuditLogin, Target: "session"})

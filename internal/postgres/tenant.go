@@ -117,7 +117,7 @@ const configColumns = `user_id, dry_run, min_profit_pct::text, max_trade_size_us
 	enable_copy_trading, enable_single_platform_arb, enable_cross_platform_arb, enable_overlapping_arb, enable_news_arbitrage,
 	enable_polymarket, enable_kalshi, enable_alpaca, enable_ibkr,
 	notify_on_trade, notify_on_opportunity, notify_daily_summary, notification_channels::text, advanced_config::text,
-	created_at, updated_at`
+	timezone, created_at, updated_at`
 
 func (t *tenantTx) Config() (*polybot.Config, error) {
 	c := &polybot.Config{}
@@ -127,7 +127,7 @@ func (t *tenantTx) Config() (*polybot.Config, error) {
 		&c.EnableCopyTrading, &c.EnableSinglePlatformArb, &c.EnableCrossPlatformArb, &c.EnableOverlappingArb, &c.EnableNewsArbitrage,
 		&c.EnablePolymarket, &c.EnableKalshi, &c.EnableAlpaca, &c.EnableIBKR,
 		&c.NotifyOnTrade, &c.NotifyOnOpportunity, &c.NotifyDailySummary, &channels, &advanced,
-		&c.CreatedAt, &c.UpdatedAt)
+		&c.Timezone, &c.CreatedAt, &c.UpdatedAt)
 	if err == nil {
 		if c.MinProfitPct, err = polybot.ParseDecimal(minProfit); err == nil {
 			if c.MaxTradeSizeUSD, err = polybot.ParseDecimal(tradeSize); err == nil {
@@ -165,7 +165,7 @@ func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
 			enable_overlapping_arb = $9, enable_news_arbitrage = $10,
 			enable_polymarket = $11, enable_kalshi = $12, enable_alpaca = $13, enable_ibkr = $14,
 			notify_on_trade = $15, notify_on_opportunity = $16, notify_daily_summary = $17,
-			notification_channels = $18, advanced_config = $19, updated_at = $20
+			notification_channels = $18, advanced_config = $19, updated_at = $20, timezone = $21
 		WHERE user_id = $1
 		RETURNING created_at`,
 		[]any{uid(t.tenant), c.DryRun, c.MinProfitPct.String(), c.MaxTradeSizeUSD.String(), c.MaxDailyLossUSD.String(),
@@ -173,13 +173,21 @@ func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
 			c.EnableOverlappingArb, c.EnableNewsArbitrage,
 			c.EnablePolymarket, c.EnableKalshi, c.EnableAlpaca, c.EnableIBKR,
 			c.NotifyOnTrade, c.NotifyOnOpportunity, c.NotifyDailySummary,
-			string(channels), advanced, t.now},
+			string(channels), advanced, t.now, timezoneOr(c.Timezone)},
 		&created)
 	if err != nil {
 		return mapErr(err, "config")
 	}
 	c.UserID, c.CreatedAt, c.UpdatedAt = t.tenant, created.UTC(), t.now
 	return nil
+}
+
+// timezoneOr stores "" as UTC.
+func timezoneOr(tz string) string {
+	if tz == "" {
+		return "UTC"
+	}
+	return tz
 }
 
 func nonNil(s []string) []string {
@@ -505,6 +513,18 @@ func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
 		return q, mapErr(err, "profile")
 	}
 	return q, polybot.Errorf(polybot.EQUOTA, "monthly trade quota of %d used up for %s", q.Limit, month)
+}
+
+// CountTrade counts one trade this month whatever the limit.
+func (t *tenantTx) CountTrade() (polybot.Quota, error) {
+	month := polybot.QuotaMonth(t.now)
+	q := polybot.Quota{Month: month}
+	err := t.queryRow(`UPDATE polybot_user_profiles SET
+			trades_this_month = CASE WHEN quota_month = $2 THEN trades_this_month + 1 ELSE 1 END,
+			quota_month = $2
+		WHERE id = $1
+		RETURNING trades_this_month, monthly_trade_limit`, []any{uid(t.tenant), month}, &q.Used, &q.Limit)
+	return q, mapErr(err, "profile")
 }
 
 func (t *tenantTx) ReleaseTrade() (polybot.Quota, error) {

@@ -432,19 +432,37 @@ func (t *tenantTx) Holdings() ([]*polybot.Holding, error) {
 // --- daily P&L ---
 
 // AddDailyPnL adds to the day's totals in one upsert (exact NUMERIC sums).
-func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees polybot.Decimal) error {
+func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees, cash polybot.Decimal) error {
 	if err := polybot.CheckDay(day); err != nil {
 		return err
 	}
 	if err := polybot.CheckMode(mode); err != nil {
 		return err
 	}
-	_, err := t.exec(`INSERT INTO polybot_daily_pnl AS d (user_id, day, mode, realized, fees, updated_at)
-		VALUES ($1, $2::text::date, $3, $4, $5, $6)
+	_, err := t.exec(`INSERT INTO polybot_daily_pnl AS d (user_id, day, mode, realized, fees, cash_flow, updated_at)
+		VALUES ($1, $2::text::date, $3, $4, $5, $6, $7)
 		ON CONFLICT (user_id, day, mode) DO UPDATE SET
-			realized = d.realized + excluded.realized, fees = d.fees + excluded.fees, updated_at = excluded.updated_at
+			realized = d.realized + excluded.realized, fees = d.fees + excluded.fees,
+			cash_flow = d.cash_flow + excluded.cash_flow, updated_at = excluded.updated_at
 		WHERE d.user_id = $1`,
-		uid(t.tenant), day, string(mode), realized.String(), fees.String(), t.now)
+		uid(t.tenant), day, string(mode), realized.String(), fees.String(), cash.String(), t.now)
+	return mapErr(err, "daily P&L")
+}
+
+// OpenDailyPnL records the day's opening value once.
+func (t *tenantTx) OpenDailyPnL(day string, mode polybot.ExecMode, value polybot.Decimal) error {
+	if err := polybot.CheckDay(day); err != nil {
+		return err
+	}
+	if err := polybot.CheckMode(mode); err != nil {
+		return err
+	}
+	_, err := t.exec(`INSERT INTO polybot_daily_pnl AS d (user_id, day, mode, open_value, opened, updated_at)
+		VALUES ($1, $2::text::date, $3, $4, true, $5)
+		ON CONFLICT (user_id, day, mode) DO UPDATE SET
+			open_value = excluded.open_value, opened = true, updated_at = excluded.updated_at
+		WHERE d.user_id = $1 AND NOT d.opened`,
+		uid(t.tenant), day, string(mode), value.String(), t.now)
 	return mapErr(err, "daily P&L")
 }
 
@@ -453,14 +471,15 @@ func (t *tenantTx) DailyPnL(day string, mode polybot.ExecMode) (*polybot.DailyPn
 		return nil, err
 	}
 	d := &polybot.DailyPnL{Day: day, Mode: mode}
-	var realized, fees string
-	err := t.queryRow(`SELECT realized::text, fees::text FROM polybot_daily_pnl WHERE user_id = $1 AND day = $2::text::date AND mode = $3`,
-		[]any{uid(t.tenant), day, string(mode)}, &realized, &fees)
+	var realized, fees, cash, open string
+	err := t.queryRow(`SELECT realized::text, fees::text, cash_flow::text, open_value::text, opened FROM polybot_daily_pnl
+		WHERE user_id = $1 AND day = $2::text::date AND mode = $3`,
+		[]any{uid(t.tenant), day, string(mode)}, &realized, &fees, &cash, &open, &d.Opened)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, nil
 	}
 	if err == nil {
-		err = decimals(&realized, &d.Realized, &fees, &d.Fees)
+		err = decimals(&realized, &d.Realized, &fees, &d.Fees, &cash, &d.CashFlow, &open, &d.OpenValue)
 	}
 	if err != nil {
 		return nil, mapErr(err, "daily P&L")

@@ -23,7 +23,37 @@ func (s *Server) handleBotStatus(w http.ResponseWriter, r *http.Request, id *ide
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, b.Status(id.tenant()))
+	st, err := s.botStatus(r.Context(), b, id.tenant())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+// botStatus is the bot's status with the tenant's trading day in the bot's
+// mode, computed as the risk gate computes it.
+func (s *Server) botStatus(ctx context.Context, b polybot.BotManager, tenant polybot.ID) (polybot.BotStatus, error) {
+	st := b.Status(tenant)
+	err := s.cfg.Store.TenantView(ctx, tenant, func(tx polybot.TenantTx) error {
+		c, err := tx.Config()
+		if err != nil {
+			return err
+		}
+		p, err := tx.Profile()
+		if err != nil {
+			return err
+		}
+		mode := st.Mode
+		if mode == "" {
+			mode = polybot.Live
+			if c.DryRun {
+				mode = polybot.DryRun
+			}
+		}
+		st.Today, err = polybot.TodayRisk(tx, c, p, mode, s.cfg.Valuer, false)
+		return err
+	})
+	return st, err
 }
 
 func (s *Server) handleBotStart(w http.ResponseWriter, r *http.Request, id *identity) error {
@@ -47,7 +77,11 @@ func (s *Server) botAction(w http.ResponseWriter, r *http.Request, id *identity,
 	}); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, b.Status(id.tenant()))
+	st, err := s.botStatus(r.Context(), b, id.tenant())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, st)
 }
 
 type haltRequest struct {
@@ -150,10 +184,14 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identi
 	return writeJSON(w, http.StatusOK, map[string]any{"orders": out})
 }
 
-// positionView is a holding with its mark and unrealised P&L when a mark is known.
+// positionView is a holding with its mark (the last good best bid, its
+// time and whether its book is stale now) and unrealised P&L (at the mark
+// less the exit fee) when a mark is known.
 type positionView struct {
 	*polybot.Holding
 	Mark       *polybot.Decimal `json:"mark"`
+	MarkedAt   *time.Time       `json:"marked_at,omitempty"`
+	MarkStale  bool             `json:"mark_stale,omitempty"`
 	Unrealized *polybot.Decimal `json:"unrealized_pnl"`
 }
 
@@ -178,10 +216,15 @@ func (s *Server) positionViews(hs []*polybot.Holding, all bool) []positionView {
 			continue
 		}
 		v := positionView{Holding: h}
-		if s.cfg.Marks != nil {
-			if m, ok := s.cfg.Marks(h.Instrument); ok {
-				u := m.Sub(h.AvgPrice).Mul(h.Size)
-				v.Mark, v.Unrealized = &m, &u
+		if s.cfg.Valuer != nil && h.Size.Sign() > 0 {
+			if m, ok := s.cfg.Valuer.Mark(h.Instrument); ok {
+				fee := polybot.Zero
+				if f := s.cfg.Valuer.Fees(); f != nil {
+					fee = f.TakerFee(h.Instrument, m.Price, h.Size)
+				}
+				u := m.Price.Mul(h.Size).Sub(fee).Max(polybot.Zero).Sub(h.AvgPrice.Mul(h.Size))
+				at := m.At
+				v.Mark, v.MarkedAt, v.MarkStale, v.Unrealized = &m.Price, &at, m.Stale, &u
 			}
 		}
 		out = append(out, v)
@@ -205,13 +248,28 @@ type pnlReport struct {
 	// $1 at resolution, so their P&L is known now, net of fees.
 	Locked      []polybot.LockedSet                  `json:"locked"`
 	LockedTotal map[polybot.ExecMode]polybot.Decimal `json:"locked_total"`
+	// Net is the whole P&L per mode: realised + locked-in + unrealised.
+	Net map[polybot.ExecMode]netPnL `json:"net"`
+}
+
+// netPnL is the one net P&L figure the API and the dashboard show. Each
+// part is already net of the fees it paid (a holding's cost includes its
+// buy fees, a sale's P&L its sell fee, a mark the fee to sell), so Total =
+// Realized + Locked + Unrealized; Fees says how much of it went to fees.
+type netPnL struct {
+	Realized   polybot.Decimal `json:"realized"`
+	Locked     polybot.Decimal `json:"locked"`
+	Unrealized polybot.Decimal `json:"unrealized"`
+	Fees       polybot.Decimal `json:"fees"`
+	Total      polybot.Decimal `json:"total"`
 }
 
 // loadPnL reads the tenant's P&L by strategy, today's totals and the
 // cumulative series over its last 1000 fills (oldest first, per strategy
 // and mode).
-func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair) (*pnlReport, error) {
-	rep := &pnlReport{LockedTotal: map[polybot.ExecMode]polybot.Decimal{polybot.DryRun: polybot.Zero, polybot.Live: polybot.Zero}}
+func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer) (*pnlReport, error) {
+	rep := &pnlReport{LockedTotal: map[polybot.ExecMode]polybot.Decimal{polybot.DryRun: polybot.Zero, polybot.Live: polybot.Zero},
+		Net: map[polybot.ExecMode]netPnL{}}
 	holdings, err := tx.Holdings()
 	if err != nil {
 		return nil, err
@@ -229,7 +287,22 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair) (*pnlReport, erro
 	if rep.ByStrategy == nil {
 		rep.ByStrategy = []*polybot.StrategyPnL{}
 	}
-	day := polybot.Day(tx.Now())
+	for _, mode := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
+		n := netPnL{Locked: rep.LockedTotal[mode]}
+		for _, sp := range rep.ByStrategy {
+			if sp.Mode == mode {
+				n.Realized, n.Fees = n.Realized.Add(sp.Realized), n.Fees.Add(sp.Fees)
+			}
+		}
+		n.Unrealized = polybot.Value(holdings, mode, pairValuer{v, pairs}).Unrealized
+		n.Total = n.Realized.Add(n.Locked).Add(n.Unrealized)
+		rep.Net[mode] = n
+	}
+	c, err := tx.Config()
+	if err != nil {
+		return nil, err
+	}
+	day := c.TradingDay(tx.Now())
 	for i, m := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
 		if rep.Today[i], err = tx.DailyPnL(day, m); err != nil {
 			return nil, err
@@ -299,7 +372,7 @@ func (s *Server) handlePnL(w http.ResponseWriter, r *http.Request, id *identity)
 	var rep *pnlReport
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		var err error
-		rep, err = loadPnL(tx, pairs)
+		rep, err = loadPnL(tx, pairs, s.cfg.Valuer)
 		return err
 	})
 	if err != nil {
@@ -512,3 +585,27 @@ func (s *Server) handleAdminDeleteMarketPair(w http.ResponseWriter, r *http.Requ
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// pairValuer is a Valuer (possibly nil: marks at cost, no fees) whose sets
+// come from the registry the report read, so the net figure nets exactly
+// the sets the report lists.
+type pairValuer struct {
+	v     polybot.Valuer
+	pairs []*polybot.MarketPair
+}
+
+func (p pairValuer) Mark(inst polybot.Instrument) (polybot.Mark, bool) {
+	if p.v == nil {
+		return polybot.Mark{}, false
+	}
+	return p.v.Mark(inst)
+}
+
+func (p pairValuer) Fees() polybot.FeeModel {
+	if p.v == nil {
+		return polybot.NoFees{}
+	}
+	return p.v.Fees()
+}
+
+func (p pairValuer) Pairs() []*polybot.MarketPair { return p.pairs }

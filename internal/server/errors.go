@@ -149,4 +149,3 @@ func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, polybot.Internal(errors.New("panic")))
 	}
 }
-

@@ -326,7 +326,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		if hs, err = tx.Holdings(); err != nil {
 			return err
 		}
-		rep, err = loadPnL(tx, pairs)
+		rep, err = loadPnL(tx, pairs, s.cfg.Valuer)
 		return err
 	})
 	if err != nil {
@@ -343,12 +343,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	}
 	labels := web.NewLabeler(pairs)
 	d := web.DashboardData{ByStrategy: rep.ByStrategy, Labels: labels, Onboarded: p.OnboardingCompleted}
-	if t := rep.Today[0]; t != nil {
-		d.TodayDryRun = t.Realized
-	}
-	if t := rep.Today[1]; t != nil {
-		d.TodayLive = t.Realized
-	}
+	d.NetDryRun, d.NetLive = rep.Net[polybot.DryRun].Total, rep.Net[polybot.Live].Total
 	series := make([]web.PnLPoint, len(rep.Series))
 	for i, pt := range rep.Series {
 		series[i] = web.PnLPoint{Time: pt.Time, Strategy: pt.Strategy, Total: pt.Total}
@@ -367,7 +362,11 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		d.Trades = append(d.Trades, labels.NewTradeRow(f))
 	}
 	if s.cfg.Bots != nil {
-		d.Bot = web.BotView{Available: true, BotStatus: s.cfg.Bots.Status(id.tenant())}
+		st, err := s.botStatus(r.Context(), s.cfg.Bots, id.tenant())
+		if err != nil {
+			return err
+		}
+		d.Bot = web.BotView{Available: true, BotStatus: st}
 		for _, o := range s.cfg.Bots.Opportunities(id.tenant(), 20) {
 			d.Opportunities = append(d.Opportunities, labels.NewOpportunityRow(o))
 		}

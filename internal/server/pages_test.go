@@ -287,7 +287,7 @@ func TestDashboardShowsLockedInSets(t *testing.T) {
 			}
 			_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "t-" + id, ClientOrderID: id,
 				Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun, Instrument: inst, Side: polybot.Buy,
-				Price: polybot.MustDecimal("0.45"), Size: polybot.MustDecimal("10"), Time: time.Now()})
+				Price: polybot.MustDecimal("0.45"), Size: polybot.MustDecimal("10"), Time: time.Now()}, nil)
 			return err
 		})
 		if err != nil {

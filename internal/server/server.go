@@ -44,8 +44,9 @@ type Config struct {
 
 	// Bots runs tenants' bots; nil serves the bot routes as unavailable.
 	Bots polybot.BotManager
-	// Marks prices open positions (best bids from the market-data hub).
-	Marks polybot.MarkFunc
+	// Valuer prices holdings as the risk gate does (last good marks, exit
+	// fees, complete sets); nil values every holding at cost.
+	Valuer polybot.Valuer
 	// Metrics writes the engine's metrics in Prometheus text format.
 	Metrics func(w io.Writer)
 	// CheckCredentials asks the venue whether decrypted credentials work

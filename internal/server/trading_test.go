@@ -22,7 +22,7 @@ func recordTrade(t *testing.T, env *testEnv, tenant polybot.ID, id, price, size 
 		}
 		_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "t-" + id, ClientOrderID: id,
 			Strategy: polybot.StrategyCrossPlatform, Mode: polybot.DryRun, Instrument: inst, Side: side,
-			Price: polybot.MustDecimal(price), Size: polybot.MustDecimal(size), Fee: polybot.MustDecimal("0.02"), Time: time.Now()})
+			Price: polybot.MustDecimal(price), Size: polybot.MustDecimal(size), Fee: polybot.MustDecimal("0.02"), Time: time.Now()}, nil)
 		return err
 	})
 	if err != nil {
@@ -133,7 +133,7 @@ func TestPnLCountsACompletedSetAsLockedIn(t *testing.T) {
 			}
 			_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "t-" + id, ClientOrderID: id,
 				Strategy: polybot.StrategySinglePlatform, Mode: polybot.DryRun, Instrument: inst, Side: polybot.Buy,
-				Price: polybot.MustDecimal(price), Size: polybot.MustDecimal("10"), Fee: polybot.MustDecimal("0.02"), Time: time.Now()})
+				Price: polybot.MustDecimal(price), Size: polybot.MustDecimal("10"), Fee: polybot.MustDecimal("0.02"), Time: time.Now()}, nil)
 			return err
 		})
 		if err != nil {

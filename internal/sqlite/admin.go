@@ -90,7 +90,7 @@ func (a *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 	args := append([]any{c.UserID}, configArgs(c)...)
 	args = append(args, micros(c.CreatedAt), micros(c.UpdatedAt))
 	_, err = a.exec(`INSERT INTO polybot_user_config (`+configCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return dbError(err, "config")
 	}

@@ -50,7 +50,7 @@ const configCols = `user_id, dry_run, min_profit_pct, max_trade_size_usd, max_da
 	enable_copy_trading, enable_single_platform_arb, enable_cross_platform_arb, enable_overlapping_arb,
 	enable_news_arbitrage, enable_polymarket, enable_kalshi, enable_alpaca, enable_ibkr,
 	notify_on_trade, notify_on_opportunity, notify_daily_summary, notification_channels,
-	advanced_config, created_at, updated_at`
+	advanced_config, timezone, created_at, updated_at`
 
 func scanConfig(s scanner) (*polybot.Config, error) {
 	var c polybot.Config
@@ -59,7 +59,7 @@ func scanConfig(s scanner) (*polybot.Config, error) {
 		&c.EnableCopyTrading, &c.EnableSinglePlatformArb, &c.EnableCrossPlatformArb, &c.EnableOverlappingArb,
 		&c.EnableNewsArbitrage, &c.EnablePolymarket, &c.EnableKalshi, &c.EnableAlpaca, &c.EnableIBKR,
 		&c.NotifyOnTrade, &c.NotifyOnOpportunity, &c.NotifyDailySummary, &channels,
-		&advanced, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+		&advanced, &c.Timezone, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,15 @@ func configArgs(c *polybot.Config) []any {
 	return []any{c.DryRun, c.MinProfitPct, c.MaxTradeSizeUSD, c.MaxDailyLossUSD,
 		c.EnableCopyTrading, c.EnableSinglePlatformArb, c.EnableCrossPlatformArb, c.EnableOverlappingArb,
 		c.EnableNewsArbitrage, c.EnablePolymarket, c.EnableKalshi, c.EnableAlpaca, c.EnableIBKR,
-		c.NotifyOnTrade, c.NotifyOnOpportunity, c.NotifyDailySummary, string(ch), advanced}
+		c.NotifyOnTrade, c.NotifyOnOpportunity, c.NotifyDailySummary, string(ch), advanced, timezoneOr(c.Timezone)}
+}
+
+// timezoneOr stores "" as UTC.
+func timezoneOr(tz string) string {
+	if tz == "" {
+		return "UTC"
+	}
+	return tz
 }
 
 const secretCols = `id, user_id, platform, is_paper, is_active, api_key_encrypted, api_secret_encrypted,

@@ -81,7 +81,7 @@ func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
 		enable_copy_trading = ?, enable_single_platform_arb = ?, enable_cross_platform_arb = ?, enable_overlapping_arb = ?,
 		enable_news_arbitrage = ?, enable_polymarket = ?, enable_kalshi = ?, enable_alpaca = ?, enable_ibkr = ?,
 		notify_on_trade = ?, notify_on_opportunity = ?, notify_daily_summary = ?, notification_channels = ?,
-		advanced_config = ?, updated_at = ?
+		advanced_config = ?, timezone = ?, updated_at = ?
 		WHERE user_id = ?
 		RETURNING created_at`, args...).Scan(timeCol{&created})
 	if err != nil {
@@ -350,6 +350,20 @@ func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
 		return q, err
 	}
 	return cur, polybot.Errorf(polybot.EQUOTA, "monthly trade limit of %d reached", cur.Limit)
+}
+
+// CountTrade counts one trade this month whatever the limit.
+func (t *tenantTx) CountTrade() (polybot.Quota, error) {
+	if err := t.writable(); err != nil {
+		return polybot.Quota{}, err
+	}
+	q := polybot.Quota{Month: polybot.QuotaMonth(t.now)}
+	err := t.queryRow(`UPDATE polybot_user_profiles
+		SET trades_this_month = CASE WHEN quota_month = ?1 THEN trades_this_month + 1 ELSE 1 END,
+		    quota_month = ?1
+		WHERE id = ?2
+		RETURNING trades_this_month, monthly_trade_limit`, q.Month, t.tenant).Scan(&q.Used, &q.Limit)
+	return q, dbError(err, "profile")
 }
 
 // ReleaseTrade gives back one trade counted this month; with none counted it

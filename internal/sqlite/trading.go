@@ -406,7 +406,7 @@ func (t *tenantTx) Holdings() ([]*polybot.Holding, error) {
 
 // AddDailyPnL adds to the day's totals: read, add exactly in Go, write
 // (the single writer makes the two steps atomic).
-func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees polybot.Decimal) error {
+func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees, cash polybot.Decimal) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
@@ -420,11 +420,32 @@ func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO polybot_daily_pnl (user_id, day, mode, realized, fees, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)
+	_, err = t.exec(`INSERT INTO polybot_daily_pnl (user_id, day, mode, realized, fees, cash_flow, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, day, mode) DO UPDATE SET
-			realized = excluded.realized, fees = excluded.fees, updated_at = excluded.updated_at`,
-		t.tenant, day, string(mode), cur.Realized.Add(realized), cur.Fees.Add(fees), micros(t.now))
+			realized = excluded.realized, fees = excluded.fees, cash_flow = excluded.cash_flow,
+			updated_at = excluded.updated_at`,
+		t.tenant, day, string(mode), cur.Realized.Add(realized), cur.Fees.Add(fees), cur.CashFlow.Add(cash), micros(t.now))
+	return dbError(err, "daily P&L")
+}
+
+// OpenDailyPnL records the day's opening value once.
+func (t *tenantTx) OpenDailyPnL(day string, mode polybot.ExecMode, value polybot.Decimal) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if err := polybot.CheckDay(day); err != nil {
+		return err
+	}
+	if err := polybot.CheckMode(mode); err != nil {
+		return err
+	}
+	_, err := t.exec(`INSERT INTO polybot_daily_pnl (user_id, day, mode, realized, fees, cash_flow, open_value, opened, updated_at)
+		VALUES (?, ?, ?, '0', '0', '0', ?, 1, ?)
+		ON CONFLICT (user_id, day, mode) DO UPDATE SET
+			open_value = excluded.open_value, opened = 1, updated_at = excluded.updated_at
+		WHERE polybot_daily_pnl.opened = 0`,
+		t.tenant, day, string(mode), value, micros(t.now))
 	return dbError(err, "daily P&L")
 }
 
@@ -433,8 +454,9 @@ func (t *tenantTx) DailyPnL(day string, mode polybot.ExecMode) (*polybot.DailyPn
 		return nil, err
 	}
 	d := &polybot.DailyPnL{Day: day, Mode: mode}
-	err := t.queryRow(`SELECT realized, fees FROM polybot_daily_pnl WHERE user_id = ? AND day = ? AND mode = ?`,
-		t.tenant, day, string(mode)).Scan(&d.Realized, &d.Fees)
+	err := t.queryRow(`SELECT realized, fees, cash_flow, open_value, opened FROM polybot_daily_pnl
+		WHERE user_id = ? AND day = ? AND mode = ?`,
+		t.tenant, day, string(mode)).Scan(&d.Realized, &d.Fees, &d.CashFlow, &d.OpenValue, &d.Opened)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, dbError(err, "daily P&L")
 	}

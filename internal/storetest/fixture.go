@@ -163,7 +163,7 @@ func (e *env) seedTrading(tx polybot.TenantTx, f *tenantFixture) error {
 		}
 	}
 	for _, mode := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
-		if err := tx.AddDailyPnL(polybot.Day(tx.Now()), mode, amt, polybot.MustDecimal("0.03")); err != nil {
+		if err := tx.AddDailyPnL(polybot.Day(tx.Now()), mode, amt, polybot.MustDecimal("0.03"), amt); err != nil {
 			return err
 		}
 	}

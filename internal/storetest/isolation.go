@@ -318,6 +318,14 @@ func isolationCases() []isoCase {
 				}
 				return err
 			}},
+		{method: "CountTrade", does: "counts against A's quota only, past any limit",
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				q, err := tx.CountTrade()
+				if err == nil && q.Used != 3 {
+					t.Errorf("CountTrade() = %+v, want A's third trade", q)
+				}
+				return err
+			}},
 		{method: "ReleaseTrade", does: "gives back one of A's trades only",
 			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
 				q, err := tx.ReleaseTrade()

@@ -238,12 +238,22 @@ func tradingIsolationCases() []isoCase {
 			}},
 		{method: "AddDailyPnL", does: "adds to A's day only",
 			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
-				return tx.AddDailyPnL(polybot.Day(T0), polybot.Live, polybot.MustDecimal("-5"), polybot.MustDecimal("0.5"))
+				return tx.AddDailyPnL(polybot.Day(T0), polybot.Live, polybot.MustDecimal("-5"), polybot.MustDecimal("0.5"), polybot.Zero)
 			},
 			after: func(t *testing.T, f *isoFixture, _ error) {
 				d := aState(t, f).DailyPnL[1]
 				if d.Realized.String() != "-3.89" || d.Fees.String() != "0.53" {
 					t.Errorf("A's live day = %+v, want realized -3.89 and fees 0.53", d)
+				}
+			}},
+		{method: "OpenDailyPnL", does: "opens A's day only",
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				return tx.OpenDailyPnL(polybot.Day(T0), polybot.Live, polybot.MustDecimal("12.5"))
+			},
+			after: func(t *testing.T, f *isoFixture, _ error) {
+				d := aState(t, f).DailyPnL[1]
+				if !d.Opened || d.OpenValue.String() != "12.50" {
+					t.Errorf("A's live day = %+v, want opened at 12.50", d)
 				}
 			}},
 		{method: "DailyPnL", does: "is A's day", read: true,

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +15,8 @@ import (
 // polybot.RecordFill against the store: the gate's checks read what the
 // store returns, and its atomicity rests on LockTenant.
 func testRiskGate(t *testing.T, open Opener) {
-	submit := func(e *env, id polybot.ID, in *polybot.Intent, marks polybot.MarkFunc) error {
-		return e.tenant(id, func(tx polybot.TenantTx) error { return polybot.SubmitIntent(tx, in, marks) })
+	submit := func(e *env, id polybot.ID, in *polybot.Intent, v polybot.Valuer) error {
+		return e.tenant(id, func(tx polybot.TenantTx) error { return polybot.SubmitIntent(tx, in, v) })
 	}
 	wantRisk := func(t *testing.T, err error, code, reason, what string) {
 		t.Helper()
@@ -140,33 +141,189 @@ func testRiskGate(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("daily loss counts today's realised loss and open positions at their mark, unpriced ones in full", func(t *testing.T) {
+	// fill records one fill through the root package's RecordFill, valued by v.
+	fill := func(e *env, id polybot.ID, v polybot.Valuer, tradeID string, inst polybot.Instrument, side polybot.Side, price, size string) {
+		e.t.Helper()
+		e.mustTenant(id, func(tx polybot.TenantTx) error {
+			_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: inst.Venue, TradeID: tradeID, Strategy: polybot.StrategySinglePlatform,
+				Mode: polybot.DryRun, Instrument: inst, Side: side, Price: polybot.MustDecimal(price), Size: polybot.MustDecimal(size), Time: e.clock.Now()}, v)
+			return err
+		})
+	}
+	today := func(e *env, id polybot.ID, v polybot.Valuer) *polybot.DayRisk {
+		e.t.Helper()
+		var d *polybot.DayRisk
+		e.mustTenantView(id, func(tx polybot.TenantTx) (err error) {
+			c, err := tx.Config()
+			if err != nil {
+				return err
+			}
+			p, err := tx.Profile()
+			if err != nil {
+				return err
+			}
+			d, err = polybot.TodayRisk(tx, c, p, polybot.DryRun, v, false)
+			return err
+		})
+		return d
+	}
+
+	t.Run("daily loss: today's cash flow plus the marked book against its opening value (hand-worked)", func(t *testing.T) {
 		e := newEnv(t, open)
 		u := e.newUser("g@example.com") // free tier: max daily loss 100
-		held := kalshiYes("K-HELD")
+		held, gone := kalshiYes("K-HELD"), kalshiYes("K-GONE")
+		v := NewValuer()
+		v.Set(held, "0.50")
+		// Bought 100 at 0.80, sold at 0.20: −80 + 20 = −60 cash, a realised loss of 60.
+		fill(e, u.ID, v, "t1", gone, polybot.Buy, "0.80", "100")
+		fill(e, u.ID, v, "t2", gone, polybot.Sell, "0.20", "100")
+		// Bought 100 of K-HELD at 0.50: −50 cash, worth 100 × bid.
+		fill(e, u.ID, v, "t3", held, polybot.Buy, "0.50", "100")
+		v.Set(held, "0.10") // −110 + 10 = −100: the limit
+		d := today(e, u.ID, v)
+		if d.Loss.String() != "100.00" || d.CashFlow.String() != "-110.00" || d.Value.String() != "10.00" || d.OpenValue.String() != "0.00" {
+			t.Fatalf("today = %+v, want loss 100 = −(−110 cash + 10 marked − 0 at the open)", d)
+		}
+		wantRisk(t, submit(e, u.ID, newIntent("pb-1", kalshiYes("K-1")), v), polybot.EFORBIDDEN, polybot.RiskDailyLoss, "60 realised + 40 marked down")
+		err := submit(e, u.ID, newIntent("pb-1b", kalshiYes("K-1")), v)
+		want := "Today's loss $100.00 reached your $100.00 daily limit. Trading resumes at 00:00 UTC, or when you raise the limit."
+		if polybot.ErrorMessage(err) != want {
+			t.Fatalf("refusal reads %q, want %q", polybot.ErrorMessage(err), want)
+		}
+		v.Set(held, "0.20") // −110 + 20 = −90
+		if err := submit(e, u.ID, newIntent("pb-2", kalshiYes("K-1")), v); err != nil {
+			t.Fatalf("loss 90 of 100: %v", err)
+		}
+		// The book goes stale: the last good mark (0.20) stays; it is never zero.
+		v.Stale(held)
+		if err := submit(e, u.ID, newIntent("pb-3", kalshiYes("K-1")), v); err != nil {
+			t.Fatalf("a stale book keeps its last mark: %v", err)
+		}
+		if d := today(e, u.ID, v); d.StaleMarks != 1 || d.Loss.String() != "90.00" {
+			t.Fatalf("stale: %+v, want one stale mark and loss 90", d)
+		}
+		// A holding never priced is valued at cost (0.50), not zero: −110 + 50.
+		if d := today(e, u.ID, NewValuer()); d.Unpriced != 1 || d.Loss.String() != "60.00" {
+			t.Fatalf("unpriced: %+v, want one unpriced holding and loss 60", d)
+		}
+	})
+
+	t.Run("daily loss: a book of complete sets is never a loss, at any prices", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("g@example.com")
+		pair := &polybot.MarketPair{ID: "fed", PolymarketYes: "PY", PolymarketNo: "PN", KalshiTicker: "K-FED", Approved: true}
+		v := NewValuer(pair)
+		kYes, kNo := kalshiYes("K-FED"), polybot.Instrument{Venue: polybot.Kalshi, Market: "K-FED", Outcome: polybot.No}
+		pYes, pNo := polyToken("PY", polybot.Yes), polyToken("PN", polybot.No)
+		for _, i := range []polybot.Instrument{kYes, kNo, pYes, pNo} {
+			v.Set(i, "0.49")
+		}
+		// Kalshi NO against Polymarket YES, and Kalshi YES against Polymarket NO: 0.45 + 0.52 and 0.47 + 0.50.
+		fill(e, u.ID, v, "s1", kNo, polybot.Buy, "0.45", "200")
+		fill(e, u.ID, v, "s2", pYes, polybot.Buy, "0.52", "200")
+		fill(e, u.ID, v, "s3", kYes, polybot.Buy, "0.47", "300")
+		fill(e, u.ID, v, "s4", pNo, polybot.Buy, "0.50", "300")
+		// Every bid collapses to one cent: unhedged, that would be a loss of ≈ $475.
+		for _, bid := range []string{"0.50", "0.99", "0.01"} {
+			for _, i := range []polybot.Instrument{kYes, kNo, pYes, pNo} {
+				v.Set(i, bid)
+			}
+			d := today(e, u.ID, v)
+			// 500 sets worth $500, bought for 200 × 0.97 + 300 × 0.97 = $485: +$15.
+			if d.Loss.Sign() != 0 || d.PnL.String() != "15.00" {
+				t.Fatalf("bids at %s: %+v, want P&L +15.00 and no loss", bid, d)
+			}
+			if err := submit(e, u.ID, newIntent("pb-set-"+bid, kalshiYes("K-1")), v); err != nil {
+				t.Fatalf("bids at %s: a hedged book refused: %v", bid, err)
+			}
+		}
+		// Without the pair, the same holdings are four directional positions.
+		if d := today(e, u.ID, func() *Valuer { w := NewValuer(); w.SetAll(v); return w }()); d.Loss.Sign() <= 0 {
+			t.Fatalf("unpaired: %+v, want a loss (the set netting is what protects the hedged book)", d)
+		}
+	})
+
+	t.Run("daily loss: the refusal clears at midnight in the tenant's time zone, and the new day opens at the marks", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("g@example.com")
 		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
-			if err := tx.AddDailyPnL(polybot.Day(T0), polybot.DryRun, polybot.MustDecimal("-60"), polybot.Zero); err != nil {
+			c, err := tx.Config()
+			if err != nil {
 				return err
 			}
-			// Yesterday's loss does not count.
-			if err := tx.AddDailyPnL(polybot.Day(T0.Add(-24*time.Hour)), polybot.DryRun, polybot.MustDecimal("-1000"), polybot.Zero); err != nil {
-				return err
-			}
-			return tx.PutHolding(&polybot.Holding{Instrument: held, Mode: polybot.DryRun, Size: polybot.MustDecimal("100"), AvgPrice: polybot.MustDecimal("0.5")})
+			c.Timezone = "America/New_York" // T0 is 07:30 there
+			return tx.UpdateConfig(c)
 		})
-		mark := func(p string) polybot.MarkFunc {
-			return func(i polybot.Instrument) (polybot.Decimal, bool) {
-				if i.Key() == held.Key() {
-					return polybot.MustDecimal(p), true
-				}
-				return polybot.Zero, false
+		held := kalshiYes("K-HELD")
+		v := NewValuer()
+		v.Set(held, "0.90")
+		fill(e, u.ID, v, "n1", held, polybot.Buy, "0.90", "200") // −180
+		v.Set(held, "0.30")                                      // worth 60: loss 120
+		err := submit(e, u.ID, newIntent("pb-n1", kalshiYes("K-1")), v)
+		wantRisk(t, err, polybot.EFORBIDDEN, polybot.RiskDailyLoss, "loss 120 of 100")
+		if want := "Trading resumes at 00:00 America/New_York"; !strings.Contains(polybot.ErrorMessage(err), want) {
+			t.Fatalf("refusal %q does not say %q", polybot.ErrorMessage(err), want)
+		}
+		// 16:29 New York (21:29 UTC): still the same trading day.
+		e.clock.Set(time.Date(2030, time.January, 15, 21, 29, 0, 0, time.UTC))
+		wantRisk(t, submit(e, u.ID, newIntent("pb-n2", kalshiYes("K-1")), v), polybot.EFORBIDDEN, polybot.RiskDailyLoss, "same day in New York")
+		// 00:00:01 in New York (05:00:01 UTC on the 16th): a new day, opened at the 0.30 mark.
+		e.clock.Set(time.Date(2030, time.January, 16, 5, 0, 1, 0, time.UTC))
+		if err := submit(e, u.ID, newIntent("pb-n3", kalshiYes("K-1")), v); err != nil {
+			t.Fatalf("the next trading day: %v", err)
+		}
+		d := today(e, u.ID, v)
+		if d.Day != "2030-01-16" || d.OpenValue.String() != "60.00" || d.Loss.Sign() != 0 {
+			t.Fatalf("new day = %+v, want 2030-01-16 opened at 60.00 with no loss", d)
+		}
+		// A fall from the new day's open is today's loss again: 0.30 → 0.0 less is 60, within 100.
+		v.Set(held, "0.01")
+		if d := today(e, u.ID, v); d.Loss.String() != "58.00" {
+			t.Fatalf("after the fall: %+v, want loss 58 from the open (60 → 2)", d)
+		}
+	})
+
+	t.Run("a risk-reducing order goes through halts, the daily loss and the quota, and still counts as usage", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("g@example.com")
+		held := kalshiYes("K-HELD")
+		v := NewValuer()
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			if err := tx.PutHolding(&polybot.Holding{Instrument: held, Mode: polybot.Live, Size: polybot.MustDecimal("10"), AvgPrice: polybot.MustDecimal("0.5")}); err != nil {
+				return err
+			}
+			return tx.SetHaltState(polybot.HaltHalted)
+		})
+		e.mustAdmin(func(tx polybot.AdminTx) error {
+			tr := polybot.DefaultTiers()[0]
+			tr.Name, tr.DisplayName, tr.MonthlyTradeLimit = "one-trade", "Test", 1
+			if err := tx.PutTier(&tr); err != nil {
+				return err
+			}
+			return tx.SetUserTier(u.ID, tr.Name)
+		})
+		sell := func(id, size string, reduce bool) *polybot.Intent {
+			in := newIntent(id, held)
+			in.Mode, in.Side, in.Size, in.Reduce = polybot.Live, polybot.Sell, polybot.MustDecimal(size), reduce
+			return in
+		}
+		wantRisk(t, submit(e, u.ID, sell("pb-plain", "4", false), v), polybot.EFORBIDDEN, polybot.RiskHalted, "a plain sell under a halt")
+		for i, id := range []string{"pb-r1", "pb-r2"} {
+			if err := submit(e, u.ID, sell(id, "4", true), v); err != nil {
+				t.Fatalf("unwind %d under a halt with a quota of 1: %v", i+1, err)
 			}
 		}
-		wantRisk(t, submit(e, u.ID, newIntent("pb-1", kalshiYes("K-1")), mark("0.1")), polybot.EFORBIDDEN, polybot.RiskDailyLoss, "60 realised + 40 unrealised")
-		wantRisk(t, submit(e, u.ID, newIntent("pb-2", kalshiYes("K-1")), nil), polybot.EFORBIDDEN, polybot.RiskDailyLoss, "60 realised + 50 unpriced")
-		if err := submit(e, u.ID, newIntent("pb-3", kalshiYes("K-1")), mark("0.2")); err != nil {
-			t.Fatalf("60 realised + 30 unrealised: %v", err)
+		var q polybot.Quota
+		e.mustTenantView(u.ID, func(tx polybot.TenantTx) error {
+			p, err := tx.Profile()
+			q = polybot.Quota{Used: p.TradesUsed(tx.Now()), Limit: p.MonthlyTradeLimit}
+			return err
+		})
+		if q.Used != 2 || q.Limit != 1 {
+			t.Fatalf("usage = %+v, want both unwinds counted (2 of 1)", q)
 		}
+		err := submit(e, u.ID, sell("pb-r3", "11", true), v)
+		wantCode(t, err, polybot.EINVALID, "a 'reducing' order that sells more than is held")
 	})
 
 	t.Run("a working intent counts as a position until it ends", func(t *testing.T) {
@@ -196,7 +353,7 @@ func testRiskGate(t *testing.T, open Opener) {
 		// x fills: it is now a holding, still one position.
 		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
 			_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "fx", ClientOrderID: ix.ID,
-				Strategy: ix.Strategy, Mode: polybot.DryRun, Instrument: x, Side: polybot.Buy, Price: ix.Price, Size: ix.Size})
+				Strategy: ix.Strategy, Mode: polybot.DryRun, Instrument: x, Side: polybot.Buy, Price: ix.Price, Size: ix.Size}, nil)
 			return err
 		})
 		wantRisk(t, submit(e, u.ID, newIntent("pb-w1", w), nil), polybot.EFORBIDDEN, polybot.RiskPositions, "x held, z pending")
@@ -213,7 +370,7 @@ func testRiskGate(t *testing.T, open Opener) {
 		// Selling x closes it: its slot is free again.
 		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
 			_, err := polybot.RecordFill(tx, &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: "fx-sell", Strategy: ix.Strategy,
-				Mode: polybot.DryRun, Instrument: x, Side: polybot.Sell, Price: polybot.MustDecimal("0.5"), Size: ix.Size})
+				Mode: polybot.DryRun, Instrument: x, Side: polybot.Sell, Price: polybot.MustDecimal("0.5"), Size: ix.Size}, nil)
 			return err
 		})
 		if err := submit(e, u.ID, newIntent("pb-v", v), nil); err != nil {
@@ -340,7 +497,7 @@ func testRiskGate(t *testing.T, open Opener) {
 		record := func(f *polybot.TradeFill) bool {
 			t.Helper()
 			var added bool
-			e.mustTenant(u.ID, func(tx polybot.TenantTx) (err error) { added, err = polybot.RecordFill(tx, f); return })
+			e.mustTenant(u.ID, func(tx polybot.TenantTx) (err error) { added, err = polybot.RecordFill(tx, f, nil); return })
 			return added
 		}
 		check := func(what, size, avg, realized, filled, fees, state, dayPnL, dayFees string) {
@@ -409,7 +566,7 @@ func testRiskGate(t *testing.T, open Opener) {
 					Mode: polybot.Live, Instrument: inst, Side: polybot.Buy, Price: polybot.MustDecimal("0.33"),
 					Size: polybot.MustDecimal("3"), Fee: polybot.MustDecimal("0.01"), Time: T0}
 				err := e.tenant(u.ID, func(tx polybot.TenantTx) error {
-					ok, err := polybot.RecordFill(tx, f)
+					ok, err := polybot.RecordFill(tx, f, nil)
 					if ok {
 						added.Add(1)
 					}
@@ -456,7 +613,7 @@ func testRiskGate(t *testing.T, open Opener) {
 				f := &polybot.TradeFill{Venue: polybot.Kalshi, TradeID: fmt.Sprintf("t-%d", i), Strategy: polybot.StrategySinglePlatform,
 					Mode: polybot.Live, Instrument: inst, Side: polybot.Buy, Price: polybot.MustDecimal("0.5"),
 					Size: polybot.MustDecimal("1"), Fee: polybot.MustDecimal("0.01"), Time: T0}
-				if err := e.tenant(u.ID, func(tx polybot.TenantTx) error { _, err := polybot.RecordFill(tx, f); return err }); err != nil {
+				if err := e.tenant(u.ID, func(tx polybot.TenantTx) error { _, err := polybot.RecordFill(tx, f, nil); return err }); err != nil {
 					errs <- err
 				}
 			})

@@ -415,17 +415,17 @@ func testTrading(t *testing.T, open Opener) {
 		})
 		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
 			for _, v := range []struct{ pnl, fee string }{{"0.1", "0.000001"}, {"0.2", "0.000002"}, {"-1000000000000.3", "0.1"}} {
-				if err := tx.AddDailyPnL(day, polybot.Live, polybot.MustDecimal(v.pnl), polybot.MustDecimal(v.fee)); err != nil {
+				if err := tx.AddDailyPnL(day, polybot.Live, polybot.MustDecimal(v.pnl), polybot.MustDecimal(v.fee), polybot.Zero); err != nil {
 					return err
 				}
 			}
-			if err := tx.AddDailyPnL(day, polybot.DryRun, polybot.MustDecimal("5"), polybot.Zero); err != nil {
+			if err := tx.AddDailyPnL(day, polybot.DryRun, polybot.MustDecimal("5"), polybot.Zero, polybot.Zero); err != nil {
 				return err
 			}
-			return tx.AddDailyPnL("2030-01-16", polybot.Live, polybot.MustDecimal("7"), polybot.MustDecimal("1"))
+			return tx.AddDailyPnL("2030-01-16", polybot.Live, polybot.MustDecimal("7"), polybot.MustDecimal("1"), polybot.Zero)
 		})
 		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
-			return tx.AddDailyPnL(day, polybot.Live, micro, micro)
+			return tx.AddDailyPnL(day, polybot.Live, micro, micro, polybot.Zero)
 		})
 		e.mustTenantView(u.ID, func(tx polybot.TenantTx) error {
 			for _, c := range []struct {
@@ -447,9 +447,11 @@ func testTrading(t *testing.T, open Opener) {
 			}
 			return nil
 		})
-		err := e.tenant(u.ID, func(tx polybot.TenantTx) error { return tx.AddDailyPnL("15/01/2030", polybot.Live, micro, micro) })
+		err := e.tenant(u.ID, func(tx polybot.TenantTx) error {
+			return tx.AddDailyPnL("15/01/2030", polybot.Live, micro, micro, polybot.Zero)
+		})
 		wantCode(t, err, polybot.EINVALID, "AddDailyPnL with a bad day")
-		err = e.tenant(u.ID, func(tx polybot.TenantTx) error { return tx.AddDailyPnL(day, "paper", micro, micro) })
+		err = e.tenant(u.ID, func(tx polybot.TenantTx) error { return tx.AddDailyPnL(day, "paper", micro, micro, polybot.Zero) })
 		wantCode(t, err, polybot.EINVALID, "AddDailyPnL with a bad mode")
 	})
 
@@ -653,7 +655,7 @@ func testTrading(t *testing.T, open Opener) {
 				{"PutHolding", func() error {
 					return tx.PutHolding(&polybot.Holding{Instrument: kalshiYes("K-9"), Mode: polybot.DryRun, Size: micro})
 				}},
-				{"AddDailyPnL", func() error { return tx.AddDailyPnL(polybot.Day(T0), polybot.DryRun, micro, micro) }},
+				{"AddDailyPnL", func() error { return tx.AddDailyPnL(polybot.Day(T0), polybot.DryRun, micro, micro, polybot.Zero) }},
 			}
 			for _, s := range steps {
 				if err := s.run(); err != nil {

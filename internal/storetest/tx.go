@@ -162,6 +162,7 @@ func testTransactions(t *testing.T, open Opener) {
 			}},
 			{"IncrementTrades", f.user.ID, func(tx polybot.TenantTx) error { _, err := tx.IncrementTrades(); return err }},
 			{"ReleaseTrade", f.user.ID, func(tx polybot.TenantTx) error { _, err := tx.ReleaseTrade(); return err }},
+			{"CountTrade", f.user.ID, func(tx polybot.TenantTx) error { _, err := tx.CountTrade(); return err }},
 			{"LockTenant", f.user.ID, func(tx polybot.TenantTx) error { return tx.LockTenant() }},
 			{"SetHaltState", f.user.ID, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltHalted) }},
 			{"SetBotEnabled", f.user.ID, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(false) }},
@@ -179,7 +180,10 @@ func testTransactions(t *testing.T, open Opener) {
 				return tx.PutHolding(&polybot.Holding{Instrument: kalshiYes("K-V"), Mode: polybot.DryRun, Size: polybot.MustDecimal("1")})
 			}},
 			{"AddDailyPnL", f.user.ID, func(tx polybot.TenantTx) error {
-				return tx.AddDailyPnL(polybot.Day(T0), polybot.DryRun, polybot.MustDecimal("1"), polybot.Zero)
+				return tx.AddDailyPnL(polybot.Day(T0), polybot.DryRun, polybot.MustDecimal("1"), polybot.Zero, polybot.Zero)
+			}},
+			{"OpenDailyPnL", f.user.ID, func(tx polybot.TenantTx) error {
+				return tx.OpenDailyPnL(polybot.Day(T0), polybot.DryRun, polybot.MustDecimal("1"))
 			}},
 		}
 		for _, w := range writes {

@@ -52,14 +52,9 @@ func Money(d polybot.Decimal) string {
 	return s
 }
 
-// USD formats d as dollars with the sign in front: "$12.35", "-$0.40".
-func USD(d polybot.Decimal) string {
-	m := Money(d)
-	if strings.HasPrefix(m, "-") {
-		return "-$" + m[1:]
-	}
-	return "$" + m
-}
+// USD formats d as dollars with the sign in front: "$12.35", "-$0.40",
+// "$1,250.00" — polybot.FormatUSD, the one money format.
+func USD(d polybot.Decimal) string { return polybot.FormatUSD(d) }
 
 // group puts thousands separators into a string of digits.
 func group(digits string) string {

@@ -52,11 +52,13 @@ type ErrorData struct {
 
 // DashboardData is the dashboard's data.
 type DashboardData struct {
-	Bot         BotView
-	Chart       Chart
-	ByStrategy  []*polybot.StrategyPnL
-	TodayDryRun polybot.Decimal
-	TodayLive   polybot.Decimal
+	Bot        BotView
+	Chart      Chart
+	ByStrategy []*polybot.StrategyPnL
+	// Net is realised + locked-in + unrealised, per mode: the figure
+	// GET /api/v1/pnl reports as net.total.
+	NetDryRun polybot.Decimal
+	NetLive   polybot.Decimal
 	// Locked is the P&L of complete sets held (YES + NO of one event): it
 	// is known now, though realised only at resolution.
 	LockedDryRun  polybot.Decimal

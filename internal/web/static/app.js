@@ -587,6 +587,7 @@
       if (c[k] !== undefined) { el.textContent = String(c[k]); }
     });
     setText('bot-error', st.last_error || '');
+    if (st.today) { setText('bot-today', st.today.summary); }
     var running = st.state !== 'stopped';
     var start = byId('bot-start');
     var stop = byId('bot-stop');
@@ -706,12 +707,11 @@
 
   function renderPnL(p) {
     if (!p) { return; }
-    (p.today || []).forEach(function (d) {
-      if (!d) { return; }
-      var el = byId('pnl-today-' + d.mode);
+    Object.keys(p.net || {}).forEach(function (mode) {
+      var el = byId('pnl-net-' + mode);
       if (el) {
-        el.textContent = usd(d.realized);
-        el.className = 'num ' + signClass(d.realized);
+        el.textContent = usd(p.net[mode].total);
+        el.className = 'num ' + signClass(p.net[mode].total);
       }
     });
     Object.keys(p.locked_total || {}).forEach(function (mode) {
