@@ -349,6 +349,7 @@ type DecimalField struct {
 type ConfigView struct {
 	DryRun        Toggle
 	Trading       []DecimalField
+	Timezone      DecimalField
 	Strategies    []Toggle
 	Platforms     []Toggle
 	Notifications []Toggle
@@ -372,6 +373,12 @@ func NewConfigView(c *polybot.Config, p *polybot.Profile) ConfigView {
 		{Field: "max_daily_loss_usd", Label: "Maximum daily loss", Unit: "USD", Value: c.MaxDailyLossUSD.String(),
 			Hint: "The bot stops opening trades for the day past this loss. Your plan allows up to $" + Money(p.MaxDailyLossUSD) + "."},
 	}
+	tz := c.Timezone
+	if tz == "" {
+		tz = "UTC"
+	}
+	v.Timezone = DecimalField{Field: "timezone", Label: "Trading day time zone", Value: tz,
+		Hint: "An IANA time zone such as UTC or America/New_York. Your trading day, and with it the daily-loss limit, starts at midnight here."}
 	v.Strategies = StrategyToggles(c, p)
 	v.Platforms = []Toggle{
 		{Field: "enable_polymarket", Label: "Polymarket", On: c.EnablePolymarket},

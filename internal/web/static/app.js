@@ -284,6 +284,7 @@
           if (initial !== undefined && String(el.checked) !== initial) { l.changed = true; }
           return;
         case 'decimal':
+        case 'text':
           value = el.value.trim();
           changed = initial === undefined || value !== initial;
           break;
