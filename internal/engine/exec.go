@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -513,12 +514,25 @@ func (r *runner) unwind(ctx context.Context, opp *polybot.Opportunity, filled []
 	r.unwindLegs(ctx, opp.ID, opp.Strategy, insts, filled, nil, why)
 }
 
-// unwindLegs sells q[i] of insts[i] for every leg with something to sell.
-// attempts[i] numbers the leg's unwind (several repairs of one opportunity
-// get distinct client order ids).
+// unwindTries bounds how often one leg's unwind is tried before the bot
+// gives up and goes reducing-only; unwindBackoff is the first pause
+// between tries, doubled each time (100ms, 200ms, 400ms, 800ms).
+const (
+	unwindTries   = 5
+	unwindBackoff = 100 * time.Millisecond
+)
+
+// unwindLegs sells q[i] of insts[i] for every leg with something to sell:
+// fill-and-kill at the best bid, as risk-reducing orders that no halt,
+// daily loss or quota refuses. A partial fill is retried at the new best
+// bid with backoff until the leg is flat; a leg still not flat after
+// unwindTries leaves the tenant reducing-only, with the reason in its
+// status. attempts[i] numbers the leg's unwinds so far (each try gets its
+// own client order id).
 func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts []polybot.Instrument, q []polybot.Decimal, attempts []int, why string) {
 	t, m := r.t, r.m
 	msg := "unwound after " + why
+	var naked []string
 	for li, size := range q {
 		if size.Sign() <= 0 {
 			continue
@@ -526,42 +540,92 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 		t.c.unwinds.Add(1)
 		m.unwinds.Add(1)
 		inst := insts[li]
-		bid, ok := polybot.Zero, false
-		if v, found := m.books.View(inst); found {
-			if b, has := v.BestBid(); has {
-				bid, ok = b.Price, true
-			}
-		}
-		if !ok {
-			msg += "; leg " + itoa(int64(li)) + " could not be unwound: no bid for " + inst.Key()
-			continue
-		}
 		attempt := 0
 		if attempts != nil {
 			attempt = attempts[li]
 		}
-		in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, unwindLeg+li, attempt), OpportunityID: oppID, Strategy: strategy,
-			Leg: unwindLeg + li, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: bid, Size: size, TIF: polybot.FAK}
-		err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
-			return polybot.SubmitIntent(tx, in, m.val)
-		})
-		if err != nil {
-			msg += "; leg " + itoa(int64(li)) + " unwind refused: " + polybot.ErrorMessage(err)
-			continue
+		left, problem := size, ""
+		for try := 0; left.Sign() > 0 && try < unwindTries; try++ {
+			if try > 0 {
+				select {
+				case <-time.After(unwindBackoff << (try - 1)):
+				case <-ctx.Done():
+					// Stopping: reconciliation on the next start finishes it.
+				}
+			}
+			bid, ok := polybot.Zero, false
+			if v, found := m.books.View(inst); found {
+				if b, has := v.BestBid(); has {
+					bid, ok = b.Price, true
+				}
+			}
+			if !ok {
+				problem = "no bid for " + inst.Key()
+				continue
+			}
+			in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, unwindLeg+li, attempt), OpportunityID: oppID, Strategy: strategy,
+				Leg: unwindLeg + li, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: bid, Size: left, TIF: polybot.FAK, Reduce: true}
+			attempt++
+			err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
+				return polybot.SubmitIntent(tx, in, m.val)
+			})
+			if err != nil {
+				problem = "unwind refused: " + polybot.ErrorMessage(err)
+				if polybot.ErrorCode(err) == polybot.ECONFLICT {
+					continue // this attempt's id was used before a crash: take the next
+				}
+				break
+			}
+			t.c.intents.Add(1)
+			t.publish("intent", in)
+			res := r.send(context.WithoutCancel(ctx), r.ex[inst.Venue], in)
+			if res.unknown {
+				problem = "unwind outcome unknown (resolving it with the venue)"
+				left = polybot.Zero // reconciliation repairs what the venue reports
+				break
+			}
+			left = left.Sub(res.filled)
+			if left.Sign() > 0 {
+				problem = "unwound " + size.Sub(left).String() + " of " + size.String() + " (" + res.reason + ")"
+			}
 		}
-		t.c.intents.Add(1)
-		t.publish("intent", in)
-		res := r.send(context.WithoutCancel(ctx), r.ex[inst.Venue], in)
-		switch {
-		case res.unknown:
-			msg += "; leg " + itoa(int64(li)) + " unwind outcome unknown"
-		case res.filled != size:
-			msg += "; leg " + itoa(int64(li)) + " unwound " + res.filled.String() + " of " + size.String()
+		if left.Sign() > 0 {
+			naked = append(naked, left.String()+" of "+inst.Key()+": "+problem)
+		} else if problem != "" {
+			msg += "; leg " + itoa(int64(li)) + ": " + problem
 		}
+	}
+	if len(naked) > 0 {
+		msg += "; NOT FLAT after " + itoa(unwindTries) + " tries: " + strings.Join(naked, "; ")
+		r.goReducingOnly(ctx, "an unwind did not complete, so a position is unhedged ("+strings.Join(naked, "; ")+"). "+
+			"New trades are paused (reducing-only) until you close it or set trading back to active.")
 	}
 	t.setError(msg)
 	m.log.Warn("legs unbalanced; unwound", "tenant", t.id, "opportunity", oppID, "detail", msg)
 	t.publish("status", t.status())
+}
+
+// goReducingOnly stores the tenant's own halt state as reducing-only (an
+// admin's or the platform's stricter state still applies) and re-evaluates.
+func (r *runner) goReducingOnly(ctx context.Context, why string) {
+	t, m := r.t, r.m
+	err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
+		cur, err := tx.HaltState()
+		if err != nil {
+			return err
+		}
+		if polybot.StricterHalt(cur, polybot.HaltReducingOnly) != cur {
+			if err := tx.SetHaltState(polybot.HaltReducingOnly); err != nil {
+				return err
+			}
+		}
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: "system", Action: "bot.reducing_only", Target: "bot", Details: "{}", CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		m.log.Error("could not go reducing-only after a failed unwind", "tenant", t.id, "err", err)
+	}
+	t.setNaked(why)
+	r.reevaluate = true
 }
 
 // repairLegs balances an opportunity's legs once none of them is still

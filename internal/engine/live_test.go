@@ -573,3 +573,90 @@ func TestReloadSwitchesDryRunToLiveWithoutARestart(t *testing.T) {
 		t.Fatalf("status %+v: the switch must not restart the bot", st)
 	}
 }
+
+// unwinds lists the tenant's unwind intents and the size they filled.
+func (r *liveRig) unwinds(id polybot.ID) ([]*polybot.Intent, polybot.Decimal) {
+	var out []*polybot.Intent
+	sum := polybot.Zero
+	for _, in := range r.intents(id) {
+		if in.Leg >= unwindLeg {
+			out = append(out, in)
+			sum = sum.Add(in.Filled)
+		}
+	}
+	return out, sum
+}
+
+func TestAPartialUnwindIsRetriedAtTheNextBidUntilFlat(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	m := r.startLive(Config{})
+	r.waitRunning(lt.id)
+	// The YES bids behind the Kalshi leg are thin: 4 at 0.40, 3 at 0.39, 5 at
+	// 0.38. The first leg buys 10 YES at 0.45; Polymarket refuses the second.
+	if err := r.ksim.SetBook(fedTicker, []polybot.Level{lv("0.40", "4"), lv("0.39", "3"), lv("0.38", "5")},
+		[]polybot.Level{lv("0.55", "10")}); err != nil {
+		t.Fatal(err)
+	}
+	r.psim.Faults().FailNext("POST /order", 1, http.StatusBadRequest)
+	r.pmAsks(pmFedNo, lv("0.52", "100"))
+	r.pmAsks(pmFedYes, lv("0.60", "100"))
+
+	eventually(t, "the Kalshi leg is flat again", func() bool {
+		_, sum := r.unwinds(lt.id)
+		return sum == d("10")
+	})
+	uw, _ := r.unwinds(lt.id)
+	if len(uw) < 3 {
+		t.Fatalf("%d unwind orders, want at least 3 (4 at 0.40, 3 at 0.39, 3 at 0.38): %+v", len(uw), uw)
+	}
+	ids := map[string]bool{}
+	for _, u := range uw {
+		if u.Side != polybot.Sell || u.TIF != polybot.FAK || ids[u.ID] {
+			t.Fatalf("unwind %+v: each try a new FAK sell", u)
+		}
+		ids[u.ID] = true
+	}
+	var h *polybot.Holding
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { h, err = tx.Holding(kYes, polybot.Live); return })
+	if !h.Size.IsZero() {
+		t.Fatalf("holding after the unwind %+v: want flat", h)
+	}
+	if st := m.Status(lt.id); st.State != polybot.BotRunning {
+		t.Fatalf("status %+v: a completed unwind leaves the bot running", st)
+	}
+}
+
+func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	m := r.startLive(Config{})
+	r.waitRunning(lt.id)
+	// Only 4 YES are bid for: 6 of the 10 bought cannot be sold back.
+	if err := r.ksim.SetBook(fedTicker, []polybot.Level{lv("0.40", "4")}, []polybot.Level{lv("0.55", "10")}); err != nil {
+		t.Fatal(err)
+	}
+	r.psim.Faults().FailNext("POST /order", 1, http.StatusBadRequest)
+	r.pmAsks(pmFedNo, lv("0.52", "100"))
+	r.pmAsks(pmFedYes, lv("0.60", "100"))
+
+	eventually(t, "the bot goes reducing-only", func() bool { return m.Status(lt.id).State == polybot.BotHalted })
+	st := m.Status(lt.id)
+	if !strings.Contains(st.Reason, "reducing-only") || !strings.Contains(st.Reason, "unwind did not complete") || !strings.Contains(st.Reason, "6.00 of kalshi:") {
+		t.Fatalf("reason %q: say reducing-only, why, and what is unhedged", st.Reason)
+	}
+	var halt string
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { halt, err = tx.HaltState(); return })
+	if halt != polybot.HaltReducingOnly {
+		t.Fatalf("stored halt state %q, want reducing_only", halt)
+	}
+	if _, sum := r.unwinds(lt.id); sum != d("4") {
+		t.Fatalf("unwound %s, want the 4 that were bid for", sum)
+	}
+	// Setting trading back to active clears it.
+	r.tenantTx(lt.id, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltActive) })
+	if err := m.Reload(r.ctx, lt.id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "running again", func() bool { return m.Status(lt.id).State == polybot.BotRunning })
+}

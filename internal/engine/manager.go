@@ -78,10 +78,11 @@ type Config struct {
 	// Recheck is how long a refused runner waits before checking again
 	// on its own (default 1 minute).
 	Recheck time.Duration
-	// ReconcileEvery is how often unknown outcomes are queried (2s).
+	// ReconcileEvery is how often unknown outcomes are queried (1s).
 	ReconcileEvery time.Duration
 	// UnknownGrace is how long an unknown order the venue does not know
-	// stays unknown before it is closed as rejected (default 1 minute).
+	// stays unknown before it is closed as rejected (default 5s): then its
+	// partner legs are unwound, so a leg is never left naked for long.
 	UnknownGrace time.Duration
 	// ReconcileWindow is how far back fills are read on start (24h).
 	ReconcileWindow time.Duration
@@ -129,8 +130,8 @@ func (c *Config) defaults() {
 	set(&c.RestartMin, 100*time.Millisecond)
 	set(&c.RestartMax, 30*time.Second)
 	set(&c.Recheck, time.Minute)
-	set(&c.ReconcileEvery, 2*time.Second)
-	set(&c.UnknownGrace, time.Minute)
+	set(&c.ReconcileEvery, time.Second)
+	set(&c.UnknownGrace, 5*time.Second)
 	set(&c.ReconcileWindow, 24*time.Hour)
 	set(&c.HaltPoll, 2*time.Second)
 	if c.MailboxSize <= 0 {

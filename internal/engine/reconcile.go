@@ -62,9 +62,9 @@ func (r *runner) reconcile(ctx context.Context) error {
 // intents (the newest 1000, within ReconcileWindow) whose legs all ended,
 // unbalanced, with no unwind ever persisted: the process stopped between a
 // leg failing and the unwind of its partner, so the decision to unwind was
-// lost (or the unwind could not be placed: no bid, refused by the risk
-// gate). Reconciliation repairs them like the legs it resolves. An unwind
-// that was persisted and did not fill was reported then; it is not retried.
+// lost, or the unwind did not bring the legs back to flat (no bid, a
+// partial fill). Reconciliation repairs them like the legs it resolves:
+// an unwind is retried on every start until the legs are flat.
 func (r *runner) orphanedLegs(ctx context.Context) ([]string, error) {
 	var ins []*polybot.Intent
 	err := r.m.cfg.Store.TenantView(ctx, r.t.id, func(tx polybot.TenantTx) error {
@@ -77,7 +77,8 @@ func (r *runner) orphanedLegs(ctx context.Context) ([]string, error) {
 	}
 	type legs struct {
 		filled        map[int]polybot.Decimal
-		done, unwound bool
+		unwound map[int]polybot.Decimal
+		done    bool
 	}
 	since := r.m.now().Add(-r.m.cfg.ReconcileWindow)
 	byOpp := map[string]*legs{}
@@ -87,32 +88,33 @@ func (r *runner) orphanedLegs(ctx context.Context) ([]string, error) {
 		}
 		l := byOpp[in.OpportunityID]
 		if l == nil {
-			l = &legs{filled: map[int]polybot.Decimal{}, done: true}
+			l = &legs{filled: map[int]polybot.Decimal{}, unwound: map[int]polybot.Decimal{}, done: true}
 			byOpp[in.OpportunityID] = l
 		}
 		switch {
-		case in.Leg >= unwindLeg:
-			l.unwound = true
 		case in.State == polybot.IntentPending || in.State == polybot.IntentUnknown || in.State == polybot.IntentOpen:
 			l.done = false // still working: reconcileOne's repair covers it
+		case in.Leg >= unwindLeg:
+			l.unwound[in.Leg-unwindLeg] = l.unwound[in.Leg-unwindLeg].Add(in.Filled)
 		default:
 			l.filled[in.Leg] = in.Filled
 		}
 	}
 	var out []string
 	for opp, l := range byOpp {
-		if l.unwound || !l.done || len(l.filled) < 2 {
+		if !l.done || len(l.filled) < 2 {
 			continue
 		}
 		// Every leg must be in the list (the oldest opportunity may be cut).
 		unbalanced := false
+		held0 := l.filled[0].Sub(l.unwound[0])
 		for li := range len(l.filled) {
 			q, ok := l.filled[li]
 			if !ok {
 				unbalanced = false
 				break
 			}
-			unbalanced = unbalanced || q != l.filled[0]
+			unbalanced = unbalanced || q.Sub(l.unwound[li]) != held0
 		}
 		if unbalanced {
 			out = append(out, opp)

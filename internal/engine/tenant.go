@@ -80,6 +80,7 @@ type tenant struct {
 	mu         sync.Mutex
 	reason     string
 	lastError  string
+	naked      string // why the bot went reducing-only on its own (a failed unwind)
 	startedAt  *time.Time
 	updatedAt  time.Time
 	cancel     context.CancelFunc // of the running supervisor; nil when not running
@@ -174,8 +175,12 @@ func (t *tenant) evaluate(s *snapshot) (int32, string) {
 	case global == polybot.HaltReducingOnly:
 		return stHalted, "platform-wide reducing-only: no new positions"
 	case s.halt == polybot.HaltReducingOnly:
+		if why := t.nakedReason(); why != "" {
+			return stHalted, "reducing-only: " + why
+		}
 		return stHalted, "reducing-only: no new positions"
 	}
+	t.setNaked("") // trading is active again: the user dealt with it
 	now := t.m.now()
 	p := s.profile
 	if p.SubscriptionExpiresAt != nil && p.SubscriptionExpiresAt.Before(now) {
@@ -216,6 +221,9 @@ func (t *tenant) setState(code int32, reason string) {
 	if changed {
 		t.updatedAt = now
 	}
+	if code == stRunning && (old == stRefused || old == stHalted) {
+		t.lastError = "" // the refusal or halt is over: its error no longer applies
+	}
 	if code == stRunning && t.startedAt == nil {
 		t.startedAt = &now
 	}
@@ -233,6 +241,20 @@ func (t *tenant) setState(code int32, reason string) {
 		t.m.stateChanged(old, code)
 		t.publish("status", t.status())
 	}
+}
+
+// setNaked records (or, with "", clears) why the bot went reducing-only
+// on its own.
+func (t *tenant) setNaked(why string) {
+	t.mu.Lock()
+	t.naked = why
+	t.mu.Unlock()
+}
+
+func (t *tenant) nakedReason() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.naked
 }
 
 func (t *tenant) setError(msg string) {

@@ -966,8 +966,15 @@
     }
     btn.disabled = true;
     try {
-      renderStatus(await api('POST', path));
-      toast(btn.dataset.action === 'bot-start' ? 'Bot started.' : 'Bot stopped.', 'ok');
+      var st = await api('POST', path);
+      renderStatus(st);
+      if (btn.dataset.action === 'bot-stop') {
+        toast('Bot stopped.', 'ok');
+      } else if (st.state === 'running' || st.state === 'starting') {
+        toast('Bot started.', 'ok');
+      } else {
+        toast('The bot did not start: ' + (st.reason || stateNames[st.state] || st.state), 'error');
+      }
     } catch (err) {
       btn.disabled = false;
       toast(err.message, 'error');
