@@ -76,7 +76,7 @@ func (r *runner) orphanedLegs(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	type legs struct {
-		filled        map[int]polybot.Decimal
+		filled  map[int]polybot.Decimal
 		unwound map[int]polybot.Decimal
 		done    bool
 	}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+// soakDuration is how long TestServeSimDemoBotTradesForMinutesWithoutRefusingItself
+// watches the demo bot: 3 minutes, or POLYBOT_SOAK (a Go duration) — set
+// POLYBOT_SOAK=10m to watch it as long as the money-path issue asks.
+func soakDuration(t *testing.T) time.Duration {
+	if v := os.Getenv("POLYBOT_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("POLYBOT_SOAK=%q: %v", v, err)
+		}
+		return d
+	}
+	return 3 * time.Minute
+}
+
+// TestServeSimDemoBotTradesForMinutesWithoutRefusingItself watches `serve
+// --sim` as a user watches the dashboard, for minutes, not up to the first
+// trade: the simulators replay the Fed recording at 36,000× (the whole
+// recording about every 50 s, looping), the demo user's dry-run bot buys
+// complete sets, and every 2 s the test reads the bot's state and today's
+// loss. The bot must stay running the whole time (a hedged book is never a
+// "loss"), keep trading, and at the end the net P&L the API reports must be
+// its parts' sum and be the figure the dashboard shows.
+func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
+	if testing.Short() {
+		t.Skip("watches serve --sim for minutes")
+	}
+	run := soakDuration(t)
+	url, lines := startServeLines(t, t.TempDir(), nil, "--sim")
+	var email, password string
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "Demo user: "); ok {
+			if f := strings.Fields(rest); len(f) >= 3 {
+				email, password = f[0], f[2]
+			}
+		}
+	}
+	c := newE2EClient(t, url)
+	st, body := c.do("POST", "/api/v1/auth/login", `{"email":"`+email+`","password":"`+password+`"}`)
+	if st != 200 {
+		t.Fatalf("demo login: %d %s", st, body)
+	}
+	var login struct {
+		CSRF string `json:"csrf_token"`
+	}
+	_ = json.Unmarshal([]byte(body), &login)
+	c.csrf = login.CSRF
+
+	type botStatus struct {
+		State     string `json:"state"`
+		Reason    string `json:"reason"`
+		LastError string `json:"last_error"`
+		Counters  struct {
+			Fills    int64 `json:"fills"`
+			Rejected int64 `json:"rejected"`
+		} `json:"counters"`
+		Today *polybot.DayRisk `json:"today"`
+	}
+	bot := func() botStatus {
+		st, body := c.do("GET", "/api/v1/bot", "")
+		var b botStatus
+		if st != 200 || json.Unmarshal([]byte(body), &b) != nil {
+			t.Fatalf("GET /api/v1/bot: %d %s", st, body)
+		}
+		return b
+	}
+	start := time.Now()
+	for bot().State != polybot.BotRunning {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the demo bot did not start: %+v", bot())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// Fills per minute of the watch: the bot must keep trading, not trade
+	// once and stop.
+	minutes := int((run + time.Minute - 1) / time.Minute)
+	fillsBy := make([]int64, minutes)
+	polls := 0
+	for began := time.Now(); time.Since(began) < run; time.Sleep(2 * time.Second) {
+		b := bot()
+		polls++
+		if b.State != polybot.BotRunning {
+			t.Fatalf("after %s the demo bot is %s: %q (last error %q; today %+v)",
+				time.Since(began).Round(time.Second), b.State, b.Reason, b.LastError, b.Today)
+		}
+		if b.Today == nil || b.Today.Refused() || strings.Contains(b.LastError, "loss") {
+			t.Fatalf("after %s: today %+v, last error %q", time.Since(began).Round(time.Second), b.Today, b.LastError)
+		}
+		if m := int(time.Since(began) / time.Minute); m < minutes {
+			fillsBy[m] = b.Counters.Fills
+		}
+		if b.Counters.Rejected > 0 {
+			t.Fatalf("the risk gate refused %d orders: %q", b.Counters.Rejected, b.LastError)
+		}
+	}
+	for m := 1; m < minutes; m++ {
+		if fillsBy[m] <= fillsBy[m-1] {
+			t.Fatalf("no new fills in minute %d of %d (fills by minute %v)", m+1, minutes, fillsBy)
+		}
+	}
+	t.Logf("watched %s: %d polls, always running; fills by minute %v", run, polls, fillsBy)
+
+	// Stop the bot, so that the figures hold still, then compare them.
+	if st, body := c.do("POST", "/api/v1/bot/stop", ""); st != 200 {
+		t.Fatalf("stop: %d %s", st, body)
+	}
+	time.Sleep(500 * time.Millisecond)
+	_, pnlBody := c.do("GET", "/api/v1/pnl", "")
+	var pnl struct {
+		Net map[polybot.ExecMode]struct {
+			Realized, Locked, Unrealized, Total polybot.Decimal
+		} `json:"net"`
+		LockedTotal map[polybot.ExecMode]polybot.Decimal `json:"locked_total"`
+	}
+	if err := json.Unmarshal([]byte(pnlBody), &pnl); err != nil {
+		t.Fatalf("pnl: %v %s", err, pnlBody)
+	}
+	net := pnl.Net[polybot.DryRun]
+	if sum := net.Realized.Add(net.Locked).Add(net.Unrealized); sum != net.Total || net.Locked != pnl.LockedTotal[polybot.DryRun] {
+		t.Fatalf("net %+v: total is not realized + locked + unrealized, or locked differs from locked_total %s", net, pnl.LockedTotal[polybot.DryRun])
+	}
+	if net.Total.Sign() <= 0 {
+		t.Fatalf("net P&L %s after %s of buying complete sets below $1: want a gain", net.Total, run)
+	}
+	_, page := c.do("GET", "/dashboard", "")
+	re := regexp.MustCompile(`id="pnl-net-dry_run"[^>]*>([^<]*)<`)
+	m := re.FindStringSubmatch(page)
+	if m == nil || m[1] != polybot.FormatUSD(net.Total) {
+		t.Fatalf("the dashboard shows net P&L %q, the API %s (%s)", m, net.Total, polybot.FormatUSD(net.Total))
+	}
+}
