@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
-	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/fee"
+	"github.com/polybot/polybot/internal/marketdata"
 )
 
 // Every expected number in this file was worked by hand (and checked with
