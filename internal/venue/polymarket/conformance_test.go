@@ -13,8 +13,8 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/eip712"
-	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/fee"
+	"github.com/polybot/polybot/internal/marketdata"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
 )

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
-	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/eip712"
+	"github.com/polybot/polybot/internal/fee"
 )
 
 // ---- wire types of the authenticated REST API (shared with the simulator) ----
