@@ -85,6 +85,9 @@ type Config struct {
 	Markets []Market
 	// Feeds drive external liquidity (replays, the synthetic generator).
 	Feeds []Source
+	// FeedFeeSchedule is the fee schedule of the markets feeds list (zero:
+	// fee-free, as the Fed Dec 2025 market was).
+	FeedFeeSchedule fee.PolymarketSchedule
 	// Faults is the initial fault plan (more can be set at run time).
 	Faults FaultConfig
 	// AuthMaxSkew bounds how far an auth timestamp may be from the clock
@@ -236,6 +239,9 @@ func New(cfg Config) (*Server, error) {
 	for _, f := range cfg.Feeds {
 		if l, ok := f.(MarketLister); ok {
 			for _, m := range l.Markets() {
+				if m.FeeSchedule.FeeFree() {
+					m.FeeSchedule = cfg.FeedFeeSchedule
+				}
 				if err := s.AddMarket(m); err != nil && polybot.ErrorCode(err) != polybot.ECONFLICT {
 					return nil, err
 				}
