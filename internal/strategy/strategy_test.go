@@ -160,7 +160,7 @@ func TestCrossPlatform(t *testing.T) {
 		},
 		{
 			// Kalshi: ceil(0.07 × 100 × 0.45 × 0.55 = 1.7325) = $1.74 for the
-			// order, 0.0174 a set; Polymarket at 0 bps is free.
+			// order, 0.0174 a set; Polymarket without a fee schedule is free.
 			name: "Kalshi's fee on 100 contracts at 0.45 leaves 0.0126 of the 0.03 gross",
 			fees: DefaultFees(), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
 			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0.0174"}, {pmNo, "0.52", "0"}},
@@ -306,7 +306,7 @@ func TestSinglePlatform(t *testing.T) {
 		want    *wantOpp
 	}{
 		{
-			name: "Polymarket YES 0.48 plus NO 0.50 costs 0.98 for 0.02, free at 0 bps",
+			name: "Polymarket YES 0.48 plus NO 0.50 costs 0.98 for 0.02, free without a fee schedule",
 			fees: DefaultFees(), yesInst: pmYes, noInst: pmNo,
 			yes: &bk{ask: "0.48", size: "500"}, no: &bk{ask: "0.50", size: "300"},
 			want: &wantOpp{legs: []wantLeg{{pmYes, "0.48", "0"}, {pmNo, "0.50", "0"}},
