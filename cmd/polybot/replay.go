@@ -13,10 +13,33 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/strategy"
 	"github.com/polybot/polybot/internal/strategy/backtest"
-	"github.com/polybot/polybot/internal/venue/kalshi"
+)
+
+// The built-in Fed Dec 2025 recording's fee schedules.
+//
+// Polymarket: fee-free. The recording runs 16 Nov to 6 Dec 2025 and the
+// market resolved on 10 Dec 2025. Polymarket charged no trading fees on it
+// then: its first taker fees appeared in the docs on 6 Jan 2026 and covered
+// only 15-minute crypto markets (reported e.g. at
+// https://followin.io/en/feed/22374047), were extended to all crypto markets
+// on 6 Mar 2026, and to finance, politics, economics and the other
+// categories from 30 Mar 2026 (https://www.htx.com/news/interpreting-
+// polymarkets-major-updates-last-night-expanded-f-nQA4eoOe/), and the fee
+// docs of that time say "Fees apply only to markets deployed on or after the
+// activation date. Pre-existing markets are unaffected." We have not seen
+// the market's own Gamma record (feesEnabled / feeSchedule); the economics
+// schedule it would carry today is --polymarket-fee-rate 0.05.
+//
+// Kalshi: KXFEDDECISION is assumed to be on the general schedule
+// (quadratic, multiplier 1), as in the simulator; --kalshi-fee-multiplier
+// changes it.
+var (
+	fedPolymarketSchedule = fee.PolymarketSchedule{}
+	fedKalshiSchedule     = fee.KalshiSchedule{Type: fee.KalshiQuadratic, Multiplier: polybot.One}
 )
 
 // cmdReplay is `polybot replay`: the strategies over a recording, as fast
@@ -28,8 +51,10 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	pmYes := fs.String("polymarket-yes-token", replay.FedDec2025Hold.PolymarketYesToken, "the recording's Polymarket YES token id")
 	pmNo := fs.String("polymarket-no-token", replay.FedDec2025Hold.PolymarketNoToken, "the recording's Polymarket NO token id")
 	ticker := fs.String("kalshi-ticker", replay.FedDec2025Hold.KalshiTicker, "the recording's Kalshi market ticker")
-	kMult := fs.String("kalshi-fee-multiplier", "1", "Kalshi fee multiplier of the series (taker fee ceil(0.07 × multiplier × C × P × (1−P)) to the cent per order)")
-	pmBps := fs.Int64("polymarket-fee-bps", 0, "Polymarket fee_rate_bps (fee = bps/10⁴ × min(P, 1−P) × C)")
+	kMult := fs.String("kalshi-fee-multiplier", fedKalshiSchedule.Multiplier.String(), "Kalshi fee multiplier of the series (taker fee ceil(0.07 × multiplier × C × P × (1−P)) to the cent per order)")
+	pmRate := fs.String("polymarket-fee-rate", fedPolymarketSchedule.Rate.String(), "Polymarket market fee schedule rate (taker fee C × rate × (P × (1−P))^exponent, to 0.00001 down); 0 is fee-free. The Fed Dec 2025 market had none")
+	pmExp := fs.Int("polymarket-fee-exponent", fedPolymarketSchedule.ExponentValue(), "Polymarket market fee schedule exponent (a whole number, 1 to 4)")
+	pmMin := fs.String("polymarket-min-size", fee.PolymarketDefaultRules.MinSize.String(), "Polymarket minimum order size in shares (the market's orderMinSize)")
 	minProfit := fs.String("min-profit-pct", "1", "trade only opportunities at least this profitable, in percent of their cost (a tenant's min_profit_pct)")
 	maxTrade := fs.String("max-trade-usd", "0", "cap on one trade's cost with fees (a tenant's max_trade_size_usd); 0 takes the whole visible size")
 	maxAge := fs.Duration("max-quote-age", strategy.DefaultMaxQuoteAge, "never trade a quote older than this")
@@ -57,17 +82,27 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *pmBps < 0 || *pmBps > 10_000 {
-		return usageError("--polymarket-fee-bps: must be between 0 and 10000")
+	rate, err := dec("polymarket-fee-rate", *pmRate, false)
+	if err != nil {
+		return err
+	}
+	pmSchedule, err := fee.NewPolymarketSchedule(rate, polybot.NewDecimal(int64(*pmExp), 0))
+	if err != nil {
+		return usageError(fmt.Sprintf("--polymarket-fee-rate %s --polymarket-fee-exponent %d: %v", *pmRate, *pmExp, err))
+	}
+	minSize, err := dec("polymarket-min-size", *pmMin, true)
+	if err != nil {
+		return err
 	}
 	if *maxAge <= 0 {
 		return usageError("--max-quote-age: must be positive")
 	}
 	opt := backtest.Options{
-		Fees: strategy.VenueFees{
-			Kalshi:     strategy.KalshiFees{Default: kalshi.FeeSchedule{Multiplier: mult}},
-			Polymarket: strategy.PolymarketFees{RateBps: *pmBps},
+		Fees: fee.Venues{
+			Kalshi:     fee.Kalshi{Default: fee.KalshiSchedule{Type: fedKalshiSchedule.Type, Multiplier: mult}},
+			Polymarket: fee.Polymarket{Default: pmSchedule},
 		},
+		Facts:       &fee.Facts{Polymarket: fee.Rules{MinSize: minSize}},
 		MaxQuoteAge: *maxAge,
 	}
 	if opt.MinProfitPct, err = dec("min-profit-pct", *minProfit, false); err != nil {
@@ -120,7 +155,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printReport(e.stdout, rep, label, elapsed, *kMult, *pmBps, opt)
+	printReport(e.stdout, rep, label, elapsed, mult, pmSchedule, minSize, opt)
 	return nil
 }
 
@@ -155,7 +190,7 @@ func (p *progressBar) finish() {
 	}
 }
 
-func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.Duration, kMult string, pmBps int64, opt backtest.Options) {
+func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.Duration, kMult polybot.Decimal, pm fee.PolymarketSchedule, pmMin polybot.Decimal, opt backtest.Options) {
 	fmt.Fprintf(w, "Replayed %s\n", label)
 	fmt.Fprintf(w, "  %d book updates (%d events) from %s to %s, in %s\n", rep.Updates, rep.Events,
 		rep.From.UTC().Format(time.RFC3339), rep.To.UTC().Format(time.RFC3339), elapsed.Round(time.Microsecond))
@@ -166,8 +201,13 @@ func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.D
 	if opt.MaxTradeUSD.Sign() > 0 {
 		limit = "$" + opt.MaxTradeUSD.String()
 	}
-	fmt.Fprintf(w, "  fees: Kalshi taker ceil(0.07 × %s × C × P × (1−P)) per order, Polymarket %d bps; min profit %s%%; max trade %s; max quote age %s\n\n",
-		kMult, pmBps, opt.MinProfitPct, limit, opt.MaxQuoteAge)
+	pmFee := "fee-free"
+	if !pm.FeeFree() {
+		pmFee = fmt.Sprintf("taker C × %s × (P × (1−P))^%d to 0.00001 down", pm.Rate, pm.ExponentValue())
+	}
+	fmt.Fprintf(w, "  fees: Kalshi taker ceil(0.07 × %s × C × P × (1−P)) to the cent per order; Polymarket %s; makers are never charged\n", kMult, pmFee)
+	fmt.Fprintf(w, "  orders: Polymarket at least %s shares, Kalshi 1 contract; min profit %s%%; max trade %s; max quote age %s\n\n",
+		pmMin, opt.MinProfitPct, limit, opt.MaxQuoteAge)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "strategy\topportunities\ttrades\tuntraded\tsets\tcost\tfees\tgross P&L\tnet P&L\t")
@@ -182,6 +222,8 @@ func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.D
 	}
 	row("total", &rep.Tally)
 	tw.Flush()
+	fmt.Fprintf(w, "\nFees by venue: Polymarket %s, Kalshi %s. Skipped below a venue's minimum order: %d; off the tick: %d.\n",
+		rep.FeesPolymarket, rep.FeesKalshi, rep.Skips.BelowMinSize, rep.Skips.OffTick)
 	fmt.Fprintln(w, "\nMoney in dollars. Each set (one YES and one NO of the event) pays $1 at resolution, so a trade's")
 	fmt.Fprintln(w, "P&L is locked in when it fills: net P&L = sets × $1 − cost − fees. Fills are taker fills at the")
 	fmt.Fprintln(w, "recorded best asks; the recording cannot show our own fills consuming later rows' liquidity.")

@@ -54,7 +54,8 @@ func TestReplayReportsTheFedRecordingWithAProgressBar(t *testing.T) {
 	if total[0] != "215" || total[1] == "0" || total[1] == "215" {
 		t.Errorf("total row %v", total)
 	}
-	for _, want := range []string{"1005 book updates (4020 events)", "skipped line 919", "min profit 1.00%", "net P&L = sets × $1 − cost − fees"} {
+	for _, want := range []string{"1005 book updates (4020 events)", "skipped line 919", "min profit 1.00%", "net P&L = sets × $1 − cost − fees",
+		"Polymarket fee-free", "Polymarket at least 5.00 shares", "Fees by venue: Polymarket 0.00, Kalshi "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -89,8 +90,16 @@ func TestReplayOfACSVPathWithFlags(t *testing.T) {
 		{"a $50 cap buys 50 sets a row", []string{"--max-trade-usd", "50"}, []string{"2", "2", "0", "100.00", "97.00", "1.74", "3.00", "1.26"}},
 		// Half the Kalshi rate: ceil(0.86625) = $0.87 a row.
 		{"a Kalshi fee multiplier", []string{"--kalshi-fee-multiplier", "0.5"}, []string{"2", "2", "0", "200.00", "194.00", "1.74", "6.00", "4.26"}},
-		// 500 bps × min(0.52, 0.48) × 100 = $2.40 on top of $1.74: 4.14 > 3.
-		{"a Polymarket fee that eats the edge", []string{"--polymarket-fee-bps", "500"}, []string{"0", "0", "0", "0.00", "0.00", "0.00", "0.00", "0.00"}},
+		// Crypto rate: 100 × 0.07 × 0.52 × 0.48 = $1.7472 on top of $1.74:
+		// 3.4872 > 3.
+		{"a Polymarket fee that eats the edge", []string{"--polymarket-fee-rate", "0.07"}, []string{"0", "0", "0", "0.00", "0.00", "0.00", "0.00", "0.00"}},
+		// Economics rate: 100 × 0.05 × 0.2496 = $1.248 + $1.74 = 2.988 a
+		// row, 0.012 left of 3: traded only without a minimum profit.
+		{"Polymarket's economics rate leaves a sliver", []string{"--polymarket-fee-rate", "0.05", "--min-profit-pct", "0"}, []string{"2", "2", "0", "200.00", "194.00", "5.976", "6.00", "0.024"}},
+		// Exponent 2: 100 × 0.05 × 0.2496² = 0.311500… → $0.31150: the edge
+		// survives (0.3115 + 1.74 < 3), 0.9485 a row.
+		{"a Polymarket fee exponent", []string{"--polymarket-fee-rate", "0.05", "--polymarket-fee-exponent", "2", "--min-profit-pct", "0"}, []string{"2", "2", "0", "200.00", "194.00", "4.103", "6.00", "1.897"}},
+		{"a Polymarket minimum above the visible 100 shares", []string{"--polymarket-min-size", "150"}, []string{"0", "0", "0", "0.00", "0.00", "0.00", "0.00", "0.00"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,7 +144,9 @@ func TestReplayRejectsBadInput(t *testing.T) {
 		{"a negative minimum profit", []string{"--min-profit-pct", "-1"}, true, "--min-profit-pct"},
 		{"a float-looking cap", []string{"--max-trade-usd", "1e3"}, true, "--max-trade-usd"},
 		{"a zero Kalshi multiplier", []string{"--kalshi-fee-multiplier", "0"}, true, "--kalshi-fee-multiplier"},
-		{"a Polymarket fee over 100%", []string{"--polymarket-fee-bps", "10001"}, true, "--polymarket-fee-bps"},
+		{"a Polymarket fee rate of 100%", []string{"--polymarket-fee-rate", "1"}, true, "--polymarket-fee-rate"},
+		{"a Polymarket fee exponent of 0", []string{"--polymarket-fee-rate", "0.05", "--polymarket-fee-exponent", "0"}, true, "exponent"},
+		{"a zero Polymarket minimum", []string{"--polymarket-min-size", "0"}, true, "--polymarket-min-size"},
 		{"an unknown strategy", []string{"--strategies", "copy_trading"}, true, "--strategies"},
 		{"a recording that is not a csv", []string{"--data", "book.jsonl"}, true, "--data"},
 		{"a missing recording", []string{"--data", filepath.Join(t.TempDir(), "missing.csv")}, false, "no such file"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
@@ -34,6 +35,8 @@ type simFlags struct {
 	latency            time.Duration
 	error5xxEvery      int
 	rateLimitEvery     int
+	pmFeeRate          string
+	pmFeeExponent      int
 }
 
 type multiFlag []string
@@ -53,6 +56,8 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.kalshiBalance, "kalshi-balance", "10000", "dollars each registered Kalshi account starts with")
 	fs.Var(&f.kalshiAccounts, "kalshi-account", "register a Kalshi API key: KEY_ID=PUBLIC_KEY.pem (repeatable)")
 	fs.StringVar(&f.kalshiDemoKey, "kalshi-demo-key", "", "generate a demo Kalshi key pair, save the private key (PEM, 0600) at this path and register it")
+	fs.StringVar(&f.pmFeeRate, "polymarket-fee-rate", "0", "fee schedule rate of the Polymarket markets the replay lists (taker fee C × rate × (P × (1−P))^exponent); 0 is fee-free, as the Fed Dec 2025 market was")
+	fs.IntVar(&f.pmFeeExponent, "polymarket-fee-exponent", 1, "fee schedule exponent of those markets")
 	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every REST answer by this much")
 	fs.IntVar(&f.error5xxEvery, "fail-every", 0, "fault: answer every Nth Polymarket REST call with 503")
 	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth Polymarket REST call with 429 and Retry-After")
@@ -81,6 +86,14 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		return nil, usageError("--speed: must not be negative")
 	}
 	opts := replay.Options{Speed: f.speed}
+	rate, err := polybot.ParseDecimal(f.pmFeeRate)
+	if err != nil {
+		return nil, usageError("--polymarket-fee-rate: must be a decimal")
+	}
+	pmFees, err := fee.NewPolymarketSchedule(rate, polybot.NewDecimal(int64(f.pmFeeExponent), 0))
+	if err != nil {
+		return nil, usageError(fmt.Sprintf("--polymarket-fee-rate %s --polymarket-fee-exponent %d: %v", f.pmFeeRate, f.pmFeeExponent, err))
+	}
 
 	var accounts []kalshisim.AccountConfig
 	for _, a := range f.kalshiAccounts {
@@ -104,7 +117,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		accounts = append(accounts, kalshisim.AccountConfig{KeyID: dk.KeyID, PublicKeyPEM: dk.PublicKeyPEM, Balance: kBal})
 	}
 
-	pmCfg := pmsim.Config{Addr: f.pmAddr, StartingBalance: pmBal, Log: log,
+	pmCfg := pmsim.Config{Addr: f.pmAddr, StartingBalance: pmBal, Log: log, FeedFeeSchedule: pmFees,
 		Faults: pmsim.FaultConfig{Latency: f.latency, Error5xxEvery: f.error5xxEvery, RateLimitEvery: f.rateLimitEvery, RetryAfter: 2 * time.Second}}
 	kCfg := kalshisim.Config{Addr: f.kalshiAddr, Accounts: accounts, Latency: f.latency, Logger: log}
 	switch r := f.replay; {

@@ -17,6 +17,7 @@ import (
 	"github.com/polybot/polybot/internal/engine"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/secrets"
+	"github.com/polybot/polybot/internal/strategy"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
@@ -178,8 +179,12 @@ func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db 
 	factory := func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool, creds secrets.Plaintext, extra json.RawMessage) (polybot.Exchange, error) {
 		return ep.exchangeFor(ctx, st, tenant, platform, paper, creds, extra, log)
 	}
+	// Fees and order facts are the venues' own, read for the universe's
+	// markets: detection, paper fills and P&L price with them.
+	fees, facts := venueFees(ctx, ep, pairs, log)
+	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
 	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs, Universe: engine.Universe{Pairs: pairs},
-		ExchangeFactory: factory, Clock: clock, Logger: log})
+		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func BenchmarkCrossPlatformOpportunity(b *testing.B) {
 }
 
 func BenchmarkSinglePlatformOpportunity(b *testing.B) {
-	d := detector(VenueFees{Polymarket: PolymarketFees{RateBps: 100}})
+	d := detector(pmRate("0.01"))
 	yes, no := (&bk{ask: "0.48", size: "500"}).view(pmYes), (&bk{ask: "0.50", size: "300"}).view(pmNo)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata"
 )
 
@@ -18,6 +20,9 @@ const DefaultMaxQuoteAge = 5 * time.Second
 type Config struct {
 	// Fees prices each venue's taker fee. Nil: DefaultFees().
 	Fees FeeModel
+	// Facts are the venues' lot, tick and minimum order size per
+	// instrument. Nil: the venues' defaults (fee.Facts' zero value).
+	Facts *fee.Facts
 	// MaxQuoteAge is the oldest quote a strategy may trade on (now − the
 	// quote's time). ≤ 0: DefaultMaxQuoteAge.
 	MaxQuoteAge time.Duration
@@ -30,13 +35,29 @@ type Config struct {
 // Detector serves every goroutine and every tenant.
 type Detector struct {
 	fees   FeeModel
+	facts  *fee.Facts
 	maxAge time.Duration
 	now    polybot.Clock
+
+	belowMin, offTick atomic.Int64
+}
+
+// Skips counts what a Detector passed over although its gross edge was
+// positive, by reason: an order below a leg's minimum size (or lot), or a
+// price off a leg's tick. Detection and Resize both count.
+type Skips struct {
+	BelowMinSize int64 `json:"below_min_size"`
+	OffTick      int64 `json:"off_tick"`
+}
+
+// Skips returns the counts so far.
+func (d *Detector) Skips() Skips {
+	return Skips{BelowMinSize: d.belowMin.Load(), OffTick: d.offTick.Load()}
 }
 
 // New returns a Detector configured by cfg.
 func New(cfg Config) *Detector {
-	d := &Detector{fees: cfg.Fees, maxAge: cfg.MaxQuoteAge, now: cfg.Now}
+	d := &Detector{fees: cfg.Fees, facts: cfg.Facts, maxAge: cfg.MaxQuoteAge, now: cfg.Now}
 	if d.fees == nil {
 		d.fees = DefaultFees()
 	}
@@ -51,6 +72,10 @@ func New(cfg Config) *Detector {
 
 // Fees is the detector's fee model.
 func (d *Detector) Fees() FeeModel { return d.fees }
+
+// Rules are inst's lot, tick and minimum order size as the detector sees
+// them.
+func (d *Detector) Rules(inst polybot.Instrument) fee.Rules { return d.facts.Rules(inst) }
 
 // MaxQuoteAge is the oldest quote the detector trades on.
 func (d *Detector) MaxQuoteAge() time.Duration { return d.maxAge }
@@ -218,11 +243,22 @@ func (d *Detector) build(strategy, pairID string, now time.Time, qs ...quote) *p
 	return o
 }
 
-// price sets o's size (rounded down to the set's lot) and its per-set fees
-// and edges for that size; false when nothing fits or the edge is gone.
+// price sets o's size (rounded down to every leg's lot) and its per-set
+// fees and edges for that size; false when a price is off its tick, the
+// size is below a leg's minimum order, or the edge is gone.
 func (d *Detector) price(o *polybot.Opportunity, size polybot.Decimal) bool {
-	size = size.Floor(setLot(o.Legs))
-	if size.Sign() <= 0 {
+	lot, least := polybot.Zero, polybot.Zero
+	for i := range o.Legs {
+		r := d.facts.Rules(o.Legs[i].Instrument)
+		if !r.OnTick(o.Legs[i].Price) {
+			d.offTick.Add(1)
+			return false
+		}
+		lot, least = lot.Max(r.Lot), least.Max(r.MinSize)
+	}
+	size = size.Floor(lot)
+	if size.Sign() <= 0 || size.LessThan(least) {
+		d.belowMin.Add(1)
 		return false
 	}
 	prices, fees := polybot.Zero, polybot.Zero

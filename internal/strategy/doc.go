@@ -21,7 +21,11 @@
 //   - Only the best ask of each leg is taken, and the size is the thinner
 //     leg's visible size at that level, rounded down to the coarser venue's
 //     lot (Kalshi: 1 contract; Polymarket: 0.01 share), since a set needs the
-//     same count of every leg.
+//     same count of every leg. A size below any leg's minimum order
+//     (Polymarket: the market's orderMinSize, 5 shares by default; Kalshi:
+//     1), or a price off a leg's tick, is skipped and counted
+//     (Detector.Skips). Lot, tick and minimum are venue facts from
+//     internal/fee (Config.Facts).
 //   - A book that is stale (resynchronising), empty on the ask side, crossed
 //     or locked (best bid ≥ best ask), priced outside (0, 1), or whose quote
 //     is older than Config.MaxQuoteAge yields nothing. A quote's time is the
@@ -35,9 +39,12 @@
 //
 // # Fees per set
 //
-// Fees are charged per order, not per contract: Kalshi rounds each order's
-// taker fee, ceil(0.07 × C × P × (1−P)), up to the cent. So the fee per set
-// depends on the size. For an opportunity of size N, each leg's fee per set
+// Fees are venue facts from internal/fee (Config.Fees, a polybot.FeeModel):
+// Polymarket's C × rate × (P(1−P))^exponent from each market's fee schedule,
+// Kalshi's ceil(0.07 × multiplier × C × P × (1−P)) per series. They are
+// charged per order, not per contract: Kalshi rounds each order's fee up to
+// the cent, Polymarket's down to 0.00001. So the fee per set depends on the
+// size. For an opportunity of size N, each leg's fee per set
 // (polybot.Leg.Fee) is the fee of ONE taker order for all N contracts of
 // that leg, divided by N and rounded UP to the micro-dollar:
 //

@@ -5,14 +5,23 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata"
-	"github.com/polybot/polybot/internal/venue/kalshi"
 )
 
 // Every expected number in this file was worked by hand (and checked with
 // exact fractions): Kalshi's taker fee is ceil(0.07 × C × P × (1−P)) to the
-// cent per order, Polymarket's is bps/10⁴ × min(P, 1−P) × C, and a leg's
-// fee per set is that order fee / C rounded up to the micro-dollar.
+// cent per order, Polymarket's is C × rate × P × (1−P) rounded down to
+// 0.00001 (the market's fee schedule, exponent 1; the default is fee-free),
+// and a leg's fee per set is that order fee / C rounded up to the
+// micro-dollar. Polymarket orders are at least 5 shares (fee.Facts'
+// default), Kalshi's 1 contract.
+
+// pmRate is a fee model with Kalshi's general schedule and every
+// Polymarket token at rate (exponent 1).
+func pmRate(rate string) fee.Venues {
+	return fee.Venues{Polymarket: fee.Polymarket{Default: fee.PolymarketSchedule{Rate: dec(rate), Exponent: 1}}}
+}
 
 var t0 = time.Date(2025, 12, 1, 15, 0, 0, 0, time.UTC)
 
@@ -151,7 +160,7 @@ func TestCrossPlatform(t *testing.T) {
 		},
 		{
 			// Kalshi: ceil(0.07 × 100 × 0.45 × 0.55 = 1.7325) = $1.74 for the
-			// order, 0.0174 a set; Polymarket at 0 bps is free.
+			// order, 0.0174 a set; Polymarket without a fee schedule is free.
 			name: "Kalshi's fee on 100 contracts at 0.45 leaves 0.0126 of the 0.03 gross",
 			fees: DefaultFees(), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
 			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0.0174"}, {pmNo, "0.52", "0"}},
@@ -198,10 +207,19 @@ func TestCrossPlatform(t *testing.T) {
 			fees: perContract("0.02"), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
 		},
 		{
-			// Kalshi 0.0174 + Polymarket 500 bps × min(0.52, 0.48) = 0.024:
-			// 0.0414 a set against 0.03.
-			name: "Kalshi's fee plus a 500 bps Polymarket fee turn a 3-cent gross edge into no trade",
-			fees: VenueFees{Polymarket: PolymarketFees{RateBps: 500}}, kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+			// Kalshi 0.0174 + Polymarket crypto rate 100 × 0.07 × 0.52 × 0.48
+			// = 1.7472 → 0.017472 a set: 0.034872 against 0.03.
+			name: "Kalshi's fee plus Polymarket's crypto rate (0.07) turn a 3-cent gross edge into no trade",
+			fees: pmRate("0.07"), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+		},
+		{
+			// Kalshi 0.0174 + Polymarket economics rate 100 × 0.05 × 0.2496 =
+			// 1.248 → 0.01248: 0.02988 a set, 0.00012 net; 0.012/0.99988 =
+			// 0.0120014…%.
+			name: "Polymarket's economics rate (0.05) leaves 0.00012 of the 3 cents",
+			fees: pmRate("0.05"), kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
+			want: &wantOpp{legs: []wantLeg{{kYes, "0.45", "0.0174"}, {pmNo, "0.52", "0.01248"}},
+				size: "100", cost: "0.99988", gross: "0.03", fees: "0.02988", net: "0.00012", profitPct: "0.012001"},
 		},
 		{
 			name: "fees exactly equal to the gross edge leave nothing to trade",
@@ -288,20 +306,26 @@ func TestSinglePlatform(t *testing.T) {
 		want    *wantOpp
 	}{
 		{
-			name: "Polymarket YES 0.48 plus NO 0.50 costs 0.98 for 0.02, free at 0 bps",
+			name: "Polymarket YES 0.48 plus NO 0.50 costs 0.98 for 0.02, free without a fee schedule",
 			fees: DefaultFees(), yesInst: pmYes, noInst: pmNo,
 			yes: &bk{ask: "0.48", size: "500"}, no: &bk{ask: "0.50", size: "300"},
 			want: &wantOpp{legs: []wantLeg{{pmYes, "0.48", "0"}, {pmNo, "0.50", "0"}},
 				size: "300", cost: "0.98", gross: "0.02", fees: "0", net: "0.02", profitPct: "2.040816"},
 		},
 		{
-			// 100 bps: 0.01 × 0.48 × 300 = 1.44 → 0.0048; 0.01 × 0.50 × 300 =
-			// 1.50 → 0.005.
-			name: "Polymarket at 100 bps pays 0.0098 a set of the 0.02",
-			fees: VenueFees{Polymarket: PolymarketFees{RateBps: 100}}, yesInst: pmYes, noInst: pmNo,
+			// Politics rate 0.04 on 300 shares: 300 × 0.04 × 0.48 × 0.52 =
+			// 2.9952 → 0.009984 a set; 300 × 0.04 × 0.25 = 3 → 0.01.
+			// 0.0016/0.999984 = 0.00160002…%.
+			name: "Polymarket's politics rate (0.04) pays 0.019984 a set of the 0.02",
+			fees: pmRate("0.04"), yesInst: pmYes, noInst: pmNo,
 			yes: &bk{ask: "0.48", size: "500"}, no: &bk{ask: "0.50", size: "300"},
-			want: &wantOpp{legs: []wantLeg{{pmYes, "0.48", "0.0048"}, {pmNo, "0.50", "0.005"}},
-				size: "300", cost: "0.9898", gross: "0.02", fees: "0.0098", net: "0.0102", profitPct: "1.030511"}, // 1.02/0.9898
+			want: &wantOpp{legs: []wantLeg{{pmYes, "0.48", "0.009984"}, {pmNo, "0.50", "0.01"}},
+				size: "300", cost: "0.999984", gross: "0.02", fees: "0.019984", net: "0.000016", profitPct: "0.0016"},
+		},
+		{
+			name: "a Polymarket leg below the market's 5-share minimum is not traded",
+			fees: DefaultFees(), yesInst: pmYes, noInst: pmNo,
+			yes: &bk{ask: "0.48", size: "500"}, no: &bk{ask: "0.50", size: "4.99"},
 		},
 		{
 			name: "a Polymarket set keeps fractional shares down to the cent",
@@ -407,10 +431,9 @@ func TestResizeRepricesFeesForTheSmallerOrder(t *testing.T) {
 	}{
 		// ceil(0.07 × 7 × 0.2475 = 0.121275) = 0.13; 0.13/7 = 0.0185714… → 0.018572.
 		{"7 sets pay 13 cents, 0.018572 a set", "7", true, "7", "0.018572", "0.011428", "0.988572"},
-		// ceil(0.017325) = 0.02.
-		{"1 set pays a whole 2 cents", "1", true, "1", "0.02", "0.01", "0.99"},
-		// ceil(0.051975) = 0.06 → 0.02 a set.
-		{"3 sets pay 6 cents", "3", true, "3", "0.02", "0.01", "0.99"},
+		// ceil(0.07 × 5 × 0.2475 = 0.086625) = 0.09 → 0.018 a set.
+		{"5 sets, Polymarket's minimum order, pay 9 cents", "5", true, "5", "0.018", "0.012", "0.988"},
+		{"3 sets are below Polymarket's 5-share minimum", "3", false, "", "", "", ""},
 		{"more than the book shows is capped at its size", "500", true, "100", "0.0174", "0.0126", "0.9874"},
 		{"a fraction of a contract is rounded down", "7.9", true, "7", "0.018572", "0.011428", "0.988572"},
 		{"less than a contract is nothing", "0.5", false, "", "", "", ""},
@@ -434,45 +457,42 @@ func TestResizeRepricesFeesForTheSmallerOrder(t *testing.T) {
 		t.Errorf("Resize changed the original: %+v", o)
 	}
 
-	// A 2-cent edge survives Kalshi's fee on 100 contracts (0.0174) but
-	// not on one (0.02).
+	// A 2-cent edge survives Kalshi's fee on 100 contracts (0.0174). On
+	// one contract the fee (0.02) would eat it, but one share is below
+	// Polymarket's minimum anyway, and from 5 up ceil(0.017325 × n)/n
+	// < 0.02 (it needs n ≤ 3): the skip is for the minimum, and counted.
 	thin := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
 		PolymarketNo: (&bk{ask: "0.53", size: "250"}).view(pmNo)})
 	if thin == nil || thin.NetEdge != dec("0.0026") {
 		t.Fatalf("want net 0.0026 at 100, got %+v", thin)
 	}
+	before := d.Skips().BelowMinSize
 	if _, ok := d.Resize(thin, dec("1")); ok {
-		t.Error("one set at 0.02 fee on a 0.02 edge must not pay")
+		t.Error("one set is below Polymarket's 5-share minimum")
+	}
+	if got := d.Skips().BelowMinSize - before; got != 1 {
+		t.Errorf("below-minimum skips grew by %d, want 1", got)
 	}
 }
 
-func TestFeeModels(t *testing.T) {
+// The formulas are tested against the venues' examples in internal/fee;
+// here, only what the detector uses by default.
+func TestDefaultFeesAreKalshisGeneralScheduleAndPolymarketFeeFree(t *testing.T) {
 	tests := []struct {
 		name         string
-		model        FeeModel
 		inst         polybot.Instrument
 		price, count string
 		want         string
 	}{
-		{"Kalshi rounds the order's fee up to the cent", KalshiFees{}, kYes, "0.45", "100", "1.74"},
-		{"Kalshi charges a whole cent on one contract", KalshiFees{}, kYes, "0.45", "1", "0.02"},
-		{"Kalshi's fee is symmetric in P and 1−P", KalshiFees{}, kNo, "0.55", "100", "1.74"},
-		{"a series multiplier scales Kalshi's rate", KalshiFees{Series: map[string]kalshi.FeeSchedule{"KXFEDDECISION": {Multiplier: dec("0.5")}}}, kYes, "0.45", "100", "0.87"},
-		{"another series keeps the default", KalshiFees{Series: map[string]kalshi.FeeSchedule{"KXOTHER": {Multiplier: dec("0.5")}}}, kYes, "0.45", "100", "1.74"},
-		{"Polymarket is free at 0 bps", PolymarketFees{}, pmYes, "0.48", "300", "0"},
-		{"Polymarket charges bps on min(P, 1−P)", PolymarketFees{RateBps: 100}, pmYes, "0.70", "300", "0.9"},
-		{"a token's own fee_rate_bps wins", PolymarketFees{RateBps: 100, Tokens: map[string]int64{pmYesToken: 0}}, pmYes, "0.70", "300", "0"},
-		{"Polymarket rounds up to the micro-dollar", PolymarketFees{RateBps: 1}, pmYes, "0.5", "0.01", "0.000001"},
-		{"default fees send Kalshi to its schedule", DefaultFees(), kYes, "0.45", "100", "1.74"},
-		{"default fees send Polymarket to 0 bps", DefaultFees(), pmYes, "0.45", "100", "0"},
-		{"a zero VenueFees still prices Kalshi", VenueFees{}, kYes, "0.45", "100", "1.74"},
+		{"Kalshi rounds the order's fee up to the cent", kYes, "0.45", "100", "1.74"},
+		{"Kalshi charges a whole cent on one contract", kYes, "0.45", "1", "0.02"},
+		{"Kalshi's fee is symmetric in P and 1−P", kNo, "0.55", "100", "1.74"},
+		{"Polymarket without a schedule is fee-free", pmYes, "0.45", "100", "0"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.model.TakerFee(tc.inst, dec(tc.price), dec(tc.count)); got != dec(tc.want) {
-				t.Errorf("fee = %s, want %s", got, tc.want)
-			}
-		})
+		if got := DefaultFees().TakerFee(tc.inst, dec(tc.price), dec(tc.count)); got != dec(tc.want) {
+			t.Errorf("%s: fee = %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -526,5 +546,64 @@ func TestWants(t *testing.T) {
 	}
 	if Wants(nil, all, cross) {
 		t.Error("a nil config wants nothing")
+	}
+}
+
+func TestSizingMeetsEveryLegsMinimumLotAndTick(t *testing.T) {
+	// The NO token's market takes at least 15 shares; the YES token's
+	// prices run to a tenth of a cent.
+	facts := &fee.Facts{Tokens: map[string]fee.Rules{
+		pmNoToken:  {MinSize: dec("15")},
+		pmYesToken: {Tick: dec("0.001")},
+	}}
+	d := New(Config{Fees: noFees, Facts: facts, MaxQuoteAge: 5 * time.Second, Now: func() time.Time { return t0 }})
+	cross := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)})
+	single := d.SinglePlatform((&bk{ask: "0.475", size: "500"}).view(pmYes), (&bk{ask: "0.50", size: "300"}).view(pmNo))
+	if cross == nil || single == nil {
+		t.Fatalf("fixtures: %+v %+v", cross, single)
+	}
+	tests := []struct {
+		name string
+		o    *polybot.Opportunity
+		sets string
+		want string // "" : skipped for the minimum
+	}{
+		{"cross: 20 sets meet Polymarket's 15 and Kalshi's 1", cross, "20", "20"},
+		{"cross: 15.7 is 15 whole Kalshi contracts, exactly the minimum", cross, "15.7", "15"},
+		{"cross: 15.5 rounds down to 15 (Kalshi's lot) and still meets it", cross, "15.5", "15"},
+		{"cross: 14.99 rounds down to 14, below the minimum", cross, "14.99", ""},
+		{"single: 15.005 rounds to Polymarket's lot, 15", single, "15.005", "15"},
+		{"single: 14.99 shares are below the minimum", single, "14.99", ""},
+		{"single: a YES price on its own 0.001 tick is taken", single, "300", "300"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := d.Skips().BelowMinSize
+			r, ok := d.Resize(tc.o, dec(tc.sets))
+			if tc.want == "" {
+				if ok || d.Skips().BelowMinSize != before+1 {
+					t.Fatalf("ok %v, skips %+v: want a counted skip", ok, d.Skips())
+				}
+				return
+			}
+			if !ok || r.Size != dec(tc.want) {
+				t.Fatalf("size %v, ok %v; want %s", r, ok, tc.want)
+			}
+		})
+	}
+
+	// Detection skips a book whose best level is below the minimum, and a
+	// price off the default cent tick.
+	before := d.Skips()
+	if o := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		PolymarketNo: (&bk{ask: "0.52", size: "12"}).view(pmNo)}); o != nil {
+		t.Errorf("12 shares against a 15-share minimum: %+v", o)
+	}
+	if o := d.SinglePlatform((&bk{ask: "0.48", size: "500"}).view(pmYes), (&bk{ask: "0.505", size: "300"}).view(pmNo)); o != nil {
+		t.Errorf("0.505 is off the NO token's cent tick: %+v", o)
+	}
+	if got := d.Skips(); got.BelowMinSize != before.BelowMinSize+1 || got.OffTick != before.OffTick+1 {
+		t.Errorf("skips %+v after %+v: want one of each more", got, before)
 	}
 }

@@ -22,8 +22,12 @@
 //     stays positive and its profit is at least Options.MinProfitPct
 //     (strategy.Wants).
 //   - Fees are what the venues would charge: one taker order per leg for the
-//     whole size (strategy.OrderFees; Kalshi rounds each order up to the
-//     cent).
+//     whole size (strategy.OrderFees over internal/fee's models; Kalshi
+//     rounds each order up to the cent, Polymarket down to 0.00001), reported
+//     in all and per venue.
+//   - An opportunity too small for a leg's minimum order (Polymarket's
+//     orderMinSize, Kalshi's one contract) is not reported; Report.Skips
+//     counts those.
 //   - The recording cannot show our own fills, so a later row is taken as
 //     it was recorded, even if our earlier trade would have consumed its
 //     liquidity. Rows of the Fed recording are about 30 minutes apart.
@@ -44,6 +48,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/strategy"
@@ -81,7 +86,10 @@ func CrossVenueUniverse(m replay.CrossVenueMarket) Universe {
 // default fees and trades every opportunity at its full size.
 type Options struct {
 	// Fees prices the venues' taker fees. Nil: strategy.DefaultFees().
-	Fees strategy.FeeModel
+	Fees polybot.FeeModel
+	// Facts are the venues' lot, tick and minimum order size. Nil: the
+	// venues' defaults (see fee.Facts).
+	Facts *fee.Facts
 	// MaxQuoteAge: see strategy.Config. ≤ 0: strategy.DefaultMaxQuoteAge.
 	MaxQuoteAge time.Duration
 	// MinProfitPct is the least profit, in percent of the cost, that a
@@ -102,14 +110,16 @@ type Options struct {
 // Tally sums a replay's results, overall or for one strategy. Money is in
 // dollars.
 type Tally struct {
-	Opportunities int             `json:"opportunities"`
-	Trades        int             `json:"trades"`
-	Sets          polybot.Decimal `json:"sets"`      // sets bought
-	Cost          polybot.Decimal `json:"cost"`      // Σ price × size, fees excluded
-	Fees          polybot.Decimal `json:"fees"`      // Σ fees of every order
-	GrossPnL      polybot.Decimal `json:"gross_pnl"` // Sets × $1 − Cost
-	NetPnL        polybot.Decimal `json:"net_pnl"`   // GrossPnL − Fees
-	Untraded      int             `json:"untraded"`  // opportunities not traded (min profit, or the edge gone at the capped size)
+	Opportunities  int             `json:"opportunities"`
+	Trades         int             `json:"trades"`
+	Sets           polybot.Decimal `json:"sets"`            // sets bought
+	Cost           polybot.Decimal `json:"cost"`            // Σ price × size, fees excluded
+	Fees           polybot.Decimal `json:"fees"`            // Σ fees of every order
+	FeesPolymarket polybot.Decimal `json:"fees_polymarket"` // the part of Fees paid on Polymarket
+	FeesKalshi     polybot.Decimal `json:"fees_kalshi"`     // the part paid on Kalshi
+	GrossPnL       polybot.Decimal `json:"gross_pnl"`       // Sets × $1 − Cost
+	NetPnL         polybot.Decimal `json:"net_pnl"`         // GrossPnL − Fees
+	Untraded       int             `json:"untraded"`        // opportunities not traded (min profit, or the edge gone at the capped size)
 }
 
 func (t *Tally) add(tr *Trade) {
@@ -117,17 +127,21 @@ func (t *Tally) add(tr *Trade) {
 	t.Sets = t.Sets.Add(tr.Sets)
 	t.Cost = t.Cost.Add(tr.Cost)
 	t.Fees = t.Fees.Add(tr.Fees)
+	t.FeesPolymarket = t.FeesPolymarket.Add(tr.FeesPolymarket)
+	t.FeesKalshi = t.FeesKalshi.Add(tr.FeesKalshi)
 	t.GrossPnL = t.GrossPnL.Add(tr.Sets.Sub(tr.Cost))
 	t.NetPnL = t.NetPnL.Add(tr.NetPnL)
 }
 
 // Trade is one simulated taker trade: Sets sets of the opportunity's legs.
 type Trade struct {
-	Opportunity polybot.Opportunity `json:"opportunity"` // re-priced at Sets
-	Sets        polybot.Decimal     `json:"sets"`
-	Cost        polybot.Decimal     `json:"cost"`    // Σ price × Sets
-	Fees        polybot.Decimal     `json:"fees"`    // the orders' fees
-	NetPnL      polybot.Decimal     `json:"net_pnl"` // Sets − Cost − Fees
+	Opportunity    polybot.Opportunity `json:"opportunity"` // re-priced at Sets
+	Sets           polybot.Decimal     `json:"sets"`
+	Cost           polybot.Decimal     `json:"cost"` // Σ price × Sets
+	Fees           polybot.Decimal     `json:"fees"` // the orders' fees
+	FeesPolymarket polybot.Decimal     `json:"fees_polymarket"`
+	FeesKalshi     polybot.Decimal     `json:"fees_kalshi"`
+	NetPnL         polybot.Decimal     `json:"net_pnl"` // Sets − Cost − Fees
 }
 
 // Report is what a replay found.
@@ -143,6 +157,9 @@ type Report struct {
 	Updates int `json:"updates"`
 	// Skipped are input rows the reader could not use.
 	Skipped []replay.SkippedRow `json:"skipped,omitempty"`
+	// Skips counts what the detector passed over with a positive gross
+	// edge: below a leg's minimum order size, or off its tick.
+	Skips strategy.Skips `json:"skips"`
 	// From and To are the recording's first and last update times.
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
@@ -176,7 +193,7 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 		strategies = []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform}
 	}
 	var clock time.Time
-	det := strategy.New(strategy.Config{Fees: opt.Fees, MaxQuoteAge: opt.MaxQuoteAge, Now: func() time.Time { return clock }})
+	det := strategy.New(strategy.Config{Fees: opt.Fees, Facts: opt.Facts, MaxQuoteAge: opt.MaxQuoteAge, Now: func() time.Time { return clock }})
 
 	// A tenant that wants everything, at opt's minimum profit.
 	tenant := &polybot.Config{MinProfitPct: opt.MinProfitPct, EnablePolymarket: true, EnableKalshi: true}
@@ -289,6 +306,7 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 				consider(k.slot, det.SinglePlatform(y, n))
 			}
 		}
+		rep.Skips = det.Skips()
 		if opt.Progress != nil {
 			opt.Progress(rep.Updates, total)
 		}
@@ -317,9 +335,17 @@ func simulate(det *strategy.Detector, opt Options, tenant *polybot.Config, featu
 	if !strategy.Wants(tenant, features, r) {
 		return nil, false
 	}
-	tr := &Trade{Opportunity: *r, Sets: r.Size, Fees: strategy.OrderFees(det.Fees(), r.Legs, r.Size)}
+	tr := &Trade{Opportunity: *r, Sets: r.Size}
 	for _, l := range r.Legs {
 		tr.Cost = tr.Cost.Add(l.Price.Mul(r.Size))
+		f := strategy.OrderFees(det.Fees(), []polybot.Leg{l}, r.Size)
+		tr.Fees = tr.Fees.Add(f)
+		switch l.Instrument.Venue {
+		case polybot.Polymarket:
+			tr.FeesPolymarket = tr.FeesPolymarket.Add(f)
+		case polybot.Kalshi:
+			tr.FeesKalshi = tr.FeesKalshi.Add(f)
+		}
 	}
 	tr.NetPnL = tr.Sets.Sub(tr.Cost).Sub(tr.Fees)
 	return tr, true

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
-	"github.com/polybot/polybot/internal/strategy"
 )
 
-// The Fed recording at the default fees (Kalshi's general schedule,
-// ceil(0.07 × C × P × (1−P)) per order; Polymarket 0 bps) holds exactly
+// The Fed recording at the replay defaults (Kalshi's general schedule,
+// ceil(0.07 × C × P × (1−P)) per order; Polymarket fee-free with a 5-share
+// minimum order, which no opportunity of the recording is below) holds exactly
 // 215 cross-platform opportunities and no single-platform one.
 //
 // Worked by hand, row by row (asks are 1 − the other outcome's bid, at
@@ -82,6 +83,29 @@ func kalshiFee(n, p *big.Rat) *big.Rat {
 	return new(big.Rat).SetFrac(c, big.NewInt(100))
 }
 
+// polymarketFee is Polymarket's taker fee for n shares at p under a market
+// fee schedule of rate (exponent 1): n × rate × p × (1−p) dollars, rounded
+// down to 0.00001 (https://docs.polymarket.com/trading/fees).
+func polymarketFee(rate, n, p *big.Rat) *big.Rat {
+	f := new(big.Rat).Mul(rate, n)
+	f.Mul(f, p)
+	f.Mul(f, new(big.Rat).Sub(big.NewRat(1, 1), p))
+	f.Mul(f, big.NewRat(100_000, 1))
+	q := new(big.Int).Quo(f.Num(), f.Denom())
+	return new(big.Rat).SetFrac(q, big.NewInt(100_000))
+}
+
+// venueFacts are what expectFromCSV assumes of the venues: Polymarket's
+// fee rate (exponent 1; zero is fee-free) and minimum order in shares.
+// Kalshi is its general schedule, one contract at least.
+type venueFacts struct {
+	pmRate, pmMin *big.Rat
+}
+
+// fedFacts are the replay's defaults: the Fed market fee-free on
+// Polymarket, 5 shares at least.
+var fedFacts = venueFacts{pmRate: new(big.Rat), pmMin: big.NewRat(5, 1)}
+
 type expected struct {
 	cross, single int
 	netPnL        *big.Rat // every opportunity traded at full size
@@ -92,7 +116,7 @@ type expected struct {
 // the strategy package: for each way to buy a YES and a NO, the sets are
 // the thinner depth (whole contracts when Kalshi is a leg), and the set is
 // worth buying iff sets × (1 − Σ asks) > the orders' fees.
-func expectFromCSV(t *testing.T, data []byte) expected {
+func expectFromCSV(t *testing.T, data []byte, vf venueFacts) expected {
 	t.Helper()
 	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 	if err != nil {
@@ -114,7 +138,7 @@ func expectFromCSV(t *testing.T, data []byte) expected {
 			step = one
 		}
 		n := floorTo(minRat(da, db), step)
-		if n.Sign() == 0 {
+		if n.Sign() == 0 || (!(kalshiA && kalshiB) && n.Cmp(vf.pmMin) < 0) {
 			return nil
 		}
 		gross := new(big.Rat).Sub(one, a)
@@ -122,9 +146,13 @@ func expectFromCSV(t *testing.T, data []byte) expected {
 		p := new(big.Rat).Mul(n, gross)
 		if kalshiA {
 			p.Sub(p, kalshiFee(n, a))
+		} else {
+			p.Sub(p, polymarketFee(vf.pmRate, n, a))
 		}
 		if kalshiB {
 			p.Sub(p, kalshiFee(n, b))
+		} else {
+			p.Sub(p, polymarketFee(vf.pmRate, n, b))
 		}
 		if p.Sign() <= 0 {
 			return nil
@@ -169,7 +197,7 @@ func expectFromCSV(t *testing.T, data []byte) expected {
 }
 
 func TestFedRecordingCountsTheHandCheckedOpportunities(t *testing.T) {
-	want := expectFromCSV(t, replay.FedDec2025HoldCSV)
+	want := expectFromCSV(t, replay.FedDec2025HoldCSV, fedFacts)
 	if want.cross != fedCrossOpportunities || want.single != fedSingleOpportunities || want.rows != fedUpdates {
 		t.Fatalf("the CSV recomputation found %d cross, %d single over %d rows; pinned %d, %d, %d",
 			want.cross, want.single, want.rows, fedCrossOpportunities, fedSingleOpportunities, fedUpdates)
@@ -355,7 +383,7 @@ func (zeroFees) TakerFee(polybot.Instrument, polybot.Decimal, polybot.Decimal) p
 	return polybot.Zero
 }
 
-var _ strategy.FeeModel = zeroFees{}
+var _ polybot.FeeModel = zeroFees{}
 
 func TestReplayStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -379,4 +407,34 @@ func BenchmarkFedReplay(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(evs)/4), "updates/op")
+}
+
+// If the Fed market had carried Polymarket's economics schedule (rate 0.05,
+// exponent 1), only 42 of the 215 cross-venue opportunities would have
+// stayed positive: counted by expectFromCSV in exact rationals, Polymarket's
+// fee n × 0.05 × p × (1−p) rounded down to 0.00001 on the Polymarket leg
+// and Kalshi's on the other. (The market had no fee schedule: see
+// cmd/polybot's replay.)
+const fedCrossAtEconomicsRate = 42
+
+func TestFedRecordingAtPolymarketsEconomicsRate(t *testing.T) {
+	vf := venueFacts{pmRate: big.NewRat(5, 100), pmMin: big.NewRat(5, 1)}
+	want := expectFromCSV(t, replay.FedDec2025HoldCSV, vf)
+	if want.cross != fedCrossAtEconomicsRate || want.single != 0 {
+		t.Fatalf("the CSV recomputation found %d cross, %d single; pinned %d", want.cross, want.single, fedCrossAtEconomicsRate)
+	}
+	fees := fee.Venues{Polymarket: fee.Polymarket{Default: fee.PolymarketSchedule{Rate: polybot.MustDecimal("0.05"), Exponent: 1}}}
+	rep, err := RunCrossVenue(context.Background(), bytes.NewReader(replay.FedDec2025HoldCSV), replay.FedDec2025Hold, Options{Fees: fees})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Opportunities != fedCrossAtEconomicsRate || rep.Trades != fedCrossAtEconomicsRate {
+		t.Errorf("replay found %d opportunities, %d trades; want %d", rep.Opportunities, rep.Trades, fedCrossAtEconomicsRate)
+	}
+	if decRat(rep.NetPnL).Cmp(want.netPnL) != 0 {
+		t.Errorf("net P&L %s, want %s", rep.NetPnL, want.netPnL.FloatString(6))
+	}
+	if rep.FeesPolymarket.Sign() <= 0 || rep.FeesKalshi.Sign() <= 0 || rep.FeesPolymarket.Add(rep.FeesKalshi) != rep.Fees {
+		t.Errorf("fees per venue %s + %s, want positive and summing to %s", rep.FeesPolymarket, rep.FeesKalshi, rep.Fees)
+	}
 }

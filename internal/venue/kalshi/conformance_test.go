@@ -535,3 +535,30 @@ func TestConformanceHTTPErrorsMapToVenueErrors(t *testing.T) {
 	}
 	e.sim.ClearFaults()
 }
+
+func TestMarketFeeScheduleIsReadFromTheSeriesOverTheWire(t *testing.T) {
+	e := startSim(t)
+	if err := e.sim.AddSeries(kalshisim.SeriesConfig{Ticker: "KXHALF", FeeType: "quadratic_with_maker_fees", FeeMultiplier: polybot.MustDecimal("0.5")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.AddMarket(kalshisim.MarketConfig{Ticker: "KXHALF-26JAN-T1", EventTicker: "KXHALF-26JAN", SeriesTicker: "KXHALF"}); err != nil {
+		t.Fatal(err)
+	}
+	x := e.exchange(t, nil)
+	ctx := context.Background()
+	got, err := x.Client().MarketFeeSchedule(ctx, "KXHALF-26JAN-T1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Type != "quadratic_with_maker_fees" || got.Multiplier != polybot.MustDecimal("0.5") {
+		t.Fatalf("schedule %+v", got)
+	}
+	// 100 at 0.50: ceil(0.07 × 0.5 × 100 × 0.25) = ceil(0.875) = $0.88.
+	if f := got.TakerFee(polybot.MustDecimal("0.5"), polybot.MustDecimal("100")); f != polybot.MustDecimal("0.88") {
+		t.Fatalf("fee %s", f)
+	}
+	fed, err := x.Client().MarketFeeSchedule(ctx, ticker)
+	if err != nil || fed.Type != "quadratic" || !fed.Multiplier.IsZero() && fed.Multiplier != polybot.One {
+		t.Fatalf("fed schedule %+v, %v", fed, err)
+	}
+}

@@ -15,52 +15,18 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 )
 
 var d = polybot.MustDecimal
 
-func TestTakerFeeIsCeilOfSevenPercentOfCPOneMinusPToTheCent(t *testing.T) {
-	half := FeeSchedule{Multiplier: d("0.5")}
-	makers := FeeSchedule{Type: FeeQuadraticWithMakerFees}
-	cases := []struct {
-		name         string
-		fs           FeeSchedule
-		price, count string
-		maker        bool
-		want         string
-	}{
-		{"one contract at 0.50 rounds 0.0175 up to 0.02", FeeSchedule{}, "0.50", "1", false, "0.02"},
-		{"one contract at 0.90 rounds 0.0063 up to 0.01", FeeSchedule{}, "0.90", "1", false, "0.01"},
-		{"a hundred at 0.50 is exactly 1.75", FeeSchedule{}, "0.5", "100", false, "1.75"},
-		{"a hundred at 0.90 is 0.63", FeeSchedule{}, "0.90", "100", false, "0.63"},
-		{"an exact cent is not rounded up", FeeSchedule{}, "0.50", "4", false, "0.07"},
-		{"a half-rate series halves before rounding", half, "0.50", "100", false, "0.88"},
-		{"an explicit multiplier of one is the general rate", FeeSchedule{Multiplier: polybot.One}, "0.50", "1", false, "0.02"},
-		{"sub-cent prices stay exact", FeeSchedule{}, "0.1234", "10", false, "0.08"},
-		{"fractional counts are charged", FeeSchedule{}, "0.50", "2.5", false, "0.05"},
-		{"a maker pays nothing on a quadratic series", FeeSchedule{}, "0.50", "100", true, "0"},
-		{"a maker pays a quarter rate where the series charges makers", makers, "0.50", "100", true, "0.44"},
-		{"a maker fee still rounds up", makers, "0.50", "1", true, "0.01"},
-		{"price 0 or 1 pays nothing", FeeSchedule{}, "1", "10", false, "0"},
-		{"no contracts pay nothing", FeeSchedule{}, "0.5", "0", false, "0"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := tc.fs.Fee(d(tc.price), d(tc.count), tc.maker)
-			if got != d(tc.want) {
-				t.Fatalf("fee(%s × %s) = %s, want %s", tc.count, tc.price, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestScheduleForPrefersTheEventOverride(t *testing.T) {
 	m := d("0.5")
-	s := Series{FeeType: FeeQuadratic, FeeMultiplier: polybot.One}
-	if got := ScheduleFor(s, &Event{FeeTypeOverride: FeeQuadraticWithMakerFees, FeeMultiplierOverride: &m}); got.Type != FeeQuadraticWithMakerFees || got.Multiplier != m {
+	s := Series{FeeType: fee.KalshiQuadratic, FeeMultiplier: polybot.One}
+	if got := ScheduleFor(s, &Event{FeeTypeOverride: fee.KalshiQuadraticWithMakerFees, FeeMultiplierOverride: &m}); got.Type != fee.KalshiQuadraticWithMakerFees || got.Multiplier != m {
 		t.Fatalf("override ignored: %+v", got)
 	}
-	if got := ScheduleFor(s, &Event{}); got.Type != FeeQuadratic || got.Multiplier != polybot.One {
+	if got := ScheduleFor(s, &Event{}); got.Type != fee.KalshiQuadratic || got.Multiplier != polybot.One {
 		t.Fatalf("series schedule lost: %+v", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/eip712"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
@@ -631,5 +632,72 @@ func TestMetadataAndWalletActivityComeFromTheGammaAndDataAPIs(t *testing.T) {
 	if err != nil || len(trades) != 1 || trades[0].Size.Decimal != d("8") || trades[0].Price.Decimal != d("0.25") ||
 		trades[0].Side != "BUY" || trades[0].Asset != yesToken || trades[0].OutcomeIndex != 0 {
 		t.Fatalf("wallet trades %+v %v", trades, err)
+	}
+}
+
+func TestAMarketsFeeScheduleIsPublishedParsedAndChargedToTheTaker(t *testing.T) {
+	const (
+		feeMarket = "0x00000000000000000000000000000000000000000000000000000000000fee05"
+		feeYes    = "1111111111111111111111111111111111111111111111111111111111111111111111111111"
+		feeNo     = "2222222222222222222222222222222222222222222222222222222222222222222222222222"
+	)
+	f := start(t)
+	ctx := ctxT(t)
+	economics := fee.PolymarketSchedule{Rate: d("0.05"), Exponent: 1}
+	if err := f.sim.AddMarket(sim.Market{ConditionID: feeMarket, Tokens: [2]string{feeYes, feeNo}, TickSize: d("0.01"),
+		MinOrderSize: d("5"), FeeSchedule: economics, RebateRate: d("0.25")}); err != nil {
+		t.Fatal(err)
+	}
+	c := pm.NewClient(f.cfg)
+
+	// Gamma: feesEnabled and feeSchedule; a fee-free market has neither.
+	ms, err := c.Markets(ctx, pm.MarketsQuery{ConditionIDs: []string{feeMarket, marketID}})
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("%+v %v", ms, err)
+	}
+	for _, m := range ms {
+		switch m.ConditionID {
+		case feeMarket:
+			if !m.FeesEnabled || m.FeeSchedule != economics || m.RebateRate != d("0.25") || m.MinOrderSize != d("5") {
+				t.Errorf("fee market %+v", m)
+			}
+		case marketID:
+			if m.FeesEnabled || !m.FeeSchedule.FeeFree() {
+				t.Errorf("fee-free market %+v", m)
+			}
+		}
+	}
+	// CLOB: fd {r, e, to}, omitted on the fee-free market.
+	info, err := c.ClobMarketInfo(ctx, feeMarket)
+	if err != nil || info.FeeSchedule != economics || info.MinOrderSize != d("5") || info.TickSize != d("0.01") {
+		t.Fatalf("clob market info %+v %v", info, err)
+	}
+	if info, err := c.ClobMarketInfo(ctx, marketID); err != nil || !info.FeeSchedule.FeeFree() {
+		t.Fatalf("fee-free clob market info %+v %v", info, err)
+	}
+	// The legacy base fee: 1000 where fees are on, 0 where not.
+	if code, body := raw(t, http.MethodGet, f.urls.CLOB+"/fee-rate?token_id="+feeYes, nil, nil); code != 200 || body != `{"base_fee":1000}` {
+		t.Errorf("fee-rate %d %s", code, body)
+	}
+	if code, body := raw(t, http.MethodGet, f.urls.CLOB+"/fee-rate?token_id="+yesToken, nil, nil); code != 200 || body != `{"base_fee":0}` {
+		t.Errorf("fee-rate of the fee-free market %d %s", code, body)
+	}
+
+	// A taker buys 8 at 0.25: 8 × 0.05 × 0.25 × 0.75 = $0.075 in fees.
+	inst := polybot.Instrument{Venue: polybot.Polymarket, Market: feeMarket, Token: feeYes, Outcome: polybot.Yes}
+	if err := f.sim.Apply(polybot.BookEvent{Kind: polybot.BookSnapshot, Instrument: inst, Asks: []polybot.Level{lv("0.25", "40")}}); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := f.tenant(t, f.cfg)
+	before := time.Now().Add(-time.Second)
+	if _, err := x.PlaceOrder(ctx, order("fee-1", inst, polybot.Buy, "0.25", "8", polybot.FOK)); err != nil {
+		t.Fatal(err)
+	}
+	fills, err := x.Fills(ctx, before)
+	if err != nil || len(fills) != 1 || fills[0].Fee != d("0.075") {
+		t.Fatalf("fills %+v %v", fills, err)
+	}
+	if bal, err := x.Balance(ctx); err != nil || bal.Total != d("997.925") {
+		t.Fatalf("balance %+v %v: want 1000 − 2 − 0.075", bal, err)
 	}
 }

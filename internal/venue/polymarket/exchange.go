@@ -14,6 +14,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/eip712"
+	"github.com/polybot/polybot/internal/fee"
 )
 
 // ---- wire types of the authenticated REST API (shared with the simulator) ----
@@ -707,18 +708,16 @@ func (x *Exchange) fills(t TradeJSON, apiKey string) ([]polybot.Fill, error) {
 	return out, nil
 }
 
-// takerFee is Polymarket's fee formula, rate × min(p, 1−p) × size, with the
-// rate in basis points (zero on most markets).
+// takerFee is the fee of a taker fill as the trade reports it: its
+// fee_rate_bps is the rate that applied (rate × 10⁴), charged on the
+// published curve C × rate × p × (1−p) (exponent 1, the only one the trade
+// carries; internal/fee holds the formula).
 func takerFee(price, size polybot.Decimal, bps string) polybot.Decimal {
 	n, err := strconv.ParseInt(strings.TrimSpace(bps), 10, 64)
-	if err != nil || n <= 0 {
+	if err != nil || n <= 0 || n >= 10_000 {
 		return polybot.Zero
 	}
-	m := price
-	if q := polybot.One.Sub(price); q.LessThan(m) {
-		m = q
-	}
-	return m.Mul(size).Mul(polybot.NewDecimal(n, 4))
+	return fee.PolymarketSchedule{Rate: polybot.NewDecimal(n, 4), Exponent: 1}.TakerFee(price, size)
 }
 
 // Balance implements polybot.Exchange: Total is the collateral (USDC)

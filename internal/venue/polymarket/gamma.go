@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 )
 
 // GammaMarket is a market's metadata from the Gamma API. The venue sends
@@ -27,22 +28,39 @@ type GammaMarket struct {
 	TickSize     polybot.Decimal
 	MinOrderSize polybot.Decimal
 	EndDate      time.Time
+	// FeesEnabled and FeeSchedule are the market's taker fee schedule
+	// (Gamma's feesEnabled and feeSchedule {rate, exponent, takerOnly,
+	// rebateRate}); a market without fees has the zero schedule.
+	FeesEnabled bool
+	FeeSchedule fee.PolymarketSchedule
+	// RebateRate is the share of taker fees paid back to makers.
+	RebateRate polybot.Decimal
+}
+
+// feeScheduleJSON is Gamma's feeSchedule object (numbers or strings).
+type feeScheduleJSON struct {
+	Rate       Number `json:"rate"`
+	Exponent   Number `json:"exponent"`
+	TakerOnly  bool   `json:"takerOnly"`
+	RebateRate Number `json:"rebateRate"`
 }
 
 // gammaMarketJSON is the wire form.
 type gammaMarketJSON struct {
-	ID                    string `json:"id"`
-	Question              string `json:"question"`
-	ConditionID           string `json:"conditionId"`
-	Slug                  string `json:"slug"`
-	Outcomes              string `json:"outcomes"`
-	ClobTokenIDs          string `json:"clobTokenIds"`
-	Active                bool   `json:"active"`
-	Closed                bool   `json:"closed"`
-	NegRisk               bool   `json:"negRisk"`
-	OrderPriceMinTickSize Number `json:"orderPriceMinTickSize"`
-	OrderMinSize          Number `json:"orderMinSize"`
-	EndDate               string `json:"endDate"`
+	ID                    string           `json:"id"`
+	Question              string           `json:"question"`
+	ConditionID           string           `json:"conditionId"`
+	Slug                  string           `json:"slug"`
+	Outcomes              string           `json:"outcomes"`
+	ClobTokenIDs          string           `json:"clobTokenIds"`
+	Active                bool             `json:"active"`
+	Closed                bool             `json:"closed"`
+	NegRisk               bool             `json:"negRisk"`
+	OrderPriceMinTickSize Number           `json:"orderPriceMinTickSize"`
+	OrderMinSize          Number           `json:"orderMinSize"`
+	EndDate               string           `json:"endDate"`
+	FeesEnabled           bool             `json:"feesEnabled"`
+	FeeSchedule           *feeScheduleJSON `json:"feeSchedule"`
 }
 
 // GammaMarketJSON returns m in the Gamma API's wire form (for the
@@ -60,6 +78,12 @@ func GammaMarketJSON(m GammaMarket) any {
 	}
 	if !m.EndDate.IsZero() {
 		j["endDate"] = m.EndDate.UTC().Format(time.RFC3339)
+	}
+	j["feesEnabled"] = m.FeesEnabled
+	j["feeSchedule"] = nil
+	if m.FeesEnabled {
+		j["feeSchedule"] = map[string]any{"rate": json.Number(m.FeeSchedule.Rate.String()),
+			"exponent": m.FeeSchedule.ExponentValue(), "takerOnly": true, "rebateRate": json.Number(m.RebateRate.String())}
 	}
 	return j
 }
@@ -81,7 +105,71 @@ func (j gammaMarketJSON) market() (GammaMarket, error) {
 	if j.EndDate != "" {
 		m.EndDate, _ = time.Parse(time.RFC3339, j.EndDate)
 	}
+	m.FeesEnabled = j.FeesEnabled
+	if j.FeesEnabled && j.FeeSchedule != nil {
+		fs, err := fee.NewPolymarketSchedule(j.FeeSchedule.Rate.Decimal, j.FeeSchedule.Exponent.Decimal)
+		if err != nil {
+			return m, fmt.Errorf("polymarket: gamma market %s: %w", j.ID, err)
+		}
+		m.FeeSchedule, m.RebateRate = fs, j.FeeSchedule.RebateRate.Decimal
+	}
 	return m, nil
+}
+
+// ClobMarketInfo is the CLOB's parameters for a market (GET
+// /clob-markets/{condition_id}): tick, minimum order size and the fee
+// details fd {r: rate, e: exponent, to: taker only}, which the venue omits
+// on a fee-free market.
+type ClobMarketInfo struct {
+	ConditionID  string
+	TickSize     polybot.Decimal
+	MinOrderSize polybot.Decimal
+	FeeSchedule  fee.PolymarketSchedule
+}
+
+// ClobMarketInfo reads a market's CLOB parameters, fee schedule included
+// (what the venue's docs say to query fees with).
+func (c *Client) ClobMarketInfo(ctx context.Context, conditionID string) (*ClobMarketInfo, error) {
+	var v struct {
+		C   string `json:"c"`
+		MTS Number `json:"mts"`
+		MOS Number `json:"mos"`
+		FD  *struct {
+			R Number `json:"r"`
+			E Number `json:"e"`
+		} `json:"fd"`
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, base: c.cfg.CLOBURL, path: "/clob-markets/" + url.PathEscape(conditionID)}, &v); err != nil {
+		return nil, err
+	}
+	info := &ClobMarketInfo{ConditionID: v.C, TickSize: v.MTS.Decimal, MinOrderSize: v.MOS.Decimal}
+	if info.ConditionID == "" {
+		info.ConditionID = conditionID
+	}
+	if v.FD != nil {
+		fs, err := fee.NewPolymarketSchedule(v.FD.R.Decimal, v.FD.E.Decimal)
+		if err != nil {
+			return nil, fmt.Errorf("polymarket: clob market %s: %w", conditionID, err)
+		}
+		info.FeeSchedule = fs
+	}
+	return info, nil
+}
+
+// ClobMarketInfoJSON is info in the CLOB's wire form (for the simulator):
+// fd only when the market charges fees, as the venue does.
+func ClobMarketInfoJSON(info ClobMarketInfo, tokens, outcomes [2]string, negRisk bool) map[string]any {
+	j := map[string]any{
+		"c":   info.ConditionID,
+		"t":   []map[string]string{{"t": tokens[0], "o": outcomes[0]}, {"t": tokens[1], "o": outcomes[1]}},
+		"mts": json.Number(info.TickSize.String()), "mos": json.Number(info.MinOrderSize.String()),
+		"nr": negRisk, "r": nil, "mbf": 0, "tbf": 0,
+	}
+	if !info.FeeSchedule.FeeFree() {
+		j["fd"] = map[string]any{"r": json.Number(info.FeeSchedule.Rate.String()), "e": info.FeeSchedule.ExponentValue(), "to": true}
+		j["tbf"] = 1000 // the legacy base fee in bps, 1000 on every fee-charging market
+	}
+	return j
 }
 
 // Instruments returns the market's outcome tokens as instruments. For a

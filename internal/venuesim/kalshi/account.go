@@ -1,6 +1,7 @@
 package kalshi
 
 import (
+	"github.com/polybot/polybot/internal/fee"
 	"math/big"
 	"time"
 
@@ -136,48 +137,12 @@ func minDec(a, b polybot.Decimal) polybot.Decimal {
 	return b
 }
 
-// Fees, computed independently of the connector: the taker pays
-// ceil(0.07 × m × C × P × (1−P)) to the cent; makers pay a quarter of the
-// rate on series with maker fees; flat series charge the rate on C alone.
-var (
-	takerRate = polybot.MustDecimal("0.07")
-	makerRate = polybot.MustDecimal("0.0175")
-)
-
-func fee(sc *SeriesConfig, price, count polybot.Decimal, taker bool) polybot.Decimal {
-	mult := polybot.One
-	typ := "quadratic"
+// seriesFee is what a fill costs on series sc (nil: the general
+// schedule), by the same model the strategies price with (internal/fee).
+func seriesFee(sc *SeriesConfig, price, count polybot.Decimal, taker bool) polybot.Decimal {
+	var s fee.KalshiSchedule
 	if sc != nil {
-		typ = sc.FeeType
-		if !sc.FeeMultiplier.IsZero() {
-			mult = sc.FeeMultiplier
-		}
+		s = fee.KalshiSchedule{Type: sc.FeeType, Multiplier: sc.FeeMultiplier}
 	}
-	rate := takerRate
-	if !taker {
-		if typ != "quadratic_with_maker_fees" && typ != "quadratic_with_combo_maker_fees" {
-			return polybot.Zero
-		}
-		rate = makerRate
-	}
-	// Work in integer millionths: rate·m·C·P·(1−P) has 5 factors of 10^-6.
-	n := big.NewInt(rate.Micros())
-	n.Mul(n, big.NewInt(mult.Micros()))
-	n.Mul(n, big.NewInt(count.Micros()))
-	factors := 3
-	if typ != "flat" {
-		n.Mul(n, big.NewInt(price.Micros()))
-		n.Mul(n, big.NewInt(polybot.One.Sub(price).Micros()))
-		factors = 5
-	}
-	if n.Sign() <= 0 {
-		return polybot.Zero
-	}
-	// To cents: divide by 10^(6·factors − 2), rounding up.
-	den := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(6*factors-2)), nil)
-	q, r := new(big.Int).QuoRem(n, den, new(big.Int))
-	if r.Sign() > 0 {
-		q.Add(q, big.NewInt(1))
-	}
-	return polybot.NewDecimal(q.Int64(), 2)
+	return s.Fee(price, count, !taker)
 }

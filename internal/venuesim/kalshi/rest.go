@@ -585,7 +585,7 @@ func (s *Server) place(keyID string, p placement) (res matching.Result, apiErr *
 	open := s.eng.OpenOrders(keyID, "")
 	s.mu.Lock()
 	a := s.accounts[keyID]
-	need := collateral(p.side, p.price, p.size).Add(fee(sc, p.price, p.size, true))
+	need := collateral(p.side, p.price, p.size).Add(seriesFee(sc, p.price, p.size, true))
 	if s.available(a, open).LessThan(need) {
 		s.mu.Unlock()
 		return matching.Result{}, badRequest("insufficient_balance", "insufficient balance")

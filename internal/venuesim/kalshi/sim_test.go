@@ -422,7 +422,7 @@ func TestFeesAreCeilToTheCentPerSeriesSchedule(t *testing.T) {
 		{"a maker where makers pay", makers, "0.5", "100", false, "0.44"},
 	}
 	for _, tc := range cases {
-		if got := fee(tc.sc, polybot.MustDecimal(tc.price), polybot.MustDecimal(tc.count), tc.taker); got != polybot.MustDecimal(tc.want) {
+		if got := seriesFee(tc.sc, polybot.MustDecimal(tc.price), polybot.MustDecimal(tc.count), tc.taker); got != polybot.MustDecimal(tc.want) {
 			t.Fatalf("%s: fee = %s, want %s", tc.name, got, tc.want)
 		}
 	}

@@ -44,7 +44,7 @@ func (s *Server) onUpdate(u matching.Update) {
 			if a == nil || meta == nil {
 				continue
 			}
-			f := fee(sc, t.Price, t.Size, leg.taker)
+			f := seriesFee(sc, t.Price, t.Size, leg.taker)
 			post := a.settle(ticker, leg.side, t.Price, t.Size, f, t.Time)
 			cost := t.Price.Mul(t.Size)
 			if leg.taker {

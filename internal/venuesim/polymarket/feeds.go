@@ -49,7 +49,9 @@ func (s *Server) apply(ev polybot.BookEvent) error {
 		if ev.Kind != polybot.BookSnapshot {
 			return nil
 		}
-		if err := s.AddMarket(marketFor(ev)); err != nil {
+		mk := marketFor(ev)
+		mk.FeeSchedule = s.cfg.FeedFeeSchedule
+		if err := s.AddMarket(mk); err != nil {
 			return err
 		}
 		s.mu.Lock()

@@ -318,11 +318,19 @@ func (s *Server) getNegRisk(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, map[string]bool{"neg_risk": m.NegRisk})
 }
 
+// getFeeRate is the legacy base fee in bps, as the venue still serves it:
+// 1000 on a market with fees, 0 on a fee-free one (the rate itself is in
+// the market's fee schedule).
 func (s *Server) getFeeRate(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.marketOf(tokenParam(r)); err != nil {
+	m, err := s.marketOf(tokenParam(r))
+	if err != nil {
 		return err
 	}
-	return writeJSON(w, map[string]int{"base_fee": 0})
+	base := 0
+	if !m.FeeSchedule.FeeFree() {
+		base = 1000
+	}
+	return writeJSON(w, map[string]int{"base_fee": base})
 }
 
 func (s *Server) best(token string) (bid, ask polybot.Level, okb, oka bool) {
@@ -407,12 +415,8 @@ func (s *Server) getClobMarket(w http.ResponseWriter, r *http.Request) error {
 	if m == nil {
 		return fail(http.StatusNotFound, "market not found")
 	}
-	return writeJSON(w, map[string]any{
-		"c":   m.ConditionID,
-		"t":   []map[string]string{{"t": m.Tokens[0], "o": m.Outcomes[0]}, {"t": m.Tokens[1], "o": m.Outcomes[1]}},
-		"mts": json.Number(wire(m.TickSize)), "nr": m.NegRisk, "fd": map[string]int{"r": 0, "e": 0},
-		"mos": json.Number(wire(m.MinOrderSize)), "r": nil,
-	})
+	return writeJSON(w, pm.ClobMarketInfoJSON(pm.ClobMarketInfo{ConditionID: m.ConditionID, TickSize: m.TickSize,
+		MinOrderSize: m.MinOrderSize, FeeSchedule: m.FeeSchedule}, m.Tokens, m.Outcomes, m.NegRisk))
 }
 
 // ---- orders ----
@@ -865,7 +869,8 @@ func (s *Server) gammaMarkets(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, pm.GammaMarketJSON(pm.GammaMarket{ID: strconv.Itoa(m.id), Question: m.Question,
 			ConditionID: m.ConditionID, Slug: m.Slug, Outcomes: m.Outcomes[:], TokenIDs: m.Tokens[:],
-			Active: true, NegRisk: m.NegRisk, TickSize: m.TickSize, MinOrderSize: m.MinOrderSize}))
+			Active: true, NegRisk: m.NegRisk, TickSize: m.TickSize, MinOrderSize: m.MinOrderSize,
+			FeesEnabled: !m.FeeSchedule.FeeFree(), FeeSchedule: m.FeeSchedule, RebateRate: m.RebateRate}))
 	}
 	off, _ := strconv.Atoi(q.Get("offset"))
 	if off > 0 {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/eip712"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	"github.com/polybot/polybot/internal/venuesim/matching"
@@ -62,6 +63,12 @@ type Market struct {
 	TickSize     polybot.Decimal // default 0.01
 	MinOrderSize polybot.Decimal // default 0 (no minimum)
 	NegRisk      bool
+	// FeeSchedule is the market's taker fee schedule, published as the
+	// venue does (Gamma feesEnabled/feeSchedule, CLOB fd, /fee-rate) and
+	// charged on every taker fill; the zero value is fee-free.
+	FeeSchedule fee.PolymarketSchedule
+	// RebateRate is published with a fee schedule (e.g. 0.25).
+	RebateRate polybot.Decimal
 }
 
 // Config configures a simulator. The zero value works: chain 137, 1,000
@@ -78,6 +85,9 @@ type Config struct {
 	Markets []Market
 	// Feeds drive external liquidity (replays, the synthetic generator).
 	Feeds []Source
+	// FeedFeeSchedule is the fee schedule of the markets feeds list (zero:
+	// fee-free, as the Fed Dec 2025 market was).
+	FeedFeeSchedule fee.PolymarketSchedule
 	// Faults is the initial fault plan (more can be set at run time).
 	Faults FaultConfig
 	// AuthMaxSkew bounds how far an auth timestamp may be from the clock
@@ -229,6 +239,9 @@ func New(cfg Config) (*Server, error) {
 	for _, f := range cfg.Feeds {
 		if l, ok := f.(MarketLister); ok {
 			for _, m := range l.Markets() {
+				if m.FeeSchedule.FeeFree() {
+					m.FeeSchedule = cfg.FeedFeeSchedule
+				}
 				if err := s.AddMarket(m); err != nil && polybot.ErrorCode(err) != polybot.ECONFLICT {
 					return nil, err
 				}
@@ -574,6 +587,13 @@ func (s *Server) settleLocked(m *market, t matching.Trade) {
 	}
 	move(taker, t.TakerSide)
 	move(maker, 1-t.TakerSide)
+	// The taker pays the market's fee; makers pay nothing. (The venue takes
+	// a buyer's fee in shares worth it; the simulator takes the dollars.)
+	takerFee := m.FeeSchedule.TakerFee(t.Price, t.Size)
+	if taker != nil {
+		taker.cash = taker.cash.Sub(takerFee)
+	}
+	bps := feeRateBps(m.FeeSchedule)
 	s.lastTrade[t.Book] = t.Price
 	outcome := outcomeName(m, t.Book)
 	txHash := "0x" + hex.EncodeToString(sha256Sum([]byte("tx/"+t.ID)))
@@ -590,7 +610,7 @@ func (s *Server) settleLocked(m *market, t matching.Trade) {
 	rec := &tradeRec{taker: taker, maker: maker, makerOwner: makerOwner, makerOrder: t.MakerOrderID,
 		makerSide: 1 - t.TakerSide, at: t.Time}
 	rec.j = pm.TradeJSON{ID: t.ID, TakerOrderID: t.TakerOrderID, Market: m.ConditionID, AssetID: t.Book,
-		Side: t.TakerSide.String(), Size: wire(t.Size), FeeRateBps: "0", Price: wire(t.Price),
+		Side: t.TakerSide.String(), Size: wire(t.Size), FeeRateBps: bps, Price: wire(t.Price),
 		Status: "MATCHED", MatchTime: at, LastUpdate: at, Outcome: outcome, Owner: takerOwner,
 		MakerOrders: []pm.MakerOrderJSON{{OrderID: t.MakerOrderID, Owner: makerOwner,
 			MatchedAmount: wire(t.Size), Price: wire(t.Price), FeeRateBps: "0", AssetID: t.Book,
@@ -605,7 +625,7 @@ func (s *Server) settleLocked(m *market, t matching.Trade) {
 	s.trades = append(s.trades, rec)
 	// Market channel: last trade price. User channel: each side's view.
 	s.broadcastMarket(t.Book, map[string]any{"asset_id": t.Book, "event_type": pm.EventLastTradePrice,
-		"fee_rate_bps": "0", "market": m.ConditionID, "price": wire(t.Price), "side": t.TakerSide.String(),
+		"fee_rate_bps": bps, "market": m.ConditionID, "price": wire(t.Price), "side": t.TakerSide.String(),
 		"size": wire(t.Size), "timestamp": millis(t.Time), "transaction_hash": txHash})
 	if takerOwner != "" {
 		s.pushUser(takerOwner, m.ConditionID, tradeEvent(rec.j, "TAKER"))
@@ -740,4 +760,10 @@ func avg(cost, size polybot.Decimal) polybot.Decimal {
 		return polybot.Zero
 	}
 	return polybot.DecimalFromMicros(q.Int64())
+}
+
+// feeRateBps is the rate a taker fill reports, rate × 10⁴ ("0" when the
+// market is fee-free).
+func feeRateBps(s fee.PolymarketSchedule) string {
+	return strconv.FormatInt(s.Rate.Micros()/100, 10)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
@@ -205,5 +206,22 @@ func TestTheChannelsAnswerPINGAndRefuseABadUserKey(t *testing.T) {
 	_, _, err = u.Read(ctx)
 	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
 		t.Fatalf("a bad key: %v", err)
+	}
+}
+
+func TestTheReplayedMarketsPublishTheConfiguredFeeSchedule(t *testing.T) {
+	src, err := sim.ReplayFile("../../marketdata/replay/recordings/fed_dec2025_hold.csv", replay.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	econ := fee.PolymarketSchedule{Rate: polybot.MustDecimal("0.05"), Exponent: 1}
+	_, c := startSim(t, sim.Config{Feeds: []sim.Source{src}, FeedFeeSchedule: econ})
+	gm, err := c.Markets(context.Background(), pm.MarketsQuery{TokenIDs: []string{replay.FedDec2025Hold.PolymarketYesToken}})
+	if err != nil || len(gm) != 1 || !gm[0].FeesEnabled || gm[0].FeeSchedule != econ {
+		t.Fatalf("gamma %+v %v", gm, err)
+	}
+	info, err := c.ClobMarketInfo(context.Background(), gm[0].ConditionID)
+	if err != nil || info.FeeSchedule != econ {
+		t.Fatalf("clob market info %+v %v", info, err)
 	}
 }
