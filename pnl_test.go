@@ -1,6 +1,7 @@
 package polybot_test
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/polybot/polybot"
@@ -98,6 +99,51 @@ func TestFormatUSD(t *testing.T) {
 	} {
 		if got := polybot.FormatUSD(polybot.MustDecimal(tc.in)); got != tc.want {
 			t.Errorf("FormatUSD(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestACompleteSetBookIsWorthTheSameAtAnyBids is the property behind "a
+// hedged book is never a loss": a book made only of complete sets (on one
+// venue, or across an approved pair, in random sizes) has the same value
+// whatever the bids — stale, one cent, ninety-nine cents — so marking it
+// can never show a loss since the day opened.
+func TestACompleteSetBookIsWorthTheSameAtAnyBids(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 13))
+	pair := &polybot.MarketPair{ID: "fed", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED", Approved: true}
+	insts := []polybot.Instrument{
+		{Venue: polybot.Polymarket, Token: "111", Outcome: polybot.Yes}, {Venue: polybot.Polymarket, Token: "222", Outcome: polybot.No},
+		{Venue: polybot.Kalshi, Market: "KXFED", Outcome: polybot.Yes}, {Venue: polybot.Kalshi, Market: "KXFED", Outcome: polybot.No},
+		{Venue: polybot.Kalshi, Market: "KXCPI", Outcome: polybot.Yes}, {Venue: polybot.Kalshi, Market: "KXCPI", Outcome: polybot.No},
+	}
+	cents := func(lo, hi int) polybot.Decimal { return polybot.NewDecimal(int64(lo+rng.IntN(hi-lo+1)), 2) }
+	// The ways to make a set: PM YES + K NO, K YES + PM NO, PM YES + PM NO, K YES + K NO, CPI YES + NO.
+	combos := [][2]int{{0, 3}, {2, 1}, {0, 1}, {2, 3}, {4, 5}}
+	for trial := range 500 {
+		size := map[int]polybot.Decimal{}
+		sets := polybot.Zero
+		for _, c := range combos {
+			n := polybot.NewDecimal(int64(rng.IntN(500)), 0)
+			size[c[0]], size[c[1]] = size[c[0]].Add(n), size[c[1]].Add(n)
+			sets = sets.Add(n)
+		}
+		var hs []*polybot.Holding
+		for i, inst := range insts {
+			if size[i].Sign() > 0 {
+				hs = append(hs, &polybot.Holding{Instrument: inst, Mode: polybot.DryRun, Size: size[i], AvgPrice: cents(1, 99)})
+			}
+		}
+		for range 5 {
+			bids := map[string]polybot.Mark{}
+			for _, inst := range insts {
+				if rng.IntN(6) > 0 { // now and then a book was never seen
+					bids[inst.Key()] = polybot.Mark{Price: cents(0, 99), Stale: rng.IntN(3) == 0}
+				}
+			}
+			v := polybot.Value(hs, polybot.DryRun, valuer{bids, []*polybot.MarketPair{pair}})
+			if v.Value != sets || len(v.Open) != 0 {
+				t.Fatalf("trial %d: a book of %s complete sets is worth %s (open %+v) at bids %v", trial, sets, v.Value, v.Open, bids)
+			}
 		}
 	}
 }

@@ -660,3 +660,34 @@ func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.
 	}
 	eventually(t, "running again", func() bool { return m.Status(lt.id).State == polybot.BotRunning })
 }
+
+func TestALegWhoseOrderNeverReachedTheVenueIsClosedWithinSecondsAndItsPartnerUnwound(t *testing.T) {
+	r := newLiveRig(t)
+	lt := r.liveUser(nil)
+	m := r.startLive(Config{}) // the default UnknownGrace and ReconcileEvery
+	r.waitRunning(lt.id)
+	// The Polymarket leg's POST fails with a 503: its outcome is unknown,
+	// and the venue never got it, so every query answers "no such order".
+	r.psim.Faults().FailNext("POST /order", 1, http.StatusServiceUnavailable)
+	r.crossBooks("10")
+	began := time.Now()
+	eventually(t, "the Kalshi leg is unwound", func() bool {
+		_, sum := r.unwinds(lt.id)
+		return sum == d("10")
+	})
+	took := time.Since(began)
+	legs := r.intentsByLeg(lt.id)
+	if p := legs[1]; p.Instrument != pmFedNo || p.State != polybot.IntentRejected || !strings.Contains(p.Error, "no such order") {
+		t.Fatalf("polymarket leg %+v, want closed as never placed", p)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("the naked Kalshi leg was unwound after %s, want within seconds", took)
+	}
+	if pos := r.psim.Wallet(lt.wallet.Address()).Positions[pmNoTok]; !pos.IsZero() {
+		t.Fatalf("the Polymarket leg traded after all: %s", pos)
+	}
+	if st := m.Status(lt.id); st.State != polybot.BotRunning {
+		t.Fatalf("status %+v", st)
+	}
+	t.Logf("naked leg unwound %s after the book update", took.Round(time.Millisecond))
+}
