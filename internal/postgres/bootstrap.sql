@@ -11,6 +11,11 @@
 --   polybot_owner    NOLOGIN; owns every PolyBot table and the SECURITY
 --                    DEFINER audit functions. Migrations run as it.
 --   polybot_service  NOLOGIN; the narrow admin/service path.
+--   polybot_tenant_app NOLOGIN; the application's own writes inside a tenant
+--                    transaction (quota counters, intents, fills, holdings,
+--                    daily P&L, deletes): still bound to the tenant's claims
+--                    by RLS, but never granted to authenticated, so a tenant
+--                    with raw SQL cannot write what the risk gate trusts.
 --   polybot_app      LOGIN, NOSUPERUSER, NOBYPASSRLS, NOINHERIT, owns nothing.
 --                    It may switch to authenticated or polybot_service inside
 --                    a transaction (set_config('role', ..., true)); by itself
@@ -41,6 +46,7 @@ BEGIN
 		('authenticated', 'NOLOGIN'),
 		('polybot_owner', 'NOLOGIN'),
 		('polybot_service', 'NOLOGIN'),
+		('polybot_tenant_app', 'NOLOGIN'),
 		('polybot_app', 'LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION')
 	) AS v(name, attrs)
 	LOOP
@@ -71,6 +77,7 @@ BEGIN
 	FOR r IN SELECT * FROM (VALUES
 		('authenticated', 'polybot_app'),
 		('polybot_service', 'polybot_app'),
+		('polybot_tenant_app', 'polybot_app'),
 		('polybot_owner', current_user::text)
 	) AS v(grp, member)
 	LOOP
@@ -88,7 +95,7 @@ BEGIN
 	-- polybot_owner). Grant only what is missing: on Supabase the auth schema
 	-- belongs to supabase_auth_admin, of which the admin (postgres) is a
 	-- member, and authenticated has its privileges already.
-	FOR r IN SELECT unnest(ARRAY['authenticated', 'polybot_owner']) AS name
+	FOR r IN SELECT unnest(ARRAY['authenticated', 'polybot_owner', 'polybot_tenant_app']) AS name
 	LOOP
 		IF NOT has_schema_privilege(r.name, 'auth', 'USAGE') THEN
 			BEGIN
@@ -115,7 +122,7 @@ BEGIN
 	IF NOT has_schema_privilege('polybot_owner', 'public', 'CREATE') THEN
 		GRANT USAGE, CREATE ON SCHEMA public TO polybot_owner;
 	END IF;
-	FOR r IN SELECT unnest(ARRAY['authenticated', 'polybot_service']) AS name
+	FOR r IN SELECT unnest(ARRAY['authenticated', 'polybot_service', 'polybot_tenant_app']) AS name
 	LOOP
 		IF NOT has_schema_privilege(r.name, 'public', 'USAGE') THEN
 			EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', r.name);

@@ -54,6 +54,7 @@ const (
 	AppRole           = "polybot_app"
 	OwnerRole         = "polybot_owner"
 	ServiceRole       = "polybot_service"
+	TenantAppRole     = "polybot_tenant_app"
 	AuthenticatedRole = "authenticated"
 )
 

@@ -331,6 +331,8 @@ func (t *tenantTx) SetSecretValidation(platform polybot.Platform, paper bool, st
 }
 
 func (t *tenantTx) DeleteSecret(platform polybot.Platform, paper bool) error {
+	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	defer func() { t.as = "" }()
 	n, err := t.exec(`DELETE FROM polybot_user_secrets WHERE user_id = $1 AND platform = $2 AND is_paper = $3`,
 		uid(t.tenant), string(platform), paper)
 	if err == nil && n == 0 {
@@ -398,6 +400,8 @@ func (t *tenantTx) CreateSession(s *polybot.Session) error {
 }
 
 func (t *tenantTx) DeleteSession(id string) error {
+	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	defer func() { t.as = "" }()
 	n, err := t.exec(`DELETE FROM polybot_sessions WHERE id = $1 AND user_id = $2`, id, uid(t.tenant))
 	if err == nil && n == 0 {
 		err = pgx.ErrNoRows
@@ -460,6 +464,8 @@ func (t *tenantTx) CreateAPIToken(k *polybot.APIToken) error {
 }
 
 func (t *tenantTx) DeleteAPIToken(id polybot.ID) error {
+	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	defer func() { t.as = "" }()
 	n, err := t.exec(`DELETE FROM polybot_api_tokens WHERE id = $1 AND user_id = $2`, uid(id), uid(t.tenant))
 	if err == nil && n == 0 {
 		err = pgx.ErrNoRows
@@ -494,6 +500,8 @@ func (t *tenantTx) AuditTrail(before int64, limit int) ([]*polybot.AuditEntry, e
 // READ COMMITTED's re-check of the WHERE clause on the locked row make the
 // check and the increment one atomic step under any concurrency.
 func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
+	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	defer func() { t.as = "" }()
 	month := polybot.QuotaMonth(t.now)
 	q := polybot.Quota{Month: month}
 	err := t.queryRow(`UPDATE polybot_user_profiles SET
@@ -517,6 +525,8 @@ func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
 
 // CountTrade counts one trade this month whatever the limit.
 func (t *tenantTx) CountTrade() (polybot.Quota, error) {
+	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	defer func() { t.as = "" }()
 	month := polybot.QuotaMonth(t.now)
 	q := polybot.Quota{Month: month}
 	err := t.queryRow(`UPDATE polybot_user_profiles SET
@@ -528,6 +538,8 @@ func (t *tenantTx) CountTrade() (polybot.Quota, error) {
 }
 
 func (t *tenantTx) ReleaseTrade() (polybot.Quota, error) {
+	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	defer func() { t.as = "" }()
 	month := polybot.QuotaMonth(t.now)
 	q := polybot.Quota{Month: month}
 	err := t.queryRow(`UPDATE polybot_user_profiles SET

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +94,25 @@ func TestTenantCannotWriteAdminStateOrTradingHistory(t *testing.T) {
 		`DELETE FROM polybot_holdings`,
 		`DELETE FROM polybot_daily_pnl`,
 		`UPDATE polybot_holdings SET instrument_key = 'x'`,
+		// What the risk gate trusts: only the application writes it.
+		`UPDATE polybot_user_profiles SET trades_this_month = 0`,
+		`UPDATE polybot_user_profiles SET quota_month = '1999-01'`,
+		`UPDATE polybot_daily_pnl SET realized = 1000000`,
+		`UPDATE polybot_daily_pnl SET open_value = 0, cash_flow = 1000000`,
+		`INSERT INTO polybot_daily_pnl (user_id, day, mode, realized) VALUES (auth.uid(), current_date + 1, 'live', 1000000)`,
+		`INSERT INTO polybot_fills (user_id, venue, trade_id, mode, outcome, side, price, size, filled_at) VALUES (auth.uid(), 'kalshi', 'forged', 'live', 'YES', 'SELL', 0.99, 1000, now())`,
+		`UPDATE polybot_order_intents SET state = 'cancelled'`,
+		`INSERT INTO polybot_holdings (user_id, instrument_key, mode) VALUES (auth.uid(), 'x', 'live')`,
+		`UPDATE polybot_holdings SET size = 0`,
+		// No table-level UPDATE or DELETE: no lock that stalls every tenant.
+		`LOCK TABLE polybot_api_tokens IN ACCESS EXCLUSIVE MODE`,
+		`LOCK TABLE polybot_sessions IN ACCESS EXCLUSIVE MODE`,
+		`LOCK TABLE polybot_user_secrets IN ACCESS EXCLUSIVE MODE`,
+		`LOCK TABLE polybot_user_profiles IN ACCESS EXCLUSIVE MODE`,
+		`LOCK TABLE polybot_user_config IN SHARE MODE`,
+		`DELETE FROM polybot_api_tokens`,
+		`DELETE FROM polybot_sessions`,
+		`DELETE FROM polybot_user_secrets`,
 	}
 	asTenant(t, app, a, func(tx pgx.Tx) {
 		for _, q := range refused {
@@ -148,4 +169,58 @@ func TestServiceRoleCannotReadTradingHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// A tenant's own SQL session (on Supabase: PostgREST's authenticator, a
+// login that may become authenticated) cannot become the role the
+// application writes the risk gate's state with.
+func TestATenantSQLSessionCannotBecomeTheApplicationsWriterRole(t *testing.T) {
+	d := pgtest.NewDatabase(t)
+	db := d.Open(t, nil)
+	a := seedTenant(t, db, "a@example.com")
+	ctx := context.Background()
+	admin := d.Conn(t)
+	login := "authenticator_" + strings.ReplaceAll(a.String()[:8], "-", "")
+	for _, q := range []string{
+		`CREATE ROLE ` + login + ` LOGIN NOINHERIT`,
+		`GRANT authenticated TO ` + login,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP ROLE IF EXISTS `+login) })
+	u, err := url.Parse(d.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(login)
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	asTenant(t, conn, a, func(tx pgx.Tx) {
+		for _, q := range []string{
+			`SELECT set_config('role', 'polybot_tenant_app', true)`,
+			`SET LOCAL ROLE polybot_tenant_app`,
+			`SET LOCAL ROLE polybot_service`,
+			`UPDATE polybot_user_profiles SET trades_this_month = 0`,
+			`UPDATE polybot_daily_pnl SET realized = 1000000`,
+		} {
+			if _, err := tx.Exec(ctx, `SAVEPOINT s`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, q); sqlState(err) != "42501" {
+				t.Errorf("tenant session ran %q: got %v, want insufficient_privilege (42501)", q, err)
+			}
+			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT s`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var used int
+		if err := tx.QueryRow(ctx, `SELECT trades_this_month FROM polybot_user_profiles`).Scan(&used); err != nil {
+			t.Errorf("the tenant still reads its own profile: %v", err)
+		}
+	})
 }

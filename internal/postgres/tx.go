@@ -79,7 +79,18 @@ type txn struct {
 	// with its identity, or fn has returned and the connection is back in
 	// the pool.
 	err error
+	// as, when set, is the role each statement runs as instead of id.role,
+	// switched to and back in the same round trip. Tenant methods set it to
+	// TenantAppRole for the application's own writes of what the risk gate
+	// trusts (quota counters, intents, fills, holdings, daily P&L) and for
+	// deletes. The tenant's claims stay set, so RLS binds every row to the
+	// tenant as before; authenticated itself holds no such grant.
+	as string
 }
+
+// setRole switches the transaction's role until the next switch or its end.
+const setRole = `SELECT set_config('role', $1, true)`
+
 
 var errTxDone = errors.New("postgres: transaction used after its function returned")
 
@@ -137,11 +148,19 @@ func (t *txn) query(sql string, args []any, each func(pgx.Rows) error) (pgconn.C
 	if t.err != nil {
 		return pgconn.CommandTag{}, t.err
 	}
-	if t.tx == nil {
+	as := t.as
+	switch {
+	case t.tx == nil:
 		b := &pgx.Batch{}
 		b.BeginTx(t.opts)
 		b.Queue(setIdentity, t.id.claims, t.id.role)
+		if as != "" {
+			b.Queue(setRole, as)
+		}
 		b.Queue(sql, args...)
+		if as != "" {
+			b.Queue(setRole, t.id.role)
+		}
 		br = t.conn.SendBatch(t.ctx, b)
 		t.tx = br.Tx()
 		if _, err = br.Exec(); err == nil {
@@ -152,8 +171,25 @@ func (t *txn) query(sql string, args []any, each func(pgx.Rows) error) (pgconn.C
 			t.err = err
 			return pgconn.CommandTag{}, err
 		}
+		if as != "" {
+			if _, err = br.Exec(); err != nil {
+				_ = br.Close()
+				return pgconn.CommandTag{}, err
+			}
+		}
 		rows, _ = br.Query()
-	} else {
+	case as != "":
+		b := &pgx.Batch{}
+		b.Queue(setRole, as)
+		b.Queue(sql, args...)
+		b.Queue(setRole, t.id.role)
+		br = t.conn.SendBatch(t.ctx, b)
+		if _, err = br.Exec(); err != nil {
+			_ = br.Close()
+			return pgconn.CommandTag{}, err
+		}
+		rows, _ = br.Query()
+	default:
 		rows, _ = t.conn.Query(t.ctx, sql, args...)
 	}
 	for err == nil && rows.Next() {
@@ -166,6 +202,9 @@ func (t *txn) query(sql string, args []any, each func(pgx.Rows) error) (pgconn.C
 		err = rerr
 	}
 	tag := rows.CommandTag()
+	if br != nil && as != "" && err == nil {
+		_, err = br.Exec() // back to the transaction's own role
+	}
 	if br != nil {
 		if cerr := br.Close(); cerr != nil && err == nil {
 			err = cerr
