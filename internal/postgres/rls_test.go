@@ -209,20 +209,27 @@ func TestTenantSeesAndWritesNoOtherTenantsRowsInAnyTable(t *testing.T) {
 			if _, err := tx.Exec(ctx, `SAVEPOINT s`); err != nil {
 				t.Fatal(err)
 			}
-			var seq int64
-			var hash string
-			if err := tx.QueryRow(ctx, `SELECT head_seq, head_hash FROM polybot_audit_lock_head()`).Scan(&seq, &hash); err != nil {
-				t.Fatal(err)
-			}
-			e := &polybot.AuditEntry{UserID: &b, Actor: "forger", Action: "x", CreatedAt: time.Now()}
-			e.Seal(seq, hash)
-			_, err := tx.Exec(ctx, `SELECT polybot_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-				e.Seq, b.String(), e.Actor, e.Action, e.Target, e.Details, e.CreatedAt, e.PrevHash, e.Hash)
+			// Only the application appends: the tenant can neither lock the
+			// head nor append, not even an entry about itself (a forged
+			// admin.set_tier, say).
+			_, err := tx.Exec(ctx, `SELECT * FROM polybot_audit_lock_head()`)
 			if sqlState(err) != "42501" {
-				t.Fatalf("tenant A appending an audit entry about B: got %v, want 42501", err)
+				t.Fatalf("tenant A locking the audit head: got %v, want 42501", err)
 			}
 			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT s`); err != nil {
 				t.Fatal(err)
+			}
+			for _, about := range []polybot.ID{a, b} {
+				e := &polybot.AuditEntry{UserID: &about, Actor: "admin:forged", Action: polybot.AuditAdminTier, CreatedAt: time.Now()}
+				e.Seal(1, polybot.GenesisHash)
+				_, err = tx.Exec(ctx, `SELECT polybot_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+					e.Seq, about.String(), e.Actor, e.Action, e.Target, e.Details, e.CreatedAt, e.PrevHash, e.Hash)
+				if sqlState(err) != "42501" {
+					t.Fatalf("tenant A appending an audit entry about %s: got %v, want 42501", about, err)
+				}
+				if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT s`); err != nil {
+					t.Fatal(err)
+				}
 			}
 			_, err = tx.Exec(ctx, `SELECT * FROM polybot_audit_head`)
 			if sqlState(err) != "42501" {

@@ -474,6 +474,8 @@ func (t *tenantTx) DeleteAPIToken(id polybot.ID) error {
 }
 
 func (t *tenantTx) AppendAudit(e *polybot.AuditEntry) error {
+	t.as = TenantAppRole // only the application appends: a tenant's SQL session cannot forge entries
+	defer func() { t.as = "" }()
 	id := t.tenant
 	e.UserID = &id
 	return appendAudit(t.txn, e)

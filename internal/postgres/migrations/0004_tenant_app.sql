@@ -68,3 +68,11 @@ CREATE POLICY tenant_app_own ON polybot_sessions TO polybot_tenant_app
 	USING (user_id = (SELECT auth.uid()));
 CREATE POLICY tenant_app_own ON polybot_api_tokens TO polybot_tenant_app
 	USING (user_id = (SELECT auth.uid()));
+
+-- The audit chain is appended only by the application: a tenant's own SQL
+-- session can no longer call the append function (it could forge entries
+-- about itself, such as an admin.set_tier).
+REVOKE EXECUTE ON FUNCTION polybot_audit_lock_head() FROM authenticated;
+REVOKE EXECUTE ON FUNCTION polybot_audit_append(bigint, uuid, text, text, text, text, timestamptz, text, text) FROM authenticated;
+GRANT EXECUTE ON FUNCTION polybot_audit_lock_head() TO polybot_tenant_app;
+GRANT EXECUTE ON FUNCTION polybot_audit_append(bigint, uuid, text, text, text, text, timestamptz, text, text) TO polybot_tenant_app;
