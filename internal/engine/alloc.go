@@ -1,16 +1,276 @@
 package engine
 
-import "github.com/polybot/polybot"
+import (
+	"time"
 
-// allocator is the visible depth of one leg's best level, split between
-// tenants first come, first served (see the package doc). Manager.claim and
-// Manager.release change it under Manager.allocMu.
-type allocator struct {
-	total     polybot.Decimal
-	remaining polybot.Decimal
+	"github.com/polybot/polybot"
+)
+
+// GrantID names one grant for the dispatcher's life.
+type GrantID uint64
+
+// Grant is depth the dispatcher lends one tenant for one opportunity: Sets
+// sets, that is Sets of every leg at that leg's price. It is a plain value,
+// so it can cross a process boundary (NATS) as it is: nothing in it points
+// into the dispatcher. The tenant resolves it with exactly one GrantResult.
+type Grant struct {
+	ID     GrantID
+	Tenant polybot.ID
+	// Opportunity is read-only: its Legs are shared with the other grants
+	// of the same opportunity.
+	Opportunity polybot.Opportunity
+	// Group is the opportunity's strategy and legs: a newer grant of the
+	// same group replaces an older one still waiting in a mailbox.
+	Group uint64
+	// At is when the dispatcher handled the book update behind it.
+	At   time.Time
+	Sets polybot.Decimal
+	Legs []GrantLeg // in the order of Opportunity.Legs
 }
 
-func newAllocator(size polybot.Decimal) *allocator {
+// GrantLeg is what a grant lends on one leg: Size at Price on Instrument's
+// asks.
+type GrantLeg struct {
+	Instrument  polybot.Instrument
+	Price, Size polybot.Decimal
+}
+
+// GrantResult resolves a grant, leg by leg: Released goes back to the
+// level (never sent, or not filled); the rest of a leg's size is Used (it
+// filled, or it may have: an outcome not yet known counts as used). Used
+// says what the runner believes filled; the dispatcher counts everything
+// not released as used either way, so a short or missing Released can only
+// make it grant less, never more.
+type GrantResult struct {
+	GrantID  GrantID
+	Used     []polybot.Decimal
+	Released []polybot.Decimal
+}
+
+// releaseAll is the result of a grant nothing was sent for.
+func (g *Grant) releaseAll() GrantResult {
+	rel := make([]polybot.Decimal, len(g.Legs))
+	for i := range rel {
+		rel[i] = g.Legs[i].Size
+	}
+	return GrantResult{GrantID: g.ID, Used: make([]polybot.Decimal, len(g.Legs)), Released: rel}
+}
+
+// levelKey is one price of one instrument's asks.
+type levelKey struct {
+	inst  instKey
+	price int64 // micros
+}
+
+// levelDepth is the dispatcher's account of one ask level. The book shows
+// shown; granted is lent to runners whose orders are not resolved yet;
+// consumed is what granted orders took (or may have taken) that the book
+// has not yet been seen to lose. What may still be lent is
+// shown − granted − consumed, never negative.
+//
+// Why consumed, and how it ends: a fill takes liquidity, but the book we
+// read says so only later (live: the venue's next update at that level;
+// dry-run: never, since paper fills do not reach the venue). Dropping a
+// used grant at once, or at the level's next change, lends the same shares
+// twice: the book showed 50, 50 filled, the venue adds 1 and shows 51;
+// "51 free" would be wrong (1 is), and on paper 101 sets would fill on a
+// book that never showed more than 51. So only changes of the shown size
+// move consumed: a level that shrinks by Δ first uses up Δ of consumed (the
+// venue has caught up with our fills, or someone else took what we were
+// counting as taken; either way it is gone), and a level that grows by Δ
+// lends exactly Δ more (new orders joined). Hence free' = min(free, S' −
+// granted) on a decrease and free + Δ on an increase, and what is ever lent
+// at a level is at most the sum of the increases it showed. A level that is
+// filled and refilled to the same size between two views we see stays
+// taken until it changes again: conservative, never an over-grant.
+type levelDepth struct {
+	shown, granted, consumed polybot.Decimal
+}
+
+func (l *levelDepth) free() polybot.Decimal {
+	return l.shown.Sub(l.granted).Sub(l.consumed).Max(polybot.Zero)
+}
+
+// see records that the book now shows size at the level.
+func (l *levelDepth) see(size polybot.Decimal) {
 	size = size.Max(polybot.Zero)
-	return &allocator{total: size, remaining: size}
+	if drop := l.shown.Sub(size); drop.Sign() > 0 {
+		l.consumed = l.consumed.Sub(drop).Max(polybot.Zero)
+	}
+	l.shown = size
+}
+
+func (l *levelDepth) idle() bool { return l.granted.Sign() <= 0 && l.consumed.Sign() <= 0 }
+
+// heldGrant is the dispatcher's record of a grant not yet resolved.
+type heldGrant struct {
+	tenant polybot.ID
+	size   polybot.Decimal
+	levels []*levelDepth
+	keys   []levelKey
+}
+
+// depthBook is the dispatcher's allocation state: one levelDepth per ask
+// level that has lent or consumed something (a level with neither needs no
+// record: all it shows is free), and the grants not yet resolved. It is
+// not safe for concurrent use: the dispatcher guards it.
+type depthBook struct {
+	levels map[instKey]map[int64]*levelDepth
+	grants map[GrantID]*heldGrant
+	next   GrantID
+
+	unknownResults int64 // results for grants the book does not hold
+}
+
+func newDepthBook() depthBook {
+	return depthBook{levels: map[instKey]map[int64]*levelDepth{}, grants: map[GrantID]*heldGrant{}}
+}
+
+// level returns the record of k, creating it with the size the book shows
+// now.
+func (b *depthBook) level(k levelKey, shows polybot.Decimal) *levelDepth {
+	byPrice := b.levels[k.inst]
+	if byPrice == nil {
+		byPrice = map[int64]*levelDepth{}
+		b.levels[k.inst] = byPrice
+	}
+	l := byPrice[k.price]
+	if l == nil {
+		l = &levelDepth{shown: shows.Max(polybot.Zero)}
+		byPrice[k.price] = l
+	}
+	return l
+}
+
+// forget drops the record of k once it holds nothing.
+func (b *depthBook) forget(k levelKey, l *levelDepth) {
+	if !l.idle() {
+		return
+	}
+	byPrice := b.levels[k.inst]
+	if byPrice[k.price] == l {
+		delete(byPrice, k.price)
+		if len(byPrice) == 0 {
+			delete(b.levels, k.inst)
+		}
+	}
+}
+
+// observe applies a view of an instrument's book to every level the book
+// keeps for it: a price missing from the asks shows 0. A stale view says
+// nothing (the book is being resynchronised), so it changes nothing.
+func (b *depthBook) observe(inst polybot.Instrument, asks []polybot.Level, stale bool) {
+	if stale {
+		return
+	}
+	k := keyOf(inst)
+	byPrice := b.levels[k]
+	for price, l := range byPrice {
+		size := polybot.Zero
+		for _, a := range asks {
+			if a.Price.Micros() == price {
+				size = a.Size
+				break
+			}
+		}
+		l.see(size)
+		b.forget(levelKey{k, price}, l)
+	}
+}
+
+// free is what level k may still lend, the book showing shows there now.
+func (b *depthBook) free(k levelKey, shows polybot.Decimal) polybot.Decimal {
+	if l := b.levels[k.inst][k.price]; l != nil {
+		l.see(shows)
+		return l.free()
+	}
+	return shows.Max(polybot.Zero)
+}
+
+// grant lends up to want sets (rounded down to lot) on every leg of o at
+// once, each leg's level showing its Available now, and returns the grant
+// with its ID, or false when no whole lot is free.
+func (b *depthBook) grant(tenant polybot.ID, o *polybot.Opportunity, want, lot polybot.Decimal) (GrantID, polybot.Decimal, bool) {
+	got := want
+	for i := range o.Legs {
+		l := &o.Legs[i]
+		got = got.Min(b.free(levelKey{keyOf(l.Instrument), l.Price.Micros()}, l.Available))
+	}
+	got = got.Floor(lot)
+	if got.Sign() <= 0 {
+		return 0, polybot.Zero, false
+	}
+	b.next++
+	h := &heldGrant{tenant: tenant, size: got, levels: make([]*levelDepth, len(o.Legs)), keys: make([]levelKey, len(o.Legs))}
+	for i := range o.Legs {
+		l := &o.Legs[i]
+		k := levelKey{keyOf(l.Instrument), l.Price.Micros()}
+		lv := b.level(k, l.Available)
+		lv.granted = lv.granted.Add(got)
+		h.levels[i], h.keys[i] = lv, k
+	}
+	b.grants[b.next] = h
+	return b.next, got, true
+}
+
+// resolve ends a grant: what each leg released is free again, the rest of
+// the leg is consumed. false: the book holds no such grant (resolved
+// already, or never made).
+func (b *depthBook) resolve(res GrantResult) bool {
+	h := b.grants[res.GrantID]
+	if h == nil {
+		b.unknownResults++
+		return false
+	}
+	delete(b.grants, res.GrantID)
+	for i, l := range h.levels {
+		back := polybot.Zero
+		if i < len(res.Released) {
+			back = res.Released[i].Max(polybot.Zero).Min(h.size)
+		}
+		l.granted = l.granted.Sub(h.size)
+		l.consumed = l.consumed.Add(h.size.Sub(back))
+		b.forget(h.keys[i], l)
+	}
+	return true
+}
+
+// outstanding is what is lent and unresolved at level k.
+func (b *depthBook) outstanding(k levelKey) polybot.Decimal {
+	if l := b.levels[k.inst][k.price]; l != nil {
+		return l.granted
+	}
+	return polybot.Zero
+}
+
+// prune drops the records of instruments keep rejects that hold no grant
+// (after the universe changed: no view of them will come again).
+func (b *depthBook) prune(keep func(instKey) bool) {
+	for k, byPrice := range b.levels {
+		if keep(k) {
+			continue
+		}
+		for price, l := range byPrice {
+			if l.granted.Sign() <= 0 {
+				delete(byPrice, price)
+			}
+		}
+		if len(byPrice) == 0 {
+			delete(b.levels, k)
+		}
+	}
+}
+
+// settled is the result of a grant whose legs took used[i] from their
+// levels; the rest goes back.
+func (g *Grant) settled(used []polybot.Decimal) GrantResult {
+	res := GrantResult{GrantID: g.ID, Used: make([]polybot.Decimal, len(g.Legs)), Released: make([]polybot.Decimal, len(g.Legs))}
+	for i := range g.Legs {
+		u := g.Legs[i].Size
+		if i < len(used) {
+			u = used[i].Max(polybot.Zero).Min(u)
+		}
+		res.Used[i], res.Released[i] = u, g.Legs[i].Size.Sub(u)
+	}
+	return res
 }

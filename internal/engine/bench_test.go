@@ -128,7 +128,7 @@ func BenchmarkFanout(b *testing.B) {
 		lats    = make([]int64, benchTenants)
 	)
 	m := r.startWith(Config{Universe: pmUniverse(), MaxOfferAge: -1}, func(m *Manager) {
-		m.onDecision = func(polybot.ID, *offer, polybot.Decimal) {
+		m.onDecision = func(polybot.ID, *polybot.Opportunity, polybot.Decimal) {
 			i := decided.Add(1) - 1
 			if i < int64(len(lats)) {
 				lats[i] = time.Now().UnixNano() - tickAt.Load()
@@ -185,7 +185,7 @@ func BenchmarkReloadToAct(b *testing.B) {
 			id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("1"); c.MinProfitPct = d("10") })
 			acted := make(chan time.Time, 64)
 			m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-				m.onAct = func(t polybot.ID, _ delivery) {
+				m.onAct = func(t polybot.ID, _ Grant) {
 					if t == id {
 						acted <- time.Now()
 					}

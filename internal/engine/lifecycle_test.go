@@ -32,7 +32,7 @@ func TestReloadTakesEffectAtOnceWithoutARestart(t *testing.T) {
 	id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MinProfitPct = d("10") })
 	acted := make(chan time.Time, 16)
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(polybot.ID, delivery) { acted <- time.Now() }
+		m.onAct = func(polybot.ID, Grant) { acted <- time.Now() }
 	})
 	r.waitRunning(id)
 	before := m.Status(id)
@@ -226,7 +226,7 @@ func TestPanicInOneTenantNeitherStopsOthersNorItself(t *testing.T) {
 	a, b := r.user(polybot.TierFree, nil), r.user(polybot.TierFree, nil)
 	var panicked atomic.Bool
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(t polybot.ID, _ delivery) {
+		m.onAct = func(t polybot.ID, _ Grant) {
 			if t == a && panicked.CompareAndSwap(false, true) {
 				panic("a bug in tenant a's strategy")
 			}
@@ -258,7 +258,7 @@ func TestSlowTenantDoesNotStallOthersOrTheDispatcher(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(t polybot.ID, _ delivery) {
+		m.onAct = func(t polybot.ID, _ Grant) {
 			if t == slow {
 				<-release
 			}
@@ -344,7 +344,7 @@ func TestNothingIsSentWhenTheBookMovedBeforeTheFirstLeg(t *testing.T) {
 	id := r.user(polybot.TierFree, nil)
 	var once sync.Once
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(polybot.ID, delivery) {
+		m.onAct = func(polybot.ID, Grant) {
 			// Someone takes the NO ask while the runner persists its intents.
 			once.Do(func() { r.book(pmNo, nil, []polybot.Level{lv("0.70", "100")}) })
 		}

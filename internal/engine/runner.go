@@ -63,6 +63,7 @@ func (t *tenant) runSafely(ctx context.Context) (err error) {
 			t.setError("internal error: the bot restarted")
 			err = fmt.Errorf("panic: %v", p)
 		}
+		r.dropGrants()
 		r.closeExchanges()
 	}()
 	return r.run(ctx)
@@ -82,7 +83,8 @@ type runner struct {
 	holdReason string
 	reevaluate bool
 	unresolved map[string]time.Time // unknown intents → when first seen
-	buf        []delivery
+	buf        []Grant
+	acting     GrantID // the grant act is executing (0: none)
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -187,28 +189,48 @@ func (r *runner) wait(ctx context.Context, code int32) error {
 	}
 }
 
-// process acts on every waiting delivery, oldest first.
+// process acts on every waiting grant, oldest first.
 func (r *runner) process(ctx context.Context) {
 	r.buf = r.t.box.take(r.buf[:0])
-	for i, d := range r.buf {
+	for i := range r.buf {
 		if ctx.Err() != nil || r.reevaluate || r.t.state.Load() != stRunning {
-			r.m.release(d.o, d.sets, nil)
+			r.m.disp.Resolve(r.buf[i].releaseAll())
 		} else {
-			r.act(ctx, d)
+			r.acting = r.buf[i].ID
+			r.act(ctx, r.buf[i])
+			r.acting = 0
 		}
-		r.buf[i] = delivery{}
+		r.buf[i] = Grant{}
 	}
 	r.buf = r.buf[:0]
 }
 
-// drain gives back the depth of every waiting delivery.
+// drain gives back the depth of every waiting grant.
 func (r *runner) drain() {
 	r.buf = r.t.box.take(r.buf[:0])
-	for i, d := range r.buf {
-		r.m.release(d.o, d.sets, nil)
-		r.buf[i] = delivery{}
+	for i := range r.buf {
+		r.m.disp.Resolve(r.buf[i].releaseAll())
+		r.buf[i] = Grant{}
 	}
 	r.buf = r.buf[:0]
+}
+
+// dropGrants resolves the grants a dying runner (a panic) still holds: the
+// one it was executing counts as used, since a leg may have been sent (the
+// restarted runner reconciles it), and those it had not reached go back.
+func (r *runner) dropGrants() {
+	for i := range r.buf {
+		g := &r.buf[i]
+		switch {
+		case g.ID == 0:
+		case g.ID == r.acting:
+			r.m.disp.Resolve(GrantResult{GrantID: g.ID})
+		default:
+			r.m.disp.Resolve(g.releaseAll())
+		}
+		r.buf[i] = Grant{}
+	}
+	r.buf, r.acting = r.buf[:0], 0
 }
 
 // venues are the platforms the tenant trades now.
@@ -240,7 +262,7 @@ func (r *runner) prepare(ctx context.Context, s *snapshot) error {
 	if mode == polybot.DryRun {
 		r.ex = make(map[polybot.Platform]polybot.Exchange, len(venues))
 		for _, v := range venues {
-			r.ex[v] = newPaperExchange(v, r.m.books, r.m.fees, r.m.now)
+			r.ex[v] = newPaperExchange(v, r.m.paper, r.m.fees, r.m.now)
 		}
 	} else {
 		ex, err := r.liveExchanges(ctx, s, venues)
