@@ -56,10 +56,25 @@ func (g *Grant) releaseAll() GrantResult {
 	return GrantResult{GrantID: g.ID, Used: make([]polybot.Decimal, len(g.Legs)), Released: rel}
 }
 
-// levelKey is one price of one instrument's asks.
+// pool is whose depth a level's record counts. Live orders take the
+// venue's liquidity; paper orders take the paper book's (the venue's view
+// less paper fills, which the venue never sees). So each has its own
+// account of a level: a dry-run tenant's fill never starves a live tenant
+// of depth the venue still has, and live fills reach the paper side as the
+// venue's book shrinking.
+type pool struct {
+	inst instKey
+	live bool
+}
+
+// levelKey is one price of one instrument's asks, in one pool.
 type levelKey struct {
-	inst  instKey
+	pool
 	price int64 // micros
+}
+
+func keyAt(inst polybot.Instrument, live bool, price polybot.Decimal) levelKey {
+	return levelKey{pool{keyOf(inst), live}, price.Micros()}
 }
 
 // levelDepth is the dispatcher's account of one ask level. The book shows
@@ -115,7 +130,7 @@ type heldGrant struct {
 // record: all it shows is free), and the grants not yet resolved. It is
 // not safe for concurrent use: the dispatcher guards it.
 type depthBook struct {
-	levels map[instKey]map[int64]*levelDepth
+	levels map[pool]map[int64]*levelDepth
 	grants map[GrantID]*heldGrant
 	next   GrantID
 
@@ -123,16 +138,16 @@ type depthBook struct {
 }
 
 func newDepthBook() depthBook {
-	return depthBook{levels: map[instKey]map[int64]*levelDepth{}, grants: map[GrantID]*heldGrant{}}
+	return depthBook{levels: map[pool]map[int64]*levelDepth{}, grants: map[GrantID]*heldGrant{}}
 }
 
 // level returns the record of k, creating it with the size the book shows
 // now.
 func (b *depthBook) level(k levelKey, shows polybot.Decimal) *levelDepth {
-	byPrice := b.levels[k.inst]
+	byPrice := b.levels[k.pool]
 	if byPrice == nil {
 		byPrice = map[int64]*levelDepth{}
-		b.levels[k.inst] = byPrice
+		b.levels[k.pool] = byPrice
 	}
 	l := byPrice[k.price]
 	if l == nil {
@@ -147,40 +162,42 @@ func (b *depthBook) forget(k levelKey, l *levelDepth) {
 	if !l.idle() {
 		return
 	}
-	byPrice := b.levels[k.inst]
+	byPrice := b.levels[k.pool]
 	if byPrice[k.price] == l {
 		delete(byPrice, k.price)
 		if len(byPrice) == 0 {
-			delete(b.levels, k.inst)
+			delete(b.levels, k.pool)
 		}
 	}
 }
 
-// observe applies a view of an instrument's book to every level the book
-// keeps for it: a price missing from the asks shows 0. A stale view says
-// nothing (the book is being resynchronised), so it changes nothing.
-func (b *depthBook) observe(inst polybot.Instrument, asks []polybot.Level, stale bool) {
+// observe applies a view of one side of an instrument's book to every
+// level the book keeps for it, in both pools: a price missing from the
+// view shows 0. A stale view says nothing (the book is being
+// resynchronised), so it changes nothing.
+func (b *depthBook) observe(inst polybot.Instrument, levels []polybot.Level, stale bool) {
 	if stale {
 		return
 	}
-	k := keyOf(inst)
-	byPrice := b.levels[k]
-	for price, l := range byPrice {
-		size := polybot.Zero
-		for _, a := range asks {
-			if a.Price.Micros() == price {
-				size = a.Size
-				break
+	for _, live := range [2]bool{false, true} {
+		p := pool{keyOf(inst), live}
+		for price, l := range b.levels[p] {
+			size := polybot.Zero
+			for _, a := range levels {
+				if a.Price.Micros() == price {
+					size = a.Size
+					break
+				}
 			}
+			l.see(size)
+			b.forget(levelKey{p, price}, l)
 		}
-		l.see(size)
-		b.forget(levelKey{k, price}, l)
 	}
 }
 
 // free is what level k may still lend, the book showing shows there now.
 func (b *depthBook) free(k levelKey, shows polybot.Decimal) polybot.Decimal {
-	if l := b.levels[k.inst][k.price]; l != nil {
+	if l := b.levels[k.pool][k.price]; l != nil {
 		l.see(shows)
 		return l.free()
 	}
@@ -188,13 +205,14 @@ func (b *depthBook) free(k levelKey, shows polybot.Decimal) polybot.Decimal {
 }
 
 // grant lends up to want sets (rounded down to lot) on every leg of o at
-// once, each leg's level showing its Available now, and returns the grant
-// with its ID, or false when no whole lot is free.
-func (b *depthBook) grant(tenant polybot.ID, o *polybot.Opportunity, want, lot polybot.Decimal) (GrantID, polybot.Decimal, bool) {
+// once, from the live or the paper pool, each leg's level showing its
+// Available now, and returns the grant's ID and size, or false when no
+// whole lot is free.
+func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, want, lot polybot.Decimal) (GrantID, polybot.Decimal, bool) {
 	got := want
 	for i := range o.Legs {
 		l := &o.Legs[i]
-		got = got.Min(b.free(levelKey{keyOf(l.Instrument), l.Price.Micros()}, l.Available))
+		got = got.Min(b.free(keyAt(l.Instrument, live, l.Price), l.Available))
 	}
 	got = got.Floor(lot)
 	if got.Sign() <= 0 {
@@ -204,7 +222,7 @@ func (b *depthBook) grant(tenant polybot.ID, o *polybot.Opportunity, want, lot p
 	h := &heldGrant{tenant: tenant, size: got, levels: make([]*levelDepth, len(o.Legs)), keys: make([]levelKey, len(o.Legs))}
 	for i := range o.Legs {
 		l := &o.Legs[i]
-		k := levelKey{keyOf(l.Instrument), l.Price.Micros()}
+		k := keyAt(l.Instrument, live, l.Price)
 		lv := b.level(k, l.Available)
 		lv.granted = lv.granted.Add(got)
 		h.levels[i], h.keys[i] = lv, k
@@ -237,7 +255,7 @@ func (b *depthBook) resolve(res GrantResult) bool {
 
 // outstanding is what is lent and unresolved at level k.
 func (b *depthBook) outstanding(k levelKey) polybot.Decimal {
-	if l := b.levels[k.inst][k.price]; l != nil {
+	if l := b.levels[k.pool][k.price]; l != nil {
 		return l.granted
 	}
 	return polybot.Zero
@@ -247,7 +265,7 @@ func (b *depthBook) outstanding(k levelKey) polybot.Decimal {
 // (after the universe changed: no view of them will come again).
 func (b *depthBook) prune(keep func(instKey) bool) {
 	for k, byPrice := range b.levels {
-		if keep(k) {
+		if keep(k.inst) {
 			continue
 		}
 		for price, l := range byPrice {

@@ -75,18 +75,18 @@ func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
 	}}
 	free := func(i int) polybot.Decimal {
 		l := &o.Legs[i]
-		return b.free(levelKey{keyOf(l.Instrument), l.Price.Micros()}, l.Available)
+		return b.free(keyAt(l.Instrument, false, l.Price), l.Available)
 	}
 	tenant := polybot.NewID()
-	id1, got, _ := b.grant(tenant, o, d("20"), polybot.One)
+	id1, got, _ := b.grant(tenant, false, o, d("20"), polybot.One)
 	if got != d("20") {
 		t.Fatalf("first grant %s", got)
 	}
-	id2, got, _ := b.grant(tenant, o, d("20"), polybot.One)
+	id2, got, _ := b.grant(tenant, false, o, d("20"), polybot.One)
 	if got != d("10") {
 		t.Fatalf("second grant %s, want the 10 left on the thinner leg", got)
 	}
-	if _, got, ok := b.grant(tenant, o, d("5"), polybot.One); ok || !got.IsZero() {
+	if _, got, ok := b.grant(tenant, false, o, d("5"), polybot.One); ok || !got.IsZero() {
 		t.Fatalf("third grant %s, want nothing", got)
 	}
 	// Grant 2: leg 0 filled 6 of 10 (4 back), leg 1 filled all 10.
@@ -94,7 +94,7 @@ func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
 	if free(0) != d("4") || free(1) != d("20") {
 		t.Fatalf("after a partial release: %s, %s; want 4 (30 − 20 lent − 6 used) and 20 (50 − 20 − 10)", free(0), free(1))
 	}
-	if _, got, _ := b.grant(tenant, o, d("10.7"), d("0.5")); got != d("4") {
+	if _, got, _ := b.grant(tenant, false, o, d("10.7"), d("0.5")); got != d("4") {
 		t.Fatalf("grant after release %s", got)
 	}
 	// A release larger than the grant gives back only the grant.
@@ -143,7 +143,7 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newDepthBook()
 			shown := polybot.Zero
-			k := levelKey{keyOf(pmYes), d("0.45").Micros()}
+			k := keyAt(pmYes, false, d("0.45"))
 			var last GrantID
 			for i, s := range tc.steps {
 				switch s.op {
@@ -158,7 +158,7 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 					b.observe(pmYes, nil, true)
 				case "grant":
 					o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: shown}}}
-					id, got, _ := b.grant(polybot.NewID(), o, d(s.n), polybot.One)
+					id, got, _ := b.grant(polybot.NewID(), false, o, d(s.n), polybot.One)
 					if got != d(s.want) {
 						t.Fatalf("step %d: granted %s, want %s", i, got, s.want)
 					}
@@ -187,12 +187,12 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 func TestLevelsThatHoldNothingAreForgotten(t *testing.T) {
 	b := newDepthBook()
 	o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: d("50")}}}
-	id, _, _ := b.grant(polybot.NewID(), o, d("10"), polybot.One)
+	id, _, _ := b.grant(polybot.NewID(), false, o, d("10"), polybot.One)
 	b.resolve(GrantResult{GrantID: id, Released: []polybot.Decimal{d("10")}})
 	if len(b.levels) != 0 {
 		t.Fatalf("a level with nothing lent or used is still kept: %v", b.levels)
 	}
-	id, _, _ = b.grant(polybot.NewID(), o, d("10"), polybot.One)
+	id, _, _ = b.grant(polybot.NewID(), false, o, d("10"), polybot.One)
 	b.resolve(GrantResult{GrantID: id})
 	if len(b.levels) != 1 {
 		t.Fatal("a level with used depth must be kept until the book shows it gone")

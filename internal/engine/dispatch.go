@@ -61,7 +61,7 @@ func (d *dispatcher) resolveLocked(res GrantResult) {
 func (d *dispatcher) outstanding(inst polybot.Instrument, price polybot.Decimal) polybot.Decimal {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.depth.outstanding(levelKey{keyOf(inst), price.Micros()})
+	return d.depth.outstanding(keyAt(inst, false, price)).Add(d.depth.outstanding(keyAt(inst, true, price)))
 }
 
 // held is how many grants are unresolved.
@@ -298,7 +298,7 @@ func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at
 	var gr Grant
 	if o.Cost.Sign() > 0 {
 		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 {
-			if id, got, ok := d.depth.grant(t.id, o, want, lot); ok {
+			if id, got, ok := d.depth.grant(t.id, s.mode() == polybot.Live, o, want, lot); ok {
 				gr = Grant{ID: id, Tenant: t.id, Opportunity: *o, Group: group, At: at, Sets: got, Legs: make([]GrantLeg, len(o.Legs))}
 				for i := range o.Legs {
 					gr.Legs[i] = GrantLeg{Instrument: o.Legs[i].Instrument, Price: o.Legs[i].Price, Size: got}

@@ -68,12 +68,11 @@ func (b *paperBook) take(view *marketdata.View, side polybot.Side, limit, size p
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	book.observe(view.Instrument, levels, false)
-	k := keyOf(view.Instrument)
 	for _, l := range levels {
 		if !crosses(l.Price) {
 			break
 		}
-		avail = avail.Add(book.free(levelKey{k, l.Price.Micros()}, l.Size))
+		avail = avail.Add(book.free(keyAt(view.Instrument, false, l.Price), l.Size))
 	}
 	if all && avail.LessThan(size) {
 		return nil, avail
@@ -83,7 +82,7 @@ func (b *paperBook) take(view *marketdata.View, side polybot.Side, limit, size p
 		if left.Sign() <= 0 || !crosses(l.Price) {
 			break
 		}
-		lk := levelKey{k, l.Price.Micros()}
+		lk := keyAt(view.Instrument, false, l.Price)
 		q := left.Min(book.free(lk, l.Size))
 		if q.Sign() <= 0 {
 			continue
