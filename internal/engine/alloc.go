@@ -47,13 +47,13 @@ type GrantResult struct {
 	Released []polybot.Decimal
 }
 
-// releaseAll is the result of a grant nothing was sent for.
+// releaseAll is the result of a grant nothing was sent for (Used nil: none).
 func (g *Grant) releaseAll() GrantResult {
 	rel := make([]polybot.Decimal, len(g.Legs))
 	for i := range rel {
 		rel[i] = g.Legs[i].Size
 	}
-	return GrantResult{GrantID: g.ID, Used: make([]polybot.Decimal, len(g.Legs)), Released: rel}
+	return GrantResult{GrantID: g.ID, Released: rel}
 }
 
 // pool is whose depth a level's record counts. Live orders take the
@@ -121,8 +121,12 @@ func (l *levelDepth) idle() bool { return l.granted.Sign() <= 0 && l.consumed.Si
 type heldGrant struct {
 	tenant polybot.ID
 	size   polybot.Decimal
-	levels []*levelDepth
-	keys   []levelKey
+	legs   []heldLeg
+}
+
+type heldLeg struct {
+	key   levelKey
+	level *levelDepth
 }
 
 // depthBook is the dispatcher's allocation state: one levelDepth per ask
@@ -157,17 +161,14 @@ func (b *depthBook) level(k levelKey, shows polybot.Decimal) *levelDepth {
 	return l
 }
 
-// forget drops the record of k once it holds nothing.
+// forget drops the record of k once it holds nothing. (The instrument's
+// map stays: instruments are few, and their levels come and go.)
 func (b *depthBook) forget(k levelKey, l *levelDepth) {
 	if !l.idle() {
 		return
 	}
-	byPrice := b.levels[k.pool]
-	if byPrice[k.price] == l {
+	if byPrice := b.levels[k.pool]; byPrice[k.price] == l {
 		delete(byPrice, k.price)
-		if len(byPrice) == 0 {
-			delete(b.levels, k.pool)
-		}
 	}
 }
 
@@ -219,13 +220,13 @@ func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, 
 		return 0, polybot.Zero, false
 	}
 	b.next++
-	h := &heldGrant{tenant: tenant, size: got, levels: make([]*levelDepth, len(o.Legs)), keys: make([]levelKey, len(o.Legs))}
+	h := &heldGrant{tenant: tenant, size: got, legs: make([]heldLeg, len(o.Legs))}
 	for i := range o.Legs {
 		l := &o.Legs[i]
 		k := keyAt(l.Instrument, live, l.Price)
 		lv := b.level(k, l.Available)
 		lv.granted = lv.granted.Add(got)
-		h.levels[i], h.keys[i] = lv, k
+		h.legs[i] = heldLeg{k, lv}
 	}
 	b.grants[b.next] = h
 	return b.next, got, true
@@ -241,14 +242,15 @@ func (b *depthBook) resolve(res GrantResult) bool {
 		return false
 	}
 	delete(b.grants, res.GrantID)
-	for i, l := range h.levels {
+	for i, hl := range h.legs {
 		back := polybot.Zero
 		if i < len(res.Released) {
 			back = res.Released[i].Max(polybot.Zero).Min(h.size)
 		}
+		l := hl.level
 		l.granted = l.granted.Sub(h.size)
 		l.consumed = l.consumed.Add(h.size.Sub(back))
-		b.forget(h.keys[i], l)
+		b.forget(hl.key, l)
 	}
 	return true
 }
