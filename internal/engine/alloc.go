@@ -98,6 +98,8 @@ func keyAt(inst polybot.Instrument, live bool, price polybot.Decimal) levelKey {
 // at a level is at most the sum of the increases it showed. A level that is
 // filled and refilled to the same size between two views we see stays
 // taken until it changes again: conservative, never an over-grant.
+// consumed never exceeds shown (see use): what we took and the venue still
+// shows cannot be more than it shows.
 type levelDepth struct {
 	shown, granted, consumed polybot.Decimal
 }
@@ -113,6 +115,17 @@ func (l *levelDepth) see(size polybot.Decimal) {
 		l.consumed = l.consumed.Sub(drop).Max(polybot.Zero)
 	}
 	l.shown = size
+	l.consumed = l.consumed.Min(size)
+}
+
+// use counts n of a resolved grant as taken from the level. What we took
+// and the venue has not yet shown gone is part of what the level shows, so
+// consumed never exceeds shown: when the venue shows our fill before the
+// runner reports it (the level already shrank), the report cannot make the
+// level look emptier than empty, and the level's next shrink or its
+// disappearance ends the record.
+func (l *levelDepth) use(n polybot.Decimal) {
+	l.consumed = l.consumed.Add(n).Min(l.shown)
 }
 
 func (l *levelDepth) idle() bool { return l.granted.Sign() <= 0 && l.consumed.Sign() <= 0 }
@@ -249,7 +262,7 @@ func (b *depthBook) resolve(res GrantResult) bool {
 		}
 		l := hl.level
 		l.granted = l.granted.Sub(h.size)
-		l.consumed = l.consumed.Add(h.size.Sub(back))
+		l.use(h.size.Sub(back))
 		b.forget(hl.key, l)
 	}
 	return true

@@ -136,6 +136,8 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 			{"show", "50", ""}, {"grant", "50", "50"}, {"use", "", ""}, {"show", "0", ""}, {"show", "40", ""}, {"free", "", "40"}}},
 		{"a stale view changes nothing", []step{
 			{"show", "50", ""}, {"grant", "50", "50"}, {"use", "", ""}, {"stale", "", ""}, {"free", "", "0"}}},
+		{"the venue showing our fill before the runner reports it never leaves the level emptier than empty", []step{
+			{"show", "50", ""}, {"grant", "30", "30"}, {"show", "20", ""}, {"use", "", ""}, {"free", "", "0"}, {"show", "0", ""}, {"show", "40", ""}, {"free", "", "40"}}},
 		{"the same size shown again after a fill stays taken", []step{
 			{"show", "50", ""}, {"grant", "20", "20"}, {"use", "", ""}, {"show", "50", ""}, {"free", "", "30"}}},
 	}

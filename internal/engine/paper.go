@@ -87,8 +87,7 @@ func (b *paperBook) take(view *marketdata.View, side polybot.Side, limit, size p
 		if q.Sign() <= 0 {
 			continue
 		}
-		lv := book.level(lk, l.Size)
-		lv.consumed = lv.consumed.Add(q)
+		book.level(lk, l.Size).use(q)
 		fills = append(fills, polybot.Level{Price: l.Price, Size: q})
 		left = left.Sub(q)
 		if b.onFill != nil {
