@@ -7,6 +7,7 @@ package engine
 // Density and fan-out seed 10,000 tenants in a SQLite file first (about 5 s).
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -185,7 +186,7 @@ func BenchmarkReloadToAct(b *testing.B) {
 			id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("1"); c.MinProfitPct = d("10") })
 			acted := make(chan time.Time, 64)
 			m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-				m.onAct = func(t polybot.ID, _ Grant) {
+				m.onAct = func(_ context.Context, t polybot.ID, _ Grant) {
 					if t == id {
 						acted <- time.Now()
 					}

@@ -148,7 +148,7 @@ func (r *depthRig) watch(m *Manager, delay func()) {
 		}
 	}
 	if delay != nil {
-		m.onAct = func(polybot.ID, Grant) { delay() }
+		m.onAct = func(context.Context, polybot.ID, Grant) { delay() }
 	}
 }
 
@@ -380,5 +380,33 @@ func TestHundredTenantsUnderRandomBooksAreNeverOverGranted(t *testing.T) {
 	t.Logf("%d opportunities, %d grants, %d acted on, %s filled in paper", m.Snapshot().Opportunities, r.granted, acted.Load(), total)
 	if r.granted < steps/10 || total.Sign() <= 0 {
 		t.Fatalf("only %d grants and %s filled over %d book changes: the test did not exercise the allocator", r.granted, total, steps)
+	}
+}
+
+func TestStoppingABotResolvesEveryGrantItHeld(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("9.5") })
+	entered := make(chan struct{}, 8)
+	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
+		m.onAct = func(ctx context.Context, _ polybot.ID, _ Grant) {
+			entered <- struct{}{}
+			<-ctx.Done() // busy until the bot is stopped, while the next grant waits in its mailbox
+		}
+	})
+	r.waitRunning(id)
+	mk := &market{r: r}
+	mk.tick()
+	<-entered
+	mk.tick()
+	eventually(t, "a second grant waits in the mailbox", func() bool { return m.disp.held() == 2 })
+	if err := m.Stop(r.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.disp.held(); n != 0 {
+		t.Fatalf("%d grants still held after the bot stopped", n)
+	}
+	if f := m.disp.outstanding(pmYes, d("0.45")); !f.IsZero() {
+		t.Fatalf("%s still lent on the YES level", f)
 	}
 }

@@ -50,7 +50,7 @@ func (r *runner) act(ctx context.Context, g Grant) {
 		return
 	}
 	if m.onAct != nil {
-		m.onAct(t.id, g)
+		m.onAct(ctx, t.id, g)
 	}
 	r.execute(ctx, s, &g, priced, g.Sets)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ func TestReloadTakesEffectAtOnceWithoutARestart(t *testing.T) {
 	id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MinProfitPct = d("10") })
 	acted := make(chan time.Time, 16)
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(polybot.ID, Grant) { acted <- time.Now() }
+		m.onAct = func(context.Context, polybot.ID, Grant) { acted <- time.Now() }
 	})
 	r.waitRunning(id)
 	before := m.Status(id)
@@ -226,7 +227,7 @@ func TestPanicInOneTenantNeitherStopsOthersNorItself(t *testing.T) {
 	a, b := r.user(polybot.TierFree, nil), r.user(polybot.TierFree, nil)
 	var panicked atomic.Bool
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(t polybot.ID, _ Grant) {
+		m.onAct = func(_ context.Context, t polybot.ID, _ Grant) {
 			if t == a && panicked.CompareAndSwap(false, true) {
 				panic("a bug in tenant a's strategy")
 			}
@@ -258,7 +259,7 @@ func TestSlowTenantDoesNotStallOthersOrTheDispatcher(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(t polybot.ID, _ Grant) {
+		m.onAct = func(_ context.Context, t polybot.ID, _ Grant) {
 			if t == slow {
 				<-release
 			}
@@ -344,7 +345,7 @@ func TestNothingIsSentWhenTheBookMovedBeforeTheFirstLeg(t *testing.T) {
 	id := r.user(polybot.TierFree, nil)
 	var once sync.Once
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(polybot.ID, Grant) {
+		m.onAct = func(context.Context, polybot.ID, Grant) {
 			// Someone takes the NO ask while the runner persists its intents.
 			once.Do(func() { r.book(pmNo, nil, []polybot.Level{lv("0.70", "100")}) })
 		}

@@ -192,7 +192,7 @@ type Manager struct {
 	// dispatcher takes for a tenant: the sets granted (zero: none, or not
 	// wanted). onAct sees a runner start executing a grant.
 	onDecision func(t polybot.ID, o *polybot.Opportunity, got polybot.Decimal)
-	onAct      func(t polybot.ID, g Grant)
+	onAct      func(ctx context.Context, t polybot.ID, g Grant)
 }
 
 type detectorRef struct{ Detector }

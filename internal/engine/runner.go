@@ -55,6 +55,7 @@ func (t *tenant) supervise(ctx context.Context) {
 // runSafely runs one life of the runner, turning a panic into an error.
 func (t *tenant) runSafely(ctx context.Context) (err error) {
 	r := &runner{t: t, m: t.m}
+	life := t.box.open()
 	defer func() {
 		if p := recover(); p != nil {
 			t.m.panics.Add(1)
@@ -64,6 +65,8 @@ func (t *tenant) runSafely(ctx context.Context) (err error) {
 			err = fmt.Errorf("panic: %v", p)
 		}
 		r.dropGrants()
+		r.buf = t.box.close(life, r.buf[:0])
+		r.drain()
 		r.closeExchanges()
 	}()
 	return r.run(ctx)
@@ -205,9 +208,10 @@ func (r *runner) process(ctx context.Context) {
 	r.buf = r.buf[:0]
 }
 
-// drain gives back the depth of every waiting grant.
+// drain gives back the depth of every waiting grant (and of those already
+// in r.buf).
 func (r *runner) drain() {
-	r.buf = r.t.box.take(r.buf[:0])
+	r.buf = r.t.box.take(r.buf)
 	for i := range r.buf {
 		r.m.disp.Resolve(r.buf[i].releaseAll())
 		r.buf[i] = Grant{}

@@ -89,6 +89,27 @@ func TestMailboxConflatesByGroupAndDropsTheOldestWhenFull(t *testing.T) {
 	}
 }
 
+func TestAClosedMailboxHandsGrantsBackAndAnOldLifeCannotCloseANewOne(t *testing.T) {
+	var b mailbox
+	b.init(2)
+	first := b.open()
+	b.put(Grant{ID: 1, Group: 1})
+	if left := b.close(first, nil); len(left) != 1 || left[0].ID != 1 {
+		t.Fatalf("closing returned %v, want the waiting grant", left)
+	}
+	if out, ev := b.put(Grant{ID: 2, Group: 2}); !ev || out.ID != 2 {
+		t.Fatal("a closed box must hand the grant back for release")
+	}
+	second := b.open()
+	b.close(first, nil) // the old life's late close
+	if _, ev := b.put(Grant{ID: 3, Group: 3}); ev {
+		t.Fatal("an old runner life closed the box of a new one")
+	}
+	if got := b.close(second, nil); len(got) != 1 || got[0].ID != 3 {
+		t.Fatalf("closing the new life returned %v", got)
+	}
+}
+
 func TestLimiterHoldsToItsRateAndHonoursRetryAfter(t *testing.T) {
 	l := newLimiter(Rate{Every: 10 * time.Millisecond, Burst: 3})
 	now := time.Now()
