@@ -4,7 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/polybot/polybot"
 )
@@ -34,35 +33,28 @@ func TestHundredTenantsOnAFiftyShareOpportunityRequestAtMostFifty(t *testing.T) 
 	r.book(pmNo, nil, []polybot.Level{lv("0.50", "50"), lv("0.51", "1000")})
 	eventually(t, "every tenant decided", func() bool { return decided.Load() == 100 })
 
-	var mu2 sync.Mutex
+	// No book changes after these two: once every grant is resolved (each
+	// after its orders were recorded), no more orders can come.
+	eventually(t, "every grant is resolved", func() bool { return r.m.disp.held() == 0 })
 	requested := map[polybot.Instrument]polybot.Decimal{}
 	traders := 0
-	eventually(t, "the orders are settled", func() bool {
-		clear(requested)
-		traders = 0
-		for _, id := range ids {
-			ins := r.intents(id)
-			if len(ins) > 0 {
-				traders++
-			}
-			for _, in := range ins {
-				if in.State == polybot.IntentPending {
-					return false
-				}
-				mu2.Lock()
+	for _, id := range ids {
+		ins := r.intents(id)
+		if len(ins) > 0 {
+			traders++
+		}
+		for _, in := range ins {
+			if in.Side == polybot.Buy {
 				requested[in.Instrument] = requested[in.Instrument].Add(in.Size)
-				mu2.Unlock()
 			}
 		}
-		return requested[pmYes] == d("50")
-	})
-	time.Sleep(50 * time.Millisecond) // nothing more arrives
+	}
 	for inst, q := range requested {
 		if q.GreaterThan(d("50")) {
 			t.Fatalf("tenants requested %s of %s, more than the 50 the book showed", q, inst.Key())
 		}
 	}
-	if requested[pmNo] != d("50") || traders != 5 || claimed != d("50") {
+	if requested[pmYes] != d("50") || requested[pmNo] != d("50") || traders != 5 || claimed != d("50") {
 		t.Fatalf("requested %v by %d tenants (claimed %s), want 50 on each leg by 5 tenants of 10", requested, traders, claimed)
 	}
 }

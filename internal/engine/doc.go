@@ -49,8 +49,10 @@
 //	                                │   released
 //	                                ├─▶ legs sent: per leg, what filled is used, the rest released; a leg whose
 //	                                │   outcome is unknown counts as used in full (it may have filled)
-//	                                └─▶ the runner panics: the grant it was executing counts as used (a leg may
-//	                                    have gone), those it had not reached are released
+//	                                ├─▶ the runner panics: the grant it was executing counts as used (a leg may
+//	                                │   have gone), those it had not reached are released
+//	                                └─▶ the runner ends (stop): it closes its mailbox, whose grants are released;
+//	                                    a closed mailbox hands every new grant straight back
 //
 // Every grant is resolved exactly once; a second result is ignored.
 //
