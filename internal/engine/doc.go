@@ -49,8 +49,8 @@
 //	                                │   released
 //	                                ├─▶ legs sent: per leg, what filled is used, the rest released; a leg whose
 //	                                │   outcome is unknown counts as used in full (it may have filled)
-//	                                ├─▶ the runner panics: the grant it was executing counts as used (a leg may
-//	                                │   have gone), those it had not reached are released
+//	                                ├─▶ the runner panics: the grant whose legs it was sending counts as used (a
+//	                                │   leg may have gone), every other grant it held is released
 //	                                └─▶ the runner ends (stop): it closes its mailbox, whose grants are released;
 //	                                    a closed mailbox hands every new grant straight back
 //

@@ -88,6 +88,7 @@ type runner struct {
 	unresolved map[string]time.Time // unknown intents → when first seen
 	buf        []Grant
 	acting     GrantID // the grant act is executing (0: none)
+	sending    bool    // and its legs are being sent
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -201,7 +202,7 @@ func (r *runner) process(ctx context.Context) {
 		} else {
 			r.acting = r.buf[i].ID
 			r.act(ctx, r.buf[i])
-			r.acting = 0
+			r.acting, r.sending = 0, false
 		}
 		r.buf[i] = Grant{}
 	}
@@ -220,21 +221,21 @@ func (r *runner) drain() {
 }
 
 // dropGrants resolves the grants a dying runner (a panic) still holds: the
-// one it was executing counts as used, since a leg may have been sent (the
-// restarted runner reconciles it), and those it had not reached go back.
+// one it was sending the legs of counts as used, since a leg may have gone
+// (the restarted runner reconciles it), and the rest go back.
 func (r *runner) dropGrants() {
 	for i := range r.buf {
 		g := &r.buf[i]
 		switch {
 		case g.ID == 0:
-		case g.ID == r.acting:
+		case g.ID == r.acting && r.sending:
 			r.m.disp.Resolve(GrantResult{GrantID: g.ID})
 		default:
 			r.m.disp.Resolve(g.releaseAll())
 		}
 		r.buf[i] = Grant{}
 	}
-	r.buf, r.acting = r.buf[:0], 0
+	r.buf, r.acting, r.sending = r.buf[:0], 0, false
 }
 
 // venues are the platforms the tenant trades now.
