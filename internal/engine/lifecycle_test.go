@@ -13,8 +13,9 @@ import (
 	"github.com/polybot/polybot"
 )
 
-// market is a book generator for pmYes/pmNo whose every call shows new
-// depth (a new opportunity).
+// market is a book generator for pmYes/pmNo whose every call shows 100
+// more shares at the same prices: new depth (a new opportunity), since
+// the paper fills of earlier calls stay taken.
 type market struct {
 	r *rig
 	n int
@@ -22,7 +23,7 @@ type market struct {
 
 func (mk *market) tick() {
 	mk.n++
-	size := polybot.NewDecimal(int64(100+mk.n), 0)
+	size := polybot.NewDecimal(int64(100*mk.n+1), 0)
 	mk.r.book(pmYes, []polybot.Level{lv("0.40", "100")}, []polybot.Level{{Price: d("0.45"), Size: size}})
 	mk.r.book(pmNo, []polybot.Level{lv("0.45", "100")}, []polybot.Level{{Price: d("0.50"), Size: size}})
 }
