@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -224,22 +225,36 @@ func (b *depthBook) free(k levelKey, shows polybot.Decimal) polybot.Decimal {
 // whole lot is free.
 func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, want, lot polybot.Decimal) (GrantID, polybot.Decimal, bool) {
 	got := want
+	var stack [4]heldLeg // no allocation for a tenant lent nothing
+	legs := stack[:0]
+	if len(o.Legs) > len(stack) {
+		legs = make([]heldLeg, 0, len(o.Legs))
+	}
+	legs = legs[:len(o.Legs)]
 	for i := range o.Legs {
 		l := &o.Legs[i]
-		got = got.Min(b.free(keyAt(l.Instrument, live, l.Price), l.Available))
+		k := keyAt(l.Instrument, live, l.Price)
+		legs[i].key = k
+		if lv := b.levels[k.pool][k.price]; lv != nil {
+			lv.see(l.Available)
+			legs[i].level = lv
+			got = got.Min(lv.free())
+		} else {
+			got = got.Min(l.Available.Max(polybot.Zero))
+		}
 	}
 	got = got.Floor(lot)
 	if got.Sign() <= 0 {
 		return 0, polybot.Zero, false
 	}
 	b.next++
-	h := &heldGrant{tenant: tenant, size: got, legs: make([]heldLeg, len(o.Legs))}
-	for i := range o.Legs {
-		l := &o.Legs[i]
-		k := keyAt(l.Instrument, live, l.Price)
-		lv := b.level(k, l.Available)
-		lv.granted = lv.granted.Add(got)
-		h.legs[i] = heldLeg{k, lv}
+	h := &heldGrant{tenant: tenant, size: got, legs: slices.Clone(legs)}
+	legs = h.legs
+	for i := range legs {
+		if legs[i].level == nil {
+			legs[i].level = b.level(legs[i].key, o.Legs[i].Available)
+		}
+		legs[i].level.granted = legs[i].level.granted.Add(got)
 	}
 	b.grants[b.next] = h
 	return b.next, got, true

@@ -97,4 +97,29 @@ func BenchmarkRoute(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/tenant")
 		})
 	}
+	// The common case at scale: the level is thin, the first tenant takes
+	// it and the other 999 are sized and refused without an allocation.
+	b.Run("tenants=1000,thin", func(b *testing.B) {
+		m, ts := allocManager(1000)
+		disp := m.disp
+		base := deepOpportunity()
+		base.Legs = append([]polybot.Leg(nil), base.Legs...)
+		base.Legs[0].Available = d("1")
+		buf := make([]Grant, 0, 4)
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			i++
+			o := *base
+			o.ID = fmt.Sprint("op", i)
+			disp.route(&o, time.Time{})
+			for _, t := range ts {
+				buf = t.box.take(buf[:0])
+				for j := range buf {
+					disp.Resolve(buf[j].releaseAll())
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/tenant")
+	})
 }

@@ -105,11 +105,11 @@ func (r *depthRig) violate(format string, args ...any) {
 // watch installs the ledger's hooks; delay, if set, runs on each runner
 // before it executes a grant.
 func (r *depthRig) watch(m *Manager, delay func()) {
-	m.disp.onGrant = func(g *Grant) {
+	m.disp.onGrant = func(g Grant) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.granted++
-		r.grants[g.ID] = *g
+		r.grants[g.ID] = g
 		for _, l := range g.Legs {
 			k := keyAt(l.Instrument, false, l.Price)
 			r.outstanding[k] = r.outstanding[k].Add(l.Size)

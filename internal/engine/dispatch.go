@@ -33,7 +33,7 @@ type dispatcher struct {
 	// Test hooks. onGrant sees every grant as it is made and onResolve
 	// every result the depth book accepted, both with mu held (so in the
 	// order the depth book saw them); onRouted sees the end of every batch.
-	onGrant   func(g *Grant)
+	onGrant   func(g Grant)
 	onResolve func(res GrantResult)
 	onRouted  func(changed []*marketdata.View)
 }
@@ -304,7 +304,7 @@ func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at
 					gr.Legs[i] = GrantLeg{Instrument: o.Legs[i].Instrument, Price: o.Legs[i].Price, Size: got}
 				}
 				if d.onGrant != nil {
-					d.onGrant(&gr)
+					d.onGrant(gr)
 				}
 			}
 		}
