@@ -399,7 +399,7 @@ func TestStoppingABotResolvesEveryGrantItHeld(t *testing.T) {
 	mk.tick()
 	<-entered
 	mk.tick()
-	eventually(t, "a second grant waits in the mailbox", func() bool { return m.disp.held() == 2 })
+	eventually(t, "a second grant waits in the mailbox", func() bool { return m.Snapshot().GrantsHeld == 2 })
 	if err := m.Stop(r.ctx, id); err != nil {
 		t.Fatal(err)
 	}
