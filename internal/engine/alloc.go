@@ -42,8 +42,11 @@ type GrantLeg struct {
 // says what the runner believes filled; the dispatcher counts everything
 // not released as used either way, so a short or missing Released can only
 // make it grant less, never more.
+// Tenant must be the grant's: a result from anyone else is ignored (over
+// NATS, one worker cannot resolve another's grants).
 type GrantResult struct {
 	GrantID  GrantID
+	Tenant   polybot.ID
 	Used     []polybot.Decimal
 	Released []polybot.Decimal
 }
@@ -54,7 +57,7 @@ func (g *Grant) releaseAll() GrantResult {
 	for i := range rel {
 		rel[i] = g.Legs[i].Size
 	}
-	return GrantResult{GrantID: g.ID, Released: rel}
+	return GrantResult{GrantID: g.ID, Tenant: g.Tenant, Released: rel}
 }
 
 // pool is whose depth a level's record counts. Live orders take the
@@ -261,11 +264,11 @@ func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, 
 }
 
 // resolve ends a grant: what each leg released is free again, the rest of
-// the leg is consumed. false: the book holds no such grant (resolved
-// already, or never made).
+// the leg is consumed. false: the book holds no such grant for the tenant
+// (resolved already, never made, or lent to another tenant).
 func (b *depthBook) resolve(res GrantResult) bool {
 	h := b.grants[res.GrantID]
-	if h == nil {
+	if h == nil || h.tenant != res.Tenant {
 		b.unknownResults++
 		return false
 	}
@@ -312,7 +315,7 @@ func (b *depthBook) prune(keep func(instKey) bool) {
 // settled is the result of a grant whose legs took used[i] from their
 // levels; the rest goes back.
 func (g *Grant) settled(used []polybot.Decimal) GrantResult {
-	res := GrantResult{GrantID: g.ID, Used: make([]polybot.Decimal, len(g.Legs)), Released: make([]polybot.Decimal, len(g.Legs))}
+	res := GrantResult{GrantID: g.ID, Tenant: g.Tenant, Used: make([]polybot.Decimal, len(g.Legs)), Released: make([]polybot.Decimal, len(g.Legs))}
 	for i := range g.Legs {
 		u := g.Legs[i].Size
 		if i < len(used) {

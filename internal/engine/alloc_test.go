@@ -82,7 +82,7 @@ func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
 		t.Fatalf("third grant %s, want nothing", got)
 	}
 	// Grant 2: leg 0 filled 6 of 10 (4 back), leg 1 filled all 10.
-	b.resolve(GrantResult{GrantID: id2, Released: []polybot.Decimal{d("4"), d("0")}})
+	b.resolve(GrantResult{GrantID: id2, Tenant: tenant, Released: []polybot.Decimal{d("4"), d("0")}})
 	if free(0) != d("4") || free(1) != d("20") {
 		t.Fatalf("after a partial release: %s, %s; want 4 (30 − 20 lent − 6 used) and 20 (50 − 20 − 10)", free(0), free(1))
 	}
@@ -90,12 +90,16 @@ func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
 		t.Fatalf("grant after release %s", got)
 	}
 	// A release larger than the grant gives back only the grant.
-	b.resolve(GrantResult{GrantID: id1, Released: []polybot.Decimal{d("1000"), d("1000")}})
+	b.resolve(GrantResult{GrantID: id1, Tenant: tenant, Released: []polybot.Decimal{d("1000"), d("1000")}})
 	if free(0) != d("20") || free(1) != d("36") {
 		t.Fatalf("after releasing grant 1: %s, %s; want 20 (30 − 4 lent − 6 used), 36 (50 − 4 − 10)", free(0), free(1))
 	}
-	if b.resolve(GrantResult{GrantID: id1}) || b.unknownResults != 1 {
+	if b.resolve(GrantResult{GrantID: id1, Tenant: tenant}) || b.unknownResults != 1 {
 		t.Fatal("a grant resolves once; a second result is ignored")
+	}
+	id4, _, _ := b.grant(tenant, false, o, d("1"), polybot.One)
+	if b.resolve(GrantResult{GrantID: id4, Tenant: polybot.NewID(), Released: []polybot.Decimal{d("1"), d("1")}}) || b.grants[id4] == nil {
+		t.Fatal("another tenant resolved the grant")
 	}
 }
 
@@ -136,6 +140,7 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newDepthBook()
+			tenant := polybot.NewID()
 			shown := polybot.Zero
 			k := keyAt(pmYes, false, d("0.45"))
 			var last GrantID
@@ -152,7 +157,7 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 					b.observe(pmYes, nil, true)
 				case "grant":
 					o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: shown}}}
-					id, got, _ := b.grant(polybot.NewID(), false, o, d(s.n), polybot.One)
+					id, got, _ := b.grant(tenant, false, o, d(s.n), polybot.One)
 					if got != d(s.want) {
 						t.Fatalf("step %d: granted %s, want %s", i, got, s.want)
 					}
@@ -160,10 +165,10 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 						last = id
 					}
 				case "use":
-					b.resolve(GrantResult{GrantID: last})
+					b.resolve(GrantResult{GrantID: last, Tenant: tenant})
 				case "release":
 					h := b.grants[last]
-					b.resolve(GrantResult{GrantID: last, Released: []polybot.Decimal{h.size}})
+					b.resolve(GrantResult{GrantID: last, Tenant: tenant, Released: []polybot.Decimal{h.size}})
 				case "free":
 					if got := b.free(k, shown); got != d(s.want) {
 						t.Fatalf("step %d: free %s, want %s", i, got, s.want)
@@ -188,13 +193,14 @@ func TestLevelsThatHoldNothingAreForgotten(t *testing.T) {
 		return n
 	}
 	o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: d("50")}}}
-	id, _, _ := b.grant(polybot.NewID(), false, o, d("10"), polybot.One)
-	b.resolve(GrantResult{GrantID: id, Released: []polybot.Decimal{d("10")}})
+	tenant := polybot.NewID()
+	id, _, _ := b.grant(tenant, false, o, d("10"), polybot.One)
+	b.resolve(GrantResult{GrantID: id, Tenant: tenant, Released: []polybot.Decimal{d("10")}})
 	if records() != 0 {
 		t.Fatalf("a level with nothing lent or used is still kept: %v", b.levels)
 	}
-	id, _, _ = b.grant(polybot.NewID(), false, o, d("10"), polybot.One)
-	b.resolve(GrantResult{GrantID: id})
+	id, _, _ = b.grant(tenant, false, o, d("10"), polybot.One)
+	b.resolve(GrantResult{GrantID: id, Tenant: tenant})
 	if records() != 1 {
 		t.Fatal("a level with used depth must be kept until the book shows it gone")
 	}

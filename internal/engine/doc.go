@@ -54,7 +54,8 @@
 //	                                └─▶ the runner ends (stop): it closes its mailbox, whose grants are released;
 //	                                    a closed mailbox hands every new grant straight back
 //
-// Every grant is resolved exactly once; a second result is ignored.
+// Every grant is resolved exactly once; a second result, or one from a
+// tenant the grant was not lent to, is ignored.
 //
 // The depth book keeps, per ask level (instrument and price) that has lent
 // or consumed something, three numbers: shown (what the book shows now),

@@ -229,7 +229,7 @@ func (r *runner) dropGrants() {
 		switch {
 		case g.ID == 0:
 		case g.ID == r.acting && r.sending:
-			r.m.disp.Resolve(GrantResult{GrantID: g.ID})
+			r.m.disp.Resolve(GrantResult{GrantID: g.ID, Tenant: g.Tenant})
 		default:
 			r.m.disp.Resolve(g.releaseAll())
 		}
