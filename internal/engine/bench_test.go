@@ -137,12 +137,13 @@ func BenchmarkFanout(b *testing.B) {
 		}
 	})
 	waitAll(b, m, benchTenants)
-	r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "1000")})
+	r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "1000000")})
 	var all []time.Duration
 	update := func(i int, keep bool) {
 		decided.Store(0)
 		tickAt.Store(time.Now().UnixNano())
-		r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: d("0.45"), Size: polybot.NewDecimal(int64(2000+i), 3)}})
+		// Each update shows 2 more sets (earlier paper fills stay taken).
+		r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: d("0.45"), Size: polybot.NewDecimal(int64(2*(i+10)), 0)}})
 		deadline := time.Now().Add(30 * time.Second)
 		for decided.Load() < benchTenants {
 			if time.Now().After(deadline) {
