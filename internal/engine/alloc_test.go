@@ -4,7 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/polybot/polybot"
 )
@@ -21,7 +20,7 @@ func TestHundredTenantsOnAFiftyShareOpportunityRequestAtMostFifty(t *testing.T) 
 	var mu sync.Mutex
 	claimed := polybot.Zero
 	r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onDecision = func(_ polybot.ID, _ *offer, got polybot.Decimal) {
+		m.onDecision = func(_ polybot.ID, _ *polybot.Opportunity, got polybot.Decimal) {
 			mu.Lock()
 			claimed = claimed.Add(got)
 			mu.Unlock()
@@ -34,61 +33,179 @@ func TestHundredTenantsOnAFiftyShareOpportunityRequestAtMostFifty(t *testing.T) 
 	r.book(pmNo, nil, []polybot.Level{lv("0.50", "50"), lv("0.51", "1000")})
 	eventually(t, "every tenant decided", func() bool { return decided.Load() == 100 })
 
-	var mu2 sync.Mutex
+	// No book changes after these two: once every grant is resolved (each
+	// after its orders were recorded), no more orders can come.
+	eventually(t, "every grant is resolved", func() bool { return r.m.disp.held() == 0 })
 	requested := map[polybot.Instrument]polybot.Decimal{}
 	traders := 0
-	eventually(t, "the orders are settled", func() bool {
-		clear(requested)
-		traders = 0
-		for _, id := range ids {
-			ins := r.intents(id)
-			if len(ins) > 0 {
-				traders++
-			}
-			for _, in := range ins {
-				if in.State == polybot.IntentPending {
-					return false
-				}
-				mu2.Lock()
+	for _, id := range ids {
+		ins := r.intents(id)
+		if len(ins) > 0 {
+			traders++
+		}
+		for _, in := range ins {
+			if in.Side == polybot.Buy {
 				requested[in.Instrument] = requested[in.Instrument].Add(in.Size)
-				mu2.Unlock()
 			}
 		}
-		return requested[pmYes] == d("50")
-	})
-	time.Sleep(50 * time.Millisecond) // nothing more arrives
+	}
 	for inst, q := range requested {
 		if q.GreaterThan(d("50")) {
 			t.Fatalf("tenants requested %s of %s, more than the 50 the book showed", q, inst.Key())
 		}
 	}
-	if requested[pmNo] != d("50") || traders != 5 || claimed != d("50") {
+	if requested[pmYes] != d("50") || requested[pmNo] != d("50") || traders != 5 || claimed != d("50") {
 		t.Fatalf("requested %v by %d tenants (claimed %s), want 50 on each leg by 5 tenants of 10", requested, traders, claimed)
 	}
 }
 
-func TestClaimsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
-	m := &Manager{}
-	a, b := newAllocator(d("30")), newAllocator(d("50"))
-	o := &offer{allocs: []*allocator{a, b}}
-	if got := m.claim(o, d("20"), polybot.One); got != d("20") {
-		t.Fatalf("first claim %s", got)
+func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
+	b := newDepthBook()
+	o := &polybot.Opportunity{Legs: []polybot.Leg{
+		{Instrument: pmYes, Price: d("0.45"), Available: d("30")},
+		{Instrument: pmNo, Price: d("0.50"), Available: d("50")},
+	}}
+	free := func(i int) polybot.Decimal {
+		l := &o.Legs[i]
+		return b.free(keyAt(l.Instrument, false, l.Price), l.Available)
 	}
-	if got := m.claim(o, d("20"), polybot.One); got != d("10") {
-		t.Fatalf("second claim %s, want the 10 left on the thinner leg", got)
+	tenant := polybot.NewID()
+	id1, got, _ := b.grant(tenant, false, o, d("20"), polybot.One)
+	if got != d("20") {
+		t.Fatalf("first grant %s", got)
 	}
-	if got := m.claim(o, d("5"), polybot.One); !got.IsZero() {
-		t.Fatalf("third claim %s, want nothing", got)
+	id2, got, _ := b.grant(tenant, false, o, d("20"), polybot.One)
+	if got != d("10") {
+		t.Fatalf("second grant %s, want the 10 left on the thinner leg", got)
 	}
-	m.release(o, polybot.Zero, []polybot.Decimal{d("4"), d("0")})
-	if a.remaining != d("4") || b.remaining != d("20") {
-		t.Fatalf("after release: %s, %s", a.remaining, b.remaining)
+	if _, got, ok := b.grant(tenant, false, o, d("5"), polybot.One); ok || !got.IsZero() {
+		t.Fatalf("third grant %s, want nothing", got)
 	}
-	if got := m.claim(o, d("10.7"), d("0.5")); got != d("4") {
-		t.Fatalf("claim after release %s", got)
+	// Grant 2: leg 0 filled 6 of 10 (4 back), leg 1 filled all 10.
+	b.resolve(GrantResult{GrantID: id2, Tenant: tenant, Released: []polybot.Decimal{d("4"), d("0")}})
+	if free(0) != d("4") || free(1) != d("20") {
+		t.Fatalf("after a partial release: %s, %s; want 4 (30 − 20 lent − 6 used) and 20 (50 − 20 − 10)", free(0), free(1))
 	}
-	m.release(o, d("1000"), nil)
-	if a.remaining != a.total || b.remaining != b.total {
-		t.Fatal("a release never grows depth beyond what the book showed")
+	if _, got, _ := b.grant(tenant, false, o, d("10.7"), d("0.5")); got != d("4") {
+		t.Fatalf("grant after release %s", got)
+	}
+	// A release larger than the grant gives back only the grant.
+	b.resolve(GrantResult{GrantID: id1, Tenant: tenant, Released: []polybot.Decimal{d("1000"), d("1000")}})
+	if free(0) != d("20") || free(1) != d("36") {
+		t.Fatalf("after releasing grant 1: %s, %s; want 20 (30 − 4 lent − 6 used), 36 (50 − 4 − 10)", free(0), free(1))
+	}
+	if b.resolve(GrantResult{GrantID: id1, Tenant: tenant}) || b.unknownResults != 1 {
+		t.Fatal("a grant resolves once; a second result is ignored")
+	}
+	id4, _, _ := b.grant(tenant, false, o, d("1"), polybot.One)
+	if b.resolve(GrantResult{GrantID: id4, Tenant: polybot.NewID(), Released: []polybot.Decimal{d("1"), d("1")}}) || b.grants[id4] == nil {
+		t.Fatal("another tenant resolved the grant")
+	}
+}
+
+// TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges walks one ask
+// level through book changes, grants and their results. The expected free
+// sizes are worked by hand from what the book showed and what was lent.
+func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
+	type step struct {
+		op   string // show (the level's size; 0: gone), stale, grant (want → got), use, release, free, out
+		n    string
+		want string
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"a +1 update after 50 filled lends 1, not 51", []step{
+			{"show", "50", ""}, {"grant", "50", "50"}, {"use", "", ""}, {"show", "51", ""}, {"free", "", "1"}, {"grant", "50", "1"}}},
+		{"a +1 update while 50 are out lends 1", []step{
+			{"show", "50", ""}, {"grant", "50", "50"}, {"show", "51", ""}, {"free", "", "1"}, {"use", "", ""}, {"free", "", "1"}}},
+		{"a released grant is free again", []step{
+			{"show", "50", ""}, {"grant", "30", "30"}, {"free", "", "20"}, {"out", "", "30"}, {"release", "", ""}, {"free", "", "50"}, {"out", "", "0"}}},
+		{"the venue catching up with our fill frees nothing twice", []step{
+			{"show", "50", ""}, {"grant", "30", "30"}, {"use", "", ""}, {"free", "", "20"}, {"show", "20", ""}, {"free", "", "20"}, {"show", "70", ""}, {"free", "", "70"}}},
+		{"a level that shrinks while lent lends nothing until the grant comes back", []step{
+			{"show", "50", ""}, {"grant", "50", "50"}, {"show", "20", ""}, {"free", "", "0"}, {"grant", "5", "0"}, {"release", "", ""}, {"free", "", "20"}}},
+		{"others taking more than our fill leave what the book shows", []step{
+			{"show", "50", ""}, {"grant", "30", "30"}, {"use", "", ""}, {"show", "10", ""}, {"free", "", "10"}}},
+		{"a level that empties and comes back shows new depth", []step{
+			{"show", "50", ""}, {"grant", "50", "50"}, {"use", "", ""}, {"show", "0", ""}, {"show", "40", ""}, {"free", "", "40"}}},
+		{"a stale view changes nothing", []step{
+			{"show", "50", ""}, {"grant", "50", "50"}, {"use", "", ""}, {"stale", "", ""}, {"free", "", "0"}}},
+		{"the venue showing our fill before the runner reports it never leaves the level emptier than empty", []step{
+			{"show", "50", ""}, {"grant", "30", "30"}, {"show", "20", ""}, {"use", "", ""}, {"free", "", "0"}, {"show", "0", ""}, {"show", "40", ""}, {"free", "", "40"}}},
+		{"the same size shown again after a fill stays taken", []step{
+			{"show", "50", ""}, {"grant", "20", "20"}, {"use", "", ""}, {"show", "50", ""}, {"free", "", "30"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newDepthBook()
+			tenant := polybot.NewID()
+			shown := polybot.Zero
+			k := keyAt(pmYes, false, d("0.45"))
+			var last GrantID
+			for i, s := range tc.steps {
+				switch s.op {
+				case "show":
+					shown = d(s.n)
+					var asks []polybot.Level
+					if shown.Sign() > 0 {
+						asks = []polybot.Level{lv("0.44", "7"), {Price: d("0.45"), Size: shown}}
+					}
+					b.observe(pmYes, asks, false)
+				case "stale":
+					b.observe(pmYes, nil, true)
+				case "grant":
+					o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: shown}}}
+					id, got, _ := b.grant(tenant, false, o, d(s.n), polybot.One)
+					if got != d(s.want) {
+						t.Fatalf("step %d: granted %s, want %s", i, got, s.want)
+					}
+					if id != 0 {
+						last = id
+					}
+				case "use":
+					b.resolve(GrantResult{GrantID: last, Tenant: tenant})
+				case "release":
+					h := b.grants[last]
+					b.resolve(GrantResult{GrantID: last, Tenant: tenant, Released: []polybot.Decimal{h.size}})
+				case "free":
+					if got := b.free(k, shown); got != d(s.want) {
+						t.Fatalf("step %d: free %s, want %s", i, got, s.want)
+					}
+				case "out":
+					if got := b.outstanding(k); got != d(s.want) {
+						t.Fatalf("step %d: outstanding %s, want %s", i, got, s.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLevelsThatHoldNothingAreForgotten(t *testing.T) {
+	b := newDepthBook()
+	records := func() int {
+		n := 0
+		for _, byPrice := range b.levels {
+			n += len(byPrice)
+		}
+		return n
+	}
+	o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: d("50")}}}
+	tenant := polybot.NewID()
+	id, _, _ := b.grant(tenant, false, o, d("10"), polybot.One)
+	b.resolve(GrantResult{GrantID: id, Tenant: tenant, Released: []polybot.Decimal{d("10")}})
+	if records() != 0 {
+		t.Fatalf("a level with nothing lent or used is still kept: %v", b.levels)
+	}
+	id, _, _ = b.grant(tenant, false, o, d("10"), polybot.One)
+	b.resolve(GrantResult{GrantID: id, Tenant: tenant})
+	if records() != 1 {
+		t.Fatal("a level with used depth must be kept until the book shows it gone")
+	}
+	b.observe(pmYes, []polybot.Level{lv("0.45", "40")}, false)
+	if records() != 0 {
+		t.Fatal("the book showing the fill gone must end the record")
 	}
 }

@@ -7,6 +7,7 @@ package engine
 // Density and fan-out seed 10,000 tenants in a SQLite file first (about 5 s).
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -128,7 +129,7 @@ func BenchmarkFanout(b *testing.B) {
 		lats    = make([]int64, benchTenants)
 	)
 	m := r.startWith(Config{Universe: pmUniverse(), MaxOfferAge: -1}, func(m *Manager) {
-		m.onDecision = func(polybot.ID, *offer, polybot.Decimal) {
+		m.onDecision = func(polybot.ID, *polybot.Opportunity, polybot.Decimal) {
 			i := decided.Add(1) - 1
 			if i < int64(len(lats)) {
 				lats[i] = time.Now().UnixNano() - tickAt.Load()
@@ -136,12 +137,13 @@ func BenchmarkFanout(b *testing.B) {
 		}
 	})
 	waitAll(b, m, benchTenants)
-	r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "1000")})
+	r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "1000000")})
 	var all []time.Duration
 	update := func(i int, keep bool) {
 		decided.Store(0)
 		tickAt.Store(time.Now().UnixNano())
-		r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: d("0.45"), Size: polybot.NewDecimal(int64(2000+i), 3)}})
+		// Each update shows 2 more sets (earlier paper fills stay taken).
+		r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: d("0.45"), Size: polybot.NewDecimal(int64(2*(i+10)), 0)}})
 		deadline := time.Now().Add(30 * time.Second)
 		for decided.Load() < benchTenants {
 			if time.Now().After(deadline) {
@@ -185,7 +187,7 @@ func BenchmarkReloadToAct(b *testing.B) {
 			id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("1"); c.MinProfitPct = d("10") })
 			acted := make(chan time.Time, 64)
 			m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-				m.onAct = func(t polybot.ID, _ delivery) {
+				m.onAct = func(_ context.Context, t polybot.ID, _ Grant) {
 					if t == id {
 						acted <- time.Now()
 					}

@@ -11,57 +11,64 @@ import (
 	"github.com/polybot/polybot/internal/marketdata"
 )
 
-// legDepth is the visible depth of one instrument's best level as the
-// dispatcher last saw it, with the allocator tenants claim it from. It is
-// replaced when the level's price or size changes (the venue's book moved),
-// not when only deeper levels or other instruments change.
-type legDepth struct {
-	price, size polybot.Decimal
-	alloc       *allocator
+// dispatcher turns the hubs' book updates into opportunities, once per
+// batch of changed books, and routes each to the tenants that want it,
+// lending them depth (see the package doc, Allocation policy). It owns the
+// depth book, the grants not yet resolved, the last opportunity delivered
+// per group and the rotation. What it hands a runner is a Grant value, and
+// what a runner hands back is a GrantResult value (Resolve): no runner
+// holds a pointer into its state, so it could run in a process of its own
+// and reach runners over NATS. It reads the interest index, the tenants'
+// configs and mailboxes, the ring and the counters through the Manager.
+type dispatcher struct {
+	m *Manager
+
+	mu    sync.Mutex // guards depth: routing and observing (dispatcher goroutine), Resolve (runners)
+	depth depthBook
+
+	// dispatcher goroutine only
+	groups map[uint64]string // group → id of the last opportunity delivered
+	rot    uint32
+
+	// Test hooks. onGrant sees every grant as it is made and onResolve
+	// every result the depth book accepted, both with mu held (so in the
+	// order the depth book saw them); onRouted sees the end of every batch.
+	onGrant   func(g Grant)
+	onResolve func(res GrantResult)
+	onRouted  func(changed []*marketdata.View)
 }
 
-// claimLocked grants want sets (rounded down to lot) against every leg's
-// depth at once: together, tenants never ask for more than any leg's book
-// showed. Call with allocMu held.
-func (m *Manager) claimLocked(o *offer, want, lot polybot.Decimal) polybot.Decimal {
-	got := want
-	for _, a := range o.allocs {
-		got = got.Min(a.remaining)
-	}
-	got = got.Floor(lot)
-	if got.Sign() <= 0 {
-		return polybot.Zero
-	}
-	for _, a := range o.allocs {
-		a.remaining = a.remaining.Sub(got)
-	}
-	return got
+func newDispatcher(m *Manager) *dispatcher {
+	return &dispatcher{m: m, depth: newDepthBook(), groups: map[uint64]string{}}
 }
 
-func (m *Manager) claim(o *offer, want, lot polybot.Decimal) polybot.Decimal {
-	m.allocMu.Lock()
-	defer m.allocMu.Unlock()
-	return m.claimLocked(o, want, lot)
+// Resolve takes a runner's result for one of its grants: released depth is
+// free again, used depth stays taken until the book shows it gone. A result
+// for a grant already resolved is ignored.
+func (d *dispatcher) Resolve(res GrantResult) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.resolveLocked(res)
 }
 
-// release gives back depth a tenant was granted and did not use: n on
-// every leg, or perLeg[i] on leg i.
-func (m *Manager) release(o *offer, n polybot.Decimal, perLeg []polybot.Decimal) {
-	m.allocMu.Lock()
-	defer m.allocMu.Unlock()
-	m.releaseLocked(o, n, perLeg)
-}
-
-func (m *Manager) releaseLocked(o *offer, n polybot.Decimal, perLeg []polybot.Decimal) {
-	for i, a := range o.allocs {
-		back := n
-		if perLeg != nil {
-			back = perLeg[i]
-		}
-		if back.Sign() > 0 {
-			a.remaining = a.remaining.Add(back).Min(a.total)
-		}
+func (d *dispatcher) resolveLocked(res GrantResult) {
+	if d.depth.resolve(res) && d.onResolve != nil {
+		d.onResolve(res)
 	}
+}
+
+// outstanding is what is lent and unresolved at inst's ask price (tests).
+func (d *dispatcher) outstanding(inst polybot.Instrument, price polybot.Decimal) polybot.Decimal {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.depth.outstanding(keyAt(inst, false, price)).Add(d.depth.outstanding(keyAt(inst, true, price)))
+}
+
+// held is how many grants are unresolved.
+func (d *dispatcher) held() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.depth.grants)
 }
 
 func (m *Manager) kickDispatcher() {
@@ -71,9 +78,10 @@ func (m *Manager) kickDispatcher() {
 	}
 }
 
-// dispatch is the one goroutine that reads the hubs, runs detection once per
+// run is the one goroutine that reads the hubs, runs detection once per
 // batch of changed books and routes what it finds.
-func (m *Manager) dispatch(ctx context.Context) {
+func (d *dispatcher) run(ctx context.Context) {
+	m := d.m
 	var (
 		subs    []*marketdata.Subscription
 		stopFwd context.CancelFunc
@@ -147,8 +155,8 @@ func (m *Manager) dispatch(ctx context.Context) {
 			if !m.fixed {
 				m.det.Store(&detectorRef{NewStrategyDetector(m.cfg.Strategy, u)})
 			}
-			clear(m.groups)
-			clear(m.depth)
+			clear(d.groups)
+			d.pruneDepth(u)
 			subscribe(u)
 			continue
 		case <-m.kick:
@@ -164,35 +172,42 @@ func (m *Manager) dispatch(ctx context.Context) {
 		}
 		m.batches.Add(1)
 		m.views.Add(int64(len(changed)))
-		m.forgetMovedDepth(changed)
+		d.observe(changed)
 		found = m.detect(changed, found[:0])
 		for _, o := range found {
-			m.routeSafely(o, at)
+			d.routeSafely(o, at)
+		}
+		if d.onRouted != nil {
+			d.onRouted(changed)
 		}
 		clear(found)
 		clear(changed)
 	}
 }
 
-// forgetMovedDepth drops the allocators of instruments whose best ask
-// moved: the next opportunity on them shows new depth, even if it comes back
-// at the same price and size after being taken.
-func (m *Manager) forgetMovedDepth(changed []*marketdata.View) {
-	m.allocMu.Lock()
-	defer m.allocMu.Unlock()
-	if len(m.depth) == 0 {
+// observe applies the changed views to the depth book: a level that lent
+// or consumed something learns the size it shows now.
+func (d *dispatcher) observe(changed []*marketdata.View) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.depth.levels) == 0 {
 		return
 	}
 	for _, v := range changed {
-		k := keyOf(v.Instrument)
-		d := m.depth[k]
-		if d == nil {
-			continue
-		}
-		if ask, ok := v.BestAsk(); v.Stale || !ok || ask.Price != d.price || ask.Size != d.size {
-			delete(m.depth, k)
-		}
+		d.depth.observe(v.Instrument, v.Asks, v.Stale)
 	}
+}
+
+// pruneDepth forgets the consumed depth of instruments the new universe
+// no longer watches; grants still out on them stay until resolved.
+func (d *dispatcher) pruneDepth(u Universe) {
+	keep := map[instKey]bool{}
+	for _, inst := range u.Instruments() {
+		keep[keyOf(inst)] = true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.depth.prune(func(k instKey) bool { return keep[k] })
 }
 
 // detect runs the detector, recovering from a panic in it.
@@ -209,20 +224,21 @@ func (m *Manager) detect(changed []*marketdata.View, dst []*polybot.Opportunity)
 
 // routeSafely routes one opportunity, recovering from a panic (in an
 // injected Wants, say) so that the dispatcher keeps serving.
-func (m *Manager) routeSafely(o *polybot.Opportunity, at time.Time) {
+func (d *dispatcher) routeSafely(o *polybot.Opportunity, at time.Time) {
 	defer func() {
 		if p := recover(); p != nil {
-			m.detectPanics.Add(1)
-			m.log.Error("routing an opportunity panicked", "opportunity", o.ID, "panic", fmt.Sprint(p))
+			d.m.detectPanics.Add(1)
+			d.m.log.Error("routing an opportunity panicked", "opportunity", o.ID, "panic", fmt.Sprint(p))
 		}
 	}()
-	m.route(o, at)
+	d.route(o, at)
 }
 
 // route offers a new opportunity to the tenants whose index entry says they
-// may want it, rotating who comes first: each is sized and granted depth in
-// turn, and only those granted some are woken (their mailbox gets it).
-func (m *Manager) route(o *polybot.Opportunity, at time.Time) {
+// may want it, rotating who comes first: each is sized and lent depth in
+// turn, and only those lent some are woken (their mailbox gets the grant).
+func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
+	m := d.m
 	if len(o.Legs) == 0 || o.Size.Sign() <= 0 {
 		return
 	}
@@ -230,46 +246,33 @@ func (m *Manager) route(o *polybot.Opportunity, at time.Time) {
 	if o.ID == "" {
 		o.ID = fmt.Sprintf("op%016x%016x", g, depthOf(o))
 	}
-	if m.groups[g] == o.ID {
+	if d.groups[g] == o.ID {
 		m.repeats.Add(1)
 		return // the same book state, already delivered
 	}
-	m.groups[g] = o.ID
+	d.groups[g] = o.ID
 	m.opps.Add(1)
 	m.ring.add(o)
-	of := &offer{opp: o, group: g, at: at, allocs: make([]*allocator, len(o.Legs))}
-	m.allocMu.Lock() // held while routing: claims are made here
-	defer m.allocMu.Unlock()
-	for i := range o.Legs {
-		l := &o.Legs[i]
-		k := keyOf(l.Instrument)
-		d := m.depth[k]
-		if d == nil || d.price != l.Price || d.size != l.Available {
-			d = &legDepth{price: l.Price, size: l.Available, alloc: newAllocator(l.Available)}
-			m.depth[k] = d
-		}
-		of.allocs[i] = d.alloc
-	}
 	ents := m.index.Load().lookup(o.Strategy, venueMask(o), o.ProfitPct)
 	n := len(ents)
 	if n == 0 {
 		return
 	}
-	start := int(m.rot % uint32(n))
-	m.rot++
+	start := int(d.rot % uint32(n))
+	d.rot++
 	lot := lotOf(o)
 	woken := 0
+	d.mu.Lock() // held while routing: grants are made here
+	defer d.mu.Unlock()
 	for i := range n {
 		t := ents[(start+i)%n].t
-		got, ok := m.offerTo(t, of, lot)
-		if !ok {
+		gr, ok := d.offerTo(t, o, g, at, lot)
+		if !ok || gr.Sets.Sign() <= 0 {
 			continue
 		}
-		if got.Sign() > 0 {
-			woken++
-			if old, evicted := t.box.put(delivery{of, got}); evicted {
-				m.releaseLocked(old.o, old.sets, nil)
-			}
+		woken++
+		if old, evicted := t.box.put(gr); evicted {
+			d.resolveLocked(old.releaseAll())
 		}
 	}
 	m.deliveries.Add(int64(woken))
@@ -278,28 +281,36 @@ func (m *Manager) route(o *polybot.Opportunity, at time.Time) {
 
 // offerTo decides for one tenant, on the dispatcher: whether its config
 // (as of now) wants the opportunity, how many sets it would buy, and how
-// many of those the depth grants it, first come, first served. Only a
-// tenant granted depth is woken. ok is false when it does not want it.
-// Call with allocMu held.
-func (m *Manager) offerTo(t *tenant, of *offer, lot polybot.Decimal) (polybot.Decimal, bool) {
+// many of those the depth book lends it, first come, first served. Only a
+// tenant lent depth is woken. ok is false when it does not want it.
+// Call with mu held.
+func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at time.Time, lot polybot.Decimal) (Grant, bool) {
+	m := d.m
 	s := t.snap.Load()
-	o := of.opp
 	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, o) {
-		m.decide(t, of, polybot.Zero)
-		return polybot.Zero, false
+		m.decide(t, o, polybot.Zero)
+		return Grant{}, false
 	}
 	t.c.opportunities.Add(1)
 	if t.events.active() {
 		t.publish("opportunity", o)
 	}
-	got := polybot.Zero
+	var gr Grant
 	if o.Cost.Sign() > 0 {
 		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 {
-			got = m.claimLocked(of, want, lot)
+			if id, got, ok := d.depth.grant(t.id, s.mode() == polybot.Live, o, want, lot); ok {
+				gr = Grant{ID: id, Tenant: t.id, Opportunity: *o, Group: group, At: at, Sets: got, Legs: make([]GrantLeg, len(o.Legs))}
+				for i := range o.Legs {
+					gr.Legs[i] = GrantLeg{Instrument: o.Legs[i].Instrument, Price: o.Legs[i].Price, Size: got}
+				}
+				if d.onGrant != nil {
+					d.onGrant(gr)
+				}
+			}
 		}
 	}
-	m.decide(t, of, got)
-	return got, true
+	m.decide(t, o, gr.Sets)
+	return gr, true
 }
 
 // groupOf identifies an opportunity's strategy and legs: a newer offer of

@@ -27,32 +27,33 @@ func lotOf(o *polybot.Opportunity) polybot.Decimal {
 	return lot
 }
 
-// act executes one delivery: the opportunity with the sets of depth the
-// dispatcher granted. The config may have changed since: it is checked
+// act executes one grant: the opportunity with the sets of depth the
+// dispatcher lent. The config may have changed since: it is checked
 // again, and the opportunity is re-priced for the granted size (fees per
-// set grow on smaller orders). Depth not used goes back.
-func (r *runner) act(ctx context.Context, d delivery) {
+// set grow on smaller orders). Every path resolves the grant exactly once:
+// depth not used goes back, depth used stays taken.
+func (r *runner) act(ctx context.Context, g Grant) {
 	t, m := r.t, r.m
 	s := t.snap.Load()
-	opp := d.o.opp
+	opp := &g.Opportunity
 	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, opp) {
-		m.release(d.o, d.sets, nil)
+		m.disp.Resolve(g.releaseAll())
 		return
 	}
-	if m.cfg.MaxOfferAge > 0 && time.Since(d.o.at) > m.cfg.MaxOfferAge {
+	if m.cfg.MaxOfferAge > 0 && time.Since(g.At) > m.cfg.MaxOfferAge {
 		m.stale.Add(1)
-		m.release(d.o, d.sets, nil)
+		m.disp.Resolve(g.releaseAll())
 		return
 	}
-	priced, ok := m.detector().Resize(opp, d.sets)
-	if !ok || priced.Size != d.sets || !m.wants(s.cfg, s.profile.Features, priced) {
-		m.release(d.o, d.sets, nil)
+	priced, ok := m.detector().Resize(opp, g.Sets)
+	if !ok || priced.Size != g.Sets || !m.wants(s.cfg, s.profile.Features, priced) {
+		m.disp.Resolve(g.releaseAll())
 		return
 	}
 	if m.onAct != nil {
-		m.onAct(t.id, d)
+		m.onAct(ctx, t.id, g)
 	}
-	r.execute(ctx, s, d.o, priced, d.sets)
+	r.execute(ctx, s, &g, priced, g.Sets)
 }
 
 // legOrder is the order legs are sent in: the riskier first, that is the
@@ -90,7 +91,7 @@ func (r *runner) tif(p polybot.Platform) polybot.TimeInForce {
 // passes the risk gate in one transaction first; then the legs go riskiest
 // first, and a leg that does not fill in full stops the sequence and
 // unwinds what filled.
-func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybot.Opportunity, sets polybot.Decimal) {
+func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybot.Opportunity, sets polybot.Decimal) {
 	t, m := r.t, r.m
 	order := r.legOrder(opp)
 	intents := make([]*polybot.Intent, len(order))
@@ -109,7 +110,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybo
 		return nil
 	})
 	if err != nil {
-		m.release(o, sets, nil)
+		m.disp.Resolve(g.releaseAll())
 		if polybot.ErrorCode(err) == polybot.ECONFLICT {
 			return // this decision was taken before (same opportunity, same tenant)
 		}
@@ -125,7 +126,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybo
 	if why := r.moved(opp, sets); why != "" {
 		m.moved.Add(1)
 		r.cancelUnsent(ctx, intents, "not sent: "+why)
-		m.release(o, sets, nil)
+		m.disp.Resolve(g.releaseAll())
 		return
 	}
 	// Legs go back to back; their fills are recorded once every leg that
@@ -133,6 +134,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybo
 	// window between legs is one venue round trip.
 	var sent []placed
 	failed := -1
+	r.sending = true // from here a panic leaves the grant used: a leg may have gone
 	for k, in := range intents {
 		p := r.place(ctx, r.ex[in.Instrument.Venue], in)
 		sent = append(sent, p)
@@ -147,29 +149,44 @@ func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybo
 		last = r.record(ctx, p)
 		filled[p.in.Leg] = last.filled
 	}
+	used := legsUsed(sent, filled, sets)
 	if failed >= 0 {
 		in := intents[failed]
 		if last.unknown {
+			m.disp.Resolve(g.settled(used))
 			r.cancelUnsent(ctx, intents[failed+1:], "not sent: the outcome of leg "+itoa(int64(in.Leg))+" is unknown")
 			t.c.errors.Add(1)
 			t.setError("the outcome of an order is unknown; resolving it with the venue (" + in.ID + ")")
 			return
 		}
 		r.cancelUnsent(ctx, intents[failed+1:], "not sent: leg "+itoa(int64(in.Leg))+" did not fill")
-		back := make([]polybot.Decimal, len(opp.Legs))
-		for i := range back {
-			back[i] = sets.Sub(filled[i])
-		}
-		m.release(o, polybot.Zero, back)
+		m.disp.Resolve(g.settled(used))
 		if failed > 0 || last.filled.Sign() > 0 {
 			r.unwind(ctx, opp, filled, "leg "+itoa(int64(in.Leg))+" filled "+last.filled.String()+" of "+sets.String()+": "+last.reason)
 		}
 		return
 	}
+	m.disp.Resolve(g.settled(used))
 	if t.events.active() {
 		t.publish("pnl", map[string]any{"opportunity_id": opp.ID, "strategy": opp.Strategy, "mode": r.mode, "sets": sets,
 			"expected_profit": opp.NetEdge.Mul(sets)})
 	}
+}
+
+// legsUsed is what each leg of a grant took from its level: the most the
+// venue or the store says filled, and all of it while the outcome is
+// unknown (it may have filled). Legs never sent took nothing.
+func legsUsed(sent []placed, filled []polybot.Decimal, sets polybot.Decimal) []polybot.Decimal {
+	used := slices.Clone(filled)
+	for _, p := range sent {
+		switch {
+		case p.unknown:
+			used[p.in.Leg] = sets
+		case p.st != nil:
+			used[p.in.Leg] = used[p.in.Leg].Max(p.st.Filled)
+		}
+	}
+	return used
 }
 
 // moved checks the hub's latest books just before sending: every leg must

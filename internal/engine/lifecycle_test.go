@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -12,8 +13,9 @@ import (
 	"github.com/polybot/polybot"
 )
 
-// market is a book generator for pmYes/pmNo whose every call shows new
-// depth (a new opportunity).
+// market is a book generator for pmYes/pmNo whose every call shows 100
+// more shares at the same prices: new depth (a new opportunity), since
+// the paper fills of earlier calls stay taken.
 type market struct {
 	r *rig
 	n int
@@ -21,7 +23,7 @@ type market struct {
 
 func (mk *market) tick() {
 	mk.n++
-	size := polybot.NewDecimal(int64(100+mk.n), 0)
+	size := polybot.NewDecimal(int64(100*mk.n+1), 0)
 	mk.r.book(pmYes, []polybot.Level{lv("0.40", "100")}, []polybot.Level{{Price: d("0.45"), Size: size}})
 	mk.r.book(pmNo, []polybot.Level{lv("0.45", "100")}, []polybot.Level{{Price: d("0.50"), Size: size}})
 }
@@ -32,7 +34,7 @@ func TestReloadTakesEffectAtOnceWithoutARestart(t *testing.T) {
 	id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MinProfitPct = d("10") })
 	acted := make(chan time.Time, 16)
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(polybot.ID, delivery) { acted <- time.Now() }
+		m.onAct = func(context.Context, polybot.ID, Grant) { acted <- time.Now() }
 	})
 	r.waitRunning(id)
 	before := m.Status(id)
@@ -226,7 +228,7 @@ func TestPanicInOneTenantNeitherStopsOthersNorItself(t *testing.T) {
 	a, b := r.user(polybot.TierFree, nil), r.user(polybot.TierFree, nil)
 	var panicked atomic.Bool
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(t polybot.ID, _ delivery) {
+		m.onAct = func(_ context.Context, t polybot.ID, _ Grant) {
 			if t == a && panicked.CompareAndSwap(false, true) {
 				panic("a bug in tenant a's strategy")
 			}
@@ -258,7 +260,7 @@ func TestSlowTenantDoesNotStallOthersOrTheDispatcher(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(t polybot.ID, _ delivery) {
+		m.onAct = func(_ context.Context, t polybot.ID, _ Grant) {
 			if t == slow {
 				<-release
 			}
@@ -344,7 +346,7 @@ func TestNothingIsSentWhenTheBookMovedBeforeTheFirstLeg(t *testing.T) {
 	id := r.user(polybot.TierFree, nil)
 	var once sync.Once
 	m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onAct = func(polybot.ID, delivery) {
+		m.onAct = func(context.Context, polybot.ID, Grant) {
 			// Someone takes the NO ask while the runner persists its intents.
 			once.Do(func() { r.book(pmNo, nil, []polybot.Level{lv("0.70", "100")}) })
 		}

@@ -181,12 +181,8 @@ type Manager struct {
 	universe chan Universe
 	uniMu    sync.Mutex // guards cfg.Universe for ReloadPairs
 
-	// dispatcher goroutine only
-	groups map[uint64]string // group → id of the last opportunity delivered
-	depth  map[instKey]*legDepth
-	rot    uint32
-
-	allocMu sync.Mutex
+	disp  *dispatcher // routing and depth allocation
+	paper *paperBook  // the liquidity every dry-run tenant of this process shares
 
 	states                                         [len(stateNames)]atomic.Int64
 	batches, views, opps, repeats, deliveries      atomic.Int64
@@ -196,9 +192,9 @@ type Manager struct {
 
 	// onDecision, when set (tests, benchmarks), sees every decision the
 	// dispatcher takes for a tenant: the sets granted (zero: none, or not
-	// wanted). onAct sees a runner start executing a delivery.
-	onDecision func(t polybot.ID, o *offer, got polybot.Decimal)
-	onAct      func(t polybot.ID, d delivery)
+	// wanted). onAct sees a runner start executing a grant.
+	onDecision func(t polybot.ID, o *polybot.Opportunity, got polybot.Decimal)
+	onAct      func(ctx context.Context, t polybot.ID, g Grant)
 }
 
 type detectorRef struct{ Detector }
@@ -214,11 +210,13 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, log: cfg.Logger.With("component", "engine"), books: hubBooks(cfg.Hubs), fees: cfg.Fees,
 		venueLim: map[polybot.Platform]*limiter{}, tenants: map[polybot.ID]*tenant{},
 		indexDirty: make(chan struct{}, 1), idxDone: make(chan struct{}), kick: make(chan struct{}, 1), universe: make(chan Universe, 1),
-		groups: map[uint64]string{}, depth: map[instKey]*legDepth{}}
+	}
 	if m.books == nil {
 		m.books = hubBooks{}
 	}
 	m.val = newValuer(m.books, cfg.Fees, cfg.Clock, cfg.Universe)
+	m.disp = newDispatcher(m)
+	m.paper = newPaperBook(m.books)
 	for _, p := range polybot.Platforms {
 		m.venueLim[p] = newLimiter(cfg.VenueRate)
 	}
@@ -257,7 +255,7 @@ func (m *Manager) stateChanged(old, code int32) {
 	m.states[code].Add(1)
 }
 
-func (m *Manager) decide(t *tenant, o *offer, got polybot.Decimal) {
+func (m *Manager) decide(t *tenant, o *polybot.Opportunity, got polybot.Decimal) {
 	if m.onDecision != nil {
 		m.onDecision(t.id, o, got)
 	}
@@ -318,7 +316,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Add(3)
 	go func() { defer bg.Done(); m.indexer(ctx) }()
-	go func() { defer bg.Done(); m.dispatch(ctx) }()
+	go func() { defer bg.Done(); m.disp.run(ctx) }()
 	go func() { defer bg.Done(); m.watchHalt(ctx) }()
 	for _, id := range ids {
 		m.tenant(id).start(ctx)

@@ -28,6 +28,7 @@ type Snapshot struct {
 	DetectPanics, RunnerPanics, Restarts               int64
 	Fills, Unwinds, UnknownOutcomes, StaleOffers       int64
 	BookMoved                                          int64 // executions called off: the book moved before the first leg
+	GrantsHeld                                         int   // grants of depth lent and not yet resolved
 	MailboxConflated, MailboxDropped, EventsDropped    int64
 	VenueRateWaits                                     map[polybot.Platform]int64
 	// PerTenant holds the TopTenants most active tenants, then one entry
@@ -86,6 +87,9 @@ func (m *Manager) Snapshot() Snapshot {
 	s.DetectPanics, s.RunnerPanics, s.Restarts = m.detectPanics.Load(), m.panics.Load(), m.restarts.Load()
 	s.Fills, s.Unwinds, s.UnknownOutcomes, s.StaleOffers = m.fills.Load(), m.unwinds.Load(), m.unknown.Load(), m.stale.Load()
 	s.BookMoved = m.moved.Load()
+	if m.disp != nil {
+		s.GrantsHeld = m.disp.held()
+	}
 	for p, l := range m.venueLim {
 		s.VenueRateWaits[p] = l.waits.Load()
 	}
@@ -169,6 +173,7 @@ func (s *Snapshot) WritePrometheus(out io.Writer) error {
 	gauge("polybot_engine_hub_subscriptions", "Open market-data hub subscriptions.", s.HubSubscriptions)
 	gauge("polybot_engine_hub_instruments", "Instruments with a hub subscriber.", s.HubInstruments)
 	gauge("polybot_engine_goroutines", "Goroutines in the process.", int64(s.Goroutines))
+	gauge("polybot_engine_grants_held", "Grants of book depth lent to bots and not yet resolved.", int64(s.GrantsHeld))
 	counter("polybot_engine_dispatch_batches_total", "Batches of changed books the dispatcher processed.", s.Batches)
 	counter("polybot_engine_dispatch_views_total", "Changed book views the dispatcher read.", s.Views)
 	counter("polybot_engine_opportunities_total", "New opportunities detected.", s.Opportunities)

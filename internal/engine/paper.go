@@ -27,14 +27,84 @@ type Books interface {
 // dry-run tenant's memory does not grow with its trade count.
 const paperKeep = 64
 
+// paperBook is the liquidity every dry-run tenant of the process shares: a
+// record of what paper fills took, per instrument, side and price, layered
+// over the hub's views (which paper fills never change, since they never
+// reach the venue). What a level offers paper orders is what the hub shows
+// less what paper fills took there; the record follows the level's shown
+// size by the rule of the dispatcher's depth book (levelDepth): a level
+// that grows by Δ offers Δ more (the venue shows new orders), one that
+// shrinks first uses up what paper fills took (someone else took, or
+// cancelled, liquidity we count as taken already). So two tenants never
+// fill the same 50 shares, and at any level the paper fills never exceed
+// the sum of the increases the venue showed there. The record learns a
+// level's size when a paper order reads the instrument's book; a change
+// it does not see in between (the level shrank and grew back) can only
+// make it offer less.
+type paperBook struct {
+	books Books
+
+	mu         sync.Mutex
+	asks, bids depthBook // only consumed is used: paper fills hold no grants
+
+	onFill func(inst polybot.Instrument, side polybot.Side, price, size polybot.Decimal) // tests; mu held
+}
+
+func newPaperBook(books Books) *paperBook {
+	return &paperBook{books: books, asks: newDepthBook(), bids: newDepthBook()}
+}
+
+// take fills up to size of side at levels crossing limit, each level
+// offering its shown size less what paper fills took there, and returns
+// the fills (price, size) best first. all: nothing is taken unless the
+// whole size is there (fill-or-kill).
+func (b *paperBook) take(view *marketdata.View, side polybot.Side, limit, size polybot.Decimal, all bool) (fills []polybot.Level, avail polybot.Decimal) {
+	levels, book := view.Asks, &b.asks
+	crosses := func(p polybot.Decimal) bool { return !p.GreaterThan(limit) }
+	if side == polybot.Sell {
+		levels, book = view.Bids, &b.bids
+		crosses = func(p polybot.Decimal) bool { return !p.LessThan(limit) }
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	book.observe(view.Instrument, levels, false)
+	for _, l := range levels {
+		if !crosses(l.Price) {
+			break
+		}
+		avail = avail.Add(book.free(keyAt(view.Instrument, false, l.Price), l.Size))
+	}
+	if all && avail.LessThan(size) {
+		return nil, avail
+	}
+	left := size
+	for _, l := range levels {
+		if left.Sign() <= 0 || !crosses(l.Price) {
+			break
+		}
+		lk := keyAt(view.Instrument, false, l.Price)
+		q := left.Min(book.free(lk, l.Size))
+		if q.Sign() <= 0 {
+			continue
+		}
+		book.level(lk, l.Size).use(q)
+		fills = append(fills, polybot.Level{Price: l.Price, Size: q})
+		left = left.Sub(q)
+		if b.onFill != nil {
+			b.onFill(view.Instrument, side, l.Price, q)
+		}
+	}
+	return fills, avail
+}
+
 // paperExchange is dry-run execution on one venue: an order fills at once
-// against the hub's current view, walking the levels up to its limit price,
-// with the venue's taker fee. It never changes the shared book (the
-// allocator keeps tenants within the visible depth). Orders that would rest
-// stay open and never fill.
+// against the hub's current view less what other paper fills took there
+// (the process's paperBook), walking the levels up to its limit price,
+// with the venue's taker fee. Orders that would rest stay open and never
+// fill.
 type paperExchange struct {
 	platform polybot.Platform
-	books    Books
+	book     *paperBook
 	fees     FeeModel
 	now      polybot.Clock
 
@@ -45,8 +115,8 @@ type paperExchange struct {
 	seq    uint64
 }
 
-func newPaperExchange(p polybot.Platform, books Books, fees FeeModel, now polybot.Clock) *paperExchange {
-	return &paperExchange{platform: p, books: books, fees: fees, now: now}
+func newPaperExchange(p polybot.Platform, book *paperBook, fees FeeModel, now polybot.Clock) *paperExchange {
+	return &paperExchange{platform: p, book: book, fees: fees, now: now}
 }
 
 var _ polybot.Exchange = (*paperExchange)(nil)
@@ -80,36 +150,22 @@ func (x *paperExchange) PlaceOrder(_ context.Context, req polybot.OrderRequest) 
 	now := x.now()
 	st := &polybot.OrderStatus{ClientOrderID: req.ClientOrderID, VenueOrderID: "paper-" + req.ClientOrderID,
 		Instrument: req.Instrument, Side: req.Side, Price: req.Price, Size: req.Size, UpdatedAt: now}
-	view, ok := x.books.View(req.Instrument)
+	view, ok := x.book.books.View(req.Instrument)
 	if !ok {
 		st.State, st.Reason = polybot.OrderRejected, "no live book for "+req.Instrument.Key()
 		x.remember(st)
 		c := *st
 		return &c, nil
 	}
-	levels, crosses := view.Asks, func(p polybot.Decimal) bool { return !p.GreaterThan(req.Price) }
-	if req.Side == polybot.Sell {
-		levels, crosses = view.Bids, func(p polybot.Decimal) bool { return !p.LessThan(req.Price) }
-	}
-	avail := polybot.Zero
-	for _, l := range levels {
-		if !crosses(l.Price) {
-			break
-		}
-		avail = avail.Add(l.Size)
-	}
+	taken, avail := x.book.take(view, req.Side, req.Price, req.Size, req.TIF == polybot.FOK)
 	if req.TIF == polybot.FOK && avail.LessThan(req.Size) {
 		st.State, st.Reason = polybot.OrderCancelled, "fill-or-kill: only "+avail.String()+" available at the limit"
 		x.remember(st)
 		c := *st
 		return &c, nil
 	}
-	left := req.Size
-	for _, l := range levels {
-		if left.Sign() <= 0 || !crosses(l.Price) {
-			break
-		}
-		q := left.Min(l.Size)
+	for _, l := range taken {
+		q := l.Size
 		x.seq++
 		f := polybot.Fill{TradeID: "paper-" + req.ClientOrderID + "-" + strconv.FormatUint(x.seq, 10),
 			ClientOrderID: req.ClientOrderID, VenueOrderID: st.VenueOrderID, Instrument: req.Instrument,
@@ -119,7 +175,6 @@ func (x *paperExchange) PlaceOrder(_ context.Context, req polybot.OrderRequest) 
 		}
 		x.addFill(f)
 		st.Filled = st.Filled.Add(q)
-		left = left.Sub(q)
 	}
 	switch {
 	case st.Filled == req.Size:

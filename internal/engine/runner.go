@@ -55,6 +55,7 @@ func (t *tenant) supervise(ctx context.Context) {
 // runSafely runs one life of the runner, turning a panic into an error.
 func (t *tenant) runSafely(ctx context.Context) (err error) {
 	r := &runner{t: t, m: t.m}
+	life := t.box.open()
 	defer func() {
 		if p := recover(); p != nil {
 			t.m.panics.Add(1)
@@ -63,6 +64,9 @@ func (t *tenant) runSafely(ctx context.Context) (err error) {
 			t.setError("internal error: the bot restarted")
 			err = fmt.Errorf("panic: %v", p)
 		}
+		r.dropGrants()
+		r.buf = t.box.close(life, r.buf[:0])
+		r.drain()
 		r.closeExchanges()
 	}()
 	return r.run(ctx)
@@ -82,7 +86,9 @@ type runner struct {
 	holdReason string
 	reevaluate bool
 	unresolved map[string]time.Time // unknown intents → when first seen
-	buf        []delivery
+	buf        []Grant
+	acting     GrantID // the grant act is executing (0: none)
+	sending    bool    // and its legs are being sent
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -187,28 +193,49 @@ func (r *runner) wait(ctx context.Context, code int32) error {
 	}
 }
 
-// process acts on every waiting delivery, oldest first.
+// process acts on every waiting grant, oldest first.
 func (r *runner) process(ctx context.Context) {
 	r.buf = r.t.box.take(r.buf[:0])
-	for i, d := range r.buf {
+	for i := range r.buf {
 		if ctx.Err() != nil || r.reevaluate || r.t.state.Load() != stRunning {
-			r.m.release(d.o, d.sets, nil)
+			r.m.disp.Resolve(r.buf[i].releaseAll())
 		} else {
-			r.act(ctx, d)
+			r.acting = r.buf[i].ID
+			r.act(ctx, r.buf[i])
+			r.acting, r.sending = 0, false
 		}
-		r.buf[i] = delivery{}
+		r.buf[i] = Grant{}
 	}
 	r.buf = r.buf[:0]
 }
 
-// drain gives back the depth of every waiting delivery.
+// drain gives back the depth of every waiting grant (and of those already
+// in r.buf).
 func (r *runner) drain() {
-	r.buf = r.t.box.take(r.buf[:0])
-	for i, d := range r.buf {
-		r.m.release(d.o, d.sets, nil)
-		r.buf[i] = delivery{}
+	r.buf = r.t.box.take(r.buf)
+	for i := range r.buf {
+		r.m.disp.Resolve(r.buf[i].releaseAll())
+		r.buf[i] = Grant{}
 	}
 	r.buf = r.buf[:0]
+}
+
+// dropGrants resolves the grants a dying runner (a panic) still holds: the
+// one it was sending the legs of counts as used, since a leg may have gone
+// (the restarted runner reconciles it), and the rest go back.
+func (r *runner) dropGrants() {
+	for i := range r.buf {
+		g := &r.buf[i]
+		switch {
+		case g.ID == 0:
+		case g.ID == r.acting && r.sending:
+			r.m.disp.Resolve(GrantResult{GrantID: g.ID, Tenant: g.Tenant})
+		default:
+			r.m.disp.Resolve(g.releaseAll())
+		}
+		r.buf[i] = Grant{}
+	}
+	r.buf, r.acting, r.sending = r.buf[:0], 0, false
 }
 
 // venues are the platforms the tenant trades now.
@@ -240,7 +267,7 @@ func (r *runner) prepare(ctx context.Context, s *snapshot) error {
 	if mode == polybot.DryRun {
 		r.ex = make(map[polybot.Platform]polybot.Exchange, len(venues))
 		for _, v := range venues {
-			r.ex[v] = newPaperExchange(v, r.m.books, r.m.fees, r.m.now)
+			r.ex[v] = newPaperExchange(v, r.m.paper, r.m.fees, r.m.now)
 		}
 	} else {
 		ex, err := r.liveExchanges(ctx, s, venues)

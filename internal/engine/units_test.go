@@ -69,23 +69,44 @@ func TestIndexFindsOnlyTenantsWhoseThresholdTheProfitClears(t *testing.T) {
 func TestMailboxConflatesByGroupAndDropsTheOldestWhenFull(t *testing.T) {
 	var b mailbox
 	b.init(2)
-	g1, g2, g3 := &offer{group: 1}, &offer{group: 2}, &offer{group: 3}
-	if _, ev := b.put(delivery{g1, d("1")}); ev {
+	gr := func(id GrantID, group uint64, sets string) Grant { return Grant{ID: id, Group: group, Sets: d(sets)} }
+	if _, ev := b.put(gr(1, 1, "1")); ev {
 		t.Fatal("evicted from an empty box")
 	}
-	if old, ev := b.put(delivery{g1, d("2")}); !ev || old.sets != d("1") {
+	if old, ev := b.put(gr(2, 1, "2")); !ev || old.ID != 1 || old.Sets != d("1") {
 		t.Fatalf("conflation returned %+v %v", old, ev)
 	}
-	b.put(delivery{g2, d("3")})
-	if old, ev := b.put(delivery{g3, d("4")}); !ev || old.o != g1 || old.sets != d("2") {
+	b.put(gr(3, 2, "3"))
+	if old, ev := b.put(gr(4, 3, "4")); !ev || old.ID != 2 || old.Sets != d("2") {
 		t.Fatalf("a full box dropped %+v %v, want the oldest", old, ev)
 	}
 	got := b.take(nil)
-	if len(got) != 2 || got[0].o != g2 || got[1].o != g3 || b.conflated != 1 || b.dropped != 1 {
+	if len(got) != 2 || got[0].ID != 3 || got[1].ID != 4 || b.conflated != 1 || b.dropped != 1 {
 		t.Fatalf("took %v, conflated %d, dropped %d", got, b.conflated, b.dropped)
 	}
 	if len(b.take(nil)) != 0 {
 		t.Fatal("take did not empty the box")
+	}
+}
+
+func TestAClosedMailboxHandsGrantsBackAndAnOldLifeCannotCloseANewOne(t *testing.T) {
+	var b mailbox
+	b.init(2)
+	first := b.open()
+	b.put(Grant{ID: 1, Group: 1})
+	if left := b.close(first, nil); len(left) != 1 || left[0].ID != 1 {
+		t.Fatalf("closing returned %v, want the waiting grant", left)
+	}
+	if out, ev := b.put(Grant{ID: 2, Group: 2}); !ev || out.ID != 2 {
+		t.Fatal("a closed box must hand the grant back for release")
+	}
+	second := b.open()
+	b.close(first, nil) // the old life's late close
+	if _, ev := b.put(Grant{ID: 3, Group: 3}); ev {
+		t.Fatal("an old runner life closed the box of a new one")
+	}
+	if got := b.close(second, nil); len(got) != 1 || got[0].ID != 3 {
+		t.Fatalf("closing the new life returned %v", got)
 	}
 }
 
@@ -149,7 +170,7 @@ func (b viewBooks) View(i polybot.Instrument) (*marketdata.View, bool) {
 func TestPaperExchangeWalksTheBookWithFeesAndHonoursFillOrKill(t *testing.T) {
 	books := viewBooks{keyOf(kYes): {Instrument: kYes, Asks: []polybot.Level{lv("0.45", "5"), lv("0.46", "10"), lv("0.50", "100")},
 		Bids: []polybot.Level{lv("0.40", "3")}}}
-	x := newPaperExchange(polybot.Kalshi, books, strategy.DefaultFees(), polybot.SystemClock)
+	x := newPaperExchange(polybot.Kalshi, newPaperBook(books), strategy.DefaultFees(), polybot.SystemClock)
 	ctx := context.Background()
 	st, err := x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "a", Instrument: kYes, Side: polybot.Buy, Price: d("0.46"), Size: d("12"), TIF: polybot.FOK})
 	if err != nil || st.State != polybot.OrderFilled || st.Filled != d("12") {
