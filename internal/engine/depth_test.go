@@ -235,10 +235,11 @@ func (r *depthRig) check() {
 }
 
 // TestTenTenantsNeverFillMoreThanTheBookShowedAcrossAPlusOneUpdate is the
-// regression of issue 8: a book of 50, fully taken, then one update to 51.
-// The old dispatcher built a fresh allocator of 51 and the paper exchange
-// filled against the unchanged hub book, so 101 sets filled on a level
-// that never showed more than 51.
+// regression of issue 8: a book of 50, fully taken, then one update that
+// adds a little (in the issue +1, here +5: Polymarket's minimum order is 5
+// shares, so a 1-share set is never traded). The old dispatcher built a
+// fresh allocator of 55 and the paper exchange filled against the unchanged
+// hub book, so 105 sets filled on a level that never showed more than 55.
 func TestTenTenantsNeverFillMoreThanTheBookShowedAcrossAPlusOneUpdate(t *testing.T) {
 	r := newDepthRig(t)
 	ids := make([]polybot.ID, 10)
@@ -256,16 +257,16 @@ func TestTenTenantsNeverFillMoreThanTheBookShowedAcrossAPlusOneUpdate(t *testing
 	if got := r.sumFills(ids, pmYes); got != d("50") {
 		t.Fatalf("%s filled on a book of 50, want 50", got)
 	}
-	r.publish(pmYes, []polybot.Level{lv("0.45", "51")}, false, nil)
+	r.publish(pmYes, []polybot.Level{lv("0.45", "55")}, false, nil)
 	r.settle(ids)
 	r.check()
-	if got := r.sumFills(ids, pmYes); got != d("51") {
-		t.Fatalf("%s YES filled in all; the level only ever showed 51", got)
+	if got := r.sumFills(ids, pmYes); got != d("55") {
+		t.Fatalf("%s YES filled in all; the level only ever showed 55", got)
 	}
 	r.mu.Lock()
 	paper := r.filled[yes]
 	r.mu.Unlock()
-	if f := m.disp.outstanding(pmYes, d("0.45")); !f.IsZero() || paper != d("51") {
+	if f := m.disp.outstanding(pmYes, d("0.45")); !f.IsZero() || paper != d("55") {
 		t.Fatalf("outstanding %s, paper fills %s", f, paper)
 	}
 }
