@@ -132,8 +132,14 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", *addr, err)
 	}
+	// Every request's context derives from base, which shutdown cancels
+	// first: long-lived responses (the SSE streams of open dashboards) end
+	// at once instead of holding Shutdown for its whole timeout.
+	base, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRequests()
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return base }}
 	url := "http://" + ln.Addr().String()
 	log.Info("polybot serving", "url", url, "store", where, "master_key", keys.ID())
 	fmt.Fprintf(e.stdout, "PolyBot is listening on %s\n", url)
@@ -148,6 +154,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
+	stopRequests()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"io"
 	"log/slog"
 	"os"
@@ -87,6 +88,12 @@ type trading struct {
 	manager *engine.Manager
 	sims    *sims
 	venues  venueEndpoints
+
+	// The hubs and the manager run under one errgroup with their own
+	// context: close cancels it and waits for every runner to finish what
+	// it was recording before the caller closes the store.
+	cancel context.CancelFunc
+	group  *errgroup.Group
 }
 
 // checkCredentials validates a tenant's keys with the venue they are for.
@@ -105,8 +112,15 @@ func (t *trading) checkCredentials(st polybot.Store, log *slog.Logger) func(cont
 
 // startTrading starts the market-data hubs, the bot manager and, in sim
 // mode, the simulators. Everything stops when ctx ends.
-func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db *dbFlags, st polybot.Store, box *secrets.Box, clock polybot.Clock, log *slog.Logger) (*trading, error) {
-	t := &trading{}
+func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, db *dbFlags, st polybot.Store, box *secrets.Box, clock polybot.Clock, log *slog.Logger) (_ *trading, err error) {
+	ctx, cancel := context.WithCancel(parent)
+	g, ctx := errgroup.WithContext(ctx)
+	t := &trading{cancel: cancel, group: g}
+	defer func() {
+		if err != nil {
+			t.close()
+		}
+	}()
 	ep := f.endpoints()
 	var kSigner *kalshi.Signer
 	if mode == "sim" {
@@ -165,7 +179,12 @@ func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db 
 	}
 	for _, fd := range feeds {
 		h := hubs[fd.Platform()]
-		go func() { _ = h.Run(ctx) }() // runs the feed into the hub
+		g.Go(func() error { // runs the feed into the hub
+			if err := h.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("market-data hub stopped", "venue", fd.Platform(), "err", err)
+			}
+			return nil
+		})
 	}
 
 	var pairs []*polybot.MarketPair
@@ -189,16 +208,28 @@ func startTrading(ctx context.Context, e *env, mode string, f *tradingFlags, db 
 		return nil, err
 	}
 	t.manager, t.venues = m, ep
-	go func() {
+	g.Go(func() error {
 		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("bot manager stopped", "err", err)
+			return err
 		}
-	}()
+		return nil
+	})
 	return t, nil
 }
 
+// close stops the hubs and the manager and waits for them: every runner
+// has returned (and recorded what it was recording) when close does, so
+// the store can be closed after it. Then the simulators stop.
 func (t *trading) close() {
-	if t != nil && t.sims != nil {
+	if t == nil {
+		return
+	}
+	if t.cancel != nil {
+		t.cancel()
+		_ = t.group.Wait()
+	}
+	if t.sims != nil {
 		t.sims.closeAll()
 	}
 }
