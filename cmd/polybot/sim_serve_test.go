@@ -178,19 +178,7 @@ func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
 // TestServeSimStreamsLiveEvents: the SSE stream carries the bot's status
 // first, then live updates as it trades.
 func TestServeSimStreamsLiveEvents(t *testing.T) {
-	url, lines := startServeLines(t, t.TempDir(), nil, "--sim")
-	var email, password string
-	for _, l := range lines {
-		if rest, ok := strings.CutPrefix(l, "Demo user: "); ok {
-			if f := strings.Fields(rest); len(f) >= 3 {
-				email, password = f[0], f[2]
-			}
-		}
-	}
-	c := newE2EClient(t, url)
-	if st, body := c.do("POST", "/api/v1/auth/login", `{"email":"`+email+`","password":"`+password+`"}`); st != 200 {
-		t.Fatalf("login: %d %s", st, body)
-	}
+	url, c := serveSimAsDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/v1/events", nil)
@@ -216,4 +204,33 @@ func TestServeSimStreamsLiveEvents(t *testing.T) {
 	if len(types) < 2 || types[0] != "status" {
 		t.Fatalf("events %v (%v)", types, sc.Err())
 	}
+}
+
+// serveSimAsDemo starts serve --sim and signs in as the demo user it
+// prints, keeping the session's CSRF token for writes.
+func serveSimAsDemo(t *testing.T) (string, *e2eClient) {
+	t.Helper()
+	url, lines := startServeLines(t, t.TempDir(), nil, "--sim")
+	var email, password string
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "Demo user: "); ok {
+			if f := strings.Fields(rest); len(f) >= 3 {
+				email, password = f[0], f[2]
+			}
+		}
+	}
+	if email == "" || password == "" {
+		t.Fatalf("no demo credentials printed: %q", lines)
+	}
+	c := newE2EClient(t, url)
+	st, body := c.do("POST", "/api/v1/auth/login", `{"email":"`+email+`","password":"`+password+`"}`)
+	if st != 200 {
+		t.Fatalf("demo login: %d %s", st, body)
+	}
+	var login struct {
+		CSRF string `json:"csrf_token"`
+	}
+	_ = json.Unmarshal([]byte(body), &login)
+	c.csrf = login.CSRF
+	return url, c
 }

@@ -38,25 +38,7 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		t.Skip("watches serve --sim for minutes")
 	}
 	run := soakDuration(t)
-	url, lines := startServeLines(t, t.TempDir(), nil, "--sim")
-	var email, password string
-	for _, l := range lines {
-		if rest, ok := strings.CutPrefix(l, "Demo user: "); ok {
-			if f := strings.Fields(rest); len(f) >= 3 {
-				email, password = f[0], f[2]
-			}
-		}
-	}
-	c := newE2EClient(t, url)
-	st, body := c.do("POST", "/api/v1/auth/login", `{"email":"`+email+`","password":"`+password+`"}`)
-	if st != 200 {
-		t.Fatalf("demo login: %d %s", st, body)
-	}
-	var login struct {
-		CSRF string `json:"csrf_token"`
-	}
-	_ = json.Unmarshal([]byte(body), &login)
-	c.csrf = login.CSRF
+	_, c := serveSimAsDemo(t)
 
 	type botStatus struct {
 		State     string `json:"state"`

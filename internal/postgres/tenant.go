@@ -331,7 +331,7 @@ func (t *tenantTx) SetSecretValidation(platform polybot.Platform, paper bool, st
 }
 
 func (t *tenantTx) DeleteSecret(platform polybot.Platform, paper bool) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	n, err := t.exec(`DELETE FROM polybot_user_secrets WHERE user_id = $1 AND platform = $2 AND is_paper = $3`,
 		uid(t.tenant), string(platform), paper)
@@ -400,7 +400,7 @@ func (t *tenantTx) CreateSession(s *polybot.Session) error {
 }
 
 func (t *tenantTx) DeleteSession(id string) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	n, err := t.exec(`DELETE FROM polybot_sessions WHERE id = $1 AND user_id = $2`, id, uid(t.tenant))
 	if err == nil && n == 0 {
@@ -464,7 +464,7 @@ func (t *tenantTx) CreateAPIToken(k *polybot.APIToken) error {
 }
 
 func (t *tenantTx) DeleteAPIToken(id polybot.ID) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	n, err := t.exec(`DELETE FROM polybot_api_tokens WHERE id = $1 AND user_id = $2`, uid(id), uid(t.tenant))
 	if err == nil && n == 0 {
@@ -501,16 +501,21 @@ func (t *tenantTx) AuditTrail(before int64, limit int) ([]*polybot.AuditEntry, e
 // IncrementTrades counts a trade in one conditional UPDATE: the row lock and
 // READ COMMITTED's re-check of the WHERE clause on the locked row make the
 // check and the increment one atomic step under any concurrency.
-func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+func (t *tenantTx) IncrementTrades() (polybot.Quota, error) { return t.countTrade(false) }
+
+// CountTrade counts one trade this month whatever the limit.
+func (t *tenantTx) CountTrade() (polybot.Quota, error) { return t.countTrade(true) }
+
+func (t *tenantTx) countTrade(pastLimit bool) (polybot.Quota, error) {
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	month := polybot.QuotaMonth(t.now)
 	q := polybot.Quota{Month: month}
 	err := t.queryRow(`UPDATE polybot_user_profiles SET
 			trades_this_month = CASE WHEN quota_month = $2 THEN trades_this_month + 1 ELSE 1 END,
 			quota_month = $2
-		WHERE id = $1 AND (CASE WHEN quota_month = $2 THEN trades_this_month ELSE 0 END) < monthly_trade_limit
-		RETURNING trades_this_month, monthly_trade_limit`, []any{uid(t.tenant), month}, &q.Used, &q.Limit)
+		WHERE id = $1 AND ($3 OR (CASE WHEN quota_month = $2 THEN trades_this_month ELSE 0 END) < monthly_trade_limit)
+		RETURNING trades_this_month, monthly_trade_limit`, []any{uid(t.tenant), month, pastLimit}, &q.Used, &q.Limit)
 	if err == nil {
 		return q, nil
 	}
@@ -525,22 +530,8 @@ func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
 	return q, polybot.Errorf(polybot.EQUOTA, "monthly trade quota of %d used up for %s", q.Limit, month)
 }
 
-// CountTrade counts one trade this month whatever the limit.
-func (t *tenantTx) CountTrade() (polybot.Quota, error) {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
-	defer func() { t.as = "" }()
-	month := polybot.QuotaMonth(t.now)
-	q := polybot.Quota{Month: month}
-	err := t.queryRow(`UPDATE polybot_user_profiles SET
-			trades_this_month = CASE WHEN quota_month = $2 THEN trades_this_month + 1 ELSE 1 END,
-			quota_month = $2
-		WHERE id = $1
-		RETURNING trades_this_month, monthly_trade_limit`, []any{uid(t.tenant), month}, &q.Used, &q.Limit)
-	return q, mapErr(err, "profile")
-}
-
 func (t *tenantTx) ReleaseTrade() (polybot.Quota, error) {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	month := polybot.QuotaMonth(t.now)
 	q := polybot.Quota{Month: month}

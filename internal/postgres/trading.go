@@ -146,7 +146,7 @@ func scanIntent(r pgx.Rows) (*polybot.Intent, error) {
 // InsertIntent stores i for the tenant. A duplicate client order id is
 // ECONFLICT and leaves the transaction usable.
 func (t *tenantTx) InsertIntent(i *polybot.Intent) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	if i.State == "" {
 		i.State = polybot.IntentPending
@@ -180,7 +180,7 @@ func (t *tenantTx) InsertIntent(i *polybot.Intent) error {
 // UpdateIntent stores i's state, venue order id, filled size, fees and
 // error; the rest of the intent is immutable.
 func (t *tenantTx) UpdateIntent(i *polybot.Intent) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	if !polybot.ValidIntentState(i.State) {
 		return polybot.FieldError("state", "is not an intent state")
@@ -278,7 +278,7 @@ func scanFill(r pgx.Rows) (*polybot.TradeFill, error) {
 // instrument's when f.Venue is empty. A (venue, trade id) seen before is
 // ECONFLICT and leaves the transaction usable.
 func (t *tenantTx) InsertFill(f *polybot.TradeFill) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	if err := f.Validate(); err != nil {
 		return err
@@ -397,7 +397,7 @@ func (t *tenantTx) Holding(inst polybot.Instrument, mode polybot.ExecMode) (*pol
 // PutHolding creates or replaces the tenant's position in h's instrument
 // and mode.
 func (t *tenantTx) PutHolding(h *polybot.Holding) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	if err := h.Validate(); err != nil {
 		return err
@@ -441,7 +441,7 @@ func (t *tenantTx) Holdings() ([]*polybot.Holding, error) {
 
 // AddDailyPnL adds to the day's totals in one upsert (exact NUMERIC sums).
 func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees, cash polybot.Decimal) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	if err := polybot.CheckDay(day); err != nil {
 		return err
@@ -461,7 +461,7 @@ func (t *tenantTx) AddDailyPnL(day string, mode polybot.ExecMode, realized, fees
 
 // OpenDailyPnL records the day's opening value once.
 func (t *tenantTx) OpenDailyPnL(day string, mode polybot.ExecMode, value polybot.Decimal) error {
-	t.as = TenantAppRole // written by the application, never by the tenant role (see asApp)
+	t.as = TenantAppRole // written by the application, never by the tenant role (see txn.as)
 	defer func() { t.as = "" }()
 	if err := polybot.CheckDay(day); err != nil {
 		return err

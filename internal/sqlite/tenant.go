@@ -328,7 +328,12 @@ func pageLimit(limit int) int {
 
 // IncrementTrades is one conditional UPDATE: a counter from an earlier month
 // counts as zero, and nothing is counted once the limit is reached.
-func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
+func (t *tenantTx) IncrementTrades() (polybot.Quota, error) { return t.countTrade(false) }
+
+// CountTrade counts one trade this month whatever the limit.
+func (t *tenantTx) CountTrade() (polybot.Quota, error) { return t.countTrade(true) }
+
+func (t *tenantTx) countTrade(pastLimit bool) (polybot.Quota, error) {
 	if err := t.writable(); err != nil {
 		return polybot.Quota{}, err
 	}
@@ -337,8 +342,8 @@ func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
 		SET trades_this_month = CASE WHEN quota_month = ?1 THEN trades_this_month + 1 ELSE 1 END,
 		    quota_month = ?1
 		WHERE id = ?2
-		  AND (CASE WHEN quota_month = ?1 THEN trades_this_month ELSE 0 END) < monthly_trade_limit
-		RETURNING trades_this_month, monthly_trade_limit`, q.Month, t.tenant).Scan(&q.Used, &q.Limit)
+		  AND (?3 OR (CASE WHEN quota_month = ?1 THEN trades_this_month ELSE 0 END) < monthly_trade_limit)
+		RETURNING trades_this_month, monthly_trade_limit`, q.Month, t.tenant, pastLimit).Scan(&q.Used, &q.Limit)
 	if err == nil {
 		return q, nil
 	}
@@ -350,20 +355,6 @@ func (t *tenantTx) IncrementTrades() (polybot.Quota, error) {
 		return q, err
 	}
 	return cur, polybot.Errorf(polybot.EQUOTA, "monthly trade limit of %d reached", cur.Limit)
-}
-
-// CountTrade counts one trade this month whatever the limit.
-func (t *tenantTx) CountTrade() (polybot.Quota, error) {
-	if err := t.writable(); err != nil {
-		return polybot.Quota{}, err
-	}
-	q := polybot.Quota{Month: polybot.QuotaMonth(t.now)}
-	err := t.queryRow(`UPDATE polybot_user_profiles
-		SET trades_this_month = CASE WHEN quota_month = ?1 THEN trades_this_month + 1 ELSE 1 END,
-		    quota_month = ?1
-		WHERE id = ?2
-		RETURNING trades_this_month, monthly_trade_limit`, q.Month, t.tenant).Scan(&q.Used, &q.Limit)
-	return q, dbError(err, "profile")
 }
 
 // ReleaseTrade gives back one trade counted this month; with none counted it
