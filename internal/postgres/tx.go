@@ -91,7 +91,6 @@ type txn struct {
 // setRole switches the transaction's role until the next switch or its end.
 const setRole = `SELECT set_config('role', $1, true)`
 
-
 var errTxDone = errors.New("postgres: transaction used after its function returned")
 
 // run runs fn in a transaction as id. fn's error is returned as it is, after
