@@ -123,6 +123,10 @@ type TenantTx interface {
 	// before the given time (zero: no bound), newest first (ties by client
 	// order id, descending), at most limit (100 when limit <= 0).
 	Intents(states []string, before time.Time, limit int) ([]*Intent, error)
+	// FindIntents lists intents the filter selects, newest first (ties by
+	// client order id, descending), at most f.Limit (100 when <= 0, 1000
+	// at most). Callers validate f.
+	FindIntents(f IntentFilter) ([]*Intent, error)
 
 	// InsertFill records a fill (ECONFLICT if (venue, trade id) was seen;
 	// the transaction stays usable, as RecordFill needs).

@@ -3,8 +3,11 @@ package polybot
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Strategy names, as used in intents, P&L and metrics.
@@ -353,6 +356,53 @@ func StricterHalt(a, b string) string {
 		return b
 	}
 	return a
+}
+
+// IntentFilter selects a tenant's intents (the Orders page, GET
+// /api/v1/orders). Zero fields select everything; results are newest
+// first, created before Before (the page cursor), at most Limit.
+type IntentFilter struct {
+	States   []string
+	Strategy string
+	Venue    Platform
+	// Market matches an intent's market (Kalshi ticker, Polymarket
+	// condition id) or token, exactly.
+	Market string
+	Mode   ExecMode
+	// From and To bound created_at: From ≤ created_at < To.
+	From, To time.Time
+	Before   time.Time
+	Limit    int
+}
+
+// Validate checks a filter's values.
+func (f *IntentFilter) Validate() error {
+	v := Validation{}
+	for _, s := range f.States {
+		if !ValidIntentState(s) {
+			v.Add("state", "must be one of pending, open, filled, partial, cancelled, rejected, unknown")
+		}
+	}
+	if f.Mode != "" && CheckMode(f.Mode) != nil {
+		v.Add("mode", "must be dry_run or live")
+	}
+	if _, err := ParsePlatform(string(f.Venue)); f.Venue != "" && err != nil {
+		v.Add("venue", "is not a venue")
+	}
+	text := func(field, s string, max int) {
+		switch {
+		case len(s) > max:
+			v.Add(field, fmt.Sprintf("must be at most %d characters", max))
+		case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+			v.Add(field, "must be text (UTF-8, no NUL)")
+		}
+	}
+	text("strategy", f.Strategy, 64)
+	text("market", f.Market, 256)
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		v.Add("to", "must be after from")
+	}
+	return v.Err()
 }
 
 // Validate checks an intent before a store writes it.

@@ -220,27 +220,41 @@ func (t *tenantTx) Intent(id string) (*polybot.Intent, error) {
 // before (zero: no bound), newest first, at most limit (1..1000, 100 when
 // not positive).
 func (t *tenantTx) Intents(states []string, before time.Time, limit int) ([]*polybot.Intent, error) {
-	var bound *time.Time
-	if !before.IsZero() {
-		b := before.UTC()
-		bound = &b
+	return t.FindIntents(polybot.IntentFilter{States: states, Before: before, Limit: limit})
+}
+
+func (t *tenantTx) FindIntents(f polybot.IntentFilter) ([]*polybot.Intent, error) {
+	bound := func(x time.Time) *time.Time {
+		if x.IsZero() {
+			return nil
+		}
+		u := x.UTC()
+		return &u
 	}
-	var filter []string
-	if len(states) > 0 {
-		filter = states
+	before := f.Before
+	if before.IsZero() || (!f.To.IsZero() && f.To.Before(before)) {
+		before = f.To
+	}
+	var states []string
+	if len(f.States) > 0 {
+		states = f.States
 	}
 	out := []*polybot.Intent{}
 	_, err := t.query(`SELECT `+intentColumns+` FROM polybot_order_intents
-		WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2) AND ($3::text[] IS NULL OR state = ANY ($3))
+		WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2) AND ($3::timestamptz IS NULL OR created_at >= $3)
+		  AND ($4::text[] IS NULL OR state = ANY ($4))
+		  AND ($5 = '' OR strategy = $5) AND ($6 = '' OR venue = $6) AND ($7 = '' OR mode = $7)
+		  AND ($8 = '' OR market = $8 OR token = $8)
 		ORDER BY created_at DESC, id DESC
-		LIMIT $4`, []any{uid(t.tenant), bound, filter, clampLimit(limit)}, func(r pgx.Rows) error {
-		in, err := scanIntent(r)
-		if err == nil {
-			in.UserID = t.tenant
-			out = append(out, in)
-		}
-		return err
-	})
+		LIMIT $9`, []any{uid(t.tenant), bound(before), bound(f.From), states, f.Strategy, string(f.Venue), string(f.Mode), f.Market, clampLimit(f.Limit)},
+		func(r pgx.Rows) error {
+			in, err := scanIntent(r)
+			if err == nil {
+				in.UserID = t.tenant
+				out = append(out, in)
+			}
+			return err
+		})
 	if err != nil {
 		return nil, mapErr(err, "intent")
 	}

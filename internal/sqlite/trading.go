@@ -228,22 +228,33 @@ func (t *tenantTx) Intent(id string) (*polybot.Intent, error) {
 // Intents lists the tenant's intents in states (none: all) created before
 // before (zero: no bound), newest first.
 func (t *tenantTx) Intents(states []string, before time.Time, limit int) ([]*polybot.Intent, error) {
-	filter := ""
-	if len(states) > 0 {
-		b, err := json.Marshal(states)
+	return t.FindIntents(polybot.IntentFilter{States: states, Before: before, Limit: limit})
+}
+
+func (t *tenantTx) FindIntents(f polybot.IntentFilter) ([]*polybot.Intent, error) {
+	states := ""
+	if len(f.States) > 0 {
+		b, err := json.Marshal(f.States)
 		if err != nil {
 			return nil, polybot.Internal(err)
 		}
-		filter = string(b)
+		states = string(b)
 	}
-	bound := int64(1<<63 - 1)
-	if !before.IsZero() {
-		bound = micros(norm(before))
+	bound := func(t time.Time, def int64) int64 {
+		if t.IsZero() {
+			return def
+		}
+		return micros(norm(t))
 	}
+	const never = int64(1<<63 - 1)
+	before := min(bound(f.Before, never), bound(f.To, never))
 	out, err := collect(t.tx, "intent", scanIntent, `SELECT `+intentCols+` FROM polybot_order_intents
-		WHERE user_id = ?1 AND created_at < ?2 AND (?3 = '' OR state IN (SELECT value FROM json_each(?3)))
+		WHERE user_id = ?1 AND created_at < ?2 AND created_at >= ?3
+		  AND (?4 = '' OR state IN (SELECT value FROM json_each(?4)))
+		  AND (?5 = '' OR strategy = ?5) AND (?6 = '' OR venue = ?6) AND (?7 = '' OR mode = ?7)
+		  AND (?8 = '' OR market = ?8 OR token = ?8)
 		ORDER BY created_at DESC, id DESC
-		LIMIT ?4`, t.tenant, bound, filter, pageLimit(limit))
+		LIMIT ?9`, t.tenant, before, bound(f.From, 0), states, f.Strategy, string(f.Venue), string(f.Mode), f.Market, pageLimit(f.Limit))
 	for _, in := range out {
 		in.UserID = t.tenant
 	}

@@ -136,6 +136,30 @@ func tradingIsolationCases() []isoCase {
 				}
 				return nil
 			}},
+		{method: "FindIntents", does: "finds only A's intents, even by B's market", read: true,
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				all, err := tx.FindIntents(polybot.IntentFilter{Limit: 1000})
+				if err == nil && len(all) != len(f.a.intents) {
+					t.Errorf("FindIntents() = %d rows, want A's %d", len(all), len(f.a.intents))
+				}
+				for _, in := range all {
+					if in.UserID != f.A() {
+						t.Errorf("FindIntents returned %s of another tenant", in.ID)
+					}
+				}
+				for _, in := range f.b.intents {
+					got, err := tx.FindIntents(polybot.IntentFilter{Market: in.Instrument.Market, Strategy: in.Strategy})
+					if err != nil {
+						return err
+					}
+					for _, x := range got {
+						if x.UserID != f.A() {
+							t.Errorf("FindIntents by B's market returned %s", x.ID)
+						}
+					}
+				}
+				return err
+			}},
 		{method: "InsertFill", does: "with UserID set to B and B's own trade id stores it for A",
 			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
 				x := *f.b.fills[1]

@@ -147,6 +147,66 @@ func testTrading(t *testing.T, open Opener) {
 		wantCode(t, err, polybot.EINVALID, "UpdateIntent(bad state)")
 	})
 
+	t.Run("FindIntents filters by strategy, venue, market or token, mode and date range", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("f@example.com")
+		type row struct {
+			id       string
+			strategy string
+			inst     polybot.Instrument
+			mode     polybot.ExecMode
+			at       time.Duration
+		}
+		rows := []row{
+			{"pb-1", polybot.StrategySinglePlatform, kalshiYes("K-A"), polybot.DryRun, 0},
+			{"pb-2", polybot.StrategyCrossPlatform, polyToken("111", polybot.Yes), polybot.DryRun, time.Minute},
+			{"pb-3", polybot.StrategyCrossPlatform, kalshiYes("K-B"), polybot.Live, 2 * time.Minute},
+			{"pb-4", polybot.StrategySinglePlatform, polyToken("222", polybot.No), polybot.Live, 3 * time.Minute},
+		}
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			for _, r := range rows {
+				in := newIntent(r.id, r.inst)
+				in.Strategy, in.Mode, in.CreatedAt = r.strategy, r.mode, T0.Add(r.at)
+				if err := tx.InsertIntent(in); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		e.mustTenantView(u.ID, func(tx polybot.TenantTx) error {
+			for _, c := range []struct {
+				name string
+				f    polybot.IntentFilter
+				want []string
+			}{
+				{"all", polybot.IntentFilter{}, []string{"pb-4", "pb-3", "pb-2", "pb-1"}},
+				{"strategy", polybot.IntentFilter{Strategy: polybot.StrategyCrossPlatform}, []string{"pb-3", "pb-2"}},
+				{"venue", polybot.IntentFilter{Venue: polybot.Kalshi}, []string{"pb-3", "pb-1"}},
+				{"kalshi ticker", polybot.IntentFilter{Market: "K-B"}, []string{"pb-3"}},
+				{"polymarket token", polybot.IntentFilter{Market: "222"}, []string{"pb-4"}},
+				{"polymarket condition", polybot.IntentFilter{Market: "0xcondition"}, []string{"pb-4", "pb-2"}},
+				{"mode", polybot.IntentFilter{Mode: polybot.Live}, []string{"pb-4", "pb-3"}},
+				{"from", polybot.IntentFilter{From: T0.Add(time.Minute)}, []string{"pb-4", "pb-3", "pb-2"}},
+				{"to", polybot.IntentFilter{To: T0.Add(2 * time.Minute)}, []string{"pb-2", "pb-1"}},
+				{"from to", polybot.IntentFilter{From: T0.Add(time.Minute), To: T0.Add(3 * time.Minute)}, []string{"pb-3", "pb-2"}},
+				{"before and to", polybot.IntentFilter{Before: T0.Add(time.Minute), To: T0.Add(3 * time.Minute)}, []string{"pb-1"}},
+				{"page", polybot.IntentFilter{Limit: 2}, []string{"pb-4", "pb-3"}},
+				{"none", polybot.IntentFilter{Strategy: "no-such"}, nil},
+			} {
+				got, err := tx.FindIntents(c.f)
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				var ids []string
+				for _, in := range got {
+					ids = append(ids, in.ID)
+				}
+				wantEqual(t, "FindIntents "+c.name, c.want, ids)
+			}
+			return nil
+		})
+	})
+
 	t.Run("Intents filters by state, is newest first, pages with before and honours limit", func(t *testing.T) {
 		e := newEnv(t, open)
 		u := e.newUser("i@example.com")
