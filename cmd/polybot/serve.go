@@ -46,6 +46,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	jwtSecret := fs.String("jwt-secret-file", e.getenv("SUPABASE_JWT_SECRET_FILE"), "file holding the Supabase project's HS256 JWT secret (or env SUPABASE_JWT_SECRET)")
 	jwksURL := fs.String("jwks-url", e.getenv("SUPABASE_JWKS_URL"), "Supabase JWKS URL for ES256/RS256 access tokens")
 	jwtIssuer := fs.String("jwt-issuer", e.getenv("SUPABASE_JWT_ISSUER"), "required iss of Supabase tokens, e.g. https://<project>.supabase.co/auth/v1")
+	jwtAnon := fs.Bool("jwt-allow-anonymous", e.getenv("SUPABASE_JWT_ALLOW_ANONYMOUS") == "1", "accept Supabase anonymous sign-ins (is_anonymous tokens); off by default")
 	metricsToken := fs.String("metrics-token", e.getenv("POLYBOT_METRICS_TOKEN"), "bearer token /metrics requires (empty: loopback clients only)")
 	var tf tradingFlags
 	tf.register(fs, e)
@@ -82,7 +83,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		if *jwtIssuer == "" {
 			return usageError("--jwt-issuer is required when Supabase tokens are enabled")
 		}
-		verifier, err = auth.NewVerifier(auth.VerifierConfig{HS256Secret: []byte(secret), JWKSURL: *jwksURL, Issuer: *jwtIssuer, Clock: clock})
+		verifier, err = auth.NewVerifier(auth.VerifierConfig{HS256Secret: []byte(secret), JWKSURL: *jwksURL, Issuer: *jwtIssuer, AllowAnonymous: *jwtAnon, Clock: clock})
 		if err != nil {
 			return err
 		}
