@@ -133,6 +133,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, o *offer, opp *polybo
 	// window between legs is one venue round trip.
 	var sent []placed
 	failed := -1
+	m.observeTickToOrder(o.at) // metrics: book update → first order sent
 	for k, in := range intents {
 		p := r.place(ctx, r.ex[in.Instrument.Venue], in)
 		sent = append(sent, p)
