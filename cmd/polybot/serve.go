@@ -46,7 +46,17 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	jwtSecret := fs.String("jwt-secret-file", e.getenv("SUPABASE_JWT_SECRET_FILE"), "file holding the Supabase project's HS256 JWT secret (or env SUPABASE_JWT_SECRET)")
 	jwksURL := fs.String("jwks-url", e.getenv("SUPABASE_JWKS_URL"), "Supabase JWKS URL for ES256/RS256 access tokens")
 	jwtIssuer := fs.String("jwt-issuer", e.getenv("SUPABASE_JWT_ISSUER"), "required iss of Supabase tokens, e.g. https://<project>.supabase.co/auth/v1")
-	metricsToken := fs.String("metrics-token", e.getenv("POLYBOT_METRICS_TOKEN"), "bearer token /metrics requires (empty: loopback clients only)")
+	jwtAnon := fs.Bool("jwt-allow-anonymous", e.getenv("SUPABASE_JWT_ALLOW_ANONYMOUS") == "1", "accept Supabase anonymous sign-ins (is_anonymous tokens); off by default")
+	metricsToken := fs.String("metrics-token", e.getenv("POLYBOT_METRICS_TOKEN"), "bearer token /metrics requires, on either listener (env POLYBOT_METRICS_TOKEN)")
+	metricsAddr := fs.String("metrics-addr", e.getenv("POLYBOT_METRICS_ADDR"), "separate listen address serving only GET /metrics, e.g. 127.0.0.1:9090 (env POLYBOT_METRICS_ADDR); without it or --metrics-token, /metrics is refused")
+	var proxies []string
+	if v := e.getenv("POLYBOT_TRUSTED_PROXIES"); v != "" {
+		proxies = strings.Split(v, ",")
+	}
+	fs.Func("trusted-proxy", "CIDR or address of a reverse proxy whose X-Forwarded-For is believed; repeatable (env POLYBOT_TRUSTED_PROXIES, comma-separated)", func(v string) error {
+		proxies = append(proxies, v)
+		return nil
+	})
 	var tf tradingFlags
 	tf.register(fs, e)
 	if err := fs.Parse(args); err != nil {
@@ -55,6 +65,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	log, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
+	}
+	trusted, err := server.ParseTrustedProxies(proxies)
+	if err != nil {
+		return usageError("--trusted-proxy: " + err.Error())
 	}
 	clock := polybot.Clock(polybot.SystemClock)
 
@@ -82,7 +96,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		if *jwtIssuer == "" {
 			return usageError("--jwt-issuer is required when Supabase tokens are enabled")
 		}
-		verifier, err = auth.NewVerifier(auth.VerifierConfig{HS256Secret: []byte(secret), JWKSURL: *jwksURL, Issuer: *jwtIssuer, Clock: clock})
+		verifier, err = auth.NewVerifier(auth.VerifierConfig{HS256Secret: []byte(secret), JWKSURL: *jwksURL, Issuer: *jwtIssuer, AllowAnonymous: *jwtAnon, Clock: clock})
 		if err != nil {
 			return err
 		}
@@ -101,7 +115,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	scfg := server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken, Web: ui}
+	scfg := server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken,
+		TrustedProxies: trusted, Web: ui}
 	var demoLine string
 	if mode != "off" {
 		tr, err := startTrading(ctx, e, mode, &tf, &db, st, box, clock, log)
@@ -147,8 +162,25 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, demoLine)
 	}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	var ms *http.Server
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			hs.Close()
+			return fmt.Errorf("--metrics-addr %s: %w", *metricsAddr, err)
+		}
+		ms = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		log.Info("metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
+		fmt.Fprintf(e.stdout, "Metrics are on http://%s/metrics\n", mln.Addr())
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -157,6 +189,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	stopRequests()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if ms != nil {
+		_ = ms.Shutdown(shutdownCtx)
+	}
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return err
 	}

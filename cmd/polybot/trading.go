@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"golang.org/x/sync/errgroup"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -86,6 +85,7 @@ func (f *tradingFlags) mode() (string, error) {
 // trading is the running engine and what feeds it.
 type trading struct {
 	manager *engine.Manager
+	metrics *engine.Metrics // the engine's Prometheus collector
 	sims    *sims
 	venues  venueEndpoints
 
@@ -202,12 +202,14 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	// markets: detection, paper fills and P&L price with them.
 	fees, facts := venueFees(ctx, ep, pairs, log)
 	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
+	met := engine.NewMetrics(0)
 	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs, Universe: engine.Universe{Pairs: pairs},
-		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log})
+		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
 	if err != nil {
 		return nil, err
 	}
-	t.manager, t.venues = m, ep
+	met.Watch(m)
+	t.manager, t.metrics, t.venues = m, met, ep
 	g.Go(func() error {
 		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("bot manager stopped", "err", err)
@@ -232,12 +234,6 @@ func (t *trading) close() {
 	if t.sims != nil {
 		t.sims.closeAll()
 	}
-}
-
-// metrics writes the engine's metrics for /metrics.
-func (t *trading) metrics(w io.Writer) {
-	s := t.manager.Snapshot()
-	_ = s.WritePrometheus(w)
 }
 
 // ensureDemoUser creates the --sim demo user once: pro tier, dry-run, both

@@ -1,6 +1,8 @@
 // Package auth owns PolyBot's credential primitives: argon2id password
 // hashes, opaque session, API and CSRF tokens and their stored hashes, the
-// in-memory login rate limiter, and verification of Supabase-issued JWTs.
+// in-memory failed-login limiter (per email and client address, with
+// doubling delays), and verification of Supabase-issued JWTs on
+// github.com/golang-jwt/jwt/v5 and github.com/MicahParks/keyfunc/v3.
 //
 // It decides whether a credential is genuine; it does not decide who may do
 // what (the server checks roles and tenancy) and it stores nothing. It must not

@@ -10,43 +10,179 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/polybot/polybot"
 )
 
-// publicKey is one verification key from a JWKS: exactly one of ec and rsa
-// is set. Symmetric ("oct") keys are never taken from a JWKS.
-type publicKey struct {
-	kid string
-	alg string // the JWK's "alg", "" when it does not say
-	ec  *ecdsa.PublicKey
-	rsa *rsa.PublicKey
+// keySource holds the JWKS keys: a static set, the set fetched from a URL, or
+// both, behind one keyfunc.Keyfunc. Static keys are looked up first and never
+// cause a fetch.
+type keySource struct {
+	static *jwkset.MemoryJWKSet
+	remote *remoteJWKS // nil without a URL
+	kf     keyfunc.Keyfunc
 }
 
-// jwk is the JSON form of a key, as far as we read it.
-type jwk struct {
-	Kty    string   `json:"kty"`
-	Kid    string   `json:"kid"`
-	Alg    string   `json:"alg"`
-	Use    string   `json:"use"`
-	KeyOps []string `json:"key_ops"`
-	Crv    string   `json:"crv"`
-	X      string   `json:"x"`
-	Y      string   `json:"y"`
-	N      string   `json:"n"`
-	E      string   `json:"e"`
+func newKeySource(cfg VerifierConfig, now polybot.Clock) (*keySource, error) {
+	ks := &keySource{static: jwkset.NewMemoryStorage()}
+	opts := jwkset.HTTPClientOptions{Given: ks.static, HTTPURLs: map[string]jwkset.Storage{}}
+	if len(cfg.JWKS) > 0 {
+		keys, err := parseJWKS(cfg.JWKS)
+		if err != nil {
+			return nil, fmt.Errorf("auth: static %w", err)
+		}
+		if err := ks.static.KeyReplaceAll(context.Background(), keys); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.JWKSURL != "" {
+		if err := checkJWKSURL(cfg.JWKSURL); err != nil {
+			return nil, err
+		}
+		ks.remote = newRemoteJWKS(cfg, now)
+		opts.HTTPURLs[cfg.JWKSURL] = ks.remote.live
+	}
+	// No RefreshUnknownKID: when to fetch is remoteJWKS's decision, on the
+	// injected clock.
+	storage, err := jwkset.NewHTTPClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("auth: JWKS: %w", err)
+	}
+	if ks.kf, err = keyfunc.New(keyfunc.Options{Storage: storage, UseWhitelist: []jwkset.USE{jwkset.UseSig, ""}}); err != nil {
+		return nil, fmt.Errorf("auth: JWKS: %w", err)
+	}
+	return ks, nil
+}
+
+// key returns the public key t's kid names, fetching the JWKS URL first when
+// the policy says so, and checks that its type fits t's algorithm.
+func (ks *keySource) key(ctx context.Context, t *jwt.Token, kid string) (any, error) {
+	if kid == "" {
+		return nil, invalid("missing key id")
+	}
+	_, err := ks.static.KeyRead(ctx, kid)
+	if err != nil && ks.remote != nil {
+		ks.remote.ensure(ctx, kid)
+	}
+	k, err := ks.kf.KeyfuncCtx(ctx)(t)
+	switch {
+	case errors.Is(err, jwkset.ErrKeyNotFound):
+		if ks.remote != nil {
+			if ferr := ks.remote.lastErr(); ferr != nil {
+				return nil, &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "cannot fetch the token signing keys", Err: ferr}
+			}
+		}
+		return nil, invalid("unknown signing key")
+	case err != nil: // the key's alg or use does not fit
+		return nil, invalid("signing key does not match the algorithm")
+	}
+	switch pub := k.(type) {
+	case *ecdsa.PublicKey:
+		if t.Method.Alg() == ES256 && pub.Curve == elliptic.P256() {
+			return pub, nil
+		}
+	case *rsa.PublicKey:
+		if t.Method.Alg() == RS256 {
+			return pub, nil
+		}
+	}
+	return nil, invalid("signing key does not match the algorithm")
+}
+
+// remoteJWKS is the cached copy of the JWKS at a URL and the policy for
+// fetching it: at most once per refetch interval; when a token names an
+// unknown kid or the copy is older than maxAge; a failed fetch keeps the
+// keys there were.
+type remoteJWKS struct {
+	url     string
+	client  *http.Client
+	refetch time.Duration
+	maxAge  time.Duration
+	now     polybot.Clock
+	live    *jwkset.MemoryJWKSet
+
+	mu        sync.Mutex
+	fetched   bool
+	fetchedAt time.Time // last successful fetch
+	triedAt   time.Time // last attempt, successful or not
+	err       error     // of the last attempt
+}
+
+func newRemoteJWKS(cfg VerifierConfig, now polybot.Clock) *remoteJWKS {
+	r := &remoteJWKS{url: cfg.JWKSURL, client: cfg.HTTPClient, refetch: cfg.JWKSRefetch, maxAge: cfg.JWKSMaxAge, now: now, live: jwkset.NewMemoryStorage()}
+	if r.client == nil {
+		r.client = &http.Client{Timeout: defaultJWKSHTTPTimeout}
+	}
+	if r.refetch <= 0 {
+		r.refetch = DefaultJWKSRefetch
+	}
+	if r.maxAge <= 0 {
+		r.maxAge = DefaultJWKSMaxAge
+	}
+	return r
+}
+
+// ensure fetches the JWKS if kid is missing or the copy is stale, and a
+// fetch is due. A request that finds another fetching goes on with what is
+// cached rather than waiting.
+func (r *remoteJWKS) ensure(ctx context.Context, kid string) {
+	_, err := r.live.KeyRead(ctx, kid)
+	found := err == nil
+	now := r.now()
+	r.mu.Lock()
+	fresh := r.fetched && now.Sub(r.fetchedAt) < r.maxAge
+	due := r.triedAt.IsZero() || now.Sub(r.triedAt) >= r.refetch
+	if (found && fresh) || !due {
+		r.mu.Unlock()
+		return
+	}
+	r.triedAt = now // claim the fetch
+	r.mu.Unlock()
+	_ = r.fetch(ctx)
+}
+
+func (r *remoteJWKS) lastErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *remoteJWKS) fetch(ctx context.Context) error {
+	// A request that gives up must not cut short a fetch every later
+	// request relies on; the timeout bounds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultJWKSHTTPTimeout)
+	defer cancel()
+	keys, err := fetchJWKS(ctx, r.client, r.url)
+	if err == nil {
+		err = r.live.KeyReplaceAll(ctx, keys)
+	}
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.triedAt, r.err = now, err
+	if err != nil {
+		return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "cannot fetch the token signing keys", Err: err}
+	}
+	r.fetched, r.fetchedAt = true, now
+	return nil
 }
 
 // minRSABits is the smallest RSA modulus accepted from a JWKS.
 const minRSABits = 2048
 
-// parseJWKS reads a JWKS document. Keys that cannot verify ES256 or RS256
-// signatures (other curves, symmetric keys, encryption keys, keys without a
-// kid) are skipped; a key that claims to be EC P-256 or RSA but is malformed
-// fails the whole document, since a half-read set hides mistakes.
-func parseJWKS(doc []byte) (map[string]*publicKey, error) {
+// parseJWKS reads a JWKS document with jwkset. Keys that cannot verify ES256
+// or RS256 signatures (other curves, symmetric keys, encryption keys, keys
+// without a kid) are skipped; a key that claims to be EC P-256 or RSA but is
+// malformed or weak fails the whole document, since a half-read set hides
+// mistakes.
+func parseJWKS(doc []byte) ([]jwkset.JWK, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -56,76 +192,61 @@ func parseJWKS(doc []byte) (map[string]*publicKey, error) {
 	if set.Keys == nil {
 		return nil, errors.New(`JWKS has no "keys" array`)
 	}
-	keys := make(map[string]*publicKey)
+	var keys []jwkset.JWK
 	for i, raw := range set.Keys {
-		var k jwk
-		if err := json.Unmarshal(raw, &k); err != nil {
+		var m jwkset.JWKMarshal
+		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, fmt.Errorf("JWKS key %d: %w", i, err)
 		}
-		if k.Kid == "" || (k.Use != "" && k.Use != "sig") || (k.KeyOps != nil && !slices.Contains(k.KeyOps, "verify")) {
+		if m.KID == "" || (m.USE != "" && m.USE != jwkset.UseSig) ||
+			(m.KEYOPS != nil && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify)) {
 			continue
 		}
-		var pk *publicKey
-		var err error
+		var want jwkset.ALG
 		switch {
-		case k.Kty == "EC" && k.Crv == "P-256":
-			pk, err = parseECKey(&k)
-		case k.Kty == "RSA":
-			pk, err = parseRSAKey(&k)
+		case m.KTY == jwkset.KtyEC && m.CRV == jwkset.CrvP256:
+			want = jwkset.AlgES256
+		case m.KTY == jwkset.KtyRSA:
+			want = jwkset.AlgRS256
 		default:
 			continue
 		}
+		if m.ALG != "" && m.ALG != want {
+			return nil, fmt.Errorf("JWKS key %q: %s key with alg %q", m.KID, m.KTY, m.ALG)
+		}
+		m.D, m.P, m.Q, m.DP, m.DQ, m.QI, m.K, m.OTH = "", "", "", "", "", "", "", nil // public parts only
+		k, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("JWKS key %q: %w", k.Kid, err)
+			return nil, fmt.Errorf("JWKS key %q: %s key: %w", m.KID, m.KTY, err)
 		}
-		if _, dup := keys[k.Kid]; dup {
-			return nil, fmt.Errorf("JWKS has two keys with kid %q", k.Kid)
+		switch pub := k.Key().(type) {
+		case *ecdsa.PublicKey:
+			if _, err := pub.ECDH(); err != nil {
+				return nil, fmt.Errorf("JWKS key %q: EC key: %w", m.KID, err)
+			}
+		case *rsa.PublicKey:
+			if pub.N.BitLen() < minRSABits {
+				return nil, fmt.Errorf("JWKS key %q: RSA key is shorter than %d bits", m.KID, minRSABits)
+			}
+			if pub.E < 3 || pub.E%2 == 0 {
+				return nil, fmt.Errorf("JWKS key %q: RSA key has an invalid exponent", m.KID)
+			}
+		default:
+			return nil, fmt.Errorf("JWKS key %q: not a public key", m.KID)
 		}
-		keys[k.Kid] = pk
+		if slices.ContainsFunc(keys, func(o jwkset.JWK) bool { return o.Marshal().KID == m.KID }) {
+			return nil, fmt.Errorf("JWKS has two keys with kid %q", m.KID)
+		}
+		keys = append(keys, k)
 	}
 	return keys, nil
-}
-
-func parseECKey(k *jwk) (*publicKey, error) {
-	if k.Alg != "" && k.Alg != "ES256" {
-		return nil, fmt.Errorf("EC P-256 key with alg %q", k.Alg)
-	}
-	x, errX := b64url.DecodeString(k.X)
-	y, errY := b64url.DecodeString(k.Y)
-	if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
-		return nil, errors.New("EC key coordinates must be 32 bytes of base64url each")
-	}
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-	if err != nil {
-		return nil, fmt.Errorf("EC key: %w", err)
-	}
-	return &publicKey{kid: k.Kid, alg: k.Alg, ec: pub}, nil
-}
-
-func parseRSAKey(k *jwk) (*publicKey, error) {
-	if k.Alg != "" && k.Alg != "RS256" {
-		return nil, fmt.Errorf("RSA key with alg %q", k.Alg)
-	}
-	n, errN := b64url.DecodeString(k.N)
-	e, errE := b64url.DecodeString(k.E)
-	if errN != nil || errE != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 || n[0] == 0 {
-		return nil, errors.New("RSA key needs a base64url modulus and an exponent of at most 4 bytes")
-	}
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-	if pub.N.BitLen() < minRSABits {
-		return nil, fmt.Errorf("RSA key is shorter than %d bits", minRSABits)
-	}
-	if pub.E < 3 || pub.E%2 == 0 {
-		return nil, errors.New("RSA key has an invalid exponent")
-	}
-	return &publicKey{kid: k.Kid, alg: k.Alg, rsa: pub}, nil
 }
 
 // maxJWKSBytes bounds a fetched JWKS document.
 const maxJWKSBytes = 1 << 20
 
 // fetchJWKS gets and parses the document at url.
-func fetchJWKS(ctx context.Context, client *http.Client, url string) (map[string]*publicKey, error) {
+func fetchJWKS(ctx context.Context, client *http.Client, url string) ([]jwkset.JWK, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -147,14 +268,6 @@ func fetchJWKS(ctx context.Context, client *http.Client, url string) (map[string
 		return nil, fmt.Errorf("JWKS is larger than %d bytes", maxJWKSBytes)
 	}
 	return parseJWKS(body)
-}
-
-// remoteKeys is the cached copy of the JWKS at a URL.
-type remoteKeys struct {
-	keys      map[string]*publicKey
-	fetchedAt time.Time // last successful fetch
-	triedAt   time.Time // last attempt, successful or not
-	err       error     // of the last attempt
 }
 
 var b64url = base64.RawURLEncoding.Strict()

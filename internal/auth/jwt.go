@@ -3,24 +3,18 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/hmac"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/polybot/polybot"
 )
 
@@ -76,6 +70,10 @@ type VerifierConfig struct {
 	// accepted when HS256Secret is set, ES256 and RS256 when a JWKS is.
 	// Naming one whose key source is not configured is an error.
 	Algorithms []string
+	// AllowAnonymous lets VerifyUser accept Supabase anonymous sign-ins
+	// (is_anonymous: true). Off by default: an anonymous user has proved no
+	// email or phone, so anyone could mint tenants.
+	AllowAnonymous bool
 	// Leeway is the allowed clock skew for exp, nbf and iat (default 30 s;
 	// negative for none).
 	Leeway time.Duration
@@ -106,36 +104,33 @@ type Claims struct {
 }
 
 // Verifier checks Supabase-issued JWTs. It is safe for concurrent use.
+//
+// Signatures and registered claims are checked by github.com/golang-jwt/jwt/v5;
+// JWKS keys are parsed by github.com/MicahParks/jwkset and looked up by
+// github.com/MicahParks/keyfunc/v3. What stays here is policy: which
+// algorithms and key sources are allowed, when the JWKS URL is fetched, and
+// the fixed, token-free reasons given for a refusal.
 type Verifier struct {
-	issuer   string
-	audience string
-	secret   []byte
-	algs     []string
-	leeway   time.Duration
-	now      polybot.Clock
-
-	static map[string]*publicKey
-
-	url     string
-	client  *http.Client
-	refetch time.Duration
-	maxAge  time.Duration
-	mu      sync.RWMutex
-	remote  remoteKeys
+	issuer         string
+	audience       string
+	secret         []byte
+	algs           []string
+	leeway         time.Duration
+	now            polybot.Clock
+	allowAnonymous bool
+	parser         *jwt.Parser
+	keys           *keySource // nil without a JWKS
 }
 
 // NewVerifier checks cfg and returns a Verifier. A static JWKS is parsed now;
 // JWKSURL is fetched on first use (call Refresh to fetch it at start-up).
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v := &Verifier{
-		issuer:   cfg.Issuer,
-		audience: cfg.Audience,
-		leeway:   cfg.Leeway,
-		now:      cfg.Clock,
-		url:      cfg.JWKSURL,
-		client:   cfg.HTTPClient,
-		refetch:  cfg.JWKSRefetch,
-		maxAge:   cfg.JWKSMaxAge,
+		issuer:         cfg.Issuer,
+		audience:       cfg.Audience,
+		leeway:         cfg.Leeway,
+		now:            cfg.Clock,
+		allowAnonymous: cfg.AllowAnonymous,
 	}
 	if v.issuer == "" {
 		return nil, errors.New("auth: JWT verifier needs an issuer")
@@ -152,34 +147,20 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if v.now == nil {
 		v.now = polybot.SystemClock
 	}
-	if v.client == nil {
-		v.client = &http.Client{Timeout: defaultJWKSHTTPTimeout}
-	}
-	if v.refetch <= 0 {
-		v.refetch = DefaultJWKSRefetch
-	}
-	if v.maxAge <= 0 {
-		v.maxAge = DefaultJWKSMaxAge
-	}
 	if len(cfg.HS256Secret) > 0 {
 		if len(cfg.HS256Secret) < minHS256Secret {
 			return nil, fmt.Errorf("auth: the HS256 secret must be at least %d bytes", minHS256Secret)
 		}
 		v.secret = bytes.Clone(cfg.HS256Secret)
 	}
-	if len(cfg.JWKS) > 0 {
-		keys, err := parseJWKS(cfg.JWKS)
+	if len(cfg.JWKS) > 0 || cfg.JWKSURL != "" {
+		ks, err := newKeySource(cfg, v.now)
 		if err != nil {
-			return nil, fmt.Errorf("auth: static %w", err)
-		}
-		v.static = keys
-	}
-	if v.url != "" {
-		if err := checkJWKSURL(v.url); err != nil {
 			return nil, err
 		}
+		v.keys = ks
 	}
-	hasJWKS := v.static != nil || v.url != ""
+	hasJWKS := v.keys != nil
 	if v.secret == nil && !hasJWKS {
 		return nil, errors.New("auth: JWT verifier needs an HS256 secret, a JWKS or a JWKS URL")
 	}
@@ -190,7 +171,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		if hasJWKS {
 			v.algs = append(v.algs, ES256, RS256)
 		}
-		return v, nil
 	}
 	for _, a := range cfg.Algorithms {
 		switch {
@@ -205,6 +185,15 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			v.algs = append(v.algs, a)
 		}
 	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(v.algs),
+		jwt.WithIssuer(v.issuer),
+		jwt.WithAudience(v.audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(v.leeway),
+		jwt.WithTimeFunc(v.now),
+	)
 	return v, nil
 }
 
@@ -228,10 +217,10 @@ func checkJWKSURL(s string) error {
 // Refresh fetches the JWKS URL now, whatever the refetch interval. It is
 // meant for start-up, to fail fast on a wrong URL.
 func (v *Verifier) Refresh(ctx context.Context) error {
-	if v.url == "" {
+	if v.keys == nil || v.keys.remote == nil {
 		return nil
 	}
-	return v.fetch(ctx)
+	return v.keys.remote.fetch(ctx)
 }
 
 // invalid is the error for a token that fails verification. reason is fixed
@@ -242,7 +231,8 @@ func invalid(reason string) *polybot.Error {
 
 // VerifyUser is Verify for routes that act as a signed-in user: the token's
 // role must be "authenticated" (service_role is refused with EFORBIDDEN,
-// other roles such as anon with EUNAUTHORIZED) and it must name a user.
+// other roles such as anon with EUNAUTHORIZED), it must name a user, and an
+// anonymous sign-in (is_anonymous) is refused unless AllowAnonymous is set.
 func (v *Verifier) VerifyUser(ctx context.Context, token string) (*Claims, error) {
 	c, err := v.Verify(ctx, token)
 	if err != nil {
@@ -258,6 +248,9 @@ func (v *Verifier) VerifyUser(ctx context.Context, token string) (*Claims, error
 	if c.Sub.IsZero() {
 		return nil, invalid("missing sub")
 	}
+	if c.IsAnonymous && !v.allowAnonymous {
+		return nil, invalid("anonymous sign-ins are not allowed")
+	}
 	return c, nil
 }
 
@@ -268,200 +261,16 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > maxTokenLen {
 		return nil, invalid("too long")
 	}
-	h64, rest, ok1 := strings.Cut(token, ".")
-	p64, s64, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.Contains(s64, ".") {
-		return nil, invalid("not a JWS compact serialisation")
-	}
-	hb, err := b64url.DecodeString(h64)
+	hdr, err := readHeader(token)
 	if err != nil {
-		return nil, invalid("malformed header encoding")
-	}
-	var hdr struct {
-		Alg  string          `json:"alg"`
-		Kid  string          `json:"kid"`
-		Typ  string          `json:"typ"`
-		Crit json.RawMessage `json:"crit"`
-	}
-	if err := json.Unmarshal(hb, &hdr); err != nil {
-		return nil, invalid("malformed header")
-	}
-	if hdr.Crit != nil {
-		return nil, invalid("unsupported critical header")
-	}
-	if hdr.Typ != "" && !strings.EqualFold(hdr.Typ, "JWT") {
-		return nil, invalid("not a JWT")
+		return nil, err
 	}
 	if !slices.Contains(v.algs, hdr.Alg) { // "none" is never in algs
 		return nil, invalid("signing algorithm not allowed")
 	}
-	sig, err := b64url.DecodeString(s64)
-	if err != nil {
-		return nil, invalid("malformed signature encoding")
-	}
-	payload, err := b64url.DecodeString(p64)
-	if err != nil {
-		return nil, invalid("malformed payload encoding")
-	}
-	if err := v.checkSignature(ctx, hdr.Alg, hdr.Kid, token[:len(h64)+1+len(p64)], sig); err != nil {
-		return nil, err
-	}
-	return v.checkClaims(payload)
-}
-
-// checkSignature verifies sig over signed. Each algorithm takes its key from
-// its own source: HS256 only ever uses the configured secret, ES256 and RS256
-// only JWKS keys of the matching type, so one kind of key can never stand in
-// for another.
-func (v *Verifier) checkSignature(ctx context.Context, alg, kid, signed string, sig []byte) error {
-	digest := sha256.Sum256([]byte(signed))
-	switch alg {
-	case HS256:
-		mac := hmac.New(sha256.New, v.secret)
-		mac.Write([]byte(signed))
-		if !hmac.Equal(mac.Sum(nil), sig) {
-			return invalid("bad signature")
-		}
-		return nil
-	case ES256:
-		k, err := v.key(ctx, kid)
-		if err != nil {
-			return err
-		}
-		if k.ec == nil || (k.alg != "" && k.alg != ES256) {
-			return invalid("signing key does not match the algorithm")
-		}
-		if len(sig) != 64 {
-			return invalid("bad signature")
-		}
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		if !ecdsa.Verify(k.ec, digest[:], r, s) {
-			return invalid("bad signature")
-		}
-		return nil
-	case RS256:
-		k, err := v.key(ctx, kid)
-		if err != nil {
-			return err
-		}
-		if k.rsa == nil || (k.alg != "" && k.alg != RS256) {
-			return invalid("signing key does not match the algorithm")
-		}
-		if rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) != nil {
-			return invalid("bad signature")
-		}
-		return nil
-	}
-	return invalid("signing algorithm not allowed")
-}
-
-// key finds the JWKS key kid: static keys first, then the fetched set,
-// fetching it when it is missing, stale, or lacks kid, at most once per
-// refetch interval.
-func (v *Verifier) key(ctx context.Context, kid string) (*publicKey, error) {
-	if kid == "" {
-		return nil, invalid("missing key id")
-	}
-	if k, ok := v.static[kid]; ok {
-		return k, nil
-	}
-	if v.url == "" {
-		return nil, invalid("unknown signing key")
-	}
-	now := v.now()
-	v.mu.RLock()
-	k, found := v.remote.keys[kid]
-	fresh := v.remote.keys != nil && now.Sub(v.remote.fetchedAt) < v.maxAge
-	due := v.remote.triedAt.IsZero() || now.Sub(v.remote.triedAt) >= v.refetch
-	v.mu.RUnlock()
-	if found && (fresh || !due) {
-		return k, nil
-	}
-	if due {
-		// Another request may be fetching already; then this one goes on
-		// with what is cached rather than waiting.
-		if v.claimFetch(now) {
-			_ = v.fetch(ctx)
-		}
-	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if k, ok := v.remote.keys[kid]; ok {
-		return k, nil
-	}
-	if v.remote.err != nil {
-		return nil, &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "cannot fetch the token signing keys", Err: v.remote.err}
-	}
-	return nil, invalid("unknown signing key")
-}
-
-// claimFetch reserves the next fetch for the caller if none happened within
-// the refetch interval.
-func (v *Verifier) claimFetch(now time.Time) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if !v.remote.triedAt.IsZero() && now.Sub(v.remote.triedAt) < v.refetch {
-		return false
-	}
-	v.remote.triedAt = now
-	return true
-}
-
-func (v *Verifier) fetch(ctx context.Context) error {
-	// A request that gives up must not cut short a fetch every later
-	// request relies on; the client's timeout bounds it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultJWKSHTTPTimeout)
-	defer cancel()
-	keys, err := fetchJWKS(ctx, v.client, v.url)
-	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.remote.triedAt = now
-	v.remote.err = err
-	if err != nil {
-		return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "cannot fetch the token signing keys", Err: err}
-	}
-	v.remote.keys, v.remote.fetchedAt = keys, now
-	return nil
-}
-
-// rawClaims is the JSON form of the claims read.
-type rawClaims struct {
-	Iss          string          `json:"iss"`
-	Sub          *string         `json:"sub"`
-	Aud          audience        `json:"aud"`
-	Exp          *numericDate    `json:"exp"`
-	Iat          *numericDate    `json:"iat"`
-	Nbf          *numericDate    `json:"nbf"`
-	Email        string          `json:"email"`
-	Phone        string          `json:"phone"`
-	Role         string          `json:"role"`
-	SessionID    string          `json:"session_id"`
-	AAL          string          `json:"aal"`
-	IsAnonymous  bool            `json:"is_anonymous"`
-	AppMetadata  json.RawMessage `json:"app_metadata"`
-	UserMetadata json.RawMessage `json:"user_metadata"`
-}
-
-func (v *Verifier) checkClaims(payload []byte) (*Claims, error) {
 	var rc rawClaims
-	if err := json.Unmarshal(payload, &rc); err != nil {
-		return nil, invalid("malformed claims")
-	}
-	now := v.now()
-	switch {
-	case rc.Exp == nil:
-		return nil, invalid("missing exp")
-	case !now.Before(rc.Exp.t.Add(v.leeway)):
-		return nil, invalid("expired")
-	case rc.Nbf != nil && now.Add(v.leeway).Before(rc.Nbf.t):
-		return nil, invalid("not valid yet")
-	case rc.Iat != nil && now.Add(v.leeway).Before(rc.Iat.t):
-		return nil, invalid("issued in the future")
-	case rc.Iss != v.issuer:
-		return nil, invalid("wrong issuer")
-	case !slices.Contains(rc.Aud, v.audience):
-		return nil, invalid("wrong audience")
+	if _, err := v.parser.ParseWithClaims(token, &rc, v.keyfunc(ctx, hdr.Alg, hdr.Kid)); err != nil {
+		return nil, v.refusal(err, &rc)
 	}
 	c := &Claims{
 		Email:        rc.Email,
@@ -489,28 +298,124 @@ func (v *Verifier) checkClaims(payload []byte) (*Claims, error) {
 	return c, nil
 }
 
-// audience is aud as either one string or an array of strings.
-type audience []string
+// header is what the Verifier reads of a JOSE header.
+type header struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
 
-func (a *audience) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		*a = nil
-		return nil
+// readHeader checks the token's form (three strict base64url segments, a
+// JSON header) and the header fields golang-jwt leaves alone: crit, which
+// must be refused when not understood (RFC 7515 §4.1.11), and typ. Checking
+// the form first gives each malformed token a precise reason.
+func readHeader(token string) (*header, error) {
+	h64, rest, ok1 := strings.Cut(token, ".")
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(s64, ".") {
+		return nil, invalid("not a JWS compact serialisation")
 	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+	hb, err := b64url.DecodeString(h64)
+	if err != nil {
+		return nil, invalid("malformed header encoding")
+	}
+	var hdr header
+	if err := json.Unmarshal(hb, &hdr); err != nil {
+		return nil, invalid("malformed header")
+	}
+	if hdr.Crit != nil {
+		return nil, invalid("unsupported critical header")
+	}
+	if hdr.Typ != "" && !strings.EqualFold(hdr.Typ, "JWT") {
+		return nil, invalid("not a JWT")
+	}
+	if _, err := b64url.DecodeString(s64); err != nil {
+		return nil, invalid("malformed signature encoding")
+	}
+	if _, err := b64url.DecodeString(p64); err != nil {
+		return nil, invalid("malformed payload encoding")
+	}
+	return &hdr, nil
+}
+
+// keyfunc gives golang-jwt the key for alg. Each algorithm takes its key from
+// its own source: HS256 only ever uses the configured secret, ES256 and RS256
+// only JWKS keys of the matching type, so one kind of key can never stand in
+// for another.
+func (v *Verifier) keyfunc(ctx context.Context, alg, kid string) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		if t.Method.Alg() != alg {
+			return nil, invalid("signing algorithm not allowed")
 		}
-		*a = audience{s}
-		return nil
+		if alg == HS256 {
+			return v.secret, nil
+		}
+		return v.keys.key(ctx, t, kid)
 	}
-	var ss []string
-	if err := json.Unmarshal(b, &ss); err != nil {
-		return errors.New("aud must be a string or an array of strings")
+}
+
+// refusal turns a golang-jwt error into the fixed reason the caller sees.
+// rc is what was decoded of the claims, so that a missing claim can be told
+// from a wrong one.
+func (v *Verifier) refusal(err error, rc *rawClaims) error {
+	var pe *polybot.Error
+	switch {
+	case errors.As(err, &pe): // from keyfunc
+		return pe
+	case errors.Is(err, jwt.ErrTokenMalformed): // the form was checked: only the claims remain
+		return invalid("malformed claims")
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return invalid("signing algorithm not allowed")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return invalid("bad signature")
+	case rc.Exp == nil:
+		return invalid("missing exp")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return invalid("expired")
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return invalid("not valid yet")
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return invalid("issued in the future")
+	case rc.Iss != v.issuer:
+		return invalid("wrong issuer")
+	case !slices.Contains(rc.Aud, v.audience):
+		return invalid("wrong audience")
 	}
-	*a = ss
-	return nil
+	return invalid("claims not valid")
+}
+
+// rawClaims is the JSON form of the claims read. It implements jwt.Claims
+// with dates that refuse what time.Time cannot hold.
+type rawClaims struct {
+	Iss          string           `json:"iss"`
+	Sub          *string          `json:"sub"`
+	Aud          jwt.ClaimStrings `json:"aud"`
+	Exp          *numericDate     `json:"exp"`
+	Iat          *numericDate     `json:"iat"`
+	Nbf          *numericDate     `json:"nbf"`
+	Email        string           `json:"email"`
+	Phone        string           `json:"phone"`
+	Role         string           `json:"role"`
+	SessionID    string           `json:"session_id"`
+	AAL          string           `json:"aal"`
+	IsAnonymous  bool             `json:"is_anonymous"`
+	AppMetadata  json.RawMessage  `json:"app_metadata"`
+	UserMetadata json.RawMessage  `json:"user_metadata"`
+}
+
+var _ jwt.Claims = (*rawClaims)(nil)
+
+func (c *rawClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Exp.jwt(), nil }
+func (c *rawClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Iat.jwt(), nil }
+func (c *rawClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.Nbf.jwt(), nil }
+func (c *rawClaims) GetIssuer() (string, error)                   { return c.Iss, nil }
+func (c *rawClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Aud, nil }
+func (c *rawClaims) GetSubject() (string, error) {
+	if c.Sub == nil {
+		return "", nil
+	}
+	return *c.Sub, nil
 }
 
 // numericDate is a JWT NumericDate: seconds since the epoch, maybe fractional.
@@ -530,4 +435,11 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 	sec, frac := math.Modf(f)
 	d.t = time.Unix(int64(sec), int64(frac*1e9)).UTC()
 	return nil
+}
+
+func (d *numericDate) jwt() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return &jwt.NumericDate{Time: d.t}
 }

@@ -12,23 +12,40 @@ import (
 
 // LimiterConfig sets a LoginLimiter's budgets. Zero fields take the defaults.
 type LimiterConfig struct {
-	// EmailAttempts is how many unsuccessful sign-ins one email may have in a
-	// Window (default 5).
-	EmailAttempts int
-	// IPAttempts is the same budget for one client address (default 20).
-	// IPv6 addresses are counted per /64, which is what one client usually holds.
+	// FreeAttempts is how many unsuccessful sign-ins one email may have from
+	// one client address before delays start (default 5).
+	FreeAttempts int
+	// BaseDelay is the first delay; each further failure of the same
+	// (email, address) doubles it (default 1 s).
+	BaseDelay time.Duration
+	// MaxDelay caps the doubling (default 15 minutes).
+	MaxDelay time.Duration
+	// IPAttempts is how many unsuccessful sign-ins one client address may
+	// make, whatever the emails, in a Window before its attempts are spaced
+	// IPDelay apart (default 20). This bound only slows: it never locks an
+	// address out, so the owners behind a shared address still sign in.
 	IPAttempts int
-	// Window is the sliding window (default 15 minutes).
+	// IPDelay is the spacing past IPAttempts (default 1 s).
+	IPDelay time.Duration
+	// Window is how long failures are remembered: a key without an attempt
+	// for this long is forgotten (default 1 hour; at least MaxDelay).
 	Window time.Duration
-	// MaxKeys bounds the emails and the addresses tracked, each (default
-	// 10,000). Past it the least recently attempted key is forgotten.
+	// MaxKeys bounds the (email, address) pairs and the addresses tracked,
+	// each (default 10,000). Past it the least recently attempted key is
+	// forgotten.
 	MaxKeys int
 	// Clock defaults to polybot.SystemClock.
 	Clock polybot.Clock
 }
 
-// LoginLimiter throttles password sign-ins per email and per client address.
-// It is in-memory, so each server process keeps its own counts.
+// LoginLimiter throttles password sign-ins. Failures are counted per
+// (email, client address) pair, with delays that double past FreeAttempts up
+// to MaxDelay: guessing one account's password from one address gets slow
+// fast, yet the attacker cannot lock the owner out, since the owner signing
+// in from another address is another pair. A coarser count per address
+// spaces an address's attempts IPDelay apart once it has failed IPAttempts
+// times in a Window, whatever the emails; it slows, it does not lock out.
+// IPv6 addresses are counted per /64, which is what one client usually holds.
 //
 // Allow counts an attempt before the password is checked, and Succeed takes
 // it back. Counting up front is what makes the limit hold against many
@@ -36,64 +53,120 @@ type LimiterConfig struct {
 // failure is recorded. An attempt that neither succeeds nor is taken back (a
 // wrong password, an unknown email, an error) stays counted as a failure.
 //
-// Memory is bounded by MaxKeys: at most MaxKeys×(EmailAttempts+IPAttempts)
-// timestamps plus the keys (keys are cut to 320 bytes). It is safe for
-// concurrent use.
+// It is in-memory, so each server process keeps its own counts. Memory is
+// bounded by MaxKeys: at most MaxKeys pairs (a count and two times each) and
+// MaxKeys addresses of at most IPAttempts timestamps, plus the keys (cut to
+// 320 bytes each). It is safe for concurrent use.
 type LoginLimiter struct {
-	window time.Duration
-	now    polybot.Clock
+	cfg LimiterConfig
 
-	mu     sync.Mutex
-	emails *attemptLog
-	ips    *attemptLog
+	mu    sync.Mutex
+	pairs *lru[*backoff]
+	ips   *lru[*window]
 }
 
 // NewLoginLimiter returns a limiter with cfg's budgets.
 func NewLoginLimiter(cfg LimiterConfig) *LoginLimiter {
-	if cfg.EmailAttempts <= 0 {
-		cfg.EmailAttempts = 5
+	if cfg.FreeAttempts <= 0 {
+		cfg.FreeAttempts = 5
+	}
+	if cfg.BaseDelay <= 0 {
+		cfg.BaseDelay = time.Second
+	}
+	if cfg.MaxDelay <= 0 {
+		cfg.MaxDelay = 15 * time.Minute
 	}
 	if cfg.IPAttempts <= 0 {
 		cfg.IPAttempts = 20
 	}
-	if cfg.Window <= 0 {
-		cfg.Window = 15 * time.Minute
+	if cfg.IPDelay <= 0 {
+		cfg.IPDelay = time.Second
 	}
+	if cfg.Window <= 0 {
+		cfg.Window = time.Hour
+	}
+	cfg.Window = max(cfg.Window, cfg.MaxDelay)
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = 10_000
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = polybot.SystemClock
 	}
-	return &LoginLimiter{
-		window: cfg.Window,
-		now:    cfg.Clock,
-		emails: newAttemptLog(cfg.EmailAttempts, cfg.MaxKeys),
-		ips:    newAttemptLog(cfg.IPAttempts, cfg.MaxKeys),
-	}
+	return &LoginLimiter{cfg: cfg, pairs: newLRU[*backoff](cfg.MaxKeys), ips: newLRU[*window](cfg.MaxKeys)}
 }
 
 // Allow reports how long the caller must wait before a sign-in for email
 // from ip may be tried: 0 means go ahead, and the attempt is then counted
-// against both keys until Succeed takes it back. Either key may be empty
-// (it is then not limited).
+// against the pair and the address until Succeed takes it back. An empty
+// email is limited by address only, an empty ip by email only.
 func (l *LoginLimiter) Allow(email, ip string) time.Duration {
 	ek, ik := emailKey(email), ipKey(ip)
-	now := l.now()
+	pk := ""
+	if ek != "" {
+		pk = ek + "\x00" + ik
+	}
+	now := l.cfg.Clock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.emails.expire(now, l.window)
-	l.ips.expire(now, l.window)
-	wait := max(l.emails.wait(ek, now, l.window), l.ips.wait(ik, now, l.window))
+	l.pairs.expire(func(b *backoff) bool { return now.Sub(b.last) >= l.cfg.Window })
+	l.ips.expire(func(w *window) bool { return now.Sub(w.times[len(w.times)-1]) >= l.cfg.Window })
+
+	var b *backoff
+	var w *window
+	wait := time.Duration(0)
+	if pk != "" {
+		if b = l.pairs.get(pk); b != nil && now.Sub(b.last) >= l.cfg.Window {
+			*b = backoff{} // its failures are forgotten
+		}
+		if b != nil && b.next.After(now) {
+			wait = b.next.Sub(now)
+		}
+	}
+	if ik != "" {
+		if w = l.ips.get(ik); w != nil {
+			w.times = inWindow(w.times, now, l.cfg.Window)
+			if len(w.times) >= l.cfg.IPAttempts {
+				wait = max(wait, w.times[len(w.times)-1].Add(l.cfg.IPDelay).Sub(now))
+			}
+		}
+	}
 	if wait > 0 {
 		return wait
 	}
-	l.emails.add(ek, now)
-	l.ips.add(ik, now)
+	if pk != "" {
+		if b == nil {
+			b = &backoff{}
+			l.pairs.put(pk, b)
+		}
+		b.failures++
+		b.last, b.next = now, now.Add(l.delay(b.failures))
+	}
+	if ik != "" {
+		if w == nil {
+			w = &window{}
+			l.ips.put(ik, w)
+		}
+		if len(w.times) >= l.cfg.IPAttempts { // keep the newest IPAttempts
+			w.times = w.times[1:]
+		}
+		w.times = append(w.times, now)
+	}
 	return 0
 }
 
-// Succeed records that the attempt Allow let through signed in: the email's
+// delay is the wait after the n-th counted failure of a pair.
+func (l *LoginLimiter) delay(n int) time.Duration {
+	if n < l.cfg.FreeAttempts {
+		return 0
+	}
+	d := l.cfg.BaseDelay
+	for i := l.cfg.FreeAttempts; i < n && d < l.cfg.MaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, l.cfg.MaxDelay)
+}
+
+// Succeed records that the attempt Allow let through signed in: the pair's
 // failures are forgotten and the address gets its attempt back. The address
 // keeps its earlier failures, so one good account cannot launder an
 // address's guesses at others.
@@ -101,8 +174,15 @@ func (l *LoginLimiter) Succeed(email, ip string) {
 	ek, ik := emailKey(email), ipKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.emails.remove(ek)
-	l.ips.undoLast(ik)
+	if ek != "" {
+		l.pairs.remove(ek + "\x00" + ik)
+	}
+	if w := l.ips.get(ik); w != nil && len(w.times) > 0 {
+		w.times = w.times[:len(w.times)-1]
+		if len(w.times) == 0 {
+			l.ips.remove(ik)
+		}
+	}
 }
 
 // RateLimitError is the error for a sign-in refused by Allow. The caller
@@ -146,50 +226,16 @@ func ipKey(ip string) string {
 	return ip
 }
 
-// attemptLog keeps, per key, the times of its counted attempts inside the
-// window (at most limit of them), and the keys in order of last attempt so
-// that expired and least recent keys go first.
-type attemptLog struct {
-	limit   int
-	maxKeys int
-	keys    map[string]*list.Element
-	order   *list.List // of *attempts, least recently attempted first
+// backoff is one (email, address) pair's state.
+type backoff struct {
+	failures int
+	last     time.Time // last counted attempt
+	next     time.Time // no attempt before this
 }
 
-type attempts struct {
-	key   string
-	times []time.Time // oldest first
-}
-
-func newAttemptLog(limit, maxKeys int) *attemptLog {
-	return &attemptLog{limit: limit, maxKeys: maxKeys, keys: make(map[string]*list.Element), order: list.New()}
-}
-
-// expire forgets keys whose last attempt left the window.
-func (a *attemptLog) expire(now time.Time, window time.Duration) {
-	for e := a.order.Front(); e != nil; e = a.order.Front() {
-		at := e.Value.(*attempts)
-		if now.Sub(at.times[len(at.times)-1]) < window {
-			return
-		}
-		a.order.Remove(e)
-		delete(a.keys, at.key)
-	}
-}
-
-// wait is how long until key may make another attempt.
-func (a *attemptLog) wait(key string, now time.Time, window time.Duration) time.Duration {
-	e, ok := a.keys[key]
-	if !ok || key == "" {
-		return 0
-	}
-	at := e.Value.(*attempts)
-	at.times = inWindow(at.times, now, window)
-	if len(at.times) < a.limit {
-		return 0
-	}
-	// The oldest counted attempt leaving the window frees a slot.
-	return max(at.times[len(at.times)-a.limit].Add(window).Sub(now), time.Nanosecond)
+// window is one address's counted attempts inside the window, oldest first.
+type window struct {
+	times []time.Time
 }
 
 func inWindow(ts []time.Time, now time.Time, window time.Duration) []time.Time {
@@ -200,45 +246,54 @@ func inWindow(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 	return ts[i:]
 }
 
-func (a *attemptLog) add(key string, now time.Time) {
-	if key == "" {
-		return
-	}
-	if e, ok := a.keys[key]; ok {
-		at := e.Value.(*attempts)
-		if len(at.times) >= a.limit { // only when the clock went backwards
-			at.times = at.times[1:]
-		}
-		at.times = append(at.times, now)
-		a.order.MoveToBack(e)
-		return
-	}
-	for a.order.Len() >= a.maxKeys {
-		old := a.order.Front()
-		a.order.Remove(old)
-		delete(a.keys, old.Value.(*attempts).key)
-	}
-	at := &attempts{key: key, times: make([]time.Time, 1, a.limit)}
-	at.times[0] = now
-	a.keys[key] = a.order.PushBack(at)
+// lru is a bounded map whose keys are kept in order of last use, least
+// recent first, so that expired and least recent keys go first.
+type lru[V any] struct {
+	max   int
+	keys  map[string]*list.Element
+	order *list.List // of *entry[V]
 }
 
-func (a *attemptLog) remove(key string) {
-	if e, ok := a.keys[key]; ok {
-		a.order.Remove(e)
-		delete(a.keys, key)
-	}
+type entry[V any] struct {
+	key string
+	val V
 }
 
-func (a *attemptLog) undoLast(key string) {
-	e, ok := a.keys[key]
+func newLRU[V any](maxKeys int) *lru[V] {
+	return &lru[V]{max: maxKeys, keys: make(map[string]*list.Element), order: list.New()}
+}
+
+// get returns key's value (the zero V if absent) and marks it used.
+func (c *lru[V]) get(key string) V {
+	e, ok := c.keys[key]
 	if !ok {
-		return
+		var zero V
+		return zero
 	}
-	at := e.Value.(*attempts)
-	at.times = at.times[:len(at.times)-1]
-	if len(at.times) == 0 {
-		a.order.Remove(e)
-		delete(a.keys, key)
+	c.order.MoveToBack(e)
+	return e.Value.(*entry[V]).val
+}
+
+func (c *lru[V]) put(key string, v V) {
+	for c.order.Len() >= c.max {
+		old := c.order.Front()
+		c.order.Remove(old)
+		delete(c.keys, old.Value.(*entry[V]).key)
+	}
+	c.keys[key] = c.order.PushBack(&entry[V]{key: key, val: v})
+}
+
+func (c *lru[V]) remove(key string) {
+	if e, ok := c.keys[key]; ok {
+		c.order.Remove(e)
+		delete(c.keys, key)
+	}
+}
+
+// expire forgets keys from the least recent on while stale says so.
+func (c *lru[V]) expire(stale func(V) bool) {
+	for e := c.order.Front(); e != nil && stale(e.Value.(*entry[V]).val); e = c.order.Front() {
+		c.order.Remove(e)
+		delete(c.keys, e.Value.(*entry[V]).key)
 	}
 }

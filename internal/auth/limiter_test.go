@@ -51,6 +51,13 @@ func TestLoginLimiter(t *testing.T) {
 		}
 		return s
 	}
+	manyEmails := func(n int, ip func(i int) string) []step {
+		s := make([]step, n)
+		for i := range s {
+			s[i] = step{op: "try", email: fmt.Sprintf("u%d@example.com", i), ip: ip(i)}
+		}
+		return s
+	}
 	cat := func(parts ...[]step) []step {
 		var out []step
 		for _, p := range parts {
@@ -62,84 +69,84 @@ func TestLoginLimiter(t *testing.T) {
 		name  string
 		steps []step
 	}{
-		{"five failures for one email are allowed and the sixth waits out the window", cat(
+		{"five failures for one email from one address pass, then each waits twice as long", cat(
 			tries(5, a, ip1),
-			[]step{{op: "try", email: a, ip: ip2, wait: 15 * time.Minute}},
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
+			[]step{{advance: time.Second, op: "try", email: a, ip: ip1}},
+			[]step{{op: "try", email: a, ip: ip1, wait: 2 * time.Second}},
+			[]step{{advance: 2 * time.Second, op: "try", email: a, ip: ip1}},
+			[]step{{op: "try", email: a, ip: ip1, wait: 4 * time.Second}},
 		)},
-		{"the wait is until the oldest failure leaves the window", cat(
-			[]step{{op: "try", email: a, ip: ip1}},
-			[]step{{advance: 4 * time.Minute, op: "try", email: a, ip: ip1}},
-			tries(3, a, ip1),
-			[]step{{advance: time.Minute, op: "try", email: a, ip: ip1, wait: 10 * time.Minute}},
-			[]step{{advance: 10 * time.Minute, op: "try", email: a, ip: ip1}},
-			[]step{{op: "try", email: a, ip: ip1, wait: 4 * time.Minute}},
+		{"the delay stops doubling at fifteen minutes", cat(
+			func() []step {
+				s := tries(5, a, ip1)
+				for d := time.Second; d < 15*time.Minute; d *= 2 {
+					s = append(s, step{advance: d, op: "try", email: a, ip: ip1})
+				}
+				return s
+			}(),
+			[]step{{op: "try", email: a, ip: ip1, wait: 15 * time.Minute}},
+			[]step{{advance: 15 * time.Minute, op: "try", email: a, ip: ip1}},
+			[]step{{op: "try", email: a, ip: ip1, wait: 15 * time.Minute}},
+		)},
+		{"the owner from another address is not delayed by an attacker's failures", cat(
+			tries(5, a, ip1),
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
+			[]step{{op: "try", email: a, ip: ip2}, {op: "ok", email: a, ip: ip2}},
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
 		)},
 		{"a blocked attempt is not counted and does not extend the wait", cat(
-			tries(5, a, ip1),
-			[]step{{advance: time.Minute, op: "try", email: a, ip: ip1, wait: 14 * time.Minute}},
-			[]step{{advance: time.Minute, op: "try", email: a, ip: ip1, wait: 13 * time.Minute}},
-			[]step{{advance: 13 * time.Minute, op: "try", email: a, ip: ip1}},
+			tries(6, a, ip1)[:5],
+			[]step{{advance: 500 * time.Millisecond, op: "try", email: a, ip: ip1, wait: 500 * time.Millisecond}},
+			[]step{{op: "try", email: a, ip: ip1, wait: 500 * time.Millisecond}},
+			[]step{{advance: 500 * time.Millisecond, op: "try", email: a, ip: ip1}},
 		)},
-		{"success forgets the email's failures", cat(
+		{"success forgets the pair's failures", cat(
 			tries(4, a, ip1),
 			[]step{{op: "ok", email: a, ip: ip1}},
 			tries(5, a, ip1),
-			[]step{{op: "try", email: a, ip: ip1, wait: 15 * time.Minute}},
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
+		)},
+		{"a pair idle for the window starts again", cat(
+			tries(8, a, ip1)[:5],
+			[]step{{advance: time.Hour, op: "try", email: a, ip: ip1}},
+			tries(4, a, ip1),
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
 		)},
 		{"emails are counted case- and space-insensitively", cat(
 			tries(5, "Alice@Example.COM ", ip1),
-			[]step{{op: "try", email: a, ip: ip2, wait: 15 * time.Minute}},
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
 		)},
-		{"one email's failures do not block another email", cat(
+		{"one email's failures do not delay another email", cat(
 			tries(5, a, ip1),
-			[]step{{op: "try", email: b, ip: ip2}},
+			[]step{{op: "try", email: b, ip: ip1}},
 		)},
-		{"twenty failures from one address block every email from it", cat(
-			func() []step {
-				var s []step
-				for i := range 20 {
-					s = append(s, step{op: "try", email: fmt.Sprintf("u%d@example.com", i), ip: ip1})
-				}
-				return s
-			}(),
-			[]step{{op: "try", email: b, ip: ip1, wait: 15 * time.Minute}},
+		{"twenty failures from one address only space its attempts a second apart", cat(
+			manyEmails(20, func(int) string { return ip1 }),
+			[]step{{op: "try", email: b, ip: ip1, wait: time.Second}},
 			[]step{{op: "try", email: b, ip: ip2}},
+			[]step{{advance: time.Second, op: "try", email: b, ip: ip1}},
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
+			[]step{{advance: time.Second, op: "try", email: a, ip: ip1}, {op: "ok", email: a, ip: ip1}},
 		)},
 		{"success gives the address its attempt back but not its failures", cat(
-			func() []step {
-				var s []step
-				for i := range 19 {
-					s = append(s, step{op: "try", email: fmt.Sprintf("u%d@example.com", i), ip: ip1})
-				}
-				return s
-			}(),
+			manyEmails(19, func(int) string { return ip1 }),
 			[]step{{op: "try", email: a, ip: ip1}, {op: "ok", email: a, ip: ip1}},
 			[]step{{op: "try", email: b, ip: ip1}},
-			[]step{{op: "try", email: "c@example.com", ip: ip1, wait: 15 * time.Minute}},
+			[]step{{op: "try", email: "c@example.com", ip: ip1, wait: time.Second}},
 		)},
 		{"an IPv6 /64 is one client", cat(
-			func() []step {
-				var s []step
-				for i := range 20 {
-					s = append(s, step{op: "try", email: fmt.Sprintf("u%d@example.com", i), ip: fmt.Sprintf("2001:db8:1:2::%x", i+1)})
-				}
-				return s
-			}(),
-			[]step{{op: "try", email: a, ip: "2001:db8:1:2:ffff::1", wait: 15 * time.Minute}},
+			tries(5, a, "2001:db8:1:2::1"),
+			[]step{{op: "try", email: a, ip: "2001:db8:1:2:ffff::1", wait: time.Second}},
 			[]step{{op: "try", email: a, ip: "2001:db8:1:3::1"}},
 		)},
 		{"an IPv4-mapped IPv6 address is the IPv4 address", cat(
-			func() []step {
-				var s []step
-				for i := range 20 {
-					s = append(s, step{op: "try", email: fmt.Sprintf("u%d@example.com", i), ip: "::ffff:203.0.113.7"})
-				}
-				return s
-			}(),
-			[]step{{op: "try", email: a, ip: ip1, wait: 15 * time.Minute}},
+			tries(5, a, "::ffff:203.0.113.7"),
+			[]step{{op: "try", email: a, ip: ip1, wait: time.Second}},
 		)},
 		{"an empty email is limited by address only", cat(
-			tries(10, "", ip1),
+			tries(20, "", ip1),
+			[]step{{op: "try", email: "", ip: ip1, wait: time.Second}},
 			[]step{{op: "try", email: "", ip: ip2}},
 		)},
 	}
@@ -162,44 +169,65 @@ func TestLoginLimiter(t *testing.T) {
 	}
 }
 
+// TestLoginLimiterNeverLocksTheOwnerOutFromAnotherAddress is the attack the
+// review found: hours of guessing at alice from one address, then alice
+// signs in from hers at once.
+func TestLoginLimiterNeverLocksTheOwnerOutFromAnotherAddress(t *testing.T) {
+	clk := newFakeClock()
+	l := NewLoginLimiter(LimiterConfig{Clock: clk.Now})
+	guesses := 0
+	for range 4 * 3600 {
+		if l.Allow("alice@example.com", "203.0.113.7") == 0 {
+			guesses++
+		}
+		clk.Advance(time.Second)
+	}
+	if guesses > 30 {
+		t.Fatalf("%d guesses in four hours from one address", guesses)
+	}
+	if w := l.Allow("alice@example.com", "198.51.100.9"); w != 0 {
+		t.Fatalf("the owner from another address waits %v", w)
+	}
+}
+
 func TestLoginLimiterForgetsExpiredKeys(t *testing.T) {
 	clk := newFakeClock()
 	l := NewLoginLimiter(LimiterConfig{Clock: clk.Now})
 	for i := range 100 {
 		l.Allow(fmt.Sprintf("u%d@example.com", i), fmt.Sprintf("192.0.2.%d", i))
 	}
-	clk.Advance(15 * time.Minute)
+	clk.Advance(time.Hour)
 	l.Allow("", "")
-	if n, m := len(l.emails.keys), len(l.ips.keys); n != 0 || m != 0 {
-		t.Fatalf("after the window %d emails and %d addresses are still tracked", n, m)
+	if n, m := len(l.pairs.keys), len(l.ips.keys); n != 0 || m != 0 {
+		t.Fatalf("after the window %d pairs and %d addresses are still tracked", n, m)
 	}
 }
 
 func TestLoginLimiterEvictsLeastRecentKeyAtCapacity(t *testing.T) {
 	clk := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Clock: clk.Now, MaxKeys: 3, EmailAttempts: 1})
+	l := NewLoginLimiter(LimiterConfig{Clock: clk.Now, MaxKeys: 3, FreeAttempts: 1})
 	for _, e := range []string{"a@x.io", "b@x.io", "c@x.io"} {
 		l.Allow(e, "")
-		clk.Advance(time.Second)
+		clk.Advance(time.Millisecond)
 	}
 	l.Allow("d@x.io", "")
-	if len(l.emails.keys) != 3 {
-		t.Fatalf("%d emails tracked, want 3", len(l.emails.keys))
+	if len(l.pairs.keys) != 3 {
+		t.Fatalf("%d pairs tracked, want 3", len(l.pairs.keys))
 	}
 	if l.Allow("a@x.io", "") != 0 {
-		t.Fatal("the least recent email was not evicted")
+		t.Fatal("the least recent pair was not evicted")
 	}
 	if l.Allow("c@x.io", "") == 0 {
-		t.Fatal("a recent email was evicted")
+		t.Fatal("a recent pair was evicted")
 	}
 }
 
 func TestLoginLimiterBoundsKeyLength(t *testing.T) {
 	l := NewLoginLimiter(LimiterConfig{Clock: newFakeClock().Now})
 	l.Allow(strings.Repeat("x", 1<<20)+"@example.com", strings.Repeat("y", 1<<20))
-	for k := range l.emails.keys {
-		if len(k) > maxLimiterKeyLen {
-			t.Fatalf("email key of %d bytes kept", len(k))
+	for k := range l.pairs.keys {
+		if len(k) > 2*maxLimiterKeyLen+1 {
+			t.Fatalf("pair key of %d bytes kept", len(k))
 		}
 	}
 	for k := range l.ips.keys {

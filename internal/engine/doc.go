@@ -130,15 +130,18 @@
 //
 // # Metrics cardinality
 //
-// Snapshot reports system gauges and per-tenant counters for at most
-// Config.TopTenants tenants (default 20), the most active; all others are
-// summed under tenant="other". So the tenant label has at most TopTenants+1
-// values whatever the number of users.
+// Snapshot reports system gauges and counters and every active tenant's
+// counters. Metrics (a prometheus.Collector) exposes them with a tenant
+// label of at most TopTenants+1 values whatever the number of users: the
+// first TopTenants tenants seen active keep their own label, all others are
+// summed under tenant="other", and no tenant ever moves between the two, so
+// per-tenant counters stay monotonic.
 //
 // # Imports
 //
 // The engine imports the root package, internal/marketdata,
-// internal/secrets and internal/strategy (detection, fees, Wants). It must
+// internal/secrets, internal/strategy (detection, fees, Wants) and
+// prometheus/client_golang (metrics.go only). It must
 // not import the server, the stores' concrete packages (internal/sqlite,
 // internal/postgres: tests only), venue connectors or simulators (tests
 // only): cmd injects live exchanges through Config.ExchangeFactory.

@@ -135,6 +135,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	var sent []placed
 	failed := -1
 	r.sending = true // from here a panic leaves the grant used: a leg may have gone
+	m.observeTickToOrder(g.At) // metrics: book update → first order sent
 	for k, in := range intents {
 		p := r.place(ctx, r.ex[in.Instrument.Venue], in)
 		sent = append(sent, p)

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -298,45 +297,6 @@ func TestEventsReachSubscribersWithoutBlocking(t *testing.T) {
 	f.publish(polybot.Event{Type: "status"})
 	if f.active() {
 		t.Fatal("a cancelled subscriber is still active")
-	}
-}
-
-func TestMetricsBoundTenantCardinality(t *testing.T) {
-	r := newRig(t)
-	r.testHubs(polybot.Polymarket)
-	m := r.start(Config{Universe: pmUniverse(), TopTenants: 3})
-	eventually(t, "the dispatcher subscribes", func() bool { return m.Snapshot().HubSubscriptions == 1 })
-	for i := range 10 {
-		tn := m.tenant(polybot.NewID())
-		tn.c.intents.Add(int64(i + 1))
-		tn.addPnL(polybot.StrategySinglePlatform, d("1.5"))
-	}
-	s := m.Snapshot()
-	if len(s.PerTenant) != 4 || s.PerTenant[3].Tenant != "other" || s.PerTenant[0].Counters.Intents != 10 {
-		t.Fatalf("per tenant %+v", s.PerTenant)
-	}
-	if s.PerTenant[3].Counters.Intents != 1+2+3+4+5+6+7 || s.PerTenant[3].RealizedPnL[polybot.StrategySinglePlatform] != d("10.5") {
-		t.Fatalf("other %+v", s.PerTenant[3])
-	}
-	var b strings.Builder
-	if err := s.WritePrometheus(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{"polybot_engine_goroutines ", `polybot_bot_intents_total{tenant="other"} 28`,
-		`polybot_bot_realized_pnl_dollars{tenant="other",strategy="single_platform"} 10.50`, "polybot_engine_hub_subscriptions 1"} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("metrics lack %q:\n%s", want, out)
-		}
-	}
-	tenants := map[string]bool{}
-	for _, line := range strings.Split(out, "\n") {
-		if i := strings.Index(line, `tenant="`); i >= 0 {
-			tenants[strings.SplitN(line[i+8:], `"`, 2)[0]] = true
-		}
-	}
-	if len(tenants) != 4 || !slices.Contains([]bool{tenants["other"]}, true) {
-		t.Fatalf("tenant label values %v, want 3 + other", tenants)
 	}
 }
 

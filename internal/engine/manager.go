@@ -93,6 +93,8 @@ type Config struct {
 	VenueRate, KeyRate Rate
 	// TopTenants bounds the per-tenant metrics (default 20).
 	TopTenants int
+	// Observer, when set, receives latency measurements (see Metrics).
+	Observer Observer
 }
 
 func (c *Config) defaults() {

@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"runtime"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polybot/polybot"
 )
@@ -31,13 +32,13 @@ type Snapshot struct {
 	GrantsHeld                                         int   // grants of depth lent and not yet resolved
 	MailboxConflated, MailboxDropped, EventsDropped    int64
 	VenueRateWaits                                     map[polybot.Platform]int64
-	// PerTenant holds the TopTenants most active tenants, then one entry
-	// with Tenant "other" summing the rest: at most TopTenants+1 label values.
+	// PerTenant holds every tenant with any activity, most active first.
+	// Metrics folds them into a bounded label set.
 	PerTenant []TenantMetrics
 }
 
-// TenantMetrics are one tenant's counters (or the sum of the "other"
-// tenants).
+// TenantMetrics are one tenant's counters since the manager started (or
+// the sum of the "other" tenants').
 type TenantMetrics struct {
 	Tenant      string
 	Counters    polybot.BotCounters
@@ -138,85 +139,211 @@ func (m *Manager) Snapshot() Snapshot {
 		}
 		return 1
 	})
-	top := min(len(all), m.cfg.TopTenants)
-	s.PerTenant = append(s.PerTenant, all[:top]...)
-	other := TenantMetrics{Tenant: "other", RealizedPnL: map[string]polybot.Decimal{}}
-	for i := top; i < len(all); i++ {
-		other.add(&all[i])
-	}
-	s.PerTenant = append(s.PerTenant, other)
+	s.PerTenant = all
 	return s
 }
 
-// WritePrometheus writes s in the Prometheus text exposition format.
-func (s *Snapshot) WritePrometheus(out io.Writer) error {
-	w := bufio.NewWriter(out)
-	metric := func(name, typ, help string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+// Observer receives the engine's latency measurements (Config.Observer).
+// It is called on the execution path, so it must be cheap and never block.
+type Observer interface {
+	// TickToOrder is the time from the dispatch of the book update that
+	// produced an opportunity to its first order going to the venue.
+	TickToOrder(d time.Duration)
+}
+
+// observeTickToOrder is the execution path's one metrics hook.
+func (m *Manager) observeTickToOrder(at time.Time) {
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.TickToOrder(time.Since(at))
 	}
-	gauge := func(name, help string, v int64) {
-		metric(name, "gauge", help)
-		fmt.Fprintf(w, "%s %d\n", name, v)
+}
+
+// tickBuckets span 100 µs (books in memory, dry run) to 2.5 s (a slow store
+// round trip and a queued rate limit), in seconds.
+var tickBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+// Metrics exposes a Manager to Prometheus: a prometheus.Collector that reads
+// Snapshot at each scrape, and the Observer that records tick-to-order
+// latency. Create it before the Manager, pass it as Config.Observer, then
+// Watch the Manager.
+//
+// # Per-tenant cardinality
+//
+// Per-tenant series carry a tenant label with at most TopTenants+1 values:
+// the first TopTenants tenants seen with any activity keep their own label
+// for the life of the process, and every other tenant is summed under
+// tenant="other". A tenant never moves between its own label and "other",
+// and tenants are never forgotten, so every per-tenant counter is monotonic:
+// rate() and increase() are safe on them (a process restart is an ordinary
+// counter reset).
+type Metrics struct {
+	top         int
+	tickToOrder prometheus.Histogram
+
+	mu    sync.Mutex
+	m     *Manager
+	named map[string]bool // tenants with their own label
+}
+
+// NewMetrics returns a collector whose per-tenant series name at most
+// topTenants tenants (default 20).
+func NewMetrics(topTenants int) *Metrics {
+	if topTenants <= 0 {
+		topTenants = 20
 	}
-	counter := func(name, help string, v int64) {
-		metric(name, "counter", help)
-		fmt.Fprintf(w, "%s %d\n", name, v)
+	return &Metrics{
+		top: topTenants,
+		tickToOrder: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "polybot_engine_tick_to_order_seconds",
+			Help:    "Time from the dispatch of a book update to the first order of the opportunity it produced going to the venue.",
+			Buckets: tickBuckets,
+		}),
+		named: map[string]bool{},
 	}
-	gauge("polybot_engine_tenants", "Tenants the bot manager knows.", int64(s.Tenants))
-	gauge("polybot_engine_runners", "Bot runner goroutines alive.", int64(s.Runners))
-	gauge("polybot_engine_active_tenants", "Bots in state running.", s.ActiveTenants)
-	metric("polybot_engine_bots", "gauge", "Bots by state.")
+}
+
+// Watch sets the Manager whose state is collected.
+func (x *Metrics) Watch(m *Manager) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.m = m
+}
+
+// TickToOrder implements Observer.
+func (x *Metrics) TickToOrder(d time.Duration) { x.tickToOrder.Observe(d.Seconds()) }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+const perTenantHelp = " Per tenant: the first tenants active since start keep their own label (at most TopTenants), the rest are summed as tenant=\"other\"."
+
+var (
+	systemGauges = []struct {
+		d *prometheus.Desc
+		v func(*Snapshot) int64
+	}{
+		{desc("polybot_engine_tenants", "Tenants the bot manager knows."), func(s *Snapshot) int64 { return int64(s.Tenants) }},
+		{desc("polybot_engine_runners", "Bot runner goroutines alive."), func(s *Snapshot) int64 { return int64(s.Runners) }},
+		{desc("polybot_engine_active_tenants", "Bots in state running."), func(s *Snapshot) int64 { return s.ActiveTenants }},
+		{desc("polybot_engine_indexed_tenants", "Tenants in the opportunity interest index."), func(s *Snapshot) int64 { return int64(s.Indexed) }},
+		{desc("polybot_engine_hub_subscriptions", "Open market-data hub subscriptions."), func(s *Snapshot) int64 { return s.HubSubscriptions }},
+		{desc("polybot_engine_hub_instruments", "Instruments with a hub subscriber."), func(s *Snapshot) int64 { return s.HubInstruments }},
+		{desc("polybot_engine_goroutines", "Goroutines in the process."), func(s *Snapshot) int64 { return int64(s.Goroutines) }},
+		{desc("polybot_engine_grants_held", "Grants of book depth lent to bots and not yet resolved."), func(s *Snapshot) int64 { return int64(s.GrantsHeld) }},
+	}
+	systemCounters = []struct {
+		d *prometheus.Desc
+		v func(*Snapshot) int64
+	}{
+		{desc("polybot_engine_dispatch_batches_total", "Batches of changed books the dispatcher processed."), func(s *Snapshot) int64 { return s.Batches }},
+		{desc("polybot_engine_dispatch_views_total", "Changed book views the dispatcher read."), func(s *Snapshot) int64 { return s.Views }},
+		{desc("polybot_engine_opportunities_total", "New opportunities detected."), func(s *Snapshot) int64 { return s.Opportunities }},
+		{desc("polybot_engine_opportunity_repeats_total", "Re-detections of an already delivered book state."), func(s *Snapshot) int64 { return s.Repeats }},
+		{desc("polybot_engine_deliveries_total", "Opportunities delivered to tenant mailboxes."), func(s *Snapshot) int64 { return s.Deliveries }},
+		{desc("polybot_engine_mailbox_conflated_total", "Offers replaced by a newer one in a mailbox."), func(s *Snapshot) int64 { return s.MailboxConflated }},
+		{desc("polybot_engine_mailbox_dropped_total", "Offers dropped from a full mailbox."), func(s *Snapshot) int64 { return s.MailboxDropped }},
+		{desc("polybot_engine_events_dropped_total", "Events a slow subscriber missed."), func(s *Snapshot) int64 { return s.EventsDropped }},
+		{desc("polybot_engine_detect_panics_total", "Panics recovered in opportunity detection."), func(s *Snapshot) int64 { return s.DetectPanics }},
+		{desc("polybot_engine_runner_panics_total", "Panics recovered in bot runners."), func(s *Snapshot) int64 { return s.RunnerPanics }},
+		{desc("polybot_engine_runner_restarts_total", "Bot runner restarts after a failure."), func(s *Snapshot) int64 { return s.Restarts }},
+		{desc("polybot_engine_fills_total", "Fills recorded."), func(s *Snapshot) int64 { return s.Fills }},
+		{desc("polybot_engine_unwinds_total", "Legs unwound after a partner leg failed."), func(s *Snapshot) int64 { return s.Unwinds }},
+		{desc("polybot_engine_unknown_outcomes_total", "Orders whose outcome was unknown (resolved by query)."), func(s *Snapshot) int64 { return s.UnknownOutcomes }},
+		{desc("polybot_engine_stale_offers_total", "Offers a runner reached too late to act on."), func(s *Snapshot) int64 { return s.StaleOffers }},
+		{desc("polybot_engine_book_moved_total", "Executions called off because the book moved before the first leg."), func(s *Snapshot) int64 { return s.BookMoved }},
+	}
+	botsDesc       = desc("polybot_engine_bots", "Bots by state.", "state")
+	venueWaitsDesc = desc("polybot_engine_venue_rate_waits_total", "Requests that waited for a venue-wide rate limit.", "venue")
+	perTenant      = []struct {
+		d *prometheus.Desc
+		v func(*TenantMetrics) int64
+	}{
+		{desc("polybot_bot_opportunities_total", "Opportunities the bot wanted."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Counters.Opportunities }},
+		{desc("polybot_bot_intents_total", "Order intents that passed the risk gate."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Counters.Intents }},
+		{desc("polybot_bot_fills_total", "Fills (trades)."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Counters.Fills }},
+		{desc("polybot_bot_rejected_total", "Orders the risk gate refused."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Counters.Rejected }},
+		{desc("polybot_bot_unwinds_total", "Legs unwound."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Counters.Unwinds }},
+		{desc("polybot_bot_errors_total", "Errors."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Counters.Errors }},
+		{desc("polybot_bot_restarts_total", "Runner restarts."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Counters.Restarts }},
+		{desc("polybot_bot_rate_limit_waits_total", "Requests that waited for the key's rate limit."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.RateWaits }},
+		{desc("polybot_bot_throttled_total", "Venue 429 answers (Retry-After honoured)."+perTenantHelp, "tenant"), func(t *TenantMetrics) int64 { return t.Throttled }},
+	}
+	pnlDesc = desc("polybot_bot_realized_pnl_dollars", "Realised P&L by strategy since the manager started."+perTenantHelp, "tenant", "strategy")
+)
+
+// Describe implements prometheus.Collector.
+func (x *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	x.tickToOrder.Describe(ch)
+	for _, g := range systemGauges {
+		ch <- g.d
+	}
+	for _, c := range systemCounters {
+		ch <- c.d
+	}
+	ch <- botsDesc
+	ch <- venueWaitsDesc
+	for _, p := range perTenant {
+		ch <- p.d
+	}
+	ch <- pnlDesc
+}
+
+// Collect implements prometheus.Collector.
+func (x *Metrics) Collect(ch chan<- prometheus.Metric) {
+	x.tickToOrder.Collect(ch)
+	x.mu.Lock()
+	m := x.m
+	x.mu.Unlock()
+	if m == nil {
+		return
+	}
+	s := m.Snapshot()
+	for _, g := range systemGauges {
+		ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, float64(g.v(&s)))
+	}
+	for _, c := range systemCounters {
+		ch <- prometheus.MustNewConstMetric(c.d, prometheus.CounterValue, float64(c.v(&s)))
+	}
 	for _, st := range stateNames {
-		fmt.Fprintf(w, "polybot_engine_bots{state=%q} %d\n", st, s.ByState[st])
+		ch <- prometheus.MustNewConstMetric(botsDesc, prometheus.GaugeValue, float64(s.ByState[st]), st)
 	}
-	gauge("polybot_engine_indexed_tenants", "Tenants in the opportunity interest index.", int64(s.Indexed))
-	gauge("polybot_engine_hub_subscriptions", "Open market-data hub subscriptions.", s.HubSubscriptions)
-	gauge("polybot_engine_hub_instruments", "Instruments with a hub subscriber.", s.HubInstruments)
-	gauge("polybot_engine_goroutines", "Goroutines in the process.", int64(s.Goroutines))
-	gauge("polybot_engine_grants_held", "Grants of book depth lent to bots and not yet resolved.", int64(s.GrantsHeld))
-	counter("polybot_engine_dispatch_batches_total", "Batches of changed books the dispatcher processed.", s.Batches)
-	counter("polybot_engine_dispatch_views_total", "Changed book views the dispatcher read.", s.Views)
-	counter("polybot_engine_opportunities_total", "New opportunities detected.", s.Opportunities)
-	counter("polybot_engine_opportunity_repeats_total", "Re-detections of an already delivered book state.", s.Repeats)
-	counter("polybot_engine_deliveries_total", "Opportunities delivered to tenant mailboxes.", s.Deliveries)
-	counter("polybot_engine_mailbox_conflated_total", "Offers replaced by a newer one in a mailbox.", s.MailboxConflated)
-	counter("polybot_engine_mailbox_dropped_total", "Offers dropped from a full mailbox.", s.MailboxDropped)
-	counter("polybot_engine_events_dropped_total", "Events a slow subscriber missed.", s.EventsDropped)
-	counter("polybot_engine_detect_panics_total", "Panics recovered in opportunity detection.", s.DetectPanics)
-	counter("polybot_engine_runner_panics_total", "Panics recovered in bot runners.", s.RunnerPanics)
-	counter("polybot_engine_runner_restarts_total", "Bot runner restarts after a failure.", s.Restarts)
-	counter("polybot_engine_fills_total", "Fills recorded.", s.Fills)
-	counter("polybot_engine_unwinds_total", "Legs unwound after a partner leg failed.", s.Unwinds)
-	counter("polybot_engine_unknown_outcomes_total", "Orders whose outcome was unknown (resolved by query).", s.UnknownOutcomes)
-	counter("polybot_engine_stale_offers_total", "Offers a runner reached too late to act on.", s.StaleOffers)
-	counter("polybot_engine_book_moved_total", "Executions called off because the book moved before the first leg.", s.BookMoved)
-	metric("polybot_engine_venue_rate_waits_total", "counter", "Requests that waited for a venue-wide rate limit.")
 	for _, p := range polybot.Platforms {
-		fmt.Fprintf(w, "polybot_engine_venue_rate_waits_total{venue=%q} %d\n", p, s.VenueRateWaits[p])
+		ch <- prometheus.MustNewConstMetric(venueWaitsDesc, prometheus.CounterValue, float64(s.VenueRateWaits[p]), string(p))
 	}
-	per := func(name, help string, v func(*TenantMetrics) int64) {
-		metric(name, "counter", help+" Per tenant: the most active tenants, the rest as tenant=\"other\".")
-		for i := range s.PerTenant {
-			fmt.Fprintf(w, "%s{tenant=%q} %d\n", name, s.PerTenant[i].Tenant, v(&s.PerTenant[i]))
+	for _, t := range x.fold(s.PerTenant) {
+		for _, p := range perTenant {
+			ch <- prometheus.MustNewConstMetric(p.d, prometheus.CounterValue, float64(p.v(&t)), t.Tenant)
 		}
-	}
-	per("polybot_bot_opportunities_total", "Opportunities the bot wanted.", func(t *TenantMetrics) int64 { return t.Counters.Opportunities })
-	per("polybot_bot_intents_total", "Order intents that passed the risk gate.", func(t *TenantMetrics) int64 { return t.Counters.Intents })
-	per("polybot_bot_fills_total", "Fills (trades).", func(t *TenantMetrics) int64 { return t.Counters.Fills })
-	per("polybot_bot_rejected_total", "Orders the risk gate refused.", func(t *TenantMetrics) int64 { return t.Counters.Rejected })
-	per("polybot_bot_unwinds_total", "Legs unwound.", func(t *TenantMetrics) int64 { return t.Counters.Unwinds })
-	per("polybot_bot_errors_total", "Errors.", func(t *TenantMetrics) int64 { return t.Counters.Errors })
-	per("polybot_bot_restarts_total", "Runner restarts.", func(t *TenantMetrics) int64 { return t.Counters.Restarts })
-	per("polybot_bot_rate_limit_waits_total", "Requests that waited for the key's rate limit.", func(t *TenantMetrics) int64 { return t.RateWaits })
-	per("polybot_bot_throttled_total", "Venue 429 answers (Retry-After honoured).", func(t *TenantMetrics) int64 { return t.Throttled })
-	metric("polybot_bot_realized_pnl_dollars", "gauge", "Realised P&L by strategy since the manager started. Per tenant: the most active, the rest as tenant=\"other\".")
-	for i := range s.PerTenant {
-		t := &s.PerTenant[i]
 		for _, st := range strategyNames {
 			if v, ok := t.RealizedPnL[st]; ok {
-				fmt.Fprintf(w, "polybot_bot_realized_pnl_dollars{tenant=%q,strategy=%q} %s\n", t.Tenant, st, v)
+				// Prometheus samples are floats: the exact decimal is
+				// converted here, at the exposition, and nowhere else.
+				f, _ := strconv.ParseFloat(v.String(), 64)
+				ch <- prometheus.MustNewConstMetric(pnlDesc, prometheus.GaugeValue, f, t.Tenant, st)
 			}
 		}
 	}
-	return w.Flush()
+}
+
+// fold maps all (most active first) to the bounded label set: tenants that
+// hold a label, new ones while labels are free, then "other" (always
+// present).
+func (x *Metrics) fold(all []TenantMetrics) []TenantMetrics {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]TenantMetrics, 0, min(len(all), x.top)+1)
+	other := TenantMetrics{Tenant: "other", RealizedPnL: map[string]polybot.Decimal{}}
+	for i := range all {
+		t := &all[i]
+		if !x.named[t.Tenant] && len(x.named) < x.top {
+			x.named[t.Tenant] = true
+		}
+		if x.named[t.Tenant] {
+			out = append(out, *t)
+		} else {
+			other.add(t)
+		}
+	}
+	return append(out, other)
 }

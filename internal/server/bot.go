@@ -123,7 +123,8 @@ func (s *Server) reload(r *http.Request, tenant polybot.ID) {
 	if s.cfg.Bots == nil {
 		return
 	}
-	if err := s.cfg.Bots.Reload(r.Context(), tenant); err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
+	err := s.timeReload("api", func() error { return s.cfg.Bots.Reload(r.Context(), tenant) })
+	if err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
 		s.log.Warn("bot reload", "tenant", tenant, "err", err)
 	}
 }
@@ -450,7 +451,7 @@ func (s *Server) handleAdminReload(w http.ResponseWriter, r *http.Request, id *i
 	if err != nil {
 		return polybot.NotFound("user")
 	}
-	if err := b.Reload(r.Context(), target); err != nil {
+	if err := s.timeReload("admin", func() error { return b.Reload(r.Context(), target) }); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": b.Status(target)})

@@ -2,7 +2,6 @@ package server
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,6 +42,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r = withClientIP(r, s.cfg.TrustedProxies)
 		next.ServeHTTP(sw, r)
 		lvl := slog.LevelDebug
 		if sw.status >= 500 {
@@ -73,7 +73,8 @@ func (w *statusWriter) Flush() {
 func (s *Server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sw, ok := w.(*statusWriter); ok {
-			defer func() { s.stats.add(rt.pattern, sw.status) }()
+			start := time.Now()
+			defer func() { s.metrics.observe(rt.pattern, sw.status, time.Since(start)) }()
 		}
 		defer s.recoverPanic(w, r)
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -257,14 +258,6 @@ func (s *Server) provisionJWTUser(r *http.Request, sub polybot.ID, email string)
 		})
 	}
 	return u, err
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func setSessionCookies(w http.ResponseWriter, token, csrf string, exp time.Time, secure bool) {

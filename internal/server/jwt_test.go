@@ -65,6 +65,7 @@ func TestSupabaseTokensSignUsersInAndKeepThemApart(t *testing.T) {
 		"anon role":                    hs256(t, claims(polybot.NewID(), "anon")),
 		"expired":                      hs256(t, map[string]any{"sub": alice.String(), "aud": "authenticated", "role": "authenticated", "iss": jwtIssuer, "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}),
 		"wrong issuer":                 hs256(t, map[string]any{"sub": alice.String(), "aud": "authenticated", "role": "authenticated", "iss": "https://evil.example/auth/v1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}),
+		"anonymous sign-in":            hs256(t, map[string]any{"sub": polybot.NewID().String(), "aud": "authenticated", "role": "authenticated", "is_anonymous": true, "iss": jwtIssuer, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}),
 		"alg none":                     base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + strings.Split(a.bearer, ".")[1] + ".",
 		"tampered payload":             strings.Split(a.bearer, ".")[0] + "." + strings.Split(b.bearer, ".")[1] + "." + strings.Split(a.bearer, ".")[2],
 	}

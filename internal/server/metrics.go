@@ -3,110 +3,158 @@ package server
 import (
 	"crypto/subtle"
 	"fmt"
-	"io"
-	"net"
+	"log/slog"
 	"net/http"
-	"runtime"
-	"sort"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/polybot/polybot"
 )
 
-// requestStats counts API requests by route pattern and status class. Both
-// label sets are bounded: patterns come from the route table, classes are
-// 2xx..5xx.
-type requestStats struct {
-	mu     sync.RWMutex
-	counts map[string]*atomic.Int64
+// Latency buckets, in seconds.
+var (
+	// apiBuckets spans a cached read (~1 ms) to a slow write (10 s).
+	apiBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	// reloadBuckets spans an in-place config swap to a reload that
+	// re-reads secrets and reconnects.
+	reloadBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+)
+
+// streamRoutes are long-lived responses whose duration is a session length,
+// not a latency: they are counted but not timed.
+var streamRoutes = map[string]bool{"GET /api/v1/events": true}
+
+// serverMetrics is the server's own Prometheus registry: not the global
+// default, so two servers in one process (tests) never share series.
+// Every label is bounded: route is a pattern of the route table (or
+// "unmatched"), status a class 1xx..5xx, trigger one of two words.
+type serverMetrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	reload   *prometheus.HistogramVec
+	handler  http.Handler
 }
 
-func newRequestStats() *requestStats { return &requestStats{counts: map[string]*atomic.Int64{}} }
+func newServerMetrics(cfg *Config) *serverMetrics {
+	m := &serverMetrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "polybot_http_requests_total",
+			Help: "API requests by route pattern and status class.",
+		}, []string{"route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "polybot_http_request_duration_seconds",
+			Help:    "API request latency by route pattern (event streams are not timed).",
+			Buckets: apiBuckets,
+		}, []string{"route"}),
+		reload: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "polybot_config_reload_duration_seconds",
+			Help:    "Time for a running bot to take up a stored config: trigger=\"api\" after a tenant's change, \"admin\" for POST /reload/{user}.",
+			Buckets: reloadBuckets,
+		}, []string{"trigger"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.reload,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if ps, ok := cfg.Store.(PoolStatter); ok {
+		m.reg.MustRegister(poolCollector{ps})
+	}
+	if cfg.Metrics != nil {
+		m.reg.MustRegister(cfg.Metrics)
+	}
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:      slogPrinter{cfg.Logger},
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return m
+}
 
-func (rs *requestStats) add(pattern string, status int) {
+// observe records one finished request.
+func (m *serverMetrics) observe(pattern string, status int, d time.Duration) {
 	if pattern == "" {
 		pattern = "unmatched"
 	}
-	key := pattern + "\x00" + fmt.Sprintf("%dxx", status/100)
-	rs.mu.RLock()
-	c := rs.counts[key]
-	rs.mu.RUnlock()
-	if c == nil {
-		rs.mu.Lock()
-		if c = rs.counts[key]; c == nil {
-			c = &atomic.Int64{}
-			rs.counts[key] = c
-		}
-		rs.mu.Unlock()
-	}
-	c.Add(1)
-}
-
-func (rs *requestStats) write(w io.Writer) {
-	rs.mu.RLock()
-	keys := make([]string, 0, len(rs.counts))
-	for k := range rs.counts {
-		keys = append(keys, k)
-	}
-	rs.mu.RUnlock()
-	sort.Strings(keys)
-	fmt.Fprintln(w, "# HELP polybot_http_requests_total API requests by route and status class.")
-	fmt.Fprintln(w, "# TYPE polybot_http_requests_total counter")
-	for _, k := range keys {
-		route, class, _ := strings.Cut(k, "\x00")
-		rs.mu.RLock()
-		n := rs.counts[k].Load()
-		rs.mu.RUnlock()
-		fmt.Fprintf(w, "polybot_http_requests_total{route=%q,status=%q} %d\n", route, class, n)
+	m.requests.WithLabelValues(pattern, strconv.Itoa(status/100)+"xx").Inc()
+	if !streamRoutes[pattern] {
+		m.duration.WithLabelValues(pattern).Observe(d.Seconds())
 	}
 }
 
-var errUnauthenticatedMetrics = polybot.Errorf(polybot.EUNAUTHORIZED, "metrics need the metrics bearer token, or a loopback client")
+// slogPrinter hands promhttp's collection errors to the server's logger.
+type slogPrinter struct{ log *slog.Logger }
+
+func (p slogPrinter) Println(v ...any) { p.log.Warn("metrics collection", "err", fmt.Sprint(v...)) }
 
 // PoolStatter is implemented by stores that can report their connection pool.
 type PoolStatter interface {
 	PoolStats() map[string]int64
 }
 
-// handleMetrics serves Prometheus text: the API's own counters, the Go
-// runtime, the database pool, and the engine's metrics.
+var poolDesc = prometheus.NewDesc("polybot_db_pool", "Database connection pool state.", []string{"stat"}, nil)
+
+// poolCollector reads the store's pool at each scrape. Its stat names come
+// from the store adapter: a fixed, small set.
+type poolCollector struct{ ps PoolStatter }
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolDesc }
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	for k, v := range c.ps.PoolStats() {
+		ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(v), k)
+	}
+}
+
+var errUnauthenticatedMetrics = polybot.Errorf(polybot.EUNAUTHORIZED,
+	"metrics need the metrics bearer token (--metrics-token), or the separate metrics listener (--metrics-addr)")
+
+// metricsAllowed reports whether r may read the metrics. With a token set,
+// every request must carry it, on either listener. Without one, only the
+// separate metrics listener serves them (open is true there): no address,
+// loopback included, is trusted on the API listener.
+func (s *Server) metricsAllowed(r *http.Request, open bool) bool {
+	tok := s.cfg.MetricsToken
+	if tok == "" {
+		return open
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1
+}
+
+// handleMetrics serves the registry in the Prometheus exposition format on
+// the API listener: to the metrics token only.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	if tok := s.cfg.MetricsToken; tok != "" {
-		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
-			return errUnauthenticatedMetrics
-		}
-	} else if ip := net.ParseIP(clientIP(r)); ip == nil || !ip.IsLoopback() {
+	if !s.metricsAllowed(r, false) {
 		return errUnauthenticatedMetrics
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	s.stats.write(w)
-	fmt.Fprintln(w, "# HELP polybot_goroutines Goroutines in this process.")
-	fmt.Fprintln(w, "# TYPE polybot_goroutines gauge")
-	fmt.Fprintf(w, "polybot_goroutines %d\n", runtime.NumGoroutine())
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fmt.Fprintln(w, "# HELP polybot_heap_bytes Bytes of allocated heap objects.")
-	fmt.Fprintln(w, "# TYPE polybot_heap_bytes gauge")
-	fmt.Fprintf(w, "polybot_heap_bytes %d\n", ms.HeapAlloc)
-	if ps, ok := s.cfg.Store.(PoolStatter); ok {
-		st := ps.PoolStats()
-		keys := make([]string, 0, len(st))
-		for k := range st {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		fmt.Fprintln(w, "# HELP polybot_db_pool Database connection pool state.")
-		fmt.Fprintln(w, "# TYPE polybot_db_pool gauge")
-		for _, k := range keys {
-			fmt.Fprintf(w, "polybot_db_pool{stat=%q} %d\n", k, st[k])
-		}
-	}
-	if s.cfg.Metrics != nil {
-		s.cfg.Metrics(w)
-	}
+	s.metrics.handler.ServeHTTP(w, r)
 	return nil
+}
+
+// MetricsHandler serves GET /metrics alone, for a separate listener
+// (serve --metrics-addr) that only the monitoring network reaches. It asks
+// for the metrics token when one is set.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !s.metricsAllowed(r, true) {
+			s.writeError(w, r, errUnauthenticatedMetrics)
+			return
+		}
+		s.metrics.handler.ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// timeReload runs reload and records how long it took.
+func (s *Server) timeReload(trigger string, reload func() error) error {
+	start := time.Now()
+	err := reload()
+	s.metrics.reload.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
+	return err
 }

@@ -29,7 +29,8 @@ const csrfField = "csrf_token"
 func (s *Server) pageEndpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sw, ok := w.(*statusWriter); ok {
-			defer func() { s.stats.add(rt.pattern, sw.status) }()
+			start := time.Now()
+			defer func() { s.metrics.observe(rt.pattern, sw.status, time.Since(start)) }()
 		}
 		defer s.recoverPage(w, r)
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)

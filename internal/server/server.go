@@ -10,10 +10,12 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
@@ -47,14 +49,20 @@ type Config struct {
 	// Valuer prices holdings as the risk gate does (last good marks, exit
 	// fees, complete sets); nil values every holding at cost.
 	Valuer polybot.Valuer
-	// Metrics writes the engine's metrics in Prometheus text format.
-	Metrics func(w io.Writer)
+	// Metrics is registered in the server's metrics registry (the engine's
+	// collector); nil adds nothing.
+	Metrics prometheus.Collector
 	// CheckCredentials asks the venue whether decrypted credentials work
 	// (an authenticated call that changes nothing). Nil: format checks only.
 	CheckCredentials func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool, creds secrets.Plaintext, extra json.RawMessage) error
-	// MetricsToken, when set, is the bearer token /metrics requires;
-	// when empty, /metrics answers loopback clients only.
+	// MetricsToken, when set, is the bearer token /metrics requires. When
+	// empty, /metrics on this handler refuses everyone (loopback included:
+	// a reverse proxy on the same host makes every client loopback); serve
+	// MetricsHandler on a separate, private listener instead.
 	MetricsToken string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed; from any other peer the socket address is the client.
+	TrustedProxies []netip.Prefix
 
 	// Web renders the browser UI; nil serves the API only (the page
 	// routes are not mounted).
@@ -67,7 +75,7 @@ type Server struct {
 	log     *slog.Logger
 	now     polybot.Clock
 	handler http.Handler
-	stats   *requestStats
+	metrics *serverMetrics
 }
 
 // New builds a Server and its route table.
@@ -87,7 +95,8 @@ func New(cfg Config) *Server {
 	if cfg.Password == (auth.Params{}) {
 		cfg.Password = auth.DefaultParams
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock, stats: newRequestStats()}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock}
+	s.metrics = newServerMetrics(&s.cfg)
 	s.handler = s.middleware(s.routes())
 	return s
 }
