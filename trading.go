@@ -180,6 +180,53 @@ type Intent struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 }
 
+// UnwindLeg offsets the Leg number of an unwind intent: leg i of an
+// opportunity is unwound by intents of leg UnwindLeg+i.
+const UnwindLeg = 100
+
+// IntentReason says in plain words what became of an intent: the Orders
+// page, its CSV export and GET /api/v1/orders all show this text.
+func IntentReason(in *Intent) string {
+	what := ""
+	if in.Leg >= UnwindLeg {
+		what = "Unwind: "
+	}
+	detail := strings.TrimSpace(in.Error)
+	switch in.State {
+	case IntentPending:
+		return what + "Waiting to be sent"
+	case IntentOpen:
+		return what + "Resting at the venue"
+	case IntentFilled:
+		return what + "Filled " + in.Filled.String() + " at up to " + in.Price.String()
+	case IntentPartial:
+		s := what + "Partly filled: " + in.Filled.String() + " of " + in.Size.String()
+		if detail != "" {
+			s += " (" + detail + ")"
+		}
+		return s
+	case IntentCancelled:
+		if rest, ok := strings.CutPrefix(detail, "not sent: "); ok {
+			return what + "Not sent: " + rest
+		}
+		if detail == "" {
+			return what + "Cancelled with nothing filled"
+		}
+		return what + "Cancelled: " + detail
+	case IntentRejected:
+		if rest, ok := strings.CutPrefix(detail, "refused: "); ok {
+			return what + "Refused by your limits: " + rest
+		}
+		if detail == "" {
+			return what + "Rejected"
+		}
+		return what + "Rejected: " + detail
+	case IntentUnknown:
+		return what + "Outcome unknown: being resolved with the venue (never resent)"
+	}
+	return what + in.State
+}
+
 // Notional is the most the intent can cost: price × size.
 func (i *Intent) Notional() Decimal { return i.Price.Mul(i.Size) }
 

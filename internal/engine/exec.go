@@ -12,7 +12,7 @@ import (
 
 // unwindLeg offsets the Leg number of an unwind intent: leg i of an
 // opportunity is unwound by the intent of leg unwindLeg+i.
-const unwindLeg = 100
+const unwindLeg = polybot.UnwindLeg
 
 // lotOf is the smallest set an opportunity trades: a whole contract when a
 // leg is on Kalshi (or any venue but Polymarket), a hundredth of a share on
@@ -115,6 +115,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 			return // this decision was taken before (same opportunity, same tenant)
 		}
 		r.refused(err)
+		r.recordRefusal(ctx, intents, err)
 		return
 	}
 	t.c.intents.Add(int64(len(intents)))
@@ -211,6 +212,42 @@ func (r *runner) moved(opp *polybot.Opportunity, sets polybot.Decimal) string {
 		}
 	}
 	return ""
+}
+
+// recordRefusal keeps a refused decision on the Orders page: its legs as
+// rejected intents whose error says why ("refused: Today's loss …"). At
+// most one a minute per reason, so a refusal repeated on every book update
+// does not flood the page. Nothing was sent; the quota is not touched.
+func (r *runner) recordRefusal(ctx context.Context, intents []*polybot.Intent, err error) {
+	why := polybot.RiskReason(err)
+	if why == "" {
+		why = "unchecked"
+	}
+	now := r.m.now()
+	if why == r.refusedWhy && now.Sub(r.refusedAt) < time.Minute {
+		return
+	}
+	r.refusedWhy, r.refusedAt = why, now
+	msg := "refused: " + polybot.ErrorMessage(err)
+	if polybot.RiskReason(err) == "" {
+		msg = "refused: the risk gate could not be checked, so nothing was sent"
+	}
+	werr := r.m.cfg.Store.Tenant(context.WithoutCancel(ctx), r.t.id, func(tx polybot.TenantTx) error {
+		for _, in := range intents {
+			in.State, in.Error, in.UserID = polybot.IntentRejected, msg, tx.Tenant()
+			if err := tx.InsertIntent(in); err != nil && polybot.ErrorCode(err) != polybot.ECONFLICT {
+				return err
+			}
+		}
+		return nil
+	})
+	if werr != nil {
+		r.m.log.Warn("recording a refusal failed", "tenant", r.t.id, "err", werr)
+		return
+	}
+	for _, in := range intents {
+		r.t.publish("intent", in)
+	}
 }
 
 // refused handles an error of the risk gate: nothing was sent.

@@ -156,8 +156,17 @@ func TestDailyLossLimitBlocksNewOrdersOnceReached(t *testing.T) {
 	})
 	mk.tick()
 	time.Sleep(50 * time.Millisecond)
-	if ins := r.intents(id); len(ins) != 0 {
-		t.Fatalf("intents persisted past the daily-loss limit: %+v", ins)
+	// The refused decision is kept for the Orders page, rejected with the
+	// reason; nothing was sent and nothing else persisted.
+	ins := r.intents(id)
+	if len(ins) != 2 {
+		t.Fatalf("%d intents persisted, want the refused decision's 2 legs", len(ins))
+	}
+	for _, in := range ins {
+		if in.State != polybot.IntentRejected || !strings.Contains(in.Error, "refused: Today's loss") ||
+			!strings.HasPrefix(polybot.IntentReason(in), "Refused by your limits: Today's loss") {
+			t.Fatalf("intent %+v (reason %q): want rejected by the daily-loss limit", in, polybot.IntentReason(in))
+		}
 	}
 	if st := m.Status(id); st.Counters.Rejected != 1 || !strings.Contains(st.LastError, "daily limit") {
 		t.Fatalf("status %+v", st)

@@ -86,6 +86,10 @@ type runner struct {
 	holdReason string
 	reevaluate bool
 	unresolved map[string]time.Time // unknown intents → when first seen
+	// The last refusal recorded on the Orders page, and when: one is
+	// recorded per reason a minute, not one per book update.
+	refusedWhy string
+	refusedAt  time.Time
 	buf        []Grant
 	acting     GrantID // the grant act is executing (0: none)
 	sending    bool    // and its legs are being sent

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -163,17 +165,13 @@ func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identi
 }
 
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identity) error {
-	before, limit, err := beforeParam(r)
+	f, err := intentFilter(r)
 	if err != nil {
 		return err
 	}
-	var states []string
-	if st := r.URL.Query().Get("state"); st != "" {
-		states = []string{st}
-	}
 	var out []*polybot.Intent
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		out, err = tx.Intents(states, before, limit)
+		out, err = tx.FindIntents(f)
 		return err
 	})
 	if err != nil {
@@ -182,7 +180,79 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identi
 	if out == nil {
 		out = []*polybot.Intent{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"orders": out})
+	if r.URL.Query().Get("format") == "csv" {
+		return writeOrdersCSV(w, out)
+	}
+	views := make([]orderView, len(out))
+	for i, in := range out {
+		views[i] = orderView{in, polybot.IntentReason(in)}
+	}
+	resp := map[string]any{"orders": views}
+	if len(out) > 0 && len(out) == f.Limit {
+		resp["next_before"] = out[len(out)-1].CreatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// orderView is an intent with what became of it, in words.
+type orderView struct {
+	*polybot.Intent
+	Reason string `json:"reason"`
+}
+
+// intentFilter reads the Orders filters from the query: state (one, or a
+// comma-separated list), strategy, venue, market (ticker, condition id or
+// token), mode, from and to (RFC 3339 times or 2006-01-02 dates, UTC),
+// before (the page cursor) and limit.
+func intentFilter(r *http.Request) (polybot.IntentFilter, error) {
+	q := r.URL.Query()
+	before, limit, err := beforeParam(r)
+	if err != nil {
+		return polybot.IntentFilter{}, err
+	}
+	f := polybot.IntentFilter{Before: before, Limit: limit, Strategy: q.Get("strategy"), Venue: polybot.Platform(q.Get("venue")),
+		Market: q.Get("market"), Mode: polybot.ExecMode(q.Get("mode"))}
+	if st := q.Get("state"); st != "" {
+		f.States = strings.Split(st, ",")
+	}
+	for _, b := range []struct {
+		field string
+		dst   *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		v := q.Get(b.field)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			if t, err = time.Parse("2006-01-02", v); err != nil {
+				return f, polybot.FieldError(b.field, "must be an RFC 3339 time or a date, 2006-01-02")
+			}
+		}
+		*b.dst = t
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	return f, f.Validate()
+}
+
+// writeOrdersCSV writes intents as CSV, one row each, with the reason a
+// user reads on the Orders page.
+func writeOrdersCSV(w http.ResponseWriter, ins []*polybot.Intent) error {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="polybot-orders.csv"`)
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"created_at", "client_order_id", "opportunity_id", "strategy", "mode", "venue", "market", "token", "outcome",
+		"side", "price", "size", "filled", "fees", "state", "reason"})
+	for _, in := range ins {
+		_ = cw.Write([]string{in.CreatedAt.UTC().Format(time.RFC3339Nano), in.ID, in.OpportunityID, in.Strategy, string(in.Mode),
+			string(in.Instrument.Venue), in.Instrument.Market, in.Instrument.Token, in.Instrument.Outcome.String(), string(in.Side),
+			in.Price.String(), in.Size.String(), in.Filled.String(), in.Fees.String(), in.State, polybot.IntentReason(in)})
+	}
+	cw.Flush()
+	return nil
 }
 
 // positionView is a holding with its mark (the last good best bid, its

@@ -67,6 +67,11 @@ func TestAPIOnPostgres(t *testing.T) {
 		{"store key", "POST", "/api/v1/secrets", map[string]any{"platform": "alpaca", "api_key": "AK", "api_secret": "SK"}, 201, "", ""},
 		{"validate key", "POST", "/api/v1/secrets/alpaca/validate?paper=true", nil, 200, "", `"valid":true`},
 		{"audit", "GET", "/api/v1/audit", nil, 200, "", "secret.decrypt"},
+		{"orders filtered", "GET", "/api/v1/orders?market=K&strategy=s&venue=kalshi&mode=live&from=2000-01-01&state=filled,open", nil, 200, "", `"orders":[]`},
+		{"NUL in an orders filter", "GET", "/api/v1/orders?market=a%00b", nil, 400, "market", ""},
+		{"invalid UTF-8 in an orders filter", "GET", "/api/v1/orders?strategy=%ff", nil, 400, "strategy", ""},
+		{"timezone", "PUT", "/api/v1/config", `{"timezone": "America/New_York"}`, 200, "", `"timezone":"America/New_York"`},
+		{"bad timezone", "PUT", "/api/v1/config", `{"timezone": "Mars/Olympus"}`, 400, "timezone", ""},
 	})
 	runCases(t, b, []apiCase{
 		{"b sees no keys of a", "GET", "/api/v1/secrets", nil, 200, "", `{"secrets":[]}`},
