@@ -489,3 +489,66 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request, _ *identit
 	s.cfg.Web.ServeStatic(w, r, r.PathValue("file"))
 	return nil
 }
+
+// pageOrders lists the tenant's orders (GET /api/v1/orders's filters and
+// page cursor, as a plain GET form), with what became of each.
+func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity) error {
+	f, err := intentFilter(r)
+	if err != nil {
+		return err
+	}
+	pairs, err := s.marketPairs(r)
+	if err != nil {
+		return err
+	}
+	var p *polybot.Profile
+	var ins []*polybot.Intent
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		if p, err = tx.Profile(); err != nil {
+			return err
+		}
+		ins, err = tx.FindIntents(f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	labels := web.NewLabeler(pairs)
+	q := r.URL.Query()
+	d := web.OrdersData{Filter: web.OrdersFilter{State: q.Get("state"), Strategy: q.Get("strategy"), Venue: q.Get("venue"),
+		Market: q.Get("market"), Mode: q.Get("mode"), From: q.Get("from"), To: q.Get("to")},
+		States: web.IntentStates, Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform,
+			polybot.StrategyOverlapping, polybot.StrategyNews, polybot.StrategyCopy}, Venues: polybot.Platforms}
+	for _, m := range pairs {
+		if m.Approved {
+			d.Markets = append(d.Markets, web.MarketChoice{Value: m.KalshiTicker, Label: m.Name + " (Kalshi)"},
+				web.MarketChoice{Value: m.PolymarketMkt, Label: m.Name + " (Polymarket)"})
+		}
+	}
+	for _, in := range ins {
+		d.Rows = append(d.Rows, labels.NewOrderRow(in))
+	}
+	csv := cloneQuery(q)
+	csv.Set("format", "csv")
+	d.CSV = "/api/v1/orders?" + csv.Encode()
+	if len(ins) == f.Limit && len(ins) > 0 {
+		next := cloneQuery(q)
+		next.Set("before", ins[len(ins)-1].CreatedAt.UTC().Format(time.RFC3339Nano))
+		d.Next = "/orders?" + next.Encode()
+	}
+	return s.render(w, r, id, p, "orders", "Orders", d)
+}
+
+// cloneQuery copies a URL query without its empty values.
+func cloneQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range q {
+		for _, v := range vs {
+			if v != "" {
+				out.Add(k, v)
+			}
+		}
+	}
+	return out
+}

@@ -130,6 +130,7 @@ var userPages = []struct{ path, marker string }{
 	{"/onboarding", `id="onboarding-step-1"`},
 	{"/onboarding?step=1", `id="terms-form"`},
 	{"/dashboard", `id="pnl-chart"`},
+	{"/orders", `id="orders-table"`},
 	{"/keys", `id="key-card-kalshi"`},
 	{"/config", `id="config-form-max_trade_size_usd"`},
 	{"/plan", `id="usage-bar"`},
@@ -412,4 +413,51 @@ func TestDashboardShowsTheBotAndItsOpportunities(t *testing.T) {
 	// Without a bot manager the dashboard says so instead of failing.
 	plain := newWebEnv(t, nil).client().signup("no-bots@example.com")
 	expectContains(t, "/dashboard", plain.page("/dashboard"), `data-available="false"`, "not running on this server")
+}
+
+func TestOrdersPageSaysWhatBecameOfEachOrderAndFilters(t *testing.T) {
+	env := newWebEnv(t, nil)
+	c := env.client().signup("orders@example.com")
+	k := polybot.Instrument{Venue: polybot.Kalshi, Market: "KXFEDDECISION-25DEC-H0", Outcome: polybot.Yes}
+	p := polybot.Instrument{Venue: polybot.Polymarket, Market: "0xabc", Token: "111", Outcome: polybot.No}
+	err := env.Store.Tenant(context.Background(), c.user.ID, func(tx polybot.TenantTx) error {
+		for _, in := range []*polybot.Intent{
+			{ID: "pb-moved", State: polybot.IntentCancelled, Error: "not sent: the book moved: kalshi shows 3 at 0.45, not 10", Instrument: k},
+			{ID: "pb-refused", State: polybot.IntentRejected, Error: "refused: Today's loss $112.40 reached your $100.00 daily limit.", Instrument: k},
+			{ID: "pb-filled", State: polybot.IntentFilled, Filled: polybot.MustDecimal("10"), Instrument: p},
+			{ID: "pb-unwind", State: polybot.IntentFilled, Filled: polybot.MustDecimal("10"), Instrument: k, Leg: polybot.UnwindLeg, Side: polybot.Sell},
+		} {
+			in.OpportunityID, in.Strategy, in.Mode, in.TIF = "opp", polybot.StrategyCrossPlatform, polybot.DryRun, polybot.FOK
+			in.Price, in.Size = polybot.MustDecimal("0.45"), polybot.MustDecimal("10")
+			if err := tx.InsertIntent(in); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.page("/orders")
+	expectStatus(t, r, 200)
+	expectSecurePage(t, "/orders", r)
+	expectContains(t, "/orders", r, "Not sent: the book moved: kalshi shows 3 at 0.45, not 10",
+		"Refused by your limits: Today&#39;s loss $112.40 reached your $100.00 daily limit.",
+		"Filled 10.00 at up to 0.45", "Unwind: Filled 10.00", `href="/api/v1/orders?format=csv"`)
+	r = c.page("/orders?venue=polymarket")
+	expectContains(t, "/orders?venue=polymarket", r, `data-order-id="pb-filled"`, `href="/api/v1/orders?format=csv&amp;venue=polymarket"`)
+	if strings.Contains(string(r.Body), `data-order-id="pb-moved"`) {
+		t.Error("the venue filter let a Kalshi order through")
+	}
+	r = c.page("/orders?state=rejected&market=KXFEDDECISION-25DEC-H0")
+	expectContains(t, "/orders?state=rejected", r, `data-order-id="pb-refused"`)
+	if strings.Contains(string(r.Body), `data-order-id="pb-moved"`) {
+		t.Error("the state filter let a cancelled order through")
+	}
+	if r := c.page("/orders?from=yesterday"); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "from") {
+		t.Errorf("a bad date: %d %s", r.Status, r.Body)
+	}
+	// Paging: 3 rows a page, then the rest.
+	r = c.page("/orders?limit=3")
+	expectContains(t, "/orders?limit=3", r, `id="orders-next"`)
 }

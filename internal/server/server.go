@@ -203,6 +203,7 @@ func (s *Server) routeTable() []route {
 		{"POST /logout", s.pageLogout, pageUser},
 		{"GET /onboarding", s.pageOnboarding, pageUser},
 		{"GET /dashboard", s.pageDashboard, pageUser},
+		{"GET /orders", s.pageOrders, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
 		{"GET /config", s.pageConfig, pageUser},
 		{"GET /plan", s.pagePlan, pageUser},

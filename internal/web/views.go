@@ -642,3 +642,58 @@ func NextOnboardingStep(p *polybot.Profile, c *polybot.Config, metas []polybot.S
 	}
 	return 2
 }
+
+// --- orders ---
+
+// OrdersData is the Orders page: the tenant's intents that the filter
+// selects, newest first, with what became of each in words.
+type OrdersData struct {
+	Filter OrdersFilter
+	Rows   []OrderRow
+	// Next is the URL of the next (older) page, "" on the last page; CSV
+	// is the URL of the same selection as CSV.
+	Next, CSV string
+	// Choices for the filter's selects.
+	States, Strategies []string
+	Venues             []polybot.Platform
+	Markets            []MarketChoice
+}
+
+// OrdersFilter is the filter as the form shows it.
+type OrdersFilter struct {
+	State, Strategy, Venue, Market, Mode, From, To string
+}
+
+// MarketChoice is a market the filter can select.
+type MarketChoice struct {
+	Value, Label string
+}
+
+// OrderRow is one intent.
+type OrderRow struct {
+	ID       string
+	Time     time.Time
+	Label    string
+	Venue    polybot.Platform
+	Outcome  string
+	Side     string
+	Strategy string
+	Mode     polybot.ExecMode
+	Price    polybot.Decimal
+	Size     polybot.Decimal
+	Filled   polybot.Decimal
+	State    string
+	Reason   string
+	Unwind   bool
+}
+
+// NewOrderRow converts an intent.
+func (l Labeler) NewOrderRow(in *polybot.Intent) OrderRow {
+	return OrderRow{ID: in.ID, Time: in.CreatedAt, Label: l.Label(in.Instrument), Venue: in.Instrument.Venue,
+		Outcome: in.Instrument.Outcome.String(), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
+		Size: in.Size, Filled: in.Filled, State: in.State, Reason: polybot.IntentReason(in), Unwind: in.Leg >= polybot.UnwindLeg}
+}
+
+// IntentStates lists the intent states for the Orders filter.
+var IntentStates = []string{polybot.IntentFilled, polybot.IntentPartial, polybot.IntentOpen, polybot.IntentPending,
+	polybot.IntentCancelled, polybot.IntentRejected, polybot.IntentUnknown}
