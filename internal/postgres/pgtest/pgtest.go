@@ -204,6 +204,7 @@ func makeTemplate() (string, error) {
 	}
 	sweep(ctx, conn, name)
 	if ready {
+		touch(ctx, conn, name)
 		return name, nil
 	}
 	if exists { // a run that died half-way
@@ -225,26 +226,42 @@ func makeTemplate() (string, error) {
 	if _, err := conn.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{name}.Sanitize()+` IS_TEMPLATE true`); err != nil {
 		return "", err
 	}
+	touch(ctx, conn, name)
 	return name, nil
 }
 
-// sweep drops templates of other schema digests and test databases that
-// crashed runs left behind (older than an hour).
+// touch records (as the database's comment) that a run is using a
+// template now, so that a run of another checkout with another schema
+// digest does not drop it from under this one.
+func touch(ctx context.Context, conn *pgx.Conn, name string) {
+	_, _ = conn.Exec(ctx, `COMMENT ON DATABASE `+pgx.Identifier{name}.Sanitize()+` IS '`+strconv.FormatInt(time.Now().Unix(), 10)+`'`)
+}
+
+// sweep drops templates of other schema digests that no run has used for
+// an hour (several checkouts may test at once, each with its own digest),
+// and test databases that crashed runs left behind (older than an hour).
 func sweep(ctx context.Context, conn *pgx.Conn, keep string) {
-	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'polybot\_tmpl\_%' OR datname LIKE 'polybot\_test\_%'`)
+	rows, err := conn.Query(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database
+		WHERE datname LIKE 'polybot\_tmpl\_%' OR datname LIKE 'polybot\_test\_%'`)
 	if err != nil {
 		return
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type db struct{ name, used string }
+	dbs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (db, error) {
+		var d db
+		err := r.Scan(&d.name, &d.used)
+		return d, err
+	})
 	if err != nil {
 		return
 	}
 	cutoff := time.Now().Add(-time.Hour).Unix()
-	for _, n := range names {
-		drop := false
+	for _, d := range dbs {
+		n, drop := d.name, false
 		switch {
 		case strings.HasPrefix(n, "polybot_tmpl_"):
-			drop = n != keep
+			used, _ := strconv.ParseInt(d.used, 10, 64)
+			drop = n != keep && used < cutoff
 		case strings.HasPrefix(n, "polybot_test_"):
 			ts, _, _ := strings.Cut(strings.TrimPrefix(n, "polybot_test_"), "_")
 			sec, err := strconv.ParseInt(ts, 10, 64)
