@@ -17,6 +17,7 @@ func (u *UI) funcs() template.FuncMap {
 		"money":         Money,
 		"usd":           USD,
 		"count":         Count,
+		"monthName":     MonthName,
 		"clock":         Clock,
 		"signClass":     SignClass,
 		"ts":            Timestamp,
@@ -245,4 +246,14 @@ func short(s string) string {
 		return s
 	}
 	return "…" + s[len(s)-8:]
+}
+
+// MonthName writes a quota month ("2026-12") as a reader says it:
+// "December 2026". Anything else is returned as it is.
+func MonthName(month string) string {
+	t, err := time.Parse("2006-01", month)
+	if err != nil {
+		return month
+	}
+	return t.Format("January 2006")
 }

@@ -125,6 +125,7 @@ type TradeRow struct {
 // OpportunityRow is an opportunity the tenant's config wants.
 type OpportunityRow struct {
 	ID         string
+	Market     string
 	Strategy   string
 	Legs       string
 	Size       polybot.Decimal
@@ -193,7 +194,11 @@ func (l Labeler) NewOpportunityRow(o polybot.Opportunity) OpportunityRow {
 		}
 		legs += PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
 	}
-	return OpportunityRow{ID: o.ID, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
+	market := ""
+	if len(o.Legs) > 0 {
+		market = l.Label(o.Legs[0].Instrument)
+	}
+	return OpportunityRow{ID: o.ID, Market: market, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
 }
 
 // --- API keys ---

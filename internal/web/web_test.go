@@ -321,3 +321,11 @@ func TestKeyCardsShowMetadataOnly(t *testing.T) {
 		t.Errorf("polymarket/alpaca cards %+v %+v", cards[0], cards[2])
 	}
 }
+
+func TestMonthNameReadsAsAPersonSaysIt(t *testing.T) {
+	for in, want := range map[string]string{"2026-12": "December 2026", "2027-01": "January 2027", "soon": "soon"} {
+		if got := MonthName(in); got != want {
+			t.Errorf("MonthName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

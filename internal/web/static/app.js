@@ -140,11 +140,27 @@
   }
 
   var months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  // clock matches the server's short format: "Nov 28, 12:19:05" (UTC).
+  // clock is the server's short format, "Nov 28, 12:19:05", in the
+  // browser's time zone (the server renders UTC; the title keeps UTC).
   function clock(iso) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) { return ''; }
-    return months[d.getUTCMonth()] + ' ' + d.getUTCDate() + ', ' + pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds());
+    return months[d.getMonth()] + ' ' + d.getDate() + ', ' + pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+  }
+
+  function zoneName() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time'; } catch (e) { return 'local time'; }
+  }
+
+  // localTimes shows the server-rendered table times in the browser's time
+  // zone, named in the column headers, with UTC on hover.
+  function localTimes(root) {
+    $$('td time[datetime]', root).forEach(function (t) {
+      var iso = t.getAttribute('datetime');
+      t.setAttribute('title', fmtTime(iso));
+      t.textContent = clock(iso);
+    });
+    $$('.tz-name', root).forEach(function (el) { el.textContent = zoneName(); });
   }
 
   var labels = {};
@@ -667,6 +683,7 @@
     tr.className = 'opportunity-row is-new';
     tr.dataset.opportunityId = o.id;
     tr.appendChild(timeCell(o.detected_at));
+    tr.appendChild(cell(o.legs && o.legs.length ? instrumentLabel(o.legs[0].instrument) : ''));
     tr.appendChild(cell(strategyLabel(o.strategy), 'opt'));
     tr.appendChild(cell(oppLegs(o)));
     tr.appendChild(cell(o.size, 'num opt'));
@@ -1171,6 +1188,7 @@
       if (mq.addEventListener) { mq.addEventListener('change', syncThemeButton); }
     }
     var page = doc.body.dataset.page;
+    localTimes(doc);
     if (page === 'dashboard') { initDashboard(); }
     if (page === 'onboarding') { initOnboarding(); }
     doc.documentElement.dataset.js = 'ready';
