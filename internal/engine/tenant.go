@@ -272,7 +272,9 @@ func (t *tenant) status() polybot.BotStatus {
 	st := polybot.BotStatus{Strategies: []string{}, Platforms: []polybot.Platform{}, Counters: t.c.snapshot()}
 	if s := t.snap.Load(); s != nil {
 		st.Mode = s.mode()
-		for _, name := range strategyNames {
+		// Only what this bot runs: a strategy the config enables but the
+		// engine does not run is not shown as working.
+		for _, name := range t.m.cfg.Strategies {
 			if s.cfg.Enabled(name, s.profile.Features) {
 				st.Strategies = append(st.Strategies, name)
 			}

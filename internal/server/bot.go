@@ -256,10 +256,13 @@ func writeOrdersCSV(w http.ResponseWriter, ins []*polybot.Intent) error {
 }
 
 // positionView is a holding with its mark (the last good best bid, its
-// time and whether its book is stale now) and unrealised P&L (at the mark
-// less the exit fee) when a mark is known.
+// time and whether its book is stale now). InSets is how much of it is part
+// of a complete set (hedged: worth $1 a set at resolution, see
+// /api/v1/pnl's locked); Unrealized is the P&L of the rest only, at the mark
+// less the fee to sell it, so the two never count the same contract twice.
 type positionView struct {
 	*polybot.Holding
+	InSets     polybot.Decimal  `json:"in_sets"`
 	Mark       *polybot.Decimal `json:"mark"`
 	MarkedAt   *time.Time       `json:"marked_at,omitempty"`
 	MarkStale  bool             `json:"mark_stale,omitempty"`
@@ -267,8 +270,12 @@ type positionView struct {
 }
 
 func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, id *identity) error {
+	pairs, err := s.marketPairs(r)
+	if err != nil {
+		return err
+	}
 	var hs []*polybot.Holding
-	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		var err error
 		hs, err = tx.Holdings()
 		return err
@@ -276,26 +283,40 @@ func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, id *ide
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"positions": s.positionViews(hs, r.URL.Query().Get("all") == "true")})
+	return writeJSON(w, http.StatusOK, map[string]any{"positions": s.positionViews(hs, pairs, r.URL.Query().Get("all") == "true")})
 }
 
-// positionViews marks holdings; closed ones are left out unless all.
-func (s *Server) positionViews(hs []*polybot.Holding, all bool) []positionView {
+// positionViews marks holdings as the risk gate does: complete sets first
+// (InSets), then the open remainder at its mark. Closed ones are left out
+// unless all.
+func (s *Server) positionViews(hs []*polybot.Holding, pairs []*polybot.MarketPair, all bool) []positionView {
+	open := map[string]polybot.ValuedHolding{}
+	for _, mode := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
+		for _, vh := range polybot.Value(hs, mode, pairValuer{s.cfg.Valuer, pairs}).Open {
+			open[string(mode)+"|"+vh.Instrument.Key()] = vh
+		}
+	}
 	out := []positionView{}
 	for _, h := range hs {
 		if h.Size.IsZero() && !all {
 			continue
 		}
-		v := positionView{Holding: h}
-		if s.cfg.Valuer != nil && h.Size.Sign() > 0 {
-			if m, ok := s.cfg.Valuer.Mark(h.Instrument); ok {
-				fee := polybot.Zero
-				if f := s.cfg.Valuer.Fees(); f != nil {
-					fee = f.TakerFee(h.Instrument, m.Price, h.Size)
+		v := positionView{Holding: h, InSets: h.Size}
+		if vh, ok := open[string(h.Mode)+"|"+h.Instrument.Key()]; ok {
+			v.InSets = h.Size.Sub(vh.Size)
+			u := vh.Value.Sub(vh.Cost.Mul(vh.Size))
+			v.Unrealized = &u
+			if vh.Mark != nil {
+				m := *vh.Mark
+				v.Mark, v.MarkedAt, v.MarkStale = &m.Price, &m.At, m.Stale
+			}
+		} else if h.Size.Sign() > 0 {
+			zero := polybot.Zero
+			v.Unrealized = &zero
+			if s.cfg.Valuer != nil {
+				if m, ok := s.cfg.Valuer.Mark(h.Instrument); ok {
+					v.Mark, v.MarkedAt, v.MarkStale = &m.Price, &m.At, m.Stale
 				}
-				u := m.Price.Mul(h.Size).Sub(fee).Max(polybot.Zero).Sub(h.AvgPrice.Mul(h.Size))
-				at := m.At
-				v.Mark, v.MarkedAt, v.MarkStale, v.Unrealized = &m.Price, &at, m.Stale, &u
 			}
 		}
 		out = append(out, v)

@@ -354,10 +354,10 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	for _, l := range rep.Locked {
 		d.Locked = append(d.Locked, web.LockedRow{Label: labels.Name(l.Market), Mode: l.Mode, Sets: l.Sets, Cost: l.Cost, Edge: l.Edge})
 	}
-	for _, pv := range s.positionViews(hs, false) {
+	for _, pv := range s.positionViews(hs, pairs, false) {
 		d.Positions = append(d.Positions, web.PositionRow{Key: pv.Instrument.Key() + "/" + string(pv.Mode), Label: labels.Label(pv.Instrument),
-			Venue: pv.Instrument.Venue, Outcome: pv.Instrument.Outcome.String(), Mode: pv.Mode, Size: pv.Size, AvgPrice: pv.AvgPrice,
-			Mark: pv.Mark, Unrealized: pv.Unrealized})
+			Venue: pv.Instrument.Venue, Outcome: pv.Instrument.Outcome.String(), Mode: pv.Mode, Size: pv.Size, InSets: pv.InSets,
+			AvgPrice: pv.AvgPrice, Mark: pv.Mark, Unrealized: pv.Unrealized})
 	}
 	for _, f := range fills {
 		d.Trades = append(d.Trades, labels.NewTradeRow(f))

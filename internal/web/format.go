@@ -18,6 +18,7 @@ func (u *UI) funcs() template.FuncMap {
 		"usd":           USD,
 		"count":         Count,
 		"monthName":     MonthName,
+		"size":          Size,
 		"clock":         Clock,
 		"signClass":     SignClass,
 		"ts":            Timestamp,
@@ -256,4 +257,22 @@ func MonthName(month string) string {
 		return month
 	}
 	return t.Format("January 2006")
+}
+
+// Size formats a number of contracts or shares with thousands separators
+// and no trailing zeros: "51", "1,103.12", "0.5".
+func Size(d polybot.Decimal) string {
+	s := d.String()
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	ip, fp, _ := strings.Cut(s, ".")
+	fp = strings.TrimRight(fp, "0")
+	out := group(ip)
+	if fp != "" {
+		out += "." + fp
+	}
+	if neg && out != "0" {
+		out = "-" + out
+	}
+	return out
 }

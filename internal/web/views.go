@@ -101,9 +101,10 @@ type PositionRow struct {
 	Outcome    string
 	Mode       polybot.ExecMode
 	Size       polybot.Decimal
+	InSets     polybot.Decimal // part of complete sets (hedged)
 	AvgPrice   polybot.Decimal
 	Mark       *polybot.Decimal
-	Unrealized *polybot.Decimal
+	Unrealized *polybot.Decimal // of the rest only
 }
 
 // TradeRow is a recorded fill.

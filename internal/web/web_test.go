@@ -329,3 +329,11 @@ func TestMonthNameReadsAsAPersonSaysIt(t *testing.T) {
 		}
 	}
 }
+
+func TestSizeGroupsThousandsAndDropsTrailingZeros(t *testing.T) {
+	for in, want := range map[string]string{"51": "51", "1103.12": "1,103.12", "0.5": "0.5", "1234567": "1,234,567", "-1500.10": "-1,500.1", "0": "0"} {
+		if got := Size(polybot.MustDecimal(in)); got != want {
+			t.Errorf("Size(%s) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -100,6 +100,20 @@
 
   function usd(s) { return usdMicros(micros(s)); }
 
+  // sizeFmt matches the server's size: "51", "1,103.12" (exact, from the
+  // decimal string).
+  function sizeFmt(s) {
+    if (s === undefined || s === null) { return ''; }
+    s = String(s);
+    var neg = s.charAt(0) === '-';
+    if (neg) { s = s.slice(1); }
+    var parts = s.split('.');
+    var ip = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    var fp = (parts[1] || '').replace(/0+$/, '');
+    var out = fp ? ip + '.' + fp : ip;
+    return neg && out !== '0' ? '-' + out : out;
+  }
+
   function signClass(s) {
     var m = micros(s);
     return m > 0n ? 'pos' : (m < 0n ? 'neg' : 'zero');
@@ -643,7 +657,7 @@
     tr.appendChild(cell(platformName(f.venue), 'opt'));
     tr.appendChild(cell(sideLabel(f.side) + ' ' + outcomeLabel(f.instrument && f.instrument.outcome), 'nowrap'));
     tr.appendChild(cell(f.price, 'num'));
-    tr.appendChild(cell(f.size, 'num'));
+    tr.appendChild(cell(sizeFmt(f.size), 'num'));
     tr.appendChild(cell(usd(f.fee), 'num opt'));
     tr.appendChild(cell(strategyLabel(f.strategy), 'opt'));
     tr.appendChild(cell(modeLabel(f.mode), 'opt'));
@@ -686,7 +700,7 @@
     tr.appendChild(cell(o.legs && o.legs.length ? instrumentLabel(o.legs[0].instrument) : ''));
     tr.appendChild(cell(strategyLabel(o.strategy), 'opt'));
     tr.appendChild(cell(oppLegs(o)));
-    tr.appendChild(cell(o.size, 'num opt'));
+    tr.appendChild(cell(sizeFmt(o.size), 'num opt'));
     tr.appendChild(cell(o.cost, 'num opt'));
     tr.appendChild(cell(o.net_edge, 'num opt'));
     tr.appendChild(cell(money(o.profit_pct) + '%', 'num pos'));
@@ -702,7 +716,7 @@
       var tr = doc.createElement('tr');
       tr.className = 'empty-row';
       var td = cell('No open positions.');
-      td.colSpan = 8;
+      td.colSpan = 9;
       tr.appendChild(td);
       tbody.appendChild(tr);
       return;
@@ -715,7 +729,8 @@
       tr.appendChild(cell(platformName(p.instrument.venue), 'opt'));
       tr.appendChild(cell(outcomeLabel(p.instrument.outcome)));
       tr.appendChild(cell(modeLabel(p.mode), 'opt'));
-      tr.appendChild(cell(p.size, 'num'));
+      tr.appendChild(cell(sizeFmt(p.size), 'num'));
+      tr.appendChild(cell(sizeFmt(p.in_sets), 'num'));
       tr.appendChild(cell(p.avg_price, 'num opt'));
       tr.appendChild(cell(p.mark != null ? p.mark : '—', 'num'));
       tr.appendChild(p.unrealized_pnl != null ? cell(usd(p.unrealized_pnl), 'num ' + signClass(p.unrealized_pnl)) : cell('—', 'num'));
@@ -755,7 +770,7 @@
         tr.className = 'locked-row';
         tr.appendChild(cell(labels[l.market] || (l.market.length > 20 ? 'token …' + l.market.slice(-8) : l.market)));
         tr.appendChild(cell(modeLabel(l.mode)));
-        tr.appendChild(cell(l.sets, 'num'));
+        tr.appendChild(cell(sizeFmt(l.sets), 'num'));
         tr.appendChild(cell(l.cost, 'num'));
         tr.appendChild(cell(usd(l.edge), 'num ' + signClass(l.edge)));
         lbody.appendChild(tr);
