@@ -162,6 +162,38 @@
     return months[d.getMonth()] + ' ' + d.getDate() + ', ' + pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
   }
 
+  // initNavToggle folds the main nav behind the Menu button (shown on
+  // phones only, by the stylesheet).
+  function initNavToggle() {
+    var btn = byId('nav-toggle');
+    var nav = byId('main-nav');
+    if (!btn || !nav) { return; }
+    btn.addEventListener('click', function () {
+      var open = !nav.classList.contains('is-open');
+      nav.classList.toggle('is-open', open);
+      btn.setAttribute('aria-expanded', String(open));
+    });
+  }
+
+  // cardTable lets a table become cards on a phone: every cell is labelled
+  // with its column's heading (data-label), now and whenever rows change.
+  function cardTable(table) {
+    var heads = $$('thead th', table).map(function (th) { return th.textContent.trim(); });
+    if (!heads.length) { return; }
+    table.classList.add('cards');
+    var label = function () {
+      $$('tbody tr', table).forEach(function (tr) {
+        if (tr.classList.contains('empty-row')) { return; }
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (heads[i] && !td.hasAttribute('data-label')) { td.setAttribute('data-label', heads[i]); }
+        });
+      });
+    };
+    label();
+    var body = $('tbody', table);
+    if (body && window.MutationObserver) { new MutationObserver(label).observe(body, { childList: true }); }
+  }
+
   function zoneName() {
     try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time'; } catch (e) { return 'local time'; }
   }
@@ -1204,6 +1236,8 @@
     }
     var page = doc.body.dataset.page;
     localTimes(doc);
+    initNavToggle();
+    $$('table.table').forEach(cardTable);
     if (page === 'dashboard') { initDashboard(); }
     if (page === 'onboarding') { initOnboarding(); }
     doc.documentElement.dataset.js = 'ready';
