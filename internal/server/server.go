@@ -56,6 +56,15 @@ type Config struct {
 	// when empty, /metrics answers loopback clients only.
 	MetricsToken string
 
+	// Sim marks a server whose venues are the built-in simulators (serve
+	// --sim): every page says that no real money is at stake.
+	Sim bool
+	// SimulatorKeys makes fresh credentials for platform that the running
+	// simulators accept (a Kalshi key pair registered with the simulator, a
+	// Polymarket wallet and its derived L2 credentials). Nil outside --sim,
+	// where POST /api/v1/secrets/{platform}/simulator answers 404.
+	SimulatorKeys func(ctx context.Context, platform polybot.Platform) (map[string]string, error)
+
 	// Web renders the browser UI; nil serves the API only (the page
 	// routes are not mounted).
 	Web *web.UI
@@ -150,6 +159,7 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/secrets", s.handlePutSecret, user},
 		{"DELETE /api/v1/secrets/{platform}", s.handleDeleteSecret, user},
 		{"POST /api/v1/secrets/{platform}/validate", s.handleValidateSecret, user},
+		{"POST /api/v1/secrets/{platform}/simulator", s.handleSimulatorSecret, user},
 
 		{"GET /api/v1/audit", s.handleAudit, user},
 
@@ -195,6 +205,7 @@ func (s *Server) routeTable() []route {
 		{"GET /onboarding", s.pageOnboarding, pageUser},
 		{"GET /dashboard", s.pageDashboard, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
+		{"GET /tokens", s.pageTokens, pageUser},
 		{"GET /config", s.pageConfig, pageUser},
 		{"GET /plan", s.pagePlan, pageUser},
 		{"GET /admin", s.pageAdmin, pageAdmin},
