@@ -50,14 +50,14 @@ func CheckCredentialFormat(p Platform, fields map[string][]byte) error {
 	switch p {
 	case Kalshi:
 		if need(FieldAPIKey) && !IsUUID(strings.TrimSpace(string(fields[FieldAPIKey]))) {
-			v.Add(FieldAPIKey, "must be the key ID Kalshi shows beside the key, shaped like a1b2c3d4-e5f6-7890-abcd-ef1234567890")
+			v.Add(FieldAPIKey, "must be shaped like a1b2c3d4-e5f6-7890-abcd-ef1234567890: the key ID Kalshi shows beside the key")
 		}
 		if need(FieldPrivateKey) && !isRSAPrivateKeyPEM(fields[FieldPrivateKey]) {
 			v.Add(FieldPrivateKey, "must be an RSA private key in PEM form (PKCS#1 or PKCS#8), including the BEGIN and END lines")
 		}
 	case Polymarket:
 		if need(FieldPrivateKey) && !isWalletKey(string(fields[FieldPrivateKey])) {
-			v.Add(FieldPrivateKey, "must be a wallet private key: 64 hex digits, optionally starting with 0x")
+			v.Add(FieldPrivateKey, "must be 64 hex digits, optionally starting with 0x (the wallet's private key)")
 		}
 		// L2 API credentials are optional (derivable from the wallet key), but
 		// come as a set.
@@ -76,7 +76,7 @@ func CheckCredentialFormat(p Platform, fields map[string][]byte) error {
 			}
 		case n == 3:
 			if !IsUUID(strings.TrimSpace(string(fields[FieldAPIKey]))) {
-				v.Add(FieldAPIKey, "must be the L2 API key Polymarket gave you, shaped like a1b2c3d4-e5f6-7890-abcd-ef1234567890")
+				v.Add(FieldAPIKey, "must be shaped like a1b2c3d4-e5f6-7890-abcd-ef1234567890: the L2 API key Polymarket gave you")
 			}
 			if !isBase64(strings.TrimSpace(string(fields[FieldAPISecret]))) {
 				v.Add(FieldAPISecret, "must be the L2 API secret Polymarket gave you (base64)")
