@@ -511,9 +511,7 @@ func testAPIKeys(t *testing.T, browser context.Context, srv *server) {
 	}
 	// Corrected (the L2 fields emptied, to be derived): valid, the form is
 	// cleared and the old error is gone.
-	for _, f := range []string{"api_key", "api_secret", "passphrase"} {
-		tb.fill("key-form-polymarket-"+f, "")
-	}
+	eval[chromedp.Void](tb, `['api_key','api_secret','passphrase'].forEach(function(f){document.getElementById('key-form-polymarket-'+f).value='';})`)
 	tb.click("key-form-polymarket-submit")
 	tb.waitFor("the corrected Polymarket key valid", slotValid("polymarket", "paper"))
 	tb.waitFor("the old error cleared", `document.getElementById('key-form-polymarket-api_key-error').textContent.trim() === '' &&
