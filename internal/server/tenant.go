@@ -462,7 +462,6 @@ func (s *Server) handleSimulatorSecret(w http.ResponseWriter, r *http.Request, i
 		}
 		return err
 	}
-	defer clear(fields)
 	if err := polybot.CheckCredentialFormat(platform, fieldBytes(fields)); err != nil {
 		return polybot.Internal(err) // the generator's bug, not the user's
 	}
