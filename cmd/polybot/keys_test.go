@@ -32,7 +32,7 @@ func TestKeysRotateWhileServingKeepsEverySecretReadable(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		c := newE2EClient(t, url)
 		c.signup(fmt.Sprintf("rot%d@example.com", i))
-		if st, body := c.do("POST", "/api/v1/secrets", `{"platform":"kalshi","is_paper":true,"api_key":"key-id-`+fmt.Sprint(i)+`","private_key":`+string(priv)+`}`); st != 201 {
+		if st, body := c.do("POST", "/api/v1/secrets", `{"platform":"kalshi","is_paper":true,"api_key":"00000000-0000-4000-8000-00000000000`+fmt.Sprint(i)+`","private_key":`+string(priv)+`}`); st != 201 {
 			t.Fatalf("store secret: %d %s", st, body)
 		}
 		clients = append(clients, c)

@@ -182,7 +182,7 @@ func checkTenantsApart(t *testing.T, url string) {
 	b.signup("bob@example.com")
 
 	// B stores a key and a token.
-	if st, body := b.do("POST", "/api/v1/secrets", `{"platform":"kalshi","is_paper":true,"api_key":"bob-key","private_key":"bob-private"}`); st != 201 {
+	if st, body := b.do("POST", "/api/v1/secrets", `{"platform":"polymarket","is_paper":true,"private_key":"0x`+strings.Repeat("b0", 32)+`"}`); st != 201 {
 		t.Fatalf("bob's secret: %d %s", st, body)
 	}
 	st, body := b.do("POST", "/api/v1/tokens", `{"name":"bob's bot"}`)
@@ -202,7 +202,7 @@ func checkTenantsApart(t *testing.T, url string) {
 		want               []int
 	}{
 		{"DELETE", "/api/v1/tokens/" + tok.APIToken.ID, "", []int{404}},
-		{"DELETE", "/api/v1/secrets/kalshi?paper=true", "", []int{404}},
+		{"DELETE", "/api/v1/secrets/polymarket?paper=true", "", []int{404}},
 		{"PUT", "/api/v1/admin/users/" + b.id + "/tier", `{"tier":"enterprise"}`, []int{403}},
 		{"PUT", "/api/v1/admin/users/" + b.id + "/disabled", `{"disabled":true}`, []int{403}},
 		{"GET", "/api/v1/admin/users", "", []int{403}},

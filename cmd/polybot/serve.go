@@ -127,6 +127,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		scfg.Bots, scfg.Valuer, scfg.Metrics = tr.manager, tr.manager.Valuer(), tr.metrics
 		scfg.CheckCredentials = tr.checkCredentials(st, log)
 		if mode == "sim" {
+			scfg.Sim, scfg.SimulatorKeys = true, tr.simulatorKeys
 			demo, pw, err := ensureDemoUser(ctx, st, tf.demoEmail)
 			if err != nil {
 				return fmt.Errorf("demo user: %w", err)

@@ -104,14 +104,14 @@ func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
 	pubDER, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
 	// Before the venue knows the key, validation says the venue refused it.
-	kBody0, _ := json.Marshal(map[string]any{"platform": "kalshi", "is_paper": false, "api_key": "live-user-key", "private_key": privPEM})
+	kBody0, _ := json.Marshal(map[string]any{"platform": "kalshi", "is_paper": false, "api_key": "11111111-2222-4333-8444-555555555555", "private_key": privPEM})
 	if st, body := c.do("POST", "/api/v1/secrets", string(kBody0)); st != 201 {
 		t.Fatalf("store key: %d %s", st, body)
 	}
-	if st, body := c.do("POST", "/api/v1/secrets/kalshi/validate?paper=false", ""); st != 200 || !strings.Contains(body, `"valid":false`) || !strings.Contains(body, "kalshi rejected") {
+	if st, body := c.do("POST", "/api/v1/secrets/kalshi/validate?paper=false", ""); st != 200 || !strings.Contains(body, `"valid":false`) || !strings.Contains(body, "Kalshi does not know this API key ID") {
 		t.Fatalf("validate an unregistered key: %d %s", st, body)
 	}
-	reg, _ := json.Marshal(map[string]string{"key_id": "live-user-key", "public_key_pem": pubPEM, "balance_dollars": "5000"})
+	reg, _ := json.Marshal(map[string]string{"key_id": "11111111-2222-4333-8444-555555555555", "public_key_pem": pubPEM, "balance_dollars": "5000"})
 	res, err := http.Post(urls["kalshi"]["admin"]+"/accounts", "application/json", bytes.NewReader(reg))
 	if err != nil || res.StatusCode/100 != 2 {
 		t.Fatalf("register the Kalshi key: %v %v", res, err)
@@ -119,7 +119,7 @@ func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
 	res.Body.Close()
 	wallet := make([]byte, 32)
 	rand.Read(wallet)
-	kBody, _ := json.Marshal(map[string]any{"platform": "kalshi", "is_paper": false, "api_key": "live-user-key", "private_key": privPEM})
+	kBody, _ := json.Marshal(map[string]any{"platform": "kalshi", "is_paper": false, "api_key": "11111111-2222-4333-8444-555555555555", "private_key": privPEM})
 	pBody, _ := json.Marshal(map[string]any{"platform": "polymarket", "is_paper": false, "private_key": "0x" + hex.EncodeToString(wallet)})
 	for _, b := range [][]byte{kBody, pBody} {
 		if st, body := c.do("POST", "/api/v1/secrets", string(b)); st != 201 && st != 200 {
@@ -135,7 +135,7 @@ func TestServeSimLiveUserTradesOnTheSimulatorWithItsOwnKeys(t *testing.T) {
 		t.Fatalf("go live: %d %s", st, body)
 	}
 	// Wait for a live order, then check it at the venue with the user's own key.
-	ex, err := kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: urls["kalshi"]["rest"], KeyID: "live-user-key", PrivateKeyPEM: []byte(privPEM)})
+	ex, err := kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: urls["kalshi"]["rest"], KeyID: "11111111-2222-4333-8444-555555555555", PrivateKeyPEM: []byte(privPEM)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/eip712"
 	"github.com/polybot/polybot/internal/engine"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/secrets"
@@ -88,6 +90,8 @@ type trading struct {
 	metrics *engine.Metrics // the engine's Prometheus collector
 	sims    *sims
 	venues  venueEndpoints
+	// kalshiBalance is what a generated simulator Kalshi account starts with.
+	kalshiBalance polybot.Decimal
 
 	// The hubs and the manager run under one errgroup with their own
 	// context: close cancels it and waits for every runner to finish what
@@ -108,6 +112,44 @@ func (t *trading) checkCredentials(st polybot.Store, log *slog.Logger) func(cont
 		}
 		return ex.ValidateCredentials(ctx)
 	}
+}
+
+// simulatorKeys makes credentials the running simulators accept, for
+// server.Config.SimulatorKeys: a Kalshi RSA key pair registered with the
+// Kalshi simulator's accounts (as `polybot sim --kalshi-demo-key` does), or
+// a fresh Polymarket wallet with the L2 API credentials the simulator
+// derives for it (as the connector does on first use).
+func (t *trading) simulatorKeys(ctx context.Context, platform polybot.Platform) (map[string]string, error) {
+	if t.sims == nil {
+		return nil, polybot.Errorf(polybot.ENOTFOUND, "Simulator keys exist only when PolyBot runs with --sim.")
+	}
+	switch platform {
+	case polybot.Kalshi:
+		k, err := kalshisim.NewKey()
+		if err != nil {
+			return nil, polybot.Internal(err)
+		}
+		if err := t.sims.kalshi.AddAccount(kalshisim.AccountConfig{KeyID: k.KeyID, PublicKeyPEM: k.PublicKeyPEM, Balance: t.kalshiBalance}); err != nil {
+			return nil, polybot.Internal(err)
+		}
+		return map[string]string{polybot.FieldAPIKey: k.KeyID, polybot.FieldPrivateKey: string(k.PrivateKeyPEM)}, nil
+	case polybot.Polymarket:
+		b := make([]byte, 32)
+		var wallet *eip712.Signer
+		for wallet == nil { // a random 32 bytes is out of range about once in 2^128
+			rand.Read(b)
+			wallet, _ = eip712.NewSignerFromBytes(b)
+		}
+		key := "0x" + hex.EncodeToString(b)
+		clear(b)
+		api, err := polymarket.NewClient(t.venues.polymarket).CreateOrDeriveAPIKey(ctx, wallet, 0)
+		if err != nil {
+			return nil, polybot.Internal(err)
+		}
+		return map[string]string{polybot.FieldPrivateKey: key, polybot.FieldAPIKey: api.Key, polybot.FieldAPISecret: api.Secret,
+			polybot.FieldPassphrase: api.Passphrase}, nil
+	}
+	return nil, polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket and kalshi")
 }
 
 // startTrading starts the market-data hubs, the bot manager and, in sim
@@ -142,6 +184,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 			return nil, err
 		}
 		t.sims, ep = s, s.venues()
+		t.kalshiBalance, _ = polybot.ParseDecimal(sf.kalshiBalance) // start checked it
 		pem, err := os.ReadFile(dk.PrivateKeyPath)
 		if err != nil {
 			return nil, err

@@ -42,6 +42,7 @@ func TestWebUI(t *testing.T) {
 		{"SignUpAndOnboardWithSimulatorKeys", testSignUpAndOnboarding},
 		{"ConfigFieldErrorThenSaveAndApply", testConfig},
 		{"APIKeyNeverInDOMAndDeleteConfirms", testAPIKeys},
+		{"CreateCopyAndRevokeAnAPIToken", testTokens},
 		{"UsersCannotOpenEachOthersPages", testIsolation},
 		{"LogOutLocksProtectedPages", testLogout},
 		{"AdminPageAndCSPProbe", testAdmin},
@@ -234,11 +235,11 @@ type secretList struct {
 
 // ------------------------------------------------------------------ 1
 
-// testSignUpAndOnboarding: a newcomer opens the site, signs up (a field
-// error first, inline), accepts the terms, connects Polymarket (a fresh
-// wallet key) and Kalshi (a key registered with the simulator), resumes
-// after a reload, picks a risk preset and strategies, sees the plans and
-// finishes on the dashboard.
+// testSignUpAndOnboarding: a newcomer on serve --sim opens the site, signs
+// up (a field error first, inline), accepts the terms, sees what the plan
+// includes, connects Polymarket and Kalshi with "Generate simulator keys"
+// alone (a key of the wrong format refused first), resumes after a reload,
+// picks a risk preset derived from the plan and finishes on the dashboard.
 func testSignUpAndOnboarding(t *testing.T, browser context.Context, srv *server) {
 	tb := newTab(t, browser, srv, "newcomer", 70*time.Second)
 	email, password := newEmail("newcomer"), "correct-horse-battery"
@@ -262,34 +263,59 @@ func testSignUpAndOnboarding(t *testing.T, browser context.Context, srv *server)
 	tb.click("signup-submit")
 	tb.waitPage("/onboarding")
 
-	// 1. Terms.
+	// 1. Terms. Every page says this is the simulator.
 	tb.waitFor("the welcome step", `document.getElementById('onboarding-step-1') && document.getElementById('terms-form')`)
+	if b := tb.text("#sim-banner"); !strings.Contains(b, "Simulator: no real money") {
+		t.Errorf("serve --sim shows no simulator banner (%q)", b)
+	}
 	tb.screenshot("onboarding-1-terms")
 	tb.click("terms-form-accept_terms")
 	tb.click("onboarding-next-1")
 	tb.waitPage("/onboarding?step=2")
 
-	// 2. Platforms: Polymarket first.
-	tb.waitFor("the Polymarket panel", `document.getElementById('wizard-polymarket') && !document.getElementById('wizard-polymarket').hidden`)
-	wallet := walletKey()
-	tb.fill("key-form-polymarket-private_key", wallet)
-	tb.click("key-form-polymarket-submit")
-	tb.waitFor("the Polymarket key validated", slotValid("polymarket", "paper"))
-	tb.waitFor("the Polymarket card connected", `document.getElementById('key-card-polymarket-state').dataset.state === 'valid'`)
-	if v := eval[string](tb, `document.getElementById('key-form-polymarket-private_key').value`); v != "" {
-		tb.t.Errorf("the wallet key input still holds %d characters after saving", len(v))
+	// 2. The plan first: its limits and strategies, and who sets plans.
+	tb.waitFor("the plan step", `document.getElementById('onboarding-step-2') && document.getElementById('onboarding-plan-limits')`)
+	if cur := tb.text("#onboarding-current-tier"); cur != "Free" {
+		t.Errorf("the plan step names the plan %q, want Free", cur)
 	}
+	if lim := tb.text("#onboarding-plan-limits"); !strings.Contains(lim, "$50.00") || !strings.Contains(lim, "$100.00") {
+		t.Errorf("the plan step's limits read %q, want the free plan's $50.00 trades and $100.00 daily loss", lim)
+	}
+	if st := tb.text("#onboarding-plan-strategies"); !strings.Contains(st, "Not included: Cross-platform arbitrage") {
+		t.Errorf("the plan step does not say cross-platform arbitrage is not included: %q", st)
+	}
+	if a := tb.text("#onboarding-plan-admin"); !strings.Contains(a, "administrator") {
+		t.Errorf("the plan step does not say who sets plans: %q", a)
+	}
+	tb.screenshot("onboarding-2-plan")
+	tb.click("onboarding-next-2")
+	tb.waitPage("/onboarding?step=3")
+
+	// 3. Platforms: Polymarket first. A key of the wrong format is refused
+	// before it is stored, next to its field, and what was typed stays.
+	tb.waitFor("the Polymarket panel", `document.getElementById('wizard-polymarket') && !document.getElementById('wizard-polymarket').hidden`)
+	tb.fill("key-form-polymarket-private_key", "hello")
+	tb.click("key-form-polymarket-submit")
+	tb.fieldErrorNextToField("key-form-polymarket", "private_key", "64 hex digits")
+	if v := eval[string](tb, `document.getElementById('key-form-polymarket-private_key').value`); v != "hello" {
+		t.Errorf("after a refused save the input holds %q, want what was typed", v)
+	}
+	if n := len(apiJSON[secretList](tb, "GET", "/api/v1/secrets", nil).Secrets); n != 0 {
+		t.Errorf("a refused key was stored (%d keys)", n)
+	}
+	// The simulator makes a working key: no hex strings to guess.
+	tb.click("sim-keys-polymarket-generate")
+	tb.waitFor("the generated Polymarket key validated", slotValid("polymarket", "paper"))
+	tb.waitFor("the Polymarket card connected", `document.getElementById('key-card-polymarket-state').dataset.state === 'valid'`)
+	tb.waitFor("the old error cleared", `document.getElementById('key-form-polymarket-private_key-error').textContent.trim() === '' &&
+		!document.getElementById('key-form-polymarket-private_key').hasAttribute('aria-invalid')`)
 
 	// Resumable: back to /onboarding, the wizard continues with Kalshi.
 	tb.open("/onboarding")
-	tb.waitFor("the wizard resumed at Kalshi", `document.getElementById('onboarding-step-2') &&
+	tb.waitFor("the wizard resumed at Kalshi", `document.getElementById('onboarding-step-3') &&
 		document.getElementById('platform-wizard').dataset.panel === 'kalshi' && !document.getElementById('wizard-kalshi').hidden`)
-	keyID := "browser-" + randomHex(6)
-	privPEM := kalshiKey(t, srv, keyID)
-	tb.fill("key-form-kalshi-api_key", keyID)
-	tb.fill("key-form-kalshi-private_key", privPEM)
-	tb.click("key-form-kalshi-submit")
-	tb.waitFor("the Kalshi key validated", slotValid("kalshi", "paper"))
+	tb.click("sim-keys-kalshi-generate")
+	tb.waitFor("the generated Kalshi key validated", slotValid("kalshi", "paper"))
 	tb.waitFor("the Kalshi card connected", `document.getElementById('key-card-kalshi-state').dataset.state === 'valid'`)
 	if st := tb.text("#key-kalshi-paper-status"); !strings.EqualFold(st, "valid") {
 		t.Errorf("Kalshi key status reads %q, want Valid", st)
@@ -297,31 +323,33 @@ func testSignUpAndOnboarding(t *testing.T, browser context.Context, srv *server)
 	if v := tb.text("#key-kalshi-paper-validated"); v == "" || v == "never" {
 		t.Errorf("Kalshi key shows no last-validated time (%q)", v)
 	}
-	tb.screenshot("onboarding-2-platforms")
-	if leaked := containsAny(tb.dom(), wallet, strings.TrimPrefix(wallet, "0x"), pemBody(privPEM)); len(leaked) > 0 {
-		tb.fatalf("a saved key is still in the page: %d secret(s) found in the DOM", len(leaked))
+	if v := tb.text("#sim-keys-kalshi-error"); v != "" {
+		t.Errorf("generating the Kalshi key reports %q", v)
 	}
+	if pem := eval[bool](tb, `document.documentElement.outerHTML.indexOf('PRIVATE KEY-----') >= 0 && document.documentElement.outerHTML.indexOf('MII') >= 0`); pem {
+		t.Errorf("a generated private key is in the page")
+	}
+	tb.screenshot("onboarding-3-platforms")
 	tb.click("wizard-kalshi-next")
 	tb.waitFor("the brokers panel", `!document.getElementById('wizard-brokers').hidden`)
-	tb.click("onboarding-next-2")
-	tb.waitPage("/onboarding?step=3")
-
-	// 3. Initial config.
-	tb.waitFor("the config step", `document.getElementById('initial-config-form')`)
-	tb.clickLabel("risk-preset-conservative")
-	tb.waitFor("the preset filled in", `parseFloat(document.getElementById('initial-config-form-min_profit_pct').value) === 2 &&
-		parseFloat(document.getElementById('initial-config-form-max_trade_size_usd').value) === 25`)
-	tb.waitFor("single-platform arbitrage on", `document.getElementById('initial-config-form-enable_single_platform_arb').checked`)
-	tb.screenshot("onboarding-3-config")
 	tb.click("onboarding-next-3")
 	tb.waitPage("/onboarding?step=4")
 
-	// 4. Plan.
-	tb.waitFor("the plan step", `document.getElementById('onboarding-step-4') && document.querySelectorAll('#tier-grid .tier-card').length > 1`)
-	if cur := tb.text("#onboarding-current-tier"); cur == "" {
-		t.Errorf("the plan step does not name the current plan")
+	// 4. Risk and strategies: presets are shares of the free plan's limits
+	// ($50 trades, $100 daily loss), so "Aggressive" is the largest.
+	tb.waitFor("the config step", `document.getElementById('initial-config-form')`)
+	presets := eval[map[string]string](tb, `(function(){var o={};document.querySelectorAll('input[name="preset"]').forEach(function(r){
+		o[r.value]=r.dataset.max_trade_size_usd+'/'+r.dataset.max_daily_loss_usd;});return o;})()`)
+	for name, want := range map[string]string{"conservative": "10.00/20.00", "balanced": "25.00/50.00", "aggressive": "50.00/100.00"} {
+		if presets[name] != want {
+			t.Errorf("the %s preset offers %q (trade/daily loss), want %s", name, presets[name], want)
+		}
 	}
-	tb.screenshot("onboarding-4-plan")
+	tb.clickLabel("risk-preset-conservative")
+	tb.waitFor("the preset filled in", `parseFloat(document.getElementById('initial-config-form-min_profit_pct').value) === 2 &&
+		parseFloat(document.getElementById('initial-config-form-max_trade_size_usd').value) === 10`)
+	tb.waitFor("single-platform arbitrage on", `document.getElementById('initial-config-form-enable_single_platform_arb').checked`)
+	tb.screenshot("onboarding-4-risk")
 	tb.click("onboarding-finish")
 	tb.waitPage("/dashboard")
 	tb.waitFor("the dashboard", `document.getElementById('bot-card') && !document.getElementById('onboarding-banner')`)
@@ -332,7 +360,7 @@ func testSignUpAndOnboarding(t *testing.T, browser context.Context, srv *server)
 		t.Errorf("profile after onboarding: %+v", prof.Profile)
 	}
 	cfg := apiJSON[map[string]any](tb, "GET", "/api/v1/config", nil)
-	if !sameDecimal(cfg["min_profit_pct"], "2") || !sameDecimal(cfg["max_trade_size_usd"], "25") || cfg["enable_single_platform_arb"] != true {
+	if !sameDecimal(cfg["min_profit_pct"], "2") || !sameDecimal(cfg["max_trade_size_usd"], "10") || cfg["enable_single_platform_arb"] != true {
 		t.Errorf("config after onboarding: min_profit_pct %v, max_trade_size_usd %v, single-platform %v",
 			cfg["min_profit_pct"], cfg["max_trade_size_usd"], cfg["enable_single_platform_arb"])
 	}
@@ -466,21 +494,38 @@ func testAPIKeys(t *testing.T, browser context.Context, srv *server) {
 	tb.waitFor("the key cards", `document.getElementById('key-card-polymarket') && document.getElementById('key-card-kalshi')`)
 	tb.screenshot("keys-empty")
 
-	wallet, l2Key, l2Secret, l2Pass := walletKey(), "l2key-"+randomHex(12), randomHex(24), "pass-"+randomHex(10)
+	wallet, l2Key, l2Secret, l2Pass := walletKey(), newUUID(), randomHex(24), "pass-"+randomHex(10)
 	tb.fill("key-form-polymarket-private_key", wallet)
 	tb.openDetails("key-form-polymarket-optional") // the optional L2 credentials
 	tb.fill("key-form-polymarket-api_key", l2Key)
 	tb.fill("key-form-polymarket-api_secret", l2Secret)
 	tb.fill("key-form-polymarket-passphrase", l2Pass)
 	tb.click("key-form-polymarket-submit")
-	// Made-up L2 credentials: the key is stored, and the venue (the
-	// simulator) says they are not valid.
+	// Made-up L2 credentials of the right shape: the key is stored, the
+	// venue (the simulator) refuses them, and the page says so in plain
+	// words next to the field, keeping what was typed to correct it.
 	tb.waitFor("the Polymarket key saved and refused by the venue", slotStatus("polymarket", "paper", "invalid"))
+	tb.fieldErrorNextToField("key-form-polymarket", "api_key", "Polymarket did not accept these L2 API credentials")
+	if v := eval[string](tb, `document.getElementById('key-form-polymarket-private_key').value`); v != wallet {
+		t.Errorf("after the venue refused the key the wallet input holds %d characters, want what was typed", len(v))
+	}
+	// Corrected (the L2 fields emptied, to be derived): valid, the form is
+	// cleared and the old error is gone.
+	eval[chromedp.Void](tb, `['api_key','api_secret','passphrase'].forEach(function(f){document.getElementById('key-form-polymarket-'+f).value='';})`)
+	tb.click("key-form-polymarket-submit")
+	tb.waitFor("the corrected Polymarket key valid", slotValid("polymarket", "paper"))
+	tb.waitFor("the old error cleared", `document.getElementById('key-form-polymarket-api_key-error').textContent.trim() === '' &&
+		document.getElementById('key-polymarket-paper-problems').textContent.trim() === '' &&
+		document.getElementById('key-form-polymarket-private_key').value === ''`)
 
-	keyID := "browser-" + randomHex(6)
+	// A Kalshi key ID of the wrong shape is refused before it is stored.
+	keyID := newUUID()
 	privPEM := kalshiKey(t, srv, keyID)
-	tb.fill("key-form-kalshi-api_key", keyID)
+	tb.fill("key-form-kalshi-api_key", "hello")
 	tb.fill("key-form-kalshi-private_key", privPEM)
+	tb.click("key-form-kalshi-submit")
+	tb.fieldErrorNextToField("key-form-kalshi", "api_key", "key ID Kalshi shows")
+	tb.fill("key-form-kalshi-api_key", keyID)
 	tb.click("key-form-kalshi-submit")
 	tb.waitFor("the Kalshi key saved and valid", slotValid("kalshi", "paper"))
 
@@ -500,7 +545,7 @@ func testAPIKeys(t *testing.T, browser context.Context, srv *server) {
 		t.Errorf("fingerprint %q", fp)
 	}
 	tb.open("/keys")
-	tb.waitFor("the stored keys after a reload", slotStatus("polymarket", "paper", "invalid")+" && "+slotValid("kalshi", "paper"))
+	tb.waitFor("the stored keys after a reload", slotValid("polymarket", "paper")+" && "+slotValid("kalshi", "paper"))
 	check("after a reload")
 	if got := tb.text("#key-polymarket-paper-fingerprint"); got != fp {
 		t.Errorf("fingerprint after reload %q, before %q", got, fp)

@@ -45,8 +45,8 @@ var (
 const (
 	email       = "crash@polybot.test"
 	password    = "a long password 1"
-	kalshiKeyID = "crash-tenant"      // the tenant's own Kalshi key
-	mdKeyID     = "crash-market-data" // the platform's Kalshi market-data key
+	kalshiKeyID = "c7a5e000-0000-4000-8000-7e7a7e7a7e7a" // the tenant's own Kalshi key (UUID-shaped, as Kalshi's are)
+	mdKeyID     = "crash-market-data"                    // the platform's Kalshi market-data key
 	// The Fed recording spans three weeks; at 72000× a loop takes 25 s and
 	// shows ~180 cross-venue opportunities above the tenant's 0.1% minimum.
 	simSpeed = "72000"

@@ -135,13 +135,13 @@ func TestCookieWritesNeedTheCSRFToken(t *testing.T) {
 func TestSecretsReturnMetadataOnly(t *testing.T) {
 	env := newEnv(t, nil)
 	c := env.client().signup("keys@example.com")
-	const apiKey, privateKey = "ak-live-1234567890", "-----BEGIN PRIVATE KEY-----\nMIIsecretsecret\n-----END PRIVATE KEY-----"
+	apiKey, privateKey := "5e1f0c3a-1234-4abc-8def-0123456789ab", testRSAKey(t)
 	runCases(t, c, []apiCase{
 		{"unknown platform", "POST", "/api/v1/secrets", map[string]any{"platform": "binance", "api_key": "x"}, 400, "platform", ""},
 		{"no fields", "POST", "/api/v1/secrets", map[string]any{"platform": "kalshi"}, 400, "", ""},
 		{"store kalshi paper", "POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "is_paper": true, "api_key": apiKey, "private_key": privateKey}, 201, "", `"fingerprint"`},
-		{"rotate kalshi paper", "POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "is_paper": true, "api_key": apiKey + "2", "private_key": privateKey}, 200, "", `"validation_status":"pending"`},
-		{"store polymarket live via alias", "POST", "/api/user/secrets", map[string]any{"platform": "polymarket", "is_paper": false, "private_key": "0xabc123", "api_key": "k", "api_secret": "s", "passphrase": "p", "additional_config": map[string]string{"wallet_address": "0x1234"}}, 201, "", `"wallet_address"`},
+		{"rotate kalshi paper", "POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "is_paper": true, "api_key": "5e1f0c3a-1234-4abc-8def-0123456789ac", "private_key": privateKey}, 200, "", `"validation_status":"pending"`},
+		{"store polymarket live via alias", "POST", "/api/user/secrets", map[string]any{"platform": "polymarket", "is_paper": false, "private_key": "0x" + strings.Repeat("ab", 32), "api_key": "0b0c0d0e-1234-4abc-8def-0123456789ab", "api_secret": "c2VjcmV0LXNlY3JldA==", "passphrase": "p", "additional_config": map[string]string{"wallet_address": "0x1234"}}, 201, "", `"wallet_address"`},
 		{"list", "GET", "/api/v1/secrets", nil, 200, "", `"platform":"kalshi"`},
 		{"delete needs paper flag", "DELETE", "/api/v1/secrets/kalshi", nil, 400, "paper", ""},
 		{"delete bad paper flag", "DELETE", "/api/v1/secrets/kalshi?paper=maybe", nil, 400, "paper", ""},
@@ -149,7 +149,7 @@ func TestSecretsReturnMetadataOnly(t *testing.T) {
 		{"delete", "DELETE", "/api/v1/secrets/kalshi?paper=true", nil, 204, "", ""},
 		{"delete again", "DELETE", "/api/v1/secrets/kalshi?paper=true", nil, 404, "", ""},
 	})
-	if strings.Contains(env.bodies.String(), apiKey) || strings.Contains(env.bodies.String(), "MIIsecretsecret") {
+	if strings.Contains(env.bodies.String(), apiKey) || strings.Contains(env.bodies.String(), pemLine(privateKey)) {
 		t.Fatal("a response body contains a secret value")
 	}
 }

@@ -13,13 +13,15 @@ import (
 )
 
 // canaries are known secret values pushed through the API; none may appear
-// anywhere afterwards, in any encoding.
+// anywhere afterwards, in any encoding. Each has the shape its field needs
+// (keys of the wrong shape are refused before they are stored); the RSA
+// key's canary is a line of its PEM body (canaryPEM).
 var canaries = []string{
-	"CANARY-api-key-5f1e2d3c4b5a6978",
-	"CANARY-api-secret-0a9b8c7d6e5f4",
-	"CANARY-private-key-1122334455667788",
+	"ca4a21e5-5f1e-4d3c-8b5a-697800000001",                               // Polymarket L2 API key / Kalshi key ID
+	"Q0FOQVJZLWFwaS1zZWNyZXQtMGE5YjhjN2Q2ZTVm",                           // L2 API secret (base64)
+	"0xca4a21e5ca4a21e5ca4a21e5ca4a21e5ca4a21e5ca4a21e5ca4a21e511223344", // wallet key
 	"CANARY-passphrase-deadbeefcafe",
-	"CANARY-rotated-key-9988776655",
+	"ca4a21e5-9988-4776-8655-000000000002", // rotated Kalshi key ID
 	"CANARY-password-horse-staple",
 }
 
@@ -54,9 +56,14 @@ func testCanarySecretsNeverLeak(t *testing.T, open storeOpener) {
 
 	full := map[string]any{"platform": "polymarket", "is_paper": false, "api_key": canaries[0], "api_secret": canaries[1], "private_key": canaries[2], "passphrase": canaries[3]}
 	expectStatus(t, c.do("POST", "/api/v1/secrets", full), 201)
-	expectStatus(t, c.do("POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "api_key": canaries[0], "private_key": canaries[2]}), 201)
+	rsaKey := testRSAKey(t)
+	expectStatus(t, c.do("POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "api_key": canaries[0], "private_key": rsaKey}), 201)
 	// Rotation.
-	expectStatus(t, c.do("POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "api_key": canaries[4], "private_key": canaries[2]}), 200)
+	expectStatus(t, c.do("POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "api_key": canaries[4], "private_key": rsaKey}), 200)
+	// A key of the wrong shape is refused, and not echoed.
+	if r := c.do("POST", "/api/v1/secrets", map[string]any{"platform": "kalshi", "api_key": canaries[0], "private_key": canaries[3]}); r.Status != 400 {
+		t.Errorf("a Kalshi key that is no PEM: %d", r.Status)
+	}
 	// Bad requests that carry secrets must not echo them.
 	bad := []map[string]any{
 		{"platform": "nowhere", "api_key": canaries[0]},
@@ -110,7 +117,7 @@ func testCanarySecretsNeverLeak(t *testing.T, open storeOpener) {
 		t.Fatal("nothing captured to scan")
 	}
 	for where, data := range places {
-		for _, cn := range canaries {
+		for _, cn := range append(canaries[:len(canaries):len(canaries)], pemLine(rsaKey)) {
 			for enc, v := range encodings(cn) {
 				if bytes.Contains(data, []byte(v)) {
 					t.Errorf("%s contain canary %q (%s)", where, cn[:14], enc)

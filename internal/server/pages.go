@@ -126,7 +126,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, id *identity,
 	if status >= 500 {
 		d.Message = "PolyBot could not show this page. Please try again in a moment."
 	}
-	p := &web.Page{Title: d.Heading, Data: d}
+	p := &web.Page{Title: d.Heading, Data: d, Sim: s.cfg.Sim}
 	if id != nil {
 		p.User, p.CSRF = viewer(id, nil), csrfOf(id)
 	}
@@ -166,7 +166,7 @@ func viewer(id *identity, p *polybot.Profile) *web.Viewer {
 
 // render renders a signed-in user's page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, id *identity, p *polybot.Profile, view, title string, data any) error {
-	page := &web.Page{Title: title, Nav: view, CSRF: csrfOf(id), User: viewer(id, p), Data: data}
+	page := &web.Page{Title: title, Nav: view, CSRF: csrfOf(id), User: viewer(id, p), Data: data, Sim: s.cfg.Sim}
 	if err := s.cfg.Web.Render(w, http.StatusOK, view, page); err != nil {
 		return polybot.Internal(err)
 	}
@@ -229,7 +229,7 @@ func (s *Server) authPage(w http.ResponseWriter, r *http.Request, id *identity, 
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
-	if err := s.cfg.Web.Render(w, http.StatusOK, view, &web.Page{Title: title, Data: web.AuthData{Next: next}}); err != nil {
+	if err := s.cfg.Web.Render(w, http.StatusOK, view, &web.Page{Title: title, Data: web.AuthData{Next: next}, Sim: s.cfg.Sim}); err != nil {
 		return polybot.Internal(err)
 	}
 	return nil
@@ -300,7 +300,9 @@ func (s *Server) pageOnboarding(w http.ResponseWriter, r *http.Request, id *iden
 		return err
 	}
 	plan := web.NewPlanData(p, tiers, webUsage(u), id.user.Role == polybot.RoleAdmin)
-	return s.render(w, r, id, p, "onboarding", "Set up", web.NewOnboarding(step, p, c, metas, plan))
+	d := web.NewOnboarding(step, p, c, metas, plan)
+	d.Sim = s.simKeys()
+	return s.render(w, r, id, p, "onboarding", "Set up", d)
 }
 
 func webUsage(u usage) web.Usage {
@@ -392,7 +394,7 @@ func (s *Server) pageKeys(w http.ResponseWriter, r *http.Request, id *identity) 
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, id, p, "keys", "API keys", web.KeysData{Cards: web.NewKeyCards(metas)})
+	return s.render(w, r, id, p, "keys", "API keys", web.KeysData{Cards: web.NewKeyCards(metas), Sim: s.simKeys()})
 }
 
 func (s *Server) pageConfig(w http.ResponseWriter, r *http.Request, id *identity) error {
@@ -552,3 +554,23 @@ func cloneQuery(q url.Values) url.Values {
 	}
 	return out
 }
+
+func (s *Server) pageTokens(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var p *polybot.Profile
+	var toks []*polybot.APIToken
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		if p, err = tx.Profile(); err != nil {
+			return err
+		}
+		toks, err = tx.APITokens()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, id, p, "tokens", "API tokens", web.NewTokensData(toks))
+}
+
+// simKeys reports whether the pages may offer "Generate simulator keys".
+func (s *Server) simKeys() bool { return s.cfg.Sim && s.cfg.SimulatorKeys != nil }

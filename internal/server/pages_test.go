@@ -132,6 +132,7 @@ var userPages = []struct{ path, marker string }{
 	{"/dashboard", `id="pnl-chart"`},
 	{"/orders", `id="orders-table"`},
 	{"/keys", `id="key-card-kalshi"`},
+	{"/tokens", `id="token-form-name"`},
 	{"/config", `id="config-form-max_trade_size_usd"`},
 	{"/plan", `id="usage-bar"`},
 }
@@ -152,7 +153,7 @@ func TestEveryPageRendersForASignedInUser(t *testing.T) {
 		expectContains(t, p, c.page(p), `id="onboarding-step-1"`)
 	}
 	expectStatus(t, c.do("PATCH", "/api/v1/profile", map[string]bool{"accept_terms": true}), 200)
-	for p, marker := range map[string]string{"/onboarding?step=2": `id="key-form-polymarket"`, "/onboarding?step=3": `id="initial-config-form"`, "/onboarding?step=4": `id="onboarding-finish"`} {
+	for p, marker := range map[string]string{"/onboarding?step=2": `id="onboarding-plan-limits"`, "/onboarding?step=3": `id="key-form-polymarket"`, "/onboarding?step=4": `id="initial-config-form"`} {
 		r := c.page(p)
 		expectStatus(t, r, 200)
 		expectSecurePage(t, p, r)

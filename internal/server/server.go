@@ -64,6 +64,15 @@ type Config struct {
 	// believed; from any other peer the socket address is the client.
 	TrustedProxies []netip.Prefix
 
+	// Sim marks a server whose venues are the built-in simulators (serve
+	// --sim): every page says that no real money is at stake.
+	Sim bool
+	// SimulatorKeys makes fresh credentials for platform that the running
+	// simulators accept (a Kalshi key pair registered with the simulator, a
+	// Polymarket wallet and its derived L2 credentials). Nil outside --sim,
+	// where POST /api/v1/secrets/{platform}/simulator answers 404.
+	SimulatorKeys func(ctx context.Context, platform polybot.Platform) (map[string]string, error)
+
 	// Web renders the browser UI; nil serves the API only (the page
 	// routes are not mounted).
 	Web *web.UI
@@ -159,6 +168,7 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/secrets", s.handlePutSecret, user},
 		{"DELETE /api/v1/secrets/{platform}", s.handleDeleteSecret, user},
 		{"POST /api/v1/secrets/{platform}/validate", s.handleValidateSecret, user},
+		{"POST /api/v1/secrets/{platform}/simulator", s.handleSimulatorSecret, user},
 
 		{"GET /api/v1/audit", s.handleAudit, user},
 
@@ -205,6 +215,7 @@ func (s *Server) routeTable() []route {
 		{"GET /dashboard", s.pageDashboard, pageUser},
 		{"GET /orders", s.pageOrders, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
+		{"GET /tokens", s.pageTokens, pageUser},
 		{"GET /config", s.pageConfig, pageUser},
 		{"GET /plan", s.pagePlan, pageUser},
 		{"GET /admin", s.pageAdmin, pageAdmin},

@@ -310,6 +310,9 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 	fields := map[string]string{}
 	for name, val := range map[string]string{polybot.FieldAPIKey: in.APIKey, polybot.FieldAPISecret: in.APISecret,
 		polybot.FieldPrivateKey: in.PrivateKey, polybot.FieldPassphrase: in.Passphrase} {
+		if name != polybot.FieldPrivateKey || platform != polybot.Kalshi {
+			val = strings.TrimSpace(val) // pasted tokens often carry a stray space or newline
+		}
 		if val != "" {
 			fields[name] = val
 		}
@@ -318,9 +321,36 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 	if err != nil {
 		return err
 	}
+	// A key of the wrong shape is refused before it is stored.
+	if err := polybot.CheckCredentialFormat(platform, fieldBytes(fields)); err != nil {
+		return err
+	}
+	meta, status, err := s.storeSecret(r, id, platform, paper, active, fields, extra, "")
+	if err != nil {
+		return err
+	}
+	s.reload(r, id.tenant())
+	return writeJSON(w, status, meta)
+}
+
+func fieldBytes(fields map[string]string) map[string][]byte {
+	out := make(map[string][]byte, len(fields))
+	for k, v := range fields {
+		out[k] = []byte(v)
+	}
+	return out
+}
+
+// storeSecret seals fields with the tenant's data key and stores them as
+// the platform's key in one mode, replacing any key there, and audits it
+// in the same transaction. source, when set, is recorded in the audit
+// details (e.g. "simulator" for generated keys). The status is 201 for a
+// new key and 200 for a replaced one.
+func (s *Server) storeSecret(r *http.Request, id *identity, platform polybot.Platform, paper, active bool, fields map[string]string,
+	extra json.RawMessage, source string) (polybot.SecretMeta, int, error) {
 	var meta polybot.SecretMeta
 	status := http.StatusCreated
-	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		sec, err := s.cfg.Secrets.NewSecret(r.Context(), tx, platform, paper, fields)
 		if err != nil {
 			return err
@@ -334,15 +364,15 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 			return err
 		}
 		meta = sec.Meta()
-		details, _ := json.Marshal(map[string]any{"platform": platform, "is_paper": paper, "fields": meta.Fields, "fingerprint": sec.Fingerprint, "replaced": status == http.StatusOK})
+		d := map[string]any{"platform": platform, "is_paper": paper, "fields": meta.Fields, "fingerprint": sec.Fingerprint, "replaced": status == http.StatusOK}
+		if source != "" {
+			d["source"] = source
+		}
+		details, _ := json.Marshal(d)
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditSecretCreate,
 			Target: "secret:" + string(platform) + ":" + mode(paper), Details: string(details), CreatedAt: tx.Now()})
 	})
-	if err != nil {
-		return err
-	}
-	s.reload(r, id.tenant())
-	return writeJSON(w, status, meta)
+	return meta, status, err
 }
 
 // additionalConfig checks the non-secret settings stored beside a key.
@@ -391,6 +421,58 @@ func (s *Server) handleDeleteSecret(w http.ResponseWriter, r *http.Request, id *
 	return nil
 }
 
+type simulatorSecretRequest struct {
+	Paper *bool `json:"is_paper"`
+}
+
+// handleSimulatorSecret generates credentials the built-in simulators
+// accept and stores them like any key (sealed, audited with source
+// "simulator"). Only under --sim; elsewhere there is no such route.
+func (s *Server) handleSimulatorSecret(w http.ResponseWriter, r *http.Request, id *identity) error {
+	if !s.cfg.Sim || s.cfg.SimulatorKeys == nil {
+		return polybot.Errorf(polybot.ENOTFOUND, "Simulator keys exist only when PolyBot runs with --sim.")
+	}
+	platform, err := polybot.ParsePlatform(r.PathValue("platform"))
+	if err != nil {
+		return err
+	}
+	if platform != polybot.Polymarket && platform != polybot.Kalshi {
+		return polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket and kalshi")
+	}
+	var in simulatorSecretRequest
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(body)) != "" {
+		if err := decodeStrict(body, &in); err != nil {
+			return err
+		}
+	}
+	paper := true
+	if in.Paper != nil {
+		paper = *in.Paper
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	fields, err := s.cfg.SimulatorKeys(ctx, platform)
+	cancel()
+	if err != nil {
+		if polybot.ErrorCode(err) == polybot.EINTERNAL {
+			return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "the " + polybot.PlatformName(platform) + " simulator could not make a key; try again", Err: err}
+		}
+		return err
+	}
+	if err := polybot.CheckCredentialFormat(platform, fieldBytes(fields)); err != nil {
+		return polybot.Internal(err) // the generator's bug, not the user's
+	}
+	meta, status, err := s.storeSecret(r, id, platform, paper, true, fields, json.RawMessage(`{}`), "simulator")
+	if err != nil {
+		return err
+	}
+	s.reload(r, id.tenant())
+	return writeJSON(w, status, meta)
+}
+
 type validateResponse struct {
 	Secret polybot.SecretMeta `json:"secret"`
 	Valid  bool               `json:"valid"`
@@ -434,14 +516,15 @@ func (s *Server) handleValidateSecret(w http.ResponseWriter, r *http.Request, id
 		err := s.cfg.CheckCredentials(ctx, id.tenant(), platform, paper, plain, sec.AdditionalConfig)
 		cancel()
 		var ve *polybot.VenueError
+		var field, msg string
+		var rejected bool
+		if errors.As(err, &ve) {
+			field, msg, rejected = polybot.CredentialRejection(platform, ve, len(plain[polybot.FieldAPIKey]) > 0)
+		}
 		switch {
 		case err == nil:
-		case errors.As(err, &ve) && (ve.Status == http.StatusUnauthorized || ve.Status == http.StatusForbidden):
-			field := polybot.FieldAPIKey
-			if len(plain[field]) == 0 {
-				field = polybot.FieldPrivateKey
-			}
-			problem = polybot.FieldError(field, string(platform)+" rejected these credentials: "+ve.Message)
+		case rejected:
+			problem = polybot.FieldError(field, msg)
 		case polybot.ErrorCode(err) == polybot.EINVALID:
 			problem = err
 		default:

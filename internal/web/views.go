@@ -14,6 +14,9 @@ type Page struct {
 	CSRF  string // the session's CSRF token, for the <meta> tag and hidden fields
 	User  *Viewer
 	Data  any
+	// Sim is set when the venues are the built-in simulators (serve
+	// --sim): every page shows a banner saying no real money is at stake.
+	Sim bool
 
 	View  string // set by Render
 	Nonce string // set by Render: the CSP nonce of this response
@@ -329,6 +332,40 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 // KeysData is the API keys page's data.
 type KeysData struct {
 	Cards []KeyCard
+	// Sim: the venues are the built-in simulators, so Polymarket and
+	// Kalshi cards offer "Generate simulator keys".
+	Sim bool
+}
+
+// Simulated reports whether the platform has a built-in simulator.
+func (c KeyCard) Simulated() bool {
+	return c.Platform == polybot.Polymarket || c.Platform == polybot.Kalshi
+}
+
+// --- API tokens ---
+
+// TokenRow is one API token as the tokens page lists it: never the token.
+type TokenRow struct {
+	ID       polybot.ID
+	Name     string
+	Prefix   string
+	Created  time.Time
+	LastUsed *time.Time
+	Expires  *time.Time
+}
+
+// TokensData is the API tokens page's data.
+type TokensData struct {
+	Tokens []TokenRow
+}
+
+// NewTokensData lists tokens, newest first as the store returns them.
+func NewTokensData(toks []*polybot.APIToken) TokensData {
+	d := TokensData{Tokens: []TokenRow{}}
+	for _, t := range toks {
+		d.Tokens = append(d.Tokens, TokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Created: t.CreatedAt, LastUsed: t.LastUsedAt, Expires: t.ExpiresAt})
+	}
+	return d
 }
 
 // --- config ---
@@ -537,18 +574,32 @@ type RiskPreset struct {
 	Checked         bool
 }
 
-// RiskPresets are the conservative, balanced and aggressive presets for p's
-// plan; the one matching c, if any, is checked.
+// RiskPresets are the conservative, balanced and aggressive presets derived
+// from p's plan: aggressive uses the plan's whole trade size and daily loss
+// limits, balanced half of them and conservative a fifth (whole dollars,
+// at least $1), so each preset promises what the plan can give. The one
+// matching c, if any, is checked.
 func RiskPresets(c *polybot.Config, p *polybot.Profile) []RiskPreset {
 	d := polybot.MustDecimal
-	ps := []RiskPreset{
-		{Name: "conservative", Label: "Conservative", Description: "Only clear edges, small trades.", MinProfitPct: d("2"), MaxTradeSizeUSD: d("25"), MaxDailyLossUSD: d("50")},
-		{Name: "balanced", Label: "Balanced", Description: "The defaults: a 1% edge, $50 trades.", MinProfitPct: d("1"), MaxTradeSizeUSD: d("50"), MaxDailyLossUSD: d("100")},
-		{Name: "aggressive", Label: "Aggressive", Description: "Thinner edges, larger trades (up to your plan's limits).", MinProfitPct: d("0.5"), MaxTradeSizeUSD: d("250"), MaxDailyLossUSD: d("500")},
+	share := func(limit polybot.Decimal, frac string) polybot.Decimal {
+		v := limit.Mul(d(frac)).Floor(d("1"))
+		if v.Sign() <= 0 {
+			v = d("1").Min(limit)
+		}
+		return v
 	}
+	ps := []RiskPreset{
+		{Name: "conservative", Label: "Conservative", MinProfitPct: d("2"),
+			MaxTradeSizeUSD: share(p.MaxTradeSizeUSD, "0.2"), MaxDailyLossUSD: share(p.MaxDailyLossUSD, "0.2")},
+		{Name: "balanced", Label: "Balanced", MinProfitPct: d("1"),
+			MaxTradeSizeUSD: share(p.MaxTradeSizeUSD, "0.5"), MaxDailyLossUSD: share(p.MaxDailyLossUSD, "0.5")},
+		{Name: "aggressive", Label: "Aggressive", MinProfitPct: d("0.5"),
+			MaxTradeSizeUSD: p.MaxTradeSizeUSD, MaxDailyLossUSD: p.MaxDailyLossUSD},
+	}
+	ps[0].Description = "Only clear edges (2% or more), a fifth of your plan's limits."
+	ps[1].Description = "A 1% edge, half of your plan's limits."
+	ps[2].Description = "Thinner edges (0.5%), the largest trades your " + capitalize(p.SubscriptionTier) + " plan allows."
 	for i := range ps {
-		ps[i].MaxTradeSizeUSD = ps[i].MaxTradeSizeUSD.Min(p.MaxTradeSizeUSD)
-		ps[i].MaxDailyLossUSD = ps[i].MaxDailyLossUSD.Min(p.MaxDailyLossUSD)
 		ps[i].Checked = ps[i].MinProfitPct.Cmp(c.MinProfitPct) == 0 && ps[i].MaxTradeSizeUSD.Cmp(c.MaxTradeSizeUSD) == 0 &&
 			ps[i].MaxDailyLossUSD.Cmp(c.MaxDailyLossUSD) == 0
 	}
@@ -565,10 +616,26 @@ type OnboardingData struct {
 	Presets       []RiskPreset
 	Plan          PlanData
 	Panel         string // the wizard's first panel: polymarket, kalshi or brokers
+	// Sim: the venues are the built-in simulators, so the platform step
+	// offers "Generate simulator keys".
+	Sim bool
+	// OneVenue: the plan has no cross-platform strategy, so one venue is
+	// enough to trade.
+	OneVenue bool
 }
 
+// Onboarding steps, in order: the plan (its limits and strategies) comes
+// before the platforms, so a user knows what they can trade before they
+// connect anything.
+const (
+	StepWelcome   = 1
+	StepPlan      = 2
+	StepPlatforms = 3
+	StepRisk      = 4
+)
+
 // OnboardingSteps names the four steps.
-var OnboardingSteps = []string{"Welcome", "Connect platforms", "Risk and strategies", "Plan"}
+var OnboardingSteps = []string{"Welcome", "Your plan", "Connect platforms", "Risk and strategies"}
 
 // --- admin ---
 
@@ -611,7 +678,7 @@ type AdminData struct {
 // NewOnboarding builds onboarding's data. step is the step to show (1–4).
 func NewOnboarding(step int, p *polybot.Profile, c *polybot.Config, metas []polybot.SecretMeta, plan PlanData) OnboardingData {
 	d := OnboardingData{Step: step, AcceptedTerms: p.AcceptedTermsAt, Cards: NewKeyCards(metas), Config: NewConfigView(c, p),
-		Presets: RiskPresets(c, p), Plan: plan}
+		Presets: RiskPresets(c, p), Plan: plan, OneVenue: !p.Features.CrossPlatform}
 	next := NextOnboardingStep(p, c, metas)
 	for i, name := range OnboardingSteps {
 		n := i + 1
@@ -628,25 +695,29 @@ func NewOnboarding(step int, p *polybot.Profile, c *polybot.Config, metas []poly
 }
 
 // NextOnboardingStep is where a user resumes onboarding: the terms until
-// accepted; then the platform wizard until Polymarket and Kalshi both have
-// a key or the config was saved; then the plan once the config was saved
-// (the sign-up default config has never been saved: updated == created).
+// accepted; then the plan until any key is stored; then the platform wizard
+// until Polymarket and Kalshi both have a key; then risk and strategies
+// (also once the config was saved: the sign-up default config has never
+// been saved, updated == created).
 func NextOnboardingStep(p *polybot.Profile, c *polybot.Config, metas []polybot.SecretMeta) int {
 	if p.AcceptedTermsAt == nil {
-		return 1
+		return StepWelcome
 	}
 	if c.UpdatedAt.After(c.CreatedAt) {
-		return 4
+		return StepRisk
 	}
 	var pm, ks bool
 	for _, m := range metas {
 		pm = pm || m.Platform == polybot.Polymarket
 		ks = ks || m.Platform == polybot.Kalshi
 	}
-	if pm && ks {
-		return 3
+	switch {
+	case pm && ks:
+		return StepRisk
+	case len(metas) > 0:
+		return StepPlatforms
 	}
-	return 2
+	return StepPlan
 }
 
 // --- orders ---

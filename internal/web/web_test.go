@@ -270,40 +270,74 @@ func TestChartPlacesPointsExactlyAndStepsAfterEachFill(t *testing.T) {
 	}
 }
 
-func TestRiskPresetsStayWithinThePlan(t *testing.T) {
-	p := &polybot.Profile{MaxTradeSizeUSD: polybot.MustDecimal("100"), MaxDailyLossUSD: polybot.MustDecimal("300")}
-	c := polybot.DefaultConfig(polybot.NewID(), time.Now())
-	ps := RiskPresets(c, p)
-	if ps[2].MaxTradeSizeUSD.String() != "100.00" || ps[2].MaxDailyLossUSD.String() != "300.00" {
-		t.Errorf("aggressive preset %+v exceeds the plan", ps[2])
+// The presets are shares of the plan's limits, worked by hand: a fifth,
+// a half and all of them, in whole dollars.
+func TestRiskPresetsAreDerivedFromThePlansLimits(t *testing.T) {
+	cases := []struct {
+		name        string
+		trade, loss string
+		want        [3][2]string // conservative, balanced, aggressive: trade size, daily loss
+		checked     int          // the preset the default config (1%, $50, $100) matches, -1 for none
+	}{
+		{"free", "50", "100", [3][2]string{{"10.00", "20.00"}, {"25.00", "50.00"}, {"50.00", "100.00"}}, -1},
+		{"basic", "250", "500", [3][2]string{{"50.00", "100.00"}, {"125.00", "250.00"}, {"250.00", "500.00"}}, -1},
+		{"pro", "1000", "2500", [3][2]string{{"200.00", "500.00"}, {"500.00", "1250.00"}, {"1000.00", "2500.00"}}, -1},
+		{"odd", "7", "3", [3][2]string{{"1.00", "1.00"}, {"3.00", "1.00"}, {"7.00", "3.00"}}, -1},
+		{"tiny", "0.50", "0", [3][2]string{{"0.50", "0.00"}, {"0.50", "0.00"}, {"0.50", "0.00"}}, -1},
+		{"default is balanced", "100", "200", [3][2]string{{"20.00", "40.00"}, {"50.00", "100.00"}, {"100.00", "200.00"}}, 1},
 	}
-	if !ps[1].Checked || ps[0].Checked || ps[2].Checked {
-		t.Errorf("the default config should match the balanced preset only: %+v", ps)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &polybot.Profile{SubscriptionTier: tc.name, MaxTradeSizeUSD: polybot.MustDecimal(tc.trade), MaxDailyLossUSD: polybot.MustDecimal(tc.loss)}
+			c := polybot.DefaultConfig(polybot.NewID(), time.Now())
+			ps := RiskPresets(c, p)
+			for i, w := range tc.want {
+				if got := [2]string{ps[i].MaxTradeSizeUSD.String(), ps[i].MaxDailyLossUSD.String()}; got != w {
+					t.Errorf("%s preset: trade/loss %v, want %v", ps[i].Name, got, w)
+				}
+				if ps[i].MaxTradeSizeUSD.Cmp(p.MaxTradeSizeUSD) > 0 || ps[i].MaxDailyLossUSD.Cmp(p.MaxDailyLossUSD) > 0 {
+					t.Errorf("%s preset %+v exceeds the plan", ps[i].Name, ps[i])
+				}
+				if ps[i].Checked != (i == tc.checked) {
+					t.Errorf("%s preset checked = %v", ps[i].Name, ps[i].Checked)
+				}
+			}
+			if ps[2].MaxTradeSizeUSD.Cmp(ps[1].MaxTradeSizeUSD) < 0 || ps[1].MaxTradeSizeUSD.Cmp(ps[0].MaxTradeSizeUSD) < 0 {
+				t.Errorf("presets do not grow from conservative to aggressive: %+v", ps)
+			}
+		})
 	}
 }
 
-func TestOnboardingResumesAtTheFirstUnfinishedStep(t *testing.T) {
+func TestOnboardingShowsThePlanBeforeThePlatforms(t *testing.T) {
 	now := time.Now()
 	p := &polybot.Profile{}
 	c := polybot.DefaultConfig(polybot.NewID(), now)
-	if n := NextOnboardingStep(p, c, nil); n != 1 {
-		t.Errorf("terms not accepted: step %d", n)
+	pm := []polybot.SecretMeta{{Platform: polybot.Polymarket, Paper: true}}
+	both := append(pm, polybot.SecretMeta{Platform: polybot.Kalshi})
+	accepted := func() { p.AcceptedTermsAt = &now }
+	saved := func() { c.UpdatedAt = c.CreatedAt.Add(time.Second) }
+	cases := []struct {
+		name  string
+		setup func()
+		keys  []polybot.SecretMeta
+		want  int
+	}{
+		{"terms not accepted", func() {}, nil, StepWelcome},
+		{"terms not accepted, keys stored", func() {}, both, StepWelcome},
+		{"no keys yet: the plan", accepted, nil, StepPlan},
+		{"Polymarket only: the platforms", accepted, pm, StepPlatforms},
+		{"both venues: risk", accepted, both, StepRisk},
+		{"config saved: risk", saved, nil, StepRisk},
 	}
-	p.AcceptedTermsAt = &now
-	if n := NextOnboardingStep(p, c, nil); n != 2 {
-		t.Errorf("no keys: step %d", n)
+	for _, tc := range cases {
+		tc.setup()
+		if n := NextOnboardingStep(p, c, tc.keys); n != tc.want {
+			t.Errorf("%s: step %d, want %d", tc.name, n, tc.want)
+		}
 	}
-	keys := []polybot.SecretMeta{{Platform: polybot.Polymarket, Paper: true}}
-	if n := NextOnboardingStep(p, c, keys); n != 2 {
-		t.Errorf("Polymarket only: step %d", n)
-	}
-	keys = append(keys, polybot.SecretMeta{Platform: polybot.Kalshi})
-	if n := NextOnboardingStep(p, c, keys); n != 3 {
-		t.Errorf("both venues: step %d", n)
-	}
-	c.UpdatedAt = c.CreatedAt.Add(time.Second)
-	if n := NextOnboardingStep(p, c, nil); n != 4 {
-		t.Errorf("config saved: step %d", n)
+	if OnboardingSteps[StepPlan-1] != "Your plan" || StepPlan >= StepPlatforms || StepPlatforms >= StepRisk {
+		t.Errorf("steps %v: the plan must come before the platforms", OnboardingSteps)
 	}
 }
 

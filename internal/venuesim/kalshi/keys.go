@@ -52,30 +52,46 @@ type DemoKey struct {
 // path (PKCS#1 PEM, as Kalshi hands them out, mode 0600; the directory is
 // created 0700) and returns a fresh key id and the public key.
 func GenerateDemoKey(path string) (DemoKey, error) {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := NewKey()
 	if err != nil {
 		return DemoKey{}, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return DemoKey{}, err
 	}
-	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return DemoKey{}, fmt.Errorf("kalshi sim: save demo key: %w", err)
 	}
-	if _, err := f.Write(priv); err != nil {
+	if _, err := f.Write(k.PrivateKeyPEM); err != nil {
 		f.Close()
 		return DemoKey{}, err
 	}
 	if err := f.Close(); err != nil {
 		return DemoKey{}, err
 	}
+	return DemoKey{KeyID: k.KeyID, PrivateKeyPath: path, PublicKeyPEM: k.PublicKeyPEM}, nil
+}
+
+// Key is a generated key pair held in memory.
+type Key struct {
+	KeyID         string
+	PrivateKeyPEM []byte // PKCS#1 PEM, as Kalshi hands them out
+	PublicKeyPEM  string // PKIX PEM, for AccountConfig or the admin route
+}
+
+// NewKey makes a 2048-bit RSA key pair and a fresh UUID-shaped key id,
+// without touching the disk (serve --sim stores it sealed, as any key).
+func NewKey() (Key, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return Key{}, err
+	}
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	if err != nil {
-		return DemoKey{}, err
+		return Key{}, err
 	}
-	return DemoKey{KeyID: newKeyID(), PrivateKeyPath: path,
+	return Key{KeyID: newKeyID(), PrivateKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}),
 		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}, nil
 }
 

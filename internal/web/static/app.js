@@ -296,7 +296,7 @@
       }
       // A field may word its error itself (data-message); otherwise the
       // API's message follows the field's label.
-      slot.textContent = slot.dataset.message || fieldLabel(form, name) + ' ' + fields[name] + '.';
+      slot.textContent = slot.dataset.message || fieldMessage(fieldLabel(form, name), fields[name]);
       var input = fieldInput(form, name);
       if (input) {
         var det = input.closest('details');
@@ -314,6 +314,14 @@
       }
     }
     if (first && typeof first.focus === 'function') { first.focus(); }
+  }
+
+  // fieldMessage words a field error: a full sentence from the API (it
+  // starts with a capital) stands alone; a fragment follows the label.
+  function fieldMessage(label, msg) {
+    msg = String(msg || '');
+    if (/^[A-Z]/.test(msg)) { return msg; }
+    return label + ' ' + msg + '.';
   }
 
   function jsonEqual(a, b) {
@@ -339,6 +347,10 @@
           break;
         case 'bool-hidden':
           value = el.value === 'true';
+          break;
+        case 'int':
+          value = el.value.trim() === '' ? el.value : Number(el.value);
+          if (typeof value === 'number' && !Number.isInteger(value)) { value = el.value; } // the API explains
           break;
         case 'list':
           var l = lists[el.name] || (lists[el.name] = { values: [], changed: false });
@@ -407,6 +419,25 @@
       },
       then: configSaved
     },
+    // Onboarding's last step: the config is saved, then onboarding is
+    // marked done (and the form's data-next opens the dashboard).
+    'initial-config-form': {
+      then: function () {
+        return api('PATCH', '/api/v1/profile', { onboarding_completed: true });
+      }
+    },
+    'token-form': {
+      then: function (form, resp) {
+        form.reset();
+        var once = byId('token-once');
+        var val = byId('token-once-value');
+        val.value = resp.token;
+        once.hidden = false;
+        val.focus();
+        val.select();
+        addTokenRow(resp.api_token);
+      }
+    },
     'halt-form': {
       confirm: function (body) {
         if (body.state && body.state !== 'active') {
@@ -450,7 +481,14 @@
       return;
     }
     setBusy(form, false);
-    if (hooks.then) { await hooks.then(form, resp, body); }
+    if (hooks.then) {
+      try {
+        await hooks.then(form, resp, body);
+      } catch (err) {
+        showErrors(form, err);
+        return;
+      }
+    }
     var next = form.dataset.next;
     if (next && localPath(next)) { location.assign(next); }
   }
@@ -521,8 +559,8 @@
     $('[data-key="validated"]', slot).textContent = fmtTime(meta.last_validated_at);
     $('[data-key="fields"]', slot).textContent = (meta.fields || []).join(', ');
     var pr = $('[data-key="problems"]', slot);
-    var msgs = Object.keys(problems || {}).map(function (k) { return k + ' ' + problems[k]; });
-    pr.textContent = msgs.length ? 'Not valid: ' + msgs.join('; ') + '.' : '';
+    var msgs = Object.keys(problems || {}).map(function (k) { return fieldMessage(k.replace(/_/g, ' '), problems[k]); });
+    pr.textContent = msgs.length ? 'Not valid: ' + msgs.join(' ') : '';
     updateCardState(meta.platform);
   }
 
@@ -553,13 +591,14 @@
       return;
     }
     body = null;
-    // Stored: the key leaves the page for good.
-    clearSecrets(form);
     fillSlot(meta);
     try {
       var v = await api('POST', '/api/v1/secrets/' + encodeURIComponent(platform) + '/validate?paper=' + paper);
       fillSlot(v.secret, v.fields);
       if (v.valid) {
+        // Stored and valid: the key leaves the page for good. (A key the
+        // venue refused stays in the form, so the user can correct it.)
+        clearSecrets(form);
         var wrap = byId('key-form-wrap-' + platform);
         if (wrap) {
           wrap.open = false;
@@ -567,12 +606,46 @@
         }
         toast(platformName(platform) + ' ' + (paper ? 'paper' : 'live') + ' key saved and valid.', 'ok');
       } else {
-        showErrors(form, { message: 'The key was saved but is not valid. Enter it again to replace it.', fields: v.fields });
+        showErrors(form, { message: 'The key was saved but is not valid. Correct it and save again to replace it.', fields: v.fields });
       }
     } catch (err) {
       showErrors(form, err);
     }
     setBusy(form, false);
+  }
+
+  // generateKey asks the server for simulator keys (serve --sim only),
+  // then validates them like a saved key.
+  async function generateKey(btn) {
+    var platform = btn.dataset.platform;
+    var errEl = byId('sim-keys-' + platform + '-error');
+    if (errEl) { errEl.textContent = ''; }
+    var form = byId('key-form-' + platform);
+    var modeInput = form && $('input[name="is_paper"]:checked', form);
+    var paper = !modeInput || modeInput.value === 'true';
+    btn.disabled = true;
+    btn.setAttribute('aria-busy', 'true');
+    try {
+      var meta = await api('POST', '/api/v1/secrets/' + encodeURIComponent(platform) + '/simulator', { is_paper: paper });
+      fillSlot(meta);
+      var v = await api('POST', '/api/v1/secrets/' + encodeURIComponent(platform) + '/validate?paper=' + paper);
+      fillSlot(v.secret, v.fields);
+      if (form) { clearErrors(form); }
+      if (v.valid) {
+        var wrap = byId('key-form-wrap-' + platform);
+        if (wrap) {
+          wrap.open = false;
+          $('summary', wrap).textContent = 'Add or replace a key';
+        }
+        toast(platformName(platform) + ' simulator key generated and valid.', 'ok');
+      } else if (errEl) {
+        errEl.textContent = 'The simulator key was stored but did not validate. Try again.';
+      }
+    } catch (err) {
+      if (errEl) { errEl.textContent = err.message; }
+    }
+    btn.disabled = false;
+    btn.removeAttribute('aria-busy');
   }
 
   async function keyAction(btn) {
@@ -1122,6 +1195,76 @@
     }
   }
 
+  // ---------------------------------------------------------- API tokens
+
+  function addTokenRow(t) {
+    var tbody = $('#tokens-table tbody');
+    if (!tbody || !t) { return; }
+    var tr = doc.createElement('tr');
+    tr.className = 'token-row is-new';
+    tr.id = 'token-' + t.id;
+    tr.dataset.tokenId = t.id;
+    [['name', t.name], ['prefix', t.prefix + '…'], ['created', fmtTime(t.created_at)], ['last-used', fmtTime(t.last_used_at)],
+      ['expires', t.expires_at ? fmtTime(t.expires_at) : 'never']].forEach(function (c) {
+      var td = doc.createElement('td');
+      td.dataset.key = c[0];
+      if (c[0] === 'prefix') { td.className = 'mono'; }
+      td.textContent = c[1];
+      tr.appendChild(td);
+    });
+    var td = doc.createElement('td');
+    var b = doc.createElement('button');
+    b.type = 'button';
+    b.className = 'btn btn-sm btn-danger-ghost';
+    b.dataset.action = 'revoke-token';
+    b.dataset.tokenId = t.id;
+    b.dataset.tokenName = t.name;
+    b.id = 'token-' + t.id + '-revoke';
+    b.textContent = 'Revoke';
+    td.appendChild(b);
+    tr.appendChild(td);
+    var empty = byId('tokens-empty');
+    if (empty) { empty.hidden = true; }
+    tbody.insertBefore(tr, empty ? empty.nextSibling : tbody.firstChild);
+  }
+
+  async function tokenAction(btn) {
+    var action = btn.dataset.action;
+    if (action === 'copy-token') {
+      var val = byId('token-once-value');
+      val.select();
+      try {
+        await navigator.clipboard.writeText(val.value);
+        toast('Token copied.', 'ok');
+      } catch (e) {
+        toast('Press Ctrl+C (or ⌘C) to copy the selected token.');
+      }
+      return;
+    }
+    if (action === 'dismiss-token') {
+      byId('token-once-value').value = '';
+      byId('token-once').hidden = true;
+      return;
+    }
+    var ok = await confirmAction('Revoke this token?', 'Scripts using "' + btn.dataset.tokenName + '" will be refused from now on. This cannot be undone.', 'Revoke token');
+    if (!ok) { return; }
+    btn.disabled = true;
+    try {
+      await api('DELETE', '/api/v1/tokens/' + encodeURIComponent(btn.dataset.tokenId));
+    } catch (err) {
+      btn.disabled = false;
+      toast(err.message, 'error');
+      return;
+    }
+    var row = byId('token-' + btn.dataset.tokenId);
+    if (row) { row.remove(); }
+    if (!$('#tokens-table tr.token-row')) {
+      var empty = byId('tokens-empty');
+      if (empty) { empty.hidden = false; }
+    }
+    toast('Token revoked.', 'ok');
+  }
+
   // -------------------------------------------------------------- admin
 
   async function adminAction(el) {
@@ -1217,8 +1360,12 @@
     if (el.id === 'theme-toggle') { toggleTheme(); return; }
     if (el.dataset.wizard) { showPanel(el.dataset.wizard); return; }
     var action = el.dataset.action;
-    if (/-key$/.test(action)) {
+    if (action === 'generate-key') {
+      generateKey(el);
+    } else if (/-key$/.test(action)) {
       keyAction(el);
+    } else if (/-token$/.test(action)) {
+      tokenAction(el);
     } else if (action === 'bot-start' || action === 'bot-stop') {
       botAction(el);
     } else if (action === 'choose-tier') {
