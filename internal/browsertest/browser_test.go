@@ -428,6 +428,25 @@ func testDashboard(t *testing.T, browser context.Context, srv *server) {
 	tb.darkTheme(true)
 	tb.screenshot("dashboard-dark")
 	tb.darkTheme(false)
+
+	// Orders: every order with what became of it, from the counter's link.
+	tb.click("counter-orders-link")
+	tb.waitFor("the orders page with a filled order", `document.body.dataset.page === 'orders' &&
+		document.querySelector('#orders-table tbody tr.order-row[data-state="filled"]')`)
+	if reason := tb.text(`#orders-table tbody tr.order-row[data-state="filled"] .order-reason`); !strings.Contains(reason, "Filled") {
+		t.Errorf("a filled order reads %q", reason)
+	}
+	tb.screenshot("orders")
+	// On a phone the nav folds behind the Menu button, and opens from it.
+	tb.setViewport(phone)
+	tb.settle()
+	if eval[bool](tb, `getComputedStyle(document.getElementById('main-nav')).display !== 'none'`) {
+		t.Error("on a phone the nav shows before the Menu button is pressed")
+	}
+	tb.click("nav-toggle")
+	tb.waitFor("the nav open from the Menu button", `getComputedStyle(document.getElementById('main-nav')).display !== 'none' &&
+		document.getElementById('nav-toggle').getAttribute('aria-expanded') === 'true'`)
+	tb.setViewport(desktop)
 }
 
 // ------------------------------------------------------------------ 3

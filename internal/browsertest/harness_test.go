@@ -756,6 +756,13 @@ func (tb *tab) screenshot(name string) {
 	for _, v := range []viewport{desktop, phone} {
 		tb.setViewport(v)
 		tb.settle()
+		if v == phone {
+			// Nothing scrolls sideways on a phone: wide tables become cards,
+			// the nav folds behind its Menu button.
+			if w := eval[float64](tb, `document.documentElement.scrollWidth`); w > float64(v.width) {
+				tb.t.Errorf("%s: page %s scrolls sideways at %d px: %v px wide", tb.name, name, v.width, w)
+			}
+		}
 		png := tb.capture(v)
 		saveScreenshot(tb.t, filepath.Join(root, "screenshots", name+"-"+v.name+".png"), png)
 		// The README's copies are rewritten only on request, so a test run

@@ -198,7 +198,7 @@ func (r *runner) moved(opp *polybot.Opportunity, sets polybot.Decimal) string {
 		l := &opp.Legs[i]
 		v, ok := r.m.books.View(l.Instrument)
 		if !ok {
-			return "the book of " + l.Instrument.Key() + " is not live"
+			return "the " + describe(l.Instrument) + " book is reconnecting"
 		}
 		avail := polybot.Zero
 		for _, a := range v.Asks {
@@ -208,7 +208,7 @@ func (r *runner) moved(opp *polybot.Opportunity, sets polybot.Decimal) string {
 			avail = avail.Add(a.Size)
 		}
 		if avail.LessThan(sets) {
-			return "the book moved: " + l.Instrument.Key() + " shows " + avail.String() + " at " + l.Price.String() + ", not " + sets.String()
+			return "the book moved: " + describe(l.Instrument) + " shows " + avail.String() + " at " + l.Price.String() + " or better, not the " + sets.String() + " needed"
 		}
 	}
 	return ""
@@ -615,7 +615,7 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 				}
 			}
 			if !ok {
-				problem = "no bid for " + inst.Key()
+				problem = "no bid for " + describe(inst)
 				continue
 			}
 			in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, unwindLeg+li, attempt), OpportunityID: oppID, Strategy: strategy,
@@ -645,7 +645,7 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 			}
 		}
 		if left.Sign() > 0 {
-			naked = append(naked, left.String()+" of "+inst.Key()+": "+problem)
+			naked = append(naked, left.String()+" "+describe(inst)+": "+problem)
 		} else if problem != "" {
 			msg += "; leg " + itoa(int64(li)) + ": " + problem
 		}
@@ -749,4 +749,17 @@ func (r *runner) repairLegs(ctx context.Context, oppID string) {
 	if any {
 		r.unwindLegs(ctx, oppID, ins[0].Strategy, insts, excess, attempts, "the legs of "+oppID+" ended unbalanced")
 	}
+}
+
+// describe names an instrument for a user: the venue, the market where the
+// venue has tickers (Kalshi), and the outcome — never a 78-digit token id.
+func describe(inst polybot.Instrument) string {
+	name := string(inst.Venue)
+	switch inst.Venue {
+	case polybot.Polymarket:
+		name = "Polymarket"
+	case polybot.Kalshi:
+		name = "Kalshi " + inst.Market
+	}
+	return name + " " + inst.Outcome.String()
 }

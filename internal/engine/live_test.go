@@ -642,7 +642,7 @@ func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.
 
 	eventually(t, "the bot goes reducing-only", func() bool { return m.Status(lt.id).State == polybot.BotHalted })
 	st := m.Status(lt.id)
-	if !strings.Contains(st.Reason, "reducing-only") || !strings.Contains(st.Reason, "unwind did not complete") || !strings.Contains(st.Reason, "6.00 of kalshi:") {
+	if !strings.Contains(st.Reason, "reducing-only") || !strings.Contains(st.Reason, "unwind did not complete") || !strings.Contains(st.Reason, "6.00 Kalshi "+fedTicker+" YES") {
 		t.Fatalf("reason %q: say reducing-only, why, and what is unhedged", st.Reason)
 	}
 	var halt string

@@ -523,9 +523,12 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 		States: web.IntentStates, Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform,
 			polybot.StrategyOverlapping, polybot.StrategyNews, polybot.StrategyCopy}, Venues: polybot.Platforms}
 	for _, m := range pairs {
-		if m.Approved {
-			d.Markets = append(d.Markets, web.MarketChoice{Value: m.KalshiTicker, Label: m.Name + " (Kalshi)"},
-				web.MarketChoice{Value: m.PolymarketMkt, Label: m.Name + " (Polymarket)"})
+		if !m.Approved {
+			continue
+		}
+		d.Markets = append(d.Markets, web.MarketChoice{Value: m.KalshiTicker, Label: m.Name + " (Kalshi)"})
+		if m.PolymarketMkt != "" {
+			d.Markets = append(d.Markets, web.MarketChoice{Value: m.PolymarketMkt, Label: m.Name + " (Polymarket)"})
 		}
 	}
 	for _, in := range ins {
