@@ -26,6 +26,14 @@ func (t *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 	if u.Role == "" {
 		u.Role = polybot.RoleUser
 	}
+	if err := polybot.CheckText("email", u.Email, 254); err != nil {
+		return err
+	}
+	if p != nil {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
 	if !u.Role.Valid() {
 		return polybot.FieldError("role", "must be user or admin")
 	}
@@ -125,6 +133,9 @@ func (t *adminTx) user(sql string, arg any) (*polybot.User, error) {
 // Users pages through users in order of creation. The cursor is the email
 // of the last user of the previous page.
 func (t *adminTx) Users(after string, limit int) ([]*polybot.UserSummary, error) {
+	if err := polybot.CheckText("after", after, 254); err != nil {
+		return nil, err
+	}
 	out := []*polybot.UserSummary{}
 	_, err := t.query(`SELECT u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at, `+profileColumns+`
 		FROM polybot_users u JOIN polybot_user_profiles p ON p.id = u.id
@@ -223,6 +234,9 @@ func (t *adminTx) Tiers() ([]*polybot.Tier, error) {
 }
 
 func (t *adminTx) Tier(name string) (*polybot.Tier, error) {
+	if err := polybot.CheckTierName(name); err != nil {
+		return nil, err
+	}
 	var tr *polybot.Tier
 	_, err := t.query(`SELECT `+tierColumns+` FROM polybot_tiers WHERE name = $1`, []any{name}, func(r pgx.Rows) (err error) {
 		tr, err = scanTier(r)

@@ -557,6 +557,9 @@ func (t *adminTx) MarketPairs() ([]*polybot.MarketPair, error) {
 }
 
 func (t *adminTx) MarketPair(id string) (*polybot.MarketPair, error) {
+	if err := polybot.CheckMarketPairID(id); err != nil {
+		return nil, err
+	}
 	var m *polybot.MarketPair
 	_, err := t.query(`SELECT `+marketPairColumns+` FROM polybot_market_pairs WHERE id = $1`, []any{id}, func(r pgx.Rows) (err error) {
 		m, err = scanMarketPair(r)
@@ -596,5 +599,8 @@ func (t *adminTx) PutMarketPair(m *polybot.MarketPair) error {
 }
 
 func (t *adminTx) DeleteMarketPair(id string) error {
+	if err := polybot.CheckMarketPairID(id); err != nil {
+		return err
+	}
 	return t.updateOne("market pair", `DELETE FROM polybot_market_pairs WHERE id = $1`, id)
 }

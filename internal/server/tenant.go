@@ -357,6 +357,9 @@ func additionalConfig(raw json.RawMessage) (json.RawMessage, error) {
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		return nil, polybot.FieldError("additional_config", "must be a JSON object")
 	}
+	if msg := polybot.JSONTextError(raw); msg != "" {
+		return nil, polybot.FieldError("additional_config", msg)
+	}
 	out, _ := json.Marshal(obj)
 	return out, nil
 }

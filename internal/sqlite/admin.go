@@ -24,6 +24,14 @@ func (a *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 	if u.Email == "" {
 		return polybot.FieldError("email", "is required")
 	}
+	if err := polybot.CheckText("email", u.Email, 254); err != nil {
+		return err
+	}
+	if p != nil {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
 	if u.ID.IsZero() {
 		u.ID = polybot.NewID()
 	}
@@ -108,6 +116,9 @@ func (a *adminTx) UserByEmail(email string) (*polybot.User, error) {
 // Users pages through users in creation order; after is the email of the
 // last user of the previous page.
 func (a *adminTx) Users(after string, limit int) ([]*polybot.UserSummary, error) {
+	if err := polybot.CheckText("after", after, 254); err != nil {
+		return nil, err
+	}
 	rows, err := a.query(`SELECT u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at,
 			p.id, p.display_name, p.email, p.subscription_tier, p.subscription_expires_at, p.monthly_trade_limit,
 			p.trades_this_month, p.quota_month, p.max_trade_size_usd, p.max_daily_loss_usd, p.max_positions,
@@ -204,6 +215,9 @@ func (a *adminTx) Tiers() ([]*polybot.Tier, error) {
 }
 
 func (a *adminTx) Tier(name string) (*polybot.Tier, error) {
+	if err := polybot.CheckTierName(name); err != nil {
+		return nil, err
+	}
 	return one(a.tx, "tier", scanTier, `SELECT `+tierCols+` FROM polybot_tiers WHERE name = ?`, name)
 }
 

@@ -35,6 +35,9 @@ func (t *tenantTx) UpdateProfile(p *polybot.Profile) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	p.AcceptedTermsAt = normPtr(p.AcceptedTermsAt)
 	ok, err := t.affected(`UPDATE polybot_user_profiles
 		SET display_name = ?, onboarding_completed = ?, accepted_terms_at = ?, updated_at = ?
@@ -274,6 +277,9 @@ func (t *tenantTx) CreateAPIToken(k *polybot.APIToken) error {
 	}
 	if k.Hash == "" {
 		return polybot.FieldError("token_hash", "is required")
+	}
+	if err := k.Validate(); err != nil {
+		return err
 	}
 	if k.ID.IsZero() {
 		k.ID = polybot.NewID()

@@ -529,6 +529,9 @@ func (a *adminTx) MarketPairs() ([]*polybot.MarketPair, error) {
 }
 
 func (a *adminTx) MarketPair(id string) (*polybot.MarketPair, error) {
+	if err := polybot.CheckMarketPairID(id); err != nil {
+		return nil, err
+	}
 	return one(a.tx, "market pair", scanMarketPair, `SELECT `+marketPairCols+` FROM polybot_market_pairs WHERE id = ?`, id)
 }
 
@@ -561,6 +564,9 @@ func (a *adminTx) PutMarketPair(m *polybot.MarketPair) error {
 
 func (a *adminTx) DeleteMarketPair(id string) error {
 	if err := a.writable(); err != nil {
+		return err
+	}
+	if err := polybot.CheckMarketPairID(id); err != nil {
 		return err
 	}
 	return a.updateOne("market pair", `DELETE FROM polybot_market_pairs WHERE id = ?`, id)
