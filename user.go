@@ -3,9 +3,9 @@ package polybot
 import (
 	"fmt"
 	"net/mail"
-	"unicode/utf8"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Role is what a user may do beyond their own tenant.

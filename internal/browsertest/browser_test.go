@@ -254,7 +254,7 @@ func testSignUpAndOnboarding(t *testing.T, browser context.Context, srv *server)
 	tb.fill("signup-form-email", email)
 	tb.fill("signup-form-password", "short")
 	tb.click("signup-submit")
-	tb.fieldErrorNextToField("signup-form", "password", "at least 10 characters")
+	tb.fieldErrorNextToField("signup-form", "password", "at least 12 characters")
 	if p := eval[string](tb, `location.pathname`); p != "/signup" {
 		tb.fatalf("a rejected sign-up left the page for %s", p)
 	}

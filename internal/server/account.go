@@ -16,12 +16,6 @@ func (s *Server) createUser(tx polybot.AdminTx, id polybot.ID, email, passwordHa
 	return u, nil
 }
 
-type credentials struct {
-	Email       string `json:"email"`
-	Password    string `json:"password"`
-	DisplayName string `json:"display_name,omitempty"`
-}
-
 type sessionResponse struct {
 	User      *polybot.User `json:"user"`
 	CSRFToken string        `json:"csrf_token,omitempty"`
@@ -29,24 +23,11 @@ type sessionResponse struct {
 }
 
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	var in credentials
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	v := polybot.Validation{}
-	email, err := polybot.NormalizeEmail(in.Email)
+	in, err := readRequest[signupRequest](r)
 	if err != nil {
-		v.Add("email", polybot.ErrorFields(err)["email"])
-	}
-	if err := polybot.ValidatePassword(in.Password); err != nil {
-		v.Add("password", polybot.ErrorFields(err)["password"])
-	}
-	if len(in.DisplayName) > 100 {
-		v.Add("display_name", "must be at most 100 characters")
-	}
-	if err := v.Err(); err != nil {
 		return err
 	}
+	email := in.Email
 	hash, err := auth.HashPassword(in.Password, s.cfg.Password)
 	if err != nil {
 		return polybot.Internal(err)
@@ -95,18 +76,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *polybot
 var errBadLogin = polybot.Errorf(polybot.EUNAUTHORIZED, "invalid email or password")
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	var in credentials
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	v := polybot.Validation{}
-	if in.Email == "" {
-		v.Add("email", "is required")
-	}
-	if in.Password == "" {
-		v.Add("password", "is required")
-	}
-	if err := v.Err(); err != nil {
+	in, err := readRequest[loginRequest](r)
+	if err != nil {
 		return err
 	}
 	ip := clientIP(r)

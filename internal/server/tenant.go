@@ -21,11 +21,6 @@ func quote(s string) string {
 
 // --- API tokens ---
 
-type createTokenRequest struct {
-	Name          string `json:"name"`
-	ExpiresInDays int    `json:"expires_in_days"`
-}
-
 type createTokenResponse struct {
 	Token    string            `json:"token"`
 	APIToken *polybot.APIToken `json:"api_token"`
@@ -48,24 +43,13 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, id *id
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in createTokenRequest
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	v := polybot.Validation{}
-	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || len(in.Name) > 64 {
-		v.Add("name", "must be 1-64 characters")
-	}
-	if in.ExpiresInDays < 0 || in.ExpiresInDays > 366 {
-		v.Add("expires_in_days", "must be between 0 (never) and 366")
-	}
-	if err := v.Err(); err != nil {
+	in, err := readRequest[createTokenRequest](r)
+	if err != nil {
 		return err
 	}
 	raw, prefix := auth.NewAPIToken()
 	t := &polybot.APIToken{ID: polybot.NewID(), UserID: id.tenant(), Name: in.Name, Hash: auth.HashToken(raw), Prefix: prefix}
-	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		now := tx.Now()
 		t.CreatedAt = now
 		if in.ExpiresInDays > 0 {
@@ -139,29 +123,13 @@ func (s *Server) handleGetProfile(w http.ResponseWriter, r *http.Request, id *id
 	return writeJSON(w, http.StatusOK, resp)
 }
 
-type profilePatch struct {
-	DisplayName         *string `json:"display_name"`
-	AcceptTerms         *bool   `json:"accept_terms"`
-	OnboardingCompleted *bool   `json:"onboarding_completed"`
-}
-
 func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in profilePatch
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	v := polybot.Validation{}
-	if in.DisplayName != nil && len(*in.DisplayName) > 100 {
-		v.Add("display_name", "must be at most 100 characters")
-	}
-	if in.AcceptTerms != nil && !*in.AcceptTerms {
-		v.Add("accept_terms", "can only be true; terms, once accepted, stay accepted")
-	}
-	if err := v.Err(); err != nil {
+	in, err := readRequest[profilePatch](r)
+	if err != nil {
 		return err
 	}
 	var resp profileResponse
-	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		p, err := tx.Profile()
 		if err != nil {
 			return err
@@ -291,14 +259,11 @@ func (s *Server) handleListSecrets(w http.ResponseWriter, r *http.Request, id *i
 }
 
 func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in putSecretRequest
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	platform, err := polybot.ParsePlatform(in.Platform)
+	in, err := readRequest[putSecretRequest](r)
 	if err != nil {
 		return err
 	}
+	platform := polybot.Platform(in.Platform) // validate parsed it
 	paper := true // safe default: paper/sandbox keys
 	if in.Paper != nil {
 		paper = *in.Paper
@@ -314,10 +279,7 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 			fields[name] = val
 		}
 	}
-	extra, err := additionalConfig(in.AdditionalConfig)
-	if err != nil {
-		return err
-	}
+	extra, _ := additionalConfig(in.AdditionalConfig) // validate checked it
 	var meta polybot.SecretMeta
 	status := http.StatusCreated
 	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
@@ -343,6 +305,16 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 	}
 	s.reload(r, id.tenant())
 	return writeJSON(w, status, meta)
+}
+
+func (in *putSecretRequest) validate() error {
+	p, err := polybot.ParsePlatform(in.Platform)
+	if err != nil {
+		return err
+	}
+	in.Platform = string(p)
+	_, err = additionalConfig(in.AdditionalConfig)
+	return err
 }
 
 // additionalConfig checks the non-secret settings stored beside a key.
