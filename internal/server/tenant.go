@@ -264,7 +264,7 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *ide
 		return err
 	}
 	platform := polybot.Platform(in.Platform) // validate parsed it
-	paper := true // safe default: paper/sandbox keys
+	paper := true                             // safe default: paper/sandbox keys
 	if in.Paper != nil {
 		paper = *in.Paper
 	}
