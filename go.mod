@@ -20,6 +20,7 @@ require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/test-go/testify v1.1.4 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
 
 require (

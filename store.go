@@ -208,6 +208,9 @@ type AdminTx interface {
 	// SetUserHalt sets the admin's halt state for a tenant (a per-tenant
 	// kill switch the tenant's own SetHaltState cannot lift).
 	SetUserHalt(id ID, state string) error
+	// SetUserBotEnabled is TenantTx.SetBotEnabled on the service path:
+	// CreateAccount turns a new account's bot off until onboarding is done.
+	SetUserBotEnabled(id ID, on bool) error
 
 	// The matched-market registry for cross-platform arbitrage.
 	MarketPairs() ([]*MarketPair, error)

@@ -520,6 +520,11 @@ func (t *adminTx) SetGlobalHalt(state string) error {
 
 // SetUserHalt sets the admin's halt state for a tenant; the tenant's own
 // SetHaltState cannot lift it.
+func (t *adminTx) SetUserBotEnabled(id polybot.ID, on bool) error {
+	return t.updateOne("user", `UPDATE polybot_user_profiles SET bot_enabled = $2, updated_at = $3 WHERE id = $1`,
+		uid(id), on, t.now)
+}
+
 func (t *adminTx) SetUserHalt(id polybot.ID, state string) error {
 	if err := polybot.CheckHalt(state); err != nil {
 		return err

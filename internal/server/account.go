@@ -23,6 +23,9 @@ type sessionResponse struct {
 }
 
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	if wait := s.signupLim.wait(clientIP(r)); wait > 0 {
+		return limited("too many sign-ups from your address", wait)
+	}
 	in, err := readRequest[signupRequest](r)
 	if err != nil {
 		return err
@@ -46,7 +49,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identit
 	if err != nil {
 		return err
 	}
-	s.startBot(r, u.ID)
+	// The bot starts when onboarding is done (handlePatchProfile), not here.
 	return writeJSON(w, http.StatusCreated, resp)
 }
 
@@ -76,6 +79,9 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *polybot
 var errBadLogin = polybot.Errorf(polybot.EUNAUTHORIZED, "invalid email or password")
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	if wait := s.loginLim.wait(clientIP(r)); wait > 0 {
+		return limited("too many login attempts from your address", wait)
+	}
 	in, err := readRequest[loginRequest](r)
 	if err != nil {
 		return err
@@ -176,9 +182,10 @@ func seconds(d time.Duration) int {
 	return n
 }
 
-// startBot starts a new account's bot (dry-run by default), as the manager
-// does for every active user at start-up. A failure is logged: the user can
-// start it from the API.
+// startBot starts an account's bot (dry-run by default) when its user
+// completes onboarding, as the manager does for every active user who
+// wants it at start-up. A failure is logged: the user can start it from the
+// API.
 func (s *Server) startBot(r *http.Request, id polybot.ID) {
 	if s.cfg.Bots == nil {
 		return

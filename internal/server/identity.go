@@ -88,6 +88,10 @@ func (s *Server) endpoint(rt route) http.Handler {
 				s.writeError(w, r, polybot.Errorf(polybot.EFORBIDDEN, "admin role required"))
 				return
 			}
+			if wait := s.tenantLim.wait(id.tenant().String()); wait > 0 {
+				s.writeError(w, r, limited("too many requests for this account", wait))
+				return
+			}
 			if id.session != nil && !safeMethod(r.Method) {
 				if err := checkCSRF(r, id.session); err != nil {
 					s.writeError(w, r, err)
@@ -224,9 +228,8 @@ func (s *Server) authJWT(r *http.Request, raw string) (*identity, error) {
 		return err
 	})
 	if polybot.ErrorCode(err) == polybot.ENOTFOUND {
-		if u, err = s.provisionJWTUser(r, claims.Sub, claims.Email); err == nil {
-			s.startBot(r, u.ID)
-		}
+		// Its bot starts when onboarding is done, as for a sign-up.
+		u, err = s.provisionJWTUser(r, claims.Sub, claims.Email)
 	}
 	if err != nil {
 		return nil, err

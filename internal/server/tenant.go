@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/polybot/polybot/internal/secrets"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/secrets"
 )
 
 func quote(s string) string {
@@ -50,7 +51,26 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, id *i
 	raw, prefix := auth.NewAPIToken()
 	t := &polybot.APIToken{ID: polybot.NewID(), UserID: id.tenant(), Name: in.Name, Hash: auth.HashToken(raw), Prefix: prefix}
 	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		// Count under the tenant's lock, so concurrent creates cannot pass the cap together.
+		if err := tx.LockTenant(); err != nil {
+			return err
+		}
 		now := tx.Now()
+		list, err := tx.APITokens()
+		if err != nil {
+			return err
+		}
+		active := 0
+		for _, k := range list {
+			if k.ExpiresAt == nil || k.ExpiresAt.After(now) {
+				active++
+			}
+		}
+		if active >= s.cfg.MaxAPITokens {
+			return &polybot.Error{Code: polybot.EFORBIDDEN,
+				Message: fmt.Sprintf("you have %d active API tokens, the most allowed; delete one you no longer use first", active),
+				Fields:  map[string]string{"tokens": fmt.Sprintf("at most %d active API tokens", s.cfg.MaxAPITokens)}}
+		}
 		t.CreatedAt = now
 		if in.ExpiresInDays > 0 {
 			exp := now.Add(time.Duration(in.ExpiresInDays) * 24 * time.Hour)
@@ -129,6 +149,7 @@ func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *
 		return err
 	}
 	var resp profileResponse
+	onboarded := false // this request completed onboarding
 	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		p, err := tx.Profile()
 		if err != nil {
@@ -148,6 +169,7 @@ func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *
 			if *in.OnboardingCompleted && p.AcceptedTermsAt == nil {
 				return polybot.FieldError("onboarding_completed", "accept the terms first")
 			}
+			onboarded = *in.OnboardingCompleted && !p.OnboardingCompleted
 			p.OnboardingCompleted = *in.OnboardingCompleted
 		}
 		if err := tx.UpdateProfile(p); err != nil {
@@ -158,6 +180,9 @@ func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *
 	})
 	if err != nil {
 		return err
+	}
+	if onboarded {
+		s.startBot(r, id.tenant())
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }

@@ -500,6 +500,14 @@ func (a *adminTx) SetGlobalHalt(state string) error {
 
 // SetUserHalt sets the admin's halt state for a tenant; the tenant's own
 // SetHaltState cannot lift it.
+func (a *adminTx) SetUserBotEnabled(id polybot.ID, on bool) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	return a.updateOne("user", `UPDATE polybot_user_profiles SET bot_enabled = ?, updated_at = ? WHERE id = ?`,
+		on, micros(a.now), id)
+}
+
 func (a *adminTx) SetUserHalt(id polybot.ID, state string) error {
 	if err := a.writable(); err != nil {
 		return err
