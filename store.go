@@ -177,6 +177,13 @@ type AdminTx interface {
 	// TouchSession moves a session's last_seen_at and expires_at.
 	TouchSession(id string, seen, expires time.Time) error
 	DeleteExpiredSessions() (int, error)
+	// UserSessions lists a user's live (unexpired) sessions, newest first.
+	UserSessions(user ID) ([]*Session, error)
+	// DeleteUserSessions deletes every session of user except the one whose
+	// id is except ("" deletes all) and returns how many it deleted.
+	DeleteUserSessions(user ID, except string) (int, error)
+	// SetUserPassword stores a user's new password hash.
+	SetUserPassword(id ID, hash string) error
 	// APITokenByHash returns an unexpired token.
 	APITokenByHash(hash string) (*APIToken, error)
 	// APITokenUser returns an unexpired API token and its user in one

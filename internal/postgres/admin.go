@@ -334,6 +334,38 @@ func (t *adminTx) TouchSession(id string, seen, expires time.Time) error {
 		id, seen.UTC(), expires.UTC())
 }
 
+func (t *adminTx) UserSessions(user polybot.ID) ([]*polybot.Session, error) {
+	out := []*polybot.Session{}
+	_, err := t.query(`SELECT id, user_id, csrf_token, created_at, expires_at, last_seen_at
+		FROM polybot_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC`,
+		[]any{uid(user), t.now}, func(r pgx.Rows) error {
+			s := &polybot.Session{}
+			dest, finish := sessionDest(s)
+			if err := r.Scan(dest...); err != nil {
+				return err
+			}
+			finish()
+			out = append(out, s)
+			return nil
+		})
+	if err != nil {
+		return nil, mapErr(err, "session")
+	}
+	return out, nil
+}
+
+func (t *adminTx) DeleteUserSessions(user polybot.ID, except string) (int, error) {
+	n, err := t.exec(`DELETE FROM polybot_sessions WHERE user_id = $1 AND id <> $2`, uid(user), except)
+	return int(n), mapErr(err, "session")
+}
+
+func (t *adminTx) SetUserPassword(id polybot.ID, hash string) error {
+	if hash == "" {
+		return polybot.FieldError("password", "is required")
+	}
+	return t.updateOne("user", `UPDATE polybot_users SET password_hash = $2 WHERE id = $1`, uid(id), hash)
+}
+
 func (t *adminTx) DeleteExpiredSessions() (int, error) {
 	n, err := t.exec(`DELETE FROM polybot_sessions WHERE expires_at <= $1`, t.now)
 	return int(n), mapErr(err, "session")

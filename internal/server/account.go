@@ -58,7 +58,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *polybot
 	var exp time.Time
 	err := s.cfg.Store.Tenant(r.Context(), u.ID, func(tx polybot.TenantTx) error {
 		now := tx.Now()
-		exp = now.Add(s.cfg.SessionTTL)
+		exp = s.sessionExpiry(now, now)
 		sess := &polybot.Session{ID: auth.HashToken(token), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: exp, LastSeenAt: now}
 		if err := tx.CreateSession(sess); err != nil {
 			return err
@@ -193,4 +193,15 @@ func (s *Server) startBot(r *http.Request, id polybot.ID) {
 	if err := s.cfg.Bots.Start(r.Context(), id); err != nil {
 		s.log.Warn("start new user's bot", "tenant", id, "err", err)
 	}
+}
+
+// sessionExpiry is when a session created at created and last seen at seen
+// ends: after SessionTTL idle, and never later than SessionMaxAge after it
+// began.
+func (s *Server) sessionExpiry(created, seen time.Time) time.Time {
+	idle, hard := seen.Add(s.cfg.SessionTTL), created.Add(s.cfg.SessionMaxAge)
+	if hard.Before(idle) {
+		return hard
+	}
+	return idle
 }

@@ -168,6 +168,10 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/auth/login", s.handleLogin, public},
 		{"POST /api/v1/auth/logout", s.handleLogout, user},
 		{"GET /api/v1/auth/session", s.handleSession, user},
+		{"PUT /api/v1/auth/password", s.handleChangePassword, user},
+		{"GET /api/v1/auth/sessions", s.handleListSessions, user},
+		{"DELETE /api/v1/auth/sessions", s.handleSignOutEverywhere, user},
+		{"DELETE /api/v1/auth/sessions/{id}", s.handleRevokeSession, user},
 
 		{"GET /api/v1/tokens", s.handleListTokens, user},
 		{"POST /api/v1/tokens", s.handleCreateToken, user},

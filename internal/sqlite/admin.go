@@ -282,6 +282,33 @@ func (a *adminTx) TouchSession(id string, seen, expires time.Time) error {
 		micros(norm(seen)), micros(norm(expires)), id, micros(a.now))
 }
 
+func (a *adminTx) UserSessions(user polybot.ID) ([]*polybot.Session, error) {
+	return collect(a.tx, "session", scanSession, `SELECT `+sessionCols+` FROM polybot_sessions
+		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC`, user, micros(a.now))
+}
+
+func (a *adminTx) DeleteUserSessions(user polybot.ID, except string) (int, error) {
+	if err := a.writable(); err != nil {
+		return 0, err
+	}
+	res, err := a.exec(`DELETE FROM polybot_sessions WHERE user_id = ? AND id <> ?`, user, except)
+	if err != nil {
+		return 0, dbError(err, "session")
+	}
+	n, err := res.RowsAffected()
+	return int(n), dbError(err, "session")
+}
+
+func (a *adminTx) SetUserPassword(id polybot.ID, hash string) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	if hash == "" {
+		return polybot.FieldError("password", "is required")
+	}
+	return a.updateOne("user", `UPDATE polybot_users SET password_hash = ? WHERE id = ?`, hash, id)
+}
+
 func (a *adminTx) DeleteExpiredSessions() (int, error) {
 	if err := a.writable(); err != nil {
 		return 0, err
