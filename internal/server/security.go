@@ -9,6 +9,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/web"
 )
 
 // Audit actions of the account's security section.
@@ -183,4 +184,24 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, id
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]int{"other_sessions_signed_out": n})
+}
+
+// pageAccount is the account and security page: change the password, see
+// and end sessions. Its script writes through the API above.
+func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request, id *identity) error {
+	p, err := s.profile(r, id)
+	if err != nil {
+		return err
+	}
+	list, err := s.userSessions(r, id)
+	if err != nil {
+		return err
+	}
+	d := web.AccountData{HasPassword: id.user.PasswordHash != "",
+		IdleDays: int(s.cfg.SessionTTL / (24 * time.Hour)), MaxAgeDays: int(s.cfg.SessionMaxAge / (24 * time.Hour))}
+	for _, ss := range list {
+		d.Sessions = append(d.Sessions, web.SessionRow{ID: publicSessionID(ss.ID), CreatedAt: ss.CreatedAt, LastSeenAt: ss.LastSeenAt,
+			ExpiresAt: ss.ExpiresAt, Current: ss.ID == currentSession(id)})
+	}
+	return s.render(w, r, id, p, "account", "Account and security", d)
 }

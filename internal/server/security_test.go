@@ -148,3 +148,21 @@ func TestHSTSIsSentWhenCookiesAreSecure(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountPageShowsPasswordFormAndSessions(t *testing.T) {
+	env := newWebEnv(t, nil)
+	c := env.client().signup("account-page@example.com")
+	env.client().login("account-page@example.com", "correct horse battery")
+	r := c.page("/account")
+	expectStatus(t, r, 200)
+	expectContains(t, "/account", r, `id="password-form"`, `data-api="PUT /api/v1/auth/password"`, `id="password-form-current_password"`,
+		`id="password-form-new_password-error"`, `data-action="sign-out-everywhere"`, `id="session-current"`, `id="nav-account" aria-current="page"`)
+	if n := strings.Count(string(r.Body), `class="session-row"`); n != 2 {
+		t.Fatalf("%d session rows, want 2", n)
+	}
+	if strings.Count(string(r.Body), `data-current="true"`) != 2 { // the row and its button
+		t.Fatalf("the current session is not marked once:\n%s", r.Body)
+	}
+	// Signed out, the page sends the browser to log in.
+	expectStatus(t, env.client().page("/account"), http.StatusSeeOther)
+}

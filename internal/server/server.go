@@ -234,6 +234,7 @@ func (s *Server) routeTable() []route {
 		{"GET /keys", s.pageKeys, pageUser},
 		{"GET /config", s.pageConfig, pageUser},
 		{"GET /plan", s.pagePlan, pageUser},
+		{"GET /account", s.pageAccount, pageUser},
 		{"GET /admin", s.pageAdmin, pageAdmin},
 		{"GET /static/{file}", s.handleStatic, asset},
 	}

@@ -642,3 +642,20 @@ func NextOnboardingStep(p *polybot.Profile, c *polybot.Config, metas []polybot.S
 	}
 	return 2
 }
+
+// --- account and security ---
+
+// SessionRow is one of the user's signed-in sessions.
+type SessionRow struct {
+	ID                               string
+	CreatedAt, LastSeenAt, ExpiresAt time.Time
+	Current                          bool
+}
+
+// AccountData is the account page's data: the password form (unless the
+// account signs in through an identity provider) and the sessions.
+type AccountData struct {
+	HasPassword          bool
+	IdleDays, MaxAgeDays int
+	Sessions             []SessionRow
+}
