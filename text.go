@@ -115,3 +115,18 @@ func JSONTextError(raw []byte) string {
 	}
 	return ""
 }
+
+// CheckStorable checks only what a store needs of a config's text: a time
+// zone name, channels and advanced_config it can hold (Validate checks
+// everything, against the plan too). UpdateConfig and CreateUser apply it.
+func (c *Config) CheckStorable() error {
+	v := Validation{}
+	v.checkText("timezone", c.Timezone, 64)
+	for _, ch := range c.NotificationChannels {
+		v.checkText("notification_channels", ch, 64)
+	}
+	if msg := JSONTextError(c.AdvancedConfig); msg != "" {
+		v.Add("advanced_config", msg)
+	}
+	return v.Err()
+}

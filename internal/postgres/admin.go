@@ -34,6 +34,11 @@ func (t *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 			return err
 		}
 	}
+	if c != nil {
+		if err := c.CheckStorable(); err != nil {
+			return err
+		}
+	}
 	if !u.Role.Valid() {
 		return polybot.FieldError("role", "must be user or admin")
 	}

@@ -153,6 +153,9 @@ func (t *tenantTx) Config() (*polybot.Config, error) {
 }
 
 func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
+	if err := c.CheckStorable(); err != nil {
+		return err
+	}
 	channels, err := json.Marshal(nonNil(c.NotificationChannels))
 	if err != nil {
 		return polybot.Internal(err)

@@ -32,6 +32,11 @@ func (a *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 			return err
 		}
 	}
+	if c != nil {
+		if err := c.CheckStorable(); err != nil {
+			return err
+		}
+	}
 	if u.ID.IsZero() {
 		u.ID = polybot.NewID()
 	}

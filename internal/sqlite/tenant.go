@@ -77,6 +77,9 @@ func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	if err := c.CheckStorable(); err != nil {
+		return err
+	}
 	args := append(configArgs(c), micros(t.now), t.tenant)
 	var created time.Time
 	err := t.queryRow(`UPDATE polybot_user_config SET

@@ -63,6 +63,40 @@ func testInput(t *testing.T, open Opener) {
 				return tx.PutTier(&tr)
 			})
 		}},
+		{"UpdateConfig timezone", "timezone", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				c, err := tx.Config()
+				if err != nil {
+					return err
+				}
+				c.Timezone = bad
+				return tx.UpdateConfig(c)
+			})
+		}},
+		{"UpdateConfig notification_channels", "notification_channels", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				c, err := tx.Config()
+				if err != nil {
+					return err
+				}
+				c.NotificationChannels = []string{"email", bad}
+				return tx.UpdateConfig(c)
+			})
+		}},
+		{"UpdateConfig advanced_config", "advanced_config", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				c, err := tx.Config()
+				if err != nil {
+					return err
+				}
+				if bad == badTexts["NUL"] {
+					c.AdvancedConfig = []byte(`{"k":"a\u0000b"}`)
+				} else {
+					c.AdvancedConfig = []byte("{\"k\":\"" + bad + "\"}")
+				}
+				return tx.UpdateConfig(c)
+			})
+		}},
 		{"Tier name", "tier", func(bad string) error {
 			return e.adminView(func(tx polybot.AdminTx) error { _, err := tx.Tier(bad); return err })
 		}},
