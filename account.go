@@ -5,7 +5,9 @@ import "fmt"
 // CreateAccount creates user u on the free tier with the seed's default
 // profile and config, and records it in the audit log, all in tx. It is the
 // one way accounts are made: sign-up, the CLI and first sight of a
-// Supabase user all call it.
+// Supabase user all call it. The new account's bot is off: it starts when
+// the user completes onboarding (internal/server), not before and not at
+// the next restart.
 func CreateAccount(tx AdminTx, u *User, displayName, actor string) (*Profile, error) {
 	if u.ID.IsZero() {
 		u.ID = NewID()
@@ -23,6 +25,9 @@ func CreateAccount(tx AdminTx, u *User, displayName, actor string) (*Profile, er
 	p.DisplayName = displayName
 	c := DefaultConfig(u.ID, now)
 	if err := tx.CreateUser(u, p, c); err != nil {
+		return nil, err
+	}
+	if err := tx.SetUserBotEnabled(u.ID, false); err != nil {
 		return nil, err
 	}
 	uid := u.ID

@@ -160,6 +160,8 @@ func (c *Config) validate(p *Profile, touched map[string]json.RawMessage) error 
 		var obj map[string]any
 		if err := json.Unmarshal(c.AdvancedConfig, &obj); err != nil || obj == nil {
 			v.Add("advanced_config", "must be a JSON object")
+		} else if msg := JSONTextError(c.AdvancedConfig); msg != "" {
+			v.Add("advanced_config", msg)
 		}
 	}
 	return v.Err()

@@ -63,21 +63,18 @@ func (t *Tier) Validate() error {
 	if !validTierName(t.Name) {
 		v.Add("name", "must be 1-32 lowercase letters, digits, '-' or '_'")
 	}
+	v.checkText("display_name", t.DisplayName, 64)
 	if t.PriceUSDMonthly.Sign() < 0 {
 		v.Add("price_usd_monthly", "must not be negative")
 	}
-	if t.MonthlyTradeLimit < 0 {
-		v.Add("monthly_trade_limit", "must not be negative")
-	}
+	v.checkCount("monthly_trade_limit", t.MonthlyTradeLimit)
 	if t.MaxTradeSizeUSD.Sign() < 0 {
 		v.Add("max_trade_size_usd", "must not be negative")
 	}
 	if t.MaxDailyLossUSD.Sign() < 0 {
 		v.Add("max_daily_loss_usd", "must not be negative")
 	}
-	if t.MaxPositions < 0 {
-		v.Add("max_positions", "must not be negative")
-	}
+	v.checkCount("max_positions", t.MaxPositions)
 	return v.Err()
 }
 

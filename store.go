@@ -181,6 +181,13 @@ type AdminTx interface {
 	// TouchSession moves a session's last_seen_at and expires_at.
 	TouchSession(id string, seen, expires time.Time) error
 	DeleteExpiredSessions() (int, error)
+	// UserSessions lists a user's live (unexpired) sessions, newest first.
+	UserSessions(user ID) ([]*Session, error)
+	// DeleteUserSessions deletes every session of user except the one whose
+	// id is except ("" deletes all) and returns how many it deleted.
+	DeleteUserSessions(user ID, except string) (int, error)
+	// SetUserPassword stores a user's new password hash.
+	SetUserPassword(id ID, hash string) error
 	// APITokenByHash returns an unexpired token.
 	APITokenByHash(hash string) (*APIToken, error)
 	// APITokenUser returns an unexpired API token and its user in one
@@ -212,6 +219,9 @@ type AdminTx interface {
 	// SetUserHalt sets the admin's halt state for a tenant (a per-tenant
 	// kill switch the tenant's own SetHaltState cannot lift).
 	SetUserHalt(id ID, state string) error
+	// SetUserBotEnabled is TenantTx.SetBotEnabled on the service path:
+	// CreateAccount turns a new account's bot off until onboarding is done.
+	SetUserBotEnabled(id ID, on bool) error
 
 	// The matched-market registry for cross-platform arbitrage.
 	MarketPairs() ([]*MarketPair, error)

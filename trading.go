@@ -113,24 +113,13 @@ type MarketPair struct {
 // Validate checks an admin's registry entry.
 func (m *MarketPair) Validate() error {
 	v := Validation{}
-	if m.ID == "" || len(m.ID) > 64 {
-		v.Add("id", "must be 1-64 characters")
-	}
-	if m.Name == "" || len(m.Name) > 200 {
-		v.Add("name", "must be 1-200 characters")
-	}
-	if m.PolymarketYes == "" {
-		v.Add("polymarket_yes_token", "is required")
-	}
-	if m.PolymarketNo == "" {
-		v.Add("polymarket_no_token", "is required")
-	}
-	if m.KalshiTicker == "" {
-		v.Add("kalshi_ticker", "is required")
-	}
-	if len(m.ResolutionNotes) > 4000 {
-		v.Add("resolution_notes", "must be at most 4000 characters")
-	}
+	v.checkRequiredText("id", m.ID, 64)
+	v.checkRequiredText("name", m.Name, 200)
+	v.checkRequiredText("polymarket_yes_token", m.PolymarketYes, 128)
+	v.checkRequiredText("polymarket_no_token", m.PolymarketNo, 128)
+	v.checkText("polymarket_condition_id", m.PolymarketMkt, 128)
+	v.checkRequiredText("kalshi_ticker", m.KalshiTicker, 128)
+	v.checkText("resolution_notes", m.ResolutionNotes, 4000)
 	return v.Err()
 }
 

@@ -1,9 +1,11 @@
 package polybot
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Role is what a user may do beyond their own tenant.
@@ -35,6 +37,9 @@ func NormalizeEmail(s string) (string, error) {
 	if s == "" {
 		return "", FieldError("email", "is required")
 	}
+	if msg := TextError(s, 0); msg != "" {
+		return "", FieldError("email", msg)
+	}
 	if len(s) > 254 {
 		return "", FieldError("email", "is longer than 254 characters")
 	}
@@ -45,13 +50,24 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-// ValidatePassword checks a new password's strength.
+// Password length bounds, counted in characters (runes), not bytes.
+const (
+	MinPasswordChars = 12
+	MaxPasswordChars = 256
+)
+
+// ValidatePassword checks a new password's form: valid UTF-8 without NUL
+// bytes, 12-256 characters. How guessable it is, internal/auth judges
+// (auth.CheckPasswordStrength).
 func ValidatePassword(pw string) error {
-	switch {
-	case len(pw) < 10:
-		return FieldError("password", "must be at least 10 characters")
-	case len(pw) > 256:
-		return FieldError("password", "must be at most 256 characters")
+	if msg := TextError(pw, 0); msg != "" {
+		return FieldError("password", msg)
+	}
+	switch n := utf8.RuneCountInString(pw); {
+	case n < MinPasswordChars:
+		return FieldError("password", fmt.Sprintf("must be at least %d characters", MinPasswordChars))
+	case n > MaxPasswordChars:
+		return FieldError("password", fmt.Sprintf("must be at most %d characters", MaxPasswordChars))
 	}
 	return nil
 }

@@ -133,6 +133,11 @@ func (c *e2eClient) signup(email string) {
 	}
 	_ = json.Unmarshal([]byte(body), &s)
 	c.csrf, c.id = s.CSRF, s.User.ID
+	// A new account's bot starts when onboarding is done, as the UI's last
+	// step does it.
+	if st, body := c.do("PATCH", "/api/v1/profile", `{"accept_terms":true,"onboarding_completed":true}`); st != 200 {
+		c.t.Fatalf("onboarding: %d %s", st, body)
+	}
 }
 
 // snapshot is everything B can see of B's own data.

@@ -43,6 +43,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", envOr(e, "POLYBOT_LOG_LEVEL", "info"), "debug, info, warn or error")
 	logFormat := fs.String("log-format", envOr(e, "POLYBOT_LOG_FORMAT", "text"), "text or json")
 	secure := fs.Bool("secure-cookies", e.getenv("POLYBOT_SECURE_COOKIES") == "1", "mark cookies Secure (set when served over HTTPS)")
+	sessionMaxAge := fs.Duration("session-max-age", server.DefaultSessionMaxAge, "a session ends this long after sign-in, however active")
 	jwtSecret := fs.String("jwt-secret-file", e.getenv("SUPABASE_JWT_SECRET_FILE"), "file holding the Supabase project's HS256 JWT secret (or env SUPABASE_JWT_SECRET)")
 	jwksURL := fs.String("jwks-url", e.getenv("SUPABASE_JWKS_URL"), "Supabase JWKS URL for ES256/RS256 access tokens")
 	jwtIssuer := fs.String("jwt-issuer", e.getenv("SUPABASE_JWT_ISSUER"), "required iss of Supabase tokens, e.g. https://<project>.supabase.co/auth/v1")
@@ -61,6 +62,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	tf.register(fs, e)
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
+	}
+	if *sessionMaxAge < time.Hour {
+		return usageError("--session-max-age must be at least 1h")
 	}
 	log, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -117,6 +121,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	scfg := server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken,
 		TrustedProxies: trusted, Web: ui}
+	scfg.SessionMaxAge = *sessionMaxAge
 	var demoLine string
 	if mode != "off" {
 		tr, err := startTrading(ctx, e, mode, &tf, &db, st, box, clock, log)

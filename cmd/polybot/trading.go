@@ -335,7 +335,11 @@ func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id pol
 		}
 		now := tx.Now()
 		p.AcceptedTermsAt, p.OnboardingCompleted = &now, true
-		return tx.UpdateProfile(p)
+		if err := tx.UpdateProfile(p); err != nil {
+			return err
+		}
+		// Onboarded, so its bot runs (a new account's is off until then).
+		return tx.SetBotEnabled(true)
 	})
 	return u.ID, password, err
 }

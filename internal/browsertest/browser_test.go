@@ -115,6 +115,16 @@ func (tb *tab) signUpAPI(email, password, name string) string {
 	return resp.User.ID
 }
 
+// onboardAPI completes onboarding through the API the wizard's last step
+// uses: a new account's bot starts then, not at sign-up.
+func (tb *tab) onboardAPI() {
+	tb.t.Helper()
+	r := tb.fetchAPI("PATCH", "/api/v1/profile", map[string]any{"accept_terms": true, "onboarding_completed": true})
+	if r.Status != http.StatusOK {
+		tb.fatalf("onboarding: %d %s", r.Status, r.Body)
+	}
+}
+
 // clickLabel clicks the label of an input (styled radios and checkboxes
 // may hide the input itself).
 func (tb *tab) clickLabel(forID string) {
@@ -255,7 +265,7 @@ func testSignUpAndOnboarding(t *testing.T, browser context.Context, srv *server)
 	tb.fill("signup-form-email", email)
 	tb.fill("signup-form-password", "short")
 	tb.click("signup-submit")
-	tb.fieldErrorNextToField("signup-form", "password", "at least 10 characters")
+	tb.fieldErrorNextToField("signup-form", "password", "at least 12 characters")
 	if p := eval[string](tb, `location.pathname`); p != "/signup" {
 		tb.fatalf("a rejected sign-up left the page for %s", p)
 	}
@@ -457,6 +467,7 @@ func testDashboard(t *testing.T, browser context.Context, srv *server) {
 func testConfig(t *testing.T, browser context.Context, srv *server) {
 	tb := newTab(t, browser, srv, "config", 60*time.Second)
 	tb.signUpAPI(newEmail("config"), "config-password-123", "Cora Config")
+	tb.onboardAPI() // so the bot runs and can apply the config
 
 	tb.open("/config")
 	tb.waitFor("the config form", `document.getElementById('config-form-min_profit_pct')`)

@@ -26,6 +26,19 @@ func (t *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 	if u.Role == "" {
 		u.Role = polybot.RoleUser
 	}
+	if err := polybot.CheckText("email", u.Email, 254); err != nil {
+		return err
+	}
+	if p != nil {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
+	if c != nil {
+		if err := c.CheckStorable(); err != nil {
+			return err
+		}
+	}
 	if !u.Role.Valid() {
 		return polybot.FieldError("role", "must be user or admin")
 	}
@@ -125,6 +138,9 @@ func (t *adminTx) user(sql string, arg any) (*polybot.User, error) {
 // Users pages through users in order of creation. The cursor is the email
 // of the last user of the previous page.
 func (t *adminTx) Users(after string, limit int) ([]*polybot.UserSummary, error) {
+	if err := polybot.CheckText("after", after, 254); err != nil {
+		return nil, err
+	}
 	out := []*polybot.UserSummary{}
 	_, err := t.query(`SELECT u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at, `+profileColumns+`
 		FROM polybot_users u JOIN polybot_user_profiles p ON p.id = u.id
@@ -223,6 +239,9 @@ func (t *adminTx) Tiers() ([]*polybot.Tier, error) {
 }
 
 func (t *adminTx) Tier(name string) (*polybot.Tier, error) {
+	if err := polybot.CheckTierName(name); err != nil {
+		return nil, err
+	}
 	var tr *polybot.Tier
 	_, err := t.query(`SELECT `+tierColumns+` FROM polybot_tiers WHERE name = $1`, []any{name}, func(r pgx.Rows) (err error) {
 		tr, err = scanTier(r)
@@ -318,6 +337,38 @@ func (t *adminTx) SessionUser(id string) (*polybot.Session, *polybot.User, error
 func (t *adminTx) TouchSession(id string, seen, expires time.Time) error {
 	return t.updateOne("session", `UPDATE polybot_sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1`,
 		id, seen.UTC(), expires.UTC())
+}
+
+func (t *adminTx) UserSessions(user polybot.ID) ([]*polybot.Session, error) {
+	out := []*polybot.Session{}
+	_, err := t.query(`SELECT id, user_id, csrf_token, created_at, expires_at, last_seen_at
+		FROM polybot_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC`,
+		[]any{uid(user), t.now}, func(r pgx.Rows) error {
+			s := &polybot.Session{}
+			dest, finish := sessionDest(s)
+			if err := r.Scan(dest...); err != nil {
+				return err
+			}
+			finish()
+			out = append(out, s)
+			return nil
+		})
+	if err != nil {
+		return nil, mapErr(err, "session")
+	}
+	return out, nil
+}
+
+func (t *adminTx) DeleteUserSessions(user polybot.ID, except string) (int, error) {
+	n, err := t.exec(`DELETE FROM polybot_sessions WHERE user_id = $1 AND id <> $2`, uid(user), except)
+	return int(n), mapErr(err, "session")
+}
+
+func (t *adminTx) SetUserPassword(id polybot.ID, hash string) error {
+	if hash == "" {
+		return polybot.FieldError("password", "is required")
+	}
+	return t.updateOne("user", `UPDATE polybot_users SET password_hash = $2 WHERE id = $1`, uid(id), hash)
 }
 
 func (t *adminTx) DeleteExpiredSessions() (int, error) {

@@ -91,6 +91,9 @@ func (t *tenantTx) Profile() (*polybot.Profile, error) {
 }
 
 func (t *tenantTx) UpdateProfile(p *polybot.Profile) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	n, err := t.exec(`UPDATE polybot_user_profiles
 		SET display_name = $2, onboarding_completed = $3, accepted_terms_at = $4, updated_at = $5
 		WHERE id = $1`,
@@ -150,6 +153,9 @@ func (t *tenantTx) Config() (*polybot.Config, error) {
 }
 
 func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
+	if err := c.CheckStorable(); err != nil {
+		return err
+	}
 	channels, err := json.Marshal(nonNil(c.NotificationChannels))
 	if err != nil {
 		return polybot.Internal(err)
@@ -447,6 +453,9 @@ func (t *tenantTx) APITokens() ([]*polybot.APIToken, error) {
 }
 
 func (t *tenantTx) CreateAPIToken(k *polybot.APIToken) error {
+	if err := k.Validate(); err != nil {
+		return err
+	}
 	if k.ID.IsZero() {
 		k.ID = polybot.NewID()
 	}

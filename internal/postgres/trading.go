@@ -546,6 +546,11 @@ func (t *adminTx) SetGlobalHalt(state string) error {
 
 // SetUserHalt sets the admin's halt state for a tenant; the tenant's own
 // SetHaltState cannot lift it.
+func (t *adminTx) SetUserBotEnabled(id polybot.ID, on bool) error {
+	return t.updateOne("user", `UPDATE polybot_user_profiles SET bot_enabled = $2, updated_at = $3 WHERE id = $1`,
+		uid(id), on, t.now)
+}
+
 func (t *adminTx) SetUserHalt(id polybot.ID, state string) error {
 	if err := polybot.CheckHalt(state); err != nil {
 		return err
@@ -583,6 +588,9 @@ func (t *adminTx) MarketPairs() ([]*polybot.MarketPair, error) {
 }
 
 func (t *adminTx) MarketPair(id string) (*polybot.MarketPair, error) {
+	if err := polybot.CheckMarketPairID(id); err != nil {
+		return nil, err
+	}
 	var m *polybot.MarketPair
 	_, err := t.query(`SELECT `+marketPairColumns+` FROM polybot_market_pairs WHERE id = $1`, []any{id}, func(r pgx.Rows) (err error) {
 		m, err = scanMarketPair(r)
@@ -622,5 +630,8 @@ func (t *adminTx) PutMarketPair(m *polybot.MarketPair) error {
 }
 
 func (t *adminTx) DeleteMarketPair(id string) error {
+	if err := polybot.CheckMarketPairID(id); err != nil {
+		return err
+	}
 	return t.updateOne("market pair", `DELETE FROM polybot_market_pairs WHERE id = $1`, id)
 }

@@ -16,12 +16,6 @@ func (s *Server) createUser(tx polybot.AdminTx, id polybot.ID, email, passwordHa
 	return u, nil
 }
 
-type credentials struct {
-	Email       string `json:"email"`
-	Password    string `json:"password"`
-	DisplayName string `json:"display_name,omitempty"`
-}
-
 type sessionResponse struct {
 	User      *polybot.User `json:"user"`
 	CSRFToken string        `json:"csrf_token,omitempty"`
@@ -29,24 +23,14 @@ type sessionResponse struct {
 }
 
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	var in credentials
-	if err := decodeJSON(r, &in); err != nil {
-		return err
+	if wait := s.signupLim.wait(clientIP(r)); wait > 0 {
+		return limited("too many sign-ups from your address", wait)
 	}
-	v := polybot.Validation{}
-	email, err := polybot.NormalizeEmail(in.Email)
+	in, err := readRequest[signupRequest](r)
 	if err != nil {
-		v.Add("email", polybot.ErrorFields(err)["email"])
-	}
-	if err := polybot.ValidatePassword(in.Password); err != nil {
-		v.Add("password", polybot.ErrorFields(err)["password"])
-	}
-	if len(in.DisplayName) > 100 {
-		v.Add("display_name", "must be at most 100 characters")
-	}
-	if err := v.Err(); err != nil {
 		return err
 	}
+	email := in.Email
 	hash, err := auth.HashPassword(in.Password, s.cfg.Password)
 	if err != nil {
 		return polybot.Internal(err)
@@ -65,7 +49,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, _ *identit
 	if err != nil {
 		return err
 	}
-	s.startBot(r, u.ID)
+	// The bot starts when onboarding is done (handlePatchProfile), not here.
 	return writeJSON(w, http.StatusCreated, resp)
 }
 
@@ -74,7 +58,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *polybot
 	var exp time.Time
 	err := s.cfg.Store.Tenant(r.Context(), u.ID, func(tx polybot.TenantTx) error {
 		now := tx.Now()
-		exp = now.Add(s.cfg.SessionTTL)
+		exp = s.sessionExpiry(now, now)
 		sess := &polybot.Session{ID: auth.HashToken(token), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: exp, LastSeenAt: now}
 		if err := tx.CreateSession(sess); err != nil {
 			return err
@@ -95,18 +79,11 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *polybot
 var errBadLogin = polybot.Errorf(polybot.EUNAUTHORIZED, "invalid email or password")
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	var in credentials
-	if err := decodeJSON(r, &in); err != nil {
-		return err
+	if wait := s.loginLim.wait(clientIP(r)); wait > 0 {
+		return limited("too many login attempts from your address", wait)
 	}
-	v := polybot.Validation{}
-	if in.Email == "" {
-		v.Add("email", "is required")
-	}
-	if in.Password == "" {
-		v.Add("password", "is required")
-	}
-	if err := v.Err(); err != nil {
+	in, err := readRequest[loginRequest](r)
+	if err != nil {
 		return err
 	}
 	ip := clientIP(r)
@@ -205,9 +182,10 @@ func seconds(d time.Duration) int {
 	return n
 }
 
-// startBot starts a new account's bot (dry-run by default), as the manager
-// does for every active user at start-up. A failure is logged: the user can
-// start it from the API.
+// startBot starts an account's bot (dry-run by default) when its user
+// completes onboarding, as the manager does for every active user who
+// wants it at start-up. A failure is logged: the user can start it from the
+// API.
 func (s *Server) startBot(r *http.Request, id polybot.ID) {
 	if s.cfg.Bots == nil {
 		return
@@ -215,4 +193,15 @@ func (s *Server) startBot(r *http.Request, id polybot.ID) {
 	if err := s.cfg.Bots.Start(r.Context(), id); err != nil {
 		s.log.Warn("start new user's bot", "tenant", id, "err", err)
 	}
+}
+
+// sessionExpiry is when a session created at created and last seen at seen
+// ends: after SessionTTL idle, and never later than SessionMaxAge after it
+// began.
+func (s *Server) sessionExpiry(created, seen time.Time) time.Time {
+	idle, hard := seen.Add(s.cfg.SessionTTL), created.Add(s.cfg.SessionMaxAge)
+	if hard.Before(idle) {
+		return hard
+	}
+	return idle
 }

@@ -22,6 +22,9 @@ func (s *Server) handleTiers(w http.ResponseWriter, r *http.Request, _ *identity
 
 func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request, _ *identity) error {
 	after := r.URL.Query().Get("after")
+	if err := polybot.CheckText("after", after, 254); err != nil {
+		return err
+	}
 	_, limit, err := pageParams(r, "", 50, 500)
 	if err != nil {
 		return err
@@ -73,14 +76,9 @@ func (s *Server) adminUserAction(w http.ResponseWriter, r *http.Request, id *ide
 }
 
 func (s *Server) handleAdminSetTier(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in struct {
-		Tier string `json:"tier"`
-	}
-	if err := decodeJSON(r, &in); err != nil {
+	in, err := readRequest[setTierRequest](r)
+	if err != nil {
 		return err
-	}
-	if in.Tier == "" {
-		return polybot.FieldError("tier", "is required")
 	}
 	return s.adminUserAction(w, r, id, polybot.AuditAdminTier, in, func(tx polybot.AdminTx, target polybot.ID) error {
 		if _, err := tx.Tier(in.Tier); polybot.ErrorCode(err) == polybot.ENOTFOUND {
@@ -93,14 +91,9 @@ func (s *Server) handleAdminSetTier(w http.ResponseWriter, r *http.Request, id *
 }
 
 func (s *Server) handleAdminSetRole(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in struct {
-		Role polybot.Role `json:"role"`
-	}
-	if err := decodeJSON(r, &in); err != nil {
+	in, err := readRequest[setRoleRequest](r)
+	if err != nil {
 		return err
-	}
-	if !in.Role.Valid() {
-		return polybot.FieldError("role", `must be "user" or "admin"`)
 	}
 	return s.adminUserAction(w, r, id, polybot.AuditAdminRole, in, func(tx polybot.AdminTx, target polybot.ID) error {
 		if target == id.user.ID && in.Role != polybot.RoleAdmin {
@@ -111,14 +104,9 @@ func (s *Server) handleAdminSetRole(w http.ResponseWriter, r *http.Request, id *
 }
 
 func (s *Server) handleAdminSetDisabled(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in struct {
-		Disabled *bool `json:"disabled"`
-	}
-	if err := decodeJSON(r, &in); err != nil {
+	in, err := readRequest[setDisabledRequest](r)
+	if err != nil {
 		return err
-	}
-	if in.Disabled == nil {
-		return polybot.FieldError("disabled", "is required")
 	}
 	return s.adminUserAction(w, r, id, polybot.AuditAdminUserState, in, func(tx polybot.AdminTx, target polybot.ID) error {
 		if target == id.user.ID && *in.Disabled {
@@ -129,18 +117,18 @@ func (s *Server) handleAdminSetDisabled(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Server) handleAdminPutTier(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var t polybot.Tier
-	if err := decodeJSON(r, &t); err != nil {
+	body, err := readBody(r)
+	if err != nil {
 		return err
 	}
-	t.Name = r.PathValue("name")
-	if err := t.Validate(); err != nil {
+	t, err := parseTier(body, r.PathValue("name"))
+	if err != nil {
 		return err
 	}
 	d, _ := json.Marshal(t)
-	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+	err = s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
 		t.UpdatedAt = tx.Now()
-		if err := tx.PutTier(&t); err != nil {
+		if err := tx.PutTier(t); err != nil {
 			return err
 		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: polybot.AuditAdminTierEdit, Target: "tier:" + t.Name, Details: string(d), CreatedAt: tx.Now()})

@@ -86,27 +86,13 @@ func (s *Server) botAction(w http.ResponseWriter, r *http.Request, id *identity,
 	return writeJSON(w, http.StatusOK, st)
 }
 
-type haltRequest struct {
-	State string `json:"state"`
-}
-
-func (h *haltRequest) validate() error {
-	if !polybot.ValidHalt(h.State) {
-		return polybot.FieldError("state", `must be "active", "reducing_only" or "halted"`)
-	}
-	return nil
-}
-
 // handleBotHalt is the tenant's own kill switch.
 func (s *Server) handleBotHalt(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in haltRequest
-	if err := decodeJSON(r, &in); err != nil {
+	in, err := readRequest[haltRequest](r)
+	if err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
-	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		if err := tx.SetHaltState(in.State); err != nil {
 			return err
 		}
@@ -549,14 +535,11 @@ func (s *Server) handleAdminReload(w http.ResponseWriter, r *http.Request, id *i
 }
 
 func (s *Server) handleAdminGlobalHalt(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in haltRequest
-	if err := decodeJSON(r, &in); err != nil {
+	in, err := readRequest[haltRequest](r)
+	if err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
-	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+	err = s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
 		if err := tx.SetGlobalHalt(in.State); err != nil {
 			return err
 		}
@@ -596,14 +579,11 @@ func (s *Server) handleAdminGetGlobalHalt(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) handleAdminUserHalt(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in haltRequest
-	if err := decodeJSON(r, &in); err != nil {
+	in, err := readRequest[haltRequest](r)
+	if err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
-	err := s.adminUserAction(w, r, id, "admin.user_halt", in, func(tx polybot.AdminTx, target polybot.ID) error {
+	err = s.adminUserAction(w, r, id, "admin.user_halt", in, func(tx polybot.AdminTx, target polybot.ID) error {
 		return tx.SetUserHalt(target, in.State)
 	})
 	if err == nil {
@@ -640,17 +620,17 @@ func (s *Server) handleMarketPairs(w http.ResponseWriter, r *http.Request, id *i
 }
 
 func (s *Server) handleAdminPutMarketPair(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var m polybot.MarketPair
-	if err := decodeJSON(r, &m); err != nil {
+	body, err := readBody(r)
+	if err != nil {
 		return err
 	}
-	m.ID = r.PathValue("id")
-	if err := m.Validate(); err != nil {
+	m, err := parsePair(body, r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	d, _ := json.Marshal(m)
-	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
-		if err := tx.PutMarketPair(&m); err != nil {
+	err = s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+		if err := tx.PutMarketPair(m); err != nil {
 			return err
 		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.market_pair", Target: "market_pair:" + m.ID, Details: string(d), CreatedAt: tx.Now()})
@@ -664,6 +644,9 @@ func (s *Server) handleAdminPutMarketPair(w http.ResponseWriter, r *http.Request
 
 func (s *Server) handleAdminDeleteMarketPair(w http.ResponseWriter, r *http.Request, id *identity) error {
 	pid := r.PathValue("id")
+	if err := polybot.CheckMarketPairID(pid); err != nil {
+		return err
+	}
 	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
 		if err := tx.DeleteMarketPair(pid); err != nil {
 			return err

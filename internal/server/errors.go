@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/polybot/polybot"
@@ -108,10 +111,10 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(body, v, err)
 	}
 	if dec.More() {
 		return &polybot.Error{Code: polybot.EINVALID, Message: "request body must hold one JSON object", Fields: map[string]string{"body": "trailing data after the JSON object"}}
@@ -119,23 +122,90 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
-func jsonError(err error) error {
+// jsonError turns a decoding error into a field error. body and v (the
+// value decoded into) let it find the field whose value a type's own
+// UnmarshalJSON refused (a bad decimal), which encoding/json does not name.
+func jsonError(body []byte, v any, err error) error {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	msg := err.Error()
 	switch {
 	case errors.As(err, &te) && te.Field != "":
-		return polybot.FieldError(te.Field, "must be a "+te.Type.String())
+		return polybot.FieldError(truncateField(te.Field), typeProblem(te))
 	case errors.As(err, &se), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &polybot.Error{Code: polybot.EINVALID, Message: "malformed JSON", Fields: map[string]string{"body": "malformed JSON"}}
 	case strings.HasPrefix(msg, "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		if len(f) > 64 {
-			f = f[:64]
-		}
-		return polybot.FieldError(f, "is not a known field")
+		return polybot.FieldError(truncateField(f), "is not a known field")
+	}
+	if field, msg := badField(body, v); field != "" {
+		return polybot.FieldError(field, msg)
 	}
 	return &polybot.Error{Code: polybot.EINVALID, Message: "invalid request body", Fields: map[string]string{"body": "invalid"}}
+}
+
+// badField decodes each top-level field of the JSON object body alone into
+// a fresh value of v's type and names the first (in sorted order) that
+// fails, with what is wrong with it.
+func badField(body []byte, v any) (string, string) {
+	rt := reflect.TypeOf(v)
+	if rt == nil || rt.Kind() != reflect.Pointer {
+		return "", ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return "", ""
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: obj[k]})
+		if err := json.Unmarshal(one, reflect.New(rt.Elem()).Interface()); err != nil {
+			return truncateField(k), fieldProblem(err)
+		}
+	}
+	return "", ""
+}
+
+// typeProblem says what JSON a field wanted.
+func typeProblem(te *json.UnmarshalTypeError) string {
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if te.Value == "number" || strings.HasPrefix(te.Value, "number ") {
+			return "must be a whole number in range"
+		}
+		return "must be a whole number"
+	case reflect.Bool:
+		return "must be true or false"
+	case reflect.String:
+		return "must be a string"
+	}
+	return "must be a " + te.Type.String()
+}
+
+// fieldProblem says what is wrong with a value its type refused.
+func fieldProblem(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "decimal places"):
+		return "must have at most 6 decimal places"
+	case strings.Contains(msg, "out of range"):
+		return "is out of range"
+	case strings.Contains(msg, "decimal"):
+		return "must be a decimal number, such as \"12.50\""
+	}
+	return "has an invalid value"
+}
+
+func truncateField(f string) string {
+	if len(f) > 64 {
+		f = f[:64]
+	}
+	return strings.ToValidUTF8(f, "?")
 }
 
 // recoverPanic turns a handler panic into a logged 500. The panic value is

@@ -208,6 +208,13 @@ func (c *client) signup(email string) *client {
 	return c
 }
 
+// onboard accepts the terms and completes onboarding, as the UI's last step does.
+func (c *client) onboard() *client {
+	c.env.t.Helper()
+	expectStatus(c.env.t, c.do("PATCH", "/api/v1/profile", map[string]any{"accept_terms": true, "onboarding_completed": true}), http.StatusOK)
+	return c
+}
+
 // makeAdmin gives the client's user the admin role directly in the store.
 func (c *client) makeAdmin() *client {
 	c.env.t.Helper()

@@ -41,6 +41,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
+		if s.cfg.SecureCookies {
+			// Served over HTTPS: browsers must never come back over plain HTTP.
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = withClientIP(r, s.cfg.TrustedProxies)
 		next.ServeHTTP(sw, r)
@@ -87,6 +91,10 @@ func (s *Server) endpoint(rt route) http.Handler {
 			}
 			if rt.access == admin && id.user.Role != polybot.RoleAdmin {
 				s.writeError(w, r, polybot.Errorf(polybot.EFORBIDDEN, "admin role required"))
+				return
+			}
+			if wait := s.tenantLim.wait(id.tenant().String()); wait > 0 {
+				s.writeError(w, r, limited("too many requests for this account", wait))
 				return
 			}
 			if id.session != nil && !safeMethod(r.Method) {
@@ -169,10 +177,21 @@ func (s *Server) authSession(w http.ResponseWriter, r *http.Request, raw string)
 	if id.user.Disabled {
 		return nil, polybot.Errorf(polybot.EFORBIDDEN, "account disabled")
 	}
-	// Sliding expiry, written at most once a minute per session.
 	now := s.now()
+	if !now.Before(id.session.CreatedAt.Add(s.cfg.SessionMaxAge)) {
+		// Past its absolute lifetime, however active: sign in again.
+		if err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
+			return tx.TouchSession(hash, id.session.LastSeenAt, now)
+		}); err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
+			s.log.Warn("expire session", "err", err)
+		}
+		clearCookie(w, sessionCookie, s.cfg.SecureCookies, true)
+		return nil, polybot.Errorf(polybot.EUNAUTHORIZED, "session expired; sign in again")
+	}
+	// Sliding expiry, written at most once a minute per session, never past
+	// the absolute lifetime.
 	if now.Sub(id.session.LastSeenAt) > time.Minute {
-		exp := now.Add(s.cfg.SessionTTL)
+		exp := s.sessionExpiry(id.session.CreatedAt, now)
 		if err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
 			return tx.TouchSession(hash, now, exp)
 		}); err != nil {
@@ -225,9 +244,8 @@ func (s *Server) authJWT(r *http.Request, raw string) (*identity, error) {
 		return err
 	})
 	if polybot.ErrorCode(err) == polybot.ENOTFOUND {
-		if u, err = s.provisionJWTUser(r, claims.Sub, claims.Email); err == nil {
-			s.startBot(r, u.ID)
-		}
+		// Its bot starts when onboarding is done, as for a sign-up.
+		u, err = s.provisionJWTUser(r, claims.Sub, claims.Email)
 	}
 	if err != nil {
 		return nil, err

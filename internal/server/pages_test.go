@@ -407,6 +407,7 @@ func TestDashboardShowsTheBotAndItsOpportunities(t *testing.T) {
 	bots := &fakeBots{running: map[polybot.ID]bool{}}
 	env := newWebEnv(t, func(c *server.Config) { c.Bots = bots })
 	c := env.client().signup("bot-owner@example.com")
+	c.onboard()
 	r := c.page("/dashboard")
 	expectStatus(t, r, 200)
 	expectContains(t, "/dashboard", r, `id="bot-state" data-state="running"`, `data-counter="fills">7<`, `id="bot-start" data-action="bot-start" disabled`,

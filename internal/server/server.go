@@ -26,6 +26,12 @@ import (
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 64 << 10
 
+// Defaults of Config.
+const (
+	DefaultSessionMaxAge = 30 * 24 * time.Hour
+	DefaultMaxAPITokens  = 20
+)
+
 // Config wires a Server.
 type Config struct {
 	Store   polybot.Store
@@ -43,6 +49,19 @@ type Config struct {
 	SecureCookies bool
 	// SessionTTL is how long an idle session lives.
 	SessionTTL time.Duration
+	// SessionMaxAge is how long any session lives, however active: at most
+	// this long after sign-in it ends (default 30 days).
+	SessionMaxAge time.Duration
+
+	// SignupRate and LoginRate limit sign-ups and login attempts per client
+	// IP; TenantRate limits each tenant's authenticated API requests (429
+	// with Retry-After). Zero: the defaults; Burst < 0: no limit.
+	SignupRate, LoginRate, TenantRate Rate
+	// MaxLimiterKeys bounds the IPs (and tenants) each limiter remembers;
+	// the least recently seen is forgotten first. Zero: 10,000.
+	MaxLimiterKeys int
+	// MaxAPITokens caps a user's unexpired API tokens (default 20).
+	MaxAPITokens int
 
 	// Bots runs tenants' bots; nil serves the bot routes as unavailable.
 	Bots polybot.BotManager
@@ -85,6 +104,8 @@ type Server struct {
 	now     polybot.Clock
 	handler http.Handler
 	metrics *serverMetrics
+
+	signupLim, loginLim, tenantLim *keyedLimiter
 }
 
 // New builds a Server and its route table.
@@ -98,13 +119,25 @@ func New(cfg Config) *Server {
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 14 * 24 * time.Hour
 	}
+	if cfg.SessionMaxAge == 0 {
+		cfg.SessionMaxAge = DefaultSessionMaxAge
+	}
+	if cfg.MaxAPITokens == 0 {
+		cfg.MaxAPITokens = DefaultMaxAPITokens
+	}
+	cfg.SignupRate = cfg.SignupRate.orDefault(DefaultSignupRate)
+	cfg.LoginRate = cfg.LoginRate.orDefault(DefaultLoginRate)
+	cfg.TenantRate = cfg.TenantRate.orDefault(DefaultTenantRate)
 	if cfg.Limiter == nil {
 		cfg.Limiter = auth.NewLoginLimiter(auth.LimiterConfig{Clock: cfg.Clock})
 	}
 	if cfg.Password == (auth.Params{}) {
 		cfg.Password = auth.DefaultParams
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock,
+		signupLim: newKeyedLimiter(cfg.SignupRate, cfg.MaxLimiterKeys, cfg.Clock),
+		loginLim:  newKeyedLimiter(cfg.LoginRate, cfg.MaxLimiterKeys, cfg.Clock),
+		tenantLim: newKeyedLimiter(cfg.TenantRate, cfg.MaxLimiterKeys, cfg.Clock)}
 	s.metrics = newServerMetrics(&s.cfg)
 	s.handler = s.middleware(s.routes())
 	return s
@@ -153,6 +186,10 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/auth/login", s.handleLogin, public},
 		{"POST /api/v1/auth/logout", s.handleLogout, user},
 		{"GET /api/v1/auth/session", s.handleSession, user},
+		{"PUT /api/v1/auth/password", s.handleChangePassword, user},
+		{"GET /api/v1/auth/sessions", s.handleListSessions, user},
+		{"DELETE /api/v1/auth/sessions", s.handleSignOutEverywhere, user},
+		{"DELETE /api/v1/auth/sessions/{id}", s.handleRevokeSession, user},
 
 		{"GET /api/v1/tokens", s.handleListTokens, user},
 		{"POST /api/v1/tokens", s.handleCreateToken, user},
@@ -218,6 +255,7 @@ func (s *Server) routeTable() []route {
 		{"GET /tokens", s.pageTokens, pageUser},
 		{"GET /config", s.pageConfig, pageUser},
 		{"GET /plan", s.pagePlan, pageUser},
+		{"GET /account", s.pageAccount, pageUser},
 		{"GET /admin", s.pageAdmin, pageAdmin},
 		{"GET /static/{file}", s.handleStatic, asset},
 	}

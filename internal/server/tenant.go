@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/polybot/polybot/internal/secrets"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/secrets"
 )
 
 func quote(s string) string {
@@ -20,11 +21,6 @@ func quote(s string) string {
 }
 
 // --- API tokens ---
-
-type createTokenRequest struct {
-	Name          string `json:"name"`
-	ExpiresInDays int    `json:"expires_in_days"`
-}
 
 type createTokenResponse struct {
 	Token    string            `json:"token"`
@@ -48,25 +44,33 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, id *id
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in createTokenRequest
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	v := polybot.Validation{}
-	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || len(in.Name) > 64 {
-		v.Add("name", "must be 1-64 characters")
-	}
-	if in.ExpiresInDays < 0 || in.ExpiresInDays > 366 {
-		v.Add("expires_in_days", "must be between 0 (never) and 366")
-	}
-	if err := v.Err(); err != nil {
+	in, err := readRequest[createTokenRequest](r)
+	if err != nil {
 		return err
 	}
 	raw, prefix := auth.NewAPIToken()
 	t := &polybot.APIToken{ID: polybot.NewID(), UserID: id.tenant(), Name: in.Name, Hash: auth.HashToken(raw), Prefix: prefix}
-	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		// Count under the tenant's lock, so concurrent creates cannot pass the cap together.
+		if err := tx.LockTenant(); err != nil {
+			return err
+		}
 		now := tx.Now()
+		list, err := tx.APITokens()
+		if err != nil {
+			return err
+		}
+		active := 0
+		for _, k := range list {
+			if k.ExpiresAt == nil || k.ExpiresAt.After(now) {
+				active++
+			}
+		}
+		if active >= s.cfg.MaxAPITokens {
+			return &polybot.Error{Code: polybot.EFORBIDDEN,
+				Message: fmt.Sprintf("you have %d active API tokens, the most allowed; delete one you no longer use first", active),
+				Fields:  map[string]string{"tokens": fmt.Sprintf("at most %d active API tokens", s.cfg.MaxAPITokens)}}
+		}
 		t.CreatedAt = now
 		if in.ExpiresInDays > 0 {
 			exp := now.Add(time.Duration(in.ExpiresInDays) * 24 * time.Hour)
@@ -139,29 +143,14 @@ func (s *Server) handleGetProfile(w http.ResponseWriter, r *http.Request, id *id
 	return writeJSON(w, http.StatusOK, resp)
 }
 
-type profilePatch struct {
-	DisplayName         *string `json:"display_name"`
-	AcceptTerms         *bool   `json:"accept_terms"`
-	OnboardingCompleted *bool   `json:"onboarding_completed"`
-}
-
 func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in profilePatch
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	v := polybot.Validation{}
-	if in.DisplayName != nil && len(*in.DisplayName) > 100 {
-		v.Add("display_name", "must be at most 100 characters")
-	}
-	if in.AcceptTerms != nil && !*in.AcceptTerms {
-		v.Add("accept_terms", "can only be true; terms, once accepted, stay accepted")
-	}
-	if err := v.Err(); err != nil {
+	in, err := readRequest[profilePatch](r)
+	if err != nil {
 		return err
 	}
 	var resp profileResponse
-	err := s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	onboarded := false // this request completed onboarding
+	err = s.cfg.Store.Tenant(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		p, err := tx.Profile()
 		if err != nil {
 			return err
@@ -180,6 +169,7 @@ func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *
 			if *in.OnboardingCompleted && p.AcceptedTermsAt == nil {
 				return polybot.FieldError("onboarding_completed", "accept the terms first")
 			}
+			onboarded = *in.OnboardingCompleted && !p.OnboardingCompleted
 			p.OnboardingCompleted = *in.OnboardingCompleted
 		}
 		if err := tx.UpdateProfile(p); err != nil {
@@ -190,6 +180,9 @@ func (s *Server) handlePatchProfile(w http.ResponseWriter, r *http.Request, id *
 	})
 	if err != nil {
 		return err
+	}
+	if onboarded {
+		s.startBot(r, id.tenant())
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }
@@ -291,15 +284,12 @@ func (s *Server) handleListSecrets(w http.ResponseWriter, r *http.Request, id *i
 }
 
 func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request, id *identity) error {
-	var in putSecretRequest
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	platform, err := polybot.ParsePlatform(in.Platform)
+	in, err := readRequest[putSecretRequest](r)
 	if err != nil {
 		return err
 	}
-	paper := true // safe default: paper/sandbox keys
+	platform := polybot.Platform(in.Platform) // validate parsed it
+	paper := true                             // safe default: paper/sandbox keys
 	if in.Paper != nil {
 		paper = *in.Paper
 	}
@@ -375,6 +365,16 @@ func (s *Server) storeSecret(r *http.Request, id *identity, platform polybot.Pla
 	return meta, status, err
 }
 
+func (in *putSecretRequest) validate() error {
+	p, err := polybot.ParsePlatform(in.Platform)
+	if err != nil {
+		return err
+	}
+	in.Platform = string(p)
+	_, err = additionalConfig(in.AdditionalConfig)
+	return err
+}
+
 // additionalConfig checks the non-secret settings stored beside a key.
 func additionalConfig(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 || string(raw) == "null" {
@@ -386,6 +386,9 @@ func additionalConfig(raw json.RawMessage) (json.RawMessage, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		return nil, polybot.FieldError("additional_config", "must be a JSON object")
+	}
+	if msg := polybot.JSONTextError(raw); msg != "" {
+		return nil, polybot.FieldError("additional_config", msg)
 	}
 	out, _ := json.Marshal(obj)
 	return out, nil

@@ -24,6 +24,19 @@ func (a *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 	if u.Email == "" {
 		return polybot.FieldError("email", "is required")
 	}
+	if err := polybot.CheckText("email", u.Email, 254); err != nil {
+		return err
+	}
+	if p != nil {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
+	if c != nil {
+		if err := c.CheckStorable(); err != nil {
+			return err
+		}
+	}
 	if u.ID.IsZero() {
 		u.ID = polybot.NewID()
 	}
@@ -108,6 +121,9 @@ func (a *adminTx) UserByEmail(email string) (*polybot.User, error) {
 // Users pages through users in creation order; after is the email of the
 // last user of the previous page.
 func (a *adminTx) Users(after string, limit int) ([]*polybot.UserSummary, error) {
+	if err := polybot.CheckText("after", after, 254); err != nil {
+		return nil, err
+	}
 	rows, err := a.query(`SELECT u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at,
 			p.id, p.display_name, p.email, p.subscription_tier, p.subscription_expires_at, p.monthly_trade_limit,
 			p.trades_this_month, p.quota_month, p.max_trade_size_usd, p.max_daily_loss_usd, p.max_positions,
@@ -204,6 +220,9 @@ func (a *adminTx) Tiers() ([]*polybot.Tier, error) {
 }
 
 func (a *adminTx) Tier(name string) (*polybot.Tier, error) {
+	if err := polybot.CheckTierName(name); err != nil {
+		return nil, err
+	}
 	return one(a.tx, "tier", scanTier, `SELECT `+tierCols+` FROM polybot_tiers WHERE name = ?`, name)
 }
 
@@ -266,6 +285,33 @@ func (a *adminTx) TouchSession(id string, seen, expires time.Time) error {
 	}
 	return a.updateOne("session", `UPDATE polybot_sessions SET last_seen_at = ?, expires_at = ? WHERE id = ? AND expires_at > ?`,
 		micros(norm(seen)), micros(norm(expires)), id, micros(a.now))
+}
+
+func (a *adminTx) UserSessions(user polybot.ID) ([]*polybot.Session, error) {
+	return collect(a.tx, "session", scanSession, `SELECT `+sessionCols+` FROM polybot_sessions
+		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC`, user, micros(a.now))
+}
+
+func (a *adminTx) DeleteUserSessions(user polybot.ID, except string) (int, error) {
+	if err := a.writable(); err != nil {
+		return 0, err
+	}
+	res, err := a.exec(`DELETE FROM polybot_sessions WHERE user_id = ? AND id <> ?`, user, except)
+	if err != nil {
+		return 0, dbError(err, "session")
+	}
+	n, err := res.RowsAffected()
+	return int(n), dbError(err, "session")
+}
+
+func (a *adminTx) SetUserPassword(id polybot.ID, hash string) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	if hash == "" {
+		return polybot.FieldError("password", "is required")
+	}
+	return a.updateOne("user", `UPDATE polybot_users SET password_hash = ? WHERE id = ?`, hash, id)
 }
 
 func (a *adminTx) DeleteExpiredSessions() (int, error) {

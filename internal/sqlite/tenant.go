@@ -35,6 +35,9 @@ func (t *tenantTx) UpdateProfile(p *polybot.Profile) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	p.AcceptedTermsAt = normPtr(p.AcceptedTermsAt)
 	ok, err := t.affected(`UPDATE polybot_user_profiles
 		SET display_name = ?, onboarding_completed = ?, accepted_terms_at = ?, updated_at = ?
@@ -72,6 +75,9 @@ func (t *tenantTx) Config() (*polybot.Config, error) {
 
 func (t *tenantTx) UpdateConfig(c *polybot.Config) error {
 	if err := t.writable(); err != nil {
+		return err
+	}
+	if err := c.CheckStorable(); err != nil {
 		return err
 	}
 	args := append(configArgs(c), micros(t.now), t.tenant)
@@ -274,6 +280,9 @@ func (t *tenantTx) CreateAPIToken(k *polybot.APIToken) error {
 	}
 	if k.Hash == "" {
 		return polybot.FieldError("token_hash", "is required")
+	}
+	if err := k.Validate(); err != nil {
+		return err
 	}
 	if k.ID.IsZero() {
 		k.ID = polybot.NewID()

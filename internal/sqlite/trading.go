@@ -511,6 +511,14 @@ func (a *adminTx) SetGlobalHalt(state string) error {
 
 // SetUserHalt sets the admin's halt state for a tenant; the tenant's own
 // SetHaltState cannot lift it.
+func (a *adminTx) SetUserBotEnabled(id polybot.ID, on bool) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	return a.updateOne("user", `UPDATE polybot_user_profiles SET bot_enabled = ?, updated_at = ? WHERE id = ?`,
+		on, micros(a.now), id)
+}
+
 func (a *adminTx) SetUserHalt(id polybot.ID, state string) error {
 	if err := a.writable(); err != nil {
 		return err
@@ -540,6 +548,9 @@ func (a *adminTx) MarketPairs() ([]*polybot.MarketPair, error) {
 }
 
 func (a *adminTx) MarketPair(id string) (*polybot.MarketPair, error) {
+	if err := polybot.CheckMarketPairID(id); err != nil {
+		return nil, err
+	}
 	return one(a.tx, "market pair", scanMarketPair, `SELECT `+marketPairCols+` FROM polybot_market_pairs WHERE id = ?`, id)
 }
 
@@ -572,6 +583,9 @@ func (a *adminTx) PutMarketPair(m *polybot.MarketPair) error {
 
 func (a *adminTx) DeleteMarketPair(id string) error {
 	if err := a.writable(); err != nil {
+		return err
+	}
+	if err := polybot.CheckMarketPairID(id); err != nil {
 		return err
 	}
 	return a.updateOne("market pair", `DELETE FROM polybot_market_pairs WHERE id = ?`, id)

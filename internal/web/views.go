@@ -774,3 +774,20 @@ func (l Labeler) NewOrderRow(in *polybot.Intent) OrderRow {
 // IntentStates lists the intent states for the Orders filter.
 var IntentStates = []string{polybot.IntentFilled, polybot.IntentPartial, polybot.IntentOpen, polybot.IntentPending,
 	polybot.IntentCancelled, polybot.IntentRejected, polybot.IntentUnknown}
+
+// --- account and security ---
+
+// SessionRow is one of the user's signed-in sessions.
+type SessionRow struct {
+	ID                               string
+	CreatedAt, LastSeenAt, ExpiresAt time.Time
+	Current                          bool
+}
+
+// AccountData is the account page's data: the password form (unless the
+// account signs in through an identity provider) and the sessions.
+type AccountData struct {
+	HasPassword          bool
+	IdleDays, MaxAgeDays int
+	Sessions             []SessionRow
+}

@@ -438,6 +438,14 @@
         addTokenRow(resp.api_token);
       }
     },
+    'password-form': {
+      then: function (form, resp) {
+        form.reset();
+        var n = resp && resp.other_sessions_signed_out || 0;
+        formStatus(form, 'Password changed.' + (n ? ' ' + n + (n === 1 ? ' other session was' : ' other sessions were') + ' signed out.' : ''), 'saved');
+        $$('.session-row[data-current="false"]').forEach(function (row) { row.remove(); });
+      }
+    },
     'halt-form': {
       confirm: function (body) {
         if (body.state && body.state !== 'active') {
@@ -1311,6 +1319,34 @@
     }
   }
 
+  // ------------------------------------------------------------ account
+
+  async function sessionAction(el) {
+    var err = byId('sessions-error');
+    if (err) { err.textContent = ''; }
+    try {
+      if (el.dataset.action === 'sign-out-everywhere') {
+        if (!(await confirmAction('Sign out everywhere?', 'Every session of this account ends, this one too. API tokens keep working until you delete them.', 'Sign out everywhere'))) { return; }
+        await api('DELETE', '/api/v1/auth/sessions');
+        location.assign('/login');
+        return;
+      }
+      var current = el.dataset.current === 'true';
+      if (current && !(await confirmAction('Sign out here?', 'This session ends and you go back to the login page.', 'Sign out'))) { return; }
+      await api('DELETE', '/api/v1/auth/sessions/' + encodeURIComponent(el.dataset.sessionId));
+      if (current) {
+        location.assign('/login');
+        return;
+      }
+      var row = byId('session-' + el.dataset.sessionId);
+      if (row) { row.remove(); }
+      toast('Session signed out.', 'ok');
+    } catch (e) {
+      if (err) { err.textContent = e.message; }
+      toast(e.message, 'error');
+    }
+  }
+
   // -------------------------------------------------------------- theme
 
   function currentTheme() {
@@ -1372,6 +1408,8 @@
       chooseTier(el);
     } else if (action === 'set-tier' || action === 'set-disabled' || /-pair$/.test(action)) {
       adminAction(el);
+    } else if (action === 'revoke-session' || action === 'sign-out-everywhere') {
+      sessionAction(el);
     }
   });
 

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/polybot/polybot"
+)
+
+// Fuzz targets for every JSON request body: decode → validate must never
+// panic and never answer an internal error, and whatever it accepts must be
+// text both stores can hold. The seeds in testdata/fuzz/<FuzzName>/ run in
+// every `go test`; a longer search is
+//
+//	go test ./internal/server -run '^$' -fuzz FuzzSignupRequest -fuzztime 60s
+
+// fuzzRequest runs parse on every input and checks its answer. accepted
+// returns the strings a successful parse would store.
+func fuzzRequest[T any](f *testing.F, parse func([]byte) (*T, error), stored func(*T) []string) {
+	f.Fuzz(func(t *testing.T, body []byte) {
+		v, err := parse(body)
+		if err != nil {
+			if code := polybot.ErrorCode(err); code != polybot.EINVALID {
+				t.Fatalf("%q: error code %q (%v), want %q", body, code, err, polybot.EINVALID)
+			}
+			if len(polybot.ErrorFields(err)) == 0 {
+				t.Fatalf("%q: %v names no field", body, err)
+			}
+			return
+		}
+		if stored == nil {
+			return
+		}
+		for _, s := range stored(v) {
+			if msg := polybot.TextError(s, 0); msg != "" {
+				t.Fatalf("%q: accepted %q, which %s", body, s, msg)
+			}
+		}
+	})
+}
+
+func FuzzSignupRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[signupRequest], func(in *signupRequest) []string {
+		return []string{in.Email, in.DisplayName}
+	})
+}
+
+func FuzzLoginRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[loginRequest], nil)
+}
+
+func FuzzPasswordChangeRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[passwordChangeRequest], func(in *passwordChangeRequest) []string {
+		return []string{in.NewPassword}
+	})
+}
+
+func FuzzCreateTokenRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[createTokenRequest], func(in *createTokenRequest) []string { return []string{in.Name} })
+}
+
+func FuzzProfilePatch(f *testing.F) {
+	fuzzRequest(f, decodeRequest[profilePatch], func(in *profilePatch) []string {
+		if in.DisplayName == nil {
+			return nil
+		}
+		return []string{*in.DisplayName}
+	})
+}
+
+func FuzzConfigPatch(f *testing.F) {
+	now := polybot.SystemClock()
+	id := polybot.NewID()
+	tier := polybot.DefaultTiers()[2]
+	p := polybot.NewProfile(id, "fuzz@example.com", &tier, now)
+	cur := polybot.DefaultConfig(id, now)
+	fuzzRequest(f, func(b []byte) (*polybot.Config, error) { return cur.ApplyPatch(b, p) }, func(c *polybot.Config) []string {
+		return append([]string{c.Timezone, string(c.AdvancedConfig)}, c.NotificationChannels...)
+	})
+}
+
+func FuzzPutSecretRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[putSecretRequest], func(in *putSecretRequest) []string {
+		extra, _ := additionalConfig(in.AdditionalConfig)
+		return []string{in.Platform, string(extra)}
+	})
+}
+
+func FuzzHaltRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[haltRequest], func(in *haltRequest) []string { return []string{in.State} })
+}
+
+func FuzzSetTierRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[setTierRequest], func(in *setTierRequest) []string { return []string{in.Tier} })
+}
+
+func FuzzSetRoleRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[setRoleRequest], func(in *setRoleRequest) []string { return []string{string(in.Role)} })
+}
+
+func FuzzSetDisabledRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[setDisabledRequest], nil)
+}
+
+func FuzzTierRequest(f *testing.F) {
+	fuzzRequest(f, func(b []byte) (*polybot.Tier, error) { return parseTier(b, "free") }, func(t *polybot.Tier) []string {
+		if t.MonthlyTradeLimit > polybot.MaxStoredInt || t.MaxPositions > polybot.MaxStoredInt {
+			return []string{"\x00 a count past what the stores hold"}
+		}
+		return []string{t.Name, t.DisplayName}
+	})
+}
+
+func FuzzMarketPairRequest(f *testing.F) {
+	fuzzRequest(f, func(b []byte) (*polybot.MarketPair, error) { return parsePair(b, "fed-dec") }, func(m *polybot.MarketPair) []string {
+		return []string{m.ID, m.Name, m.PolymarketYes, m.PolymarketNo, m.PolymarketMkt, m.KalshiTicker, m.ResolutionNotes}
+	})
+}

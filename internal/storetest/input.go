@@ -1,0 +1,194 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/polybot/polybot"
+)
+
+// badTexts are the strings PostgreSQL refuses in text columns (SQLSTATE
+// 22021) and SQLite would store: every store must answer EINVALID instead.
+var badTexts = map[string]string{"NUL": "a\x00b", "invalid UTF-8": "a\xffb"}
+
+// testInput proves both stores refuse bad input with the same EINVALID field
+// error, before any SQL runs, and hold every value the rules let through.
+func testInput(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	u := e.newUser("input@example.com")
+	goodPair := func() *polybot.MarketPair {
+		return &polybot.MarketPair{ID: "fed-dec", Name: "Fed December", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED"}
+	}
+	type attempt struct {
+		name, field string
+		run         func(bad string) error
+	}
+	cases := []attempt{
+		{"CreateUser display_name", "display_name", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error {
+				tier, err := tx.Tier(polybot.TierFree)
+				if err != nil {
+					return err
+				}
+				nu := &polybot.User{ID: polybot.NewID(), Email: "new@example.com", Role: polybot.RoleUser}
+				p := polybot.NewProfile(nu.ID, nu.Email, tier, tx.Now())
+				p.DisplayName = bad
+				return tx.CreateUser(nu, p, polybot.DefaultConfig(nu.ID, tx.Now()))
+			})
+		}},
+		{"CreateUser email", "email", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error {
+				nu := &polybot.User{ID: polybot.NewID(), Email: bad + "@example.com", Role: polybot.RoleUser}
+				return tx.CreateUser(nu, nil, nil)
+			})
+		}},
+		{"UpdateProfile display_name", "display_name", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				p, err := tx.Profile()
+				if err != nil {
+					return err
+				}
+				p.DisplayName = bad
+				return tx.UpdateProfile(p)
+			})
+		}},
+		{"CreateAPIToken name", "name", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				return tx.CreateAPIToken(&polybot.APIToken{ID: polybot.NewID(), Name: bad, Hash: "h-" + polybot.NewID().String(), Prefix: "pbt_x"})
+			})
+		}},
+		{"PutTier display_name", "display_name", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error {
+				tr := polybot.DefaultTiers()[0]
+				tr.DisplayName = bad
+				return tx.PutTier(&tr)
+			})
+		}},
+		{"UpdateConfig timezone", "timezone", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				c, err := tx.Config()
+				if err != nil {
+					return err
+				}
+				c.Timezone = bad
+				return tx.UpdateConfig(c)
+			})
+		}},
+		{"UpdateConfig notification_channels", "notification_channels", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				c, err := tx.Config()
+				if err != nil {
+					return err
+				}
+				c.NotificationChannels = []string{"email", bad}
+				return tx.UpdateConfig(c)
+			})
+		}},
+		{"UpdateConfig advanced_config", "advanced_config", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				c, err := tx.Config()
+				if err != nil {
+					return err
+				}
+				if bad == badTexts["NUL"] {
+					c.AdvancedConfig = []byte(`{"k":"a\u0000b"}`)
+				} else {
+					c.AdvancedConfig = []byte("{\"k\":\"" + bad + "\"}")
+				}
+				return tx.UpdateConfig(c)
+			})
+		}},
+		{"Tier name", "tier", func(bad string) error {
+			return e.adminView(func(tx polybot.AdminTx) error { _, err := tx.Tier(bad); return err })
+		}},
+		{"Users after", "after", func(bad string) error {
+			return e.adminView(func(tx polybot.AdminTx) error { _, err := tx.Users(bad, 10); return err })
+		}},
+		{"MarketPair id", "id", func(bad string) error {
+			return e.adminView(func(tx polybot.AdminTx) error { _, err := tx.MarketPair(bad); return err })
+		}},
+		{"DeleteMarketPair id", "id", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error { return tx.DeleteMarketPair(bad) })
+		}},
+	}
+	for field, set := range map[string]func(*polybot.MarketPair, string){
+		"id":                      func(m *polybot.MarketPair, s string) { m.ID = s },
+		"name":                    func(m *polybot.MarketPair, s string) { m.Name = s },
+		"polymarket_yes_token":    func(m *polybot.MarketPair, s string) { m.PolymarketYes = s },
+		"polymarket_no_token":     func(m *polybot.MarketPair, s string) { m.PolymarketNo = s },
+		"polymarket_condition_id": func(m *polybot.MarketPair, s string) { m.PolymarketMkt = s },
+		"kalshi_ticker":           func(m *polybot.MarketPair, s string) { m.KalshiTicker = s },
+		"resolution_notes":        func(m *polybot.MarketPair, s string) { m.ResolutionNotes = s },
+	} {
+		cases = append(cases, attempt{"PutMarketPair " + field, field, func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error {
+				m := goodPair()
+				set(m, bad)
+				return tx.PutMarketPair(m)
+			})
+		}})
+	}
+	for _, c := range cases {
+		for kind, bad := range badTexts {
+			t.Run(c.name+" refuses "+kind, func(t *testing.T) {
+				err := c.run(bad)
+				wantCode(t, err, polybot.EINVALID, c.name)
+				if polybot.ErrorFields(err)[c.field] == "" {
+					t.Fatalf("%s: %v does not name %q", c.name, err, c.field)
+				}
+			})
+		}
+	}
+
+	t.Run("PutTier refuses limits past what both stores hold", func(t *testing.T) {
+		for _, f := range []struct {
+			field string
+			set   func(*polybot.Tier)
+		}{
+			{"monthly_trade_limit", func(tr *polybot.Tier) { tr.MonthlyTradeLimit = polybot.MaxStoredInt + 1 }},
+			{"max_positions", func(tr *polybot.Tier) { tr.MaxPositions = polybot.MaxStoredInt + 1 }},
+			{"monthly_trade_limit", func(tr *polybot.Tier) { tr.MonthlyTradeLimit = -1 }},
+		} {
+			err := e.admin(func(tx polybot.AdminTx) error {
+				tr := polybot.DefaultTiers()[0]
+				f.set(&tr)
+				return tx.PutTier(&tr)
+			})
+			wantCode(t, err, polybot.EINVALID, "PutTier("+f.field+")")
+			if polybot.ErrorFields(err)[f.field] == "" {
+				t.Fatalf("PutTier: %v does not name %s", err, f.field)
+			}
+		}
+	})
+
+	t.Run("the largest values the rules allow are stored and read back", func(t *testing.T) {
+		tr := polybot.DefaultTiers()[3]
+		tr.MonthlyTradeLimit, tr.MaxPositions = polybot.MaxStoredInt, polybot.MaxStoredInt
+		tr.DisplayName = "Énterprise ✓ 企业"
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.PutTier(&tr) })
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			got, err := tx.Tier(tr.Name)
+			if err != nil {
+				return err
+			}
+			if got.MonthlyTradeLimit != polybot.MaxStoredInt || got.MaxPositions != polybot.MaxStoredInt || got.DisplayName != tr.DisplayName {
+				t.Fatalf("Tier read back %+v", got)
+			}
+			return nil
+		})
+		name := ""
+		for range polybot.MaxDisplayNameChars {
+			name += "ж"
+		}
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			p, err := tx.Profile()
+			if err != nil {
+				return err
+			}
+			p.DisplayName = name
+			return tx.UpdateProfile(p)
+		})
+		if got := e.profile(u.ID).DisplayName; got != name {
+			t.Fatalf("display name read back %q", got)
+		}
+	})
+}
