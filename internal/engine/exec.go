@@ -135,7 +135,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	// window between legs is one venue round trip.
 	var sent []placed
 	failed := -1
-	r.sending = true // from here a panic leaves the grant used: a leg may have gone
+	r.sending = true           // from here a panic leaves the grant used: a leg may have gone
 	m.observeTickToOrder(g.At) // metrics: book update → first order sent
 	for k, in := range intents {
 		p := r.place(ctx, r.ex[in.Instrument.Venue], in)
