@@ -59,10 +59,12 @@ type BotManager interface {
 	// Reload makes a running bot pick up its stored config and secrets now,
 	// without a restart.
 	Reload(ctx context.Context, tenant ID) error
-	Status(tenant ID) BotStatus
+	// Status and Opportunities take the caller's context: in cluster mode
+	// they ask the worker that holds the tenant.
+	Status(ctx context.Context, tenant ID) BotStatus
 	// Opportunities are the recent opportunities this tenant's config wants,
 	// newest first.
-	Opportunities(tenant ID, limit int) []Opportunity
+	Opportunities(ctx context.Context, tenant ID, limit int) []Opportunity
 	// Subscribe streams the tenant's events until cancel is called.
 	Subscribe(tenant ID) (events <-chan Event, cancel func())
 }

@@ -206,7 +206,9 @@ type MarketFeed interface {
 	// with backoff. After a reconnect or a sequence gap it delivers fresh
 	// snapshots before any delta.
 	Run(ctx context.Context, sink func(BookEvent)) error
-	Subscribe(instruments ...Instrument) error
+	// Subscribe asks for instruments' books. It must not block on the
+	// network for longer than ctx allows.
+	Subscribe(ctx context.Context, instruments ...Instrument) error
 	Unsubscribe(instruments ...Instrument) error
 	// Resync asks for a fresh snapshot of inst (after a gap the hub found).
 	Resync(inst Instrument) error

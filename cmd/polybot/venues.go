@@ -64,11 +64,11 @@ type intentOrderIndex struct {
 	mem    polymarket.OrderIndex // this process's ids, both ways
 }
 
-func (x *intentOrderIndex) Put(clientOrderID, orderID string) error {
-	if err := x.mem.Put(clientOrderID, orderID); err != nil {
+func (x *intentOrderIndex) Put(ctx context.Context, clientOrderID, orderID string) error {
+	if err := x.mem.Put(ctx, clientOrderID, orderID); err != nil {
 		return err
 	}
-	return x.st.Tenant(context.Background(), x.tenant, func(tx polybot.TenantTx) error {
+	return x.st.Tenant(ctx, x.tenant, func(tx polybot.TenantTx) error {
 		in, err := tx.Intent(clientOrderID)
 		if err != nil {
 			return err
@@ -78,12 +78,12 @@ func (x *intentOrderIndex) Put(clientOrderID, orderID string) error {
 	})
 }
 
-func (x *intentOrderIndex) OrderID(clientOrderID string) (string, bool) {
-	if id, ok := x.mem.OrderID(clientOrderID); ok {
+func (x *intentOrderIndex) OrderID(ctx context.Context, clientOrderID string) (string, bool) {
+	if id, ok := x.mem.OrderID(ctx, clientOrderID); ok {
 		return id, true
 	}
 	var id string
-	err := x.st.TenantView(context.Background(), x.tenant, func(tx polybot.TenantTx) error {
+	err := x.st.TenantView(ctx, x.tenant, func(tx polybot.TenantTx) error {
 		in, err := tx.Intent(clientOrderID)
 		if err == nil {
 			id = in.VenueOrderID
@@ -95,12 +95,12 @@ func (x *intentOrderIndex) OrderID(clientOrderID string) (string, bool) {
 
 // ClientOrderID finds the intent of a venue order id: this process's orders
 // first, then the tenant's recent intents.
-func (x *intentOrderIndex) ClientOrderID(orderID string) (string, bool) {
-	if id, ok := x.mem.ClientOrderID(orderID); ok {
+func (x *intentOrderIndex) ClientOrderID(ctx context.Context, orderID string) (string, bool) {
+	if id, ok := x.mem.ClientOrderID(ctx, orderID); ok {
 		return id, true
 	}
 	var id string
-	_ = x.st.TenantView(context.Background(), x.tenant, func(tx polybot.TenantTx) error {
+	_ = x.st.TenantView(ctx, x.tenant, func(tx polybot.TenantTx) error {
 		ins, err := tx.Intents(nil, time.Time{}, 1000)
 		for _, in := range ins {
 			if in.VenueOrderID == orderID {

@@ -281,7 +281,7 @@ func BenchmarkTickToOrder(b *testing.B) {
 		deadline := time.Now().Add(10 * time.Second)
 		for len(r.kalshiOrders()) == n {
 			if time.Now().After(deadline) {
-				b.Fatalf("no order reached the simulator: %+v %+v %+v", m.Status(lt.id), m.Snapshot(), m.Opportunities(lt.id, 5))
+				b.Fatalf("no order reached the simulator: %+v %+v %+v", m.Status(context.Background(), lt.id), m.Snapshot(), m.Opportunities(context.Background(), lt.id, 5))
 			}
 			time.Sleep(50 * time.Microsecond)
 		}
@@ -295,7 +295,7 @@ func BenchmarkTickToOrder(b *testing.B) {
 		deadline = time.Now().Add(10 * time.Second)
 		for m.Snapshot().Fills < int64(2*len(r.kalshiOrders())) {
 			if time.Now().After(deadline) {
-				b.Fatalf("legs did not fill: %+v", m.Status(lt.id))
+				b.Fatalf("legs did not fill: %+v", m.Status(context.Background(), lt.id))
 			}
 			time.Sleep(100 * time.Microsecond)
 		}

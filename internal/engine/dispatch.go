@@ -110,7 +110,7 @@ func (d *dispatcher) run(ctx context.Context) {
 				m.log.Warn("no market-data hub for a venue of the universe", "venue", v)
 				continue
 			}
-			s, err := hub.Subscribe(insts...)
+			s, err := hub.Subscribe(ctx, insts...)
 			if err != nil {
 				m.subscribeFails.Add(1)
 				m.log.Error("subscribing to the universe failed", "venue", v, "err", err)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -59,11 +60,11 @@ func TestDryRunFromABookUpdateToRecordedFillsPositionsAndPnL(t *testing.T) {
 			if p["expected_profit"] != d("2.6315") || p["sets"] != d("52.63") {
 				t.Fatalf("pnl event %+v", p)
 			}
-			st := m.Status(id)
+			st := m.Status(context.Background(), id)
 			if st.Counters.Fills != 2 || st.Counters.Intents != 2 || st.Counters.Opportunities != 1 || st.Mode != polybot.DryRun {
 				t.Fatalf("status %+v", st)
 			}
-			if ops := m.Opportunities(id, 10); len(ops) != 1 || ops[0].Size != d("100") {
+			if ops := m.Opportunities(context.Background(), id, 10); len(ops) != 1 || ops[0].Size != d("100") {
 				t.Fatalf("opportunities %+v", ops)
 			}
 			return

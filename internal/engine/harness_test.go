@@ -34,9 +34,9 @@ func (f *testFeed) Run(ctx context.Context, _ func(polybot.BookEvent)) error {
 	<-ctx.Done()
 	return nil
 }
-func (f *testFeed) Subscribe(...polybot.Instrument) error   { return nil }
-func (f *testFeed) Unsubscribe(...polybot.Instrument) error { return nil }
-func (f *testFeed) Resync(polybot.Instrument) error         { return nil }
+func (f *testFeed) Subscribe(context.Context, ...polybot.Instrument) error { return nil }
+func (f *testFeed) Unsubscribe(...polybot.Instrument) error                { return nil }
+func (f *testFeed) Resync(polybot.Instrument) error                        { return nil }
 
 // rig is a manager over a real SQLite store in a temp dir.
 type rig struct {
@@ -158,7 +158,7 @@ func (r *rig) waitRunning(ids ...polybot.ID) {
 	r.t.Helper()
 	eventually(r.t, "the bots run and are indexed", func() bool {
 		for _, id := range ids {
-			if r.m.Status(id).State != polybot.BotRunning {
+			if r.m.Status(context.Background(), id).State != polybot.BotRunning {
 				return false
 			}
 		}

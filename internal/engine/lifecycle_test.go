@@ -36,7 +36,7 @@ func TestReloadTakesEffectAtOnceWithoutARestart(t *testing.T) {
 		m.onAct = func(context.Context, polybot.ID, Grant) { acted <- time.Now() }
 	})
 	r.waitRunning(id)
-	before := m.Status(id)
+	before := m.Status(context.Background(), id)
 	mk := &market{r: r}
 	mk.tick() // 5.26% < 10%: not wanted
 	time.Sleep(20 * time.Millisecond)
@@ -67,7 +67,7 @@ func TestReloadTakesEffectAtOnceWithoutARestart(t *testing.T) {
 		t.Fatal("the bot never acted on the reloaded config")
 	}
 	eventually(t, "the trade is recorded", func() bool { return len(r.fills(id)) == 2 })
-	after := m.Status(id)
+	after := m.Status(context.Background(), id)
 	if after.Counters.Restarts != 0 || after.StartedAt == nil || !after.StartedAt.Equal(*before.StartedAt) {
 		t.Fatalf("status after reload %+v (before %+v): the bot must not restart", after, before)
 	}
@@ -86,8 +86,8 @@ func TestHaltedBotSendsNothingAndResumesWhenActive(t *testing.T) {
 	if err := m.Reload(r.ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the bot is halted", func() bool { return m.Status(id).State == polybot.BotHalted })
-	if st := m.Status(id); !strings.Contains(st.Reason, "halted") {
+	eventually(t, "the bot is halted", func() bool { return m.Status(context.Background(), id).State == polybot.BotHalted })
+	if st := m.Status(context.Background(), id); !strings.Contains(st.Reason, "halted") {
 		t.Fatalf("reason %q", st.Reason)
 	}
 	mk := &market{r: r}
@@ -119,7 +119,7 @@ func TestGlobalKillSwitchHaltsEveryBot(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "both bots are halted", func() bool {
-		return m.Status(a).State == polybot.BotHalted && m.Status(b).State == polybot.BotHalted
+		return m.Status(context.Background(), a).State == polybot.BotHalted && m.Status(context.Background(), b).State == polybot.BotHalted
 	})
 	(&market{r: r}).tick()
 	time.Sleep(50 * time.Millisecond)
@@ -151,7 +151,7 @@ func TestDailyLossLimitBlocksNewOrdersOnceReached(t *testing.T) {
 	mk := &market{r: r}
 	mk.tick()
 	eventually(t, "the bot is refused by the daily-loss limit", func() bool {
-		st := m.Status(id)
+		st := m.Status(context.Background(), id)
 		return st.State == polybot.BotRefused && strings.Contains(st.Reason, "daily limit")
 	})
 	mk.tick()
@@ -168,7 +168,7 @@ func TestDailyLossLimitBlocksNewOrdersOnceReached(t *testing.T) {
 			t.Fatalf("intent %+v (reason %q): want rejected by the daily-loss limit", in, polybot.IntentReason(in))
 		}
 	}
-	if st := m.Status(id); st.Counters.Rejected != 1 || !strings.Contains(st.LastError, "daily limit") {
+	if st := m.Status(context.Background(), id); st.Counters.Rejected != 1 || !strings.Contains(st.LastError, "daily limit") {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -186,8 +186,8 @@ func TestRefusedWhenTheMonthlyTradeLimitIsReached(t *testing.T) {
 		return nil
 	})
 	m := r.start(Config{Universe: pmUniverse()})
-	eventually(t, "the bot is refused", func() bool { return m.Status(id).State == polybot.BotRefused })
-	if st := m.Status(id); !strings.Contains(st.Reason, "monthly trade limit is reached (100 of 100") || st.Mode != polybot.Live {
+	eventually(t, "the bot is refused", func() bool { return m.Status(context.Background(), id).State == polybot.BotRefused })
+	if st := m.Status(context.Background(), id); !strings.Contains(st.Reason, "monthly trade limit is reached (100 of 100") || st.Mode != polybot.Live {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -197,8 +197,8 @@ func TestRefusedWithoutAStrategyTheBotRuns(t *testing.T) {
 	r.testHubs(polybot.Polymarket)
 	id := r.user(polybot.TierFree, func(c *polybot.Config) { c.EnableSinglePlatformArb = false })
 	m := r.start(Config{Universe: pmUniverse()})
-	eventually(t, "the bot is refused", func() bool { return m.Status(id).State == polybot.BotRefused })
-	if st := m.Status(id); !strings.Contains(st.Reason, "no strategy") {
+	eventually(t, "the bot is refused", func() bool { return m.Status(context.Background(), id).State == polybot.BotRefused })
+	if st := m.Status(context.Background(), id); !strings.Contains(st.Reason, "no strategy") {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -209,7 +209,7 @@ func TestStartAndStopPersistAndControlTheBot(t *testing.T) {
 	id := r.user(polybot.TierFree, nil)
 	r.tenantTx(id, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(false) })
 	m := r.start(Config{Universe: pmUniverse()})
-	if st := m.Status(id); st.State != polybot.BotStopped {
+	if st := m.Status(context.Background(), id); st.State != polybot.BotStopped {
 		t.Fatalf("an unwanted bot is %s", st.State)
 	}
 	if err := m.Start(r.ctx, id); err != nil {
@@ -219,7 +219,7 @@ func TestStartAndStopPersistAndControlTheBot(t *testing.T) {
 	if err := m.Stop(r.ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if st := m.Status(id); st.State != polybot.BotStopped || st.StartedAt != nil {
+	if st := m.Status(context.Background(), id); st.State != polybot.BotStopped || st.StartedAt != nil {
 		t.Fatalf("after stop: %+v", st)
 	}
 	var on bool
@@ -247,13 +247,13 @@ func TestPanicInOneTenantNeitherStopsOthersNorItself(t *testing.T) {
 	mk.tick()
 	eventually(t, "tenant b trades", func() bool { return len(r.fills(b)) == 2 })
 	eventually(t, "tenant a restarted", func() bool {
-		st := m.Status(a)
+		st := m.Status(context.Background(), a)
 		return st.Counters.Restarts == 1 && st.State == polybot.BotRunning
 	})
 	r.waitRunning(a, b)
 	mk.tick()
 	eventually(t, "tenant a trades after its restart", func() bool { return len(r.fills(a)) == 2 })
-	if st := m.Status(a); st.LastError == "" || strings.Contains(st.LastError, "tenant a's strategy") {
+	if st := m.Status(context.Background(), a); st.LastError == "" || strings.Contains(st.LastError, "tenant a's strategy") {
 		t.Fatalf("last error %q: say it restarted, without internals", st.LastError)
 	}
 	if s := m.Snapshot(); s.RunnerPanics != 1 || s.Restarts != 1 {
@@ -331,7 +331,7 @@ func TestNothingIsSentWhenTheBookMovedBeforeTheFirstLeg(t *testing.T) {
 			t.Fatalf("intent %+v", in)
 		}
 	}
-	if len(r.fills(id)) != 0 || m.Snapshot().BookMoved != 1 || m.Status(id).Counters.Unwinds != 0 {
+	if len(r.fills(id)) != 0 || m.Snapshot().BookMoved != 1 || m.Status(context.Background(), id).Counters.Unwinds != 0 {
 		t.Fatalf("fills %d, snapshot %+v", len(r.fills(id)), m.Snapshot())
 	}
 }

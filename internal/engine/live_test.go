@@ -311,7 +311,7 @@ func TestLiveCrossPlatformOrdersReachTheSimulatorsWithTheTenantsKeys(t *testing.
 	if p.TradesThisMonth != 2 {
 		t.Fatalf("trades this month = %d, want 2", p.TradesThisMonth)
 	}
-	if st := m.Status(lt.id); st.Mode != polybot.Live || st.Counters.Fills != 2 {
+	if st := m.Status(context.Background(), lt.id); st.Mode != polybot.Live || st.Counters.Fills != 2 {
 		t.Fatalf("status %+v", st)
 	}
 	// Opening the keys was audited.
@@ -357,8 +357,12 @@ func TestSecondLegFailureUnwindsTheFirstAndRecordsIt(t *testing.T) {
 		u.State != polybot.IntentFilled || u.Filled != d("10") {
 		t.Fatalf("unwind %+v, want a FAK sell of 10 YES at the 0.40 bid, filled", u)
 	}
-	st := m.Status(lt.id)
-	if st.Counters.Unwinds != 1 || !strings.Contains(st.LastError, "unwound") {
+	// The status is told once every leg's unwind is done (the intent is
+	// final a moment before).
+	eventually(t, "the status says it unwound", func() bool {
+		return strings.Contains(m.Status(context.Background(), lt.id).LastError, "unwound")
+	})
+	if st := m.Status(context.Background(), lt.id); st.Counters.Unwinds != 1 {
 		t.Fatalf("status %+v", st)
 	}
 	if s := m.Snapshot(); s.Unwinds != 1 {
@@ -440,7 +444,7 @@ func TestHaltedLiveBotSendsNoOrdersButCancelsItsRestingOrders(t *testing.T) {
 	}
 	r.tenantTx(lt.id, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltHalted) })
 	m := r.startLive(Config{})
-	eventually(t, "the bot is halted", func() bool { return m.Status(lt.id).State == polybot.BotHalted })
+	eventually(t, "the bot is halted", func() bool { return m.Status(context.Background(), lt.id).State == polybot.BotHalted })
 	// Reconciliation on start found the order resting.
 	eventually(t, "the resting order is reconciled", func() bool { return r.intentsByLeg(lt.id)[0].State == polybot.IntentOpen })
 
@@ -497,7 +501,7 @@ func TestUnknownLegResolvedLaterIsRepairedByUnwinding(t *testing.T) {
 	if pos := r.psim.Wallet(lt.wallet.Address()).Positions[pmNoTok]; !pos.IsZero() {
 		t.Fatalf("the unsent Polymarket leg traded: %s", pos)
 	}
-	if st := m.Status(lt.id); st.Counters.Unwinds != 1 || st.State != polybot.BotRunning {
+	if st := m.Status(context.Background(), lt.id); st.Counters.Unwinds != 1 || st.State != polybot.BotRunning {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -551,7 +555,7 @@ func TestReloadSwitchesDryRunToLiveWithoutARestart(t *testing.T) {
 	if n := len(r.kalshiOrders()); n != 0 {
 		t.Fatalf("dry-run sent %d orders to the venue", n)
 	}
-	started := m.Status(lt.id).StartedAt
+	started := m.Status(context.Background(), lt.id).StartedAt
 	r.tenantTx(lt.id, func(tx polybot.TenantTx) error {
 		c, err := tx.Config()
 		if err != nil {
@@ -563,12 +567,12 @@ func TestReloadSwitchesDryRunToLiveWithoutARestart(t *testing.T) {
 	if err := m.Reload(r.ctx, lt.id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the bot trades live", func() bool { return m.Status(lt.id).Mode == polybot.Live })
+	eventually(t, "the bot trades live", func() bool { return m.Status(context.Background(), lt.id).Mode == polybot.Live })
 	r.waitRunning(lt.id)
 	r.crossBooks("9")
 	eventually(t, "a live order reaches the venue", func() bool { return len(r.kalshiOrders()) == 1 })
 	eventually(t, "live fills", func() bool { return len(r.fills(lt.id)) == 4 })
-	st := m.Status(lt.id)
+	st := m.Status(context.Background(), lt.id)
 	if st.Counters.Restarts != 0 || st.StartedAt == nil || !st.StartedAt.Equal(*started) {
 		t.Fatalf("status %+v: the switch must not restart the bot", st)
 	}
@@ -622,7 +626,7 @@ func TestAPartialUnwindIsRetriedAtTheNextBidUntilFlat(t *testing.T) {
 	if !h.Size.IsZero() {
 		t.Fatalf("holding after the unwind %+v: want flat", h)
 	}
-	if st := m.Status(lt.id); st.State != polybot.BotRunning {
+	if st := m.Status(context.Background(), lt.id); st.State != polybot.BotRunning {
 		t.Fatalf("status %+v: a completed unwind leaves the bot running", st)
 	}
 }
@@ -640,8 +644,8 @@ func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.
 	r.pmAsks(pmFedNo, lv("0.52", "100"))
 	r.pmAsks(pmFedYes, lv("0.60", "100"))
 
-	eventually(t, "the bot goes reducing-only", func() bool { return m.Status(lt.id).State == polybot.BotHalted })
-	st := m.Status(lt.id)
+	eventually(t, "the bot goes reducing-only", func() bool { return m.Status(context.Background(), lt.id).State == polybot.BotHalted })
+	st := m.Status(context.Background(), lt.id)
 	if !strings.Contains(st.Reason, "reducing-only") || !strings.Contains(st.Reason, "unwind did not complete") || !strings.Contains(st.Reason, "6.00 Kalshi "+fedTicker+" YES") {
 		t.Fatalf("reason %q: say reducing-only, why, and what is unhedged", st.Reason)
 	}
@@ -658,7 +662,7 @@ func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.
 	if err := m.Reload(r.ctx, lt.id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "running again", func() bool { return m.Status(lt.id).State == polybot.BotRunning })
+	eventually(t, "running again", func() bool { return m.Status(context.Background(), lt.id).State == polybot.BotRunning })
 }
 
 func TestALegWhoseOrderNeverReachedTheVenueIsClosedWithinSecondsAndItsPartnerUnwound(t *testing.T) {
@@ -686,7 +690,7 @@ func TestALegWhoseOrderNeverReachedTheVenueIsClosedWithinSecondsAndItsPartnerUnw
 	if pos := r.psim.Wallet(lt.wallet.Address()).Positions[pmNoTok]; !pos.IsZero() {
 		t.Fatalf("the Polymarket leg traded after all: %s", pos)
 	}
-	if st := m.Status(lt.id); st.State != polybot.BotRunning {
+	if st := m.Status(context.Background(), lt.id); st.State != polybot.BotRunning {
 		t.Fatalf("status %+v", st)
 	}
 	t.Logf("naked leg unwound %s after the book update", took.Round(time.Millisecond))

@@ -420,7 +420,7 @@ func (m *Manager) Reload(ctx context.Context, id polybot.ID) error {
 }
 
 // Status reports the tenant's bot.
-func (m *Manager) Status(id polybot.ID) polybot.BotStatus {
+func (m *Manager) Status(_ context.Context, id polybot.ID) polybot.BotStatus {
 	t := m.tenant(id)
 	if t.snap.Load() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -432,7 +432,7 @@ func (m *Manager) Status(id polybot.ID) polybot.BotStatus {
 
 // Opportunities returns the recent opportunities the tenant's config
 // wants, newest first.
-func (m *Manager) Opportunities(id polybot.ID, limit int) []polybot.Opportunity {
+func (m *Manager) Opportunities(_ context.Context, id polybot.ID, limit int) []polybot.Opportunity {
 	t := m.tenant(id)
 	s := t.snap.Load()
 	if s == nil {

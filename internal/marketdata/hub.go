@@ -195,7 +195,7 @@ func (h *Hub) View(inst polybot.Instrument) (*View, error) {
 // Subscribe opens a subscription to insts. New instruments are subscribed at
 // the feed (an error there undoes the whole call). Instruments whose book is
 // live are in the subscription's first Next at once.
-func (h *Hub) Subscribe(insts ...polybot.Instrument) (*Subscription, error) {
+func (h *Hub) Subscribe(ctx context.Context, insts ...polybot.Instrument) (*Subscription, error) {
 	if len(insts) == 0 {
 		return nil, polybot.FieldError("instruments", "at least one is required")
 	}
@@ -226,7 +226,7 @@ func (h *Hub) Subscribe(insts ...polybot.Instrument) (*Subscription, error) {
 	}
 	h.mu.Unlock()
 	if len(opened) > 0 {
-		if err := h.feed.Subscribe(opened...); err != nil {
+		if err := h.feed.Subscribe(ctx, opened...); err != nil {
 			h.release(entries)
 			return nil, err
 		}

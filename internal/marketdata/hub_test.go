@@ -31,7 +31,7 @@ func (f *fakeFeed) record(op string, insts []polybot.Instrument) {
 		f.calls = append(f.calls, op+" "+i.Market)
 	}
 }
-func (f *fakeFeed) Subscribe(insts ...polybot.Instrument) error {
+func (f *fakeFeed) Subscribe(_ context.Context, insts ...polybot.Instrument) error {
 	if f.failSub != nil {
 		return f.failSub
 	}
@@ -84,9 +84,9 @@ func pollStrings(s *Subscription) []string {
 func TestHubReferenceCountsFeedSubscriptions(t *testing.T) {
 	f := &fakeFeed{}
 	h := NewHub(f, HubConfig{})
-	s1, _ := h.Subscribe(inst("A"))
-	s2, _ := h.Subscribe(inst("A"), inst("B"), inst("B"))
-	s3, _ := h.Subscribe(inst("B"))
+	s1, _ := h.Subscribe(context.Background(), inst("A"))
+	s2, _ := h.Subscribe(context.Background(), inst("A"), inst("B"), inst("B"))
+	s3, _ := h.Subscribe(context.Background(), inst("B"))
 	if st := h.Stats(); st.Subscriptions != 3 || st.Instruments != 2 {
 		t.Errorf("stats %+v", st)
 	}
@@ -111,11 +111,11 @@ func TestHubReferenceCountsFeedSubscriptions(t *testing.T) {
 func TestHubSubscribeFailureLeavesNoReference(t *testing.T) {
 	f := &fakeFeed{failSub: errors.New("down")}
 	h := NewHub(f, HubConfig{})
-	if _, err := h.Subscribe(inst("A")); err == nil {
+	if _, err := h.Subscribe(context.Background(), inst("A")); err == nil {
 		t.Fatal("no error")
 	}
 	f.failSub = nil
-	if _, err := h.Subscribe(inst("A")); err != nil {
+	if _, err := h.Subscribe(context.Background(), inst("A")); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(f.Calls()); got != "[sub A]" {
@@ -126,7 +126,7 @@ func TestHubSubscribeFailureLeavesNoReference(t *testing.T) {
 func TestHubAppliesEventsAndConflatesForSlowSubscribers(t *testing.T) {
 	f := &fakeFeed{}
 	h := NewHub(f, HubConfig{})
-	s, _ := h.Subscribe(inst("A"))
+	s, _ := h.Subscribe(context.Background(), inst("A"))
 	h.Handle(delta("A", 0, levels(lv("0.40", "1")), nil)) // before any snapshot: dropped
 	if got := pollStrings(s); len(got) != 0 {
 		t.Errorf("delivered before the first snapshot: %v", got)
@@ -148,7 +148,7 @@ func TestHubAppliesEventsAndConflatesForSlowSubscribers(t *testing.T) {
 		t.Errorf("best bid %s", bid.Price)
 	}
 	// A late subscriber starts with the current book.
-	late, _ := h.Subscribe(inst("A"))
+	late, _ := h.Subscribe(context.Background(), inst("A"))
 	if got := pollStrings(late); len(got) != 1 {
 		t.Errorf("late subscriber got %v", got)
 	}
@@ -174,7 +174,7 @@ func TestHubResynchronisesOnGapsAndCrossedBooks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeFeed{}
 			h := NewHub(f, HubConfig{Now: clock, ResyncRetry: time.Second})
-			s, _ := h.Subscribe(inst("A"))
+			s, _ := h.Subscribe(context.Background(), inst("A"))
 			h.Handle(snap("A", 1, levels(lv("0.40", "10")), levels(lv("0.45", "7"))))
 			h.Handle(delta("A", 2, levels(lv("0.41", "1")), nil))
 			h.Handle(delta("A", 2, levels(lv("0.39", "1")), nil)) // duplicate: ignored
@@ -210,7 +210,7 @@ func TestHubResynchronisesOnGapsAndCrossedBooks(t *testing.T) {
 
 func TestHubQueuesTradesAndCountsDrops(t *testing.T) {
 	h := NewHub(&fakeFeed{}, HubConfig{TradeQueue: 2})
-	s, _ := h.Subscribe(inst("A"))
+	s, _ := h.Subscribe(context.Background(), inst("A"))
 	for i := range 3 {
 		h.Handle(polybot.BookEvent{Kind: polybot.BookTrade, Instrument: inst("A"), TradePrice: polybot.NewDecimal(int64(40+i), 2), TradeSize: polybot.One})
 	}
@@ -225,7 +225,7 @@ func TestHubQueuesTradesAndCountsDrops(t *testing.T) {
 
 func TestHubNextWaitsForAnUpdate(t *testing.T) {
 	h := NewHub(&fakeFeed{}, HubConfig{})
-	s, _ := h.Subscribe(inst("A"))
+	s, _ := h.Subscribe(context.Background(), inst("A"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	go h.Handle(snap("A", 0, levels(lv("0.40", "1")), nil))
@@ -242,7 +242,7 @@ func TestHubNextWaitsForAnUpdate(t *testing.T) {
 
 func TestHubGivesConcurrentReadersConsistentBooks(t *testing.T) {
 	h := NewHub(&fakeFeed{}, HubConfig{})
-	keep, _ := h.Subscribe(inst("A"))
+	keep, _ := h.Subscribe(context.Background(), inst("A"))
 	h.Handle(snap("A", 1, levels(lv("0.40", "1")), levels(lv("0.60", "1"))))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -263,7 +263,7 @@ func TestHubGivesConcurrentReadersConsistentBooks(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				s, err := h.Subscribe(inst("A"))
+				s, err := h.Subscribe(context.Background(), inst("A"))
 				if err != nil {
 					t.Error(err)
 					return
@@ -305,7 +305,7 @@ func BenchmarkHubFanout(b *testing.B) {
 			h := NewHub(&fakeFeed{}, HubConfig{})
 			subs := make([]*Subscription, n)
 			for i := range subs {
-				subs[i], _ = h.Subscribe(inst("A"))
+				subs[i], _ = h.Subscribe(context.Background(), inst("A"))
 			}
 			var bids, asks []polybot.Level
 			for i := range 20 {
@@ -368,7 +368,7 @@ func BenchmarkBookApplyDelta(b *testing.B) {
 func TestHubTreatsALostConnectionAsUnknownBooksUntilTheNextSnapshot(t *testing.T) {
 	f := &fakeFeed{}
 	h := NewHub(f, HubConfig{})
-	s, _ := h.Subscribe(inst("A"))
+	s, _ := h.Subscribe(context.Background(), inst("A"))
 	h.Handle(snap("A", 1, levels(lv("0.40", "10")), levels(lv("0.45", "7"))))
 	s.Poll(nil)
 	h.Handle(polybot.BookEvent{Kind: polybot.BookInvalidate, Instrument: inst("A")})

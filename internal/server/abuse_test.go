@@ -95,7 +95,7 @@ func TestNewAccountsBotStartsOnlyWhenOnboardingIsDone(t *testing.T) {
 		}
 		return on
 	}
-	if bots.Status(c.user.ID).State == polybot.BotRunning || wanted() {
+	if bots.Status(context.Background(), c.user.ID).State == polybot.BotRunning || wanted() {
 		t.Fatal("the bot was started (or marked wanted, so a restart would start it) at sign-up")
 	}
 	var ids []polybot.ID
@@ -108,11 +108,11 @@ func TestNewAccountsBotStartsOnlyWhenOnboardingIsDone(t *testing.T) {
 		}
 	}
 	expectStatus(t, c.do("PATCH", "/api/v1/profile", map[string]any{"accept_terms": true}), 200)
-	if bots.Status(c.user.ID).State == polybot.BotRunning {
+	if bots.Status(context.Background(), c.user.ID).State == polybot.BotRunning {
 		t.Fatal("the bot started before onboarding was completed")
 	}
 	c.onboard()
-	if bots.Status(c.user.ID).State != polybot.BotRunning {
+	if bots.Status(context.Background(), c.user.ID).State != polybot.BotRunning {
 		t.Fatal("the bot did not start when onboarding was completed")
 	}
 }

@@ -35,7 +35,7 @@ func (s *Server) handleBotStatus(w http.ResponseWriter, r *http.Request, id *ide
 // botStatus is the bot's status with the tenant's trading day in the bot's
 // mode, computed as the risk gate computes it.
 func (s *Server) botStatus(ctx context.Context, b polybot.BotManager, tenant polybot.ID) (polybot.BotStatus, error) {
-	st := b.Status(tenant)
+	st := b.Status(ctx, tenant)
 	err := s.cfg.Store.TenantView(ctx, tenant, func(tx polybot.TenantTx) error {
 		c, err := tx.Config()
 		if err != nil {
@@ -468,7 +468,7 @@ func (s *Server) handleOpportunities(w http.ResponseWriter, r *http.Request, id 
 	if err != nil {
 		return err
 	}
-	out := b.Opportunities(id.tenant(), limit)
+	out := b.Opportunities(r.Context(), id.tenant(), limit)
 	if out == nil {
 		out = []polybot.Opportunity{}
 	}
@@ -492,7 +492,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, id *identi
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	st, _ := json.Marshal(b.Status(id.tenant()))
+	st, _ := json.Marshal(b.Status(r.Context(), id.tenant()))
 	fmt.Fprintf(w, "event: status\ndata: %s\n\n", st)
 	fl.Flush()
 	ping := time.NewTicker(15 * time.Second)
@@ -531,7 +531,7 @@ func (s *Server) handleAdminReload(w http.ResponseWriter, r *http.Request, id *i
 	if err := s.timeReload("admin", func() error { return b.Reload(r.Context(), target) }); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": b.Status(target)})
+	return writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": b.Status(r.Context(), target)})
 }
 
 func (s *Server) handleAdminGlobalHalt(w http.ResponseWriter, r *http.Request, id *identity) error {

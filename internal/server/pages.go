@@ -370,7 +370,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 			return err
 		}
 		d.Bot = web.BotView{Available: true, BotStatus: st}
-		for _, o := range s.cfg.Bots.Opportunities(id.tenant(), 20) {
+		for _, o := range s.cfg.Bots.Opportunities(r.Context(), id.tenant(), 20) {
 			d.Opportunities = append(d.Opportunities, labels.NewOpportunityRow(o))
 		}
 	}
@@ -473,7 +473,7 @@ func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, id *identity)
 		row := web.AdminUser{ID: u.User.ID, Email: u.User.Email, Name: u.Profile.DisplayName, Role: u.User.Role, Tier: u.Profile.SubscriptionTier,
 			Disabled: u.User.Disabled, Onboarded: u.Profile.OnboardingCompleted, Created: u.User.CreatedAt, Self: u.User.ID == id.user.ID}
 		if s.cfg.Bots != nil {
-			st := s.cfg.Bots.Status(u.User.ID)
+			st := s.cfg.Bots.Status(r.Context(), u.User.ID)
 			row.BotState, row.BotReason = st.State, st.Reason
 		}
 		d.Users = append(d.Users, row)

@@ -384,7 +384,7 @@ func (f *fakeBots) set(id polybot.ID, on bool) {
 func (f *fakeBots) Start(_ context.Context, id polybot.ID) error  { f.set(id, true); return nil }
 func (f *fakeBots) Stop(_ context.Context, id polybot.ID) error   { f.set(id, false); return nil }
 func (f *fakeBots) Reload(_ context.Context, id polybot.ID) error { return nil }
-func (f *fakeBots) Status(id polybot.ID) polybot.BotStatus {
+func (f *fakeBots) Status(_ context.Context, id polybot.ID) polybot.BotStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := polybot.BotStatus{State: polybot.BotStopped, Mode: polybot.DryRun, Strategies: []string{}, Platforms: []polybot.Platform{}}
@@ -393,7 +393,7 @@ func (f *fakeBots) Status(id polybot.ID) polybot.BotStatus {
 	}
 	return st
 }
-func (f *fakeBots) Opportunities(id polybot.ID, limit int) []polybot.Opportunity {
+func (f *fakeBots) Opportunities(_ context.Context, id polybot.ID, limit int) []polybot.Opportunity {
 	return []polybot.Opportunity{{ID: "op-fake-1", Strategy: polybot.StrategyCrossPlatform, Size: polybot.MustDecimal("10"),
 		Cost: polybot.MustDecimal("0.97"), NetEdge: polybot.MustDecimal("0.03"), ProfitPct: polybot.MustDecimal("3.092783"), DetectedAt: time.Now(),
 		Legs: []polybot.Leg{{Instrument: polybot.Instrument{Venue: polybot.Kalshi, Market: "KX", Outcome: polybot.No}, Price: polybot.MustDecimal("0.5")}}}}

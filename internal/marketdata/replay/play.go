@@ -136,7 +136,7 @@ func (f *Feed) Platform() polybot.Platform { return f.platform }
 
 // Subscribe starts delivering insts, beginning with a snapshot of each book
 // the replay has already built.
-func (f *Feed) Subscribe(insts ...polybot.Instrument) error {
+func (f *Feed) Subscribe(_ context.Context, insts ...polybot.Instrument) error {
 	f.mu.Lock()
 	for _, i := range insts {
 		f.subs[i.Key()] = true

@@ -427,7 +427,7 @@ func TestHubOverASyntheticFeedMatchesTheBooksItGenerates(t *testing.T) {
 	}
 	feed := NewFeed(polybot.Polymarket, gen, Options{})
 	h := marketdata.NewHub(feed, marketdata.HubConfig{})
-	sub, err := h.Subscribe(gen.Instruments()...)
+	sub, err := h.Subscribe(context.Background(), gen.Instruments()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,12 +481,12 @@ func TestFeedSendsOnlySubscribedInstrumentsAndSnapshotsLateSubscribers(t *testin
 		got = append(got, ev.Instrument.Token[:6])
 		mu.Unlock()
 	}
-	feed.Subscribe(evs[3].Instrument)
+	feed.Subscribe(context.Background(), evs[3].Instrument)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go feed.Run(ctx, sink)
 	waitFor(t, "the subscribed book", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
-	feed.Subscribe(evs[0].Instrument) // already replayed: a snapshot follows
+	feed.Subscribe(context.Background(), evs[0].Instrument) // already replayed: a snapshot follows
 	waitFor(t, "the late snapshot", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 2 })
 	mu.Lock()
 	defer mu.Unlock()

@@ -154,7 +154,7 @@ func (e *env) runFeed(t *testing.T) (*kalshi.Feed, *books) {
 		t.Fatal(err)
 	}
 	yes, no := kalshi.Instruments(ticker)
-	if err := f.Subscribe(yes, no); err != nil {
+	if err := f.Subscribe(context.Background(), yes, no); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -159,7 +159,7 @@ func (f *Feed) Stats() FeedStats {
 
 // Subscribe implements polybot.MarketFeed. Both instruments of a market share
 // one venue subscription.
-func (f *Feed) Subscribe(instruments ...polybot.Instrument) error {
+func (f *Feed) Subscribe(_ context.Context, instruments ...polybot.Instrument) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, in := range instruments {

@@ -53,7 +53,7 @@ func (e *env) startHub(t *testing.T, tap func(polybot.BookEvent)) *hubRig {
 
 func (r *hubRig) subscribe(t *testing.T, insts ...polybot.Instrument) *marketdata.Subscription {
 	t.Helper()
-	s, err := r.hub.Subscribe(insts...)
+	s, err := r.hub.Subscribe(context.Background(), insts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +131,11 @@ func TestHubOverKalshiFeedSharesOneVenueSubscriptionBetweenSubscribers(t *testin
 	}
 	r := e.startHub(t, nil)
 	yes, no := kalshi.Instruments(ticker)
-	s1, err := r.hub.Subscribe(yes, no)
+	s1, err := r.hub.Subscribe(context.Background(), yes, no)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := r.hub.Subscribe(yes, no)
+	s2, err := r.hub.Subscribe(context.Background(), yes, no)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ type feedBooks struct {
 func runFeed(t *testing.T, f *fixture, insts ...polybot.Instrument) *feedBooks {
 	t.Helper()
 	fb := &feedBooks{books: map[string]*marketdata.Book{}, snaps: map[string]int{}, feed: pm.NewFeed(f.cfg, nil)}
-	if err := fb.feed.Subscribe(insts...); err != nil {
+	if err := fb.feed.Subscribe(context.Background(), insts...); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -137,9 +137,9 @@ type Credentials struct {
 // is unknown can still be looked up. The default keeps the map in memory; a
 // caller that must reconcile across restarts supplies a durable one.
 type OrderIndex interface {
-	Put(clientOrderID, orderID string) error
-	OrderID(clientOrderID string) (string, bool)
-	ClientOrderID(orderID string) (string, bool)
+	Put(ctx context.Context, clientOrderID, orderID string) error
+	OrderID(ctx context.Context, clientOrderID string) (string, bool)
+	ClientOrderID(ctx context.Context, orderID string) (string, bool)
 }
 
 // NewMemoryOrderIndex returns an in-memory OrderIndex.
@@ -152,7 +152,7 @@ type memIndex struct {
 	byClient, byOrder map[string]string
 }
 
-func (m *memIndex) Put(c, o string) error {
+func (m *memIndex) Put(_ context.Context, c, o string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.byClient[c] = o
@@ -160,14 +160,14 @@ func (m *memIndex) Put(c, o string) error {
 	return nil
 }
 
-func (m *memIndex) OrderID(c string) (string, bool) {
+func (m *memIndex) OrderID(_ context.Context, c string) (string, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	o, ok := m.byClient[c]
 	return o, ok
 }
 
-func (m *memIndex) ClientOrderID(o string) (string, bool) {
+func (m *memIndex) ClientOrderID(_ context.Context, o string) (string, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	c, ok := m.byOrder[strings.ToLower(o)]
@@ -410,7 +410,7 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 		return nil, err
 	}
 	id := so.ID()
-	if err := x.index.Put(req.ClientOrderID, id); err != nil {
+	if err := x.index.Put(ctx, req.ClientOrderID, id); err != nil {
 		return nil, fmt.Errorf("polymarket: recording order id: %w", err)
 	}
 	inst := req.Instrument
@@ -427,7 +427,7 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 	}
 	if resp.OrderID != "" && !strings.EqualFold(resp.OrderID, id) {
 		x.log.Warn("venue order id differs from the order hash", "order", id, "venue_order", resp.OrderID)
-		_ = x.index.Put(req.ClientOrderID, resp.OrderID)
+		_ = x.index.Put(ctx, req.ClientOrderID, resp.OrderID)
 		id = resp.OrderID
 	}
 	st := &polybot.OrderStatus{ClientOrderID: req.ClientOrderID, VenueOrderID: id, Instrument: inst,
@@ -448,7 +448,7 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 
 // Order implements polybot.Exchange.
 func (x *Exchange) Order(ctx context.Context, clientOrderID string) (*polybot.OrderStatus, error) {
-	id, ok := x.index.OrderID(clientOrderID)
+	id, ok := x.index.OrderID(ctx, clientOrderID)
 	if !ok {
 		return nil, polybot.Errorf(polybot.ENOTFOUND, "no polymarket order with client order id %s", clientOrderID)
 	}
@@ -478,11 +478,11 @@ func (x *Exchange) orderByID(ctx context.Context, id string) (*polybot.OrderStat
 	if string(raw) == "null" || len(raw) == 0 || json.Unmarshal(raw, &o) != nil || o.ID == "" {
 		return nil, polybot.Errorf(polybot.ENOTFOUND, "polymarket order %s not found", id)
 	}
-	return x.status(o)
+	return x.status(ctx, o)
 }
 
 // status converts a venue order.
-func (x *Exchange) status(o OpenOrderJSON) (*polybot.OrderStatus, error) {
+func (x *Exchange) status(ctx context.Context, o OpenOrderJSON) (*polybot.OrderStatus, error) {
 	size, err := parseNumber(o.OriginalSize)
 	if err != nil {
 		return nil, err
@@ -498,7 +498,7 @@ func (x *Exchange) status(o OpenOrderJSON) (*polybot.OrderStatus, error) {
 	st := &polybot.OrderStatus{VenueOrderID: o.ID, Instrument: x.instrument(o.AssetID, o.Market, o.Outcome),
 		Side: sideOf(o.Side), Price: price, Size: size, Filled: filled, State: orderState(o.Status, filled, size),
 		UpdatedAt: x.c.cfg.Now()}
-	if c, ok := x.index.ClientOrderID(o.ID); ok {
+	if c, ok := x.index.ClientOrderID(ctx, o.ID); ok {
 		st.ClientOrderID = c
 	}
 	if st.State == polybot.OrderCancelled || st.State == polybot.OrderRejected {
@@ -562,7 +562,7 @@ func (x *Exchange) instrument(token, market, outcome string) polybot.Instrument 
 // CancelOrder implements polybot.Exchange. An order the venue did not
 // cancel (already filled or cancelled) is ECONFLICT.
 func (x *Exchange) CancelOrder(ctx context.Context, clientOrderID string) error {
-	id, ok := x.index.OrderID(clientOrderID)
+	id, ok := x.index.OrderID(ctx, clientOrderID)
 	if !ok {
 		return polybot.Errorf(polybot.ENOTFOUND, "no polymarket order with client order id %s", clientOrderID)
 	}
@@ -605,7 +605,7 @@ func (x *Exchange) OpenOrders(ctx context.Context) ([]polybot.OrderStatus, error
 			return nil, err
 		}
 		for _, o := range p.Data {
-			st, err := x.status(o)
+			st, err := x.status(ctx, o)
 			if err != nil {
 				return nil, err
 			}
@@ -636,7 +636,7 @@ func (x *Exchange) Fills(ctx context.Context, since time.Time) ([]polybot.Fill, 
 			return nil, err
 		}
 		for _, t := range p.Data {
-			fs, err := x.fills(t, a.Key)
+			fs, err := x.fills(ctx, t, a.Key)
 			if err != nil {
 				return nil, err
 			}
@@ -654,7 +654,7 @@ func (x *Exchange) Fills(ctx context.Context, since time.Time) ([]polybot.Fill, 
 // fills returns our side(s) of a venue trade: the taker fill when the trade
 // is ours as taker, and one maker fill per maker order of ours. Maker fills
 // have TradeID "<trade id>/<order id>", since one trade can fill several.
-func (x *Exchange) fills(t TradeJSON, apiKey string) ([]polybot.Fill, error) {
+func (x *Exchange) fills(ctx context.Context, t TradeJSON, apiKey string) ([]polybot.Fill, error) {
 	if strings.EqualFold(t.Status, "FAILED") {
 		return nil, nil
 	}
@@ -675,7 +675,7 @@ func (x *Exchange) fills(t TradeJSON, apiKey string) ([]polybot.Fill, error) {
 		}
 		f := polybot.Fill{TradeID: t.ID, VenueOrderID: t.TakerOrderID, Instrument: x.instrument(t.AssetID, t.Market, t.Outcome),
 			Side: sideOf(t.Side), Price: p, Size: s, Fee: takerFee(p, s, t.FeeRateBps), Time: at}
-		f.ClientOrderID, _ = x.index.ClientOrderID(t.TakerOrderID)
+		f.ClientOrderID, _ = x.index.ClientOrderID(ctx, t.TakerOrderID)
 		out = append(out, f)
 	}
 	for _, m := range t.MakerOrders {
@@ -702,7 +702,7 @@ func (x *Exchange) fills(t TradeJSON, apiKey string) ([]polybot.Fill, error) {
 		}
 		f := polybot.Fill{TradeID: t.ID + "/" + m.OrderID, VenueOrderID: m.OrderID,
 			Instrument: x.instrument(asset, t.Market, m.Outcome), Side: side, Price: p, Size: s, Maker: true, Time: at}
-		f.ClientOrderID, _ = x.index.ClientOrderID(m.OrderID)
+		f.ClientOrderID, _ = x.index.ClientOrderID(ctx, m.OrderID)
 		out = append(out, f)
 	}
 	return out, nil

@@ -190,7 +190,7 @@ func writeJSON(ctx context.Context, c *websocket.Conn, v any) error {
 }
 
 // Subscribe implements polybot.MarketFeed. Instruments need a Token.
-func (f *Feed) Subscribe(insts ...polybot.Instrument) error {
+func (f *Feed) Subscribe(_ context.Context, insts ...polybot.Instrument) error {
 	var ids []string
 	f.mu.Lock()
 	for _, inst := range insts {

@@ -37,7 +37,7 @@ func TestAFeedReconnectsWhenTheVenueGoesSilent(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := NewFeed(Config{MarketWSURL: "ws" + strings.TrimPrefix(srv.URL, "http"), PingInterval: 30 * time.Millisecond}, nil)
-	if err := f.Subscribe(polybot.Instrument{Token: "tok-1"}); err != nil {
+	if err := f.Subscribe(context.Background(), polybot.Instrument{Token: "tok-1"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -50,7 +50,7 @@ func startHub(t *testing.T, f *fixture, tap func(polybot.BookEvent)) *hubRig {
 
 func (r *hubRig) subscribe(t *testing.T, insts ...polybot.Instrument) *marketdata.Subscription {
 	t.Helper()
-	s, err := r.hub.Subscribe(insts...)
+	s, err := r.hub.Subscribe(context.Background(), insts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +141,11 @@ func TestHubOverPolymarketFeedSharesOneVenueSubscriptionBetweenSubscribers(t *te
 	r := startHub(t, f, nil)
 	r.apply(t, snapshot(yes, []polybot.Level{lv("0.45", "100")}, []polybot.Level{lv("0.47", "80")}),
 		snapshot(no, []polybot.Level{lv("0.52", "10")}, []polybot.Level{lv("0.55", "20")}))
-	s1, err := r.hub.Subscribe(yes, no)
+	s1, err := r.hub.Subscribe(context.Background(), yes, no)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := r.hub.Subscribe(yes, no)
+	s2, err := r.hub.Subscribe(context.Background(), yes, no)
 	if err != nil {
 		t.Fatal(err)
 	}

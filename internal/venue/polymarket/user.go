@@ -99,7 +99,7 @@ func (x *Exchange) userSession(ctx context.Context, markets []string, sink func(
 			raws = []json.RawMessage{msg}
 		}
 		for _, raw := range raws {
-			ev, ok, err := x.decodeUser(raw, a.Key)
+			ev, ok, err := x.decodeUser(ctx, raw, a.Key)
 			if err != nil {
 				x.log.Warn("user channel: undecodable event", "err", err)
 				continue
@@ -112,7 +112,7 @@ func (x *Exchange) userSession(ctx context.Context, markets []string, sink func(
 }
 
 // decodeUser normalises one user-channel event.
-func (x *Exchange) decodeUser(raw []byte, apiKey string) (UserEvent, bool, error) {
+func (x *Exchange) decodeUser(ctx context.Context, raw []byte, apiKey string) (UserEvent, bool, error) {
 	var head struct {
 		EventType string `json:"event_type"`
 	}
@@ -126,7 +126,7 @@ func (x *Exchange) decodeUser(raw []byte, apiKey string) (UserEvent, bool, error
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return UserEvent{}, false, err
 		}
-		st, err := x.status(o.OpenOrderJSON)
+		st, err := x.status(ctx, o.OpenOrderJSON)
 		if err != nil {
 			return UserEvent{}, false, err
 		}
@@ -139,7 +139,7 @@ func (x *Exchange) decodeUser(raw []byte, apiKey string) (UserEvent, bool, error
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return UserEvent{}, false, err
 		}
-		fs, err := x.fills(t, apiKey)
+		fs, err := x.fills(ctx, t, apiKey)
 		if err != nil {
 			return UserEvent{}, false, err
 		}
