@@ -132,13 +132,13 @@ func beforeParam(r *http.Request) (time.Time, int, error) {
 }
 
 func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identity) error {
-	before, limit, err := beforeParam(r)
+	f, err := fillFilter(r)
 	if err != nil {
 		return err
 	}
 	var fills []*polybot.TradeFill
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		fills, err = tx.Fills(before, limit)
+		fills, err = tx.FindFills(f)
 		return err
 	})
 	if err != nil {
@@ -147,7 +147,36 @@ func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identi
 	if fills == nil {
 		fills = []*polybot.TradeFill{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"trades": fills})
+	resp := map[string]any{"trades": fills}
+	if next := nextFillCursor(fills, f.Limit); next != "" {
+		resp["next_before"] = next
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// fillFilter reads the trades filters from the query: strategy, venue,
+// market (ticker, condition id or token), mode, before (the page cursor)
+// and limit (100 unless set, 1000 at most).
+func fillFilter(r *http.Request) (polybot.FillFilter, error) {
+	q := r.URL.Query()
+	before, limit, err := beforeParam(r)
+	if err != nil {
+		return polybot.FillFilter{}, err
+	}
+	f := polybot.FillFilter{Before: before, Limit: limit, Strategy: q.Get("strategy"), Venue: polybot.Platform(q.Get("venue")),
+		Market: q.Get("market"), Mode: polybot.ExecMode(q.Get("mode"))}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	return f, f.Validate()
+}
+
+// nextFillCursor is the before of the next page when this one is full.
+func nextFillCursor(fills []*polybot.TradeFill, limit int) string {
+	if len(fills) == 0 || len(fills) < limit {
+		return ""
+	}
+	return fills[len(fills)-1].Time.UTC().Format(time.RFC3339Nano)
 }
 
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identity) error {

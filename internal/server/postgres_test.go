@@ -82,3 +82,5 @@ func TestAPIOnPostgres(t *testing.T) {
 		{"a's key survived", "GET", "/api/v1/secrets", nil, 200, "", `"platform":"alpaca"`},
 	})
 }
+
+func TestTradesFilterAndPageOnPostgres(t *testing.T) { testTradesFilterAndPage(t, openPostgres) }
