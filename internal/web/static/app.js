@@ -788,9 +788,17 @@
     $$('tr.trade-row', tbody).slice(50).forEach(function (r) { r.remove(); });
   }
 
-  function renderTrades(list) {
+  // renderTrades shows GET /api/v1/trades's page, and points Older trades
+  // at the Trades page after its last row.
+  function renderTrades(r) {
+    var list = r && r.trades;
     var tbody = $('#trades tbody');
     if (!tbody || !list) { return; }
+    var older = byId('trades-older');
+    if (older) {
+      older.hidden = !r.next_before;
+      if (r.next_before) { older.setAttribute('href', '/trades?before=' + encodeURIComponent(r.next_before)); }
+    }
     if (!list.length) { return; }
     tbody.textContent = '';
     list.forEach(function (f) { tbody.appendChild(tradeRow(f)); });
@@ -1042,7 +1050,7 @@
       api('GET', '/api/v1/positions').then(function (r) { renderPositions(r.positions); })
     ];
     if (all) {
-      jobs.push(api('GET', '/api/v1/trades?limit=20').then(function (r) { renderTrades(r.trades); }));
+      jobs.push(api('GET', '/api/v1/trades?limit=20').then(renderTrades));
       jobs.push(api('GET', '/api/v1/opportunities?limit=20').then(function (r) {
         (r.opportunities || []).slice().reverse().forEach(addOpportunity);
       }));
