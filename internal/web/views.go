@@ -64,11 +64,11 @@ type DashboardData struct {
 	NetLive   polybot.Decimal
 	// Locked is the P&L of complete sets held (YES + NO of one event): it
 	// is known now, though realised only at resolution.
-	LockedDryRun  polybot.Decimal
-	LockedLive    polybot.Decimal
-	Locked        []LockedRow
-	Positions     []PositionRow
-	Trades        []TradeRow
+	LockedDryRun polybot.Decimal
+	LockedLive   polybot.Decimal
+	Locked       []LockedRow
+	Positions    []PositionRow
+	Trades       []TradeRow
 	// OlderTrades is the Trades page after the last trade shown, "" when
 	// every trade is shown.
 	OlderTrades   string
