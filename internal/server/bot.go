@@ -419,16 +419,35 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer)
 	if err != nil {
 		return nil, err
 	}
-	rep.Series = []pnlPoint{}
+	rep.Series = pnlSeries(fills, pairs)
+	return rep, nil
+}
+
+// pnlSeries is the cumulative P&L as step series, from fills newest
+// first: per strategy and mode, the realised total after each fill that
+// changed it; per mode ("locked/dry_run"), the locked-in P&L of the
+// complete sets held, replayed from the fills.
+//
+// A locked-in point is added only when the number of complete sets changes
+// (a set completes, or a sale breaks one). Sets are valued at each leg's
+// average cost, so the first leg of the next arbitrage, bought before its
+// other leg, moves the cost of the sets already held: valued after every
+// fill, the series dipped (down to zero and below) between an
+// arbitrage's two legs and jumped back when the second leg filled.
+func pnlSeries(fills []*polybot.TradeFill, pairs []*polybot.MarketPair) []pnlPoint {
+	out := []pnlPoint{}
 	totals := map[string]polybot.Decimal{}
-	// Replaying the fills into positions gives the locked-in set P&L as it
-	// grew: arbitrage earns its edge when a set completes, not at a sale.
+	seen := map[string]bool{}
+	sets := map[polybot.ExecMode]polybot.Decimal{}
 	held := map[string]*polybot.Holding{}
 	for i := len(fills) - 1; i >= 0; i-- {
 		f := fills[i]
 		key := f.Strategy + "/" + string(f.Mode)
-		totals[key] = totals[key].Add(f.RealizedPnL)
-		rep.Series = append(rep.Series, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
+		if !seen[key] || !f.RealizedPnL.IsZero() {
+			seen[key] = true
+			totals[key] = totals[key].Add(f.RealizedPnL)
+			out = append(out, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
+		}
 
 		hk := string(f.Mode) + "|" + f.Instrument.Key()
 		h := held[hk]
@@ -442,21 +461,23 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer)
 		for _, x := range held {
 			hs = append(hs, x)
 		}
-		locked := polybot.Zero
+		locked, n := polybot.Zero, polybot.Zero
 		for _, l := range polybot.LockedPnL(hs, pairs) {
 			if l.Mode == f.Mode {
-				locked = locked.Add(l.Edge)
+				locked, n = locked.Add(l.Edge), n.Add(l.Sets)
 			}
 		}
+		if n == sets[f.Mode] {
+			continue // no set completed or broke: the series holds its value
+		}
+		sets[f.Mode] = n
 		lk := "locked/" + string(f.Mode)
-		if prev, ok := totals[lk]; ok || !locked.IsZero() {
-			if !ok || prev != locked {
-				totals[lk] = locked
-				rep.Series = append(rep.Series, pnlPoint{Time: f.Time, Strategy: lk, Total: locked})
-			}
+		if prev, ok := totals[lk]; !ok || prev != locked {
+			totals[lk] = locked
+			out = append(out, pnlPoint{Time: f.Time, Strategy: lk, Total: locked})
 		}
 	}
-	return rep, nil
+	return out
 }
 
 // marketPairs reads the matched-market registry (the service path: it is

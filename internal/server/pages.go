@@ -354,7 +354,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	for i, pt := range rep.Series {
 		series[i] = web.PnLPoint{Time: pt.Time, Strategy: pt.Strategy, Total: pt.Total}
 	}
-	d.Chart = web.NewChart(series, s.now())
+	d.Chart = web.NewChart(series, s.now(), web.ParseChartRange(r.URL.Query().Get("range")))
 	d.LockedDryRun, d.LockedLive = rep.LockedTotal[polybot.DryRun], rep.LockedTotal[polybot.Live]
 	for _, l := range rep.Locked {
 		d.Locked = append(d.Locked, web.LockedRow{Label: labels.Name(l.Market), Mode: l.Mode, Sets: l.Sets, Cost: l.Cost, Edge: l.Edge})
