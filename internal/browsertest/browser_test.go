@@ -492,6 +492,7 @@ func testPnLChart(t *testing.T, tb *tab) {
 	if r := tb.text("#pnl-chart-readout"); !strings.Contains(r, "UTC") || !strings.Contains(r, ":") {
 		t.Errorf("the hover readout says %q", r)
 	}
+	tb.screenshot("dashboard-chart-hover")
 	// Keyboard: focus the chart, Home goes to the first point.
 	eval[chromedp.Void](tb, `document.getElementById('pnl-chart').focus()`)
 	last := eval[string](tb, `document.getElementById('pnl-chart-readout').dataset.at || ''`)

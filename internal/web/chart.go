@@ -275,7 +275,7 @@ func NewChart(series []PnLPoint, end time.Time, rng ChartRange) Chart {
 	for v := hi; v.Cmp(lo) >= 0; v = v.Sub(step) {
 		c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(v)), Label: USD(v), Zero: v.IsZero()})
 	}
-	n := max(2, int(plotW)/chartTickSpacing)
+	n := max(3, int(plotW)/chartTickSpacing)
 	tstep := niceTimeStep(time.Duration(ms1-ms0)*time.Millisecond, n).Milliseconds()
 	for ms := (ms0 + tstep - 1) / tstep * tstep; ms <= ms1; ms += tstep {
 		px := x(ms)

@@ -1068,7 +1068,7 @@
       grid.appendChild(svgEl('line', { 'class': 'gridline' + (v === 0n ? ' zero' : ''), x1: left, x2: right, y1: yy, y2: yy }));
       grid.appendChild(svgEl('text', { 'class': 'tick tick-y', x: left - 8, y: yy }, usdMicros(v)));
     }
-    var n = Math.max(2, Math.floor(plotW / TICK_SPACING));
+    var n = Math.max(3, Math.floor(plotW / TICK_SPACING));
     var tstep = niceTimeStep(ms1 - ms0, n);
     var off = -new Date(ms0).getTimezoneOffset() * 60000;
     for (var ms = Math.ceil((ms0 + off) / tstep) * tstep - off; ms <= ms1; ms += tstep) {
