@@ -516,3 +516,15 @@ func TestTradesPageFiltersAndPagesAndTheDashboardLinksToIt(t *testing.T) {
 		t.Errorf("a bad mode: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestDashboardDrawsTheChartOverTheRangeAsked(t *testing.T) {
+	env := newWebEnv(t, nil)
+	c := env.client().signup("chart-range@example.com")
+	recordTrade(t, env, c.user.ID, "pb-r1", "0.40", "10", polybot.Buy)
+	r := c.page("/dashboard?range=1h")
+	expectStatus(t, r, 200)
+	expectContains(t, "/dashboard?range=1h", r, `data-range="1h" aria-pressed="true"`, `data-range="all" aria-pressed="false"`,
+		`id="pnl-chart" class="chart"`, `data-range="1h">`, `>Time (UTC)</text>`, `>P&amp;L (USD)</text>`, `>$0.00</text>`)
+	// Anything else is the whole history.
+	expectContains(t, "/dashboard?range=2y", c.page("/dashboard?range=2y"), `data-range="all" aria-pressed="true"`)
+}
