@@ -492,13 +492,13 @@ func testPnLChart(t *testing.T, tb *tab) {
 	if r := tb.text("#pnl-chart-readout"); !strings.Contains(r, "UTC") || !strings.Contains(r, ":") {
 		t.Errorf("the hover readout says %q", r)
 	}
-	tb.screenshot("dashboard-chart-hover")
 	// Keyboard: focus the chart, Home goes to the first point.
 	eval[chromedp.Void](tb, `document.getElementById('pnl-chart').focus()`)
 	last := eval[string](tb, `document.getElementById('pnl-chart-readout').dataset.at || ''`)
 	tb.do("Home", chromedp.KeyEvent(kb.Home))
 	tb.waitFor("the first point read from the keyboard", fmt.Sprintf(`(function(){ var at = document.getElementById('pnl-chart-readout').dataset.at;
 		return at && new Date(at).getTime() <= new Date(%q).getTime(); })()`, last))
+	tb.screenshot("dashboard-chart-focus") // the tooltip stays while the chart has focus
 
 	// Range: 1 h redraws from the same series, in place.
 	marker := eval[string](tb, `(window.__polybotChart = 'chart-' + Math.random())`)
