@@ -1186,9 +1186,13 @@
     var w = 0;
     texts.forEach(function (el) { w = Math.max(w, el.getComputedTextLength ? el.getComputedTextLength() : el.textContent.length * 7); });
     w = Math.ceil(w) + 16;
-    var cx = g.x(t);
-    var bx = Number(cx) / 100 + 10;
-    if (bx + w > g.right) { bx = Math.max(g.left, Number(cx) / 100 - 10 - w); }
+    // Beside the crosshair, on the right if it fits, else on the left;
+    // never outside the chart (on a phone it may cover the axis labels).
+    var cx = Number(g.x(t)) / 100;
+    var vw = svg.viewBox.baseVal.width;
+    var bx = cx + 10;
+    if (bx + w > vw - 2) { bx = cx - 10 - w; }
+    if (bx < 2) { bx = Math.max(2, vw - 2 - w); }
     box.setAttribute('x', String(bx));
     box.setAttribute('y', String(g.top + 4));
     box.setAttribute('width', String(w));
