@@ -137,8 +137,9 @@ func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identi
 		return err
 	}
 	var fills []*polybot.TradeFill
+	var next string
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		fills, err = tx.FindFills(f)
+		fills, next, err = findFillPage(tx, f)
 		return err
 	})
 	if err != nil {
@@ -148,7 +149,7 @@ func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identi
 		fills = []*polybot.TradeFill{}
 	}
 	resp := map[string]any{"trades": fills}
-	if next := nextFillCursor(fills, f.Limit); next != "" {
+	if next != "" {
 		resp["next_before"] = next
 	}
 	return writeJSON(w, http.StatusOK, resp)
@@ -171,12 +172,42 @@ func fillFilter(r *http.Request) (polybot.FillFilter, error) {
 	return f, f.Validate()
 }
 
-// nextFillCursor is the before of the next page when this one is full.
-func nextFillCursor(fills []*polybot.TradeFill, limit int) string {
-	if len(fills) == 0 || len(fills) < limit {
-		return ""
+// findFillPage lists a page of fills and the next page's cursor ("" when
+// the page is not full). A page never splits the fills of one instant (a
+// venue may stamp many fills with one time, and the cursor is a time):
+// when more fills share the last row's time than the page holds, those
+// rows move to the next page, whose cursor then takes in that instant.
+// Only a page wholly of one instant cannot give way: its cursor passes
+// over the rest of that instant.
+func findFillPage(tx polybot.TenantTx, f polybot.FillFilter) ([]*polybot.TradeFill, string, error) {
+	fills, err := tx.FindFills(f)
+	if err != nil || len(fills) == 0 || len(fills) < f.Limit {
+		return fills, "", err
 	}
-	return fills[len(fills)-1].Time.UTC().Format(time.RFC3339Nano)
+	last := fills[len(fills)-1].Time
+	k := 0 // the page's rows at last
+	for k < len(fills) && fills[len(fills)-1-k].Time.Equal(last) {
+		k++
+	}
+	cursor := last
+	if k < len(fills) {
+		g := f
+		g.Before, g.Limit = last.Add(time.Microsecond), k+1
+		same, err := tx.FindFills(g)
+		if err != nil {
+			return nil, "", err
+		}
+		n := 0
+		for _, x := range same {
+			if x.Time.Equal(last) {
+				n++
+			}
+		}
+		if n > k {
+			fills, cursor = fills[:len(fills)-k], last.Add(time.Microsecond)
+		}
+	}
+	return fills, cursor.UTC().Format(time.RFC3339Nano), nil
 }
 
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identity) error {

@@ -315,6 +315,7 @@ const dashboardTrades = 20
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *identity) error {
 	var p *polybot.Profile
 	var fills []*polybot.TradeFill
+	var olderTrades string
 	var hs []*polybot.Holding
 	var rep *pnlReport
 	pairs, err := s.marketPairs(r)
@@ -326,7 +327,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		if p, err = tx.Profile(); err != nil {
 			return err
 		}
-		if fills, err = tx.Fills(time.Time{}, dashboardTrades); err != nil {
+		if fills, olderTrades, err = findFillPage(tx, polybot.FillFilter{Limit: dashboardTrades}); err != nil {
 			return err
 		}
 		if hs, err = tx.Holdings(); err != nil {
@@ -367,8 +368,8 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	for _, f := range fills {
 		d.Trades = append(d.Trades, labels.NewTradeRow(f))
 	}
-	if next := nextFillCursor(fills, dashboardTrades); next != "" {
-		d.OlderTrades = "/trades?before=" + url.QueryEscape(next)
+	if olderTrades != "" {
+		d.OlderTrades = "/trades?before=" + url.QueryEscape(olderTrades)
 	}
 	if s.cfg.Bots != nil {
 		st, err := s.botStatus(r.Context(), s.cfg.Bots, id.tenant())
@@ -574,12 +575,13 @@ func (s *Server) pageTrades(w http.ResponseWriter, r *http.Request, id *identity
 	}
 	var p *polybot.Profile
 	var fills []*polybot.TradeFill
+	var next string
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		var err error
 		if p, err = tx.Profile(); err != nil {
 			return err
 		}
-		fills, err = tx.FindFills(f)
+		fills, next, err = findFillPage(tx, f)
 		return err
 	})
 	if err != nil {
@@ -593,7 +595,7 @@ func (s *Server) pageTrades(w http.ResponseWriter, r *http.Request, id *identity
 	for _, x := range fills {
 		d.Rows = append(d.Rows, labels.NewTradeRow(x))
 	}
-	if next := nextFillCursor(fills, f.Limit); next != "" {
+	if next != "" {
 		nq := cloneQuery(q)
 		nq.Set("before", next)
 		d.Next = "/trades?" + nq.Encode()

@@ -84,3 +84,7 @@ func TestAPIOnPostgres(t *testing.T) {
 }
 
 func TestTradesFilterAndPageOnPostgres(t *testing.T) { testTradesFilterAndPage(t, openPostgres) }
+
+func TestTradesPagesNeverSplitAnInstantOnPostgres(t *testing.T) {
+	testTradesPagesNeverSplitAnInstant(t, openPostgres)
+}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -245,3 +246,66 @@ func testTradesFilterAndPage(t *testing.T, open storeOpener) {
 }
 
 func TestTradesFilterAndPage(t *testing.T) { testTradesFilterAndPage(t, nil) }
+
+// testTradesPagesNeverSplitAnInstant: fills that share a time (a venue may
+// stamp several with one) are never split by a page boundary, since the
+// cursor is a time; paging lists every fill once.
+func testTradesPagesNeverSplitAnInstant(t *testing.T, open storeOpener) {
+	env := newEnv(t, open)
+	a := env.client().signup("trades-ties@example.com")
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	inst := polybot.Instrument{Venue: polybot.Kalshi, Market: "KX-T", Outcome: polybot.Yes}
+	// Recorded in this order: t1 at 0 s, t2 t3 t4 at 1 s, t5 t6 at 2 s.
+	at := []int{0, 1, 1, 1, 2, 2}
+	err := env.Store.Tenant(context.Background(), a.user.ID, func(tx polybot.TenantTx) error {
+		for i, sec := range at {
+			if err := tx.InsertFill(&polybot.TradeFill{Venue: polybot.Kalshi, TradeID: fmt.Sprint("t", i+1), Strategy: polybot.StrategySinglePlatform,
+				Mode: polybot.DryRun, Instrument: inst, Side: polybot.Buy, Price: polybot.MustDecimal("0.5"), Size: polybot.MustDecimal("1"),
+				Time: t0.Add(time.Duration(sec) * time.Second)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := func(sec int, us int) string {
+		return t0.Add(time.Duration(sec)*time.Second + time.Duration(us)*time.Microsecond).Format(time.RFC3339Nano)
+	}
+	for _, c := range []struct {
+		name, query string
+		want        []string
+		next        string
+	}{
+		// t6 t5 t4 would split 1 s (t3 and t2 are there too): the page ends
+		// at 2 s, and the next one takes in all of 1 s.
+		{"a page ends before an instant it would split", "limit=3", []string{"t6", "t5"}, ts(1, 1)},
+		{"the next page has the whole instant", "limit=3&before=" + ts(1, 1), []string{"t4", "t3", "t2"}, ts(1, 0)},
+		{"and then the rest", "limit=3&before=" + ts(1, 0), []string{"t1"}, ""},
+		// A page that ends on a whole instant needs no moving.
+		{"an instant that ends with the page", "limit=2", []string{"t6", "t5"}, ts(2, 0)},
+		{"a page wholly of one instant", "limit=2&before=" + ts(2, 0), []string{"t4", "t3"}, ts(1, 0)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.do("GET", "/api/v1/trades?"+c.query, nil)
+			expectStatus(t, r, 200)
+			var body struct {
+				Trades []struct {
+					TradeID string `json:"trade_id"`
+				} `json:"trades"`
+				NextBefore string `json:"next_before"`
+			}
+			r.JSON(t, &body)
+			var got []string
+			for _, x := range body.Trades {
+				got = append(got, x.TradeID)
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") || body.NextBefore != c.next {
+				t.Errorf("trades?%s = %v next %q, want %v next %q", c.query, got, body.NextBefore, c.want, c.next)
+			}
+		})
+	}
+}
+
+func TestTradesPagesNeverSplitAnInstant(t *testing.T) { testTradesPagesNeverSplitAnInstant(t, nil) }
