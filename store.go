@@ -134,6 +134,10 @@ type TenantTx interface {
 	// Fills lists fills before the given time (zero: no bound), newest
 	// first, at most limit (100 when limit <= 0).
 	Fills(before time.Time, limit int) ([]*TradeFill, error)
+	// FindFills lists fills the filter selects, newest first (ties in the
+	// order they were recorded, latest first), at most f.Limit (100 when
+	// <= 0, 1000 at most). Callers validate f.
+	FindFills(f FillFilter) ([]*TradeFill, error)
 	// Holding returns the position in inst (ENOTFOUND if none was ever held).
 	Holding(inst Instrument, mode ExecMode) (*Holding, error)
 	// PutHolding creates or replaces a position and sets UpdatedAt to Now.

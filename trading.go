@@ -441,6 +441,26 @@ func (f *IntentFilter) Validate() error {
 	return v.Err()
 }
 
+// FillFilter selects a tenant's fills (GET /api/v1/trades, the Trades
+// page). Zero fields select everything; results are newest first, filled
+// before Before (the page cursor), at most Limit.
+type FillFilter struct {
+	Strategy string
+	Venue    Platform
+	// Market matches a fill's market (Kalshi ticker, Polymarket condition
+	// id) or token, exactly.
+	Market string
+	Mode   ExecMode
+	Before time.Time
+	Limit  int
+}
+
+// Validate checks a filter's values.
+func (f *FillFilter) Validate() error {
+	in := IntentFilter{Strategy: f.Strategy, Venue: f.Venue, Market: f.Market, Mode: f.Mode}
+	return in.Validate()
+}
+
 // Validate checks an intent before a store writes it.
 func (i *Intent) Validate() error {
 	if i.ID == "" || len(i.ID) > 128 {

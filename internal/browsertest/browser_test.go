@@ -12,13 +12,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // TestWebUI starts one server and one browser and runs every browser flow
@@ -463,6 +466,9 @@ func testDashboard(t *testing.T, browser context.Context, srv *server) {
 		document.querySelector('#trades tbody tr.is-new, #opportunities tbody tr.is-new') ||
 		document.querySelector('#bot-counters [data-counter="fills"]').textContent.trim() !== %q)`, marker, fills))
 
+	testPnLChart(t, tb)
+	testRecentTrades(t, tb)
+
 	tb.screenshot("dashboard")
 	tb.darkTheme(true)
 	tb.screenshot("dashboard-dark")
@@ -486,6 +492,84 @@ func testDashboard(t *testing.T, browser context.Context, srv *server) {
 	tb.waitFor("the nav open from the Menu button", `getComputedStyle(document.getElementById('main-nav')).display !== 'none' &&
 		document.getElementById('nav-toggle').getAttribute('aria-expanded') === 'true'`)
 	tb.setViewport(desktop)
+}
+
+// moneyLabel is money as the chart labels it: "$1,234.50", "-$0.25".
+var moneyLabel = regexp.MustCompile(`^-?\$\d{1,3}(,\d{3})*\.\d{2}$`)
+
+// testPnLChart: the chart has a money axis and a time axis with several
+// ticks, reads values on hover and from the keyboard, redraws for a range
+// without reloading, and its legend hides and shows a series.
+func testPnLChart(t *testing.T, tb *tab) {
+	t.Helper()
+	tb.waitFor("the chart redrawn by the script, with axes", `document.querySelectorAll('#pnl-chart .tick-y').length >= 3 &&
+		document.querySelectorAll('#pnl-chart .tick-x').length >= 2 && document.querySelector('#pnl-chart .chart-hit') &&
+		/^Time \(/.test(document.getElementById('pnl-chart-xtitle').textContent)`)
+	for _, l := range eval[[]string](tb, `Array.prototype.map.call(document.querySelectorAll('#pnl-chart .tick-y'), function (e) { return e.textContent; })`) {
+		if !moneyLabel.MatchString(l) {
+			t.Errorf("a money tick reads %q", l)
+		}
+	}
+
+	// Hover: a real mouse over the plot shows a crosshair and each series' value.
+	pt := eval[[]float64](tb, `(function(){ var s = document.getElementById('pnl-chart'); s.scrollIntoView({block: 'center'});
+		var r = s.getBoundingClientRect(); return [r.left + r.width * 0.8, r.top + r.height * 0.4]; })()`)
+	tb.do("move the mouse over the chart", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, pt[0], pt[1]))
+	tb.waitFor("values on hover", `(function(){ var g = document.querySelector('#pnl-chart .chart-hover');
+		return g && !g.hasAttribute('hidden') && g.querySelector('.crosshair') && g.querySelectorAll('.tip-text').length >= 2 &&
+			/\$\d/.test(g.textContent) && /\$\d/.test(document.getElementById('pnl-chart-readout').textContent); })()`)
+	if r := tb.text("#pnl-chart-readout"); !strings.Contains(r, "UTC") || !strings.Contains(r, ":") {
+		t.Errorf("the hover readout says %q", r)
+	}
+	// Keyboard: focus the chart, Home goes to the first point.
+	eval[chromedp.Void](tb, `document.getElementById('pnl-chart').focus()`)
+	last := eval[string](tb, `document.getElementById('pnl-chart-readout').dataset.at || ''`)
+	tb.do("Home", chromedp.KeyEvent(kb.Home))
+	tb.waitFor("the first point read from the keyboard", fmt.Sprintf(`(function(){ var at = document.getElementById('pnl-chart-readout').dataset.at;
+		return at && new Date(at).getTime() <= new Date(%q).getTime(); })()`, last))
+	tb.screenshot("dashboard-chart-focus") // the tooltip stays while the chart has focus
+
+	// Range: 1 h redraws from the same series, in place.
+	marker := eval[string](tb, `(window.__polybotChart = 'chart-' + Math.random())`)
+	before := eval[string](tb, `Array.prototype.map.call(document.querySelectorAll('#pnl-chart .chart-lines polyline'), function (l) { return l.getAttribute('points'); }).join('|')`)
+	tb.click("pnl-range-1h")
+	tb.waitFor("the 1 h range drawn without a reload", fmt.Sprintf(`window.__polybotChart === %q &&
+		document.getElementById('pnl-chart').dataset.range === '1h' && document.getElementById('pnl-range-1h').getAttribute('aria-pressed') === 'true' &&
+		document.getElementById('pnl-range-all').getAttribute('aria-pressed') === 'false' && location.search === '?range=1h' &&
+		Array.prototype.map.call(document.querySelectorAll('#pnl-chart .chart-lines polyline'), function (l) { return l.getAttribute('points'); }).join('|') !== %q`, marker, before))
+	tb.click("pnl-range-all")
+	tb.waitFor("the whole range again", `document.getElementById('pnl-chart').dataset.range === 'all' && location.search === ''`)
+
+	// Legend: with two series or more, one can be hidden and shown again.
+	if n := eval[int](tb, `document.querySelectorAll('#pnl-legend button[data-strategy]').length`); n >= 2 {
+		lines := eval[int](tb, `document.querySelectorAll('#pnl-chart .chart-lines polyline').length`)
+		tb.clickCSS("#pnl-legend button[data-strategy]")
+		tb.waitFor("a series hidden from the legend", fmt.Sprintf(`document.querySelector('#pnl-legend button[data-strategy]').getAttribute('aria-pressed') === 'false' &&
+			document.querySelectorAll('#pnl-chart .chart-lines polyline').length === %d`, lines-1))
+		tb.clickCSS("#pnl-legend button[data-strategy]")
+		tb.waitFor("the series shown again", fmt.Sprintf(`document.querySelector('#pnl-legend button[data-strategy]').getAttribute('aria-pressed') === 'true' &&
+			document.querySelectorAll('#pnl-chart .chart-lines polyline').length === %d`, lines))
+	}
+}
+
+// testRecentTrades: the dashboard links to the Trades page, whose filter
+// narrows the list.
+func testRecentTrades(t *testing.T, tb *tab) {
+	t.Helper()
+	tb.click("trades-all-link")
+	tb.waitFor("the trades page with a trade", `document.body.dataset.page === 'trades' && document.querySelector('#trades-table tbody tr.trade-row')`)
+	venue := eval[string](tb, `(function(){ var s = document.getElementById('tf-venue'); s.value = 'kalshi'; return s.value; })()`)
+	tb.click("trades-apply")
+	tb.waitFor("the trades filtered by venue", fmt.Sprintf(`location.search.indexOf('venue=%s') >= 0 && document.readyState === 'complete' &&
+		(document.querySelector('#trades-table tbody tr.trade-row') || document.querySelector('#trades-table tbody tr.empty-row'))`, venue))
+	for _, v := range eval[[]string](tb, `Array.prototype.map.call(document.querySelectorAll('#trades-table tbody tr.trade-row td:nth-child(3)'), function (td) { return td.textContent.trim(); })`) {
+		if v != "Kalshi" {
+			t.Errorf("the Kalshi filter shows a %s trade", v)
+		}
+	}
+	tb.screenshot("trades")
+	tb.open("/dashboard")
+	tb.waitFor("back on the dashboard", `document.body.dataset.page === 'dashboard' && document.documentElement.dataset.js === 'ready'`)
 }
 
 // ------------------------------------------------------------------ 3

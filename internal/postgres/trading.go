@@ -321,23 +321,30 @@ func (t *tenantTx) InsertFill(f *polybot.TradeFill) error {
 // Fills lists the tenant's fills before before (zero: no bound), newest
 // first, at most limit (1..1000, 100 when not positive).
 func (t *tenantTx) Fills(before time.Time, limit int) ([]*polybot.TradeFill, error) {
+	return t.FindFills(polybot.FillFilter{Before: before, Limit: limit})
+}
+
+func (t *tenantTx) FindFills(f polybot.FillFilter) ([]*polybot.TradeFill, error) {
 	var bound *time.Time
-	if !before.IsZero() {
-		b := before.UTC()
+	if !f.Before.IsZero() {
+		b := f.Before.UTC()
 		bound = &b
 	}
 	out := []*polybot.TradeFill{}
 	_, err := t.query(`SELECT `+fillColumns+` FROM polybot_fills
 		WHERE user_id = $1 AND ($2::timestamptz IS NULL OR filled_at < $2)
+		  AND ($3 = '' OR strategy = $3) AND ($4 = '' OR venue = $4) AND ($5 = '' OR mode = $5)
+		  AND ($6 = '' OR market = $6 OR token = $6)
 		ORDER BY filled_at DESC, seq DESC
-		LIMIT $3`, []any{uid(t.tenant), bound, clampLimit(limit)}, func(r pgx.Rows) error {
-		f, err := scanFill(r)
-		if err == nil {
-			f.UserID = t.tenant
-			out = append(out, f)
-		}
-		return err
-	})
+		LIMIT $7`, []any{uid(t.tenant), bound, f.Strategy, string(f.Venue), string(f.Mode), f.Market, clampLimit(f.Limit)},
+		func(r pgx.Rows) error {
+			x, err := scanFill(r)
+			if err == nil {
+				x.UserID = t.tenant
+				out = append(out, x)
+			}
+			return err
+		})
 	if err != nil {
 		return nil, mapErr(err, "fill")
 	}

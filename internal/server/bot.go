@@ -132,13 +132,14 @@ func beforeParam(r *http.Request) (time.Time, int, error) {
 }
 
 func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identity) error {
-	before, limit, err := beforeParam(r)
+	f, err := fillFilter(r)
 	if err != nil {
 		return err
 	}
 	var fills []*polybot.TradeFill
+	var next string
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		fills, err = tx.Fills(before, limit)
+		fills, next, err = findFillPage(tx, f)
 		return err
 	})
 	if err != nil {
@@ -147,7 +148,66 @@ func (s *Server) handleTrades(w http.ResponseWriter, r *http.Request, id *identi
 	if fills == nil {
 		fills = []*polybot.TradeFill{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"trades": fills})
+	resp := map[string]any{"trades": fills}
+	if next != "" {
+		resp["next_before"] = next
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// fillFilter reads the trades filters from the query: strategy, venue,
+// market (ticker, condition id or token), mode, before (the page cursor)
+// and limit (100 unless set, 1000 at most).
+func fillFilter(r *http.Request) (polybot.FillFilter, error) {
+	q := r.URL.Query()
+	before, limit, err := beforeParam(r)
+	if err != nil {
+		return polybot.FillFilter{}, err
+	}
+	f := polybot.FillFilter{Before: before, Limit: limit, Strategy: q.Get("strategy"), Venue: polybot.Platform(q.Get("venue")),
+		Market: q.Get("market"), Mode: polybot.ExecMode(q.Get("mode"))}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	return f, f.Validate()
+}
+
+// findFillPage lists a page of fills and the next page's cursor ("" when
+// the page is not full). A page never splits the fills of one instant (a
+// venue may stamp many fills with one time, and the cursor is a time):
+// when more fills share the last row's time than the page holds, those
+// rows move to the next page, whose cursor then takes in that instant.
+// Only a page wholly of one instant cannot give way: its cursor passes
+// over the rest of that instant.
+func findFillPage(tx polybot.TenantTx, f polybot.FillFilter) ([]*polybot.TradeFill, string, error) {
+	fills, err := tx.FindFills(f)
+	if err != nil || len(fills) == 0 || len(fills) < f.Limit {
+		return fills, "", err
+	}
+	last := fills[len(fills)-1].Time
+	k := 0 // the page's rows at last
+	for k < len(fills) && fills[len(fills)-1-k].Time.Equal(last) {
+		k++
+	}
+	cursor := last
+	if k < len(fills) {
+		g := f
+		g.Before, g.Limit = last.Add(time.Microsecond), k+1
+		same, err := tx.FindFills(g)
+		if err != nil {
+			return nil, "", err
+		}
+		n := 0
+		for _, x := range same {
+			if x.Time.Equal(last) {
+				n++
+			}
+		}
+		if n > k {
+			fills, cursor = fills[:len(fills)-k], last.Add(time.Microsecond)
+		}
+	}
+	return fills, cursor.UTC().Format(time.RFC3339Nano), nil
 }
 
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identity) error {
@@ -390,16 +450,35 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer)
 	if err != nil {
 		return nil, err
 	}
-	rep.Series = []pnlPoint{}
+	rep.Series = pnlSeries(fills, pairs)
+	return rep, nil
+}
+
+// pnlSeries is the cumulative P&L as step series, from fills newest
+// first: per strategy and mode, the realised total after each fill that
+// changed it; per mode ("locked/dry_run"), the locked-in P&L of the
+// complete sets held, replayed from the fills.
+//
+// A locked-in point is added only when the number of complete sets changes
+// (a set completes, or a sale breaks one). Sets are valued at each leg's
+// average cost, so the first leg of the next arbitrage, bought before its
+// other leg, moves the cost of the sets already held: valued after every
+// fill, the series dipped (down to zero and below) between an
+// arbitrage's two legs and jumped back when the second leg filled.
+func pnlSeries(fills []*polybot.TradeFill, pairs []*polybot.MarketPair) []pnlPoint {
+	out := []pnlPoint{}
 	totals := map[string]polybot.Decimal{}
-	// Replaying the fills into positions gives the locked-in set P&L as it
-	// grew: arbitrage earns its edge when a set completes, not at a sale.
+	seen := map[string]bool{}
+	sets := map[polybot.ExecMode]polybot.Decimal{}
 	held := map[string]*polybot.Holding{}
 	for i := len(fills) - 1; i >= 0; i-- {
 		f := fills[i]
 		key := f.Strategy + "/" + string(f.Mode)
-		totals[key] = totals[key].Add(f.RealizedPnL)
-		rep.Series = append(rep.Series, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
+		if !seen[key] || !f.RealizedPnL.IsZero() {
+			seen[key] = true
+			totals[key] = totals[key].Add(f.RealizedPnL)
+			out = append(out, pnlPoint{Time: f.Time, Strategy: key, Total: totals[key]})
+		}
 
 		hk := string(f.Mode) + "|" + f.Instrument.Key()
 		h := held[hk]
@@ -413,21 +492,23 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer)
 		for _, x := range held {
 			hs = append(hs, x)
 		}
-		locked := polybot.Zero
+		locked, n := polybot.Zero, polybot.Zero
 		for _, l := range polybot.LockedPnL(hs, pairs) {
 			if l.Mode == f.Mode {
-				locked = locked.Add(l.Edge)
+				locked, n = locked.Add(l.Edge), n.Add(l.Sets)
 			}
 		}
+		if n == sets[f.Mode] {
+			continue // no set completed or broke: the series holds its value
+		}
+		sets[f.Mode] = n
 		lk := "locked/" + string(f.Mode)
-		if prev, ok := totals[lk]; ok || !locked.IsZero() {
-			if !ok || prev != locked {
-				totals[lk] = locked
-				rep.Series = append(rep.Series, pnlPoint{Time: f.Time, Strategy: lk, Total: locked})
-			}
+		if prev, ok := totals[lk]; !ok || prev != locked {
+			totals[lk] = locked
+			out = append(out, pnlPoint{Time: f.Time, Strategy: lk, Total: locked})
 		}
 	}
-	return rep, nil
+	return out
 }
 
 // marketPairs reads the matched-market registry (the service path: it is

@@ -309,9 +309,13 @@ func webUsage(u usage) web.Usage {
 	return web.Usage{Month: u.Month, Used: u.Used, Limit: u.Limit, Remaining: u.Remaining}
 }
 
+// dashboardTrades is how many recent trades the dashboard shows.
+const dashboardTrades = 20
+
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *identity) error {
 	var p *polybot.Profile
 	var fills []*polybot.TradeFill
+	var olderTrades string
 	var hs []*polybot.Holding
 	var rep *pnlReport
 	pairs, err := s.marketPairs(r)
@@ -323,7 +327,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		if p, err = tx.Profile(); err != nil {
 			return err
 		}
-		if fills, err = tx.Fills(time.Time{}, 20); err != nil {
+		if fills, olderTrades, err = findFillPage(tx, polybot.FillFilter{Limit: dashboardTrades}); err != nil {
 			return err
 		}
 		if hs, err = tx.Holdings(); err != nil {
@@ -351,7 +355,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	for i, pt := range rep.Series {
 		series[i] = web.PnLPoint{Time: pt.Time, Strategy: pt.Strategy, Total: pt.Total}
 	}
-	d.Chart = web.NewChart(series, s.now())
+	d.Chart = web.NewChart(series, s.now(), web.ParseChartRange(r.URL.Query().Get("range")))
 	d.LockedDryRun, d.LockedLive = rep.LockedTotal[polybot.DryRun], rep.LockedTotal[polybot.Live]
 	for _, l := range rep.Locked {
 		d.Locked = append(d.Locked, web.LockedRow{Label: labels.Name(l.Market), Mode: l.Mode, Sets: l.Sets, Cost: l.Cost, Edge: l.Edge})
@@ -363,6 +367,9 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	}
 	for _, f := range fills {
 		d.Trades = append(d.Trades, labels.NewTradeRow(f))
+	}
+	if olderTrades != "" {
+		d.OlderTrades = "/trades?before=" + url.QueryEscape(olderTrades)
 	}
 	if s.cfg.Bots != nil {
 		st, err := s.botStatus(r.Context(), s.cfg.Bots, id.tenant())
@@ -522,15 +529,7 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 		Market: q.Get("market"), Mode: q.Get("mode"), From: q.Get("from"), To: q.Get("to")},
 		States: web.IntentStates, Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform,
 			polybot.StrategyOverlapping, polybot.StrategyNews, polybot.StrategyCopy}, Venues: polybot.Platforms}
-	for _, m := range pairs {
-		if !m.Approved {
-			continue
-		}
-		d.Markets = append(d.Markets, web.MarketChoice{Value: m.KalshiTicker, Label: m.Name + " (Kalshi)"})
-		if m.PolymarketMkt != "" {
-			d.Markets = append(d.Markets, web.MarketChoice{Value: m.PolymarketMkt, Label: m.Name + " (Polymarket)"})
-		}
-	}
+	d.Markets = marketChoices(pairs)
 	for _, in := range ins {
 		d.Rows = append(d.Rows, labels.NewOrderRow(in))
 	}
@@ -543,6 +542,65 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 		d.Next = "/orders?" + next.Encode()
 	}
 	return s.render(w, r, id, p, "orders", "Orders", d)
+}
+
+// marketChoices are the approved pairs' markets, as a filter offers them.
+func marketChoices(pairs []*polybot.MarketPair) []web.MarketChoice {
+	var out []web.MarketChoice
+	for _, m := range pairs {
+		if !m.Approved {
+			continue
+		}
+		out = append(out, web.MarketChoice{Value: m.KalshiTicker, Label: m.Name + " (Kalshi)"})
+		if m.PolymarketMkt != "" {
+			out = append(out, web.MarketChoice{Value: m.PolymarketMkt, Label: m.Name + " (Polymarket)"})
+		}
+	}
+	return out
+}
+
+// pageTrades lists the tenant's fills (GET /api/v1/trades's filters and
+// page cursor, as a plain GET form).
+func (s *Server) pageTrades(w http.ResponseWriter, r *http.Request, id *identity) error {
+	f, err := fillFilter(r)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("limit") == "" {
+		f.Limit = 50
+	}
+	pairs, err := s.marketPairs(r)
+	if err != nil {
+		return err
+	}
+	var p *polybot.Profile
+	var fills []*polybot.TradeFill
+	var next string
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		if p, err = tx.Profile(); err != nil {
+			return err
+		}
+		fills, next, err = findFillPage(tx, f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	labels := web.NewLabeler(pairs)
+	q := r.URL.Query()
+	d := web.TradesData{Filter: web.TradesFilter{Strategy: q.Get("strategy"), Venue: q.Get("venue"), Market: q.Get("market"), Mode: q.Get("mode")},
+		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping,
+			polybot.StrategyNews, polybot.StrategyCopy}, Venues: polybot.Platforms, Markets: marketChoices(pairs)}
+	for _, x := range fills {
+		d.Rows = append(d.Rows, labels.NewTradeRow(x))
+	}
+	if next != "" {
+		nq := cloneQuery(q)
+		nq.Set("before", next)
+		d.Next = "/trades?" + nq.Encode()
+	}
+	return s.render(w, r, id, p, "trades", "Trades", d)
 }
 
 // cloneQuery copies a URL query without its empty values.

@@ -131,6 +131,7 @@ var userPages = []struct{ path, marker string }{
 	{"/onboarding?step=1", `id="terms-form"`},
 	{"/dashboard", `id="pnl-chart"`},
 	{"/orders", `id="orders-table"`},
+	{"/trades", `id="trades-table"`},
 	{"/keys", `id="key-card-kalshi"`},
 	{"/tokens", `id="token-form-name"`},
 	{"/config", `id="config-form-max_trade_size_usd"`},
@@ -464,4 +465,66 @@ func TestOrdersPageSaysWhatBecameOfEachOrderAndFilters(t *testing.T) {
 	// Paging: 3 rows a page, then the rest.
 	r = c.page("/orders?limit=3")
 	expectContains(t, "/orders?limit=3", r, `id="orders-next"`)
+}
+
+func TestTradesPageFiltersAndPagesAndTheDashboardLinksToIt(t *testing.T) {
+	env := newWebEnv(t, nil)
+	c := env.client().signup("trades-page@example.com")
+	k := polybot.Instrument{Venue: polybot.Kalshi, Market: "KXFEDDECISION-25DEC-H0", Outcome: polybot.Yes}
+	p := polybot.Instrument{Venue: polybot.Polymarket, Market: "0xabc", Token: "111", Outcome: polybot.No}
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	err := env.Store.Tenant(context.Background(), c.user.ID, func(tx polybot.TenantTx) error {
+		for i := range 25 {
+			inst := k
+			if i%5 == 0 {
+				inst = p
+			}
+			if err := tx.InsertFill(&polybot.TradeFill{Venue: inst.Venue, TradeID: fmt.Sprintf("tr-%02d", i), Strategy: polybot.StrategyCrossPlatform,
+				Mode: polybot.DryRun, Instrument: inst, Side: polybot.Buy, Price: polybot.MustDecimal("0.45"), Size: polybot.MustDecimal("10"),
+				Time: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dashboard shows the 20 newest and links to the older ones.
+	r := c.page("/dashboard")
+	expectContains(t, "/dashboard", r, `data-trade-id="tr-24"`, `data-trade-id="tr-05"`, `id="trades-all-link"`,
+		`id="trades-older" href="/trades?before=2026-11-30T12%3A05%3A00Z"`)
+	if strings.Contains(string(r.Body), `data-trade-id="tr-04"`) {
+		t.Error("the dashboard shows more than 20 trades")
+	}
+	r = c.page("/trades?before=2026-11-30T12:05:00Z")
+	expectStatus(t, r, 200)
+	expectSecurePage(t, "/trades", r)
+	expectContains(t, "/trades?before=…", r, `data-trade-id="tr-04"`, `data-trade-id="tr-00"`)
+	if strings.Contains(string(r.Body), `data-trade-id="tr-05"`) || strings.Contains(string(r.Body), `id="trades-next"`) {
+		t.Error("the older page repeats a newer trade or offers a page after the last")
+	}
+	r = c.page("/trades?venue=polymarket")
+	expectContains(t, "/trades?venue=polymarket", r, `data-trade-id="tr-20"`, `data-trade-id="tr-00"`, `<option value="polymarket" selected>`)
+	if strings.Contains(string(r.Body), `data-trade-id="tr-01"`) {
+		t.Error("the venue filter let a Kalshi trade through")
+	}
+	r = c.page("/trades?venue=kalshi&limit=3")
+	expectContains(t, "/trades?venue=kalshi&limit=3", r, `data-trade-id="tr-24"`, `data-trade-id="tr-22"`,
+		`id="trades-next" href="/trades?before=2026-11-30T12%3A22%3A00Z&amp;limit=3&amp;venue=kalshi"`)
+	if r := c.page("/trades?mode=paper"); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "mode") {
+		t.Errorf("a bad mode: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestDashboardDrawsTheChartOverTheRangeAsked(t *testing.T) {
+	env := newWebEnv(t, nil)
+	c := env.client().signup("chart-range@example.com")
+	recordTrade(t, env, c.user.ID, "pb-r1", "0.40", "10", polybot.Buy)
+	r := c.page("/dashboard?range=1h")
+	expectStatus(t, r, 200)
+	expectContains(t, "/dashboard?range=1h", r, `data-range="1h" aria-pressed="true"`, `data-range="all" aria-pressed="false"`,
+		`id="pnl-chart" class="chart"`, `data-range="1h">`, `>Time (UTC)</text>`, `>P&amp;L (USD)</text>`, `>$0.00</text>`)
+	// Anything else is the whole history.
+	expectContains(t, "/dashboard?range=2y", c.page("/dashboard?range=2y"), `data-range="all" aria-pressed="true"`)
 }

@@ -82,3 +82,9 @@ func TestAPIOnPostgres(t *testing.T) {
 		{"a's key survived", "GET", "/api/v1/secrets", nil, 200, "", `"platform":"alpaca"`},
 	})
 }
+
+func TestTradesFilterAndPageOnPostgres(t *testing.T) { testTradesFilterAndPage(t, openPostgres) }
+
+func TestTradesPagesNeverSplitAnInstantOnPostgres(t *testing.T) {
+	testTradesPagesNeverSplitAnInstant(t, openPostgres)
+}

@@ -251,6 +251,7 @@ func (s *Server) routeTable() []route {
 		{"GET /onboarding", s.pageOnboarding, pageUser},
 		{"GET /dashboard", s.pageDashboard, pageUser},
 		{"GET /orders", s.pageOrders, pageUser},
+		{"GET /trades", s.pageTrades, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
 		{"GET /tokens", s.pageTokens, pageUser},
 		{"GET /config", s.pageConfig, pageUser},

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,3 +148,164 @@ func TestPnLCountsACompletedSetAsLockedIn(t *testing.T) {
 		}
 	}
 }
+
+// testTradesFilterAndPage: GET /api/v1/trades filters by strategy, venue,
+// market (ticker, condition id or token) and mode, and pages with the
+// next_before cursor it returns when a page is full.
+func testTradesFilterAndPage(t *testing.T, open storeOpener) {
+	env := newEnv(t, open)
+	a := env.client().signup("trades-filter@example.com")
+	b := env.client().signup("trades-other@example.com")
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	kA := polybot.Instrument{Venue: polybot.Kalshi, Market: "KX-A", Outcome: polybot.Yes}
+	kB := polybot.Instrument{Venue: polybot.Kalshi, Market: "KX-B", Outcome: polybot.No}
+	pm := polybot.Instrument{Venue: polybot.Polymarket, Market: "0xcond", Token: "777", Outcome: polybot.No}
+	rows := []struct {
+		id       string
+		strategy string
+		inst     polybot.Instrument
+		mode     polybot.ExecMode
+		min      int
+	}{
+		{"f1", polybot.StrategySinglePlatform, kA, polybot.DryRun, 0},
+		{"f2", polybot.StrategyCrossPlatform, pm, polybot.DryRun, 1},
+		{"f3", polybot.StrategyCrossPlatform, kB, polybot.Live, 2},
+		{"f4", polybot.StrategySinglePlatform, pm, polybot.Live, 3},
+		{"f5", polybot.StrategyCrossPlatform, kA, polybot.DryRun, 4},
+	}
+	insert := func(tenant polybot.ID, prefix string) {
+		err := env.Store.Tenant(context.Background(), tenant, func(tx polybot.TenantTx) error {
+			for _, r := range rows {
+				if err := tx.InsertFill(&polybot.TradeFill{Venue: r.inst.Venue, TradeID: prefix + r.id, Strategy: r.strategy, Mode: r.mode,
+					Instrument: r.inst, Side: polybot.Buy, Price: polybot.MustDecimal("0.5"), Size: polybot.MustDecimal("2"),
+					Time: t0.Add(time.Duration(r.min) * time.Minute)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert(a.user.ID, "a-")
+	insert(b.user.ID, "b-")
+	at := func(min int) string { return t0.Add(time.Duration(min) * time.Minute).Format(time.RFC3339Nano) }
+	for _, c := range []struct {
+		name, query string
+		want        []string
+		next        string // the next_before wanted, "" for none
+	}{
+		{"all", "", []string{"a-f5", "a-f4", "a-f3", "a-f2", "a-f1"}, ""},
+		{"strategy", "strategy=single_platform", []string{"a-f4", "a-f1"}, ""},
+		{"venue", "venue=polymarket", []string{"a-f4", "a-f2"}, ""},
+		{"kalshi ticker", "market=KX-A", []string{"a-f5", "a-f1"}, ""},
+		{"polymarket token", "market=777", []string{"a-f4", "a-f2"}, ""},
+		{"polymarket condition id", "market=0xcond", []string{"a-f4", "a-f2"}, ""},
+		{"mode", "mode=live", []string{"a-f4", "a-f3"}, ""},
+		{"filters together", "strategy=cross_platform&venue=kalshi&mode=dry_run", []string{"a-f5"}, ""},
+		{"a full page has a cursor", "limit=2", []string{"a-f5", "a-f4"}, at(3)},
+		{"the next page", "limit=2&before=" + at(3), []string{"a-f3", "a-f2"}, at(1)},
+		{"the last page", "limit=2&before=" + at(1), []string{"a-f1"}, ""},
+		{"a filtered page", "mode=dry_run&limit=2", []string{"a-f5", "a-f2"}, at(1)},
+		{"its next page", "mode=dry_run&limit=2&before=" + at(1), []string{"a-f1"}, ""},
+		{"no match", "market=KX-NONE", nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.do("GET", "/api/v1/trades?"+c.query, nil)
+			expectStatus(t, r, 200)
+			var body struct {
+				Trades []struct {
+					TradeID string `json:"trade_id"`
+				} `json:"trades"`
+				NextBefore *string `json:"next_before"`
+			}
+			r.JSON(t, &body)
+			var got []string
+			for _, x := range body.Trades {
+				got = append(got, x.TradeID)
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("trades?%s = %v, want %v", c.query, got, c.want)
+			}
+			switch {
+			case c.next == "" && body.NextBefore != nil:
+				t.Errorf("trades?%s: next_before %q on a short page", c.query, *body.NextBefore)
+			case c.next != "" && (body.NextBefore == nil || *body.NextBefore != c.next):
+				t.Errorf("trades?%s: next_before %v, want %s", c.query, body.NextBefore, c.next)
+			}
+		})
+	}
+	runCases(t, a, []apiCase{
+		{"bad venue", "GET", "/api/v1/trades?venue=nyse", nil, 400, "venue", ""},
+		{"bad mode", "GET", "/api/v1/trades?mode=paper", nil, 400, "mode", ""},
+		{"NUL in market", "GET", "/api/v1/trades?market=a%00b", nil, 400, "market", ""},
+		{"invalid UTF-8 in strategy", "GET", "/api/v1/trades?strategy=%ff", nil, 400, "strategy", ""},
+		{"limit too large", "GET", "/api/v1/trades?limit=1001", nil, 400, "limit", ""},
+	})
+}
+
+func TestTradesFilterAndPage(t *testing.T) { testTradesFilterAndPage(t, nil) }
+
+// testTradesPagesNeverSplitAnInstant: fills that share a time (a venue may
+// stamp several with one) are never split by a page boundary, since the
+// cursor is a time; paging lists every fill once.
+func testTradesPagesNeverSplitAnInstant(t *testing.T, open storeOpener) {
+	env := newEnv(t, open)
+	a := env.client().signup("trades-ties@example.com")
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	inst := polybot.Instrument{Venue: polybot.Kalshi, Market: "KX-T", Outcome: polybot.Yes}
+	// Recorded in this order: t1 at 0 s, t2 t3 t4 at 1 s, t5 t6 at 2 s.
+	at := []int{0, 1, 1, 1, 2, 2}
+	err := env.Store.Tenant(context.Background(), a.user.ID, func(tx polybot.TenantTx) error {
+		for i, sec := range at {
+			if err := tx.InsertFill(&polybot.TradeFill{Venue: polybot.Kalshi, TradeID: fmt.Sprint("t", i+1), Strategy: polybot.StrategySinglePlatform,
+				Mode: polybot.DryRun, Instrument: inst, Side: polybot.Buy, Price: polybot.MustDecimal("0.5"), Size: polybot.MustDecimal("1"),
+				Time: t0.Add(time.Duration(sec) * time.Second)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := func(sec int, us int) string {
+		return t0.Add(time.Duration(sec)*time.Second + time.Duration(us)*time.Microsecond).Format(time.RFC3339Nano)
+	}
+	for _, c := range []struct {
+		name, query string
+		want        []string
+		next        string
+	}{
+		// t6 t5 t4 would split 1 s (t3 and t2 are there too): the page ends
+		// at 2 s, and the next one takes in all of 1 s.
+		{"a page ends before an instant it would split", "limit=3", []string{"t6", "t5"}, ts(1, 1)},
+		{"the next page has the whole instant", "limit=3&before=" + ts(1, 1), []string{"t4", "t3", "t2"}, ts(1, 0)},
+		{"and then the rest", "limit=3&before=" + ts(1, 0), []string{"t1"}, ""},
+		// A page that ends on a whole instant needs no moving.
+		{"an instant that ends with the page", "limit=2", []string{"t6", "t5"}, ts(2, 0)},
+		{"a page wholly of one instant", "limit=2&before=" + ts(2, 0), []string{"t4", "t3"}, ts(1, 0)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.do("GET", "/api/v1/trades?"+c.query, nil)
+			expectStatus(t, r, 200)
+			var body struct {
+				Trades []struct {
+					TradeID string `json:"trade_id"`
+				} `json:"trades"`
+				NextBefore string `json:"next_before"`
+			}
+			r.JSON(t, &body)
+			var got []string
+			for _, x := range body.Trades {
+				got = append(got, x.TradeID)
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") || body.NextBefore != c.next {
+				t.Errorf("trades?%s = %v next %q, want %v next %q", c.query, got, body.NextBefore, c.want, c.next)
+			}
+		})
+	}
+}
+
+func TestTradesPagesNeverSplitAnInstant(t *testing.T) { testTradesPagesNeverSplitAnInstant(t, nil) }

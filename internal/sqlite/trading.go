@@ -313,16 +313,22 @@ func (t *tenantTx) InsertFill(f *polybot.TradeFill) error {
 
 // Fills lists the tenant's fills before before (zero: no bound), newest first.
 func (t *tenantTx) Fills(before time.Time, limit int) ([]*polybot.TradeFill, error) {
+	return t.FindFills(polybot.FillFilter{Before: before, Limit: limit})
+}
+
+func (t *tenantTx) FindFills(f polybot.FillFilter) ([]*polybot.TradeFill, error) {
 	bound := int64(1<<63 - 1)
-	if !before.IsZero() {
-		bound = micros(norm(before))
+	if !f.Before.IsZero() {
+		bound = micros(norm(f.Before))
 	}
 	out, err := collect(t.tx, "fill", scanFill, `SELECT `+fillCols+` FROM polybot_fills
-		WHERE user_id = ? AND filled_at < ?
+		WHERE user_id = ?1 AND filled_at < ?2
+		  AND (?3 = '' OR strategy = ?3) AND (?4 = '' OR venue = ?4) AND (?5 = '' OR mode = ?5)
+		  AND (?6 = '' OR market = ?6 OR token = ?6)
 		ORDER BY filled_at DESC, seq DESC
-		LIMIT ?`, t.tenant, bound, pageLimit(limit))
-	for _, f := range out {
-		f.UserID = t.tenant
+		LIMIT ?7`, t.tenant, bound, f.Strategy, string(f.Venue), string(f.Mode), f.Market, pageLimit(f.Limit))
+	for _, x := range out {
+		x.UserID = t.tenant
 	}
 	return out, err
 }

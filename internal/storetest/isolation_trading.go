@@ -183,6 +183,29 @@ func tradingIsolationCases() []isoCase {
 				x := *f.b.fills[0]
 				return tx.InsertFill(&x)
 			}},
+		{method: "FindFills", does: "finds only A's fills, even by B's market", read: true,
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				all, err := tx.FindFills(polybot.FillFilter{Limit: 1000})
+				if err != nil {
+					return err
+				}
+				if len(all) != len(f.a.fills) {
+					t.Errorf("FindFills() = %d rows, want A's %d", len(all), len(f.a.fills))
+				}
+				for _, x := range f.b.fills {
+					got, err := tx.FindFills(polybot.FillFilter{Market: x.Instrument.Market, Strategy: x.Strategy, Venue: x.Venue})
+					if err != nil {
+						return err
+					}
+					all = append(all, got...)
+				}
+				for _, x := range all {
+					if x.UserID != f.A() || x.Size != tagAmount("a") {
+						t.Errorf("FindFills returned %s of size %s", x.TradeID, x.Size)
+					}
+				}
+				return nil
+			}},
 		{method: "Fills", does: "lists exactly A's fills", read: true,
 			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
 				all, err := tx.Fills(time.Time{}, 100)

@@ -315,6 +315,68 @@ func testTrading(t *testing.T, open Opener) {
 		wantCode(t, err, polybot.EINVALID, "InsertFill whose venue is not the instrument's")
 	})
 
+	t.Run("FindFills filters by strategy, venue, market or token and mode, and pages with before", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("ff@example.com")
+		type row struct {
+			id       string
+			strategy string
+			inst     polybot.Instrument
+			mode     polybot.ExecMode
+			at       time.Duration
+		}
+		rows := []row{
+			{"t-1", polybot.StrategySinglePlatform, kalshiYes("K-A"), polybot.DryRun, 0},
+			{"t-2", polybot.StrategyCrossPlatform, polyToken("111", polybot.Yes), polybot.DryRun, time.Minute},
+			{"t-3", polybot.StrategyCrossPlatform, kalshiYes("K-B"), polybot.Live, 2 * time.Minute},
+			{"t-4", polybot.StrategySinglePlatform, polyToken("222", polybot.No), polybot.Live, 3 * time.Minute},
+			// Two legs filled at one instant: the later recorded comes first.
+			{"t-5", polybot.StrategyCrossPlatform, kalshiYes("K-A"), polybot.DryRun, 4 * time.Minute},
+			{"t-6", polybot.StrategyCrossPlatform, polyToken("222", polybot.No), polybot.DryRun, 4 * time.Minute},
+		}
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			for _, r := range rows {
+				f := &polybot.TradeFill{Venue: r.inst.Venue, TradeID: r.id, Strategy: r.strategy, Mode: r.mode, Instrument: r.inst,
+					Side: polybot.Buy, Price: polybot.MustDecimal("0.5"), Size: polybot.MustDecimal("1"), Time: T0.Add(r.at)}
+				if err := tx.InsertFill(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		e.mustTenantView(u.ID, func(tx polybot.TenantTx) error {
+			for _, c := range []struct {
+				name string
+				f    polybot.FillFilter
+				want []string
+			}{
+				{"all", polybot.FillFilter{}, []string{"t-6", "t-5", "t-4", "t-3", "t-2", "t-1"}},
+				{"strategy", polybot.FillFilter{Strategy: polybot.StrategySinglePlatform}, []string{"t-4", "t-1"}},
+				{"venue", polybot.FillFilter{Venue: polybot.Kalshi}, []string{"t-5", "t-3", "t-1"}},
+				{"kalshi ticker", polybot.FillFilter{Market: "K-A"}, []string{"t-5", "t-1"}},
+				{"polymarket token", polybot.FillFilter{Market: "222"}, []string{"t-6", "t-4"}},
+				{"polymarket condition", polybot.FillFilter{Market: "0xcondition"}, []string{"t-6", "t-4", "t-2"}},
+				{"mode", polybot.FillFilter{Mode: polybot.Live}, []string{"t-4", "t-3"}},
+				{"before", polybot.FillFilter{Before: T0.Add(2 * time.Minute)}, []string{"t-2", "t-1"}},
+				{"before and venue", polybot.FillFilter{Before: T0.Add(3 * time.Minute), Venue: polybot.Polymarket}, []string{"t-2"}},
+				{"page", polybot.FillFilter{Limit: 3}, []string{"t-6", "t-5", "t-4"}},
+				{"strategy and mode", polybot.FillFilter{Strategy: polybot.StrategyCrossPlatform, Mode: polybot.DryRun, Limit: 2}, []string{"t-6", "t-5"}},
+				{"none", polybot.FillFilter{Strategy: "no-such"}, nil},
+			} {
+				got, err := tx.FindFills(c.f)
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				var ids []string
+				for _, x := range got {
+					ids = append(ids, x.TradeID)
+				}
+				wantEqual(t, "FindFills "+c.name, c.want, ids)
+			}
+			return nil
+		})
+	})
+
 	t.Run("Fills is newest first, pages with before and honours limit", func(t *testing.T) {
 		e := newEnv(t, open)
 		u := e.newUser("f@example.com")

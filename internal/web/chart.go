@@ -10,8 +10,8 @@ import (
 	"github.com/polybot/polybot"
 )
 
-// PnLPoint is one step of a cumulative realised P&L series: the total of
-// Strategy ("cross_platform/dry_run") after a fill at Time.
+// PnLPoint is one step of a cumulative P&L series: the total of Strategy
+// ("cross_platform/dry_run", "locked/live") from Time until its next point.
 type PnLPoint struct {
 	Time     time.Time
 	Strategy string
@@ -19,18 +19,49 @@ type PnLPoint struct {
 }
 
 // Chart geometry, in SVG user units. The page's script reads the same
-// numbers from the <svg>'s data attributes when it redraws.
+// numbers from the <svg>'s data attributes when it redraws, and draws with
+// the same rules (niceMoneyStep, niceTimeStep, steps held between points),
+// so at the server's width and in UTC both draw the same picture.
 const (
 	chartWidth   = 720
-	chartHeight  = 260
-	chartLeft    = 76
+	chartHeight  = 280
+	chartLeft    = 84
 	chartRight   = 16
 	chartTop     = 16
-	chartBottom  = 32
+	chartBottom  = 52
 	chartClasses = 6
+	// chartTickSpacing is the least room, in units, an x tick label gets.
+	chartTickSpacing = 120
+	// chartYIntervals is the most intervals the value axis is cut into.
+	chartYIntervals = 4
 )
 
-// Chart is a server-drawn line chart of cumulative P&L by strategy.
+// ChartRange is a time range the chart can show: the last Span before
+// now, or everything when Span is 0.
+type ChartRange struct {
+	Key, Label string
+	Span       time.Duration
+}
+
+// ChartRanges are the range selector's choices, in the order shown.
+var ChartRanges = []ChartRange{
+	{"1h", "1 h", time.Hour},
+	{"1d", "1 d", 24 * time.Hour},
+	{"7d", "7 d", 7 * 24 * time.Hour},
+	{"all", "All", 0},
+}
+
+// ParseChartRange finds a range by key; anything else is all.
+func ParseChartRange(key string) ChartRange {
+	for _, r := range ChartRanges {
+		if r.Key == key {
+			return r
+		}
+	}
+	return ChartRanges[len(ChartRanges)-1]
+}
+
+// Chart is a server-drawn step chart of cumulative P&L by series.
 type Chart struct {
 	Width, Height            int
 	Left, Right, Top, Bottom int // the plot area's edges
@@ -38,118 +69,224 @@ type Chart struct {
 	Lines                    []ChartLine
 	YTicks                   []Tick
 	XTicks                   []Tick
+	XTitle, YTitle           string
+	Range                    ChartRange
+	Ranges                   []RangeChoice
 	Empty                    bool
 	Summary                  string // the chart in words, for screen readers
 }
 
-// ChartLine is one strategy's series.
+// RangeChoice is one button of the range selector.
+type RangeChoice struct {
+	Key, Label string
+	Selected   bool
+}
+
+// ChartLine is one series, in key order (its colour and dash follow the
+// order, so a series keeps its look in every range).
 type ChartLine struct {
 	Strategy string
 	Label    string
 	Class    string // series-0 … series-5
-	Points   string // polyline points
-	Last     string // the latest total, as USD formats it
+	Points   string // polyline points: a step at each change
+	Last     string // the total at the range's end, as USD formats it
 	LastSign string // pos, neg or zero
+	// Flat says the series does not change in the range: it is drawn
+	// under the others, so it never hides one.
+	Flat bool
 }
 
 // Tick is an axis label at a position: Pos is y for the value axis, x for
-// the time axis.
+// the time axis. Anchor is the label's text-anchor (x ticks near the right
+// edge end there, so the label stays inside the chart).
 type Tick struct {
-	Pos   string
-	Label string
-	Zero  bool
+	Pos    string
+	Label  string
+	Zero   bool
+	Anchor string
 }
 
-// NewChart draws series (oldest first) from the first point's time to end.
-// Coordinates are computed in exact integer arithmetic from the Decimals.
-func NewChart(series []PnLPoint, end time.Time) Chart {
+// niceMoneyStep is the smallest of $0.01, $0.02, $0.05, $0.10, $0.20,
+// $0.25, $0.50, $1, $2, $2.50, $5, $10 … (in micros) that cuts span into
+// at most n intervals. Every step is whole cents, so tick labels are exact.
+func niceMoneyStep(span int64, n int64) int64 {
+	need := (span + n - 1) / n
+	for p := int64(10_000); p < 1e17; p *= 10 {
+		for _, m := range []int64{10, 20, 25, 50} {
+			if m == 25 && p == 10_000 {
+				continue // $0.025 is not whole cents
+			}
+			if c := p * m / 10; c >= need {
+				return c
+			}
+		}
+	}
+	return 1e17
+}
+
+// timeSteps are the x axis's tick intervals.
+var timeSteps = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour}
+
+// niceTimeStep is the smallest time step that cuts span into at most n
+// intervals (past a week: whole weeks, doubling).
+func niceTimeStep(span time.Duration, n int) time.Duration {
+	need := (span + time.Duration(n) - 1) / time.Duration(n)
+	for _, s := range timeSteps {
+		if s >= need {
+			return s
+		}
+	}
+	s := timeSteps[len(timeSteps)-1]
+	for s < need {
+		s *= 2
+	}
+	return s
+}
+
+// timeLabel formats an x tick for a step within a span, in t's zone.
+func timeLabel(t time.Time, step, span time.Duration) string {
+	switch {
+	case step >= 24*time.Hour:
+		return t.Format("Jan 2")
+	case span >= 24*time.Hour:
+		return t.Format("Jan 2 15:04")
+	case step < time.Minute:
+		return t.Format("15:04:05")
+	}
+	return t.Format("15:04")
+}
+
+// NewChart draws series (oldest first) over rng, ending at end or the
+// last point, whichever is later. A series enters the range at the total
+// of its last point before the range (zero if none) and holds each total
+// until its next point. Coordinates are exact: integer hundredths of a
+// unit from the Decimals' micros and the times' milliseconds.
+func NewChart(series []PnLPoint, end time.Time, rng ChartRange) Chart {
 	c := Chart{Width: chartWidth, Height: chartHeight, Left: chartLeft, Right: chartWidth - chartRight,
-		Top: chartTop, Bottom: chartHeight - chartBottom}
+		Top: chartTop, Bottom: chartHeight - chartBottom, XTitle: "Time (UTC)", YTitle: "P&L (USD)", Range: rng}
 	c.MidX, c.MidY = (c.Left+c.Right)/2, (c.Top+c.Bottom)/2
+	for _, r := range ChartRanges {
+		c.Ranges = append(c.Ranges, RangeChoice{Key: r.Key, Label: r.Label, Selected: r.Key == rng.Key})
+	}
 	if len(series) == 0 {
 		c.Empty = true
 		c.Summary = "No trades yet."
 		c.YTicks = []Tick{{Pos: itoa(c.Bottom), Label: "$0.00", Zero: true}}
 		return c
 	}
-	byKey := map[string][]PnLPoint{}
-	var keys []string
 	t0, t1 := series[0].Time, series[0].Time
-	lo, hi := polybot.Zero, polybot.Zero // the axis always shows 0
 	for _, p := range series {
-		if _, ok := byKey[p.Strategy]; !ok {
-			keys = append(keys, p.Strategy)
-		}
-		byKey[p.Strategy] = append(byKey[p.Strategy], p)
 		if p.Time.Before(t0) {
 			t0 = p.Time
 		}
 		if p.Time.After(t1) {
 			t1 = p.Time
 		}
-		lo, hi = lo.Min(p.Total), hi.Max(p.Total)
 	}
 	if end.After(t1) {
 		t1 = end
 	}
-	if !t1.After(t0) {
-		t1 = t0.Add(time.Minute)
+	if rng.Span > 0 {
+		t0 = t1.Add(-rng.Span)
+	}
+	ms0, ms1 := t0.UnixMilli(), t1.UnixMilli()
+	if ms1 <= ms0 {
+		ms1 = ms0 + time.Minute.Milliseconds()
+		t1 = time.UnixMilli(ms1).UTC()
+	}
+
+	type line struct {
+		start polybot.Decimal
+		pts   []PnLPoint // in the range
+	}
+	byKey := map[string]*line{}
+	var keys []string
+	lo, hi := polybot.Zero, polybot.Zero // the axis always shows 0
+	for _, p := range series {
+		l := byKey[p.Strategy]
+		if l == nil {
+			l = &line{}
+			byKey[p.Strategy] = l
+			keys = append(keys, p.Strategy)
+		}
+		if p.Time.UnixMilli() < ms0 {
+			l.start = p.Total
+			continue
+		}
+		l.pts = append(l.pts, p)
+		lo, hi = lo.Min(p.Total), hi.Max(p.Total)
+	}
+	for _, l := range byKey {
+		lo, hi = lo.Min(l.start), hi.Max(l.start)
 	}
 	if lo.Cmp(hi) == 0 {
-		hi = lo.Add(polybot.One) // a flat series sits at the bottom of a $1 range
+		hi = lo.Add(polybot.One) // a flat chart gets a $1 range above it
 	}
+	step := polybot.DecimalFromMicros(niceMoneyStep(hi.Sub(lo).Micros(), chartYIntervals))
+	lo, hi = lo.Floor(step), hi.Ceil(step)
 	sort.Strings(keys)
+
 	plotW, plotH := int64(c.Right-c.Left), int64(c.Bottom-c.Top)
 	span := big.NewInt(hi.Sub(lo).Micros())
-	// y and x return hundredths of a unit.
+	// y and x return hundredths of a unit, rounded down.
 	y := func(v polybot.Decimal) int64 {
 		n := new(big.Int).Mul(big.NewInt(hi.Sub(v).Micros()), big.NewInt(plotH*100))
 		return int64(c.Top)*100 + n.Quo(n, span).Int64()
 	}
-	dt := t1.Sub(t0).Milliseconds()
-	x := func(t time.Time) int64 {
-		n := new(big.Int).Mul(big.NewInt(t.Sub(t0).Milliseconds()), big.NewInt(plotW*100))
-		return int64(c.Left)*100 + n.Quo(n, big.NewInt(dt)).Int64()
+	dt := big.NewInt(ms1 - ms0)
+	x := func(ms int64) int64 {
+		n := new(big.Int).Mul(big.NewInt(ms-ms0), big.NewInt(plotW*100))
+		return int64(c.Left)*100 + n.Quo(n, dt).Int64()
 	}
+
 	var summary []string
 	for i, k := range keys {
-		pts := byKey[k]
+		l := byKey[k]
 		var b strings.Builder
-		cur := polybot.Zero
 		pt := func(px, py int64) {
 			if b.Len() > 0 {
 				b.WriteByte(' ')
 			}
 			b.WriteString(hundredths(px) + "," + hundredths(py))
 		}
-		pt(x(t0), y(cur))
-		for _, p := range pts {
-			pt(x(p.Time), y(cur))
+		cur, flat := l.start, true
+		pt(x(ms0), y(cur))
+		for _, p := range l.pts {
+			if p.Total == cur {
+				continue
+			}
+			flat = false
+			px := x(p.Time.UnixMilli())
+			pt(px, y(cur))
 			cur = p.Total
-			pt(x(p.Time), y(cur))
+			pt(px, y(cur))
 		}
-		pt(x(t1), y(cur))
-		line := ChartLine{Strategy: k, Label: StrategyLabel(k), Class: "series-" + itoa(i%chartClasses), Points: b.String(),
-			Last: USD(cur), LastSign: SignClass(cur)}
-		c.Lines = append(c.Lines, line)
-		summary = append(summary, line.Label+": "+line.Last)
+		pt(x(ms1), y(cur))
+		cl := ChartLine{Strategy: k, Label: StrategyLabel(k), Class: "series-" + itoa(i%chartClasses), Points: b.String(),
+			Last: USD(cur), LastSign: SignClass(cur), Flat: flat}
+		c.Lines = append(c.Lines, cl)
+		summary = append(summary, cl.Label+": "+cl.Last)
 	}
-	c.Summary = "Cumulative P&L (realised by strategy, and locked-in sets) from " + Timestamp(t0) + " to " + Timestamp(t1) + ". " + strings.Join(summary, "; ") + "."
-	c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(hi)), Label: USD(hi), Zero: hi.IsZero()})
-	if lo.Sign() < 0 && hi.Sign() > 0 {
-		c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(polybot.Zero)), Label: "$0.00", Zero: true})
+	c.Summary = "Cumulative P&L (realised by strategy, and locked-in sets) from " + Timestamp(t0) + " to " + Timestamp(t1) +
+		". " + strings.Join(summary, "; ") + "."
+
+	for v := hi; v.Cmp(lo) >= 0; v = v.Sub(step) {
+		c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(v)), Label: USD(v), Zero: v.IsZero()})
 	}
-	c.YTicks = append(c.YTicks, Tick{Pos: hundredths(y(lo)), Label: USD(lo), Zero: lo.IsZero()})
-	layout := "15:04"
-	switch span := t1.Sub(t0); {
-	case span < time.Hour:
-		layout = "15:04:05"
-	case span >= 24*time.Hour:
-		layout = "Jan 2 15:04"
-	}
-	mid := t0.Add(t1.Sub(t0) / 2)
-	for _, t := range []time.Time{t0, mid, t1} {
-		c.XTicks = append(c.XTicks, Tick{Pos: hundredths(x(t)), Label: t.UTC().Format(layout)})
+	n := max(3, int(plotW)/chartTickSpacing)
+	tstep := niceTimeStep(time.Duration(ms1-ms0)*time.Millisecond, n).Milliseconds()
+	for ms := (ms0 + tstep - 1) / tstep * tstep; ms <= ms1; ms += tstep {
+		px := x(ms)
+		anchor := "middle"
+		if px > int64(c.Right-chartTickSpacing/3)*100 {
+			anchor = "end"
+		} else if px < int64(c.Left+chartTickSpacing/3)*100 {
+			anchor = "start"
+		}
+		c.XTicks = append(c.XTicks, Tick{Pos: hundredths(px), Anchor: anchor,
+			Label: timeLabel(time.UnixMilli(ms).UTC(), time.Duration(tstep)*time.Millisecond, time.Duration(ms1-ms0)*time.Millisecond)})
 	}
 	return c
 }

@@ -64,11 +64,14 @@ type DashboardData struct {
 	NetLive   polybot.Decimal
 	// Locked is the P&L of complete sets held (YES + NO of one event): it
 	// is known now, though realised only at resolution.
-	LockedDryRun  polybot.Decimal
-	LockedLive    polybot.Decimal
-	Locked        []LockedRow
-	Positions     []PositionRow
-	Trades        []TradeRow
+	LockedDryRun polybot.Decimal
+	LockedLive   polybot.Decimal
+	Locked       []LockedRow
+	Positions    []PositionRow
+	Trades       []TradeRow
+	// OlderTrades is the Trades page after the last trade shown, "" when
+	// every trade is shown.
+	OlderTrades   string
 	Opportunities []OpportunityRow
 	// Labels names instruments for the page's script: Polymarket token or
 	// Kalshi ticker → the registry's market name.
@@ -718,6 +721,26 @@ func NextOnboardingStep(p *polybot.Profile, c *polybot.Config, metas []polybot.S
 		return StepPlatforms
 	}
 	return StepPlan
+}
+
+// --- trades ---
+
+// TradesData is the Trades page: the tenant's fills that the filter
+// selects, newest first.
+type TradesData struct {
+	Filter TradesFilter
+	Rows   []TradeRow
+	// Next is the URL of the next (older) page, "" on the last page.
+	Next string
+	// Choices for the filter's selects.
+	Strategies []string
+	Venues     []polybot.Platform
+	Markets    []MarketChoice
+}
+
+// TradesFilter is the filter as the form shows it.
+type TradesFilter struct {
+	Strategy, Venue, Market, Mode string
 }
 
 // --- orders ---

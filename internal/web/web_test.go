@@ -228,7 +228,9 @@ func TestMoneyRoundsHalfAwayFromZeroExactly(t *testing.T) {
 	}
 }
 
-func TestChartPlacesPointsExactlyAndStepsAfterEachFill(t *testing.T) {
+// Chart geometry worked by hand. The plot is x 84..704 (620 units) and
+// y 16..228 (212 units); coordinates are hundredths, rounded down.
+func TestChartPlacesStepsExactlyWithNiceMoneyAndTimeTicks(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
 	d := polybot.MustDecimal
 	series := []PnLPoint{
@@ -236,37 +238,129 @@ func TestChartPlacesPointsExactlyAndStepsAfterEachFill(t *testing.T) {
 		{Time: t0.Add(30 * time.Minute), Strategy: "cross_platform/dry_run", Total: d("-2")},
 		{Time: t0.Add(30 * time.Minute), Strategy: "single_platform/dry_run", Total: d("1")},
 	}
-	c := NewChart(series, t0.Add(time.Hour))
-	// Plot: x 76..704 over one hour, y 16..228 over 2..-2 (212 units for 4 dollars).
+	c := NewChart(series, t0.Add(time.Hour), ParseChartRange("all"))
+	// -$2..$2 in at most 4 intervals: $1 a tick, y = 16 + 53 × (2 − v).
 	if len(c.Lines) != 2 || c.Lines[0].Strategy != "cross_platform/dry_run" || c.Lines[1].Class != "series-1" {
 		t.Fatalf("lines %+v", c.Lines)
 	}
-	want := "76.00,122.00 390.00,122.00 390.00,228.00 704.00,228.00"
+	// Half an hour of an hour is x = 84 + 310 = 394.
+	want := "84.00,122.00 394.00,122.00 394.00,228.00 704.00,228.00"
 	if c.Lines[0].Points != want {
 		t.Errorf("cross points %q, want %q", c.Lines[0].Points, want)
 	}
-	want = "76.00,122.00 76.00,122.00 76.00,16.00 390.00,16.00 390.00,69.00 704.00,69.00"
+	want = "84.00,122.00 84.00,122.00 84.00,16.00 394.00,16.00 394.00,69.00 704.00,69.00"
 	if c.Lines[1].Points != want {
 		t.Errorf("single points %q, want %q", c.Lines[1].Points, want)
 	}
-	if c.Lines[0].Last != "-$2.00" || c.Lines[0].LastSign != "neg" || c.Lines[1].Last != "$1.00" {
+	if c.Lines[0].Last != "-$2.00" || c.Lines[0].LastSign != "neg" || c.Lines[1].Last != "$1.00" || c.Lines[0].Flat || c.Lines[1].Flat {
 		t.Errorf("last totals %+v", c.Lines)
 	}
-	if len(c.YTicks) != 3 || c.YTicks[1].Label != "$0.00" || !c.YTicks[1].Zero || c.YTicks[1].Pos != "122.00" {
-		t.Errorf("y ticks %+v", c.YTicks)
+	wantTicks(t, "y", c.YTicks, []Tick{{Pos: "16.00", Label: "$2.00"}, {Pos: "69.00", Label: "$1.00"},
+		{Pos: "122.00", Label: "$0.00", Zero: true}, {Pos: "175.00", Label: "-$1.00"}, {Pos: "228.00", Label: "-$2.00"}})
+	// An hour in at most 5 intervals (620 / 120): 15 minutes a tick.
+	wantTicks(t, "x", c.XTicks, []Tick{{Pos: "84.00", Label: "10:00", Anchor: "start"}, {Pos: "239.00", Label: "10:15", Anchor: "middle"},
+		{Pos: "394.00", Label: "10:30", Anchor: "middle"}, {Pos: "549.00", Label: "10:45", Anchor: "middle"}, {Pos: "704.00", Label: "11:00", Anchor: "end"}})
+	if !strings.Contains(c.Summary, "Cross-platform arbitrage · dry-run: -$2.00") || c.XTitle != "Time (UTC)" || c.YTitle != "P&L (USD)" {
+		t.Errorf("summary %q, titles %q %q", c.Summary, c.XTitle, c.YTitle)
 	}
-	if c.XTicks[0].Label != "10:00" || c.XTicks[2].Label != "11:00" {
-		t.Errorf("x ticks %+v", c.XTicks)
+	if len(c.Ranges) != 4 || !c.Ranges[3].Selected || c.Ranges[0].Selected {
+		t.Errorf("ranges %+v", c.Ranges)
 	}
-	if !strings.Contains(c.Summary, "Cross-platform arbitrage · dry-run: -$2.00") {
-		t.Errorf("summary %q", c.Summary)
-	}
-	if e := NewChart(nil, t0); !e.Empty || len(e.Lines) != 0 {
+	if e := NewChart(nil, t0, ParseChartRange("")); !e.Empty || len(e.Lines) != 0 {
 		t.Errorf("empty chart %+v", e)
 	}
-	flat := NewChart([]PnLPoint{{Time: t0, Strategy: "news_arbitrage/live", Total: polybot.Zero}}, t0)
-	if len(flat.Lines) != 1 || !strings.HasSuffix(flat.Lines[0].Points, ",228.00") || flat.XTicks[0].Label != "10:00:00" {
-		t.Errorf("flat chart %+v", flat)
+	// A flat $0 series: a $1 range above it in quarters, a minute of time
+	// in 15-second ticks.
+	flat := NewChart([]PnLPoint{{Time: t0, Strategy: "news_arbitrage/live", Total: polybot.Zero}}, t0, ParseChartRange("all"))
+	if len(flat.Lines) != 1 || flat.Lines[0].Points != "84.00,228.00 704.00,228.00" || !flat.Lines[0].Flat {
+		t.Errorf("flat chart %+v", flat.Lines)
+	}
+	if len(flat.YTicks) != 5 || flat.YTicks[0].Label != "$1.00" || flat.YTicks[1].Label != "$0.75" || flat.YTicks[1].Pos != "69.00" {
+		t.Errorf("flat y ticks %+v", flat.YTicks)
+	}
+	if len(flat.XTicks) != 5 || flat.XTicks[0].Label != "10:00:00" || flat.XTicks[1].Label != "10:00:15" {
+		t.Errorf("flat x ticks %+v", flat.XTicks)
+	}
+}
+
+// A range starts each series at its total before the range: it holds its
+// value, never drops to zero at the range's edge.
+func TestChartRangeEntersEachSeriesAtItsHeldTotal(t *testing.T) {
+	d := polybot.MustDecimal
+	t8 := time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC)
+	series := []PnLPoint{
+		{Time: t8, Strategy: "cross_platform/dry_run", Total: polybot.Zero},
+		{Time: t8, Strategy: "locked/dry_run", Total: d("5")},
+		{Time: t8.Add(2*time.Hour + 20*time.Minute), Strategy: "locked/dry_run", Total: d("7.5")},
+	}
+	c := NewChart(series, t8.Add(3*time.Hour), ParseChartRange("1h"))
+	// 10:00..11:00. $0..$7.50 in at most 4 intervals: $2 a tick, to $8;
+	// y = 16 + 26.5 × (8 − v): $5 at 95.50, $7.50 at 29.25. 10:20 is a
+	// third of the way: 84 + 206.66.
+	if len(c.Lines) != 2 {
+		t.Fatalf("lines %+v", c.Lines)
+	}
+	if want := "84.00,95.50 290.66,95.50 290.66,29.25 704.00,29.25"; c.Lines[1].Points != want || c.Lines[1].Flat || c.Lines[1].Last != "$7.50" {
+		t.Errorf("locked %+v, want points %q", c.Lines[1], want)
+	}
+	if want := "84.00,228.00 704.00,228.00"; c.Lines[0].Points != want || !c.Lines[0].Flat {
+		t.Errorf("cross %+v, want flat points %q", c.Lines[0], want)
+	}
+	wantTicks(t, "y", c.YTicks, []Tick{{Pos: "16.00", Label: "$8.00"}, {Pos: "69.00", Label: "$6.00"}, {Pos: "122.00", Label: "$4.00"},
+		{Pos: "175.00", Label: "$2.00"}, {Pos: "228.00", Label: "$0.00", Zero: true}})
+	if !c.Ranges[0].Selected || c.Range.Key != "1h" {
+		t.Errorf("range %+v %+v", c.Range, c.Ranges)
+	}
+	// Seven days in at most 5 intervals: 2-day ticks at UTC midnights of
+	// even days since 1970 (2026-01-01 is day 20454).
+	week := NewChart(series, time.Date(2026, 1, 8, 12, 0, 0, 0, time.UTC), ParseChartRange("7d"))
+	var labels []string
+	for _, tk := range week.XTicks {
+		labels = append(labels, tk.Label)
+	}
+	if strings.Join(labels, ",") != "Jan 3,Jan 5,Jan 7" {
+		t.Errorf("7-day ticks %v", labels)
+	}
+	if ParseChartRange("2y").Key != "all" || ParseChartRange("1d").Span != 24*time.Hour {
+		t.Error("ParseChartRange")
+	}
+}
+
+func TestNiceStepsAreTheSmallestRoundStepThatFits(t *testing.T) {
+	for _, c := range []struct{ span, want int64 }{
+		{4_000_000, 1_000_000}, // $4 in 4: $1
+		{7_500_000, 2_000_000}, // $7.50: $1.875 a tick at least, so $2
+		{1_000_000, 250_000},   // $1: $0.25
+		{30_000, 10_000},       // 3 cents: a cent
+		{90_000, 50_000},       // 9 cents: 2.25 cents at least; $0.025 is not whole cents, so $0.05
+		{1_000_000_000, 250_000_000},
+	} {
+		if got := niceMoneyStep(c.span, 4); got != c.want {
+			t.Errorf("niceMoneyStep(%d, 4) = %d, want %d", c.span, got, c.want)
+		}
+	}
+	for _, c := range []struct{ span, want time.Duration }{
+		{time.Hour, 15 * time.Minute},
+		{10 * time.Minute, 2 * time.Minute},
+		{7 * 24 * time.Hour, 48 * time.Hour},
+		{90 * 24 * time.Hour, 28 * 24 * time.Hour},
+	} {
+		if got := niceTimeStep(c.span, 5); got != c.want {
+			t.Errorf("niceTimeStep(%v, 5) = %v, want %v", c.span, got, c.want)
+		}
+	}
+}
+
+func wantTicks(t *testing.T, axis string, got, want []Tick) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s ticks %+v, want %+v", axis, got, want)
+		return
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s tick %d = %+v, want %+v", axis, i, got[i], want[i])
+		}
 	}
 }
 

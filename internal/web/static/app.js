@@ -788,9 +788,17 @@
     $$('tr.trade-row', tbody).slice(50).forEach(function (r) { r.remove(); });
   }
 
-  function renderTrades(list) {
+  // renderTrades shows GET /api/v1/trades's page, and points Older trades
+  // at the Trades page after its last row.
+  function renderTrades(r) {
+    var list = r && r.trades;
     var tbody = $('#trades tbody');
     if (!tbody || !list) { return; }
+    var older = byId('trades-older');
+    if (older) {
+      older.hidden = !r.next_before;
+      if (r.next_before) { older.setAttribute('href', '/trades?before=' + encodeURIComponent(r.next_before)); }
+    }
     if (!list.length) { return; }
     tbody.textContent = '';
     list.forEach(function (f) { tbody.appendChild(tradeRow(f)); });
@@ -903,7 +911,8 @@
         tbody.appendChild(tr);
       });
     }
-    drawChart(p.series || []);
+    chartState.series = p.series || [];
+    drawChart();
   }
 
   var SVG = 'http://www.w3.org/2000/svg';
@@ -914,18 +923,73 @@
     return el;
   }
 
-  // axisTime matches the server's axis labels for the chart's time span.
-  function axisTime(ms, span) {
-    var d = new Date(ms);
-    var hm = pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes());
-    if (span < 3600000) { return hm + ':' + pad(d.getUTCSeconds()); }
-    if (span >= 86400000) { return months[d.getUTCMonth()] + ' ' + d.getUTCDate() + ' ' + hm; }
-    return hm;
+  // ------------------------------------------------------------- chart
+  //
+  // drawChart redraws the P&L chart from /api/v1/pnl's series with the
+  // server's rules (internal/web/chart.go): step series that hold each
+  // total until the next point, money ticks at round whole-cent steps,
+  // time ticks at round steps (here in the browser's time zone), exact
+  // BigInt arithmetic for values and positions in integer hundredths. At
+  // the server's width and in UTC both draw the same picture.
+
+  var chartState = { series: null, range: 'all', hidden: {}, geo: null, at: -1 };
+  var rangeSpans = { '1h': 3600000, '1d': 86400000, '7d': 604800000, all: 0 };
+  var timeSteps = [1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 6048e5];
+  var TICK_SPACING = 120;
+  var Y_INTERVALS = 4n;
+
+  // niceMoneyStep: the smallest of $0.01, $0.02, $0.05, $0.10, $0.20,
+  // $0.25, $0.50, $1 … (BigInt micros) cutting span into at most n.
+  function niceMoneyStep(span, n) {
+    var need = (span + n - 1n) / n;
+    for (var p = 10000n; p < 100000000000000000n; p *= 10n) {
+      var ms = [10n, 20n, 25n, 50n];
+      for (var i = 0; i < ms.length; i++) {
+        if (ms[i] === 25n && p === 10000n) { continue; }
+        var c = p * ms[i] / 10n;
+        if (c >= need) { return c; }
+      }
+    }
+    return 100000000000000000n;
   }
 
-  // drawChart redraws the P&L chart from the API's cumulative series with
-  // the geometry the server used (read from the <svg>'s data attributes).
-  var lastSeries = null;
+  function niceTimeStep(span, n) {
+    var need = Math.ceil(span / n);
+    for (var i = 0; i < timeSteps.length; i++) {
+      if (timeSteps[i] >= need) { return timeSteps[i]; }
+    }
+    var s = timeSteps[timeSteps.length - 1];
+    while (s < need) { s *= 2; }
+    return s;
+  }
+
+  function floorStep(v, step) {
+    var r = v % step;
+    if (r < 0n) { r += step; }
+    return v - r;
+  }
+  function ceilStep(v, step) {
+    var f = floorStep(v, step);
+    return f === v ? f : f + step;
+  }
+
+  // hundredths formats BigInt n/100 with two decimals.
+  function hundredths(n) {
+    var neg = n < 0n;
+    if (neg) { n = -n; }
+    var c = String(n % 100n);
+    return (neg ? '-' : '') + String(n / 100n) + '.' + (c.length < 2 ? '0' + c : c);
+  }
+
+  // timeLabel formats an x tick in the browser's time zone.
+  function timeLabel(ms, step, span) {
+    var d = new Date(ms);
+    var hm = pad(d.getHours()) + ':' + pad(d.getMinutes());
+    if (step >= 86400000) { return months[d.getMonth()] + ' ' + d.getDate(); }
+    if (span >= 86400000) { return months[d.getMonth()] + ' ' + d.getDate() + ' ' + hm; }
+    if (step < 60000) { return hm + ':' + pad(d.getSeconds()); }
+    return hm;
+  }
 
   // chartWidth is the width to draw at: the chart's own width on screen, so
   // text stays legible on a phone (the server draws at 720 units).
@@ -934,93 +998,281 @@
     return w >= 280 ? w : +svg.dataset.width;
   }
 
-  function drawChart(series) {
+  // seriesValue is a series' total at ms: its last point at or before ms.
+  function seriesValue(line, ms) {
+    var v = line.start;
+    for (var i = 0; i < line.pts.length && line.pts[i].t <= ms; i++) { v = line.pts[i].v; }
+    return v;
+  }
+
+  function drawChart() {
     var svg = byId('pnl-chart');
-    if (!svg || !series.length) { return; }
-    lastSeries = series;
+    var series = chartState.series;
+    if (!svg || !series || !series.length) { return; }
     var ds = svg.dataset;
     var width = chartWidth(svg);
     svg.setAttribute('viewBox', '0 0 ' + width + ' ' + ds.height);
-    var left = +ds.left, right = width - (+ds.width - +ds.right), top = +ds.top, bottom = +ds.bottom;
-    var byKey = {};
+    var left = +ds.left, right = width - (+ds.width - +ds.right), top = +ds.top, bottom = +ds.bottom, height = +ds.height;
+    var plotW = right - left, plotH = bottom - top;
+
     var keys = [];
-    var t0 = Infinity, t1 = -Infinity;
-    var lo = 0n, hi = 0n;
+    var lines = {};
+    var first = Infinity, last = -Infinity;
     series.forEach(function (p) {
-      if (!byKey[p.strategy]) { byKey[p.strategy] = []; keys.push(p.strategy); }
-      var t = new Date(p.time).getTime();
-      var v = micros(p.total);
-      byKey[p.strategy].push({ t: t, v: v });
-      if (t < t0) { t0 = t; }
-      if (t > t1) { t1 = t; }
-      if (v < lo) { lo = v; }
-      if (v > hi) { hi = v; }
+      var t = Date.parse(p.time);
+      if (t < first) { first = t; }
+      if (t > last) { last = t; }
     });
-    t1 = Math.max(t1, Date.now());
-    if (t1 <= t0) { t1 = t0 + 60000; }
-    if (lo === hi) { hi = lo + 1000000n; }
+    var ms1 = Math.max(last, Date.now());
+    var span = rangeSpans[chartState.range] || 0;
+    var ms0 = span ? ms1 - span : first;
+    if (ms1 <= ms0) { ms1 = ms0 + 60000; }
+    series.forEach(function (p) {
+      var l = lines[p.strategy];
+      if (!l) {
+        l = lines[p.strategy] = { start: 0n, pts: [] };
+        keys.push(p.strategy);
+      }
+      var t = Date.parse(p.time);
+      if (t < ms0) { l.start = micros(p.total); } else { l.pts.push({ t: t, v: micros(p.total) }); }
+    });
     keys.sort();
-    var span = Number(hi - lo);
-    var y = function (v) { return (top + Number(hi - v) * (bottom - top) / span).toFixed(2); };
-    var x = function (t) { return (left + (t - t0) * (right - left) / (t1 - t0)).toFixed(2); };
+    var shown = keys.filter(function (k) { return !chartState.hidden[k]; });
+    var lo = 0n, hi = 0n;
+    shown.forEach(function (k) {
+      var l = lines[k];
+      [l.start].concat(l.pts.map(function (p) { return p.v; })).forEach(function (v) {
+        if (v < lo) { lo = v; }
+        if (v > hi) { hi = v; }
+      });
+    });
+    if (lo === hi) { hi = lo + 1000000n; }
+    var step = niceMoneyStep(hi - lo, Y_INTERVALS);
+    lo = floorStep(lo, step);
+    hi = ceilStep(hi, step);
+    var vspan = hi - lo;
+    var y = function (v) { return BigInt(top) * 100n + (hi - v) * BigInt(plotH * 100) / vspan; };
+    var dt = BigInt(ms1 - ms0);
+    var x = function (ms) { return BigInt(left) * 100n + BigInt(ms - ms0) * BigInt(plotW * 100) / dt; };
 
     var grid = $('.chart-grid', svg);
     var xaxis = $('.chart-x', svg);
-    var lines = $('.chart-lines', svg);
+    var lineGroup = $('.chart-lines', svg);
     grid.textContent = '';
     xaxis.textContent = '';
-    lines.textContent = '';
+    lineGroup.textContent = '';
     var empty = $('.chart-empty', svg);
     if (empty) { empty.remove(); }
-    var ticks = [hi];
-    if (lo < 0n && hi > 0n) { ticks.push(0n); }
-    ticks.push(lo);
-    ticks.forEach(function (v) {
-      var yy = y(v);
+    for (var v = hi; v >= lo; v -= step) {
+      var yy = hundredths(y(v));
       grid.appendChild(svgEl('line', { 'class': 'gridline' + (v === 0n ? ' zero' : ''), x1: left, x2: right, y1: yy, y2: yy }));
       grid.appendChild(svgEl('text', { 'class': 'tick tick-y', x: left - 8, y: yy }, usdMicros(v)));
-    });
-    [t0, t0 + (t1 - t0) / 2, t1].forEach(function (t) {
-      xaxis.appendChild(svgEl('text', { 'class': 'tick tick-x', x: x(t), y: bottom + 20 }, axisTime(t, t1 - t0)));
-    });
+    }
+    var n = Math.max(3, Math.floor(plotW / TICK_SPACING));
+    var tstep = niceTimeStep(ms1 - ms0, n);
+    var off = -new Date(ms0).getTimezoneOffset() * 60000;
+    for (var ms = Math.ceil((ms0 + off) / tstep) * tstep - off; ms <= ms1; ms += tstep) {
+      var px = x(ms);
+      var anchor = px > BigInt(right - TICK_SPACING / 3) * 100n ? 'end' : (px < BigInt(left + TICK_SPACING / 3) * 100n ? 'start' : 'middle');
+      xaxis.appendChild(svgEl('line', { 'class': 'tickmark', x1: hundredths(px), x2: hundredths(px), y1: bottom, y2: bottom + 5 }));
+      xaxis.appendChild(svgEl('text', { 'class': 'tick tick-x anchor-' + anchor, x: hundredths(px), y: bottom + 20 }, timeLabel(ms, tstep, ms1 - ms0)));
+    }
+    var xt = byId('pnl-chart-xtitle');
+    if (xt) {
+      xt.setAttribute('x', String(Math.floor((left + right) / 2)));
+      xt.setAttribute('y', String(height - 6));
+      xt.textContent = 'Time (' + zoneName() + ')';
+    }
+
     var legend = byId('pnl-legend');
     if (legend) { legend.textContent = ''; }
     var summary = [];
+    var drawn = { flat: [], moving: [] };
     keys.forEach(function (k, i) {
-      var cur = 0n;
-      var pts = [x(t0) + ',' + y(cur)];
-      byKey[k].forEach(function (p) {
-        pts.push(x(p.t) + ',' + y(cur));
+      var l = lines[k];
+      l.cls = 'series-' + (i % 6);
+      var cur = l.start;
+      var flat = true;
+      var pts = [hundredths(x(ms0)) + ',' + hundredths(y(cur))];
+      l.pts.forEach(function (p) {
+        if (p.v === cur) { return; }
+        flat = false;
+        var px = hundredths(x(p.t));
+        pts.push(px + ',' + hundredths(y(cur)));
         cur = p.v;
-        pts.push(x(p.t) + ',' + y(cur));
+        pts.push(px + ',' + hundredths(y(cur)));
       });
-      pts.push(x(t1) + ',' + y(cur));
-      var cls = 'series-' + (i % 6);
-      lines.appendChild(svgEl('polyline', { 'class': 'line ' + cls, 'data-strategy': k, points: pts.join(' ') }));
-      var last = usdMicros(cur);
-      summary.push(strategyLabel(k) + ': ' + last);
+      pts.push(hundredths(x(ms1)) + ',' + hundredths(y(cur)));
+      var hidden = !!chartState.hidden[k];
+      if (!hidden) {
+        drawn[flat ? 'flat' : 'moving'].push(svgEl('polyline', { 'class': 'line ' + (flat ? 'flat ' : '') + l.cls, 'data-strategy': k, points: pts.join(' ') }));
+        summary.push(strategyLabel(k) + ': ' + usdMicros(cur));
+      }
       if (legend) {
         var li = doc.createElement('li');
         li.dataset.strategy = k;
+        var b = doc.createElement('button');
+        b.type = 'button';
+        b.className = 'legend-toggle';
+        b.dataset.action = 'toggle-series';
+        b.dataset.strategy = k;
+        b.setAttribute('aria-pressed', String(!hidden));
         var sw = doc.createElement('span');
-        sw.className = 'swatch ' + cls;
+        sw.className = 'swatch ' + l.cls;
         sw.setAttribute('aria-hidden', 'true');
-        li.appendChild(sw);
-        li.appendChild(doc.createTextNode(strategyLabel(k) + ' '));
+        b.appendChild(sw);
+        b.appendChild(doc.createTextNode(strategyLabel(k) + ' '));
         var amt = doc.createElement('span');
         amt.className = 'num ' + (cur > 0n ? 'pos' : (cur < 0n ? 'neg' : 'zero'));
-        amt.textContent = last;
-        li.appendChild(amt);
+        amt.textContent = usdMicros(cur);
+        b.appendChild(amt);
+        li.appendChild(b);
         legend.appendChild(li);
       }
     });
+    // Flat series go underneath, so a $0 line never hides one that moves.
+    drawn.flat.concat(drawn.moving).forEach(function (el) { lineGroup.appendChild(el); });
+    lineGroup.appendChild(svgEl('rect', { 'class': 'chart-hit', x: left, y: top, width: plotW, height: plotH }));
+
+    var times = [];
+    shown.forEach(function (k) { lines[k].pts.forEach(function (p) { times.push(p.t); }); });
+    times.push(ms1);
+    times = times.sort(function (a, b) { return a - b; }).filter(function (t, i, a) { return i === 0 || t !== a[i - 1]; });
+    chartState.geo = { ms0: ms0, ms1: ms1, left: left, right: right, top: top, bottom: bottom, x: x, y: y, lines: lines, shown: shown, times: times };
     ds.empty = 'false';
     ds.series = String(keys.length);
+    ds.range = chartState.range;
     var desc = byId('pnl-chart-desc');
     if (desc) {
-      desc.textContent = 'Cumulative realised P&L by strategy from ' + fmtTime(new Date(t0).toISOString()) + ' to ' +
-        fmtTime(new Date(t1).toISOString()) + '. ' + summary.join('; ') + '.';
+      desc.textContent = 'Cumulative P&L (realised by strategy, and locked-in sets) from ' + fmtTime(new Date(ms0).toISOString()) + ' to ' +
+        fmtTime(new Date(ms1).toISOString()) + '. ' + summary.join('; ') + '.';
     }
+    if (chartState.at >= 0) { showChartAt(chartState.at, false); } else { hideChartHover(); }
+  }
+
+  // showChartAt puts the crosshair on the point time nearest ms and reads
+  // every shown series' total there (in the tooltip and, for screen
+  // readers, in #pnl-chart-readout).
+  function showChartAt(ms, snap) {
+    var g = chartState.geo;
+    var svg = byId('pnl-chart');
+    if (!g || !svg) { return; }
+    var t = g.times[0];
+    g.times.forEach(function (c) { if (Math.abs(c - ms) < Math.abs(t - ms)) { t = c; } });
+    if (snap === false) { t = Math.min(Math.max(ms, g.ms0), g.ms1); }
+    chartState.at = t;
+    var hover = $('.chart-hover', svg);
+    hover.textContent = '';
+    hover.removeAttribute('hidden');
+    var px = hundredths(g.x(t));
+    hover.appendChild(svgEl('line', { 'class': 'crosshair', x1: px, x2: px, y1: g.top, y2: g.bottom }));
+    var iso = new Date(t).toISOString();
+    var rows = [clock(iso)];
+    var parts = [];
+    g.shown.forEach(function (k) {
+      var l = g.lines[k];
+      var v = seriesValue(l, t);
+      hover.appendChild(svgEl('circle', { 'class': 'dot ' + l.cls, cx: px, cy: hundredths(g.y(v)), r: 4 }));
+      rows.push(strategyLabel(k) + ': ' + usdMicros(v));
+      parts.push(strategyLabel(k) + ' ' + usdMicros(v));
+    });
+    var box = svgEl('rect', { 'class': 'tip-box', rx: 4, ry: 4 });
+    hover.appendChild(box);
+    var texts = rows.map(function (r, i) {
+      var el = svgEl('text', { 'class': 'tip-text' + (i === 0 ? ' tip-time' : ''), y: g.top + 18 + i * 16 }, r);
+      hover.appendChild(el);
+      return el;
+    });
+    var w = 0;
+    texts.forEach(function (el) { w = Math.max(w, el.getComputedTextLength ? el.getComputedTextLength() : el.textContent.length * 7); });
+    w = Math.ceil(w) + 16;
+    // Beside the crosshair, on the right if it fits, else on the left;
+    // never outside the chart (on a phone it may cover the axis labels).
+    var cx = Number(g.x(t)) / 100;
+    var vw = svg.viewBox.baseVal.width;
+    var bx = cx + 10;
+    if (bx + w > vw - 2) { bx = cx - 10 - w; }
+    if (bx < 2) { bx = Math.max(2, vw - 2 - w); }
+    box.setAttribute('x', String(bx));
+    box.setAttribute('y', String(g.top + 4));
+    box.setAttribute('width', String(w));
+    box.setAttribute('height', String(rows.length * 16 + 8));
+    texts.forEach(function (el) { el.setAttribute('x', String(bx + 8)); });
+    var out = byId('pnl-chart-readout');
+    if (out) {
+      out.textContent = clock(iso) + ' (' + fmtTime(iso) + '): ' + parts.join('; ');
+      out.dataset.at = iso;
+    }
+  }
+
+  function hideChartHover() {
+    var svg = byId('pnl-chart');
+    var hover = svg && $('.chart-hover', svg);
+    if (hover) {
+      hover.setAttribute('hidden', '');
+      hover.textContent = '';
+    }
+    chartState.at = -1;
+  }
+
+  function initChartHover(svg) {
+    var msAt = function (ev) {
+      var g = chartState.geo;
+      var r = svg.getBoundingClientRect();
+      var vb = svg.viewBox.baseVal;
+      var sx = (ev.clientX - r.left) * (vb.width / r.width);
+      return g.ms0 + (sx - g.left) / (g.right - g.left) * (g.ms1 - g.ms0);
+    };
+    svg.addEventListener('pointermove', function (ev) {
+      if (chartState.geo) { showChartAt(msAt(ev)); }
+    });
+    svg.addEventListener('pointerleave', function () {
+      if (doc.activeElement !== svg) { hideChartHover(); }
+    });
+    svg.addEventListener('focus', function () {
+      var g = chartState.geo;
+      if (g) { showChartAt(g.times[g.times.length - 1]); }
+    });
+    svg.addEventListener('blur', hideChartHover);
+    svg.addEventListener('keydown', function (ev) {
+      var g = chartState.geo;
+      if (!g) { return; }
+      var i = g.times.indexOf(chartState.at);
+      if (i < 0) { i = g.times.length - 1; }
+      var next = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: g.times.length - 1 }[ev.key];
+      if (ev.key === 'Escape') {
+        hideChartHover();
+        return;
+      }
+      if (next === undefined) { return; }
+      ev.preventDefault();
+      showChartAt(g.times[Math.min(Math.max(next, 0), g.times.length - 1)]);
+    });
+  }
+
+  // setChartRange redraws the chart over another range from the same series.
+  function setChartRange(key) {
+    if (rangeSpans[key] === undefined) { return; }
+    chartState.range = key;
+    $$('#pnl-range [data-range]').forEach(function (b) { b.setAttribute('aria-pressed', String(b.dataset.range === key)); });
+    if (window.history && history.replaceState) {
+      history.replaceState(null, '', location.pathname + (key === 'all' ? '' : '?range=' + key) + '#pnl-card');
+    }
+    drawChart();
+  }
+
+  // toggleSeries hides or shows a series (the legend's buttons); one stays.
+  function toggleSeries(key) {
+    if (!chartState.series) { return; }
+    if (!chartState.hidden[key]) {
+      var svg = byId('pnl-chart');
+      var shown = svg ? $$('.chart-lines polyline', svg).length : 0;
+      if (shown <= 1) { return; }
+    }
+    chartState.hidden[key] = !chartState.hidden[key];
+    drawChart();
+    var b = $('#pnl-legend button[data-strategy="' + key.replace(/"/g, '') + '"]');
+    if (b) { b.focus(); }
   }
 
   var refreshTimer = null;
@@ -1042,7 +1294,7 @@
       api('GET', '/api/v1/positions').then(function (r) { renderPositions(r.positions); })
     ];
     if (all) {
-      jobs.push(api('GET', '/api/v1/trades?limit=20').then(function (r) { renderTrades(r.trades); }));
+      jobs.push(api('GET', '/api/v1/trades?limit=20').then(renderTrades));
       jobs.push(api('GET', '/api/v1/opportunities?limit=20').then(function (r) {
         (r.opportunities || []).slice().reverse().forEach(addOpportunity);
       }));
@@ -1132,13 +1384,18 @@
       try { labels = JSON.parse(l.textContent) || {}; } catch (e) { labels = {}; }
     }
     var svg = byId('pnl-chart');
-    if (svg && svg.dataset.empty === 'false' && Math.abs(chartWidth(svg) - +svg.dataset.width) > 40) {
-      api('GET', '/api/v1/pnl').then(renderPnL).catch(function () {});
+    if (svg) {
+      chartState.range = rangeSpans[svg.dataset.range] !== undefined ? svg.dataset.range : 'all';
+      initChartHover(svg);
+      if (svg.dataset.empty === 'false') {
+        // The series, for hover, ranges and the browser's time zone.
+        api('GET', '/api/v1/pnl').then(renderPnL).catch(function () {});
+      }
     }
     var resizeTimer = null;
     window.addEventListener('resize', function () {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(function () { if (lastSeries) { drawChart(lastSeries); } }, 150);
+      resizeTimer = setTimeout(drawChart, 150);
     });
     if (byId('bot-card') && byId('bot-card').dataset.available === 'true') {
       connectEvents();
@@ -1410,6 +1667,13 @@
       adminAction(el);
     } else if (action === 'revoke-session' || action === 'sign-out-everywhere') {
       sessionAction(el);
+    } else if (action === 'chart-range') {
+      if (chartState.series) {
+        ev.preventDefault();
+        setChartRange(el.dataset.range);
+      }
+    } else if (action === 'toggle-series') {
+      toggleSeries(el.dataset.strategy);
     }
   });
 
