@@ -172,42 +172,70 @@ func fillFilter(r *http.Request) (polybot.FillFilter, error) {
 	return f, f.Validate()
 }
 
-// findFillPage lists a page of fills and the next page's cursor ("" when
-// the page is not full). A page never splits the fills of one instant (a
-// venue may stamp many fills with one time, and the cursor is a time):
-// when more fills share the last row's time than the page holds, those
-// rows move to the next page, whose cursor then takes in that instant.
-// Only a page wholly of one instant cannot give way: its cursor passes
-// over the rest of that instant.
+// findFillPage lists a page of fills and the next page's cursor (see timePage).
 func findFillPage(tx polybot.TenantTx, f polybot.FillFilter) ([]*polybot.TradeFill, string, error) {
-	fills, err := tx.FindFills(f)
-	if err != nil || len(fills) == 0 || len(fills) < f.Limit {
-		return fills, "", err
+	return timePage(f.Limit, func(t *polybot.TradeFill) time.Time { return t.Time }, func(before time.Time, limit int) ([]*polybot.TradeFill, error) {
+		g := f
+		if !before.IsZero() {
+			g.Before = before
+		}
+		if limit > 0 {
+			g.Limit = limit
+		}
+		return tx.FindFills(g)
+	})
+}
+
+// findIntentPage lists a page of intents and the next page's cursor (see
+// timePage): the legs of one decision share a creation time, so a page
+// never splits them.
+func findIntentPage(tx polybot.TenantTx, f polybot.IntentFilter) ([]*polybot.Intent, string, error) {
+	return timePage(f.Limit, func(in *polybot.Intent) time.Time { return in.CreatedAt }, func(before time.Time, limit int) ([]*polybot.Intent, error) {
+		g := f
+		if !before.IsZero() {
+			g.Before = before
+		}
+		if limit > 0 {
+			g.Limit = limit
+		}
+		return tx.FindIntents(g)
+	})
+}
+
+// timePage lists a page (newest first, at most limit rows, by find with no
+// bound) and the next page's cursor ("" when the page is not full). A page
+// never splits the rows of one instant (many rows may share one time, and
+// the cursor is a time): when more rows share the last row's time than the
+// page holds, those rows move to the next page, whose cursor then takes in
+// that instant. Only a page wholly of one instant cannot give way: its
+// cursor passes over the rest of that instant.
+func timePage[T any](limit int, at func(T) time.Time, find func(before time.Time, limit int) ([]T, error)) ([]T, string, error) {
+	rows, err := find(time.Time{}, 0)
+	if err != nil || len(rows) == 0 || len(rows) < limit {
+		return rows, "", err
 	}
-	last := fills[len(fills)-1].Time
+	last := at(rows[len(rows)-1])
 	k := 0 // the page's rows at last
-	for k < len(fills) && fills[len(fills)-1-k].Time.Equal(last) {
+	for k < len(rows) && at(rows[len(rows)-1-k]).Equal(last) {
 		k++
 	}
 	cursor := last
-	if k < len(fills) {
-		g := f
-		g.Before, g.Limit = last.Add(time.Microsecond), k+1
-		same, err := tx.FindFills(g)
+	if k < len(rows) {
+		same, err := find(last.Add(time.Microsecond), k+1)
 		if err != nil {
 			return nil, "", err
 		}
 		n := 0
 		for _, x := range same {
-			if x.Time.Equal(last) {
+			if at(x).Equal(last) {
 				n++
 			}
 		}
 		if n > k {
-			fills, cursor = fills[:len(fills)-k], last.Add(time.Microsecond)
+			rows, cursor = rows[:len(rows)-k], last.Add(time.Microsecond)
 		}
 	}
-	return fills, cursor.UTC().Format(time.RFC3339Nano), nil
+	return rows, cursor.UTC().Format(time.RFC3339Nano), nil
 }
 
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identity) error {
@@ -216,8 +244,9 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identi
 		return err
 	}
 	var out []*polybot.Intent
+	var next string
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
-		out, err = tx.FindIntents(f)
+		out, next, err = findIntentPage(tx, f)
 		return err
 	})
 	if err != nil {
@@ -234,8 +263,8 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, id *identi
 		views[i] = orderView{in, polybot.IntentReason(in)}
 	}
 	resp := map[string]any{"orders": views}
-	if len(out) > 0 && len(out) == f.Limit {
-		resp["next_before"] = out[len(out)-1].CreatedAt.UTC().Format(time.RFC3339Nano)
+	if next != "" {
+		resp["next_before"] = next
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }

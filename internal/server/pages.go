@@ -512,12 +512,13 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 	}
 	var p *polybot.Profile
 	var ins []*polybot.Intent
+	var next string
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		var err error
 		if p, err = tx.Profile(); err != nil {
 			return err
 		}
-		ins, err = tx.FindIntents(f)
+		ins, next, err = findIntentPage(tx, f)
 		return err
 	})
 	if err != nil {
@@ -536,10 +537,10 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 	csv := cloneQuery(q)
 	csv.Set("format", "csv")
 	d.CSV = "/api/v1/orders?" + csv.Encode()
-	if len(ins) == f.Limit && len(ins) > 0 {
-		next := cloneQuery(q)
-		next.Set("before", ins[len(ins)-1].CreatedAt.UTC().Format(time.RFC3339Nano))
-		d.Next = "/orders?" + next.Encode()
+	if next != "" {
+		nq := cloneQuery(q)
+		nq.Set("before", next)
+		d.Next = "/orders?" + nq.Encode()
 	}
 	return s.render(w, r, id, p, "orders", "Orders", d)
 }
