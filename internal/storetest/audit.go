@@ -63,7 +63,7 @@ func testAudit(t *testing.T, open Opener) {
 			t.Fatalf("entries = %+v", all)
 		}
 		seq, hash := e.auditHead()
-		if probs := polybot.VerifyAuditChain(all, seq, hash); len(probs) != 0 {
+		if probs := polybot.VerifyAuditChain(all, seq, hash, TestAuditKey); len(probs) != 0 {
 			t.Fatalf("VerifyAuditChain: %v", probs)
 		}
 	})
@@ -124,7 +124,7 @@ func testAudit(t *testing.T, open Opener) {
 		if len(all) != 12 || seq != 12 {
 			t.Fatalf("%d entries, head %d; want 12", len(all), seq)
 		}
-		if probs := polybot.VerifyAuditChain(all, seq, hash); len(probs) != 0 {
+		if probs := polybot.VerifyAuditChain(all, seq, hash, TestAuditKey); len(probs) != 0 {
 			t.Fatalf("VerifyAuditChain: %v", probs)
 		}
 	})
@@ -173,7 +173,7 @@ func testAudit(t *testing.T, open Opener) {
 		if seq != workers*each || hash != all[len(all)-1].Hash {
 			t.Fatalf("AuditHead = %d %s, want %d %s", seq, hash, workers*each, all[len(all)-1].Hash)
 		}
-		if probs := polybot.VerifyAuditChain(all, seq, hash); len(probs) != 0 {
+		if probs := polybot.VerifyAuditChain(all, seq, hash, TestAuditKey); len(probs) != 0 {
 			t.Fatalf("VerifyAuditChain: %v", probs)
 		}
 	})
