@@ -1,0 +1,166 @@
+package secrets
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/polybot/polybot"
+)
+
+// auditKeySize is the size of the platform's audit key.
+const auditKeySize = 32
+
+// auditAAD binds a wrapped audit key to its purpose: it can never be
+// unwrapped as a tenant's data key (whose aad is the tenant id), nor one of
+// those as the audit key.
+var auditAAD = []byte("polybot/audit-key/v1")
+
+// AuditKey is the platform's audit key, unwrapped: it seals audit entries
+// with HMAC-SHA256 (polybot.AuditKey). It prints as redacted.
+type AuditKey struct{ k *[auditKeySize]byte }
+
+var _ polybot.AuditKey = AuditKey{}
+
+// MAC returns HMAC-SHA256(audit key, msg).
+func (a AuditKey) MAC(msg []byte) []byte {
+	m := hmac.New(sha256.New, a.k[:])
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+func (a AuditKey) String() string                { return "secrets.AuditKey{" + redacted + "}" }
+func (a AuditKey) GoString() string              { return a.String() }
+func (a AuditKey) Format(f fmt.State, verb rune) { writeRedacted(f, "secrets.AuditKey") }
+func (a AuditKey) LogValue() slog.Value          { return slog.StringValue(a.String()) }
+
+func newAuditKey(raw []byte) (AuditKey, error) {
+	if len(raw) != auditKeySize {
+		return AuditKey{}, polybot.Internal(errors.New("secrets: the audit key has the wrong size"))
+	}
+	k := new([auditKeySize]byte)
+	copy(k[:], raw)
+	return AuditKey{k}, nil
+}
+
+// LoadAuditKey unwraps the platform's audit key with w and gives it to the
+// store (st.SetAuditKey), so that appends are sealed and the chain can be
+// verified. On first use it creates the key (32 random bytes, wrapped by w's
+// active master key with aad binding it to the audit log) and keys the chain
+// in one transaction: every entry written before, sealed with plain SHA-256,
+// is re-sealed under the key (polybot.AdminTx.KeyAuditChain), once. It
+// reports how many entries it re-sealed (0 when the key already existed).
+//
+// Key rotation (Rotate) rewraps the key in place, so the MACs stay valid
+// across master keys and restarts.
+func LoadAuditKey(ctx context.Context, st polybot.Store, w KeyWrapper) (AuditKey, int64, error) {
+	rec, err := readAuditKey(ctx, st)
+	if polybot.ErrorCode(err) == polybot.ENOTFOUND {
+		k, n, err := createAuditKey(ctx, st, w)
+		if polybot.ErrorCode(err) != polybot.ECONFLICT {
+			return k, n, err
+		}
+		// Another process keyed the chain first: use its key.
+		rec, err = readAuditKey(ctx, st)
+	}
+	if err != nil {
+		return AuditKey{}, 0, err
+	}
+	k, err := unwrapAuditKey(ctx, w, rec)
+	if err != nil {
+		return AuditKey{}, 0, err
+	}
+	st.SetAuditKey(k)
+	return k, 0, nil
+}
+
+func readAuditKey(ctx context.Context, st polybot.Store) (*polybot.AuditKeyRecord, error) {
+	var rec *polybot.AuditKeyRecord
+	err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
+		var err error
+		rec, err = tx.AuditKey()
+		return err
+	})
+	return rec, err
+}
+
+func unwrapAuditKey(ctx context.Context, w KeyWrapper, rec *polybot.AuditKeyRecord) (AuditKey, error) {
+	raw, err := w.Unwrap(ctx, rec.MasterKeyID, rec.Wrapped, auditAAD)
+	if err != nil {
+		return AuditKey{}, fmt.Errorf("secrets: the audit key: %w", err)
+	}
+	defer clear(raw)
+	return newAuditKey(raw)
+}
+
+func createAuditKey(ctx context.Context, st polybot.Store, w KeyWrapper) (AuditKey, int64, error) {
+	raw := randomBytes(auditKeySize)
+	defer clear(raw)
+	k, err := newAuditKey(raw)
+	if err != nil {
+		return AuditKey{}, 0, err
+	}
+	keyID, wrapped, err := w.Wrap(ctx, raw, auditAAD)
+	if err == nil {
+		err = checkRewrap(ctx, w, keyID, wrapped, auditAAD, raw)
+	}
+	if err != nil {
+		return AuditKey{}, 0, err
+	}
+	// The store seals the re-sealed chain and the AuditKeyed entry with the
+	// key it holds, so it gets the new key first; a failure leaves it there,
+	// but then no entry can be appended anyway: the caller stops.
+	st.SetAuditKey(k)
+	var n int64
+	err = st.Admin(ctx, func(tx polybot.AdminTx) error {
+		var err error
+		n, err = tx.KeyAuditChain(&polybot.AuditKeyRecord{MasterKeyID: keyID, Wrapped: wrapped})
+		return err
+	})
+	if err != nil {
+		st.SetAuditKey(nil)
+		return AuditKey{}, 0, err
+	}
+	return k, n, nil
+}
+
+// rotateAuditKey moves the audit key to the target master key, as rotateOne
+// does a data key. It reports whether it changed it; no key yet is no change.
+func rotateAuditKey(ctx context.Context, st polybot.Store, from, to KeyWrapper, target string) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := readAuditKey(ctx, st)
+		if polybot.ErrorCode(err) == polybot.ENOTFOUND {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if cur.MasterKeyID == target {
+			return false, nil
+		}
+		raw, err := from.Unwrap(ctx, cur.MasterKeyID, cur.Wrapped, auditAAD)
+		if err != nil {
+			return false, fmt.Errorf("secrets: the audit key: %w", err)
+		}
+		keyID, wrapped, err := to.Wrap(ctx, raw, auditAAD)
+		if err == nil {
+			err = checkRewrap(ctx, to, keyID, wrapped, auditAAD, raw)
+		}
+		clear(raw)
+		if err != nil {
+			return false, err
+		}
+		err = st.Admin(ctx, func(tx polybot.AdminTx) error {
+			return tx.ReplaceAuditKey(&polybot.AuditKeyRecord{MasterKeyID: keyID, Wrapped: wrapped, RotatedAt: tx.Now()}, cur.Wrapped)
+		})
+		if err == nil {
+			return true, nil
+		}
+		if polybot.ErrorCode(err) != polybot.ECONFLICT || attempt+1 >= rotateAttempts {
+			return false, err
+		}
+	}
+}
