@@ -56,16 +56,28 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "SQLite schema at %s is at version %d\n", db.sqlitePath(), v)
+	if _, _, err := db.loadAuditKey(ctx, e, st); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "SQLite schema at %s is at version %d; the audit chain is keyed\n", db.sqlitePath(), v)
 	return nil
 }
 
-// openForAdmin opens the store for an admin command. An embedded SQLite
-// database is created or migrated as needed; PostgreSQL must already be
-// migrated (postgres.Open refuses a stale schema).
-func openForAdmin(ctx context.Context, db *dbFlags) (polybot.Store, error) {
+// openForAdmin opens the store for an admin command, with the audit key
+// loaded (see dbFlags.loadAuditKey). An embedded SQLite database is created
+// or migrated as needed; PostgreSQL must already be migrated (postgres.Open
+// refuses a stale schema).
+func openForAdmin(ctx context.Context, e *env, db *dbFlags) (polybot.Store, *secrets.Keyring, secrets.AuditKey, error) {
 	st, _, err := db.open(ctx, polybot.SystemClock, !db.postgres())
-	return st, err
+	if err != nil {
+		return nil, nil, secrets.AuditKey{}, err
+	}
+	keys, ak, err := db.loadAuditKey(ctx, e, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, secrets.AuditKey{}, err
+	}
+	return st, keys, ak, nil
 }
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
@@ -101,7 +113,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := openForAdmin(ctx, &db)
+		st, _, _, err := openForAdmin(ctx, e, &db)
 		if err != nil {
 			return err
 		}
@@ -124,7 +136,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err := fs.Parse(args); err != nil {
 			return usageError(err.Error())
 		}
-		st, err := openForAdmin(ctx, &db)
+		st, _, _, err := openForAdmin(ctx, e, &db)
 		if err != nil {
 			return err
 		}
@@ -166,7 +178,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := openForAdmin(ctx, &db)
+		st, _, _, err := openForAdmin(ctx, e, &db)
 		if err != nil {
 			return err
 		}
@@ -235,12 +247,12 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
 	}
-	st, err := openForAdmin(ctx, &db)
+	st, _, ak, err := openForAdmin(ctx, e, &db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rep, err := polybot.VerifyAuditLog(ctx, st)
+	rep, err := polybot.VerifyAuditLog(ctx, st, ak)
 	if err != nil {
 		return err
 	}
@@ -275,11 +287,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	keys, err := db.keyring(e)
-	if err != nil {
-		return err
-	}
-	st, err := openForAdmin(ctx, &db)
+	st, keys, _, err := openForAdmin(ctx, e, &db)
 	if err != nil {
 		return err
 	}
@@ -327,8 +335,8 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "master key rotated: %s -> %s; data keys: %d total, %d rewrapped, %d already current, %d failed\n",
-			old, newID, rep.Total, rep.Rewrapped, rep.Current, rep.Failed)
+		fmt.Fprintf(e.stdout, "master key rotated: %s -> %s; data keys: %d total, %d rewrapped, %d already current, %d failed; audit key: %s\n",
+			old, newID, rep.Total, rep.Rewrapped, rep.Current, rep.Failed, rep.AuditKey)
 		if *prune {
 			removed, err := keys.Prune(ctx, st, "cli")
 			if err != nil {

@@ -140,7 +140,7 @@ func (s *Server) handleAdminPutTier(w http.ResponseWriter, r *http.Request, id *
 }
 
 func (s *Server) handleAdminAuditVerify(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	rep, err := polybot.VerifyAuditLog(r.Context(), s.cfg.Store)
+	rep, err := polybot.VerifyAuditLog(r.Context(), s.cfg.Store, s.cfg.AuditKey)
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,11 @@ const (
 type Config struct {
 	Store   polybot.Store
 	Secrets *secrets.Box
-	Logger  *slog.Logger
-	Clock   polybot.Clock
+	// AuditKey verifies the audit chain's MACs for the admin's verify (the
+	// key the store seals with; see secrets.LoadAuditKey).
+	AuditKey polybot.AuditKey
+	Logger   *slog.Logger
+	Clock    polybot.Clock
 
 	// Passwords are hashed with these argon2id parameters.
 	Password auth.Params
