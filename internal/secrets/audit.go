@@ -2,8 +2,12 @@ package secrets
 
 import (
 	"context"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,8 +24,47 @@ const auditKeySize = 32
 var auditAAD = []byte("polybot/audit-key/v1")
 
 // AuditKey is the platform's audit key, unwrapped: it seals audit entries
-// with HMAC-SHA256 (polybot.AuditKey). It prints as redacted.
-type AuditKey struct{ k *[auditKeySize]byte }
+// with HMAC-SHA256 (polybot.AuditKey), and, under a key derived from it,
+// the opaque paging cursors tenants see instead of global sequence numbers.
+// The zero AuditKey is not loaded (Loaded). It prints as redacted.
+type AuditKey struct {
+	k      *[auditKeySize]byte
+	cursor cipher.AEAD
+}
+
+// Loaded reports whether a is a key (not the zero AuditKey).
+func (a AuditKey) Loaded() bool { return a.k != nil }
+
+// SealCursor hides an audit sequence number in a cursor only tenant can
+// page with: AES-256-GCM under a key derived from the audit key, bound to
+// the tenant. It survives restarts and master-key rotation.
+func (a AuditKey) SealCursor(tenant polybot.ID, seq int64) string {
+	nonce := randomBytes(a.cursor.NonceSize())
+	ct := a.cursor.Seal(nonce, nonce, binary.BigEndian.AppendUint64(nil, uint64(seq)), cursorAAD(tenant))
+	return base64.RawURLEncoding.EncodeToString(ct)
+}
+
+// OpenCursor returns the sequence number in a cursor SealCursor made for
+// tenant; any other string is an EINVALID error naming the before field.
+func (a AuditKey) OpenCursor(tenant polybot.ID, cursor string) (int64, error) {
+	bad := polybot.FieldError("before", "is not a cursor from this trail's next")
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	ns := a.cursor.NonceSize()
+	if err != nil || len(raw) != ns+8+a.cursor.Overhead() {
+		return 0, bad
+	}
+	pt, err := a.cursor.Open(nil, raw[:ns], raw[ns:], cursorAAD(tenant))
+	if err != nil {
+		return 0, bad
+	}
+	seq := int64(binary.BigEndian.Uint64(pt))
+	if seq < 0 {
+		return 0, bad
+	}
+	return seq, nil
+}
+
+func cursorAAD(tenant polybot.ID) []byte { return []byte("polybot/audit-cursor/v1/" + tenant.String()) }
 
 var _ polybot.AuditKey = AuditKey{}
 
@@ -43,7 +86,12 @@ func newAuditKey(raw []byte) (AuditKey, error) {
 	}
 	k := new([auditKeySize]byte)
 	copy(k[:], raw)
-	return AuditKey{k}, nil
+	ck, err := hkdf.Key(sha256.New, raw, nil, "polybot audit v1 cursor", 32)
+	if err != nil {
+		return AuditKey{}, polybot.Internal(errors.New("secrets: deriving the cursor key failed"))
+	}
+	defer clear(ck)
+	return AuditKey{k: k, cursor: newAEAD(ck)}, nil
 }
 
 // LoadAuditKey unwraps the platform's audit key with w and gives it to the

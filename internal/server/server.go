@@ -36,9 +36,10 @@ const (
 type Config struct {
 	Store   polybot.Store
 	Secrets *secrets.Box
-	// AuditKey verifies the audit chain's MACs for the admin's verify (the
-	// key the store seals with; see secrets.LoadAuditKey).
-	AuditKey polybot.AuditKey
+	// AuditKey is the key the store seals audit entries with (see
+	// secrets.LoadAuditKey): the admin's verify checks MACs with it, and
+	// tenants' audit trails page with cursors it seals.
+	AuditKey secrets.AuditKey
 	Logger   *slog.Logger
 	Clock    polybot.Clock
 
