@@ -94,6 +94,9 @@ func TestAuditKeyingReSealsAnExistingSHA256ChainOnceAsTheService(t *testing.T) {
 		`SET ROLE polybot_service; SELECT polybot_audit_reseal(ARRAY[1]::bigint[], ARRAY['x'], ARRAY[repeat('0', 64)])`,
 		`SET ROLE polybot_owner; SELECT set_config('polybot.audit_reseal', 'on', false); UPDATE polybot_audit_log SET hash = 'x' WHERE seq = 1`,
 		`SET ROLE authenticated; SELECT polybot_audit_reseal(ARRAY[1]::bigint[], ARRAY['x'], ARRAY[repeat('0', 64)])`,
+		`SET ROLE authenticated; SELECT wrapped FROM polybot_audit_key`,
+		`SET ROLE polybot_app; SELECT wrapped FROM polybot_audit_key`,
+		`SET ROLE polybot_service; DELETE FROM polybot_audit_key`,
 	} {
 		if _, err := conn.Exec(ctx, q); err == nil {
 			t.Errorf("%s: no error after keying", q)
