@@ -193,8 +193,9 @@ func VerifyAuditChain(entries []AuditEntry, headSeq int64, headHash string, k Au
 
 // ResealAuditChain re-seals an unkeyed chain (every entry sealed with plain
 // SHA-256, see ComputeHash) under k, once, when the chain is keyed. It first
-// checks the old chain as it was: a chain already broken is refused, naming
-// its rows, so that keying never launders a forgery. It returns the entries
+// checks the old chain as it was (each row sealed with SHA-256, or already
+// with k): a chain already broken is refused, naming its rows, so that
+// keying never launders a forgery. It returns the entries
 // with new PrevHash and Hash, and the new head hash.
 func ResealAuditChain(entries []AuditEntry, headSeq int64, headHash string, k AuditKey) ([]AuditEntry, string, error) {
 	if k == nil {
@@ -204,7 +205,7 @@ func ResealAuditChain(entries []AuditEntry, headSeq int64, headHash string, k Au
 	prevSeq, prevHash := int64(0), GenesisHash
 	for i := range entries {
 		e := &entries[i]
-		if e.Seq != prevSeq+1 || e.PrevHash != prevHash || e.ComputeHash() != e.Hash {
+		if e.Seq != prevSeq+1 || e.PrevHash != prevHash || (e.ComputeHash() != e.Hash && !hmac.Equal([]byte(e.ComputeMAC(k)), []byte(e.Hash))) {
 			probs = append(probs, AuditProblem{Seq: e.Seq, Reason: "does not verify under the old SHA-256 chain"})
 		}
 		prevSeq, prevHash = e.Seq, e.Hash
