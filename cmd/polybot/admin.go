@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
@@ -316,7 +317,20 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		for id, n := range byKey {
 			fmt.Fprintf(tw, "%s (MISSING from the keyring)\t%d\n", id, n)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		var ak *polybot.AuditKeyRecord
+		if err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
+			var err error
+			ak, err = tx.AuditKey()
+			return err
+		}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "audit key: wrapped by %s, created %s, rotated %s (%d entries re-sealed when the chain was keyed)\n",
+			ak.MasterKeyID, ak.CreatedAt.Format(time.RFC3339), ak.RotatedAt.Format(time.RFC3339), ak.Resealed)
+		return nil
 	case "rotate":
 		old := keys.ID()
 		newID := old

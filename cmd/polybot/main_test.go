@@ -319,6 +319,9 @@ func TestAuditVerifyDetectsAChainRecomputedWithSHA256AndSurvivesKeyRotation(t *t
 	if out, err := runCLI("audit", "verify"); err != nil || !strings.Contains(out, "audit log OK: 5 entries") {
 		t.Fatalf("after rotation: %v %s", err, out)
 	}
+	if out, err := runCLI("keys", "status"); err != nil || !strings.Contains(out, "audit key: wrapped by ") {
+		t.Fatalf("keys status: %v %s", err, out)
+	}
 	db, err := sql.Open("sqlite", filepath.Join(dir, "polybot.db"))
 	if err != nil {
 		t.Fatal(err)

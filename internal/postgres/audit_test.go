@@ -97,6 +97,7 @@ func TestAuditKeyingReSealsAnExistingSHA256ChainOnceAsTheService(t *testing.T) {
 		`SET ROLE authenticated; SELECT wrapped FROM polybot_audit_key`,
 		`SET ROLE polybot_app; SELECT wrapped FROM polybot_audit_key`,
 		`SET ROLE polybot_service; DELETE FROM polybot_audit_key`,
+		`DELETE FROM polybot_audit_key`,
 	} {
 		if _, err := conn.Exec(ctx, q); err == nil {
 			t.Errorf("%s: no error after keying", q)

@@ -21,6 +21,21 @@ REVOKE ALL ON polybot_audit_key FROM PUBLIC;
 GRANT SELECT, INSERT ON polybot_audit_key TO polybot_service;
 GRANT UPDATE (master_key_id, wrapped, rotated_at) ON polybot_audit_key TO polybot_service;
 
+-- The key is never deleted: without it the chain cannot be verified.
+CREATE FUNCTION polybot_audit_key_keep() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RAISE EXCEPTION 'polybot_audit_key cannot be deleted' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+REVOKE ALL ON FUNCTION polybot_audit_key_keep() FROM PUBLIC;
+CREATE TRIGGER polybot_audit_key_no_delete BEFORE DELETE ON polybot_audit_key
+	FOR EACH ROW EXECUTE FUNCTION polybot_audit_key_keep();
+CREATE TRIGGER polybot_audit_key_no_truncate BEFORE TRUNCATE ON polybot_audit_key
+	FOR EACH STATEMENT EXECUTE FUNCTION polybot_audit_key_keep();
+
 -- The log stays append-only for everyone, the owner included, except for
 -- the one-time re-seal: while no audit key is stored, an UPDATE that changes
 -- only prev_hash and hash, made by polybot_audit_reseal (which sets
