@@ -247,32 +247,39 @@ type AuditReport struct {
 	Problems []AuditProblem `json:"problems"`
 }
 
+// ReadAuditChain reads every entry of the chain in Seq order, a page at a time.
+func ReadAuditChain(tx AdminTx) ([]AuditEntry, error) {
+	const page = 1000
+	var entries []AuditEntry
+	var after int64
+	for {
+		rows, err := tx.AuditEntries(after, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range rows {
+			entries = append(entries, *e)
+			after = e.Seq
+		}
+		if len(rows) < page {
+			return entries, nil
+		}
+	}
+}
+
 // VerifyAuditLog reads the whole chain on the service path and checks every
 // entry's MAC under k.
 func VerifyAuditLog(ctx context.Context, st Store, k AuditKey) (*AuditReport, error) {
 	var entries []AuditEntry
 	var headSeq int64
 	var headHash string
-	const page = 1000
 	err := st.AdminView(ctx, func(tx AdminTx) error {
 		var err error
 		if headSeq, headHash, err = tx.AuditHead(); err != nil {
 			return err
 		}
-		var after int64
-		for {
-			rows, err := tx.AuditEntries(after, page)
-			if err != nil {
-				return err
-			}
-			for _, e := range rows {
-				entries = append(entries, *e)
-				after = e.Seq
-			}
-			if len(rows) < page {
-				return nil
-			}
-		}
+		entries, err = ReadAuditChain(tx)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -83,19 +83,9 @@ func (t *adminTx) KeyAuditChain(k *polybot.AuditKeyRecord) (int64, error) {
 	} else if polybot.ErrorCode(err) != polybot.ENOTFOUND {
 		return 0, err
 	}
-	var entries []polybot.AuditEntry
-	for after := int64(0); ; {
-		page, err := t.AuditEntries(after, 1000)
-		if err != nil {
-			return 0, err
-		}
-		for _, e := range page {
-			entries = append(entries, *e)
-			after = e.Seq
-		}
-		if len(page) < 1000 {
-			break
-		}
+	entries, err := polybot.ReadAuditChain(t)
+	if err != nil {
+		return 0, err
 	}
 	resealed, _, err := polybot.ResealAuditChain(entries, headSeq, headHash, t.key)
 	if err != nil {

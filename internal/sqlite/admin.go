@@ -456,19 +456,9 @@ func (a *adminTx) KeyAuditChain(k *polybot.AuditKeyRecord) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var entries []polybot.AuditEntry
-	for after := int64(0); ; {
-		page, err := a.AuditEntries(after, 1000)
-		if err != nil {
-			return 0, err
-		}
-		for _, e := range page {
-			entries = append(entries, *e)
-			after = e.Seq
-		}
-		if len(page) < 1000 {
-			break
-		}
+	entries, err := polybot.ReadAuditChain(a)
+	if err != nil {
+		return 0, err
 	}
 	resealed, head, err := polybot.ResealAuditChain(entries, headSeq, headHash, key)
 	if err != nil {
