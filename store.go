@@ -27,6 +27,9 @@ type Store interface {
 	AdminView(ctx context.Context, fn func(AdminTx) error) error
 	// Ping checks that the database answers (for /readyz).
 	Ping(ctx context.Context) error
+	// SetAuditKey gives the store the key that seals audit entries (see
+	// secrets.LoadAuditKey). Until it is set every AppendAudit fails.
+	SetAuditKey(k AuditKey)
 	Close() error
 }
 
@@ -212,6 +215,18 @@ type AdminTx interface {
 	AuditEntries(after int64, limit int) ([]*AuditEntry, error)
 	// AuditHead returns the last appended Seq and Hash as the chain records them.
 	AuditHead() (int64, string, error)
+
+	// AuditKey returns the wrapped audit key (ENOTFOUND before the chain is keyed).
+	AuditKey() (*AuditKeyRecord, error)
+	// KeyAuditChain keys the chain, once: under the chain's lock it re-seals
+	// every existing entry (sealed with plain SHA-256) with the store's audit
+	// key (SetAuditKey, the key k wraps), stores k and appends an AuditKeyed
+	// entry. It returns how many entries it re-sealed. ECONFLICT if the chain
+	// is already keyed; EINVALID, naming rows, if the old chain is broken.
+	KeyAuditChain(k *AuditKeyRecord) (int64, error)
+	// ReplaceAuditKey swaps the wrapped audit key if it is still oldWrapped
+	// (ECONFLICT otherwise), for master-key rotation.
+	ReplaceAuditKey(k *AuditKeyRecord, oldWrapped []byte) error
 
 	// ActiveUserIDs lists users who are not disabled (for the bot manager).
 	ActiveUserIDs() ([]ID, error)

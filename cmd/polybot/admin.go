@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
@@ -56,16 +57,28 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "SQLite schema at %s is at version %d\n", db.sqlitePath(), v)
+	if _, _, err := db.loadAuditKey(ctx, e, st); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "SQLite schema at %s is at version %d; the audit chain is keyed\n", db.sqlitePath(), v)
 	return nil
 }
 
-// openForAdmin opens the store for an admin command. An embedded SQLite
-// database is created or migrated as needed; PostgreSQL must already be
-// migrated (postgres.Open refuses a stale schema).
-func openForAdmin(ctx context.Context, db *dbFlags) (polybot.Store, error) {
+// openForAdmin opens the store for an admin command, with the audit key
+// loaded (see dbFlags.loadAuditKey). An embedded SQLite database is created
+// or migrated as needed; PostgreSQL must already be migrated (postgres.Open
+// refuses a stale schema).
+func openForAdmin(ctx context.Context, e *env, db *dbFlags) (polybot.Store, *secrets.Keyring, secrets.AuditKey, error) {
 	st, _, err := db.open(ctx, polybot.SystemClock, !db.postgres())
-	return st, err
+	if err != nil {
+		return nil, nil, secrets.AuditKey{}, err
+	}
+	keys, ak, err := db.loadAuditKey(ctx, e, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, secrets.AuditKey{}, err
+	}
+	return st, keys, ak, nil
 }
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
@@ -101,7 +114,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := openForAdmin(ctx, &db)
+		st, _, _, err := openForAdmin(ctx, e, &db)
 		if err != nil {
 			return err
 		}
@@ -124,7 +137,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err := fs.Parse(args); err != nil {
 			return usageError(err.Error())
 		}
-		st, err := openForAdmin(ctx, &db)
+		st, _, _, err := openForAdmin(ctx, e, &db)
 		if err != nil {
 			return err
 		}
@@ -166,7 +179,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := openForAdmin(ctx, &db)
+		st, _, _, err := openForAdmin(ctx, e, &db)
 		if err != nil {
 			return err
 		}
@@ -235,12 +248,12 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
 	}
-	st, err := openForAdmin(ctx, &db)
+	st, _, ak, err := openForAdmin(ctx, e, &db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rep, err := polybot.VerifyAuditLog(ctx, st)
+	rep, err := polybot.VerifyAuditLog(ctx, st, ak)
 	if err != nil {
 		return err
 	}
@@ -275,11 +288,7 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	keys, err := db.keyring(e)
-	if err != nil {
-		return err
-	}
-	st, err := openForAdmin(ctx, &db)
+	st, keys, _, err := openForAdmin(ctx, e, &db)
 	if err != nil {
 		return err
 	}
@@ -308,7 +317,20 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		for id, n := range byKey {
 			fmt.Fprintf(tw, "%s (MISSING from the keyring)\t%d\n", id, n)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		var ak *polybot.AuditKeyRecord
+		if err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
+			var err error
+			ak, err = tx.AuditKey()
+			return err
+		}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "audit key: wrapped by %s, created %s, rotated %s (%d entries re-sealed when the chain was keyed)\n",
+			ak.MasterKeyID, ak.CreatedAt.Format(time.RFC3339), ak.RotatedAt.Format(time.RFC3339), ak.Resealed)
+		return nil
 	case "rotate":
 		old := keys.ID()
 		newID := old
@@ -327,8 +349,8 @@ func cmdKeys(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "master key rotated: %s -> %s; data keys: %d total, %d rewrapped, %d already current, %d failed\n",
-			old, newID, rep.Total, rep.Rewrapped, rep.Current, rep.Failed)
+		fmt.Fprintf(e.stdout, "master key rotated: %s -> %s; data keys: %d total, %d rewrapped, %d already current, %d failed; audit key: %s\n",
+			old, newID, rep.Total, rep.Rewrapped, rep.Current, rep.Failed, rep.AuditKey)
 		if *prune {
 			removed, err := keys.Prune(ctx, st, "cli")
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +18,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/postgres/pgtest"
 )
 
@@ -248,7 +250,8 @@ func TestAuditVerifyFailsAfterARowIsEditedByHand(t *testing.T) {
 			t.Fatalf("user create: %v %s", err, out)
 		}
 	}
-	if out, err := runCLI("audit", "verify"); err != nil || !strings.Contains(out, "audit log OK: 3 entries") {
+	// The first command keyed the chain (entry 1, audit.keyed), then three sign-ups.
+	if out, err := runCLI("audit", "verify"); err != nil || !strings.Contains(out, "audit log OK: 4 entries") {
 		t.Fatalf("clean chain: %v %s", err, out)
 	}
 	db, err := sql.Open("sqlite", filepath.Join(dir, "polybot.db"))
@@ -292,6 +295,88 @@ func TestAuditVerifyFailsAfterARowIsEditedByHand(t *testing.T) {
 	}
 	if out, err := runCLI("audit", "verify"); err == nil || !strings.Contains(out, "BROKEN") {
 		t.Fatalf("deleted row not detected: %v %s", err, out)
+	}
+}
+
+func TestAuditVerifyDetectsAChainRecomputedWithSHA256AndSurvivesKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	runCLI := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append(args, "--data-dir", dir), func(string) string { return "" }, strings.NewReader("a long password 1\n"), &out, io.Discard)
+		return out.String(), err
+	}
+	for _, email := range []string{"one@example.com", "two@example.com"} {
+		if out, err := runCLI("user", "create", "--email", email, "--password-stdin"); err != nil {
+			t.Fatalf("user create: %v %s", err, out)
+		}
+	}
+	// Rotation rewraps the audit key with the data keys; a new process
+	// unwraps it under the new master key and the MACs still verify.
+	if out, err := runCLI("keys", "rotate", "--prune"); err != nil || !strings.Contains(out, "audit key: rewrapped") || !strings.Contains(out, "pruned 1") {
+		t.Fatalf("keys rotate: %v %s", err, out)
+	}
+	if out, err := runCLI("audit", "verify"); err != nil || !strings.Contains(out, "audit log OK: 5 entries") {
+		t.Fatalf("after rotation: %v %s", err, out)
+	}
+	if out, err := runCLI("keys", "status"); err != nil || !strings.Contains(out, "audit key: wrapped by ") {
+		t.Fatalf("keys status: %v %s", err, out)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "polybot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A DB admin recomputes the whole chain with SHA-256 after promoting
+	// user two, as the unkeyed chain allowed.
+	for _, q := range []string{`DROP TRIGGER polybot_audit_log_no_update`, `DROP TRIGGER polybot_audit_head_forward`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := db.Query(`SELECT seq, user_id, actor, action, target, details, created_at FROM polybot_audit_log ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []polybot.AuditEntry
+	for rows.Next() {
+		var e polybot.AuditEntry
+		var user sql.NullString
+		var at int64
+		if err := rows.Scan(&e.Seq, &user, &e.Actor, &e.Action, &e.Target, &e.Details, &at); err != nil {
+			t.Fatal(err)
+		}
+		if user.Valid {
+			id, _ := polybot.ParseID(user.String)
+			e.UserID = &id
+		}
+		e.CreatedAt = time.UnixMicro(at).UTC()
+		entries = append(entries, e)
+	}
+	rows.Close()
+	prev := polybot.GenesisHash
+	for _, e := range entries {
+		if e.Action == polybot.AuditSignup && strings.Contains(e.Details, "two@") {
+			e.Details = strings.Replace(e.Details, `"user"`, `"admin"`, 1)
+		}
+		e.PrevHash = prev
+		e.Hash = e.ComputeHash()
+		if _, err := db.Exec(`UPDATE polybot_audit_log SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?`, e.Details, e.PrevHash, e.Hash, e.Seq); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+	}
+	if _, err := db.Exec(`UPDATE polybot_audit_head SET hash = ? WHERE id = 1`, prev); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI("audit", "verify")
+	if err == nil || !strings.Contains(out, "BROKEN") {
+		t.Fatalf("a SHA-256 chain verified: %v %s", err, out)
+	}
+	for _, e := range entries {
+		if !strings.Contains(out, fmt.Sprintf("seq %d: sealed with plain SHA-256", e.Seq)) {
+			t.Errorf("row %d not named:\n%s", e.Seq, out)
+		}
 	}
 }
 

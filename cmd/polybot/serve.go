@@ -81,7 +81,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	keys, err := db.keyring(e)
+	keys, auditKey, err := db.loadAuditKey(ctx, e, st)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	scfg := server.Config{Store: st, Secrets: box, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken,
+	scfg := server.Config{Store: st, Secrets: box, AuditKey: auditKey, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken,
 		TrustedProxies: trusted, Web: ui}
 	scfg.SessionMaxAge = *sessionMaxAge
 	var demoLine string

@@ -87,6 +87,24 @@ func (f *dbFlags) keyring(e *env) (*secrets.Keyring, error) {
 	return secrets.OpenKeyring(f.dataDir, e.getenv)
 }
 
+// loadAuditKey opens the master keyring and loads the platform's audit key
+// into st (secrets.LoadAuditKey): on first use it creates the key and
+// re-seals the existing SHA-256 chain under it, once, and says so on stderr.
+func (f *dbFlags) loadAuditKey(ctx context.Context, e *env, st polybot.Store) (*secrets.Keyring, secrets.AuditKey, error) {
+	keys, err := f.keyring(e)
+	if err != nil {
+		return nil, secrets.AuditKey{}, err
+	}
+	ak, resealed, err := secrets.LoadAuditKey(ctx, st, keys)
+	if err != nil {
+		return nil, secrets.AuditKey{}, fmt.Errorf("audit key: %w", err)
+	}
+	if resealed > 0 {
+		fmt.Fprintf(e.stderr, "audit log: keyed the chain with a new audit key; %d existing entries re-sealed under it\n", resealed)
+	}
+	return keys, ak, nil
+}
+
 // redactURL drops the password from a database URL before it is printed.
 func redactURL(u string) string {
 	at := strings.LastIndex(u, "@")

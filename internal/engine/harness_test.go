@@ -66,6 +66,9 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := secrets.LoadAuditKey(ctx, db, kr); err != nil {
+		t.Fatal(err)
+	}
 	return &rig{t: t, ctx: ctx, db: db, box: secrets.NewBox(kr, 0), hubs: map[polybot.Platform]*marketdata.Hub{}}
 }
 

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +63,26 @@ const (
 type DB struct {
 	pool  *pgxpool.Pool
 	clock polybot.Clock
+
+	auditKey atomic.Pointer[auditKeyHolder] // seals audit entries; nil until SetAuditKey
+}
+
+type auditKeyHolder struct{ k polybot.AuditKey }
+
+// SetAuditKey gives the store the key that seals audit entries.
+func (db *DB) SetAuditKey(k polybot.AuditKey) {
+	if k == nil {
+		db.auditKey.Store(nil)
+		return
+	}
+	db.auditKey.Store(&auditKeyHolder{k})
+}
+
+func (db *DB) key() polybot.AuditKey {
+	if h := db.auditKey.Load(); h != nil {
+		return h.k
+	}
+	return nil
 }
 
 var _ polybot.Store = (*DB)(nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/postgres"
 	"github.com/polybot/polybot/internal/postgres/pgtest"
+	"github.com/polybot/polybot/internal/storetest"
 )
 
 // tenantTable is a table holding tenant rows and the column naming the tenant.
@@ -221,7 +222,7 @@ func TestTenantSeesAndWritesNoOtherTenantsRowsInAnyTable(t *testing.T) {
 			}
 			for _, about := range []polybot.ID{a, b} {
 				e := &polybot.AuditEntry{UserID: &about, Actor: "admin:forged", Action: polybot.AuditAdminTier, CreatedAt: time.Now()}
-				e.Seal(1, polybot.GenesisHash)
+				_ = e.Seal(1, polybot.GenesisHash, storetest.OtherAuditKey())
 				_, err = tx.Exec(ctx, `SELECT polybot_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 					e.Seq, about.String(), e.Actor, e.Action, e.Target, e.Details, e.CreatedAt, e.PrevHash, e.Hash)
 				if sqlState(err) != "42501" {

@@ -11,6 +11,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/postgres"
 	"github.com/polybot/polybot/internal/postgres/pgtest"
+	"github.com/polybot/polybot/internal/storetest"
 )
 
 func TestIncrementTradesNeverExceedsTheQuotaUnderConcurrency(t *testing.T) {
@@ -143,7 +144,7 @@ func TestConcurrentAuditAppendersNeverForkTheChain(t *testing.T) {
 	if len(entries) != want || headSeq != int64(want) {
 		t.Fatalf("%d entries, head %d; want %d", len(entries), headSeq, want)
 	}
-	if probs := polybot.VerifyAuditChain(entries, headSeq, headHash); len(probs) != 0 {
+	if probs := polybot.VerifyAuditChain(entries, headSeq, headHash, storetest.TestAuditKey); len(probs) != 0 {
 		t.Fatalf("the chain is broken: %+v", probs)
 	}
 }
@@ -168,7 +169,7 @@ func TestAuditEntriesRoundTripExactly(t *testing.T) {
 			return err
 		}
 		got := trail[0]
-		if !got.CreatedAt.Equal(in.CreatedAt) || got.Details != in.Details || got.Hash != in.Hash || got.ComputeHash() != got.Hash {
+		if !got.CreatedAt.Equal(in.CreatedAt) || got.Details != in.Details || got.Hash != in.Hash || got.ComputeMAC(storetest.TestAuditKey) != got.Hash {
 			t.Fatalf("read back %+v, wrote %+v", got, in)
 		}
 		if got.UserID == nil || *got.UserID != u {

@@ -13,6 +13,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/postgres"
 	"github.com/polybot/polybot/internal/postgres/pgtest"
+	"github.com/polybot/polybot/internal/storetest"
 )
 
 // supabaseUID is Supabase's own auth.uid().
@@ -139,6 +140,7 @@ func TestMigrateRunsAsACreateRoleAdminBesideSupabaseAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	db.SetAuditKey(storetest.TestAuditKey)
 	a := seedTenant(t, db, "a@example.com")
 	b := seedTenant(t, db, "b@example.com")
 	err = db.TenantView(ctx, a, func(tx polybot.TenantTx) error {

@@ -75,6 +75,7 @@ type txn struct {
 	opts pgx.TxOptions
 	tx   pgx.Tx // nil until the first query
 	now  time.Time
+	key  polybot.AuditKey // the store's audit key when the transaction began
 	// err, once set, fails every later query: the transaction did not begin
 	// with its identity, or fn has returned and the connection is back in
 	// the pool.
@@ -100,7 +101,7 @@ func (db *DB) run(ctx context.Context, id identity, ro bool, fn func(*txn) error
 	if err != nil {
 		return polybot.Internal(err)
 	}
-	t := &txn{ctx: ctx, conn: conn, id: id, opts: readWrite, now: db.now()}
+	t := &txn{ctx: ctx, conn: conn, id: id, opts: readWrite, now: db.now(), key: db.key()}
 	if ro {
 		t.opts = readOnly
 	}

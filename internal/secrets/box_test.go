@@ -17,6 +17,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/sqlite"
+	"github.com/polybot/polybot/internal/storetest"
 )
 
 func noEnv(string) string { return "" }
@@ -31,6 +32,7 @@ func openStore(t *testing.T) *sqlite.DB {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	db.SetAuditKey(storetest.TestAuditKey)
 	return db
 }
 
@@ -455,7 +457,7 @@ func TestRotationKeepsEverySecretReadableByARunningServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep != (secrets.RotateReport{KeyID: newID, Total: 3, Rewrapped: 3}) {
+	if rep != (secrets.RotateReport{KeyID: newID, Total: 3, Rewrapped: 3, AuditKey: "current"}) {
 		t.Fatalf("report = %+v", rep)
 	}
 	for _, dk := range dataKeys(t, db) {
@@ -525,7 +527,7 @@ func TestRotationKeepsEverySecretReadableByARunningServer(t *testing.T) {
 		if err := json.Unmarshal([]byte(rot.Details), &got); err != nil || got != rep {
 			t.Fatalf("rotation details %s, want %+v", rot.Details, rep)
 		}
-		if probs := polybot.VerifyAuditChain(flat, headSeq, headHash); len(probs) != 0 {
+		if probs := polybot.VerifyAuditChain(flat, headSeq, headHash, storetest.TestAuditKey); len(probs) != 0 {
 			t.Fatalf("audit chain broken: %+v", probs)
 		}
 	})

@@ -260,7 +260,7 @@ func (k *Keyring) AddKey() (string, error) {
 }
 
 // Prune removes from the keyring file every key that is neither active nor
-// used by a data key in store, and returns the removed ids. It writes one
+// used by a data key or the audit key in store, and returns the removed ids. It writes one
 // audit entry (polybot.AuditKeysRotate, details {"op":"prune",...}) naming
 // them. Run it after Rotate. A server notices a new active key on its next
 // Wrap, so only a data key whose creation began before AddKey and committed
@@ -272,10 +272,19 @@ func (k *Keyring) Prune(ctx context.Context, store polybot.Store, actor string) 
 		used := map[string]bool{f.Active: true}
 		err := store.AdminView(ctx, func(tx polybot.AdminTx) error {
 			dks, err := tx.DataKeys()
+			if err != nil {
+				return err
+			}
 			for _, dk := range dks {
 				used[dk.MasterKeyID] = true
 			}
-			return err
+			ak, err := tx.AuditKey()
+			if err == nil {
+				used[ak.MasterKeyID] = true
+			} else if polybot.ErrorCode(err) != polybot.ENOTFOUND {
+				return err
+			}
+			return nil
 		})
 		if err != nil {
 			return err

@@ -20,9 +20,13 @@ type RotateReport struct {
 	Rewrapped int    `json:"rewrapped"` // moved to KeyID
 	Current   int    `json:"current"`   // already under KeyID
 	Failed    int    `json:"failed"`    // left as they were (see the error)
+	// AuditKey is what happened to the platform's audit key: "rewrapped",
+	// "current" (already under KeyID, or not created yet) or "failed".
+	AuditKey string `json:"audit_key"`
 }
 
-// Rotate rewraps every tenant's data key under to's active master key,
+// Rotate rewraps every tenant's data key, and the platform's audit key, under
+// to's active master key,
 // unwrapping with from (which may be the same keyring after AddKey). Secrets
 // are not re-encrypted: each data key stays the same, only its wrapping
 // changes, so every secret stays readable throughout and servers keep running.
@@ -61,13 +65,24 @@ func Rotate(ctx context.Context, store polybot.Store, from, to KeyWrapper, actor
 			rep.Current++
 		}
 	}
+	switch moved, err := rotateAuditKey(ctx, store, from, to, rep.KeyID); {
+	case err != nil:
+		rep.AuditKey = "failed"
+		if firstErr == nil {
+			firstErr = fmt.Errorf("audit key: %w", err)
+		}
+	case moved:
+		rep.AuditKey = "rewrapped"
+	default:
+		rep.AuditKey = "current"
+	}
 	details, _ := json.Marshal(rep)
 	err = store.Admin(ctx, func(tx polybot.AdminTx) error {
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: actorOr(actor), Action: polybot.AuditKeysRotate,
 			Target: "master_key:" + rep.KeyID, Details: string(details), CreatedAt: tx.Now()})
 	})
 	if firstErr != nil {
-		return rep, polybot.Internal(fmt.Errorf("secrets: %d of %d data keys were not rewrapped; first: %w", rep.Failed, rep.Total, firstErr))
+		return rep, polybot.Internal(fmt.Errorf("secrets: %d of %d data keys (audit key: %s) were not rewrapped; first: %w", rep.Failed, rep.Total, rep.AuditKey, firstErr))
 	}
 	return rep, err
 }

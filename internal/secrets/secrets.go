@@ -4,7 +4,9 @@
 // It owns the master-key wrappers (the local keyring file, or a key from the
 // environment) behind the narrow KeyWrapper interface, the sealed text format
 // of a secret field and its associated data, the decrypt audit rows, the key
-// fingerprints users see, and master-key rotation. It is the only package that
+// fingerprints users see, the platform's audit key (the HMAC key of the audit
+// chain, wrapped by the master key like a data key; see LoadAuditKey), and
+// master-key rotation. It is the only package that
 // touches key material: everyone else holds sealed strings and fingerprints,
 // and the runner that trades holds plaintext only for as long as it needs it.
 //

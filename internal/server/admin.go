@@ -140,7 +140,11 @@ func (s *Server) handleAdminPutTier(w http.ResponseWriter, r *http.Request, id *
 }
 
 func (s *Server) handleAdminAuditVerify(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	rep, err := polybot.VerifyAuditLog(r.Context(), s.cfg.Store)
+	var k polybot.AuditKey
+	if s.cfg.AuditKey.Loaded() {
+		k = s.cfg.AuditKey
+	}
+	rep, err := polybot.VerifyAuditLog(r.Context(), s.cfg.Store, k)
 	if err != nil {
 		return err
 	}

@@ -101,9 +101,13 @@ func newEnvWith(t testing.TB, open storeOpener, adjust func(*server.Config)) *te
 	if err != nil {
 		t.Fatal(err)
 	}
+	auditKey, _, err := secrets.LoadAuditKey(context.Background(), st, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := server.Config{Store: st, Secrets: secrets.NewBox(keys, 0), Logger: log, Password: auth.TestParams}
+	cfg := server.Config{Store: st, Secrets: secrets.NewBox(keys, 0), AuditKey: auditKey, Logger: log, Password: auth.TestParams}
 	if adjust != nil {
 		adjust(&cfg)
 	}

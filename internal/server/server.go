@@ -36,8 +36,12 @@ const (
 type Config struct {
 	Store   polybot.Store
 	Secrets *secrets.Box
-	Logger  *slog.Logger
-	Clock   polybot.Clock
+	// AuditKey is the key the store seals audit entries with (see
+	// secrets.LoadAuditKey): the admin's verify checks MACs with it, and
+	// tenants' audit trails page with cursors it seals.
+	AuditKey secrets.AuditKey
+	Logger   *slog.Logger
+	Clock    polybot.Clock
 
 	// Passwords are hashed with these argon2id parameters.
 	Password auth.Params

@@ -571,24 +571,50 @@ func paperParam(r *http.Request) (bool, error) {
 
 // --- audit ---
 
+// tenantAuditEntry is an audit entry as its tenant sees it: no global
+// sequence number and no chain hashes, which would tell the tenant how much
+// everyone else does. Paging goes by the opaque cursor next.
+type tenantAuditEntry struct {
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"`
+	Target    string    `json:"target"`
+	Details   string    `json:"details"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, id *identity) error {
-	before, limit, err := pageParams(r, "before", 50, 200)
+	_, limit, err := pageParams(r, "", 50, 200)
 	if err != nil {
 		return err
 	}
-	var out []*polybot.AuditEntry
-	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+	if !s.cfg.AuditKey.Loaded() {
+		return polybot.ErrNoAuditKey()
+	}
+	tenant := id.tenant()
+	var before int64
+	if c := r.URL.Query().Get("before"); c != "" {
+		if before, err = s.cfg.AuditKey.OpenCursor(tenant, c); err != nil {
+			return err
+		}
+	}
+	var page []*polybot.AuditEntry
+	err = s.cfg.Store.TenantView(r.Context(), tenant, func(tx polybot.TenantTx) error {
 		var err error
-		out, err = tx.AuditTrail(before, limit)
+		page, err = tx.AuditTrail(before, limit)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if out == nil {
-		out = []*polybot.AuditEntry{}
+	out := make([]tenantAuditEntry, len(page))
+	for i, e := range page {
+		out[i] = tenantAuditEntry{Actor: e.Actor, Action: e.Action, Target: e.Target, Details: e.Details, CreatedAt: e.CreatedAt}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+	resp := map[string]any{"entries": out}
+	if len(page) == limit && page[len(page)-1].Seq > 1 {
+		resp["next"] = s.cfg.AuditKey.SealCursor(tenant, page[len(page)-1].Seq)
+	}
+	return writeJSON(w, http.StatusOK, resp)
 }
 
 func pageParams(r *http.Request, cursor string, def, maxLimit int) (int64, int, error) {

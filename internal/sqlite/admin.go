@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -424,4 +425,85 @@ func (a *adminTx) ActiveUserIDs() ([]polybot.ID, error) {
 		out = append(out, id)
 	}
 	return out, dbError(rows.Err(), "user")
+}
+
+func (a *adminTx) AuditKey() (*polybot.AuditKeyRecord, error) {
+	return one(a.tx, "audit key", scanAuditKey, `SELECT `+auditKeyCols+` FROM polybot_audit_key WHERE id = 1`)
+}
+
+// KeyAuditChain re-seals the whole chain under the store's audit key and
+// stores k, in the caller's write transaction. The write connection is
+// serialised, so no append can come between reading the chain and moving
+// the head. Migration 0004's triggers allow the rewrite of prev_hash and
+// hash only while polybot_audit_key is empty, that is, until this commits.
+func (a *adminTx) KeyAuditChain(k *polybot.AuditKeyRecord) (int64, error) {
+	if err := a.writable(); err != nil {
+		return 0, err
+	}
+	key := a.db.key()
+	if key == nil {
+		return 0, polybot.ErrNoAuditKey()
+	}
+	if len(k.Wrapped) == 0 || k.MasterKeyID == "" {
+		return 0, polybot.FieldError("wrapped", "is required")
+	}
+	if _, err := a.AuditKey(); err == nil {
+		return 0, polybot.Errorf(polybot.ECONFLICT, "the audit chain is already keyed")
+	} else if polybot.ErrorCode(err) != polybot.ENOTFOUND {
+		return 0, err
+	}
+	headSeq, headHash, err := a.AuditHead()
+	if err != nil {
+		return 0, err
+	}
+	entries, err := polybot.ReadAuditChain(a)
+	if err != nil {
+		return 0, err
+	}
+	resealed, head, err := polybot.ResealAuditChain(entries, headSeq, headHash, key)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range resealed {
+		if _, err := a.exec(`UPDATE polybot_audit_log SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Seq); err != nil {
+			return 0, polybot.Internal(fmt.Errorf("re-seal audit entry %d: %w", e.Seq, err))
+		}
+	}
+	if len(resealed) > 0 {
+		if _, err := a.exec(`UPDATE polybot_audit_head SET hash = ? WHERE id = 1 AND seq = ?`, head, headSeq); err != nil {
+			return 0, polybot.Internal(fmt.Errorf("re-seal audit head: %w", err))
+		}
+	}
+	k.CreatedAt, k.RotatedAt, k.Resealed = a.now, a.now, int64(len(resealed))
+	if _, err := a.exec(`INSERT INTO polybot_audit_key (id, `+auditKeyCols+`) VALUES (1, ?, ?, ?, ?, ?)`,
+		k.MasterKeyID, k.Wrapped, micros(k.CreatedAt), micros(k.RotatedAt), k.Resealed); err != nil {
+		return 0, dbError(err, "audit key")
+	}
+	if err := a.appendAudit(polybot.AuditKeyedEntry(k, a.now)); err != nil {
+		return 0, err
+	}
+	return k.Resealed, nil
+}
+
+// ReplaceAuditKey is a compare-and-swap on the wrapped audit key.
+func (a *adminTx) ReplaceAuditKey(k *polybot.AuditKeyRecord, oldWrapped []byte) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	if len(k.Wrapped) == 0 {
+		return polybot.FieldError("wrapped", "is required")
+	}
+	k.RotatedAt = orNow(k.RotatedAt, a.now)
+	ok, err := a.affected(`UPDATE polybot_audit_key SET master_key_id = ?, wrapped = ?, rotated_at = ? WHERE id = 1 AND wrapped = ?`,
+		k.MasterKeyID, k.Wrapped, micros(k.RotatedAt), oldWrapped)
+	if err != nil {
+		return dbError(err, "audit key")
+	}
+	if !ok {
+		if _, err := a.AuditKey(); err != nil {
+			return err
+		}
+		return polybot.Errorf(polybot.ECONFLICT, "the audit key changed since it was read")
+	}
+	return nil
 }

@@ -251,7 +251,9 @@ func (t *tx) appendAudit(e *polybot.AuditEntry) error {
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = t.now
 	}
-	e.Seal(seq, hash)
+	if err := e.Seal(seq, hash, t.db.key()); err != nil {
+		return err
+	}
 	var user any
 	if e.UserID != nil {
 		user = e.UserID.String()
@@ -268,6 +270,16 @@ func (t *tx) appendAudit(e *polybot.AuditEntry) error {
 		return polybot.Internal(fmt.Errorf("audit head moved during append of %d", e.Seq))
 	}
 	return nil
+}
+
+const auditKeyCols = `master_key_id, wrapped, created_at, rotated_at, resealed`
+
+func scanAuditKey(s scanner) (*polybot.AuditKeyRecord, error) {
+	var k polybot.AuditKeyRecord
+	if err := s.Scan(&k.MasterKeyID, &k.Wrapped, timeCol{&k.CreatedAt}, timeCol{&k.RotatedAt}, &k.Resealed); err != nil {
+		return nil, err
+	}
+	return &k, nil
 }
 
 // orNow is t normalised, or now when t is zero.

@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -57,6 +58,27 @@ type DB struct {
 	// the connection's prepared copy.
 	stmtMu sync.RWMutex
 	stmts  [2]map[string]*sql.Stmt
+
+	auditKey atomic.Pointer[auditKeyHolder] // seals audit entries; nil until SetAuditKey
+}
+
+type auditKeyHolder struct{ k polybot.AuditKey }
+
+// SetAuditKey gives the store the key that seals audit entries.
+func (db *DB) SetAuditKey(k polybot.AuditKey) {
+	if k == nil {
+		db.auditKey.Store(nil)
+		return
+	}
+	db.auditKey.Store(&auditKeyHolder{k})
+}
+
+// key returns the audit key, or nil before SetAuditKey.
+func (db *DB) key() polybot.AuditKey {
+	if h := db.auditKey.Load(); h != nil {
+		return h.k
+	}
+	return nil
 }
 
 // Open opens (creating if needed) the database at path in WAL mode. It does

@@ -24,6 +24,7 @@ func openDB(t testing.TB, clock polybot.Clock) *DB {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
+	db.SetAuditKey(storetest.TestAuditKey)
 	return db
 }
 
@@ -189,7 +190,7 @@ func TestAuditLogRefusesUpdateAndDeleteUntilTriggersAreDropped(t *testing.T) {
 			for i, e := range list {
 				entries[i] = *e
 			}
-			probs = polybot.VerifyAuditChain(entries, seq, hash)
+			probs = polybot.VerifyAuditChain(entries, seq, hash, storetest.TestAuditKey)
 			return nil
 		})
 		if err != nil {

@@ -63,7 +63,7 @@ func testAudit(t *testing.T, open Opener) {
 			t.Fatalf("entries = %+v", all)
 		}
 		seq, hash := e.auditHead()
-		if probs := polybot.VerifyAuditChain(all, seq, hash); len(probs) != 0 {
+		if probs := polybot.VerifyAuditChain(all, seq, hash, TestAuditKey); len(probs) != 0 {
 			t.Fatalf("VerifyAuditChain: %v", probs)
 		}
 	})
@@ -124,7 +124,7 @@ func testAudit(t *testing.T, open Opener) {
 		if len(all) != 12 || seq != 12 {
 			t.Fatalf("%d entries, head %d; want 12", len(all), seq)
 		}
-		if probs := polybot.VerifyAuditChain(all, seq, hash); len(probs) != 0 {
+		if probs := polybot.VerifyAuditChain(all, seq, hash, TestAuditKey); len(probs) != 0 {
 			t.Fatalf("VerifyAuditChain: %v", probs)
 		}
 	})
@@ -173,8 +173,75 @@ func testAudit(t *testing.T, open Opener) {
 		if seq != workers*each || hash != all[len(all)-1].Hash {
 			t.Fatalf("AuditHead = %d %s, want %d %s", seq, hash, workers*each, all[len(all)-1].Hash)
 		}
-		if probs := polybot.VerifyAuditChain(all, seq, hash); len(probs) != 0 {
+		if probs := polybot.VerifyAuditChain(all, seq, hash, TestAuditKey); len(probs) != 0 {
 			t.Fatalf("VerifyAuditChain: %v", probs)
+		}
+	})
+
+	t.Run("KeyAuditChain keys the chain once under the store's key; ReplaceAuditKey is a compare-and-swap", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("keyed@example.com")
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			return tx.AppendAudit(&polybot.AuditEntry{Actor: u.ID.String(), Action: polybot.AuditLogin})
+		})
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			if _, err := tx.AuditKey(); polybot.ErrorCode(err) != polybot.ENOTFOUND {
+				t.Fatalf("AuditKey before keying: %v, want ENOTFOUND", err)
+			}
+			return nil
+		})
+		before := e.auditAll()
+		var n int64
+		e.mustAdmin(func(tx polybot.AdminTx) error {
+			var err error
+			n, err = tx.KeyAuditChain(&polybot.AuditKeyRecord{MasterKeyID: "m1", Wrapped: []byte("w1")})
+			return err
+		})
+		all := e.auditAll()
+		if n != int64(len(before)) || len(all) != len(before)+1 || all[len(all)-1].Action != polybot.AuditKeyed {
+			t.Fatalf("KeyAuditChain re-sealed %d of %d, then %d entries (last %+v)", n, len(before), len(all), all[len(all)-1])
+		}
+		seq, hash := e.auditHead()
+		if probs := polybot.VerifyAuditChain(all, seq, hash, TestAuditKey); len(probs) != 0 {
+			t.Fatalf("keyed chain: %v", probs)
+		}
+		err := e.admin(func(tx polybot.AdminTx) error {
+			_, err := tx.KeyAuditChain(&polybot.AuditKeyRecord{MasterKeyID: "m1", Wrapped: []byte("w2")})
+			return err
+		})
+		if polybot.ErrorCode(err) != polybot.ECONFLICT {
+			t.Fatalf("keying twice: %v, want ECONFLICT", err)
+		}
+		e.mustAdmin(func(tx polybot.AdminTx) error {
+			return tx.ReplaceAuditKey(&polybot.AuditKeyRecord{MasterKeyID: "m2", Wrapped: []byte("w2")}, []byte("w1"))
+		})
+		err = e.admin(func(tx polybot.AdminTx) error {
+			return tx.ReplaceAuditKey(&polybot.AuditKeyRecord{MasterKeyID: "m3", Wrapped: []byte("w3")}, []byte("w1"))
+		})
+		if polybot.ErrorCode(err) != polybot.ECONFLICT {
+			t.Fatalf("ReplaceAuditKey from a stale key: %v, want ECONFLICT", err)
+		}
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			k, err := tx.AuditKey()
+			if err != nil || k.MasterKeyID != "m2" || string(k.Wrapped) != "w2" || k.Resealed != n {
+				t.Fatalf("AuditKey = %+v, %v", k, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("AppendAudit without an audit key fails and writes nothing", func(t *testing.T) {
+		e := newEnv(t, open)
+		e.store.SetAuditKey(nil)
+		err := e.admin(func(tx polybot.AdminTx) error {
+			return tx.AppendAudit(&polybot.AuditEntry{Actor: "cli", Action: polybot.AuditAdminTier})
+		})
+		if err == nil {
+			t.Fatal("AppendAudit without a key succeeded")
+		}
+		e.store.SetAuditKey(TestAuditKey)
+		if all := e.auditAll(); len(all) != 0 {
+			t.Fatalf("%d entries after a refused append", len(all))
 		}
 	})
 }

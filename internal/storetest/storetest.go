@@ -15,6 +15,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"testing"
@@ -53,6 +55,22 @@ func Run(t *testing.T, open func(t *testing.T, clock polybot.Clock) polybot.Stor
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
 }
 
+// TestAuditKey is the audit key the suite gives its stores: HMAC-SHA256
+// under a fixed test key. Production keys come from secrets.LoadAuditKey.
+var TestAuditKey polybot.AuditKey = hmacKey("storetest audit key, not secret")
+
+// hmacKey is an AuditKey over a fixed key, for tests.
+type hmacKey string
+
+func (k hmacKey) MAC(msg []byte) []byte {
+	m := hmac.New(sha256.New, []byte(k))
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// OtherAuditKey returns a test key that is not TestAuditKey, to forge with.
+func OtherAuditKey() polybot.AuditKey { return hmacKey("another key") }
+
 // env is one fresh store and its clock.
 type env struct {
 	t     *testing.T
@@ -68,6 +86,7 @@ func newEnv(t *testing.T, open Opener) *env {
 	if s == nil {
 		t.Fatal("open returned a nil store")
 	}
+	s.SetAuditKey(TestAuditKey)
 	return &env{t: t, ctx: context.Background(), store: s, clock: c}
 }
 

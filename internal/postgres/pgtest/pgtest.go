@@ -30,6 +30,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/postgres"
+	"github.com/polybot/polybot/internal/storetest"
 )
 
 // DefaultURL is the server used when POLYBOT_TEST_DATABASE_URL is unset.
@@ -137,6 +138,7 @@ func (d *Database) Open(t testing.TB, clock polybot.Clock, params ...string) *po
 		t.Fatalf("pgtest: open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
+	db.SetAuditKey(storetest.TestAuditKey)
 	return db
 }
 
