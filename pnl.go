@@ -68,9 +68,10 @@ func matchSets(holdings []*Holding, pairs []*MarketPair, mode ExecMode) ([]Locke
 		kNo := Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: No}.Key()
 		add(p.ID, kYes, pmNo)
 		add(p.ID, pmYes, kNo)
-		add(p.PolymarketYes, pmYes, pmNo)
+		add(p.ID, pmYes, pmNo)
+		add(p.ID, kYes, kNo)
 	}
-	// YES and NO of one Kalshi market (in the registry or not).
+	// YES and NO of one Kalshi market outside the registry.
 	for _, k := range keys {
 		if strings.HasPrefix(k, "kalshi:") && strings.HasSuffix(k, ":YES") {
 			base := strings.TrimSuffix(k, ":YES")
@@ -81,7 +82,11 @@ func matchSets(holdings []*Holding, pairs []*MarketPair, mode ExecMode) ([]Locke
 	sort.SliceStable(cands, func(i, j int) bool {
 		return cost[cands[i].yes].Add(cost[cands[i].no]).LessThan(cost[cands[j].yes].Add(cost[cands[j].no]))
 	})
+	// One row per market: how the legs pair up inside an event changes no
+	// total, so the sets of one event (or matched pair) are summed, with
+	// their average cost.
 	var sets []LockedSet
+	at := map[string]int{}
 	for _, c := range cands {
 		n := left[c.yes].Min(left[c.no])
 		if n.Sign() <= 0 {
@@ -89,7 +94,15 @@ func matchSets(holdings []*Holding, pairs []*MarketPair, mode ExecMode) ([]Locke
 		}
 		per := cost[c.yes].Add(cost[c.no])
 		left[c.yes], left[c.no] = left[c.yes].Sub(n), left[c.no].Sub(n)
-		sets = append(sets, LockedSet{Market: c.market, Mode: mode, Sets: n, Cost: per, Edge: One.Sub(per).Mul(n)})
+		edge := One.Sub(per).Mul(n)
+		if i, ok := at[c.market]; ok {
+			s := &sets[i]
+			s.Sets, s.Edge = s.Sets.Add(n), s.Edge.Add(edge)
+			s.Cost = s.Sets.Sub(s.Edge).Div(s.Sets)
+			continue
+		}
+		at[c.market] = len(sets)
+		sets = append(sets, LockedSet{Market: c.market, Mode: mode, Sets: n, Cost: per, Edge: edge})
 	}
 	var rest []*Holding
 	for _, k := range keys {
