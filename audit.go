@@ -9,6 +9,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,6 +64,29 @@ const AuditKeyed = "audit.keyed"
 type AuditKey interface {
 	// MAC returns HMAC-SHA256(audit key, msg).
 	MAC(msg []byte) []byte
+}
+
+// AuditKeySlot holds a store's audit key once it is loaded; safe for
+// concurrent use. The zero value holds none (appends then fail closed).
+type AuditKeySlot struct{ p atomic.Pointer[auditKeyBox] }
+
+type auditKeyBox struct{ k AuditKey }
+
+// Set gives the slot a key (nil empties it).
+func (s *AuditKeySlot) Set(k AuditKey) {
+	if k == nil {
+		s.p.Store(nil)
+		return
+	}
+	s.p.Store(&auditKeyBox{k})
+}
+
+// Get returns the key, or nil before Set.
+func (s *AuditKeySlot) Get() AuditKey {
+	if b := s.p.Load(); b != nil {
+		return b.k
+	}
+	return nil
 }
 
 // AuditKeyRecord is the platform's audit key as stored: wrapped by a master

@@ -95,3 +95,33 @@ type APIToken struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 }
+
+// CheckNewAccount checks what a store writes when it creates an account:
+// the email (required, text), a role (empty means user), and the profile
+// and config when given. Both stores call it first, so both refuse the same
+// input with the same field error.
+func CheckNewAccount(u *User, p *Profile, c *Config) error {
+	if u.Email == "" {
+		return FieldError("email", "is required")
+	}
+	if err := CheckText("email", u.Email, 254); err != nil {
+		return err
+	}
+	if u.Role == "" {
+		u.Role = RoleUser
+	}
+	if !u.Role.Valid() {
+		return FieldError("role", "must be user or admin")
+	}
+	if p != nil {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
+	if c != nil {
+		if err := c.CheckStorable(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

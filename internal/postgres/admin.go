@@ -23,24 +23,8 @@ func (t *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = t.now
 	}
-	if u.Role == "" {
-		u.Role = polybot.RoleUser
-	}
-	if err := polybot.CheckText("email", u.Email, 254); err != nil {
+	if err := polybot.CheckNewAccount(u, p, c); err != nil {
 		return err
-	}
-	if p != nil {
-		if err := p.Validate(); err != nil {
-			return err
-		}
-	}
-	if c != nil {
-		if err := c.CheckStorable(); err != nil {
-			return err
-		}
-	}
-	if !u.Role.Valid() {
-		return polybot.FieldError("role", "must be user or admin")
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
 	if p == nil {

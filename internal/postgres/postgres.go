@@ -40,7 +40,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,26 +63,13 @@ type DB struct {
 	pool  *pgxpool.Pool
 	clock polybot.Clock
 
-	auditKey atomic.Pointer[auditKeyHolder] // seals audit entries; nil until SetAuditKey
+	auditKey polybot.AuditKeySlot // seals audit entries; empty until SetAuditKey
 }
-
-type auditKeyHolder struct{ k polybot.AuditKey }
 
 // SetAuditKey gives the store the key that seals audit entries.
-func (db *DB) SetAuditKey(k polybot.AuditKey) {
-	if k == nil {
-		db.auditKey.Store(nil)
-		return
-	}
-	db.auditKey.Store(&auditKeyHolder{k})
-}
+func (db *DB) SetAuditKey(k polybot.AuditKey) { db.auditKey.Set(k) }
 
-func (db *DB) key() polybot.AuditKey {
-	if h := db.auditKey.Load(); h != nil {
-		return h.k
-	}
-	return nil
-}
+func (db *DB) key() polybot.AuditKey { return db.auditKey.Get() }
 
 var _ polybot.Store = (*DB)(nil)
 

@@ -22,30 +22,11 @@ func (a *adminTx) CreateUser(u *polybot.User, p *polybot.Profile, c *polybot.Con
 	if err := a.writable(); err != nil {
 		return err
 	}
-	if u.Email == "" {
-		return polybot.FieldError("email", "is required")
-	}
-	if err := polybot.CheckText("email", u.Email, 254); err != nil {
+	if err := polybot.CheckNewAccount(u, p, c); err != nil {
 		return err
-	}
-	if p != nil {
-		if err := p.Validate(); err != nil {
-			return err
-		}
-	}
-	if c != nil {
-		if err := c.CheckStorable(); err != nil {
-			return err
-		}
 	}
 	if u.ID.IsZero() {
 		u.ID = polybot.NewID()
-	}
-	if u.Role == "" {
-		u.Role = polybot.RoleUser
-	}
-	if !u.Role.Valid() {
-		return polybot.FieldError("role", "must be user or admin")
 	}
 	u.CreatedAt = orNow(u.CreatedAt, a.now)
 	if p == nil {

@@ -25,7 +25,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -59,27 +58,14 @@ type DB struct {
 	stmtMu sync.RWMutex
 	stmts  [2]map[string]*sql.Stmt
 
-	auditKey atomic.Pointer[auditKeyHolder] // seals audit entries; nil until SetAuditKey
+	auditKey polybot.AuditKeySlot // seals audit entries; empty until SetAuditKey
 }
-
-type auditKeyHolder struct{ k polybot.AuditKey }
 
 // SetAuditKey gives the store the key that seals audit entries.
-func (db *DB) SetAuditKey(k polybot.AuditKey) {
-	if k == nil {
-		db.auditKey.Store(nil)
-		return
-	}
-	db.auditKey.Store(&auditKeyHolder{k})
-}
+func (db *DB) SetAuditKey(k polybot.AuditKey) { db.auditKey.Set(k) }
 
 // key returns the audit key, or nil before SetAuditKey.
-func (db *DB) key() polybot.AuditKey {
-	if h := db.auditKey.Load(); h != nil {
-		return h.k
-	}
-	return nil
-}
+func (db *DB) key() polybot.AuditKey { return db.auditKey.Get() }
 
 // Open opens (creating if needed) the database at path in WAL mode. It does
 // not migrate: call Migrate, or CheckSchema to refuse a stale schema. A nil
