@@ -91,17 +91,26 @@ func (d *Detector) rebalance(set *polybot.OutcomeSet, books Books, pairs Pairs, 
 		return nil
 	}
 	now := d.now()
-	qs := make([]quote, 0, len(set.Outcomes))
+	payout := polybot.One
+	if side == polybot.No {
+		payout = polybot.NewDecimal(int64(len(set.Outcomes)-1), 0)
+	}
+	// A first pass only adds up the best asks, and stops as soon as an
+	// outcome has no usable book or the asks reach the payout: most
+	// updates of a large event end here without allocating.
+	left := payout
 	for i := range set.Outcomes {
 		q, ok := d.cheapest(&set.Outcomes[i], books, pairs, side, now)
 		if !ok {
 			return nil
 		}
-		qs = append(qs, q)
+		if left = left.Sub(q.ask.Price); left.Sign() <= 0 {
+			return nil
+		}
 	}
-	payout := polybot.One
-	if side == polybot.No {
-		payout = polybot.NewDecimal(int64(len(qs)-1), 0)
+	qs := make([]quote, len(set.Outcomes))
+	for i := range set.Outcomes {
+		qs[i], _ = d.cheapest(&set.Outcomes[i], books, pairs, side, now)
 	}
 	return d.buildSet(set.ID, now, payout, qs)
 }
@@ -113,19 +122,19 @@ func (d *Detector) rebalance(set *polybot.OutcomeSet, books Books, pairs Pairs, 
 func (d *Detector) cheapest(o *polybot.SetOutcome, books Books, pairs Pairs, side polybot.Outcome, now time.Time) (quote, bool) {
 	var best quote
 	found := false
-	for j, m := range o.Markets {
+	for j := range o.Markets {
 		if j > 0 && !joins(o, pairs) {
 			break
 		}
-		inst := m.Yes
+		inst := &o.Markets[j].Yes
 		if side == polybot.No {
-			inst = m.No
+			inst = &o.Markets[j].No
 		}
-		v := books(inst)
-		if !is(v, inst) {
+		v := books(*inst)
+		if !is(v, *inst) {
 			continue
 		}
-		q, ok := d.usable(v, inst, now)
+		q, ok := d.usable(v, *inst, now)
 		if !ok {
 			continue
 		}
