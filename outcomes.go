@@ -197,3 +197,54 @@ func (r *Relation) Validate() error {
 	}
 	return v.Err()
 }
+
+// WithPairs is s with each outcome's matched market on the other venue
+// added from the matched-market registry: an outcome whose own market is
+// one side of a pair gets the pair's other side as its second market,
+// joined by the pair's id. Pairs are added whether or not they are
+// approved yet (detection checks approval at every update, so an approval
+// or a withdrawal takes effect without rebuilding the set). An outcome
+// that already has two markets, or matches no pair, is kept as it is; a
+// market matched by two pairs takes the first. s is not modified.
+func (s *OutcomeSet) WithPairs(pairs []MarketPair) *OutcomeSet {
+	c := *s
+	c.Outcomes = make([]SetOutcome, len(s.Outcomes))
+	for i, o := range s.Outcomes {
+		o.Markets = append([]BinaryMarket(nil), o.Markets...)
+		if len(o.Markets) == 1 {
+			for j := range pairs {
+				if other, ok := pairs[j].otherSide(o.Markets[0]); ok {
+					o.Markets = append(o.Markets, other)
+					o.PairID = pairs[j].ID
+					break
+				}
+			}
+		}
+		c.Outcomes[i] = o
+	}
+	return &c
+}
+
+// otherSide is the pair's market on the venue m is not on, when m is one
+// of the pair's two markets.
+func (p *MarketPair) otherSide(m BinaryMarket) (BinaryMarket, bool) {
+	pm := BinaryMarket{
+		Yes: Instrument{Venue: Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketYes, Outcome: Yes},
+		No:  Instrument{Venue: Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketNo, Outcome: No},
+	}
+	k := BinaryMarket{
+		Yes: Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: Yes},
+		No:  Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: No},
+	}
+	switch m.Yes.Venue {
+	case Kalshi:
+		if m.Yes.Market == p.KalshiTicker && p.KalshiTicker != "" {
+			return pm, true
+		}
+	case Polymarket:
+		if m.Yes.Token == p.PolymarketYes && m.No.Token == p.PolymarketNo && p.PolymarketYes != "" {
+			return k, true
+		}
+	}
+	return BinaryMarket{}, false
+}

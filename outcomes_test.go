@@ -135,3 +135,73 @@ func TestRelationValidateNamesTheFieldAtFault(t *testing.T) {
 		})
 	}
 }
+
+func TestWithPairsAddsTheOtherVenuesMarketOfEachMatchedOutcome(t *testing.T) {
+	set := &OutcomeSet{ID: "fed", Name: "Fed", Venue: Kalshi, Exhaustive: true, Outcomes: []SetOutcome{
+		{Label: "Hold", Markets: []BinaryMarket{kalshiBinary("KXFEDDECISION-25DEC-H0")}},
+		{Label: "Cut 25 bp", Markets: []BinaryMarket{kalshiBinary("KXFEDDECISION-25DEC-C25")}},
+		{Label: "Cut more", Markets: []BinaryMarket{kalshiBinary("KXFEDDECISION-25DEC-C26")}},
+	}}
+	pairs := []MarketPair{
+		{ID: "other", KalshiTicker: "KXCPI-25DEC-T3", PolymarketYes: "cpi-yes", PolymarketNo: "cpi-no"},
+		{ID: "hold", KalshiTicker: "KXFEDDECISION-25DEC-H0", PolymarketYes: "hold-yes", PolymarketNo: "hold-no", PolymarketMkt: "0xhold"},
+		{ID: "cut", KalshiTicker: "KXFEDDECISION-25DEC-C25", PolymarketYes: "cut-yes", PolymarketNo: "cut-no", PolymarketMkt: "0xcut", Approved: true},
+		{ID: "cut-again", KalshiTicker: "KXFEDDECISION-25DEC-C25", PolymarketYes: "x-yes", PolymarketNo: "x-no"},
+	}
+	got := set.WithPairs(pairs)
+	if err := got.Validate(); err != nil {
+		t.Fatalf("assembled set: %v", err)
+	}
+	want := []struct {
+		pair  string
+		token string
+	}{{"hold", "hold-yes"}, {"cut", "cut-yes"}, {"", ""}}
+	for i, w := range want {
+		o := got.Outcomes[i]
+		if o.PairID != w.pair {
+			t.Errorf("outcome %d: pair %q, want %q", i, o.PairID, w.pair)
+		}
+		if w.pair == "" {
+			if len(o.Markets) != 1 {
+				t.Errorf("outcome %d: %d markets, want its own only", i, len(o.Markets))
+			}
+			continue
+		}
+		if len(o.Markets) != 2 || o.Markets[1].Yes != (Instrument{Venue: Polymarket, Market: "0x" + w.pair, Token: w.token, Outcome: Yes}) {
+			t.Errorf("outcome %d: markets %+v", i, o.Markets)
+		}
+	}
+	if len(set.Outcomes[0].Markets) != 1 || set.Outcomes[0].PairID != "" {
+		t.Errorf("WithPairs changed its receiver: %+v", set.Outcomes[0])
+	}
+
+	// From the Polymarket side, the Kalshi market is added.
+	pm := &OutcomeSet{ID: "pm", Name: "Fed", Venue: Polymarket, Outcomes: []SetOutcome{
+		{Label: "No change", Markets: []BinaryMarket{polymarketBinary("0xhold", "hold-yes", "hold-no")}},
+		{Label: "Other", Markets: []BinaryMarket{polymarketBinary("0xo", "o-yes", "o-no")}},
+	}}
+	got = pm.WithPairs(pairs)
+	if o := got.Outcomes[0]; o.PairID != "hold" || len(o.Markets) != 2 || o.Markets[1] != kalshiBinary("KXFEDDECISION-25DEC-H0") {
+		t.Errorf("Polymarket outcome: %+v", o)
+	}
+}
+
+func FuzzOutcomeSetAndRelationValidateNeverPanic(f *testing.F) {
+	f.Add("id", "name", "KX-1", "tok", "note", 2)
+	f.Fuzz(func(t *testing.T, id, name, ticker, token, note string, n int) {
+		s := &OutcomeSet{ID: id, Name: name, Venue: Kalshi, ResolutionNotes: note}
+		for i := range n % 70 {
+			m := kalshiBinary(ticker + string(rune('a'+i%26)))
+			if i%3 == 0 {
+				m = polymarketBinary(ticker, token, token+"-no")
+			}
+			s.Outcomes = append(s.Outcomes, SetOutcome{Label: name, Markets: []BinaryMarket{m}, PairID: id})
+		}
+		_ = s.Validate()
+		_ = s.WithPairs([]MarketPair{{ID: id, KalshiTicker: ticker, PolymarketYes: token}}).Validate()
+		r := &Relation{ID: id, Name: name, Kind: RelationImplies, A: kalshiBinary(ticker), B: polymarketBinary(ticker, token, name), SetA: id, SetB: note}
+		_ = r.Validate()
+		r.Kind = RelationEquivalent
+		_ = r.Validate()
+	})
+}
