@@ -407,3 +407,28 @@ func TestOverlapKindIsEmptyForOtherStrategies(t *testing.T) {
 		t.Fatalf("single-platform: %+v kind %q", o, OverlapKind(o))
 	}
 }
+
+func TestASetAssembledFromTheRegistryTradesOnlyItsApprovedPairs(t *testing.T) {
+	pairs := []polybot.MarketPair{
+		{ID: "hold", Name: "Hold", KalshiTicker: "KXFEDDECISION-25DEC-H0", PolymarketYes: "pm-hold-yes", PolymarketNo: "pm-hold-no", PolymarketMkt: "0xhold"},
+		{ID: "cut", Name: "Cut", KalshiTicker: "KXFEDDECISION-25DEC-C25", PolymarketYes: "pm-cut-yes", PolymarketNo: "pm-cut-no", PolymarketMkt: "0xcut", Approved: true},
+	}
+	set := fedSet().WithPairs(pairs)
+	byID := func(id string) *polybot.MarketPair {
+		for i := range pairs {
+			if pairs[i].ID == id {
+				return &pairs[i]
+			}
+		}
+		return nil
+	}
+	// Polymarket is cheaper on both matched outcomes, 0.25 and 0.33, but
+	// only the cut's pair is approved: Kalshi's hold 0.30 + Polymarket's
+	// cut 0.33 + Kalshi's 0.30 = 0.93, fees 0.0147 twice as before.
+	b := sideBooks(polybot.Yes, fedMarkets, &bk{ask: "0.30", size: "100"}, &bk{ask: "0.35", size: "100"}, &bk{ask: "0.30", size: "100"}).
+		add(pmHold.Yes, &bk{ask: "0.25", size: "500"}).add(pmCut.Yes, &bk{ask: "0.33", size: "500"})
+	o := detector(DefaultFees()).RebalanceLong(set, b.get, byID)
+	checkOpp(t, o, polybot.StrategyOverlapping, &wantOpp{
+		legs: []wantLeg{{fedHold.Yes, "0.30", "0.0147"}, {pmCut.Yes, "0.33", "0"}, {fedBig.Yes, "0.30", "0.0147"}},
+		size: "100", cost: "0.9594", gross: "0.07", fees: "0.0294", net: "0.0406", profitPct: "4.231811"})
+}
