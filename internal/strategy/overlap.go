@@ -108,9 +108,15 @@ func (d *Detector) rebalance(set *polybot.OutcomeSet, books Books, pairs Pairs, 
 			return nil
 		}
 	}
+	// The second pass keeps the quotes. Books may answer with newer views
+	// than the first pass saw: buildSet judges these.
 	qs := make([]quote, len(set.Outcomes))
 	for i := range set.Outcomes {
-		qs[i], _ = d.cheapest(&set.Outcomes[i], books, pairs, side, now)
+		q, ok := d.cheapest(&set.Outcomes[i], books, pairs, side, now)
+		if !ok {
+			return nil
+		}
+		qs[i] = q
 	}
 	return d.buildSet(set.ID, now, payout, qs)
 }
