@@ -432,3 +432,18 @@ func TestASetAssembledFromTheRegistryTradesOnlyItsApprovedPairs(t *testing.T) {
 		legs: []wantLeg{{fedHold.Yes, "0.30", "0.0147"}, {pmCut.Yes, "0.33", "0"}, {fedBig.Yes, "0.30", "0.0147"}},
 		size: "100", cost: "0.9594", gross: "0.07", fees: "0.0294", net: "0.0406", profitPct: "4.231811"})
 }
+
+func TestABookThatGoesAwayBetweenThePassesYieldsNothing(t *testing.T) {
+	b := sideBooks(polybot.Yes, fedMarkets, &bk{ask: "0.30", size: "100"}, &bk{ask: "0.35", size: "100"}, &bk{ask: "0.30", size: "100"})
+	calls := 0
+	flaky := func(inst polybot.Instrument) *marketdata.View {
+		calls++
+		if calls > len(fedMarkets) { // the first pass saw every book
+			return nil
+		}
+		return b.get(inst)
+	}
+	if o := detector(noFees).RebalanceLong(fedSet(), flaky, nil); o != nil {
+		t.Fatalf("traded a set whose book went away: %+v", o)
+	}
+}
