@@ -447,3 +447,39 @@ func TestABookThatGoesAwayBetweenThePassesYieldsNothing(t *testing.T) {
 		t.Fatalf("traded a set whose book went away: %+v", o)
 	}
 }
+
+func TestWantsFiltersOverlappingOpportunitiesByToggleAndMinimumProfit(t *testing.T) {
+	d := detector(DefaultFees())
+	// 1.19409 % (TestImplication's first row) and 0.462125 % (TestRebalanceLong's).
+	impl := d.Implication(ladder(), books{}.add(above3625.Yes, &bk{ask: "0.70", size: "100"}).add(above3875.No, &bk{ask: "0.26", size: "300"}).get)
+	long := d.RebalanceLong(fedSet(), sideBooks(polybot.Yes, fedMarkets, &bk{ask: "0.30", size: "100"}, &bk{ask: "0.35", size: "100"}, &bk{ask: "0.30", size: "100"}).get, nil)
+	if impl == nil || long == nil {
+		t.Fatalf("fixtures: %+v %+v", impl, long)
+	}
+	all := polybot.Features{SinglePlatform: true, CrossPlatform: true, OverlappingArb: true}
+	cfg := func(on bool, min string) *polybot.Config {
+		c := polybot.DefaultConfig(polybot.ID{}, t0)
+		c.EnableOverlappingArb = on
+		c.MinProfitPct = dec(min)
+		return c
+	}
+	tests := []struct {
+		name     string
+		cfg      *polybot.Config
+		features polybot.Features
+		o        *polybot.Opportunity
+		want     bool
+	}{
+		{"an implication at 1.19409% passes the default 1% minimum", cfg(true, "1"), all, impl, true},
+		{"a minimum one micro above it rejects it", cfg(true, "1.194091"), all, impl, false},
+		{"a long set at 0.462125% is below the default 1%", cfg(true, "1"), all, long, false},
+		{"a 0.4% minimum takes the long set", cfg(true, "0.4"), all, long, true},
+		{"the toggle off rejects both", cfg(false, "0"), all, impl, false},
+		{"a plan without overlapping arbitrage rejects it", cfg(true, "0"), polybot.Features{SinglePlatform: true, CrossPlatform: true}, impl, false},
+	}
+	for _, tc := range tests {
+		if got := Wants(tc.cfg, tc.features, tc.o); got != tc.want {
+			t.Errorf("%s: Wants = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
