@@ -1,0 +1,250 @@
+package polybot
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Overlapping arbitrage trades markets whose outcomes are tied together:
+// the mutually exclusive outcome markets of one event (an OutcomeSet), and
+// pairs of markets an admin has related (a Relation). This file holds
+// their rules; detection lives in internal/strategy.
+
+// Bounds on the overlap registry's records.
+const (
+	MaxSetOutcomes     = 64 // outcomes in one set (Kalshi and Polymarket events list far fewer)
+	MaxOutcomeMarkets  = 2  // markets per outcome: its home venue's, and one matched on the other venue
+	maxOverlapIDChars  = 64
+	maxOverlapName     = 200
+	maxOverlapNotes    = 4000
+	maxOverlapRefChars = 128
+)
+
+// BinaryMarket is one YES/NO market as its two instruments: a Polymarket
+// condition's two tokens, or a Kalshi ticker's two sides.
+type BinaryMarket struct {
+	Yes Instrument `json:"yes"`
+	No  Instrument `json:"no"`
+}
+
+// check adds what is wrong with m to v under field: both instruments valid,
+// YES and NO outcomes in their places, one venue, one market.
+func (m BinaryMarket) check(v Validation, field string) {
+	if err := CheckInstrument(m.Yes); err != nil {
+		v.Add(field+".yes", ErrorFields(err)["instrument"])
+		return
+	}
+	if err := CheckInstrument(m.No); err != nil {
+		v.Add(field+".no", ErrorFields(err)["instrument"])
+		return
+	}
+	for _, s := range []struct {
+		name, text string
+	}{{"yes.market", m.Yes.Market}, {"yes.token", m.Yes.Token}, {"no.market", m.No.Market}, {"no.token", m.No.Token}} {
+		v.checkText(field+"."+s.name, s.text, maxOverlapRefChars)
+	}
+	switch {
+	case m.Yes.Venue != Polymarket && m.Yes.Venue != Kalshi:
+		v.Add(field+".yes", "must be on polymarket or kalshi")
+	case m.Yes.Outcome != Yes:
+		v.Add(field+".yes", "must be a YES instrument")
+	case m.No.Outcome != No:
+		v.Add(field+".no", "must be a NO instrument")
+	case m.Yes.Venue != m.No.Venue:
+		v.Add(field+".no", "must be on the YES instrument's venue")
+	case m.Yes.Venue == Polymarket && (m.Yes.Token == "" || m.No.Token == "" || m.Yes.Token == m.No.Token):
+		v.Add(field+".no", "needs two distinct Polymarket tokens")
+	case m.Yes.Venue == Kalshi && (m.Yes.Market == "" || m.Yes.Market != m.No.Market):
+		v.Add(field+".no", "must be the YES instrument's Kalshi market")
+	case m.Yes.Market != m.No.Market:
+		v.Add(field+".no", "must be the YES instrument's market")
+	}
+}
+
+// SetOutcome is one outcome of an OutcomeSet. Markets[0] is the outcome's
+// market on the set's own venue (the event the set was read from); a
+// second market, on the other venue, is the same outcome only through the
+// matched pair PairID, and is traded only while an admin approves that
+// pair.
+type SetOutcome struct {
+	Label   string         `json:"label"`
+	Markets []BinaryMarket `json:"markets"`
+	PairID  string         `json:"pair_id,omitempty"`
+}
+
+// OutcomeSet is the mutually exclusive outcome markets of one event: at
+// most one of them resolves YES. Exhaustive says that exactly one does
+// (the outcomes cover every case, e.g. a Kalshi event with
+// mutually_exclusive whose markets cover every result, or a Polymarket
+// negRisk event without placeholder outcomes). A set not known to be
+// exhaustive is never traded as a rebalancing set: buying every YES of it
+// may pay nothing.
+type OutcomeSet struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Venue is the venue the set's event was read from; Event its id there
+	// (Polymarket negRiskMarketID or event slug, Kalshi event ticker).
+	Venue           Platform     `json:"venue"`
+	Event           string       `json:"event"`
+	Outcomes        []SetOutcome `json:"outcomes"`
+	Exhaustive      bool         `json:"exhaustive"`
+	ResolutionNotes string       `json:"resolution_notes"`
+	CreatedAt       time.Time    `json:"created_at"`
+	UpdatedAt       time.Time    `json:"updated_at"`
+}
+
+// Validate checks a set: 2 to MaxSetOutcomes labelled outcomes, each with
+// its market on the set's venue first and at most one matched market on
+// another venue (with its pair), and no instrument in two outcomes.
+func (s *OutcomeSet) Validate() error {
+	v := Validation{}
+	v.checkRequiredText("id", s.ID, maxOverlapIDChars)
+	v.checkRequiredText("name", s.Name, maxOverlapName)
+	v.checkText("event", s.Event, maxOverlapRefChars)
+	v.checkText("resolution_notes", s.ResolutionNotes, maxOverlapNotes)
+	if s.Venue != Polymarket && s.Venue != Kalshi {
+		v.Add("venue", "must be polymarket or kalshi")
+	}
+	if n := len(s.Outcomes); n < 2 || n > MaxSetOutcomes {
+		v.Add("outcomes", fmt.Sprintf("must be 2-%d outcomes", MaxSetOutcomes))
+	}
+	seen := map[string]string{}
+	for i, o := range s.Outcomes {
+		f := "outcomes[" + strconv.Itoa(i) + "]"
+		v.checkRequiredText(f+".label", o.Label, maxOverlapName)
+		v.checkText(f+".pair_id", o.PairID, maxOverlapIDChars)
+		if n := len(o.Markets); n < 1 || n > MaxOutcomeMarkets {
+			v.Add(f+".markets", fmt.Sprintf("must be 1-%d markets", MaxOutcomeMarkets))
+			continue
+		}
+		for j, m := range o.Markets {
+			mf := f + ".markets[" + strconv.Itoa(j) + "]"
+			m.check(v, mf)
+			for _, inst := range []Instrument{m.Yes, m.No} {
+				if prev, dup := seen[inst.Key()]; dup {
+					v.Add(mf, "repeats the instrument of "+prev)
+				}
+				seen[inst.Key()] = mf
+			}
+		}
+		if o.Markets[0].Yes.Venue != s.Venue {
+			v.Add(f+".markets[0]", "must be on the set's venue")
+		}
+		if len(o.Markets) == 2 {
+			switch {
+			case o.Markets[1].Yes.Venue == o.Markets[0].Yes.Venue:
+				v.Add(f+".markets[1]", "must be on the other venue")
+			case o.PairID == "":
+				v.Add(f+".pair_id", "is required to join two venues' markets")
+			}
+		}
+	}
+	return v.Err()
+}
+
+// Relation kinds.
+const (
+	// RelationImplies: when A resolves YES, so does B (P(A) ≤ P(B)), e.g.
+	// "rate above 3.875%" implies "rate above 3.625%".
+	RelationImplies = "implies"
+	// RelationEquivalent: the outcome sets SetA and SetB (one per venue)
+	// list the same outcomes in the same order, resolving alike.
+	RelationEquivalent = "equivalent"
+)
+
+// Relation is an entry of the relations registry, kept like the matched
+// pairs: an admin records a logical tie between markets after reading
+// their resolution rules, and only an Approved relation trades.
+type Relation struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// A and B are the two markets of an implication (A implies B).
+	A BinaryMarket `json:"a"`
+	B BinaryMarket `json:"b"`
+	// SetA and SetB are the ids of two equivalent outcome sets.
+	SetA            string    `json:"set_a,omitempty"`
+	SetB            string    `json:"set_b,omitempty"`
+	ResolutionNotes string    `json:"resolution_notes"`
+	Approved        bool      `json:"approved"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Validate checks an admin's relation: an implication names two distinct
+// markets, an equivalence two distinct outcome sets.
+func (r *Relation) Validate() error {
+	v := Validation{}
+	v.checkRequiredText("id", r.ID, maxOverlapIDChars)
+	v.checkRequiredText("name", r.Name, maxOverlapName)
+	v.checkText("resolution_notes", r.ResolutionNotes, maxOverlapNotes)
+	switch r.Kind {
+	case RelationImplies:
+		r.A.check(v, "a")
+		r.B.check(v, "b")
+		if r.A.Yes.Key() == r.B.Yes.Key() {
+			v.Add("b", "must be another market than a")
+		}
+	case RelationEquivalent:
+		v.checkRequiredText("set_a", r.SetA, maxOverlapIDChars)
+		v.checkRequiredText("set_b", r.SetB, maxOverlapIDChars)
+		if r.SetA != "" && r.SetA == r.SetB {
+			v.Add("set_b", "must be another set than set_a")
+		}
+	default:
+		v.Add("kind", "must be implies or equivalent")
+	}
+	return v.Err()
+}
+
+// WithPairs is s with each outcome's matched market on the other venue
+// added from the matched-market registry: an outcome whose own market is
+// one side of a pair gets the pair's other side as its second market,
+// joined by the pair's id. Pairs are added whether or not they are
+// approved yet (detection checks approval at every update, so an approval
+// or a withdrawal takes effect without rebuilding the set). An outcome
+// that already has two markets, or matches no pair, is kept as it is; a
+// market matched by two pairs takes the first. s is not modified.
+func (s *OutcomeSet) WithPairs(pairs []MarketPair) *OutcomeSet {
+	c := *s
+	c.Outcomes = make([]SetOutcome, len(s.Outcomes))
+	for i, o := range s.Outcomes {
+		o.Markets = append([]BinaryMarket(nil), o.Markets...)
+		if len(o.Markets) == 1 {
+			for j := range pairs {
+				if other, ok := pairs[j].otherSide(o.Markets[0]); ok {
+					o.Markets = append(o.Markets, other)
+					o.PairID = pairs[j].ID
+					break
+				}
+			}
+		}
+		c.Outcomes[i] = o
+	}
+	return &c
+}
+
+// otherSide is the pair's market on the venue m is not on, when m is one
+// of the pair's two markets.
+func (p *MarketPair) otherSide(m BinaryMarket) (BinaryMarket, bool) {
+	pm := BinaryMarket{
+		Yes: Instrument{Venue: Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketYes, Outcome: Yes},
+		No:  Instrument{Venue: Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketNo, Outcome: No},
+	}
+	k := BinaryMarket{
+		Yes: Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: Yes},
+		No:  Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: No},
+	}
+	switch m.Yes.Venue {
+	case Kalshi:
+		if m.Yes.Market == p.KalshiTicker && p.KalshiTicker != "" {
+			return pm, true
+		}
+	case Polymarket:
+		if m.Yes.Token == p.PolymarketYes && m.No.Token == p.PolymarketNo && p.PolymarketYes != "" {
+			return k, true
+		}
+	}
+	return BinaryMarket{}, false
+}
