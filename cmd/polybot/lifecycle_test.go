@@ -82,3 +82,31 @@ func TestServeWithAnOpenDashboardStopsCleanlyInUnderASecond(t *testing.T) {
 	}
 	t.Logf("stopped in %s", took.Round(time.Millisecond))
 }
+
+// TestServeSimStartsAgainOnTheSameDataDirectory: the README's command,
+// run a second time in the same place, starts as it did the first time
+// (today's demo user and data are kept).
+func TestServeSimStartsAgainOnTheSameDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"serve", "--sim", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "error"},
+				func(string) string { return "" }, strings.NewReader(""), pw, io.Discard)
+			pw.Close()
+		}()
+		sc := bufio.NewScanner(pr)
+		listening := false
+		for !listening && sc.Scan() {
+			listening = strings.HasPrefix(sc.Text(), "PolyBot is listening on ")
+		}
+		go func() { _, _ = io.Copy(io.Discard, pr) }()
+		cancel()
+		err := <-done
+		if !listening || err != nil {
+			t.Fatalf("start %d of serve --sim on one data directory: listening %v, %v", i+1, listening, err)
+		}
+	}
+}

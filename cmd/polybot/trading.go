@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
@@ -166,9 +165,11 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	ep := f.endpoints()
 	var kSigner *kalshi.Signer
 	if mode == "sim" {
-		// The platform's own Kalshi market-data key, registered with the simulator.
-		keyPath := filepath.Join(db.dataDir, "sim-kalshi-marketdata.pem")
-		dk, err := kalshisim.GenerateDemoKey(keyPath)
+		// The platform's own Kalshi market-data key, registered with the
+		// simulator. The simulator is new on every start, so the key lives
+		// in memory only: a second `serve --sim` on the same data directory
+		// starts as the first did.
+		dk, err := kalshisim.NewKey()
 		if err != nil {
 			return nil, fmt.Errorf("sim market-data key: %w", err)
 		}
@@ -185,11 +186,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		}
 		t.sims, ep = s, s.venues()
 		t.kalshiBalance, _ = polybot.ParseDecimal(sf.kalshiBalance) // start checked it
-		pem, err := os.ReadFile(dk.PrivateKeyPath)
-		if err != nil {
-			return nil, err
-		}
-		key, err := kalshi.ParsePrivateKey(pem)
+		key, err := kalshi.ParsePrivateKey(dk.PrivateKeyPEM)
 		if err != nil {
 			return nil, err
 		}
