@@ -243,41 +243,10 @@ func (d *Detector) build(strategy, pairID string, now time.Time, qs ...quote) *p
 	return o
 }
 
-// price sets o's size (rounded down to every leg's lot) and its per-set
-// fees and edges for that size; false when a price is off its tick, the
-// size is below a leg's minimum order, or the edge is gone.
+// price sets o's size and its per-set fees and edges for a set that pays
+// $1 (see priceSet in overlap.go, which prices any payout).
 func (d *Detector) price(o *polybot.Opportunity, size polybot.Decimal) bool {
-	lot, least := polybot.Zero, polybot.Zero
-	for i := range o.Legs {
-		r := d.facts.Rules(o.Legs[i].Instrument)
-		if !r.OnTick(o.Legs[i].Price) {
-			d.offTick.Add(1)
-			return false
-		}
-		lot, least = lot.Max(r.Lot), least.Max(r.MinSize)
-	}
-	size = size.Floor(lot)
-	if size.Sign() <= 0 || size.LessThan(least) {
-		d.belowMin.Add(1)
-		return false
-	}
-	prices, fees := polybot.Zero, polybot.Zero
-	for i := range o.Legs {
-		l := &o.Legs[i]
-		l.Fee = perSetFee(d.fees, l.Instrument, l.Price, size)
-		prices = prices.Add(l.Price)
-		fees = fees.Add(l.Fee)
-	}
-	o.Size = size
-	o.GrossEdge = polybot.One.Sub(prices)
-	o.Fees = fees
-	o.NetEdge = o.GrossEdge.Sub(fees)
-	o.Cost = prices.Add(fees)
-	if o.NetEdge.Sign() <= 0 {
-		return false
-	}
-	o.ProfitPct = o.NetEdge.MulInt(100).Div(o.Cost)
-	return true
+	return d.priceSet(o, size, polybot.One)
 }
 
 // Resize re-prices o for a tenant buying sets sets (at most o.Size, rounded
@@ -289,7 +258,9 @@ func (d *Detector) Resize(o *polybot.Opportunity, sets polybot.Decimal) (*polybo
 	}
 	c := *o
 	c.Legs = slices.Clone(o.Legs)
-	if !d.price(&c, sets.Min(o.Size)) {
+	// A set pays what it paid when detected: $1, or n − 1 for a short
+	// rebalancing set.
+	if !d.priceSet(&c, sets.Min(o.Size), Payout(o)) {
 		return nil, false
 	}
 	return &c, true

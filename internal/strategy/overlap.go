@@ -1,7 +1,6 @@
 package strategy
 
 import (
-	"slices"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -30,9 +29,8 @@ import (
 //
 // (payout 1 for long sets and implications, n − 1 for short sets), and
 // PairID is the outcome set's or the relation's id. A short set's
-// opportunity therefore pays more than $1 a set: Detector.Resize prices
-// against $1 and refuses it, so re-price overlapping opportunities with
-// ResizeOverlap, which reads the payout back from the opportunity.
+// opportunity therefore pays more than $1 a set; Detector.Resize reads the
+// payout back from the opportunity (Payout), so it re-prices every kind.
 
 // Books finds the hub's current view of an instrument: nil when the caller
 // has none (the legs that need it are not traded).
@@ -226,10 +224,10 @@ func (d *Detector) buildSet(id string, now time.Time, payout polybot.Decimal, qs
 	return o
 }
 
-// priceSet is price (detect.go) against payout instead of $1: it sets o's
-// size (rounded down to every leg's lot) and its per-set fees and edges;
-// false when a price is off its tick, the size is below a leg's minimum,
-// or the edge is gone.
+// priceSet sets o's size (rounded down to every leg's lot) and its per-set
+// fees and edges for a set that pays payout; false when a price is off its
+// tick, the size is below a leg's minimum, or the edge is gone. Every
+// strategy prices through it ($1 a set but for short rebalancing).
 func (d *Detector) priceSet(o *polybot.Opportunity, size, payout polybot.Decimal) bool {
 	lot, least := polybot.Zero, polybot.Zero
 	for i := range o.Legs {
@@ -272,19 +270,4 @@ func Payout(o *polybot.Opportunity) polybot.Decimal {
 		p = p.Add(o.Legs[i].Price)
 	}
 	return p
-}
-
-// ResizeOverlap is Resize for an overlapping opportunity: it re-prices o
-// for sets sets (at most o.Size, rounded down to the lot) against o's own
-// payout. The ID stays o's; o is not modified.
-func (d *Detector) ResizeOverlap(o *polybot.Opportunity, sets polybot.Decimal) (*polybot.Opportunity, bool) {
-	if o == nil || len(o.Legs) == 0 {
-		return nil, false
-	}
-	c := *o
-	c.Legs = slices.Clone(o.Legs)
-	if !d.priceSet(&c, sets.Min(o.Size), Payout(o)) {
-		return nil, false
-	}
-	return &c, true
 }

@@ -233,7 +233,7 @@ func TestRebalanceShort(t *testing.T) {
 	}
 }
 
-func TestResizeOverlapPricesAgainstTheSetsOwnPayout(t *testing.T) {
+func TestResizePricesAShortSetAgainstItsOwnPayout(t *testing.T) {
 	d := detector(DefaultFees())
 	o := d.RebalanceShort(fedSet(), sideBooks(polybot.No, fedMarkets,
 		&bk{ask: "0.60", size: "100"}, &bk{ask: "0.65", size: "100"}, &bk{ask: "0.70", size: "100"}).get, nil)
@@ -243,22 +243,17 @@ func TestResizeOverlapPricesAgainstTheSetsOwnPayout(t *testing.T) {
 	// 10 sets: ceil(0.168) = 0.17 → 0.017, ceil(0.15925) = 0.16 → 0.016,
 	// ceil(0.147) = 0.15 → 0.015; 0.048 of fees, 0.002 net of 2 − 1.95,
 	// 0.2/1.998 = 0.1001001…%.
-	r, ok := d.ResizeOverlap(o, dec("10"))
+	r, ok := d.Resize(o, dec("10"))
 	if !ok || r.Size != dec("10") || r.Fees != dec("0.048") || r.NetEdge != dec("0.002") || r.Cost != dec("1.998") || r.ProfitPct != dec("0.1001") || r.ID != o.ID {
 		t.Fatalf("10 sets: %+v, %v", r, ok)
 	}
 	// 3 sets: ceil(0.0504) = 0.06 → 0.02, ceil(0.047775) = 0.05 →
 	// 0.016667, ceil(0.0441) = 0.05 → 0.016667: 0.053334 > 0.05.
-	if r, ok := d.ResizeOverlap(o, dec("3")); ok {
+	if r, ok := d.Resize(o, dec("3")); ok {
 		t.Errorf("3 sets pay more in fees than the edge: %+v", r)
 	}
-	// Resize prices against $1, so it refuses a set paying 2: the engine
-	// must use ResizeOverlap for overlapping opportunities.
-	if r, ok := d.Resize(o, dec("10")); ok {
-		t.Errorf("Resize took a short set as paying $1: %+v", r)
-	}
 	if o.Size != dec("100") || o.Fees != dec("0.0475") {
-		t.Errorf("ResizeOverlap changed the original: %+v", o)
+		t.Errorf("Resize changed the original: %+v", o)
 	}
 }
 
