@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// MarkFunc returns the current mark (best bid, what a position could be
-// sold for) of an instrument, and whether one is known.
-type MarkFunc func(Instrument) (Decimal, bool)
-
 // Mark is an instrument's last good price: its best bid, and when the book
 // showed it. A book that is not live now (reconnecting, resynchronising)
 // keeps its last good mark, flagged Stale: a hedged position is never
@@ -39,7 +35,6 @@ const (
 	RiskDailyLoss    = "max_daily_loss"
 	RiskPositions    = "max_positions"
 	RiskQuota        = "monthly_trade_limit"
-	RiskUnpriced     = "unpriced_position"
 )
 
 func riskError(code, reason, msg string) error {

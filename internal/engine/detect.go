@@ -194,13 +194,3 @@ func (h hubBooks) View(inst polybot.Instrument) (*marketdata.View, bool) {
 	}
 	return v, true
 }
-
-// mark returns an instrument's best bid: what a position could be sold for.
-func (h hubBooks) mark(inst polybot.Instrument) (polybot.Decimal, bool) {
-	v, ok := h.View(inst)
-	if !ok {
-		return polybot.Zero, false
-	}
-	b, ok := v.BestBid()
-	return b.Price, ok
-}
