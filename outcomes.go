@@ -90,8 +90,12 @@ type OutcomeSet struct {
 	Outcomes        []SetOutcome `json:"outcomes"`
 	Exhaustive      bool         `json:"exhaustive"`
 	ResolutionNotes string       `json:"resolution_notes"`
-	CreatedAt       time.Time    `json:"created_at"`
-	UpdatedAt       time.Time    `json:"updated_at"`
+	// Approved is the admin's word that the set is what it says (its
+	// outcomes exclusive and, if Exhaustive, exhaustive) after reading the
+	// event's rules. Only an approved, exhaustive set trades.
+	Approved  bool      `json:"approved"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Validate checks a set: 2 to MaxSetOutcomes labelled outcomes, each with
@@ -141,6 +145,22 @@ func (s *OutcomeSet) Validate() error {
 		}
 	}
 	return v.Err()
+}
+
+// Tradable reports whether s may be traded as a rebalancing set: an
+// admin approved it and its outcomes are exhaustive.
+func (s *OutcomeSet) Tradable() bool { return s != nil && s.Approved && s.Exhaustive }
+
+// Hedges are the registry entries whose legs, held together, pay a known
+// amount at resolution: approved matched pairs (YES on one venue with NO
+// on the other), approved exhaustive outcome sets (every YES pays $1,
+// every NO pays n − 1) and approved implications (YES on B with NO on A
+// pays at least $1). The risk gate and the P&L reports net holdings
+// against them (see LockedPnL); entries not approved are ignored.
+type Hedges struct {
+	Pairs     []*MarketPair
+	Sets      []*OutcomeSet
+	Relations []*Relation
 }
 
 // Relation kinds.
