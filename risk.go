@@ -22,9 +22,9 @@ type Valuer interface {
 	// Fees is the venues' fee model: an unmatched holding is worth its bid
 	// less the fee of selling it.
 	Fees() FeeModel
-	// Pairs are the approved matched-market pairs whose legs make complete
-	// sets across venues.
-	Pairs() []*MarketPair
+	// Hedges are the registry entries whose legs make complete sets: the
+	// matched pairs, outcome sets and relations (only approved ones count).
+	Hedges() Hedges
 }
 
 // Risk rejection reasons, in Error.Fields["risk"].
@@ -282,11 +282,11 @@ func TodayRisk(tx TenantTx, c *Config, p *Profile, mode ExecMode, v Valuer, open
 
 // Valuation is what a tenant's holdings in one mode are worth now.
 type Valuation struct {
-	Sets     []LockedSet     `json:"sets"`      // complete sets, $1 each at resolution
-	SetValue Decimal         `json:"set_value"` // Σ sets
+	Sets     []LockedSet     `json:"sets"`      // complete sets, each worth its payout at resolution
+	SetValue Decimal         `json:"set_value"` // Σ sets × payout
 	Open     []ValuedHolding `json:"open"`      // the unmatched remainder, marked
 	Value    Decimal         `json:"value"`     // SetValue + Σ Open.Value
-	// Locked is the edge of the complete sets: $1 each less their cost
+	// Locked is the edge of the complete sets: their payout less their cost
 	// (fees included). Unrealized is the open remainder's value less its
 	// cost (fees included). Both are net of every fee.
 	Locked     Decimal    `json:"locked"`
@@ -306,26 +306,28 @@ type ValuedHolding struct {
 	Value      Decimal    `json:"value"` // Size × bid − ExitFee (never below zero)
 }
 
-// Value values holdings in mode: complete sets (YES + NO of one market, or
-// across an approved pair) are netted first and each is worth $1 (neither
-// Polymarket nor Kalshi charges a fee at settlement); the unmatched
+// Value values holdings in mode: complete sets (see LockedSet: YES + NO of
+// one market or across an approved pair, every outcome of an approved
+// exhaustive set, both legs of an approved implication) are netted first
+// and each is worth its payout (neither Polymarket nor Kalshi charges a fee
+// at settlement); the unmatched
 // remainder is marked at its last good bid less the fee of selling it. A
 // holding whose book was never seen is valued at cost and counted in
 // Unpriced; one whose book is not live keeps its last good mark, counted in
 // StaleMarks. v may be nil (every holding at cost).
 func Value(hs []*Holding, mode ExecMode, v Valuer) Valuation {
-	var pairs []*MarketPair
+	var hedges Hedges
 	var fees FeeModel = NoFees{}
 	if v != nil {
-		pairs = v.Pairs()
+		hedges = v.Hedges()
 		if f := v.Fees(); f != nil {
 			fees = f
 		}
 	}
-	sets, rest := matchSets(hs, pairs, mode)
+	sets, rest := matchSets(hs, hedges, mode)
 	out := Valuation{Sets: sets, Open: []ValuedHolding{}}
 	for _, s := range sets {
-		out.SetValue = out.SetValue.Add(s.Sets)
+		out.SetValue = out.SetValue.Add(s.Sets.Mul(s.Payout))
 		out.Locked = out.Locked.Add(s.Edge)
 	}
 	out.Value = out.SetValue

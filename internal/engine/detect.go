@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"slices"
+	"strconv"
+
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/strategy"
@@ -24,12 +27,16 @@ type Market struct {
 	Yes, No polybot.Instrument
 }
 
-// Universe is what the engine watches: the approved matched-market pairs
-// (cross-platform, and each side as a single-platform market) and other
-// single-platform markets.
+// Universe is what the engine watches: the matched-market pairs
+// (cross-platform on the approved ones, and each side as a single-platform
+// market), other single-platform markets, and the overlap registry: the
+// venues' outcome sets and the admin's relations (overlapping arbitrage
+// trades the approved, exhaustive sets and the approved implications).
 type Universe struct {
-	Pairs   []*polybot.MarketPair
-	Markets []Market
+	Pairs     []*polybot.MarketPair
+	Markets   []Market
+	Sets      []*polybot.OutcomeSet
+	Relations []*polybot.Relation
 }
 
 // PairMarkets returns the two single-venue markets of a pair.
@@ -45,7 +52,7 @@ func PairMarkets(p *polybot.MarketPair) (pm, k Market) {
 	return pm, k
 }
 
-// pairs returns the approved pairs only.
+// approved returns the approved pairs only.
 func (u Universe) approved() []*polybot.MarketPair {
 	var out []*polybot.MarketPair
 	for _, p := range u.Pairs {
@@ -54,6 +61,89 @@ func (u Universe) approved() []*polybot.MarketPair {
 		}
 	}
 	return out
+}
+
+// equivalencePairs turns each equivalence relation between a Polymarket
+// and a Kalshi outcome set of the same size into one matched pair per
+// outcome (outcome i of one set is outcome i of the other), approved
+// exactly when the relation is. The id is the relation's, with the
+// outcome's index.
+func (u Universe) equivalencePairs() []*polybot.MarketPair {
+	byID := map[string]*polybot.OutcomeSet{}
+	for _, s := range u.Sets {
+		if s != nil {
+			byID[s.ID] = s
+		}
+	}
+	var out []*polybot.MarketPair
+	for _, r := range u.Relations {
+		if r == nil || r.Kind != polybot.RelationEquivalent {
+			continue
+		}
+		a, b := byID[r.SetA], byID[r.SetB]
+		if a == nil || b == nil || len(a.Outcomes) != len(b.Outcomes) || a.Venue == b.Venue {
+			continue
+		}
+		if a.Venue != polybot.Polymarket {
+			a, b = b, a
+		}
+		for i := range a.Outcomes {
+			if len(a.Outcomes[i].Markets) == 0 || len(b.Outcomes[i].Markets) == 0 {
+				continue
+			}
+			pm, k := a.Outcomes[i].Markets[0], b.Outcomes[i].Markets[0]
+			out = append(out, &polybot.MarketPair{ID: r.ID + "#" + strconv.Itoa(i), Name: r.Name + ": " + a.Outcomes[i].Label,
+				PolymarketYes: pm.Yes.Token, PolymarketNo: pm.No.Token, PolymarketMkt: pm.Yes.Market, KalshiTicker: k.Yes.Market,
+				ResolutionNotes: r.ResolutionNotes, Approved: r.Approved})
+		}
+	}
+	return out
+}
+
+// allPairs is the registry's pairs and the pairs equivalences imply.
+func (u Universe) allPairs() []*polybot.MarketPair {
+	return append(slices.Clip(u.Pairs), u.equivalencePairs()...)
+}
+
+// sets are the outcome sets overlapping arbitrage trades: approved and
+// exhaustive, each outcome joined to its matched market on the other
+// venue where a pair (or an equivalence) names one.
+func (u Universe) sets() []*polybot.OutcomeSet {
+	var pairs []polybot.MarketPair
+	for _, p := range u.allPairs() {
+		if p != nil {
+			pairs = append(pairs, *p)
+		}
+	}
+	var out []*polybot.OutcomeSet
+	for _, s := range u.Sets {
+		if s.Tradable() {
+			out = append(out, s.WithPairs(pairs))
+		}
+	}
+	return out
+}
+
+// implications are the approved implication relations.
+func (u Universe) implications() []*polybot.Relation {
+	var out []*polybot.Relation
+	for _, r := range u.Relations {
+		if r != nil && r.Approved && r.Kind == polybot.RelationImplies {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// hedges are the entries whose legs the risk gate nets into complete sets.
+func (u Universe) hedges() polybot.Hedges {
+	var pairs []*polybot.MarketPair
+	for _, p := range u.allPairs() {
+		if p != nil && p.Approved {
+			pairs = append(pairs, p)
+		}
+	}
+	return polybot.Hedges{Pairs: pairs, Sets: u.sets(), Relations: u.implications()}
 }
 
 // markets lists every single-platform market: each approved pair's two
@@ -78,17 +168,55 @@ func (u Universe) markets() []Market {
 	return out
 }
 
+// setMarkets lists the markets an outcome set trades on: each outcome's
+// own market, and its other venue's market while the pair joining them is
+// approved.
+func setMarkets(s *polybot.OutcomeSet, approved map[string]bool) []polybot.BinaryMarket {
+	var out []polybot.BinaryMarket
+	for _, o := range s.Outcomes {
+		for j, m := range o.Markets {
+			if j > 0 && !approved[o.PairID] {
+				break
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func approvedIDs(pairs []*polybot.MarketPair) map[string]bool {
+	ok := map[string]bool{}
+	for _, p := range pairs {
+		if p != nil && p.Approved {
+			ok[p.ID] = true
+		}
+	}
+	return ok
+}
+
 // Instruments lists every instrument of the universe once.
 func (u Universe) Instruments() []polybot.Instrument {
 	seen := map[instKey]bool{}
 	var out []polybot.Instrument
-	for _, m := range u.markets() {
-		for _, i := range []polybot.Instrument{m.Yes, m.No} {
+	add := func(insts ...polybot.Instrument) {
+		for _, i := range insts {
 			if k := keyOf(i); !seen[k] {
 				seen[k] = true
 				out = append(out, i)
 			}
 		}
+	}
+	for _, m := range u.markets() {
+		add(m.Yes, m.No)
+	}
+	ok := approvedIDs(u.allPairs())
+	for _, s := range u.sets() {
+		for _, m := range setMarkets(s, ok) {
+			add(m.Yes, m.No)
+		}
+	}
+	for _, r := range u.implications() {
+		add(r.A.Yes, r.A.No, r.B.Yes, r.B.No)
 	}
 	return out
 }
@@ -108,32 +236,69 @@ func keyOf(i polybot.Instrument) instKey {
 	return instKey{i.Venue, i.Market, i.Outcome}
 }
 
+// What a changed instrument makes the detector re-check.
+const (
+	refMarket      = iota // a single-platform market
+	refPair               // an approved matched pair (cross-platform)
+	refSet                // an outcome set (rebalancing, long and short)
+	refImplication        // an approved implication
+)
+
+type ref struct {
+	kind uint8
+	i    int32
+}
+
 // StrategyDetector runs the strategies of internal/strategy over a
-// universe: a changed view re-checks only the markets and pairs it belongs
-// to, each once per batch.
+// universe: a changed view re-checks only the markets, pairs, outcome sets
+// and relations it belongs to, each once per batch.
 type StrategyDetector struct {
 	s       *strategy.Detector
 	markets []Market
 	pairs   []*polybot.MarketPair
-	byInst  map[instKey][]int32 // → markets (i ≥ 0) and pairs (-1 − i)
-	mark    []uint32            // per market, then per pair: the batch that checked it
+	sets    []*polybot.OutcomeSet
+	rels    []*polybot.Relation
+	byID    map[string]*polybot.MarketPair // every pair (detection checks approval)
+	byInst  map[instKey][]ref
+	mark    [4][]uint32 // per kind, per entry: the batch that checked it
 	batch   uint32
 }
 
 // NewStrategyDetector returns a Detector of the universe's opportunities.
 func NewStrategyDetector(s *strategy.Detector, u Universe) *StrategyDetector {
-	d := &StrategyDetector{s: s, markets: u.markets(), pairs: u.approved(), byInst: map[instKey][]int32{}}
+	d := &StrategyDetector{s: s, markets: u.markets(), pairs: u.approved(), sets: u.sets(), rels: u.implications(),
+		byID: map[string]*polybot.MarketPair{}, byInst: map[instKey][]ref{}}
+	all := u.allPairs()
+	for _, p := range all {
+		if p != nil {
+			d.byID[p.ID] = p
+		}
+	}
+	index := func(r ref, insts ...polybot.Instrument) {
+		for _, inst := range insts {
+			k := keyOf(inst)
+			if !slices.Contains(d.byInst[k], r) {
+				d.byInst[k] = append(d.byInst[k], r)
+			}
+		}
+	}
 	for i, m := range d.markets {
-		d.byInst[keyOf(m.Yes)] = append(d.byInst[keyOf(m.Yes)], int32(i))
-		d.byInst[keyOf(m.No)] = append(d.byInst[keyOf(m.No)], int32(i))
+		index(ref{refMarket, int32(i)}, m.Yes, m.No)
 	}
 	for i, p := range d.pairs {
 		pm, k := PairMarkets(p)
-		for _, inst := range []polybot.Instrument{pm.Yes, pm.No, k.Yes, k.No} {
-			d.byInst[keyOf(inst)] = append(d.byInst[keyOf(inst)], int32(-1-i))
+		index(ref{refPair, int32(i)}, pm.Yes, pm.No, k.Yes, k.No)
+	}
+	ok := approvedIDs(all)
+	for i, s := range d.sets {
+		for _, m := range setMarkets(s, ok) {
+			index(ref{refSet, int32(i)}, m.Yes, m.No)
 		}
 	}
-	d.mark = make([]uint32, len(d.markets)+len(d.pairs))
+	for i, r := range d.rels {
+		index(ref{refImplication, int32(i)}, r.A.No, r.B.Yes)
+	}
+	d.mark = [4][]uint32{make([]uint32, len(d.markets)), make([]uint32, len(d.pairs)), make([]uint32, len(d.sets)), make([]uint32, len(d.rels))}
 	return d
 }
 
@@ -144,33 +309,39 @@ func (d *StrategyDetector) Detect(changed []*marketdata.View, books Books, dst [
 		v, _ := books.View(i)
 		return v
 	}
+	pairs := func(id string) *polybot.MarketPair { return d.byID[id] }
 	for _, v := range changed {
-		for _, ref := range d.byInst[keyOf(v.Instrument)] {
-			slot := int(ref)
-			if ref < 0 {
-				slot = len(d.markets) + int(-1-ref)
-			}
-			if d.mark[slot] == d.batch {
+		for _, r := range d.byInst[keyOf(v.Instrument)] {
+			if d.mark[r.kind][r.i] == d.batch {
 				continue
 			}
-			d.mark[slot] = d.batch
-			var o *polybot.Opportunity
-			if ref >= 0 {
-				m := d.markets[ref]
-				yes, no := view(m.Yes), view(m.No)
-				if yes != nil && no != nil {
-					o = d.s.SinglePlatform(yes, no)
+			d.mark[r.kind][r.i] = d.batch
+			switch r.kind {
+			case refMarket:
+				m := d.markets[r.i]
+				if yes, no := view(m.Yes), view(m.No); yes != nil && no != nil {
+					dst = appendOpp(dst, d.s.SinglePlatform(yes, no))
 				}
-			} else {
-				p := d.pairs[-1-ref]
+			case refPair:
+				p := d.pairs[r.i]
 				pm, k := PairMarkets(p)
-				o = d.s.CrossPlatform(p, strategy.CrossBooks{PolymarketYes: view(pm.Yes), PolymarketNo: view(pm.No),
-					KalshiYes: view(k.Yes), KalshiNo: view(k.No)})
-			}
-			if o != nil {
-				dst = append(dst, o)
+				dst = appendOpp(dst, d.s.CrossPlatform(p, strategy.CrossBooks{PolymarketYes: view(pm.Yes), PolymarketNo: view(pm.No),
+					KalshiYes: view(k.Yes), KalshiNo: view(k.No)}))
+			case refSet:
+				s := d.sets[r.i]
+				dst = appendOpp(dst, d.s.RebalanceLong(s, view, pairs))
+				dst = appendOpp(dst, d.s.RebalanceShort(s, view, pairs))
+			case refImplication:
+				dst = appendOpp(dst, d.s.Implication(d.rels[r.i], view))
 			}
 		}
+	}
+	return dst
+}
+
+func appendOpp(dst []*polybot.Opportunity, o *polybot.Opportunity) []*polybot.Opportunity {
+	if o != nil {
+		dst = append(dst, o)
 	}
 	return dst
 }

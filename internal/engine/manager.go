@@ -456,7 +456,7 @@ func (m *Manager) Subscribe(id polybot.ID) (<-chan polybot.Event, func()) {
 // SetUniverse changes what the dispatcher watches (after the matched-market
 // registry changed).
 func (m *Manager) SetUniverse(u Universe) {
-	m.val.setPairs(u)
+	m.val.setHedges(u)
 	for {
 		select {
 		case m.universe <- u:

@@ -11,13 +11,13 @@ import (
 // views (polybot.Valuer): the hubs' best bids, the last good mark of every
 // instrument kept while its book is not live (a reconnect never turns a
 // hedged book into a "total loss"), the venues' fee model and the approved
-// matched pairs that make complete sets.
+// registry entries (pairs, outcome sets, relations) that make complete sets.
 type valuer struct {
 	books hubBooks
 	fees  polybot.FeeModel
 	now   polybot.Clock
 	last  sync.Map // instrument key → polybot.Mark
-	pairs atomic.Pointer[[]*polybot.MarketPair]
+	hedges atomic.Pointer[polybot.Hedges]
 }
 
 var _ polybot.Valuer = (*valuer)(nil)
@@ -27,13 +27,13 @@ func newValuer(books hubBooks, fees polybot.FeeModel, now polybot.Clock, u Unive
 		fees = polybot.NoFees{}
 	}
 	v := &valuer{books: books, fees: fees, now: now}
-	v.setPairs(u)
+	v.setHedges(u)
 	return v
 }
 
-func (v *valuer) setPairs(u Universe) {
-	p := u.approved()
-	v.pairs.Store(&p)
+func (v *valuer) setHedges(u Universe) {
+	h := u.hedges()
+	v.hedges.Store(&h)
 }
 
 // Mark is inst's best bid now, or its last good one (Stale) while its book
@@ -61,9 +61,9 @@ func (v *valuer) Mark(inst polybot.Instrument) (polybot.Mark, bool) {
 
 func (v *valuer) Fees() polybot.FeeModel { return v.fees }
 
-func (v *valuer) Pairs() []*polybot.MarketPair {
-	if p := v.pairs.Load(); p != nil {
-		return *p
+func (v *valuer) Hedges() polybot.Hedges {
+	if h := v.hedges.Load(); h != nil {
+		return *h
 	}
-	return nil
+	return polybot.Hedges{}
 }

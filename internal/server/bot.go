@@ -345,7 +345,7 @@ type positionView struct {
 }
 
 func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, id *identity) error {
-	pairs, err := s.marketPairs(r)
+	hedges, err := s.hedges(r)
 	if err != nil {
 		return err
 	}
@@ -358,16 +358,16 @@ func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, id *ide
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"positions": s.positionViews(hs, pairs, r.URL.Query().Get("all") == "true")})
+	return writeJSON(w, http.StatusOK, map[string]any{"positions": s.positionViews(hs, hedges, r.URL.Query().Get("all") == "true")})
 }
 
 // positionViews marks holdings as the risk gate does: complete sets first
 // (InSets), then the open remainder at its mark. Closed ones are left out
 // unless all.
-func (s *Server) positionViews(hs []*polybot.Holding, pairs []*polybot.MarketPair, all bool) []positionView {
+func (s *Server) positionViews(hs []*polybot.Holding, hedges polybot.Hedges, all bool) []positionView {
 	open := map[string]polybot.ValuedHolding{}
 	for _, mode := range []polybot.ExecMode{polybot.DryRun, polybot.Live} {
-		for _, vh := range polybot.Value(hs, mode, pairValuer{s.cfg.Valuer, pairs}).Open {
+		for _, vh := range polybot.Value(hs, mode, hedgeValuer{s.cfg.Valuer, hedges}).Open {
 			open[string(mode)+"|"+vh.Instrument.Key()] = vh
 		}
 	}
@@ -434,14 +434,14 @@ type netPnL struct {
 // loadPnL reads the tenant's P&L by strategy, today's totals and the
 // cumulative series over its last 1000 fills (oldest first, per strategy
 // and mode).
-func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer) (*pnlReport, error) {
+func loadPnL(tx polybot.TenantTx, hedges polybot.Hedges, v polybot.Valuer) (*pnlReport, error) {
 	rep := &pnlReport{LockedTotal: map[polybot.ExecMode]polybot.Decimal{polybot.DryRun: polybot.Zero, polybot.Live: polybot.Zero},
 		Net: map[polybot.ExecMode]netPnL{}}
 	holdings, err := tx.Holdings()
 	if err != nil {
 		return nil, err
 	}
-	rep.Locked = polybot.LockedPnL(holdings, pairs)
+	rep.Locked = polybot.LockedPnL(holdings, hedges)
 	if rep.Locked == nil {
 		rep.Locked = []polybot.LockedSet{}
 	}
@@ -461,7 +461,7 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer)
 				n.Realized, n.Fees = n.Realized.Add(sp.Realized), n.Fees.Add(sp.Fees)
 			}
 		}
-		n.Unrealized = polybot.Value(holdings, mode, pairValuer{v, pairs}).Unrealized
+		n.Unrealized = polybot.Value(holdings, mode, hedgeValuer{v, hedges}).Unrealized
 		n.Total = n.Realized.Add(n.Locked).Add(n.Unrealized)
 		rep.Net[mode] = n
 	}
@@ -479,7 +479,7 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer)
 	if err != nil {
 		return nil, err
 	}
-	rep.Series = pnlSeries(fills, pairs)
+	rep.Series = pnlSeries(fills, hedges)
 	return rep, nil
 }
 
@@ -494,7 +494,7 @@ func loadPnL(tx polybot.TenantTx, pairs []*polybot.MarketPair, v polybot.Valuer)
 // other leg, moves the cost of the sets already held: valued after every
 // fill, the series dipped (down to zero and below) between an
 // arbitrage's two legs and jumped back when the second leg filled.
-func pnlSeries(fills []*polybot.TradeFill, pairs []*polybot.MarketPair) []pnlPoint {
+func pnlSeries(fills []*polybot.TradeFill, hedges polybot.Hedges) []pnlPoint {
 	out := []pnlPoint{}
 	totals := map[string]polybot.Decimal{}
 	seen := map[string]bool{}
@@ -522,7 +522,7 @@ func pnlSeries(fills []*polybot.TradeFill, pairs []*polybot.MarketPair) []pnlPoi
 			hs = append(hs, x)
 		}
 		locked, n := polybot.Zero, polybot.Zero
-		for _, l := range polybot.LockedPnL(hs, pairs) {
+		for _, l := range polybot.LockedPnL(hs, hedges) {
 			if l.Mode == f.Mode {
 				locked, n = locked.Add(l.Edge), n.Add(l.Sets)
 			}
@@ -540,27 +540,28 @@ func pnlSeries(fills []*polybot.TradeFill, pairs []*polybot.MarketPair) []pnlPoi
 	return out
 }
 
-// marketPairs reads the matched-market registry (the service path: it is
-// shared, not tenant data).
-func (s *Server) marketPairs(r *http.Request) ([]*polybot.MarketPair, error) {
-	var pairs []*polybot.MarketPair
+// hedges reads the registries whose entries make complete sets: the
+// matched-market pairs, and the overlap registry's outcome sets and
+// relations (the service path: they are shared, not tenant data).
+func (s *Server) hedges(r *http.Request) (polybot.Hedges, error) {
+	var h polybot.Hedges
 	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
 		var err error
-		pairs, err = tx.MarketPairs()
+		h.Pairs, err = tx.MarketPairs()
 		return err
 	})
-	return pairs, err
+	return h, err
 }
 
 func (s *Server) handlePnL(w http.ResponseWriter, r *http.Request, id *identity) error {
-	pairs, err := s.marketPairs(r)
+	hedges, err := s.hedges(r)
 	if err != nil {
 		return err
 	}
 	var rep *pnlReport
 	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
 		var err error
-		rep, err = loadPnL(tx, pairs, s.cfg.Valuer)
+		rep, err = loadPnL(tx, hedges, s.cfg.Valuer)
 		return err
 	})
 	if err != nil {
@@ -771,26 +772,26 @@ func (s *Server) handleAdminDeleteMarketPair(w http.ResponseWriter, r *http.Requ
 	return nil
 }
 
-// pairValuer is a Valuer (possibly nil: marks at cost, no fees) whose sets
-// come from the registry the report read, so the net figure nets exactly
+// hedgeValuer is a Valuer (possibly nil: marks at cost, no fees) whose sets
+// come from the registries the report read, so the net figure nets exactly
 // the sets the report lists.
-type pairValuer struct {
-	v     polybot.Valuer
-	pairs []*polybot.MarketPair
+type hedgeValuer struct {
+	v      polybot.Valuer
+	hedges polybot.Hedges
 }
 
-func (p pairValuer) Mark(inst polybot.Instrument) (polybot.Mark, bool) {
+func (p hedgeValuer) Mark(inst polybot.Instrument) (polybot.Mark, bool) {
 	if p.v == nil {
 		return polybot.Mark{}, false
 	}
 	return p.v.Mark(inst)
 }
 
-func (p pairValuer) Fees() polybot.FeeModel {
+func (p hedgeValuer) Fees() polybot.FeeModel {
 	if p.v == nil {
 		return polybot.NoFees{}
 	}
 	return p.v.Fees()
 }
 
-func (p pairValuer) Pairs() []*polybot.MarketPair { return p.pairs }
+func (p hedgeValuer) Hedges() polybot.Hedges { return p.hedges }

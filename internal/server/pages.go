@@ -318,7 +318,8 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	var olderTrades string
 	var hs []*polybot.Holding
 	var rep *pnlReport
-	pairs, err := s.marketPairs(r)
+	hedges, err := s.hedges(r)
+	pairs := hedges.Pairs
 	if err != nil {
 		return err
 	}
@@ -333,7 +334,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		if hs, err = tx.Holdings(); err != nil {
 			return err
 		}
-		rep, err = loadPnL(tx, pairs, s.cfg.Valuer)
+		rep, err = loadPnL(tx, hedges, s.cfg.Valuer)
 		return err
 	})
 	if err != nil {
@@ -360,7 +361,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	for _, l := range rep.Locked {
 		d.Locked = append(d.Locked, web.LockedRow{Label: labels.Name(l.Market), Mode: l.Mode, Sets: l.Sets, Cost: l.Cost, Edge: l.Edge})
 	}
-	for _, pv := range s.positionViews(hs, pairs, false) {
+	for _, pv := range s.positionViews(hs, hedges, false) {
 		d.Positions = append(d.Positions, web.PositionRow{Key: pv.Instrument.Key() + "/" + string(pv.Mode), Label: labels.Label(pv.Instrument),
 			Venue: pv.Instrument.Venue, Outcome: pv.Instrument.Outcome.String(), Mode: pv.Mode, Size: pv.Size, InSets: pv.InSets,
 			AvgPrice: pv.AvgPrice, Mark: pv.Mark, Unrealized: pv.Unrealized})
@@ -506,7 +507,8 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 	if err != nil {
 		return err
 	}
-	pairs, err := s.marketPairs(r)
+	hedges, err := s.hedges(r)
+	pairs := hedges.Pairs
 	if err != nil {
 		return err
 	}
@@ -570,7 +572,8 @@ func (s *Server) pageTrades(w http.ResponseWriter, r *http.Request, id *identity
 	if r.URL.Query().Get("limit") == "" {
 		f.Limit = 50
 	}
-	pairs, err := s.marketPairs(r)
+	hedges, err := s.hedges(r)
+	pairs := hedges.Pairs
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestPnLSeriesHoldsLockedInBetweenAnArbitragesLegs(t *testing.T) {
 		fills = append([]*polybot.TradeFill{f}, fills...)
 	}
 	var got []string
-	for _, p := range pnlSeries(fills, nil) {
+	for _, p := range pnlSeries(fills, polybot.Hedges{}) {
 		got = append(got, fmt.Sprintf("%s %s %s", p.Time.Format("15:04"), p.Strategy, polybot.FormatUSD(p.Total)))
 	}
 	want := []string{

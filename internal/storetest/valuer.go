@@ -57,7 +57,7 @@ func (v *Valuer) Mark(inst polybot.Instrument) (polybot.Mark, bool) {
 // Fees implements polybot.Valuer: none.
 func (v *Valuer) Fees() polybot.FeeModel { return polybot.NoFees{} }
 
-// Pairs implements polybot.Valuer.
-func (v *Valuer) Pairs() []*polybot.MarketPair { return v.pairs }
+// Hedges implements polybot.Valuer: the pairs it was given.
+func (v *Valuer) Hedges() polybot.Hedges { return polybot.Hedges{Pairs: v.pairs} }
 
 var _ polybot.Valuer = (*Valuer)(nil)
