@@ -85,7 +85,7 @@ func (d *Detector) RebalanceShort(set *polybot.OutcomeSet, books Books, pairs Pa
 }
 
 func (d *Detector) rebalance(set *polybot.OutcomeSet, books Books, pairs Pairs, side polybot.Outcome) *polybot.Opportunity {
-	if set == nil || !set.Exhaustive || len(set.Outcomes) < 2 || books == nil {
+	if !set.Tradable() || len(set.Outcomes) < 2 || books == nil {
 		return nil
 	}
 	now := d.now()

@@ -12,7 +12,7 @@ import (
 // (the first outcome takes the remainder of 19 × 0.05) and whose NO asks
 // are 1 − (YES ask − 0.01), so the NO side never pays.
 func twentyOutcomes(sum string) (*polybot.OutcomeSet, Books) {
-	set := &polybot.OutcomeSet{ID: "bench-20", Name: "20 outcomes", Venue: polybot.Kalshi, Exhaustive: true}
+	set := &polybot.OutcomeSet{ID: "bench-20", Name: "20 outcomes", Venue: polybot.Kalshi, Exhaustive: true, Approved: true}
 	b := books{}
 	first := dec(sum).Sub(dec("0.05").MulInt(19))
 	for i := range 20 {

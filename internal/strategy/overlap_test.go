@@ -44,7 +44,7 @@ var (
 // fedSet is a Kalshi event's three exhaustive outcomes.
 func fedSet() *polybot.OutcomeSet {
 	return &polybot.OutcomeSet{ID: "fed-dec2025", Name: "Fed decision, December 2025", Venue: polybot.Kalshi,
-		Event: "KXFEDDECISION-25DEC", Exhaustive: true, Outcomes: []polybot.SetOutcome{
+		Event: "KXFEDDECISION-25DEC", Exhaustive: true, Approved: true, Outcomes: []polybot.SetOutcome{
 			{Label: "Hold", Markets: []polybot.BinaryMarket{fedHold}},
 			{Label: "Cut 25 bp", Markets: []polybot.BinaryMarket{fedCut}},
 			{Label: "Cut more than 25 bp", Markets: []polybot.BinaryMarket{fedBig}},
@@ -54,7 +54,7 @@ func fedSet() *polybot.OutcomeSet {
 // pmSet is the same event as a Polymarket negRisk event.
 func pmSet() *polybot.OutcomeSet {
 	return &polybot.OutcomeSet{ID: "pm-fed-dec2025", Name: "Fed decision in December?", Venue: polybot.Polymarket,
-		Event: "0xnegrisk", Exhaustive: true, Outcomes: []polybot.SetOutcome{
+		Event: "0xnegrisk", Exhaustive: true, Approved: true, Outcomes: []polybot.SetOutcome{
 			{Label: "No change", Markets: []polybot.BinaryMarket{pmHold}},
 			{Label: "25 bps decrease", Markets: []polybot.BinaryMarket{pmCut}},
 			{Label: "50+ bps decrease", Markets: []polybot.BinaryMarket{pmBig}},
@@ -125,6 +125,15 @@ func TestRebalanceLong(t *testing.T) {
 			set: func() *polybot.OutcomeSet {
 				s := fedSet()
 				s.Exhaustive = false
+				return s
+			}, fees: DefaultFees(),
+			books: sideBooks(polybot.Yes, fedMarkets, &bk{ask: "0.30", size: "100"}, &bk{ask: "0.35", size: "100"}, &bk{ask: "0.30", size: "100"}),
+		},
+		{
+			name: "a set an admin has not approved is never traded",
+			set: func() *polybot.OutcomeSet {
+				s := fedSet()
+				s.Approved = false
 				return s
 			}, fees: DefaultFees(),
 			books: sideBooks(polybot.Yes, fedMarkets, &bk{ask: "0.30", size: "100"}, &bk{ask: "0.35", size: "100"}, &bk{ask: "0.30", size: "100"}),
