@@ -3,6 +3,7 @@ package strategy
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
@@ -71,4 +72,47 @@ func BenchmarkImplicationNoEdge(b *testing.B) {
 			b.Fatal("unexpected opportunity")
 		}
 	}
+}
+
+// BenchmarkOverlap20VersusCrossPlatform measures, in one run, a book
+// update of a 20-outcome event (both rebalancing directions over every
+// outcome) against a book update of one matched pair (cross-platform,
+// four books), neither with an edge: the common case. The two are
+// interleaved in batches, so both see the same machine; it reports each
+// one's ns per update and their ratio.
+func BenchmarkOverlap20VersusCrossPlatform(b *testing.B) {
+	d := detector(DefaultFees())
+	set, get := twentyOutcomes("1.02")
+	cross := CrossBooks{
+		KalshiYes: (&bk{ask: "0.52", size: "100", bid: "0.50"}).view(kYes), KalshiNo: (&bk{ask: "0.50", size: "100", bid: "0.48"}).view(kNo),
+		PolymarketYes: (&bk{ask: "0.51", size: "100", bid: "0.50"}).view(pmYes), PolymarketNo: (&bk{ask: "0.50", size: "100", bid: "0.49"}).view(pmNo),
+	}
+	pair := fedPair()
+	const batch = 256
+	var setNs, pairNs time.Duration
+	updates := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for range batch {
+			if d.RebalanceLong(set, get, nil) != nil || d.RebalanceShort(set, get, nil) != nil {
+				b.Fatal("unexpected opportunity")
+			}
+		}
+		t1 := time.Now()
+		for range batch {
+			if d.CrossPlatform(pair, cross) != nil {
+				b.Fatal("unexpected opportunity")
+			}
+		}
+		t2 := time.Now()
+		setNs += t1.Sub(t0)
+		pairNs += t2.Sub(t1)
+		updates += batch
+	}
+	per20 := float64(setNs.Nanoseconds()) / float64(updates)
+	perPair := float64(pairNs.Nanoseconds()) / float64(updates)
+	b.ReportMetric(per20, "ns/update-20-outcomes")
+	b.ReportMetric(perPair, "ns/update-pair")
+	b.ReportMetric(per20/perPair, "ratio")
 }
