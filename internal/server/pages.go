@@ -349,7 +349,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 		}
 		pairs = approved
 	}
-	labels := web.NewLabeler(pairs)
+	labels := web.NewLabeler(hedges)
 	d := web.DashboardData{ByStrategy: rep.ByStrategy, Labels: labels, Onboarded: p.OnboardingCompleted}
 	d.NetDryRun, d.NetLive = rep.Net[polybot.DryRun].Total, rep.Net[polybot.Live].Total
 	series := make([]web.PnLPoint, len(rep.Series))
@@ -359,7 +359,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	d.Chart = web.NewChart(series, s.now(), web.ParseChartRange(r.URL.Query().Get("range")))
 	d.LockedDryRun, d.LockedLive = rep.LockedTotal[polybot.DryRun], rep.LockedTotal[polybot.Live]
 	for _, l := range rep.Locked {
-		d.Locked = append(d.Locked, web.LockedRow{Label: labels.Name(l.Market), Mode: l.Mode, Sets: l.Sets, Cost: l.Cost, Edge: l.Edge})
+		d.Locked = append(d.Locked, labels.NewLockedRow(l))
 	}
 	for _, pv := range s.positionViews(hs, hedges, false) {
 		d.Positions = append(d.Positions, web.PositionRow{Key: pv.Instrument.Key() + "/" + string(pv.Mode), Label: labels.Label(pv.Instrument),
@@ -526,7 +526,7 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 	if err != nil {
 		return err
 	}
-	labels := web.NewLabeler(pairs)
+	labels := web.NewLabeler(hedges)
 	q := r.URL.Query()
 	d := web.OrdersData{Filter: web.OrdersFilter{State: q.Get("state"), Strategy: q.Get("strategy"), Venue: q.Get("venue"),
 		Market: q.Get("market"), Mode: q.Get("mode"), From: q.Get("from"), To: q.Get("to")},
@@ -591,7 +591,7 @@ func (s *Server) pageTrades(w http.ResponseWriter, r *http.Request, id *identity
 	if err != nil {
 		return err
 	}
-	labels := web.NewLabeler(pairs)
+	labels := web.NewLabeler(hedges)
 	q := r.URL.Query()
 	d := web.TradesData{Filter: web.TradesFilter{Strategy: q.Get("strategy"), Venue: q.Get("venue"), Market: q.Get("market"), Mode: q.Get("mode")},
 		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping,

@@ -299,7 +299,7 @@ func TestDashboardShowsLockedInSets(t *testing.T) {
 	}
 	// 10 sets bought at 0.45 + 0.45 pay $10 at resolution: $1.00 locked in.
 	expectContains(t, "/dashboard", c.page("/dashboard"), `id="pnl-locked-dry_run" class="num pos">$1.00<`,
-		`<tr class="locked-row"><td>Fed decision December 2025: no change</td><td>dry-run</td><td class="num">10</td><td class="num">0.90</td><td class="num pos">$1.00</td></tr>`,
+		`<tr class="locked-row"><td>Fed decision December 2025: no change<div class="muted small set-legs">Matched pair: Kalshi YES &#43; Kalshi NO</div></td><td>dry-run</td><td class="num">10</td><td class="num">1.00</td><td class="num">0.90</td><td class="num pos">$1.00</td></tr>`,
 		// Both legs are wholly in the set: nothing unhedged, no unrealised P&L to contradict the locked-in figure.
 		`<td class="num">10</td><td class="num">10</td><td class="num opt">0.45</td><td class="num">—</td><td class="num zero">$0.00</td>`)
 }

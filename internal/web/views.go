@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -90,13 +91,16 @@ func (b BotView) Running() bool {
 	return b.State == polybot.BotRunning || b.State == polybot.BotHalted || b.State == polybot.BotStarting || b.State == polybot.BotRefused
 }
 
-// LockedRow is a complete set held.
+// LockedRow is a complete set held, with its legs.
 type LockedRow struct {
-	Label string
-	Mode  polybot.ExecMode
-	Sets  polybot.Decimal
-	Cost  polybot.Decimal // per set, fees included
-	Edge  polybot.Decimal
+	Label  string
+	Kind   string // SetKindLabel
+	Legs   string // every leg, "Kalshi No change YES + …"
+	Mode   polybot.ExecMode
+	Sets   polybot.Decimal
+	Payout polybot.Decimal // per set at resolution
+	Cost   polybot.Decimal // per set, fees included
+	Edge   polybot.Decimal
 }
 
 // PositionRow is an open position.
@@ -145,17 +149,60 @@ type OpportunityRow struct {
 // Labeler names instruments after the matched-market registry.
 type Labeler map[string]string
 
-// NewLabeler indexes the registry's Polymarket tokens and Kalshi tickers.
-func NewLabeler(pairs []*polybot.MarketPair) Labeler {
+// NewLabeler names what the registries know: a matched pair's tokens and
+// ticker by the pair's name; an outcome set by its name and each outcome's
+// markets as "set: outcome"; a relation by its name, and its markets (when
+// no set names them) as "relation (if)" for A and "relation (then)" for B.
+func NewLabeler(h polybot.Hedges) Labeler {
 	l := Labeler{}
-	for _, p := range pairs {
+	for _, p := range h.Pairs {
 		for _, k := range []string{p.ID, p.PolymarketYes, p.PolymarketNo, p.KalshiTicker} {
 			if k != "" {
 				l[k] = p.Name
 			}
 		}
 	}
+	market := func(m polybot.BinaryMarket, name string) {
+		for _, in := range []polybot.Instrument{m.Yes, m.No} {
+			k := in.Market
+			if in.Token != "" {
+				k = in.Token
+			}
+			if _, known := l[k]; !known && k != "" {
+				l[k] = name
+			}
+		}
+	}
+	for _, s := range h.Sets {
+		l[s.ID] = s.Name
+		for _, o := range s.Outcomes {
+			for _, m := range o.Markets {
+				market(m, s.Name+": "+o.Label)
+			}
+		}
+	}
+	for _, r := range h.Relations {
+		l[r.ID] = r.Name
+		if r.Kind == polybot.RelationImplies {
+			market(r.A, r.Name+" (if)")
+			market(r.B, r.Name+" (then)")
+		}
+	}
 	return l
+}
+
+// LegName names one leg of a set called set: its instrument's label
+// without the set's name in front (the set is named once, beside its
+// legs), its outcome and its venue.
+func (l Labeler) LegName(set string, in polybot.Instrument) string {
+	label := l.Label(in)
+	if rest, ok := strings.CutPrefix(label, set+": "); ok && set != "" {
+		label = rest
+	}
+	if label == set {
+		return PlatformName(in.Venue) + " " + in.Outcome.String()
+	}
+	return PlatformName(in.Venue) + " " + label + " " + in.Outcome.String()
 }
 
 // Label names an instrument: the registry's market name when known, else
@@ -192,20 +239,57 @@ func (l Labeler) NewTradeRow(f *polybot.TradeFill) TradeRow {
 		Side: f.Side.String(), Strategy: f.Strategy, Mode: f.Mode, Price: f.Price, Size: f.Size, Fee: f.Fee, Realized: f.RealizedPnL}
 }
 
-// NewOpportunityRow converts an opportunity.
+// NewOpportunityRow converts an opportunity. An overlapping opportunity
+// is named after its outcome set or relation and lists every leg by its
+// outcome; the others are one market, their legs named by venue.
 func (l Labeler) NewOpportunityRow(o polybot.Opportunity) OpportunityRow {
-	legs := ""
+	market, legs := "", ""
+	overlap := o.Strategy == polybot.StrategyOverlapping
+	if overlap {
+		market = l.Name(o.PairID)
+	} else if len(o.Legs) > 0 {
+		market = l.Label(o.Legs[0].Instrument)
+	}
 	for i, leg := range o.Legs {
 		if i > 0 {
 			legs += " + "
 		}
-		legs += PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
-	}
-	market := ""
-	if len(o.Legs) > 0 {
-		market = l.Label(o.Legs[0].Instrument)
+		if overlap {
+			legs += l.LegName(market, leg.Instrument) + " @ " + leg.Price.String()
+		} else {
+			legs += PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
+		}
 	}
 	return OpportunityRow{ID: o.ID, Market: market, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
+}
+
+// NewLockedRow converts a complete set held: named after its market, pair,
+// outcome set or relation, with its kind and every leg.
+func (l Labeler) NewLockedRow(s polybot.LockedSet) LockedRow {
+	name := l.Name(s.Market)
+	legs := make([]string, len(s.Legs))
+	for i, in := range s.Legs {
+		legs[i] = l.LegName(name, in)
+	}
+	return LockedRow{Label: name, Kind: SetKindLabel(s.Kind), Legs: strings.Join(legs, " + "), Mode: s.Mode, Sets: s.Sets,
+		Payout: s.Payout, Cost: s.Cost, Edge: s.Edge}
+}
+
+// SetKindLabel names a complete set's kind for people.
+func SetKindLabel(kind string) string {
+	switch kind {
+	case polybot.SetMarket:
+		return "YES + NO"
+	case polybot.SetPair:
+		return "Matched pair"
+	case polybot.SetRebalanceLong:
+		return "Every outcome YES"
+	case polybot.SetRebalanceShort:
+		return "Every outcome NO"
+	case polybot.SetImplication:
+		return "Implication"
+	}
+	return kind
 }
 
 // --- API keys ---

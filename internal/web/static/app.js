@@ -804,8 +804,24 @@
     list.forEach(function (f) { tbody.appendChild(tradeRow(f)); });
   }
 
+  // legName matches the server's Labeler.LegName: the leg's label without
+  // its set's name in front, its outcome and its venue.
+  function legName(set, inst) {
+    var label = instrumentLabel(inst);
+    if (set && label.indexOf(set + ': ') === 0) { label = label.slice(set.length + 2); }
+    if (label === set) { return platformName(inst.venue) + ' ' + outcomeLabel(inst.outcome); }
+    return platformName(inst.venue) + ' ' + label + ' ' + outcomeLabel(inst.outcome);
+  }
+  var setKindNames = {market: 'YES + NO', pair: 'Matched pair', rebalance_long: 'Every outcome YES',
+    rebalance_short: 'Every outcome NO', implication: 'Implication'};
+  function oppMarket(o) {
+    if (o.strategy === 'overlapping_arb') { return labels[o.pair_id] || o.pair_id || ''; }
+    return o.legs && o.legs.length ? instrumentLabel(o.legs[0].instrument) : '';
+  }
   function oppLegs(o) {
+    var set = oppMarket(o);
     return (o.legs || []).map(function (l) {
+      if (o.strategy === 'overlapping_arb') { return legName(set, l.instrument) + ' @ ' + l.price; }
       return platformName(l.instrument.venue) + ' ' + outcomeLabel(l.instrument.outcome) + ' @ ' + l.price;
     }).join(' + ');
   }
@@ -818,7 +834,7 @@
     tr.className = 'opportunity-row is-new';
     tr.dataset.opportunityId = o.id;
     tr.appendChild(timeCell(o.detected_at));
-    tr.appendChild(cell(o.legs && o.legs.length ? instrumentLabel(o.legs[0].instrument) : ''));
+    tr.appendChild(cell(oppMarket(o)));
     tr.appendChild(cell(strategyLabel(o.strategy), 'opt'));
     tr.appendChild(cell(oppLegs(o)));
     tr.appendChild(cell(sizeFmt(o.size), 'num opt'));
@@ -882,16 +898,23 @@
         var er = doc.createElement('tr');
         er.className = 'empty-row';
         var ec = cell('No complete sets held.');
-        ec.colSpan = 5;
+        ec.colSpan = 6;
         er.appendChild(ec);
         lbody.appendChild(er);
       }
       p.locked.forEach(function (l) {
         var tr = doc.createElement('tr');
         tr.className = 'locked-row';
-        tr.appendChild(cell(labels[l.market] || (l.market.length > 20 ? 'token …' + l.market.slice(-8) : l.market)));
+        var name = labels[l.market] || (l.market.length > 20 ? 'token …' + l.market.slice(-8) : l.market);
+        var nc = cell(name);
+        var sub = doc.createElement('div');
+        sub.className = 'muted small set-legs';
+        sub.textContent = (setKindNames[l.kind] || l.kind) + ': ' + (l.legs || []).map(function (i) { return legName(name, i); }).join(' + ');
+        nc.appendChild(sub);
+        tr.appendChild(nc);
         tr.appendChild(cell(modeLabel(l.mode)));
         tr.appendChild(cell(sizeFmt(l.sets), 'num'));
+        tr.appendChild(cell(l.payout, 'num'));
         tr.appendChild(cell(l.cost, 'num'));
         tr.appendChild(cell(usd(l.edge), 'num ' + signClass(l.edge)));
         lbody.appendChild(tr);
