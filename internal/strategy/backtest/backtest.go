@@ -34,10 +34,13 @@
 //
 // # P&L convention
 //
-// Every set (one YES and one NO of the same event) pays exactly $1 at
-// resolution, whichever way the event resolves, so a trade's P&L is locked
-// in when it fills: P&L = sets × $1 − Σ price × sets − fees, that is sets ×
-// gross edge − fees. It ignores the time value of the money tied up until
+// Every set (one YES and one NO of the same event; YES on every outcome of
+// an exhaustive event; YES on B and NO on A of an implication A ⇒ B) pays
+// at least $1 at resolution, whichever way the event resolves — NO on
+// every outcome of an n-outcome event pays n − 1 — so a trade's P&L is
+// locked in when it fills: P&L = sets × payout − Σ price × sets − fees,
+// that is sets × gross edge − fees (an implication is counted at $1, the
+// least it pays). It ignores the time value of the money tied up until
 // resolution, and, across venues, the risk that the two venues resolve the
 // same event differently (which the admin's approval of a pair is for).
 package backtest
@@ -61,10 +64,32 @@ type Market struct {
 }
 
 // Universe is what the strategies look at: matched pairs for
-// cross-platform arbitrage and single-venue markets for single-platform.
+// cross-platform arbitrage, single-venue markets for single-platform, and
+// outcome sets and relations for overlapping arbitrage (which trades only
+// the approved, exhaustive sets and the approved implications, as the bot
+// does; a set's outcomes reach the other venue through approved Pairs).
 type Universe struct {
-	Pairs   []polybot.MarketPair
-	Markets []Market
+	Pairs     []polybot.MarketPair
+	Markets   []Market
+	Sets      []*polybot.OutcomeSet
+	Relations []*polybot.Relation
+}
+
+// EventUniverse is the universe of a multi-outcome recording: its outcome
+// set (for overlapping arbitrage, approved since a recording is replayed
+// to study it, exhaustive only if the recording says so), every
+// outcome's market (for single-platform arbitrage) and the relations
+// given (implications between its markets, approved by the caller).
+func EventUniverse(r *replay.EventRecording, rels ...*polybot.Relation) Universe {
+	set := r.Set
+	set.Approved = true
+	u := Universe{Sets: []*polybot.OutcomeSet{&set}, Relations: rels}
+	for _, o := range set.Outcomes {
+		if len(o.Markets) > 0 {
+			u.Markets = append(u.Markets, Market{Yes: o.Markets[0].Yes, No: o.Markets[0].No})
+		}
+	}
+	return u
 }
 
 // CrossVenueUniverse is the universe of a cross-venue recording: the pair
@@ -117,7 +142,7 @@ type Tally struct {
 	Fees           polybot.Decimal `json:"fees"`            // Σ fees of every order
 	FeesPolymarket polybot.Decimal `json:"fees_polymarket"` // the part of Fees paid on Polymarket
 	FeesKalshi     polybot.Decimal `json:"fees_kalshi"`     // the part paid on Kalshi
-	GrossPnL       polybot.Decimal `json:"gross_pnl"`       // Sets × $1 − Cost
+	GrossPnL       polybot.Decimal `json:"gross_pnl"`       // Sets × payout − Cost
 	NetPnL         polybot.Decimal `json:"net_pnl"`         // GrossPnL − Fees
 	Untraded       int             `json:"untraded"`        // opportunities not traded (min profit, or the edge gone at the capped size)
 }
@@ -129,7 +154,7 @@ func (t *Tally) add(tr *Trade) {
 	t.Fees = t.Fees.Add(tr.Fees)
 	t.FeesPolymarket = t.FeesPolymarket.Add(tr.FeesPolymarket)
 	t.FeesKalshi = t.FeesKalshi.Add(tr.FeesKalshi)
-	t.GrossPnL = t.GrossPnL.Add(tr.Sets.Sub(tr.Cost))
+	t.GrossPnL = t.GrossPnL.Add(tr.Sets.Mul(tr.Payout).Sub(tr.Cost))
 	t.NetPnL = t.NetPnL.Add(tr.NetPnL)
 }
 
@@ -137,11 +162,12 @@ func (t *Tally) add(tr *Trade) {
 type Trade struct {
 	Opportunity    polybot.Opportunity `json:"opportunity"` // re-priced at Sets
 	Sets           polybot.Decimal     `json:"sets"`
-	Cost           polybot.Decimal     `json:"cost"` // Σ price × Sets
+	Payout         polybot.Decimal     `json:"payout"` // what a set pays at resolution (n − 1 for a short rebalancing set, else $1)
+	Cost           polybot.Decimal     `json:"cost"`   // Σ price × Sets
 	Fees           polybot.Decimal     `json:"fees"` // the orders' fees
 	FeesPolymarket polybot.Decimal     `json:"fees_polymarket"`
 	FeesKalshi     polybot.Decimal     `json:"fees_kalshi"`
-	NetPnL         polybot.Decimal     `json:"net_pnl"` // Sets − Cost − Fees
+	NetPnL         polybot.Decimal     `json:"net_pnl"` // Sets × Payout − Cost − Fees
 }
 
 // Report is what a replay found.
@@ -149,6 +175,9 @@ type Report struct {
 	Tally
 	// ByStrategy has one tally per strategy run, opportunities or not.
 	ByStrategy map[string]*Tally `json:"by_strategy"`
+	// ByKind splits overlapping arbitrage by kind (Kind): rebalancing
+	// long and short, implication, cross-venue set; present when it runs.
+	ByKind map[string]*Tally `json:"by_kind,omitempty"`
 	// TradeLog lists every simulated trade in order.
 	TradeLog []Trade `json:"trade_log"`
 	// Events and Updates count the events applied and the book updates
@@ -198,19 +227,45 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 	// A tenant that wants everything, at opt's minimum profit.
 	tenant := &polybot.Config{MinProfitPct: opt.MinProfitPct, EnablePolymarket: true, EnableKalshi: true}
 	rep := &Report{ByStrategy: map[string]*Tally{}}
-	runSingle, runCross := false, false
+	runSingle, runCross, runOverlap := false, false, false
 	for _, s := range strategies {
 		switch s {
 		case polybot.StrategySinglePlatform:
 			runSingle, tenant.EnableSinglePlatformArb = true, true
 		case polybot.StrategyCrossPlatform:
 			runCross, tenant.EnableCrossPlatformArb = true, true
+		case polybot.StrategyOverlapping:
+			runOverlap, tenant.EnableOverlappingArb = true, true
+			rep.ByKind = map[string]*Tally{}
+			for _, k := range Kinds {
+				rep.ByKind[k] = &Tally{}
+			}
 		default:
-			return nil, polybot.FieldError("strategies", "replay runs "+polybot.StrategySinglePlatform+" and "+polybot.StrategyCrossPlatform+", not "+s)
+			return nil, polybot.FieldError("strategies", "replay runs "+polybot.StrategySinglePlatform+", "+polybot.StrategyCrossPlatform+
+				" and "+polybot.StrategyOverlapping+", not "+s)
 		}
 		rep.ByStrategy[s] = &Tally{}
 	}
-	features := polybot.Features{SinglePlatform: true, CrossPlatform: true}
+	features := polybot.Features{SinglePlatform: true, CrossPlatform: true, OverlappingArb: true}
+	pairByID := map[string]*polybot.MarketPair{}
+	for i := range u.Pairs {
+		pairByID[u.Pairs[i].ID] = &u.Pairs[i]
+	}
+	pairOf := func(id string) *polybot.MarketPair { return pairByID[id] }
+	var sets []*polybot.OutcomeSet
+	var rels []*polybot.Relation
+	if runOverlap {
+		for _, s := range u.Sets {
+			if s.Tradable() {
+				sets = append(sets, s.WithPairs(u.Pairs))
+			}
+		}
+		for _, r := range u.Relations {
+			if r != nil && r.Approved && r.Kind == polybot.RelationImplies {
+				rels = append(rels, r)
+			}
+		}
+	}
 
 	books := map[string]*book{}
 	view := func(key string) *marketdata.View {
@@ -240,17 +295,23 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 			return
 		}
 		last[slot] = o.ID
-		t := rep.ByStrategy[o.Strategy]
-		t.Opportunities++
-		rep.Opportunities++
+		ts := []*Tally{&rep.Tally, rep.ByStrategy[o.Strategy]}
+		if k := Kind(o); k != "" {
+			ts = append(ts, rep.ByKind[k])
+		}
+		for _, t := range ts {
+			t.Opportunities++
+		}
 		tr, ok := simulate(det, opt, tenant, features, o)
 		if !ok {
-			t.Untraded++
-			rep.Untraded++
+			for _, t := range ts {
+				t.Untraded++
+			}
 			return
 		}
-		t.add(tr)
-		rep.add(tr)
+		for _, t := range ts {
+			t.add(tr)
+		}
 		rep.TradeLog = append(rep.TradeLog, *tr)
 	}
 
@@ -306,12 +367,45 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 				consider(k.slot, det.SinglePlatform(y, n))
 			}
 		}
+		if runOverlap {
+			books := func(inst polybot.Instrument) *marketdata.View { return view(inst.Key()) }
+			for _, s := range sets {
+				consider("l|"+s.ID, det.RebalanceLong(s, books, pairOf))
+				consider("h|"+s.ID, det.RebalanceShort(s, books, pairOf))
+			}
+			for _, r := range rels {
+				consider("i|"+r.ID, det.Implication(r, books))
+			}
+		}
 		rep.Skips = det.Skips()
 		if opt.Progress != nil {
 			opt.Progress(rep.Updates, total)
 		}
 	}
 	return rep, nil
+}
+
+// Overlapping-arbitrage kinds a report counts apart.
+const (
+	KindRebalanceLong  = strategy.OverlapRebalanceLong
+	KindRebalanceShort = strategy.OverlapRebalanceShort
+	KindImplication    = strategy.OverlapImplication
+	// KindCrossVenueSet is a rebalancing set (long or short) whose legs
+	// are on both venues.
+	KindCrossVenueSet = "cross_venue_set"
+)
+
+// Kinds lists the kinds in report order.
+var Kinds = []string{KindRebalanceLong, KindRebalanceShort, KindImplication, KindCrossVenueSet}
+
+// Kind is an overlapping opportunity's kind in a report; "" for another
+// strategy's.
+func Kind(o *polybot.Opportunity) string {
+	k := strategy.OverlapKind(o)
+	if (k == KindRebalanceLong || k == KindRebalanceShort) && len(o.Venues()) > 1 {
+		return KindCrossVenueSet
+	}
+	return k
 }
 
 // simulate takes o as a taker: sized, re-priced, checked against the
@@ -335,7 +429,7 @@ func simulate(det *strategy.Detector, opt Options, tenant *polybot.Config, featu
 	if !strategy.Wants(tenant, features, r) {
 		return nil, false
 	}
-	tr := &Trade{Opportunity: *r, Sets: r.Size}
+	tr := &Trade{Opportunity: *r, Sets: r.Size, Payout: strategy.Payout(r)}
 	for _, l := range r.Legs {
 		tr.Cost = tr.Cost.Add(l.Price.Mul(r.Size))
 		f := strategy.OrderFees(det.Fees(), []polybot.Leg{l}, r.Size)
@@ -347,6 +441,6 @@ func simulate(det *strategy.Detector, opt Options, tenant *polybot.Config, featu
 			tr.FeesKalshi = tr.FeesKalshi.Add(f)
 		}
 	}
-	tr.NetPnL = tr.Sets.Sub(tr.Cost).Sub(tr.Fees)
+	tr.NetPnL = tr.Sets.Mul(tr.Payout).Sub(tr.Cost).Sub(tr.Fees)
 	return tr, true
 }
