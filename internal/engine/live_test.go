@@ -34,6 +34,8 @@ import (
 
 const (
 	fedTicker = kalshisim.FedTicker
+	fedC25    = "KXFEDDECISION-25DEC-C25"
+	fedC26    = "KXFEDDECISION-25DEC-C26"
 	pmMarket  = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
 	pmYesTok  = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 	pmNoTok   = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
@@ -84,6 +86,9 @@ type liveRig struct {
 
 	mu     sync.Mutex
 	orders []kalshiOrder
+	// onOrder, when set, sees the number of each Kalshi order POST before
+	// the simulator does.
+	onOrder func(n int)
 	// tap, when set, sees every book event as the hubs get it.
 	tap atomic.Pointer[func(polybot.BookEvent)]
 }
@@ -93,7 +98,11 @@ func newLiveRig(t testing.TB) *liveRig {
 	r := &liveRig{rig: newRig(t)}
 	keys := testRSAKeys(t)
 	var err error
-	r.ksim, err = kalshisim.New(kalshisim.Config{Accounts: []kalshisim.AccountConfig{
+	series, markets := kalshisim.DefaultMarkets()
+	for _, t := range []string{fedC25, fedC26} { // the rest of the Fed event, for overlapping arbitrage
+		markets = append(markets, kalshisim.MarketConfig{Ticker: t, EventTicker: "KXFEDDECISION-25DEC", SeriesTicker: "KXFEDDECISION", Title: t})
+	}
+	r.ksim, err = kalshisim.New(kalshisim.Config{Series: series, Markets: markets, Accounts: []kalshisim.AccountConfig{
 		{KeyID: "market-data", PublicKeyPEM: string(pkcs1(keys[0])), Balance: d("0")},
 	}})
 	if err != nil {
@@ -158,7 +167,11 @@ func (r *liveRig) countOrders(h http.Handler) http.Handler {
 			_ = json.Unmarshal(body, &o.body)
 			r.mu.Lock()
 			r.orders = append(r.orders, o)
+			n, hook := len(r.orders), r.onOrder
 			r.mu.Unlock()
+			if hook != nil {
+				hook(n)
+			}
 		}
 		h.ServeHTTP(w, req)
 	})

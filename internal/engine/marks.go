@@ -13,10 +13,10 @@ import (
 // hedged book into a "total loss"), the venues' fee model and the approved
 // registry entries (pairs, outcome sets, relations) that make complete sets.
 type valuer struct {
-	books hubBooks
-	fees  polybot.FeeModel
-	now   polybot.Clock
-	last  sync.Map // instrument key → polybot.Mark
+	books  hubBooks
+	fees   polybot.FeeModel
+	now    polybot.Clock
+	last   sync.Map // instrument key → polybot.Mark
 	hedges atomic.Pointer[polybot.Hedges]
 }
 

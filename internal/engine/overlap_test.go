@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"context"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/kalshi"
+	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 )
 
 // A three-outcome Polymarket event (a negRisk event's markets).
@@ -113,5 +117,95 @@ func TestNoOverlapTradeOnASetThatIsUnapprovedOrNotExhaustive(t *testing.T) {
 				t.Fatalf("%d opportunities detected", s.Opportunities)
 			}
 		})
+	}
+}
+
+// TestLiveRebalancingSetWhoseLegFailsUnwindsTheLegsThatFilled sends a
+// three-leg Kalshi set; the venue refuses the second or the third order:
+// the legs that filled are sold back, the rest is never sent, and nothing
+// naked is left.
+func TestLiveRebalancingSetWhoseLegFailsUnwindsTheLegsThatFilled(t *testing.T) {
+	for _, failing := range []int{2, 3} {
+		t.Run("order "+strconv.Itoa(failing)+" refused", func(t *testing.T) { liveSetLegFails(t, failing) })
+	}
+}
+
+func liveSetLegFails(t *testing.T, failing int) {
+	r := newLiveRig(t)
+	lt := r.liveUser(func(c *polybot.Config) {
+		c.EnableCrossPlatformArb, c.EnableOverlappingArb = false, true
+	})
+	km := func(ticker string) polybot.BinaryMarket {
+		y, n := kalshi.Instruments(ticker)
+		return polybot.BinaryMarket{Yes: y, No: n}
+	}
+	set := &polybot.OutcomeSet{ID: "fed-dec", Name: "Fed decision December 2025", Venue: polybot.Kalshi, Exhaustive: true, Approved: true,
+		Outcomes: []polybot.SetOutcome{{Label: "Hold", Markets: []polybot.BinaryMarket{km(fedTicker)}},
+			{Label: "Cut 25", Markets: []polybot.BinaryMarket{km(fedC25)}}, {Label: "Cut 50+", Markets: []polybot.BinaryMarket{km(fedC26)}}}}
+	cfg := Config{Universe: Universe{Sets: []*polybot.OutcomeSet{set}}, ExchangeFactory: r.factory,
+		Strategies: []string{polybot.StrategyOverlapping}}
+	m := r.start(cfg)
+	r.waitRunning(lt.id)
+	r.mu.Lock()
+	r.onOrder = func(n int) {
+		if n == failing { // this order is refused
+			r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultStatus, Method: "POST", Path: "/portfolio/events/orders", Status: 400, Times: 1})
+		}
+	}
+	r.mu.Unlock()
+	// YES asks 0.30 × 10, 0.35 × 20, 0.25 × 30 (NO bids at 0.70, 0.65,
+	// 0.75), YES bids 0.28, 0.33, 0.23: 0.90 a set before fees; the fees of
+	// 10 sets are 0.15 + 0.16 + 0.14, so 10 sets net 0.55 (5.8%).
+	for _, b := range []struct{ ticker, bid, noBid, size string }{
+		{fedTicker, "0.28", "0.70", "10"}, {fedC25, "0.33", "0.65", "20"}, {fedC26, "0.23", "0.75", "30"},
+	} {
+		if err := r.ksim.SetBook(b.ticker, []polybot.Level{lv(b.bid, "100")}, []polybot.Level{lv(b.noBid, b.size)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		if t.Failed() {
+			for _, in := range r.intents(lt.id) {
+				t.Logf("intent leg %d %s %s %s filled %s: %s", in.Leg, in.Instrument.Market, in.Side, in.State, in.Filled, in.Error)
+			}
+			t.Logf("status %+v", m.Status(context.Background(), lt.id))
+		}
+	}()
+	filled := failing - 1 // legs go thinnest first: 0, 1, 2
+	eventually(t, "every filled leg is unwound", func() bool {
+		legs := r.intentsByLeg(lt.id)
+		for leg := range filled {
+			if u := legs[unwindLeg+leg]; u == nil || !finalState(u.State) {
+				return false
+			}
+		}
+		return true
+	})
+	legs := r.intentsByLeg(lt.id)
+	for leg := range filled {
+		if in := legs[leg]; in.State != polybot.IntentFilled || in.Filled != d("10") {
+			t.Fatalf("leg %d %+v, want 10 filled", leg, in)
+		}
+		if u := legs[unwindLeg+leg]; u.Side != polybot.Sell || u.State != polybot.IntentFilled || u.Filled != d("10") {
+			t.Fatalf("unwind of leg %d %+v, want 10 sold", leg, u)
+		}
+	}
+	if in := legs[filled]; in.State != polybot.IntentRejected {
+		t.Fatalf("leg %d %+v, want rejected by the venue", filled, in)
+	}
+	for leg := filled + 1; leg < 3; leg++ {
+		if in := legs[leg]; in.State != polybot.IntentCancelled {
+			t.Fatalf("leg %d %+v, want never sent", leg, in)
+		}
+	}
+	var hs []*polybot.Holding
+	r.tenantView(lt.id, func(tx polybot.TenantTx) (err error) { hs, err = tx.Holdings(); return })
+	for _, h := range hs {
+		if !h.Size.IsZero() {
+			t.Fatalf("holding %+v left after the unwind: a naked leg", h)
+		}
+	}
+	if st := m.Status(context.Background(), lt.id); st.Counters.Unwinds < 1 {
+		t.Fatalf("status %+v", st)
 	}
 }
