@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,7 +48,7 @@ var (
 // opportunities, trades, fees and P&L net of fees on stdout.
 func cmdReplay(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "replay")
-	data := fs.String("data", "fed", `recording to replay: "fed" (the built-in Fed Dec 2025 recording, both venues) or a cross-venue .csv`)
+	data := fs.String("data", "fed", `recording to replay: "fed" (the built-in Fed Dec 2025 recording, both venues), "fed-jul2026" (the built-in five-outcome Fed July 2026 event, for overlapping arbitrage) or a cross-venue .csv`)
 	pmYes := fs.String("polymarket-yes-token", replay.FedDec2025Hold.PolymarketYesToken, "the recording's Polymarket YES token id")
 	pmNo := fs.String("polymarket-no-token", replay.FedDec2025Hold.PolymarketNoToken, "the recording's Polymarket NO token id")
 	ticker := fs.String("kalshi-ticker", replay.FedDec2025Hold.KalshiTicker, "the recording's Kalshi market ticker")
@@ -58,7 +59,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	minProfit := fs.String("min-profit-pct", "1", "trade only opportunities at least this profitable, in percent of their cost (a tenant's min_profit_pct)")
 	maxTrade := fs.String("max-trade-usd", "0", "cap on one trade's cost with fees (a tenant's max_trade_size_usd); 0 takes the whole visible size")
 	maxAge := fs.Duration("max-quote-age", strategy.DefaultMaxQuoteAge, "never trade a quote older than this")
-	strategies := fs.String("strategies", polybot.StrategySinglePlatform+","+polybot.StrategyCrossPlatform, "comma-separated strategies to run")
+	strategies := fs.String("strategies", "", "comma-separated strategies to run (default: single_platform,cross_platform; overlapping_arb for a multi-outcome recording)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON (with every trade)")
 	bar := fs.Bool("progress", true, "show a progress bar on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -111,17 +112,54 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if opt.MaxTradeUSD, err = dec("max-trade-usd", *maxTrade, false); err != nil {
 		return err
 	}
-	for _, s := range strings.Split(*strategies, ",") {
+	multi := multiOutcome[*data]
+	list := *strategies
+	if list == "" {
+		list = polybot.StrategySinglePlatform + "," + polybot.StrategyCrossPlatform
+		if multi != nil {
+			list = polybot.StrategyOverlapping
+		}
+	}
+	for _, s := range strings.Split(list, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform:
+		case polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping:
 			opt.Strategies = append(opt.Strategies, s)
 		case "":
 		default:
-			return usageError(fmt.Sprintf("--strategies: %q is not %s or %s", s, polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform))
+			return usageError(fmt.Sprintf("--strategies: %q is not %s, %s or %s", s, polybot.StrategySinglePlatform,
+				polybot.StrategyCrossPlatform, polybot.StrategyOverlapping))
 		}
 	}
 	if len(opt.Strategies) == 0 {
 		return usageError("--strategies: name at least one strategy")
+	}
+	if multi != nil {
+		rec, rels, err := multi.load()
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", *data, err)
+		}
+		var pb *progressBar
+		if *bar {
+			pb = &progressBar{w: e.stderr, last: -1}
+			opt.Progress = pb.update
+		}
+		start := time.Now()
+		rep, err := backtest.Run(ctx, rec.Events, backtest.EventUniverse(rec, rels...), opt)
+		elapsed := time.Since(start)
+		if pb != nil {
+			pb.finish()
+		}
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", *data, err)
+		}
+		rep.Skipped = rec.Skipped
+		if *jsonOut {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		printReport(e.stdout, rep, multi.label, elapsed, mult, pmSchedule, minSize, opt)
+		return nil
 	}
 
 	market := replay.CrossVenueMarket{PolymarketYesToken: *pmYes, PolymarketNoToken: *pmNo, KalshiTicker: *ticker}
@@ -129,7 +167,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	label := "fed (built-in: Fed December 2025 hold, Polymarket and Kalshi)"
 	if *data != "fed" {
 		if !strings.EqualFold(filepath.Ext(*data), ".csv") {
-			return usageError(fmt.Sprintf("--data %q: want fed or a cross-venue .csv recording", *data))
+			return usageError(fmt.Sprintf("--data %q: want fed, %s or a cross-venue .csv recording", *data, multiOutcomeNames()))
 		}
 		if raw, err = os.ReadFile(*data); err != nil {
 			return fmt.Errorf("--data: %w", err)
@@ -157,6 +195,32 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 	printReport(e.stdout, rep, label, elapsed, mult, pmSchedule, minSize, opt)
 	return nil
+}
+
+// multiOutcomeRecording is a built-in recording of a multi-outcome event,
+// with the relations between its markets (approved: a replay studies them).
+type multiOutcomeRecording struct {
+	label string
+	load  func() (*replay.EventRecording, []*polybot.Relation, error)
+}
+
+var multiOutcome = map[string]*multiOutcomeRecording{
+	"fed-jul2026": {
+		label: "fed-jul2026 (built-in: every outcome of the Fed's July 2026 decision on Polymarket US, best bid and ask; sizes not recorded, 5 shares assumed)",
+		load: func() (*replay.EventRecording, []*polybot.Relation, error) {
+			rec, err := replay.FedJul2026()
+			return rec, nil, err
+		},
+	},
+}
+
+func multiOutcomeNames() string {
+	var names []string
+	for n := range multiOutcome {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // progressBar draws "[#####-----]  50%  503/1005 updates" in place with \r,
@@ -215,16 +279,25 @@ func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.D
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name, t.Opportunities, t.Trades, t.Untraded,
 			t.Sets, t.Cost, t.Fees, t.GrossPnL, t.NetPnL)
 	}
-	for _, s := range []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform} {
+	for _, s := range []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping} {
 		if t := rep.ByStrategy[s]; t != nil {
 			row(s, t)
 		}
 	}
 	row("total", &rep.Tally)
+	if rep.ByKind != nil {
+		fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "overlapping, by kind\t\t\t\t\t\t\t\t\t")
+		for _, k := range backtest.Kinds {
+			row(k, rep.ByKind[k])
+		}
+	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nFees by venue: Polymarket %s, Kalshi %s. Skipped below a venue's minimum order: %d; off the tick: %d.\n",
 		rep.FeesPolymarket, rep.FeesKalshi, rep.Skips.BelowMinSize, rep.Skips.OffTick)
-	fmt.Fprintln(w, "\nMoney in dollars. Each set (one YES and one NO of the event) pays $1 at resolution, so a trade's")
-	fmt.Fprintln(w, "P&L is locked in when it fills: net P&L = sets × $1 − cost − fees. Fills are taker fills at the")
-	fmt.Fprintln(w, "recorded best asks; the recording cannot show our own fills consuming later rows' liquidity.")
+	fmt.Fprintln(w, "\nMoney in dollars. Each set (one YES and one NO of the event; YES on every outcome of an exhaustive")
+	fmt.Fprintln(w, "event; YES on B and NO on A of an implication A ⇒ B) pays $1 at resolution, NO on every one of n")
+	fmt.Fprintln(w, "outcomes pays n − 1, so a trade's P&L is locked in when it fills: net P&L = sets × payout − cost − fees.")
+	fmt.Fprintln(w, "Fills are taker fills at the recorded best asks; the recording cannot show our own fills consuming")
+	fmt.Fprintln(w, "later rows' liquidity.")
 }

@@ -54,7 +54,7 @@ func TestReplayReportsTheFedRecordingWithAProgressBar(t *testing.T) {
 	if total[0] != "215" || total[1] == "0" || total[1] == "215" {
 		t.Errorf("total row %v", total)
 	}
-	for _, want := range []string{"1005 book updates (4020 events)", "skipped line 919", "min profit 1.00%", "net P&L = sets × $1 − cost − fees",
+	for _, want := range []string{"1005 book updates (4020 events)", "skipped line 919", "min profit 1.00%", "net P&L = sets × payout − cost − fees",
 		"Polymarket fee-free", "Polymarket at least 5.00 shares", "Fees by venue: Polymarket 0.00, Kalshi "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -159,5 +159,27 @@ func TestReplayRejectsBadInput(t *testing.T) {
 				t.Errorf("err %v (usage error: %v), want one mentioning %q (usage error: %v)", err, errors.As(err, &ue), tc.want, tc.usage)
 			}
 		})
+	}
+}
+
+// TestReplayOfAMultiOutcomeRecordingReportsByKind: the five-outcome Fed
+// July 2026 recording, fee-free and at any profit, finds the 2 long and 7
+// short rebalancing sets recordings/polymarketus_fed_jul2026_count.py
+// counts from the CSV; each trade is 5 sets (the recording's assumed
+// size), at the costs the script lists (2 × 0.99; 3 × 3.95 + 4 × 3.96).
+func TestReplayOfAMultiOutcomeRecordingReportsByKind(t *testing.T) {
+	out, _, err := runReplay(t, "--data", "fed-jul2026", "--min-profit-pct", "0", "--polymarket-fee-rate", "0", "--progress=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		"rebalance_long":  {"2", "2", "0", "10.00", "9.90", "0.00", "0.10", "0.10"},
+		"rebalance_short": {"7", "7", "0", "35.00", "138.45", "0.00", "1.55", "1.55"},
+		"implication":     {"0", "0", "0", "0.00", "0.00", "0.00", "0.00", "0.00"},
+		"overlapping_arb": {"9", "9", "0", "45.00", "148.35", "0.00", "1.65", "1.65"},
+	} {
+		if got := tableRow(t, out, name); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s row %v, want %v\n%s", name, got, want, out)
+		}
 	}
 }
