@@ -48,7 +48,7 @@ var (
 // opportunities, trades, fees and P&L net of fees on stdout.
 func cmdReplay(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "replay")
-	data := fs.String("data", "fed", `recording to replay: "fed" (the built-in Fed Dec 2025 recording, both venues), "fed-jul2026" (the built-in five-outcome Fed July 2026 event, for overlapping arbitrage) or a cross-venue .csv`)
+	data := fs.String("data", "fed", `recording to replay: "fed" (the built-in Fed Dec 2025 recording, both venues), "fed-jul2026" (the built-in five-outcome Fed July 2026 event) or "cpi-jul2026" (the built-in CPI threshold ladder), both for overlapping arbitrage, or a cross-venue .csv`)
 	pmYes := fs.String("polymarket-yes-token", replay.FedDec2025Hold.PolymarketYesToken, "the recording's Polymarket YES token id")
 	pmNo := fs.String("polymarket-no-token", replay.FedDec2025Hold.PolymarketNoToken, "the recording's Polymarket NO token id")
 	ticker := fs.String("kalshi-ticker", replay.FedDec2025Hold.KalshiTicker, "the recording's Kalshi market ticker")
@@ -210,6 +210,17 @@ var multiOutcome = map[string]*multiOutcomeRecording{
 		load: func() (*replay.EventRecording, []*polybot.Relation, error) {
 			rec, err := replay.FedJul2026()
 			return rec, nil, err
+		},
+	},
+	"cpi-jul2026": {
+		label: "cpi-jul2026 (built-in: the 11-rung CPI YoY July 2026 ladder on Polymarket US, best bid and ask, its 55 implications approved; sizes not recorded, 5 shares assumed)",
+		load: func() (*replay.EventRecording, []*polybot.Relation, error) {
+			rec, err := replay.CPIJul2026()
+			rels := replay.CPIJul2026Implications()
+			for _, r := range rels {
+				r.Approved = true
+			}
+			return rec, rels, err
 		},
 	},
 }

@@ -86,3 +86,60 @@ func TestFedJuly2026RebalancingMatchesTheIndependentCount(t *testing.T) {
 		})
 	}
 }
+
+// TestCPIJuly2026ImplicationsMatchTheIndependentCount replays the real
+// CPI ladder recording (11 rungs "above x%", 347 polls) with its 55
+// implications approved: the pairs where ask(YES on the lower rung) +
+// ask(NO on the higher rung) < $1 are those
+// recordings/polymarketus_cpi_jul2026_count.py counts from the CSV: 16
+// (poll, pair) hits over 12 polls, 4 on 3.0% ⇒ 2.9%, 6 on 3.1% ⇒ 2.9% and
+// 6 on 3.7% ⇒ 3.6%, all still below $1 at a 0.07 fee rate. The ladder is
+// not exhaustive, so no rebalancing set trades.
+func TestCPIJuly2026ImplicationsMatchTheIndependentCount(t *testing.T) {
+	rec, err := replay.CPIJul2026()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels := replay.CPIJul2026Implications()
+	for _, r := range rels {
+		r.Approved = true
+	}
+	for _, rate := range []string{"0", "0.07"} {
+		t.Run("rate "+rate, func(t *testing.T) {
+			sched, err := fee.NewPolymarketSchedule(polybot.MustDecimal(rate), polybot.One)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), rec.Events, EventUniverse(rec, rels...), Options{
+				Fees:       fee.Venues{Polymarket: fee.Polymarket{Default: sched}, Kalshi: fee.Kalshi{}},
+				Strategies: []string{polybot.StrategyOverlapping},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			byPair := map[string]int{}
+			polls := map[time.Time]bool{}
+			for _, tr := range rep.TradeLog {
+				byPair[tr.Opportunity.PairID]++
+				polls[tr.Opportunity.DetectedAt] = true
+			}
+			want := map[string]int{
+				"polymarketus-cpi-jul2026-gt3pt0pct-gt2pt9pct": 4,
+				"polymarketus-cpi-jul2026-gt3pt1pct-gt2pt9pct": 6,
+				"polymarketus-cpi-jul2026-gt3pt7pct-gt3pt6pct": 6,
+			}
+			if len(byPair) != len(want) || len(polls) != 12 || rep.ByKind[KindImplication].Opportunities != 16 {
+				t.Fatalf("implications traded %v over %d polls (%d opportunities), the independent count is %v over 12 polls",
+					byPair, len(polls), rep.ByKind[KindImplication].Opportunities, want)
+			}
+			for id, n := range want {
+				if byPair[id] != n {
+					t.Errorf("%s: %d, want %d", id, byPair[id], n)
+				}
+			}
+			if n := rep.ByKind[KindRebalanceLong].Opportunities + rep.ByKind[KindRebalanceShort].Opportunities; n != 0 {
+				t.Errorf("%d rebalancing sets on a ladder, which is not exhaustive", n)
+			}
+		})
+	}
+}
