@@ -109,10 +109,14 @@ func (u Universe) allPairs() []*polybot.MarketPair {
 // exhaustive, each outcome joined to its matched market on the other
 // venue where a pair (or an equivalence) names one.
 func (u Universe) sets() []*polybot.OutcomeSet {
+	// Approved pairs first: an outcome matched by two pairs (the registry's
+	// and an equivalence's) takes an approved one.
 	var pairs []polybot.MarketPair
-	for _, p := range u.allPairs() {
-		if p != nil {
-			pairs = append(pairs, *p)
+	for _, approved := range []bool{true, false} {
+		for _, p := range u.allPairs() {
+			if p != nil && p.Approved == approved {
+				pairs = append(pairs, *p)
+			}
 		}
 	}
 	var out []*polybot.OutcomeSet

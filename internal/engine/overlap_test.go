@@ -209,3 +209,65 @@ func liveSetLegFails(t *testing.T, failing int) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+// TestUniverseJoinsSetsAcrossVenuesThroughApprovedPairsAndEquivalences:
+// a Kalshi set's outcome reaches its Polymarket market through an approved
+// matched pair, or through an approved equivalence between the two
+// venues' sets (outcome i is outcome i); the watched instruments and the
+// gate's hedges follow the approvals.
+func TestUniverseJoinsSetsAcrossVenuesThroughApprovedPairsAndEquivalences(t *testing.T) {
+	km := func(ticker string) polybot.BinaryMarket {
+		y, n := kalshi.Instruments(ticker)
+		return polybot.BinaryMarket{Yes: y, No: n}
+	}
+	pmm := func(c string) polybot.BinaryMarket {
+		return polybot.BinaryMarket{Yes: polybot.Instrument{Venue: polybot.Polymarket, Market: c, Token: c + "-y", Outcome: polybot.Yes},
+			No: polybot.Instrument{Venue: polybot.Polymarket, Market: c, Token: c + "-n", Outcome: polybot.No}}
+	}
+	kset := &polybot.OutcomeSet{ID: "k", Name: "K", Venue: polybot.Kalshi, Exhaustive: true, Approved: true, Outcomes: []polybot.SetOutcome{
+		{Label: "a", Markets: []polybot.BinaryMarket{km("KA")}}, {Label: "b", Markets: []polybot.BinaryMarket{km("KB")}}}}
+	pset := &polybot.OutcomeSet{ID: "p", Name: "P", Venue: polybot.Polymarket, Outcomes: []polybot.SetOutcome{
+		{Label: "a", Markets: []polybot.BinaryMarket{pmm("pa")}}, {Label: "b", Markets: []polybot.BinaryMarket{pmm("pb")}}}}
+	pair := &polybot.MarketPair{ID: "pair-a", PolymarketYes: "pa-y", PolymarketNo: "pa-n", PolymarketMkt: "pa", KalshiTicker: "KA"}
+	equiv := &polybot.Relation{ID: "eq", Name: "same", Kind: polybot.RelationEquivalent, SetA: "k", SetB: "p"}
+	watched := func(u Universe) int { return len(u.Instruments()) }
+	tests := []struct {
+		name          string
+		pairApproved  bool
+		equivApproved bool
+		instruments   int // Kalshi's 4, plus 2 per Polymarket market joined
+		crossOutcomes int
+		hedgePairs    int
+	}{
+		{"nothing approved", false, false, 4, 0, 0},
+		{"the pair approved", true, false, 6, 1, 1},
+		{"the equivalence approved", false, true, 8, 2, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, e := *pair, *equiv
+			p.Approved, e.Approved = tc.pairApproved, tc.equivApproved
+			u := Universe{Pairs: []*polybot.MarketPair{&p}, Sets: []*polybot.OutcomeSet{kset, pset}, Relations: []*polybot.Relation{&e}}
+			if n := watched(u); n != tc.instruments {
+				t.Errorf("%d instruments watched, want %d", n, tc.instruments)
+			}
+			sets := u.sets()
+			if len(sets) != 1 {
+				t.Fatalf("%d tradable sets, want the Kalshi one (the Polymarket one is not approved)", len(sets))
+			}
+			cross := 0
+			ok := approvedIDs(u.allPairs())
+			for _, o := range sets[0].Outcomes {
+				if len(o.Markets) == 2 && ok[o.PairID] {
+					cross++
+				}
+			}
+			if cross != tc.crossOutcomes {
+				t.Errorf("%d outcomes joined across venues, want %d", cross, tc.crossOutcomes)
+			}
+			if h := u.hedges(); len(h.Pairs) != tc.hedgePairs || len(h.Sets) != 1 {
+				t.Errorf("hedges %d pairs %d sets, want %d and 1", len(h.Pairs), len(h.Sets), tc.hedgePairs)
+			}
+		})
+	}
+}
