@@ -253,9 +253,9 @@ func (r *Relation) CheckSets(a, b *OutcomeSet) error {
 	if a != nil && b != nil && r.Approved {
 		switch {
 		case a.Venue == b.Venue:
-			v.Add("set_b", "must be on the other venue than set_a to approve the equivalence")
+			v.Add("set_b", "must be on another venue than set_a to approve the equivalence")
 		case len(a.Outcomes) != len(b.Outcomes):
-			v.Add("set_b", fmt.Sprintf("lists %d outcomes and set_a %d: an approved equivalence needs as many", len(b.Outcomes), len(a.Outcomes)))
+			v.Add("set_b", fmt.Sprintf("must list as many outcomes as set_a to approve the equivalence (%d, not %d)", len(a.Outcomes), len(b.Outcomes)))
 		}
 	}
 	return v.Err()

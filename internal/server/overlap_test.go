@@ -165,3 +165,57 @@ func testOverlapRegistryAPI(t *testing.T, open storeOpener) {
 
 func TestOverlapRegistryAPISQLite(t *testing.T)   { testOverlapRegistryAPI(t, openSQLite) }
 func TestOverlapRegistryAPIPostgres(t *testing.T) { testOverlapRegistryAPI(t, openPostgres) }
+
+// The admin page lists the overlap registry: relations (kind, the two
+// sides, status and actions) and outcome sets (venue, event, how many
+// outcomes, each outcome's markets in a details element), as cards on a
+// phone like every admin table.
+func TestAdminPageListsRelationsAndOutcomeSets(t *testing.T) {
+	env := newWebEnv(t, nil)
+	a := env.client().signup("overlap-page@example.com").makeAdmin()
+	r := a.page("/admin")
+	expectStatus(t, r, 200)
+	expectContains(t, "/admin (empty registry)", r, `id="relations-table"`, "No relations yet.", `id="sets-table"`, "No outcome sets yet.")
+
+	runCases(t, a, []apiCase{
+		{"a Kalshi ladder", "PUT", "/api/v1/admin/outcome-sets/k-ladder", setJSON("kalshi", 3, func(m map[string]any) {
+			m["name"] = "Fed upper bound"
+			m["approved"] = true
+		}), 200, "", ""},
+		{"a Polymarket set", "PUT", "/api/v1/admin/outcome-sets/p-fed", setJSON("polymarket", 2, func(m map[string]any) { m["exhaustive"] = false }), 200, "", ""},
+		{"an implication between two rungs", "PUT", "/api/v1/admin/relations/ladder", implicationJSON(func(m map[string]any) {
+			m["a"], m["b"] = kalshiMarketJSON("KXFED-25DEC-1"), kalshiMarketJSON("KXFED-25DEC-0")
+			m["approved"] = true
+		}), 200, "", ""},
+		{"an equivalence of sets that differ", "PUT", "/api/v1/admin/relations/fed-eq", map[string]any{"name": "Fed <both> venues", "kind": "equivalent",
+			"set_a": "k-ladder", "set_b": "p-fed", "resolution_notes": "Kalshi's & Polymarket's rules agree."}, 200, "", ""},
+	})
+	r = a.page("/admin")
+	expectStatus(t, r, 200)
+	expectSecurePage(t, "/admin", r)
+	expectContains(t, "/admin", r,
+		`id="relation-ladder"`, `data-approved="true"`, `id="relation-ladder-reject"`, `id="relation-ladder-delete"`,
+		`Fed upper bound: Outcome 1 (Kalshi KXFED-25DEC-1)</span> <span aria-hidden="true">⇒</span>`,
+		`id="relation-fed-eq-approve"`, `Fed &lt;both&gt; venues`, `⇔`, "Equivalence", "Implication",
+		`Cannot be approved: set_b must list as many outcomes as set_a to approve the equivalence (3, not 2)`,
+		"Kalshi&#39;s &amp; Polymarket&#39;s rules agree.",
+		`id="set-k-ladder"`, `id="set-k-ladder-outcomes"`, `<span class="mono small">Kalshi KXFED-25DEC-2</span>`,
+		`<td class="num">3</td>`, `id="set-k-ladder-status" data-state="approved"`, `id="set-p-fed-status" data-state="pending"`,
+		`<td>Polymarket</td>`, `id="set-p-fed-delete"`,
+	)
+	body := string(r.Body)
+	if strings.Index(body, `id="relation-ladder"`) > strings.Index(body, `id="relation-fed-eq"`) {
+		t.Error("the equivalence is listed before the implication")
+	}
+	if strings.Contains(body, "No relations yet.") || strings.Contains(body, "No outcome sets yet.") {
+		t.Error("the filled registry still says it is empty")
+	}
+	// The rows carry their records for the page script's PUT, escaped.
+	if !strings.Contains(body, `data-relation="{&#34;id&#34;:&#34;fed-eq&#34;`) {
+		t.Errorf("the equivalence row does not carry its record: %s", body[strings.Index(body, `id="relation-fed-eq"`):][:300])
+	}
+	u := env.client().signup("overlap-page-user@example.com")
+	if r := u.page("/admin"); r.Status != 403 || strings.Contains(string(r.Body), "relations-table") {
+		t.Errorf("a user's /admin: %d", r.Status)
+	}
+}
