@@ -265,7 +265,7 @@ func (r *Relation) CheckSets(a, b *OutcomeSet) error {
 // outcome set id while relations still name it (rels: their ids, when
 // known): the relations go first, so an equivalence never loses a side.
 func SetInUse(id string, rels []string) error {
-	named := "a relation"
+	named, it := "a relation", "it"
 	switch len(rels) {
 	case 0:
 	case 1:
@@ -275,9 +275,9 @@ func SetInUse(id string, rels []string) error {
 		for i, r := range rels {
 			q[i] = strconv.Quote(r)
 		}
-		named = "relations " + strings.Join(q, ", ")
+		named, it = "relations "+strings.Join(q, ", "), "them"
 	}
-	return Errorf(ECONFLICT, "outcome set %q is named by %s: delete or change the relation first", id, named)
+	return Errorf(ECONFLICT, "outcome set %q is named by %s: delete or change %s first", id, named, it)
 }
 
 // WithPairs is s with each outcome's matched market on the other venue
