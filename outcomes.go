@@ -3,6 +3,7 @@ package polybot
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -193,7 +194,8 @@ type Relation struct {
 }
 
 // Validate checks an admin's relation: an implication names two distinct
-// markets, an equivalence two distinct outcome sets.
+// markets and no sets, an equivalence two distinct outcome sets and no
+// markets (so what a store keeps is what the relation means).
 func (r *Relation) Validate() error {
 	v := Validation{}
 	v.checkRequiredText("id", r.ID, maxOverlapIDChars)
@@ -206,16 +208,76 @@ func (r *Relation) Validate() error {
 		if r.A.Yes.Key() == r.B.Yes.Key() {
 			v.Add("b", "must be another market than a")
 		}
+		if r.SetA != "" {
+			v.Add("set_a", "must be empty: an implication relates markets, not sets")
+		}
+		if r.SetB != "" {
+			v.Add("set_b", "must be empty: an implication relates markets, not sets")
+		}
 	case RelationEquivalent:
 		v.checkRequiredText("set_a", r.SetA, maxOverlapIDChars)
 		v.checkRequiredText("set_b", r.SetB, maxOverlapIDChars)
 		if r.SetA != "" && r.SetA == r.SetB {
 			v.Add("set_b", "must be another set than set_a")
 		}
+		if r.A != (BinaryMarket{}) {
+			v.Add("a", "must be empty: an equivalence relates sets, not markets")
+		}
+		if r.B != (BinaryMarket{}) {
+			v.Add("b", "must be empty: an equivalence relates sets, not markets")
+		}
 	default:
 		v.Add("kind", "must be implies or equivalent")
 	}
 	return v.Err()
+}
+
+// CheckSets checks an equivalence against the outcome sets it names: a and
+// b are the sets stored under SetA and SetB (nil when no set has that id).
+// Both must exist; an approved equivalence must also relate a set on each
+// venue listing as many outcomes, since outcome i of one is traded as
+// outcome i of the other. An equivalence that is not approved may relate
+// sets that differ (an admin can always withdraw an approval), and a
+// relation of another kind names no sets.
+func (r *Relation) CheckSets(a, b *OutcomeSet) error {
+	if r.Kind != RelationEquivalent {
+		return nil
+	}
+	v := Validation{}
+	if a == nil {
+		v.Add("set_a", "names no outcome set")
+	}
+	if b == nil {
+		v.Add("set_b", "names no outcome set")
+	}
+	if a != nil && b != nil && r.Approved {
+		switch {
+		case a.Venue == b.Venue:
+			v.Add("set_b", "must be on another venue than set_a to approve the equivalence")
+		case len(a.Outcomes) != len(b.Outcomes):
+			v.Add("set_b", fmt.Sprintf("must list as many outcomes as set_a to approve the equivalence (%d, not %d)", len(a.Outcomes), len(b.Outcomes)))
+		}
+	}
+	return v.Err()
+}
+
+// SetInUse is the ECONFLICT a store answers when asked to delete the
+// outcome set id while relations still name it (rels: their ids, when
+// known): the relations go first, so an equivalence never loses a side.
+func SetInUse(id string, rels []string) error {
+	named, it := "a relation", "it"
+	switch len(rels) {
+	case 0:
+	case 1:
+		named = "relation " + strconv.Quote(rels[0])
+	default:
+		q := make([]string, len(rels))
+		for i, r := range rels {
+			q[i] = strconv.Quote(r)
+		}
+		named, it = "relations "+strings.Join(q, ", "), "them"
+	}
+	return Errorf(ECONFLICT, "outcome set %q is named by %s: delete or change %s first", id, named, it)
 }
 
 // WithPairs is s with each outcome's matched market on the other venue

@@ -117,6 +117,14 @@ func TestRelationValidateNamesTheFieldAtFault(t *testing.T) {
 		{"a set is not equivalent to itself", func(r *Relation) {
 			*r = Relation{ID: "fed-eq", Name: "Fed sets", Kind: RelationEquivalent, SetA: "s", SetB: "s"}
 		}, "set_b"},
+		{"an implication names no sets", func(r *Relation) { r.SetA = "kalshi-fed" }, "set_a"},
+		{"an implication names no second set either", func(r *Relation) { r.SetB = "pm-fed" }, "set_b"},
+		{"an equivalence names no markets", func(r *Relation) {
+			r.Kind, r.SetA, r.SetB, r.B = RelationEquivalent, "kalshi-fed", "pm-fed", BinaryMarket{}
+		}, "a"},
+		{"an equivalence names no second market either", func(r *Relation) {
+			r.Kind, r.SetA, r.SetB, r.A = RelationEquivalent, "kalshi-fed", "pm-fed", BinaryMarket{}
+		}, "b"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,6 +139,46 @@ func TestRelationValidateNamesTheFieldAtFault(t *testing.T) {
 			}
 			if _, ok := ErrorFields(err)[tc.field]; !ok || ErrorCode(err) != EINVALID {
 				t.Fatalf("Validate = %v, want a field error on %q", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestCheckSetsHoldsAnApprovedEquivalenceToTwoVenuesAndOneOutcomeCount(t *testing.T) {
+	kalshiSet := validSet()
+	pmSet := &OutcomeSet{ID: "pm-fed", Name: "Fed (Polymarket)", Venue: Polymarket, Outcomes: []SetOutcome{
+		{Label: "Hold", Markets: []BinaryMarket{polymarketBinary("0xhold", "hold-yes", "hold-no")}},
+		{Label: "Cut 25 bp", Markets: []BinaryMarket{polymarketBinary("0xcut", "cut-yes", "cut-no")}},
+	}}
+	short := &OutcomeSet{ID: "pm-short", Name: "Short", Venue: Polymarket, Outcomes: pmSet.Outcomes[:1]}
+	eq := func(approved bool) *Relation {
+		return &Relation{ID: "fed-eq", Name: "Fed", Kind: RelationEquivalent, SetA: "fed-dec2025", SetB: "pm-fed", Approved: approved}
+	}
+	tests := []struct {
+		name  string
+		r     *Relation
+		a, b  *OutcomeSet
+		field string
+	}{
+		{"an approved equivalence of a Kalshi and a Polymarket set of two outcomes each", eq(true), kalshiSet, pmSet, ""},
+		{"set_a must exist", eq(false), nil, pmSet, "set_a"},
+		{"set_b must exist", eq(false), kalshiSet, nil, "set_b"},
+		{"an approved equivalence needs two venues", eq(true), kalshiSet, kalshiSet, "set_b"},
+		{"an approved equivalence needs as many outcomes", eq(true), kalshiSet, short, "set_b"},
+		{"an equivalence not approved may relate sets that differ", eq(false), kalshiSet, short, ""},
+		{"an implication names no sets to check", validRelation(), nil, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.r.CheckSets(tc.a, tc.b)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("CheckSets: %v", err)
+				}
+				return
+			}
+			if _, ok := ErrorFields(err)[tc.field]; !ok || ErrorCode(err) != EINVALID {
+				t.Fatalf("CheckSets = %v, want a field error on %q", err, tc.field)
 			}
 		})
 	}

@@ -248,6 +248,25 @@ type AdminTx interface {
 	// PutMarketPair creates or updates an entry and sets its timestamps.
 	PutMarketPair(m *MarketPair) error
 	DeleteMarketPair(id string) error
+
+	// The overlap registry (overlapping arbitrage): outcome sets read from
+	// the venues' multi-outcome events, and the relations an admin records
+	// between markets and between sets. Lists are ordered by id.
+	OutcomeSets() ([]*OutcomeSet, error)
+	OutcomeSet(id string) (*OutcomeSet, error)
+	// PutOutcomeSet validates s, then creates or updates it (CreatedAt kept
+	// on update, UpdatedAt set).
+	PutOutcomeSet(s *OutcomeSet) error
+	// DeleteOutcomeSet deletes a set; ECONFLICT, naming them, while
+	// equivalence relations name it.
+	DeleteOutcomeSet(id string) error
+	Relations() ([]*Relation, error)
+	Relation(id string) (*Relation, error)
+	// PutRelation validates r, then creates or updates it. The sets an
+	// equivalence names must exist (EINVALID on set_a or set_b), and an
+	// approved one must pass Relation.CheckSets.
+	PutRelation(r *Relation) error
+	DeleteRelation(id string) error
 }
 
 // StrategyPnL is realised P&L and fees by strategy and mode.

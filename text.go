@@ -92,6 +92,10 @@ func (t *APIToken) Validate() error {
 // delete (a path): text the stores can hold.
 func CheckMarketPairID(id string) error { return CheckText("id", id, 0) }
 
+// CheckOverlapID checks the id of an outcome set or a relation given to a
+// look-up or a delete (a path): text the stores can hold.
+func CheckOverlapID(id string) error { return CheckText("id", id, 0) }
+
 // CheckTierName checks a tier name given to a look-up: text the stores can
 // hold. (Tier.Validate holds a new tier's name to a stricter form.)
 func CheckTierName(name string) error { return CheckText("tier", name, 0) }

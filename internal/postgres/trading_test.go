@@ -71,8 +71,8 @@ func TestLockTenantSerialisesOneTenantOnly(t *testing.T) {
 }
 
 // A tenant, with its own claims and raw SQL, cannot lift an admin's halt,
-// write the platform's settings or the market registry, change what an
-// intent or a fill records, or delete either.
+// write the platform's settings, the market registry or the overlap
+// registry, change what an intent or a fill records, or delete either.
 func TestTenantCannotWriteAdminStateOrTradingHistory(t *testing.T) {
 	d := pgtest.NewDatabase(t)
 	db := d.Open(t, nil)
@@ -87,6 +87,12 @@ func TestTenantCannotWriteAdminStateOrTradingHistory(t *testing.T) {
 		`INSERT INTO polybot_market_pairs (id, name, polymarket_yes_token, polymarket_no_token, kalshi_ticker) VALUES ('x', 'x', '1', '2', 'K')`,
 		`UPDATE polybot_market_pairs SET approved = false`,
 		`DELETE FROM polybot_market_pairs`,
+		`INSERT INTO polybot_outcome_sets (id, name, venue, outcomes) VALUES ('x', 'x', 'kalshi', '[]')`,
+		`UPDATE polybot_outcome_sets SET approved = true`,
+		`DELETE FROM polybot_outcome_sets`,
+		`INSERT INTO polybot_relations (id, name, kind, market_a, market_b) VALUES ('x', 'x', 'implies', '{}', '{}')`,
+		`UPDATE polybot_relations SET approved = true`,
+		`DELETE FROM polybot_relations`,
 		`UPDATE polybot_order_intents SET price = 0.01, size = 1000`,
 		`DELETE FROM polybot_order_intents`,
 		`UPDATE polybot_fills SET realized_pnl = 1000000`,
@@ -128,10 +134,12 @@ func TestTenantCannotWriteAdminStateOrTradingHistory(t *testing.T) {
 		}
 		// What the tenant path does use stays allowed.
 		var global string
-		var pairs int
+		var pairs, sets, rels int
 		if err := tx.QueryRow(ctx, `SELECT (SELECT value FROM polybot_settings WHERE key = 'global_halt'),
-				(SELECT count(*) FROM polybot_market_pairs)`).Scan(&global, &pairs); err != nil || global != "active" || pairs != 1 {
-			t.Errorf("tenant reads settings and registry: %q, %d, %v", global, pairs, err)
+				(SELECT count(*) FROM polybot_market_pairs), (SELECT count(*) FROM polybot_outcome_sets),
+				(SELECT count(*) FROM polybot_relations)`).Scan(&global, &pairs, &sets, &rels); err != nil ||
+			global != "active" || pairs != 1 || sets != 0 || rels != 0 {
+			t.Errorf("tenant reads settings and registries: %q, %d pairs, %d sets, %d relations, %v", global, pairs, sets, rels, err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE polybot_user_profiles SET halt_state = 'halted', bot_enabled = false`); err != nil {
 			t.Errorf("tenant updates its own halt state and bot switch: %v", err)

@@ -115,3 +115,27 @@ func FuzzMarketPairRequest(f *testing.F) {
 		return []string{m.ID, m.Name, m.PolymarketYes, m.PolymarketNo, m.PolymarketMkt, m.KalshiTicker, m.ResolutionNotes}
 	})
 }
+
+// marketTexts are the strings a stored market holds.
+func marketTexts(m polybot.BinaryMarket) []string {
+	return []string{string(m.Yes.Venue), m.Yes.Market, m.Yes.Token, string(m.No.Venue), m.No.Market, m.No.Token}
+}
+
+func FuzzOutcomeSetRequest(f *testing.F) {
+	fuzzRequest(f, func(b []byte) (*polybot.OutcomeSet, error) { return parseOutcomeSet(b, "fed-dec") }, func(s *polybot.OutcomeSet) []string {
+		out := []string{s.ID, s.Name, string(s.Venue), s.Event, s.ResolutionNotes}
+		for _, o := range s.Outcomes {
+			out = append(out, o.Label, o.PairID)
+			for _, m := range o.Markets {
+				out = append(out, marketTexts(m)...)
+			}
+		}
+		return out
+	})
+}
+
+func FuzzRelationRequest(f *testing.F) {
+	fuzzRequest(f, func(b []byte) (*polybot.Relation, error) { return parseRelation(b, "ladder") }, func(r *polybot.Relation) []string {
+		return append(append([]string{r.ID, r.Name, r.Kind, r.SetA, r.SetB, r.ResolutionNotes}, marketTexts(r.A)...), marketTexts(r.B)...)
+	})
+}

@@ -456,6 +456,8 @@ func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, id *identity)
 	var halt string
 	var pairs []*polybot.MarketPair
 	var tiers []*polybot.Tier
+	var sets []*polybot.OutcomeSet
+	var rels []*polybot.Relation
 	err = s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
 		var err error
 		if users, err = tx.Users(after, adminPageSize); err != nil {
@@ -465,6 +467,12 @@ func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, id *identity)
 			return err
 		}
 		if pairs, err = tx.MarketPairs(); err != nil {
+			return err
+		}
+		if sets, err = tx.OutcomeSets(); err != nil {
+			return err
+		}
+		if rels, err = tx.Relations(); err != nil {
 			return err
 		}
 		tiers, err = tx.Tiers()
@@ -492,6 +500,7 @@ func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, id *identity)
 	for _, m := range pairs {
 		d.Pairs = append(d.Pairs, web.AdminPair{MarketPair: m})
 	}
+	d.Sets, d.Relations = web.NewAdminOverlap(sets, rels)
 	return s.render(w, r, id, p, "admin", "Admin", d)
 }
 

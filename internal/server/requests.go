@@ -249,3 +249,43 @@ func parsePair(body []byte, id string) (*polybot.MarketPair, error) {
 	}
 	return pair, nil
 }
+
+// outcomeSetRequest is PUT /api/v1/admin/outcome-sets/{id}.
+type outcomeSetRequest polybot.OutcomeSet
+
+func (s *outcomeSetRequest) validate() error { return nil } // see parseOutcomeSet
+
+// parseOutcomeSet decodes an admin's outcome set and validates it under
+// the path's id.
+func parseOutcomeSet(body []byte, id string) (*polybot.OutcomeSet, error) {
+	s, err := decodeRequest[outcomeSetRequest](body)
+	if err != nil {
+		return nil, err
+	}
+	s.ID = id
+	set := (*polybot.OutcomeSet)(s)
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// relationRequest is PUT /api/v1/admin/relations/{id}.
+type relationRequest polybot.Relation
+
+func (r *relationRequest) validate() error { return nil } // see parseRelation
+
+// parseRelation decodes an admin's relation and validates it under the
+// path's id. Whether an equivalence's sets exist is the store's to say.
+func parseRelation(body []byte, id string) (*polybot.Relation, error) {
+	r, err := decodeRequest[relationRequest](body)
+	if err != nil {
+		return nil, err
+	}
+	r.ID = id
+	rel := (*polybot.Relation)(r)
+	if err := rel.Validate(); err != nil {
+		return nil, err
+	}
+	return rel, nil
+}

@@ -127,6 +127,59 @@ func testInput(t *testing.T, open Opener) {
 			})
 		}})
 	}
+	for _, get := range []struct {
+		name string
+		run  func(tx polybot.AdminTx, id string) error
+	}{
+		{"OutcomeSet", func(tx polybot.AdminTx, id string) error { _, err := tx.OutcomeSet(id); return err }},
+		{"Relation", func(tx polybot.AdminTx, id string) error { _, err := tx.Relation(id); return err }},
+	} {
+		cases = append(cases, attempt{get.name + " id", "id", func(bad string) error {
+			return e.adminView(func(tx polybot.AdminTx) error { return get.run(tx, bad) })
+		}})
+	}
+	cases = append(cases,
+		attempt{"DeleteOutcomeSet id", "id", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error { return tx.DeleteOutcomeSet(bad) })
+		}},
+		attempt{"DeleteRelation id", "id", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error { return tx.DeleteRelation(bad) })
+		}})
+	for field, set := range map[string]func(*polybot.OutcomeSet, string){
+		"id":                                func(s *polybot.OutcomeSet, v string) { s.ID = v },
+		"name":                              func(s *polybot.OutcomeSet, v string) { s.Name = v },
+		"event":                             func(s *polybot.OutcomeSet, v string) { s.Event = v },
+		"resolution_notes":                  func(s *polybot.OutcomeSet, v string) { s.ResolutionNotes = v },
+		"outcomes[1].label":                 func(s *polybot.OutcomeSet, v string) { s.Outcomes[1].Label = v },
+		"outcomes[0].pair_id":               func(s *polybot.OutcomeSet, v string) { s.Outcomes[0].PairID = v },
+		"outcomes[1].markets[0].yes.market": func(s *polybot.OutcomeSet, v string) { s.Outcomes[1].Markets[0].Yes.Market = v },
+	} {
+		cases = append(cases, attempt{"PutOutcomeSet " + field, field, func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error {
+				s := kalshiSet("input-set", 2)
+				set(s, bad)
+				return tx.PutOutcomeSet(s)
+			})
+		}})
+	}
+	for field, set := range map[string]func(*polybot.Relation, string){
+		"id":               func(r *polybot.Relation, v string) { r.ID = v },
+		"name":             func(r *polybot.Relation, v string) { r.Name = v },
+		"resolution_notes": func(r *polybot.Relation, v string) { r.ResolutionNotes = v },
+		"a.yes.market":     func(r *polybot.Relation, v string) { r.A.Yes.Market = v },
+		"b.no.token":       func(r *polybot.Relation, v string) { r.B.No.Token = v },
+		"set_a": func(r *polybot.Relation, v string) {
+			*r = *equivalence(r.ID, v, "input-set")
+		},
+	} {
+		cases = append(cases, attempt{"PutRelation " + field, field, func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error {
+				r := implication("input-relation")
+				set(r, bad)
+				return tx.PutRelation(r)
+			})
+		}})
+	}
 	for _, c := range cases {
 		for kind, bad := range badTexts {
 			t.Run(c.name+" refuses "+kind, func(t *testing.T) {

@@ -37,6 +37,10 @@ func testNotFound(t *testing.T, open Opener) {
 		{"SetUserHalt of an unknown user", func(tx polybot.AdminTx) error { return tx.SetUserHalt(ghost, polybot.HaltHalted) }},
 		{"MarketPair of an unknown id", func(tx polybot.AdminTx) error { _, err := tx.MarketPair("no-such-pair"); return err }},
 		{"DeleteMarketPair of an unknown id", func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("no-such-pair") }},
+		{"OutcomeSet of an unknown id", func(tx polybot.AdminTx) error { _, err := tx.OutcomeSet("no-such-set"); return err }},
+		{"DeleteOutcomeSet of an unknown id", func(tx polybot.AdminTx) error { return tx.DeleteOutcomeSet("no-such-set") }},
+		{"Relation of an unknown id", func(tx polybot.AdminTx) error { _, err := tx.Relation("no-such-relation"); return err }},
+		{"DeleteRelation of an unknown id", func(tx polybot.AdminTx) error { return tx.DeleteRelation("no-such-relation") }},
 	}
 	for _, c := range admin {
 		t.Run("Admin "+c.name, func(t *testing.T) {

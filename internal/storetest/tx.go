@@ -204,6 +204,12 @@ func testTransactions(t *testing.T, open Opener) {
 		e.mustTenant(f.user.ID, func(tx polybot.TenantTx) error {
 			return tx.CreateSession(&polybot.Session{ID: "expiring", CSRFToken: "c", CreatedAt: tx.Now(), LastSeenAt: tx.Now(), ExpiresAt: tx.Now().Add(time.Minute)})
 		})
+		e.mustAdmin(func(tx polybot.AdminTx) error {
+			if err := tx.PutOutcomeSet(kalshiSet("view-set", 2)); err != nil {
+				return err
+			}
+			return tx.PutRelation(implication("view-relation"))
+		})
 		e.clock.Advance(time.Hour)
 		before := e.state(f)
 		headSeq, _ := e.auditHead()
@@ -241,6 +247,10 @@ func testTransactions(t *testing.T, open Opener) {
 				return tx.PutMarketPair(&polybot.MarketPair{ID: "view", Name: "v", PolymarketYes: "1", PolymarketNo: "2", KalshiTicker: "K"})
 			}},
 			{"DeleteMarketPair", func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("fed-dec2025-hold") }},
+			{"PutOutcomeSet", func(tx polybot.AdminTx) error { return tx.PutOutcomeSet(kalshiSet("view", 2)) }},
+			{"DeleteOutcomeSet", func(tx polybot.AdminTx) error { return tx.DeleteOutcomeSet("view-set") }},
+			{"PutRelation", func(tx polybot.AdminTx) error { return tx.PutRelation(implication("view")) }},
+			{"DeleteRelation", func(tx polybot.AdminTx) error { return tx.DeleteRelation("view-relation") }},
 		}
 		for _, w := range writes {
 			if err := e.adminView(w.run); err == nil {
@@ -265,6 +275,14 @@ func testTransactions(t *testing.T, open Opener) {
 			pairs, err := tx.MarketPairs()
 			if err != nil || len(pairs) != 1 || pairs[0].ID != "fed-dec2025-hold" {
 				t.Errorf("MarketPairs = %v, %v; want only the Fed pair", pairs, err)
+			}
+			sets, err := tx.OutcomeSets()
+			if err != nil || len(sets) != 1 || sets[0].ID != "view-set" || !sets[0].UpdatedAt.Equal(T0) {
+				t.Errorf("OutcomeSets = %v, %v; want only view-set as it was", sets, err)
+			}
+			rels, err := tx.Relations()
+			if err != nil || len(rels) != 1 || rels[0].ID != "view-relation" {
+				t.Errorf("Relations = %v, %v; want only view-relation", rels, err)
 			}
 			return nil
 		})

@@ -760,6 +760,9 @@ type AdminData struct {
 	HaltStates []string
 	Pairs      []AdminPair
 	Tiers      []string
+	// The overlap registry (see NewAdminOverlap).
+	Sets      []AdminOutcomeSet
+	Relations []AdminRelation
 }
 
 // NewOnboarding builds onboarding's data. step is the step to show (1–4).

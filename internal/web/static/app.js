@@ -1599,6 +1599,59 @@
     }
   }
 
+  var overlapKinds = {
+    set: { path: '/api/v1/admin/outcome-sets/', noun: 'outcome set', error: 'sets-error', cols: 7, empty: 'No outcome sets yet.' },
+    relation: { path: '/api/v1/admin/relations/', noun: 'relation', error: 'relations-error', cols: 5, empty: 'No relations yet.' }
+  };
+
+  // overlapAction approves, rejects or deletes an entry of the overlap
+  // registry ("approve-set", "delete-relation", …): a PUT of the row's
+  // record with approved set, as for pairs, or a DELETE; rejecting and
+  // deleting ask first, since they stop trading at once.
+  async function overlapAction(el) {
+    var parts = el.dataset.action.split('-');
+    var verb = parts[0], kindName = parts[1], kind = overlapKinds[kindName];
+    var id = el.dataset.id;
+    var row = byId(kindName + '-' + id);
+    var err = byId(kind.error);
+    if (err) { err.textContent = ''; }
+    try {
+      var rec = JSON.parse(row.dataset[kindName]);
+      if (verb === 'delete') {
+        if (!(await confirmAction('Delete this ' + kind.noun + '?', '"' + rec.name + '" leaves the registry and stops trading at once. This cannot be undone.', 'Delete ' + kind.noun))) { return; }
+        await api('DELETE', kind.path + encodeURIComponent(id));
+        var body = row.parentNode;
+        row.remove();
+        if (!$('tr.' + kindName + '-row', body)) {
+          var tr = doc.createElement('tr');
+          tr.className = 'empty-row';
+          var td = doc.createElement('td');
+          td.colSpan = kind.cols;
+          td.textContent = kind.empty;
+          tr.appendChild(td);
+          body.appendChild(tr);
+        }
+        toast(capitalize(kind.noun) + ' deleted.', 'ok');
+        return;
+      }
+      var approve = verb === 'approve';
+      if (!approve && !(await confirmAction('Reject this ' + kind.noun + '?', 'Overlapping arbitrage stops trading "' + rec.name + '" at once.', 'Reject ' + kind.noun))) { return; }
+      rec.approved = approve;
+      var saved = await api('PUT', kind.path + encodeURIComponent(id), rec);
+      row.dataset[kindName] = JSON.stringify(saved);
+      row.dataset.approved = String(saved.approved);
+      var st = byId(kindName + '-' + id + '-status');
+      st.dataset.state = saved.approved ? 'approved' : 'pending';
+      st.textContent = saved.approved ? 'Approved' : 'Not approved';
+      byId(kindName + '-' + id + '-approve').disabled = saved.approved;
+      byId(kindName + '-' + id + '-reject').disabled = !saved.approved;
+      toast(capitalize(kind.noun) + (saved.approved ? ' approved.' : ' rejected.'), 'ok');
+    } catch (e) {
+      if (err) { err.textContent = e.message; }
+      toast(e.message, 'error');
+    }
+  }
+
   // ------------------------------------------------------------ account
 
   async function sessionAction(el) {
@@ -1686,6 +1739,8 @@
       botAction(el);
     } else if (action === 'choose-tier') {
       chooseTier(el);
+    } else if (/^(approve|reject|delete)-(set|relation)$/.test(action)) {
+      overlapAction(el);
     } else if (action === 'set-tier' || action === 'set-disabled' || /-pair$/.test(action)) {
       adminAction(el);
     } else if (action === 'revoke-session' || action === 'sign-out-everywhere') {
