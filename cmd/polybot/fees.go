@@ -17,6 +17,43 @@ import (
 // 0.07), so an unknown schedule never overstates an edge.
 var unknownPolymarketSchedule = fee.PolymarketSchedule{Rate: polybot.MustDecimal("0.07"), Exponent: 1}
 
+// registryMarkets lists, once each, the Polymarket tokens and Kalshi
+// tickers the registries name: every pair's, every outcome set's (approved
+// or not: an approval needs no restart to be priced) and every relation's.
+func registryMarkets(h polybot.Hedges) (tokens, tickers []string) {
+	seen := map[string]bool{}
+	add := func(in polybot.Instrument) {
+		switch {
+		case in.Venue == polybot.Polymarket && in.Token != "" && !seen["p"+in.Token]:
+			seen["p"+in.Token] = true
+			tokens = append(tokens, in.Token)
+		case in.Venue == polybot.Kalshi && in.Market != "" && !seen["k"+in.Market]:
+			seen["k"+in.Market] = true
+			tickers = append(tickers, in.Market)
+		}
+	}
+	market := func(m polybot.BinaryMarket) { add(m.Yes); add(m.No) }
+	for _, p := range h.Pairs {
+		add(polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketYes})
+		add(polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketNo})
+		add(polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker})
+	}
+	for _, s := range h.Sets {
+		for _, o := range s.Outcomes {
+			for _, m := range o.Markets {
+				market(m)
+			}
+		}
+	}
+	for _, r := range h.Relations {
+		if r.Kind == polybot.RelationImplies {
+			market(r.A)
+			market(r.B)
+		}
+	}
+	return tokens, tickers
+}
+
 // venueFees builds the fee model and order facts of the trading universe
 // from the venues' own data: each Polymarket market's fee schedule,
 // minimum order size and tick (Gamma), and each Kalshi market's series
@@ -24,7 +61,7 @@ var unknownPolymarketSchedule = fee.PolymarketSchedule{Rate: polybot.MustDecimal
 // endpoints ep names, the real venues or the simulators. A market it
 // cannot read is logged and priced conservatively: Polymarket at the
 // highest published rate, Kalshi at the general schedule.
-func venueFees(ctx context.Context, ep venueEndpoints, pairs []*polybot.MarketPair, log *slog.Logger) (fee.Venues, *fee.Facts) {
+func venueFees(ctx context.Context, ep venueEndpoints, h polybot.Hedges, log *slog.Logger) (fee.Venues, *fee.Facts) {
 	fees := fee.Venues{
 		Polymarket: fee.Polymarket{Default: unknownPolymarketSchedule, Tokens: map[string]fee.PolymarketSchedule{}},
 		Kalshi:     fee.Kalshi{Markets: map[string]fee.KalshiSchedule{}},
@@ -33,10 +70,7 @@ func venueFees(ctx context.Context, ep venueEndpoints, pairs []*polybot.MarketPa
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
-	var tokens []string
-	for _, p := range pairs {
-		tokens = append(tokens, p.PolymarketYes, p.PolymarketNo)
-	}
+	tokens, tickers := registryMarkets(h)
 	if len(tokens) > 0 {
 		pc := polymarket.NewClient(ep.polymarket)
 		ms, err := pc.Markets(ctx, polymarket.MarketsQuery{TokenIDs: tokens, Limit: len(tokens)})
@@ -63,13 +97,7 @@ func venueFees(ctx context.Context, ep venueEndpoints, pairs []*polybot.MarketPa
 		log.Error("Kalshi fee schedules unread: the general schedule applies", "err", err)
 		return fees, facts
 	}
-	seen := map[string]bool{}
-	for _, p := range pairs {
-		t := p.KalshiTicker
-		if t == "" || seen[t] {
-			continue
-		}
-		seen[t] = true
+	for _, t := range tickers {
 		s, err := kc.MarketFeeSchedule(ctx, t)
 		if err != nil {
 			log.Warn("Kalshi fee schedule unread: the general schedule applies", "market", t, "err", err)

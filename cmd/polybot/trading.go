@@ -227,12 +227,8 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		})
 	}
 
-	var pairs []*polybot.MarketPair
-	if err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
-		var err error
-		pairs, err = tx.MarketPairs()
-		return err
-	}); err != nil {
+	reg, err := readRegistry(ctx, st)
+	if err != nil {
 		return nil, err
 	}
 	factory := func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool, creds secrets.Plaintext, extra json.RawMessage) (polybot.Exchange, error) {
@@ -240,11 +236,13 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	}
 	// Fees and order facts are the venues' own, read for the universe's
 	// markets: detection, paper fills and P&L price with them.
-	fees, facts := venueFees(ctx, ep, pairs, log)
+	fees, facts := venueFees(ctx, ep, reg, log)
 	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
 	met := engine.NewMetrics(0)
-	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs, Universe: engine.Universe{Pairs: pairs},
-		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
+	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs,
+		Universe: engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
+		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping},
+		Strategy:   det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +256,23 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		return nil
 	})
 	return t, nil
+}
+
+// readRegistry reads the matched pairs, outcome sets and relations.
+func readRegistry(ctx context.Context, st polybot.Store) (polybot.Hedges, error) {
+	var h polybot.Hedges
+	err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
+		var err error
+		if h.Pairs, err = tx.MarketPairs(); err != nil {
+			return err
+		}
+		if h.Sets, err = tx.OutcomeSets(); err != nil {
+			return err
+		}
+		h.Relations, err = tx.Relations()
+		return err
+	})
+	return h, err
 }
 
 // close stops the hubs and the manager and waits for them: every runner

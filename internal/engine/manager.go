@@ -181,7 +181,7 @@ type Manager struct {
 	ring     ring
 	kick     chan struct{}
 	universe chan Universe
-	uniMu    sync.Mutex // guards cfg.Universe for ReloadPairs
+	uniMu    sync.Mutex // guards cfg.Universe for ReloadRegistry
 
 	disp  *dispatcher // routing and depth allocation
 	paper *paperBook  // the liquidity every dry-run tenant of this process shares
@@ -573,21 +573,28 @@ func (m *Manager) rebuildIndex() {
 	m.indexBuilds.Add(1)
 }
 
-// ReloadPairs re-reads the matched-market registry and watches the approved
-// pairs from now on, keeping the other single-platform markets. The server
-// calls it after an admin changes the registry.
-func (m *Manager) ReloadPairs(ctx context.Context) error {
-	var pairs []*polybot.MarketPair
+// ReloadRegistry re-reads the registries (matched pairs, outcome sets,
+// relations) and watches what they approve from now on, keeping the other
+// single-platform markets. The server calls it after an admin changes an
+// entry.
+func (m *Manager) ReloadRegistry(ctx context.Context) error {
+	var h polybot.Hedges
 	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) error {
 		var err error
-		pairs, err = tx.MarketPairs()
+		if h.Pairs, err = tx.MarketPairs(); err != nil {
+			return err
+		}
+		if h.Sets, err = tx.OutcomeSets(); err != nil {
+			return err
+		}
+		h.Relations, err = tx.Relations()
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	m.uniMu.Lock()
-	m.cfg.Universe.Pairs = pairs
+	m.cfg.Universe.Pairs, m.cfg.Universe.Sets, m.cfg.Universe.Relations = h.Pairs, h.Sets, h.Relations
 	u := m.cfg.Universe
 	m.uniMu.Unlock()
 	m.SetUniverse(u)

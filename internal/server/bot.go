@@ -547,7 +547,13 @@ func (s *Server) hedges(r *http.Request) (polybot.Hedges, error) {
 	var h polybot.Hedges
 	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
 		var err error
-		h.Pairs, err = tx.MarketPairs()
+		if h.Pairs, err = tx.MarketPairs(); err != nil {
+			return err
+		}
+		if h.Sets, err = tx.OutcomeSets(); err != nil {
+			return err
+		}
+		h.Relations, err = tx.Relations()
 		return err
 	})
 	return h, err
@@ -667,11 +673,12 @@ func (s *Server) handleAdminGlobalHalt(w http.ResponseWriter, r *http.Request, i
 	return writeJSON(w, http.StatusOK, map[string]string{"state": in.State})
 }
 
-// reloadPairs makes a running engine watch the registry's approved pairs now.
-func (s *Server) reloadPairs(r *http.Request) {
-	if pr, ok := s.cfg.Bots.(interface{ ReloadPairs(context.Context) error }); ok {
-		if err := pr.ReloadPairs(r.Context()); err != nil {
-			s.log.Warn("reload market pairs", "err", err)
+// reloadRegistry makes a running engine read the registries (matched
+// pairs, outcome sets, relations) now, if it offers ReloadRegistry.
+func (s *Server) reloadRegistry(r *http.Request) {
+	if rr, ok := s.cfg.Bots.(interface{ ReloadRegistry(context.Context) error }); ok {
+		if err := rr.ReloadRegistry(r.Context()); err != nil {
+			s.log.Warn("reload the registries", "err", err)
 		}
 	}
 }
@@ -749,7 +756,7 @@ func (s *Server) handleAdminPutMarketPair(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	s.reloadPairs(r)
+	s.reloadRegistry(r)
 	return writeJSON(w, http.StatusOK, m)
 }
 
@@ -767,7 +774,7 @@ func (s *Server) handleAdminDeleteMarketPair(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	s.reloadPairs(r)
+	s.reloadRegistry(r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 
@@ -64,7 +63,7 @@ func (s *Server) handleAdminPutOutcomeSet(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	s.reloadOverlap(r)
+	s.reloadRegistry(r)
 	return writeJSON(w, http.StatusOK, set)
 }
 
@@ -83,7 +82,7 @@ func (s *Server) handleAdminDeleteOutcomeSet(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	s.reloadOverlap(r)
+	s.reloadRegistry(r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -139,7 +138,7 @@ func (s *Server) handleAdminPutRelation(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	s.reloadOverlap(r)
+	s.reloadRegistry(r)
 	return writeJSON(w, http.StatusOK, rel)
 }
 
@@ -158,17 +157,8 @@ func (s *Server) handleAdminDeleteRelation(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	s.reloadOverlap(r)
+	s.reloadRegistry(r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// reloadOverlap makes a running engine read the overlap registry now, if
-// it offers ReloadOverlap (as ReloadPairs for the matched pairs).
-func (s *Server) reloadOverlap(r *http.Request) {
-	if or, ok := s.cfg.Bots.(interface{ ReloadOverlap(context.Context) error }); ok {
-		if err := or.ReloadOverlap(r.Context()); err != nil {
-			s.log.Warn("reload overlap registry", "err", err)
-		}
-	}
-}
