@@ -240,7 +240,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
 	met := engine.NewMetrics(0)
 	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs,
-		Universe: engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
+		Universe:   engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
 		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping},
 		Strategy:   det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
 	if err != nil {

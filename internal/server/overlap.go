@@ -161,4 +161,3 @@ func (s *Server) handleAdminDeleteRelation(w http.ResponseWriter, r *http.Reques
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-

@@ -164,7 +164,7 @@ type Trade struct {
 	Sets           polybot.Decimal     `json:"sets"`
 	Payout         polybot.Decimal     `json:"payout"` // what a set pays at resolution (n − 1 for a short rebalancing set, else $1)
 	Cost           polybot.Decimal     `json:"cost"`   // Σ price × Sets
-	Fees           polybot.Decimal     `json:"fees"` // the orders' fees
+	Fees           polybot.Decimal     `json:"fees"`   // the orders' fees
 	FeesPolymarket polybot.Decimal     `json:"fees_polymarket"`
 	FeesKalshi     polybot.Decimal     `json:"fees_kalshi"`
 	NetPnL         polybot.Decimal     `json:"net_pnl"` // Sets × Payout − Cost − Fees
