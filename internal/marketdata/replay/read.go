@@ -2,8 +2,9 @@
 // that turn the recordings in testdata (Polymarket and Kalshi WebSocket
 // captures, the cross-venue CSV) into normalised polybot.BookEvent values,
 // Play and Feed, which replay events as fast as possible or paced by a speed
-// factor on an injectable clock, and Synthetic, a deterministic load
-// generator.
+// factor on an injectable clock, Synthetic, a deterministic load
+// generator, and EventRecording, a multi-outcome event's outcome set with
+// its books (SyntheticEvent is a made-up one for demos).
 //
 // The readers decode only what the recordings hold, for replays and tests;
 // live decoding of a venue's wire protocol belongs to its connector
