@@ -57,8 +57,8 @@ func (e VenueEvent) OutcomeSet() (set *OutcomeSet, skipped []SkippedMarket, err 
 		set.Outcomes = append(set.Outcomes, SetOutcome{Label: m.Label, Markets: []BinaryMarket{m.Market}})
 	}
 	if n := len(set.Outcomes); n < 2 {
-		return nil, skipped, Errorf(EINVALID, "%s event %s has %d %s that %s; an outcome set needs at least 2",
-			e.Venue, e.Event, n, plural(n, "market", "markets"), plural(n, "trades", "trade"))
+		return nil, skipped, Errorf(EINVALID, "%s event %q (%s) has %d %s that %s; an outcome set needs at least 2",
+			e.Venue, e.Name, e.Event, n, plural(n, "market", "markets"), plural(n, "trades", "trade"))
 	}
 	set.Exhaustive = e.ClaimsExhaustive && len(skipped) == 0
 	return set, skipped, nil

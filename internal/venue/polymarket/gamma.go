@@ -114,12 +114,12 @@ func (j gammaMarketJSON) market() (GammaMarket, error) {
 		TickSize: j.OrderPriceMinTickSize.Decimal, MinOrderSize: j.OrderMinSize.Decimal}
 	if j.Outcomes != "" {
 		if err := json.Unmarshal([]byte(j.Outcomes), &m.Outcomes); err != nil {
-			return m, fmt.Errorf("polymarket: gamma market %s: outcomes: %w", j.ID, err)
+			return m, fmt.Errorf("gamma market %s: outcomes: %w", j.ID, err)
 		}
 	}
 	if j.ClobTokenIDs != "" {
 		if err := json.Unmarshal([]byte(j.ClobTokenIDs), &m.TokenIDs); err != nil {
-			return m, fmt.Errorf("polymarket: gamma market %s: clobTokenIds: %w", j.ID, err)
+			return m, fmt.Errorf("gamma market %s: clobTokenIds: %w", j.ID, err)
 		}
 	}
 	if j.EndDate != "" {
@@ -129,7 +129,7 @@ func (j gammaMarketJSON) market() (GammaMarket, error) {
 	if j.FeesEnabled && j.FeeSchedule != nil {
 		fs, err := fee.NewPolymarketSchedule(j.FeeSchedule.Rate.Decimal, j.FeeSchedule.Exponent.Decimal)
 		if err != nil {
-			return m, fmt.Errorf("polymarket: gamma market %s: %w", j.ID, err)
+			return m, fmt.Errorf("gamma market %s: %w", j.ID, err)
 		}
 		m.FeeSchedule, m.RebateRate = fs, j.FeeSchedule.RebateRate.Decimal
 	}
@@ -249,7 +249,7 @@ func (c *Client) Markets(ctx context.Context, q MarketsQuery) ([]GammaMarket, er
 	for _, j := range raw {
 		m, err := j.market()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("polymarket: %w", err)
 		}
 		out = append(out, m)
 	}
