@@ -37,6 +37,7 @@ type simFlags struct {
 	rateLimitEvery     int
 	pmFeeRate          string
 	pmFeeExponent      int
+	events             string
 }
 
 type multiFlag []string
@@ -58,9 +59,38 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.kalshiDemoKey, "kalshi-demo-key", "", "generate a demo Kalshi key pair, save the private key (PEM, 0600) at this path and register it")
 	fs.StringVar(&f.pmFeeRate, "polymarket-fee-rate", "0", "fee schedule rate of the Polymarket markets the replay lists (taker fee C × rate × (P × (1−P))^exponent); 0 is fee-free, as the Fed Dec 2025 market was")
 	fs.IntVar(&f.pmFeeExponent, "polymarket-fee-exponent", 1, "fee schedule exponent of those markets")
+	fs.StringVar(&f.events, "events", "none", `multi-outcome events the simulators serve and replay (paced by --speed and --loop), a comma-separated list: "demo" (a SYNTHETIC, made-up four-outcome Fed-decision-like event on each venue whose prices now and then sum below $1), or "none"`)
 	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every REST answer by this much")
 	fs.IntVar(&f.error5xxEvery, "fail-every", 0, "fault: answer every Nth Polymarket REST call with 503")
 	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth Polymarket REST call with 429 and Retry-After")
+}
+
+// namedEvents are the recordings --events names, each a list of
+// EventRecordings (one per venue the event is on).
+var namedEvents = map[string]func() []*replay.EventRecording{
+	"demo": func() []*replay.EventRecording {
+		return []*replay.EventRecording{replay.SyntheticEvent(polybot.Polymarket), replay.SyntheticEvent(polybot.Kalshi)}
+	},
+}
+
+// eventRecordings reads --events: "none" (or nothing), or names of
+// namedEvents.
+func eventRecordings(list string) ([]*replay.EventRecording, error) {
+	if l := strings.TrimSpace(list); l == "none" || l == "" {
+		return nil, nil
+	}
+	var out []*replay.EventRecording
+	seen := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		recs, ok := namedEvents[name]
+		if !ok || seen[name] {
+			return nil, usageError(fmt.Sprintf("--events %q: want a comma-separated list of distinct names from: demo; or none", list))
+		}
+		seen[name] = true
+		out = append(out, recs()...)
+	}
+	return out, nil
 }
 
 // sims are running simulators.
@@ -70,6 +100,7 @@ type sims struct {
 	pmURLs   pmsim.URLs
 	kURLs    kalshisim.URLs
 	demoKey  *kalshisim.DemoKey
+	events   []*replay.EventRecording
 	closeAll func()
 }
 
@@ -144,6 +175,19 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 	default:
 		return nil, usageError(fmt.Sprintf("--replay %q: want fed, none, or a .csv or .jsonl recording", r))
 	}
+	if s.events, err = eventRecordings(f.events); err != nil {
+		return nil, err
+	}
+	pmCfg.EventSpeed, pmCfg.EventLoop = f.speed, f.loop
+	kCfg.EventSpeed, kCfg.EventLoop = f.speed, f.loop
+	for _, rec := range s.events {
+		switch rec.Set.Venue {
+		case polybot.Polymarket:
+			pmCfg.Events = append(pmCfg.Events, rec)
+		case polybot.Kalshi:
+			kCfg.Events = append(kCfg.Events, rec)
+		}
+	}
 	if f.synthMarkets > 0 {
 		if f.synthRate <= 0 {
 			return nil, usageError("--synthetic-rate: must be positive")
@@ -176,6 +220,17 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 func (s *sims) print(w io.Writer) {
 	fmt.Fprintf(w, "polymarket clob=%s market_ws=%s user_ws=%s gamma=%s data=%s\n", s.pmURLs.CLOB, s.pmURLs.MarketWS, s.pmURLs.UserWS, s.pmURLs.Gamma, s.pmURLs.Data)
 	fmt.Fprintf(w, "kalshi rest=%s ws=%s admin=%s\n", s.kURLs.REST, s.kURLs.WS, s.kURLs.Admin)
+	if len(s.events) > 0 {
+		var pm, k []string
+		for _, rec := range s.events {
+			if rec.Set.Venue == polybot.Kalshi {
+				k = append(k, rec.Set.Event)
+			} else {
+				pm = append(pm, rec.Set.ID)
+			}
+		}
+		fmt.Fprintf(w, "events polymarket=%s kalshi=%s\n", strings.Join(pm, ","), strings.Join(k, ","))
+	}
 }
 
 func cmdSim(ctx context.Context, e *env, args []string) error {

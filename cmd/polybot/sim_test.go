@@ -23,53 +23,7 @@ import (
 func TestSimServesBothVenuesFromTheCommandLine(t *testing.T) {
 	dir := t.TempDir()
 	keyPath := filepath.Join(dir, "kalshi-demo.pem")
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"sim", "--polymarket-addr", "127.0.0.1:0", "--kalshi-addr", "127.0.0.1:0",
-			"--kalshi-demo-key", keyPath, "--speed", "0", "--log-level", "warn"},
-			func(string) string { return "" }, strings.NewReader(""), pw, io.Discard)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sim: %v", err)
-		}
-	}()
-	lines := map[string]map[string]string{}
-	sc := bufio.NewScanner(pr)
-	deadline := time.After(30 * time.Second)
-	got := make(chan string)
-	go func() {
-		for sc.Scan() {
-			got <- sc.Text()
-		}
-		close(got)
-	}()
-	for len(lines) < 3 {
-		select {
-		case l, ok := <-got:
-			if !ok {
-				t.Fatalf("sim stopped early: %v", lines)
-			}
-			f := strings.Fields(l)
-			kv := map[string]string{}
-			for _, p := range f[1:] {
-				if k, v, ok := strings.Cut(p, "="); ok {
-					kv[k] = v
-				}
-			}
-			name := f[0]
-			if len(f) > 1 && f[1] == "demo" {
-				name = "kalshi-demo"
-			}
-			lines[name] = kv
-		case <-deadline:
-			t.Fatalf("sim printed %v", lines)
-		}
-	}
+	lines := runSim(t, []string{"polymarket", "kalshi", "kalshi-demo"}, "--kalshi-demo-key", keyPath, "--speed", "0")
 	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("demo key file: %v %v", fi, err)
 	}
@@ -111,4 +65,123 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 10s")
+}
+
+// runSim runs `polybot sim` on free ports with args until the test ends,
+// and returns the lines it printed by their first word ("kalshi demo" is
+// "kalshi-demo"), each as its key=value pairs, once every name in want
+// was printed.
+func runSim(t *testing.T, want []string, args ...string) map[string]map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"sim", "--polymarket-addr", "127.0.0.1:0", "--kalshi-addr", "127.0.0.1:0", "--log-level", "warn"}, args...),
+			func(string) string { return "" }, strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sim: %v", err)
+		}
+	})
+	lines := map[string]map[string]string{}
+	sc := bufio.NewScanner(pr)
+	deadline := time.After(30 * time.Second)
+	got := make(chan string)
+	go func() {
+		for sc.Scan() {
+			got <- sc.Text()
+		}
+		close(got)
+	}()
+	missing := func() bool {
+		for _, n := range want {
+			if lines[n] == nil {
+				return true
+			}
+		}
+		return false
+	}
+	for missing() {
+		select {
+		case l, ok := <-got:
+			if !ok {
+				t.Fatalf("sim stopped early: %v", lines)
+			}
+			f := strings.Fields(l)
+			kv := map[string]string{}
+			for _, p := range f[1:] {
+				if k, v, ok := strings.Cut(p, "="); ok {
+					kv[k] = v
+				}
+			}
+			name := f[0]
+			if len(f) > 1 && f[1] == "demo" {
+				name = "kalshi-demo"
+			}
+			lines[name] = kv
+		case <-deadline:
+			t.Fatalf("sim printed %v", lines)
+		}
+	}
+	go func() {
+		for range got { // drain, so the sim never blocks printing
+		}
+	}()
+	return lines
+}
+
+// TestSimEventsDemoServesTheSyntheticEventOnBothVenues runs `polybot sim
+// --events demo` and reads the event from each venue with our connectors,
+// as outcome sets of its four outcomes.
+func TestSimEventsDemoServesTheSyntheticEventOnBothVenues(t *testing.T) {
+	lines := runSim(t, []string{"polymarket", "kalshi", "events"}, "--events", "demo", "--replay", "none", "--speed", "0", "--loop=false")
+	if lines["events"]["polymarket"] != "synthetic-fed-demo-polymarket" || lines["events"]["kalshi"] != "SYNTHFED-DEMO" {
+		t.Fatalf("events line %v", lines["events"])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pc := polymarket.NewClient(polymarket.Config{CLOBURL: lines["polymarket"]["clob"], GammaURL: lines["polymarket"]["gamma"]})
+	evs, err := pc.Events(ctx, polymarket.EventsQuery{Slugs: []string{lines["events"]["polymarket"]}})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("polymarket events: %+v %v", evs, err)
+	}
+	kc, err := kalshi.NewClient(lines["kalshi"]["rest"], nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kev, err := kc.Event(ctx, lines["events"]["kalshi"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pset, _, perr := polymarket.OutcomeSetOf(evs[0])
+	kset, _, kerr := kalshi.OutcomeSetOf(kev)
+	for _, set := range []*polybot.OutcomeSet{pset, kset} {
+		if perr != nil || kerr != nil || set.Validate() != nil || len(set.Outcomes) != 4 || !set.Exhaustive || set.Approved ||
+			!strings.Contains(set.Name, "SYNTHETIC") {
+			t.Fatalf("set %+v (%v %v): want 4 exhaustive outcomes, not approved, named SYNTHETIC", set, perr, kerr)
+		}
+	}
+	// Its books are up on both venues.
+	yes := pset.Outcomes[1].Markets[0].Yes
+	waitFor(t, func() bool {
+		b, err := pc.Book(ctx, yes.Token)
+		return err == nil && len(b.Bids) > 0 && len(b.Asks) > 0
+	})
+	waitFor(t, func() bool {
+		ob, err := kc.Orderbook(ctx, kset.Outcomes[1].Markets[0].Yes.Market, 0)
+		return err == nil && len(ob.YesDollars) > 0 && len(ob.NoDollars) > 0
+	})
+}
+
+func TestSimRefusesAnUnknownEventsName(t *testing.T) {
+	for _, list := range []string{"fed-2027", "demo,demo", "demo,", "none,demo"} {
+		err := run(context.Background(), []string{"sim", "--events", list}, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--events") {
+			t.Errorf("--events %q: %v, want a usage error naming --events", list, err)
+		}
+	}
 }

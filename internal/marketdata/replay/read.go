@@ -2,10 +2,11 @@
 // that turn the recordings in testdata (Polymarket and Kalshi WebSocket
 // captures, the cross-venue CSV) and the built-in recordings (the Fed's
 // December 2025 hold on both venues; every outcome of the Fed's July 2026
-// decision on Polymarket US, as an EventRecording) into normalised
-// polybot.BookEvent values, Play and Feed, which replay events as fast as
-// possible or paced by a speed factor on an injectable clock, and
-// Synthetic, a deterministic load generator.
+// decision and the CPI July 2026 threshold ladder on Polymarket US, as
+// EventRecordings) into normalised polybot.BookEvent values, Play and
+// Feed, which replay events as fast as possible or paced by a speed factor
+// on an injectable clock, Synthetic, a deterministic load generator, and
+// SyntheticEvent, a made-up multi-outcome event for demos.
 //
 // The readers decode only what the recordings hold, for replays and tests;
 // live decoding of a venue's wire protocol belongs to its connector

@@ -209,12 +209,29 @@ func (c *Client) Market(ctx context.Context, ticker string) (*Market, error) {
 	return &r.Market, nil
 }
 
-// Events returns one page of events (of a series when seriesTicker is set).
-func (c *Client) Events(ctx context.Context, seriesTicker, status, cursor string) ([]Event, string, error) {
+// EventsQuery filters GET /events.
+type EventsQuery struct {
+	SeriesTicker string
+	Status       string // unopened | open | closed | settled
+	// WithNestedMarkets asks for each event's markets in Event.Markets.
+	WithNestedMarkets bool
+	Limit             int // at most 200
+	Cursor            string
+}
+
+// Events returns one page of events and the cursor of the next page (""
+// at the end).
+func (c *Client) Events(ctx context.Context, q EventsQuery) ([]Event, string, error) {
 	v := url.Values{}
-	set(v, "series_ticker", seriesTicker)
-	set(v, "status", status)
-	set(v, "cursor", cursor)
+	set(v, "series_ticker", q.SeriesTicker)
+	set(v, "status", q.Status)
+	set(v, "cursor", q.Cursor)
+	if q.WithNestedMarkets {
+		v.Set("with_nested_markets", "true")
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
 	var r eventsResponse
 	if err := c.do(ctx, http.MethodGet, "/events", v, nil, &r, false); err != nil {
 		return nil, "", err
@@ -222,7 +239,9 @@ func (c *Client) Events(ctx context.Context, seriesTicker, status, cursor string
 	return r.Events, r.Cursor, nil
 }
 
-// Event returns one event with its markets.
+// Event returns one event with its markets (nested, as
+// with_nested_markets=true asks, or from the answer's deprecated top-level
+// markets when the venue sends only those).
 func (c *Client) Event(ctx context.Context, eventTicker string) (*Event, error) {
 	var r eventResponse
 	v := url.Values{"with_nested_markets": {"true"}}

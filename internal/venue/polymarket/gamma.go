@@ -16,18 +16,27 @@ import (
 // GammaMarket is a market's metadata from the Gamma API. The venue sends
 // the outcomes and token ids as JSON-encoded strings; they are decoded here.
 type GammaMarket struct {
-	ID           string
-	Question     string
-	ConditionID  string
-	Slug         string
-	Outcomes     []string // "Yes", "No", …
-	TokenIDs     []string // clob token ids, in the order of Outcomes
-	Active       bool
-	Closed       bool
-	NegRisk      bool
-	TickSize     polybot.Decimal
-	MinOrderSize polybot.Decimal
-	EndDate      time.Time
+	ID          string
+	Question    string
+	ConditionID string
+	Slug        string
+	Outcomes    []string // "Yes", "No", …
+	TokenIDs    []string // clob token ids, in the order of Outcomes
+	Active      bool
+	Closed      bool
+	NegRisk     bool
+	// NegRiskMarketID is the neg-risk market (the event's id on the
+	// NegRiskAdapter) a negRisk market belongs to; QuestionID is the
+	// market's question there. GroupItemTitle is the outcome's short name
+	// in its event ("25 bps decrease"). NegRiskOther marks an event's
+	// "Other" market.
+	NegRiskMarketID string
+	QuestionID      string
+	GroupItemTitle  string
+	NegRiskOther    bool
+	TickSize        polybot.Decimal
+	MinOrderSize    polybot.Decimal
+	EndDate         time.Time
 	// FeesEnabled and FeeSchedule are the market's taker fee schedule
 	// (Gamma's feesEnabled and feeSchedule {rate, exponent, takerOnly,
 	// rebateRate}); a market without fees has the zero schedule.
@@ -56,6 +65,10 @@ type gammaMarketJSON struct {
 	Active                bool             `json:"active"`
 	Closed                bool             `json:"closed"`
 	NegRisk               bool             `json:"negRisk"`
+	NegRiskMarketID       string           `json:"negRiskMarketID"`
+	QuestionID            string           `json:"questionID"`
+	GroupItemTitle        string           `json:"groupItemTitle"`
+	NegRiskOther          bool             `json:"negRiskOther"`
 	OrderPriceMinTickSize Number           `json:"orderPriceMinTickSize"`
 	OrderMinSize          Number           `json:"orderMinSize"`
 	EndDate               string           `json:"endDate"`
@@ -76,6 +89,12 @@ func GammaMarketJSON(m GammaMarket) any {
 		"orderMinSize":          json.Number(m.MinOrderSize.String()),
 		"enableOrderBook":       true,
 	}
+	if m.NegRisk {
+		j["negRiskMarketID"], j["questionID"], j["negRiskOther"] = m.NegRiskMarketID, m.QuestionID, m.NegRiskOther
+	}
+	if m.GroupItemTitle != "" {
+		j["groupItemTitle"] = m.GroupItemTitle
+	}
 	if !m.EndDate.IsZero() {
 		j["endDate"] = m.EndDate.UTC().Format(time.RFC3339)
 	}
@@ -90,16 +109,17 @@ func GammaMarketJSON(m GammaMarket) any {
 
 func (j gammaMarketJSON) market() (GammaMarket, error) {
 	m := GammaMarket{ID: j.ID, Question: j.Question, ConditionID: j.ConditionID, Slug: j.Slug,
-		Active: j.Active, Closed: j.Closed, NegRisk: j.NegRisk,
+		Active: j.Active, Closed: j.Closed, NegRisk: j.NegRisk, NegRiskMarketID: j.NegRiskMarketID,
+		QuestionID: j.QuestionID, GroupItemTitle: j.GroupItemTitle, NegRiskOther: j.NegRiskOther,
 		TickSize: j.OrderPriceMinTickSize.Decimal, MinOrderSize: j.OrderMinSize.Decimal}
 	if j.Outcomes != "" {
 		if err := json.Unmarshal([]byte(j.Outcomes), &m.Outcomes); err != nil {
-			return m, fmt.Errorf("polymarket: gamma market %s: outcomes: %w", j.ID, err)
+			return m, fmt.Errorf("gamma market %s: outcomes: %w", j.ID, err)
 		}
 	}
 	if j.ClobTokenIDs != "" {
 		if err := json.Unmarshal([]byte(j.ClobTokenIDs), &m.TokenIDs); err != nil {
-			return m, fmt.Errorf("polymarket: gamma market %s: clobTokenIds: %w", j.ID, err)
+			return m, fmt.Errorf("gamma market %s: clobTokenIds: %w", j.ID, err)
 		}
 	}
 	if j.EndDate != "" {
@@ -109,7 +129,7 @@ func (j gammaMarketJSON) market() (GammaMarket, error) {
 	if j.FeesEnabled && j.FeeSchedule != nil {
 		fs, err := fee.NewPolymarketSchedule(j.FeeSchedule.Rate.Decimal, j.FeeSchedule.Exponent.Decimal)
 		if err != nil {
-			return m, fmt.Errorf("polymarket: gamma market %s: %w", j.ID, err)
+			return m, fmt.Errorf("gamma market %s: %w", j.ID, err)
 		}
 		m.FeeSchedule, m.RebateRate = fs, j.FeeSchedule.RebateRate.Decimal
 	}
@@ -229,7 +249,7 @@ func (c *Client) Markets(ctx context.Context, q MarketsQuery) ([]GammaMarket, er
 	for _, j := range raw {
 		m, err := j.market()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("polymarket: %w", err)
 		}
 		out = append(out, m)
 	}

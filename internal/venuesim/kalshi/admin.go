@@ -12,7 +12,7 @@ import (
 // auth: the simulator listens on loopback.
 //
 //	POST   /sim/v1/accounts                  {"key_id","public_key_pem","balance_dollars"}
-//	POST   /sim/v1/markets                   {"ticker","event_ticker","series_ticker","title"}
+//	POST   /sim/v1/markets                   {"ticker","event_ticker","series_ticker","title","yes_sub_title"}
 //	PUT    /sim/v1/markets/{ticker}/book     {"yes_dollars":[["0.40","10"]],"no_dollars":[...]}
 //	POST   /sim/v1/markets/{ticker}/skip_seq
 //	POST   /sim/v1/faults                    {"kind","method","path","status","retry_after_seconds","delay_ms","hold_ms","times"}

@@ -3,8 +3,10 @@ package kalshi
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
@@ -113,4 +115,49 @@ func (s *Server) runSynthetic(ctx context.Context, sc SyntheticConfig) {
 		}
 	}
 	_ = replay.Play(ctx, g, replay.Options{Speed: 1}, s.apply)
+}
+
+// addEvent lists a recorded event: its set's Event as the event ticker
+// (the set's id when it has none), its name as the title, mutually
+// exclusive (an outcome set's outcomes are), and each outcome's own market
+// with the outcome's label as yes_sub_title.
+func (s *Server) addEvent(rec *replay.EventRecording) error {
+	set := &rec.Set
+	if set.Venue != polybot.Kalshi {
+		return polybot.FieldError("events", fmt.Sprintf("%s is a %s event, not a Kalshi one", set.ID, set.Venue))
+	}
+	if err := set.Validate(); err != nil {
+		return fmt.Errorf("event %s: %w", set.ID, err)
+	}
+	ec := EventConfig{Ticker: set.Event, Title: set.Name, MutuallyExclusive: true}
+	if ec.Ticker == "" {
+		ec.Ticker = strings.ToUpper(set.ID)
+	}
+	if err := s.AddEvent(ec); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	series := s.events[ec.Ticker].SeriesTicker
+	s.mu.Unlock()
+	for _, o := range set.Outcomes {
+		t := o.Markets[0].Yes.Market
+		if m, _ := s.marketOf(t); m != nil {
+			return polybot.Errorf(polybot.ECONFLICT, "event %s: market %s is already listed", set.ID, t)
+		}
+		if err := s.AddMarket(MarketConfig{Ticker: t, EventTicker: ec.Ticker, SeriesTicker: series,
+			Title: set.Name + ": " + o.Label + "?", YesSubTitle: o.Label}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runEvent replays a recorded event's books (their YES instruments: a
+// Kalshi market is one YES book).
+func (s *Server) runEvent(ctx context.Context, rec *replay.EventRecording) {
+	for {
+		if err := replay.Play(ctx, rec.Source(), replay.Options{Speed: s.cfg.EventSpeed}, s.apply); err != nil || !s.cfg.EventLoop {
+			return
+		}
+	}
 }

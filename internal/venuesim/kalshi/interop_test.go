@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata/replay"
 )
 
 // requireInterop skips (or, with POLYBOT_REQUIRE_INTEROP=1, fails) when
@@ -75,7 +76,7 @@ func sdkDir(t *testing.T, npm string) string {
 	return dir
 }
 
-func TestInteropOfficialTypeScriptSDKReadsBalanceAndBookAndCreatesAnOrder(t *testing.T) {
+func TestInteropOfficialTypeScriptSDKReadsBalanceBookAndEventAndCreatesAnOrder(t *testing.T) {
 	node, npm := requireInterop(t)
 	dir := sdkDir(t, npm)
 
@@ -83,7 +84,9 @@ func TestInteropOfficialTypeScriptSDKReadsBalanceAndBookAndCreatesAnOrder(t *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, Config{Accounts: []AccountConfig{{KeyID: key.KeyID, PublicKeyPEM: key.PublicKeyPEM, Balance: polybot.MustDecimal("500")}}})
+	demo := replay.SyntheticEvent(polybot.Kalshi)
+	s := start(t, Config{Accounts: []AccountConfig{{KeyID: key.KeyID, PublicKeyPEM: key.PublicKeyPEM, Balance: polybot.MustDecimal("500")}},
+		Events: []*replay.EventRecording{demo}})
 	if err := s.SetBook(FedTicker, []polybot.Level{lvl("0.50", "4024")}, []polybot.Level{lvl("0.48", "26176")}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func TestInteropOfficialTypeScriptSDKReadsBalanceAndBookAndCreatesAnOrder(t *tes
 	cmd := exec.CommandContext(ctx, node, run)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "KALSHI_KEY_ID="+key.KeyID, "KALSHI_KEY_PATH="+key.PrivateKeyPath,
-		"KALSHI_BASE_URL="+s.urls.REST, "KALSHI_TICKER="+FedTicker, "KALSHI_CLIENT_ORDER_ID=sdk-order-1",
+		"KALSHI_BASE_URL="+s.urls.REST, "KALSHI_TICKER="+FedTicker, "KALSHI_CLIENT_ORDER_ID=sdk-order-1", "KALSHI_EVENT="+demo.Set.Event,
 		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -127,6 +130,16 @@ func TestInteropOfficialTypeScriptSDKReadsBalanceAndBookAndCreatesAnOrder(t *tes
 			FillCount      string `json:"fill_count"`
 			RemainingCount string `json:"remaining_count"`
 		} `json:"order"`
+		Event struct {
+			Event struct {
+				EventTicker       string `json:"event_ticker"`
+				MutuallyExclusive bool   `json:"mutually_exclusive"`
+				Markets           []struct {
+					Ticker      string `json:"ticker"`
+					YesSubTitle string `json:"yes_sub_title"`
+				} `json:"markets"`
+			} `json:"event"`
+		} `json:"event"`
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("SDK output %q: %v", out, err)
@@ -140,6 +153,15 @@ func TestInteropOfficialTypeScriptSDKReadsBalanceAndBookAndCreatesAnOrder(t *tes
 	}
 	if got.Order.ClientOrderID != "sdk-order-1" || got.Order.RemainingCount != "3.00" || got.Order.FillCount != "0.00" {
 		t.Fatalf("SDK order = %+v", got.Order)
+	}
+	ev := got.Event.Event
+	if ev.EventTicker != demo.Set.Event || !ev.MutuallyExclusive || len(ev.Markets) != len(demo.Set.Outcomes) {
+		t.Fatalf("SDK event = %+v, want %s, mutually exclusive, with its %d markets nested", ev, demo.Set.Event, len(demo.Set.Outcomes))
+	}
+	for i, m := range ev.Markets {
+		if o := demo.Set.Outcomes[i]; m.Ticker != o.Markets[0].Yes.Market || m.YesSubTitle != o.Label {
+			t.Errorf("SDK event market %d = %+v, want %s %q", i, m, o.Markets[0].Yes.Market, o.Label)
+		}
 	}
 	o, err := s.eng.OrderByClientID(key.KeyID, "sdk-order-1")
 	if err != nil || o.ID != got.Order.OrderID || o.Price != polybot.MustDecimal("0.45") || o.Side != polybot.Buy {

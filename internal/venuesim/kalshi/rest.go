@@ -201,6 +201,10 @@ func (s *Server) marketJSON(ticker string) map[string]any {
 		"volume_fp": count(m.volume), "last_price_dollars": dollars(m.lastPx), "notional_value_dollars": "1.0000",
 		"price_level_structure": "linear_cent", "result": "",
 		"price_ranges": []map[string]string{{"start": "0.0000", "end": "1.0000", "step": "0.0100"}}}
+	if m.YesSubTitle != "" {
+		// A market of a multi-outcome event names its outcome on both sides.
+		out["yes_sub_title"], out["no_sub_title"] = m.YesSubTitle, m.YesSubTitle
+	}
 	yb, ya := polybot.Zero, polybot.One
 	var yBidSize, yAskSize polybot.Decimal
 	if len(d.Bids) > 0 {
@@ -280,6 +284,11 @@ func (s *Server) eventJSON(eventTicker string, nested bool) (map[string]any, []m
 	}
 	ev := map[string]any{"event_ticker": eventTicker, "series_ticker": series, "title": title, "sub_title": "",
 		"mutually_exclusive": false, "collateral_return_type": "binary"}
+	s.mu.Lock()
+	if ec := s.events[eventTicker]; ec != nil {
+		ev["series_ticker"], ev["title"], ev["sub_title"], ev["mutually_exclusive"] = ec.SeriesTicker, ec.Title, ec.SubTitle, ec.MutuallyExclusive
+	}
+	s.mu.Unlock()
 	if nested {
 		ev["markets"] = markets
 	}

@@ -3,7 +3,9 @@
 // (orderbook_snapshot/orderbook_delta with per-subscription seq, ticker,
 // trade, fill) on loopback, RSA-PSS authentication verified as Kalshi does
 // it, accounts with balances and positions, fees, a replay of recorded data
-// and a synthetic load feed, and fault injection per test.
+// (the cross-venue recording, and multi-outcome events served as mutually
+// exclusive events with their markets), a synthetic load feed, and fault
+// injection per test.
 //
 // A Kalshi market is one YES book in the shared matching engine
 // (internal/venuesim/matching): a NO buy at p is a YES sell at 1−p, and the
@@ -24,10 +26,12 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -57,6 +61,16 @@ type Config struct {
 	Replay *ReplayConfig
 	// Synthetic, when set, drives a generated load feed.
 	Synthetic *SyntheticConfig
+	// Events are multi-outcome events (Kalshi sets only): each is listed
+	// as a mutually exclusive event (GET /events, /events/{ticker}) whose
+	// series is its ticker's prefix, its outcome markets listed like any
+	// other (yes_sub_title the outcome's label), and its books replayed
+	// into the matching engine and the orderbook channel, paced by
+	// EventSpeed (1 = real time, ≤ 0 as fast as possible) and started
+	// again at the end when EventLoop is set.
+	Events     []*replay.EventRecording
+	EventSpeed float64
+	EventLoop  bool
 	// Faults are injected from the start (tests usually add them later with
 	// Server.InjectFault).
 	Faults []Fault
@@ -93,6 +107,21 @@ type MarketConfig struct {
 	EventTicker  string `json:"event_ticker"`
 	SeriesTicker string `json:"series_ticker"`
 	Title        string `json:"title"`
+	// YesSubTitle names the outcome the market pays YES on in its event
+	// ("Cut 25bps"); empty means "Yes".
+	YesSubTitle string `json:"yes_sub_title,omitempty"`
+}
+
+// EventConfig is an event's own fields. An event the simulator has no
+// EventConfig for is described from its markets, not mutually exclusive.
+type EventConfig struct {
+	Ticker       string `json:"event_ticker"`
+	SeriesTicker string `json:"series_ticker"`
+	Title        string `json:"title"`
+	SubTitle     string `json:"sub_title"`
+	// MutuallyExclusive says at most one of the event's markets resolves
+	// YES.
+	MutuallyExclusive bool `json:"mutually_exclusive"`
 }
 
 // FedTicker is the market the cross-venue recording drives.
@@ -129,6 +158,7 @@ type Server struct {
 	keys     map[string]*rsa.PublicKey // key id -> public key
 	accounts map[string]*account       // key id -> account
 	series   map[string]*SeriesConfig
+	events   map[string]*EventConfig
 	markets  map[string]*market
 	order    []string              // market tickers in listing order
 	meta     map[string]*orderMeta // engine order id -> what the engine does not keep
@@ -167,7 +197,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, now: cfg.Now, log: log.With("sim", "kalshi"),
-		keys: map[string]*rsa.PublicKey{}, accounts: map[string]*account{}, series: map[string]*SeriesConfig{},
+		keys: map[string]*rsa.PublicKey{}, accounts: map[string]*account{}, series: map[string]*SeriesConfig{}, events: map[string]*EventConfig{},
 		markets: map[string]*market{}, meta: map[string]*orderMeta{}, conns: map[*wsConn]struct{}{},
 		skipSeq: map[string]int{}}
 	s.eng = matching.New(matching.Config{Now: cfg.Now, SelfTrade: matching.STPCancelTaker, IDPrefix: "k"})
@@ -183,6 +213,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, mc := range markets {
 		if err := s.AddMarket(mc); err != nil {
+			return nil, err
+		}
+	}
+	for _, rec := range cfg.Events {
+		if err := s.addEvent(rec); err != nil {
 			return nil, err
 		}
 	}
@@ -243,6 +278,24 @@ func (s *Server) AddMarket(mc MarketConfig) error {
 	return nil
 }
 
+// AddEvent describes an event (replacing one with the same ticker); its
+// markets are added with AddMarket.
+func (s *Server) AddEvent(ec EventConfig) error {
+	if ec.Ticker == "" {
+		return polybot.FieldError("event.event_ticker", "is required")
+	}
+	if ec.SeriesTicker == "" {
+		ec.SeriesTicker, _, _ = strings.Cut(ec.Ticker, "-")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.series[ec.SeriesTicker]; !ok {
+		s.series[ec.SeriesTicker] = &SeriesConfig{Ticker: ec.SeriesTicker, FeeType: "quadratic"}
+	}
+	s.events[ec.Ticker] = &ec
+	return nil
+}
+
 // AddAccount registers an API key with its public key and a starting cash
 // balance. Registering a key id again replaces its public key and keeps the
 // account.
@@ -300,6 +353,9 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 	}
 	if s.cfg.Synthetic != nil {
 		go s.runSynthetic(ctx, *s.cfg.Synthetic)
+	}
+	for _, rec := range s.cfg.Events {
+		go s.runEvent(ctx, rec)
 	}
 	host := ln.Addr().String()
 	return URLs{REST: "http://" + host + RESTPrefix, WS: "ws://" + host + WSPath, Admin: "http://" + host + AdminPath}, nil

@@ -427,3 +427,67 @@ func TestFeesAreCeilToTheCentPerSeriesSchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestTheDemoEventIsServedAsAMutuallyExclusiveEventAndReplayedToItsLastBooks(t *testing.T) {
+	rec := replay.SyntheticEvent(polybot.Kalshi)
+	r := start(t, Config{Events: []*replay.EventRecording{rec}})
+	// As fast as possible: each market's book ends as the recording's last YES snapshot.
+	last := map[string]polybot.BookEvent{}
+	for _, ev := range rec.Events {
+		if ev.Instrument.Outcome == polybot.Yes {
+			last[ev.Instrument.Market] = ev
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ticker, ev := range last {
+		for {
+			d := r.eng.Depth(ticker, 0)
+			if levelsEq(d.Bids, ev.Bids) && levelsEq(d.Asks, ev.Asks) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: book %v / %v, want the last snapshot %v / %v", ticker, d.Bids, d.Asks, ev.Bids, ev.Asks)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	status, body := r.call(t, "GET", "/trade-api/v2/events/SYNTHFED-DEMO?with_nested_markets=true", "", nil)
+	ev, _ := body["event"].(map[string]any)
+	if status != 200 || ev["mutually_exclusive"] != true || ev["series_ticker"] != "SYNTHFED" || ev["title"] != rec.Set.Name {
+		t.Fatalf("event: %d %v", status, body)
+	}
+	markets, _ := ev["markets"].([]any)
+	if len(markets) != 4 {
+		t.Fatalf("nested markets: %v", markets)
+	}
+	for i, m := range markets {
+		if sub := m.(map[string]any)["yes_sub_title"]; sub != rec.Set.Outcomes[i].Label {
+			t.Errorf("market %d yes_sub_title %v, want %q", i, sub, rec.Set.Outcomes[i].Label)
+		}
+	}
+	if status, body := r.call(t, "GET", "/trade-api/v2/series/SYNTHFED", "", nil); status != 200 || body["series"].(map[string]any)["fee_type"] != "quadratic" {
+		t.Fatalf("series: %d %v", status, body)
+	}
+}
+
+func TestAnEventOfAnotherVenueOrWithAListedMarketIsRefused(t *testing.T) {
+	if _, err := New(Config{Events: []*replay.EventRecording{replay.SyntheticEvent(polybot.Polymarket)}}); err == nil {
+		t.Fatal("a Polymarket event was listed on Kalshi")
+	}
+	rec := replay.SyntheticEvent(polybot.Kalshi)
+	if _, err := New(Config{Events: []*replay.EventRecording{rec, rec}}); polybot.ErrorCode(err) != polybot.ECONFLICT {
+		t.Fatalf("the same event twice: %v, want a conflict", err)
+	}
+}
+
+func levelsEq(a, b []polybot.Level) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -85,6 +85,9 @@ func (s *Server) routes() http.Handler {
 	h("GET /balance-allowance/update", s.getBalanceAllowance)
 	// Gamma and Data APIs.
 	h("GET /gamma/markets", s.gammaMarkets)
+	h("GET /gamma/events", s.gammaEvents)
+	h("GET /gamma/events/{id}", s.gammaEventOne)
+	h("GET /gamma/events/slug/{slug}", s.gammaEventOne)
 	h("GET /data-api/positions", s.dataPositions)
 	h("GET /data-api/trades", s.dataTrades)
 	// The simulator's own routes (no faults).
@@ -851,10 +854,9 @@ func (s *Server) getBalanceAllowance(w http.ResponseWriter, r *http.Request) err
 func (s *Server) gammaMarkets(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	s.mu.Lock()
-	ms := slices.Clone(s.order)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
 	out := []any{}
-	for _, m := range ms {
+	for _, m := range s.order {
 		if q.Get("slug") != "" && q.Get("slug") != m.Slug {
 			continue
 		}
@@ -867,10 +869,7 @@ func (s *Server) gammaMarkets(w http.ResponseWriter, r *http.Request) error {
 		if q.Get("closed") == "true" {
 			continue
 		}
-		out = append(out, pm.GammaMarketJSON(pm.GammaMarket{ID: strconv.Itoa(m.id), Question: m.Question,
-			ConditionID: m.ConditionID, Slug: m.Slug, Outcomes: m.Outcomes[:], TokenIDs: m.Tokens[:],
-			Active: true, NegRisk: m.NegRisk, TickSize: m.TickSize, MinOrderSize: m.MinOrderSize,
-			FeesEnabled: !m.FeeSchedule.FeeFree(), FeeSchedule: m.FeeSchedule, RebateRate: m.RebateRate}))
+		out = append(out, pm.GammaMarketJSON(gammaMarket(m)))
 	}
 	off, _ := strconv.Atoi(q.Get("offset"))
 	if off > 0 {

@@ -12,6 +12,9 @@
 //
 // Books and matching are internal/venuesim/matching, one book per token id.
 // Replays and the synthetic generator set external liquidity in those books.
+// Multi-outcome events (Config.Events, replay.EventRecording) are served as
+// negRisk events on Gamma /events, their markets listed like any other, and
+// their books replayed the same way.
 // Balances and positions are kept per wallet; fills go to the user channel.
 // Faults (latency, 5xx, 429, dropped WebSockets, a timeout after an order was
 // accepted) are set per test through Faults.
@@ -43,6 +46,7 @@ import (
 	"github.com/polybot/polybot/internal/eip712"
 	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
@@ -63,6 +67,11 @@ type Market struct {
 	TickSize     polybot.Decimal // default 0.01
 	MinOrderSize polybot.Decimal // default 0 (no minimum)
 	NegRisk      bool
+	// NegRiskMarketID, QuestionID and GroupItemTitle place a negRisk
+	// market in its event (see Events).
+	NegRiskMarketID string
+	QuestionID      string
+	GroupItemTitle  string
 	// FeeSchedule is the market's taker fee schedule, published as the
 	// venue does (Gamma feesEnabled/feeSchedule, CLOB fd, /fee-rate) and
 	// charged on every taker fill; the zero value is fee-free.
@@ -85,9 +94,19 @@ type Config struct {
 	Markets []Market
 	// Feeds drive external liquidity (replays, the synthetic generator).
 	Feeds []Source
-	// FeedFeeSchedule is the fee schedule of the markets feeds list (zero:
-	// fee-free, as the Fed Dec 2025 market was).
+	// FeedFeeSchedule is the fee schedule of the markets feeds and events
+	// list (zero: fee-free, as the Fed Dec 2025 market was).
 	FeedFeeSchedule fee.PolymarketSchedule
+	// Events are multi-outcome events (Polymarket sets only), each listed
+	// as a negRisk event on Gamma /events (augmented unless its set is
+	// exhaustive), its outcome markets listed like any other (negRisk, on
+	// Gamma /markets and CLOB /clob-markets), and its books replayed into
+	// the matching engine and the market channel as a feed, paced by
+	// EventSpeed (1 = real time, ≤ 0 as fast as possible) and started
+	// again at the end when EventLoop is set.
+	Events     []*replay.EventRecording
+	EventSpeed float64
+	EventLoop  bool
 	// Faults is the initial fault plan (more can be set at run time).
 	Faults FaultConfig
 	// AuthMaxSkew bounds how far an auth timestamp may be from the clock
@@ -130,6 +149,8 @@ type Server struct {
 	processed uint64             // engine Seq delivered to onUpdate
 	markets   map[string]*market // token id → market
 	order     []*market          // listing order
+	events    []*event           // Gamma events, listing order
+	feeds     []Source           // Config.Feeds, then the events' replays
 	accounts  map[eip712.Address]*account
 	keys      map[string]*apiKey
 	orders    map[string]*orderMeta
@@ -236,6 +257,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.feeds = slices.Clone(cfg.Feeds)
+	for _, rec := range cfg.Events {
+		if err := s.addEvent(rec); err != nil {
+			return nil, err
+		}
+		s.feeds = append(s.feeds, Replay(rec.Source, replay.Options{Speed: cfg.EventSpeed}, cfg.EventLoop))
+	}
 	for _, f := range cfg.Feeds {
 		if l, ok := f.(MarketLister); ok {
 			for _, m := range l.Markets() {
@@ -283,7 +311,7 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 		<-ctx.Done()
 		s.Close()
 	}()
-	for _, f := range s.cfg.Feeds {
+	for _, f := range s.feeds {
 		go func() {
 			sink := func(ev polybot.BookEvent) {
 				if err := s.apply(ev); err != nil {

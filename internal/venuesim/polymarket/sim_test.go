@@ -225,3 +225,79 @@ func TestTheReplayedMarketsPublishTheConfiguredFeeSchedule(t *testing.T) {
 		t.Fatalf("clob market info %+v %v", info, err)
 	}
 }
+
+func TestTheDemoEventIsServedAsANegRiskEventAndReplayedToItsLastBooks(t *testing.T) {
+	rec := replay.SyntheticEvent(polybot.Polymarket)
+	fees := fee.PolymarketSchedule{Rate: polybot.MustDecimal("0.03"), Exponent: 1}
+	s, c := startSim(t, sim.Config{Events: []*replay.EventRecording{rec}, FeedFeeSchedule: fees})
+	ctx := context.Background()
+	last := map[string]polybot.BookEvent{}
+	for _, ev := range rec.Events {
+		last[ev.Instrument.Token] = ev
+	}
+	for tok, ev := range last {
+		eventually(t, "the last book of "+tok[:8], func() bool {
+			d := s.Engine().Depth(tok, 0)
+			return levelsEq(d.Bids, ev.Bids) && levelsEq(d.Asks, ev.Asks)
+		})
+	}
+	evs, err := c.Events(ctx, pm.EventsQuery{Slugs: []string{rec.Set.ID}})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events: %+v %v", evs, err)
+	}
+	ev := evs[0]
+	if !ev.NegRisk || ev.NegRiskAugmented || ev.NegRiskMarketID != rec.Set.Event || len(ev.Markets) != 4 {
+		t.Fatalf("event %+v", ev)
+	}
+	for i, m := range ev.Markets {
+		o := rec.Set.Outcomes[i].Markets[0]
+		if m.GroupItemTitle != rec.Set.Outcomes[i].Label || m.ConditionID != o.Yes.Market || m.TokenIDs[0] != o.Yes.Token ||
+			m.TokenIDs[1] != o.No.Token || !m.FeesEnabled || m.FeeSchedule != fees {
+			t.Errorf("market %d: %+v", i, m)
+		}
+	}
+	if got, err := c.Events(ctx, pm.EventsQuery{Closed: ptr(true)}); err != nil || len(got) != 0 {
+		t.Fatalf("closed events: %+v %v", got, err)
+	}
+	if got, err := c.Event(ctx, ev.ID); err != nil || got.NegRiskMarketID != rec.Set.Event {
+		t.Fatalf("event by id: %+v %v", got, err)
+	}
+}
+
+func TestAnEventNotKnownToBeExhaustiveIsServedAugmented(t *testing.T) {
+	rec := replay.SyntheticEvent(polybot.Polymarket)
+	rec.Set.Exhaustive = false
+	_, c := startSim(t, sim.Config{Events: []*replay.EventRecording{rec}})
+	evs, err := c.Events(context.Background(), pm.EventsQuery{})
+	if err != nil || len(evs) != 1 || !evs[0].NegRiskAugmented {
+		t.Fatalf("events %+v %v, want one augmented event", evs, err)
+	}
+	set, _, err := pm.OutcomeSetOf(evs[0])
+	if err != nil || set.Exhaustive {
+		t.Fatalf("set %+v %v, want it read back as not exhaustive", set, err)
+	}
+}
+
+func TestAnEventOfAnotherVenueOrWithAListedTokenIsRefused(t *testing.T) {
+	if _, err := sim.New(sim.Config{Events: []*replay.EventRecording{replay.SyntheticEvent(polybot.Kalshi)}}); err == nil {
+		t.Fatal("a Kalshi event was listed on Polymarket")
+	}
+	rec := replay.SyntheticEvent(polybot.Polymarket)
+	if _, err := sim.New(sim.Config{Events: []*replay.EventRecording{rec, rec}}); polybot.ErrorCode(err) != polybot.ECONFLICT {
+		t.Fatalf("the same event twice: %v, want a conflict", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func levelsEq(a, b []polybot.Level) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

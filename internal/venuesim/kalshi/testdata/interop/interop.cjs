@@ -1,8 +1,9 @@
 // Drives the official kalshi-typescript SDK, unchanged, against the
-// simulator: read the balance, read the order book, create an order.
+// simulator: read the balance, read the order book, create an order, and
+// read a multi-outcome event with its nested markets (KALSHI_EVENT).
 // Inputs come from the environment; one JSON line goes to stdout.
 'use strict';
-const { Configuration, PortfolioApi, MarketApi, OrdersApi } = require('kalshi-typescript');
+const { Configuration, PortfolioApi, MarketApi, OrdersApi, EventsApi } = require('kalshi-typescript');
 
 async function main() {
   const env = (k) => {
@@ -27,7 +28,8 @@ async function main() {
     time_in_force: 'good_till_canceled',
     self_trade_prevention_type: 'taker_at_cross',
   });
-  process.stdout.write(JSON.stringify({ balance: balance.data, orderbook: book.data, order: order.data }) + '\n');
+  const event = await new EventsApi(config).getEvent(env('KALSHI_EVENT'), true);
+  process.stdout.write(JSON.stringify({ balance: balance.data, orderbook: book.data, order: order.data, event: event.data }) + '\n');
 }
 
 main().catch((err) => {
