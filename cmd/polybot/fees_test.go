@@ -51,7 +51,7 @@ func TestFeeModelIsBuiltFromTheVenuesPublishedSchedules(t *testing.T) {
 		{ID: "a", PolymarketMkt: "0xaa", PolymarketYes: "101", PolymarketNo: "102", KalshiTicker: "KXHALF-26-T1"},
 		{ID: "b", PolymarketMkt: "0xbb", PolymarketYes: "201", PolymarketNo: "202", KalshiTicker: kalshisim.FedTicker},
 	}
-	fees, facts := venueFees(ctx, ep, pairs, slog.New(slog.DiscardHandler))
+	fees, facts := venueFees(ctx, ep, polybot.Hedges{Pairs: pairs}, slog.New(slog.DiscardHandler))
 
 	pmi := func(tok string) polybot.Instrument { return polybot.Instrument{Venue: polybot.Polymarket, Token: tok} }
 	ki := func(tk string) polybot.Instrument { return polybot.Instrument{Venue: polybot.Kalshi, Market: tk} }

@@ -59,7 +59,7 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.kalshiDemoKey, "kalshi-demo-key", "", "generate a demo Kalshi key pair, save the private key (PEM, 0600) at this path and register it")
 	fs.StringVar(&f.pmFeeRate, "polymarket-fee-rate", "0", "fee schedule rate of the Polymarket markets the replay lists (taker fee C × rate × (P × (1−P))^exponent); 0 is fee-free, as the Fed Dec 2025 market was")
 	fs.IntVar(&f.pmFeeExponent, "polymarket-fee-exponent", 1, "fee schedule exponent of those markets")
-	fs.StringVar(&f.events, "events", "none", `multi-outcome events the simulators serve and replay (paced by --speed and --loop), a comma-separated list: "demo" (a SYNTHETIC, made-up four-outcome Fed-decision-like event on each venue whose prices now and then sum below $1), or "none"`)
+	fs.StringVar(&f.events, "events", "fed-jul2026,cpi-jul2026", `multi-outcome events the simulators serve and replay (paced by --speed and --loop), a comma-separated list of: "fed-jul2026" (the real five-outcome Fed July 2026 decision, Polymarket US), "cpi-jul2026" (the real CPI July 2026 threshold ladder, Polymarket US), "demo" (a SYNTHETIC, made-up four-outcome Fed-decision-like event on each venue whose prices now and then sum below $1); or "none"`)
 	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every REST answer by this much")
 	fs.IntVar(&f.error5xxEvery, "fail-every", 0, "fault: answer every Nth Polymarket REST call with 503")
 	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth Polymarket REST call with 429 and Retry-After")
@@ -68,9 +68,19 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 // namedEvents are the recordings --events names, each a list of
 // EventRecordings (one per venue the event is on).
 var namedEvents = map[string]func() []*replay.EventRecording{
+	"fed-jul2026": func() []*replay.EventRecording { return []*replay.EventRecording{mustRecording(replay.FedJul2026())} },
+	"cpi-jul2026": func() []*replay.EventRecording { return []*replay.EventRecording{mustRecording(replay.CPIJul2026())} },
 	"demo": func() []*replay.EventRecording {
 		return []*replay.EventRecording{replay.SyntheticEvent(polybot.Polymarket), replay.SyntheticEvent(polybot.Kalshi)}
 	},
+}
+
+// mustRecording is a built-in recording, which its package's tests read.
+func mustRecording(rec *replay.EventRecording, err error) *replay.EventRecording {
+	if err != nil {
+		panic("built-in recording: " + err.Error())
+	}
+	return rec
 }
 
 // eventRecordings reads --events: "none" (or nothing), or names of
@@ -85,7 +95,7 @@ func eventRecordings(list string) ([]*replay.EventRecording, error) {
 		name = strings.TrimSpace(name)
 		recs, ok := namedEvents[name]
 		if !ok || seen[name] {
-			return nil, usageError(fmt.Sprintf("--events %q: want a comma-separated list of distinct names from: demo; or none", list))
+			return nil, usageError(fmt.Sprintf("--events %q: want a comma-separated list of distinct names from: cpi-jul2026, demo, fed-jul2026; or none", list))
 		}
 		seen[name] = true
 		out = append(out, recs()...)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/web"
 )
 
 // soakDuration is how long TestServeSimDemoBotTradesForMinutesWithoutRefusingItself
@@ -70,9 +71,31 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 	minutes := int((run + time.Minute - 1) / time.Minute)
 	fillsBy := make([]int64, minutes)
 	polls := 0
+	// overlapping is when the demo's first overlapping-arbitrage fills were
+	// recorded (the acceptance: within 2 minutes of the bot starting).
+	var overlapping time.Duration
+	overlapFills := func() int {
+		_, body := c.do("GET", "/api/v1/pnl", "")
+		var p struct {
+			ByStrategy []polybot.StrategyPnL `json:"by_strategy"`
+		}
+		if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatalf("pnl: %v %s", err, body)
+		}
+		n := 0
+		for _, sp := range p.ByStrategy {
+			if sp.Strategy == polybot.StrategyOverlapping && sp.Mode == polybot.DryRun {
+				n += sp.Fills
+			}
+		}
+		return n
+	}
 	for began := time.Now(); time.Since(began) < run; time.Sleep(2 * time.Second) {
 		b := bot()
 		polls++
+		if overlapping == 0 && overlapFills() > 0 {
+			overlapping = time.Since(start)
+		}
 		if b.State != polybot.BotRunning {
 			t.Fatalf("after %s the demo bot is %s: %q (last error %q; today %+v)",
 				time.Since(began).Round(time.Second), b.State, b.Reason, b.LastError, b.Today)
@@ -92,7 +115,11 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 			t.Fatalf("no new fills in minute %d of %d (fills by minute %v)", m+1, minutes, fillsBy)
 		}
 	}
-	t.Logf("watched %s: %d polls, always running; fills by minute %v", run, polls, fillsBy)
+	if overlapping == 0 || overlapping > 2*time.Minute {
+		t.Fatalf("no dry-run overlapping-arbitrage fill within 2 minutes (first after %s)", overlapping)
+	}
+	t.Logf("watched %s: %d polls, always running; fills by minute %v; first overlapping fills after %s", run, polls, fillsBy,
+		overlapping.Round(time.Second))
 
 	// Stop the bot, so that the figures hold still, then compare them.
 	if st, body := c.do("POST", "/api/v1/bot/stop", ""); st != 200 {
@@ -105,6 +132,7 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 			Realized, Locked, Unrealized, Total polybot.Decimal
 		} `json:"net"`
 		LockedTotal map[polybot.ExecMode]polybot.Decimal `json:"locked_total"`
+		Locked      []polybot.LockedSet                  `json:"locked"`
 	}
 	if err := json.Unmarshal([]byte(pnlBody), &pnl); err != nil {
 		t.Fatalf("pnl: %v %s", err, pnlBody)
@@ -117,6 +145,23 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		t.Fatalf("net P&L %s after %s of buying complete sets below $1: want a gain", net.Total, run)
 	}
 	_, page := c.do("GET", "/dashboard", "")
+	// The overlapping sets the API lists are on the dashboard, each with
+	// its kind and every leg.
+	kinds := map[string]bool{}
+	for _, l := range pnl.Locked {
+		kinds[l.Kind] = true
+		if l.Kind == polybot.SetRebalanceShort || l.Kind == polybot.SetRebalanceLong || l.Kind == polybot.SetImplication {
+			if len(l.Legs) < 2 {
+				t.Fatalf("locked set %+v lists %d legs", l, len(l.Legs))
+			}
+			if want := web.SetKindLabel(l.Kind) + ": "; !strings.Contains(page, want) {
+				t.Fatalf("the dashboard does not show the %s set %s (%q)", l.Kind, l.Market, want)
+			}
+		}
+	}
+	if !kinds[polybot.SetRebalanceShort] && !kinds[polybot.SetRebalanceLong] && !kinds[polybot.SetImplication] {
+		t.Fatalf("no overlapping set held after %s: locked kinds %v", run, kinds)
+	}
 	re := regexp.MustCompile(`id="pnl-net-dry_run"[^>]*>([^<]*)<`)
 	m := re.FindStringSubmatch(page)
 	if m == nil || m[1] != polybot.FormatUSD(net.Total) {

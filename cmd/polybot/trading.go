@@ -227,6 +227,11 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		})
 	}
 
+	if t.sims != nil {
+		if err := seedSimRegistry(ctx, st, ep, t.sims.events, log); err != nil {
+			return nil, fmt.Errorf("sim registry: %w", err)
+		}
+	}
 	reg, err := readRegistry(ctx, st)
 	if err != nil {
 		return nil, err
@@ -291,8 +296,9 @@ func (t *trading) close() {
 	}
 }
 
-// ensureDemoUser creates the --sim demo user once: pro tier, dry-run, both
-// arbitrage strategies, Polymarket and Kalshi. It returns the password only
+// ensureDemoUser creates the --sim demo user once: pro tier, dry-run,
+// single-platform, cross-platform and overlapping arbitrage, Polymarket
+// and Kalshi. It returns the password only
 // when it created the user (it is printed once and never stored in clear).
 func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id polybot.ID, password string, err error) {
 	addr, err := polybot.NormalizeEmail(email)
@@ -338,7 +344,7 @@ func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id pol
 		if err != nil {
 			return err
 		}
-		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_polymarket":true,"enable_kalshi":true,"min_profit_pct":"0.5"}`), p)
+		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_polymarket":true,"enable_kalshi":true,"min_profit_pct":"0.5"}`), p)
 		if err != nil {
 			return err
 		}
