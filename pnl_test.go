@@ -50,7 +50,7 @@ func (v valuer) Mark(i polybot.Instrument) (polybot.Mark, bool) {
 	m, ok := v.bids[i.Key()]
 	return m, ok
 }
-func (v valuer) Fees() polybot.FeeModel       { return centFee{} }
+func (v valuer) Fees() polybot.FeeModel { return centFee{} }
 func (v valuer) Hedges() polybot.Hedges {
 	if v.pairs != nil {
 		return polybot.Hedges{Pairs: v.pairs}
