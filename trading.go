@@ -77,6 +77,11 @@ type Opportunity struct {
 	ProfitPct  Decimal   `json:"profit_pct"` // NetEdge / Cost × 100
 	PairID     string    `json:"pair_id,omitempty"`
 	DetectedAt time.Time `json:"detected_at"`
+	// News arbitrage only (PairID is then the rule's id): Direct marks a
+	// direct rule's buy, which has no edge to measure (the rule's max price
+	// bounds it); Target is the price a lag trade expects to sell at.
+	Direct bool    `json:"direct,omitempty"`
+	Target Decimal `json:"target,omitempty"`
 }
 
 // Venues lists the distinct venues of o's legs.

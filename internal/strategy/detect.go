@@ -256,6 +256,9 @@ func (d *Detector) Resize(o *polybot.Opportunity, sets polybot.Decimal) (*polybo
 	if o == nil || len(o.Legs) == 0 {
 		return nil, false
 	}
+	if o.Strategy == polybot.StrategyNews {
+		return d.resizeNews(o, sets)
+	}
 	c := *o
 	c.Legs = slices.Clone(o.Legs)
 	// A set pays what it paid when detected: $1, or n − 1 for a short

@@ -19,5 +19,7 @@ func Wants(cfg *polybot.Config, features polybot.Features, o *polybot.Opportunit
 			return false
 		}
 	}
-	return !o.ProfitPct.LessThan(cfg.MinProfitPct)
+	// A direct news buy has no edge to hold to min_profit_pct: the rule's
+	// max price bounds it.
+	return (o.Direct && o.Strategy == polybot.StrategyNews) || !o.ProfitPct.LessThan(cfg.MinProfitPct)
 }
