@@ -178,11 +178,18 @@ type Intent struct {
 // opportunity is unwound by intents of leg UnwindLeg+i.
 const UnwindLeg = 100
 
+// ExitLeg offsets the Leg number of the intents that close a directional
+// (news) position: attempt k is leg ExitLeg+k.
+const ExitLeg = 200
+
 // IntentReason says in plain words what became of an intent: the Orders
 // page, its CSV export and GET /api/v1/orders all show this text.
 func IntentReason(in *Intent) string {
 	what := ""
-	if in.Leg >= UnwindLeg {
+	switch {
+	case in.Leg >= ExitLeg:
+		what = "Exit: "
+	case in.Leg >= UnwindLeg:
 		what = "Unwind: "
 	}
 	detail := strings.TrimSpace(in.Error)

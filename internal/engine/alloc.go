@@ -27,6 +27,10 @@ type Grant struct {
 	At   time.Time
 	Sets polybot.Decimal
 	Legs []GrantLeg // in the order of Opportunity.Legs
+	// Headline and HeadlineID are a news trade's headline: when it was
+	// received (the start of its latency) and its id.
+	Headline   time.Time
+	HeadlineID string
 }
 
 // GrantLeg is what a grant lends on one leg: Size at Price on Instrument's

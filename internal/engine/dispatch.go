@@ -180,6 +180,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		if d.onRouted != nil {
 			d.onRouted(changed)
 		}
+		m.news.booksChanged()
 		clear(found)
 		clear(changed)
 	}

@@ -137,6 +137,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	failed := -1
 	r.sending = true           // from here a panic leaves the grant used: a leg may have gone
 	m.observeTickToOrder(g.At) // metrics: book update → first order sent
+	m.newsSent(ctx, t, g)      // a news trade: headline → first order
 	for k, in := range intents {
 		p := r.place(ctx, r.ex[in.Instrument.Venue], in)
 		sent = append(sent, p)
@@ -169,6 +170,9 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 		return
 	}
 	m.disp.Resolve(g.settled(used))
+	if opp.Strategy == polybot.StrategyNews {
+		m.news.opened(t, opp, filled[0]) // a directional position: watch it for its exit
+	}
 	if t.events.active() {
 		t.publish("pnl", map[string]any{"opportunity_id": opp.ID, "strategy": opp.Strategy, "mode": r.mode, "sets": sets,
 			"expected_profit": opp.NetEdge.Mul(sets)})

@@ -93,6 +93,13 @@ type Config struct {
 	VenueRate, KeyRate Rate
 	// TopTenants bounds the per-tenant metrics (default 20).
 	TopTenants int
+	// NewsRules reads a tenant's news rules in its transaction (the
+	// store's TenantTx.NewsRules); nil: no tenant has rules, news
+	// arbitrage never fires.
+	NewsRules func(tx polybot.TenantTx) ([]*polybot.NewsRule, error)
+	// NewsFires records what rules did with headlines (the store); nil:
+	// not recorded.
+	NewsFires func(ctx context.Context, f NewsFire) error
 	// Observer, when set, receives latency measurements (see Metrics).
 	Observer Observer
 }
@@ -184,6 +191,7 @@ type Manager struct {
 	uniMu    sync.Mutex // guards cfg.Universe for ReloadRegistry
 
 	disp  *dispatcher // routing and depth allocation
+	news  *newsDesk   // headlines → news rules → trades, and their exits
 	paper *paperBook  // the liquidity every dry-run tenant of this process shares
 
 	states                                         [len(stateNames)]atomic.Int64
@@ -218,6 +226,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.val = newValuer(m.books, cfg.Fees, cfg.Clock, cfg.Universe)
 	m.disp = newDispatcher(m)
+	m.news = newNewsDesk(m)
 	m.paper = newPaperBook(m.books)
 	for _, p := range polybot.Platforms {
 		m.venueLim[p] = newLimiter(cfg.VenueRate)
@@ -316,7 +325,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.rebuildIndex()
 	var bg sync.WaitGroup
-	bg.Add(3)
+	bg.Add(4)
+	go func() { defer bg.Done(); m.news.run(ctx) }()
 	go func() { defer bg.Done(); m.indexer(ctx) }()
 	go func() { defer bg.Done(); m.disp.run(ctx) }()
 	go func() { defer bg.Done(); m.watchHalt(ctx) }()

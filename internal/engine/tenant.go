@@ -22,6 +22,7 @@ type snapshot struct {
 	wanted   bool   // the bot is enabled
 	disabled bool   // the account is disabled
 	secrets  uint64 // a hash of the stored secrets' metadata
+	rules    []*polybot.NewsRule
 	loadedAt time.Time
 }
 
@@ -149,6 +150,11 @@ func (t *tenant) load(ctx context.Context) (*snapshot, error) {
 			fmt.Fprintf(h, "%s|%t|%t|%s|%d|", sec.Platform, sec.Paper, sec.Active, sec.Fingerprint, sec.UpdatedAt.UnixNano())
 		}
 		s.secrets = h.Sum64()
+		if f := t.m.cfg.NewsRules; f != nil {
+			if s.rules, err = f(tx); err != nil {
+				return err
+			}
+		}
 		s.loadedAt = tx.Now()
 		return nil
 	})

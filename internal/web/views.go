@@ -878,7 +878,7 @@ type OrderRow struct {
 func (l Labeler) NewOrderRow(in *polybot.Intent) OrderRow {
 	return OrderRow{ID: in.ID, Time: in.CreatedAt, Label: l.Label(in.Instrument), Venue: in.Instrument.Venue,
 		Outcome: in.Instrument.Outcome.String(), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
-		Size: in.Size, Filled: in.Filled, State: in.State, Reason: polybot.IntentReason(in), Unwind: in.Leg >= polybot.UnwindLeg}
+		Size: in.Size, Filled: in.Filled, State: in.State, Reason: polybot.IntentReason(in), Unwind: in.Leg >= polybot.UnwindLeg && in.Leg < polybot.ExitLeg}
 }
 
 // IntentStates lists the intent states for the Orders filter.
