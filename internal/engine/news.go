@@ -420,4 +420,3 @@ func (d *dispatcher) offerOne(t *tenant, o *polybot.Opportunity, at time.Time, h
 	d.m.deliveries.Add(1)
 	return true
 }
-
