@@ -179,6 +179,7 @@ var tickBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, 
 type Metrics struct {
 	top         int
 	tickToOrder prometheus.Histogram
+	newsToOrder prometheus.Histogram
 
 	mu    sync.Mutex
 	m     *Manager
@@ -198,6 +199,11 @@ func NewMetrics(topTenants int) *Metrics {
 			Help:    "Time from the dispatch of a book update to the first order of the opportunity it produced going to the venue.",
 			Buckets: tickBuckets,
 		}),
+		newsToOrder: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "polybot_news_headline_to_order_seconds",
+			Help:    "Time from a headline's receipt to the first order of the news trade a rule made of it going to the venue.",
+			Buckets: tickBuckets,
+		}),
 		named: map[string]bool{},
 	}
 }
@@ -211,6 +217,9 @@ func (x *Metrics) Watch(m *Manager) {
 
 // TickToOrder implements Observer.
 func (x *Metrics) TickToOrder(d time.Duration) { x.tickToOrder.Observe(d.Seconds()) }
+
+// NewsToOrder implements NewsObserver.
+func (x *Metrics) NewsToOrder(d time.Duration) { x.newsToOrder.Observe(d.Seconds()) }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
@@ -275,6 +284,7 @@ var (
 // Describe implements prometheus.Collector.
 func (x *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	x.tickToOrder.Describe(ch)
+	x.newsToOrder.Describe(ch)
 	for _, g := range systemGauges {
 		ch <- g.d
 	}
@@ -292,6 +302,7 @@ func (x *Metrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (x *Metrics) Collect(ch chan<- prometheus.Metric) {
 	x.tickToOrder.Collect(ch)
+	x.newsToOrder.Collect(ch)
 	x.mu.Lock()
 	m := x.m
 	x.mu.Unlock()

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -185,6 +187,9 @@ func (n *newsDesk) evaluate(ctx context.Context) {
 			keep = append(keep, w)
 			continue
 		}
+		// One trade per headline: the same book may answer two headlines.
+		sum := sha256.Sum256([]byte(o.ID + "\x00" + w.headline.ID))
+		o.ID = "news-" + hex.EncodeToString(sum[:12])
 		n.cooldown[w.t.id.String()+"/"+w.rule.ID] = now.Add(w.rule.Cooldown)
 		if m.disp.offerOne(w.t, o, now, &w.headline) {
 			m.recordFire(ctx, NewsFire{Tenant: w.t.id, RuleID: w.rule.ID, HeadlineID: w.headline.ID, At: now, Action: "offered",
