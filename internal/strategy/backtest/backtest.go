@@ -127,6 +127,11 @@ type Options struct {
 	// Strategies lists the strategies to run. Nil: single- and
 	// cross-platform arbitrage.
 	Strategies []string
+	// Headlines are replayed at their publication times to the NewsRules
+	// (news arbitrage; see news.go). Rules run as given (Enabled must be
+	// set).
+	Headlines []polybot.Headline
+	NewsRules []*polybot.NewsRule
 	// Progress, if set, is called after each book update with how many
 	// updates are done and how many there are.
 	Progress func(done, total int)
@@ -175,6 +180,8 @@ type Report struct {
 	Tally
 	// ByStrategy has one tally per strategy run, opportunities or not.
 	ByStrategy map[string]*Tally `json:"by_strategy"`
+	// NewsTrades lists news arbitrage's trades, from headline to exit.
+	NewsTrades []NewsTrade `json:"news_trades,omitempty"`
 	// ByKind splits overlapping arbitrage by kind (Kind): rebalancing
 	// long and short, implication, cross-venue set; present when it runs.
 	ByKind map[string]*Tally `json:"by_kind,omitempty"`
@@ -227,13 +234,15 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 	// A tenant that wants everything, at opt's minimum profit.
 	tenant := &polybot.Config{MinProfitPct: opt.MinProfitPct, EnablePolymarket: true, EnableKalshi: true}
 	rep := &Report{ByStrategy: map[string]*Tally{}}
-	runSingle, runCross, runOverlap := false, false, false
+	runSingle, runCross, runOverlap, runNews := false, false, false, false
 	for _, s := range strategies {
 		switch s {
 		case polybot.StrategySinglePlatform:
 			runSingle, tenant.EnableSinglePlatformArb = true, true
 		case polybot.StrategyCrossPlatform:
 			runCross, tenant.EnableCrossPlatformArb = true, true
+		case polybot.StrategyNews:
+			runNews, tenant.EnableNewsArbitrage = true, true
 		case polybot.StrategyOverlapping:
 			runOverlap, tenant.EnableOverlappingArb = true, true
 			rep.ByKind = map[string]*Tally{}
@@ -241,12 +250,12 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 				rep.ByKind[k] = &Tally{}
 			}
 		default:
-			return nil, polybot.FieldError("strategies", "replay runs "+polybot.StrategySinglePlatform+", "+polybot.StrategyCrossPlatform+
-				" and "+polybot.StrategyOverlapping+", not "+s)
+			return nil, polybot.FieldError("strategies", "replay runs "+polybot.StrategySinglePlatform+", "+polybot.StrategyCrossPlatform+", "+
+				polybot.StrategyOverlapping+" and "+polybot.StrategyNews+", not "+s)
 		}
 		rep.ByStrategy[s] = &Tally{}
 	}
-	features := polybot.Features{SinglePlatform: true, CrossPlatform: true, OverlappingArb: true}
+	features := polybot.Features{SinglePlatform: true, CrossPlatform: true, OverlappingArb: true, NewsArbitrage: true}
 	pairByID := map[string]*polybot.MarketPair{}
 	for i := range u.Pairs {
 		pairByID[u.Pairs[i].ID] = &u.Pairs[i]
@@ -315,6 +324,10 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 		rep.TradeLog = append(rep.TradeLog, *tr)
 	}
 
+	var news *newsRun
+	if runNews {
+		news = newNewsRun(det, det.Fees(), u, opt, rep.ByStrategy[polybot.StrategyNews])
+	}
 	total := 0
 	for i := range events {
 		if i == 0 || !events[i].Time.Equal(events[i-1].Time) {
@@ -326,6 +339,9 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}
+		}
+		if news != nil && rep.Updates > 0 {
+			news.deliver(clock, events[i].Time, view)
 		}
 		clock = events[i].Time
 		for ; i < len(events) && events[i].Time.Equal(clock); i++ {
@@ -377,10 +393,24 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 				consider("i|"+r.ID, det.Implication(r, books))
 			}
 		}
+		if news != nil {
+			news.step(clock, view)
+		}
 		rep.Skips = det.Skips()
 		if opt.Progress != nil {
 			opt.Progress(rep.Updates, total)
 		}
+	}
+	if news != nil {
+		news.finish(clock, view)
+		rep.NewsTrades = news.trades
+		t := news.tally
+		r := &rep.Tally
+		r.Opportunities += t.Opportunities
+		r.Trades += t.Trades
+		r.Sets, r.Cost, r.Fees = r.Sets.Add(t.Sets), r.Cost.Add(t.Cost), r.Fees.Add(t.Fees)
+		r.FeesPolymarket, r.FeesKalshi = r.FeesPolymarket.Add(t.FeesPolymarket), r.FeesKalshi.Add(t.FeesKalshi)
+		r.GrossPnL, r.NetPnL = r.GrossPnL.Add(t.GrossPnL), r.NetPnL.Add(t.NetPnL)
 	}
 	return rep, nil
 }
