@@ -75,10 +75,17 @@ type newsExit struct {
 	busy       bool
 }
 
+// delivery is a headline and whom it is for (NilID: every tenant; a
+// user's own feed or webhook: that user only).
+type delivery struct {
+	h     polybot.Headline
+	owner polybot.ID
+}
+
 // newsDesk holds the watches and exits; its loop runs on its own goroutine.
 type newsDesk struct {
 	m        *Manager
-	in       chan polybot.Headline
+	in       chan delivery
 	kick     chan struct{}
 	active   atomic.Int32 // watches + exits: the dispatcher kicks only when some exist
 	mu       sync.Mutex
@@ -89,17 +96,24 @@ type newsDesk struct {
 }
 
 func newNewsDesk(m *Manager) *newsDesk {
-	return &newsDesk{m: m, in: make(chan polybot.Headline, 256), kick: make(chan struct{}, 1), cooldown: map[string]time.Time{}}
+	return &newsDesk{m: m, in: make(chan delivery, 256), kick: make(chan struct{}, 1), cooldown: map[string]time.Time{}}
 }
 
-// Headline hands a new (de-duplicated) headline to the engine. It never
-// blocks: a full queue drops it, counted in NewsDropped.
-func (m *Manager) Headline(h polybot.Headline) {
+// Headline hands a new (de-duplicated) platform headline to the engine:
+// every tenant's rules see it. It never blocks: a full queue drops it,
+// counted.
+func (m *Manager) Headline(h polybot.Headline) { m.deliverHeadline(h, polybot.NilID) }
+
+// TenantHeadline hands a headline from a user's own source (their feed or
+// webhook) to that user's rules only.
+func (m *Manager) TenantHeadline(tenant polybot.ID, h polybot.Headline) { m.deliverHeadline(h, tenant) }
+
+func (m *Manager) deliverHeadline(h polybot.Headline, owner polybot.ID) {
 	if h.Received.IsZero() {
 		h.Received = time.Now()
 	}
 	select {
-	case m.news.in <- h:
+	case m.news.in <- delivery{h, owner}:
 	default:
 		m.news.dropped.Add(1)
 	}
@@ -123,8 +137,8 @@ func (n *newsDesk) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case h := <-n.in:
-			n.match(h)
+		case d := <-n.in:
+			n.match(d.h, d.owner)
 			n.evaluate(ctx)
 		case <-n.kick:
 			n.evaluate(ctx)
@@ -136,7 +150,7 @@ func (n *newsDesk) run(ctx context.Context) {
 
 // match opens a watch for every running tenant's enabled rule that h
 // matches and that is not cooling down.
-func (n *newsDesk) match(h polybot.Headline) {
+func (n *newsDesk) match(h polybot.Headline, owner polybot.ID) {
 	m := n.m
 	m.mu.Lock()
 	tenants := make([]*tenant, 0, len(m.tenants))
@@ -149,7 +163,8 @@ func (n *newsDesk) match(h polybot.Headline) {
 	defer n.mu.Unlock()
 	for _, t := range tenants {
 		s := t.snap.Load()
-		if s == nil || t.state.Load() != stRunning || !s.cfg.Enabled(polybot.StrategyNews, s.profile.Features) {
+		if (owner != polybot.NilID && t.id != owner) || s == nil || t.state.Load() != stRunning ||
+			!s.cfg.Enabled(polybot.StrategyNews, s.profile.Features) {
 			continue
 		}
 		for _, r := range s.rules {
