@@ -73,9 +73,9 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 }
 
 // Run runs the sources until ctx ends, each delivering to Handle. A source
-// that fails before then is logged and the others go on; Run returns when
-// ctx has ended and every source has returned, with the errors of the
-// sources that failed before ctx ended (nil when none did).
+// that fails is logged and the others go on; Run returns when every source
+// has returned (ctx ended), with the errors of the sources that returned
+// anything but ctx's own error (nil when none did).
 func (p *Pipeline) Run(ctx context.Context, sources ...polybot.NewsSource) error {
 	var (
 		wg   sync.WaitGroup
@@ -85,7 +85,7 @@ func (p *Pipeline) Run(ctx context.Context, sources ...polybot.NewsSource) error
 	for i, s := range sources {
 		wg.Go(func() {
 			err := s.Run(ctx, func(h polybot.Headline) { p.Handle(h) })
-			if err != nil && ctx.Err() == nil {
+			if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
 				p.cfg.Logger.Error("news source stopped", "source", i, "err", err)
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("news source %d: %w", i, err))
