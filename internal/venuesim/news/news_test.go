@@ -422,3 +422,60 @@ func TestNewRefusesABadConfig(t *testing.T) {
 		})
 	}
 }
+
+// autoClock jumps to every deadline asked of it, so replay.Play runs at
+// once while stamping each book with the wall time its pacing gives it.
+type autoClock struct{ now time.Time }
+
+func (c *autoClock) Now() time.Time { return c.now }
+func (c *autoClock) After(d time.Duration) <-chan time.Time {
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// In step with the market replay: replaying the Fed recording with
+// replay.Play at the same speed from the same wall start, every book sent by
+// the time a headline appears is one recorded by the headline's time, and
+// every later book was recorded after it.
+func TestHeadlinesKeepTheirPlaceAmongTheReplayedBooks(t *testing.T) {
+	hs, err := replay.FedNov2025Headlines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := replay.ReadCrossVenue(strings.NewReader(string(replay.FedDec2025HoldCSV)), replay.FedDec2025Hold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, speed := range []float64{36000, 600, 1} {
+		var books []polybot.BookEvent
+		clk := &autoClock{now: wallStart}
+		if err := replay.Play(context.Background(), replay.Events(evs), replay.Options{Speed: speed, Clock: clk}, func(ev polybot.BookEvent) {
+			books = append(books, ev)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Config{Headlines: hs, Anchor: evs[0].Time, End: evs[len(evs)-1].Time, Speed: speed, Loop: true, Clock: newClock()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i := range hs {
+			it := s.item(0, i, wallStart)
+			for _, b := range books {
+				if sent, before := !b.Received.After(it.Visible), !b.Time.After(it.Recorded); sent != before {
+					t.Fatalf("speed %g, %q (recorded %s, visible %s): book of %s sent at %s",
+						speed, it.Title, it.Recorded, it.Visible, b.Time, b.Received)
+				}
+			}
+		}
+		// The next cycle starts when the replay's last book is sent.
+		if got, want := s.item(1, 0, wallStart).Visible.Sub(s.item(0, 0, wallStart).Visible), books[len(books)-1].Received.Sub(wallStart); got != want {
+			t.Errorf("speed %g: cycle %s, replay %s", speed, got, want)
+		}
+		s.Close()
+	}
+}
