@@ -164,7 +164,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxItems = DefaultMaxItems
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = wallClock{}
+		cfg.Clock = replay.WallClock
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -206,11 +206,6 @@ func New(cfg Config) (*Server, error) {
 func scale(d time.Duration, speed float64) time.Duration {
 	return time.Duration(float64(d) / speed)
 }
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                         { return time.Now() }
-func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Item is one headline as a cycle publishes it.
 type Item struct {
