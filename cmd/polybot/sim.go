@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	simnews "github.com/polybot/polybot/internal/venuesim/news"
 	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
 )
 
@@ -38,6 +40,10 @@ type simFlags struct {
 	pmFeeRate          string
 	pmFeeExponent      int
 	events             string
+	news               string
+	newsAddr           string
+	newsWebhook        string
+	newsWebhookSecret  string
 }
 
 type multiFlag []string
@@ -60,6 +66,10 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pmFeeRate, "polymarket-fee-rate", "0", "fee schedule rate of the Polymarket markets the replay lists (taker fee C × rate × (P × (1−P))^exponent); 0 is fee-free, as the Fed Dec 2025 market was")
 	fs.IntVar(&f.pmFeeExponent, "polymarket-fee-exponent", 1, "fee schedule exponent of those markets")
 	fs.StringVar(&f.events, "events", "fed-jul2026,cpi-jul2026", `multi-outcome events the simulators serve and replay (paced by --speed and --loop), a comma-separated list of: "fed-jul2026" (the real five-outcome Fed July 2026 decision, Polymarket US), "cpi-jul2026" (the real CPI July 2026 threshold ladder, Polymarket US), "demo" (a SYNTHETIC, made-up four-outcome Fed-decision-like event on each venue whose prices now and then sum below $1); or "none"`)
+	fs.StringVar(&f.news, "news", "auto", `headlines the news feed replays in step with the market replay (same --speed and --loop, anchored at the recording's first row): "auto" (the built-in real headlines of 17-21 Nov 2025 when --replay is fed, else none), "fed" (those headlines), a .jsonl headlines file (one {"published","title","link","source","source_note"} a line), or "none"`)
+	fs.StringVar(&f.newsAddr, "news-addr", "127.0.0.1:0", "news feed listen address (127.0.0.1:0 picks a free port; the RSS URL is printed)")
+	fs.StringVar(&f.newsWebhook, "news-webhook", "", "also POST each headline as it appears to this URL, signed (X-PolyBot-Timestamp, X-PolyBot-Signature: hex HMAC-SHA256 of timestamp.body)")
+	fs.StringVar(&f.newsWebhookSecret, "news-webhook-secret-file", "", "file holding the --news-webhook signing secret")
 	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every REST answer by this much")
 	fs.IntVar(&f.error5xxEvery, "fail-every", 0, "fault: answer every Nth Polymarket REST call with 503")
 	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth Polymarket REST call with 429 and Retry-After")
@@ -105,13 +115,18 @@ func eventRecordings(list string) ([]*replay.EventRecording, error) {
 
 // sims are running simulators.
 type sims struct {
-	pm       *pmsim.Server
-	kalshi   *kalshisim.Server
-	pmURLs   pmsim.URLs
-	kURLs    kalshisim.URLs
-	demoKey  *kalshisim.DemoKey
-	events   []*replay.EventRecording
-	closeAll func()
+	pm      *pmsim.Server
+	kalshi  *kalshisim.Server
+	pmURLs  pmsim.URLs
+	kURLs   kalshisim.URLs
+	demoKey *kalshisim.DemoKey
+	events  []*replay.EventRecording
+	// news is the news feed (nil with --news none); newsURL its RSS URL,
+	// for serve --sim to register as a platform feed.
+	news      *simnews.Server
+	newsURL   string
+	headlines int
+	closeAll  func()
 }
 
 func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
@@ -161,6 +176,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 	pmCfg := pmsim.Config{Addr: f.pmAddr, StartingBalance: pmBal, Log: log, FeedFeeSchedule: pmFees,
 		Faults: pmsim.FaultConfig{Latency: f.latency, Error5xxEvery: f.error5xxEvery, RateLimitEvery: f.rateLimitEvery, RetryAfter: 2 * time.Second}}
 	kCfg := kalshisim.Config{Addr: f.kalshiAddr, Accounts: accounts, Latency: f.latency, Logger: log}
+	var recorded []polybot.BookEvent // the replayed recording, for the news feed's anchor
 	switch r := f.replay; {
 	case r == "none":
 	case r == "fed" || strings.EqualFold(filepath.Ext(r), ".csv"):
@@ -176,14 +192,23 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		}
 		pmCfg.Feeds = append(pmCfg.Feeds, src)
 		kCfg.Replay = &kalshisim.ReplayConfig{Data: data, Speed: f.speed, Loop: f.loop}
+		recorded, _, _ = replay.ReadCrossVenue(bytes.NewReader(data), replay.FedDec2025Hold) // read above
 	case strings.EqualFold(filepath.Ext(r), ".jsonl"):
 		src, err := pmsim.ReplayFile(r, opts, f.loop)
 		if err != nil {
 			return nil, fmt.Errorf("--replay: %w", err)
 		}
 		pmCfg.Feeds = append(pmCfg.Feeds, src)
+		if fh, err := os.Open(r); err == nil {
+			recorded, _ = replay.ReadPolymarketBooks(fh) // read above
+			fh.Close()
+		}
 	default:
 		return nil, usageError(fmt.Sprintf("--replay %q: want fed, none, or a .csv or .jsonl recording", r))
+	}
+	newsCfg, err := f.newsConfig(recorded, log)
+	if err != nil {
+		return nil, err
 	}
 	if s.events, err = eventRecordings(f.events); err != nil {
 		return nil, err
@@ -219,11 +244,82 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		s.pm.Close()
 		return nil, fmt.Errorf("--kalshi-addr %s: %w", f.kalshiAddr, err)
 	}
+	// The news feed starts right after the venues, so its schedule starts
+	// with their replays.
+	if newsCfg != nil {
+		if s.news, err = simnews.New(*newsCfg); err == nil {
+			s.newsURL, err = s.news.Start(ctx)
+		}
+		if err != nil {
+			s.kalshi.Close()
+			s.pm.Close()
+			return nil, fmt.Errorf("--news %s: %w", f.news, err)
+		}
+		s.headlines = len(newsCfg.Headlines)
+	}
 	s.closeAll = func() {
+		if s.news != nil {
+			s.news.Close()
+		}
 		s.kalshi.Close()
 		s.pm.Close()
 	}
 	return s, nil
+}
+
+// newsConfig reads --news and its webhook flags: nil for none. The feed
+// replays at the market's --speed and --loop, anchored at the replayed
+// recording's first and last event (recorded; the headlines' own span
+// when nothing is replayed).
+func (f *simFlags) newsConfig(recorded []polybot.BookEvent, log *slog.Logger) (*simnews.Config, error) {
+	var hs []polybot.Headline
+	var err error
+	switch n := f.news; {
+	case n == "none" || ((n == "auto" || n == "") && f.replay != "fed"):
+		return nil, nil
+	case n == "auto" || n == "" || n == "fed":
+		hs, err = replay.FedNov2025Headlines()
+	case strings.EqualFold(filepath.Ext(n), ".jsonl"):
+		var fh *os.File
+		if fh, err = os.Open(n); err == nil {
+			hs, err = replay.ReadHeadlines(fh)
+			fh.Close()
+		}
+		if err == nil && len(hs) == 0 {
+			err = errors.New("no headlines in the file")
+		}
+	default:
+		return nil, usageError(fmt.Sprintf("--news %q: want auto, fed, none, or a .jsonl headlines file", n))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--news %s: %w", f.news, err)
+	}
+	cfg := &simnews.Config{Addr: f.newsAddr, Headlines: hs, Speed: f.speed, Loop: f.loop, Log: log}
+	if len(recorded) > 0 {
+		cfg.Anchor, cfg.End = recorded[0].Time, recorded[0].Time
+		for _, ev := range recorded {
+			if ev.Time.Before(cfg.Anchor) {
+				cfg.Anchor = ev.Time
+			}
+			if ev.Time.After(cfg.End) {
+				cfg.End = ev.Time
+			}
+		}
+	}
+	if f.newsWebhook != "" {
+		if f.newsWebhookSecret == "" {
+			return nil, usageError("--news-webhook: needs --news-webhook-secret-file")
+		}
+		secret, err := os.ReadFile(f.newsWebhookSecret)
+		if err != nil {
+			return nil, fmt.Errorf("--news-webhook-secret-file: %w", err)
+		}
+		if secret = bytes.TrimSpace(secret); len(secret) == 0 {
+			return nil, usageError("--news-webhook-secret-file: the file is empty")
+		}
+		cfg.Webhook = &simnews.Webhook{URL: f.newsWebhook, Secret: secret}
+	}
+	return cfg, nil
 }
 
 // print writes one line per venue: its name and base URLs.
@@ -240,6 +336,9 @@ func (s *sims) print(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "events polymarket=%s kalshi=%s\n", strings.Join(pm, ","), strings.Join(k, ","))
+	}
+	if s.newsURL != "" {
+		fmt.Fprintf(w, "news rss=%s headlines=%d\n", s.newsURL, s.headlines)
 	}
 }
 

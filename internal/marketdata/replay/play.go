@@ -39,6 +39,9 @@ type Clock interface {
 
 type realClock struct{}
 
+// WallClock is the wall clock, every Clock's default.
+var WallClock Clock = realClock{}
+
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 

@@ -5,8 +5,11 @@
 // decision and the CPI July 2026 threshold ladder on Polymarket US, as
 // EventRecordings) into normalised polybot.BookEvent values, Play and
 // Feed, which replay events as fast as possible or paced by a speed factor
-// on an injectable clock, Synthetic, a deterministic load generator, and
-// SyntheticEvent, a made-up multi-outcome event for demos.
+// on an injectable clock, Synthetic, a deterministic load generator,
+// SyntheticEvent, a made-up multi-outcome event for demos, and
+// ReadHeadlines, which reads a file of real timestamped headlines (the
+// news around the Fed recording's move is built in: FedNov2025Headlines)
+// for the simulator's news feed and for replays.
 //
 // The readers decode only what the recordings hold, for replays and tests;
 // live decoding of a venue's wire protocol belongs to its connector
