@@ -1,6 +1,7 @@
 package backtest
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -141,5 +142,49 @@ func TestCPIJuly2026ImplicationsMatchTheIndependentCount(t *testing.T) {
 				t.Errorf("%d rebalancing sets on a ladder, which is not exhaustive", n)
 			}
 		})
+	}
+}
+
+// TestFedNov2025WilliamsHeadlineMakesOneNewsTrade replays the Fed
+// recording with its real headlines and a direct rule: buy up to 100
+// Polymarket NO ("the Fed does not hold") at 0.45 or less when a headline
+// names Williams and an adjustment, a cut, easing or lower rates; take
+// profit at +0.10, time stop 30 minutes. Worked by hand from the CSV: of
+// the four Williams headlines only MNI's brief at 12:37:39Z finds NO
+// cheap (the 12:30:32 row: YES bid 0.61, so NO asks 0.39, 24,802 shown);
+// the others find it at 0.65 or more. It buys 100 at 0.39; the 13:00:32
+// row bids 0.60 for NO (≥ 0.49): sold, 100 × 0.21 = $21.00, fee-free.
+func TestFedNov2025WilliamsHeadlineMakesOneNewsTrade(t *testing.T) {
+	hs, err := replay.FedNov2025Headlines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := replay.FedDec2025Hold
+	pmNo := polybot.Instrument{Venue: polybot.Polymarket, Token: m.PolymarketNoToken, Outcome: polybot.No}
+	pmYes := polybot.Instrument{Venue: polybot.Polymarket, Token: m.PolymarketYesToken, Outcome: polybot.Yes}
+	rule := &polybot.NewsRule{ID: "williams", Name: "Williams signals a cut", Enabled: true, AllOf: []string{"williams"},
+		AnyOf: []string{"adjustment", "cut", "easing", "lower"}, Mode: polybot.NewsDirect,
+		Markets: []polybot.BinaryMarket{{Yes: pmYes, No: pmNo}}, Outcome: polybot.No, MaxPrice: polybot.MustDecimal("0.45"),
+		MaxSize: polybot.MustDecimal("100"), TakeProfit: polybot.MustDecimal("0.10")}
+	if err := rule.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := RunCrossVenue(context.Background(), bytes.NewReader(replay.FedDec2025HoldCSV), m, Options{
+		Strategies: []string{polybot.StrategyNews}, Headlines: hs, NewsRules: []*polybot.NewsRule{rule}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.NewsTrades) != 1 {
+		t.Fatalf("%d news trades %+v, want 1", len(rep.NewsTrades), rep.NewsTrades)
+	}
+	tr := rep.NewsTrades[0]
+	at := func(s string) time.Time { x, _ := time.Parse(time.RFC3339Nano, s); return x }
+	if tr.Instrument.Token != m.PolymarketNoToken || tr.Size != polybot.MustDecimal("100") || tr.Entry != polybot.MustDecimal("0.39") ||
+		!tr.EntryAt.Equal(at("2025-11-21T12:37:39Z")) || tr.Exit != polybot.MustDecimal("0.60") ||
+		!tr.ExitAt.Equal(at("2025-11-21T13:00:32.753Z")) || tr.Why != "take profit" || tr.NetPnL != polybot.MustDecimal("21") {
+		t.Fatalf("news trade %+v", tr)
+	}
+	if n := rep.ByStrategy[polybot.StrategyNews]; n.Trades != 1 || n.NetPnL != polybot.MustDecimal("21") || rep.NetPnL != n.NetPnL {
+		t.Fatalf("news tally %+v, report net %s", n, rep.NetPnL)
 	}
 }
