@@ -60,6 +60,8 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	maxTrade := fs.String("max-trade-usd", "0", "cap on one trade's cost with fees (a tenant's max_trade_size_usd); 0 takes the whole visible size")
 	maxAge := fs.Duration("max-quote-age", strategy.DefaultMaxQuoteAge, "never trade a quote older than this")
 	strategies := fs.String("strategies", "", "comma-separated strategies to run (default: single_platform,cross_platform; overlapping_arb for a multi-outcome recording)")
+	headlines := fs.String("headlines", "", `headlines to replay with the recording, for news arbitrage: "fed-nov2025" (the built-in real headlines around the Fed recording) or a .jsonl file ({"published","title","link","source"} a line)`)
+	rulesFile := fs.String("news-rules", "", "news rules to run on the headlines: a JSON file holding an array of rules as the API takes them (default with --headlines: the demo rule, Williams signals a cut → buy Polymarket NO of the Fed hold up to 0.45)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON (with every trade)")
 	bar := fs.Bool("progress", true, "show a progress bar on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -119,19 +121,32 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		if multi != nil {
 			list = polybot.StrategyOverlapping
 		}
+		if *headlines != "" {
+			list += "," + polybot.StrategyNews
+		}
 	}
 	for _, s := range strings.Split(list, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping:
+		case polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews:
 			opt.Strategies = append(opt.Strategies, s)
 		case "":
 		default:
-			return usageError(fmt.Sprintf("--strategies: %q is not %s, %s or %s", s, polybot.StrategySinglePlatform,
-				polybot.StrategyCrossPlatform, polybot.StrategyOverlapping))
+			return usageError(fmt.Sprintf("--strategies: %q is not %s, %s, %s or %s", s, polybot.StrategySinglePlatform,
+				polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews))
 		}
 	}
 	if len(opt.Strategies) == 0 {
 		return usageError("--strategies: name at least one strategy")
+	}
+	if *headlines != "" {
+		if opt.Headlines, err = readHeadlines(*headlines); err != nil {
+			return err
+		}
+		if opt.NewsRules, err = readNewsRules(*rulesFile); err != nil {
+			return err
+		}
+	} else if *rulesFile != "" {
+		return usageError("--news-rules: give --headlines too")
 	}
 	if multi != nil {
 		rec, rels, err := multi.load()
@@ -195,6 +210,73 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 	printReport(e.stdout, rep, label, elapsed, mult, pmSchedule, minSize, opt)
 	return nil
+}
+
+// describeInst names an instrument in a report line.
+func describeInst(in polybot.Instrument) string {
+	if in.Venue == polybot.Kalshi {
+		return "Kalshi " + in.Market + " " + in.Outcome.String()
+	}
+	return "Polymarket " + in.Outcome.String()
+}
+
+// readHeadlines reads --headlines: the built-in set or a .jsonl file.
+func readHeadlines(name string) ([]polybot.Headline, error) {
+	if name == "fed-nov2025" {
+		return replay.FedNov2025Headlines()
+	}
+	if !strings.EqualFold(filepath.Ext(name), ".jsonl") {
+		return nil, usageError(fmt.Sprintf("--headlines %q: want fed-nov2025 or a .jsonl file", name))
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("--headlines: %w", err)
+	}
+	defer f.Close()
+	hs, err := replay.ReadHeadlines(f)
+	if err != nil {
+		return nil, fmt.Errorf("--headlines %s: %w", name, err)
+	}
+	return hs, nil
+}
+
+// readNewsRules reads --news-rules (a JSON array of rules, each
+// validated), or gives the demo rule.
+func readNewsRules(name string) ([]*polybot.NewsRule, error) {
+	if name == "" {
+		return []*polybot.NewsRule{demoNewsRule()}, nil
+	}
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("--news-rules: %w", err)
+	}
+	var rules []*polybot.NewsRule
+	if err := json.Unmarshal(raw, &rules); err != nil {
+		return nil, usageError(fmt.Sprintf("--news-rules %s: %v", name, err))
+	}
+	for i, r := range rules {
+		if err := r.Validate(); err != nil {
+			return nil, usageError(fmt.Sprintf("--news-rules %s: rule %d: %v", name, i, err))
+		}
+	}
+	return rules, nil
+}
+
+// demoNewsRule is the demo user's news rule (serve --sim) and replay's
+// default: when a headline names Williams with an adjustment, a cut,
+// easing or lower rates, buy up to 100 Polymarket NO of the Fed's December
+// 2025 hold at 0.45 or less; take profit at +0.10, time stop 30 minutes.
+func demoNewsRule() *polybot.NewsRule {
+	m := replay.FedDec2025Hold
+	r := &polybot.NewsRule{ID: "demo-williams", Name: "Williams signals a cut: buy NO on a December hold", Enabled: true,
+		AllOf: []string{"williams"}, AnyOf: []string{"adjustment", "cut", "easing", "lower"}, Mode: polybot.NewsDirect,
+		Markets: []polybot.BinaryMarket{{
+			Yes: polybot.Instrument{Venue: polybot.Polymarket, Token: m.PolymarketYesToken, Outcome: polybot.Yes},
+			No:  polybot.Instrument{Venue: polybot.Polymarket, Token: m.PolymarketNoToken, Outcome: polybot.No}}},
+		Outcome: polybot.No, MaxPrice: polybot.MustDecimal("0.45"), MaxSize: polybot.MustDecimal("100"),
+		TakeProfit: polybot.MustDecimal("0.10")}
+	_ = r.Validate() // fills in the window and the time stop
+	return r
 }
 
 // multiOutcomeRecording is a built-in recording of a multi-outcome event,
@@ -290,7 +372,7 @@ func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.D
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name, t.Opportunities, t.Trades, t.Untraded,
 			t.Sets, t.Cost, t.Fees, t.GrossPnL, t.NetPnL)
 	}
-	for _, s := range []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping} {
+	for _, s := range []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews} {
 		if t := rep.ByStrategy[s]; t != nil {
 			row(s, t)
 		}
@@ -304,6 +386,14 @@ func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.D
 		}
 	}
 	tw.Flush()
+	if len(rep.NewsTrades) > 0 {
+		fmt.Fprintln(w, "\nNews trades (headline → buy at the ask → sell at the bid on the rule's exit):")
+		for _, n := range rep.NewsTrades {
+			fmt.Fprintf(w, "  %s %q (rule %s): bought %s %s %s at %s, sold at %s %s (%s); fees %s, net %s\n",
+				n.Published.UTC().Format(time.RFC3339), n.Headline, n.Rule, n.Size, describeInst(n.Instrument), n.EntryAt.UTC().Format("15:04:05"),
+				n.Entry, n.Exit, n.ExitAt.UTC().Format("2006-01-02 15:04:05"), n.Why, n.Fees, n.NetPnL)
+		}
+	}
 	fmt.Fprintf(w, "\nFees by venue: Polymarket %s, Kalshi %s. Skipped below a venue's minimum order: %d; off the tick: %d.\n",
 		rep.FeesPolymarket, rep.FeesKalshi, rep.Skips.BelowMinSize, rep.Skips.OffTick)
 	fmt.Fprintln(w, "\nMoney in dollars. Each set (one YES and one NO of the event; YES on every outcome of an exhaustive")
@@ -311,4 +401,8 @@ func printReport(w io.Writer, rep *backtest.Report, label string, elapsed time.D
 	fmt.Fprintln(w, "outcomes pays n − 1, so a trade's P&L is locked in when it fills: net P&L = sets × payout − cost − fees.")
 	fmt.Fprintln(w, "Fills are taker fills at the recorded best asks; the recording cannot show our own fills consuming")
 	fmt.Fprintln(w, "later rows' liquidity.")
+	if rep.ByStrategy[polybot.StrategyNews] != nil {
+		fmt.Fprintln(w, "News trades are directional, not sets: bought at the ask when the headline comes out (on the books the")
+		fmt.Fprintln(w, "recording last showed), sold at the bid on the rule's exit; net P&L = size × (exit − entry) − both fees.")
+	}
 }

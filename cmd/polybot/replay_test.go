@@ -183,3 +183,26 @@ func TestReplayOfAMultiOutcomeRecordingReportsByKind(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayWithHeadlinesReportsNewsTradesApart: the Fed recording with its
+// real headlines and the demo rule makes the one news trade worked by hand
+// in internal/strategy/backtest (100 NO at 0.39 after MNI's 12:37:39 brief
+// on Williams, sold at 0.60: +$21.00), in its own row and listed.
+func TestReplayWithHeadlinesReportsNewsTradesApart(t *testing.T) {
+	out, _, err := runReplay(t, "--headlines", "fed-nov2025", "--progress=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tableRow(t, out, "news_arbitrage"); strings.Join(got, " ") != "1 1 0 100.00 39.00 0.00 21.00 21.00" {
+		t.Errorf("news row %v\n%s", got, out)
+	}
+	if c := tableRow(t, out, "cross_platform"); c[0] != "215" {
+		t.Errorf("cross-platform changed with headlines: %v", c)
+	}
+	if !strings.Contains(out, `"MNI BRIEF: Fed's Williams: Room For A Further Adjustment" (rule demo-williams): bought 100.00 Polymarket NO 12:37:39 at 0.39, sold at 0.60`) {
+		t.Errorf("the news trade is not listed:\n%s", out)
+	}
+	if _, _, err := runReplay(t, "--news-rules", "x.json"); err == nil {
+		t.Error("--news-rules without --headlines accepted")
+	}
+}
