@@ -131,6 +131,7 @@ type Server struct {
 	url     string
 	srv     *http.Server
 	tag     string
+	ctx     context.Context // Start's, for a webhook set later
 }
 
 // New checks cfg and returns a Server, not yet listening.
@@ -297,7 +298,7 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 		ln.Close()
 		return "", errors.New("news: started twice")
 	}
-	s.start, s.started = s.clock.Now(), true
+	s.start, s.started, s.ctx = s.clock.Now(), true, ctx
 	s.tag = strconv.FormatInt(s.start.UnixNano(), 36)
 	s.url = "http://" + ln.Addr().String() + FeedPath
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
@@ -313,8 +314,9 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 		s.Close()
 	}()
 	if s.cfg.Webhook != nil {
-		go s.post(ctx, start)
+		go s.post(ctx, start, time.Time{})
 	}
+
 	s.log.Info("news feed", "url", s.url, "headlines", len(s.entries), "speed", s.cfg.Speed, "loop", s.period > 0)
 	return s.url, nil
 }
@@ -481,13 +483,41 @@ type WebhookBody struct {
 	Published time.Time `json:"published"` // when it became visible (wall time)
 }
 
-// post sends every item to the webhook when it becomes visible, in
-// schedule order, until the schedule ends (no loop) or ctx does. A failed
-// post is logged and not retried.
-func (s *Server) post(ctx context.Context, start time.Time) {
+// SetWebhook starts posting to w (a webhook known only once the feed has
+// started, such as `serve --sim`'s own endpoint): every item that becomes
+// visible from now on. Call it after Start, once.
+func (s *Server) SetWebhook(w Webhook) error {
+	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("news: webhook URL %q: want an http(s) URL", w.URL)
+	}
+	if len(w.Secret) == 0 {
+		return errors.New("news: webhook secret is empty")
+	}
+	if w.Client == nil {
+		w.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	s.mu.Lock()
+	if !s.started || s.cfg.Webhook != nil {
+		s.mu.Unlock()
+		return errors.New("news: SetWebhook before Start, or a webhook is set already")
+	}
+	s.cfg.Webhook = &w
+	ctx, start := s.ctx, s.start
+	s.mu.Unlock()
+	go s.post(ctx, start, s.clock.Now())
+	return nil
+}
+
+// post sends every item visible from from on to the webhook when it
+// becomes visible, in schedule order, until the schedule ends (no loop)
+// or ctx does. A failed post is logged and not retried.
+func (s *Server) post(ctx context.Context, start, from time.Time) {
 	for cycle := 0; ; cycle++ {
 		for i := range s.entries {
 			it := s.item(cycle, i, start)
+			if it.Visible.Before(from) {
+				continue
+			}
 			if d := it.Visible.Sub(s.clock.Now()); d > 0 {
 				select {
 				case <-s.clock.After(d):
@@ -509,7 +539,9 @@ func (s *Server) post(ctx context.Context, start time.Time) {
 }
 
 func (s *Server) send(ctx context.Context, it Item) error {
+	s.mu.Lock()
 	wh := s.cfg.Webhook
+	s.mu.Unlock()
 	body, err := json.Marshal(WebhookBody{Title: it.Title, Link: it.Link, Published: it.Visible.UTC()})
 	if err != nil {
 		return err
