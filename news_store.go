@@ -243,6 +243,12 @@ func contracts(d Decimal) string {
 	return s
 }
 
+// Describe says in words what r does when it fires.
+func (r *NewsRule) Describe() string {
+	_, does := r.action()
+	return does
+}
+
 // action is what r does when it fires: its targets, and that in words.
 func (r *NewsRule) action() ([]NewsTarget, string) {
 	targets := []NewsTarget{}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/web"
 )
 
 // News arbitrage's API: a user's rules (with "test this rule", a replay of
@@ -88,6 +89,8 @@ type newsRuleView struct {
 	WindowSeconds   int64  `json:"window_seconds"`
 	CooldownSeconds int64  `json:"cooldown_seconds"`
 	TimeStopSeconds int64  `json:"time_stop_seconds"`
+	// Does says what the rule does when it fires.
+	Does string `json:"does"`
 }
 
 func ruleView(r *polybot.NewsRule) newsRuleView {
@@ -98,7 +101,7 @@ func ruleView(r *polybot.NewsRule) newsRuleView {
 		}
 	}
 	return newsRuleView{NewsRule: &c, Outcome: r.Outcome.String(), WindowSeconds: int64(r.Window / time.Second),
-		CooldownSeconds: int64(r.Cooldown / time.Second), TimeStopSeconds: int64(r.TimeStop / time.Second)}
+		CooldownSeconds: int64(r.Cooldown / time.Second), TimeStopSeconds: int64(r.TimeStop / time.Second), Does: r.Describe()}
 }
 
 // headlineView is a headline with published null when the source did not
@@ -840,3 +843,77 @@ func (g *replayGuard) check(key string, now time.Time) error {
 // maxRememberedDeliveries bounds the replay guard's memory (each entry is
 // a hook id and a signature: about 20 MB when full).
 const maxRememberedDeliveries = 100_000
+
+// pageNews is the News page: the latest headlines and fires (the script
+// refreshes both from the API), the rules with their editor, the user's
+// webhooks and feeds.
+func (s *Server) pageNews(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var pairs []*polybot.MarketPair
+	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) (err error) {
+		pairs, err = tx.MarketPairs()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var p *polybot.Profile
+	var c *polybot.Config
+	var hs []*polybot.Headline
+	var fires []newsFireView
+	var rules []*polybot.NewsRule
+	var hooks []*polybot.NewsHook
+	var feeds []*polybot.NewsFeed
+	err = s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		if p, err = tx.Profile(); err != nil {
+			return err
+		}
+		if c, err = tx.Config(); err != nil {
+			return err
+		}
+		if hs, err = tx.Headlines(time.Time{}, defaultNewsPage); err != nil {
+			return err
+		}
+		if fires, err = newsFires(tx, defaultNewsPage); err != nil {
+			return err
+		}
+		if rules, err = tx.NewsRules(); err != nil {
+			return err
+		}
+		if hooks, err = tx.NewsHooks(); err != nil {
+			return err
+		}
+		feeds, err = tx.NewsFeeds()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	d := web.NewsData{Enabled: c.EnableNewsArbitrage, Sources: web.NewsSources(feeds, hooks, hs)}
+	for _, h := range hs {
+		d.Headlines = append(d.Headlines, web.NewHeadlineRow(h))
+	}
+	for _, f := range fires {
+		d.Fires = append(d.Fires, web.FireRow{At: f.At, RuleID: f.RuleID, RuleName: f.RuleName, HeadlineTitle: f.HeadlineTitle,
+			HeadlineLink: f.HeadlineLink, Action: f.Action, OpportunityID: f.OpportunityID, Error: f.Error, LatencyMicros: f.LatencyMicros})
+	}
+	for _, x := range rules {
+		j, err := json.Marshal(ruleView(x))
+		if err != nil {
+			return polybot.Internal(err)
+		}
+		d.Rules = append(d.Rules, web.NewRuleRow(x, string(j)))
+	}
+	for _, h := range hooks {
+		d.Hooks = append(d.Hooks, web.HookRow{ID: h.ID, Name: h.Name, URL: HookPath(h.ID), Created: h.CreatedAt})
+	}
+	for _, f := range feeds {
+		d.Feeds = append(d.Feeds, web.NewFeedRow(f))
+	}
+	for _, m := range pairs {
+		if m.Approved {
+			d.Pairs = append(d.Pairs, web.Choice{Value: m.ID, Label: m.Name})
+		}
+	}
+	return s.render(w, r, id, p, "news", "News", d)
+}

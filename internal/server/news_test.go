@@ -624,3 +624,59 @@ func TestDeletedHookIsNotFound(t *testing.T) {
 		t.Errorf("delivery to a deleted hook: %d %s", r.Status, r.Body)
 	}
 }
+
+// The News page shows what the user may see and nothing of anyone else:
+// headlines (the platform's and the user's own, as links), what the
+// user's rules did (latency in ms, a link to the orders), the rules with
+// their JSON for the editor, the user's webhooks (never a secret) and
+// feeds; the navigation links to it.
+func TestNewsPageShowsHeadlinesFiresRulesAndHooks(t *testing.T) {
+	env := newWebEnv(t, nil)
+	a := env.client().signup("news-page-a@example.com")
+	b := env.client().signup("news-page-b@example.com")
+	t0 := time.Now().UTC().Truncate(time.Second)
+	putHeadlines(t, env.Store, a.user.ID, []*polybot.Headline{
+		newsHeadline("h-williams", "reuters", "Fed's Williams: room for a cut", t0.Add(-30*time.Minute)),
+	}, []*polybot.Headline{
+		newsHeadline("h-private", "hook-a", "A's private wire: rate cut next week", t0.Add(-5*time.Minute)),
+	})
+	expectStatus(t, a.do("PUT", "/api/v1/news/rules/fed-cut", ruleJSON(nil)), 201)
+	if err := env.Store.Tenant(context.Background(), a.user.ID, func(tx polybot.TenantTx) error {
+		return tx.PutNewsFire(&polybot.NewsFire{RuleID: "fed-cut", HeadlineID: "h-private", Action: "ordered", OpportunityID: "opp-news-1", LatencyMicros: 1834})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var hook struct {
+		Secret string `json:"secret"`
+	}
+	r := a.do("POST", "/api/v1/news/hooks", map[string]any{"name": "Paid wire"})
+	expectStatus(t, r, 201)
+	r.JSON(t, &hook)
+	expectStatus(t, a.do("POST", "/api/v1/news/feeds", map[string]any{"name": "Fed press", "url": "https://www.federalreserve.gov/feeds/press_all.xml"}), 201)
+
+	r = a.page("/news")
+	expectStatus(t, r, 200)
+	expectSecurePage(t, "/news", r)
+	expectContains(t, "A's news page", r,
+		`id="nav-news" aria-current="page"`,
+		`<a href="https://news.example.com/h-williams" rel="noopener noreferrer nofollow" target="_blank">Fed&#39;s Williams: room for a cut</a>`,
+		"A&#39;s private wire: rate cut next week",
+		"1.834 ms", `href="/orders?opportunity=opp-news-1"`, `data-action="ordered"`,
+		`id="rule-fed-cut"`, `data-rule="{&#34;id&#34;:&#34;fed-cut&#34;`, "any of “cut”, “rate cut”; none of “hike”",
+		"Buy NO on 1 market at up to 0.62, at most 100 contracts each",
+		"Paid wire", `data-path="/api/v1/news/hooks/hook-`, "Fed press", "federalreserve.gov/feeds/press_all.xml",
+		`id="rule-test"`, `id="hook-form-name"`, `id="feed-form-url"`)
+	if strings.Contains(string(r.Body), hook.Secret) {
+		t.Error("the News page shows the hook's secret")
+	}
+	body := string(b.page("/news").Body)
+	for _, leak := range []string{"private wire", "fed-cut", "Paid wire", "Fed press", "opp-news-1"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("B's News page shows A's %q", leak)
+		}
+	}
+	if !strings.Contains(body, "room for a cut") {
+		t.Error("B's News page lacks the platform's headline")
+	}
+	expectContains(t, "the dashboard", a.page("/dashboard"), `<a href="/news" id="nav-news">News</a>`)
+}

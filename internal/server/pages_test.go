@@ -108,8 +108,15 @@ func expectSecurePage(t *testing.T, path string, r response) {
 	if regexp.MustCompile(`\son[a-z]+=`).MatchString(body) {
 		t.Errorf("%s: inline event handler", path)
 	}
-	if regexp.MustCompile(`(?:src|href|action)="(?:https?:)?//`).MatchString(body) {
-		t.Errorf("%s: refers to another host", path)
+	if regexp.MustCompile(`(?:src|action)="(?:https?:)?//`).MatchString(body) || regexp.MustCompile(`<link\b[^>]*href="(?:https?:)?//`).MatchString(body) {
+		t.Errorf("%s: loads something from another host", path)
+	}
+	// A link to another host (a headline's story) opens without a referrer
+	// or a handle on this page.
+	for _, a := range regexp.MustCompile(`<a\b[^>]*href="(?:https?:)?//[^>]*>`).FindAllString(body, -1) {
+		if !strings.Contains(a, `rel="noopener noreferrer nofollow"`) {
+			t.Errorf("%s: %s links to another host without rel=noopener noreferrer nofollow", path, a)
+		}
 	}
 	if r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("%s: Cache-Control %q", path, r.Header.Get("Cache-Control"))
@@ -136,6 +143,7 @@ var userPages = []struct{ path, marker string }{
 	{"/tokens", `id="token-form-name"`},
 	{"/config", `id="config-form-max_trade_size_usd"`},
 	{"/plan", `id="usage-bar"`},
+	{"/news", `id="rule-form-name"`},
 }
 
 func TestEveryPageRendersForASignedInUser(t *testing.T) {

@@ -296,7 +296,7 @@ func parseRelation(body []byte, id string) (*polybot.Relation, error) {
 
 // newsRuleBody is a news rule as the API reads and writes it: durations
 // in whole seconds (window_seconds, cooldown_seconds, time_stop_seconds)
-// and the outcome as "YES" or "NO". created_at and updated_at are
+// and the outcome as "YES" or "NO". created_at, updated_at and does are
 // accepted and ignored, so a GET's answer can be PUT back.
 type newsRuleBody struct {
 	ID              string                 `json:"id"`
@@ -321,6 +321,7 @@ type newsRuleBody struct {
 	TimeStopSeconds int64                  `json:"time_stop_seconds"`
 	CreatedAt       *time.Time             `json:"created_at,omitempty"`
 	UpdatedAt       *time.Time             `json:"updated_at,omitempty"`
+	Does            *string                `json:"does,omitempty"`
 }
 
 func (in *newsRuleBody) validate() error { return nil } // see rule

@@ -295,6 +295,7 @@ func (s *Server) routeTable() []route {
 		{"GET /dashboard", s.pageDashboard, pageUser},
 		{"GET /orders", s.pageOrders, pageUser},
 		{"GET /trades", s.pageTrades, pageUser},
+		{"GET /news", s.pageNews, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
 		{"GET /tokens", s.pageTokens, pageUser},
 		{"GET /config", s.pageConfig, pageUser},
