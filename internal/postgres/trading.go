@@ -247,7 +247,7 @@ func (t *tenantTx) FindIntents(f polybot.IntentFilter) ([]*polybot.Intent, error
 		  AND ($8 = '' OR market = $8 OR token = $8) AND ($10 = '' OR opportunity_id = $10)
 		ORDER BY created_at DESC, id DESC
 		LIMIT $9`, []any{uid(t.tenant), bound(before), bound(f.From), states, f.Strategy, string(f.Venue), string(f.Mode), f.Market, clampLimit(f.Limit),
-			f.Opportunity},
+		f.Opportunity},
 		func(r pgx.Rows) error {
 			in, err := scanIntent(r)
 			if err == nil {
