@@ -3,6 +3,7 @@ package polybot
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -224,14 +225,37 @@ func ReplayNewsRule(r *NewsRule, headlines []*Headline) []NewsRuleHit {
 			MaxPrice: r.MaxPrice, MaxSize: r.MaxSize, Does: does}
 		if fired && h.Received.Before(last.Add(r.Cooldown)) {
 			hit.Fired = false
-			hit.Reason = fmt.Sprintf("in the cooldown until %s (%s after the fire at %s)",
-				last.Add(r.Cooldown).UTC().Format("2006-01-02 15:04:05 UTC"), r.Cooldown, last.UTC().Format("15:04:05"))
+			hit.Reason = fmt.Sprintf("in the cooldown until %s, %s after the fire at %s",
+				last.Add(r.Cooldown).UTC().Format("2006-01-02 15:04:05 UTC"), humanDuration(r.Cooldown), last.UTC().Format("15:04:05"))
 		} else {
 			fired, last = true, h.Received
 		}
 		out = append(out, hit)
 	}
 	return out
+}
+
+// humanDuration says d as people do: "10 minutes", "1 hour 30 minutes",
+// "45 seconds".
+func humanDuration(d time.Duration) string {
+	var parts []string
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		n := d / u.unit
+		d -= n * u.unit
+		switch {
+		case n == 1:
+			parts = append(parts, "1 "+u.name)
+		case n > 1:
+			parts = append(parts, strconv.FormatInt(int64(n), 10)+" "+u.name+"s")
+		}
+	}
+	if len(parts) == 0 {
+		return "0 seconds"
+	}
+	return strings.Join(parts, " ")
 }
 
 // contracts is a size as a count reads: 100, 2.5.
@@ -283,7 +307,7 @@ func (r *NewsRule) action() ([]NewsTarget, string) {
 		exits = append(exits, "stop loss −"+r.StopLoss.String())
 	}
 	if r.TimeStop > 0 {
-		exits = append(exits, "time stop "+r.TimeStop.String())
+		exits = append(exits, "time stop after "+humanDuration(r.TimeStop))
 	}
 	if len(exits) > 0 {
 		does += "; exit on " + strings.Join(exits, ", ")

@@ -78,7 +78,7 @@ func TestReplayNewsRuleDescribesEachModesTargets(t *testing.T) {
 	if len(h.Targets) != 2 || h.Targets[0].Pair != "cpi-a" || h.Targets[1].Pair != "cpi-b" || h.Targets[0].Instrument != nil {
 		t.Errorf("targets %+v, want the two pairs", h.Targets)
 	}
-	want := "On each of 2 matched pairs, once one venue has moved 0.05 toward YES and the other has not: buy YES on the lagging venue at up to 0.40, at most 25 contracts; exit on stop loss −0.03, time stop 15m0s"
+	want := "On each of 2 matched pairs, once one venue has moved 0.05 toward YES and the other has not: buy YES on the lagging venue at up to 0.40, at most 25 contracts; exit on stop loss −0.03, time stop after 15 minutes"
 	if h.Does != want {
 		t.Errorf("Does = %q\nwant   %q", h.Does, want)
 	}
@@ -122,6 +122,16 @@ func TestValidateStoredWantsWholeSeconds(t *testing.T) {
 	}
 	if err := (&Headline{Title: "t"}).ValidateStored(); ErrorFields(err)["id"] == "" {
 		t.Errorf("headline without an id: %v, want id named", err)
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0 seconds", time.Second: "1 second", 45 * time.Second: "45 seconds",
+		10 * time.Minute: "10 minutes", 90 * time.Minute: "1 hour 30 minutes", 7 * 24 * time.Hour: "7 days",
+		25*time.Hour + time.Second: "1 day 1 hour 1 second"} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
 
