@@ -155,6 +155,54 @@ type TenantTx interface {
 	DailyPnL(day string, mode ExecMode) (*DailyPnL, error)
 	// PnLByStrategy sums fills by strategy and mode.
 	PnLByStrategy() ([]*StrategyPnL, error)
+
+	// --- news arbitrage (news.go, news_store.go) ---
+
+	// NewsRules lists the tenant's rules by id; NewsRule reads one.
+	NewsRules() ([]*NewsRule, error)
+	NewsRule(id string) (*NewsRule, error)
+	// PutNewsRule checks r (NewsRule.ValidateStored, which fills in its
+	// defaults), then creates or updates it: CreatedAt is kept on update,
+	// UpdatedAt is Now. UserID is the tenant, whatever r says.
+	PutNewsRule(r *NewsRule) error
+	DeleteNewsRule(id string) error
+
+	// NewsFeeds lists the tenant's own feeds by id (the platform's are
+	// AdminTx's). PutNewsFeed checks f (NewsFeed.ValidateStored), then
+	// creates or updates the tenant's feed, keeping CreatedAt and the
+	// stored validators (SetFeedValidators writes those); an id that is
+	// not the tenant's is ECONFLICT.
+	NewsFeeds() ([]*NewsFeed, error)
+	PutNewsFeed(f *NewsFeed) error
+	DeleteNewsFeed(id string) error
+	// SetFeedValidators stores the ETag and Last-Modified of the last 200
+	// answer of one of the tenant's feeds.
+	SetFeedValidators(id, etag, lastModified string) error
+
+	// NewsHooks lists the tenant's webhooks by id, each with its sealed
+	// secret; NewsHook reads one. PutNewsHook checks h, then creates it or
+	// replaces its name and secret (CreatedAt kept); an id that is not the
+	// tenant's is ECONFLICT.
+	NewsHooks() ([]*NewsHook, error)
+	NewsHook(id string) (*NewsHook, error)
+	PutNewsHook(h *NewsHook) error
+	DeleteNewsHook(id string) error
+
+	// PutHeadline stores a headline from one of the tenant's own sources
+	// (its feeds and webhooks), seen by the tenant only. It is idempotent
+	// on the id: a headline the tenant already holds is left as it was. A
+	// zero Received is Now.
+	PutHeadline(h *Headline) error
+	// Headlines lists the platform's headlines and the tenant's own,
+	// received before the given time (zero: no bound), newest first, at
+	// most NewsPageLimit(limit).
+	Headlines(before time.Time, limit int) ([]*Headline, error)
+
+	// PutNewsFire records what one of the tenant's rules did with a
+	// headline (a zero At is Now). NewsFires lists them, newest first, at
+	// most NewsPageLimit(limit).
+	PutNewsFire(f *NewsFire) error
+	NewsFires(limit int) ([]*NewsFire, error)
 }
 
 // AdminTx is a transaction on the service path. It can see every tenant.
@@ -267,6 +315,31 @@ type AdminTx interface {
 	// approved one must pass Relation.CheckSets.
 	PutRelation(r *Relation) error
 	DeleteRelation(id string) error
+
+	// News arbitrage: the platform's feeds (UserID NilID), listed by id,
+	// written as TenantTx writes a user's own; and the platform's
+	// headlines, which every tenant sees.
+	NewsFeeds() ([]*NewsFeed, error)
+	PutNewsFeed(f *NewsFeed) error
+	DeleteNewsFeed(id string) error
+	SetFeedValidators(id, etag, lastModified string) error
+	// EnabledNewsFeeds lists every enabled feed, the platform's and every
+	// user's, by id, each with its owner in UserID (NilID: the platform):
+	// what the poller polls. A user's feed's validators are written in
+	// that user's transaction (TenantTx.SetFeedValidators).
+	EnabledNewsFeeds() ([]*NewsFeed, error)
+	// NewsHookOwner returns the tenant a webhook belongs to (ENOTFOUND if
+	// there is no such hook): the inbound webhook endpoint, which has no
+	// session, finds the tenant here and reads the hook's sealed secret in
+	// the tenant's own transaction (TenantTx.NewsHook). The service path
+	// never reads a secret.
+	NewsHookOwner(id string) (ID, error)
+	// PutHeadline stores a headline of a platform feed, seen by every
+	// tenant; idempotent on the id, as TenantTx.PutHeadline.
+	PutHeadline(h *Headline) error
+	// Headlines lists the platform's headlines as TenantTx.Headlines does
+	// (no tenant's own).
+	Headlines(before time.Time, limit int) ([]*Headline, error)
 }
 
 // StrategyPnL is realised P&L and fees by strategy and mode.

@@ -417,6 +417,9 @@ type IntentFilter struct {
 	// condition id) or token, exactly.
 	Market string
 	Mode   ExecMode
+	// Opportunity matches an intent's opportunity id exactly: the orders
+	// one opportunity (or one news rule's fire) sent.
+	Opportunity string
 	// From and To bound created_at: From ≤ created_at < To.
 	From, To time.Time
 	Before   time.Time
@@ -447,6 +450,7 @@ func (f *IntentFilter) Validate() error {
 	}
 	text("strategy", f.Strategy, 64)
 	text("market", f.Market, 256)
+	text("opportunity", f.Opportunity, 128)
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		v.Add("to", "must be after from")
 	}

@@ -6,7 +6,10 @@
 // Debian's headless Chromium (/usr/bin/chromium) through chromedp: sign-up
 // and onboarding with simulator keys, the live dashboard of the demo user,
 // config validation and saving, API keys that never reach the DOM after
-// saving, tenant isolation between two signed-in users, and log-out.
+// saving, tenant isolation between two signed-in users, and log-out; and
+// the News page (TestNewsWebUI, `go test ./internal/browsertest/ -run
+// News`), for which the test writes headlines and a rule's fire into the
+// running server's SQLite database, as the feeds and the engine would.
 //
 // Every page load is watched: a request to any host other than the loopback
 // server fails the test, every HTML response must carry a

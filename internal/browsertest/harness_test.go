@@ -54,6 +54,7 @@ type server struct {
 	KalshiAdmin  string // the Kalshi simulator's admin base URL
 	AdminEmail   string // an admin created with `polybot user create --admin`
 	AdminPass    string
+	DataDir      string // serve's --data-dir (its SQLite database is polybot.db there)
 
 	mu     sync.Mutex
 	stderr bytes.Buffer // the server's log, shown when a test fails
@@ -119,7 +120,7 @@ func startServer(t *testing.T) *server {
 	dir := t.TempDir()
 	bin := buildPolybot(t, dir)
 	dataDir := filepath.Join(dir, "data")
-	s := &server{AdminEmail: "admin@polybot.test", AdminPass: "admin-password-1234"}
+	s := &server{AdminEmail: "admin@polybot.test", AdminPass: "admin-password-1234", DataDir: dataDir}
 
 	create := exec.Command(bin, "user", "create", "--admin", "--email", s.AdminEmail, "--display-name", "Ada Admin",
 		"--password-stdin", "--data-dir", dataDir)

@@ -39,7 +39,7 @@ func scanOutcomeSet(r pgx.Rows) (*polybot.OutcomeSet, error) {
 }
 
 // collectRows runs sql and scans every row (an empty slice when none).
-func collectRows[T any](t *adminTx, what string, scan func(pgx.Rows) (*T, error), sql string, args ...any) ([]*T, error) {
+func collectRows[T any](t *txn, what string, scan func(pgx.Rows) (*T, error), sql string, args ...any) ([]*T, error) {
 	out := []*T{}
 	_, err := t.query(sql, args, func(r pgx.Rows) error {
 		v, err := scan(r)
@@ -55,7 +55,7 @@ func collectRows[T any](t *adminTx, what string, scan func(pgx.Rows) (*T, error)
 }
 
 // oneRow runs sql and scans its one row (ENOTFOUND when none).
-func oneRow[T any](t *adminTx, what string, scan func(pgx.Rows) (*T, error), sql string, args ...any) (*T, error) {
+func oneRow[T any](t *txn, what string, scan func(pgx.Rows) (*T, error), sql string, args ...any) (*T, error) {
 	all, err := collectRows(t, what, scan, sql, args...)
 	if err != nil {
 		return nil, err
@@ -67,14 +67,14 @@ func oneRow[T any](t *adminTx, what string, scan func(pgx.Rows) (*T, error), sql
 }
 
 func (t *adminTx) OutcomeSets() ([]*polybot.OutcomeSet, error) {
-	return collectRows(t, "outcome set", scanOutcomeSet, outcomeSetSelect+` ORDER BY id`)
+	return collectRows(t.txn, "outcome set", scanOutcomeSet, outcomeSetSelect+` ORDER BY id`)
 }
 
 func (t *adminTx) OutcomeSet(id string) (*polybot.OutcomeSet, error) {
 	if err := polybot.CheckOverlapID(id); err != nil {
 		return nil, err
 	}
-	return oneRow(t, "outcome set", scanOutcomeSet, outcomeSetSelect+` WHERE id = $1`, id)
+	return oneRow(t.txn, "outcome set", scanOutcomeSet, outcomeSetSelect+` WHERE id = $1`, id)
 }
 
 // PutOutcomeSet creates or updates s: CreatedAt is kept on update,
@@ -117,7 +117,7 @@ func (t *adminTx) DeleteOutcomeSet(id string) error {
 	if err := polybot.CheckOverlapID(id); err != nil {
 		return err
 	}
-	rels, err := collectRows(t, "relation", scanText,
+	rels, err := collectRows(t.txn, "relation", scanText,
 		`SELECT id FROM polybot_relations WHERE set_a = $1 OR set_b = $1 ORDER BY id`, id)
 	if err != nil {
 		return err
@@ -171,14 +171,14 @@ func scanRelation(row pgx.Rows) (*polybot.Relation, error) {
 }
 
 func (t *adminTx) Relations() ([]*polybot.Relation, error) {
-	return collectRows(t, "relation", scanRelation, relationSelect+` ORDER BY id`)
+	return collectRows(t.txn, "relation", scanRelation, relationSelect+` ORDER BY id`)
 }
 
 func (t *adminTx) Relation(id string) (*polybot.Relation, error) {
 	if err := polybot.CheckOverlapID(id); err != nil {
 		return nil, err
 	}
-	return oneRow(t, "relation", scanRelation, relationSelect+` WHERE id = $1`, id)
+	return oneRow(t.txn, "relation", scanRelation, relationSelect+` WHERE id = $1`, id)
 }
 
 // PutRelation creates or updates r: CreatedAt is kept on update, UpdatedAt

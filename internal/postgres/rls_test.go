@@ -91,13 +91,42 @@ func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 			Strategy: in.Strategy, Mode: in.Mode, Instrument: inst, Side: polybot.Buy, Price: in.Price, Size: in.Size}, nil); err != nil {
 			return err
 		}
+		// News: a rule, a feed, a webhook, a private headline, a fire.
+		tag := strings.SplitN(email, "@", 2)[0]
+		if err := tx.PutNewsRule(&polybot.NewsRule{ID: "rule", Name: "r", AnyOf: []string{"fed"}, Mode: polybot.NewsDirect,
+			Markets: []polybot.BinaryMarket{{Yes: inst, No: polybot.Instrument{Venue: polybot.Kalshi, Market: "K-SEED", Outcome: polybot.No}}},
+			Outcome: polybot.Yes, MaxPrice: polybot.MustDecimal("0.5"), MaxSize: polybot.MustDecimal("1")}); err != nil {
+			return err
+		}
+		if err := tx.PutNewsFeed(&polybot.NewsFeed{ID: "feed-" + tag, Name: "f", URL: "https://example.com/" + tag, Enabled: true}); err != nil {
+			return err
+		}
+		if err := tx.PutNewsHook(&polybot.NewsHook{ID: "hook-" + tag, Name: "h", Sealed: "sealed-" + tag}); err != nil {
+			return err
+		}
+		if err := tx.PutHeadline(&polybot.Headline{ID: "h-private", Source: "hook-" + tag, Title: "Private to " + tag}); err != nil {
+			return err
+		}
+		if err := tx.PutNewsFire(&polybot.NewsFire{RuleID: "rule", HeadlineID: "h-private", Action: "ordered"}); err != nil {
+			return err
+		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: u.ID.String(), Action: polybot.AuditLogin, Target: "session"})
 	})
 	if err != nil {
 		t.Fatalf("seed tenant rows: %v", err)
 	}
+	// A platform headline every tenant sees.
+	if err := db.Admin(ctx, func(tx polybot.AdminTx) error {
+		return tx.PutHeadline(&polybot.Headline{ID: "h-platform", Source: "platform", Title: "For everyone"})
+	}); err != nil {
+		t.Fatalf("seed a platform headline: %v", err)
+	}
 	return u.ID
 }
+
+// sharedRows are the tenant tables whose rows with a NULL owner are the
+// platform's, shown to every tenant by design.
+var sharedRows = map[string]bool{"polybot_news_headlines": true}
 
 // asTenant runs fn on conn in a transaction that carries tenant's claims and
 // the authenticated role, exactly as the store's tenant transactions do.
@@ -156,9 +185,16 @@ func TestTenantSeesAndWritesNoOtherTenantsRowsInAnyTable(t *testing.T) {
 				if _, err := tx.Exec(ctx, `SAVEPOINT s`); err != nil {
 					t.Fatal(err)
 				}
-				var mine, others int
-				err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FILTER (WHERE %[2]s = $1), count(*) FILTER (WHERE %[2]s IS DISTINCT FROM $1) FROM %[1]s`, tbl, col), a).
-					Scan(&mine, &others)
+				var mine, others, shared int
+				err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FILTER (WHERE %[2]s = $1), count(*) FILTER (WHERE %[2]s IS DISTINCT FROM $1),
+					count(*) FILTER (WHERE %[2]s IS NULL) FROM %[1]s`, tbl, col), a).
+					Scan(&mine, &others, &shared)
+				if sharedRows[tt.table] {
+					if shared == 0 && err == nil {
+						t.Fatalf("tenant A does not see the platform's rows in %s", tt.table)
+					}
+					others -= shared
+				}
 				switch {
 				case sqlState(err) == "42501":
 					// No SELECT privilege at all: sees nothing.

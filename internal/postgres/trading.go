@@ -244,9 +244,10 @@ func (t *tenantTx) FindIntents(f polybot.IntentFilter) ([]*polybot.Intent, error
 		WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2) AND ($3::timestamptz IS NULL OR created_at >= $3)
 		  AND ($4::text[] IS NULL OR state = ANY ($4))
 		  AND ($5 = '' OR strategy = $5) AND ($6 = '' OR venue = $6) AND ($7 = '' OR mode = $7)
-		  AND ($8 = '' OR market = $8 OR token = $8)
+		  AND ($8 = '' OR market = $8 OR token = $8) AND ($10 = '' OR opportunity_id = $10)
 		ORDER BY created_at DESC, id DESC
-		LIMIT $9`, []any{uid(t.tenant), bound(before), bound(f.From), states, f.Strategy, string(f.Venue), string(f.Mode), f.Market, clampLimit(f.Limit)},
+		LIMIT $9`, []any{uid(t.tenant), bound(before), bound(f.From), states, f.Strategy, string(f.Venue), string(f.Mode), f.Market, clampLimit(f.Limit),
+		f.Opportunity},
 		func(r pgx.Rows) error {
 			in, err := scanIntent(r)
 			if err == nil {

@@ -119,6 +119,24 @@ func TestTenantCannotWriteAdminStateOrTradingHistory(t *testing.T) {
 		`DELETE FROM polybot_api_tokens`,
 		`DELETE FROM polybot_sessions`,
 		`DELETE FROM polybot_user_secrets`,
+		// News: a rule decides trades, so only the application, which
+		// validates it, writes one; likewise feeds, hooks, headlines, fires.
+		`INSERT INTO polybot_news_rules (user_id, id, name, mode, outcome, max_price, max_size, window_seconds, cooldown_seconds, time_stop_seconds)
+			VALUES (auth.uid(), 'forged', 'x', 'direct', 'YES', 0.99, 1000000, 3600, 0, 60)`,
+		`UPDATE polybot_news_rules SET max_size = 1000000`,
+		`DELETE FROM polybot_news_rules`,
+		`INSERT INTO polybot_news_feeds (id, user_id, name, url, every_seconds) VALUES ('forged', auth.uid(), 'x', 'http://169.254.169.254/', 1)`,
+		`UPDATE polybot_news_feeds SET every_seconds = 1`,
+		`DELETE FROM polybot_news_feeds`,
+		`UPDATE polybot_news_hooks SET secret = 'x'`,
+		`DELETE FROM polybot_news_hooks`,
+		`INSERT INTO polybot_news_headlines (user_id, id, title, received) VALUES (NULL, 'h-forged', 'Forged for everyone', now())`,
+		`INSERT INTO polybot_news_headlines (user_id, id, title, received) VALUES (auth.uid(), 'h-forged', 'Forged', now())`,
+		`UPDATE polybot_news_headlines SET title = 'x'`,
+		`INSERT INTO polybot_news_fires (user_id, rule_id, headline_id, at, action) VALUES (auth.uid(), 'r', 'h', now(), 'x')`,
+		`DELETE FROM polybot_news_fires`,
+		`LOCK TABLE polybot_news_rules IN ACCESS EXCLUSIVE MODE`,
+		`LOCK TABLE polybot_news_headlines IN SHARE MODE`,
 	}
 	asTenant(t, app, a, func(tx pgx.Tx) {
 		for _, q := range refused {
@@ -166,15 +184,37 @@ func TestServiceRoleCannotReadTradingHistory(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT set_config('role', 'polybot_service', true)`); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"polybot_order_intents", "polybot_fills", "polybot_holdings", "polybot_daily_pnl"} {
+	for _, q := range []string{
+		`SELECT 1 FROM polybot_order_intents`, `SELECT 1 FROM polybot_fills`, `SELECT 1 FROM polybot_holdings`,
+		`SELECT 1 FROM polybot_daily_pnl`,
+		// News: no rules or fires, and of a hook only its owner, never its secret.
+		`SELECT 1 FROM polybot_news_rules`, `SELECT 1 FROM polybot_news_fires`, `SELECT secret FROM polybot_news_hooks`,
+		`SELECT * FROM polybot_news_hooks`, `UPDATE polybot_news_hooks SET name = 'x'`,
+		// Nor may it write a tenant's own headline or feed.
+		`INSERT INTO polybot_news_headlines (user_id, id, title, received) SELECT id, 'h-forged', 'Forged', now() FROM polybot_users`,
+		`INSERT INTO polybot_news_feeds (id, user_id, name, url, every_seconds) SELECT 'forged', id, 'x', 'https://x', 60 FROM polybot_users`,
+	} {
 		if _, err := tx.Exec(ctx, `SAVEPOINT s`); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM `+pgx.Identifier{table}.Sanitize()); sqlState(err) != "42501" {
-			t.Errorf("polybot_service reading %s: got %v, want 42501", table, err)
+		if _, err := tx.Exec(ctx, q); sqlState(err) != "42501" {
+			t.Errorf("polybot_service ran %q: got %v, want 42501", q, err)
 		}
 		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT s`); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// What it may do, it does only on the platform's rows.
+	var owners, private int
+	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM polybot_news_hooks WHERE user_id IS NOT NULL),
+		(SELECT count(*) FROM polybot_news_headlines WHERE user_id IS NOT NULL)`).Scan(&owners, &private); err != nil ||
+		owners != 1 || private != 0 {
+		t.Errorf("polybot_service sees %d hook owners and %d private headlines (%v); want 1 and 0", owners, private, err)
+	}
+	for _, q := range []string{`UPDATE polybot_news_feeds SET url = 'https://x' WHERE user_id IS NOT NULL`,
+		`DELETE FROM polybot_news_feeds WHERE user_id IS NOT NULL`} {
+		if tag, err := tx.Exec(ctx, q); err != nil || tag.RowsAffected() != 0 {
+			t.Errorf("polybot_service ran %q: %v rows, %v; want none touched", q, tag.RowsAffected(), err)
 		}
 	}
 }

@@ -202,6 +202,43 @@ func (b *Box) NewSecret(ctx context.Context, tx polybot.TenantTx, platform polyb
 	return s, nil
 }
 
+// SealNewsHook seals a webhook's signing secret under the tenant's data key
+// (created on first use), bound to the tenant and the hook's id: the
+// sealed text opens only for that hook of that tenant.
+func (b *Box) SealNewsHook(ctx context.Context, tx polybot.TenantTx, hookID string, secret []byte) (string, error) {
+	switch {
+	case hookID == "" || len(hookID) > 64:
+		return "", polybot.FieldError("id", "must be 1-64 characters")
+	case len(secret) == 0 || len(secret) > MaxSecretSize:
+		return "", polybot.FieldError("secret", "must be 1 byte to 16 KiB")
+	}
+	tk, err := b.tenantKey(ctx, tx, true)
+	if err != nil {
+		return "", err
+	}
+	return tk.sealAAD(hookAAD(tx.Tenant(), hookID), secret), nil
+}
+
+// OpenNewsHook opens h's signing secret to check a delivery's signature.
+// h must be the transaction's tenant's. Unlike an exchange secret's, the
+// open is not audited: it happens on every delivery, before the sender is
+// known to hold the secret, and the secret only authenticates headlines
+// sent to PolyBot (it acts on no venue). The caller clears the result
+// when done.
+func (b *Box) OpenNewsHook(ctx context.Context, tx polybot.TenantTx, h *polybot.NewsHook) ([]byte, error) {
+	switch {
+	case h == nil:
+		return nil, polybot.Internal(errors.New("secrets: open of a nil hook"))
+	case !h.UserID.IsZero() && h.UserID != tx.Tenant():
+		return nil, polybot.Internal(fmt.Errorf("secrets: hook of %s opened in a transaction of %s", h.UserID, tx.Tenant()))
+	}
+	tk, err := b.tenantKey(ctx, tx, false)
+	if err != nil {
+		return nil, err
+	}
+	return tk.openAAD("news hook "+truncate(h.ID, 64), hookAAD(tx.Tenant(), h.ID), h.Sealed)
+}
+
 // ClearCache forgets every unwrapped tenant key.
 func (b *Box) ClearCache() { b.cache.clear() }
 
@@ -315,13 +352,21 @@ func (tk tenantKey) GoString() string              { return tk.String() }
 func (tk tenantKey) Format(f fmt.State, verb rune) { writeRedacted(f, "secrets.tenantKey") }
 
 func (tk *tenantKey) seal(tenant polybot.ID, platform polybot.Platform, paper bool, field string, plaintext []byte) string {
+	return tk.sealAAD(sealAAD(tenant, platform, paper, field), plaintext)
+}
+
+func (tk *tenantKey) sealAAD(aad, plaintext []byte) string {
 	nonce := randomBytes(tk.aead.NonceSize())
-	ct := tk.aead.Seal(nonce, nonce, plaintext, sealAAD(tenant, platform, paper, field))
+	ct := tk.aead.Seal(nonce, nonce, plaintext, aad)
 	return sealedPrefix + base64.RawURLEncoding.EncodeToString(ct)
 }
 
 func (tk *tenantKey) open(tenant polybot.ID, platform polybot.Platform, paper bool, field, sealed string) ([]byte, error) {
-	what := target(platform, paper, field)
+	return tk.openAAD(target(platform, paper, field), sealAAD(tenant, platform, paper, field), sealed)
+}
+
+// openAAD opens sealed, bound to aad; what names it in errors.
+func (tk *tenantKey) openAAD(what string, aad []byte, sealed string) ([]byte, error) {
 	body, ok := strings.CutPrefix(sealed, sealedPrefix)
 	if !ok {
 		return nil, polybot.Internal(fmt.Errorf("secrets: %s is not in a sealed format this version knows", what))
@@ -331,9 +376,9 @@ func (tk *tenantKey) open(tenant polybot.ID, platform polybot.Platform, paper bo
 	if err != nil || len(raw) < ns+tk.aead.Overhead() {
 		return nil, polybot.Internal(fmt.Errorf("secrets: %s is malformed", what))
 	}
-	pt, err := tk.aead.Open(nil, raw[:ns], raw[ns:], sealAAD(tenant, platform, paper, field))
+	pt, err := tk.aead.Open(nil, raw[:ns], raw[ns:], aad)
 	if err != nil {
-		return nil, polybot.Internal(fmt.Errorf("secrets: cannot open %s (modified, or sealed for another tenant, platform, field or mode): %w", what, ErrDecrypt))
+		return nil, polybot.Internal(fmt.Errorf("secrets: cannot open %s (modified, or sealed for another tenant, platform, field, mode or hook): %w", what, ErrDecrypt))
 	}
 	return pt, nil
 }
@@ -356,6 +401,18 @@ func sealAAD(tenant polybot.ID, platform polybot.Platform, paper bool, field str
 	}
 	b := []byte("polybot/secret")
 	for _, s := range []string{"v1", tenant.String(), string(platform), mode, field} {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// hookAAD is the associated data of a webhook's sealed signing secret: a
+// purpose of its own ("polybot/newshook", so an exchange secret's field
+// never opens as a hook's, nor the other way), the tenant and the hook.
+func hookAAD(tenant polybot.ID, hookID string) []byte {
+	b := []byte("polybot/newshook")
+	for _, s := range []string{"v1", tenant.String(), hookID} {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
 		b = append(b, s...)
 	}

@@ -286,7 +286,7 @@ func intentFilter(r *http.Request) (polybot.IntentFilter, error) {
 		return polybot.IntentFilter{}, err
 	}
 	f := polybot.IntentFilter{Before: before, Limit: limit, Strategy: q.Get("strategy"), Venue: polybot.Platform(q.Get("venue")),
-		Market: q.Get("market"), Mode: polybot.ExecMode(q.Get("mode"))}
+		Market: q.Get("market"), Mode: polybot.ExecMode(q.Get("mode")), Opportunity: q.Get("opportunity")}
 	if st := q.Get("state"); st != "" {
 		f.States = strings.Split(st, ",")
 	}

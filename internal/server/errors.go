@@ -101,13 +101,19 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &polybot.Error{Code: polybot.ETOOLARGE, Message: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), Fields: map[string]string{"body": fmt.Sprintf("must be at most %d bytes", mbe.Limit)}}
-		}
-		return nil, &polybot.Error{Code: polybot.EINVALID, Message: "could not read request body", Fields: map[string]string{"body": "unreadable"}}
+		return nil, readBodyError(err)
 	}
 	return b, nil
+}
+
+// readBodyError is the error of a body that could not be read: too large,
+// or unreadable.
+func readBodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &polybot.Error{Code: polybot.ETOOLARGE, Message: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), Fields: map[string]string{"body": fmt.Sprintf("must be at most %d bytes", mbe.Limit)}}
+	}
+	return &polybot.Error{Code: polybot.EINVALID, Message: "could not read request body", Fields: map[string]string{"body": "unreadable"}}
 }
 
 func decodeStrict(body []byte, v any) error {

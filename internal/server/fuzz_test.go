@@ -2,6 +2,7 @@ package server
 
 import (
 	"testing"
+	"time"
 
 	"github.com/polybot/polybot"
 )
@@ -138,4 +139,58 @@ func FuzzRelationRequest(f *testing.F) {
 	fuzzRequest(f, func(b []byte) (*polybot.Relation, error) { return parseRelation(b, "ladder") }, func(r *polybot.Relation) []string {
 		return append(append([]string{r.ID, r.Name, r.Kind, r.SetA, r.SetB, r.ResolutionNotes}, marketTexts(r.A)...), marketTexts(r.B)...)
 	})
+}
+
+// ruleTexts are the strings a stored rule holds.
+func ruleTexts(r *polybot.NewsRule) []string {
+	out := []string{r.ID, r.Name, r.Regex, r.Mode}
+	for _, l := range [][]string{r.AllOf, r.AnyOf, r.NoneOf, r.Sources, r.Pairs} {
+		out = append(out, l...)
+	}
+	for _, m := range r.Markets {
+		out = append(out, marketTexts(m)...)
+	}
+	for _, d := range []time.Duration{r.Window, r.Cooldown, r.TimeStop} {
+		if d%time.Second != 0 || d < 0 || d/time.Second > polybot.MaxStoredInt {
+			out = append(out, "\x00 a duration the stores cannot hold")
+		}
+	}
+	return out
+}
+
+func FuzzNewsRuleRequest(f *testing.F) {
+	fuzzRequest(f, func(b []byte) (*polybot.NewsRule, error) { return parseNewsRule(b, "rule-fuzz") }, ruleTexts)
+}
+
+func FuzzNewsRuleTestRequest(f *testing.F) {
+	type test struct {
+		rule *polybot.NewsRule
+		n    int
+	}
+	fuzzRequest(f, func(b []byte) (*test, error) {
+		r, n, err := parseNewsRuleTest(b)
+		if err != nil {
+			return nil, err
+		}
+		return &test{r, n}, nil
+	}, func(x *test) []string {
+		if x.n < 1 || x.n > maxRuleTestN {
+			return []string{"\x00 n out of range"}
+		}
+		return ruleTexts(x.rule)
+	})
+}
+
+func FuzzNewsFeedRequest(f *testing.F) {
+	fuzzRequest(f, func(b []byte) (*polybot.NewsFeed, error) { return parseNewsFeed(b, "feed-fuzz") }, func(x *polybot.NewsFeed) []string {
+		out := []string{x.ID, x.Name, x.URL}
+		if x.Every%time.Second != 0 || x.Every < polybot.MinFeedInterval || x.Every > polybot.MaxFeedInterval {
+			out = append(out, "\x00 an interval out of range")
+		}
+		return out
+	})
+}
+
+func FuzzNewsHookRequest(f *testing.F) {
+	fuzzRequest(f, decodeRequest[newsHookRequest], func(in *newsHookRequest) []string { return []string{in.Name} })
 }

@@ -538,7 +538,7 @@ func (s *Server) pageOrders(w http.ResponseWriter, r *http.Request, id *identity
 	labels := web.NewLabeler(hedges)
 	q := r.URL.Query()
 	d := web.OrdersData{Filter: web.OrdersFilter{State: q.Get("state"), Strategy: q.Get("strategy"), Venue: q.Get("venue"),
-		Market: q.Get("market"), Mode: q.Get("mode"), From: q.Get("from"), To: q.Get("to")},
+		Market: q.Get("market"), Mode: q.Get("mode"), From: q.Get("from"), To: q.Get("to"), Opportunity: q.Get("opportunity")},
 		States: web.IntentStates, Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform,
 			polybot.StrategyOverlapping, polybot.StrategyNews, polybot.StrategyCopy}, Venues: polybot.Platforms}
 	d.Markets = marketChoices(pairs)

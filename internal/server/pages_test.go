@@ -108,8 +108,15 @@ func expectSecurePage(t *testing.T, path string, r response) {
 	if regexp.MustCompile(`\son[a-z]+=`).MatchString(body) {
 		t.Errorf("%s: inline event handler", path)
 	}
-	if regexp.MustCompile(`(?:src|href|action)="(?:https?:)?//`).MatchString(body) {
-		t.Errorf("%s: refers to another host", path)
+	if regexp.MustCompile(`(?:src|action)="(?:https?:)?//`).MatchString(body) || regexp.MustCompile(`<link\b[^>]*href="(?:https?:)?//`).MatchString(body) {
+		t.Errorf("%s: loads something from another host", path)
+	}
+	// A link to another host (a headline's story) opens without a referrer
+	// or a handle on this page.
+	for _, a := range regexp.MustCompile(`<a\b[^>]*href="(?:https?:)?//[^>]*>`).FindAllString(body, -1) {
+		if !strings.Contains(a, `rel="noopener noreferrer nofollow"`) {
+			t.Errorf("%s: %s links to another host without rel=noopener noreferrer nofollow", path, a)
+		}
 	}
 	if r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("%s: Cache-Control %q", path, r.Header.Get("Cache-Control"))
@@ -136,6 +143,7 @@ var userPages = []struct{ path, marker string }{
 	{"/tokens", `id="token-form-name"`},
 	{"/config", `id="config-form-max_trade_size_usd"`},
 	{"/plan", `id="usage-bar"`},
+	{"/news", `id="rule-form-name"`},
 }
 
 func TestEveryPageRendersForASignedInUser(t *testing.T) {
@@ -465,6 +473,29 @@ func TestOrdersPageSaysWhatBecameOfEachOrderAndFilters(t *testing.T) {
 	// Paging: 3 rows a page, then the rest.
 	r = c.page("/orders?limit=3")
 	expectContains(t, "/orders?limit=3", r, `id="orders-next"`)
+	// One opportunity's orders (where a news rule's fire links).
+	err = env.Store.Tenant(context.Background(), c.user.ID, func(tx polybot.TenantTx) error {
+		return tx.InsertIntent(&polybot.Intent{ID: "pb-news", OpportunityID: "opp-news-1", Strategy: polybot.StrategyNews, Mode: polybot.DryRun,
+			TIF: polybot.FOK, Instrument: k, Price: polybot.MustDecimal("0.38"), Size: polybot.MustDecimal("5"), State: polybot.IntentFilled,
+			Filled: polybot.MustDecimal("5")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = c.page("/orders?opportunity=opp-news-1")
+	expectContains(t, "/orders?opportunity=opp-news-1", r, `data-order-id="pb-news"`, `id="orders-opportunity"`,
+		`<input type="hidden" name="opportunity" value="opp-news-1">`)
+	if strings.Contains(string(r.Body), `data-order-id="pb-moved"`) {
+		t.Error("the opportunity filter let another opportunity's order through")
+	}
+	r = c.do("GET", "/api/v1/orders?opportunity=opp-news-1", nil)
+	expectContains(t, "GET /api/v1/orders?opportunity=opp-news-1", r, `"client_order_id":"pb-news"`)
+	if strings.Contains(string(r.Body), "pb-moved") {
+		t.Error("GET /api/v1/orders?opportunity= let another opportunity's order through")
+	}
+	if r := c.do("GET", "/api/v1/orders?opportunity=a%00b", nil); r.Status != 400 || r.Fields(t)["opportunity"] == "" {
+		t.Errorf("a NUL in the opportunity filter: %d %s", r.Status, r.Body)
+	}
 }
 
 func TestTradesPageFiltersAndPagesAndTheDashboardLinksToIt(t *testing.T) {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
@@ -288,4 +290,208 @@ func parseRelation(body []byte, id string) (*polybot.Relation, error) {
 		return nil, err
 	}
 	return rel, nil
+}
+
+// --- news arbitrage ---
+
+// newsRuleBody is a news rule as the API reads and writes it: durations
+// in whole seconds (window_seconds, cooldown_seconds, time_stop_seconds)
+// and the outcome as "YES" or "NO". created_at, updated_at and does are
+// accepted and ignored, so a GET's answer can be PUT back.
+type newsRuleBody struct {
+	ID              string                 `json:"id"`
+	Name            string                 `json:"name"`
+	Enabled         *bool                  `json:"enabled"`
+	AllOf           []string               `json:"all_of"`
+	AnyOf           []string               `json:"any_of"`
+	NoneOf          []string               `json:"none_of"`
+	Regex           string                 `json:"regex"`
+	Sources         []string               `json:"sources"`
+	Mode            string                 `json:"mode"`
+	Pairs           []string               `json:"pairs"`
+	Markets         []polybot.BinaryMarket `json:"markets"`
+	Outcome         string                 `json:"outcome"`
+	MaxPrice        polybot.Decimal        `json:"max_price"`
+	MaxSize         polybot.Decimal        `json:"max_size"`
+	WindowSeconds   int64                  `json:"window_seconds"`
+	CooldownSeconds int64                  `json:"cooldown_seconds"`
+	Threshold       polybot.Decimal        `json:"threshold"`
+	TakeProfit      polybot.Decimal        `json:"take_profit"`
+	StopLoss        polybot.Decimal        `json:"stop_loss"`
+	TimeStopSeconds int64                  `json:"time_stop_seconds"`
+	CreatedAt       *time.Time             `json:"created_at,omitempty"`
+	UpdatedAt       *time.Time             `json:"updated_at,omitempty"`
+	Does            *string                `json:"does,omitempty"`
+}
+
+func (in *newsRuleBody) validate() error { return nil } // see rule
+
+// maxRuleSeconds bounds a duration in seconds before it becomes a
+// time.Duration (Validate holds each to its own, narrower range).
+const maxRuleSeconds = 366 * 24 * 3600
+
+// rule is the body as a polybot.NewsRule, validated (defaults filled in),
+// with every complaint naming its JSON field. enabled is used when the
+// body does not say.
+func (in *newsRuleBody) rule(enabled bool) (*polybot.NewsRule, error) {
+	v := polybot.Validation{}
+	r := &polybot.NewsRule{ID: in.ID, Name: strings.TrimSpace(in.Name), Enabled: enabled, AllOf: in.AllOf, AnyOf: in.AnyOf,
+		NoneOf: in.NoneOf, Regex: in.Regex, Sources: in.Sources, Mode: in.Mode, Pairs: in.Pairs, Markets: in.Markets,
+		MaxPrice: in.MaxPrice, MaxSize: in.MaxSize, Threshold: in.Threshold, TakeProfit: in.TakeProfit, StopLoss: in.StopLoss}
+	if in.Enabled != nil {
+		r.Enabled = *in.Enabled
+	}
+	switch in.Outcome {
+	case "YES":
+		r.Outcome = polybot.Yes
+	case "NO":
+		r.Outcome = polybot.No
+	default:
+		v.Add("outcome", "must be YES or NO")
+	}
+	for _, d := range []struct {
+		field string
+		secs  int64
+		dst   *time.Duration
+	}{{"window_seconds", in.WindowSeconds, &r.Window}, {"cooldown_seconds", in.CooldownSeconds, &r.Cooldown},
+		{"time_stop_seconds", in.TimeStopSeconds, &r.TimeStop}} {
+		if d.secs < 0 || d.secs > maxRuleSeconds {
+			v.Add(d.field, "is out of range")
+			continue
+		}
+		*d.dst = time.Duration(d.secs) * time.Second
+	}
+	if err := r.ValidateStored(); err != nil {
+		for f, msg := range polybot.ErrorFields(err) {
+			v.Add(f, msg)
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// newsRuleTestRequest is POST /api/v1/news/rules/test: a rule (saved or
+// not) and how many of the latest headlines to replay it over.
+type newsRuleTestRequest struct {
+	Rule *newsRuleBody `json:"rule"`
+	N    int           `json:"n"`
+}
+
+// Bounds on a rule test's replay.
+const (
+	defaultRuleTestN = 50
+	maxRuleTestN     = 500
+)
+
+func (in *newsRuleTestRequest) validate() error {
+	v := polybot.Validation{}
+	if in.N == 0 {
+		in.N = defaultRuleTestN
+	}
+	if in.N < 1 || in.N > maxRuleTestN {
+		v.Add("n", "must be between 1 and "+strconv.Itoa(maxRuleTestN))
+	}
+	if in.Rule == nil {
+		v.Add("rule", "is required")
+	}
+	return v.Err()
+}
+
+// newsRuleTestSavedRequest is POST /api/v1/news/rules/{id}/test (the body
+// may be empty).
+type newsRuleTestSavedRequest struct {
+	N int `json:"n"`
+}
+
+func (in *newsRuleTestSavedRequest) validate() error {
+	if in.N == 0 {
+		in.N = defaultRuleTestN
+	}
+	if in.N < 1 || in.N > maxRuleTestN {
+		return polybot.FieldError("n", "must be between 1 and "+strconv.Itoa(maxRuleTestN))
+	}
+	return nil
+}
+
+// newsFeedRequest is POST /api/v1/news/feeds and PUT
+// /api/v1/admin/news/feeds/{id}: the feed's interval in whole seconds (0:
+// the default), enabled unless it says.
+type newsFeedRequest struct {
+	Name         string `json:"name"`
+	URL          string `json:"url"`
+	EverySeconds int64  `json:"every_seconds"`
+	Enabled      *bool  `json:"enabled"`
+}
+
+func (in *newsFeedRequest) validate() error { return nil } // see feed
+
+// feed is the body as a validated polybot.NewsFeed with the given id.
+func (in *newsFeedRequest) feed(id string) (*polybot.NewsFeed, error) {
+	f := &polybot.NewsFeed{ID: id, Name: strings.TrimSpace(in.Name), URL: strings.TrimSpace(in.URL), Enabled: true}
+	if in.Enabled != nil {
+		f.Enabled = *in.Enabled
+	}
+	if in.EverySeconds < 0 || in.EverySeconds > maxRuleSeconds {
+		return nil, polybot.FieldError("every_seconds", "is out of range")
+	}
+	f.Every = time.Duration(in.EverySeconds) * time.Second
+	if err := f.ValidateStored(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// newsHookRequest is POST /api/v1/news/hooks.
+type newsHookRequest struct {
+	Name string `json:"name"`
+}
+
+func (in *newsHookRequest) validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	err := (&polybot.NewsHook{ID: "x", Name: in.Name, Sealed: "x"}).Validate()
+	if msg := polybot.ErrorFields(err)["name"]; msg != "" {
+		return polybot.FieldError("name", msg)
+	}
+	return nil
+}
+
+// parseNewsRule decodes a rule body and validates it, under defaultID when
+// the body names no id. A body without "enabled" is enabled.
+func parseNewsRule(body []byte, defaultID string) (*polybot.NewsRule, error) {
+	in, err := decodeRequest[newsRuleBody](body)
+	if err != nil {
+		return nil, err
+	}
+	if in.ID == "" {
+		in.ID = defaultID
+	}
+	return in.rule(true)
+}
+
+// parseNewsRuleTest decodes a rule test: the rule (an id and a name are
+// made up when it has none) and how many headlines to replay.
+func parseNewsRuleTest(body []byte) (*polybot.NewsRule, int, error) {
+	in, err := decodeRequest[newsRuleTestRequest](body)
+	if err != nil {
+		return nil, 0, err
+	}
+	if in.Rule.ID == "" {
+		in.Rule.ID = "test"
+	}
+	if strings.TrimSpace(in.Rule.Name) == "" {
+		in.Rule.Name = "Unsaved rule"
+	}
+	r, err := in.Rule.rule(true)
+	return r, in.N, err
+}
+
+// parseNewsFeed decodes a feed body and validates it under id.
+func parseNewsFeed(body []byte, id string) (*polybot.NewsFeed, error) {
+	in, err := decodeRequest[newsFeedRequest](body)
+	if err != nil {
+		return nil, err
+	}
+	return in.feed(id)
 }

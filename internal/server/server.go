@@ -99,6 +99,13 @@ type Config struct {
 	// Web renders the browser UI; nil serves the API only (the page
 	// routes are not mounted).
 	Web *web.UI
+
+	// NewsIntake checks and parses signed webhook deliveries (POST
+	// /api/v1/news/hooks/{id}) and hands their headlines on; nil answers
+	// deliveries as unavailable. HookRate limits deliveries per client
+	// address (zero: DefaultHookRate).
+	NewsIntake NewsIntake
+	HookRate   Rate
 }
 
 // Server serves the API.
@@ -109,7 +116,8 @@ type Server struct {
 	handler http.Handler
 	metrics *serverMetrics
 
-	signupLim, loginLim, tenantLim *keyedLimiter
+	signupLim, loginLim, tenantLim, hookLim *keyedLimiter
+	hookReplays                             *replayGuard
 }
 
 // New builds a Server and its route table.
@@ -132,6 +140,7 @@ func New(cfg Config) *Server {
 	cfg.SignupRate = cfg.SignupRate.orDefault(DefaultSignupRate)
 	cfg.LoginRate = cfg.LoginRate.orDefault(DefaultLoginRate)
 	cfg.TenantRate = cfg.TenantRate.orDefault(DefaultTenantRate)
+	cfg.HookRate = cfg.HookRate.orDefault(DefaultHookRate)
 	if cfg.Limiter == nil {
 		cfg.Limiter = auth.NewLoginLimiter(auth.LimiterConfig{Clock: cfg.Clock})
 	}
@@ -139,9 +148,11 @@ func New(cfg Config) *Server {
 		cfg.Password = auth.DefaultParams
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Clock,
-		signupLim: newKeyedLimiter(cfg.SignupRate, cfg.MaxLimiterKeys, cfg.Clock),
-		loginLim:  newKeyedLimiter(cfg.LoginRate, cfg.MaxLimiterKeys, cfg.Clock),
-		tenantLim: newKeyedLimiter(cfg.TenantRate, cfg.MaxLimiterKeys, cfg.Clock)}
+		signupLim:   newKeyedLimiter(cfg.SignupRate, cfg.MaxLimiterKeys, cfg.Clock),
+		loginLim:    newKeyedLimiter(cfg.LoginRate, cfg.MaxLimiterKeys, cfg.Clock),
+		tenantLim:   newKeyedLimiter(cfg.TenantRate, cfg.MaxLimiterKeys, cfg.Clock),
+		hookLim:     newKeyedLimiter(cfg.HookRate, cfg.MaxLimiterKeys, cfg.Clock),
+		hookReplays: newReplayGuard(maxRememberedDeliveries)}
 	s.metrics = newServerMetrics(&s.cfg)
 	s.handler = s.middleware(s.routes())
 	return s
@@ -225,6 +236,23 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/events", s.handleEvents, user},
 		{"GET /api/v1/market-pairs", s.handleMarketPairs, user},
 
+		{"GET /api/v1/news/rules", s.handleNewsRules, user},
+		{"POST /api/v1/news/rules", s.handleCreateNewsRule, user},
+		{"POST /api/v1/news/rules/test", s.handleTestNewsRule, user},
+		{"GET /api/v1/news/rules/{id}", s.handleNewsRule, user},
+		{"PUT /api/v1/news/rules/{id}", s.handlePutNewsRule, user},
+		{"DELETE /api/v1/news/rules/{id}", s.handleDeleteNewsRule, user},
+		{"POST /api/v1/news/rules/{id}/test", s.handleTestSavedNewsRule, user},
+		{"GET /api/v1/news/headlines", s.handleHeadlines, user},
+		{"GET /api/v1/news/fires", s.handleNewsFires, user},
+		{"GET /api/v1/news/feeds", s.handleNewsFeeds, user},
+		{"POST /api/v1/news/feeds", s.handleCreateNewsFeed, user},
+		{"DELETE /api/v1/news/feeds/{id}", s.handleDeleteNewsFeed, user},
+		{"GET /api/v1/news/hooks", s.handleNewsHooks, user},
+		{"POST /api/v1/news/hooks", s.handleCreateNewsHook, user},
+		{"DELETE /api/v1/news/hooks/{id}", s.handleDeleteNewsHook, user},
+		{"POST /api/v1/news/hooks/{id}", s.handleNewsHookDelivery, public},
+
 		{"GET /api/v1/admin/users", s.handleAdminUsers, admin},
 		{"PUT /api/v1/admin/users/{id}/tier", s.handleAdminSetTier, admin},
 		{"PUT /api/v1/admin/users/{id}/role", s.handleAdminSetRole, admin},
@@ -245,6 +273,9 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/admin/relations/{id}", s.handleAdminRelation, admin},
 		{"PUT /api/v1/admin/relations/{id}", s.handleAdminPutRelation, admin},
 		{"DELETE /api/v1/admin/relations/{id}", s.handleAdminDeleteRelation, admin},
+		{"GET /api/v1/admin/news/feeds", s.handleAdminNewsFeeds, admin},
+		{"PUT /api/v1/admin/news/feeds/{id}", s.handleAdminPutNewsFeed, admin},
+		{"DELETE /api/v1/admin/news/feeds/{id}", s.handleAdminDeleteNewsFeed, admin},
 		{"POST /reload/{user}", s.handleAdminReload, admin},
 		{"GET /metrics", s.handleMetrics, public},
 
@@ -264,6 +295,7 @@ func (s *Server) routeTable() []route {
 		{"GET /dashboard", s.pageDashboard, pageUser},
 		{"GET /orders", s.pageOrders, pageUser},
 		{"GET /trades", s.pageTrades, pageUser},
+		{"GET /news", s.pageNews, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
 		{"GET /tokens", s.pageTokens, pageUser},
 		{"GET /config", s.pageConfig, pageUser},

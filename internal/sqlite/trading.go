@@ -252,9 +252,10 @@ func (t *tenantTx) FindIntents(f polybot.IntentFilter) ([]*polybot.Intent, error
 		WHERE user_id = ?1 AND created_at < ?2 AND created_at >= ?3
 		  AND (?4 = '' OR state IN (SELECT value FROM json_each(?4)))
 		  AND (?5 = '' OR strategy = ?5) AND (?6 = '' OR venue = ?6) AND (?7 = '' OR mode = ?7)
-		  AND (?8 = '' OR market = ?8 OR token = ?8)
+		  AND (?8 = '' OR market = ?8 OR token = ?8) AND (?10 = '' OR opportunity_id = ?10)
 		ORDER BY created_at DESC, id DESC
-		LIMIT ?9`, t.tenant, before, bound(f.From, 0), states, f.Strategy, string(f.Venue), string(f.Mode), f.Market, pageLimit(f.Limit))
+		LIMIT ?9`, t.tenant, before, bound(f.From, 0), states, f.Strategy, string(f.Venue), string(f.Mode), f.Market, pageLimit(f.Limit),
+		f.Opportunity)
 	for _, in := range out {
 		in.UserID = t.tenant
 	}

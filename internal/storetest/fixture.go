@@ -21,6 +21,13 @@ type tenantFixture struct {
 	intents  []*polybot.Intent
 	fills    []*polybot.TradeFill
 	holdings []*polybot.Holding
+
+	// News (see seedNews).
+	rules     []*polybot.NewsRule
+	feed      *polybot.NewsFeed
+	hook      *polybot.NewsHook
+	headlines []*polybot.Headline
+	fires     []*polybot.NewsFire
 }
 
 type slot struct {
@@ -91,8 +98,12 @@ func (e *env) seedTenant(tag string, slots ...slot) *tenantFixture {
 				return err
 			}
 		}
-		return e.seedTrading(tx, f)
+		if err := e.seedTrading(tx, f); err != nil {
+			return err
+		}
+		return e.seedNews(tx, f)
 	})
+	e.seedPlatformNews()
 	return f
 }
 
@@ -203,6 +214,15 @@ type tenantState struct {
 	BotEnabled    bool
 	BotListed     bool // AdminTx.BotUserIDs lists it
 
+	// News.
+	NewsRules    []*polybot.NewsRule
+	NewsFeeds    []*polybot.NewsFeed
+	NewsHooks    []*polybot.NewsHook
+	Headlines    []*polybot.Headline // the tenant's own and the platform's
+	NewsFires    []*polybot.NewsFire
+	EnabledFeeds []*polybot.NewsFeed // AdminTx.EnabledNewsFeeds, the tenant's only
+	HookOwner    polybot.ID          // AdminTx.NewsHookOwner of the fixture's hook
+
 	Errors map[string]string
 }
 
@@ -247,6 +267,16 @@ func (e *env) state(f *tenantFixture) *tenantState {
 		keep("HaltState", err)
 		s.BotEnabled, err = tx.BotEnabled()
 		keep("BotEnabled", err)
+		s.NewsRules, err = tx.NewsRules()
+		keep("NewsRules", err)
+		s.NewsFeeds, err = tx.NewsFeeds()
+		keep("NewsFeeds", err)
+		s.NewsHooks, err = tx.NewsHooks()
+		keep("NewsHooks", err)
+		s.Headlines, err = tx.Headlines(time.Time{}, 1000)
+		keep("Headlines", err)
+		s.NewsFires, err = tx.NewsFires(1000)
+		keep("NewsFires", err)
 		return nil
 	})
 	e.mustAdminView(func(tx polybot.AdminTx) error {
@@ -269,6 +299,17 @@ func (e *env) state(f *tenantFixture) *tenantState {
 		bots, err := tx.BotUserIDs()
 		keep("BotUserIDs", err)
 		s.BotListed = slices.Contains(bots, f.user.ID)
+		feeds, err := tx.EnabledNewsFeeds()
+		keep("EnabledNewsFeeds", err)
+		for _, x := range feeds {
+			if x.UserID == f.user.ID {
+				s.EnabledFeeds = append(s.EnabledFeeds, x)
+			}
+		}
+		if f.hook != nil {
+			s.HookOwner, err = tx.NewsHookOwner(f.hook.ID)
+			keep("NewsHookOwner", err)
+		}
 		return nil
 	})
 	return s

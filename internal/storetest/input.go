@@ -180,6 +180,124 @@ func testInput(t *testing.T, open Opener) {
 			})
 		}})
 	}
+	for _, get := range []struct {
+		name string
+		run  func(tx polybot.TenantTx, id string) error
+	}{
+		{"NewsRule", func(tx polybot.TenantTx, id string) error { _, err := tx.NewsRule(id); return err }},
+		{"DeleteNewsRule", func(tx polybot.TenantTx, id string) error { return tx.DeleteNewsRule(id) }},
+		{"DeleteNewsFeed", func(tx polybot.TenantTx, id string) error { return tx.DeleteNewsFeed(id) }},
+		{"SetFeedValidators", func(tx polybot.TenantTx, id string) error { return tx.SetFeedValidators(id, "", "") }},
+		{"NewsHook", func(tx polybot.TenantTx, id string) error { _, err := tx.NewsHook(id); return err }},
+		{"DeleteNewsHook", func(tx polybot.TenantTx, id string) error { return tx.DeleteNewsHook(id) }},
+	} {
+		cases = append(cases, attempt{get.name + " id", "id", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error { return get.run(tx, bad) })
+		}})
+	}
+	cases = append(cases,
+		attempt{"NewsHookOwner id", "id", func(bad string) error {
+			return e.adminView(func(tx polybot.AdminTx) error { _, err := tx.NewsHookOwner(bad); return err })
+		}},
+		attempt{"admin DeleteNewsFeed id", "id", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error { return tx.DeleteNewsFeed(bad) })
+		}},
+		attempt{"SetFeedValidators etag", "etag", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error { return tx.SetFeedValidators("feed-input", bad, "") })
+		}},
+		attempt{"admin SetFeedValidators last_modified", "last_modified", func(bad string) error {
+			return e.admin(func(tx polybot.AdminTx) error { return tx.SetFeedValidators("feed-input", "", bad) })
+		}},
+		attempt{"PutNewsHook name", "name", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				return tx.PutNewsHook(&polybot.NewsHook{ID: "hook-input", Name: bad, Sealed: "s"})
+			})
+		}},
+		attempt{"PutNewsHook id", "id", func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				return tx.PutNewsHook(&polybot.NewsHook{ID: bad, Name: "n", Sealed: "s"})
+			})
+		}})
+	for field, set := range map[string]func(*polybot.NewsRule, string){
+		"id":         func(r *polybot.NewsRule, v string) { r.ID = v },
+		"name":       func(r *polybot.NewsRule, v string) { r.Name = v },
+		"all_of[0]":  func(r *polybot.NewsRule, v string) { r.AllOf = []string{"fed " + v} },
+		"any_of[1]":  func(r *polybot.NewsRule, v string) { r.AnyOf[1] = v },
+		"none_of[0]": func(r *polybot.NewsRule, v string) { r.NoneOf = []string{v} },
+		"regex":      func(r *polybot.NewsRule, v string) { r.Regex = v },
+		"sources[0]": func(r *polybot.NewsRule, v string) { r.Sources = []string{v} },
+		"pairs[0]":   func(r *polybot.NewsRule, v string) { r.Pairs = []string{v} },
+		"markets[0].yes.market": func(r *polybot.NewsRule, v string) {
+			r.Markets[0].Yes.Market, r.Markets[0].No.Market = v, v
+		},
+	} {
+		cases = append(cases, attempt{"PutNewsRule " + field, field, func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				r := newsRule("input-rule", "input")
+				set(r, bad)
+				return tx.PutNewsRule(r)
+			})
+		}})
+	}
+	for field, set := range map[string]func(*polybot.NewsFeed, string){
+		"id":   func(f *polybot.NewsFeed, v string) { f.ID = v },
+		"name": func(f *polybot.NewsFeed, v string) { f.Name = v },
+		"url":  func(f *polybot.NewsFeed, v string) { f.URL = "https://example.com/" + v },
+	} {
+		cases = append(cases,
+			attempt{"PutNewsFeed " + field, field, func(bad string) error {
+				return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+					f := newsFeed("feed-input", "input")
+					set(f, bad)
+					return tx.PutNewsFeed(f)
+				})
+			}},
+			attempt{"admin PutNewsFeed " + field, field, func(bad string) error {
+				return e.admin(func(tx polybot.AdminTx) error {
+					f := newsFeed("feed-input", "input")
+					set(f, bad)
+					return tx.PutNewsFeed(f)
+				})
+			}})
+	}
+	for field, set := range map[string]func(*polybot.Headline, string){
+		"id":          func(h *polybot.Headline, v string) { h.ID = v },
+		"title":       func(h *polybot.Headline, v string) { h.Title = v },
+		"link":        func(h *polybot.Headline, v string) { h.Link = "https://example.com/" + v },
+		"source":      func(h *polybot.Headline, v string) { h.Source = v },
+		"source_name": func(h *polybot.Headline, v string) { h.SourceName = v },
+	} {
+		cases = append(cases,
+			attempt{"PutHeadline " + field, field, func(bad string) error {
+				return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+					h := headline("h-input", "s", "t", T0)
+					set(h, bad)
+					return tx.PutHeadline(h)
+				})
+			}},
+			attempt{"admin PutHeadline " + field, field, func(bad string) error {
+				return e.admin(func(tx polybot.AdminTx) error {
+					h := headline("h-input", "s", "t", T0)
+					set(h, bad)
+					return tx.PutHeadline(h)
+				})
+			}})
+	}
+	for field, set := range map[string]func(*polybot.NewsFire, string){
+		"rule_id":        func(f *polybot.NewsFire, v string) { f.RuleID = v },
+		"headline_id":    func(f *polybot.NewsFire, v string) { f.HeadlineID = v },
+		"action":         func(f *polybot.NewsFire, v string) { f.Action = v },
+		"opportunity_id": func(f *polybot.NewsFire, v string) { f.OpportunityID = v },
+		"error":          func(f *polybot.NewsFire, v string) { f.Error = v },
+	} {
+		cases = append(cases, attempt{"PutNewsFire " + field, field, func(bad string) error {
+			return e.tenant(u.ID, func(tx polybot.TenantTx) error {
+				f := &polybot.NewsFire{RuleID: "r", HeadlineID: "h", Action: "ordered"}
+				set(f, bad)
+				return tx.PutNewsFire(f)
+			})
+		}})
+	}
 	for _, c := range cases {
 		for kind, bad := range badTexts {
 			t.Run(c.name+" refuses "+kind, func(t *testing.T) {

@@ -41,6 +41,9 @@ func testNotFound(t *testing.T, open Opener) {
 		{"DeleteOutcomeSet of an unknown id", func(tx polybot.AdminTx) error { return tx.DeleteOutcomeSet("no-such-set") }},
 		{"Relation of an unknown id", func(tx polybot.AdminTx) error { _, err := tx.Relation("no-such-relation"); return err }},
 		{"DeleteRelation of an unknown id", func(tx polybot.AdminTx) error { return tx.DeleteRelation("no-such-relation") }},
+		{"DeleteNewsFeed of an unknown id", func(tx polybot.AdminTx) error { return tx.DeleteNewsFeed("no-such-feed") }},
+		{"SetFeedValidators of an unknown id", func(tx polybot.AdminTx) error { return tx.SetFeedValidators("no-such-feed", "e", "") }},
+		{"NewsHookOwner of an unknown id", func(tx polybot.AdminTx) error { _, err := tx.NewsHookOwner("no-such-hook"); return err }},
 	}
 	for _, c := range admin {
 		t.Run("Admin "+c.name, func(t *testing.T) {
@@ -80,6 +83,12 @@ func testNotFound(t *testing.T, open Opener) {
 			return tx.UpdateIntent(newIntent("pb-none", kalshiYes("K-1")))
 		}},
 		{"Holding never held", known.ID, func(tx polybot.TenantTx) error { _, err := tx.Holding(kalshiYes("K-1"), polybot.Live); return err }},
+		{"NewsRule never stored", known.ID, func(tx polybot.TenantTx) error { _, err := tx.NewsRule("no-such-rule"); return err }},
+		{"DeleteNewsRule never stored", known.ID, func(tx polybot.TenantTx) error { return tx.DeleteNewsRule("no-such-rule") }},
+		{"DeleteNewsFeed never stored", known.ID, func(tx polybot.TenantTx) error { return tx.DeleteNewsFeed("no-such-feed") }},
+		{"SetFeedValidators of a feed never stored", known.ID, func(tx polybot.TenantTx) error { return tx.SetFeedValidators("no-such-feed", "e", "") }},
+		{"NewsHook never stored", known.ID, func(tx polybot.TenantTx) error { _, err := tx.NewsHook("no-such-hook"); return err }},
+		{"DeleteNewsHook never stored", known.ID, func(tx polybot.TenantTx) error { return tx.DeleteNewsHook("no-such-hook") }},
 	}
 	for _, c := range tenant {
 		t.Run("Tenant "+c.name, func(t *testing.T) {

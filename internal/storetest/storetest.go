@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T, clock polybot.Clock) polybot.Stor
 	t.Run("Trading", func(t *testing.T) { testTrading(t, open) })
 	t.Run("RiskGate", func(t *testing.T) { testRiskGate(t, open) })
 	t.Run("Overlap", func(t *testing.T) { testOverlap(t, open) })
+	t.Run("News", func(t *testing.T) { testNews(t, open) })
 	t.Run("Input", func(t *testing.T) { testInput(t, open) })
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("UserSessions", func(t *testing.T) { testUserSessions(t, open) })

@@ -147,7 +147,7 @@ func testTrading(t *testing.T, open Opener) {
 		wantCode(t, err, polybot.EINVALID, "UpdateIntent(bad state)")
 	})
 
-	t.Run("FindIntents filters by strategy, venue, market or token, mode and date range", func(t *testing.T) {
+	t.Run("FindIntents filters by strategy, venue, market or token, mode, opportunity and date range", func(t *testing.T) {
 		e := newEnv(t, open)
 		u := e.newUser("f@example.com")
 		type row struct {
@@ -191,6 +191,8 @@ func testTrading(t *testing.T, open Opener) {
 				{"from to", polybot.IntentFilter{From: T0.Add(time.Minute), To: T0.Add(3 * time.Minute)}, []string{"pb-3", "pb-2"}},
 				{"before and to", polybot.IntentFilter{Before: T0.Add(time.Minute), To: T0.Add(3 * time.Minute)}, []string{"pb-1"}},
 				{"page", polybot.IntentFilter{Limit: 2}, []string{"pb-4", "pb-3"}},
+				{"opportunity", polybot.IntentFilter{Opportunity: "opp-pb-3"}, []string{"pb-3"}},
+				{"opportunity and strategy", polybot.IntentFilter{Opportunity: "opp-pb-3", Strategy: polybot.StrategySinglePlatform}, nil},
 				{"none", polybot.IntentFilter{Strategy: "no-such"}, nil},
 			} {
 				got, err := tx.FindIntents(c.f)

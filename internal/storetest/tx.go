@@ -185,6 +185,19 @@ func testTransactions(t *testing.T, open Opener) {
 			{"OpenDailyPnL", f.user.ID, func(tx polybot.TenantTx) error {
 				return tx.OpenDailyPnL(polybot.Day(T0), polybot.DryRun, polybot.MustDecimal("1"))
 			}},
+			{"PutNewsRule", f.user.ID, func(tx polybot.TenantTx) error { return tx.PutNewsRule(newsRule("view-rule", "v")) }},
+			{"DeleteNewsRule", f.user.ID, func(tx polybot.TenantTx) error { return tx.DeleteNewsRule(f.rules[0].ID) }},
+			{"PutNewsFeed", f.user.ID, func(tx polybot.TenantTx) error { return tx.PutNewsFeed(newsFeed("view-feed", "v")) }},
+			{"DeleteNewsFeed", f.user.ID, func(tx polybot.TenantTx) error { return tx.DeleteNewsFeed(f.feed.ID) }},
+			{"SetFeedValidators", f.user.ID, func(tx polybot.TenantTx) error { return tx.SetFeedValidators(f.feed.ID, "x", "y") }},
+			{"PutNewsHook", f.user.ID, func(tx polybot.TenantTx) error {
+				return tx.PutNewsHook(&polybot.NewsHook{ID: "view-hook", Name: "v", Sealed: "s"})
+			}},
+			{"DeleteNewsHook", f.user.ID, func(tx polybot.TenantTx) error { return tx.DeleteNewsHook(f.hook.ID) }},
+			{"PutHeadline", f.user.ID, func(tx polybot.TenantTx) error { return tx.PutHeadline(headline("h-view", "s", "t", T0)) }},
+			{"PutNewsFire", f.user.ID, func(tx polybot.TenantTx) error {
+				return tx.PutNewsFire(&polybot.NewsFire{RuleID: "r", HeadlineID: "h", Action: "ordered"})
+			}},
 		}
 		for _, w := range writes {
 			if err := e.tenantView(w.user, w.run); err == nil {
@@ -251,6 +264,10 @@ func testTransactions(t *testing.T, open Opener) {
 			{"DeleteOutcomeSet", func(tx polybot.AdminTx) error { return tx.DeleteOutcomeSet("view-set") }},
 			{"PutRelation", func(tx polybot.AdminTx) error { return tx.PutRelation(implication("view")) }},
 			{"DeleteRelation", func(tx polybot.AdminTx) error { return tx.DeleteRelation("view-relation") }},
+			{"PutNewsFeed", func(tx polybot.AdminTx) error { return tx.PutNewsFeed(newsFeed("view-feed", "v")) }},
+			{"DeleteNewsFeed", func(tx polybot.AdminTx) error { return tx.DeleteNewsFeed(platformFeedID) }},
+			{"SetFeedValidators", func(tx polybot.AdminTx) error { return tx.SetFeedValidators(platformFeedID, "x", "y") }},
+			{"PutHeadline", func(tx polybot.AdminTx) error { return tx.PutHeadline(headline("h-view", "s", "t", T0)) }},
 		}
 		for _, w := range writes {
 			if err := e.adminView(w.run); err == nil {
@@ -283,6 +300,14 @@ func testTransactions(t *testing.T, open Opener) {
 			rels, err := tx.Relations()
 			if err != nil || len(rels) != 1 || rels[0].ID != "view-relation" {
 				t.Errorf("Relations = %v, %v; want only view-relation", rels, err)
+			}
+			feeds, err := tx.NewsFeeds()
+			if err != nil || len(feeds) != 1 || feeds[0].ID != platformFeedID || feeds[0].ETag != "" {
+				t.Errorf("NewsFeeds = %v, %v; want only the platform's feed as it was", feeds, err)
+			}
+			hs, err := tx.Headlines(time.Time{}, 10)
+			if err != nil || len(hs) != 1 || hs[0].ID != platformHeadline {
+				t.Errorf("Headlines = %v, %v; want only the platform's headline", hs, err)
 			}
 			return nil
 		})

@@ -35,6 +35,7 @@ func (u *UI) funcs() template.FuncMap {
 		"add":           func(a, b int) int { return a + b },
 		"capitalize":    capitalize,
 		"short":         short,
+		"latency":       LatencyMS,
 	}
 }
 

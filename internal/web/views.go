@@ -849,6 +849,9 @@ type OrdersData struct {
 // OrdersFilter is the filter as the form shows it.
 type OrdersFilter struct {
 	State, Strategy, Venue, Market, Mode, From, To string
+	// Opportunity, when set, shows one opportunity's orders (a news
+	// rule's fire links here).
+	Opportunity string
 }
 
 // MarketChoice is a market the filter can select.

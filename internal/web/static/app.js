@@ -438,6 +438,25 @@
         addTokenRow(resp.api_token);
       }
     },
+    'hook-form': {
+      then: function (form, resp) {
+        form.reset();
+        var url = location.origin + resp.hook.url;
+        byId('hook-once-secret').value = resp.secret;
+        byId('hook-once-curl').textContent = hookCurl(url, resp.secret);
+        byId('hook-once').hidden = false;
+        byId('hook-once-secret').focus();
+        byId('hook-once-secret').select();
+        addHookRow(resp.hook);
+      }
+    },
+    'feed-form': {
+      then: function (form, resp) {
+        form.reset();
+        addFeedRow(resp);
+        toast('Feed added: PolyBot polls it every ' + resp.every_seconds + ' seconds.', 'ok');
+      }
+    },
     'password-form': {
       then: function (form, resp) {
         form.reset();
@@ -1680,6 +1699,559 @@
     }
   }
 
+  // -------------------------------------------------------------- news
+
+  function splitList(s) {
+    return String(s || '').split(',').map(function (x) { return x.trim(); }).filter(function (x) { return x !== ''; });
+  }
+
+  // marketsFromText reads the rule editor's markets, one a line:
+  // "kalshi TICKER" or "polymarket CONDITION_ID YES_TOKEN NO_TOKEN".
+  function marketsFromText(text) {
+    var out = [];
+    var bad = null;
+    String(text || '').split('\n').forEach(function (line, i) {
+      var t = line.trim().split(/\s+/).filter(function (x) { return x !== ''; });
+      if (!t.length) { return; }
+      var venue = t[0].toLowerCase();
+      if (venue === 'kalshi' && t.length === 2) {
+        out.push({ yes: { venue: 'kalshi', market: t[1], outcome: 0 }, no: { venue: 'kalshi', market: t[1], outcome: 1 } });
+      } else if (venue === 'polymarket' && t.length === 4) {
+        out.push({ yes: { venue: 'polymarket', market: t[1], token: t[2], outcome: 0 }, no: { venue: 'polymarket', market: t[1], token: t[3], outcome: 1 } });
+      } else if (!bad) {
+        bad = 'line ' + (i + 1) + ' is not "kalshi TICKER" or "polymarket CONDITION_ID YES_TOKEN NO_TOKEN"';
+      }
+    });
+    if (bad) { throw new APIError(400, { code: 'invalid', message: 'invalid markets', fields: { markets: bad } }); }
+    return out;
+  }
+
+  function marketsToText(ms) {
+    return (ms || []).map(function (m) {
+      return m.yes.venue === 'polymarket' ? ['polymarket', m.yes.market, m.yes.token, m.no.token].join(' ') : m.yes.venue + ' ' + m.yes.market;
+    }).join('\n');
+  }
+
+  // secondsValue is a seconds input as the API takes it: empty is 0 (the
+  // default), anything not a whole number goes as typed (the API says so).
+  function secondsValue(el) {
+    var v = el.value.trim();
+    if (v === '') { return 0; }
+    var n = Number(v);
+    return Number.isInteger(n) ? n : v;
+  }
+
+  function ruleBody(form) {
+    var v = function (name) { return byId('rule-form-' + name); };
+    return {
+      name: v('name').value.trim(),
+      enabled: v('enabled').checked,
+      all_of: splitList(v('all_of').value),
+      any_of: splitList(v('any_of').value),
+      none_of: splitList(v('none_of').value),
+      regex: v('regex').value.trim(),
+      sources: splitList(v('sources').value),
+      mode: v('mode').value,
+      outcome: v('outcome').value,
+      pairs: splitList(v('pairs').value),
+      markets: marketsFromText(v('markets').value),
+      max_price: v('max_price').value.trim(),
+      max_size: v('max_size').value.trim(),
+      threshold: v('threshold').value.trim() || '0',
+      window_seconds: secondsValue(v('window_seconds')),
+      cooldown_seconds: secondsValue(v('cooldown_seconds')),
+      take_profit: v('take_profit').value.trim() || '0',
+      stop_loss: v('stop_loss').value.trim() || '0',
+      time_stop_seconds: secondsValue(v('time_stop_seconds'))
+    };
+  }
+
+  function fillRuleForm(rule) {
+    var form = byId('rule-form');
+    if (!form) { return; }
+    clearErrors(form);
+    var v = function (name) { return byId('rule-form-' + name); };
+    var zero = function (d) { return d && !/^0(\.0*)?$/.test(d) ? d : ''; };
+    form.dataset.ruleId = rule ? rule.id : '';
+    v('name').value = rule ? rule.name : '';
+    v('enabled').checked = rule ? rule.enabled : true;
+    v('all_of').value = rule ? (rule.all_of || []).join(', ') : '';
+    v('any_of').value = rule ? (rule.any_of || []).join(', ') : '';
+    v('none_of').value = rule ? (rule.none_of || []).join(', ') : '';
+    v('regex').value = rule ? rule.regex || '' : '';
+    v('sources').value = rule ? (rule.sources || []).join(', ') : '';
+    v('mode').value = rule ? rule.mode : 'direct';
+    v('outcome').value = rule ? rule.outcome : 'YES';
+    v('pairs').value = rule ? (rule.pairs || []).join(', ') : '';
+    v('markets').value = rule ? marketsToText(rule.markets) : '';
+    v('max_price').value = rule ? rule.max_price : '';
+    v('max_size').value = rule ? sizeFmt(rule.max_size).replace(/,/g, '') : '';
+    v('threshold').value = rule ? zero(rule.threshold) : '';
+    v('window_seconds').value = rule ? String(rule.window_seconds) : '';
+    v('cooldown_seconds').value = rule && rule.cooldown_seconds ? String(rule.cooldown_seconds) : '';
+    v('take_profit').value = rule ? zero(rule.take_profit) : '';
+    v('stop_loss').value = rule ? zero(rule.stop_loss) : '';
+    v('time_stop_seconds').value = rule ? String(rule.time_stop_seconds) : '';
+    setText('rule-editor-title', rule ? 'Edit rule' : 'New rule');
+    setText('rule-editor-id', rule ? 'id ' + rule.id : '');
+  }
+
+  // ruleErrors files the API's errors of list items under their list:
+  // "any_of[1]" under any_of as "term 2: …", "markets[0].no" under markets
+  // as "line 1: …".
+  function ruleErrors(err) {
+    var fields = {};
+    Object.keys(err.fields || {}).forEach(function (k) {
+      var m = /^([a-z_]+)\[(\d+)\](?:\.(.*))?$/.exec(k);
+      if (!m) { fields[k] = err.fields[k]; return; }
+      var n = Number(m[2]) + 1;
+      var what = m[1] === 'markets' ? 'line ' + n + (m[3] ? ' (' + m[3] + ')' : '') : (m[1] === 'sources' || m[1] === 'pairs' ? 'id ' + n : 'term ' + n);
+      if (!fields[m[1]]) { fields[m[1]] = what + ': ' + err.fields[k]; }
+    });
+    var e = new APIError(err.status, { code: err.code, message: err.message, fields: fields });
+    return e;
+  }
+
+  function ruleMatches(r) {
+    var q = function (l) { return l.map(function (t) { return '“' + t + '”'; }).join(', '); };
+    var parts = [];
+    if ((r.all_of || []).length) { parts.push('all of ' + q(r.all_of)); }
+    if ((r.any_of || []).length) { parts.push('any of ' + q(r.any_of)); }
+    if ((r.none_of || []).length) { parts.push('none of ' + q(r.none_of)); }
+    if (r.regex) { parts.push('regex /' + r.regex + '/'); }
+    if ((r.sources || []).length) { parts.push('from ' + r.sources.join(', ')); }
+    return parts.join('; ');
+  }
+
+  function button(label, cls, attrs) {
+    var b = doc.createElement('button');
+    b.type = 'button';
+    b.className = cls;
+    Object.keys(attrs).forEach(function (k) {
+      if (k === 'id') { b.id = attrs[k]; } else { b.dataset[k] = attrs[k]; }
+    });
+    b.textContent = label;
+    return b;
+  }
+
+  // upsertRuleRow shows a saved rule in the rules table.
+  function upsertRuleRow(r) {
+    var tbody = $('#rules-table tbody');
+    if (!tbody) { return; }
+    var tr = byId('rule-' + r.id);
+    var fresh = !tr;
+    if (fresh) {
+      tr = doc.createElement('tr');
+      tr.className = 'rule-row is-new';
+      tr.id = 'rule-' + r.id;
+      tr.dataset.ruleId = r.id;
+    }
+    tr.dataset.rule = JSON.stringify(r);
+    tr.textContent = '';
+    var td = doc.createElement('td');
+    var name = doc.createElement('span');
+    name.className = 'strong';
+    name.dataset.key = 'name';
+    name.textContent = r.name;
+    var mode = doc.createElement('span');
+    mode.className = 'badge';
+    mode.dataset.key = 'mode';
+    mode.textContent = r.mode;
+    td.appendChild(name);
+    td.appendChild(doc.createTextNode(' '));
+    td.appendChild(mode);
+    tr.appendChild(td);
+    var m = cell(ruleMatches(r), 'small');
+    m.dataset.key = 'matches';
+    tr.appendChild(m);
+    var d = cell(r.does || '', 'small');
+    d.dataset.key = 'does';
+    tr.appendChild(d);
+    td = doc.createElement('td');
+    var sw = doc.createElement('input');
+    sw.type = 'checkbox';
+    sw.className = 'switch';
+    sw.setAttribute('role', 'switch');
+    sw.id = 'rule-' + r.id + '-enabled';
+    sw.dataset.action = 'toggle-rule';
+    sw.dataset.ruleId = r.id;
+    sw.setAttribute('aria-label', 'Rule ' + r.name + ' is on');
+    sw.checked = !!r.enabled;
+    td.appendChild(sw);
+    tr.appendChild(td);
+    td = doc.createElement('td');
+    td.className = 'row-actions';
+    td.appendChild(button('Edit', 'btn btn-sm', { action: 'edit-rule', ruleId: r.id, id: 'rule-' + r.id + '-edit' }));
+    td.appendChild(doc.createTextNode(' '));
+    td.appendChild(button('Test', 'btn btn-sm', { action: 'test-rule', ruleId: r.id, id: 'rule-' + r.id + '-test' }));
+    td.appendChild(doc.createTextNode(' '));
+    td.appendChild(button('Delete', 'btn btn-sm btn-danger-ghost', { action: 'delete-rule', ruleId: r.id, ruleName: r.name, id: 'rule-' + r.id + '-delete' }));
+    tr.appendChild(td);
+    var empty = byId('rules-empty');
+    if (empty) { empty.hidden = true; }
+    if (fresh) { tbody.insertBefore(tr, empty || null); }
+    // cardTable labels new rows; a row rebuilt in place needs it again.
+    var heads = $$('#rules-table thead th').map(function (th) { return th.textContent.trim(); });
+    Array.prototype.forEach.call(tr.children, function (c, i) { if (heads[i]) { c.setAttribute('data-label', heads[i]); } });
+  }
+
+  async function submitRuleForm(form) {
+    clearErrors(form);
+    var body;
+    try {
+      body = ruleBody(form);
+    } catch (err) {
+      showErrors(form, err);
+      return;
+    }
+    var id = form.dataset.ruleId;
+    setBusy(form, true);
+    var saved;
+    try {
+      saved = id ? await api('PUT', '/api/v1/news/rules/' + encodeURIComponent(id), body) : await api('POST', '/api/v1/news/rules', body);
+    } catch (err) {
+      setBusy(form, false);
+      showErrors(form, ruleErrors(err));
+      return;
+    }
+    setBusy(form, false);
+    upsertRuleRow(saved);
+    fillRuleForm(saved);
+    toast(id ? 'Rule saved.' : 'Rule created.', 'ok');
+  }
+
+  function ruleOf(id) {
+    var row = byId('rule-' + id);
+    return row ? JSON.parse(row.dataset.rule) : null;
+  }
+
+  // renderRuleTest shows a replay: which headlines would have fired.
+  function renderRuleTest(resp) {
+    var box = byId('rule-test-results');
+    var tbody = $('#rule-test-table tbody');
+    if (!box || !tbody) { return; }
+    var hits = resp.hits || [];
+    var quiet = hits.length - resp.fired;
+    setText('rule-test-title', 'Test of “' + resp.rule.name + '”');
+    setText('rule-test-summary', 'Replayed the latest ' + resp.replayed + ' headline' + (resp.replayed === 1 ? '' : 's') + ': ' +
+      (resp.fired ? resp.fired + ' would have fired' : 'none would have fired') +
+      (quiet > 0 ? ', and ' + quiet + ' more matched inside the cooldown.' : '.') +
+      (resp.fired ? ' ' + resp.rule.does + '.' : ''));
+    tbody.textContent = '';
+    hits.slice().reverse().forEach(function (h) {
+      var tr = doc.createElement('tr');
+      tr.className = 'test-row';
+      tr.dataset.fired = String(h.fired);
+      tr.dataset.headlineId = h.headline.id;
+      tr.appendChild(timeCell(h.headline.received));
+      tr.appendChild(cell(h.headline.source_name || h.headline.source));
+      tr.appendChild(headlineCell(h.headline.title, h.headline.link));
+      var td = doc.createElement('td');
+      var b = doc.createElement('span');
+      b.className = 'badge';
+      b.dataset.state = h.fired ? 'approved' : 'pending';
+      b.textContent = h.fired ? 'Would fire' : 'Cooldown';
+      td.appendChild(b);
+      if (h.reason) {
+        var r = doc.createElement('span');
+        r.className = 'muted small';
+        r.textContent = ' ' + h.reason;
+        td.appendChild(r);
+      }
+      tr.appendChild(td);
+      tr.appendChild(cell(h.fired ? h.outcome + ' up to ' + h.max_price + ' × ' + sizeFmt(h.max_size) : '—', 'small'));
+      tbody.appendChild(tr);
+    });
+    if (!hits.length) {
+      var tr = doc.createElement('tr');
+      tr.className = 'empty-row';
+      var td = doc.createElement('td');
+      td.colSpan = 5;
+      td.textContent = resp.replayed ? 'No headline matched.' : 'There are no headlines to test on yet.';
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    }
+    box.hidden = false;
+  }
+
+  function testSize() {
+    var n = byId('rule-test-n');
+    return n ? Number(n.value) : 50;
+  }
+
+  async function ruleAction(el) {
+    var action = el.dataset.action;
+    var form = byId('rule-form');
+    var err = byId('rules-error');
+    if (err) { err.textContent = ''; }
+    if (action === 'new-rule') {
+      fillRuleForm(null);
+      byId('rule-form-name').focus();
+      return;
+    }
+    if (action === 'test-form-rule') {
+      clearErrors(form);
+      var body;
+      try {
+        body = ruleBody(form);
+      } catch (e) {
+        showErrors(form, e);
+        return;
+      }
+      el.disabled = true;
+      try {
+        renderRuleTest(await api('POST', '/api/v1/news/rules/test', { rule: body, n: testSize() }));
+        byId('rule-test-summary').focus();
+      } catch (e) {
+        showErrors(form, ruleErrors(e));
+      } finally {
+        el.disabled = false;
+      }
+      return;
+    }
+    var id = el.dataset.ruleId;
+    var rule = ruleOf(id);
+    try {
+      if (action === 'edit-rule') {
+        fillRuleForm(rule);
+        byId('rule-editor').scrollIntoView({ block: 'start' });
+        byId('rule-form-name').focus();
+      } else if (action === 'test-rule') {
+        fillRuleForm(rule);
+        renderRuleTest(await api('POST', '/api/v1/news/rules/' + encodeURIComponent(id) + '/test', { n: testSize() }));
+        byId('rule-test-results').scrollIntoView({ block: 'start' });
+      } else if (action === 'toggle-rule') {
+        rule.enabled = el.checked;
+        var saved = await api('PUT', '/api/v1/news/rules/' + encodeURIComponent(id), rule);
+        upsertRuleRow(saved);
+        byId('rule-' + id + '-enabled').focus();
+        if (form.dataset.ruleId === id) { byId('rule-form-enabled').checked = saved.enabled; }
+        toast('“' + saved.name + '” is ' + (saved.enabled ? 'on.' : 'off.'), 'ok');
+      } else if (action === 'delete-rule') {
+        if (!(await confirmAction('Delete this rule?', '“' + el.dataset.ruleName + '” stops matching headlines at once. This cannot be undone.', 'Delete rule'))) { return; }
+        await api('DELETE', '/api/v1/news/rules/' + encodeURIComponent(id));
+        var row = byId('rule-' + id);
+        if (row) { row.remove(); }
+        if (!$('#rules-table tr.rule-row')) { byId('rules-empty').hidden = false; }
+        if (form.dataset.ruleId === id) { fillRuleForm(null); }
+        toast('Rule deleted.', 'ok');
+      }
+    } catch (e) {
+      if (action === 'toggle-rule') { el.checked = !el.checked; }
+      if (err) { err.textContent = e.message; }
+      toast(e.message, 'error');
+    }
+  }
+
+  function headlineCell(title, link) {
+    var td = doc.createElement('td');
+    td.className = 'headline-title';
+    if (link && /^https?:\/\//i.test(link)) {
+      var a = doc.createElement('a');
+      a.href = link;
+      a.rel = 'noopener noreferrer nofollow';
+      a.target = '_blank';
+      a.textContent = title;
+      td.appendChild(a);
+    } else {
+      td.textContent = title;
+    }
+    return td;
+  }
+
+  function headlineRow(h) {
+    var tr = doc.createElement('tr');
+    tr.className = 'headline-row';
+    tr.dataset.headlineId = h.id;
+    tr.appendChild(timeCell(h.received));
+    tr.appendChild(cell(h.source_name || h.source));
+    tr.appendChild(headlineCell(h.title, h.link));
+    if (h.published) {
+      var td = timeCell(h.published);
+      td.className = 'nowrap opt';
+      tr.appendChild(td);
+    } else {
+      tr.appendChild(cell('—', 'nowrap opt'));
+    }
+    return tr;
+  }
+
+  // latencyMS writes microseconds as "1.834 ms".
+  function latencyMS(us) {
+    if (!us || us <= 0) { return '—'; }
+    var frac = String(us % 1000);
+    return group(String(Math.floor(us / 1000))) + '.' + '000'.slice(frac.length) + frac + ' ms';
+  }
+
+  function fireRow(f) {
+    var tr = doc.createElement('tr');
+    tr.className = 'fire-row';
+    tr.appendChild(timeCell(f.at));
+    tr.appendChild(cell(f.rule_name || f.rule_id));
+    if (f.headline_title) {
+      tr.appendChild(headlineCell(f.headline_title, f.headline_link));
+    } else {
+      tr.appendChild(cell('an older headline', 'muted'));
+    }
+    var td = doc.createElement('td');
+    var b = doc.createElement('span');
+    b.className = 'badge badge-fire';
+    b.dataset.action = f.action;
+    b.textContent = f.action;
+    td.appendChild(b);
+    if (f.error) {
+      var e = doc.createElement('span');
+      e.className = 'muted small';
+      e.textContent = ' ' + f.error;
+      td.appendChild(e);
+    }
+    tr.appendChild(td);
+    tr.appendChild(cell(latencyMS(f.latency_micros), 'num'));
+    td = doc.createElement('td');
+    if (f.opportunity_id) {
+      var a = doc.createElement('a');
+      a.href = '/orders?opportunity=' + encodeURIComponent(f.opportunity_id);
+      a.textContent = 'Orders';
+      td.appendChild(a);
+    } else {
+      td.textContent = '—';
+    }
+    tr.appendChild(td);
+    return tr;
+  }
+
+  // fillTable replaces a table's rows, or shows its empty row.
+  function fillTable(id, list, row, emptyText, cols) {
+    var tbody = $('#' + id + ' tbody');
+    if (!tbody) { return; }
+    tbody.textContent = '';
+    list.forEach(function (x) { tbody.appendChild(row(x)); });
+    if (!list.length) {
+      var tr = doc.createElement('tr');
+      tr.className = 'empty-row';
+      var td = doc.createElement('td');
+      td.colSpan = cols;
+      td.textContent = emptyText;
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    }
+  }
+
+  var newsTimer = null;
+  async function refreshNews() {
+    if (doc.hidden) { return; }
+    try {
+      var res = await Promise.all([api('GET', '/api/v1/news/headlines?limit=50'), api('GET', '/api/v1/news/fires?limit=50')]);
+      fillTable('headlines-table', res[0].headlines || [], headlineRow, 'No headlines yet.', 4);
+      fillTable('fires-table', res[1].fires || [], fireRow, 'None of your rules has matched a headline yet.', 6);
+      setText('news-live', 'Updated ' + clock(new Date().toISOString()));
+    } catch (e) {
+      setText('news-live', 'Could not update: ' + e.message);
+    }
+  }
+
+  function hookCurl(url, secret) {
+    return "SECRET='" + secret + "'\n" +
+      "BODY='{\"headlines\":[{\"title\":\"Fed holds rates steady\",\"link\":\"https://example.com/story\"}]}'\n" +
+      'TS=$(date +%s)\n' +
+      'SIG=$(printf \'%s.%s\' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed \'s/^.* //\')\n' +
+      "curl -X POST '" + url + "' \\\n" +
+      '  -H "X-PolyBot-Timestamp: $TS" -H "X-PolyBot-Signature: $SIG" \\\n' +
+      "  -H 'Content-Type: application/json' --data \"$BODY\"";
+  }
+
+  function addHookRow(h) {
+    var tbody = $('#hooks-table tbody');
+    if (!tbody) { return; }
+    var tr = doc.createElement('tr');
+    tr.className = 'hook-row is-new';
+    tr.id = 'hook-' + h.id;
+    tr.dataset.hookId = h.id;
+    tr.appendChild(cell(h.name));
+    var u = cell(location.origin + h.url, 'mono small hook-url');
+    u.dataset.path = h.url;
+    tr.appendChild(u);
+    tr.appendChild(cell(fmtTime(h.created_at)));
+    var td = doc.createElement('td');
+    td.appendChild(button('Delete', 'btn btn-sm btn-danger-ghost', { action: 'delete-hook', hookId: h.id, hookName: h.name, id: 'hook-' + h.id + '-delete' }));
+    tr.appendChild(td);
+    var empty = byId('hooks-empty');
+    if (empty) { empty.hidden = true; }
+    tbody.insertBefore(tr, tbody.firstChild);
+  }
+
+  function addFeedRow(f) {
+    var tbody = $('#feeds-table tbody');
+    if (!tbody) { return; }
+    var tr = doc.createElement('tr');
+    tr.className = 'feed-row is-new';
+    tr.id = 'feed-' + f.id;
+    tr.dataset.feedId = f.id;
+    var td = doc.createElement('td');
+    td.appendChild(doc.createTextNode(f.name));
+    td.appendChild(doc.createElement('br'));
+    var idEl = doc.createElement('span');
+    idEl.className = 'mono small muted';
+    idEl.textContent = f.id;
+    td.appendChild(idEl);
+    tr.appendChild(td);
+    tr.appendChild(cell(f.url, 'mono small feed-url'));
+    tr.appendChild(cell(f.every_seconds + ' s', 'num'));
+    td = doc.createElement('td');
+    td.appendChild(button('Delete', 'btn btn-sm btn-danger-ghost', { action: 'delete-feed', feedId: f.id, feedName: f.name, id: 'feed-' + f.id + '-delete' }));
+    tr.appendChild(td);
+    var empty = byId('feeds-empty');
+    if (empty) { empty.hidden = true; }
+    tbody.insertBefore(tr, tbody.firstChild);
+  }
+
+  async function newsSourceAction(el) {
+    var action = el.dataset.action;
+    if (action === 'copy-hook') {
+      var val = byId('hook-once-secret');
+      val.select();
+      try {
+        await navigator.clipboard.writeText(val.value);
+        toast('Secret copied.', 'ok');
+      } catch (e) {
+        toast('Press Ctrl+C (or ⌘C) to copy the selected secret.');
+      }
+      return;
+    }
+    if (action === 'dismiss-hook') {
+      byId('hook-once-secret').value = '';
+      byId('hook-once-curl').textContent = '';
+      byId('hook-once').hidden = true;
+      return;
+    }
+    var hook = action === 'delete-hook';
+    var id = hook ? el.dataset.hookId : el.dataset.feedId;
+    var name = hook ? el.dataset.hookName : el.dataset.feedName;
+    var ok = await confirmAction(hook ? 'Delete this webhook?' : 'Delete this feed?',
+      hook ? 'Deliveries to “' + name + '” will be refused from now on. This cannot be undone.' : 'PolyBot stops polling “' + name + '”.',
+      hook ? 'Delete webhook' : 'Delete feed');
+    if (!ok) { return; }
+    el.disabled = true;
+    try {
+      await api('DELETE', (hook ? '/api/v1/news/hooks/' : '/api/v1/news/feeds/') + encodeURIComponent(id));
+    } catch (e) {
+      el.disabled = false;
+      toast(e.message, 'error');
+      return;
+    }
+    var row = byId((hook ? 'hook-' : 'feed-') + id);
+    if (row) { row.remove(); }
+    var kind = hook ? 'hook' : 'feed';
+    if (!$('#' + kind + 's-table tr.' + kind + '-row')) { byId(kind + 's-empty').hidden = false; }
+    toast(hook ? 'Webhook deleted.' : 'Feed deleted.', 'ok');
+  }
+
+  function initNews() {
+    $$('.hook-url[data-path]').forEach(function (td) { td.textContent = location.origin + td.dataset.path; });
+    newsTimer = setInterval(refreshNews, 10000);
+    doc.addEventListener('visibilitychange', function () { if (!doc.hidden) { refreshNews(); } });
+  }
+
   // -------------------------------------------------------------- theme
 
   function currentTheme() {
@@ -1708,6 +2280,9 @@
     if (form.classList.contains('key-form')) {
       ev.preventDefault();
       submitKeyForm(form);
+    } else if (form.id === 'rule-form') {
+      ev.preventDefault();
+      submitRuleForm(form);
     } else if (form.dataset.api) {
       ev.preventDefault();
       submitAPIForm(form);
@@ -1743,6 +2318,10 @@
       overlapAction(el);
     } else if (action === 'set-tier' || action === 'set-disabled' || /-pair$/.test(action)) {
       adminAction(el);
+    } else if (/-rule$/.test(action)) {
+      ruleAction(el);
+    } else if (/^(copy|dismiss|delete)-hook$/.test(action) || action === 'delete-feed') {
+      newsSourceAction(el);
     } else if (action === 'revoke-session' || action === 'sign-out-everywhere') {
       sessionAction(el);
     } else if (action === 'chart-range') {
@@ -1767,6 +2346,7 @@
     $$('table.table').forEach(cardTable);
     if (page === 'dashboard') { initDashboard(); }
     if (page === 'onboarding') { initOnboarding(); }
+    if (page === 'news') { initNews(); }
     doc.documentElement.dataset.js = 'ready';
   }
 
