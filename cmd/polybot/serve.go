@@ -123,6 +123,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		TrustedProxies: trusted, Web: ui}
 	scfg.SessionMaxAge = *sessionMaxAge
 	var demoLine string
+	var simNewsHook func(url string) error // sim: point the simulator's news poster at our webhook, once listening
 	if mode != "off" {
 		tr, err := startTrading(ctx, e, mode, &tf, &db, st, box, clock, log)
 		if err != nil {
@@ -131,13 +132,24 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		defer tr.close()
 		scfg.Bots, scfg.Valuer, scfg.Metrics = tr.manager, tr.manager.Valuer(), tr.metrics
 		scfg.CheckCredentials = tr.checkCredentials(st, log)
+		scfg.NewsIntake = tr.news
 		if mode == "sim" {
 			scfg.Sim, scfg.SimulatorKeys = true, tr.simulatorKeys
 			demo, pw, err := ensureDemoUser(ctx, st, tf.demoEmail)
 			if err != nil {
 				return fmt.Errorf("demo user: %w", err)
 			}
+			if tr.sims.news != nil {
+				hookID, secret, err := seedSimNews(ctx, st, box, demo, tr.sims.newsURL)
+				if err != nil {
+					return fmt.Errorf("demo user's news: %w", err)
+				}
+				simNewsHook = func(url string) error { return postSimNews(tr.sims.news, url, hookID, secret) }
+			}
 			if err := tr.manager.Start(ctx, demo); err != nil {
+				return fmt.Errorf("demo user's bot: %w", err)
+			}
+			if err := tr.manager.Reload(ctx, demo); err != nil { // the news rule seeded above, if the bot ran already
 				return fmt.Errorf("demo user's bot: %w", err)
 			}
 			if pw != "" {
@@ -170,6 +182,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if simNewsHook != nil {
+		if err := simNewsHook(url); err != nil {
+			hs.Close()
+			return fmt.Errorf("sim news webhook: %w", err)
+		}
+	}
 	var ms *http.Server
 	if *metricsAddr != "" {
 		mln, err := net.Listen("tcp", *metricsAddr)

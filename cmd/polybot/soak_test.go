@@ -90,11 +90,38 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		}
 		return n
 	}
+	// newsAt is when the demo's news rule had fired on a replayed real
+	// headline and its dry-run trade's first order had gone, with its
+	// latency (the acceptance: within 2 minutes).
+	var newsAt time.Duration
+	var newsLatency int64
+	newsFired := func() bool {
+		_, body := c.do("GET", "/api/v1/news/fires?limit=100", "")
+		var f struct {
+			Fires []polybot.NewsFire `json:"fires"`
+		}
+		if err := json.Unmarshal([]byte(body), &f); err != nil {
+			t.Fatalf("news fires: %v %s", err, body)
+		}
+		for _, x := range f.Fires {
+			if x.Action == "sent" && x.LatencyMicros > 0 && x.OpportunityID != "" {
+				_, orders := c.do("GET", "/api/v1/orders?opportunity="+x.OpportunityID, "")
+				if strings.Contains(orders, `"strategy":"news_arbitrage"`) && strings.Contains(orders, `"mode":"dry_run"`) {
+					newsLatency = x.LatencyMicros
+					return true
+				}
+			}
+		}
+		return false
+	}
 	for began := time.Now(); time.Since(began) < run; time.Sleep(2 * time.Second) {
 		b := bot()
 		polls++
 		if overlapping == 0 && overlapFills() > 0 {
 			overlapping = time.Since(start)
+		}
+		if newsAt == 0 && newsFired() {
+			newsAt = time.Since(start)
 		}
 		if b.State != polybot.BotRunning {
 			t.Fatalf("after %s the demo bot is %s: %q (last error %q; today %+v)",
@@ -118,6 +145,10 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 	if overlapping == 0 || overlapping > 2*time.Minute {
 		t.Fatalf("no dry-run overlapping-arbitrage fill within 2 minutes (first after %s)", overlapping)
 	}
+	if newsAt == 0 || newsAt > 2*time.Minute {
+		t.Fatalf("the demo's news rule made no dry-run trade within 2 minutes (first after %s)", newsAt)
+	}
+	t.Logf("first news trade after %s, headline → first order %d µs", newsAt.Round(time.Second), newsLatency)
 	t.Logf("watched %s: %d polls, always running; fills by minute %v; first overlapping fills after %s", run, polls, fillsBy,
 		overlapping.Round(time.Second))
 

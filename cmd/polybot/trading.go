@@ -89,6 +89,7 @@ type trading struct {
 	metrics *engine.Metrics // the engine's Prometheus collector
 	sims    *sims
 	venues  venueEndpoints
+	news    *newsWiring // feeds and webhooks → the engine's news rules
 	// kalshiBalance is what a generated simulator Kalshi account starts with.
 	kalshiBalance polybot.Decimal
 
@@ -244,15 +245,22 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	fees, facts := venueFees(ctx, ep, reg, log)
 	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
 	met := engine.NewMetrics(0)
+	newsRules, newsFires := engineNewsConfig(st)
 	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs,
 		Universe:   engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
-		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping},
-		Strategy:   det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
+		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews},
+		NewsRules:  newsRules, NewsFires: newsFires,
+		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
 	if err != nil {
 		return nil, err
 	}
 	met.Watch(m)
 	t.manager, t.metrics, t.venues = m, met, ep
+	// News: the store's feeds polled (the simulator's on loopback in sim
+	// mode only) and the users' webhooks, into the engine.
+	if t.news, err = startNews(ctx, g.Go, st, m, mode == "sim", log); err != nil {
+		return nil, fmt.Errorf("news: %w", err)
+	}
 	g.Go(func() error {
 		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("bot manager stopped", "err", err)
