@@ -61,7 +61,9 @@ func BenchmarkNewsHeadlineToOrder(b *testing.B) {
 	obs := slices.Clone(lat.obs)
 	lat.mu.Unlock()
 	slices.Sort(obs)
-	q := func(p float64) float64 { return float64(obs[min(len(obs)-1, int(p*float64(len(obs))))].Microseconds()) / 1000 }
+	q := func(p float64) float64 {
+		return float64(obs[min(len(obs)-1, int(p*float64(len(obs))))].Microseconds()) / 1000
+	}
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 }
