@@ -175,3 +175,31 @@ func TestNewsLagRuleDoesNotTradeWhenBothVenuesHaveMoved(t *testing.T) {
 		t.Fatalf("%d fills when both venues had moved", n)
 	}
 }
+
+// TestATenantsOwnHeadlineReachesOnlyTheirRules: two tenants with the same
+// rule; a headline from A's own webhook trades for A, never for B; a
+// platform headline trades for both.
+func TestATenantsOwnHeadlineReachesOnlyTheirRules(t *testing.T) {
+	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	rule := &polybot.NewsRule{ID: "williams", Name: "Williams: cut", Enabled: true, AllOf: []string{"williams"}, Mode: polybot.NewsDirect,
+		Markets: []polybot.BinaryMarket{{Yes: kY, No: kN}}, Outcome: polybot.No, MaxPrice: d("0.50"), MaxSize: d("5"),
+		Window: time.Minute, TimeStop: time.Hour}
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket, polybot.Kalshi)
+	mod := func(c *polybot.Config) { c.EnableNewsArbitrage, c.EnableSinglePlatformArb = true, false }
+	a, b := r.user(polybot.TierFree, mod), r.user(polybot.TierFree, mod)
+	r.start(Config{Universe: Universe{Pairs: []*polybot.MarketPair{newsPair}}, Strategies: []string{polybot.StrategyNews},
+		NewsRules: func(polybot.TenantTx) ([]*polybot.NewsRule, error) { c := *rule; return []*polybot.NewsRule{&c}, nil }})
+	r.waitRunning(a, b)
+	r.book(kN, []polybot.Level{lv("0.38", "1000")}, []polybot.Level{lv("0.40", "1000")})
+	r.book(kY, []polybot.Level{lv("0.60", "1000")}, []polybot.Level{lv("0.62", "1000")})
+	time.Sleep(50 * time.Millisecond)
+	r.m.TenantHeadline(a, polybot.Headline{ID: "h-a", Title: "Williams: A's private wire", Received: time.Now()})
+	eventually(t, "A trades on its own headline", func() bool { return len(r.fills(a)) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(r.fills(b)); n != 0 {
+		t.Fatalf("B traded %d times on A's private headline", n)
+	}
+	r.m.Headline(polybot.Headline{ID: "h-all", Title: "Williams: on every wire", Received: time.Now()})
+	eventually(t, "both trade on a platform headline", func() bool { return len(r.fills(a)) == 2 && len(r.fills(b)) == 1 })
+}
