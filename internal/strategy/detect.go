@@ -256,8 +256,8 @@ func (d *Detector) Resize(o *polybot.Opportunity, sets polybot.Decimal) (*polybo
 	if o == nil || len(o.Legs) == 0 {
 		return nil, false
 	}
-	if o.Strategy == polybot.StrategyNews {
-		return d.resizeNews(o, sets)
+	if o.Strategy == polybot.StrategyNews || o.Strategy == polybot.StrategyCopy {
+		return d.resizeNews(o, sets) // one directional leg: its fee at the new size
 	}
 	c := *o
 	c.Legs = slices.Clone(o.Legs)

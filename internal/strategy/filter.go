@@ -19,7 +19,7 @@ func Wants(cfg *polybot.Config, features polybot.Features, o *polybot.Opportunit
 			return false
 		}
 	}
-	// A direct news buy has no edge to hold to min_profit_pct: the rule's
-	// max price bounds it.
-	return (o.Direct && o.Strategy == polybot.StrategyNews) || !o.ProfitPct.LessThan(cfg.MinProfitPct)
+	// A direct news buy or a copy has no edge to hold to min_profit_pct:
+	// the rule's max price, or the leader's price and guard, bound it.
+	return (o.Direct && (o.Strategy == polybot.StrategyNews || o.Strategy == polybot.StrategyCopy)) || !o.ProfitPct.LessThan(cfg.MinProfitPct)
 }
