@@ -541,14 +541,19 @@ func testPnLChart(t *testing.T, tb *tab) {
 	tb.waitFor("the whole range again", `document.getElementById('pnl-chart').dataset.range === 'all' && location.search === ''`)
 
 	// Legend: with two series or more, one can be hidden and shown again.
+	// The demo keeps trading (new series appear, the legend is redrawn), so
+	// the series is named, clicked in the same script that finds it, and
+	// followed by its own line, not by a count.
 	if n := eval[int](tb, `document.querySelectorAll('#pnl-legend button[data-strategy]').length`); n >= 2 {
-		lines := eval[int](tb, `document.querySelectorAll('#pnl-chart .chart-lines polyline').length`)
-		tb.clickCSS("#pnl-legend button[data-strategy]")
-		tb.waitFor("a series hidden from the legend", fmt.Sprintf(`document.querySelector('#pnl-legend button[data-strategy]').getAttribute('aria-pressed') === 'false' &&
-			document.querySelectorAll('#pnl-chart .chart-lines polyline').length === %d`, lines-1))
-		tb.clickCSS("#pnl-legend button[data-strategy]")
-		tb.waitFor("the series shown again", fmt.Sprintf(`document.querySelector('#pnl-legend button[data-strategy]').getAttribute('aria-pressed') === 'true' &&
-			document.querySelectorAll('#pnl-chart .chart-lines polyline').length === %d`, lines))
+		key := eval[string](tb, `document.querySelector('#pnl-legend button[data-strategy]').dataset.strategy`)
+		sel := fmt.Sprintf(`#pnl-legend button[data-strategy=%q]`, key)
+		line := fmt.Sprintf(`#pnl-chart .chart-lines polyline[data-strategy=%q]`, key)
+		eval[bool](tb, fmt.Sprintf(`(document.querySelector(%q).click(), true)`, sel))
+		tb.waitFor("a series hidden from the legend", fmt.Sprintf(`document.querySelector(%q).getAttribute('aria-pressed') === 'false' &&
+			!document.querySelector(%q)`, sel, line))
+		eval[bool](tb, fmt.Sprintf(`(document.querySelector(%q).click(), true)`, sel))
+		tb.waitFor("the series shown again", fmt.Sprintf(`document.querySelector(%q).getAttribute('aria-pressed') === 'true' &&
+			!!document.querySelector(%q)`, sel, line))
 	}
 }
 

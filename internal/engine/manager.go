@@ -100,6 +100,12 @@ type Config struct {
 	// NewsFires records what rules did with headlines (the store); nil:
 	// not recorded.
 	NewsFires func(ctx context.Context, f NewsFire) error
+	// Leaders reads followed wallets' trades (copy trading; nil: off), and
+	// Copy is the store's part; CopyEvery is how often each followed wallet
+	// is polled (default 2 s).
+	Leaders   LeaderSource
+	Copy      CopyStore
+	CopyEvery time.Duration
 	// Observer, when set, receives latency measurements (see Metrics).
 	Observer Observer
 }
@@ -107,6 +113,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.Clock == nil {
 		c.Clock = polybot.SystemClock
+	}
+	if c.CopyEvery <= 0 {
+		c.CopyEvery = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -192,6 +201,7 @@ type Manager struct {
 
 	disp  *dispatcher // routing and depth allocation
 	news  *newsDesk   // headlines → news rules → trades, and their exits
+	copy  *copyDesk   // followed wallets → copies and exits
 	paper *paperBook  // the liquidity every dry-run tenant of this process shares
 
 	states                                         [len(stateNames)]atomic.Int64
@@ -227,6 +237,7 @@ func New(cfg Config) (*Manager, error) {
 	m.val = newValuer(m.books, cfg.Fees, cfg.Clock, cfg.Universe)
 	m.disp = newDispatcher(m)
 	m.news = newNewsDesk(m)
+	m.copy = newCopyDesk(m)
 	m.paper = newPaperBook(m.books)
 	for _, p := range polybot.Platforms {
 		m.venueLim[p] = newLimiter(cfg.VenueRate)
@@ -325,8 +336,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.rebuildIndex()
 	var bg sync.WaitGroup
-	bg.Add(4)
+	bg.Add(5)
 	go func() { defer bg.Done(); m.news.run(ctx) }()
+	go func() { defer bg.Done(); m.copy.run(ctx) }()
 	go func() { defer bg.Done(); m.indexer(ctx) }()
 	go func() { defer bg.Done(); m.disp.run(ctx) }()
 	go func() { defer bg.Done(); m.watchHalt(ctx) }()

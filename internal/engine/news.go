@@ -73,6 +73,7 @@ type newsExit struct {
 	until      time.Time
 	attempts   int
 	busy       bool
+	notBefore  time.Time // after a try that sold nothing: the next one not before
 }
 
 // delivery is a headline and whom it is for (NilID: every tenant; a
@@ -218,7 +219,7 @@ func (n *newsDesk) evaluate(ctx context.Context) {
 		if x.size.Sign() <= 0 {
 			continue
 		}
-		if !x.busy {
+		if !x.busy && !now.Before(x.notBefore) {
 			if why := x.due(m, now); why != "" {
 				x.busy = true
 				n.sell(x, why)
@@ -305,6 +306,9 @@ func (n *newsDesk) sell(x *newsExit, why string) {
 			n.mu.Lock()
 			x.size = x.size.Sub(sold)
 			x.attempts++
+			if sold.Sign() <= 0 { // nothing at the bid: back off (250 ms doubling, at most 30 s)
+				x.notBefore = n.m.now().Add(min(250*time.Millisecond<<min(x.attempts, 7), 30*time.Second))
+			}
 			n.mu.Unlock()
 			return nil
 		})
@@ -346,6 +350,12 @@ func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.De
 // exitPosition sells size of inst fill-and-kill at the best bid, as a
 // risk-reducing order, and returns what sold.
 func (r *runner) exitPosition(ctx context.Context, oppID string, inst polybot.Instrument, size polybot.Decimal, attempt int, why string) polybot.Decimal {
+	return r.sellAtBid(ctx, polybot.StrategyNews, oppID, inst, size, attempt, why)
+}
+
+// sellAtBid sells size of inst fill-and-kill at the best bid, a
+// risk-reducing intent of leg ExitLeg+attempt, and returns what sold.
+func (r *runner) sellAtBid(ctx context.Context, strategy, oppID string, inst polybot.Instrument, size polybot.Decimal, attempt int, why string) polybot.Decimal {
 	t, m := r.t, r.m
 	v, ok := m.books.View(inst)
 	if !ok {
@@ -355,19 +365,19 @@ func (r *runner) exitPosition(ctx context.Context, oppID string, inst polybot.In
 	if !has {
 		return polybot.Zero
 	}
-	in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, exitLeg+attempt, 0), OpportunityID: oppID, Strategy: polybot.StrategyNews,
+	in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, exitLeg+attempt, 0), OpportunityID: oppID, Strategy: strategy,
 		Leg: exitLeg + attempt, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: b.Price, Size: size, TIF: polybot.FAK, Reduce: true}
 	err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
 		return polybot.SubmitIntent(tx, in, m.val)
 	})
 	if err != nil {
-		m.log.Warn("news exit refused", "tenant", t.id, "opportunity", oppID, "err", polybot.ErrorMessage(err))
+		m.log.Warn("exit refused", "tenant", t.id, "strategy", strategy, "opportunity", oppID, "err", polybot.ErrorMessage(err))
 		return polybot.Zero
 	}
 	t.c.intents.Add(1)
 	t.publish("intent", in)
 	res := r.send(context.WithoutCancel(ctx), r.ex[inst.Venue], in)
-	m.log.Info("news position exit", "tenant", t.id, "opportunity", oppID, "why", why, "sold", res.filled.String(), "of", size.String())
+	m.log.Info("position exit", "tenant", t.id, "strategy", strategy, "opportunity", oppID, "why", why, "sold", res.filled.String(), "of", size.String())
 	if res.unknown {
 		return size // reconciliation settles what the venue reports
 	}
@@ -425,6 +435,9 @@ func (m *Manager) crossBooks(p *polybot.MarketPair) strategy.CrossBooks {
 // headline's receipt for the latency. It reports whether a grant went to
 // the tenant's mailbox.
 func (d *dispatcher) offerOne(t *tenant, o *polybot.Opportunity, at time.Time, h *polybot.Headline) bool {
+	if h == nil {
+		h = &polybot.Headline{}
+	}
 	d.m.opps.Add(1)
 	d.m.ring.add(o)
 	d.mu.Lock()

@@ -23,6 +23,7 @@ type snapshot struct {
 	disabled bool   // the account is disabled
 	secrets  uint64 // a hash of the stored secrets' metadata
 	rules    []*polybot.NewsRule
+	leaders  []*polybot.Leader
 	loadedAt time.Time
 }
 
@@ -152,6 +153,11 @@ func (t *tenant) load(ctx context.Context) (*snapshot, error) {
 		s.secrets = h.Sum64()
 		if f := t.m.cfg.NewsRules; f != nil {
 			if s.rules, err = f(tx); err != nil {
+				return err
+			}
+		}
+		if f := t.m.cfg.Copy.Leaders; f != nil {
+			if s.leaders, err = f(tx); err != nil {
 				return err
 			}
 		}
