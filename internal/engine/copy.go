@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/strategy"
 )
 
@@ -75,7 +76,8 @@ type follower struct {
 type walletPoll struct {
 	next     time.Time
 	failures int
-	seen     map[string]bool // trade keys handed out (bounded by the poll window)
+	seen     map[string]bool            // trade keys applied to held
+	held     map[string]polybot.Decimal // token → the leader's shares, from the trades seen
 }
 
 // copyDesk polls followed wallets; its loop runs on its own goroutine.
@@ -85,10 +87,11 @@ type copyDesk struct {
 	wallets map[string]*walletPoll
 	follows map[string]*follower // tenant/leader id → follower
 	polls   int64                // Data API reads (tests: shared polling)
+	subs    map[instKey]*marketdata.Subscription
 }
 
 func newCopyDesk(m *Manager) *copyDesk {
-	return &copyDesk{m: m, wallets: map[string]*walletPoll{}, follows: map[string]*follower{}}
+	return &copyDesk{m: m, wallets: map[string]*walletPoll{}, follows: map[string]*follower{}, subs: map[instKey]*marketdata.Subscription{}}
 }
 
 func (c *copyDesk) run(ctx context.Context) {
@@ -99,6 +102,13 @@ func (c *copyDesk) run(ctx context.Context) {
 	every := m.cfg.CopyEvery
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	defer func() {
+		c.mu.Lock()
+		for _, s := range c.subs {
+			_ = s.Close()
+		}
+		c.mu.Unlock()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,7 +156,7 @@ func (c *copyDesk) pollAll(ctx context.Context) {
 	for wallet, fs := range byWallet {
 		w := c.wallets[wallet]
 		if w == nil {
-			w = &walletPoll{seen: map[string]bool{}}
+			w = &walletPoll{seen: map[string]bool{}, held: map[string]polybot.Decimal{}}
 			c.wallets[wallet] = w
 		}
 		if now.Before(w.next) {
@@ -183,20 +193,75 @@ func (c *copyDesk) pollAll(ctx context.Context) {
 		for i := range trades {
 			tr := trades[i]
 			tr.Wallet = wallet
+			before := w.held[tr.Instrument.Token]
+			if !w.seen[tr.Key()] { // the leader's position, as its trades show it
+				if len(w.seen) > 100_000 {
+					clear(w.seen)
+				}
+				w.seen[tr.Key()] = true
+				switch {
+				case tr.Redeem:
+					w.held[tr.Instrument.Token] = polybot.Zero
+				case tr.Side == polybot.Sell:
+					w.held[tr.Instrument.Token] = before.Sub(tr.Size).Max(polybot.Zero)
+				default:
+					w.held[tr.Instrument.Token] = before.Add(tr.Size)
+				}
+			}
 			for _, f := range fs {
 				if !f.loaded || tr.Time.Before(f.cursor) || (tr.Time.Equal(f.cursor) && tr.Key() <= f.key) {
 					continue // decided before (the cursor is persisted)
 				}
-				c.decide(ctx, f, &tr)
+				c.decide(ctx, f, &tr, before)
 			}
 		}
 	}
 }
 
+// bookOf is the hub's view of a leader's token, subscribing to it the
+// first time (a leader trades markets the universe may not watch) and
+// waiting up to copyBookWait for its first book.
+func (c *copyDesk) bookOf(ctx context.Context, inst polybot.Instrument) *marketdata.View {
+	m := c.m
+	if v, ok := m.books.View(inst); ok {
+		return v
+	}
+	hub := m.cfg.Hubs[inst.Venue]
+	if hub == nil {
+		return nil
+	}
+	c.mu.Lock()
+	if c.subs[keyOf(inst)] == nil {
+		sub, err := hub.Subscribe(ctx, inst)
+		if err != nil {
+			c.mu.Unlock()
+			m.log.Warn("subscribing to a leader's token", "instrument", inst.Key(), "err", err)
+			return nil
+		}
+		c.subs[keyOf(inst)] = sub
+	}
+	c.mu.Unlock()
+	for deadline := time.Now().Add(copyBookWait); time.Now().Before(deadline); {
+		if v, ok := m.books.View(inst); ok {
+			return v
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// copyBookWait bounds the wait for a newly subscribed token's first book.
+const copyBookWait = 3 * time.Second
+
 // decide runs one follower's decision on its runner, records it and moves
 // the cursor.
-func (c *copyDesk) decide(ctx context.Context, f *follower, tr *polybot.LeaderTrade) {
+func (c *copyDesk) decide(ctx context.Context, f *follower, tr *polybot.LeaderTrade, leaderHeld polybot.Decimal) {
 	m := c.m
+	view := c.bookOf(ctx, tr.Instrument)
 	l := f.leader
 	rec := CopyRecord{LeaderID: l.ID, Trade: *tr, At: m.now()}
 	err := f.t.do(ctx, func(ctx context.Context, r *runner) error {
@@ -214,7 +279,10 @@ func (c *copyDesk) decide(ctx context.Context, f *follower, tr *polybot.LeaderTr
 		if err != nil {
 			return err
 		}
-		view, _ := m.books.View(tr.Instrument)
+		st.LeaderHeld = leaderHeld
+		if v, ok := m.books.View(tr.Instrument); ok {
+			view = v // the newest
+		}
 		d := m.cfg.Strategy.Copy(l, tr, view, st)
 		switch {
 		case d.Buy != nil:
