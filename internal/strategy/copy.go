@@ -38,12 +38,12 @@ import (
 // the leader's own position in the token before the trade (zero:
 // unknown).
 type CopyState struct {
-	Now          time.Time
-	Balance      polybot.Decimal
-	HeldShares   polybot.Decimal
-	MarketSpent  polybot.Decimal
-	DaySpent     polybot.Decimal
-	LeaderHeld   polybot.Decimal
+	Now         time.Time
+	Balance     polybot.Decimal
+	HeldShares  polybot.Decimal
+	MarketSpent polybot.Decimal
+	DaySpent    polybot.Decimal
+	LeaderHeld  polybot.Decimal
 }
 
 // CopyDecision is a decision on one leader trade: a buy (Buy set), a sell
