@@ -124,3 +124,55 @@ func equalLevels(a, b []polybot.Level) bool {
 	}
 	return true
 }
+
+func TestTheRealLeaderReplaysItsTenRecordedBuysThroughItsMarketsBooks(t *testing.T) {
+	l, m, books, err := sim.RealLeader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sim.New(sim.Config{Markets: []sim.Market{m}, Leaders: []sim.LeaderConfig{l}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range books {
+		if err := s.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ducks := m.Tokens[1]
+	before := s.Engine().Depth(ducks, 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urls, err := s.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ten trades", func() bool { return len(s.LeaderTrades(l.Address)) == 10 })
+	rows, err := pm.NewClient(urls.ClientConfig(pm.ChainPolygon)).WalletActivity(ctx, pm.WalletActivityQuery{User: l.Address, Ascending: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Oldest first, as recorded: the Oilers buy, then the nine Ducks buys.
+	if len(rows) != 10 || rows[0].Asset != m.Tokens[0] || rows[0].TransactionHash != l.Trades[9].TxHash || rows[9].TransactionHash != l.Trades[0].TxHash {
+		t.Fatalf("replayed activity %+v", rows)
+	}
+	after := s.Engine().Depth(ducks, 20)
+	sum := func(ls []polybot.Level) polybot.Decimal {
+		total := polybot.Zero
+		for _, x := range ls {
+			total = total.Add(x.Size)
+		}
+		return total
+	}
+	// The nine Ducks buys (8420.718728 shares) take asks at or below their
+	// prices; the recorded prices are not in order, so an early buy at
+	// 0.80 takes the 0.76 level a later buy at 0.767161 wanted: the book
+	// moved up, and less than the whole size found asks.
+	took := sum(before.Asks).Sub(sum(after.Asks))
+	if took.Sign() <= 0 || took.GreaterThan(polybot.MustDecimal("8420.718728")) {
+		t.Errorf("the leader took %s shares of Ducks asks", took)
+	}
+	if !after.Asks[0].Price.GreaterThan(before.Asks[0].Price) {
+		t.Errorf("best Ducks ask %s before, %s after: the buys did not move it", before.Asks[0].Price, after.Asks[0].Price)
+	}
+}
