@@ -44,6 +44,7 @@ type simFlags struct {
 	newsAddr           string
 	newsWebhook        string
 	newsWebhookSecret  string
+	leaders            string
 }
 
 type multiFlag []string
@@ -67,6 +68,7 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.pmFeeExponent, "polymarket-fee-exponent", 1, "fee schedule exponent of those markets")
 	fs.StringVar(&f.events, "events", "fed-jul2026,cpi-jul2026", `multi-outcome events the simulators serve and replay (paced by --speed and --loop), a comma-separated list of: "fed-jul2026" (the real five-outcome Fed July 2026 decision, Polymarket US), "cpi-jul2026" (the real CPI July 2026 threshold ladder, Polymarket US), "demo" (a SYNTHETIC, made-up four-outcome Fed-decision-like event on each venue whose prices now and then sum below $1); or "none"`)
 	fs.StringVar(&f.news, "news", "auto", `headlines the news feed replays in step with the market replay (same --speed and --loop, anchored at the recording's first row): "auto" (the built-in real headlines of 17-21 Nov 2025 when --replay is fed, else none), "fed" (those headlines), a .jsonl headlines file (one {"published","title","link","source","source_note"} a line), or "none"`)
+	fs.StringVar(&f.leaders, "leaders", "real", `leader wallets whose trades the Polymarket simulator plays (Data API /trades and /activity, taking liquidity from the books), in step with the replay (--speed): "real" (a real recorded wallet's ten trades in one NHL market, with that market listed and books made up around the recorded prices), or "none"`)
 	fs.StringVar(&f.newsAddr, "news-addr", "127.0.0.1:0", "news feed listen address (127.0.0.1:0 picks a free port; the RSS URL is printed)")
 	fs.StringVar(&f.newsWebhook, "news-webhook", "", "also POST each headline as it appears to this URL, signed (X-PolyBot-Timestamp, X-PolyBot-Signature: hex HMAC-SHA256 of timestamp.body)")
 	fs.StringVar(&f.newsWebhookSecret, "news-webhook-secret-file", "", "file holding the --news-webhook signing secret")
@@ -126,6 +128,7 @@ type sims struct {
 	news      *simnews.Server
 	newsURL   string
 	headlines int
+	leaders   []string // one line a leader wallet
 	closeAll  func()
 }
 
@@ -231,8 +234,29 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		kCfg.Synthetic = &kalshisim.SyntheticConfig{Markets: f.synthMarkets, UpdatesPerSecond: f.synthRate, Seed: 1}
 	}
 
+	var leaderBooks []polybot.BookEvent
+	switch f.leaders {
+	case "none":
+	case "real", "":
+		l, m, books, err := pmsim.RealLeader()
+		if err != nil {
+			return nil, fmt.Errorf("--leaders real: %w", err)
+		}
+		pmCfg.Markets = append(pmCfg.Markets, m)
+		pmCfg.Leaders = append(pmCfg.Leaders, l)
+		pmCfg.LeaderSpeed = f.speed
+		leaderBooks = books
+		s.leaders = append(s.leaders, fmt.Sprintf("%s trades=%d market=%s", l.Address, len(l.Trades), m.Slug))
+	default:
+		return nil, usageError(fmt.Sprintf("--leaders %q: want real or none", f.leaders))
+	}
 	if s.pm, err = pmsim.New(pmCfg); err != nil {
 		return nil, err
+	}
+	for _, ev := range leaderBooks {
+		if err := s.pm.Apply(ev); err != nil {
+			return nil, fmt.Errorf("--leaders: %w", err)
+		}
 	}
 	if s.kalshi, err = kalshisim.New(kCfg); err != nil {
 		return nil, err
@@ -339,6 +363,9 @@ func (s *sims) print(w io.Writer) {
 	}
 	if s.newsURL != "" {
 		fmt.Fprintf(w, "news rss=%s headlines=%d\n", s.newsURL, s.headlines)
+	}
+	for _, l := range s.leaders {
+		fmt.Fprintf(w, "leader polymarket=%s\n", l)
 	}
 }
 

@@ -90,6 +90,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /gamma/events/slug/{slug}", s.gammaEventOne)
 	h("GET /data-api/positions", s.dataPositions)
 	h("GET /data-api/trades", s.dataTrades)
+	h("GET /data-api/activity", s.dataActivity)
 	// The simulator's own routes (no faults).
 	mux.HandleFunc("GET "+AdminPath+"/submissions", s.submissionsHandler)
 	// WebSocket channels (no REST faults).
@@ -932,50 +933,9 @@ func (s *Server) dataPositions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) dataTrades(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.walletParam(r)
-	if err != nil {
-		return err
-	}
-	out := []map[string]any{}
-	if a == nil {
-		return writeJSON(w, out)
-	}
-	q := r.URL.Query()
-	s.mu.Lock()
-	for i := len(s.trades) - 1; i >= 0; i-- {
-		t := s.trades[i]
-		side := t.j.Side
-		switch a {
-		case t.taker:
-		case t.maker:
-			side = t.makerSide.String()
-		default:
-			continue
-		}
-		if q.Get("market") != "" && !strings.EqualFold(q.Get("market"), t.j.Market) {
-			continue
-		}
-		m := s.markets[t.j.AssetID]
-		idx := 0
-		if m != nil && m.Tokens[1] == t.j.AssetID {
-			idx = 1
-		}
-		out = append(out, map[string]any{
-			"proxyWallet": a.addr.String(), "side": side, "asset": t.j.AssetID, "conditionId": t.j.Market,
-			"size": json.Number(t.j.Size), "price": json.Number(t.j.Price), "timestamp": t.at.Unix(),
-			"title": m.Question, "slug": m.Slug, "outcome": t.j.Outcome, "outcomeIndex": idx,
-			"transactionHash": t.j.TransactionHash,
-		})
-	}
-	s.mu.Unlock()
-	off, _ := strconv.Atoi(q.Get("offset"))
-	out = out[min(max(off, 0), len(out)):]
-	lim, _ := strconv.Atoi(q.Get("limit"))
-	if lim <= 0 {
-		lim = 100
-	}
-	if lim < len(out) {
-		out = out[:lim]
-	}
-	return writeJSON(w, out)
+	return s.dataRows(w, r, false)
+}
+
+func (s *Server) dataActivity(w http.ResponseWriter, r *http.Request) error {
+	return s.dataRows(w, r, true)
 }

@@ -16,6 +16,9 @@
 // negRisk events on Gamma /events, their markets listed like any other, and
 // their books replayed the same way.
 // Balances and positions are kept per wallet; fills go to the user channel.
+// Leader wallets (Config.Leaders, AddLeaderTrade) play copy trading's
+// leaders: their trades appear on the Data API's /trades and /activity and
+// take liquidity from the books as immediate-or-cancel orders.
 // Faults (latency, 5xx, 429, dropped WebSockets, a timeout after an order was
 // accepted) are set per test through Faults.
 //
@@ -107,6 +110,11 @@ type Config struct {
 	Events     []*replay.EventRecording
 	EventSpeed float64
 	EventLoop  bool
+	// Leaders are wallets whose trades are replayed from Start (see
+	// LeaderConfig, AddLeaderTrade), paced by LeaderSpeed (1: as recorded,
+	// 60: a minute a second, ≤ 0: all at once).
+	Leaders     []LeaderConfig
+	LeaderSpeed float64
 	// Faults is the initial fault plan (more can be set at run time).
 	Faults FaultConfig
 	// AuthMaxSkew bounds how far an auth timestamp may be from the clock
@@ -159,6 +167,8 @@ type Server struct {
 	lastTrade map[string]polybot.Decimal
 	conns     map[*wsConn]struct{}
 	subs      []Submission // every signed order received, oldest first
+	// leaderTrades: leader address → its played trades, oldest first.
+	leaderTrades map[string][]*leaderRec
 
 	httpSrv *http.Server
 	urls    URLs
@@ -241,6 +251,8 @@ func New(cfg Config) (*Server, error) {
 		mirror:    map[string]*marketdata.Book{},
 		lastTrade: map[string]polybot.Decimal{},
 		conns:     map[*wsConn]struct{}{},
+
+		leaderTrades: map[string][]*leaderRec{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	if cfg.Seed != "" {
@@ -322,6 +334,9 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 				s.log.Warn("feed stopped", "err", err)
 			}
 		}()
+	}
+	for _, l := range s.cfg.Leaders {
+		go s.playLeader(ctx, l, s.cfg.LeaderSpeed)
 	}
 	if d := s.cfg.Faults.DropWebSocketsEvery; d > 0 {
 		go func() {
