@@ -77,6 +77,9 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth Polymarket REST call with 429 and Retry-After")
 }
 
+// leaderLoop is the pause between cycles of a looping leader replay.
+const leaderLoop = 20 * time.Second
+
 // namedEvents are the recordings --events names, each a list of
 // EventRecordings (one per venue the event is on).
 var namedEvents = map[string]func() []*replay.EventRecording{
@@ -243,8 +246,12 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 			return nil, fmt.Errorf("--leaders real: %w", err)
 		}
 		pmCfg.Markets = append(pmCfg.Markets, m)
+		l.Books = books
 		pmCfg.Leaders = append(pmCfg.Leaders, l)
 		pmCfg.LeaderSpeed = f.speed
+		if f.loop {
+			pmCfg.LeaderLoop = leaderLoop // the wallet trades again every half minute or so, as a live one would
+		}
 		leaderBooks = books
 		s.leaders = append(s.leaders, fmt.Sprintf("%s trades=%d market=%s", l.Address, len(l.Trades), m.Slug))
 	default:

@@ -23,6 +23,10 @@ type LeaderConfig struct {
 	// by Config.LeaderSpeed), each restamped with the simulator's clock
 	// when it is played.
 	Trades []polybot.LeaderTrade
+	// Books, when set, are applied before every cycle of a looping replay
+	// (Config.LeaderLoop): the leader's market as it was before its trades
+	// took liquidity.
+	Books []polybot.BookEvent
 }
 
 // leaderRec is one played leader trade.
@@ -105,32 +109,55 @@ func (s *Server) LeaderTrades(addr string) []polybot.LeaderTrade {
 }
 
 // playLeader replays a configured leader's trades, paced by speed (1: as
-// they were spaced; ≤ 0: all at once).
+// they were spaced; ≤ 0: all at once); with Config.LeaderLoop, again and
+// again, that long after each cycle ends, its books set back first and
+// every transaction hash of cycle N > 0 suffixed "-cN" (a new trade to a
+// follower's de-duplication, as on a live wallet).
 func (s *Server) playLeader(ctx context.Context, l LeaderConfig, speed float64) {
 	trades := slices.Clone(l.Trades)
 	slices.SortStableFunc(trades, func(a, b polybot.LeaderTrade) int { return a.Time.Compare(b.Time) })
 	if len(trades) == 0 {
 		return
 	}
-	first, start := trades[0].Time, time.Now()
-	for _, t := range trades {
-		if speed > 0 {
-			due := start.Add(time.Duration(float64(t.Time.Sub(first)) / speed))
-			timer := time.NewTimer(time.Until(due))
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			case <-timer.C:
+	for cycle := 0; ; cycle++ {
+		if cycle > 0 {
+			for _, ev := range l.Books {
+				if err := s.Apply(ev); err != nil {
+					s.log.Warn("leader book reset", "leader", l.Address, "err", err)
+				}
 			}
 		}
-		if ctx.Err() != nil {
+		first, start := trades[0].Time, time.Now()
+		for _, t := range trades {
+			if speed > 0 {
+				due := start.Add(time.Duration(float64(t.Time.Sub(first)) / speed))
+				timer := time.NewTimer(time.Until(due))
+				select {
+				case <-ctx.Done():
+					timer.Stop()
+					return
+				case <-timer.C:
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			t.Wallet = l.Address
+			t.Time = s.cfg.Now()
+			if cycle > 0 && t.TxHash != "" {
+				t.TxHash += "-c" + strconv.Itoa(cycle)
+			}
+			if err := s.AddLeaderTrade(t); err != nil {
+				s.log.Warn("leader trade refused", "leader", l.Address, "tx", t.TxHash, "err", err)
+			}
+		}
+		if s.cfg.LeaderLoop <= 0 {
 			return
 		}
-		t.Wallet = l.Address
-		t.Time = s.cfg.Now()
-		if err := s.AddLeaderTrade(t); err != nil {
-			s.log.Warn("leader trade refused", "leader", l.Address, "tx", t.TxHash, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.LeaderLoop):
 		}
 	}
 }

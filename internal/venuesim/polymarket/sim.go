@@ -115,6 +115,9 @@ type Config struct {
 	// 60: a minute a second, ≤ 0: all at once).
 	Leaders     []LeaderConfig
 	LeaderSpeed float64
+	// LeaderLoop, when positive, replays the leaders' trades again that
+	// long after each cycle (see playLeader).
+	LeaderLoop time.Duration
 	// Faults is the initial fault plan (more can be set at run time).
 	Faults FaultConfig
 	// AuthMaxSkew bounds how far an auth timestamp may be from the clock
