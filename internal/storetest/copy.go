@@ -22,7 +22,9 @@ const (
 var sharedWallet = "0x" + strings.Repeat("ab", 20)
 
 // ownWallet is tenant tag's own wallet: 0x6161… for a, 0x6262… for b.
-func ownWallet(tag string) string { return "0x" + strings.Repeat(hex.EncodeToString([]byte(tag[:1])), 20) }
+func ownWallet(tag string) string {
+	return "0x" + strings.Repeat(hex.EncodeToString([]byte(tag[:1])), 20)
+}
 
 func ownLeaderID(tag string) string { return "leader-" + tag }
 
@@ -126,7 +128,10 @@ func copyIsolationCases() []isoCase {
 				return err
 			}},
 		{method: "Leader", does: "of B's own id is not found", read: true, want: polybot.ENOTFOUND,
-			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error { _, err := tx.Leader("leader-b"); return err }},
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				_, err := tx.Leader("leader-b")
+				return err
+			}},
 		{method: "PutLeader", does: "with UserID B, B's own id and B's own wallet stores it for A",
 			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
 				l := leader("leader-b", ownWallet("b"), "planted")
@@ -217,7 +222,10 @@ func copyIsolationCases() []isoCase {
 				return err
 			}},
 		{method: "CopyPnL", does: "of B's own leader is not found", read: true, want: polybot.ENOTFOUND,
-			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error { _, err := tx.CopyPnL("leader-b"); return err }},
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				_, err := tx.CopyPnL("leader-b")
+				return err
+			}},
 		{method: "CopyPnL", does: "of the id A and B share sums A's fills only (none)", read: true,
 			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
 				p, err := tx.CopyPnL(sharedLeaderID)
@@ -387,7 +395,9 @@ func testCopy(t *testing.T, open Opener) {
 		if _, ok := polybot.ErrorFields(err)["leaders"]; !ok {
 			t.Errorf("cap fields %v, want leaders named", polybot.ErrorFields(err))
 		}
-		e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.PutLeader(leader("l01", fmt.Sprintf("0x%040x", 1), "edited")) })
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			return tx.PutLeader(leader("l01", fmt.Sprintf("0x%040x", 1), "edited"))
+		})
 	})
 
 	t.Run("the cursor round-trips, only moves forward, and resets with the address", func(t *testing.T) {
