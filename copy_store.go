@@ -267,3 +267,34 @@ func CheckLeaderCursor(leaderID string, at time.Time, lastKey string) error {
 	v.checkText("last_key", lastKey, maxTradeKey)
 	return v.Err()
 }
+
+// Describe says a leader's sizing and guards in words, for lists: "2× the
+// leader's notional; at most $50.00 a trade; buys only within 2¢ of the
+// leader's fill; trades older than 60 s ignored".
+func (l *Leader) Describe() string {
+	var parts []string
+	switch l.Mode {
+	case CopyProportional:
+		parts = append(parts, contracts(l.Multiplier)+"× the leader's notional")
+	case CopyFixed:
+		parts = append(parts, FormatUSD(l.FixedUSD)+" a trade")
+	case CopyBalancePct:
+		parts = append(parts, contracts(l.BalancePct)+"% of your balance a trade")
+	}
+	for _, c := range []struct {
+		d    Decimal
+		what string
+	}{{l.MaxTradeUSD, " a trade"}, {l.MaxMarketUSD, " a market"}, {l.MaxDayUSD, " a day"}} {
+		if c.d.Sign() > 0 {
+			parts = append(parts, "at most "+FormatUSD(c.d)+c.what)
+		}
+	}
+	if l.MinLeaderUSD.Sign() > 0 {
+		parts = append(parts, "leader trades under "+FormatUSD(l.MinLeaderUSD)+" ignored")
+	}
+	parts = append(parts, "buys only within "+contracts(l.PriceGuard.MulInt(100))+"¢ of the leader's fill")
+	if l.MaxAge > 0 {
+		parts = append(parts, "trades older than "+humanDuration(l.MaxAge)+" ignored")
+	}
+	return strings.Join(parts, "; ")
+}

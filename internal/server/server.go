@@ -252,6 +252,13 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/news/hooks", s.handleCreateNewsHook, user},
 		{"DELETE /api/v1/news/hooks/{id}", s.handleDeleteNewsHook, user},
 		{"POST /api/v1/news/hooks/{id}", s.handleNewsHookDelivery, public},
+		{"GET /api/v1/copy/leaders", s.handleLeaders, user},
+		{"POST /api/v1/copy/leaders", s.handleCreateLeader, user},
+		{"GET /api/v1/copy/leaders/{id}", s.handleLeader, user},
+		{"PUT /api/v1/copy/leaders/{id}", s.handlePutLeader, user},
+		{"DELETE /api/v1/copy/leaders/{id}", s.handleDeleteLeader, user},
+		{"GET /api/v1/copy/leaders/{id}/copies", s.handleLeaderCopies, user},
+		{"GET /api/v1/copy/leaders/{id}/pnl", s.handleLeaderPnL, user},
 
 		{"GET /api/v1/admin/users", s.handleAdminUsers, admin},
 		{"PUT /api/v1/admin/users/{id}/tier", s.handleAdminSetTier, admin},
