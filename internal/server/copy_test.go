@@ -231,7 +231,9 @@ func TestCopyAPIPostgres(t *testing.T) { testCopyAPI(t, openPostgres) }
 func TestCopyLeaderCapRefusesOneMore(t *testing.T) {
 	env := newEnv(t, nil)
 	a := env.client().signup("copy-cap@example.com")
-	addr := func(i int) string { return "0x" + strings.Repeat("0", 38) + string("0123456789abcdef"[i/16]) + string("0123456789abcdef"[i%16]) }
+	addr := func(i int) string {
+		return "0x" + strings.Repeat("0", 38) + string("0123456789abcdef"[i/16]) + string("0123456789abcdef"[i%16])
+	}
 	for i := range polybot.MaxLeaders {
 		expectStatus(t, a.do("PUT", "/api/v1/copy/leaders/l"+addr(i)[40:], leaderJSON(func(m map[string]any) { m["address"] = addr(i) })), 201)
 	}
