@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/web"
 )
 
 // Copy trading's API: a user's leaders (the wallets the bot follows, with
@@ -224,4 +225,54 @@ func (s *Server) handleLeaderPnL(w http.ResponseWriter, r *http.Request, id *ide
 		return err
 	}
 	return writeJSON(w, http.StatusOK, p)
+}
+
+// copyPageRecords is how many records of each leader the page shows.
+const copyPageRecords = 20
+
+// pageCopy is the Copy trading page: the leaders with their sizing and
+// P&L, the editor, and each leader's recent trades with what we did.
+func (s *Server) pageCopy(w http.ResponseWriter, r *http.Request, id *identity) error {
+	var p *polybot.Profile
+	var c *polybot.Config
+	d := web.CopyData{Max: polybot.MaxLeaders}
+	err := s.cfg.Store.TenantView(r.Context(), id.tenant(), func(tx polybot.TenantTx) error {
+		var err error
+		if p, err = tx.Profile(); err != nil {
+			return err
+		}
+		if c, err = tx.Config(); err != nil {
+			return err
+		}
+		ls, err := tx.Leaders()
+		if err != nil {
+			return err
+		}
+		for _, l := range ls {
+			j, err := json.Marshal(viewLeader(l))
+			if err != nil {
+				return polybot.Internal(err)
+			}
+			pnl, err := tx.CopyPnL(l.ID)
+			if err != nil {
+				return err
+			}
+			rs, err := tx.CopyRecords(l.ID, copyPageRecords)
+			if err != nil {
+				return err
+			}
+			row := web.LeaderRow{ID: l.ID, Label: l.Label, Address: l.Address, Enabled: l.Enabled, Sizing: l.Describe(),
+				JSON: string(j), PnL: pnl.Modes, Open: pnl.Open}
+			for _, x := range rs {
+				row.Copies = append(row.Copies, web.NewCopyRow(x))
+			}
+			d.Leaders = append(d.Leaders, row)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.Enabled = c.EnableCopyTrading
+	return s.render(w, r, id, p, "copy", "Copy trading", d)
 }

@@ -59,7 +59,6 @@ func testCopyAPI(t *testing.T, open storeOpener) {
 			m["id"], m["address"] = "fixed", "0x"+strings.Repeat("cd", 20)
 		}), 409, "id", ""},
 		{"the same wallet again is a conflict naming address", "POST", "/api/v1/copy/leaders", leaderJSON(func(m map[string]any) {
-			m["address"] = strings.ToUpper(whale[2:4]) + whale[4:]
 			m["address"] = "0x" + strings.ToUpper(whale[2:])
 		}), 409, "address", ""},
 		{"read it, with its sizing in words", "GET", "/api/v1/copy/leaders/fixed", nil, 200, "", `"sizing":"$12.50 a trade; at most $25.00 a trade; at most $100.00 a day`},
@@ -242,4 +241,60 @@ func TestCopyLeaderCapRefusesOneMore(t *testing.T) {
 		{"the 21st leader by PUT", "PUT", "/api/v1/copy/leaders/one-more", leaderJSON(func(m map[string]any) { m["address"] = addr(201) }), 403, "leaders", ""},
 		{"editing one at the cap", "PUT", "/api/v1/copy/leaders/l00", leaderJSON(func(m map[string]any) { m["address"], m["label"] = addr(0), "edited" }), 200, "", `"label":"edited"`},
 	})
+}
+
+// The Copy trading page shows the user's leaders (label, shortened
+// address with a copy button, switch, sizing in words, P&L), the editor
+// with every field, and each leader's recent trades with what we did and
+// why; nothing of another user's; the navigation links to it.
+func TestCopyPageShowsLeadersPnLAndCopies(t *testing.T) {
+	env := newWebEnv(t, nil)
+	a := env.client().signup("copy-page-a@example.com")
+	b := env.client().signup("copy-page-b@example.com")
+	expectStatus(t, a.do("PUT", "/api/v1/copy/leaders/whale", leaderJSON(nil)), 201)
+	expectStatus(t, b.do("PUT", "/api/v1/copy/leaders/b-secret", leaderJSON(func(m map[string]any) { m["label"] = "B's private whale" })), 201)
+	inst := polybot.Instrument{Venue: polybot.Polymarket, Market: "0xcond", Token: "4242", Outcome: polybot.Yes}
+	opp := polybot.CopyOpportunityID("whale", "0xfeed/4242")
+	if err := env.Store.Tenant(context.Background(), a.user.ID, func(tx polybot.TenantTx) error {
+		now := tx.Now()
+		for _, c := range []*polybot.CopyRecord{
+			{LeaderID: "whale", TradeKey: "0xfeed/4242", LeaderSide: polybot.Buy, LeaderPrice: polybot.MustDecimal("0.4"),
+				LeaderSize: polybot.MustDecimal("500"), LeaderTime: now.Add(-2 * time.Second), Instrument: inst, Title: "Will it rain in Paris?",
+				Action: polybot.CopyCopied, OpportunityID: opp, Size: polybot.MustDecimal("25"), Price: polybot.MustDecimal("0.41"), At: now},
+			{LeaderID: "whale", TradeKey: "0xchase/4242", LeaderSide: polybot.Buy, LeaderPrice: polybot.MustDecimal("0.3"),
+				LeaderSize: polybot.MustDecimal("100"), LeaderTime: now.Add(-time.Second), Instrument: inst,
+				Action: polybot.CopySkipped, Reason: "price guard: best ask 0.35 is 5¢ above the leader's 0.30", At: now},
+		} {
+			if err := tx.PutCopyRecord(c); err != nil {
+				return err
+			}
+		}
+		in := &polybot.Intent{ID: "pb-copy-1", OpportunityID: opp, Strategy: polybot.StrategyCopy, Mode: polybot.DryRun, Instrument: inst,
+			Side: polybot.Sell, Price: polybot.MustDecimal("0.6"), Size: polybot.MustDecimal("10"), TIF: polybot.FOK, State: polybot.IntentFilled}
+		if err := tx.InsertIntent(in); err != nil {
+			return err
+		}
+		return tx.InsertFill(&polybot.TradeFill{Venue: polybot.Polymarket, TradeID: "t1", ClientOrderID: in.ID, Strategy: polybot.StrategyCopy,
+			Mode: polybot.DryRun, Instrument: inst, Side: polybot.Sell, Price: in.Price, Size: in.Size, Fee: polybot.MustDecimal("0.05"),
+			RealizedPnL: polybot.MustDecimal("1.25"), Time: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := a.page("/copy")
+	expectStatus(t, r, 200)
+	expectSecurePage(t, "/copy", r)
+	expectContains(t, "/copy", r,
+		`id="nav-copy" aria-current="page"`, `id="copy-off"`,
+		`id="leader-whale"`, `>Whale</span>`, `0x5668…5839`, `data-action="copy-address" data-address="`+whale+`"`,
+		`id="leader-whale-enabled"`, `0.5× the leader&#39;s notional; at most $25.00 a trade`,
+		`$1.20`, // 1.25 realised − 0.05 fees
+		`id="leader-form-multiplier"`, `id="leader-form-fixed_usd"`, `id="leader-form-balance_pct"`, `id="leader-form-max_trade_usd"`,
+		`id="leader-form-max_market_usd"`, `id="leader-form-max_day_usd"`, `id="leader-form-min_leader_usd"`,
+		`id="leader-form-price_guard"`, `cents above the leader`, `id="leader-form-max_age_seconds"`,
+		`id="copies-whale-table"`, `Will it rain in Paris?`, `BUY 500 at 0.40`, `$200.00`, `bought 25 at 0.41`,
+		`/orders?opportunity=`+opp, `price guard: best ask 0.35 is 5¢ above the leader&#39;s 0.30`)
+	if strings.Contains(string(r.Body), "B&#39;s private whale") || strings.Contains(string(r.Body), "b-secret") {
+		t.Error("A's Copy trading page shows B's leader")
+	}
+	expectContains(t, "/dashboard", a.page("/dashboard"), `href="/copy" id="nav-copy"`)
 }

@@ -303,6 +303,7 @@ func (s *Server) routeTable() []route {
 		{"GET /orders", s.pageOrders, pageUser},
 		{"GET /trades", s.pageTrades, pageUser},
 		{"GET /news", s.pageNews, pageUser},
+		{"GET /copy", s.pageCopy, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
 		{"GET /tokens", s.pageTokens, pageUser},
 		{"GET /config", s.pageConfig, pageUser},
