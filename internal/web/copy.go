@@ -44,7 +44,9 @@ func (l LeaderRow) Name() string {
 func (l LeaderRow) Short() string { return ShortAddress(l.Address) }
 
 // Profile is the leader's public Polymarket profile.
-func (l LeaderRow) Profile() string { return "https://polymarket.com/profile/" + url.PathEscape(l.Address) }
+func (l LeaderRow) Profile() string {
+	return "https://polymarket.com/profile/" + url.PathEscape(l.Address)
+}
 
 // ShortAddress is 0x and the first and last four hex digits of a wallet.
 func ShortAddress(a string) string {
