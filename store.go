@@ -203,6 +203,40 @@ type TenantTx interface {
 	// most NewsPageLimit(limit).
 	PutNewsFire(f *NewsFire) error
 	NewsFires(limit int) ([]*NewsFire, error)
+
+	// --- copy trading (copy.go, copy_store.go) ---
+
+	// Leaders lists the tenant's leaders by id; Leader reads one.
+	Leaders() ([]*Leader, error)
+	Leader(id string) (*Leader, error)
+	// PutLeader checks l (Leader.ValidateStored, which normalises the
+	// address and fills in the default staleness), then creates or
+	// updates it: CreatedAt is kept on update, UpdatedAt is Now, UserID
+	// is the tenant. Following an address another of the tenant's leaders
+	// follows is ECONFLICT naming address; a new leader past MaxLeaders is
+	// EINVALID naming id. Changing a leader's address clears its cursor.
+	PutLeader(l *Leader) error
+	// DeleteLeader deletes a leader with its cursor and copy records.
+	DeleteLeader(id string) error
+	// LeaderCursor is the newest of the leader's trades the bot has seen:
+	// its time and key (zero and "" before the first). ENOTFOUND if the
+	// tenant has no such leader.
+	LeaderCursor(leaderID string) (time.Time, string, error)
+	// SetLeaderCursor moves the cursor forward: a time before the stored
+	// one is ignored (a slower poller never moves it back).
+	SetLeaderCursor(leaderID string, at time.Time, lastKey string) error
+	// PutCopyRecord records what the bot did with a leader's trade (a zero
+	// At is Now). It is idempotent on (leader, trade key): a trade already
+	// recorded is left as it was. ENOTFOUND if the tenant has no such
+	// leader.
+	PutCopyRecord(c *CopyRecord) error
+	// CopyRecords lists a leader's records ("": every leader's), newest
+	// first, at most NewsPageLimit(limit).
+	CopyRecords(leaderID string, limit int) ([]*CopyRecord, error)
+	// CopyPnL sums the fills of the leader's copies (SumCopyPnL): strategy
+	// copy_trading, intent opportunity CopyOpportunityID(leaderID, …).
+	// ENOTFOUND if the tenant has no such leader.
+	CopyPnL(leaderID string) (*CopyPnL, error)
 }
 
 // AdminTx is a transaction on the service path. It can see every tenant.
@@ -340,6 +374,12 @@ type AdminTx interface {
 	// Headlines lists the platform's headlines as TenantTx.Headlines does
 	// (no tenant's own).
 	Headlines(before time.Time, limit int) ([]*Headline, error)
+
+	// FollowedWallets lists every enabled leader's address, once, with its
+	// followers (user and leader id), ordered by address then user then
+	// leader id: what the shared copy-trading poller polls. Cursors and
+	// records are written in each follower's own transaction.
+	FollowedWallets() ([]FollowedWallet, error)
 }
 
 // StrategyPnL is realised P&L and fees by strategy and mode.

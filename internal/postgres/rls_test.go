@@ -110,6 +110,15 @@ func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 		if err := tx.PutNewsFire(&polybot.NewsFire{RuleID: "rule", HeadlineID: "h-private", Action: "ordered"}); err != nil {
 			return err
 		}
+		if err := tx.PutLeader(&polybot.Leader{ID: "leader", Address: "0x" + strings.Repeat("ab", 20), Mode: polybot.CopyFixed,
+			FixedUSD: polybot.MustDecimal("5")}); err != nil {
+			return err
+		}
+		if err := tx.PutCopyRecord(&polybot.CopyRecord{LeaderID: "leader", TradeKey: "0xtx/1", LeaderSide: polybot.Buy,
+			LeaderPrice: polybot.MustDecimal("0.5"), LeaderSize: polybot.MustDecimal("10"), LeaderTime: tx.Now(),
+			Action: polybot.CopySkipped, Reason: "stale"}); err != nil {
+			return err
+		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: u.ID.String(), Action: polybot.AuditLogin, Target: "session"})
 	})
 	if err != nil {

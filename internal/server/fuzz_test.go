@@ -194,3 +194,16 @@ func FuzzNewsFeedRequest(f *testing.F) {
 func FuzzNewsHookRequest(f *testing.F) {
 	fuzzRequest(f, decodeRequest[newsHookRequest], func(in *newsHookRequest) []string { return []string{in.Name} })
 }
+
+func FuzzLeaderRequest(f *testing.F) {
+	fuzzRequest(f, func(b []byte) (*polybot.Leader, error) { return parseLeader(b, "leader-fuzz") }, func(l *polybot.Leader) []string {
+		out := []string{l.ID, l.Address, l.Label, l.Mode}
+		if l.MaxAge%time.Second != 0 || l.MaxAge <= 0 || l.MaxAge/time.Second > polybot.MaxStoredInt {
+			out = append(out, "\x00 a duration the stores cannot hold")
+		}
+		if polybot.NormalizeAddress(l.Address) != l.Address {
+			out = append(out, "\x00 an address not normalised")
+		}
+		return out
+	})
+}

@@ -144,6 +144,7 @@ var userPages = []struct{ path, marker string }{
 	{"/config", `id="config-form-max_trade_size_usd"`},
 	{"/plan", `id="usage-bar"`},
 	{"/news", `id="rule-form-name"`},
+	{"/copy", `id="leader-form-address"`},
 }
 
 func TestEveryPageRendersForASignedInUser(t *testing.T) {

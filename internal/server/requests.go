@@ -495,3 +495,68 @@ func parseNewsFeed(body []byte, id string) (*polybot.NewsFeed, error) {
 	}
 	return in.feed(id)
 }
+
+// leaderBody is a copy-trading leader as the API reads and writes it: the
+// staleness in seconds (max_age_seconds); what the API adds when it shows
+// a leader (sizing, timestamps) may be sent back and is ignored.
+type leaderBody struct {
+	ID            string          `json:"id"`
+	Address       string          `json:"address"`
+	Label         string          `json:"label"`
+	Enabled       *bool           `json:"enabled"`
+	Mode          string          `json:"mode"`
+	Multiplier    polybot.Decimal `json:"multiplier"`
+	FixedUSD      polybot.Decimal `json:"fixed_usd"`
+	BalancePct    polybot.Decimal `json:"balance_pct"`
+	MaxTradeUSD   polybot.Decimal `json:"max_trade_usd"`
+	MaxMarketUSD  polybot.Decimal `json:"max_market_usd"`
+	MaxDayUSD     polybot.Decimal `json:"max_day_usd"`
+	MinLeaderUSD  polybot.Decimal `json:"min_leader_usd"`
+	PriceGuard    polybot.Decimal `json:"price_guard"`
+	MaxAgeSeconds int64           `json:"max_age_seconds"`
+	CreatedAt     *time.Time      `json:"created_at,omitempty"`
+	UpdatedAt     *time.Time      `json:"updated_at,omitempty"`
+	Sizing        *string         `json:"sizing,omitempty"`
+}
+
+func (in *leaderBody) validate() error { return nil } // see leader
+
+// leader is the body as a polybot.Leader, validated (address normalised,
+// defaults filled in), every complaint naming its JSON field. enabled is
+// used when the body does not say.
+func (in *leaderBody) leader(enabled bool) (*polybot.Leader, error) {
+	l := &polybot.Leader{ID: in.ID, Address: in.Address, Label: strings.TrimSpace(in.Label), Enabled: enabled, Mode: in.Mode,
+		Multiplier: in.Multiplier, FixedUSD: in.FixedUSD, BalancePct: in.BalancePct, MaxTradeUSD: in.MaxTradeUSD,
+		MaxMarketUSD: in.MaxMarketUSD, MaxDayUSD: in.MaxDayUSD, MinLeaderUSD: in.MinLeaderUSD, PriceGuard: in.PriceGuard}
+	if in.Enabled != nil {
+		l.Enabled = *in.Enabled
+	}
+	v := polybot.Validation{}
+	if in.MaxAgeSeconds < 0 || in.MaxAgeSeconds > int64(polybot.MaxCopyMaxAge/time.Second) {
+		v.Add("max_age_seconds", "must be 1 to "+strconv.Itoa(int(polybot.MaxCopyMaxAge/time.Second)))
+	} else {
+		l.MaxAge = time.Duration(in.MaxAgeSeconds) * time.Second
+	}
+	if err := l.ValidateStored(); err != nil {
+		for f, msg := range polybot.ErrorFields(err) {
+			v.Add(f, msg)
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// parseLeader decodes a leader body and validates it, under defaultID
+// when the body names no id. A body without "enabled" is enabled.
+func parseLeader(body []byte, defaultID string) (*polybot.Leader, error) {
+	in, err := decodeRequest[leaderBody](body)
+	if err != nil {
+		return nil, err
+	}
+	if in.ID == "" {
+		in.ID = defaultID
+	}
+	return in.leader(true)
+}

@@ -28,6 +28,10 @@ type tenantFixture struct {
 	hook      *polybot.NewsHook
 	headlines []*polybot.Headline
 	fires     []*polybot.NewsFire
+
+	// Copy trading (see seedCopy).
+	leaders []*polybot.Leader
+	copies  []*polybot.CopyRecord
 }
 
 type slot struct {
@@ -101,7 +105,10 @@ func (e *env) seedTenant(tag string, slots ...slot) *tenantFixture {
 		if err := e.seedTrading(tx, f); err != nil {
 			return err
 		}
-		return e.seedNews(tx, f)
+		if err := e.seedNews(tx, f); err != nil {
+			return err
+		}
+		return e.seedCopy(tx, f)
 	})
 	e.seedPlatformNews()
 	return f
@@ -223,6 +230,12 @@ type tenantState struct {
 	EnabledFeeds []*polybot.NewsFeed // AdminTx.EnabledNewsFeeds, the tenant's only
 	HookOwner    polybot.ID          // AdminTx.NewsHookOwner of the fixture's hook
 
+	// Copy trading.
+	Leaders     []*polybot.Leader
+	Cursors     map[string]leaderCursor
+	CopyRecords []*polybot.CopyRecord
+	Followed    []string // AdminTx.FollowedWallets, the tenant's part
+
 	Errors map[string]string
 }
 
@@ -277,6 +290,7 @@ func (e *env) state(f *tenantFixture) *tenantState {
 		keep("Headlines", err)
 		s.NewsFires, err = tx.NewsFires(1000)
 		keep("NewsFires", err)
+		copyState(tx, s, keep)
 		return nil
 	})
 	e.mustAdminView(func(tx polybot.AdminTx) error {
@@ -306,6 +320,9 @@ func (e *env) state(f *tenantFixture) *tenantState {
 				s.EnabledFeeds = append(s.EnabledFeeds, x)
 			}
 		}
+		wallets, err := tx.FollowedWallets()
+		keep("FollowedWallets", err)
+		s.Followed = followedBy(wallets, f.user.ID)
 		if f.hook != nil {
 			s.HookOwner, err = tx.NewsHookOwner(f.hook.ID)
 			keep("NewsHookOwner", err)

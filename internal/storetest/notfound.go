@@ -89,6 +89,19 @@ func testNotFound(t *testing.T, open Opener) {
 		{"SetFeedValidators of a feed never stored", known.ID, func(tx polybot.TenantTx) error { return tx.SetFeedValidators("no-such-feed", "e", "") }},
 		{"NewsHook never stored", known.ID, func(tx polybot.TenantTx) error { _, err := tx.NewsHook("no-such-hook"); return err }},
 		{"DeleteNewsHook never stored", known.ID, func(tx polybot.TenantTx) error { return tx.DeleteNewsHook("no-such-hook") }},
+		{"Leader never stored", known.ID, func(tx polybot.TenantTx) error { _, err := tx.Leader("no-such-leader"); return err }},
+		{"DeleteLeader never stored", known.ID, func(tx polybot.TenantTx) error { return tx.DeleteLeader("no-such-leader") }},
+		{"LeaderCursor of a leader never stored", known.ID, func(tx polybot.TenantTx) error {
+			_, _, err := tx.LeaderCursor("no-such-leader")
+			return err
+		}},
+		{"SetLeaderCursor of a leader never stored", known.ID, func(tx polybot.TenantTx) error {
+			return tx.SetLeaderCursor("no-such-leader", tx.Now(), "k")
+		}},
+		{"PutCopyRecord of a leader never stored", known.ID, func(tx polybot.TenantTx) error {
+			return tx.PutCopyRecord(copyRecord("no-such-leader", "0xk/1", "x", tx.Now()))
+		}},
+		{"CopyPnL of a leader never stored", known.ID, func(tx polybot.TenantTx) error { _, err := tx.CopyPnL("no-such-leader"); return err }},
 	}
 	for _, c := range tenant {
 		t.Run("Tenant "+c.name, func(t *testing.T) {

@@ -198,6 +198,12 @@ func testTransactions(t *testing.T, open Opener) {
 			{"PutNewsFire", f.user.ID, func(tx polybot.TenantTx) error {
 				return tx.PutNewsFire(&polybot.NewsFire{RuleID: "r", HeadlineID: "h", Action: "ordered"})
 			}},
+			{"PutLeader", f.user.ID, func(tx polybot.TenantTx) error { return tx.PutLeader(leader("view-leader", ownWallet("c"), "v")) }},
+			{"DeleteLeader", f.user.ID, func(tx polybot.TenantTx) error { return tx.DeleteLeader(sharedLeaderID) }},
+			{"SetLeaderCursor", f.user.ID, func(tx polybot.TenantTx) error { return tx.SetLeaderCursor(sharedLeaderID, tx.Now(), "0xv/1") }},
+			{"PutCopyRecord", f.user.ID, func(tx polybot.TenantTx) error {
+				return tx.PutCopyRecord(copyRecord(sharedLeaderID, "0xview/1", "v", tx.Now()))
+			}},
 		}
 		for _, w := range writes {
 			if err := e.tenantView(w.user, w.run); err == nil {

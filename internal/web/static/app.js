@@ -2252,6 +2252,135 @@
     doc.addEventListener('visibilitychange', function () { if (!doc.hidden) { refreshNews(); } });
   }
 
+  // -------------------------------------------------------------- copy trading
+
+  // shiftDecimal moves a decimal string's point: shiftDecimal("2", -2) is
+  // "0.02", shiftDecimal("0.025", 2) is "2.5". Exact, on the digits.
+  function shiftDecimal(s, places) {
+    s = String(s || '').trim();
+    var m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(s);
+    if (!m || (m[2] === '' && !m[3])) { return s; }
+    var digits = (m[2] || '0') + (m[3] || '');
+    var point = (m[2] || '0').length + places;
+    while (point <= 0) { digits = '0' + digits; point++; }
+    while (point > digits.length) { digits += '0'; }
+    var ip = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+    var fp = digits.slice(point).replace(/0+$/, '');
+    return m[1] + ip + (fp ? '.' + fp : '');
+  }
+
+  var leaderDecimals = ['multiplier', 'fixed_usd', 'balance_pct', 'max_trade_usd', 'max_market_usd', 'max_day_usd', 'min_leader_usd'];
+
+  function leaderBody(form) {
+    var body = {
+      address: fieldInput(form, 'address').value.trim(),
+      label: fieldInput(form, 'label').value,
+      enabled: fieldInput(form, 'enabled').checked,
+      mode: fieldInput(form, 'mode').value
+    };
+    leaderDecimals.forEach(function (k) {
+      var v = fieldInput(form, k).value.trim();
+      if (v !== '') { body[k] = v; }
+    });
+    var guard = fieldInput(form, 'price_guard').value.trim();
+    if (guard !== '') { body.price_guard = shiftDecimal(guard, -2); }
+    var age = fieldInput(form, 'max_age_seconds').value.trim();
+    if (age !== '') {
+      if (!/^\d+$/.test(age)) { throw new APIError(400, { message: 'Check the staleness.', fields: { max_age_seconds: 'must be a whole number of seconds' } }); }
+      body.max_age_seconds = Number(age);
+    }
+    return body;
+  }
+
+  function fillLeaderForm(l) {
+    var form = byId('leader-form');
+    clearErrors(form);
+    form.dataset.leaderId = l ? l.id : '';
+    setText('leader-editor-title', l ? 'Edit ' + (l.label || l.address) : 'Follow a wallet');
+    setText('leader-editor-id', l ? l.id : '');
+    fieldInput(form, 'address').value = l ? l.address : '';
+    fieldInput(form, 'label').value = l ? l.label : '';
+    fieldInput(form, 'enabled').checked = l ? l.enabled : true;
+    fieldInput(form, 'mode').value = l ? l.mode : 'proportional';
+    leaderDecimals.forEach(function (k) {
+      var v = l ? String(l[k] || '') : '';
+      fieldInput(form, k).value = /^0(\.0*)?$/.test(v) ? '' : v;
+    });
+    var g = l ? shiftDecimal(l.price_guard, 2) : '';
+    fieldInput(form, 'price_guard').value = g === '0' ? '' : g;
+    fieldInput(form, 'max_age_seconds').value = l ? String(l.max_age_seconds) : '';
+  }
+
+  async function submitLeaderForm(form) {
+    clearErrors(form);
+    var body;
+    try {
+      body = leaderBody(form);
+    } catch (err) {
+      showErrors(form, err);
+      return;
+    }
+    var id = form.dataset.leaderId;
+    setBusy(form, true);
+    try {
+      if (id) {
+        await api('PUT', '/api/v1/copy/leaders/' + encodeURIComponent(id), body);
+      } else {
+        await api('POST', '/api/v1/copy/leaders', body);
+      }
+    } catch (err) {
+      setBusy(form, false);
+      if (err.fields && err.fields.price_guard) { err.fields.price_guard = 'must be at least 0 cents and below 100'; }
+      if (err.fields && err.fields.leaders) { err.fields = {}; }
+      showErrors(form, err);
+      return;
+    }
+    location.reload();
+  }
+
+  async function leaderAction(el) {
+    var action = el.dataset.action;
+    var err = byId('leaders-error');
+    if (err) { err.textContent = ''; }
+    if (action === 'new-leader') {
+      fillLeaderForm(null);
+      byId('leader-form-address').focus();
+      return;
+    }
+    if (action === 'copy-address') {
+      try {
+        await navigator.clipboard.writeText(el.dataset.address);
+        toast('Address copied.', 'ok');
+      } catch (e) {
+        toast(el.dataset.address);
+      }
+      return;
+    }
+    var id = el.dataset.leaderId;
+    var row = byId('leader-' + id);
+    var l = row ? JSON.parse(row.dataset.leader) : null;
+    try {
+      if (action === 'edit-leader') {
+        fillLeaderForm(l);
+        byId('leader-editor').scrollIntoView({ block: 'start' });
+        byId('leader-form-address').focus();
+      } else if (action === 'toggle-leader') {
+        l.enabled = el.checked;
+        var saved = await api('PUT', '/api/v1/copy/leaders/' + encodeURIComponent(id), l);
+        row.dataset.leader = JSON.stringify(saved);
+        toast((saved.label || saved.address) + (saved.enabled ? ' is followed.' : ' is paused.'), 'ok');
+      } else if (action === 'delete-leader') {
+        if (!(await confirmAction('Stop following this wallet?', '“' + el.dataset.leaderName + '” is no longer copied, and its copy history is deleted. What you hold stays yours.', 'Delete leader'))) { return; }
+        await api('DELETE', '/api/v1/copy/leaders/' + encodeURIComponent(id));
+        location.reload();
+      }
+    } catch (e) {
+      if (action === 'toggle-leader') { el.checked = !el.checked; }
+      if (err) { err.textContent = e.message; }
+      toast(e.message, 'error');
+    }
+  }
+
   // -------------------------------------------------------------- theme
 
   function currentTheme() {
@@ -2283,6 +2412,9 @@
     } else if (form.id === 'rule-form') {
       ev.preventDefault();
       submitRuleForm(form);
+    } else if (form.id === 'leader-form') {
+      ev.preventDefault();
+      submitLeaderForm(form);
     } else if (form.dataset.api) {
       ev.preventDefault();
       submitAPIForm(form);
@@ -2320,6 +2452,8 @@
       adminAction(el);
     } else if (/-rule$/.test(action)) {
       ruleAction(el);
+    } else if (/-leader$/.test(action) || action === 'copy-address') {
+      leaderAction(el);
     } else if (/^(copy|dismiss|delete)-hook$/.test(action) || action === 'delete-feed') {
       newsSourceAction(el);
     } else if (action === 'revoke-session' || action === 'sign-out-everywhere') {
