@@ -139,6 +139,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			if err != nil {
 				return fmt.Errorf("demo user: %w", err)
 			}
+			for _, w := range tr.sims.wallets {
+				if err := seedSimLeader(ctx, st, demo, w); err != nil {
+					return fmt.Errorf("demo user's leader: %w", err)
+				}
+			}
 			if tr.sims.news != nil {
 				hookID, secret, err := seedSimNews(ctx, st, box, demo, tr.sims.newsURL)
 				if err != nil {

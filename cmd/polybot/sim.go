@@ -132,6 +132,7 @@ type sims struct {
 	newsURL   string
 	headlines int
 	leaders   []string // one line a leader wallet
+	wallets   []string // the leader wallets' addresses
 	closeAll  func()
 }
 
@@ -254,6 +255,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		}
 		leaderBooks = books
 		s.leaders = append(s.leaders, fmt.Sprintf("%s trades=%d market=%s", l.Address, len(l.Trades), m.Slug))
+		s.wallets = append(s.wallets, l.Address)
 	default:
 		return nil, usageError(fmt.Sprintf("--leaders %q: want real or none", f.leaders))
 	}

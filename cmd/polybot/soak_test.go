@@ -114,9 +114,35 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		}
 		return false
 	}
+	// copiedAt is when the demo had copied its leader's trade in dry-run,
+	// sized and capped by its leader settings ($20 a copy at most).
+	var copiedAt time.Duration
+	var copied polybot.CopyRecord
+	copyDone := func() bool {
+		_, body := c.do("GET", "/api/v1/copy/leaders/demo-kch123/copies?limit=100", "")
+		var r struct {
+			Copies []polybot.CopyRecord `json:"copies"`
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("copies: %v %s", err, body)
+		}
+		for _, x := range r.Copies {
+			if x.Action == polybot.CopyCopied && x.Size.Sign() > 0 {
+				_, orders := c.do("GET", "/api/v1/orders?opportunity="+x.OpportunityID, "")
+				if strings.Contains(orders, `"strategy":"copy_trading"`) && strings.Contains(orders, `"mode":"dry_run"`) {
+					copied = x
+					return true
+				}
+			}
+		}
+		return false
+	}
 	for began := time.Now(); time.Since(began) < run; time.Sleep(2 * time.Second) {
 		b := bot()
 		polls++
+		if copiedAt == 0 && copyDone() {
+			copiedAt = time.Since(start)
+		}
 		if overlapping == 0 && overlapFills() > 0 {
 			overlapping = time.Since(start)
 		}
@@ -149,6 +175,16 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		t.Fatalf("the demo's news rule made no dry-run trade within 2 minutes (first after %s)", newsAt)
 	}
 	t.Logf("first news trade after %s, headline → first order %d µs", newsAt.Round(time.Second), newsLatency)
+	if copiedAt == 0 || copiedAt > 2*time.Minute {
+		t.Fatalf("the demo copied no leader trade in dry-run within 2 minutes (first after %s)", copiedAt)
+	}
+	// The demo leader copies a twentieth of the leader's notional, $20 a
+	// copy at most: never more than $20.
+	if cost := copied.Size.Mul(copied.Price); cost.GreaterThan(polybot.MustDecimal("20")) || copied.Price.GreaterThan(copied.LeaderPrice.Add(polybot.MustDecimal("0.02"))) {
+		t.Fatalf("copy %+v costs %s or chases the leader's price: the caps and guard were not applied", copied, cost)
+	}
+	t.Logf("first copy after %s: %s shares at %s of the leader's %s at %s", copiedAt.Round(time.Second), copied.Size, copied.Price,
+		copied.LeaderSize, copied.LeaderPrice)
 	t.Logf("watched %s: %d polls, always running; fills by minute %v; first overlapping fills after %s", run, polls, fillsBy,
 		overlapping.Round(time.Second))
 

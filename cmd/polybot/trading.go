@@ -247,9 +247,11 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	met := engine.NewMetrics(0)
 	newsRules, newsFires := engineNewsConfig(st)
 	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs,
-		Universe:   engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
-		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews},
-		NewsRules:  newsRules, NewsFires: newsFires,
+		Universe: engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
+		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews,
+			polybot.StrategyCopy},
+		NewsRules: newsRules, NewsFires: newsFires,
+		Leaders: dataAPILeaders{polymarket.NewClient(ep.polymarket)}, Copy: copyStore(st),
 		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
 	if err != nil {
 		return nil, err
@@ -352,7 +354,7 @@ func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id pol
 		if err != nil {
 			return err
 		}
-		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_polymarket":true,"enable_kalshi":true,"min_profit_pct":"0.5"}`), p)
+		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_copy_trading":true,"enable_polymarket":true,"enable_kalshi":true,"min_profit_pct":"0.5"}`), p)
 		if err != nil {
 			return err
 		}

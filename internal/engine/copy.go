@@ -2,8 +2,7 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,13 +55,10 @@ type CopyRecord struct {
 	At            time.Time
 }
 
-// copyOppPrefix names a leader's copies: their opportunity ids start with
-// it, so their intents and fills are found per leader.
-func copyOppPrefix(leaderID string) string { return "copy-" + leaderID + "-" }
-
+// copyOppID names a leader trade's copy (and its exit): the store finds a
+// leader's copies, and their P&L, by it (polybot.IsCopyOpportunity).
 func copyOppID(leaderID string, t *polybot.LeaderTrade) string {
-	sum := sha256.Sum256([]byte(t.Key()))
-	return copyOppPrefix(leaderID) + hex.EncodeToString(sum[:10])
+	return polybot.CopyOpportunityID(leaderID, t.Key())
 }
 
 type follower struct {
@@ -190,6 +186,14 @@ func (c *copyDesk) pollAll(ctx context.Context) {
 			continue
 		}
 		w.failures, w.next = 0, time.Time{}
+		// (time, key) is the cursor's order: trades of one second (the Data
+		// API's resolution) are taken by key, so none is skipped or taken twice.
+		slices.SortStableFunc(trades, func(a, b polybot.LeaderTrade) int {
+			if c := a.Time.Compare(b.Time); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Key(), b.Key())
+		})
 		for i := range trades {
 			tr := trades[i]
 			tr.Wallet = wallet
@@ -340,9 +344,8 @@ func (r *runner) copyState(ctx context.Context, l *polybot.Leader, tr *polybot.L
 		return st, err
 	}
 	day := st.Now.Add(-24 * time.Hour)
-	prefix := copyOppPrefix(l.ID)
 	for _, in := range ins {
-		if !strings.HasPrefix(in.OpportunityID, prefix) || in.Mode != r.mode || in.Filled.Sign() <= 0 {
+		if !polybot.IsCopyOpportunity(l.ID, in.OpportunityID) || in.Mode != r.mode || in.Filled.Sign() <= 0 {
 			continue
 		}
 		cost := in.Price.Mul(in.Filled)
