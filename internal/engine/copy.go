@@ -10,6 +10,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/strategy"
+	"golang.org/x/time/rate"
 )
 
 // Copy trading in the engine. One poller per followed wallet, shared by
@@ -76,6 +77,10 @@ type walletPoll struct {
 	held     map[string]polybot.Decimal // token → the leader's shares, from the trades seen
 }
 
+// copyReadsPerSecond bounds the Data API reads of all followed wallets
+// together (the venue rate-limits its public API).
+const copyReadsPerSecond = 10
+
 // copyDesk polls followed wallets; its loop runs on its own goroutine.
 type copyDesk struct {
 	m       *Manager
@@ -84,10 +89,12 @@ type copyDesk struct {
 	follows map[string]*follower // tenant/leader id → follower
 	polls   int64                // Data API reads (tests: shared polling)
 	subs    map[instKey]*marketdata.Subscription
+	limit   *rate.Limiter // Data API reads across every wallet
 }
 
 func newCopyDesk(m *Manager) *copyDesk {
-	return &copyDesk{m: m, wallets: map[string]*walletPoll{}, follows: map[string]*follower{}, subs: map[instKey]*marketdata.Subscription{}}
+	return &copyDesk{m: m, wallets: map[string]*walletPoll{}, follows: map[string]*follower{}, subs: map[instKey]*marketdata.Subscription{},
+		limit: rate.NewLimiter(rate.Limit(copyReadsPerSecond), copyReadsPerSecond)}
 }
 
 func (c *copyDesk) run(ctx context.Context) {
@@ -174,6 +181,9 @@ func (c *copyDesk) pollAll(ctx context.Context) {
 			if f.cursor.Before(since) {
 				since = f.cursor
 			}
+		}
+		if err := c.limit.Wait(ctx); err != nil {
+			return
 		}
 		c.mu.Lock()
 		c.polls++

@@ -238,3 +238,59 @@ func TestALeaderTradeTheUsersConfigForbidsIsSkippedWithAReason(t *testing.T) {
 		t.Fatalf("%d fills on a venue the config turns off", n)
 	}
 }
+
+// storeCopy is CopyStore over the rig's SQLite store, as cmd wires it.
+func storeCopy(r *rig) CopyStore {
+	return CopyStore{
+		Leaders: func(tx polybot.TenantTx) ([]*polybot.Leader, error) { return tx.Leaders() },
+		Cursor: func(ctx context.Context, t polybot.ID, l string) (at time.Time, key string, err error) {
+			err = r.db.TenantView(ctx, t, func(tx polybot.TenantTx) error { at, key, err = tx.LeaderCursor(l); return err })
+			return at, key, err
+		},
+		SetCursor: func(ctx context.Context, t polybot.ID, l string, at time.Time, key string) error {
+			return r.db.Tenant(ctx, t, func(tx polybot.TenantTx) error { return tx.SetLeaderCursor(l, at, key) })
+		},
+		Record: func(ctx context.Context, t polybot.ID, rec CopyRecord) error {
+			return r.db.Tenant(ctx, t, func(tx polybot.TenantTx) error {
+				return tx.PutCopyRecord(&polybot.CopyRecord{LeaderID: rec.LeaderID, TradeKey: rec.Trade.Key(), LeaderSide: rec.Trade.Side,
+					LeaderPrice: rec.Trade.Price, LeaderSize: rec.Trade.Size, LeaderTime: rec.Trade.Time, Action: rec.Action, Reason: rec.Reason,
+					OpportunityID: rec.OpportunityID, Size: rec.Size, Price: rec.Price, At: rec.At})
+			})
+		},
+	}
+}
+
+// TestARestartOnTheStoreDoesNotCopyAgain: the cursor persisted in SQLite
+// keeps a new manager (a restart) from copying the trade again.
+func TestARestartOnTheStoreDoesNotCopyAgain(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	src := &leaderSource{trades: map[string][]polybot.LeaderTrade{}, reads: map[string]int{}}
+	a := copyUser(r, nil)
+	r.tenantTx(a, func(tx polybot.TenantTx) error { return tx.PutLeader(copyLeader("whale", func(l *polybot.Leader) { l.MaxAge = time.Hour })) })
+	start := func() {
+		r.start(Config{Strategies: []string{polybot.StrategyCopy}, Leaders: src, Copy: storeCopy(r), CopyEvery: 20 * time.Millisecond})
+		r.waitRunning(a)
+	}
+	start()
+	time.Sleep(100 * time.Millisecond)
+	src.add(whale, buyTrade(time.Now(), "0xaaa"))
+	eventually(t, "the copy", func() bool {
+		r.book(pmYes, []polybot.Level{lv("0.39", "1000")}, []polybot.Level{lv("0.41", "1000")})
+		return len(r.fills(a)) == 1
+	})
+	r.stop()
+	start()
+	for range 15 {
+		r.book(pmYes, []polybot.Level{lv("0.39", "1000")}, []polybot.Level{lv("0.41", "1000")})
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(r.fills(a)); n != 1 {
+		t.Fatalf("%d fills after the restart: the stored cursor did not hold", n)
+	}
+	var recs []*polybot.CopyRecord
+	r.tenantView(a, func(tx polybot.TenantTx) (err error) { recs, err = tx.CopyRecords("whale", 10); return })
+	if len(recs) != 1 || recs[0].Action != polybot.CopyCopied || recs[0].Size != d("97.56") {
+		t.Fatalf("records %+v, want the one copy of 97.56", recs)
+	}
+}
