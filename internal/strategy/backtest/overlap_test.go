@@ -3,12 +3,16 @@ package backtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	pm "github.com/polybot/polybot/internal/venue/polymarket"
 )
 
 // TestFedJuly2026RebalancingMatchesTheIndependentCount replays the real
@@ -186,5 +190,53 @@ func TestFedNov2025WilliamsHeadlineMakesOneNewsTrade(t *testing.T) {
 	}
 	if n := rep.ByStrategy[polybot.StrategyNews]; n.Trades != 1 || n.NetPnL != polybot.MustDecimal("21") || rep.NetPnL != n.NetPnL {
 		t.Fatalf("news tally %+v, report net %s", n, rep.NetPnL)
+	}
+}
+
+// TestCopyReplayOfARealWallet replays the real recorded /activity of one
+// wallet (ten buys in one NHL market; testdata/polymarket) for the demo's
+// leader settings: a twentieth of the leader's notional, $20 a copy, $150
+// a day, Polymarket's 5-share minimum, fee-free. Worked by hand from the
+// file: 0.22 × 763.69 = $168.01 → $8.40 → 38.18 shares; the 0.80 buys of
+// $1,308 and $735 → $20 → 25 each; the 0.79 buys of $22, $14 and $9 → less
+// than 5 shares: skipped; 0.794650 × 2,538.27 → $20 at 0.80 (the tick
+// above the fill) → 25; 0.767161 × 2,536.16 → $20 at 0.77 → 25.97; 0.86 ×
+// 20.91 → skipped; 0.86 × 714.29 → $20 → 23.25. Six copies for $108.39;
+// the 124.22 NO shares held are marked at the leader's last 0.86
+// ($106.8292 for $99.9919), the 38.18 YES at its last 0.22 (their cost):
+// +$6.8373.
+func TestCopyReplayOfARealWallet(t *testing.T) {
+	raw, err := os.ReadFile("../../../testdata/polymarket/data_api_activity.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []pm.WalletActivity
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		t.Fatal(err)
+	}
+	var trades []polybot.LeaderTrade
+	for _, r := range rows {
+		tr, err := r.ToLeaderTrade()
+		if err != nil {
+			t.Fatal(err)
+		}
+		trades = append(trades, tr)
+	}
+	l := &polybot.Leader{ID: "kch123", Address: trades[0].Wallet, Enabled: true, Mode: polybot.CopyProportional,
+		Multiplier: polybot.MustDecimal("0.05"), MaxTradeUSD: polybot.MustDecimal("20"), MaxDayUSD: polybot.MustDecimal("150"),
+		PriceGuard: polybot.MustDecimal("0.02"), MaxAge: time.Minute}
+	rep := RunCopy(trades, l, polybot.Zero, Options{})
+	var sizes []string
+	for _, c := range rep.Trades {
+		if c.Action == polybot.CopyCopied {
+			sizes = append(sizes, c.Size.String()+"@"+c.Price.String())
+		}
+	}
+	if got := strings.Join(sizes, " "); got != "38.18@0.22 25.00@0.80 25.00@0.80 25.00@0.80 25.97@0.77 23.25@0.86" {
+		t.Fatalf("copies %s", got)
+	}
+	if rep.Copied != 6 || rep.Skipped != 4 || rep.Cost != polybot.MustDecimal("108.3915") || rep.Unrealized != polybot.MustDecimal("6.8373") ||
+		rep.NetPnL != polybot.MustDecimal("6.8373") {
+		t.Fatalf("report %+v", rep)
 	}
 }
