@@ -116,12 +116,20 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 	}
 	// copiedAt is when the demo had copied its leader's trade in dry-run,
 	// sized and capped by its leader settings ($20 a copy at most).
+	type copyView struct {
+		Action        string          `json:"action"`
+		OpportunityID string          `json:"opportunity_id"`
+		Size          polybot.Decimal `json:"size"`
+		Price         polybot.Decimal `json:"price"`
+		LeaderPrice   polybot.Decimal `json:"leader_price"`
+		LeaderSize    polybot.Decimal `json:"leader_size"`
+	}
 	var copiedAt time.Duration
-	var copied polybot.CopyRecord
+	var copied copyView
 	copyDone := func() bool {
 		_, body := c.do("GET", "/api/v1/copy/leaders/demo-kch123/copies?limit=100", "")
 		var r struct {
-			Copies []polybot.CopyRecord `json:"copies"`
+			Copies []copyView `json:"copies"`
 		}
 		if err := json.Unmarshal([]byte(body), &r); err != nil {
 			t.Fatalf("copies: %v %s", err, body)

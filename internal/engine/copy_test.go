@@ -267,7 +267,9 @@ func TestARestartOnTheStoreDoesNotCopyAgain(t *testing.T) {
 	r.testHubs(polybot.Polymarket)
 	src := &leaderSource{trades: map[string][]polybot.LeaderTrade{}, reads: map[string]int{}}
 	a := copyUser(r, nil)
-	r.tenantTx(a, func(tx polybot.TenantTx) error { return tx.PutLeader(copyLeader("whale", func(l *polybot.Leader) { l.MaxAge = time.Hour })) })
+	r.tenantTx(a, func(tx polybot.TenantTx) error {
+		return tx.PutLeader(copyLeader("whale", func(l *polybot.Leader) { l.MaxAge = time.Hour }))
+	})
 	start := func() {
 		r.start(Config{Strategies: []string{polybot.StrategyCopy}, Leaders: src, Copy: storeCopy(r), CopyEvery: 20 * time.Millisecond})
 		r.waitRunning(a)
