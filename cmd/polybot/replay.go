@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/strategy"
 	"github.com/polybot/polybot/internal/strategy/backtest"
+	"github.com/polybot/polybot/internal/venue/polymarket"
+	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
 )
 
 // The built-in Fed Dec 2025 recording's fee schedules.
@@ -62,6 +65,8 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	strategies := fs.String("strategies", "", "comma-separated strategies to run (default: single_platform,cross_platform; overlapping_arb for a multi-outcome recording)")
 	headlines := fs.String("headlines", "", `headlines to replay with the recording, for news arbitrage: "fed-nov2025" (the built-in real headlines around the Fed recording) or a .jsonl file ({"published","title","link","source"} a line)`)
 	rulesFile := fs.String("news-rules", "", "news rules to run on the headlines: a JSON file holding an array of rules as the API takes them (default with --headlines: the demo rule, Williams signals a cut → buy Polymarket NO of the Fed hold up to 0.45)")
+	leaderTrades := fs.String("leader-trades", "", `a leader's trades to replay for copy trading: "real" (the built-in real wallet's recorded Data API /activity) or a JSON file of /activity or /trades rows; reports the copies and their P&L (alone: no market recording is replayed)`)
+	leaderFile := fs.String("leader", "", "the follower's leader settings: a JSON file as the copy API takes them (default: the demo's — a twentieth of the leader's notional, $20 a copy, $150 a day, 2-cent guard)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON (with every trade)")
 	bar := fs.Bool("progress", true, "show a progress bar on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +74,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError(fmt.Sprintf("replay: unexpected argument %q", fs.Arg(0)))
+	}
+	if *leaderTrades != "" {
+		return replayCopies(e, *leaderTrades, *leaderFile, *jsonOut)
 	}
 	dec := func(flag, s string, positive bool) (polybot.Decimal, error) {
 		d, err := polybot.ParseDecimal(s)
@@ -209,6 +217,78 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(rep)
 	}
 	printReport(e.stdout, rep, label, elapsed, mult, pmSchedule, minSize, opt)
+	return nil
+}
+
+// replayCopies runs copy trading over a leader's recorded trades.
+func replayCopies(e *env, tradesArg, leaderArg string, jsonOut bool) error {
+	raw := pmsim.RealLeaderActivityJSON
+	if tradesArg != "real" {
+		var err error
+		if raw, err = os.ReadFile(tradesArg); err != nil {
+			return fmt.Errorf("--leader-trades: %w", err)
+		}
+	}
+	var rows []polymarket.WalletActivity
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return usageError(fmt.Sprintf("--leader-trades %s: %v", tradesArg, err))
+	}
+	var trades []polybot.LeaderTrade
+	for i, r := range rows {
+		t, err := r.ToLeaderTrade()
+		if errors.Is(err, polymarket.ErrNotATrade) {
+			continue
+		}
+		if err != nil {
+			return usageError(fmt.Sprintf("--leader-trades %s: row %d: %v", tradesArg, i, err))
+		}
+		trades = append(trades, t)
+	}
+	if len(trades) == 0 {
+		return usageError("--leader-trades: no trades")
+	}
+	l := demoLeader(trades[0].Wallet)
+	if leaderArg != "" {
+		b, err := os.ReadFile(leaderArg)
+		if err != nil {
+			return fmt.Errorf("--leader: %w", err)
+		}
+		l = &polybot.Leader{}
+		if err := json.Unmarshal(b, l); err != nil {
+			return usageError(fmt.Sprintf("--leader %s: %v", leaderArg, err))
+		}
+		if l.Address == "" {
+			l.Address = trades[0].Wallet
+		}
+		if l.ID == "" {
+			l.ID = "leader"
+		}
+		if err := l.Validate(); err != nil {
+			return usageError(fmt.Sprintf("--leader %s: %v", leaderArg, err))
+		}
+	}
+	rep := backtest.RunCopy(trades, l, polybot.Zero, backtest.Options{})
+	if jsonOut {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Replayed %d trades of %s for %s (%s)\n", len(trades), l.Address, l.ID, l.Describe())
+	for _, c := range rep.Trades {
+		line := fmt.Sprintf("  %s %s %s %s at %s", c.Trade.Time.UTC().Format(time.RFC3339), c.Trade.Side, c.Trade.Size, c.Trade.Instrument.Outcome, c.Trade.Price)
+		switch c.Action {
+		case polybot.CopySkipped:
+			line += " → skipped: " + c.Reason
+		default:
+			line += fmt.Sprintf(" → %s %s at %s", c.Action, c.Size, c.Price)
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "\n%d copied, %d skipped, %d exits; cost %s, fees %s, realised %s, unrealised %s (held, at the leader's last price), net %s\n",
+		rep.Copied, rep.Skipped, rep.Exits, rep.Cost, rep.Fees, rep.Realized, rep.Unrealized, rep.NetPnL)
+	fmt.Fprintln(w, "No book of the leader's market is recorded with its trades: each copy is priced at the leader's own fill (rounded")
+	fmt.Fprintln(w, "to the tick against us), so this is the best copying could have done; the price guard cannot bind here.")
 	return nil
 }
 

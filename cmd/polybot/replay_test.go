@@ -206,3 +206,19 @@ func TestReplayWithHeadlinesReportsNewsTradesApart(t *testing.T) {
 		t.Error("--news-rules without --headlines accepted")
 	}
 }
+
+// TestReplayOfALeadersTradesReportsTheCopies: the built-in real wallet's
+// ten buys for the demo leader settings make the six copies worked by hand
+// in internal/strategy/backtest (+$6.8373 marked).
+func TestReplayOfALeadersTradesReportsTheCopies(t *testing.T) {
+	out, _, err := runReplay(t, "--leader-trades", "real")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"6 copied, 4 skipped, 0 exits; cost 108.3915", "net 6.8373", "→ copied 38.18 at 0.22",
+		"→ skipped: $0.90 buys 1.04 shares at 0.86, below the venue's minimum 5.00"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
