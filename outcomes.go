@@ -164,6 +164,21 @@ type Hedges struct {
 	Relations []*Relation
 }
 
+// LoadHedges reads the registries whose entries make complete sets: the
+// matched pairs, the outcome sets and the relations, approved or not.
+func LoadHedges(tx AdminTx) (Hedges, error) {
+	var h Hedges
+	var err error
+	if h.Pairs, err = tx.MarketPairs(); err != nil {
+		return h, err
+	}
+	if h.Sets, err = tx.OutcomeSets(); err != nil {
+		return h, err
+	}
+	h.Relations, err = tx.Relations()
+	return h, err
+}
+
 // Relation kinds.
 const (
 	// RelationImplies: when A resolves YES, so does B (P(A) ≤ P(B)), e.g.

@@ -276,15 +276,8 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 // readRegistry reads the matched pairs, outcome sets and relations.
 func readRegistry(ctx context.Context, st polybot.Store) (polybot.Hedges, error) {
 	var h polybot.Hedges
-	err := st.AdminView(ctx, func(tx polybot.AdminTx) error {
-		var err error
-		if h.Pairs, err = tx.MarketPairs(); err != nil {
-			return err
-		}
-		if h.Sets, err = tx.OutcomeSets(); err != nil {
-			return err
-		}
-		h.Relations, err = tx.Relations()
+	err := st.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
+		h, err = polybot.LoadHedges(tx)
 		return err
 	})
 	return h, err

@@ -601,15 +601,8 @@ func (m *Manager) rebuildIndex() {
 // entry.
 func (m *Manager) ReloadRegistry(ctx context.Context) error {
 	var h polybot.Hedges
-	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) error {
-		var err error
-		if h.Pairs, err = tx.MarketPairs(); err != nil {
-			return err
-		}
-		if h.Sets, err = tx.OutcomeSets(); err != nil {
-			return err
-		}
-		h.Relations, err = tx.Relations()
+	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
+		h, err = polybot.LoadHedges(tx)
 		return err
 	})
 	if err != nil {

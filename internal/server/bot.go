@@ -545,15 +545,8 @@ func pnlSeries(fills []*polybot.TradeFill, hedges polybot.Hedges) []pnlPoint {
 // relations (the service path: they are shared, not tenant data).
 func (s *Server) hedges(r *http.Request) (polybot.Hedges, error) {
 	var h polybot.Hedges
-	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) error {
-		var err error
-		if h.Pairs, err = tx.MarketPairs(); err != nil {
-			return err
-		}
-		if h.Sets, err = tx.OutcomeSets(); err != nil {
-			return err
-		}
-		h.Relations, err = tx.Relations()
+	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) (err error) {
+		h, err = polybot.LoadHedges(tx)
 		return err
 	})
 	return h, err
