@@ -553,7 +553,7 @@ func StrategyToggles(c *polybot.Config, p *polybot.Profile) []Toggle {
 		mk("enable_cross_platform_arb", polybot.StrategyCrossPlatform, c.EnableCrossPlatformArb, f.CrossPlatform, "The same event on two venues, opposite sides, for less than $1 after fees."),
 		mk("enable_overlapping_arb", polybot.StrategyOverlapping, c.EnableOverlappingArb, f.OverlappingArb, "Every outcome of an exhaustive event for less than it pays (YES below $1 a set, or NO below n − 1), and approved implications (YES on B with NO on A below $1)."),
 		mk("enable_news_arbitrage", polybot.StrategyNews, c.EnableNewsArbitrage, f.NewsArbitrage, "Headlines matched to markets by your rules (the News page): buy an outcome up to a price, or the venue that lags the other."),
-		mk("enable_copy_trading", polybot.StrategyCopy, c.EnableCopyTrading, f.CopyTrading, "Mirror leader wallets' trades. Not traded by the bot yet."),
+		mk("enable_copy_trading", polybot.StrategyCopy, c.EnableCopyTrading, f.CopyTrading, "Mirror the Polymarket wallets you follow (the Copy trading page), sized and capped by your settings."),
 	}
 }
 
