@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,7 +143,9 @@ func (c *call) venueError(err error, post bool) error {
 		ve.Unknown = post && !(errors.As(err, &op) && op.Op == "dial")
 	}
 	switch {
-	case ve.Status == http.StatusUnauthorized || ve.Status == http.StatusForbidden:
+	case ve.Status == http.StatusUnauthorized || (ve.Status == http.StatusForbidden && !strings.Contains(ve.Message, "insufficient")):
+		// Alpaca also answers 403 to orders beyond buying power or shares
+		// held ("insufficient ..."): those are not a key problem.
 		ve.Message = "Alpaca did not accept the API key ID and secret (check paper or live): " + ve.Message
 	case ve.Status == http.StatusTooManyRequests:
 		ve.RetryAfter = time.Second
