@@ -30,7 +30,9 @@ async function main() {
   } catch (e) {
     badKey = { status: e.status ?? (e.response && e.response.status), code: e.code ?? null, name: e.name };
   }
-  process.stdout.write(JSON.stringify({ account, placed, byClient, cancelled, badKey }));
+  // Exit once written: the SDK's idle keep-alive sockets and timers would
+  // otherwise hold node open for its 30 s request timeout.
+  process.stdout.write(JSON.stringify({ account, placed, byClient, cancelled, badKey }), () => process.exit(0));
 }
 
 main().catch((e) => {
