@@ -239,7 +239,7 @@ func (s *Server) book(keyID, orderID, symbol string, side polybot.Side, t matchi
 	if p.qty.IsZero() {
 		delete(a.positions, symbol)
 	}
-	f := activity{id: t.Time.UTC().Format("20060102150405000") + "::" + t.ID + suffix, orderID: orderID,
+	f := activity{id: t.Time.UTC().Format("20060102150405.000000") + "::" + t.ID + suffix, orderID: orderID,
 		symbol: symbol, side: sideWire(side), price: t.Price, qty: t.Size, at: t.Time}
 	if m := s.meta[orderID]; m != nil {
 		m.filled = m.filled.Add(t.Size)
