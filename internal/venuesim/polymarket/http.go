@@ -65,6 +65,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /midpoint", s.getMidpoint)
 	h("GET /price", s.getPrice)
 	h("GET /last-trade-price", s.getLastTradePrice)
+	h("GET /markets", s.getMarkets)
 	h("GET /markets-by-token/{token_id}", s.getMarketByToken)
 	h("GET /clob-markets/{condition_id}", s.getClobMarket)
 	// L1.

@@ -122,7 +122,18 @@ func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing
 	var res struct {
 		Address string `json:"address"`
 		APIKey  string `json:"apiKey"`
-		Book    struct {
+		Markets struct {
+			Count      int    `json:"count"`
+			NextCursor string `json:"next_cursor"`
+			Data       []struct {
+				ConditionID string `json:"condition_id"`
+				Tokens      []struct {
+					TokenID string `json:"token_id"`
+					Outcome string `json:"outcome"`
+				} `json:"tokens"`
+			} `json:"data"`
+		} `json:"markets"`
+		Book struct {
 			AssetID  string          `json:"asset_id"`
 			Bids     []pm.PriceLevel `json:"bids"`
 			Asks     []pm.PriceLevel `json:"asks"`
@@ -138,6 +149,17 @@ func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing
 		t.Fatalf("%v\n%s", err, out)
 	}
 
+	// getMarkets() reads the CLOB's paginated /markets: one page, ending
+	// with the end cursor, listing the token it trades.
+	listed := false
+	for _, m := range res.Markets.Data {
+		for _, tk := range m.Tokens {
+			listed = listed || tk.TokenID == token
+		}
+	}
+	if res.Markets.NextCursor != "LTE=" || res.Markets.Count != len(res.Markets.Data) || !listed {
+		t.Fatalf("getMarkets() %+v: want one page, ending LTE=, listing token %s", res.Markets, token)
+	}
 	if !strings.EqualFold(res.Address, wallet.Address().String()) {
 		t.Fatalf("address %s, want %s", res.Address, wallet.Address())
 	}
