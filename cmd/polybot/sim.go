@@ -16,6 +16,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 	simnews "github.com/polybot/polybot/internal/venuesim/news"
 	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
@@ -129,6 +130,8 @@ type sims struct {
 	// news is the news feed (nil with --news none); newsURL its RSS URL,
 	// for serve --sim to register as a platform feed.
 	news      *simnews.Server
+	alpaca    *alpacasim.Server
+	alpacaURL string
 	newsURL   string
 	headlines int
 	leaders   []string // one line a leader wallet
@@ -277,6 +280,16 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		s.pm.Close()
 		return nil, fmt.Errorf("--kalshi-addr %s: %w", f.kalshiAddr, err)
 	}
+	// The Alpaca simulator (equities; no replay yet): accounts are made by
+	// "Generate simulator keys".
+	if s.alpaca, err = alpacasim.New(alpacasim.Config{Logger: log}); err == nil {
+		s.alpacaURL, err = s.alpaca.Start(ctx, "127.0.0.1:0")
+	}
+	if err != nil {
+		s.kalshi.Close()
+		s.pm.Close()
+		return nil, fmt.Errorf("alpaca simulator: %w", err)
+	}
 	// The news feed starts right after the venues, so its schedule starts
 	// with their replays.
 	if newsCfg != nil {
@@ -284,6 +297,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 			s.newsURL, err = s.news.Start(ctx)
 		}
 		if err != nil {
+			s.alpaca.Close()
 			s.kalshi.Close()
 			s.pm.Close()
 			return nil, fmt.Errorf("--news %s: %w", f.news, err)
@@ -294,6 +308,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		if s.news != nil {
 			s.news.Close()
 		}
+		s.alpaca.Close()
 		s.kalshi.Close()
 		s.pm.Close()
 	}
@@ -359,6 +374,7 @@ func (f *simFlags) newsConfig(recorded []polybot.BookEvent, log *slog.Logger) (*
 func (s *sims) print(w io.Writer) {
 	fmt.Fprintf(w, "polymarket clob=%s market_ws=%s user_ws=%s gamma=%s data=%s\n", s.pmURLs.CLOB, s.pmURLs.MarketWS, s.pmURLs.UserWS, s.pmURLs.Gamma, s.pmURLs.Data)
 	fmt.Fprintf(w, "kalshi rest=%s ws=%s admin=%s\n", s.kURLs.REST, s.kURLs.WS, s.kURLs.Admin)
+	fmt.Fprintf(w, "alpaca rest=%s\n", s.alpacaURL)
 	if len(s.events) > 0 {
 		var pm, k []string
 		for _, rec := range s.events {

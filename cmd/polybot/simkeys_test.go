@@ -26,7 +26,7 @@ func TestSimulatorKeysWorkWithTheSimulators(t *testing.T) {
 	defer s.closeAll()
 	tr := &trading{sims: s, venues: s.venues(), kalshiBalance: polybot.MustDecimal("10000")}
 	seen := map[string]bool{}
-	for _, p := range []polybot.Platform{polybot.Kalshi, polybot.Polymarket, polybot.Kalshi} {
+	for _, p := range []polybot.Platform{polybot.Kalshi, polybot.Polymarket, polybot.Kalshi, polybot.Alpaca} {
 		fields, err := tr.simulatorKeys(ctx, p)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
@@ -21,6 +22,7 @@ import (
 	"github.com/polybot/polybot/internal/strategy"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
+	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 )
 
@@ -148,8 +150,17 @@ func (t *trading) simulatorKeys(ctx context.Context, platform polybot.Platform) 
 		}
 		return map[string]string{polybot.FieldPrivateKey: key, polybot.FieldAPIKey: api.Key, polybot.FieldAPISecret: api.Secret,
 			polybot.FieldPassphrase: api.Passphrase}, nil
+	case polybot.Alpaca:
+		b := make([]byte, 24)
+		rand.Read(b)
+		id := "PKSIM" + strings.ToUpper(hex.EncodeToString(b[:8]))
+		secret := base64.RawURLEncoding.EncodeToString(b[8:])
+		if err := t.sims.alpaca.AddAccount(alpacasim.AccountConfig{KeyID: id, Secret: secret, Cash: polybot.NewDecimal(100_000, 0)}); err != nil {
+			return nil, polybot.Internal(err)
+		}
+		return map[string]string{polybot.FieldAPIKey: id, polybot.FieldAPISecret: secret}, nil
 	}
-	return nil, polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket and kalshi")
+	return nil, polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi and alpaca")
 }
 
 // startTrading starts the market-data hubs, the bot manager and, in sim

@@ -10,6 +10,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/eip712"
 	"github.com/polybot/polybot/internal/secrets"
+	"github.com/polybot/polybot/internal/venue/alpaca"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
 )
@@ -17,18 +18,22 @@ import (
 // venueEndpoints are where the connectors point: the real venues, or the
 // simulators with --sim.
 type venueEndpoints struct {
-	polymarket polymarket.Config
-	kalshiREST string // live keys
-	kalshiDemo string // paper keys
-	kalshiWS   string
+	polymarket  polymarket.Config
+	kalshiREST  string // live keys
+	kalshiDemo  string // paper keys
+	kalshiWS    string
+	alpacaLive  string // live keys
+	alpacaPaper string // paper keys
 }
 
 func realVenues() venueEndpoints {
-	return venueEndpoints{polymarket: polymarket.DefaultConfig(), kalshiREST: kalshi.ProdBaseURL, kalshiDemo: kalshi.DemoBaseURL, kalshiWS: kalshi.ProdWSURL}
+	return venueEndpoints{polymarket: polymarket.DefaultConfig(), kalshiREST: kalshi.ProdBaseURL, kalshiDemo: kalshi.DemoBaseURL, kalshiWS: kalshi.ProdWSURL,
+		alpacaLive: alpaca.LiveBaseURL, alpacaPaper: alpaca.PaperBaseURL}
 }
 
 func (s *sims) venues() venueEndpoints {
-	return venueEndpoints{polymarket: s.pmURLs.ClientConfig(polymarket.ChainPolygon), kalshiREST: s.kURLs.REST, kalshiDemo: s.kURLs.REST, kalshiWS: s.kURLs.WS}
+	return venueEndpoints{polymarket: s.pmURLs.ClientConfig(polymarket.ChainPolygon), kalshiREST: s.kURLs.REST, kalshiDemo: s.kURLs.REST, kalshiWS: s.kURLs.WS,
+		alpacaLive: s.alpacaURL, alpacaPaper: s.alpacaURL}
 }
 
 // exchangeFor builds a tenant's connection to one venue from its decrypted
@@ -51,6 +56,12 @@ func (v venueEndpoints) exchangeFor(ctx context.Context, st polybot.Store, tenan
 		api := polymarket.APICreds{Key: creds.Get(polybot.FieldAPIKey), Secret: creds.Get(polybot.FieldAPISecret), Passphrase: creds.Get(polybot.FieldPassphrase)}
 		return polymarket.NewExchange(polymarket.NewClient(v.polymarket), polymarket.Credentials{Wallet: wallet, API: api},
 			polymarket.ExchangeOptions{Log: log, Index: &intentOrderIndex{st: st, tenant: tenant, mem: polymarket.NewMemoryOrderIndex()}})
+	case polybot.Alpaca:
+		base := v.alpacaLive
+		if paper {
+			base = v.alpacaPaper
+		}
+		return alpaca.New(alpaca.Config{KeyID: creds.Get(polybot.FieldAPIKey), SecretKey: creds.Get(polybot.FieldAPISecret), BaseURL: base})
 	}
 	return nil, polybot.Errorf(polybot.EINVALID, "trading on %s is not supported yet", platform)
 }

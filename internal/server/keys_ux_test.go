@@ -122,6 +122,8 @@ func fakeSimulator(t testing.TB) func(context.Context, polybot.Platform) (map[st
 		case polybot.Polymarket:
 			return map[string]string{polybot.FieldPrivateKey: goodWallet, polybot.FieldAPIKey: goodUUID,
 				polybot.FieldAPISecret: "c2VjcmV0LXNlY3JldA==", polybot.FieldPassphrase: "pass"}, nil
+		case polybot.Alpaca:
+			return map[string]string{polybot.FieldAPIKey: "PKSIMTEST", polybot.FieldAPISecret: "alpaca-secret"}, nil
 		}
 		return nil, errors.New("no simulator")
 	}
@@ -144,7 +146,8 @@ func testSimulatorKeys(t *testing.T, open storeOpener) {
 		{"kalshi", "POST", "/api/v1/secrets/kalshi/simulator", nil, 201, "", `"fields":["api_key","private_key"]`},
 		{"kalshi again replaces it", "POST", "/api/v1/secrets/kalshi/simulator", map[string]any{}, 200, "", `"is_paper":true`},
 		{"polymarket live", "POST", "/api/v1/secrets/polymarket/simulator", map[string]any{"is_paper": false}, 201, "", `"fields":["api_key","api_secret","private_key","passphrase"]`},
-		{"alpaca has no simulator", "POST", "/api/v1/secrets/alpaca/simulator", nil, 400, "platform", ""},
+		{"alpaca", "POST", "/api/v1/secrets/alpaca/simulator", nil, 201, "", `"fields":["api_key","api_secret"]`},
+		{"ibkr has no simulator", "POST", "/api/v1/secrets/ibkr/simulator", nil, 400, "platform", ""},
 		{"unknown platform", "POST", "/api/v1/secrets/ftx/simulator", nil, 400, "platform", ""},
 		{"bad body", "POST", "/api/v1/secrets/kalshi/simulator", `{"is_paper":"yes"}`, 400, "", ""},
 		{"listed", "GET", "/api/v1/secrets", nil, 200, "", `"platform":"polymarket"`},
@@ -304,9 +307,12 @@ func TestSimulatorBannerOnEveryPageUnderSim(t *testing.T) {
 				}
 			}
 		}
-		for _, p := range []string{"/keys", "/onboarding?step=3"} {
+		for p, ids := range map[string][]string{
+			"/keys":              {`id="sim-keys-polymarket-generate"`, `id="sim-keys-kalshi-generate"`, `id="sim-keys-alpaca-generate"`},
+			"/onboarding?step=3": {`id="sim-keys-polymarket-generate"`, `id="sim-keys-kalshi-generate"`},
+		} {
 			body := string(c.page(p).Body)
-			for _, id := range []string{`id="sim-keys-polymarket-generate"`, `id="sim-keys-kalshi-generate"`} {
+			for _, id := range ids {
 				if strings.Contains(body, id) != sim {
 					t.Errorf("sim=%v: %s has %s: %v", sim, p, id, !sim)
 				}

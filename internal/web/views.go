@@ -419,14 +419,14 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 // KeysData is the API keys page's data.
 type KeysData struct {
 	Cards []KeyCard
-	// Sim: the venues are the built-in simulators, so Polymarket and
-	// Kalshi cards offer "Generate simulator keys".
+	// Sim: the venues are the built-in simulators, so Polymarket, Kalshi
+	// and Alpaca cards offer "Generate simulator keys".
 	Sim bool
 }
 
 // Simulated reports whether the platform has a built-in simulator.
 func (c KeyCard) Simulated() bool {
-	return c.Platform == polybot.Polymarket || c.Platform == polybot.Kalshi
+	return c.Platform == polybot.Polymarket || c.Platform == polybot.Kalshi || c.Platform == polybot.Alpaca
 }
 
 // --- API tokens ---
