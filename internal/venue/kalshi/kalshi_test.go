@@ -241,17 +241,6 @@ func TestToBookMapsEveryOutcomeAndSideOntoTheYesBook(t *testing.T) {
 	}
 }
 
-func TestRetryAfterReadsSecondsAndDates(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cases := map[string]time.Duration{"2": 2 * time.Second, "0.5": 500 * time.Millisecond, "": 0, "soon": 0,
-		now.Add(3 * time.Second).Format(http.TimeFormat): 3 * time.Second}
-	for in, want := range cases {
-		if got := retryAfter(in, now); got != want {
-			t.Fatalf("retryAfter(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 func TestPlaceOrderRefusesWhatKalshiCannotTakeBeforeSending(t *testing.T) {
 	x := &Exchange{}
 	yes, _ := Instruments("KX")

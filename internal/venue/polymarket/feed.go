@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // Feed is the market channel as a polybot.MarketFeed: one connection for
@@ -57,7 +58,7 @@ func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 		return errors.New("polymarket: feed already running")
 	}
 	defer f.running.Store(false)
-	b := backoff{min: 200 * time.Millisecond, max: 30 * time.Second}
+	b := wire.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
 	for {
 		start := time.Now()
 		err := f.session(ctx, sink)
@@ -65,12 +66,12 @@ func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 			return ctx.Err()
 		}
 		if time.Since(start) > time.Minute {
-			b.reset()
+			b.Reset()
 		}
 		f.invalidate(sink)
-		d := b.next()
+		d := b.Next()
 		f.log.Warn("market channel lost; reconnecting", "err", err, "in", d)
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := wire.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}

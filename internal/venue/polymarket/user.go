@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // UserEvent is one normalised user-channel event: an order's new state, or
@@ -43,7 +44,7 @@ type userOrderJSON struct {
 // ends, reconnecting with backoff, and passes order updates and our fills to
 // sink. markets (condition ids) narrows the stream; none means all.
 func (x *Exchange) Stream(ctx context.Context, markets []string, sink func(UserEvent)) error {
-	b := backoff{min: 200 * time.Millisecond, max: 30 * time.Second}
+	b := wire.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
 	for {
 		start := time.Now()
 		err := x.userSession(ctx, markets, sink)
@@ -51,11 +52,11 @@ func (x *Exchange) Stream(ctx context.Context, markets []string, sink func(UserE
 			return ctx.Err()
 		}
 		if time.Since(start) > time.Minute {
-			b.reset()
+			b.Reset()
 		}
-		d := b.next()
+		d := b.Next()
 		x.log.Warn("user channel lost; reconnecting", "err", err, "in", d)
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := wire.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}

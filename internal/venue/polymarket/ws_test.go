@@ -234,21 +234,6 @@ func levelsEqual(a, b []polybot.Level) bool {
 	return true
 }
 
-func TestParseDecimalAgreesWithTheRootParser(t *testing.T) {
-	for _, s := range []string{"0", "0.5", ".48", "1", "1200.25", "0.000001", "37776", "0.1000000", "-3.1", "922337203685"} {
-		got, err := parseDec([]byte(s))
-		want, werr := polybot.ParseDecimal(s)
-		if (err != nil) != (werr != nil) || got != want {
-			t.Errorf("%q: got %v %v, root parser %v %v", s, got, err, want, werr)
-		}
-	}
-	for _, s := range []string{"", ".", "1.2.3", "1e5", "abc", "0.0000001", "+1"} {
-		if _, err := parseDec([]byte(s)); err == nil {
-			t.Errorf("%q: accepted", s)
-		}
-	}
-}
-
 func TestParseNumberRoundsVenueFloatsToSixPlacesExactly(t *testing.T) {
 	for in, want := range map[string]string{
 		"0.01": "0.01", "12.5": "12.5", "0.1234565": "0.123457", "0.12345649": "0.123456",
