@@ -121,7 +121,7 @@ func TestPrivateKeyNeverPrints(t *testing.T) {
 	}
 }
 
-func TestParseFixedIsExactAndRejectsWhatItCannotHold(t *testing.T) {
+func TestKalshiFixedPointStringsParseExactlyAndFormatBack(t *testing.T) {
 	cases := []struct {
 		in   string
 		want string
@@ -138,9 +138,9 @@ func TestParseFixedIsExactAndRejectsWhatItCannotHold(t *testing.T) {
 		{"-", "", false},
 	}
 	for _, tc := range cases {
-		got, err := parseFixed([]byte(tc.in))
+		got, err := polybot.ParseDecimalBytes([]byte(tc.in))
 		if (err == nil) != tc.ok || (tc.ok && got != d(tc.want)) {
-			t.Fatalf("parseFixed(%q) = %s, %v; want %s ok=%v", tc.in, got, err, tc.want, tc.ok)
+			t.Fatalf("ParseDecimalBytes(%q) = %s, %v; want %s ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 	if s, err := formatFixed(d("0.56"), 4); err != nil || s != "0.5600" {

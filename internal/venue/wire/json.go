@@ -137,7 +137,7 @@ func (it *Object) Text() []byte {
 }
 
 // Int reads the current value as a JSON integer (a bare number without a
-// fraction or exponent).
+// fraction or exponent); anything else ends the walk with ErrMalformed.
 func (it *Object) Int() (int64, error) {
 	n, ok := ParseInt(it.Value())
 	if !ok {
@@ -149,9 +149,13 @@ func (it *Object) Int() (int64, error) {
 
 // Decimal reads the current value, a string or a bare number, with
 // polybot.ParseDecimalBytes. The error wraps ErrMalformed and names the
-// text; it allocates only then.
+// text (it allocates only then); like any bad value it ends the walk.
 func (it *Object) Decimal() (polybot.Decimal, error) {
-	return Decimal(it.Text())
+	d, err := Decimal(it.Text())
+	if err != nil {
+		it.fail()
+	}
+	return d, err
 }
 
 func (it *Object) fail() bool {
