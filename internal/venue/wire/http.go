@@ -43,15 +43,10 @@ func (r *Response) OK() bool { return r.Status >= 200 && r.Status <= 299 }
 // the connector to read its venue's error body and call Call.Error.
 func (c Call) Send(hc *http.Client, req *http.Request) (*Response, error) {
 	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
-		}
-	}}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	req = Track(req, &wrote)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, c.failure(req, err, Classify(err, wrote.Load()))
+		return nil, c.Failure(req, err, Classify(err, wrote.Load()))
 	}
 	defer resp.Body.Close()
 	limit := c.Limit
@@ -61,12 +56,27 @@ func (c Call) Send(hc *http.Client, req *http.Request) (*Response, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		// The venue answered, so it had the whole request.
-		return nil, c.failure(req, err, Sent)
+		return nil, c.Failure(req, err, Sent)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
 
-func (c Call) failure(req *http.Request, err error, o Outcome) *polybot.VenueError {
+// Track returns req with a client trace that sets wrote once net/http has
+// written the whole request: what Classify needs. Send uses it; a connector
+// whose SDK makes the call itself (Alpaca) sets it in its RoundTripper.
+func Track(req *http.Request, wrote *atomic.Bool) *http.Request {
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}}
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+}
+
+// Failure is the error of a call that got no answer (Status 0, no Code:
+// the venue said nothing): unknown when the call mutates and the request
+// may have been sent (o from Classify).
+func (c Call) Failure(req *http.Request, err error, o Outcome) *polybot.VenueError {
 	return &polybot.VenueError{Venue: c.Venue,
 		Message: fmt.Sprintf("%s %s: %v", req.Method, req.URL.Path, unwrapURL(err)),
 		Unknown: c.Mutating && o == Sent}
