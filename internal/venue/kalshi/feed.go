@@ -241,22 +241,9 @@ func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 		return errors.New("kalshi feed: Run is already running")
 	}
 	defer f.running.Store(false)
-	backoff := wire.Backoff{Min: f.cfg.MinBackoff, Max: f.cfg.MaxBackoff}
-	for {
-		healthy, err := f.session(ctx, sink)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if healthy {
-			backoff.Reset()
-		}
-		f.invalidate(sink)
-		d := backoff.Next()
-		f.log.Warn("kalshi feed disconnected; reconnecting", "err", err, "in", d)
-		if err := wire.Sleep(ctx, d); err != nil {
-			return err
-		}
-	}
+	return wire.Redial(ctx, wire.Backoff{Min: f.cfg.MinBackoff, Max: f.cfg.MaxBackoff}, f.log,
+		func(ctx context.Context) (bool, error) { return f.session(ctx, sink) },
+		func() { f.invalidate(sink) })
 }
 
 // invalidate tells the sink that every subscribed book is unknown until the

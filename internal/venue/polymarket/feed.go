@@ -56,29 +56,19 @@ func (f *Feed) Platform() polybot.Platform { return polybot.Polymarket }
 // Connects returns how many connections Run has opened (reconnects included).
 func (f *Feed) Connects() int64 { return f.connects.Load() }
 
+// reconnect is the channels' delay between connections; one that lasted a
+// minute resets it.
+var reconnect = wire.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
+
 // Run implements polybot.MarketFeed. Events passed to sink own their slices.
 func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return errors.New("polymarket: feed already running")
 	}
 	defer f.running.Store(false)
-	b := wire.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
-	for {
-		start := time.Now()
-		err := f.session(ctx, sink)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Since(start) > time.Minute {
-			b.Reset()
-		}
-		f.invalidate(sink)
-		d := b.Next()
-		f.log.Warn("market channel lost; reconnecting", "err", err, "in", d)
-		if err := wire.Sleep(ctx, d); err != nil {
-			return err
-		}
-	}
+	return wire.Redial(ctx, reconnect, f.log,
+		wire.LastedOver(time.Minute, func(ctx context.Context) error { return f.session(ctx, sink) }),
+		func() { f.invalidate(sink) })
 }
 
 // invalidate tells the sink that every subscribed book is unknown until the

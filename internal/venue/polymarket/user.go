@@ -44,22 +44,8 @@ type userOrderJSON struct {
 // ends, reconnecting with backoff, and passes order updates and our fills to
 // sink. markets (condition ids) narrows the stream; none means all.
 func (x *Exchange) Stream(ctx context.Context, markets []string, sink func(UserEvent)) error {
-	b := wire.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
-	for {
-		start := time.Now()
-		err := x.userSession(ctx, markets, sink)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Since(start) > time.Minute {
-			b.Reset()
-		}
-		d := b.Next()
-		x.log.Warn("user channel lost; reconnecting", "err", err, "in", d)
-		if err := wire.Sleep(ctx, d); err != nil {
-			return err
-		}
-	}
+	return wire.Redial(ctx, reconnect, x.log.With("channel", "user"),
+		wire.LastedOver(time.Minute, func(ctx context.Context) error { return x.userSession(ctx, markets, sink) }), nil)
 }
 
 func (x *Exchange) userSession(ctx context.Context, markets []string, sink func(UserEvent)) error {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 )
@@ -52,5 +53,40 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// Redial runs session again and again until ctx ends: the reconnect loop
+// of a venue's streaming connection. Between sessions it calls lost (if
+// any: the connector marks its books unknown), logs the error and waits
+// b.Next(); a session that reports itself healthy (it got as far as data)
+// resets b first. It returns ctx's error.
+func Redial(ctx context.Context, b Backoff, log *slog.Logger, session func(context.Context) (healthy bool, err error), lost func()) error {
+	for {
+		healthy, err := session(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if healthy {
+			b.Reset()
+		}
+		if lost != nil {
+			lost()
+		}
+		d := b.Next()
+		log.Warn("connection lost; reconnecting", "err", err, "in", d)
+		if err := Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// LastedOver wraps a session that does not report its health: healthy is
+// having lasted longer than d.
+func LastedOver(d time.Duration, session func(context.Context) error) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		start := time.Now()
+		err := session(ctx)
+		return time.Since(start) > d, err
 	}
 }

@@ -35,49 +35,23 @@ var ErrMalformed = errors.New("malformed JSON message")
 // After Next, the caller reads the member's value exactly once: with one of
 // the value methods, or by parsing it from At and calling Seek with the
 // index after it. After the loop At is the index after the object.
+//
+// Object and Array share At, Seek, Err, Value and Skip.
 type Object struct {
-	b       []byte
-	i       int
-	key     []byte
-	err     error
-	started bool
-	done    bool
+	list
+	key []byte
 }
 
 // ObjectAt returns an iterator over the object at b[i] (after any space).
-func ObjectAt(b []byte, i int) Object { return Object{b: b, i: i} }
+func ObjectAt(b []byte, i int) Object { return Object{list: list{b: b, i: i}} }
 
 // Next moves to the next member and reports whether there is one. It stops
 // at the end of the object or at the first syntax error (see Err).
 func (it *Object) Next() bool {
-	if it.done {
+	if !it.advance('{', '}', false) {
 		return false
 	}
-	b := it.b
-	i := SkipSpace(b, it.i)
-	if !it.started {
-		it.started = true
-		if i >= len(b) || b[i] != '{' {
-			return it.fail()
-		}
-		i = SkipSpace(b, i+1)
-		if i < len(b) && b[i] == '}' {
-			it.i, it.done = i+1, true
-			return false
-		}
-	} else {
-		if i >= len(b) {
-			return it.fail()
-		}
-		if b[i] == '}' {
-			it.i, it.done = i+1, true
-			return false
-		}
-		if b[i] != ',' {
-			return it.fail()
-		}
-		i = SkipSpace(b, i+1)
-	}
+	b, i := it.b, it.i
 	if i >= len(b) || b[i] != '"' {
 		return it.fail()
 	}
@@ -97,32 +71,6 @@ func (it *Object) Next() bool {
 // Key is the current member's key, raw (keys the decoders look for never
 // hold escapes).
 func (it *Object) Key() []byte { return it.key }
-
-// At is the index of the current value in the frame (after the loop: the
-// index after the object).
-func (it *Object) At() int { return it.i }
-
-// Seek tells the iterator that the caller parsed the current value itself
-// and that it ends before b[i].
-func (it *Object) Seek(i int) { it.i = i }
-
-// Err is nil after a well-formed object, ErrMalformed otherwise.
-func (it *Object) Err() error { return it.err }
-
-// Value skips the current value and returns its raw bytes.
-func (it *Object) Value() []byte {
-	end, err := SkipValue(it.b, it.i)
-	if err != nil {
-		it.fail()
-		return nil
-	}
-	v := it.b[it.i:end]
-	it.i = end
-	return v
-}
-
-// Skip passes over the current value.
-func (it *Object) Skip() { it.Value() }
 
 // Text returns the current value as text: a string's contents (a sub-slice
 // of the frame; a string with escapes is unquoted into a new slice, the only
@@ -158,85 +106,17 @@ func (it *Object) Decimal() (polybot.Decimal, error) {
 	return d, err
 }
 
-func (it *Object) fail() bool {
-	it.done, it.err = true, ErrMalformed
-	return false
-}
-
 // Array walks the elements of the JSON array that starts at b[i]; null is
 // an empty array. After Next the caller reads the element at At and calls
 // Seek past it, or calls Value or Skip. After the loop At is the index after
 // the array.
-type Array struct {
-	b       []byte
-	i       int
-	err     error
-	started bool
-	done    bool
-}
+type Array struct{ list }
 
 // ArrayAt returns an iterator over the array at b[i] (after any space).
-func ArrayAt(b []byte, i int) Array { return Array{b: b, i: i} }
+func ArrayAt(b []byte, i int) Array { return Array{list{b: b, i: i}} }
 
 // Next moves to the next element and reports whether there is one.
-func (it *Array) Next() bool {
-	if it.done {
-		return false
-	}
-	b := it.b
-	i := SkipSpace(b, it.i)
-	if !it.started {
-		it.started = true
-		if i+4 <= len(b) && string(b[i:i+4]) == "null" {
-			it.i, it.done = i+4, true
-			return false
-		}
-		if i >= len(b) || b[i] != '[' {
-			return it.fail()
-		}
-		i = SkipSpace(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			it.i, it.done = i+1, true
-			return false
-		}
-	} else {
-		if i >= len(b) {
-			return it.fail()
-		}
-		if b[i] == ']' {
-			it.i, it.done = i+1, true
-			return false
-		}
-		if b[i] != ',' {
-			return it.fail()
-		}
-		i = SkipSpace(b, i+1)
-	}
-	it.i = i
-	return true
-}
-
-// At is the index of the current element (after the loop: the index after
-// the array).
-func (it *Array) At() int { return it.i }
-
-// Seek tells the iterator the current element ends before b[i].
-func (it *Array) Seek(i int) { it.i = i }
-
-// Err is nil after a well-formed array, ErrMalformed otherwise.
-func (it *Array) Err() error { return it.err }
-
-// Value skips the current element and returns its raw bytes.
-func (it *Array) Value() []byte {
-	end, err := SkipValue(it.b, it.i)
-	if err != nil {
-		it.fail()
-		return nil
-	}
-	v := it.b[it.i:end]
-	it.i = end
-	return v
-}
+func (it *Array) Next() bool { return it.advance('[', ']', true) }
 
 // Object returns an iterator over the current element, which the caller
 // walks and then passes to SeekPast.
@@ -250,8 +130,84 @@ func (it *Array) SeekPast(o *Object) {
 	}
 }
 
-func (it *Array) fail() bool {
-	it.done, it.err = true, ErrMalformed
+// list is what Object and Array share: the walk over the items of one
+// bracketed JSON value, and the current position in the frame.
+type list struct {
+	b       []byte
+	i       int
+	err     error
+	started bool
+	done    bool
+}
+
+// advance moves to the next item of the list opened by open and closed by
+// close (null stands for an empty list where nullOK), leaving i at the
+// item; false at the end (i after the list) or on a syntax error.
+func (l *list) advance(open, close byte, nullOK bool) bool {
+	if l.done {
+		return false
+	}
+	b := l.b
+	i := SkipSpace(b, l.i)
+	if !l.started {
+		l.started = true
+		if nullOK && i+4 <= len(b) && string(b[i:i+4]) == "null" {
+			l.i, l.done = i+4, true
+			return false
+		}
+		if i >= len(b) || b[i] != open {
+			return l.fail()
+		}
+		i = SkipSpace(b, i+1)
+		if i < len(b) && b[i] == close {
+			l.i, l.done = i+1, true
+			return false
+		}
+	} else {
+		if i >= len(b) {
+			return l.fail()
+		}
+		if b[i] == close {
+			l.i, l.done = i+1, true
+			return false
+		}
+		if b[i] != ',' {
+			return l.fail()
+		}
+		i = SkipSpace(b, i+1)
+	}
+	l.i = i
+	return true
+}
+
+// At is the index of the current value in the frame (after the loop: the
+// index after the object or array).
+func (l *list) At() int { return l.i }
+
+// Seek tells the iterator that the caller parsed the current value itself
+// and that it ends before b[i].
+func (l *list) Seek(i int) { l.i = i }
+
+// Err is nil after a well-formed object or array, ErrMalformed otherwise.
+func (l *list) Err() error { return l.err }
+
+// Value skips the current value and returns its raw bytes.
+func (l *list) Value() []byte {
+	end, err := SkipValue(l.b, l.i)
+	if err != nil {
+		l.fail()
+		return nil
+	}
+	v := l.b[l.i:end]
+	l.i = end
+	return v
+}
+
+// Skip passes over the current value.
+func (l *list) Skip() { l.Value() }
+
+func (l *list) fail() bool {
+	l.done, l.err = true, ErrMalformed
 	return false
 }
 
