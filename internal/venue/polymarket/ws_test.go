@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ func TestDecodeMessages(t *testing.T) {
 				got.Time = time.Time{}
 				if got.Kind != want.Kind || got.Instrument.Token != want.Instrument.Token ||
 					got.Instrument.Outcome != want.Instrument.Outcome || got.TickSize != want.TickSize ||
-					!levelsEqual(got.Bids, want.Bids) || !levelsEqual(got.Asks, want.Asks) {
+					!slices.Equal(got.Bids, want.Bids) || !slices.Equal(got.Asks, want.Asks) {
 					t.Errorf("event %d:\n got %+v\nwant %+v", i, got, want)
 				}
 				if want.Instrument.Market != "" && got.Instrument.Market != want.Instrument.Market {
@@ -220,18 +221,6 @@ func TestDecodeMessages(t *testing.T) {
 			}
 		})
 	}
-}
-
-func levelsEqual(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestParseNumberRoundsVenueFloatsToSixPlacesExactly(t *testing.T) {
