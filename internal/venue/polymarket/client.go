@@ -11,7 +11,9 @@
 // here is transport, decoding and normalisation to polybot types. Prices and
 // sizes are exact polybot.Decimal values from the first byte: never float64.
 //
-// It imports only the root package and internal/eip712, never a store, the
+// It imports only the root package, internal/eip712 and internal/venue/wire
+// (the scanner, REST failure classification and backoff it shares with the
+// other connectors), never a store, the
 // server or tenant state.
 package polymarket
 
