@@ -13,8 +13,7 @@
 //
 // It imports only the root package, internal/eip712 and internal/venue/wire
 // (the scanner, REST failure classification and backoff it shares with the
-// other connectors), never a store, the
-// server or tenant state.
+// other connectors), never a store, the server or tenant state.
 package polymarket
 
 import (
