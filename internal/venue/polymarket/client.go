@@ -186,7 +186,11 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return badResponse(resp.Status, fmt.Sprintf("%s %s: %v", r.method, r.path, err))
+		// A 2xx we cannot read: for an order, the venue acted but we do
+		// not know how.
+		e := badResponse(resp.Status, fmt.Sprintf("%s %s: %v", r.method, r.path, err))
+		e.Unknown = r.mutating
+		return e
 	}
 	return nil
 }

@@ -71,6 +71,24 @@ func TestATimeoutOnlyMakesAMutatingCallUnknown(t *testing.T) {
 	}
 }
 
+// A 2xx that cannot be read says the venue acted: on an order post the
+// outcome is unknown, on a read it is a plain failure. Neither has a code.
+func TestAnUnreadableAnswerOnlyMakesAMutatingCallUnknown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"orderID": 12`))
+	}))
+	defer srv.Close()
+	c := NewClient(Config{CLOBURL: srv.URL})
+	for _, mutating := range []bool{true, false} {
+		var out PostOrderResponse
+		err := c.do(context.Background(), request{method: http.MethodPost, base: srv.URL, path: "/order", mutating: mutating}, &out)
+		var ve *polybot.VenueError
+		if !errors.As(err, &ve) || ve.Status != http.StatusOK || ve.Code != "" || errors.Is(err, polybot.ErrOutcomeUnknown) != mutating {
+			t.Fatalf("mutating=%v: %+v", mutating, err)
+		}
+	}
+}
+
 func TestGammaMarketsDecodeTheirJSONEncodedStringFields(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/markets" || r.URL.Query().Get("slug") != "fed" {
