@@ -17,7 +17,7 @@ func members(b []byte) ([]string, error) {
 	it := wire.ObjectAt(b, 0)
 	for it.Next() {
 		key := string(it.Key())
-		if b[it.At()] == '[' {
+		if it.At() < len(b) && b[it.At()] == '[' {
 			arr := wire.ArrayAt(b, it.At())
 			for arr.Next() {
 				o := arr.Object()
