@@ -37,7 +37,8 @@ func (c *Config) Enabled(strategy string, f Features) bool {
 	return false
 }
 
-// PlatformEnabled reports whether c trades on p.
+// PlatformEnabled reports whether c trades on p: the switch named by
+// VenueOf(p).ConfigField.
 func (c *Config) PlatformEnabled(p Platform) bool {
 	switch p {
 	case Polymarket:
