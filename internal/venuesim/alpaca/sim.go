@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	Accounts []AccountConfig
 	// Books are the symbols traded and their starting liquidity.
 	Books []BookConfig
+	// Faults is the standing fault plan (tests add more with Faults()).
+	Faults fault.Config
 	// Now is the clock (nil: time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -80,6 +83,8 @@ type Server struct {
 	symbols  map[string]bool
 	meta     map[string]*orderMeta // order id -> what the engine does not keep
 	lastPx   map[string]polybot.Decimal
+
+	faults *fault.Injector
 
 	httpSrv *http.Server
 	stop    context.CancelFunc
@@ -128,7 +133,8 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, now: cfg.Now, log: log.With("sim", "alpaca"), accounts: map[string]*account{},
-		symbols: map[string]bool{}, meta: map[string]*orderMeta{}, lastPx: map[string]polybot.Decimal{}}
+		symbols: map[string]bool{}, meta: map[string]*orderMeta{}, lastPx: map[string]polybot.Decimal{},
+		faults: fault.New(cfg.Faults)}
 	s.eng = matching.New(matching.Config{Now: cfg.Now, SelfTrade: matching.STPCancelTaker, IDPrefix: "a"})
 	s.eng.Subscribe("", s.onUpdate)
 	for _, a := range cfg.Accounts {
@@ -143,6 +149,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// Faults returns the REST faults, changeable while the simulator runs (rule
+// paths as routed, such as "/v2/orders"). The simulator has no WebSocket.
+func (s *Server) Faults() *fault.Injector { return s.faults }
 
 // Engine returns the matching engine (tests).
 func (s *Server) Engine() *matching.Engine { return s.eng }

@@ -89,29 +89,7 @@ func (s *Server) Handler() http.Handler {
 // rest wraps a handler with the injected faults, authentication and the
 // error shape.
 func (s *Server) rest(auth bool, h func(*http.Request, string) (int, any, *apiError)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, latency := s.matchFault(r.Method, r.URL.Path)
-		if f != nil && f.Kind == FaultLatency {
-			latency += f.Delay
-		}
-		if latency > 0 {
-			select {
-			case <-time.After(latency):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f != nil {
-			switch f.Kind {
-			case FaultStatus:
-				writeErr(w, &apiError{Status: f.Status, Code: "internal_server_error", Message: "internal server error"})
-				return
-			case FaultRateLimit:
-				w.Header().Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
-				writeErr(w, &apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Message: "too many requests"})
-				return
-			}
-		}
+	return s.faults.Wrap(RESTPrefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keyID := ""
 		if auth {
 			var ok bool
@@ -120,18 +98,6 @@ func (s *Server) rest(auth bool, h func(*http.Request, string) (int, any, *apiEr
 			}
 		}
 		status, body, apiErr := h(r, keyID)
-		if f != nil && f.Kind == FaultTimeoutAfterAccept {
-			// The work is done; the answer never comes.
-			hold := f.Hold
-			if hold <= 0 {
-				hold = 30 * time.Second
-			}
-			select {
-			case <-r.Context().Done():
-			case <-time.After(hold):
-			}
-			panic(http.ErrAbortHandler)
-		}
 		if apiErr != nil {
 			writeErr(w, apiErr)
 			return
@@ -141,7 +107,16 @@ func (s *Server) rest(auth bool, h func(*http.Request, string) (int, any, *apiEr
 			return
 		}
 		writeJSON(w, status, body)
-	})
+	}), writeFault)
+}
+
+// writeFault is Kalshi's answer to an injected 5xx or 429.
+func writeFault(w http.ResponseWriter, status int) {
+	if status == http.StatusTooManyRequests {
+		writeErr(w, &apiError{Status: status, Code: "too_many_requests", Message: "too many requests"})
+		return
+	}
+	writeErr(w, &apiError{Status: status, Code: "internal_server_error", Message: "internal server error"})
 }
 
 // authenticate checks Kalshi's three headers: a known key, a timestamp within

@@ -32,6 +32,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -71,11 +72,8 @@ type Config struct {
 	Events     []*replay.EventRecording
 	EventSpeed float64
 	EventLoop  bool
-	// Faults are injected from the start (tests usually add them later with
-	// Server.InjectFault).
-	Faults []Fault
-	// Latency delays every REST request.
-	Latency time.Duration
+	// Faults is the standing fault plan (tests add more with Faults()).
+	Faults fault.Config
 	// TimestampPast and TimestampFuture bound how far a signed timestamp
 	// may lie behind or ahead of the clock (20 s and 60 s when zero).
 	TimestampPast, TimestampFuture time.Duration
@@ -163,7 +161,7 @@ type Server struct {
 	order    []string              // market tickers in listing order
 	meta     map[string]*orderMeta // engine order id -> what the engine does not keep
 	conns    map[*wsConn]struct{}
-	faults   faultSet
+	faults   *fault.Injector
 	skipSeq  map[string]int // ticker -> deltas whose seq should skip one
 	subs     []Submission   // every order request received, oldest first
 
@@ -226,10 +224,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	for _, f := range cfg.Faults {
-		s.InjectFault(f)
-	}
-	s.faults.latency = cfg.Latency
+	s.faults = fault.New(cfg.Faults)
+	s.faults.OnDrop(s.DropWebSockets)
 	s.unsub = s.eng.Subscribe("", s.onUpdate)
 	return s, nil
 }
@@ -348,6 +344,7 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 		<-ctx.Done()
 		s.shutdown()
 	}()
+	s.faults.Start(ctx)
 	if s.cfg.Replay != nil {
 		go s.runReplay(ctx, *s.cfg.Replay)
 	}

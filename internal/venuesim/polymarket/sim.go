@@ -20,7 +20,7 @@
 // leaders: their trades appear on the Data API's /trades and /activity and
 // take liquidity from the books as immediate-or-cancel orders.
 // Faults (latency, 5xx, 429, dropped WebSockets, a timeout after an order was
-// accepted) are set per test through Faults.
+// accepted) are the shared fault.Injector, set per test through Faults.
 //
 // It imports the connector (internal/venue/polymarket) for the wire types
 // and the signature checks, so both sides speak one protocol; it must not
@@ -51,6 +51,7 @@ import (
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -119,7 +120,7 @@ type Config struct {
 	// long after each cycle (see playLeader).
 	LeaderLoop time.Duration
 	// Faults is the initial fault plan (more can be set at run time).
-	Faults FaultConfig
+	Faults fault.Config
 	// AuthMaxSkew bounds how far an auth timestamp may be from the clock
 	// (default 5 minutes; negative disables the check).
 	AuthMaxSkew time.Duration
@@ -148,7 +149,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	engine *matching.Engine
-	faults *Faults
+	faults *fault.Injector
 	seed   []byte
 	stdDom *pm.ExchangeDomain
 	negDom *pm.ExchangeDomain
@@ -244,7 +245,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		log:       cfg.Log.With("sim", "polymarket"),
 		engine:    matching.New(matching.Config{Now: cfg.Now}),
-		faults:    newFaults(cfg.Faults),
+		faults:    fault.New(cfg.Faults),
 		stdDom:    pm.NewExchangeDomain(cfg.ChainID, std),
 		negDom:    pm.NewExchangeDomain(cfg.ChainID, neg),
 		markets:   map[string]*market{},
@@ -341,20 +342,7 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 	for _, l := range s.cfg.Leaders {
 		go s.playLeader(ctx, l, s.cfg.LeaderSpeed)
 	}
-	if d := s.cfg.Faults.DropWebSocketsEvery; d > 0 {
-		go func() {
-			t := time.NewTicker(d)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					s.DropWebSockets()
-				}
-			}
-		}()
-	}
+	s.faults.Start(ctx)
 	return s.urls, nil
 }
 
@@ -379,8 +367,9 @@ func (s *Server) Close() error {
 	return srv.Shutdown(ctx)
 }
 
-// Faults returns the fault plan, changeable while the simulator runs.
-func (s *Server) Faults() *Faults { return s.faults }
+// Faults returns the REST and WebSocket faults, changeable while the
+// simulator runs (rule paths as routed, such as "/order").
+func (s *Server) Faults() *fault.Injector { return s.faults }
 
 // Engine returns the matching engine (tests read depth from it).
 func (s *Server) Engine() *matching.Engine { return s.engine }

@@ -2,8 +2,6 @@ package polymarket_test
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -136,28 +134,6 @@ func TestTheSyntheticFeedListsTradableMarketsAndMovesTheirBooks(t *testing.T) {
 		if err != nil || len(b.Bids) == 0 || len(b.Asks) == 0 {
 			t.Fatalf("book %+v %v", b, err)
 		}
-	}
-}
-
-func TestStandingFaultsFailEveryNthCallAndLatencyDelaysAnswers(t *testing.T) {
-	_, c := startSim(t, sim.Config{Faults: sim.FaultConfig{Error5xxEvery: 2, Latency: 30 * time.Millisecond}})
-	ctx := context.Background()
-	var fails int
-	start := time.Now()
-	for range 4 {
-		_, err := c.ServerTime(ctx)
-		var ve *polybot.VenueError
-		if errors.As(err, &ve) && ve.Status == http.StatusServiceUnavailable {
-			fails++
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if fails != 2 {
-		t.Fatalf("%d of 4 calls failed, want 2", fails)
-	}
-	if time.Since(start) < 120*time.Millisecond {
-		t.Fatalf("4 calls took %v, under the injected latency", time.Since(start))
 	}
 }
 
