@@ -18,6 +18,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/venue/kalshi"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 )
 
@@ -469,7 +470,7 @@ func TestConformanceDroppedWebSocketReconnectsWithFreshSnapshot(t *testing.T) {
 func TestConformanceTimeoutAfterAcceptIsUnknownAndFoundByClientOrderID(t *testing.T) {
 	e := startSim(t)
 	ctx := context.Background()
-	e.sim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultTimeoutAfterAccept, Method: "POST", Path: "/portfolio/events/orders",
+	e.sim.Faults().Add(fault.Rule{Kind: fault.TimeoutAfterAccept, Method: "POST", Path: "/portfolio/events/orders",
 		Hold: 5 * time.Second, Times: 1})
 	x := e.exchange(t, func(c *kalshi.ExchangeConfig) { c.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
 	yes, _ := kalshi.Instruments(ticker)
@@ -496,24 +497,24 @@ func TestConformanceHTTPErrorsMapToVenueErrors(t *testing.T) {
 		Price: polybot.MustDecimal("0.20"), Size: polybot.MustDecimal("1"), TIF: polybot.GTC}
 	cases := []struct {
 		name       string
-		fault      kalshisim.Fault
+		fault      fault.Rule
 		call       func() error
 		status     int
 		unknown    bool
 		retryAfter time.Duration
 	}{
-		{"429 carries Retry-After", kalshisim.Fault{Kind: kalshisim.FaultRateLimit, Path: "/portfolio/balance", RetryAfter: 2 * time.Second, Times: 1},
+		{"429 carries Retry-After", fault.Rule{Kind: fault.RateLimit, Path: "/portfolio/balance", RetryAfter: 2 * time.Second, Times: 1},
 			func() error { _, err := x.Balance(ctx); return err }, 429, false, 2 * time.Second},
-		{"a 5xx on order placement is an unknown outcome", kalshisim.Fault{Kind: kalshisim.FaultStatus, Status: 503, Method: "POST", Times: 1},
+		{"a 5xx on order placement is an unknown outcome", fault.Rule{Kind: fault.Status, Status: 503, Method: "POST", Times: 1},
 			func() error { _, err := x.PlaceOrder(ctx, order); return err }, 503, true, 0},
-		{"a 5xx on a read is a plain failure", kalshisim.Fault{Kind: kalshisim.FaultStatus, Status: 500, Path: "/portfolio/positions", Times: 1},
+		{"a 5xx on a read is a plain failure", fault.Rule{Kind: fault.Status, Status: 500, Path: "/portfolio/positions", Times: 1},
 			func() error { _, err := x.Positions(ctx); return err }, 500, false, 0},
-		{"a 429 on order placement is known not placed", kalshisim.Fault{Kind: kalshisim.FaultRateLimit, Method: "POST", RetryAfter: time.Second, Times: 1},
+		{"a 429 on order placement is known not placed", fault.Rule{Kind: fault.RateLimit, Method: "POST", RetryAfter: time.Second, Times: 1},
 			func() error { _, err := x.PlaceOrder(ctx, order); return err }, 429, false, time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e.sim.InjectFault(tc.fault)
+			e.sim.Faults().Add(tc.fault)
 			err := tc.call()
 			var ve *polybot.VenueError
 			if !errors.As(err, &ve) || ve.Status != tc.status || ve.Venue != polybot.Kalshi {
@@ -528,12 +529,12 @@ func TestConformanceHTTPErrorsMapToVenueErrors(t *testing.T) {
 		})
 	}
 	// Latency alone is not an error.
-	e.sim.SetLatency(50 * time.Millisecond)
+	e.sim.Faults().SetLatency(50 * time.Millisecond)
 	start := time.Now()
 	if _, err := x.Balance(ctx); err != nil || time.Since(start) < 50*time.Millisecond {
 		t.Fatalf("with latency: %v after %v", err, time.Since(start))
 	}
-	e.sim.ClearFaults()
+	e.sim.Faults().Clear()
 }
 
 func TestMarketFeeScheduleIsReadFromTheSeriesOverTheWire(t *testing.T) {

@@ -553,7 +553,7 @@ func TestATimeoutAfterTheOrderWasAcceptedIsAnUnknownOutcomeAndTheOrderIsFoundByI
 	if err := x.ValidateCredentials(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f.sim.Faults().TimeoutAfterAccept(1)
+	f.sim.Faults().TimeoutAfterAccept("POST", "/order", 1)
 	_, err := x.PlaceOrder(ctx, order("slow-1", yes, polybot.Buy, "0.33", "3", polybot.GTC))
 	if !errors.Is(err, polybot.ErrOutcomeUnknown) {
 		t.Fatalf("want ErrOutcomeUnknown, got %v", err)
@@ -576,7 +576,7 @@ func TestVenueFailuresMapToVenueErrors(t *testing.T) {
 	}
 	c := pm.NewClient(f.cfg)
 	t.Run("429 carries the venue's Retry-After", func(t *testing.T) {
-		f.sim.Faults().RateLimitNext("GET /book", 1, 3*time.Second)
+		f.sim.Faults().RateLimitNext("GET", "/book", 1, 3*time.Second)
 		_, err := c.Book(ctx, yesToken)
 		ve := venueErr(t, err)
 		if ve.Status != http.StatusTooManyRequests || ve.RetryAfter != 3*time.Second || ve.Code != polybot.ERATELIMIT || ve.Message != "Too Many Requests" {
@@ -587,14 +587,14 @@ func TestVenueFailuresMapToVenueErrors(t *testing.T) {
 		}
 	})
 	t.Run("a 5xx on posting an order is an unknown outcome", func(t *testing.T) {
-		f.sim.Faults().FailNext("POST /order", 1, http.StatusServiceUnavailable)
+		f.sim.Faults().FailNext("POST", "/order", 1, http.StatusServiceUnavailable)
 		_, err := x.PlaceOrder(ctx, order("five", yes, polybot.Buy, "0.2", "1", polybot.GTC))
 		if !errors.Is(err, polybot.ErrOutcomeUnknown) || venueErr(t, err).Status != http.StatusServiceUnavailable {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("a 5xx on a read is not an unknown outcome", func(t *testing.T) {
-		f.sim.Faults().FailNext("GET /book", 1, http.StatusInternalServerError)
+		f.sim.Faults().FailNext("GET", "/book", 1, http.StatusInternalServerError)
 		_, err := c.Book(ctx, yesToken)
 		if errors.Is(err, polybot.ErrOutcomeUnknown) || venueErr(t, err).Status != http.StatusInternalServerError {
 			t.Fatalf("got %v", err)
