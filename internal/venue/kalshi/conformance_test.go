@@ -20,6 +20,7 @@ import (
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venuesim/fault"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 const ticker = kalshisim.FedTicker
@@ -30,7 +31,7 @@ var (
 )
 
 // testKeys returns two RSA keys, made once per run: the tenant's, and a
-// forger's.
+// forger's (which is also the venue's second account's).
 func testKeys(t *testing.T) (good, forged *rsa.PrivateKey) {
 	t.Helper()
 	keyOnce.Do(func() {
@@ -74,9 +75,10 @@ type env struct {
 
 func startSim(t *testing.T) *env {
 	t.Helper()
-	good, _ := testKeys(t)
+	good, second := testKeys(t)
 	sim, err := kalshisim.New(kalshisim.Config{Accounts: []kalshisim.AccountConfig{
 		{KeyID: "tenant-key", PublicKeyPEM: publicPEM(t, good), Balance: polybot.MustDecimal("1000")},
+		{KeyID: "second-key", PublicKeyPEM: publicPEM(t, second), Balance: polybot.MustDecimal("1000")},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -452,42 +454,6 @@ func TestConformanceSeqGapResyncsNeverAWrongBook(t *testing.T) {
 	}
 }
 
-func TestConformanceDroppedWebSocketReconnectsWithFreshSnapshot(t *testing.T) {
-	e := startSim(t)
-	if err := e.sim.SetBook(ticker, []polybot.Level{lv("0.40", "10")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, b := e.runFeed(t)
-	eventually(t, "the first snapshot", e.booksMatch(t, b))
-	e.sim.DropWebSockets()
-	if err := e.sim.SetBook(ticker, []polybot.Level{lv("0.39", "2")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "a reconnect with a new snapshot", func() bool { s := f.Stats(); return s.Connects >= 2 && s.Snapshots >= 2 })
-	eventually(t, "the book matches after reconnecting", e.booksMatch(t, b))
-}
-
-func TestConformanceTimeoutAfterAcceptIsUnknownAndFoundByClientOrderID(t *testing.T) {
-	e := startSim(t)
-	ctx := context.Background()
-	e.sim.Faults().Add(fault.Rule{Kind: fault.TimeoutAfterAccept, Method: "POST", Path: "/portfolio/events/orders",
-		Hold: 5 * time.Second, Times: 1})
-	x := e.exchange(t, func(c *kalshi.ExchangeConfig) { c.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
-	yes, _ := kalshi.Instruments(ticker)
-	_, err := x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "coid-timeout", Instrument: yes, Side: polybot.Buy,
-		Price: polybot.MustDecimal("0.20"), Size: polybot.MustDecimal("2"), TIF: polybot.GTC})
-	if !errors.Is(err, polybot.ErrOutcomeUnknown) {
-		t.Fatalf("err = %v, want an unknown outcome", err)
-	}
-	st, err := x.Order(ctx, "coid-timeout")
-	if err != nil {
-		t.Fatalf("reconciling by client order id: %v", err)
-	}
-	if st.State != polybot.OrderOpen || st.Size != polybot.MustDecimal("2") || st.Price != polybot.MustDecimal("0.20") {
-		t.Fatalf("reconciled order = %+v", st)
-	}
-}
-
 func TestConformanceHTTPErrorsMapToVenueErrors(t *testing.T) {
 	e := startSim(t)
 	ctx := context.Background()
@@ -503,8 +469,6 @@ func TestConformanceHTTPErrorsMapToVenueErrors(t *testing.T) {
 		unknown    bool
 		retryAfter time.Duration
 	}{
-		{"429 carries Retry-After", fault.Rule{Kind: fault.RateLimit, Path: "/portfolio/balance", RetryAfter: 2 * time.Second, Times: 1},
-			func() error { _, err := x.Balance(ctx); return err }, 429, false, 2 * time.Second},
 		{"a 5xx on order placement is an unknown outcome", fault.Rule{Kind: fault.Status, Status: 503, Method: "POST", Times: 1},
 			func() error { _, err := x.PlaceOrder(ctx, order); return err }, 503, true, 0},
 		{"a 5xx on a read is a plain failure", fault.Rule{Kind: fault.Status, Status: 500, Path: "/portfolio/positions", Times: 1},
@@ -562,4 +526,50 @@ func TestMarketFeeScheduleIsReadFromTheSeriesOverTheWire(t *testing.T) {
 	if err != nil || fed.Type != "quadratic" || !fed.Multiplier.IsZero() && fed.Multiplier != polybot.One {
 		t.Fatalf("fed schedule %+v, %v", fed, err)
 	}
+}
+
+// TestVenueConformance runs the shared suite (internal/venuetest) on the
+// YES side of the Fed market.
+func TestVenueConformance(t *testing.T) {
+	venuetest.Run(t, func(t *testing.T) *venuetest.Venue {
+		e := startSim(t)
+		yes, _ := kalshi.Instruments(ticker)
+		_, second := testKeys(t)
+		return &venuetest.Venue{
+			Instrument: yes,
+			Caps:       venuetest.Capabilities{Credentials: true, FOK: true, Sells: true, Accounting: true},
+			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
+				return e.exchange(t, func(c *kalshi.ExchangeConfig) {
+					if o.Account == 1 {
+						c.KeyID, c.PrivateKeyPEM = "second-key", pkcs1PEM(second)
+					}
+					if o.BadCredentials {
+						c.PrivateKeyPEM = pkcs1PEM(second) // tenant-key's id, signed by another key
+					}
+					if o.Timeout > 0 {
+						c.HTTPClient = &http.Client{Timeout: o.Timeout}
+					}
+				})
+			},
+			Cash: polybot.MustDecimal("1000"),
+			// Quadratic series: ceil(0.07 × 6 × 0.40 × 0.60) = ceil(0.1008) = $0.11.
+			TakerFee: polybot.MustDecimal("0.11"),
+			// YES asks are NO bids at 1 − price.
+			SetBook: func(t *testing.T, bids, asks []polybot.Level) {
+				if err := e.sim.SetBook(ticker, bids, oneMinus(asks)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Faults: e.sim.Faults(),
+			Feed: func(t *testing.T) polybot.MarketFeed {
+				f, err := kalshi.NewFeed(kalshi.FeedConfig{URL: e.urls.WS, Signer: kalshi.NewSigner(e.keyID, kalshi.NewPrivateKey(e.key), nil),
+					Trades: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			VenueSubscriptions: func() int { return e.sim.Subscriptions("orderbook_delta", ticker) },
+		}
+	})
 }
