@@ -17,15 +17,7 @@ var feedScenarios = []scenario{
 }
 
 // RunFeed runs the MarketFeed scenarios.
-func RunFeed(t *testing.T, open Opener) {
-	for _, s := range feedScenarios {
-		t.Run(s.name, func(t *testing.T) {
-			e := newEnv(t, open)
-			e.needFeed(t)
-			s.run(t, e)
-		})
-	}
-}
+func RunFeed(t *testing.T, open Opener) { runAll(t, open, feedScenarios, (*env).needFeed) }
 
 // recorder is a feed's sink: it keeps each instrument's book and counts
 // events, and fails the test when a delta comes while a book is not known

@@ -22,15 +22,7 @@ var hubScenarios = []scenario{
 }
 
 // RunHub runs the hub scenarios.
-func RunHub(t *testing.T, open Opener) {
-	for _, s := range hubScenarios {
-		t.Run(s.name, func(t *testing.T) {
-			e := newEnv(t, open)
-			e.needFeed(t)
-			s.run(t, e)
-		})
-	}
-}
+func RunHub(t *testing.T, open Opener) { runAll(t, open, hubScenarios, (*env).needFeed) }
 
 type hubRig struct {
 	e   *env

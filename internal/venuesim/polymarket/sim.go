@@ -259,6 +259,7 @@ func New(cfg Config) (*Server, error) {
 		leaderTrades: map[string][]*leaderRec{},
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.faults.OnDrop(s.DropWebSockets)
 	if cfg.Seed != "" {
 		h := sha256.Sum256([]byte(cfg.Seed))
 		s.seed = h[:]
