@@ -21,16 +21,14 @@ package alpaca
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -86,9 +84,7 @@ type Server struct {
 
 	faults *fault.Injector
 
-	httpSrv *http.Server
-	stop    context.CancelFunc
-	done    chan struct{}
+	srv *loopback.Server
 }
 
 type account struct {
@@ -264,45 +260,13 @@ func (s *Server) book(keyID, orderID, symbol string, side polybot.Side, t matchi
 // until ctx ends or Close is called. It returns the base URL (what the SDKs
 // take as their base, without /v2).
 func (s *Server) Start(ctx context.Context, addr string) (string, error) {
-	if addr == "" {
-		addr = s.cfg.Addr
-	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(ctx, "alpaca sim", s.Handler(), s.log, nil, addr, s.cfg.Addr, DefaultAddr)
 	if err != nil {
-		return "", fmt.Errorf("alpaca sim: listen %s: %w", addr, err)
+		return "", err
 	}
-	ctx, s.stop = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() {
-		defer close(s.done)
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("alpaca sim stopped", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		s.shutdown()
-	}()
-	return "http://" + ln.Addr().String(), nil
-}
-
-func (s *Server) shutdown() {
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.httpSrv.Shutdown(sctx)
+	s.srv = srv
+	return "http://" + srv.Addr, nil
 }
 
 // Close stops a started simulator and waits for it.
-func (s *Server) Close() {
-	if s.stop == nil {
-		return
-	}
-	s.stop()
-	s.shutdown()
-	<-s.done
-}
+func (s *Server) Close() { _ = s.srv.Close() }

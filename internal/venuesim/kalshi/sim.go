@@ -20,11 +20,7 @@ package kalshi
 import (
 	"context"
 	"crypto/rsa"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +29,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -165,10 +162,8 @@ type Server struct {
 	skipSeq  map[string]int // ticker -> deltas whose seq should skip one
 	subs     []Submission   // every order request received, oldest first
 
-	httpSrv *http.Server
-	unsub   func()
-	stop    context.CancelFunc
-	done    chan struct{}
+	srv   *loopback.Server
+	unsub func()
 }
 
 type market struct {
@@ -320,30 +315,11 @@ func (s *Server) AddAccount(a AccountConfig) error {
 // Start listens on addr ("" means Config.Addr, then DefaultAddr) and serves
 // until ctx ends or Close is called. It returns the base URLs.
 func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
-	if addr == "" {
-		addr = s.cfg.Addr
-	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(ctx, "kalshi sim", s.Handler(), s.log, s.DropWebSockets, addr, s.cfg.Addr, DefaultAddr)
 	if err != nil {
-		return URLs{}, fmt.Errorf("kalshi sim: listen %s: %w", addr, err)
+		return URLs{}, err
 	}
-	ctx, s.stop = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() {
-		defer close(s.done)
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("kalshi sim stopped", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		s.shutdown()
-	}()
+	s.srv = srv
 	s.faults.Start(ctx)
 	if s.cfg.Replay != nil {
 		go s.runReplay(ctx, *s.cfg.Replay)
@@ -354,26 +330,12 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 	for _, rec := range s.cfg.Events {
 		go s.runEvent(ctx, rec)
 	}
-	host := ln.Addr().String()
+	host := srv.Addr
 	return URLs{REST: "http://" + host + RESTPrefix, WS: "ws://" + host + WSPath, Admin: "http://" + host + AdminPath}, nil
 }
 
-func (s *Server) shutdown() {
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	s.DropWebSockets()
-	_ = s.httpSrv.Shutdown(sctx)
-}
-
 // Close stops a started simulator and waits for it.
-func (s *Server) Close() {
-	if s.stop == nil {
-		return
-	}
-	s.stop()
-	s.shutdown()
-	<-s.done
-}
+func (s *Server) Close() { _ = s.srv.Close() }
 
 // marketTickers returns the tickers in listing order.
 func (s *Server) marketTickers() []string {

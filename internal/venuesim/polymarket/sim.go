@@ -33,12 +33,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +49,7 @@ import (
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -174,7 +172,7 @@ type Server struct {
 	// leaderTrades: leader address → its played trades, oldest first.
 	leaderTrades map[string][]*leaderRec
 
-	httpSrv *http.Server
+	srv     *loopback.Server
 	urls    URLs
 	started bool
 }
@@ -300,34 +298,17 @@ func New(cfg Config) (*Server, error) {
 // Start listens on addr ("" means Config.Addr, then DefaultAddr), serves
 // until ctx ends or Close, starts the feeds, and returns the endpoints.
 func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
-	if addr == "" {
-		addr = s.cfg.Addr
-	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(ctx, "polymarket sim", s.routes(), s.log, s.DropWebSockets, addr, s.cfg.Addr, DefaultAddr)
 	if err != nil {
 		return URLs{}, err
 	}
-	base := "http://" + ln.Addr().String()
-	ws := "ws://" + ln.Addr().String()
+	base, ws := "http://"+srv.Addr, "ws://"+srv.Addr
 	s.mu.Lock()
 	s.urls = URLs{CLOB: base, MarketWS: ws + "/ws/market", UserWS: ws + "/ws/user",
 		Gamma: base + "/gamma", Data: base + "/data-api"}
-	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = srv
 	s.started = true
-	srv := s.httpSrv
 	s.mu.Unlock()
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("serve", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		s.Close()
-	}()
 	for _, f := range s.feeds {
 		go func() {
 			sink := func(ev polybot.BookEvent) {
@@ -356,16 +337,13 @@ func (s *Server) URLs() URLs {
 
 // Close stops serving and drops every WebSocket.
 func (s *Server) Close() error {
-	s.DropWebSockets()
 	s.mu.Lock()
-	srv := s.httpSrv
+	srv := s.srv
 	s.mu.Unlock()
 	if srv == nil {
-		return nil
+		s.DropWebSockets()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return srv.Shutdown(ctx)
+	return srv.Close()
 }
 
 // Faults returns the REST and WebSocket faults, changeable while the
