@@ -1,7 +1,6 @@
 package kalshi
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/polybot/polybot"
@@ -37,8 +36,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		})
 	}
 	decode := func(r *http.Request, v any) error {
-		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v); err != nil {
-			return polybot.Errorf(polybot.EINVALID, "invalid JSON body: %v", err)
+		if e := decode(r, v); e != nil {
+			return polybot.Errorf(polybot.EINVALID, "%s", e.Message)
 		}
 		return nil
 	}
