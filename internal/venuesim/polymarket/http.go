@@ -181,6 +181,24 @@ func (s *Server) l1(r *http.Request) (*account, uint64, error) {
 	return s.accountLocked(a.Address), a.Nonce, nil
 }
 
+// l2JSON reads the body of an L2 request, verifies its headers and decodes
+// the body into v, answering 400 with badMsg when it is not JSON (badMsg ""
+// reads what it can and goes on).
+func (s *Server) l2JSON(r *http.Request, v any, badMsg string) (*apiKey, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.l2(r, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, v); err != nil && badMsg != "" {
+		return nil, fail(http.StatusBadRequest, badMsg)
+	}
+	return k, nil
+}
+
 // l2 verifies the HMAC headers of a request whose body is body.
 func (s *Server) l2(r *http.Request, body []byte) (*apiKey, error) {
 	a, err := pm.ParseL2Auth(r.Header)
@@ -426,17 +444,10 @@ func (s *Server) getClobMarket(w http.ResponseWriter, r *http.Request) error {
 // ---- orders ----
 
 func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var p pm.OrderPayload
-	if err := json.Unmarshal(body, &p); err != nil {
-		return fail(http.StatusBadRequest, msgInvalidPayload)
+	k, err := s.l2JSON(r, &p, msgInvalidPayload)
+	if err != nil {
+		return err
 	}
 	resp, err := s.placeOrder(k, p)
 	if err != nil {
@@ -446,17 +457,10 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postOrders(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var ps []pm.OrderPayload
-	if err := json.Unmarshal(body, &ps); err != nil {
-		return fail(http.StatusBadRequest, msgInvalidPayload)
+	k, err := s.l2JSON(r, &ps, msgInvalidPayload)
+	if err != nil {
+		return err
 	}
 	out := make([]pm.PostOrderResponse, 0, len(ps))
 	for _, p := range ps {
@@ -683,35 +687,24 @@ func (s *Server) cancelIDs(k *apiKey, ids []string) pm.CancelResponse {
 }
 
 func (s *Server) deleteOrder(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var req struct {
 		OrderID string `json:"orderID"`
 	}
-	if json.Unmarshal(body, &req) != nil || req.OrderID == "" {
+	k, err := s.l2JSON(r, &req, "Invalid order id")
+	if err != nil {
+		return err
+	}
+	if req.OrderID == "" {
 		return fail(http.StatusBadRequest, "Invalid order id")
 	}
 	return writeJSON(w, s.cancelIDs(k, []string{req.OrderID}))
 }
 
 func (s *Server) deleteOrders(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var ids []string
-	if json.Unmarshal(body, &ids) != nil {
-		return fail(http.StatusBadRequest, "Invalid payload")
+	k, err := s.l2JSON(r, &ids, "Invalid payload")
+	if err != nil {
+		return err
 	}
 	return writeJSON(w, s.cancelIDs(k, ids))
 }
@@ -730,19 +723,14 @@ func (s *Server) cancelAll(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) cancelMarketOrders(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var req struct {
 		Market  string `json:"market"`
 		AssetID string `json:"asset_id"`
 	}
-	_ = json.Unmarshal(body, &req)
+	k, err := s.l2JSON(r, &req, "")
+	if err != nil {
+		return err
+	}
 	var ids []string
 	for _, o := range s.engine.OpenOrders(engineAccount(k.acct), req.AssetID) {
 		s.mu.Lock()
