@@ -29,13 +29,18 @@ type hubRig struct {
 	hub *marketdata.Hub
 }
 
-// startHub runs a hub over a new feed. With tap set, the feed's sink is the
-// hub's Handle followed by tap, so a test sees every state the hub
-// publishes, in order; without it the hub runs as the engine runs it
-// (Hub.Run).
+// startHub runs a hub over a new feed (see StartHub).
 func (e *env) startHub(t *testing.T, tap func(polybot.BookEvent)) *hubRig {
 	t.Helper()
-	f := e.Feed(t)
+	return &hubRig{e: e, hub: StartHub(t, e.Feed(t), tap)}
+}
+
+// StartHub runs a hub over feed until t ends. With tap set, the feed's
+// sink is the hub's Handle followed by tap, so a test sees every state the
+// hub publishes, in order; without it the hub runs as the engine runs it
+// (Hub.Run).
+func StartHub(t *testing.T, f polybot.MarketFeed, tap func(polybot.BookEvent)) *marketdata.Hub {
+	t.Helper()
 	h := marketdata.NewHub(f, marketdata.HubConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -51,7 +56,7 @@ func (e *env) startHub(t *testing.T, tap func(polybot.BookEvent)) *hubRig {
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return &hubRig{e: e, hub: h}
+	return h
 }
 
 func (r *hubRig) subscribe(t *testing.T) *marketdata.Subscription {

@@ -147,15 +147,23 @@ func (b *books) fillCount() int {
 	return len(b.fills)
 }
 
+// feed returns a feed (trades on, fills to onFill) on the tenant's key,
+// reconnecting quickly.
+func (e *env) feed(t *testing.T, onFill func(polybot.Fill)) *kalshi.Feed {
+	t.Helper()
+	f, err := kalshi.NewFeed(kalshi.FeedConfig{URL: e.urls.WS, Signer: kalshi.NewSigner(e.keyID, kalshi.NewPrivateKey(e.key), nil),
+		Trades: true, OnFill: onFill, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // runFeed starts a feed subscribed to both instruments of ticker.
 func (e *env) runFeed(t *testing.T) (*kalshi.Feed, *books) {
 	t.Helper()
 	b := &books{}
-	f, err := kalshi.NewFeed(kalshi.FeedConfig{URL: e.urls.WS, Signer: kalshi.NewSigner(e.keyID, kalshi.NewPrivateKey(e.key), nil),
-		Trades: true, OnFill: b.onFill, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := e.feed(t, b.onFill)
 	yes, no := kalshi.Instruments(ticker)
 	if err := f.Subscribe(context.Background(), yes, no); err != nil {
 		t.Fatal(err)
@@ -562,12 +570,7 @@ func TestVenueConformance(t *testing.T) {
 			},
 			Faults: e.sim.Faults(),
 			Feed: func(t *testing.T) polybot.MarketFeed {
-				f, err := kalshi.NewFeed(kalshi.FeedConfig{URL: e.urls.WS, Signer: kalshi.NewSigner(e.keyID, kalshi.NewPrivateKey(e.key), nil),
-					Trades: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return f
+				return e.feed(t, nil)
 			},
 			VenueSubscriptions: func() int { return e.sim.Subscriptions("orderbook_delta", ticker) },
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/venue/kalshi"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 type hubRig struct {
@@ -23,32 +24,11 @@ type hubRig struct {
 }
 
 // startHub runs a hub over a Kalshi feed (trades on) pointed at the
-// simulator. With tap set, the feed's sink is the hub's Handle followed by
-// tap, so a test sees every state the hub publishes, in order; without it
-// the hub runs as the engine runs it (Hub.Run).
+// simulator (see venuetest.StartHub for tap).
 func (e *env) startHub(t *testing.T, tap func(polybot.BookEvent)) *hubRig {
 	t.Helper()
-	f, err := kalshi.NewFeed(kalshi.FeedConfig{URL: e.urls.WS, Signer: kalshi.NewSigner(e.keyID, kalshi.NewPrivateKey(e.key), nil),
-		Trades: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := marketdata.NewHub(f, marketdata.HubConfig{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if tap == nil {
-			_ = h.Run(ctx)
-			return
-		}
-		_ = f.Run(ctx, func(ev polybot.BookEvent) {
-			h.Handle(ev)
-			tap(ev)
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return &hubRig{env: e, feed: f, hub: h}
+	f := e.feed(t, nil)
+	return &hubRig{env: e, feed: f, hub: venuetest.StartHub(t, f, tap)}
 }
 
 func (r *hubRig) subscribe(t *testing.T, insts ...polybot.Instrument) *marketdata.Subscription {
