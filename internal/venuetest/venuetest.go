@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -212,25 +213,13 @@ func (e *env) countOpen(t *testing.T, x polybot.Exchange, coid string) int {
 	return n
 }
 
-func levelsEqual(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // Book is the two sides of one instrument's book, best first.
 type Book struct{ Bids, Asks []polybot.Level }
 
 func (b Book) String() string { return fmt.Sprintf("bids %v asks %v", b.Bids, b.Asks) }
 
 // Equal reports whether b and o have the same levels.
-func (b Book) Equal(o Book) bool { return levelsEqual(b.Bids, o.Bids) && levelsEqual(b.Asks, o.Asks) }
+func (b Book) Equal(o Book) bool { return slices.Equal(b.Bids, o.Bids) && slices.Equal(b.Asks, o.Asks) }
 
 // eventually polls cond for up to 10 s.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -191,18 +192,6 @@ func lv(p, s string) polybot.Level {
 	return polybot.Level{Price: polybot.MustDecimal(p), Size: polybot.MustDecimal(s)}
 }
 
-func levelsEqual(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // simBooks are the simulator's books in PolyBot's terms, read over REST.
 func (e *env) simBooks(t *testing.T) (yes, no polybot.BookEvent) {
 	t.Helper()
@@ -221,7 +210,7 @@ func (e *env) booksMatch(t *testing.T, b *books) func() bool {
 	return func() bool {
 		sy, sn := e.simBooks(t)
 		y, n := b.book(sy.Instrument), b.book(sn.Instrument)
-		return levelsEqual(y.Bids, sy.Bids) && levelsEqual(y.Asks, sy.Asks) && levelsEqual(n.Bids, sn.Bids) && levelsEqual(n.Asks, sn.Asks)
+		return slices.Equal(y.Bids, sy.Bids) && slices.Equal(y.Asks, sy.Asks) && slices.Equal(n.Bids, sn.Bids) && slices.Equal(n.Asks, sn.Asks)
 	}
 }
 

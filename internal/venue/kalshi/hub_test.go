@@ -6,6 +6,7 @@ package kalshi_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +47,7 @@ type book struct{ bids, asks []polybot.Level }
 
 func (b book) String() string { return fmt.Sprintf("bids %v asks %v", b.bids, b.asks) }
 
-func (b book) equal(o book) bool { return levelsEqual(b.bids, o.bids) && levelsEqual(b.asks, o.asks) }
+func (b book) equal(o book) bool { return slices.Equal(b.bids, o.bids) && slices.Equal(b.asks, o.asks) }
 
 // oneMinus maps levels to 1 − price, keeping their order: YES asks, best
 // (lowest) first, become NO bids, best (highest) first, and vice versa.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -245,7 +246,7 @@ func (fb *feedBooks) matches(t *testing.T, f *fixture, token string) {
 		want := f.sim.Engine().Depth(token, 0)
 		fb.mu.Lock()
 		b := fb.books[token]
-		ok := b != nil && levelsEq(b.Bids, want.Bids) && levelsEq(b.Asks, want.Asks)
+		ok := b != nil && slices.Equal(b.Bids, want.Bids) && slices.Equal(b.Asks, want.Asks)
 		var got *marketdata.Book
 		if b != nil {
 			got = b.Clone()
@@ -265,18 +266,6 @@ func (fb *feedBooks) snapshots(token string) int {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	return fb.snaps[token]
-}
-
-func levelsEq(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func lv(price, size string) polybot.Level { return polybot.Level{Price: d(price), Size: d(size)} }

@@ -3,6 +3,7 @@ package polymarket_test
 import (
 	"context"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -214,7 +215,7 @@ func TestTheDemoEventIsServedAsANegRiskEventAndReplayedToItsLastBooks(t *testing
 	for tok, ev := range last {
 		eventually(t, "the last book of "+tok[:8], func() bool {
 			d := s.Engine().Depth(tok, 0)
-			return levelsEq(d.Bids, ev.Bids) && levelsEq(d.Asks, ev.Asks)
+			return slices.Equal(d.Bids, ev.Bids) && slices.Equal(d.Asks, ev.Asks)
 		})
 	}
 	evs, err := c.Events(ctx, pm.EventsQuery{Slugs: []string{rec.Set.ID}})
@@ -265,15 +266,3 @@ func TestAnEventOfAnotherVenueOrWithAListedTokenIsRefused(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func levelsEq(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
