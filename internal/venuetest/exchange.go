@@ -19,6 +19,7 @@ var exchangeScenarios = []scenario{
 	{"AnotherAccountsOrdersAreNotSeen", testAccountsAreSeparate},
 	{"AMarketableOrderFillsAndFillsPositionsAndBalanceAgree", testMarketableFill},
 	{"AFillOrKillThatCannotFillLeavesNothing", testFOKNotFillable},
+	{"ASellReducesAHoldingOrIsRefused", testSell},
 	{"ALostAnswerIsAnUnknownOutcomeAndTheOrderIsFoundNotResent", testTimeoutAfterAccept},
 	{"ARateLimitCarriesRetryAfter", testRateLimit},
 }
@@ -244,6 +245,50 @@ func testFOKNotFillable(t *testing.T, e *env) {
 	}
 	if pos, err := x.Positions(e.ctx); err != nil || len(pos) != 1 || pos[0].Size != D("6") {
 		t.Fatalf("positions %+v, %v, want only the second order's 6", pos, err)
+	}
+}
+
+// testSell buys 6 at 0.40 and sells 4 of them into a bid of 5 at 0.30:
+// 2 are left. Where the venue has no sells, the sell is refused and
+// nothing rests.
+func testSell(t *testing.T, e *env) {
+	e.SetBook(t, levels(L("0.30", "5")), levels(L("0.40", "6")))
+	x := e.exchange(t, ExchangeOptions{})
+	if st, err := x.PlaceOrder(e.ctx, e.order("vt-hold-1", polybot.Buy, "0.40", "6", polybot.FAK)); err != nil || st.Filled != D("6") {
+		t.Fatalf("buying 6: %+v, %v", st, err)
+	}
+	st, err := x.PlaceOrder(e.ctx, e.order("vt-sell-1", polybot.Sell, "0.30", "4", polybot.FAK))
+	if !e.Caps.Sells {
+		refusal(t, "a sell where the venue has none", err)
+		if n := e.countOpen(t, x, "vt-sell-1"); n != 0 {
+			t.Fatal("the refused sell rests")
+		}
+		return
+	}
+	if err != nil || st.Filled != D("4") {
+		t.Fatalf("selling 4: %+v, %v, want 4 filled", st, err)
+	}
+	fills, err := x.Fills(e.ctx, e.start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sold polybot.Decimal
+	for _, f := range fills {
+		if f.ClientOrderID == "vt-sell-1" {
+			if f.Side != polybot.Sell || f.Price != D("0.30") || f.Instrument != e.Instrument {
+				t.Fatalf("sell fill %+v, want a sale at 0.30", f)
+			}
+			sold = sold.Add(f.Size)
+		}
+	}
+	if sold != D("4") {
+		t.Fatalf("fills %+v: %s sold, want 4", fills, sold)
+	}
+	if !e.Caps.Accounting {
+		return
+	}
+	if pos, err := x.Positions(e.ctx); err != nil || len(pos) != 1 || pos[0].Size != D("2") || pos[0].Instrument != e.Instrument {
+		t.Fatalf("positions %+v, %v, want 2 left", pos, err)
 	}
 }
 

@@ -13,6 +13,32 @@
 // simulator's fault.Injector, and the venue's Capabilities. A field left nil
 // skips the scenarios that need it, naming the reason (t.Skip).
 //
+// A new venue (the IBKR connector, say) plugs in from its connector's
+// conformance_test.go:
+//
+//	func TestVenueConformance(t *testing.T) {
+//		venuetest.Run(t, func(t *testing.T) *venuetest.Venue {
+//			sim := ...          // its simulator on 127.0.0.1:0, accounts 0 and 1 funded; t.Cleanup(sim.Close)
+//			return &venuetest.Venue{
+//				Instrument: ..., // an instrument whose book starts empty
+//				Caps:       venuetest.Capabilities{Credentials: true, FOK: ..., Sells: false, Accounting: true},
+//				Exchange:   ..., // ExchangeOptions: account, refused credentials, client timeout
+//				Cash:       ..., TakerFee: ..., // the fee of a taker buy of 6 at 0.40, worked by hand
+//				SetBook:    ..., // the simulator's admin hook (a bids-only venue sets asks as the other side's bids)
+//				Faults:     sim.Faults(), // the simulator's *fault.Injector
+//				Feed:       ..., VenueSubscriptions: ..., // nil without a MarketFeed
+//			}
+//		})
+//	}
+//
+// RunExchange runs the Exchange half alone (a venue without a feed yet, or
+// paper execution); RunFeed and RunHub the rest. The simulator takes its
+// faults from internal/venuesim/fault: it wraps its REST routes with
+// Injector.Wrap, registers its WebSocket drop with Injector.OnDrop, and
+// returns the injector from Faults(). The suite's fault rules name a method
+// at most, so every route counts; it calls ValidateCredentials before
+// injecting, so sign-in calls are done by then.
+//
 // Expected numbers are worked by hand from the books the suite sets (see
 // each scenario); a harness supplies only what the venue publishes (its
 // taker fee for the suite's fill).
