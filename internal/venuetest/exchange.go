@@ -22,6 +22,7 @@ var exchangeScenarios = []scenario{
 	{"ASellReducesAHoldingOrIsRefused", testSell},
 	{"ALostAnswerIsAnUnknownOutcomeAndTheOrderIsFoundNotResent", testTimeoutAfterAccept},
 	{"ARateLimitCarriesRetryAfter", testRateLimit},
+	{"A5xxOnPlacingIsAnUnknownOutcomeAndOnAReadIsNot", test5xx},
 }
 
 func testValidateCredentials(t *testing.T, e *env) {
@@ -334,5 +335,31 @@ func testRateLimit(t *testing.T, e *env) {
 	}
 	if _, err := x.Balance(e.ctx); err != nil {
 		t.Fatalf("the next call: %v", err)
+	}
+}
+
+// test5xx answers the next order POST, then the next read, with a 5xx
+// (the simulator does not carry either out): placing is an unknown outcome
+// (the venue may have acted), the read a plain failure.
+func test5xx(t *testing.T, e *env) {
+	e.needFaults(t)
+	e.restingBook(t)
+	x := e.exchange(t, ExchangeOptions{})
+	if err := x.ValidateCredentials(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Faults.FailNext("POST", "", 1, 503)
+	_, err := x.PlaceOrder(e.ctx, e.order("vt-5xx-1", polybot.Buy, "0.20", "1", polybot.GTC))
+	var ve *polybot.VenueError
+	if !errors.Is(err, polybot.ErrOutcomeUnknown) || !errors.As(err, &ve) || ve.Status != 503 {
+		t.Fatalf("placing under a 503: %v, want an unknown outcome with HTTP 503", err)
+	}
+	if _, err := x.Order(e.ctx, "vt-5xx-1"); polybot.ErrorCode(err) != polybot.ENOTFOUND {
+		t.Fatalf("the order the venue never took: %v, want ENOTFOUND", err)
+	}
+	e.Faults.FailNext("GET", "", 1, 500)
+	_, err = x.Positions(e.ctx)
+	if !errors.As(err, &ve) || ve.Status != 500 || errors.Is(err, polybot.ErrOutcomeUnknown) {
+		t.Fatalf("a read under a 500: %v, want a known failure with HTTP 500", err)
 	}
 }
