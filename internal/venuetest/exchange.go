@@ -336,6 +336,17 @@ func testRateLimit(t *testing.T, e *env) {
 	if _, err := x.Balance(e.ctx); err != nil {
 		t.Fatalf("the next call: %v", err)
 	}
+	// A rate-limited order was refused before the venue looked at it: a
+	// known failure, and no order.
+	e.restingBook(t)
+	e.Faults.RateLimitNext("POST", "", 1, time.Second)
+	_, err = x.PlaceOrder(e.ctx, e.order("vt-429-1", polybot.Buy, "0.20", "1", polybot.GTC))
+	if !errors.As(err, &ve) || ve.Status != 429 || ve.RetryAfter != time.Second || errors.Is(err, polybot.ErrOutcomeUnknown) {
+		t.Fatalf("placing under a 429: %v, want a known failure with RetryAfter 1s", err)
+	}
+	if _, err := x.Order(e.ctx, "vt-429-1"); polybot.ErrorCode(err) != polybot.ENOTFOUND {
+		t.Fatalf("the rate-limited order: %v, want ENOTFOUND", err)
+	}
 }
 
 // test5xx answers the next order POST, then the next read, with a 5xx

@@ -19,7 +19,6 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/venue/kalshi"
-	"github.com/polybot/polybot/internal/venuesim/fault"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 	"github.com/polybot/polybot/internal/venuetest"
 )
@@ -449,53 +448,6 @@ func TestConformanceSeqGapResyncsNeverAWrongBook(t *testing.T) {
 	if bid, _ := b.book(yes).BestBid(); bid != lv("0.41", "3") {
 		t.Fatalf("YES best bid after resync = %v", bid)
 	}
-}
-
-func TestConformanceHTTPErrorsMapToVenueErrors(t *testing.T) {
-	e := startSim(t)
-	ctx := context.Background()
-	x := e.exchange(t, nil)
-	yes, _ := kalshi.Instruments(ticker)
-	order := polybot.OrderRequest{ClientOrderID: "coid-5xx", Instrument: yes, Side: polybot.Buy,
-		Price: polybot.MustDecimal("0.20"), Size: polybot.MustDecimal("1"), TIF: polybot.GTC}
-	cases := []struct {
-		name       string
-		fault      fault.Rule
-		call       func() error
-		status     int
-		unknown    bool
-		retryAfter time.Duration
-	}{
-		{"a 5xx on order placement is an unknown outcome", fault.Rule{Kind: fault.Status, Status: 503, Method: "POST", Times: 1},
-			func() error { _, err := x.PlaceOrder(ctx, order); return err }, 503, true, 0},
-		{"a 5xx on a read is a plain failure", fault.Rule{Kind: fault.Status, Status: 500, Path: "/portfolio/positions", Times: 1},
-			func() error { _, err := x.Positions(ctx); return err }, 500, false, 0},
-		{"a 429 on order placement is known not placed", fault.Rule{Kind: fault.RateLimit, Method: "POST", RetryAfter: time.Second, Times: 1},
-			func() error { _, err := x.PlaceOrder(ctx, order); return err }, 429, false, time.Second},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e.sim.Faults().Add(tc.fault)
-			err := tc.call()
-			var ve *polybot.VenueError
-			if !errors.As(err, &ve) || ve.Status != tc.status || ve.Venue != polybot.Kalshi {
-				t.Fatalf("err = %v, want HTTP %d", err, tc.status)
-			}
-			if errors.Is(err, polybot.ErrOutcomeUnknown) != tc.unknown {
-				t.Fatalf("unknown = %v, want %v", !tc.unknown, tc.unknown)
-			}
-			if ve.RetryAfter != tc.retryAfter {
-				t.Fatalf("RetryAfter = %v, want %v", ve.RetryAfter, tc.retryAfter)
-			}
-		})
-	}
-	// Latency alone is not an error.
-	e.sim.Faults().SetLatency(50 * time.Millisecond)
-	start := time.Now()
-	if _, err := x.Balance(ctx); err != nil || time.Since(start) < 50*time.Millisecond {
-		t.Fatalf("with latency: %v after %v", err, time.Since(start))
-	}
-	e.sim.Faults().Clear()
 }
 
 func TestMarketFeeScheduleIsReadFromTheSeriesOverTheWire(t *testing.T) {

@@ -487,20 +487,6 @@ func TestVenueFailuresMapToVenueErrors(t *testing.T) {
 			t.Fatalf("got %+v", ve)
 		}
 	})
-	t.Run("a 5xx on posting an order is an unknown outcome", func(t *testing.T) {
-		f.sim.Faults().FailNext("POST", "/order", 1, http.StatusServiceUnavailable)
-		_, err := x.PlaceOrder(ctx, order("five", yes, polybot.Buy, "0.2", "1", polybot.GTC))
-		if !errors.Is(err, polybot.ErrOutcomeUnknown) || venueErr(t, err).Status != http.StatusServiceUnavailable {
-			t.Fatalf("got %v", err)
-		}
-	})
-	t.Run("a 5xx on a read is not an unknown outcome", func(t *testing.T) {
-		f.sim.Faults().FailNext("GET", "/book", 1, http.StatusInternalServerError)
-		_, err := c.Book(ctx, yesToken)
-		if errors.Is(err, polybot.ErrOutcomeUnknown) || venueErr(t, err).Status != http.StatusInternalServerError {
-			t.Fatalf("got %v", err)
-		}
-	})
 	t.Run("an unknown token is the venue's 404", func(t *testing.T) {
 		_, err := c.Book(ctx, "123")
 		ve := venueErr(t, err)
