@@ -47,7 +47,7 @@ func TestPaperExchangeConformance(t *testing.T) {
 		}
 		return &venuetest.Venue{
 			Instrument: pmFedYes,
-			Caps:       venuetest.Capabilities{FOK: true, Sells: true},
+			Paper:      true,
 			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
 				return accounts[o.Account]
 			},

@@ -32,7 +32,7 @@ func testValidateCredentials(t *testing.T, e *env) {
 	if err := e.exchange(t, ExchangeOptions{Account: 1}).ValidateCredentials(e.ctx); err != nil {
 		t.Fatalf("the second account's credentials: %v", err)
 	}
-	if !e.Caps.Credentials {
+	if !e.caps.credentials {
 		t.Skip("the venue has no credentials to refuse")
 	}
 	refusal(t, "bad credentials", e.exchange(t, ExchangeOptions{BadCredentials: true}).ValidateCredentials(e.ctx))
@@ -201,7 +201,7 @@ func testMarketableFill(t *testing.T, e *env) {
 	if size != D("6") || fee != e.TakerFee {
 		t.Fatalf("fills %+v: %s filled with %s fees, want 6 with %s", fills, size, fee, e.TakerFee)
 	}
-	if !e.Caps.Accounting {
+	if !e.caps.accounting {
 		t.Skip("the venue keeps no positions or balance")
 	}
 	pos, err := x.Positions(e.ctx)
@@ -219,7 +219,7 @@ func testMarketableFill(t *testing.T, e *env) {
 // testFOKNotFillable asks 10 at 0.40 fill-or-kill from 6: nothing fills and
 // nothing rests.
 func testFOKNotFillable(t *testing.T, e *env) {
-	if !e.Caps.FOK {
+	if !e.caps.fok {
 		t.Skip("the venue has no fill-or-kill orders")
 	}
 	e.SetBook(t, nil, levels(L("0.40", "6")))
@@ -241,7 +241,7 @@ func testFOKNotFillable(t *testing.T, e *env) {
 	if st, err := x.PlaceOrder(e.ctx, e.order("vt-fok-2", polybot.Buy, "0.40", "6", polybot.FOK)); err != nil || st.Filled != D("6") {
 		t.Fatalf("a fill-or-kill of what is offered: %+v, %v, want 6 filled", st, err)
 	}
-	if !e.Caps.Accounting {
+	if !e.caps.accounting {
 		return
 	}
 	if pos, err := x.Positions(e.ctx); err != nil || len(pos) != 1 || pos[0].Size != D("6") {
@@ -259,7 +259,7 @@ func testSell(t *testing.T, e *env) {
 		t.Fatalf("buying 6: %+v, %v", st, err)
 	}
 	st, err := x.PlaceOrder(e.ctx, e.order("vt-sell-1", polybot.Sell, "0.30", "4", polybot.FAK))
-	if !e.Caps.Sells {
+	if !e.caps.sells {
 		refusal(t, "a sell where the venue has none", err)
 		if n := e.countOpen(t, x, "vt-sell-1"); n != 0 {
 			t.Fatal("the refused sell rests")
@@ -285,7 +285,7 @@ func testSell(t *testing.T, e *env) {
 	if sold != D("4") {
 		t.Fatalf("fills %+v: %s sold, want 4", fills, sold)
 	}
-	if !e.Caps.Accounting {
+	if !e.caps.accounting {
 		return
 	}
 	if pos, err := x.Positions(e.ctx); err != nil || len(pos) != 1 || pos[0].Size != D("2") || pos[0].Instrument != e.Instrument {

@@ -21,7 +21,6 @@
 //			sim := ...          // its simulator on 127.0.0.1:0, accounts 0 and 1 funded; t.Cleanup(sim.Close)
 //			return &venuetest.Venue{
 //				Instrument: ..., // an instrument whose book starts empty
-//				Caps:       venuetest.Capabilities{Credentials: true, FOK: ..., Sells: false, Accounting: true},
 //				Exchange:   ..., // ExchangeOptions: account, refused credentials, client timeout
 //				Cash:       ..., TakerFee: ..., // the fee of a taker buy of 6 at 0.40, worked by hand
 //				SetBook:    ..., // the simulator's admin hook (a bids-only venue sets asks as the other side's bids)
@@ -72,8 +71,11 @@ type Venue struct {
 	// Instrument is the instrument the scenarios trade. Prices in the
 	// suite lie between 0.20 and 0.60 (dollars), sizes between 1 and 10.
 	Instrument polybot.Instrument
-	// Caps says what the venue supports.
-	Caps Capabilities
+	// Paper marks dry-run execution: no credentials to refuse, and no
+	// positions or balance (the store keeps a dry-run tenant's holdings).
+	// What the venue itself supports (fill-or-kill, sells) the suite reads
+	// from the venue facts (polybot.VenueOf).
+	Paper bool
 
 	// Exchange returns a new connection for one of the venue's accounts.
 	Exchange func(t *testing.T, o ExchangeOptions) polybot.Exchange
@@ -124,19 +126,17 @@ type ExchangeOptions struct {
 	Timeout time.Duration
 }
 
-// Capabilities are the venue facts that change what the suite may expect.
-type Capabilities struct {
-	// Credentials: ValidateCredentials can refuse (false for paper
-	// execution, which has none).
-	Credentials bool
-	// FOK: fill-or-kill orders are supported.
-	FOK bool
-	// Sells: a holding may be sold (false where a position is reduced by
-	// buying the opposite contract, as on ForecastEx).
-	Sells bool
-	// Accounting: Positions and Balance follow fills (false for paper
-	// execution, whose holdings live in the store).
-	Accounting bool
+// caps are what the suite may expect of an implementation.
+type caps struct {
+	credentials bool // ValidateCredentials can refuse
+	fok         bool // fill-or-kill orders are taken
+	sells       bool // a holding may be sold (not on ForecastEx, where the opposite contract is bought)
+	accounting  bool // Positions and Balance follow fills
+}
+
+func capsOf(v *Venue) caps {
+	f := polybot.VenueOf(v.Instrument.Venue)
+	return caps{credentials: !v.Paper, fok: f.FillOrKill, sells: f.Sell == polybot.SellHeld, accounting: !v.Paper}
 }
 
 // Run runs the whole suite against venues made by open.
@@ -173,6 +173,7 @@ type scenario struct {
 // env is one started venue and the suite's helpers on it.
 type env struct {
 	*Venue
+	caps  caps
 	ctx   context.Context
 	start time.Time
 }
@@ -185,7 +186,7 @@ func newEnv(t *testing.T, open Opener) *env {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	return &env{Venue: v, ctx: ctx, start: time.Now().Add(-2 * time.Second)}
+	return &env{Venue: v, caps: capsOf(v), ctx: ctx, start: time.Now().Add(-2 * time.Second)}
 }
 
 func (e *env) exchange(t *testing.T, o ExchangeOptions) polybot.Exchange {

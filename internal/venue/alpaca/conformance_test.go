@@ -30,7 +30,6 @@ func TestVenueConformance(t *testing.T) {
 		t.Cleanup(sim.Close)
 		return &venuetest.Venue{
 			Instrument: inst,
-			Caps:       venuetest.Capabilities{Credentials: true, FOK: true, Sells: true, Accounting: true},
 			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
 				cfg := alpaca.Config{KeyID: "PKONE", SecretKey: "one", BaseURL: base}
 				if o.Account == 1 {

@@ -486,7 +486,6 @@ func TestVenueConformance(t *testing.T) {
 		_, second := testKeys(t)
 		return &venuetest.Venue{
 			Instrument: yes,
-			Caps:       venuetest.Capabilities{Credentials: true, FOK: true, Sells: true, Accounting: true},
 			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
 				return e.exchange(t, func(c *kalshi.ExchangeConfig) {
 					if o.Account == 1 {

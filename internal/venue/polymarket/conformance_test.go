@@ -606,7 +606,6 @@ func TestVenueConformance(t *testing.T) {
 		}
 		return &venuetest.Venue{
 			Instrument: yes,
-			Caps:       venuetest.Capabilities{Credentials: true, FOK: true, Sells: true, Accounting: true},
 			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
 				cfg := f.cfg
 				if o.Timeout > 0 {
