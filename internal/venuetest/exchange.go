@@ -48,10 +48,7 @@ func testLimitOrderReadBack(t *testing.T, e *env) {
 	e.restingBook(t)
 	x := e.exchange(t, ExchangeOptions{})
 	req := e.order("vt-rest-1", polybot.Buy, "0.20", "5", polybot.GTC)
-	st, err := x.PlaceOrder(e.ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := e.place(t, x, req)
 	if st.State != polybot.OrderOpen || !st.Filled.IsZero() || st.VenueOrderID == "" {
 		t.Fatalf("placed: %+v, want open, nothing filled, with a venue order id", st)
 	}
@@ -73,10 +70,7 @@ func testRepeatedClientOrderID(t *testing.T, e *env) {
 	e.restingBook(t)
 	x := e.exchange(t, ExchangeOptions{})
 	req := e.order("vt-dup-1", polybot.Buy, "0.20", "5", polybot.GTC)
-	first, err := x.PlaceOrder(e.ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := e.place(t, x, req)
 	// The same intent again: the venue refuses it or answers with the
 	// first order; never a second one.
 	again, err := x.PlaceOrder(e.ctx, req)
@@ -104,9 +98,7 @@ func testUnknownOrder(t *testing.T, e *env) {
 func testCancel(t *testing.T, e *env) {
 	e.restingBook(t)
 	x := e.exchange(t, ExchangeOptions{})
-	if _, err := x.PlaceOrder(e.ctx, e.order("vt-cancel-1", polybot.Buy, "0.20", "5", polybot.GTC)); err != nil {
-		t.Fatal(err)
-	}
+	e.place(t, x, e.order("vt-cancel-1", polybot.Buy, "0.20", "5", polybot.GTC))
 	if err := x.CancelOrder(e.ctx, "vt-cancel-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +120,7 @@ func testCancelAll(t *testing.T, e *env) {
 		e.order("vt-all-1", polybot.Buy, "0.20", "5", polybot.GTC),
 		e.order("vt-all-2", polybot.Buy, "0.21", "3", polybot.GTC),
 	} {
-		if _, err := x.PlaceOrder(e.ctx, o); err != nil {
-			t.Fatal(err)
-		}
+		e.place(t, x, o)
 	}
 	if open, err := x.OpenOrders(e.ctx); err != nil || len(open) != 2 {
 		t.Fatalf("open orders before CancelAll: %+v, %v, want 2", open, err)
@@ -151,9 +141,7 @@ func testCancelAll(t *testing.T, e *env) {
 func testAccountsAreSeparate(t *testing.T, e *env) {
 	e.restingBook(t)
 	a, b := e.exchange(t, ExchangeOptions{}), e.exchange(t, ExchangeOptions{Account: 1})
-	if _, err := b.PlaceOrder(e.ctx, e.order("vt-other-1", polybot.Buy, "0.20", "5", polybot.GTC)); err != nil {
-		t.Fatal(err)
-	}
+	e.place(t, b, e.order("vt-other-1", polybot.Buy, "0.20", "5", polybot.GTC))
 	if open, err := a.OpenOrders(e.ctx); err != nil || len(open) != 0 {
 		t.Fatalf("account 0 sees %+v, %v, want no open order", open, err)
 	}
@@ -174,11 +162,7 @@ func testAccountsAreSeparate(t *testing.T, e *env) {
 func testMarketableFill(t *testing.T, e *env) {
 	e.SetBook(t, levels(L("0.30", "5")), levels(L("0.40", "6"), L("0.45", "10")))
 	x := e.exchange(t, ExchangeOptions{})
-	st, err := x.PlaceOrder(e.ctx, e.order("vt-take-1", polybot.Buy, "0.42", "10", polybot.FAK))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Filled != D("6") {
+	if st := e.place(t, x, e.order("vt-take-1", polybot.Buy, "0.42", "10", polybot.FAK)); st.Filled != D("6") {
 		t.Fatalf("placed: %+v, want 6 filled", st)
 	}
 	if got, err := x.Order(e.ctx, "vt-take-1"); err != nil || got.Filled != D("6") || got.State == polybot.OrderOpen {
@@ -238,8 +222,8 @@ func testFOKNotFillable(t *testing.T, e *env) {
 		t.Fatalf("fills %+v, %v, want none", fills, err)
 	}
 	// The 6 offered are still there for a fill-or-kill of 6.
-	if st, err := x.PlaceOrder(e.ctx, e.order("vt-fok-2", polybot.Buy, "0.40", "6", polybot.FOK)); err != nil || st.Filled != D("6") {
-		t.Fatalf("a fill-or-kill of what is offered: %+v, %v, want 6 filled", st, err)
+	if st := e.place(t, x, e.order("vt-fok-2", polybot.Buy, "0.40", "6", polybot.FOK)); st.Filled != D("6") {
+		t.Fatalf("a fill-or-kill of what is offered: %+v, want 6 filled", st)
 	}
 	if !e.caps.accounting {
 		return
@@ -255,8 +239,8 @@ func testFOKNotFillable(t *testing.T, e *env) {
 func testSell(t *testing.T, e *env) {
 	e.SetBook(t, levels(L("0.30", "5")), levels(L("0.40", "6")))
 	x := e.exchange(t, ExchangeOptions{})
-	if st, err := x.PlaceOrder(e.ctx, e.order("vt-hold-1", polybot.Buy, "0.40", "6", polybot.FAK)); err != nil || st.Filled != D("6") {
-		t.Fatalf("buying 6: %+v, %v", st, err)
+	if st := e.place(t, x, e.order("vt-hold-1", polybot.Buy, "0.40", "6", polybot.FAK)); st.Filled != D("6") {
+		t.Fatalf("buying 6: %+v", st)
 	}
 	st, err := x.PlaceOrder(e.ctx, e.order("vt-sell-1", polybot.Sell, "0.30", "4", polybot.FAK))
 	if !e.caps.sells {

@@ -111,9 +111,7 @@ func testSnapshotThenDeltas(t *testing.T, e *env) {
 	e.waitBook(t, r, "the snapshot", a)
 	// A resting bid of ours moves the book: one delta, no new snapshot.
 	x := e.exchange(t, ExchangeOptions{})
-	if _, err := x.PlaceOrder(e.ctx, e.order("vt-feed-1", polybot.Buy, "0.31", "4", polybot.GTC)); err != nil {
-		t.Fatal(err)
-	}
+	e.place(t, x, e.order("vt-feed-1", polybot.Buy, "0.31", "4", polybot.GTC))
 	e.waitBook(t, r, "the resting bid", Book{levels(L("0.31", "4"), L("0.30", "5"), L("0.29", "2.5")), a.Asks})
 	if err := x.CancelOrder(e.ctx, "vt-feed-1"); err != nil {
 		t.Fatal(err)
@@ -166,9 +164,7 @@ func testFeedReconnect(t *testing.T, e *env) {
 	e.waitBook(t, r, "the book after reconnecting", b)
 	// Deltas flow on the new connection.
 	x := e.exchange(t, ExchangeOptions{})
-	if _, err := x.PlaceOrder(e.ctx, e.order("vt-feed-2", polybot.Buy, "0.20", "1", polybot.GTC)); err != nil {
-		t.Fatal(err)
-	}
+	e.place(t, x, e.order("vt-feed-2", polybot.Buy, "0.20", "1", polybot.GTC))
 	e.waitBook(t, r, "a delta on the new connection", Book{levels(L("0.32", "2"), L("0.30", "1"), L("0.20", "1")), b.Asks})
 }
 

@@ -293,11 +293,7 @@ func testHubTrades(t *testing.T, e *env) {
 		e.order("vt-t2", polybot.Buy, "0.42", "6", polybot.FAK),
 		e.order("vt-t3", polybot.Buy, "0.42", "9", polybot.GTC),
 	} {
-		st, err := x.PlaceOrder(e.ctx, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Filled.IsZero() {
+		if st := e.place(t, x, o); st.Filled.IsZero() {
 			t.Fatalf("order %s did not trade: %+v", o.ClientOrderID, st)
 		}
 	}

@@ -224,6 +224,16 @@ func (e *env) order(coid string, side polybot.Side, price, size string, tif poly
 	return polybot.OrderRequest{ClientOrderID: coid, Instrument: e.Instrument, Side: side, Price: D(price), Size: D(size), TIF: tif}
 }
 
+// place places req on x and fails t when the venue does not take it.
+func (e *env) place(t *testing.T, x polybot.Exchange, req polybot.OrderRequest) *polybot.OrderStatus {
+	t.Helper()
+	st, err := x.PlaceOrder(e.ctx, req)
+	if err != nil {
+		t.Fatalf("placing %s: %v", req.ClientOrderID, err)
+	}
+	return st
+}
+
 // countOpen returns how many of x's open orders carry coid.
 func (e *env) countOpen(t *testing.T, x polybot.Exchange, coid string) int {
 	t.Helper()
