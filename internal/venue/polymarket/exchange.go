@@ -268,8 +268,7 @@ func (c *Client) apiKey(ctx context.Context, method, path string, wallet DigestS
 		return APICreds{}, err
 	}
 	if !a.Valid() {
-		return APICreds{}, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK,
-			Code: "bad_response", Message: "API credentials missing from the answer"}
+		return APICreds{}, badResponse(http.StatusOK, "API credentials missing")
 	}
 	return a, nil
 }
@@ -397,6 +396,19 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 	if tif == "" {
 		tif = polybot.GTC
 	}
+	// A client order id already placed is answered with that order, never
+	// a second one: a new build would sign a new order (its hash carries
+	// the time), which the venue would take as another order.
+	if prior, ok := x.index.OrderID(ctx, req.ClientOrderID); ok {
+		st, err := x.Order(ctx, req.ClientOrderID)
+		if err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
+			return nil, &polybot.VenueError{Venue: polybot.Polymarket, Unknown: true,
+				Message: "client order id " + req.ClientOrderID + " was placed as " + prior + " and its state cannot be read now: " + polybot.ErrorMessage(err)}
+		}
+		if err == nil {
+			return st, nil
+		}
+	}
 	so, err := x.BuildOrder(ctx, req, x.c.cfg.Now())
 	if err != nil {
 		return nil, err
@@ -423,7 +435,7 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 		return nil, err
 	}
 	if !resp.Success {
-		return nil, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK, Code: "rejected", Message: resp.ErrorMsg}
+		return nil, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK, Message: resp.ErrorMsg}
 	}
 	if resp.OrderID != "" && !strings.EqualFold(resp.OrderID, id) {
 		x.log.Warn("venue order id differs from the order hash", "order", id, "venue_order", resp.OrderID)
@@ -730,8 +742,7 @@ func (x *Exchange) Balance(ctx context.Context) (polybot.Balance, error) {
 	}
 	units, err := strconv.ParseInt(strings.TrimSpace(r.Balance), 10, 64)
 	if err != nil {
-		return polybot.Balance{}, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK,
-			Code: "bad_response", Message: fmt.Sprintf("balance %q is not base units", r.Balance)}
+		return polybot.Balance{}, badResponse(http.StatusOK, fmt.Sprintf("balance %q is not base units", r.Balance))
 	}
 	total := polybot.DecimalFromMicros(units)
 	open, err := x.OpenOrders(ctx)
