@@ -15,6 +15,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -99,6 +100,13 @@ func decode(t *testing.T, files map[string]string) rendered {
 			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
 				t.Fatalf("%s #%d (%s): not a valid %s: %v\n%s", name, i, tm.Kind, tm.Kind, err, doc)
 			}
+			var meta struct {
+				Metadata metav1.ObjectMeta `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+				t.Fatal(err)
+			}
+			checkMeta(t, tm.Kind, meta.Metadata)
 			r.kinds = append(r.kinds, tm.Kind)
 			switch o := obj.(type) {
 			case *appsv1.Deployment:
@@ -123,6 +131,24 @@ func decode(t *testing.T, files map[string]string) rendered {
 		}
 	}
 	return r
+}
+
+// checkMeta applies the API server's rules for names and labels: a name
+// the server would refuse fails here. Services need a DNS-1035 label.
+func checkMeta(t *testing.T, kind string, m metav1.ObjectMeta) {
+	t.Helper()
+	check := validation.IsDNS1123Subdomain
+	if kind == "Service" {
+		check = validation.IsDNS1035Label
+	}
+	for _, e := range check(m.Name) {
+		t.Errorf("%s name %q: %s", kind, m.Name, e)
+	}
+	for k, v := range m.Labels {
+		for _, e := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
+			t.Errorf("%s %s label %s=%q: %s", kind, m.Name, k, v, e)
+		}
+	}
 }
 
 func stripComments(doc string) string {
@@ -288,6 +314,42 @@ func TestChartRendersADeploymentPerRole(t *testing.T) {
 	}
 	if slices.Contains(r.kinds, "Secret") {
 		t.Error("the chart renders a Secret; it must only reference the existing one")
+	}
+}
+
+// TestChartNamesFitWithALongRelease renders under a 53-character release
+// name (Helm's limit): every name is cut to what the API server takes, and
+// the roles' names stay distinct.
+func TestChartNamesFitWithALongRelease(t *testing.T) {
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := strings.Repeat("trading-desk-", 4) + "eu"
+	release = release[:53]
+	rv, err := util.ToRenderValuesWithSchemaValidation(ch, withSecret(nil),
+		common.ReleaseOptions{Name: release, Namespace: "trading", Revision: 1, IsInstall: true}, common.DefaultCapabilities, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.Engine{Strict: true}.Render(ch, rv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := decode(t, files)
+	names := map[string]bool{}
+	for _, d := range r.deployments {
+		names[d.Name] = true
+	}
+	if len(names) != 3 {
+		t.Errorf("Deployment names %v, want three distinct", names)
+	}
+	for _, d := range r.deployments {
+		for k, v := range d.Spec.Template.Labels {
+			for _, e := range validation.IsValidLabelValue(v) {
+				t.Errorf("pod label %s=%q: %s", k, v, e)
+			}
+		}
 	}
 }
 
