@@ -69,6 +69,8 @@ type Server struct {
 	now func() time.Time
 	log *slog.Logger
 	eng *matching.Engine
+	// stream is the market-data stream (stream.go).
+	stream stream
 
 	// opMu serialises engine operations, so that an operation's fills are
 	// booked before it returns (the engine's callbacks run under it).
@@ -130,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, now: cfg.Now, log: log.With("sim", "alpaca"), accounts: map[string]*account{},
 		symbols: map[string]bool{}, meta: map[string]*orderMeta{}, lastPx: map[string]polybot.Decimal{}}
 	s.eng = matching.New(matching.Config{Now: cfg.Now, SelfTrade: matching.STPCancelTaker, IDPrefix: "a"})
+	s.stream = stream{s: s, conns: map[*streamConn]struct{}{}, last: map[string]quoteWire{}}
 	s.eng.Subscribe("", s.onUpdate)
 	for _, a := range cfg.Accounts {
 		if err := s.AddAccount(a); err != nil {
