@@ -202,6 +202,12 @@ type EquityOrder struct {
 	MaxPrice Decimal  `json:"max_price"`
 }
 
+// PricedPerShare reports whether inst is a share priced in dollars (any
+// positive price: an Alpaca stock or ETF) rather than a contract paying $1,
+// priced in (0, 1). Code that bounds prices, or nets YES and NO into
+// sets, asks this first.
+func PricedPerShare(inst Instrument) bool { return inst.Venue == Alpaca }
+
 // Equity order sides.
 const (
 	EquityBuy  = "buy"

@@ -99,7 +99,7 @@ func TestReplayNewsRuleDescribesEquityRulesAndHedges(t *testing.T) {
 	}
 	direct := &NewsRule{Mode: NewsDirect, Outcome: No, MaxPrice: MustDecimal("0.5"), MaxSize: MustDecimal("10"),
 		Markets: []BinaryMarket{{Yes: Instrument{Venue: Kalshi, Market: "K", Outcome: Yes}, No: Instrument{Venue: Kalshi, Market: "K", Outcome: No}}},
-		Hedge: &EquityOrder{Venue: Alpaca, Symbol: "TLT", Side: EquitySell, Quantity: MustDecimal("5"), MaxPrice: MustDecimal("88.50")}}
+		Hedge:   &EquityOrder{Venue: Alpaca, Symbol: "TLT", Side: EquitySell, Quantity: MustDecimal("5"), MaxPrice: MustDecimal("88.50")}}
 	if want := "Buy NO on 1 market at up to 0.50, at most 10 contracts each; once that fills, hedge: Sell up to 5 TLT held on Alpaca at 88.50 or more"; direct.Describe() != want {
 		t.Errorf("Describe = %q\nwant       %q", direct.Describe(), want)
 	}

@@ -94,6 +94,7 @@ type newsDesk struct {
 	exits    []*newsExit
 	cooldown map[string]time.Time // tenant/rule → not before
 	dropped  atomic.Int64
+	eq       equityBooks // the books of the rules' equity orders (equity.go)
 }
 
 func newNewsDesk(m *Manager) *newsDesk {
@@ -134,7 +135,7 @@ func (n *newsDesk) booksChanged() {
 func (n *newsDesk) run(ctx context.Context) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	for {
+	for ticks := 0; ; {
 		select {
 		case <-ctx.Done():
 			return
@@ -144,6 +145,10 @@ func (n *newsDesk) run(ctx context.Context) {
 		case <-n.kick:
 			n.evaluate(ctx)
 		case <-tick.C:
+			if ticks%8 == 0 { // every 2 s: the books of rules loaded since
+				n.subscribeEquities(ctx)
+			}
+			ticks++
 			n.evaluate(ctx)
 		}
 	}
@@ -198,6 +203,12 @@ func (n *newsDesk) evaluate(ctx context.Context) {
 			m.recordFire(ctx, NewsFire{Tenant: w.t.id, RuleID: w.rule.ID, HeadlineID: w.headline.ID, At: now, Action: "expired"})
 			continue
 		}
+		if w.rule.Mode == polybot.NewsEquity && w.rule.Equity != nil && w.rule.Equity.Side == polybot.EquitySell {
+			if !n.equitySell(ctx, w) {
+				keep = append(keep, w)
+			}
+			continue
+		}
 		o := n.find(w)
 		if o == nil {
 			keep = append(keep, w)
@@ -245,6 +256,12 @@ func (n *newsDesk) find(w *newsWatch) *polybot.Opportunity {
 			}
 			if o := det.NewsLag(r, p, w.base[id], m.crossBooks(p)); o != nil {
 				return o
+			}
+		}
+	case polybot.NewsEquity:
+		if r.Equity != nil {
+			if v, ok := m.books.View(r.Equity.Instrument()); ok {
+				return det.NewsEquity(r, r.Equity, v)
 			}
 		}
 	case polybot.NewsDirect:
@@ -323,8 +340,10 @@ func (n *newsDesk) sell(x *newsExit, why string) {
 }
 
 // opened registers a news position for its exits (from the runner, once
-// the trade's leg filled).
-func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.Decimal) {
+// the trade's leg filled), and when the rule has a hedge leg and this was
+// its prediction-market trade, opens the hedge's watch (on the headline h).
+// A share's take profit and stop loss are fractions of its entry price.
+func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.Decimal, h polybot.Headline) {
 	if filled.Sign() <= 0 || len(opp.Legs) != 1 {
 		return
 	}
@@ -339,6 +358,12 @@ func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.De
 		until: n.m.now().Add(polybot.DefaultRuleTimeStop)}
 	if rule != nil {
 		x.takeProfit, x.stopLoss, x.until = rule.TakeProfit, rule.StopLoss, n.m.now().Add(rule.TimeStop)
+		if polybot.PricedPerShare(x.inst) {
+			x.takeProfit, x.stopLoss = x.entry.Mul(rule.TakeProfit), x.entry.Mul(rule.StopLoss)
+		}
+		if rule.Mode != polybot.NewsEquity && rule.Hedge != nil && x.inst != rule.Hedge.Instrument() {
+			defer n.hedgeWatch(t, rule, h)
+		}
 	}
 	n.mu.Lock()
 	n.exits = append(n.exits, x)
@@ -356,13 +381,19 @@ func (r *runner) exitPosition(ctx context.Context, oppID string, inst polybot.In
 // sellAtBid sells size of inst fill-and-kill at the best bid, a
 // risk-reducing intent of leg ExitLeg+attempt, and returns what sold.
 func (r *runner) sellAtBid(ctx context.Context, strategy, oppID string, inst polybot.Instrument, size polybot.Decimal, attempt int, why string) polybot.Decimal {
+	return r.sellAt(ctx, strategy, oppID, inst, size, attempt, why, polybot.Zero)
+}
+
+// sellAt is sellAtBid when the bid is at least floor (else it sells
+// nothing).
+func (r *runner) sellAt(ctx context.Context, strategy, oppID string, inst polybot.Instrument, size polybot.Decimal, attempt int, why string, floor polybot.Decimal) polybot.Decimal {
 	t, m := r.t, r.m
 	v, ok := m.books.View(inst)
 	if !ok {
 		return polybot.Zero
 	}
 	b, has := v.BestBid()
-	if !has {
+	if !has || b.Price.LessThan(floor) {
 		return polybot.Zero
 	}
 	in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, exitLeg+attempt, 0), OpportunityID: oppID, Strategy: strategy,
