@@ -205,6 +205,15 @@ func (l Labeler) LegName(set string, in polybot.Instrument) string {
 	return PlatformName(in.Venue) + " " + label + " " + in.Outcome.String()
 }
 
+// OutcomeOf is what an instrument pays on, as the tables show it: YES or
+// NO for a contract, "share" for a stock or ETF (which pays on no outcome).
+func OutcomeOf(in polybot.Instrument) string {
+	if polybot.PricedPerShare(in) {
+		return "share"
+	}
+	return in.Outcome.String()
+}
+
 // Label names an instrument: the registry's market name when known, else
 // the Kalshi ticker or a shortened Polymarket token.
 func (l Labeler) Label(in polybot.Instrument) string {
@@ -235,7 +244,7 @@ func (l Labeler) Name(key string) string {
 
 // NewTradeRow converts a fill.
 func (l Labeler) NewTradeRow(f *polybot.TradeFill) TradeRow {
-	return TradeRow{TradeID: f.TradeID, Time: f.Time, Label: l.Label(f.Instrument), Venue: f.Venue, Outcome: f.Instrument.Outcome.String(),
+	return TradeRow{TradeID: f.TradeID, Time: f.Time, Label: l.Label(f.Instrument), Venue: f.Venue, Outcome: OutcomeOf(f.Instrument),
 		Side: f.Side.String(), Strategy: f.Strategy, Mode: f.Mode, Price: f.Price, Size: f.Size, Fee: f.Fee, Realized: f.RealizedPnL}
 }
 
@@ -257,7 +266,7 @@ func (l Labeler) NewOpportunityRow(o polybot.Opportunity) OpportunityRow {
 		if overlap {
 			legs += l.LegName(market, leg.Instrument) + " @ " + leg.Price.String()
 		} else {
-			legs += PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
+			legs += PlatformName(leg.Instrument.Venue) + " " + OutcomeOf(leg.Instrument) + " @ " + leg.Price.String()
 		}
 	}
 	return OpportunityRow{ID: o.ID, Market: market, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
@@ -880,7 +889,7 @@ type OrderRow struct {
 // NewOrderRow converts an intent.
 func (l Labeler) NewOrderRow(in *polybot.Intent) OrderRow {
 	return OrderRow{ID: in.ID, Time: in.CreatedAt, Label: l.Label(in.Instrument), Venue: in.Instrument.Venue,
-		Outcome: in.Instrument.Outcome.String(), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
+		Outcome: OutcomeOf(in.Instrument), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
 		Size: in.Size, Filled: in.Filled, State: in.State, Reason: polybot.IntentReason(in), Unwind: in.Leg >= polybot.UnwindLeg && in.Leg < polybot.ExitLeg}
 }
 

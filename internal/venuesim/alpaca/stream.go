@@ -21,6 +21,7 @@ package alpaca
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -328,4 +329,27 @@ func (s *Server) PlayQuotes(ctx context.Context, symbol string, step time.Durati
 		case <-t.C:
 		}
 	}
+}
+
+// SyntheticWalk is a made-up top of book for demos and tests, NOT real
+// prices: steps quotes of a random walk (seeded, so the same every run)
+// starting at mid start, moving 0 to 3 cents a step and kept within 2% of
+// start, one cent wide, with 100 to 900 shares a side. No public intraday
+// ETF prices could be stored here, so the simulator's TLT is this walk.
+func SyntheticWalk(start polybot.Decimal, steps int, seed uint64) []Quote {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	cent := polybot.NewDecimal(1, 2)
+	band := start.Mul(polybot.NewDecimal(2, 2)).Floor(cent)
+	lo, hi := start.Sub(band), start.Add(band)
+	bid := start.Floor(cent)
+	out := make([]Quote, 0, steps)
+	for range steps {
+		move := cent.MulInt(int64(rng.IntN(7) - 3))
+		if next := bid.Add(move); !next.LessThan(lo) && !next.GreaterThan(hi) {
+			bid = next
+		}
+		size := func() polybot.Decimal { return polybot.NewDecimal(int64(100*(1+rng.IntN(9))), 0) }
+		out = append(out, Quote{Bid: polybot.Level{Price: bid, Size: size()}, Ask: polybot.Level{Price: bid.Add(cent), Size: size()}})
+	}
+	return out
 }
