@@ -49,8 +49,8 @@ type tradingFlags struct {
 	alpacaSecret    string
 	alpacaStreamURL string
 	alpacaFeed      string
-	demoEmail    string
-	sims         simFlags
+	demoEmail       string
+	sims            simFlags
 }
 
 func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
