@@ -132,7 +132,7 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 	}
 	newsFired := func() bool {
 		for _, x := range newsFires() {
-			if x.Action == "sent" && x.LatencyMicros > 0 && x.OpportunityID != "" {
+			if x.RuleID == demoNewsRule().ID && x.Action == "sent" && x.LatencyMicros > 0 && x.OpportunityID != "" {
 				_, orders := c.do("GET", "/api/v1/orders?opportunity="+x.OpportunityID, "")
 				if strings.Contains(orders, `"strategy":"news_arbitrage"`) && strings.Contains(orders, `"mode":"dry_run"`) {
 					newsLatency = x.LatencyMicros
