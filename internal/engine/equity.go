@@ -36,16 +36,22 @@ type equityBooks struct {
 	warn bool // no hub for a venue: said once
 }
 
-// equityOrders lists the equity orders of a running tenant's enabled
-// rules.
-func (n *newsDesk) equityOrders() []*polybot.EquityOrder {
-	m := n.m
+// tenantList is the manager's tenants now.
+func (m *Manager) tenantList() []*tenant {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	tenants := make([]*tenant, 0, len(m.tenants))
 	for _, t := range m.tenants {
 		tenants = append(tenants, t)
 	}
-	m.mu.Unlock()
+	return tenants
+}
+
+// equityOrders lists the equity orders of a running tenant's enabled
+// rules.
+func (n *newsDesk) equityOrders() []*polybot.EquityOrder {
+	m := n.m
+	tenants := m.tenantList()
 	var out []*polybot.EquityOrder
 	for _, t := range tenants {
 		s := t.snap.Load()

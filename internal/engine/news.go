@@ -158,12 +158,7 @@ func (n *newsDesk) run(ctx context.Context) {
 // matches and that is not cooling down.
 func (n *newsDesk) match(h polybot.Headline, owner polybot.ID) {
 	m := n.m
-	m.mu.Lock()
-	tenants := make([]*tenant, 0, len(m.tenants))
-	for _, t := range m.tenants {
-		tenants = append(tenants, t)
-	}
-	m.mu.Unlock()
+	tenants := m.tenantList()
 	now := m.now()
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -74,14 +75,7 @@ var _ polybot.MarketFeed = (*Feed)(nil)
 
 // NewFeed checks the key and returns a feed; Run connects.
 func NewFeed(cfg FeedConfig) (*Feed, error) {
-	v := polybot.Validation{}
-	if cfg.KeyID == "" {
-		v.Add(polybot.FieldAPIKey, "is required for alpaca market data")
-	}
-	if cfg.SecretKey == "" {
-		v.Add(polybot.FieldAPISecret, "is required for alpaca market data")
-	}
-	if err := v.Err(); err != nil {
+	if err := checkKey(cfg.KeyID, cfg.SecretKey, "alpaca market data"); err != nil {
 		return nil, err
 	}
 	if cfg.BaseURL == "" {
@@ -145,12 +139,7 @@ func (f *Feed) Resync(polybot.Instrument) error { return nil }
 func (f *Feed) wanted() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]string, 0, len(f.want))
-	for s := range f.want {
-		out = append(out, s)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(f.want))
 }
 
 // ErrBadKey is what Run returns when Alpaca refuses the key (the stream's
@@ -306,11 +295,8 @@ func PriceOf(f float64) (polybot.Decimal, error) {
 func (f *Feed) invalidateAll() {
 	f.mu.Lock()
 	sink := f.sink
-	syms := make([]string, 0, len(f.want))
-	for s := range f.want {
-		syms = append(syms, s)
-	}
 	f.mu.Unlock()
+	syms := f.wanted()
 	if sink == nil {
 		return
 	}
