@@ -399,7 +399,7 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 			}
 		case polybot.Alpaca:
 			c.Optional = true
-			c.Description = "Stocks and ETFs (optional): the broker for news rules whose action, or hedge, is an equity order. Paper keys trade Alpaca's paper account; a key is checked with Alpaca's account call."
+			c.Description = "Stocks and ETFs: the broker for news rules whose action, or hedge, is an equity order. Paper keys trade Alpaca's paper account; a key is checked with Alpaca's account call."
 			c.Fields = []KeyField{
 				{Name: polybot.FieldAPIKey, Label: "API key ID", Required: true},
 				{Name: polybot.FieldAPISecret, Label: "API secret key", Secret: true, Required: true},
