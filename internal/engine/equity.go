@@ -32,8 +32,13 @@ import (
 // trading universe.
 type equityBooks struct {
 	mu   sync.Mutex
-	subs map[instKey]*marketdata.Subscription
+	subs map[instKey]*equitySub
 	warn bool // no hub for a venue: said once
+}
+
+type equitySub struct {
+	sub  *marketdata.Subscription
+	stop context.CancelFunc
 }
 
 // tenantList is the manager's tenants now.
@@ -75,10 +80,32 @@ func (n *newsDesk) equityOrders() []*polybot.EquityOrder {
 
 // subscribeEquities subscribes to the books of every equity order the
 // running tenants' rules name (once each; never blocking on the network:
-// the feeds subscribe on their own goroutines).
+// the feeds subscribe on their own goroutines), and closes those no rule,
+// watch or open position needs any more.
 func (n *newsDesk) subscribeEquities(ctx context.Context) {
+	need := map[instKey]bool{}
 	for _, o := range n.equityOrders() {
+		need[keyOf(o.Instrument())] = true
 		n.equityBook(ctx, o.Instrument())
+	}
+	n.mu.Lock()
+	for _, w := range n.watches {
+		if w.rule.Equity != nil {
+			need[keyOf(w.rule.Equity.Instrument())] = true
+		}
+	}
+	for _, x := range n.exits {
+		need[keyOf(x.inst)] = true
+	}
+	n.mu.Unlock()
+	b := &n.eq
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, s := range b.subs {
+		if !need[k] {
+			s.stop()
+			delete(b.subs, k)
+		}
 	}
 }
 
@@ -105,9 +132,10 @@ func (n *newsDesk) equityBook(ctx context.Context, inst polybot.Instrument) {
 		return
 	}
 	if b.subs == nil {
-		b.subs = map[instKey]*marketdata.Subscription{}
+		b.subs = map[instKey]*equitySub{}
 	}
-	b.subs[k] = sub
+	ctx, stop := context.WithCancel(ctx)
+	b.subs[k] = &equitySub{sub: sub, stop: stop}
 	go func() {
 		for {
 			select {

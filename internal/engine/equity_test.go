@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,4 +132,29 @@ func TestNewsHedgeLegFollowsTheContractTradeAndAnEquitySellClosesIt(t *testing.T
 	if f := r.fills(id)[0]; f.Instrument != tltInst || f.Side != polybot.Sell || f.Size != d("1") || f.Price != d("89.12") {
 		t.Fatalf("sell %+v, want the 1 held TLT sold at 89.12", f)
 	}
+}
+
+func TestNewsDeskDropsTheBookOfARuleThatIsGone(t *testing.T) {
+	var mu sync.Mutex
+	rules := []*polybot.NewsRule{{ID: "tlt", Name: "TLT", Enabled: true, AnyOf: []string{"rate cut"}, Mode: polybot.NewsEquity,
+		Equity: buyTLT("1", "89.50"), Window: time.Minute, TimeStop: time.Hour}}
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket, polybot.Kalshi, polybot.Alpaca)
+	id := r.user(polybot.TierBasic, func(c *polybot.Config) { c.EnableNewsArbitrage, c.EnableAlpaca = true, true })
+	r.start(Config{Strategies: []string{polybot.StrategyNews}, Venues: []polybot.Platform{polybot.Polymarket, polybot.Kalshi, polybot.Alpaca},
+		NewsRules: func(polybot.TenantTx) ([]*polybot.NewsRule, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return rules, nil
+		}})
+	r.waitRunning(id)
+	alpacaHub := r.hubs[polybot.Alpaca]
+	eventually(t, "TLT subscribed", func() bool { return alpacaHub.Stats().Instruments == 1 })
+	mu.Lock()
+	rules = nil
+	mu.Unlock()
+	if err := r.m.Reload(r.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "TLT unsubscribed once no rule names it", func() bool { return alpacaHub.Stats().Instruments == 0 })
 }
