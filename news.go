@@ -206,7 +206,7 @@ type EquityOrder struct {
 // positive price: an Alpaca stock or ETF) rather than a contract paying $1,
 // priced in (0, 1). Code that bounds prices, or nets YES and NO into
 // sets, asks this first.
-func PricedPerShare(inst Instrument) bool { return inst.Venue == Alpaca }
+func PricedPerShare(inst Instrument) bool { return VenueOf(inst.Venue).Kind == Equity }
 
 // Equity order sides.
 const (

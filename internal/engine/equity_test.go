@@ -108,7 +108,7 @@ func TestNewsEquityTakeProfitIsAFractionOfEntry(t *testing.T) {
 }
 
 func TestNewsHedgeLegFollowsTheContractTradeAndAnEquitySellClosesIt(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	direct := &polybot.NewsRule{ID: "williams", Name: "Williams: cut, hedged", Enabled: true, AllOf: []string{"williams"},
 		Mode: polybot.NewsDirect, Markets: []polybot.BinaryMarket{{Yes: kY, No: kN}}, Outcome: polybot.No,
 		MaxPrice: d("0.50"), MaxSize: d("10"), Window: time.Minute, TimeStop: time.Hour, Hedge: buyTLT("1", "89.50")}

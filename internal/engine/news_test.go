@@ -11,8 +11,7 @@ import (
 )
 
 // newsPair is the Fed pair on hand-driven hubs.
-var newsPair = &polybot.MarketPair{ID: "fed-hold", Name: "Fed holds", PolymarketYes: "3001", PolymarketNo: "3002",
-	PolymarketMkt: "0xhold", KalshiTicker: "KXFED-H0", Approved: true}
+var newsPair = &polybot.MarketPair{ID: "fed-hold", Name: "Fed holds", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xhold", "3001", "3002"), polybot.KalshiLeg("KXFED-H0")}, Approved: true}
 
 type fireLog struct {
 	mu    sync.Mutex
@@ -71,7 +70,7 @@ func newsRig(t *testing.T, rule *polybot.NewsRule) (*rig, polybot.ID, *Manager, 
 }
 
 func TestNewsDirectRuleBuysOnTheHeadlineAndExitsOnItsTimeStop(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	rule := &polybot.NewsRule{ID: "williams", Name: "Williams: cut", Enabled: true, AllOf: []string{"williams"}, AnyOf: []string{"cut", "adjustment"},
 		Mode: polybot.NewsDirect, Markets: []polybot.BinaryMarket{{Yes: kY, No: kN}}, Outcome: polybot.No,
 		MaxPrice: d("0.50"), MaxSize: d("20"), Window: time.Minute, TimeStop: 2 * time.Second}
@@ -112,7 +111,7 @@ func TestNewsDirectRuleBuysOnTheHeadlineAndExitsOnItsTimeStop(t *testing.T) {
 }
 
 func TestNewsLagRuleBuysTheLaggingVenueAndSellsOnConvergence(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	pm, _ := PairMarkets(newsPair)
 	rule := &polybot.NewsRule{ID: "lag", Name: "Williams lag", Enabled: true, AnyOf: []string{"williams"}, Mode: polybot.NewsLag,
 		Pairs: []string{newsPair.ID}, Outcome: polybot.No, MaxPrice: d("0.55"), MaxSize: d("10"), Threshold: d("0.10"),
@@ -144,7 +143,7 @@ func TestNewsLagRuleBuysTheLaggingVenueAndSellsOnConvergence(t *testing.T) {
 }
 
 func TestNewsLagRuleDoesNotTradeWhenBothVenuesHaveMoved(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	pm, _ := PairMarkets(newsPair)
 	rule := &polybot.NewsRule{ID: "lag", Name: "Williams lag", Enabled: true, AnyOf: []string{"williams"}, Mode: polybot.NewsLag,
 		Pairs: []string{newsPair.ID}, Outcome: polybot.No, MaxPrice: d("0.70"), MaxSize: d("10"), Threshold: d("0.10"),
@@ -180,7 +179,7 @@ func TestNewsLagRuleDoesNotTradeWhenBothVenuesHaveMoved(t *testing.T) {
 // rule; a headline from A's own webhook trades for A, never for B; a
 // platform headline trades for both.
 func TestATenantsOwnHeadlineReachesOnlyTheirRules(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	rule := &polybot.NewsRule{ID: "williams", Name: "Williams: cut", Enabled: true, AllOf: []string{"williams"}, Mode: polybot.NewsDirect,
 		Markets: []polybot.BinaryMarket{{Yes: kY, No: kN}}, Outcome: polybot.No, MaxPrice: d("0.50"), MaxSize: d("5"),
 		Window: time.Minute, TimeStop: time.Hour}
@@ -202,4 +201,54 @@ func TestATenantsOwnHeadlineReachesOnlyTheirRules(t *testing.T) {
 	}
 	r.m.Headline(polybot.Headline{ID: "h-all", Title: "Williams: on every wire", Received: time.Now()})
 	eventually(t, "both trade on a platform headline", func() bool { return len(r.fills(a)) == 2 && len(r.fills(b)) == 1 })
+}
+
+// On a venue that takes no sell orders (IBKR ForecastEx), a news position
+// is closed by buying the same market's other outcome at its ask, a
+// risk-reducing buy against the contract held.
+func TestNewsExitOnAVenueWithoutSellsBuysTheOppositeContract(t *testing.T) {
+	yes := polybot.Instrument{Venue: polybot.IBKR, Market: "FF-DEC25", Token: "7001", Outcome: polybot.Yes}
+	no := polybot.Instrument{Venue: polybot.IBKR, Market: "FF-DEC25", Token: "7002", Outcome: polybot.No}
+	rule := &polybot.NewsRule{ID: "williams-fx", Name: "Williams: cut (ForecastEx)", Enabled: true, AllOf: []string{"williams"},
+		Mode: polybot.NewsDirect, Markets: []polybot.BinaryMarket{{Yes: yes, No: no}}, Outcome: polybot.No,
+		MaxPrice: d("0.50"), MaxSize: d("20"), Window: time.Minute, TimeStop: 2 * time.Second}
+	r := newRig(t)
+	r.testHubs(polybot.IBKR)
+	id := r.user(polybot.TierFree, func(c *polybot.Config) {
+		c.EnableNewsArbitrage, c.EnableSinglePlatformArb = true, false
+		c.EnableIBKR = true
+	})
+	r.start(Config{Strategies: []string{polybot.StrategyNews}, Venues: []polybot.Platform{polybot.IBKR},
+		NewsRules: func(tx polybot.TenantTx) ([]*polybot.NewsRule, error) {
+			c := *rule
+			return []*polybot.NewsRule{&c}, nil
+		}})
+	r.waitRunning(id)
+	r.book(no, []polybot.Level{lv("0.38", "100")}, []polybot.Level{lv("0.40", "100")})
+	r.book(yes, []polybot.Level{lv("0.59", "100")}, []polybot.Level{lv("0.61", "100")})
+	r.m.Headline(polybot.Headline{ID: "h-williams", Title: "Fed's Williams sees room for a further adjustment", Received: time.Now()})
+	eventually(t, "the NO contract is bought and then closed by buying YES", func() bool { return len(r.fills(id)) == 2 })
+	var buyNo, buyYes *polybot.TradeFill
+	for _, f := range r.fills(id) {
+		switch f.Instrument {
+		case no:
+			buyNo = f
+		case yes:
+			buyYes = f
+		}
+	}
+	if buyNo == nil || buyNo.Side != polybot.Buy || buyNo.Size != d("20") || buyNo.Price != d("0.40") {
+		t.Fatalf("entry %+v, want 20 NO bought at 0.40", buyNo)
+	}
+	if buyYes == nil || buyYes.Side != polybot.Buy || buyYes.Size != d("20") || buyYes.Price != d("0.61") {
+		t.Fatalf("exit %+v, want 20 YES bought at the 0.61 ask (no sells on ForecastEx)", buyYes)
+	}
+	for _, in := range r.intents(id) {
+		if in.Side == polybot.Sell {
+			t.Fatalf("intent %+v: nothing is sold on a venue without sells", in)
+		}
+		if in.Leg == polybot.ExitLeg && (in.Side != polybot.Buy || in.Instrument != yes) {
+			t.Fatalf("exit intent %+v, want a buy of YES (the gate took it as risk-reducing: it went through)", in)
+		}
+	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/venue/kalshi"
-	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 )
 
 // A three-outcome Polymarket event (a negRisk event's markets).
@@ -149,7 +149,7 @@ func liveSetLegFails(t *testing.T, failing int) {
 	r.mu.Lock()
 	r.onOrder = func(n int) {
 		if n == failing { // this order is refused
-			r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultStatus, Method: "POST", Path: "/portfolio/events/orders", Status: 400, Times: 1})
+			r.ksim.Faults().Add(fault.Rule{Kind: fault.Status, Method: "POST", Path: "/portfolio/events/orders", Status: 400, Times: 1})
 		}
 	}
 	r.mu.Unlock()
@@ -228,7 +228,7 @@ func TestUniverseJoinsSetsAcrossVenuesThroughApprovedPairsAndEquivalences(t *tes
 		{Label: "a", Markets: []polybot.BinaryMarket{km("KA")}}, {Label: "b", Markets: []polybot.BinaryMarket{km("KB")}}}}
 	pset := &polybot.OutcomeSet{ID: "p", Name: "P", Venue: polybot.Polymarket, Outcomes: []polybot.SetOutcome{
 		{Label: "a", Markets: []polybot.BinaryMarket{pmm("pa")}}, {Label: "b", Markets: []polybot.BinaryMarket{pmm("pb")}}}}
-	pair := &polybot.MarketPair{ID: "pair-a", PolymarketYes: "pa-y", PolymarketNo: "pa-n", PolymarketMkt: "pa", KalshiTicker: "KA"}
+	pair := &polybot.MarketPair{ID: "pair-a", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("pa", "pa-y", "pa-n"), polybot.KalshiLeg("KA")}}
 	equiv := &polybot.Relation{ID: "eq", Name: "same", Kind: polybot.RelationEquivalent, SetA: "k", SetB: "p"}
 	watched := func(u Universe) int { return len(u.Instruments()) }
 	tests := []struct {

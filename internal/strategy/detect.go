@@ -123,26 +123,26 @@ func (d *Detector) usable(v *marketdata.View, inst polybot.Instrument, now time.
 // instruments (on Kalshi, the hub's normalised YES and NO views of the one
 // market; on Polymarket, the two tokens' books). It returns nil when there
 // is no opportunity, or when the views are not the two sides of one
-// Polymarket or Kalshi market.
+// market on one prediction venue (polybot.VenueOf: how the venue tells
+// its outcomes apart).
 func (d *Detector) SinglePlatform(yes, no *marketdata.View) *polybot.Opportunity {
 	if yes == nil || no == nil {
 		return nil
 	}
 	y, n := yes.Instrument, no.Instrument
+	venue := polybot.VenueOf(y.Venue)
 	switch {
-	case y.Venue != n.Venue:
+	case y.Venue != n.Venue || venue.Kind != polybot.Prediction:
 		return nil
-	case y.Venue == polybot.Kalshi:
-		if y.Market == "" || y.Market != n.Market {
-			return nil
-		}
-	case y.Venue == polybot.Polymarket:
+	case venue.TokenPerOutcome:
 		if y.Token == "" || n.Token == "" || y.Token == n.Token ||
 			(y.Market != "" && n.Market != "" && y.Market != n.Market) {
 			return nil
 		}
 	default:
-		return nil
+		if y.Market == "" || y.Market != n.Market {
+			return nil
+		}
 	}
 	y.Outcome, n.Outcome = polybot.Yes, polybot.No
 	now := d.now()
@@ -157,28 +157,27 @@ func (d *Detector) SinglePlatform(yes, no *marketdata.View) *polybot.Opportunity
 	return d.build(polybot.StrategySinglePlatform, "", now, qy, qn)
 }
 
-// CrossBooks are the four views of a matched pair. A nil view is a book
-// the caller does not have: the directions that need it are skipped.
+// CrossBooks are the four views of a matched pair: A is its first leg's
+// market (MarketPair.Legs[0]), B its second's. A nil view is a book the
+// caller does not have: the directions that need it are skipped.
 type CrossBooks struct {
-	PolymarketYes, PolymarketNo *marketdata.View
-	KalshiYes, KalshiNo         *marketdata.View
+	AYes, ANo *marketdata.View
+	BYes, BNo *marketdata.View
 }
 
 // CrossPlatform looks for YES on one venue plus NO on the other for less
-// than $1 after fees, for an approved pair: Kalshi YES + Polymarket NO, or
-// Polymarket YES + Kalshi NO. When both pay, the cheaper per set (fees
-// included) is chosen; on a tie, the larger, then Kalshi YES + Polymarket
-// NO. It returns nil when neither pays, when the pair is not approved, or
-// when a view is not the pair's instrument.
+// than $1 after fees, for an approved pair over any two venues: B's YES +
+// A's NO, or A's YES + B's NO (for a Polymarket–Kalshi pair, A is
+// Polymarket). When both pay, the cheaper per set (fees included) is
+// chosen; on a tie, the larger, then B YES + A NO. It returns nil when
+// neither pays, when the pair is not approved, or when a view is not the
+// pair's instrument.
 func (d *Detector) CrossPlatform(pair *polybot.MarketPair, b CrossBooks) *polybot.Opportunity {
 	if pair == nil || !pair.Approved {
 		return nil
 	}
-	pmYes := polybot.Instrument{Venue: polybot.Polymarket, Market: pair.PolymarketMkt, Token: pair.PolymarketYes, Outcome: polybot.Yes}
-	pmNo := polybot.Instrument{Venue: polybot.Polymarket, Market: pair.PolymarketMkt, Token: pair.PolymarketNo, Outcome: polybot.No}
-	kYes := polybot.Instrument{Venue: polybot.Kalshi, Market: pair.KalshiTicker, Outcome: polybot.Yes}
-	kNo := polybot.Instrument{Venue: polybot.Kalshi, Market: pair.KalshiTicker, Outcome: polybot.No}
-	if !is(b.PolymarketYes, pmYes) || !is(b.PolymarketNo, pmNo) || !is(b.KalshiYes, kYes) || !is(b.KalshiNo, kNo) {
+	a, bm := pair.Markets()
+	if !is(b.AYes, a.Yes) || !is(b.ANo, a.No) || !is(b.BYes, bm.Yes) || !is(b.BNo, bm.No) {
 		return nil
 	}
 	now := d.now()
@@ -200,8 +199,8 @@ func (d *Detector) CrossPlatform(pair *polybot.MarketPair, b CrossBooks) *polybo
 			best = o
 		}
 	}
-	try(b.KalshiYes, kYes, b.PolymarketNo, pmNo)
-	try(b.PolymarketYes, pmYes, b.KalshiNo, kNo)
+	try(b.BYes, bm.Yes, b.ANo, a.No)
+	try(b.AYes, a.Yes, b.BNo, bm.No)
 	return best
 }
 
@@ -210,14 +209,7 @@ func is(v *marketdata.View, want polybot.Instrument) bool {
 	if v == nil {
 		return true
 	}
-	g := v.Instrument
-	if g.Venue != want.Venue {
-		return false
-	}
-	if want.Venue == polybot.Polymarket {
-		return g.Token == want.Token && (g.Market == "" || want.Market == "" || g.Market == want.Market)
-	}
-	return g.Market == want.Market && g.Outcome == want.Outcome
+	return polybot.SameInstrument(v.Instrument, want)
 }
 
 // build prices buying one of each quote's best ask, and returns the

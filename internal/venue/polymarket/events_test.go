@@ -2,6 +2,8 @@ package polymarket_test
 
 import (
 	"context"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +102,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 	if err != nil || byID.Slug != ev.Slug || len(byID.Markets) != 3 {
 		t.Fatalf("event by id %s: %+v %v", ev.ID, byID, err)
 	}
-	if _, err := c.Event(ctx, "999"); venueErr(t, err).Code != polybot.ENOTFOUND {
+	if _, err := c.Event(ctx, "999"); venueErr(t, err).Status != http.StatusNotFound {
 		t.Fatalf("an unknown event: %v, want not found", err)
 	}
 	for i, m := range ev.Markets {
@@ -167,8 +169,8 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 		wantBids, wantAsks := fedFinal[o.label][0], fedFinal[o.label][1]
 		fb.mu.Lock()
 		y, n := fb.books[yes.Token], fb.books[no.Token]
-		ok := levelsEq(y.Bids, wantBids) && levelsEq(y.Asks, wantAsks) &&
-			levelsEq(n.Bids, complement(wantAsks)) && levelsEq(n.Asks, complement(wantBids))
+		ok := slices.Equal(y.Bids, wantBids) && slices.Equal(y.Asks, wantAsks) &&
+			slices.Equal(n.Bids, complement(wantAsks)) && slices.Equal(n.Asks, complement(wantBids))
 		fb.mu.Unlock()
 		if !ok {
 			t.Errorf("%s: feed books YES %v/%v NO %v/%v, want YES %v/%v", o.label, y.Bids, y.Asks, n.Bids, n.Asks, wantBids, wantAsks)
