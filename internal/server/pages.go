@@ -363,7 +363,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	}
 	for _, pv := range s.positionViews(hs, hedges, false) {
 		d.Positions = append(d.Positions, web.PositionRow{Key: pv.Instrument.Key() + "/" + string(pv.Mode), Label: labels.Label(pv.Instrument),
-			Venue: pv.Instrument.Venue, Outcome: pv.Instrument.Outcome.String(), Mode: pv.Mode, Size: pv.Size, InSets: pv.InSets,
+			Venue: pv.Instrument.Venue, Outcome: web.OutcomeOf(pv.Instrument), Mode: pv.Mode, Size: pv.Size, InSets: pv.InSets,
 			AvgPrice: pv.AvgPrice, Mark: pv.Mark, Unrealized: pv.Unrealized})
 	}
 	for _, f := range fills {

@@ -214,6 +214,15 @@ func (l Labeler) LegName(set string, in polybot.Instrument) string {
 	return polybot.PlatformName(in.Venue) + " " + label + " " + in.Outcome.String()
 }
 
+// OutcomeOf is what an instrument pays on, as the tables show it: YES or
+// NO for a contract, "share" for a stock or ETF (which pays on no outcome).
+func OutcomeOf(in polybot.Instrument) string {
+	if polybot.PricedPerShare(in) {
+		return "share"
+	}
+	return in.Outcome.String()
+}
+
 // Label names an instrument: the registry's market name when known, else
 // the Kalshi ticker or a shortened Polymarket token.
 func (l Labeler) Label(in polybot.Instrument) string {
@@ -244,7 +253,7 @@ func (l Labeler) Name(key string) string {
 
 // NewTradeRow converts a fill.
 func (l Labeler) NewTradeRow(f *polybot.TradeFill) TradeRow {
-	return TradeRow{TradeID: f.TradeID, Time: f.Time, Label: l.Label(f.Instrument), Venue: f.Venue, Outcome: f.Instrument.Outcome.String(),
+	return TradeRow{TradeID: f.TradeID, Time: f.Time, Label: l.Label(f.Instrument), Venue: f.Venue, Outcome: OutcomeOf(f.Instrument),
 		Side: f.Side.String(), Strategy: f.Strategy, Mode: f.Mode, Price: f.Price, Size: f.Size, Fee: f.Fee, Realized: f.RealizedPnL}
 }
 
@@ -266,7 +275,7 @@ func (l Labeler) NewOpportunityRow(o polybot.Opportunity) OpportunityRow {
 		if overlap {
 			legs += l.LegName(market, leg.Instrument) + " @ " + leg.Price.String()
 		} else {
-			legs += polybot.PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
+			legs += polybot.PlatformName(leg.Instrument.Venue) + " " + OutcomeOf(leg.Instrument) + " @ " + leg.Price.String()
 		}
 	}
 	return OpportunityRow{ID: o.ID, Market: market, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
@@ -398,7 +407,7 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 				{Name: polybot.FieldPrivateKey, Label: "RSA private key (PEM)", Hint: "PKCS#1 or PKCS#8, including the BEGIN and END lines.", Textarea: true, Required: true},
 			}
 		case polybot.Alpaca:
-			c.Description = "Stock and crypto broker (optional). Paper keys trade Alpaca's paper account."
+			c.Description = "Stocks and ETFs: the broker for news rules whose action, or hedge, is an equity order. Paper keys trade Alpaca's paper account; a key is checked with Alpaca's account call."
 			c.Fields = []KeyField{
 				{Name: polybot.FieldAPIKey, Label: "API key ID", Required: true},
 				{Name: polybot.FieldAPISecret, Label: "API secret key", Secret: true, Required: true},
@@ -882,7 +891,7 @@ type OrderRow struct {
 // NewOrderRow converts an intent.
 func (l Labeler) NewOrderRow(in *polybot.Intent) OrderRow {
 	return OrderRow{ID: in.ID, Time: in.CreatedAt, Label: l.Label(in.Instrument), Venue: in.Instrument.Venue,
-		Outcome: in.Instrument.Outcome.String(), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
+		Outcome: OutcomeOf(in.Instrument), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
 		Size: in.Size, Filled: in.Filled, State: in.State, Reason: polybot.IntentReason(in), Unwind: in.Leg >= polybot.UnwindLeg && in.Leg < polybot.ExitLeg}
 }
 

@@ -1726,6 +1726,23 @@
     return out;
   }
 
+  // equityFromText reads an equity order, "alpaca SYMBOL buy|sell SHARES
+  // PRICE", for the field named field: null when empty.
+  function equityFromText(text, field) {
+    var t = String(text || '').trim().split(/\s+/).filter(function (x) { return x !== ''; });
+    if (!t.length) { return null; }
+    if (t.length !== 5) {
+      var f = {};
+      f[field] = 'write it as "alpaca SYMBOL buy|sell SHARES PRICE"';
+      throw new APIError(400, { code: 'invalid', message: 'invalid ' + field, fields: f });
+    }
+    return { venue: t[0].toLowerCase(), symbol: t[1], side: t[2].toLowerCase(), quantity: t[3], max_price: t[4] };
+  }
+
+  function equityToText(o) {
+    return o ? [o.venue, o.symbol, o.side, sizeFmt(o.quantity).replace(/,/g, ''), o.max_price].join(' ') : '';
+  }
+
   function marketsToText(ms) {
     return (ms || []).map(function (m) {
       return m.yes.venue === 'polymarket' ? ['polymarket', m.yes.market, m.yes.token, m.no.token].join(' ') : m.yes.venue + ' ' + m.yes.market;
@@ -1743,6 +1760,7 @@
 
   function ruleBody(form) {
     var v = function (name) { return byId('rule-form-' + name); };
+    var equity = v('mode').value === 'equity';
     return {
       name: v('name').value.trim(),
       enabled: v('enabled').checked,
@@ -1755,8 +1773,10 @@
       outcome: v('outcome').value,
       pairs: splitList(v('pairs').value),
       markets: marketsFromText(v('markets').value),
-      max_price: v('max_price').value.trim(),
-      max_size: v('max_size').value.trim(),
+      max_price: v('max_price').value.trim() || (equity ? '0' : ''),
+      max_size: v('max_size').value.trim() || (equity ? '0' : ''),
+      equity: equityFromText(v('equity').value, 'equity'),
+      hedge: equityFromText(v('hedge').value, 'hedge'),
       threshold: v('threshold').value.trim() || '0',
       window_seconds: secondsValue(v('window_seconds')),
       cooldown_seconds: secondsValue(v('cooldown_seconds')),
@@ -1784,8 +1804,11 @@
     v('outcome').value = rule ? rule.outcome : 'YES';
     v('pairs').value = rule ? (rule.pairs || []).join(', ') : '';
     v('markets').value = rule ? marketsToText(rule.markets) : '';
-    v('max_price').value = rule ? rule.max_price : '';
-    v('max_size').value = rule ? sizeFmt(rule.max_size).replace(/,/g, '') : '';
+    var equity = rule && rule.mode === 'equity';
+    v('max_price').value = rule && !equity ? rule.max_price : '';
+    v('max_size').value = rule && !equity ? sizeFmt(rule.max_size).replace(/,/g, '') : '';
+    v('equity').value = rule ? equityToText(rule.equity) : '';
+    v('hedge').value = rule ? equityToText(rule.hedge) : '';
     v('threshold').value = rule ? zero(rule.threshold) : '';
     v('window_seconds').value = rule ? String(rule.window_seconds) : '';
     v('cooldown_seconds').value = rule && rule.cooldown_seconds ? String(rule.cooldown_seconds) : '';
@@ -1802,6 +1825,11 @@
   function ruleErrors(err) {
     var fields = {};
     Object.keys(err.fields || {}).forEach(function (k) {
+      var eq = /^(equity|hedge)\.(.+)$/.exec(k);
+      if (eq) {
+        if (!fields[eq[1]]) { fields[eq[1]] = eq[2].replace(/_/g, ' ') + ': ' + err.fields[k]; }
+        return;
+      }
       var m = /^([a-z_]+)\[(\d+)\](?:\.(.*))?$/.exec(k);
       if (!m) { fields[k] = err.fields[k]; return; }
       var n = Number(m[2]) + 1;
