@@ -2,6 +2,7 @@ package polybot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -368,6 +369,9 @@ type BillingProvider interface {
 	ChangePrice(ctx context.Context, a *BillingAccount, price, holdTier string) error
 	// CancelAtPeriodEnd sets (or clears) the cancellation at the period's end.
 	CancelAtPeriodEnd(ctx context.Context, a *BillingAccount, cancel bool) error
+	// ParseEvent verifies a webhook delivery's signature (a bad or stale
+	// one is EINVALID) and decodes its event.
+	ParseEvent(payload []byte, signature string) (*BillingEvent, error)
 }
 
 // ErrPriceTaken is PutBillingPrice's conflict: the price is another tier's.
@@ -419,4 +423,207 @@ func (i *Invoice) Validate() error {
 		v.Add("hosted_invoice_url", "must be an http(s) URL")
 	}
 	return v.Err()
+}
+
+// AuditBillingEvent records a provider event applied to a user.
+const AuditBillingEvent = "billing.event"
+
+// Billing event types billing acts on (the provider's names).
+const (
+	EventCheckoutCompleted   = "checkout.session.completed"
+	EventSubscriptionCreated = "customer.subscription.created"
+	EventSubscriptionUpdated = "customer.subscription.updated"
+	EventSubscriptionDeleted = "customer.subscription.deleted"
+	EventInvoicePaid         = "invoice.paid"
+	EventInvoiceFailed       = "invoice.payment_failed"
+)
+
+// BillingEvent is a provider webhook event, verified and decoded by the
+// provider's adapter.
+type BillingEvent struct {
+	ID      string
+	Type    string
+	Created time.Time
+	// Customer is the provider customer the event is about; User the user
+	// the provider was told at checkout (NilID when it says none).
+	Customer string
+	User     ID
+	// Subscription is a subscription event's state (its UserID,
+	// CustomerID and Tier are filled in when applied); Invoice an invoice
+	// event's invoice.
+	Subscription *BillingAccount
+	Invoice      *Invoice
+}
+
+// Known reports whether billing acts on the event's type.
+func (ev *BillingEvent) Known() bool {
+	switch ev.Type {
+	case EventCheckoutCompleted, EventSubscriptionCreated, EventSubscriptionUpdated, EventSubscriptionDeleted,
+		EventInvoicePaid, EventInvoiceFailed:
+		return true
+	}
+	return false
+}
+
+// ApplyBillingEvent applies ev at most once, in one transaction on the
+// service path: it records the event id, finds the user by the customer
+// (binding it on checkout to the user the checkout named), merges the
+// subscription state or the invoice, and audits it. It returns the user
+// concerned (NilID for an event about no user of ours, or of a type
+// billing ignores) and whether the event was new. Call SettleBilling
+// afterwards for the user's entitlement.
+func ApplyBillingEvent(ctx context.Context, s Store, ev *BillingEvent) (ID, bool, error) {
+	var owner ID
+	fresh := false
+	err := s.Admin(ctx, func(tx AdminTx) error {
+		var err error
+		if fresh, err = tx.MarkBillingEvent(ev.ID, ev.Type); err != nil || !fresh || !ev.Known() || ev.Customer == "" {
+			return err
+		}
+		owner, err = tx.BillingOwner(ev.Customer)
+		if ErrorCode(err) == ENOTFOUND && !ev.User.IsZero() {
+			// A customer we did not create: bind it to the user the
+			// checkout named, unless that user has one already.
+			if _, err := tx.UserByID(ev.User); err != nil {
+				owner = NilID
+				return nil
+			}
+			if _, err := tx.BillingAccountOf(ev.User); ErrorCode(err) != ENOTFOUND {
+				owner = NilID
+				return err
+			}
+			owner = ev.User
+			err = tx.PutBillingAccount(&BillingAccount{UserID: owner, CustomerID: ev.Customer})
+		}
+		if err != nil {
+			owner = NilID
+			if ErrorCode(err) == ENOTFOUND {
+				return nil // not one of ours
+			}
+			return err
+		}
+		acct, err := tx.BillingAccountOf(owner)
+		if err != nil {
+			return err
+		}
+		if sub := ev.Subscription; sub != nil {
+			next := *sub
+			next.UserID, next.CustomerID, next.CreatedAt = owner, acct.CustomerID, acct.CreatedAt
+			next.Version = &ev.Created
+			prices, err := tx.BillingPrices()
+			if err != nil {
+				return err
+			}
+			next.Tier = ""
+			for _, p := range prices {
+				if p.PriceID == next.PriceID {
+					next.Tier = p.Tier
+				}
+			}
+			if SubscriptionNewer(acct, &next) {
+				if err := tx.PutBillingAccount(&next); err != nil {
+					return err
+				}
+			}
+		}
+		if inv := ev.Invoice; inv != nil {
+			in := *inv
+			in.UserID, in.Version = owner, &ev.Created
+			if ev.Type == EventInvoiceFailed {
+				in.FailedAt = &ev.Created
+			}
+			cur, err := tx.Invoice(in.ID)
+			if err != nil && ErrorCode(err) != ENOTFOUND {
+				return err
+			}
+			if err := tx.PutInvoice(MergeInvoice(cur, &in)); err != nil {
+				return err
+			}
+		}
+		d, _ := json.Marshal(map[string]string{"event": ev.ID, "type": ev.Type})
+		return tx.AppendAudit(&AuditEntry{UserID: &owner, Actor: "system", Action: AuditBillingEvent, Target: "billing",
+			Details: string(d), CreatedAt: tx.Now()})
+	})
+	return owner, fresh, err
+}
+
+// BillingChange is what SettleBilling changed for a user.
+type BillingChange struct {
+	From      string     `json:"from"`
+	To        string     `json:"to"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Reason    string     `json:"reason"`
+	Message   string     `json:"message"`
+	Clamped   []string   `json:"config_changes,omitempty"`
+}
+
+// SettleBilling brings user's profile in line with its subscription at
+// the store's now: the tier (with its limits) and subscription_expires_at
+// Entitle decides, audited; then, when the tier changed, the config cut
+// down to the new plan (ClampConfig), audited with a message for the user.
+// It is idempotent: the webhook handler and the periodic sweep both call
+// it. It returns nil when nothing changed; the caller reloads the bot.
+func SettleBilling(ctx context.Context, s Store, user ID, grace time.Duration) (*BillingChange, error) {
+	var ch *BillingChange
+	err := s.TenantView(ctx, user, func(tx TenantTx) error {
+		acct, err := tx.BillingAccount()
+		if ErrorCode(err) == ENOTFOUND {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		p, err := tx.Profile()
+		if err != nil {
+			return err
+		}
+		invs, err := tx.Invoices(NewsPageLimit(0))
+		if err != nil {
+			return err
+		}
+		ent, ok := Entitle(acct, PaymentFailedSince(acct.SubscriptionID, invs), tx.Now(), grace)
+		if !ok || ent.Tier == p.SubscriptionTier && cmpTimes(ent.ExpiresAt, p.SubscriptionExpiresAt) == 0 {
+			return nil
+		}
+		ch = &BillingChange{From: p.SubscriptionTier, To: ent.Tier, ExpiresAt: ent.ExpiresAt, Reason: ent.Reason}
+		return nil
+	})
+	if err != nil || ch == nil {
+		return nil, err
+	}
+	if ch.From == ch.To {
+		ch.Message = fmt.Sprintf("Your %s plan: %s.", ch.To, ch.Reason)
+	} else {
+		ch.Message = fmt.Sprintf("Your plan changed from %s to %s: %s.", ch.From, ch.To, ch.Reason)
+	}
+	err = s.Admin(ctx, func(tx AdminTx) error {
+		if err := tx.SetUserSubscription(user, ch.To, ch.ExpiresAt); err != nil {
+			return err
+		}
+		d, _ := json.Marshal(ch)
+		return tx.AppendAudit(&AuditEntry{UserID: &user, Actor: "system", Action: AuditBillingTier, Target: "profile",
+			Details: string(d), CreatedAt: tx.Now()})
+	})
+	if err != nil || ch.From == ch.To {
+		return ch, err
+	}
+	err = s.Tenant(ctx, user, func(tx TenantTx) error {
+		p, err := tx.Profile()
+		if err != nil {
+			return err
+		}
+		c, err := tx.Config()
+		if err != nil {
+			return err
+		}
+		if ch.Clamped = ClampConfig(c, p); len(ch.Clamped) == 0 {
+			return nil
+		}
+		if err := tx.UpdateConfig(c); err != nil {
+			return err
+		}
+		d, _ := json.Marshal(map[string]any{"message": "Your settings were changed to fit the " + p.SubscriptionTier + " plan.",
+			"changes": ch.Clamped})
+		return tx.AppendAudit(&AuditEntry{Actor: "system", Action: AuditBillingClamp, Target: "config", Details: string(d), CreatedAt: tx.Now()})
+	})
+	return ch, err
 }
