@@ -6,7 +6,7 @@
 //
 // The secret key and the webhook secret live only in this package's
 // values: they are never logged, put in an error or returned (Client's
-// String and LogValue redact them). Tests talk to stripe-mock over
+// String, GoString and LogValue redact them). Tests talk to stripe-mock over
 // loopback (Config.URL).
 //
 // It imports the root package and stripe-go only; no store, no server.
@@ -103,6 +103,7 @@ type Config struct {
 // Client is polybot.BillingProvider on Stripe.
 type Client struct {
 	sc        *stripego.Client
+	key       string
 	whSecret  string
 	tolerance time.Duration
 	log       *slog.Logger
@@ -132,25 +133,41 @@ func New(cfg Config) (*Client, error) {
 	}
 	b := stripego.GetBackendWithConfig(stripego.APIBackend, bc)
 	sc := stripego.NewClient(cfg.Keys.SecretKey, stripego.WithBackends(&stripego.Backends{API: b, Connect: b, Uploads: b, MeterEvents: b}))
-	return &Client{sc: sc, whSecret: cfg.Keys.WebhookSecret, tolerance: cfg.Tolerance, log: cfg.Logger}, nil
+	return &Client{sc: sc, key: cfg.Keys.SecretKey, whSecret: cfg.Keys.WebhookSecret, tolerance: cfg.Tolerance, log: cfg.Logger}, nil
 }
 
 // String and LogValue keep the keys out of any print or log.
 func (c *Client) String() string { return "stripe.Client{keys redacted}" }
 
+// GoString keeps %#v from printing the fields.
+func (c *Client) GoString() string { return c.String() }
+
 // LogValue implements slog.LogValuer.
 func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// unavailable is what a failed Stripe call becomes: the user sees that the
-// payment provider did not answer; the log gets Stripe's error (which
-// carries no key).
-func unavailable(what string, err error) error {
+// fail is what a failed Stripe call becomes. The user sees that the
+// payment provider refused or did not answer; the log gets Stripe's error
+// with the secret key cut out (an API double, or an API, may echo the
+// Authorization header back).
+func (c *Client) fail(what string, err error) error {
+	cause := redacted{strings.ReplaceAll(err.Error(), c.key, "[redacted]")}
 	var se *stripego.Error
-	if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != 429 {
-		return &polybot.Error{Code: polybot.EINVALID, Message: "the payment provider refused to " + what + ": " + se.Msg, Err: err}
+	if errors.As(err, &se) {
+		switch {
+		case se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
+			return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "the payment provider refused this server's credentials (" + what + ")", Err: cause}
+		case se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests:
+			msg := strings.ReplaceAll(se.Msg, c.key, "[redacted]")
+			return &polybot.Error{Code: polybot.EINVALID, Message: "the payment provider refused to " + what + ": " + msg, Err: cause}
+		}
 	}
-	return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "the payment provider did not answer (" + what + "); try again", Err: err}
+	return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "the payment provider did not answer (" + what + "); try again", Err: cause}
 }
+
+// redacted is an error's text with the secrets taken out.
+type redacted struct{ s string }
+
+func (r redacted) Error() string { return r.s }
 
 // CreateCustomer creates the user's Stripe customer. The idempotency key
 // is the user's, so a retried call never makes a second customer.
@@ -159,7 +176,7 @@ func (c *Client) CreateCustomer(ctx context.Context, user polybot.ID, email stri
 	p.SetIdempotencyKey("polybot-customer-" + user.String())
 	cus, err := c.sc.V1Customers.Create(ctx, p)
 	if err != nil {
-		return "", unavailable("create the customer", err)
+		return "", c.fail("create the customer", err)
 	}
 	return cus.ID, nil
 }
@@ -177,7 +194,7 @@ func (c *Client) Checkout(ctx context.Context, user polybot.ID, customer, price,
 	}
 	s, err := c.sc.V1CheckoutSessions.Create(ctx, p)
 	if err != nil {
-		return nil, unavailable("open checkout", err)
+		return nil, c.fail("open checkout", err)
 	}
 	if s.URL == "" {
 		return nil, &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "the payment provider gave no checkout page"}
@@ -190,7 +207,7 @@ func (c *Client) Portal(ctx context.Context, customer, returnURL string) (string
 	s, err := c.sc.V1BillingPortalSessions.Create(ctx, &stripego.BillingPortalSessionCreateParams{
 		Customer: stripego.String(customer), ReturnURL: stripego.String(returnURL)})
 	if err != nil {
-		return "", unavailable("open the billing portal", err)
+		return "", c.fail("open the billing portal", err)
 	}
 	return s.URL, nil
 }
@@ -199,7 +216,7 @@ func (c *Client) Portal(ctx context.Context, customer, returnURL string) (string
 func (c *Client) item(ctx context.Context, sub string) (*stripego.SubscriptionItem, error) {
 	s, err := c.sc.V1Subscriptions.Retrieve(ctx, sub, nil)
 	if err != nil {
-		return nil, unavailable("read the subscription", err)
+		return nil, c.fail("read the subscription", err)
 	}
 	if s.Items == nil || len(s.Items.Data) == 0 {
 		return nil, &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "the subscription has no item"}
@@ -229,7 +246,7 @@ func (c *Client) Preview(ctx context.Context, a *polybot.BillingAccount, price s
 	}
 	inv, err := c.sc.V1Invoices.CreatePreview(ctx, p)
 	if err != nil {
-		return nil, unavailable("preview the invoice", err)
+		return nil, c.fail("preview the invoice", err)
 	}
 	return &polybot.BillingPreview{AmountDue: cents(inv.AmountDue), Currency: string(inv.Currency), PeriodEnd: unixPtr(inv.PeriodEnd), When: when}, nil
 }
@@ -255,7 +272,7 @@ func (c *Client) ChangePrice(ctx context.Context, a *polybot.BillingAccount, pri
 		p.Metadata[metaHoldUntil] = strconv.FormatInt(it.CurrentPeriodEnd, 10)
 	}
 	if _, err := c.sc.V1Subscriptions.Update(ctx, a.SubscriptionID, p); err != nil {
-		return unavailable("change the subscription", err)
+		return c.fail("change the subscription", err)
 	}
 	return nil
 }
@@ -264,7 +281,7 @@ func (c *Client) ChangePrice(ctx context.Context, a *polybot.BillingAccount, pri
 func (c *Client) CancelAtPeriodEnd(ctx context.Context, a *polybot.BillingAccount, cancel bool) error {
 	_, err := c.sc.V1Subscriptions.Update(ctx, a.SubscriptionID, &stripego.SubscriptionUpdateParams{CancelAtPeriodEnd: stripego.Bool(cancel)})
 	if err != nil {
-		return unavailable("cancel the subscription", err)
+		return c.fail("cancel the subscription", err)
 	}
 	return nil
 }
