@@ -164,7 +164,10 @@ func testBilling(t *testing.T, open Opener) {
 	t.Run("an event is marked once", func(t *testing.T) {
 		for i, want := range []bool{true, false} {
 			var fresh bool
-			e.mustAdmin(func(tx polybot.AdminTx) (err error) { fresh, err = tx.MarkBillingEvent("evt_1", "invoice.paid"); return })
+			e.mustAdmin(func(tx polybot.AdminTx) (err error) {
+				fresh, err = tx.MarkBillingEvent("evt_1", "invoice.paid")
+				return
+			})
 			if fresh != want {
 				t.Errorf("MarkBillingEvent #%d = %v, want %v", i+1, fresh, want)
 			}
@@ -195,7 +198,9 @@ func testBilling(t *testing.T, open Opener) {
 		if one.AmountDue.String() != "29.99" || one.FailedAt == nil || !one.FailedAt.Equal(failed) {
 			t.Errorf("Invoice(in_u1) = %+v, want 29.99 due and the failure kept", one)
 		}
-		err := e.admin(func(tx polybot.AdminTx) error { return tx.PutInvoice(invoice(v.ID, "in_u1", "v", e.clock.Now(), "paid")) })
+		err := e.admin(func(tx polybot.AdminTx) error {
+			return tx.PutInvoice(invoice(v.ID, "in_u1", "v", e.clock.Now(), "paid"))
+		})
 		wantCode(t, err, polybot.ECONFLICT, "PutInvoice of u's invoice for v")
 		bad := invoice(u.ID, "in_u3", "u", e.clock.Now(), "refunded")
 		err = e.admin(func(tx polybot.AdminTx) error { return tx.PutInvoice(bad) })

@@ -131,7 +131,7 @@ func Invoice(id, customer, sub, status string, due, paid int64, created time.Tim
 	return map[string]any{"id": id, "object": "invoice", "customer": customer, "status": status, "number": "INV-" + id,
 		"amount_due": due, "amount_paid": paid, "currency": "usd", "created": created.Unix(),
 		"hosted_invoice_url": "https://invoice.stripe.com/i/" + id,
-		"parent": map[string]any{"type": "subscription_details", "subscription_details": map[string]any{"subscription": sub}}}
+		"parent":             map[string]any{"type": "subscription_details", "subscription_details": map[string]any{"subscription": sub}}}
 }
 
 // CheckoutCompleted is a completed subscription Checkout Session.
@@ -139,4 +139,3 @@ func CheckoutCompleted(id, customer, sub, user string) map[string]any {
 	return map[string]any{"id": id, "object": "checkout.session", "mode": "subscription", "status": "complete",
 		"customer": customer, "subscription": sub, "client_reference_id": user}
 }
-
