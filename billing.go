@@ -374,6 +374,30 @@ type BillingProvider interface {
 	ParseEvent(payload []byte, signature string) (*BillingEvent, error)
 }
 
+// CheckBillingPrice is what AdminTx.PutBillingPrice checks before it
+// writes, on every store: p is valid, its tier exists (EINVALID naming
+// tier), and its price is no other tier's (ECONFLICT naming price_id).
+func CheckBillingPrice(tx AdminTx, p *BillingPrice) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if _, err := tx.Tier(p.Tier); ErrorCode(err) == ENOTFOUND {
+		return FieldError("tier", "no such tier")
+	} else if err != nil {
+		return err
+	}
+	prices, err := tx.BillingPrices()
+	if err != nil {
+		return err
+	}
+	for _, o := range prices {
+		if p.PriceID != "" && o.PriceID == p.PriceID && o.Tier != p.Tier {
+			return ErrPriceTaken(o.Tier)
+		}
+	}
+	return nil
+}
+
 // ErrPriceTaken is PutBillingPrice's conflict: the price is another tier's.
 func ErrPriceTaken(tier string) *Error {
 	msg := "is already the price of the " + tier + " tier"

@@ -70,12 +70,7 @@ func (t *adminTx) BillingPrices() ([]*polybot.BillingPrice, error) {
 }
 
 func (t *adminTx) PutBillingPrice(p *polybot.BillingPrice) error {
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	if _, err := t.Tier(p.Tier); polybot.ErrorCode(err) == polybot.ENOTFOUND {
-		return polybot.FieldError("tier", "no such tier")
-	} else if err != nil {
+	if err := polybot.CheckBillingPrice(t, p); err != nil {
 		return err
 	}
 	p.UpdatedAt = t.now
@@ -83,14 +78,7 @@ func (t *adminTx) PutBillingPrice(p *polybot.BillingPrice) error {
 		_, err := t.exec(`DELETE FROM polybot_billing_prices WHERE tier = $1`, p.Tier)
 		return mapErr(err, "billing price")
 	}
-	var other string
-	err := t.queryRow(`SELECT tier FROM polybot_billing_prices WHERE price_id = $1 AND tier <> $2`, []any{p.PriceID, p.Tier}, &other)
-	if err == nil {
-		return polybot.ErrPriceTaken(other)
-	} else if err != pgx.ErrNoRows {
-		return mapErr(err, "billing price")
-	}
-	_, err = t.exec(`INSERT INTO polybot_billing_prices (tier, price_id, updated_at) VALUES ($1, $2, $3)
+	_, err := t.exec(`INSERT INTO polybot_billing_prices (tier, price_id, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (tier) DO UPDATE SET price_id = excluded.price_id, updated_at = excluded.updated_at`,
 		p.Tier, p.PriceID, t.now)
 	return mapErr(err, "billing price")

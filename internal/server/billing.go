@@ -134,25 +134,35 @@ func (s *Server) billingTarget(r *http.Request) (*polybot.Tier, string, error) {
 	return t, prices[t.Name], nil
 }
 
+// billingRequest reads what a preview or a change needs: the provider,
+// the tier asked for with its price ("" for free) and the user's account
+// (nil before the first checkout).
+func (s *Server) billingRequest(r *http.Request, id *identity) (polybot.BillingProvider, *polybot.Tier, string, *polybot.BillingAccount, error) {
+	bp, err := s.billing()
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	t, price, err := s.billingTarget(r)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	st, err := s.billingState(r.Context(), id.tenant())
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	return bp, t, price, st.Account, nil
+}
+
 // live reports whether a subscription is running (not ended).
 func live(a *polybot.BillingAccount) bool {
 	return a.Subscribed() && a.Status != polybot.SubCanceled && a.Status != polybot.SubIncompleteExpired
 }
 
 func (s *Server) handleBillingPreview(w http.ResponseWriter, r *http.Request, id *identity) error {
-	bp, err := s.billing()
+	bp, t, price, a, err := s.billingRequest(r, id)
 	if err != nil {
 		return err
 	}
-	t, price, err := s.billingTarget(r)
-	if err != nil {
-		return err
-	}
-	st, err := s.billingState(r.Context(), id.tenant())
-	if err != nil {
-		return err
-	}
-	a := st.Account
 	if price == "" {
 		if a == nil || !live(a) {
 			return polybot.FieldError("tier", "you have no subscription to cancel")
@@ -244,19 +254,10 @@ func (s *Server) baseURL(r *http.Request) string {
 // downgrade, or free (a cancellation), at the period's end. The new state
 // arrives by webhook.
 func (s *Server) handleBillingChange(w http.ResponseWriter, r *http.Request, id *identity) error {
-	bp, err := s.billing()
+	bp, t, price, a, err := s.billingRequest(r, id)
 	if err != nil {
 		return err
 	}
-	t, price, err := s.billingTarget(r)
-	if err != nil {
-		return err
-	}
-	st, err := s.billingState(r.Context(), id.tenant())
-	if err != nil {
-		return err
-	}
-	a := st.Account
 	audit := func(what string, extra map[string]string) error {
 		extra["tier"], extra["change"] = t.Name, what
 		d, _ := json.Marshal(extra)

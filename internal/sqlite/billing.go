@@ -56,22 +56,13 @@ func (a *adminTx) PutBillingPrice(p *polybot.BillingPrice) error {
 	if err := a.writable(); err != nil {
 		return err
 	}
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	if _, err := a.Tier(p.Tier); polybot.ErrorCode(err) == polybot.ENOTFOUND {
-		return polybot.FieldError("tier", "no such tier")
-	} else if err != nil {
+	if err := polybot.CheckBillingPrice(a, p); err != nil {
 		return err
 	}
 	p.UpdatedAt = a.now
 	if p.PriceID == "" {
 		_, err := a.exec(`DELETE FROM polybot_billing_prices WHERE tier = ?`, p.Tier)
 		return dbError(err, "billing price")
-	}
-	var other string
-	if err := a.queryRow(`SELECT tier FROM polybot_billing_prices WHERE price_id = ? AND tier <> ?`, p.PriceID, p.Tier).Scan(&other); err == nil {
-		return polybot.ErrPriceTaken(other)
 	}
 	_, err := a.exec(`INSERT INTO polybot_billing_prices (tier, price_id, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (tier) DO UPDATE SET price_id = excluded.price_id, updated_at = excluded.updated_at`,
