@@ -299,7 +299,7 @@ func Entitle(a *BillingAccount, failedSince *time.Time, now time.Time, grace tim
 			return free("canceled at the end of the period")
 		}
 		e := until.Add(grace)
-		return Entitlement{Tier: paid, ExpiresAt: &e, Reason: "active; renews at the end of the period"}, true
+		return Entitlement{Tier: paid, ExpiresAt: &e, Reason: "the subscription is active and renews at the end of the period"}, true
 	case SubCanceled, SubIncompleteExpired:
 		if until != nil && now.Before(*until) {
 			e := *until
@@ -614,14 +614,20 @@ func SettleBilling(ctx context.Context, s Store, user ID, grace time.Duration) (
 	if err != nil || ch == nil {
 		return nil, err
 	}
-	if ch.From == ch.To {
-		ch.Message = fmt.Sprintf("Your %s plan: %s.", ch.To, ch.Reason)
-	} else {
-		ch.Message = fmt.Sprintf("Your plan changed from %s to %s: %s.", ch.From, ch.To, ch.Reason)
-	}
 	err = s.Admin(ctx, func(tx AdminTx) error {
 		if err := tx.SetUserSubscription(user, ch.To, ch.ExpiresAt); err != nil {
 			return err
+		}
+		name := func(tier string) string {
+			if t, err := tx.Tier(tier); err == nil {
+				return t.DisplayName
+			}
+			return tier
+		}
+		if ch.From == ch.To {
+			ch.Message = fmt.Sprintf("Your %s plan: %s.", name(ch.To), ch.Reason)
+		} else {
+			ch.Message = fmt.Sprintf("Your plan changed from %s to %s: %s.", name(ch.From), name(ch.To), ch.Reason)
 		}
 		d, _ := json.Marshal(ch)
 		return tx.AppendAudit(&AuditEntry{UserID: &user, Actor: "system", Action: AuditBillingTier, Target: "profile",

@@ -1,6 +1,9 @@
 package browsertest
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +40,8 @@ func TestBillingUpgradeInTheBrowser(t *testing.T) {
 	trackSources(t)
 	mock := stripemock.Start(t)
 	browser := startBrowser(t)
-	srv := startServerWith(t, []string{"POLYBOT_STRIPE_SECRET_KEY=sk_test_polybotBrowser1", "POLYBOT_STRIPE_WEBHOOK_SECRET=whsec_browser_1"},
+	const webhookSecret = "whsec_browser_1"
+	srv := startServerWith(t, []string{"POLYBOT_STRIPE_SECRET_KEY=sk_test_polybotBrowser1", "POLYBOT_STRIPE_WEBHOOK_SECRET=" + webhookSecret},
 		"--stripe-api-url", mock)
 
 	admin := newTab(t, browser, srv, "billing-admin", 60*time.Second)
@@ -74,6 +78,63 @@ func TestBillingUpgradeInTheBrowser(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			tb.fatalf("the browser was not sent to Stripe Checkout (message %q)", eval[string](tb, `(document.getElementById('tier-message')||{}).textContent || ''`))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Stripe tells the server the subscription started and was paid; the
+	// plan page then shows the plan, its period, the payment and the
+	// portal link.
+	var st struct {
+		Account struct {
+			CustomerID string `json:"customer_id"`
+		} `json:"account"`
+	}
+	tb.open("/plan") // back from the (unreachable) Stripe page
+	if r := tb.fetchAPI("GET", "/api/v1/billing", nil); r.Status != http.StatusOK || json.Unmarshal([]byte(r.Body), &st) != nil {
+		tb.fatalf("GET /api/v1/billing: %d %s", r.Status, r.Body)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	end := now.Add(30 * 24 * time.Hour)
+	cus := st.Account.CustomerID
+	for _, ev := range [][]byte{
+		stripemock.Event("evt_b1", "customer.subscription.created", now, stripemock.Subscription("sub_b1", cus, "price_pro_monthly", "active", now, now, end, false, nil)),
+		stripemock.Event("evt_b2", "invoice.paid", now, stripemock.Invoice("in_b1", cus, "sub_b1", "paid", 9900, 9900, now)),
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/billing/webhook", bytes.NewReader(ev))
+		req.Header.Set("Stripe-Signature", stripemock.Sign(ev, webhookSecret, time.Now()))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("webhook answered %d", res.StatusCode)
+		}
+	}
+	tb.open("/plan")
+	tb.waitFor("the subscription", `document.getElementById('billing-status') && document.querySelector('#billing-invoices tbody tr')`)
+	if s := tb.text("#plan-tier"); s != "Pro" {
+		t.Errorf("the plan page names the plan %q, want Pro", s)
+	}
+	if s := tb.text("#billing-status"); s != "Active" {
+		t.Errorf("subscription status %q", s)
+	}
+	if s := tb.text("#billing-renewal"); !strings.Contains(s, end.Format("2006-01-02")) {
+		t.Errorf("renewal %q, want %s", s, end.Format("2006-01-02"))
+	}
+	if row := tb.text("#billing-invoices tbody tr"); !strings.Contains(row, "$99.00") || !strings.Contains(row, "Paid") || !strings.Contains(row, "View invoice") {
+		t.Errorf("payment history row %q", row)
+	}
+	if s := tb.text("#tier-enterprise-not-sold"); !strings.Contains(s, "Not sold online") {
+		t.Errorf("enterprise (no price) reads %q", s)
+	}
+	tb.screenshot("plan-billing")
+	tb.click("billing-manage")
+	deadline = time.Now().Add(20 * time.Second)
+	for len(tb.takeExternal("https://")) == 0 {
+		if time.Now().After(deadline) {
+			tb.fatalf("Manage billing did not open Stripe's portal")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

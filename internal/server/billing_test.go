@@ -289,7 +289,7 @@ func testBillingWebhooksReplayedAndReordered(t *testing.T, open storeOpener) {
 				return err
 			})
 			joined := strings.Join(notices, "\n")
-			for _, s := range []string{"from pro to free", "max_trade_size_usd lowered from 800", "to the plan's 50", "enable_copy_trading turned off", "billing.event"} {
+			for _, s := range []string{"from Pro to Free", "max_trade_size_usd lowered from 800", "to the plan's 50", "enable_copy_trading turned off", "billing.event"} {
 				if !strings.Contains(joined, s) {
 					t.Errorf("the audit trail lacks %q:\n%s", s, joined)
 				}

@@ -81,6 +81,15 @@ func (b Billing) RenewalLabel() string {
 	return "Renews on"
 }
 
+// GraceLabel names the profile's expiry while a failed payment's grace
+// period runs ("" otherwise: the renewal or end date says it all).
+func (b Billing) GraceLabel() string {
+	if a := b.Account; a.Subscribed() && (a.Status == polybot.SubPastDue || a.Status == polybot.SubUnpaid) {
+		return "Plan kept until"
+	}
+	return ""
+}
+
 // InvoiceStatusLabel is an invoice's status in words.
 func InvoiceStatusLabel(i *polybot.Invoice) string {
 	if i.Unpaid() {
