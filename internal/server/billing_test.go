@@ -470,4 +470,19 @@ func TestWithoutStripeKeysBillingIsOffAndNothingBreaks(t *testing.T) {
 		t.Error("the admin page does not say billing is off")
 	}
 	expectStatus(t, admin.do("PUT", "/api/v1/admin/billing/prices/pro", map[string]string{"price_id": "price_pro"}), http.StatusOK)
+	for _, c := range []struct {
+		path, price, field string
+		status             int
+	}{
+		{"/api/v1/admin/billing/prices/pro", "price with spaces", "price_id", http.StatusBadRequest},
+		{"/api/v1/admin/billing/prices/nosuch", "price_x", "tier", http.StatusBadRequest},
+		{"/api/v1/admin/billing/prices/free", "price_free", "tier", http.StatusBadRequest},
+		{"/api/v1/admin/billing/prices/basic", "price_pro", "price_id", http.StatusConflict},
+	} {
+		r := admin.do("PUT", c.path, map[string]string{"price_id": c.price})
+		expectStatus(t, r, c.status)
+		if _, ok := r.Fields(t)[c.field]; !ok {
+			t.Errorf("PUT %s %q answered %s, want the field %s named", c.path, c.price, r.Body, c.field)
+		}
+	}
 }
