@@ -397,7 +397,9 @@ type AdminTx interface {
 	// naming tier, a price another tier has is ECONFLICT naming price_id).
 	BillingPrices() ([]*BillingPrice, error)
 	PutBillingPrice(p *BillingPrice) error
-	// BillingAccountOf reads a user's account (ENOTFOUND if none);
+	// BillingAccountOf reads a user's account (ENOTFOUND if none); in a
+	// writing transaction it holds the account until the transaction ends,
+	// so concurrent merges for one user run one after the other;
 	// BillingOwner finds the user a provider customer is bound to.
 	BillingAccountOf(user ID) (*BillingAccount, error)
 	BillingOwner(customerID string) (ID, error)

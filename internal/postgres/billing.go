@@ -84,8 +84,16 @@ func (t *adminTx) PutBillingPrice(p *polybot.BillingPrice) error {
 	return mapErr(err, "billing price")
 }
 
+// BillingAccountOf, in a read-write transaction, also locks the row until
+// the transaction ends: webhook deliveries for one user, which Stripe
+// sends concurrently, merge one after the other (SQLite's single writer
+// does that by itself).
 func (t *adminTx) BillingAccountOf(user polybot.ID) (*polybot.BillingAccount, error) {
-	return oneRow(t.txn, "billing account", scanBillingAccount, billingAccountSelect+` WHERE user_id = $1`, uid(user))
+	q := billingAccountSelect + ` WHERE user_id = $1`
+	if t.opts.AccessMode != pgx.ReadOnly {
+		q += ` FOR UPDATE`
+	}
+	return oneRow(t.txn, "billing account", scanBillingAccount, q, uid(user))
 }
 
 func (t *adminTx) BillingOwner(customerID string) (polybot.ID, error) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -374,7 +375,15 @@ func (s *Server) handleBillingWebhook(w http.ResponseWriter, r *http.Request, _ 
 
 // settleBilling applies the user's entitlement and reloads a running bot
 // when it changed.
+//
+// Settles of one user run one at a time: each starts after its event was
+// committed, so the last one to run reads the newest state, however the
+// deliveries interleave. (Across API replicas the minute sweep settles
+// what a race left behind.)
 func (s *Server) settleBilling(ctx context.Context, user polybot.ID) (*polybot.BillingChange, error) {
+	mu, _ := s.settleLocks.LoadOrStore(user, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	ch, err := polybot.SettleBilling(ctx, s.cfg.Store, user, s.cfg.BillingGrace)
 	if err != nil || ch == nil {
 		return ch, err

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -127,6 +128,7 @@ type Server struct {
 
 	signupLim, loginLim, tenantLim, hookLim *keyedLimiter
 	hookReplays                             *replayGuard
+	settleLocks                             sync.Map // polybot.ID → *sync.Mutex (billing.go)
 }
 
 // New builds a Server and its route table.
