@@ -601,6 +601,9 @@ type TierView struct {
 	*polybot.Tier
 	Flags   []bool // features, in FeatureList order
 	Current bool
+	// Upgrade: the tier costs more than the current one (the button says
+	// "Upgrade", else "Downgrade").
+	Upgrade bool
 }
 
 // Usage is the month's trades against the plan's limit.
@@ -631,6 +634,7 @@ type PlanData struct {
 	Features []Feature
 	Usage    Usage
 	Admin    bool // an admin can move their own account between tiers
+	Billing  Billing
 }
 
 // NewPlanData builds the plan view.
@@ -642,6 +646,13 @@ func NewPlanData(p *polybot.Profile, tiers []*polybot.Tier, u Usage, admin bool)
 			d.Current = tv
 		}
 		d.Tiers = append(d.Tiers, tv)
+	}
+	cur := polybot.Zero
+	if d.Current.Tier != nil {
+		cur = d.Current.PriceUSDMonthly
+	}
+	for i := range d.Tiers {
+		d.Tiers[i].Upgrade = d.Tiers[i].PriceUSDMonthly.GreaterThan(cur)
 	}
 	if d.Current.Tier == nil {
 		// The profile's tier was removed: show the limits the profile holds.
@@ -775,6 +786,7 @@ type AdminData struct {
 	// The overlap registry (see NewAdminOverlap).
 	Sets      []AdminOutcomeSet
 	Relations []AdminRelation
+	Billing   AdminBilling
 }
 
 // NewOnboarding builds onboarding's data. step is the step to show (1–4).

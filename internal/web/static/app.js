@@ -1482,9 +1482,13 @@
     var chooser = byId('plan-chooser');
     var msg = byId('tier-message');
     var name = btn.dataset.tierName;
+    if (chooser && chooser.dataset.billing === 'on') {
+      await changePlan(btn, msg);
+      return;
+    }
     if (!chooser || chooser.dataset.admin !== 'true') {
       if (msg) {
-        msg.textContent = 'Payments are not available yet. Ask your administrator to move your account to the ' + name + ' plan; the change applies at once.';
+        msg.textContent = 'Billing is off: online payments are not configured on this server. Ask your administrator to move your account to the ' + name + ' plan; the change applies at once.';
         msg.dataset.state = 'info';
       }
       return;
@@ -1499,6 +1503,72 @@
         msg.textContent = err.message;
         msg.dataset.state = 'error';
       }
+    }
+  }
+
+  // Billing on: price the change first (Stripe's upcoming-invoice
+  // preview), confirm, then change; a first subscription goes on to
+  // Stripe Checkout.
+  async function changePlan(btn, msg) {
+    var say = function (text, state) {
+      if (msg) { msg.textContent = text; msg.dataset.state = state; }
+    };
+    var tier = btn.dataset.tier;
+    var name = btn.dataset.tierName;
+    var pv;
+    try {
+      pv = await api('POST', '/api/v1/billing/preview', { tier: tier });
+    } catch (err) {
+      say(err.message, 'error');
+      return;
+    }
+    var text;
+    if (pv.when === 'checkout') {
+      text = 'The ' + name + ' plan costs ' + usd(pv.amount_due) + ' now and then every month. You pay on Stripe\'s secure page.';
+    } else if (pv.when === 'now') {
+      text = 'You pay ' + usd(pv.amount_due) + ' now for the rest of this period (prorated), and the ' + name + ' plan applies at once.';
+    } else {
+      text = 'Your plan moves to ' + name + (pv.period_end ? ' on ' + fmtTime(pv.period_end) : ' at the end of the period') + '; until then you keep your current plan. Nothing is charged now.';
+    }
+    say(text, 'info');
+    var verb = btn.dataset.direction === 'upgrade' ? 'Upgrade' : 'Downgrade';
+    var ok = await confirmAction(verb + ' to ' + name + '?', text, pv.when === 'checkout' ? 'Continue to payment' : verb);
+    if (!ok) { return; }
+    try {
+      var res = await api('POST', '/api/v1/billing/change', { tier: tier });
+      if (res.checkout_url) {
+        say('Opening the payment page…', 'info');
+        location.assign(res.checkout_url);
+        return;
+      }
+      say(res.message, 'ok');
+    } catch (err) {
+      say(err.message, 'error');
+    }
+  }
+
+  async function setPrice(btn) {
+    var err = byId('billing-prices-error');
+    if (err) { err.textContent = ''; }
+    var input = byId('price-' + btn.dataset.tier);
+    try {
+      var saved = await api('PUT', '/api/v1/admin/billing/prices/' + encodeURIComponent(btn.dataset.tier), { price_id: input.value.trim() });
+      toast(saved.price_id ? 'The ' + saved.tier + ' plan sells as ' + saved.price_id + '.' : 'The ' + saved.tier + ' plan is no longer sold online.', 'ok');
+    } catch (e) {
+      if (err) { err.textContent = e.message; }
+      toast(e.message, 'error');
+    }
+  }
+
+  async function billingPortal(btn) {
+    btn.disabled = true;
+    try {
+      var res = await api('POST', '/api/v1/billing/portal');
+      location.assign(res.url);
+    } catch (err) {
+      btn.disabled = false;
+      var msg = byId('tier-message');
+      if (msg) { msg.textContent = err.message; msg.dataset.state = 'error'; }
     }
   }
 
@@ -2474,6 +2544,10 @@
       botAction(el);
     } else if (action === 'choose-tier') {
       chooseTier(el);
+    } else if (action === 'billing-portal') {
+      billingPortal(el);
+    } else if (action === 'set-price') {
+      setPrice(el);
     } else if (/^(approve|reject|delete)-(set|relation)$/.test(action)) {
       overlapAction(el);
     } else if (action === 'set-tier' || action === 'set-disabled' || /-pair$/.test(action)) {
