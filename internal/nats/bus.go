@@ -147,6 +147,9 @@ func (b *Bus) PutLast(ctx context.Context, kind, key string, data []byte) error 
 	if err != nil {
 		return err
 	}
+	if err := b.closing(); err != nil {
+		return err
+	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	if _, err := kv.Put(ctx, base64.RawURLEncoding.EncodeToString([]byte(key)), data); err != nil {
@@ -200,6 +203,9 @@ func (b *Bus) Send(ctx context.Context, queue, id string, data []byte) error {
 	if id == "" {
 		return polybot.FieldError("id", "is required: it deduplicates a resend")
 	}
+	if err := b.closing(); err != nil {
+		return err
+	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	if _, err := b.js.Publish(ctx, subj, data, jetstream.WithMsgID(id)); err != nil {
@@ -249,6 +255,9 @@ func (b *Bus) Publish(topic string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := b.closing(); err != nil {
+		return err
+	}
 	if err := b.nc.Publish(subj, data); err != nil {
 		return unavailable("publish "+topic, err)
 	}
@@ -272,10 +281,25 @@ func (b *Bus) Subscribe(topic string, fn func(data []byte)) (func(), error) {
 	return func() { _ = sub.Unsubscribe() }, nil
 }
 
-// Close drains and closes the connection.
+// Close drains the connection (what was published is flushed, handlers
+// finish) and waits, at most PublishTimeout, for it to close.
 func (b *Bus) Close() error {
 	if err := b.nc.Drain(); err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
 		return fmt.Errorf("nats: drain: %w", err)
+	}
+	for end := time.Now().Add(PublishTimeout); !b.nc.IsClosed() && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !b.nc.IsClosed() {
+		b.nc.Close()
+	}
+	return nil
+}
+
+// closing reports an error once Close has begun: nothing new goes out.
+func (b *Bus) closing() error {
+	if b.nc.IsClosed() || b.nc.IsDraining() {
+		return unavailable("the connection is closing", natsgo.ErrConnectionClosed)
 	}
 	return nil
 }
