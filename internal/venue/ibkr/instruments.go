@@ -1,0 +1,134 @@
+package ibkr
+
+import (
+	"context"
+	"sync"
+
+	"github.com/polybot/polybot"
+)
+
+// SellsByBuyingOpposite reports whether inst is a ForecastEx event contract,
+// which takes no sell orders: a YES position is reduced by buying NO (and
+// the reverse), and IBKR nets the pair. Stocks sell as usual.
+func SellsByBuyingOpposite(inst polybot.Instrument) bool {
+	_, event := parseConid(inst.Market)
+	return inst.Venue == polybot.IBKR && event
+}
+
+// Event-contract facts (IBKR's event-trading guide,
+// https://www.interactivebrokers.com/campus/ibkr-api-page/event-trading/):
+// quoted in $0.01 increments, paying $1.00.
+var (
+	EventTick   = polybot.NewDecimal(1, 2)
+	EventPayout = polybot.One
+)
+
+// resolver maps instruments to conids and back, caching what it learns.
+// Exchange and Feed share one.
+type resolver struct {
+	c *Client
+
+	mu      sync.Mutex
+	no      map[Conid]Conid              // YES conid -> NO conid
+	byConid map[Conid]polybot.Instrument // any known conid -> instrument
+	stocks  map[string]Conid             // symbol -> STK conid
+}
+
+func newResolver(c *Client) *resolver {
+	return &resolver{c: c, no: map[Conid]Conid{}, byConid: map[Conid]polybot.Instrument{}, stocks: map[string]Conid{}}
+}
+
+// conid is the contract an instrument trades: the YES or NO conid of an
+// event question, or a stock's STK conid.
+func (r *resolver) conid(ctx context.Context, inst polybot.Instrument) (Conid, error) {
+	if inst.Venue != polybot.IBKR || inst.Market == "" {
+		return 0, polybot.FieldError("instrument", "must be an IBKR instrument: a ForecastEx YES conid or a stock symbol")
+	}
+	yes, event := parseConid(inst.Market)
+	if !event {
+		return r.stock(ctx, inst.Market)
+	}
+	if inst.Outcome == polybot.Yes {
+		r.remember(yes, polybot.Instrument{Venue: polybot.IBKR, Market: inst.Market, Outcome: polybot.Yes})
+		return yes, nil
+	}
+	r.mu.Lock()
+	no, ok := r.no[yes]
+	r.mu.Unlock()
+	if ok {
+		return no, nil
+	}
+	d, err := r.c.ForecastDetails(ctx, yes)
+	if err != nil {
+		return 0, err
+	}
+	if d.ConidYes != yes || d.ConidNo == 0 {
+		return 0, polybot.FieldError("instrument", "the market of a ForecastEx instrument must be the question's YES conid")
+	}
+	r.pair(d)
+	return d.ConidNo, nil
+}
+
+func (r *resolver) stock(ctx context.Context, symbol string) (Conid, error) {
+	r.mu.Lock()
+	id, ok := r.stocks[symbol]
+	r.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := r.c.StockConid(ctx, symbol)
+	if err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	r.stocks[symbol] = id
+	r.byConid[id] = polybot.Instrument{Venue: polybot.IBKR, Market: symbol}
+	r.mu.Unlock()
+	return id, nil
+}
+
+func (r *resolver) remember(id Conid, inst polybot.Instrument) {
+	r.mu.Lock()
+	r.byConid[id] = inst
+	r.mu.Unlock()
+}
+
+func (r *resolver) pair(d ForecastDetails) {
+	market := d.ConidYes.String()
+	r.mu.Lock()
+	r.no[d.ConidYes] = d.ConidNo
+	r.byConid[d.ConidYes] = polybot.Instrument{Venue: polybot.IBKR, Market: market, Outcome: polybot.Yes}
+	r.byConid[d.ConidNo] = polybot.Instrument{Venue: polybot.IBKR, Market: market, Outcome: polybot.No}
+	r.mu.Unlock()
+}
+
+// instrument maps a conid from an order, trade or position back. A stock
+// (secType STK) is named by its symbol; an event contract by its question's
+// YES conid, looked up once.
+func (r *resolver) instrument(ctx context.Context, id Conid, secType, symbol string) (polybot.Instrument, error) {
+	r.mu.Lock()
+	inst, ok := r.byConid[id]
+	r.mu.Unlock()
+	if ok {
+		return inst, nil
+	}
+	if secType == "STK" && symbol != "" {
+		inst = polybot.Instrument{Venue: polybot.IBKR, Market: symbol}
+		r.mu.Lock()
+		r.byConid[id], r.stocks[symbol] = inst, id
+		r.mu.Unlock()
+		return inst, nil
+	}
+	d, err := r.c.ForecastDetails(ctx, id)
+	if err != nil {
+		return polybot.Instrument{}, err
+	}
+	r.pair(d)
+	r.mu.Lock()
+	inst, ok = r.byConid[id]
+	r.mu.Unlock()
+	if !ok {
+		return polybot.Instrument{}, polybot.Errorf(polybot.ENOTFOUND, "IBKR contract %d is neither a stock nor a ForecastEx contract", id)
+	}
+	return inst, nil
+}
