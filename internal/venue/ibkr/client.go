@@ -384,3 +384,6 @@ func (i *ID) UnmarshalJSON(b []byte) error {
 	*i = ID(s)
 	return nil
 }
+
+// BaseURL is the API's base (the gateway URL and /v1/api).
+func (c *Client) BaseURL() string { return c.base }
