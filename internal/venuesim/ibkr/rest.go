@@ -522,20 +522,20 @@ func (s *Server) check(acct string, o orderRequest) (parsed, error) {
 	return p, nil
 }
 
-// reference is the price a limit is compared with: the last trade, else
-// the mid of the book.
-func (s *Server) reference(conid int64) (polybot.Decimal, bool) {
-	s.mu.Lock()
-	px, ok := s.lastPx[conid]
-	s.mu.Unlock()
-	if ok {
-		return px, true
-	}
+// reference is the price a limit is compared with: the best offer for a
+// buy and the best bid for a sell, else the last trade.
+func (s *Server) reference(conid int64, side polybot.Side) (polybot.Decimal, bool) {
 	d := s.eng.Depth(strconv.FormatInt(conid, 10), 1)
-	if len(d.Bids) == 0 || len(d.Asks) == 0 {
-		return polybot.Zero, false
+	if side == polybot.Buy && len(d.Asks) > 0 {
+		return d.Asks[0].Price, true
 	}
-	return d.Bids[0].Price.Add(d.Asks[0].Price).Div(polybot.NewDecimal(2, 0)), true
+	if side == polybot.Sell && len(d.Bids) > 0 {
+		return d.Bids[0].Price, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	px, ok := s.lastPx[conid]
+	return px, ok
 }
 
 func (s *Server) place(acct string, o orderRequest, confirmed bool) (any, error) {
@@ -544,7 +544,7 @@ func (s *Server) place(acct string, o orderRequest, confirmed bool) (any, error)
 		return nil, err
 	}
 	if !confirmed && !p.market {
-		if ref, ok := s.reference(p.c.conid); ok && ref.Sign() > 0 {
+		if ref, ok := s.reference(p.c.conid, p.side); ok && ref.Sign() > 0 {
 			dev := p.price.Sub(ref)
 			if dev.Sign() < 0 {
 				dev = dev.Neg()
@@ -556,7 +556,7 @@ func (s *Server) place(acct string, o orderRequest, confirmed bool) (any, error)
 				s.replies[id] = &pendingOrder{account: acct, req: o}
 				s.mu.Unlock()
 				pct := s.cfg.PriceDeviation.MulInt(100)
-				return []map[string]any{{"id": id, "message": []string{fmt.Sprintf("The following order \"%s %s %s @ %s\" price exceeds \nthe Percentage constraint of %s%%.\nAre you sure you want to submit this order?",
+				return []map[string]any{{"id": id, "message": []string{fmt.Sprintf("The following order \"%s %s %s @ %s\" price exceeds the Percentage constraint of %s%%.\nAre you sure you want to submit this order?",
 					o.Side, p.size, p.c.description(), p.price, pct)}, "isSuppressed": false, "messageIds": []string{"o163"},
 					"messageOptions": []string{"Yes", "No"}}}, nil
 			}
