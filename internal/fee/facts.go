@@ -43,6 +43,11 @@ func (f *Facts) Rules(inst polybot.Instrument) Rules {
 		if f != nil {
 			over = f.Markets[inst.Market]
 		}
+	case polybot.IBKR:
+		if IBKREventContract(inst) {
+			return IBKRDefaultRules
+		}
+		return Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.One, MinSize: polybot.One}
 	default:
 		return Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.NewDecimal(1, 6), MinSize: polybot.NewDecimal(1, 6)}
 	}

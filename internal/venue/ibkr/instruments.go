@@ -5,21 +5,19 @@ import (
 	"sync"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 )
 
 // SellsByBuyingOpposite reports whether inst is a ForecastEx event contract,
 // which takes no sell orders: a YES position is reduced by buying NO (and
 // the reverse), and IBKR nets the pair. Stocks sell as usual.
-func SellsByBuyingOpposite(inst polybot.Instrument) bool {
-	_, event := parseConid(inst.Market)
-	return inst.Venue == polybot.IBKR && event
-}
+func SellsByBuyingOpposite(inst polybot.Instrument) bool { return fee.IBKREventContract(inst) }
 
 // Event-contract facts (IBKR's event-trading guide,
 // https://www.interactivebrokers.com/campus/ibkr-api-page/event-trading/):
 // quoted in $0.01 increments, paying $1.00.
 var (
-	EventTick   = polybot.NewDecimal(1, 2)
+	EventTick   = fee.IBKRDefaultRules.Tick
 	EventPayout = polybot.One
 )
 
