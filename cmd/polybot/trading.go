@@ -20,9 +20,11 @@ import (
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/strategy"
+	"github.com/polybot/polybot/internal/venue/ibkr"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
 	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
+	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 )
 
@@ -159,8 +161,18 @@ func (t *trading) simulatorKeys(ctx context.Context, platform polybot.Platform) 
 			return nil, polybot.Internal(err)
 		}
 		return map[string]string{polybot.FieldAPIKey: id, polybot.FieldAPISecret: secret}, nil
+	case polybot.IBKR:
+		// A paper account on the simulated gateway, which the session may
+		// trade; the key is the account id and the gateway's URL.
+		b := make([]byte, 4)
+		rand.Read(b)
+		acct := "DU" + strings.ToUpper(hex.EncodeToString(b))
+		if err := t.sims.ibkr.AddAccount(ibkrsim.AccountConfig{ID: acct, Cash: polybot.NewDecimal(100_000, 0)}); err != nil {
+			return nil, polybot.Internal(err)
+		}
+		return map[string]string{polybot.FieldAPIKey: acct, ibkr.FieldGatewayURL: t.sims.ibkrURL}, nil
 	}
-	return nil, polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi and alpaca")
+	return nil, polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi, alpaca and ibkr")
 }
 
 // startTrading starts the market-data hubs, the bot manager and, in sim

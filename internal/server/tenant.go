@@ -439,8 +439,8 @@ func (s *Server) handleSimulatorSecret(w http.ResponseWriter, r *http.Request, i
 	if err != nil {
 		return err
 	}
-	if platform != polybot.Polymarket && platform != polybot.Kalshi && platform != polybot.Alpaca {
-		return polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi and alpaca")
+	if platform != polybot.Polymarket && platform != polybot.Kalshi && platform != polybot.Alpaca && platform != polybot.IBKR {
+		return polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi, alpaca and ibkr")
 	}
 	var in simulatorSecretRequest
 	body, err := readBody(r)

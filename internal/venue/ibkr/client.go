@@ -117,7 +117,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		v.Add(FieldGatewayURL, "must be the gateway's http(s) URL, such as https://localhost:5000")
 	}
-	if !validAccount(cfg.Account) {
+	if !polybot.IsIBKRAccountID(cfg.Account) {
 		v.Add(polybot.FieldAPIKey, "must be an IBKR account id such as U1234567 (letters and digits)")
 	}
 	if err := v.Err(); err != nil {
@@ -140,19 +140,6 @@ func NewClient(cfg Config) (*Client, error) {
 // FieldGatewayURL is the credential field that holds an IBKR tenant's
 // gateway URL (the account id is in polybot.FieldAPIKey).
 const FieldGatewayURL = polybot.FieldAPISecret
-
-func validAccount(s string) bool {
-	if len(s) < 2 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
 
 // Account is the account id the client trades.
 func (c *Client) Account() string { return c.cfg.Account }

@@ -139,3 +139,25 @@ func (c *contract) description() string {
 	}
 	return fmt.Sprintf("%s %s %s %s", c.symbol, c.expiry().Format("Jan02'06"), c.q.Strike, map[bool]string{true: "YES", false: "NO"}[c.yes])
 }
+
+// SyntheticFedBooks are starting books for FedMarket's December 2025
+// questions, for demos. They are SYNTHETIC: made up for the simulator, not
+// recorded ForecastEx quotes (no public ForecastEx recording was found).
+// Each question's YES and NO books mirror each other (NO bid = 1 − YES ask)
+// with a two-cent spread and 200 contracts a level, and the YES prices fall
+// as the strike rises, as a threshold ladder must.
+func SyntheticFedBooks() []BookConfig {
+	yesBids := map[int64]string{900000011: "0.97", 900000021: "0.88", 900000031: "0.40", 900000041: "0.02"}
+	var out []BookConfig
+	size := polybot.NewDecimal(200, 0)
+	two := polybot.NewDecimal(2, 2)
+	for yes, bid := range yesBids {
+		b := polybot.MustDecimal(bid)
+		ask := b.Add(two)
+		out = append(out,
+			BookConfig{Conid: yes, Bids: []polybot.Level{{Price: b, Size: size}}, Asks: []polybot.Level{{Price: ask, Size: size}}},
+			BookConfig{Conid: yes + 1, Bids: []polybot.Level{{Price: polybot.One.Sub(ask), Size: size}},
+				Asks: []polybot.Level{{Price: polybot.One.Sub(b), Size: size}}})
+	}
+	return out
+}
