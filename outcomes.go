@@ -325,23 +325,18 @@ func (s *OutcomeSet) WithPairs(pairs []MarketPair) *OutcomeSet {
 // otherSide is the pair's market on the venue m is not on, when m is one
 // of the pair's two markets.
 func (p *MarketPair) otherSide(m BinaryMarket) (BinaryMarket, bool) {
-	pm := BinaryMarket{
-		Yes: Instrument{Venue: Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketYes, Outcome: Yes},
-		No:  Instrument{Venue: Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketNo, Outcome: No},
-	}
-	k := BinaryMarket{
-		Yes: Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: Yes},
-		No:  Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: No},
-	}
-	switch m.Yes.Venue {
-	case Kalshi:
-		if m.Yes.Market == p.KalshiTicker && p.KalshiTicker != "" {
-			return pm, true
-		}
-	case Polymarket:
-		if m.Yes.Token == p.PolymarketYes && m.No.Token == p.PolymarketNo && p.PolymarketYes != "" {
-			return k, true
-		}
+	a, b := p.Markets()
+	switch {
+	case sameMarket(m, a):
+		return b, true
+	case sameMarket(m, b):
+		return a, true
 	}
 	return BinaryMarket{}, false
+}
+
+// sameMarket reports whether m and leg are the same market: the same
+// contracts, by key.
+func sameMarket(m, leg BinaryMarket) bool {
+	return m.Yes.Venue == leg.Yes.Venue && m.Yes.Key() == leg.Yes.Key() && m.No.Key() == leg.No.Key()
 }

@@ -191,10 +191,10 @@ func TestWithPairsAddsTheOtherVenuesMarketOfEachMatchedOutcome(t *testing.T) {
 		{Label: "Cut more", Markets: []BinaryMarket{kalshiBinary("KXFEDDECISION-25DEC-C26")}},
 	}}
 	pairs := []MarketPair{
-		{ID: "other", KalshiTicker: "KXCPI-25DEC-T3", PolymarketYes: "cpi-yes", PolymarketNo: "cpi-no"},
-		{ID: "hold", KalshiTicker: "KXFEDDECISION-25DEC-H0", PolymarketYes: "hold-yes", PolymarketNo: "hold-no", PolymarketMkt: "0xhold"},
-		{ID: "cut", KalshiTicker: "KXFEDDECISION-25DEC-C25", PolymarketYes: "cut-yes", PolymarketNo: "cut-no", PolymarketMkt: "0xcut", Approved: true},
-		{ID: "cut-again", KalshiTicker: "KXFEDDECISION-25DEC-C25", PolymarketYes: "x-yes", PolymarketNo: "x-no"},
+		{ID: "other", Legs: [2]PairLeg{PolymarketLeg("", "cpi-yes", "cpi-no"), KalshiLeg("KXCPI-25DEC-T3")}},
+		{ID: "hold", Legs: [2]PairLeg{PolymarketLeg("0xhold", "hold-yes", "hold-no"), KalshiLeg("KXFEDDECISION-25DEC-H0")}},
+		{ID: "cut", Legs: [2]PairLeg{PolymarketLeg("0xcut", "cut-yes", "cut-no"), KalshiLeg("KXFEDDECISION-25DEC-C25")}, Approved: true},
+		{ID: "cut-again", Legs: [2]PairLeg{PolymarketLeg("", "x-yes", "x-no"), KalshiLeg("KXFEDDECISION-25DEC-C25")}},
 	}
 	got := set.WithPairs(pairs)
 	if err := got.Validate(); err != nil {
@@ -246,7 +246,7 @@ func FuzzOutcomeSetAndRelationValidateNeverPanic(f *testing.F) {
 			s.Outcomes = append(s.Outcomes, SetOutcome{Label: name, Markets: []BinaryMarket{m}, PairID: id})
 		}
 		_ = s.Validate()
-		_ = s.WithPairs([]MarketPair{{ID: id, KalshiTicker: ticker, PolymarketYes: token}}).Validate()
+		_ = s.WithPairs([]MarketPair{{ID: id, Legs: [2]PairLeg{PolymarketLeg("", token, ""), KalshiLeg(ticker)}}}).Validate()
 		r := &Relation{ID: id, Name: name, Kind: RelationImplies, A: kalshiBinary(ticker), B: polymarketBinary(ticker, token, name), SetA: id, SetB: note}
 		_ = r.Validate()
 		r.Kind = RelationEquivalent

@@ -81,11 +81,9 @@ func hedgesOf(h Hedges, held map[string]Decimal, keys []string) []hedge {
 		if p == nil || !p.Approved {
 			continue
 		}
-		pmYes := Instrument{Venue: Polymarket, Token: p.PolymarketYes}.Key()
-		pmNo := Instrument{Venue: Polymarket, Token: p.PolymarketNo}.Key()
-		kYes := Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: Yes}.Key()
-		kNo := Instrument{Venue: Kalshi, Market: p.KalshiTicker, Outcome: No}.Key()
-		for _, yn := range [][2]string{{kYes, pmNo}, {pmYes, kNo}, {pmYes, pmNo}, {kYes, kNo}} {
+		a, b := p.Markets()
+		aYes, aNo, bYes, bNo := a.Yes.Key(), a.No.Key(), b.Yes.Key(), b.No.Key()
+		for _, yn := range [][2]string{{bYes, aNo}, {aYes, bNo}, {aYes, aNo}, {bYes, bNo}} {
 			add(hedge{market: p.ID, kind: SetPair, slots: [][]string{one(yn[0]), one(yn[1])}, payout: One})
 		}
 	}

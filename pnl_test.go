@@ -9,7 +9,7 @@ import (
 
 func TestLockedPnLCountsCompleteSetsOnce(t *testing.T) {
 	m := polybot.MustDecimal
-	pair := &polybot.MarketPair{ID: "fed", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED", Approved: true}
+	pair := &polybot.MarketPair{ID: "fed", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", "111", "222"), polybot.KalshiLeg("KXFED")}, Approved: true}
 	h := func(inst polybot.Instrument, size, avg string) *polybot.Holding {
 		return &polybot.Holding{Instrument: inst, Mode: polybot.DryRun, Size: m(size), AvgPrice: m(avg)}
 	}
@@ -60,7 +60,7 @@ func (v valuer) Hedges() polybot.Hedges {
 
 func TestValueNetsCompleteSetsThenMarksTheRestAtTheBidLessTheExitFee(t *testing.T) {
 	m := polybot.MustDecimal
-	approved := &polybot.MarketPair{ID: "fed", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED", Approved: true}
+	approved := &polybot.MarketPair{ID: "fed", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", "111", "222"), polybot.KalshiLeg("KXFED")}, Approved: true}
 	pending := *approved
 	pending.Approved = false
 	pmYes := polybot.Instrument{Venue: polybot.Polymarket, Token: "111", Outcome: polybot.Yes}
@@ -116,7 +116,7 @@ func TestFormatUSD(t *testing.T) {
 // can never show a loss since the day opened.
 func TestACompleteSetBookIsWorthTheSameAtAnyBids(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 13))
-	pair := &polybot.MarketPair{ID: "fed", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED", Approved: true}
+	pair := &polybot.MarketPair{ID: "fed", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", "111", "222"), polybot.KalshiLeg("KXFED")}, Approved: true}
 	insts := []polybot.Instrument{
 		{Venue: polybot.Polymarket, Token: "111", Outcome: polybot.Yes}, {Venue: polybot.Polymarket, Token: "222", Outcome: polybot.No},
 		{Venue: polybot.Kalshi, Market: "KXFED", Outcome: polybot.Yes}, {Venue: polybot.Kalshi, Market: "KXFED", Outcome: polybot.No},

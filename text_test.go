@@ -63,7 +63,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		return tr.Validate()
 	}
 	pair := func(mod func(*MarketPair)) error {
-		m := MarketPair{ID: "fed", Name: "Fed", PolymarketYes: "1", PolymarketNo: "2", KalshiTicker: "K"}
+		m := MarketPair{ID: "fed", Name: "Fed", Legs: [2]PairLeg{PolymarketLeg("", "1", "2"), KalshiLeg("K")}}
 		mod(&m)
 		return m.Validate()
 	}
@@ -82,10 +82,15 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"pair fine", pair(func(*MarketPair) {}), ""},
 		{"pair id NUL", pair(func(m *MarketPair) { m.ID = "a\x00" }), "id"},
 		{"pair name invalid UTF-8", pair(func(m *MarketPair) { m.Name = "\xff" }), "name"},
-		{"pair yes NUL", pair(func(m *MarketPair) { m.PolymarketYes = "\x00" }), "polymarket_yes_token"},
-		{"pair no NUL", pair(func(m *MarketPair) { m.PolymarketNo = "\x00" }), "polymarket_no_token"},
-		{"pair condition NUL", pair(func(m *MarketPair) { m.PolymarketMkt = "\x00" }), "polymarket_condition_id"},
-		{"pair ticker NUL", pair(func(m *MarketPair) { m.KalshiTicker = "K\x00" }), "kalshi_ticker"},
+		{"pair yes NUL", pair(func(m *MarketPair) { m.Legs[0].Yes = "\x00" }), "legs[0].yes"},
+		{"pair no NUL", pair(func(m *MarketPair) { m.Legs[0].No = "\x00" }), "legs[0].no"},
+		{"pair condition NUL", pair(func(m *MarketPair) { m.Legs[0].Market = "\x00" }), "legs[0].market"},
+		{"pair ticker NUL", pair(func(m *MarketPair) { m.Legs[1].Market = "K\x00" }), "legs[1].market"},
+		{"pair one venue twice", pair(func(m *MarketPair) { m.Legs[1] = PolymarketLeg("", "3", "4") }), "legs[1].venue"},
+		{"pair unknown venue", pair(func(m *MarketPair) { m.Legs[1].Venue = "alpaca" }), "legs[1].venue"},
+		{"pair ibkr leg fine", pair(func(m *MarketPair) { m.Legs[1] = PairLeg{Venue: IBKR, Market: "FF", Yes: "101", No: "102"} }), ""},
+		{"pair ibkr leg without contracts", pair(func(m *MarketPair) { m.Legs[1] = PairLeg{Venue: IBKR, Market: "FF"} }), "legs[1].yes"},
+		{"pair kalshi leg with a token", pair(func(m *MarketPair) { m.Legs[1].Yes = "9" }), "legs[1].yes"},
 		{"pair notes NUL", pair(func(m *MarketPair) { m.ResolutionNotes = "\x00" }), "resolution_notes"},
 		{"profile display name NUL", (&Profile{DisplayName: "A\x00"}).Validate(), "display_name"},
 		{"profile display name 100 runes", (&Profile{DisplayName: strings.Repeat("ж", 100)}).Validate(), ""},

@@ -99,31 +99,104 @@ func (o *Opportunity) Venues() []Platform {
 	return out
 }
 
-// MarketPair is an entry of the matched-market registry: the same event on
-// two venues, which cross-platform arbitrage may trade only once an admin
-// has approved it after reading both venues' resolution rules.
-type MarketPair struct {
-	ID              string    `json:"id"`
-	Name            string    `json:"name"`
-	PolymarketYes   string    `json:"polymarket_yes_token"`
-	PolymarketNo    string    `json:"polymarket_no_token"`
-	PolymarketMkt   string    `json:"polymarket_condition_id"`
-	KalshiTicker    string    `json:"kalshi_ticker"`
-	ResolutionNotes string    `json:"resolution_notes"`
-	Approved        bool      `json:"approved"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+// PairLeg is one side of a matched pair: a binary market on one venue.
+// Market is the venue's market (a Polymarket condition id, a Kalshi
+// ticker, an IBKR ForecastEx market); Yes and No are the two contracts'
+// own ids where the venue lists them apart (Polymarket token ids, IBKR
+// contract ids) and empty where one market trades both outcomes (Kalshi).
+type PairLeg struct {
+	Venue  Platform `json:"venue"`
+	Market string   `json:"market,omitempty"`
+	Yes    string   `json:"yes,omitempty"`
+	No     string   `json:"no,omitempty"`
 }
 
-// Validate checks an admin's registry entry.
+// PolymarketLeg is a Polymarket market as a pair's leg (condition id may
+// be empty; the two token ids may not).
+func PolymarketLeg(conditionID, yesToken, noToken string) PairLeg {
+	return PairLeg{Venue: Polymarket, Market: conditionID, Yes: yesToken, No: noToken}
+}
+
+// KalshiLeg is a Kalshi market as a pair's leg.
+func KalshiLeg(ticker string) PairLeg { return PairLeg{Venue: Kalshi, Market: ticker} }
+
+// LegOf is the pair leg of a binary market.
+func LegOf(m BinaryMarket) PairLeg {
+	return PairLeg{Venue: m.Yes.Venue, Market: m.Yes.Market, Yes: m.Yes.Token, No: m.No.Token}
+}
+
+// Binary is the leg's two instruments.
+func (l PairLeg) Binary() BinaryMarket {
+	return BinaryMarket{
+		Yes: Instrument{Venue: l.Venue, Market: l.Market, Token: l.Yes, Outcome: Yes},
+		No:  Instrument{Venue: l.Venue, Market: l.Market, Token: l.No, Outcome: No},
+	}
+}
+
+// PairVenues are the venues a pair's legs may be on: the prediction
+// venues (an equity has no YES and NO).
+var PairVenues = []Platform{Polymarket, Kalshi, IBKR}
+
+// check adds what is wrong with the leg to v under field (legs[i]).
+func (l PairLeg) check(v Validation, field string) {
+	switch l.Venue {
+	case Polymarket, IBKR:
+		// Both list YES and NO as contracts of their own.
+		v.checkText(field+".market", l.Market, 128)
+		v.checkRequiredText(field+".yes", l.Yes, 128)
+		v.checkRequiredText(field+".no", l.No, 128)
+		if l.Yes != "" && l.Yes == l.No {
+			v.Add(field+".no", "must differ from yes")
+		}
+	case Kalshi:
+		v.checkRequiredText(field+".market", l.Market, 128)
+		if l.Yes != "" || l.No != "" {
+			v.Add(field+".yes", "must be empty for kalshi: a Kalshi market trades both outcomes")
+		}
+	default:
+		v.Add(field+".venue", "must be polymarket, kalshi or ibkr")
+	}
+}
+
+// MarketPair is an entry of the matched-market registry: the same event on
+// two venues (any two of Polymarket, Kalshi and IBKR ForecastEx), which
+// cross-platform arbitrage may trade only once an admin has approved it
+// after reading both venues' resolution rules.
+type MarketPair struct {
+	ID              string     `json:"id"`
+	Name            string     `json:"name"`
+	Legs            [2]PairLeg `json:"legs"`
+	ResolutionNotes string     `json:"resolution_notes"`
+	Approved        bool       `json:"approved"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+}
+
+// Markets is the pair's two markets, in the order of its legs.
+func (m *MarketPair) Markets() (a, b BinaryMarket) { return m.Legs[0].Binary(), m.Legs[1].Binary() }
+
+// Leg is the pair's leg on venue p, if it has one.
+func (m *MarketPair) Leg(p Platform) (PairLeg, bool) {
+	for _, l := range m.Legs {
+		if l.Venue == p {
+			return l, true
+		}
+	}
+	return PairLeg{}, false
+}
+
+// Validate checks an admin's registry entry; a complaint about a leg names
+// it legs[0] or legs[1].
 func (m *MarketPair) Validate() error {
 	v := Validation{}
 	v.checkRequiredText("id", m.ID, 64)
 	v.checkRequiredText("name", m.Name, 200)
-	v.checkRequiredText("polymarket_yes_token", m.PolymarketYes, 128)
-	v.checkRequiredText("polymarket_no_token", m.PolymarketNo, 128)
-	v.checkText("polymarket_condition_id", m.PolymarketMkt, 128)
-	v.checkRequiredText("kalshi_ticker", m.KalshiTicker, 128)
+	for i, l := range m.Legs {
+		l.check(v, "legs["+strconv.Itoa(i)+"]")
+	}
+	if m.Legs[0].Venue != "" && m.Legs[0].Venue == m.Legs[1].Venue {
+		v.Add("legs[1].venue", "must differ from legs[0]'s: a pair matches one event on two venues")
+	}
 	v.checkText("resolution_notes", m.ResolutionNotes, 4000)
 	return v.Err()
 }

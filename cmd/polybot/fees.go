@@ -34,9 +34,9 @@ func registryMarkets(h polybot.Hedges) (tokens, tickers []string) {
 	}
 	market := func(m polybot.BinaryMarket) { add(m.Yes); add(m.No) }
 	for _, p := range h.Pairs {
-		add(polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketYes})
-		add(polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketNo})
-		add(polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker})
+		a, b := p.Markets()
+		market(a)
+		market(b)
 	}
 	for _, s := range h.Sets {
 		for _, o := range s.Outcomes {

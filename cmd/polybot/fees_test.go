@@ -48,8 +48,8 @@ func TestFeeModelIsBuiltFromTheVenuesPublishedSchedules(t *testing.T) {
 	t.Cleanup(func() { ks.Close() })
 	ep := venueEndpoints{polymarket: pmURLs.ClientConfig(polymarket.ChainPolygon), kalshiREST: kURLs.REST}
 	pairs := []*polybot.MarketPair{
-		{ID: "a", PolymarketMkt: "0xaa", PolymarketYes: "101", PolymarketNo: "102", KalshiTicker: "KXHALF-26-T1"},
-		{ID: "b", PolymarketMkt: "0xbb", PolymarketYes: "201", PolymarketNo: "202", KalshiTicker: kalshisim.FedTicker},
+		{ID: "a", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xaa", "101", "102"), polybot.KalshiLeg("KXHALF-26-T1")}},
+		{ID: "b", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xbb", "201", "202"), polybot.KalshiLeg(kalshisim.FedTicker)}},
 	}
 	fees, facts := venueFees(ctx, ep, polybot.Hedges{Pairs: pairs}, slog.New(slog.DiscardHandler))
 

@@ -23,9 +23,7 @@ type Detector interface {
 }
 
 // Market is a binary market on one venue: its YES and NO instruments.
-type Market struct {
-	Yes, No polybot.Instrument
-}
+type Market = polybot.BinaryMarket
 
 // Universe is what the engine watches: the matched-market pairs
 // (cross-platform on the approved ones, and each side as a single-platform
@@ -39,18 +37,9 @@ type Universe struct {
 	Relations []*polybot.Relation
 }
 
-// PairMarkets returns the two single-venue markets of a pair.
-func PairMarkets(p *polybot.MarketPair) (pm, k Market) {
-	pm = Market{
-		Yes: polybot.Instrument{Venue: polybot.Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketYes, Outcome: polybot.Yes},
-		No:  polybot.Instrument{Venue: polybot.Polymarket, Market: p.PolymarketMkt, Token: p.PolymarketNo, Outcome: polybot.No},
-	}
-	k = Market{
-		Yes: polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.Yes},
-		No:  polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.No},
-	}
-	return pm, k
-}
+// PairMarkets returns the two single-venue markets of a pair, in the
+// order of its legs.
+func PairMarkets(p *polybot.MarketPair) (a, b Market) { return p.Markets() }
 
 // approved returns the approved pairs only.
 func (u Universe) approved() []*polybot.MarketPair {
@@ -63,8 +52,8 @@ func (u Universe) approved() []*polybot.MarketPair {
 	return out
 }
 
-// equivalencePairs turns each equivalence relation between a Polymarket
-// and a Kalshi outcome set of the same size into one matched pair per
+// equivalencePairs turns each equivalence relation between two outcome
+// sets of the same size on two venues into one matched pair per
 // outcome (outcome i of one set is outcome i of the other), approved
 // exactly when the relation is. The id is the relation's, with the
 // outcome's index.
@@ -84,16 +73,15 @@ func (u Universe) equivalencePairs() []*polybot.MarketPair {
 		if a == nil || b == nil || len(a.Outcomes) != len(b.Outcomes) || a.Venue == b.Venue {
 			continue
 		}
-		if a.Venue != polybot.Polymarket {
+		if b.Venue == polybot.Polymarket { // Polymarket first, as registry pairs are
 			a, b = b, a
 		}
 		for i := range a.Outcomes {
 			if len(a.Outcomes[i].Markets) == 0 || len(b.Outcomes[i].Markets) == 0 {
 				continue
 			}
-			pm, k := a.Outcomes[i].Markets[0], b.Outcomes[i].Markets[0]
 			out = append(out, &polybot.MarketPair{ID: r.ID + "#" + strconv.Itoa(i), Name: r.Name + ": " + a.Outcomes[i].Label,
-				PolymarketYes: pm.Yes.Token, PolymarketNo: pm.No.Token, PolymarketMkt: pm.Yes.Market, KalshiTicker: k.Yes.Market,
+				Legs:            [2]polybot.PairLeg{polybot.LegOf(a.Outcomes[i].Markets[0]), polybot.LegOf(b.Outcomes[i].Markets[0])},
 				ResolutionNotes: r.ResolutionNotes, Approved: r.Approved})
 		}
 	}
@@ -328,9 +316,9 @@ func (d *StrategyDetector) Detect(changed []*marketdata.View, books Books, dst [
 				}
 			case refPair:
 				p := d.pairs[r.i]
-				pm, k := PairMarkets(p)
-				dst = appendOpp(dst, d.s.CrossPlatform(p, strategy.CrossBooks{PolymarketYes: view(pm.Yes), PolymarketNo: view(pm.No),
-					KalshiYes: view(k.Yes), KalshiNo: view(k.No)}))
+				a, b := PairMarkets(p)
+				dst = appendOpp(dst, d.s.CrossPlatform(p, strategy.CrossBooks{AYes: view(a.Yes), ANo: view(a.No),
+					BYes: view(b.Yes), BNo: view(b.No)}))
 			case refSet:
 				s := d.sets[r.i]
 				dst = appendOpp(dst, d.s.RebalanceLong(s, view, pairs))

@@ -42,8 +42,7 @@ const (
 )
 
 var (
-	fedPair = &polybot.MarketPair{ID: "fed-dec-2025", Name: "Fed holds in December 2025", PolymarketYes: pmYesTok,
-		PolymarketNo: pmNoTok, PolymarketMkt: pmMarket, KalshiTicker: fedTicker, Approved: true}
+	fedPair       = &polybot.MarketPair{ID: "fed-dec-2025", Name: "Fed holds in December 2025", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg(pmMarket, pmYesTok, pmNoTok), polybot.KalshiLeg(fedTicker)}, Approved: true}
 	kYes, kNo     = kalshi.Instruments(fedTicker)
 	pmFedYes      = polybot.Instrument{Venue: polybot.Polymarket, Market: pmMarket, Token: pmYesTok, Outcome: polybot.Yes}
 	pmFedNo       = polybot.Instrument{Venue: polybot.Polymarket, Market: pmMarket, Token: pmNoTok, Outcome: polybot.No}

@@ -422,12 +422,12 @@ func (m *Manager) pairByID(id string) *polybot.MarketPair {
 
 // crossBooks reads a pair's four books from the hubs.
 func (m *Manager) crossBooks(p *polybot.MarketPair) strategy.CrossBooks {
-	pm, k := PairMarkets(p)
+	a, b := PairMarkets(p)
 	view := func(i polybot.Instrument) *marketdata.View {
 		v, _ := m.books.View(i)
 		return v
 	}
-	return strategy.CrossBooks{PolymarketYes: view(pm.Yes), PolymarketNo: view(pm.No), KalshiYes: view(k.Yes), KalshiNo: view(k.No)}
+	return strategy.CrossBooks{AYes: view(a.Yes), ANo: view(a.No), BYes: view(b.Yes), BNo: view(b.No)}
 }
 
 // offerOne offers a tenant's own opportunity (a news trade) to that tenant

@@ -22,7 +22,7 @@ import (
 func BenchmarkNewsHeadlineToOrder(b *testing.B) {
 	r := newRig(b)
 	r.testHubs(polybot.Polymarket, polybot.Kalshi)
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	rule := &polybot.NewsRule{ID: "bench", Name: "bench", Enabled: true, AnyOf: []string{"williams"}, Mode: polybot.NewsDirect,
 		Markets: []polybot.BinaryMarket{{Yes: kY, No: kN}}, Outcome: polybot.No, MaxPrice: d("0.50"), MaxSize: d("1"),
 		Window: time.Minute, TimeStop: time.Hour}

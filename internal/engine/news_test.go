@@ -11,8 +11,7 @@ import (
 )
 
 // newsPair is the Fed pair on hand-driven hubs.
-var newsPair = &polybot.MarketPair{ID: "fed-hold", Name: "Fed holds", PolymarketYes: "3001", PolymarketNo: "3002",
-	PolymarketMkt: "0xhold", KalshiTicker: "KXFED-H0", Approved: true}
+var newsPair = &polybot.MarketPair{ID: "fed-hold", Name: "Fed holds", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xhold", "3001", "3002"), polybot.KalshiLeg("KXFED-H0")}, Approved: true}
 
 type fireLog struct {
 	mu    sync.Mutex
@@ -71,7 +70,7 @@ func newsRig(t *testing.T, rule *polybot.NewsRule) (*rig, polybot.ID, *Manager, 
 }
 
 func TestNewsDirectRuleBuysOnTheHeadlineAndExitsOnItsTimeStop(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	rule := &polybot.NewsRule{ID: "williams", Name: "Williams: cut", Enabled: true, AllOf: []string{"williams"}, AnyOf: []string{"cut", "adjustment"},
 		Mode: polybot.NewsDirect, Markets: []polybot.BinaryMarket{{Yes: kY, No: kN}}, Outcome: polybot.No,
 		MaxPrice: d("0.50"), MaxSize: d("20"), Window: time.Minute, TimeStop: 2 * time.Second}
@@ -112,7 +111,7 @@ func TestNewsDirectRuleBuysOnTheHeadlineAndExitsOnItsTimeStop(t *testing.T) {
 }
 
 func TestNewsLagRuleBuysTheLaggingVenueAndSellsOnConvergence(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	pm, _ := PairMarkets(newsPair)
 	rule := &polybot.NewsRule{ID: "lag", Name: "Williams lag", Enabled: true, AnyOf: []string{"williams"}, Mode: polybot.NewsLag,
 		Pairs: []string{newsPair.ID}, Outcome: polybot.No, MaxPrice: d("0.55"), MaxSize: d("10"), Threshold: d("0.10"),
@@ -144,7 +143,7 @@ func TestNewsLagRuleBuysTheLaggingVenueAndSellsOnConvergence(t *testing.T) {
 }
 
 func TestNewsLagRuleDoesNotTradeWhenBothVenuesHaveMoved(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	pm, _ := PairMarkets(newsPair)
 	rule := &polybot.NewsRule{ID: "lag", Name: "Williams lag", Enabled: true, AnyOf: []string{"williams"}, Mode: polybot.NewsLag,
 		Pairs: []string{newsPair.ID}, Outcome: polybot.No, MaxPrice: d("0.70"), MaxSize: d("10"), Threshold: d("0.10"),
@@ -180,7 +179,7 @@ func TestNewsLagRuleDoesNotTradeWhenBothVenuesHaveMoved(t *testing.T) {
 // rule; a headline from A's own webhook trades for A, never for B; a
 // platform headline trades for both.
 func TestATenantsOwnHeadlineReachesOnlyTheirRules(t *testing.T) {
-	kY, kN := kalshi.Instruments(newsPair.KalshiTicker)
+	kY, kN := kalshi.Instruments(newsPair.Legs[1].Market)
 	rule := &polybot.NewsRule{ID: "williams", Name: "Williams: cut", Enabled: true, AllOf: []string{"williams"}, Mode: polybot.NewsDirect,
 		Markets: []polybot.BinaryMarket{{Yes: kY, No: kN}}, Outcome: polybot.No, MaxPrice: d("0.50"), MaxSize: d("5"),
 		Window: time.Minute, TimeStop: time.Hour}

@@ -228,7 +228,7 @@ func TestUniverseJoinsSetsAcrossVenuesThroughApprovedPairsAndEquivalences(t *tes
 		{Label: "a", Markets: []polybot.BinaryMarket{km("KA")}}, {Label: "b", Markets: []polybot.BinaryMarket{km("KB")}}}}
 	pset := &polybot.OutcomeSet{ID: "p", Name: "P", Venue: polybot.Polymarket, Outcomes: []polybot.SetOutcome{
 		{Label: "a", Markets: []polybot.BinaryMarket{pmm("pa")}}, {Label: "b", Markets: []polybot.BinaryMarket{pmm("pb")}}}}
-	pair := &polybot.MarketPair{ID: "pair-a", PolymarketYes: "pa-y", PolymarketNo: "pa-n", PolymarketMkt: "pa", KalshiTicker: "KA"}
+	pair := &polybot.MarketPair{ID: "pair-a", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("pa", "pa-y", "pa-n"), polybot.KalshiLeg("KA")}}
 	equiv := &polybot.Relation{ID: "eq", Name: "same", Kind: polybot.RelationEquivalent, SetA: "k", SetB: "p"}
 	watched := func(u Universe) int { return len(u.Instruments()) }
 	tests := []struct {

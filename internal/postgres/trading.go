@@ -567,12 +567,13 @@ func (t *adminTx) SetUserHalt(id polybot.ID, state string) error {
 		uid(id), state, t.now)
 }
 
-const marketPairColumns = `id, name, polymarket_condition_id, polymarket_yes_token, polymarket_no_token, kalshi_ticker,
+const marketPairColumns = `id, name, a_venue, a_market, a_yes, a_no, b_venue, b_market, b_yes, b_no,
 	resolution_notes, approved, created_at, updated_at`
 
 func scanMarketPair(r pgx.Rows) (*polybot.MarketPair, error) {
 	m := &polybot.MarketPair{}
-	if err := r.Scan(&m.ID, &m.Name, &m.PolymarketMkt, &m.PolymarketYes, &m.PolymarketNo, &m.KalshiTicker,
+	if err := r.Scan(&m.ID, &m.Name, &m.Legs[0].Venue, &m.Legs[0].Market, &m.Legs[0].Yes, &m.Legs[0].No,
+		&m.Legs[1].Venue, &m.Legs[1].Market, &m.Legs[1].Yes, &m.Legs[1].No,
 		&m.ResolutionNotes, &m.Approved, &m.CreatedAt, &m.UpdatedAt); err != nil {
 		return nil, err
 	}
@@ -619,16 +620,17 @@ func (t *adminTx) PutMarketPair(m *polybot.MarketPair) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
+	l0, l1 := m.Legs[0], m.Legs[1]
 	var created time.Time
 	err := t.queryRow(`INSERT INTO polybot_market_pairs (`+marketPairColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name,
-			polymarket_condition_id = excluded.polymarket_condition_id,
-			polymarket_yes_token = excluded.polymarket_yes_token, polymarket_no_token = excluded.polymarket_no_token,
-			kalshi_ticker = excluded.kalshi_ticker, resolution_notes = excluded.resolution_notes,
+			a_venue = excluded.a_venue, a_market = excluded.a_market, a_yes = excluded.a_yes, a_no = excluded.a_no,
+			b_venue = excluded.b_venue, b_market = excluded.b_market, b_yes = excluded.b_yes, b_no = excluded.b_no,
+			resolution_notes = excluded.resolution_notes,
 			approved = excluded.approved, updated_at = excluded.updated_at
 		RETURNING created_at`,
-		[]any{m.ID, m.Name, m.PolymarketMkt, m.PolymarketYes, m.PolymarketNo, m.KalshiTicker, m.ResolutionNotes,
+		[]any{m.ID, m.Name, l0.Venue, l0.Market, l0.Yes, l0.No, l1.Venue, l1.Market, l1.Yes, l1.No, m.ResolutionNotes,
 			m.Approved, t.now}, &created)
 	if err != nil {
 		return mapErr(err, "market pair")

@@ -84,7 +84,7 @@ func TestTenantCannotWriteAdminStateOrTradingHistory(t *testing.T) {
 		`UPDATE polybot_user_profiles SET admin_halt_state = 'active'`,
 		`UPDATE polybot_settings SET value = 'active' WHERE key = 'global_halt'`,
 		`INSERT INTO polybot_settings (key, value) VALUES ('x', 'y')`,
-		`INSERT INTO polybot_market_pairs (id, name, polymarket_yes_token, polymarket_no_token, kalshi_ticker) VALUES ('x', 'x', '1', '2', 'K')`,
+		`INSERT INTO polybot_market_pairs (id, name, a_yes, a_no, b_market) VALUES ('x', 'x', '1', '2', 'K')`,
 		`UPDATE polybot_market_pairs SET approved = false`,
 		`DELETE FROM polybot_market_pairs`,
 		`INSERT INTO polybot_outcome_sets (id, name, venue, outcomes) VALUES ('x', 'x', 'kalshi', '[]')`,

@@ -113,7 +113,7 @@ func FuzzTierRequest(f *testing.F) {
 
 func FuzzMarketPairRequest(f *testing.F) {
 	fuzzRequest(f, func(b []byte) (*polybot.MarketPair, error) { return parsePair(b, "fed-dec") }, func(m *polybot.MarketPair) []string {
-		return []string{m.ID, m.Name, m.PolymarketYes, m.PolymarketNo, m.PolymarketMkt, m.KalshiTicker, m.ResolutionNotes}
+		return []string{m.ID, m.Name, m.Legs[0].Market, m.Legs[0].Yes, m.Legs[0].No, m.Legs[1].Market, m.Legs[1].Yes, m.Legs[1].No, m.ResolutionNotes}
 	})
 }
 

@@ -563,9 +563,10 @@ func marketChoices(pairs []*polybot.MarketPair) []web.MarketChoice {
 		if !m.Approved {
 			continue
 		}
-		out = append(out, web.MarketChoice{Value: m.KalshiTicker, Label: m.Name + " (Kalshi)"})
-		if m.PolymarketMkt != "" {
-			out = append(out, web.MarketChoice{Value: m.PolymarketMkt, Label: m.Name + " (Polymarket)"})
+		for _, l := range m.Legs {
+			if l.Market != "" {
+				out = append(out, web.MarketChoice{Value: l.Market, Label: m.Name + " (" + web.PlatformName(l.Venue) + ")"})
+			}
 		}
 	}
 	return out

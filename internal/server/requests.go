@@ -232,22 +232,64 @@ func parseTier(body []byte, name string) (*polybot.Tier, error) {
 	return tier, nil
 }
 
-// pairRequest is PUT /api/v1/admin/market-pairs/{id}.
-type pairRequest polybot.MarketPair
+// pairRequest is PUT /api/v1/admin/market-pairs/{id}: the pair's two
+// legs (any two of Polymarket, Kalshi and IBKR), or, for a Polymarket–
+// Kalshi pair, the polymarket_* and kalshi_ticker fields of the registry's
+// first version. The stored pair's own fields (id, timestamps), which a
+// client may echo back, are accepted and ignored.
+type pairRequest struct {
+	ID              string              `json:"id"`
+	Name            string              `json:"name"`
+	Legs            *[2]polybot.PairLeg `json:"legs"`
+	PolymarketYes   string              `json:"polymarket_yes_token"`
+	PolymarketNo    string              `json:"polymarket_no_token"`
+	PolymarketMkt   string              `json:"polymarket_condition_id"`
+	KalshiTicker    string              `json:"kalshi_ticker"`
+	ResolutionNotes string              `json:"resolution_notes"`
+	Approved        bool                `json:"approved"`
+	CreatedAt       *time.Time          `json:"created_at"`
+	UpdatedAt       *time.Time          `json:"updated_at"`
+}
 
 func (m *pairRequest) validate() error { return nil } // see parsePair
 
+// legacyPairFields name a legacy request's fields in the legs' complaints.
+var legacyPairFields = map[string]string{
+	"legs[0].yes": "polymarket_yes_token", "legs[0].no": "polymarket_no_token",
+	"legs[0].market": "polymarket_condition_id", "legs[1].market": "kalshi_ticker",
+}
+
 // parsePair decodes an admin's registry entry and validates it under the
-// path's id.
+// path's id; a complaint names the field the request used.
 func parsePair(body []byte, id string) (*polybot.MarketPair, error) {
 	m, err := decodeRequest[pairRequest](body)
 	if err != nil {
 		return nil, err
 	}
-	m.ID = id
-	pair := (*polybot.MarketPair)(m)
+	legacy := m.PolymarketYes != "" || m.PolymarketNo != "" || m.PolymarketMkt != "" || m.KalshiTicker != ""
+	pair := &polybot.MarketPair{ID: id, Name: m.Name, ResolutionNotes: m.ResolutionNotes, Approved: m.Approved}
+	switch {
+	case legacy && m.Legs != nil:
+		return nil, polybot.FieldError("legs", "give either legs or the polymarket_* and kalshi_ticker fields, not both")
+	case legacy:
+		pair.Legs = [2]polybot.PairLeg{polybot.PolymarketLeg(m.PolymarketMkt, m.PolymarketYes, m.PolymarketNo), polybot.KalshiLeg(m.KalshiTicker)}
+	case m.Legs != nil:
+		pair.Legs = *m.Legs
+	default:
+		return nil, polybot.FieldError("legs", "is required: the pair's market on each of its two venues")
+	}
 	if err := pair.Validate(); err != nil {
-		return nil, err
+		if !legacy {
+			return nil, err
+		}
+		v := polybot.Validation{}
+		for f, msg := range polybot.ErrorFields(err) {
+			if l, ok := legacyPairFields[f]; ok {
+				f = l
+			}
+			v.Add(f, msg)
+		}
+		return nil, v.Err()
 	}
 	return pair, nil
 }

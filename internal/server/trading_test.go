@@ -93,7 +93,16 @@ func TestHaltsAndTheMarketRegistry(t *testing.T) {
 		{"global kill switch", "PUT", "/api/v1/admin/halt", map[string]string{"state": "reducing_only"}, 200, "", ""},
 		{"read it back", "GET", "/api/v1/admin/halt", nil, 200, "", `"reducing_only"`},
 		{"halt a tenant", "PUT", "/api/v1/admin/users/" + uid + "/halt", map[string]string{"state": "halted"}, 200, "", ""},
-		{"pair needs fields", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "x"}, 400, "kalshi_ticker", ""},
+		{"pair needs fields", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "x"}, 400, "legs", ""},
+		{"pair legs on one venue", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "x", "legs": []any{
+			map[string]any{"venue": "kalshi", "market": "KXA"}, map[string]any{"venue": "kalshi", "market": "KXB"}}}, 400, "legs[1].venue", ""},
+		{"pair legacy and legs", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "x", "kalshi_ticker": "K", "legs": []any{
+			map[string]any{"venue": "kalshi", "market": "KXA"}, map[string]any{"venue": "ibkr", "yes": "1", "no": "2"}}}, 400, "legs", ""},
+		{"legacy pair names its field", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "x", "polymarket_yes_token": "1",
+			"polymarket_no_token": "2"}, 400, "kalshi_ticker", ""},
+		{"add a ForecastEx–Kalshi pair", "PUT", "/api/v1/admin/market-pairs/fx-pair", map[string]any{"name": "Fed holds (ForecastEx)", "legs": []any{
+			map[string]any{"venue": "ibkr", "market": "FF", "yes": "7001", "no": "7002"}, map[string]any{"venue": "kalshi", "market": "KXFED-H0"}}},
+			200, "", `"legs":[{"venue":"ibkr","market":"FF","yes":"7001","no":"7002"},{"venue":"kalshi","market":"KXFED-H0"}]`},
 		{"add an unapproved pair", "PUT", "/api/v1/admin/market-pairs/new-pair", map[string]any{"name": "CPI above 3%", "polymarket_yes_token": "1", "polymarket_no_token": "2", "kalshi_ticker": "KXCPI-X", "resolution_notes": "both use BLS CPI-U"}, 200, "", `"approved":false`},
 		{"admins see unapproved pairs", "GET", "/api/v1/market-pairs", nil, 200, "", `"new-pair"`},
 		{"delete it", "DELETE", "/api/v1/admin/market-pairs/new-pair", nil, 204, "", ""},

@@ -537,12 +537,13 @@ func (a *adminTx) SetUserHalt(id polybot.ID, state string) error {
 		state, micros(a.now), id)
 }
 
-const marketPairCols = `id, name, polymarket_condition_id, polymarket_yes_token, polymarket_no_token, kalshi_ticker,
+const marketPairCols = `id, name, a_venue, a_market, a_yes, a_no, b_venue, b_market, b_yes, b_no,
 	resolution_notes, approved, created_at, updated_at`
 
 func scanMarketPair(s scanner) (*polybot.MarketPair, error) {
 	var m polybot.MarketPair
-	err := s.Scan(&m.ID, &m.Name, &m.PolymarketMkt, &m.PolymarketYes, &m.PolymarketNo, &m.KalshiTicker,
+	err := s.Scan(&m.ID, &m.Name, &m.Legs[0].Venue, &m.Legs[0].Market, &m.Legs[0].Yes, &m.Legs[0].No,
+		&m.Legs[1].Venue, &m.Legs[1].Market, &m.Legs[1].Yes, &m.Legs[1].No,
 		&m.ResolutionNotes, &m.Approved, timeCol{&m.CreatedAt}, timeCol{&m.UpdatedAt})
 	if err != nil {
 		return nil, err
@@ -570,16 +571,17 @@ func (a *adminTx) PutMarketPair(m *polybot.MarketPair) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
+	l0, l1 := m.Legs[0], m.Legs[1]
 	var created time.Time
 	err := a.queryRow(`INSERT INTO polybot_market_pairs (`+marketPairCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name,
-			polymarket_condition_id = excluded.polymarket_condition_id,
-			polymarket_yes_token = excluded.polymarket_yes_token, polymarket_no_token = excluded.polymarket_no_token,
-			kalshi_ticker = excluded.kalshi_ticker, resolution_notes = excluded.resolution_notes,
+			a_venue = excluded.a_venue, a_market = excluded.a_market, a_yes = excluded.a_yes, a_no = excluded.a_no,
+			b_venue = excluded.b_venue, b_market = excluded.b_market, b_yes = excluded.b_yes, b_no = excluded.b_no,
+			resolution_notes = excluded.resolution_notes,
 			approved = excluded.approved, updated_at = excluded.updated_at
 		RETURNING created_at`,
-		m.ID, m.Name, m.PolymarketMkt, m.PolymarketYes, m.PolymarketNo, m.KalshiTicker, m.ResolutionNotes, m.Approved,
+		m.ID, m.Name, l0.Venue, l0.Market, l0.Yes, l0.No, l1.Venue, l1.Market, l1.Yes, l1.No, m.ResolutionNotes, m.Approved,
 		micros(a.now), micros(a.now)).Scan(timeCol{&created})
 	if err != nil {
 		return dbError(err, "market pair")

@@ -16,7 +16,7 @@ func testInput(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	u := e.newUser("input@example.com")
 	goodPair := func() *polybot.MarketPair {
-		return &polybot.MarketPair{ID: "fed-dec", Name: "Fed December", PolymarketYes: "111", PolymarketNo: "222", KalshiTicker: "KXFED"}
+		return &polybot.MarketPair{ID: "fed-dec", Name: "Fed December", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", "111", "222"), polybot.KalshiLeg("KXFED")}}
 	}
 	type attempt struct {
 		name, field string
@@ -111,13 +111,13 @@ func testInput(t *testing.T, open Opener) {
 		}},
 	}
 	for field, set := range map[string]func(*polybot.MarketPair, string){
-		"id":                      func(m *polybot.MarketPair, s string) { m.ID = s },
-		"name":                    func(m *polybot.MarketPair, s string) { m.Name = s },
-		"polymarket_yes_token":    func(m *polybot.MarketPair, s string) { m.PolymarketYes = s },
-		"polymarket_no_token":     func(m *polybot.MarketPair, s string) { m.PolymarketNo = s },
-		"polymarket_condition_id": func(m *polybot.MarketPair, s string) { m.PolymarketMkt = s },
-		"kalshi_ticker":           func(m *polybot.MarketPair, s string) { m.KalshiTicker = s },
-		"resolution_notes":        func(m *polybot.MarketPair, s string) { m.ResolutionNotes = s },
+		"id":               func(m *polybot.MarketPair, s string) { m.ID = s },
+		"name":             func(m *polybot.MarketPair, s string) { m.Name = s },
+		"legs[0].yes":      func(m *polybot.MarketPair, s string) { m.Legs[0].Yes = s },
+		"legs[0].no":       func(m *polybot.MarketPair, s string) { m.Legs[0].No = s },
+		"legs[0].market":   func(m *polybot.MarketPair, s string) { m.Legs[0].Market = s },
+		"legs[1].market":   func(m *polybot.MarketPair, s string) { m.Legs[1].Market = s },
+		"resolution_notes": func(m *polybot.MarketPair, s string) { m.ResolutionNotes = s },
 	} {
 		cases = append(cases, attempt{"PutMarketPair " + field, field, func(bad string) error {
 			return e.admin(func(tx polybot.AdminTx) error {

@@ -211,7 +211,7 @@ func testRiskGate(t *testing.T, open Opener) {
 	t.Run("daily loss: a book of complete sets is never a loss, at any prices", func(t *testing.T) {
 		e := newEnv(t, open)
 		u := e.newUser("g@example.com")
-		pair := &polybot.MarketPair{ID: "fed", PolymarketYes: "PY", PolymarketNo: "PN", KalshiTicker: "K-FED", Approved: true}
+		pair := &polybot.MarketPair{ID: "fed", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", "PY", "PN"), polybot.KalshiLeg("K-FED")}, Approved: true}
 		v := NewValuer(pair)
 		kYes, kNo := kalshiYes("K-FED"), polybot.Instrument{Venue: polybot.Kalshi, Market: "K-FED", Outcome: polybot.No}
 		pYes, pNo := polyToken("PY", polybot.Yes), polyToken("PN", polybot.No)

@@ -695,9 +695,9 @@ func testTrading(t *testing.T, open Opener) {
 			if err != nil {
 				t.Fatalf("MarketPair(fed-dec2025-hold): %v", err)
 			}
-			if fed.Name != "Fed decision December 2025: no change" || !fed.Approved || fed.KalshiTicker != "KXFEDDECISION-25DEC-H0" ||
-				fed.PolymarketYes != "80746058984644290629624903019922696017323803605256698757445938534814122585786" ||
-				fed.PolymarketNo != "85970682092909806158465981896969493051954703765750954325716965011253694472992" ||
+			if fed.Name != "Fed decision December 2025: no change" || !fed.Approved || fed.Legs[1] != polybot.KalshiLeg("KXFEDDECISION-25DEC-H0") ||
+				fed.Legs[0] != polybot.PolymarketLeg("", "80746058984644290629624903019922696017323803605256698757445938534814122585786",
+					"85970682092909806158465981896969493051954703765750954325716965011253694472992") ||
 				fed.ResolutionNotes == "" || fed.Validate() != nil || fed.CreatedAt.IsZero() {
 				t.Fatalf("seeded Fed pair = %+v", fed)
 			}
@@ -707,8 +707,7 @@ func testTrading(t *testing.T, open Opener) {
 			}
 			return nil
 		})
-		m := &polybot.MarketPair{ID: "a-pair", Name: "A pair", PolymarketYes: "1", PolymarketNo: "2", PolymarketMkt: "0xc",
-			KalshiTicker: "K-A", ResolutionNotes: "both resolve on 'x'"}
+		m := &polybot.MarketPair{ID: "a-pair", Name: "A pair", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xc", "1", "2"), polybot.KalshiLeg("K-A")}, ResolutionNotes: "both resolve on 'x'"}
 		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.PutMarketPair(m) })
 		if !m.CreatedAt.Equal(T0) || !m.UpdatedAt.Equal(T0) {
 			t.Fatalf("PutMarketPair set created %v updated %v, want %v", m.CreatedAt, m.UpdatedAt, T0)
@@ -731,8 +730,23 @@ func testTrading(t *testing.T, open Opener) {
 			}
 			return nil
 		})
+		// A pair over any two venues: a ForecastEx contract pair (IBKR) and a Kalshi market.
+		fx := &polybot.MarketPair{ID: "fx-pair", Name: "Fed holds on ForecastEx and Kalshi",
+			Legs: [2]polybot.PairLeg{{Venue: polybot.IBKR, Market: "FF", Yes: "7001", No: "7002"}, polybot.KalshiLeg("K-FX")}}
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.PutMarketPair(fx) })
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			got, err := tx.MarketPair("fx-pair")
+			if err != nil {
+				return err
+			}
+			if got.Legs != fx.Legs {
+				t.Errorf("ForecastEx pair legs = %+v, want %+v", got.Legs, fx.Legs)
+			}
+			return nil
+		})
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("fx-pair") })
 		bad := upd
-		bad.KalshiTicker = ""
+		bad.Legs[1].Market = ""
 		wantCode(t, e.admin(func(tx polybot.AdminTx) error { return tx.PutMarketPair(&bad) }), polybot.EINVALID, "PutMarketPair without a Kalshi ticker")
 		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("a-pair") })
 		wantCode(t, e.admin(func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("a-pair") }), polybot.ENOTFOUND, "DeleteMarketPair twice")

@@ -263,7 +263,7 @@ func testTransactions(t *testing.T, open Opener) {
 			{"SetGlobalHalt", func(tx polybot.AdminTx) error { return tx.SetGlobalHalt(polybot.HaltHalted) }},
 			{"SetUserHalt", func(tx polybot.AdminTx) error { return tx.SetUserHalt(f.user.ID, polybot.HaltHalted) }},
 			{"PutMarketPair", func(tx polybot.AdminTx) error {
-				return tx.PutMarketPair(&polybot.MarketPair{ID: "view", Name: "v", PolymarketYes: "1", PolymarketNo: "2", KalshiTicker: "K"})
+				return tx.PutMarketPair(&polybot.MarketPair{ID: "view", Name: "v", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", "1", "2"), polybot.KalshiLeg("K")}})
 			}},
 			{"DeleteMarketPair", func(tx polybot.AdminTx) error { return tx.DeleteMarketPair("fed-dec2025-hold") }},
 			{"PutOutcomeSet", func(tx polybot.AdminTx) error { return tx.PutOutcomeSet(kalshiSet("view", 2)) }},

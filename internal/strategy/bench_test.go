@@ -16,8 +16,8 @@ import (
 func BenchmarkCrossPlatformNoEdge(b *testing.B) {
 	d := detector(DefaultFees())
 	books := CrossBooks{
-		KalshiYes: (&bk{ask: "0.52", size: "100", bid: "0.50"}).view(kYes), KalshiNo: (&bk{ask: "0.50", size: "100", bid: "0.48"}).view(kNo),
-		PolymarketYes: (&bk{ask: "0.51", size: "100", bid: "0.50"}).view(pmYes), PolymarketNo: (&bk{ask: "0.50", size: "100", bid: "0.49"}).view(pmNo),
+		BYes: (&bk{ask: "0.52", size: "100", bid: "0.50"}).view(kYes), BNo: (&bk{ask: "0.50", size: "100", bid: "0.48"}).view(kNo),
+		AYes: (&bk{ask: "0.51", size: "100", bid: "0.50"}).view(pmYes), ANo: (&bk{ask: "0.50", size: "100", bid: "0.49"}).view(pmNo),
 	}
 	pair := fedPair()
 	b.ReportAllocs()
@@ -31,8 +31,8 @@ func BenchmarkCrossPlatformNoEdge(b *testing.B) {
 func BenchmarkCrossPlatformOpportunity(b *testing.B) {
 	d := detector(DefaultFees())
 	books := CrossBooks{
-		KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes), KalshiNo: (&bk{ask: "0.56", size: "100"}).view(kNo),
-		PolymarketYes: (&bk{ask: "0.56", size: "100"}).view(pmYes), PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo),
+		BYes: (&bk{ask: "0.45", size: "100"}).view(kYes), BNo: (&bk{ask: "0.56", size: "100"}).view(kNo),
+		AYes: (&bk{ask: "0.56", size: "100"}).view(pmYes), ANo: (&bk{ask: "0.52", size: "250"}).view(pmNo),
 	}
 	pair := fedPair()
 	b.ReportAllocs()
@@ -73,7 +73,7 @@ func BenchmarkFedRecordingUpdate(b *testing.B) {
 		rows = append(rows, r)
 	}
 	m := replay.FedDec2025Hold
-	pair := &polybot.MarketPair{ID: "fed", PolymarketYes: m.PolymarketYesToken, PolymarketNo: m.PolymarketNoToken, KalshiTicker: m.KalshiTicker, Approved: true}
+	pair := &polybot.MarketPair{ID: "fed", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", m.PolymarketYesToken, m.PolymarketNoToken), polybot.KalshiLeg(m.KalshiTicker)}, Approved: true}
 	var now time.Time
 	d := New(Config{Now: func() time.Time { return now }})
 	found := 0
@@ -83,7 +83,7 @@ func BenchmarkFedRecordingUpdate(b *testing.B) {
 		r := rows[i%len(rows)]
 		i++
 		now = r[0].Time
-		if d.CrossPlatform(pair, CrossBooks{PolymarketYes: r[0], PolymarketNo: r[1], KalshiYes: r[2], KalshiNo: r[3]}) != nil {
+		if d.CrossPlatform(pair, CrossBooks{AYes: r[0], ANo: r[1], BYes: r[2], BNo: r[3]}) != nil {
 			found++
 		}
 		d.SinglePlatform(r[0], r[1])

@@ -157,28 +157,27 @@ func (d *Detector) SinglePlatform(yes, no *marketdata.View) *polybot.Opportunity
 	return d.build(polybot.StrategySinglePlatform, "", now, qy, qn)
 }
 
-// CrossBooks are the four views of a matched pair. A nil view is a book
-// the caller does not have: the directions that need it are skipped.
+// CrossBooks are the four views of a matched pair: A is its first leg's
+// market (MarketPair.Legs[0]), B its second's. A nil view is a book the
+// caller does not have: the directions that need it are skipped.
 type CrossBooks struct {
-	PolymarketYes, PolymarketNo *marketdata.View
-	KalshiYes, KalshiNo         *marketdata.View
+	AYes, ANo *marketdata.View
+	BYes, BNo *marketdata.View
 }
 
 // CrossPlatform looks for YES on one venue plus NO on the other for less
-// than $1 after fees, for an approved pair: Kalshi YES + Polymarket NO, or
-// Polymarket YES + Kalshi NO. When both pay, the cheaper per set (fees
-// included) is chosen; on a tie, the larger, then Kalshi YES + Polymarket
-// NO. It returns nil when neither pays, when the pair is not approved, or
-// when a view is not the pair's instrument.
+// than $1 after fees, for an approved pair over any two venues: B's YES +
+// A's NO, or A's YES + B's NO (for a Polymarket–Kalshi pair, A is
+// Polymarket). When both pay, the cheaper per set (fees included) is
+// chosen; on a tie, the larger, then B YES + A NO. It returns nil when
+// neither pays, when the pair is not approved, or when a view is not the
+// pair's instrument.
 func (d *Detector) CrossPlatform(pair *polybot.MarketPair, b CrossBooks) *polybot.Opportunity {
 	if pair == nil || !pair.Approved {
 		return nil
 	}
-	pmYes := polybot.Instrument{Venue: polybot.Polymarket, Market: pair.PolymarketMkt, Token: pair.PolymarketYes, Outcome: polybot.Yes}
-	pmNo := polybot.Instrument{Venue: polybot.Polymarket, Market: pair.PolymarketMkt, Token: pair.PolymarketNo, Outcome: polybot.No}
-	kYes := polybot.Instrument{Venue: polybot.Kalshi, Market: pair.KalshiTicker, Outcome: polybot.Yes}
-	kNo := polybot.Instrument{Venue: polybot.Kalshi, Market: pair.KalshiTicker, Outcome: polybot.No}
-	if !is(b.PolymarketYes, pmYes) || !is(b.PolymarketNo, pmNo) || !is(b.KalshiYes, kYes) || !is(b.KalshiNo, kNo) {
+	a, bm := pair.Markets()
+	if !is(b.AYes, a.Yes) || !is(b.ANo, a.No) || !is(b.BYes, bm.Yes) || !is(b.BNo, bm.No) {
 		return nil
 	}
 	now := d.now()
@@ -200,8 +199,8 @@ func (d *Detector) CrossPlatform(pair *polybot.MarketPair, b CrossBooks) *polybo
 			best = o
 		}
 	}
-	try(b.KalshiYes, kYes, b.PolymarketNo, pmNo)
-	try(b.PolymarketYes, pmYes, b.KalshiNo, kNo)
+	try(b.BYes, bm.Yes, b.ANo, a.No)
+	try(b.AYes, a.Yes, b.BNo, bm.No)
 	return best
 }
 
@@ -214,7 +213,7 @@ func is(v *marketdata.View, want polybot.Instrument) bool {
 	if g.Venue != want.Venue {
 		return false
 	}
-	if want.Venue == polybot.Polymarket {
+	if want.Token != "" { // a venue that lists each outcome as a contract of its own
 		return g.Token == want.Token && (g.Market == "" || want.Market == "" || g.Market == want.Market)
 	}
 	return g.Market == want.Market && g.Outcome == want.Outcome

@@ -36,16 +36,16 @@ import (
 // LagBase is the rule's outcome's best bid on each venue of a pair when
 // the headline arrived (zero: that venue had no bid).
 type LagBase struct {
-	Polymarket, Kalshi polybot.Decimal
-	At                 time.Time
+	A, B polybot.Decimal // the pair's first and second leg
+	At   time.Time
 }
 
 // outcomeViews returns the views of the pair's instruments for outcome.
-func outcomeViews(books CrossBooks, outcome polybot.Outcome) (pm, k *marketdata.View) {
+func outcomeViews(books CrossBooks, outcome polybot.Outcome) (a, b *marketdata.View) {
 	if outcome == polybot.No {
-		return books.PolymarketNo, books.KalshiNo
+		return books.ANo, books.BNo
 	}
-	return books.PolymarketYes, books.KalshiYes
+	return books.AYes, books.BYes
 }
 
 func bestBid(v *marketdata.View) polybot.Decimal {
@@ -61,8 +61,8 @@ func bestBid(v *marketdata.View) polybot.Decimal {
 // LagBaseOf reads the rule's outcome's bids on both venues of a pair now:
 // the base a lag rule measures moves from.
 func LagBaseOf(books CrossBooks, outcome polybot.Outcome, at time.Time) LagBase {
-	pm, k := outcomeViews(books, outcome)
-	return LagBase{Polymarket: bestBid(pm), Kalshi: bestBid(k), At: at}
+	a, b := outcomeViews(books, outcome)
+	return LagBase{A: bestBid(a), B: bestBid(b), At: at}
 }
 
 // NewsLag looks for the lag rule's trade on pair (see the package comment
@@ -72,15 +72,15 @@ func (d *Detector) NewsLag(rule *polybot.NewsRule, pair *polybot.MarketPair, bas
 	if rule == nil || pair == nil || rule.Mode != polybot.NewsLag || rule.Threshold.Sign() <= 0 {
 		return nil
 	}
-	pm, k := outcomeViews(books, rule.Outcome)
-	if pm == nil || k == nil || base.Polymarket.Sign() <= 0 || base.Kalshi.Sign() <= 0 {
+	pm, k := outcomeViews(books, rule.Outcome) // the pair's first leg, its second
+	if pm == nil || k == nil || base.A.Sign() <= 0 || base.B.Sign() <= 0 {
 		return nil // a move is measured from a price on both venues
 	}
 	bidP, bidK := bestBid(pm), bestBid(k)
 	if bidP.Sign() <= 0 || bidK.Sign() <= 0 {
 		return nil
 	}
-	moveP, moveK := bidP.Sub(base.Polymarket), bidK.Sub(base.Kalshi)
+	moveP, moveK := bidP.Sub(base.A), bidK.Sub(base.B)
 	half := rule.Threshold.Div(polybot.NewDecimal(2, 0))
 	var lag *marketdata.View
 	var target polybot.Decimal

@@ -22,7 +22,7 @@ func cutRule(mode string) *polybot.NewsRule {
 
 func TestNewsLag(t *testing.T) {
 	// At the headline both venues bid 0.38 for NO.
-	base := LagBase{Polymarket: dec("0.38"), Kalshi: dec("0.38"), At: t0.Add(-time.Minute)}
+	base := LagBase{A: dec("0.38"), B: dec("0.38"), At: t0.Add(-time.Minute)}
 	tests := []struct {
 		name      string
 		maxPrice  string
@@ -80,8 +80,8 @@ func TestNewsLag(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := cutRule(polybot.NewsLag)
 			r.MaxPrice = dec(tc.maxPrice)
-			books := CrossBooks{PolymarketNo: tc.pmNo.view(pmNo), KalshiNo: tc.kNo.view(kNo),
-				PolymarketYes: (&bk{ask: "0.99", size: "1"}).view(pmYes), KalshiYes: (&bk{ask: "0.99", size: "1"}).view(kYes)}
+			books := CrossBooks{ANo: tc.pmNo.view(pmNo), BNo: tc.kNo.view(kNo),
+				AYes: (&bk{ask: "0.99", size: "1"}).view(pmYes), BYes: (&bk{ask: "0.99", size: "1"}).view(kYes)}
 			o := detector(DefaultFees()).NewsLag(r, fedPair(), base, books)
 			checkOpp(t, o, polybot.StrategyNews, tc.want)
 			if o != nil && (o.Target != dec(tc.target) || o.Direct || o.PairID != r.ID) {

@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"slices"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -159,18 +160,13 @@ func joins(o *polybot.SetOutcome, pairs Pairs) bool {
 	if p == nil || !p.Approved || p.ID != o.PairID {
 		return false
 	}
-	var pm, k *polybot.BinaryMarket
-	for i := range o.Markets {
-		switch o.Markets[i].Yes.Venue {
-		case polybot.Polymarket:
-			pm = &o.Markets[i]
-		case polybot.Kalshi:
-			k = &o.Markets[i]
-		}
+	a, b := p.Markets()
+	has := func(want polybot.BinaryMarket) bool {
+		return slices.ContainsFunc(o.Markets, func(m polybot.BinaryMarket) bool {
+			return m.Yes.Key() == want.Yes.Key() && m.No.Key() == want.No.Key()
+		})
 	}
-	return pm != nil && k != nil &&
-		pm.Yes.Token == p.PolymarketYes && pm.No.Token == p.PolymarketNo &&
-		k.Yes.Market == p.KalshiTicker && k.No.Market == p.KalshiTicker
+	return has(a) && has(b)
 }
 
 // Implication looks for YES on B plus NO on A for less than $1 a set after

@@ -84,8 +84,8 @@ func BenchmarkOverlap20VersusCrossPlatform(b *testing.B) {
 	d := detector(DefaultFees())
 	set, get := twentyOutcomes("1.02")
 	cross := CrossBooks{
-		KalshiYes: (&bk{ask: "0.52", size: "100", bid: "0.50"}).view(kYes), KalshiNo: (&bk{ask: "0.50", size: "100", bid: "0.48"}).view(kNo),
-		PolymarketYes: (&bk{ask: "0.51", size: "100", bid: "0.50"}).view(pmYes), PolymarketNo: (&bk{ask: "0.50", size: "100", bid: "0.49"}).view(pmNo),
+		BYes: (&bk{ask: "0.52", size: "100", bid: "0.50"}).view(kYes), BNo: (&bk{ask: "0.50", size: "100", bid: "0.48"}).view(kNo),
+		AYes: (&bk{ask: "0.51", size: "100", bid: "0.50"}).view(pmYes), ANo: (&bk{ask: "0.50", size: "100", bid: "0.49"}).view(pmNo),
 	}
 	pair := fedPair()
 	const batch = 256

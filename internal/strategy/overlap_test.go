@@ -274,8 +274,7 @@ func TestCrossVenueSetTakesTheOtherVenueOnlyThroughAnApprovedPair(t *testing.T) 
 		s.Outcomes[1].PairID = "fed-dec2025-cut25"
 		return s
 	}
-	pair := &polybot.MarketPair{ID: "fed-dec2025-cut25", Name: "Fed cuts 25 bp", PolymarketYes: "pm-cut-yes", PolymarketNo: "pm-cut-no",
-		PolymarketMkt: "0xcut", KalshiTicker: "KXFEDDECISION-25DEC-C25", Approved: true}
+	pair := &polybot.MarketPair{ID: "fed-dec2025-cut25", Name: "Fed cuts 25 bp", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xcut", "pm-cut-yes", "pm-cut-no"), polybot.KalshiLeg("KXFEDDECISION-25DEC-C25")}, Approved: true}
 	b := sideBooks(polybot.Yes, fedMarkets, &bk{ask: "0.30", size: "100"}, &bk{ask: "0.35", size: "100"}, &bk{ask: "0.30", size: "100"}).
 		add(pmCut.Yes, &bk{ask: "0.33", size: "500"})
 	d := detector(DefaultFees())
@@ -292,7 +291,7 @@ func TestCrossVenueSetTakesTheOtherVenueOnlyThroughAnApprovedPair(t *testing.T) 
 	unapproved := *pair
 	unapproved.Approved = false
 	other := *pair
-	other.KalshiTicker = "KXFEDDECISION-25DEC-H0"
+	other.Legs[1].Market = "KXFEDDECISION-25DEC-H0"
 	for name, pairs := range map[string]Pairs{
 		"unapproved":     func(string) *polybot.MarketPair { return &unapproved },
 		"unknown":        func(string) *polybot.MarketPair { return nil },
@@ -414,8 +413,8 @@ func TestOverlapKindIsEmptyForOtherStrategies(t *testing.T) {
 
 func TestASetAssembledFromTheRegistryTradesOnlyItsApprovedPairs(t *testing.T) {
 	pairs := []polybot.MarketPair{
-		{ID: "hold", Name: "Hold", KalshiTicker: "KXFEDDECISION-25DEC-H0", PolymarketYes: "pm-hold-yes", PolymarketNo: "pm-hold-no", PolymarketMkt: "0xhold"},
-		{ID: "cut", Name: "Cut", KalshiTicker: "KXFEDDECISION-25DEC-C25", PolymarketYes: "pm-cut-yes", PolymarketNo: "pm-cut-no", PolymarketMkt: "0xcut", Approved: true},
+		{ID: "hold", Name: "Hold", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xhold", "pm-hold-yes", "pm-hold-no"), polybot.KalshiLeg("KXFEDDECISION-25DEC-H0")}},
+		{ID: "cut", Name: "Cut", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xcut", "pm-cut-yes", "pm-cut-no"), polybot.KalshiLeg("KXFEDDECISION-25DEC-C25")}, Approved: true},
 	}
 	set := fedSet().WithPairs(pairs)
 	byID := func(id string) *polybot.MarketPair {

@@ -41,8 +41,7 @@ var (
 )
 
 func fedPair() *polybot.MarketPair {
-	return &polybot.MarketPair{ID: "fed-dec2025-hold", Name: "Fed holds in December 2025",
-		PolymarketYes: pmYesToken, PolymarketNo: pmNoToken, PolymarketMkt: "0xcond", KalshiTicker: kTicker, Approved: true}
+	return &polybot.MarketPair{ID: "fed-dec2025-hold", Name: "Fed holds in December 2025", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("0xcond", pmYesToken, pmNoToken), polybot.KalshiLeg(kTicker)}, Approved: true}
 }
 
 // bk describes a book: its best ask (and optionally best bid), how old its
@@ -266,7 +265,7 @@ func TestCrossPlatform(t *testing.T) {
 		},
 		{
 			name: "a pair an admin has not approved is never traded",
-			fees: noFees, pair: &polybot.MarketPair{ID: "x", PolymarketYes: pmYesToken, PolymarketNo: pmNoToken, KalshiTicker: kTicker},
+			fees: noFees, pair: &polybot.MarketPair{ID: "x", Legs: [2]polybot.PairLeg{polybot.PolymarketLeg("", pmYesToken, pmNoToken), polybot.KalshiLeg(kTicker)}},
 			kYes: &bk{ask: "0.45", size: "100"}, pmNo: &bk{ask: "0.52", size: "250"}, pmYes: dear, kNo: dear,
 		},
 		{
@@ -285,8 +284,8 @@ func TestCrossPlatform(t *testing.T) {
 			if tc.kYesInstrument != nil {
 				ky = *tc.kYesInstrument
 			}
-			books := CrossBooks{PolymarketYes: tc.pmYes.view(pmYes), PolymarketNo: tc.pmNo.view(pmNo),
-				KalshiYes: tc.kYes.view(ky), KalshiNo: tc.kNo.view(kNo)}
+			books := CrossBooks{AYes: tc.pmYes.view(pmYes), ANo: tc.pmNo.view(pmNo),
+				BYes: tc.kYes.view(ky), BNo: tc.kNo.view(kNo)}
 			o := detector(tc.fees).CrossPlatform(pair, books)
 			checkOpp(t, o, polybot.StrategyCrossPlatform, tc.want)
 			if o != nil && o.PairID != pair.ID {
@@ -393,8 +392,8 @@ func TestSinglePlatform(t *testing.T) {
 
 func TestOpportunityIDFollowsBookState(t *testing.T) {
 	books := func(kYesVersion uint64) CrossBooks {
-		return CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100", version: kYesVersion}).view(kYes),
-			PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)}
+		return CrossBooks{BYes: (&bk{ask: "0.45", size: "100", version: kYesVersion}).view(kYes),
+			ANo: (&bk{ask: "0.52", size: "250"}).view(pmNo)}
 	}
 	d1 := detector(noFees)
 	later := New(Config{Fees: DefaultFees(), MaxQuoteAge: time.Minute, Now: func() time.Time { return t0.Add(time.Second) }})
@@ -418,8 +417,8 @@ func TestOpportunityIDFollowsBookState(t *testing.T) {
 
 func TestResizeRepricesFeesForTheSmallerOrder(t *testing.T) {
 	d := detector(DefaultFees())
-	o := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
-		PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)})
+	o := d.CrossPlatform(fedPair(), CrossBooks{BYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		ANo: (&bk{ask: "0.52", size: "250"}).view(pmNo)})
 	if o == nil {
 		t.Fatal("no opportunity")
 	}
@@ -461,8 +460,8 @@ func TestResizeRepricesFeesForTheSmallerOrder(t *testing.T) {
 	// one contract the fee (0.02) would eat it, but one share is below
 	// Polymarket's minimum anyway, and from 5 up ceil(0.017325 × n)/n
 	// < 0.02 (it needs n ≤ 3): the skip is for the minimum, and counted.
-	thin := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
-		PolymarketNo: (&bk{ask: "0.53", size: "250"}).view(pmNo)})
+	thin := d.CrossPlatform(fedPair(), CrossBooks{BYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		ANo: (&bk{ask: "0.53", size: "250"}).view(pmNo)})
 	if thin == nil || thin.NetEdge != dec("0.0026") {
 		t.Fatalf("want net 0.0026 at 100, got %+v", thin)
 	}
@@ -504,8 +503,8 @@ func TestWants(t *testing.T) {
 		return c
 	}
 	d := detector(DefaultFees())
-	cross := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
-		PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)}) // 1.276078 %
+	cross := d.CrossPlatform(fedPair(), CrossBooks{BYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		ANo: (&bk{ask: "0.52", size: "250"}).view(pmNo)}) // 1.276078 %
 	single := d.SinglePlatform((&bk{ask: "0.48", size: "500"}).view(pmYes), (&bk{ask: "0.50", size: "300"}).view(pmNo)) // 2.040816 %
 	if cross == nil || single == nil || cross.ProfitPct != dec("1.276078") {
 		t.Fatalf("fixtures: %+v %+v", cross, single)
@@ -557,8 +556,8 @@ func TestSizingMeetsEveryLegsMinimumLotAndTick(t *testing.T) {
 		pmYesToken: {Tick: dec("0.001")},
 	}}
 	d := New(Config{Fees: noFees, Facts: facts, MaxQuoteAge: 5 * time.Second, Now: func() time.Time { return t0 }})
-	cross := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
-		PolymarketNo: (&bk{ask: "0.52", size: "250"}).view(pmNo)})
+	cross := d.CrossPlatform(fedPair(), CrossBooks{BYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		ANo: (&bk{ask: "0.52", size: "250"}).view(pmNo)})
 	single := d.SinglePlatform((&bk{ask: "0.475", size: "500"}).view(pmYes), (&bk{ask: "0.50", size: "300"}).view(pmNo))
 	if cross == nil || single == nil {
 		t.Fatalf("fixtures: %+v %+v", cross, single)
@@ -596,8 +595,8 @@ func TestSizingMeetsEveryLegsMinimumLotAndTick(t *testing.T) {
 	// Detection skips a book whose best level is below the minimum, and a
 	// price off the default cent tick.
 	before := d.Skips()
-	if o := d.CrossPlatform(fedPair(), CrossBooks{KalshiYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
-		PolymarketNo: (&bk{ask: "0.52", size: "12"}).view(pmNo)}); o != nil {
+	if o := d.CrossPlatform(fedPair(), CrossBooks{BYes: (&bk{ask: "0.45", size: "100"}).view(kYes),
+		ANo: (&bk{ask: "0.52", size: "12"}).view(pmNo)}); o != nil {
 		t.Errorf("12 shares against a 15-share minimum: %+v", o)
 	}
 	if o := d.SinglePlatform((&bk{ask: "0.48", size: "500"}).view(pmYes), (&bk{ask: "0.505", size: "300"}).view(pmNo)); o != nil {

@@ -156,9 +156,17 @@ type Labeler map[string]string
 func NewLabeler(h polybot.Hedges) Labeler {
 	l := Labeler{}
 	for _, p := range h.Pairs {
-		for _, k := range []string{p.ID, p.PolymarketYes, p.PolymarketNo, p.KalshiTicker} {
-			if k != "" {
-				l[k] = p.Name
+		l[p.ID] = p.Name
+		for _, leg := range p.Legs {
+			// A contract's own id where the venue lists one (a token, a
+			// conid), else the market (a Kalshi ticker).
+			for _, k := range []string{leg.Yes, leg.No} {
+				if k != "" {
+					l[k] = p.Name
+				}
+			}
+			if leg.Yes == "" && leg.Market != "" {
+				l[leg.Market] = p.Name
 			}
 		}
 	}

@@ -100,8 +100,8 @@ func CrossVenueUniverse(m replay.CrossVenueMarket) Universe {
 	return Universe{
 		Pairs: []polybot.MarketPair{{
 			ID: m.KalshiTicker, Name: "recorded pair " + m.KalshiTicker,
-			PolymarketYes: m.PolymarketYesToken, PolymarketNo: m.PolymarketNoToken,
-			KalshiTicker: m.KalshiTicker, Approved: true,
+			Legs:     [2]polybot.PairLeg{polybot.PolymarketLeg("", m.PolymarketYesToken, m.PolymarketNoToken), polybot.KalshiLeg(m.KalshiTicker)},
+			Approved: true,
 		}},
 		Markets: []Market{{Yes: in[0], No: in[1]}, {Yes: in[2], No: in[3]}},
 	}
@@ -284,14 +284,11 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 		return nil
 	}
 	// The books each market reads, keyed as Instrument.Key, once.
-	type pairKeys struct{ slot, pmYes, pmNo, kYes, kNo string }
+	type pairKeys struct{ slot, aYes, aNo, bYes, bNo string }
 	pairs := make([]pairKeys, len(u.Pairs))
 	for i, p := range u.Pairs {
-		pairs[i] = pairKeys{slot: "x|" + p.ID,
-			pmYes: polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketYes}.Key(),
-			pmNo:  polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketNo}.Key(),
-			kYes:  polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.Yes}.Key(),
-			kNo:   polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.No}.Key()}
+		a, b := p.Markets()
+		pairs[i] = pairKeys{slot: "x|" + p.ID, aYes: a.Yes.Key(), aNo: a.No.Key(), bYes: b.Yes.Key(), bNo: b.No.Key()}
 	}
 	type marketKeys struct{ slot, yes, no string }
 	markets := make([]marketKeys, len(u.Markets))
@@ -371,7 +368,7 @@ func Run(ctx context.Context, events []polybot.BookEvent, u Universe, opt Option
 			for i := range u.Pairs {
 				k := &pairs[i]
 				consider(k.slot, det.CrossPlatform(&u.Pairs[i], strategy.CrossBooks{
-					PolymarketYes: view(k.pmYes), PolymarketNo: view(k.pmNo), KalshiYes: view(k.kYes), KalshiNo: view(k.kNo)}))
+					AYes: view(k.aYes), ANo: view(k.aNo), BYes: view(k.bYes), BNo: view(k.bNo)}))
 			}
 		}
 		if runSingle {

@@ -74,11 +74,8 @@ func newNewsRun(det *strategy.Detector, fees polybot.FeeModel, u Universe, opt O
 }
 
 func (n *newsRun) crossBooks(p *polybot.MarketPair, view func(string) *marketdata.View) strategy.CrossBooks {
-	pmYes := polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketYes}.Key()
-	pmNo := polybot.Instrument{Venue: polybot.Polymarket, Token: p.PolymarketNo}.Key()
-	kYes := polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.Yes}.Key()
-	kNo := polybot.Instrument{Venue: polybot.Kalshi, Market: p.KalshiTicker, Outcome: polybot.No}.Key()
-	return strategy.CrossBooks{PolymarketYes: view(pmYes), PolymarketNo: view(pmNo), KalshiYes: view(kYes), KalshiNo: view(kNo)}
+	a, b := p.Markets()
+	return strategy.CrossBooks{AYes: view(a.Yes.Key()), ANo: view(a.No.Key()), BYes: view(b.Yes.Key()), BNo: view(b.No.Key())}
 }
 
 // deliver hands the rules every headline published before the next book
@@ -230,7 +227,7 @@ func (n *newsRun) find(w *newsWatch, view func(string) *marketdata.View) *polybo
 		for _, id := range r.Pairs {
 			if p := n.pairs[id]; p != nil {
 				b := n.crossBooks(p, view)
-				for _, v := range []*marketdata.View{b.PolymarketYes, b.PolymarketNo, b.KalshiYes, b.KalshiNo} {
+				for _, v := range []*marketdata.View{b.AYes, b.ANo, b.BYes, b.BNo} {
 					if v != nil {
 						insts = append(insts, v.Instrument)
 					}
