@@ -38,13 +38,16 @@ var (
 var IBKRDefaultRules = Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.One, MinSize: polybot.One}
 
 // IBKREventContract reports whether inst is a ForecastEx event contract
-// (its Market a conid, a number) rather than a stock (a symbol).
+// (its Token or Market a conid, a number) rather than a stock (a symbol).
 func IBKREventContract(inst polybot.Instrument) bool {
 	if inst.Venue != polybot.IBKR {
 		return false
 	}
-	v, err := strconv.ParseInt(inst.Market, 10, 64)
-	return err == nil && v > 0
+	conid := func(s string) bool {
+		v, err := strconv.ParseInt(s, 10, 64)
+		return err == nil && v > 0
+	}
+	return conid(inst.Token) || conid(inst.Market)
 }
 
 // TakerFee implements polybot.FeeModel for IBKR instruments.

@@ -20,7 +20,9 @@
 // has a YES contract (a Call) and a NO contract (a Put), each with its own
 // conid, quoted from $0.01 to $0.99 in $0.01 ticks and paying $1.00. A
 // ForecastEx instrument is polybot.Instrument{Venue: polybot.IBKR, Market:
-// "<conid of YES>", Outcome: Yes|No}; the NO conid comes from
+// "<conid of YES>", Token: "<conid of this side>", Outcome: Yes|No}
+// (EventInstrument; a matched pair's IBKR leg gives exactly that). Token
+// may be left out: the NO conid then comes from
 // /forecast/contract/details (conid_yes, conid_no) and is cached.
 //
 // ForecastEx takes no sell orders: a position is reduced by buying the

@@ -21,7 +21,18 @@ func d(s string) polybot.Decimal { return polybot.MustDecimal(s) }
 
 const holdYes, holdNo = ibkrsim.FedHoldConid, ibkrsim.FedHoldConid + 1
 
+// hold is a side of the "above 3.875%" question as a pair leg gives it:
+// Market the YES conid, Token the side's conid.
 func hold(o polybot.Outcome) polybot.Instrument {
+	side := ibkr.Conid(holdYes)
+	if o == polybot.No {
+		side = holdNo
+	}
+	return ibkr.EventInstrument(holdYes, side, o)
+}
+
+// bare is the same side named by the YES conid and the outcome only.
+func bare(o polybot.Outcome) polybot.Instrument {
 	return polybot.Instrument{Venue: polybot.IBKR, Market: "900000031", Outcome: o}
 }
 
@@ -155,12 +166,13 @@ func TestForecastExOrdersTradeAndNetLikeIBKR(t *testing.T) {
 	if _, err := x.Order(ctx, "s1"); polybot.ErrorCode(err) != polybot.ENOTFOUND {
 		t.Fatalf("the refused sell never reached the gateway: %v", err)
 	}
-	if !ibkr.SellsByBuyingOpposite(hold(polybot.No)) || ibkr.SellsByBuyingOpposite(polybot.Instrument{Venue: polybot.IBKR, Market: "SPY"}) {
+	if !ibkr.SellsByBuyingOpposite(hold(polybot.No)) || !ibkr.SellsByBuyingOpposite(bare(polybot.Yes)) || ibkr.SellsByBuyingOpposite(polybot.Instrument{Venue: polybot.IBKR, Market: "SPY"}) {
 		t.Fatal("SellsByBuyingOpposite: event contracts yes, stocks no")
 	}
 	// Reduce by buying 4 NO at 0.72 (2.88): IBKR nets 4 pairs into $4.
 	// Cash 997 − 2.88 + 4 = 998.12; 6 YES left at 0.30.
-	if _, err := x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "n1", Instrument: hold(polybot.No), Side: polybot.Buy,
+	// (Named by the YES conid and the outcome: the NO conid is looked up.)
+	if _, err := x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "n1", Instrument: bare(polybot.No), Side: polybot.Buy,
 		Price: d("0.72"), Size: d("4"), TIF: polybot.FAK}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,14 @@ import (
 // the reverse), and IBKR nets the pair. Stocks sell as usual.
 func SellsByBuyingOpposite(inst polybot.Instrument) bool { return fee.IBKREventContract(inst) }
 
+// EventInstrument is the instrument of one side of a ForecastEx question:
+// Market the question's YES conid, Token the side's own conid. It is what
+// the connector reports in orders, fills and positions, and what a pair
+// leg {Venue: ibkr, Market: yes, Yes: yes, No: no} gives.
+func EventInstrument(yes, side Conid, o polybot.Outcome) polybot.Instrument {
+	return polybot.Instrument{Venue: polybot.IBKR, Market: yes.String(), Token: side.String(), Outcome: o}
+}
+
 // Event-contract facts (IBKR's event-trading guide,
 // https://www.interactivebrokers.com/campus/ibkr-api-page/event-trading/):
 // quoted in $0.01 increments, paying $1.00.
@@ -36,18 +44,30 @@ func newResolver(c *Client) *resolver {
 	return &resolver{c: c, no: map[Conid]Conid{}, byConid: map[Conid]polybot.Instrument{}, stocks: map[string]Conid{}}
 }
 
-// conid is the contract an instrument trades: the YES or NO conid of an
-// event question, or a stock's STK conid.
+// conid is the contract an instrument trades: Token when it names one (a
+// pair leg's YES or NO contract), else the YES or NO conid of the question
+// whose YES conid is Market, else a stock's STK conid.
 func (r *resolver) conid(ctx context.Context, inst polybot.Instrument) (Conid, error) {
-	if inst.Venue != polybot.IBKR || inst.Market == "" {
-		return 0, polybot.FieldError("instrument", "must be an IBKR instrument: a ForecastEx YES conid or a stock symbol")
+	if inst.Venue != polybot.IBKR || (inst.Market == "" && inst.Token == "") {
+		return 0, polybot.FieldError("instrument", "must be an IBKR instrument: a ForecastEx contract or a stock symbol")
+	}
+	if inst.Token != "" {
+		id, ok := parseConid(inst.Token)
+		if !ok {
+			return 0, polybot.FieldError("instrument", "an IBKR token must be a ForecastEx contract's conid")
+		}
+		r.mu.Lock()
+		if _, known := r.byConid[id]; !known {
+			r.byConid[id] = inst
+		}
+		r.mu.Unlock()
+		return id, nil
 	}
 	yes, event := parseConid(inst.Market)
 	if !event {
 		return r.stock(ctx, inst.Market)
 	}
 	if inst.Outcome == polybot.Yes {
-		r.remember(yes, polybot.Instrument{Venue: polybot.IBKR, Market: inst.Market, Outcome: polybot.Yes})
 		return yes, nil
 	}
 	r.mu.Lock()
@@ -61,7 +81,7 @@ func (r *resolver) conid(ctx context.Context, inst polybot.Instrument) (Conid, e
 		return 0, err
 	}
 	if d.ConidYes != yes || d.ConidNo == 0 {
-		return 0, polybot.FieldError("instrument", "the market of a ForecastEx instrument must be the question's YES conid")
+		return 0, polybot.FieldError("instrument", "the market of a ForecastEx instrument without a token must be the question's YES conid")
 	}
 	r.pair(d)
 	return d.ConidNo, nil
@@ -85,18 +105,11 @@ func (r *resolver) stock(ctx context.Context, symbol string) (Conid, error) {
 	return id, nil
 }
 
-func (r *resolver) remember(id Conid, inst polybot.Instrument) {
-	r.mu.Lock()
-	r.byConid[id] = inst
-	r.mu.Unlock()
-}
-
 func (r *resolver) pair(d ForecastDetails) {
-	market := d.ConidYes.String()
 	r.mu.Lock()
 	r.no[d.ConidYes] = d.ConidNo
-	r.byConid[d.ConidYes] = polybot.Instrument{Venue: polybot.IBKR, Market: market, Outcome: polybot.Yes}
-	r.byConid[d.ConidNo] = polybot.Instrument{Venue: polybot.IBKR, Market: market, Outcome: polybot.No}
+	r.byConid[d.ConidYes] = EventInstrument(d.ConidYes, d.ConidYes, polybot.Yes)
+	r.byConid[d.ConidNo] = EventInstrument(d.ConidYes, d.ConidNo, polybot.No)
 	r.mu.Unlock()
 }
 

@@ -71,7 +71,8 @@ type Config struct {
 	// anything (0: never).
 	FailEvery int
 	// Replay, when set, is replayed into the books (ForecastEx instruments:
-	// Market the YES conid; stocks: Market the symbol).
+	// Token the contract's conid, or Market the YES conid and Outcome;
+	// stocks: Market the symbol).
 	Replay []polybot.BookEvent
 	// ReplaySpeed paces Replay (1 = real time; ≤ 0 as fast as possible);
 	// ReplayLoop starts it again at the end.
@@ -327,6 +328,13 @@ func (s *Server) apply(ev polybot.BookEvent) {
 func (s *Server) conidOf(inst polybot.Instrument) (int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if inst.Token != "" {
+		id, err := strconv.ParseInt(inst.Token, 10, 64)
+		if c, ok := s.contracts[id]; err != nil || !ok || c.secType != "OPT" {
+			return 0, false
+		}
+		return id, true
+	}
 	if st, ok := s.stocks[inst.Market]; ok {
 		return st.conid, true
 	}
