@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"strings"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/polybot/polybot"
