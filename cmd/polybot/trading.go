@@ -241,6 +241,17 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	} else {
 		log.Warn("no Kalshi market-data key (--kalshi-md-key-id, --kalshi-md-key-file): Kalshi market data is off")
 	}
+	if ep.ibkrGateway != "" {
+		// IBKR market data needs a gateway session of the platform's own:
+		// under --sim, the simulator's. Without one there is no IBKR hub,
+		// and nothing trades on ForecastEx.
+		ibf, err := ibkr.NewMarketDataFeed(ibkr.Config{GatewayURL: ep.ibkrGateway, Logger: log}, ibkr.FeedConfig{})
+		if err != nil {
+			return nil, err
+		}
+		hubs[polybot.IBKR] = marketdata.NewHub(ibf, marketdata.HubConfig{})
+		feeds = append(feeds, ibf)
+	}
 	for _, fd := range feeds {
 		h := hubs[fd.Platform()]
 		g.Go(func() error { // runs the feed into the hub
@@ -253,6 +264,9 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 
 	if t.sims != nil {
 		if err := seedSimRegistry(ctx, st, ep, t.sims.events, log); err != nil {
+			return nil, fmt.Errorf("sim registry: %w", err)
+		}
+		if err := seedSimPairs(ctx, st, log); err != nil {
 			return nil, fmt.Errorf("sim registry: %w", err)
 		}
 	}
@@ -269,7 +283,13 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
 	met := engine.NewMetrics(0)
 	newsRules, newsFires := engineNewsConfig(st)
-	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs,
+	// The bot trades the venues it has books for (IBKR only with a gateway
+	// session for market data: under --sim).
+	venues := []polybot.Platform{polybot.Polymarket, polybot.Kalshi}
+	if hubs[polybot.IBKR] != nil {
+		venues = append(venues, polybot.IBKR)
+	}
+	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs, Venues: venues,
 		Universe: engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
 		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews,
 			polybot.StrategyCopy},
@@ -323,8 +343,8 @@ func (t *trading) close() {
 }
 
 // ensureDemoUser creates the --sim demo user once: pro tier, dry-run,
-// single-platform, cross-platform and overlapping arbitrage, Polymarket
-// and Kalshi. It returns the password only
+// single-platform, cross-platform and overlapping arbitrage, Polymarket,
+// Kalshi and IBKR (ForecastEx). It returns the password only
 // when it created the user (it is printed once and never stored in clear).
 func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id polybot.ID, password string, err error) {
 	addr, err := polybot.NormalizeEmail(email)
@@ -370,7 +390,7 @@ func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id pol
 		if err != nil {
 			return err
 		}
-		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_copy_trading":true,"enable_polymarket":true,"enable_kalshi":true,"min_profit_pct":"0.5"}`), p)
+		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_copy_trading":true,"enable_polymarket":true,"enable_kalshi":true,"enable_ibkr":true,"min_profit_pct":"0.5"}`), p)
 		if err != nil {
 			return err
 		}

@@ -756,7 +756,7 @@ func (r *runner) repairLegs(ctx context.Context, oppID string) {
 }
 
 // describe names an instrument for a user: the venue, the market where the
-// venue has tickers (Kalshi), and the outcome — never a 78-digit token id.
+// venue has short ids (Kalshi tickers, ForecastEx conids), and the outcome — never a 78-digit token id.
 func describe(inst polybot.Instrument) string {
 	name := string(inst.Venue)
 	switch inst.Venue {
@@ -764,6 +764,8 @@ func describe(inst polybot.Instrument) string {
 		name = "Polymarket"
 	case polybot.Kalshi:
 		name = "Kalshi " + inst.Market
+	case polybot.IBKR:
+		name = "IBKR ForecastEx " + inst.Market // the question's YES conid
 	}
 	return name + " " + inst.Outcome.String()
 }

@@ -108,7 +108,8 @@ type Client struct {
 	log  *slog.Logger
 }
 
-// NewClient checks cfg and returns a Client; it makes no call.
+// NewClient checks cfg and returns a Client; it makes no call. An empty
+// Account makes a client for market data and discovery only.
 func NewClient(cfg Config) (*Client, error) {
 	v := polybot.Validation{}
 	if cfg.GatewayURL == "" {
@@ -119,7 +120,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		v.Add(FieldGatewayURL, "must be the gateway's http(s) URL, such as https://localhost:5000")
 	}
-	if !polybot.IsIBKRAccountID(cfg.Account) {
+	if cfg.Account != "" && !polybot.IsIBKRAccountID(cfg.Account) {
 		v.Add(polybot.FieldAPIKey, "must be an IBKR account id such as U1234567 (letters and digits)")
 	}
 	if err := v.Err(); err != nil {

@@ -81,6 +81,9 @@ var _ polybot.Exchange = (*Exchange)(nil)
 
 // New checks cfg and returns an Exchange; it makes no call.
 func New(cfg Config) (*Exchange, error) {
+	if cfg.Account == "" {
+		return nil, polybot.FieldError(polybot.FieldAPIKey, "must be an IBKR account id such as U1234567 (letters and digits)")
+	}
 	c, err := NewClient(cfg)
 	if err != nil {
 		return nil, err

@@ -220,6 +220,17 @@ func NewFeed(x *Exchange, cfg FeedConfig) *Feed {
 		wake: make(chan struct{}, 1)}
 }
 
+// NewMarketDataFeed is a feed of the gateway at cfg.GatewayURL that trades
+// nothing: the platform's own market-data session (cfg.Account may be
+// empty).
+func NewMarketDataFeed(cfg Config, fc FeedConfig) (*Feed, error) {
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewFeed(&Exchange{c: c, r: newResolver(c), orders: map[string]ID{}}, fc), nil
+}
+
 // Platform implements polybot.MarketFeed.
 func (f *Feed) Platform() polybot.Platform { return polybot.IBKR }
 
