@@ -756,7 +756,8 @@ func (r *runner) repairLegs(ctx context.Context, oppID string) {
 }
 
 // describe names an instrument for a user: the venue, the market where the
-// venue has short ids (Kalshi tickers, ForecastEx conids), and the outcome — never a 78-digit token id.
+// venue has short ids (Kalshi tickers, ForecastEx conids), and the
+// outcome — never a 78-digit token id.
 func describe(inst polybot.Instrument) string {
 	name := string(inst.Venue)
 	switch inst.Venue {
