@@ -11,9 +11,9 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/venue/kalshi"
+	"github.com/polybot/polybot/internal/venue/polymarket"
 	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
-	"github.com/polybot/polybot/internal/venue/polymarket"
 )
 
 // readVenueEvent reads one recorded event back from the venue (here, the
