@@ -100,21 +100,6 @@ func CheckCredentialFormat(p Platform, fields map[string][]byte) error {
 	return v.Err()
 }
 
-// PlatformName is how the UI and messages name a platform.
-func PlatformName(p Platform) string {
-	switch p {
-	case Polymarket:
-		return "Polymarket"
-	case Kalshi:
-		return "Kalshi"
-	case Alpaca:
-		return "Alpaca"
-	case IBKR:
-		return "Interactive Brokers"
-	}
-	return string(p)
-}
-
 // IsUUID reports whether s has the 8-4-4-4-12 hex shape of a UUID, as
 // Kalshi's API key IDs and Polymarket's L2 API keys do.
 func IsUUID(s string) bool {

@@ -53,12 +53,32 @@ func DecimalFromMicros(micros int64) Decimal { return Decimal{micros} }
 // Micros returns the value in millionths.
 func (d Decimal) Micros() int64 { return d.u }
 
-var errDecimalSyntax = errors.New("not a decimal number")
+// The one decimal syntax every parser of money in PolyBot accepts, for
+// strings (ParseDecimal) and for bytes read in place from a venue's frame
+// (ParseDecimalBytes):
+//
+//   - an optional sign ('-' or '+'), digits with at most one '.', and at
+//     least one digit ("0.5", ".48", "-54.00", "+3");
+//   - at most DecimalPlaces (6) significant fractional digits: further
+//     digits must be zeros ("0.12345600" is fine, "0.1234567" is refused,
+//     never rounded: a price we would have to round is a price we misread);
+//   - a magnitude below 2^63 millionths (about ±9.2e12);
+//   - at most 32 bytes in all; no exponent, no space.
+var (
+	errDecimalSyntax = errors.New("not a decimal number")
+	errDecimalPlaces = errors.New("more than 6 decimal places")
+	errDecimalRange  = errors.New("out of range")
+)
 
-// ParseDecimal parses a plain decimal such as "50", "-1.25" or "0.000001".
-// Exponents, more than six fractional digits and values beyond ±9.2e12 are
-// rejected rather than rounded.
-func ParseDecimal(s string) (Decimal, error) {
+// ParseDecimal parses a plain decimal such as "50", "-1.25" or "0.000001"
+// under the syntax above.
+func ParseDecimal(s string) (Decimal, error) { return parseDecimal(s) }
+
+// ParseDecimalBytes is ParseDecimal for bytes; it does not allocate, so the
+// venues' hot-path decoders call it on sub-slices of a frame.
+func ParseDecimalBytes(b []byte) (Decimal, error) { return parseDecimal(b) }
+
+func parseDecimal[T string | []byte](s T) (Decimal, error) {
 	if len(s) == 0 || len(s) > 32 {
 		return Zero, errDecimalSyntax
 	}
@@ -80,7 +100,7 @@ func ParseDecimal(s string) (Decimal, error) {
 			if seenDot {
 				if fracDigits == DecimalPlaces {
 					if c != '0' {
-						return Zero, errors.New("more than 6 decimal places")
+						return Zero, errDecimalPlaces
 					}
 					continue
 				}
@@ -88,7 +108,7 @@ func ParseDecimal(s string) (Decimal, error) {
 				fracDigits++
 			} else {
 				if intPart > (math.MaxInt64/decimalScale)/10+1 {
-					return Zero, errors.New("out of range")
+					return Zero, errDecimalRange
 				}
 				intPart = intPart*10 + uint64(c-'0')
 				digits++
@@ -104,11 +124,11 @@ func ParseDecimal(s string) (Decimal, error) {
 		frac *= 10
 	}
 	if intPart > math.MaxInt64/decimalScale {
-		return Zero, errors.New("out of range")
+		return Zero, errDecimalRange
 	}
 	v := intPart*decimalScale + frac
 	if v > math.MaxInt64 {
-		return Zero, errors.New("out of range")
+		return Zero, errDecimalRange
 	}
 	if neg {
 		return Decimal{-int64(v)}, nil

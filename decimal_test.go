@@ -43,6 +43,22 @@ func TestParseDecimalRejectsWhatItCannotHoldExactly(t *testing.T) {
 	}
 }
 
+func TestParseDecimalBytesAgreesWithParseDecimalWithoutAllocating(t *testing.T) {
+	for _, in := range []string{"0", "49.99", "-1.25", ".5", "+3", "1.1000000", "0.12345600",
+		"9223372036854.775807", "", "-", "1e3", "1.0000001", "9223372036855", " 1",
+		"000000000000000000000000000000001", "0.5000000000000000000000000000000"} {
+		want, wantErr := polybot.ParseDecimal(in)
+		got, err := polybot.ParseDecimalBytes([]byte(in))
+		if got != want || (err == nil) != (wantErr == nil) {
+			t.Errorf("ParseDecimalBytes(%q) = %s, %v; ParseDecimal = %s, %v", in, got, err, want, wantErr)
+		}
+	}
+	b := []byte(`"0.5600"`)[1:7]
+	if n := testing.AllocsPerRun(100, func() { _, _ = polybot.ParseDecimalBytes(b) }); n != 0 {
+		t.Fatalf("ParseDecimalBytes allocates %v times", n)
+	}
+}
+
 func TestDecimalArithmeticIsExact(t *testing.T) {
 	m := polybot.MustDecimal
 	// 0.1 + 0.2 is exactly 0.3, unlike float64.

@@ -45,19 +45,20 @@ func (m BinaryMarket) check(v Validation, field string) {
 	}{{"yes.market", m.Yes.Market}, {"yes.token", m.Yes.Token}, {"no.market", m.No.Market}, {"no.token", m.No.Token}} {
 		v.checkText(field+"."+s.name, s.text, maxOverlapRefChars)
 	}
+	venue := VenueOf(m.Yes.Venue)
 	switch {
-	case m.Yes.Venue != Polymarket && m.Yes.Venue != Kalshi:
-		v.Add(field+".yes", "must be on polymarket or kalshi")
+	case venue.Kind != Prediction:
+		v.Add(field+".yes", "must be on a prediction venue ("+predictionVenues()+")")
 	case m.Yes.Outcome != Yes:
 		v.Add(field+".yes", "must be a YES instrument")
 	case m.No.Outcome != No:
 		v.Add(field+".no", "must be a NO instrument")
 	case m.Yes.Venue != m.No.Venue:
 		v.Add(field+".no", "must be on the YES instrument's venue")
-	case m.Yes.Venue == Polymarket && (m.Yes.Token == "" || m.No.Token == "" || m.Yes.Token == m.No.Token):
-		v.Add(field+".no", "needs two distinct Polymarket tokens")
-	case m.Yes.Venue == Kalshi && (m.Yes.Market == "" || m.Yes.Market != m.No.Market):
-		v.Add(field+".no", "must be the YES instrument's Kalshi market")
+	case venue.TokenPerOutcome && (m.Yes.Token == "" || m.No.Token == "" || m.Yes.Token == m.No.Token):
+		v.Add(field+".no", "needs two distinct "+venue.Label+" tokens")
+	case !venue.TokenPerOutcome && (m.Yes.Market == "" || m.Yes.Market != m.No.Market):
+		v.Add(field+".no", "must be the YES instrument's "+venue.Label+" market")
 	case m.Yes.Market != m.No.Market:
 		v.Add(field+".no", "must be the YES instrument's market")
 	}

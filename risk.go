@@ -78,6 +78,11 @@ func SubmitIntent(tx TenantTx, in *Intent, v Valuer) error {
 	if err != nil {
 		return err
 	}
+	// The lease first: a worker that lost the tenant sends nothing, not
+	// even an unwind (the lease's new holder reconciles and unwinds).
+	if err := checkLease(tx, in, tx.Now()); err != nil {
+		return err
+	}
 	holding, err := tx.Holding(in.Instrument, in.Mode)
 	if ErrorCode(err) == ENOTFOUND {
 		holding, err = &Holding{Instrument: in.Instrument, Mode: in.Mode}, nil

@@ -47,6 +47,9 @@ type TenantTx interface {
 	Tenant() ID
 	// Now is the transaction's one clock reading.
 	Now() time.Time
+	// Lease is the tenant's current lease (ENOTFOUND if it never had one):
+	// the risk gate's fence for intents made under a lease.
+	Lease() (*Lease, error)
 
 	User() (*User, error)
 	Profile() (*Profile, error)
@@ -314,6 +317,16 @@ type AdminTx interface {
 	ActiveUserIDs() ([]ID, error)
 	// BotUserIDs lists users who are not disabled and want their bot running.
 	BotUserIDs() ([]ID, error)
+
+	// ClaimLeases renews worker's unexpired leases and claims, up to
+	// capacity leases in all, tenants that want their bot running and have
+	// no live lease, each at its next epoch; it returns the worker's leases.
+	// Two workers claiming at once take disjoint tenants.
+	ClaimLeases(worker string, capacity int, ttl time.Duration) ([]*Lease, error)
+	// ReleaseLeases ends worker's leases now (its shutdown).
+	ReleaseLeases(worker string) error
+	// Leases lists every tenant's lease, live or not.
+	Leases() ([]*Lease, error)
 
 	GlobalHalt() (string, error)
 	SetGlobalHalt(state string) error

@@ -37,7 +37,8 @@ func (c *Config) Enabled(strategy string, f Features) bool {
 	return false
 }
 
-// PlatformEnabled reports whether c trades on p.
+// PlatformEnabled reports whether c trades on p: the switch named by
+// VenueOf(p).ConfigField.
 func (c *Config) PlatformEnabled(p Platform) bool {
 	switch p {
 	case Polymarket:
@@ -237,7 +238,10 @@ type Intent struct {
 	TIF           TimeInForce `json:"tif"`
 	// Reduce marks a risk-reducing order (an unwind, the sale of a naked
 	// leg): the gate lets it through halts, the daily loss and the quota.
-	Reduce       bool      `json:"reduce,omitempty"`
+	Reduce bool `json:"reduce,omitempty"`
+	// Epoch is the epoch of the lease the intent was made under (see
+	// Lease); 0 in a single process, which takes no lease.
+	Epoch        int64     `json:"epoch,omitempty"`
 	State        string    `json:"state"`
 	VenueOrderID string    `json:"venue_order_id"`
 	Filled       Decimal   `json:"filled"`

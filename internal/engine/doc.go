@@ -93,8 +93,8 @@
 // were persisted). Legs go back to back, their fills recorded after the last
 // one is sent, riskiest first: the thinner visible size first, ties
 // broken by the venue order in Config.LegOrder (the less liquid venue first).
-// Legs are fill-or-kill where the venue allows (Config.NoFOK lists venues
-// that do not; they get FAK). A leg that fills less than the full size stops
+// Legs are fill-or-kill where the venue allows (polybot.VenueFacts.FillOrKill;
+// Config.NoFOK can name more venues); the others are sent FAK. A leg that fills less than the full size stops
 // the sequence: legs not yet sent are cancelled (their quota given back), and
 // everything already filled is unwound (a FAK sell at the best bid), counted,
 // recorded on the intents and reported as an event and the bot's last error.

@@ -8,21 +8,20 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/fee"
 )
 
 // unwindLeg offsets the Leg number of an unwind intent: leg i of an
 // opportunity is unwound by the intent of leg unwindLeg+i.
 const unwindLeg = polybot.UnwindLeg
 
-// lotOf is the smallest set an opportunity trades: a whole contract when a
-// leg is on Kalshi (or any venue but Polymarket), a hundredth of a share on
-// Polymarket alone.
+// lotOf is the smallest set an opportunity trades: the largest default lot
+// of its legs' venues (internal/fee): a hundredth of a share on Polymarket
+// alone, a whole contract as soon as a leg is on Kalshi or IBKR.
 func lotOf(o *polybot.Opportunity) polybot.Decimal {
-	lot := polybot.NewDecimal(1, 2)
+	lot := polybot.NewDecimal(1, 6)
 	for i := range o.Legs {
-		if o.Legs[i].Instrument.Venue != polybot.Polymarket {
-			lot = polybot.One
-		}
+		lot = lot.Max(fee.DefaultRules(o.Legs[i].Instrument.Venue).Lot)
 	}
 	return lot
 }
@@ -81,7 +80,7 @@ func (r *runner) legOrder(o *polybot.Opportunity) []int {
 }
 
 func (r *runner) tif(p polybot.Platform) polybot.TimeInForce {
-	if slices.Contains(r.m.cfg.NoFOK, p) {
+	if !polybot.VenueOf(p).FillOrKill || slices.Contains(r.m.cfg.NoFOK, p) {
 		return polybot.FAK
 	}
 	return polybot.FOK
@@ -756,17 +755,13 @@ func (r *runner) repairLegs(ctx context.Context, oppID string) {
 }
 
 // describe names an instrument for a user: the venue, the market where the
-// venue has short ids (Kalshi tickers, ForecastEx conids), and the
-// outcome — never a 78-digit token id.
+// venue has one ticker for both outcomes (Kalshi), and the outcome — never
+// a 78-digit token id.
 func describe(inst polybot.Instrument) string {
-	name := string(inst.Venue)
-	switch inst.Venue {
-	case polybot.Polymarket:
-		name = "Polymarket"
-	case polybot.Kalshi:
-		name = "Kalshi " + inst.Market
-	case polybot.IBKR:
-		name = "IBKR ForecastEx " + inst.Market // the question's YES conid
+	v := polybot.VenueOf(inst.Venue)
+	name := v.Label
+	if !v.TokenPerOutcome && inst.Market != "" {
+		name += " " + inst.Market
 	}
 	return name + " " + inst.Outcome.String()
 }

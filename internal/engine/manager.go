@@ -62,7 +62,8 @@ type Config struct {
 	// size, a leg on an earlier venue is sent first (default Kalshi, then
 	// Polymarket).
 	LegOrder []polybot.Platform
-	// NoFOK lists venues without fill-or-kill; their legs are sent FAK.
+	// NoFOK lists more venues whose legs are sent FAK, beyond those
+	// without fill-or-kill (polybot.VenueFacts.FillOrKill).
 	NoFOK []polybot.Platform
 	// MailboxSize bounds each runner's inbox (default 4).
 	MailboxSize int

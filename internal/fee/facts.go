@@ -10,14 +10,35 @@ type Rules struct {
 	MinSize polybot.Decimal `json:"min_size"`
 }
 
-// Polymarket's and Kalshi's defaults: Polymarket trades hundredths of a
-// share on a cent tick with a per-market minimum (orderMinSize /
-// minimum_order_size, 5 shares on almost every market); Kalshi trades whole
-// contracts on a cent tick, one at least.
+// The venues' default rules. Polymarket trades hundredths of a share on a
+// cent tick with a per-market minimum (orderMinSize / minimum_order_size, 5
+// shares on almost every market); Kalshi trades whole contracts on a cent
+// tick, one at least; IBKR's ForecastEx contracts trade whole on a cent
+// tick; Alpaca's limit orders are for whole shares on a cent tick (market
+// orders may be fractional: polybot.VenueFacts.FractionalMarketOrders;
+// below $1 Alpaca also takes $0.0001 steps, not modelled here).
 var (
 	PolymarketDefaultRules = Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.NewDecimal(1, 2), MinSize: polybot.NewDecimal(5, 0)}
 	KalshiDefaultRules     = Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.One, MinSize: polybot.One}
+	IBKRDefaultRules       = Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.One, MinSize: polybot.One}
+	AlpacaDefaultRules     = Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.One, MinSize: polybot.One}
 )
+
+// DefaultRules is venue p's default rules; a platform without any trades
+// in millionths on a cent tick.
+func DefaultRules(p polybot.Platform) Rules {
+	switch p {
+	case polybot.Polymarket:
+		return PolymarketDefaultRules
+	case polybot.Kalshi:
+		return KalshiDefaultRules
+	case polybot.IBKR:
+		return IBKRDefaultRules
+	case polybot.Alpaca:
+		return AlpacaDefaultRules
+	}
+	return Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.NewDecimal(1, 6), MinSize: polybot.NewDecimal(1, 6)}
+}
 
 // Facts looks up an instrument's Rules: per Polymarket token or Kalshi
 // market ticker, else the venue's defaults (Polymarket and Kalshi above,
@@ -43,13 +64,8 @@ func (f *Facts) Rules(inst polybot.Instrument) Rules {
 		if f != nil {
 			over = f.Markets[inst.Market]
 		}
-	case polybot.IBKR:
-		if IBKREventContract(inst) {
-			return IBKRDefaultRules
-		}
-		return Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.One, MinSize: polybot.One}
 	default:
-		return Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.NewDecimal(1, 6), MinSize: polybot.NewDecimal(1, 6)}
+		return DefaultRules(inst.Venue)
 	}
 	return merge(over, base)
 }

@@ -163,6 +163,14 @@ func TestFactsFallBackToTheVenueDefaults(t *testing.T) {
 	if got := none.Rules(polybot.Instrument{Venue: polybot.Kalshi, Market: "K"}); got != KalshiDefaultRules {
 		t.Errorf("nil facts, Kalshi: %+v", got)
 	}
+	// IBKR ForecastEx: $0.01 ticks, whole contracts. Alpaca limit orders:
+	// whole shares on a cent tick.
+	whole := Rules{Tick: d("0.01"), Lot: d("1"), MinSize: d("1")}
+	for _, p := range []polybot.Platform{polybot.IBKR, polybot.Alpaca} {
+		if got := f.Rules(polybot.Instrument{Venue: p, Token: "tiny"}); got != whole {
+			t.Errorf("%s: %+v", p, got)
+		}
+	}
 }
 
 func TestRulesSizeRoundsToTheLotAndChecksTheMinimum(t *testing.T) {

@@ -33,10 +33,6 @@ var (
 	IBKRStockMinimum  = polybot.One
 )
 
-// IBKRDefaultRules are ForecastEx's: whole contracts, one at least, on a
-// cent tick (prices 0.01 to 0.99).
-var IBKRDefaultRules = Rules{Tick: polybot.NewDecimal(1, 2), Lot: polybot.One, MinSize: polybot.One}
-
 // IBKREventContract reports whether inst is a ForecastEx event contract
 // (its Token or Market a conid, a number) rather than a stock (a symbol).
 func IBKREventContract(inst polybot.Instrument) bool {

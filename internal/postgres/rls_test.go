@@ -66,6 +66,16 @@ func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 	if err := db.Admin(ctx, func(tx polybot.AdminTx) error { return tx.CreateUser(u, nil, nil) }); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
+	// A lease on the tenant (a worker runs its bot).
+	if err := db.Admin(ctx, func(tx polybot.AdminTx) error {
+		if err := tx.SetUserBotEnabled(u.ID, true); err != nil {
+			return err
+		}
+		_, err := tx.ClaimLeases("seed-worker", polybot.MaxLeaseClaim, time.Minute)
+		return err
+	}); err != nil {
+		t.Fatalf("ClaimLeases: %v", err)
+	}
 	err := db.Tenant(ctx, u.ID, func(tx polybot.TenantTx) error {
 		if err := tx.PutSecret(&polybot.Secret{Platform: polybot.Kalshi, Paper: true, Active: true,
 			Sealed: map[string]string{polybot.FieldAPIKey: "sealed-key-" + email}, Fingerprint: "fp"}); err != nil {

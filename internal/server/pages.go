@@ -565,7 +565,7 @@ func marketChoices(pairs []*polybot.MarketPair) []web.MarketChoice {
 		}
 		for _, l := range m.Legs {
 			if l.Market != "" {
-				out = append(out, web.MarketChoice{Value: l.Market, Label: m.Name + " (" + web.PlatformName(l.Venue) + ")"})
+				out = append(out, web.MarketChoice{Value: l.Market, Label: m.Name + " (" + polybot.PlatformName(l.Venue) + ")"})
 			}
 		}
 	}

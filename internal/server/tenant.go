@@ -439,8 +439,14 @@ func (s *Server) handleSimulatorSecret(w http.ResponseWriter, r *http.Request, i
 	if err != nil {
 		return err
 	}
-	if platform != polybot.Polymarket && platform != polybot.Kalshi && platform != polybot.Alpaca && platform != polybot.IBKR {
-		return polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi, alpaca and ibkr")
+	if !polybot.VenueOf(platform).Simulated {
+		var have []string
+		for _, p := range polybot.Platforms {
+			if polybot.VenueOf(p).Simulated {
+				have = append(have, string(p))
+			}
+		}
+		return polybot.FieldError("platform", "has no simulator: simulator keys exist for "+strings.Join(have, ", "))
 	}
 	var in simulatorSecretRequest
 	body, err := readBody(r)

@@ -38,6 +38,9 @@ type isoCase struct {
 	want string
 	// after checks A's side once the transaction is over; err is its result.
 	after func(t *testing.T, f *isoFixture, err error)
+	// setup, if set, prepares the row's own state on the service path
+	// before the clock moves on.
+	setup func(t *testing.T, f *isoFixture)
 }
 
 func isolationCases() []isoCase {
@@ -55,6 +58,25 @@ func isolationCases() []isoCase {
 					t.Errorf("Now() = %v, want %v", tx.Now(), f.e.clock.Now())
 				}
 				return nil
+			}},
+		{method: "Lease", does: "returns A's lease, never B's", read: true,
+			setup: func(t *testing.T, f *isoFixture) {
+				f.e.mustAdmin(func(tx polybot.AdminTx) error {
+					for _, id := range []polybot.ID{f.B(), f.A()} {
+						if err := tx.SetUserBotEnabled(id, true); err != nil {
+							return err
+						}
+					}
+					_, err := tx.ClaimLeases("iso-worker", polybot.MaxLeaseClaim, polybot.MaxLeaseTTL)
+					return err
+				})
+			},
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				l, err := tx.Lease()
+				if err == nil && (l.Tenant != f.A() || l.Worker != "iso-worker") {
+					t.Errorf("Lease() = %+v, want A's", l)
+				}
+				return err
 			}},
 		{method: "User", does: "returns A's user", read: true,
 			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
@@ -362,6 +384,9 @@ func testIsolation(t *testing.T, open Opener) {
 			f := &isoFixture{e: e,
 				a: e.seedTenant("a", slot{polybot.Polymarket, false}, slot{polybot.Kalshi, true}),
 				b: e.seedTenant("b", slot{polybot.Polymarket, false}, slot{polybot.Alpaca, false}),
+			}
+			if c.setup != nil {
+				c.setup(t, f)
 			}
 			e.clock.Advance(time.Hour) // so a stray write to B would change its timestamps
 			bBefore := e.state(f.b)

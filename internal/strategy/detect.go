@@ -123,26 +123,26 @@ func (d *Detector) usable(v *marketdata.View, inst polybot.Instrument, now time.
 // instruments (on Kalshi, the hub's normalised YES and NO views of the one
 // market; on Polymarket, the two tokens' books). It returns nil when there
 // is no opportunity, or when the views are not the two sides of one
-// Polymarket or Kalshi market.
+// market on one prediction venue (polybot.VenueOf: how the venue tells
+// its outcomes apart).
 func (d *Detector) SinglePlatform(yes, no *marketdata.View) *polybot.Opportunity {
 	if yes == nil || no == nil {
 		return nil
 	}
 	y, n := yes.Instrument, no.Instrument
+	venue := polybot.VenueOf(y.Venue)
 	switch {
-	case y.Venue != n.Venue:
+	case y.Venue != n.Venue || venue.Kind != polybot.Prediction:
 		return nil
-	case y.Venue == polybot.Kalshi:
-		if y.Market == "" || y.Market != n.Market {
-			return nil
-		}
-	case y.Venue == polybot.Polymarket:
+	case venue.TokenPerOutcome:
 		if y.Token == "" || n.Token == "" || y.Token == n.Token ||
 			(y.Market != "" && n.Market != "" && y.Market != n.Market) {
 			return nil
 		}
 	default:
-		return nil
+		if y.Market == "" || y.Market != n.Market {
+			return nil
+		}
 	}
 	y.Outcome, n.Outcome = polybot.Yes, polybot.No
 	now := d.now()
@@ -209,14 +209,7 @@ func is(v *marketdata.View, want polybot.Instrument) bool {
 	if v == nil {
 		return true
 	}
-	g := v.Instrument
-	if g.Venue != want.Venue {
-		return false
-	}
-	if want.Token != "" { // a venue that lists each outcome as a contract of its own
-		return g.Token == want.Token && (g.Market == "" || want.Market == "" || g.Market == want.Market)
-	}
-	return g.Market == want.Market && g.Outcome == want.Outcome
+	return polybot.SameInstrument(v.Instrument, want)
 }
 
 // build prices buying one of each quote's best ask, and returns the

@@ -24,7 +24,7 @@ func (u *UI) funcs() template.FuncMap {
 		"ts":            Timestamp,
 		"isoTime":       isoTime,
 		"strategyLabel": StrategyLabel,
-		"platformName":  PlatformName,
+		"platformName":  polybot.PlatformName,
 		"modeLabel":     ModeLabel,
 		"haltLabel":     HaltLabel,
 		"stateLabel":    StateLabel,
@@ -157,21 +157,6 @@ func StrategyLabel(s string) string {
 		return label + " · " + ModeLabel(polybot.ExecMode(mode))
 	}
 	return label
-}
-
-// PlatformName is a platform's display name.
-func PlatformName(p polybot.Platform) string {
-	switch p {
-	case polybot.Polymarket:
-		return "Polymarket"
-	case polybot.Kalshi:
-		return "Kalshi"
-	case polybot.Alpaca:
-		return "Alpaca"
-	case polybot.IBKR:
-		return "Interactive Brokers"
-	}
-	return string(p)
 }
 
 // ModeLabel names an execution mode.

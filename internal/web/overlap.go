@@ -79,7 +79,7 @@ func NewAdminOverlap(sets []*polybot.OutcomeSet, rels []*polybot.Relation) ([]Ad
 	}
 	set := func(id string) string {
 		if s, ok := byID[id]; ok {
-			return s.Name + " (" + PlatformName(s.Venue) + ")"
+			return s.Name + " (" + polybot.PlatformName(s.Venue) + ")"
 		}
 		return id
 	}
@@ -108,15 +108,13 @@ func NewAdminOverlap(sets []*polybot.OutcomeSet, rels []*polybot.Relation) ([]Ad
 // MarketName names a market for an admin: "Kalshi KXFED-25DEC-T3.875",
 // "Polymarket 0xab…cd (YES …12345678)".
 func MarketName(m polybot.BinaryMarket) string {
-	switch m.Yes.Venue {
-	case polybot.Kalshi:
-		return "Kalshi " + m.Yes.Market
-	case polybot.Polymarket:
-		s := "Polymarket"
-		if m.Yes.Market != "" {
-			s += " " + short(m.Yes.Market)
-		}
-		return s + " (YES " + short(m.Yes.Token) + ")"
+	v := polybot.VenueOf(m.Yes.Venue)
+	if !v.TokenPerOutcome {
+		return v.Label + " " + m.Yes.Market
 	}
-	return PlatformName(m.Yes.Venue) + " " + m.Yes.Market
+	s := v.Label
+	if m.Yes.Market != "" {
+		s += " " + short(m.Yes.Market)
+	}
+	return s + " (YES " + short(m.Yes.Token) + ")"
 }

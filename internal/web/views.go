@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -208,9 +209,9 @@ func (l Labeler) LegName(set string, in polybot.Instrument) string {
 		label = rest
 	}
 	if label == set {
-		return PlatformName(in.Venue) + " " + in.Outcome.String()
+		return polybot.PlatformName(in.Venue) + " " + in.Outcome.String()
 	}
-	return PlatformName(in.Venue) + " " + label + " " + in.Outcome.String()
+	return polybot.PlatformName(in.Venue) + " " + label + " " + in.Outcome.String()
 }
 
 // Label names an instrument: the registry's market name when known, else
@@ -265,7 +266,7 @@ func (l Labeler) NewOpportunityRow(o polybot.Opportunity) OpportunityRow {
 		if overlap {
 			legs += l.LegName(market, leg.Instrument) + " @ " + leg.Price.String()
 		} else {
-			legs += PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
+			legs += polybot.PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
 		}
 	}
 	return OpportunityRow{ID: o.ID, Market: market, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
@@ -380,7 +381,7 @@ func (c KeyCard) Valid() bool {
 func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 	out := make([]KeyCard, 0, len(polybot.Platforms))
 	for _, p := range polybot.Platforms {
-		c := KeyCard{Platform: p, Name: PlatformName(p)}
+		c := KeyCard{Platform: p, Name: polybot.PlatformName(p), Optional: polybot.VenueOf(p).Optional}
 		switch p {
 		case polybot.Polymarket:
 			c.Description = "Prediction-market CLOB. Your wallet's private key signs orders; the L2 API credentials are optional (they are derived from the wallet key when left out)."
@@ -397,14 +398,12 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 				{Name: polybot.FieldPrivateKey, Label: "RSA private key (PEM)", Hint: "PKCS#1 or PKCS#8, including the BEGIN and END lines.", Textarea: true, Required: true},
 			}
 		case polybot.Alpaca:
-			c.Optional = true
 			c.Description = "Stock and crypto broker (optional). Paper keys trade Alpaca's paper account."
 			c.Fields = []KeyField{
 				{Name: polybot.FieldAPIKey, Label: "API key ID", Required: true},
 				{Name: polybot.FieldAPISecret, Label: "API secret key", Secret: true, Required: true},
 			}
 		case polybot.IBKR:
-			c.Optional = true
 			c.Description = "Interactive Brokers through the Client Portal gateway (optional): ForecastEx event contracts and stocks. Sign in through the gateway's own page; PolyBot needs its URL and your account ID."
 			c.Fields = []KeyField{
 				{Name: polybot.FieldAPIKey, Label: "Account ID", Hint: "Such as U1234567 (live) or DU1234567 (paper).", Required: true},
@@ -434,9 +433,7 @@ type KeysData struct {
 }
 
 // Simulated reports whether the platform has a built-in simulator.
-func (c KeyCard) Simulated() bool {
-	return c.Platform == polybot.Polymarket || c.Platform == polybot.Kalshi || c.Platform == polybot.Alpaca || c.Platform == polybot.IBKR
-}
+func (c KeyCard) Simulated() bool { return polybot.VenueOf(c.Platform).Simulated }
 
 // --- API tokens ---
 
@@ -519,11 +516,9 @@ func NewConfigView(c *polybot.Config, p *polybot.Profile) ConfigView {
 	v.Timezone = DecimalField{Field: "timezone", Label: "Trading day time zone", Value: tz,
 		Hint: "An IANA time zone such as UTC or America/New_York. Your trading day, and with it the daily-loss limit, starts at midnight here."}
 	v.Strategies = StrategyToggles(c, p)
-	v.Platforms = []Toggle{
-		{Field: "enable_polymarket", Label: "Polymarket", On: c.EnablePolymarket},
-		{Field: "enable_kalshi", Label: "Kalshi", On: c.EnableKalshi},
-		{Field: "enable_alpaca", Label: "Alpaca", On: c.EnableAlpaca},
-		{Field: "enable_ibkr", Label: "Interactive Brokers", On: c.EnableIBKR},
+	for _, pl := range polybot.Platforms {
+		f := polybot.VenueOf(pl)
+		v.Platforms = append(v.Platforms, Toggle{Field: f.ConfigField, Label: f.Label, On: c.PlatformEnabled(pl)})
 	}
 	v.Notifications = []Toggle{
 		{Field: "notify_on_trade", Label: "Each trade", On: c.NotifyOnTrade},
@@ -805,13 +800,12 @@ func NextOnboardingStep(p *polybot.Profile, c *polybot.Config, metas []polybot.S
 	if c.UpdatedAt.After(c.CreatedAt) {
 		return StepRisk
 	}
-	var pm, ks bool
-	for _, m := range metas {
-		pm = pm || m.Platform == polybot.Polymarket
-		ks = ks || m.Platform == polybot.Kalshi
+	all := true // a key for every venue that is not optional
+	for _, pl := range polybot.Platforms {
+		all = all && (polybot.VenueOf(pl).Optional || slices.ContainsFunc(metas, func(m polybot.SecretMeta) bool { return m.Platform == pl }))
 	}
 	switch {
-	case pm && ks:
+	case all:
 		return StepRisk
 	case len(metas) > 0:
 		return StepPlatforms

@@ -25,17 +25,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alpacahq/alpaca-trade-api-go/v3/alpaca"
 	"github.com/shopspring/decimal"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // Base URLs of Alpaca's Trading API.
@@ -89,19 +90,21 @@ func New(cfg Config) (*Exchange, error) {
 }
 
 // call is one SDK call: a client whose transport carries ctx and remembers
-// the answer's status and Retry-After, which the SDK's errors drop.
+// the request, whether it was written in full, and the answer's status and
+// headers, which the SDK's errors drop.
 type call struct {
-	ctx        context.Context
-	base       http.RoundTripper
-	status     int
-	retryAfter string
+	ctx   context.Context
+	base  http.RoundTripper
+	req   *http.Request
+	wrote atomic.Bool
+	resp  wire.Response // Status 0: no answer
 }
 
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.base.RoundTrip(req.WithContext(c.ctx))
+	c.req = req
+	resp, err := c.base.RoundTrip(wire.Track(req.WithContext(c.ctx), &c.wrote))
 	if resp != nil {
-		c.status = resp.StatusCode
-		c.retryAfter = resp.Header.Get("Retry-After")
+		c.resp = wire.Response{Status: resp.StatusCode, Header: resp.Header}
 	}
 	return resp, err
 }
@@ -117,43 +120,40 @@ func (x *Exchange) client(ctx context.Context) (*alpaca.Client, *call) {
 		HTTPClient: hc, RetryLimit: -1}), c // RetryLimit -1: a 429 comes back to us with its Retry-After
 }
 
-// venueError maps an SDK error to a polybot.VenueError. post says whether
-// the request may have changed something (then a timeout or a 5xx leaves
-// the outcome unknown).
+// venueError maps an SDK error to a polybot.VenueError, classified by
+// internal/venue/wire. post says whether the request may have changed
+// something (then a failure after it was sent, or a 5xx, leaves the
+// outcome unknown).
 func (c *call) venueError(err error, post bool) error {
 	if err == nil {
 		return nil
 	}
-	ve := &polybot.VenueError{Venue: polybot.Alpaca, Status: c.status}
+	w := wire.Call{Venue: polybot.Alpaca, Mutating: post}
+	var ve *polybot.VenueError
 	var api *alpaca.APIError
 	switch {
 	case errors.As(err, &api):
-		ve.Status = api.StatusCode
+		code := ""
 		if api.Code != 0 {
-			ve.Code = strconv.Itoa(api.Code)
+			code = strconv.Itoa(api.Code)
 		}
-		ve.Message = api.Message
-	case c.status != 0:
-		ve.Message = err.Error() // an answer the SDK could not read
-		ve.Unknown = post && c.status < 300
+		r := c.resp
+		r.Status = api.StatusCode
+		ve = w.Error(&r, code, api.Message)
+	case c.resp.Status != 0:
+		// An answer the SDK could not read: after a 2xx to an order, the
+		// venue acted but we do not know how.
+		ve = &polybot.VenueError{Venue: polybot.Alpaca, Status: c.resp.Status, Message: err.Error(),
+			Unknown: post && c.resp.OK()}
+	case c.req != nil:
+		ve = w.Failure(c.req, err, wire.Classify(err, c.wrote.Load()))
 	default:
-		// No answer. A request that could not be dialled was never sent.
-		var op *net.OpError
-		ve.Message = err.Error()
-		ve.Unknown = post && !(errors.As(err, &op) && op.Op == "dial")
+		ve = &polybot.VenueError{Venue: polybot.Alpaca, Message: err.Error()}
 	}
-	switch {
-	case ve.Status == http.StatusUnauthorized || (ve.Status == http.StatusForbidden && !strings.Contains(ve.Message, "insufficient")):
+	if ve.Status == http.StatusUnauthorized || (ve.Status == http.StatusForbidden && !strings.Contains(ve.Message, "insufficient")) {
 		// Alpaca also answers 403 to orders beyond buying power or shares
 		// held ("insufficient ..."): those are not a key problem.
 		ve.Message = "Alpaca did not accept the API key ID and secret (check paper or live): " + ve.Message
-	case ve.Status == http.StatusTooManyRequests:
-		ve.RetryAfter = time.Second
-		if n, err := strconv.Atoi(c.retryAfter); err == nil && n > 0 {
-			ve.RetryAfter = time.Duration(n) * time.Second
-		}
-	case ve.Status >= 500:
-		ve.Unknown = post
 	}
 	return ve
 }

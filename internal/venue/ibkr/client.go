@@ -63,7 +63,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,6 +70,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // APIPath is where the gateway serves the Web API.
@@ -155,9 +155,9 @@ type errorBody struct {
 	StatusCode int    `json:"statusCode"`
 }
 
-// call is one request. mutates says the request may change something at
-// the venue (an order POST): then a failure after the request may have been
-// written leaves the outcome unknown.
+// call is one request through wire.Send. mutates says the request may
+// change something at the venue (an order POST or a reply): then a failure
+// after the request may have been written leaves the outcome unknown.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, body any, mutates bool, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -180,110 +180,58 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	wc := wire.Call{Venue: polybot.IBKR, Mutating: mutates}
+	resp, err := wc.Send(c.http, req)
 	if err != nil {
-		return transportError(err, mutates)
+		return err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return transportError(err, mutates)
-	}
-	if resp.StatusCode >= 300 {
-		return statusError(resp, raw, mutates)
-	}
-	// Some endpoints answer 200 with {"error": ...}.
-	if len(raw) > 0 && raw[0] == '{' {
-		var eb errorBody
-		if json.Unmarshal(raw, &eb) == nil && eb.Error != "" {
-			return &polybot.VenueError{Venue: polybot.IBKR, Status: resp.StatusCode, Message: eb.Error}
+	var eb errorBody
+	if !resp.OK() {
+		_ = json.Unmarshal(resp.Body, &eb)
+		msg, code := eb.Error, ""
+		if msg == "" {
+			msg = eb.Message
 		}
+		if msg == "" {
+			msg = strings.TrimSpace(string(resp.Body[:min(len(resp.Body), 200)]))
+		}
+		if eb.StatusCode != 0 {
+			code = strconv.Itoa(eb.StatusCode)
+		}
+		if resp.Status == http.StatusUnauthorized {
+			msg = "the IBKR gateway has no authenticated session (sign in through the gateway's page): " + msg
+		}
+		return wc.Error(resp, code, msg)
+	}
+	// Some endpoints answer 200 with {"error": ...}: a refusal.
+	if len(resp.Body) > 0 && resp.Body[0] == '{' && json.Unmarshal(resp.Body, &eb) == nil && eb.Error != "" {
+		return &polybot.VenueError{Venue: polybot.IBKR, Status: resp.Status, Message: eb.Error}
 	}
 	if out == nil {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(resp.Body))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		ve := &polybot.VenueError{Venue: polybot.IBKR, Status: resp.StatusCode, Message: "unreadable answer: " + err.Error()}
-		ve.Unknown = mutates
-		return ve
+		return &polybot.VenueError{Venue: polybot.IBKR, Status: resp.Status, Message: "unreadable answer: " + err.Error(), Unknown: mutates}
 	}
 	return nil
 }
 
-// transportError classifies a failure with no HTTP answer. A request that
-// could not be dialled was never sent; after that, a mutating request may
-// have reached the venue, so its outcome is unknown.
-func transportError(err error, mutates bool) error {
-	ve := &polybot.VenueError{Venue: polybot.IBKR, Message: err.Error()}
-	var op *net.OpError
-	dial := errors.As(err, &op) && op.Op == "dial"
-	ve.Unknown = mutates && !dial
-	return ve
-}
-
-func statusError(resp *http.Response, raw []byte, mutates bool) error {
-	ve := &polybot.VenueError{Venue: polybot.IBKR, Status: resp.StatusCode}
-	var eb errorBody
-	if json.Unmarshal(raw, &eb) == nil {
-		ve.Message = eb.Error
-		if ve.Message == "" {
-			ve.Message = eb.Message
-		}
-		if eb.StatusCode != 0 {
-			ve.Code = strconv.Itoa(eb.StatusCode)
-		}
-	}
-	if ve.Message == "" {
-		ve.Message = strings.TrimSpace(string(raw[:min(len(raw), 200)]))
-	}
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
-		ve.Message = "the IBKR gateway has no authenticated session (sign in through the gateway's page): " + ve.Message
-	case resp.StatusCode == http.StatusTooManyRequests:
-		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
-	case resp.StatusCode >= 500:
-		ve.Unknown = mutates
-	}
-	return ve
-}
-
-// retryAfter reads a Retry-After header in seconds or as an HTTP date; one
-// second when absent or unreadable.
-func retryAfter(h string) time.Duration {
-	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return time.Second
-}
-
-// Num is a decimal that IBKR sends as a JSON number ("0.45", 1.0) or a
+// Num is a decimal that IBKR sends as a JSON number (0.45, 1.0) or a
 // string ("647.09", "1.0", ""); null and "" are zero. It is read from the
-// number's text, never through float64, rounded half away from zero to
-// polybot.Decimal's six places (IBKR sends averages such as 584.31333335).
+// number's text by polybot.ParseDecimal, never through float64, and with
+// its limits: more than six places is an error, not a rounding.
 type Num polybot.Decimal
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (n *Num) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
+	s, err := numText(b)
+	if err != nil || s == "" {
 		*n = Num{}
-		return nil
+		return err
 	}
-	if len(s) >= 2 && s[0] == '"' {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return err
-		}
-		s = strings.TrimSpace(str)
-	}
-	d, err := ParseNumber(s)
+	d, err := polybot.ParseDecimal(s)
 	if err != nil {
 		return fmt.Errorf("ibkr: decimal %q: %w", s, err)
 	}
@@ -294,19 +242,53 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 // D is n as a polybot.Decimal.
 func (n Num) D() polybot.Decimal { return polybot.Decimal(n) }
 
-// ParseNumber parses IBKR's decimal text: a plain or exponent-free number
-// with any number of fractional digits, rounded half away from zero to six
-// places. "" is zero.
-func ParseNumber(s string) (polybot.Decimal, error) {
-	if s == "" {
-		return polybot.Zero, nil
+// Avg is an average IBKR computed (avgPrice, avgCost, avg_fill_price:
+// 584.31333335): a quotient, not a price, so digits beyond six places are
+// rounded half away from zero rather than refused. The first six places
+// are read by polybot.ParseDecimal.
+type Avg polybot.Decimal
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (a *Avg) UnmarshalJSON(b []byte) error {
+	s, err := numText(b)
+	if err != nil || s == "" {
+		*a = Avg{}
+		return err
 	}
+	d, err := roundedAverage(s)
+	if err != nil {
+		return fmt.Errorf("ibkr: average %q: %w", s, err)
+	}
+	*a = Avg(d)
+	return nil
+}
+
+// D is a as a polybot.Decimal.
+func (a Avg) D() polybot.Decimal { return polybot.Decimal(a) }
+
+// numText is a JSON number's or string's text ("" for null).
+func numText(b []byte) (string, error) {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return "", nil
+	}
+	if len(s) >= 2 && s[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(str), nil
+	}
+	return s, nil
+}
+
+// roundedAverage reads s, rounding half away from zero to six places.
+func roundedAverage(s string) (polybot.Decimal, error) {
 	dot := strings.IndexByte(s, '.')
 	if dot < 0 || len(s)-dot-1 <= polybot.DecimalPlaces {
 		return polybot.ParseDecimal(s)
 	}
-	head := s[:dot+1+polybot.DecimalPlaces]
-	d, err := polybot.ParseDecimal(head)
+	d, err := polybot.ParseDecimal(s[:dot+1+polybot.DecimalPlaces])
 	if err != nil {
 		return polybot.Zero, err
 	}
@@ -317,12 +299,10 @@ func ParseNumber(s string) (polybot.Decimal, error) {
 		}
 	}
 	if rest[0] >= '5' {
-		ulp := polybot.DecimalFromMicros(1)
-		if d.Sign() < 0 || strings.HasPrefix(s, "-") {
-			d = d.Sub(ulp)
-		} else {
-			d = d.Add(ulp)
+		if strings.HasPrefix(s, "-") {
+			return d.Sub(polybot.DecimalFromMicros(1)), nil
 		}
+		return d.Add(polybot.DecimalFromMicros(1)), nil
 	}
 	return d, nil
 }

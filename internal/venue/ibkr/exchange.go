@@ -267,7 +267,7 @@ type liveOrder struct {
 	FilledQuantity    Num    `json:"filledQuantity"`
 	TotalSize         Num    `json:"totalSize"`
 	Status            string `json:"status"`
-	AvgPrice          Num    `json:"avgPrice"`
+	AvgPrice          Avg    `json:"avgPrice"`
 	Price             Num    `json:"price"`
 	OrderType         string `json:"orderType"`
 	OrderRef          string `json:"order_ref"`
@@ -346,7 +346,7 @@ type orderStatus struct {
 	FilledQuantity    Num    `json:"filled_quantity"`
 	RemainingQuantity Num    `json:"remaining_quantity"`
 	Price             Num    `json:"price"`
-	AvgFillPrice      Num    `json:"avg_fill_price"`
+	AvgFillPrice      Avg    `json:"avg_fill_price"`
 	TIF               string `json:"tif"`
 	Account           string `json:"order_clearing_account"`
 	OrderTime         string `json:"order_time"`
@@ -519,7 +519,7 @@ type position struct {
 	ContractDesc string `json:"contractDesc"`
 	Ticker       string `json:"ticker"`
 	Position     Num    `json:"position"`
-	AvgPrice     Num    `json:"avgPrice"`
+	AvgPrice     Avg    `json:"avgPrice"`
 	AssetClass   string `json:"assetClass"`
 }
 

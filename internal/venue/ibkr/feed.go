@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // Market-data field ids (snapshot and WebSocket "smd" topics): last price,
@@ -91,7 +91,7 @@ func fieldValue(v any, size bool) (polybot.Decimal, bool) {
 	if s == "" {
 		return polybot.Zero, false
 	}
-	d, err := ParseNumber(s)
+	d, err := polybot.ParseDecimal(s)
 	if err != nil {
 		return polybot.Zero, false
 	}
@@ -163,7 +163,7 @@ type FeedConfig struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	// MinBackoff and MaxBackoff bound the reconnect delay (250 ms and 15 s
-	// when zero), doubling after each failed session, with jitter.
+	// when zero; wire.Backoff: doubling after each failed session, jitter).
 	MinBackoff, MaxBackoff time.Duration
 	// Heartbeat is how often "tic" is sent (30 s when zero).
 	Heartbeat time.Duration
@@ -312,28 +312,11 @@ func (f *Feed) Resync(inst polybot.Instrument) error {
 	return nil
 }
 
-// Run implements polybot.MarketFeed.
+// Run implements polybot.MarketFeed: sessions one after another
+// (wire.Redial), the books invalidated between them.
 func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
-	backoff := f.cfg.MinBackoff
-	for {
-		start := time.Now()
-		err := f.session(ctx, sink)
-		f.invalidate(sink)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Since(start) > 30*time.Second {
-			backoff = f.cfg.MinBackoff
-		}
-		f.log.Warn("ibkr market data disconnected", "err", err, "retry_in", backoff)
-		d := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		backoff = min(backoff*2, f.cfg.MaxBackoff)
-	}
+	return wire.Redial(ctx, wire.Backoff{Min: f.cfg.MinBackoff, Max: f.cfg.MaxBackoff}, f.log,
+		func(ctx context.Context) (bool, error) { return f.session(ctx, sink) }, func() { f.invalidate(sink) })
 }
 
 func (f *Feed) invalidate(sink func(polybot.BookEvent)) {
@@ -351,27 +334,28 @@ func (f *Feed) invalidate(sink func(polybot.BookEvent)) {
 }
 
 // session is one connection: the session token from /tickle, the socket,
-// every subscription, then messages until an error.
-func (f *Feed) session(ctx context.Context, sink func(polybot.BookEvent)) error {
+// every subscription, then messages until an error. healthy is having read
+// a message.
+func (f *Feed) session(ctx context.Context, sink func(polybot.BookEvent)) (healthy bool, err error) {
 	tk, err := f.x.c.Tickle(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !tk.IServer.AuthStatus.Authenticated {
-		return errors.New("the brokerage session is not authenticated")
+		return false, errors.New("the brokerage session is not authenticated")
 	}
 	h := http.Header{}
 	h.Set("Cookie", "api="+url.QueryEscape(`{"session":"`+tk.Session+`"}`))
 	conn, _, err := websocket.Dial(ctx, f.wsURL(), &websocket.DialOptions{HTTPClient: f.cfg.HTTPClient, HTTPHeader: h})
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(1 << 20)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := conn.Write(sctx, websocket.MessageText, []byte(`{"session":"`+tk.Session+`"}`)); err != nil {
-		return err
+		return false, err
 	}
 	f.mu.Lock()
 	f.pending = map[Conid]string{}
@@ -386,10 +370,11 @@ func (f *Feed) session(ctx context.Context, sink func(polybot.BookEvent)) error 
 		if err != nil {
 			cancel()
 			if werr := <-errc; werr != nil && !errors.Is(werr, context.Canceled) {
-				return werr
+				return healthy, werr
 			}
-			return err
+			return healthy, err
 		}
+		healthy = true
 		f.handle(msg, sink)
 	}
 }

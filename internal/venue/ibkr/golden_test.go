@@ -286,19 +286,32 @@ func TestConnectorReadsTheRecordedOrdersTradesAndPortfolio(t *testing.T) {
 	}
 }
 
-func TestNumReadsIBKRDecimalsWithoutFloat(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{`0.45`, "0.45"}, {`"0.45"`, "0.45"}, {`"1.0"`, "1"}, {`""`, "0"}, {`null`, "0"}, {`584.31333335`, "584.313333"},
-		{`584.6799927`, "584.679993"}, {`-0.0000005`, "-0.000001"}, {`971869.6`, "971869.6"}, {`0.1000004`, "0.1"},
+func TestNumReadsIBKRDecimalsWithoutFloatAndAvgRoundsAverages(t *testing.T) {
+	cases := []struct {
+		in, want string
+		avgOnly  bool // more than six places: an error for Num, rounded for Avg
+	}{
+		{`0.45`, "0.45", false}, {`"0.45"`, "0.45", false}, {`"1.0"`, "1", false}, {`""`, "0", false}, {`null`, "0", false},
+		{`971869.6`, "971869.6", false}, {`"0.000001"`, "0.000001", false},
+		{`584.31333335`, "584.313333", true}, {`584.6799927`, "584.679993", true}, {`-0.0000005`, "-0.000001", true},
+		{`0.1000004`, "0.1", true},
 	}
 	for _, tc := range cases {
+		var a ibkr.Avg
+		if err := json.Unmarshal([]byte(tc.in), &a); err != nil || a.D() != polybot.MustDecimal(tc.want) {
+			t.Errorf("Avg %s: %s, %v; want %s", tc.in, a.D(), err, tc.want)
+		}
 		var n ibkr.Num
-		if err := json.Unmarshal([]byte(tc.in), &n); err != nil || n.D() != polybot.MustDecimal(tc.want) {
-			t.Errorf("%s: %s, %v; want %s", tc.in, n.D(), err, tc.want)
+		err := json.Unmarshal([]byte(tc.in), &n)
+		if tc.avgOnly != (err != nil) || (err == nil && n.D() != polybot.MustDecimal(tc.want)) {
+			t.Errorf("Num %s: %s, %v", tc.in, n.D(), err)
 		}
 	}
-	var n ibkr.Num
-	if err := json.Unmarshal([]byte(`"1e3"`), &n); err == nil {
-		t.Error("an exponent is refused, not guessed")
+	for _, bad := range []string{`"1e3"`, `"abc"`, `true`} {
+		var n ibkr.Num
+		var a ibkr.Avg
+		if json.Unmarshal([]byte(bad), &n) == nil || json.Unmarshal([]byte(bad), &a) == nil {
+			t.Errorf("%s is refused, not guessed", bad)
+		}
 	}
 }

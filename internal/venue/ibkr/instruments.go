@@ -9,9 +9,12 @@ import (
 )
 
 // SellsByBuyingOpposite reports whether inst is a ForecastEx event contract,
-// which takes no sell orders: a YES position is reduced by buying NO (and
-// the reverse), and IBKR nets the pair. Stocks sell as usual.
-func SellsByBuyingOpposite(inst polybot.Instrument) bool { return fee.IBKREventContract(inst) }
+// which takes no sell orders (polybot.VenueOf(polybot.IBKR).Sell is
+// polybot.BuyOpposite): a YES position is reduced by buying NO (and the
+// reverse), and IBKR nets the pair. Stocks through IBKR sell as usual.
+func SellsByBuyingOpposite(inst polybot.Instrument) bool {
+	return polybot.VenueOf(inst.Venue).Sell == polybot.BuyOpposite && fee.IBKREventContract(inst)
+}
 
 // EventInstrument is the instrument of one side of a ForecastEx question:
 // Market the question's YES conid, Token the side's own conid. It is what

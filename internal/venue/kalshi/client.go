@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // Default endpoints.
@@ -54,9 +54,9 @@ func NewClient(baseURL string, hc *http.Client, signer *Signer) (*Client, error)
 func (c *Client) Signer() *Signer { return c.signer }
 
 // do sends one request. path is relative to the base ("/portfolio/balance").
-// A non-2xx answer becomes a *polybot.VenueError; when unknownOnFailure is
-// set, a timeout, a broken connection after sending or a 5xx marks the
-// outcome unknown.
+// A non-2xx answer becomes a *polybot.VenueError with the venue's code;
+// when unknownOnFailure is set, a failure after the request may have been
+// written or a 5xx marks the outcome unknown (wire.Call decides).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any, unknownOnFailure bool) error {
 	var rd io.Reader
 	if body != nil {
@@ -84,83 +84,50 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 			return err
 		}
 	}
-	resp, err := c.http.Do(req)
+	call := wire.Call{Venue: polybot.Kalshi, Mutating: unknownOnFailure}
+	resp, err := call.Send(c.http, req)
 	if err != nil {
-		return transportError(err, unknownOnFailure)
+		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return transportError(err, unknownOnFailure)
+	if !resp.OK() {
+		code, msg := errorBody(resp.Body)
+		return call.Error(resp, code, msg)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return httpError(resp, data, unknownOnFailure)
-	}
-	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+	if out == nil || len(bytes.TrimSpace(resp.Body)) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return &polybot.VenueError{Venue: polybot.Kalshi, Status: resp.StatusCode, Code: "bad_response",
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		// A 2xx we cannot read: for an order, the venue acted but we do
+		// not know how.
+		return &polybot.VenueError{Venue: polybot.Kalshi, Status: resp.Status,
 			Message: fmt.Sprintf("%s %s: cannot decode the answer: %v", method, path, err), Unknown: unknownOnFailure}
 	}
 	return nil
 }
 
-// transportError classifies a failure with no HTTP answer. A request that
-// could not be dialled was never sent; anything later (timeouts, resets) may
-// have reached the venue.
-func transportError(err error, unknownOnFailure bool) error {
-	var op *net.OpError
-	sent := !(errors.As(err, &op) && op.Op == "dial")
-	return &polybot.VenueError{Venue: polybot.Kalshi, Code: "transport", Message: err.Error(),
-		Unknown: unknownOnFailure && sent}
-}
-
-func httpError(resp *http.Response, data []byte, unknownOnFailure bool) error {
-	ve := &polybot.VenueError{Venue: polybot.Kalshi, Status: resp.StatusCode}
+// errorBody reads the venue's code and message from an error answer
+// ({"error": {"code", "message", "details"}}, or flat {"code", "message"});
+// a body of another shape becomes the message.
+func errorBody(data []byte) (code, message string) {
 	var eb ErrorBody
 	if json.Unmarshal(data, &eb) == nil {
 		switch {
 		case eb.Error != nil:
-			ve.Code, ve.Message = eb.Error.Code, eb.Error.Message
+			code, message = eb.Error.Code, eb.Error.Message
 			if eb.Error.Details != "" {
-				if ve.Message != "" {
-					ve.Message += ": "
+				if message != "" {
+					message += ": "
 				}
-				ve.Message += eb.Error.Details
+				message += eb.Error.Details
 			}
 		default:
-			ve.Code, ve.Message = eb.Code, eb.Message
+			code, message = eb.Code, eb.Message
 		}
 	}
-	if ve.Message == "" && ve.Code == "" {
-		ve.Message = strings.TrimSpace(string(data[:min(len(data), 200)]))
+	if message == "" && code == "" {
+		message = strings.TrimSpace(string(data[:min(len(data), 200)]))
 	}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if ve.RetryAfter == 0 {
-			ve.RetryAfter = time.Second
-		}
-	}
-	if resp.StatusCode >= 500 && unknownOnFailure {
-		ve.Unknown = true
-	}
-	return ve
-}
-
-// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return code, message
 }
 
 // IsNotFound reports whether err is the venue's 404.

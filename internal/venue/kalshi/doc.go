@@ -8,7 +8,9 @@
 // ask at 1−X. The connector converts that view exactly, in fixed point, into
 // polybot.BookEvent values for both the YES and the NO instrument of a market.
 //
-// It owns the Kalshi wire format and nothing else. It must not import a
+// It owns the Kalshi wire format and nothing else; what every connector
+// shares (the JSON scanner, REST failure classification, Retry-After,
+// backoff) it takes from internal/venue/wire. It must not import a
 // store, the server, the engine, the market-data hub or any simulator
 // (internal/venuesim/...): conformance tests reach the simulator over real
 // sockets only.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // FeedConfig configures a Feed.
@@ -241,25 +241,9 @@ func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 		return errors.New("kalshi feed: Run is already running")
 	}
 	defer f.running.Store(false)
-	backoff := f.cfg.MinBackoff
-	for {
-		healthy, err := f.session(ctx, sink)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if healthy {
-			backoff = f.cfg.MinBackoff
-		}
-		f.invalidate(sink)
-		d := backoff/2 + rand.N(backoff/2+1)
-		f.log.Warn("kalshi feed disconnected; reconnecting", "err", err, "in", d)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		backoff = min(backoff*2, f.cfg.MaxBackoff)
-	}
+	return wire.Redial(ctx, wire.Backoff{Min: f.cfg.MinBackoff, Max: f.cfg.MaxBackoff}, f.log,
+		func(ctx context.Context) (bool, error) { return f.session(ctx, sink) },
+		func() { f.invalidate(sink) })
 }
 
 // invalidate tells the sink that every subscribed book is unknown until the

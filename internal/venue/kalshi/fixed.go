@@ -9,64 +9,8 @@ import (
 )
 
 // Kalshi sends prices as dollar strings ("0.5600") and counts as two-place
-// strings ("10.00"). Both parse exactly into polybot.Decimal.
-
-var errFixed = errors.New("kalshi: not a fixed-point number")
-
-// parseFixed parses a plain decimal from bytes without allocating, into
-// micro-units. It accepts an optional sign, at most six significant
-// fractional digits (further zeros are ignored) and no exponent.
-func parseFixed(b []byte) (polybot.Decimal, error) {
-	if len(b) == 0 || len(b) > 32 {
-		return polybot.Zero, errFixed
-	}
-	neg := false
-	i := 0
-	if b[0] == '-' || b[0] == '+' {
-		neg = b[0] == '-'
-		i++
-	}
-	var ip, fp int64
-	nd, nf := 0, 0
-	dot := false
-	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c == '.' && !dot:
-			dot = true
-		case c >= '0' && c <= '9':
-			if dot {
-				if nf == polybot.DecimalPlaces {
-					if c != '0' {
-						return polybot.Zero, errFixed
-					}
-					continue
-				}
-				fp = fp*10 + int64(c-'0')
-				nf++
-			} else {
-				if ip > 9_000_000_000_000/10 {
-					return polybot.Zero, errFixed
-				}
-				ip = ip*10 + int64(c-'0')
-				nd++
-			}
-		default:
-			return polybot.Zero, errFixed
-		}
-	}
-	if nd == 0 && nf == 0 {
-		return polybot.Zero, errFixed
-	}
-	for ; nf < polybot.DecimalPlaces; nf++ {
-		fp *= 10
-	}
-	u := ip*1_000_000 + fp
-	if neg {
-		u = -u
-	}
-	return polybot.DecimalFromMicros(u), nil
-}
+// strings ("10.00"). Both parse exactly into polybot.Decimal (with
+// polybot.ParseDecimal / ParseDecimalBytes); this file writes them back.
 
 // formatFixed writes d with exactly places fractional digits ("0.5600",
 // "10.00"). It fails if d needs more places than that: Kalshi would reject

@@ -121,7 +121,7 @@ func TestPrivateKeyNeverPrints(t *testing.T) {
 	}
 }
 
-func TestParseFixedIsExactAndRejectsWhatItCannotHold(t *testing.T) {
+func TestKalshiFixedPointStringsParseExactlyAndFormatBack(t *testing.T) {
 	cases := []struct {
 		in   string
 		want string
@@ -138,9 +138,9 @@ func TestParseFixedIsExactAndRejectsWhatItCannotHold(t *testing.T) {
 		{"-", "", false},
 	}
 	for _, tc := range cases {
-		got, err := parseFixed([]byte(tc.in))
+		got, err := polybot.ParseDecimalBytes([]byte(tc.in))
 		if (err == nil) != tc.ok || (tc.ok && got != d(tc.want)) {
-			t.Fatalf("parseFixed(%q) = %s, %v; want %s ok=%v", tc.in, got, err, tc.want, tc.ok)
+			t.Fatalf("ParseDecimalBytes(%q) = %s, %v; want %s ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 	if s, err := formatFixed(d("0.56"), 4); err != nil || s != "0.5600" {
@@ -237,17 +237,6 @@ func TestToBookMapsEveryOutcomeAndSideOntoTheYesBook(t *testing.T) {
 		side, p := toBook(tc.o, tc.s, d(tc.price))
 		if side != tc.side || p != d(tc.yes) {
 			t.Fatalf("%v %v at %s -> %s %s, want %s %s", tc.s, tc.o, tc.price, side, p, tc.side, tc.yes)
-		}
-	}
-}
-
-func TestRetryAfterReadsSecondsAndDates(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cases := map[string]time.Duration{"2": 2 * time.Second, "0.5": 500 * time.Millisecond, "": 0, "soon": 0,
-		now.Add(3 * time.Second).Format(http.TimeFormat): 3 * time.Second}
-	for in, want := range cases {
-		if got := retryAfter(in, now); got != want {
-			t.Fatalf("retryAfter(%q) = %v, want %v", in, got, want)
 		}
 	}
 }

@@ -11,26 +11,25 @@
 // here is transport, decoding and normalisation to polybot types. Prices and
 // sizes are exact polybot.Decimal values from the first byte: never float64.
 //
-// It imports only the root package and internal/eip712, never a store, the
-// server or tenant state.
+// It imports only the root package, internal/eip712 and internal/venue/wire
+// (the scanner, REST failure classification and backoff it shares with the
+// other connectors), never a store, the server or tenant state.
 package polymarket
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // Public endpoints of the production venue.
@@ -153,7 +152,8 @@ type request struct {
 }
 
 // do sends r and decodes a 2xx JSON answer into out (if non-nil). Any other
-// answer becomes a *polybot.VenueError carrying the venue's message.
+// answer becomes a *polybot.VenueError carrying the venue's message;
+// wire.Call says whether a failure left the outcome unknown.
 func (c *Client) do(ctx context.Context, r request, out any) error {
 	u := r.base + r.path
 	if len(r.query) > 0 {
@@ -174,64 +174,31 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.cfg.HTTPClient.Do(req)
+	call := wire.Call{Venue: polybot.Polymarket, Mutating: r.mutating, Limit: 64 << 20}
+	resp, err := call.Send(c.cfg.HTTPClient, req)
 	if err != nil {
-		return &polybot.VenueError{
-			Venue:   polybot.Polymarket,
-			Code:    transportCode(err),
-			Message: fmt.Sprintf("%s %s: %v", r.method, r.path, err),
-			Unknown: r.mutating,
-		}
+		return err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return &polybot.VenueError{Venue: polybot.Polymarket, Status: resp.StatusCode,
-			Code: "read_error", Message: err.Error(), Unknown: r.mutating}
-	}
-	if resp.StatusCode/100 != 2 {
-		return responseError(resp, b, r.mutating)
+	if !resp.OK() {
+		return call.Error(resp, "", errorMessage(resp.Body))
 	}
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return &polybot.VenueError{Venue: polybot.Polymarket, Status: resp.StatusCode,
-			Code: "bad_response", Message: fmt.Sprintf("%s %s: %v", r.method, r.path, err)}
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		// A 2xx we cannot read: for an order, the venue acted but we do
+		// not know how.
+		e := badResponse(resp.Status, fmt.Sprintf("%s %s: %v", r.method, r.path, err))
+		e.Unknown = r.mutating
+		return e
 	}
 	return nil
 }
 
-func transportCode(err error) string {
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return "timeout"
-	}
-	return "transport"
-}
-
-// responseError turns a non-2xx answer into a VenueError. The venue answers
-// errors as {"error": "<message>"}; anything else is kept as text.
-func responseError(resp *http.Response, body []byte, mutating bool) *polybot.VenueError {
-	e := &polybot.VenueError{Venue: polybot.Polymarket, Status: resp.StatusCode}
-	e.Message = errorMessage(body)
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		e.Code = polybot.ERATELIMIT
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if e.RetryAfter <= 0 {
-			e.RetryAfter = time.Second
-		}
-	case resp.StatusCode == http.StatusUnauthorized:
-		e.Code = polybot.EUNAUTHORIZED
-	case resp.StatusCode == http.StatusNotFound:
-		e.Code = polybot.ENOTFOUND
-	case resp.StatusCode >= 500:
-		e.Code = polybot.EUNAVAILABLE
-		e.Unknown = mutating
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
-	}
-	return e
+// badResponse is an answer we cannot read. Polymarket has no error codes
+// of its own (its errors are {"error": "<message>"}), so Code stays empty.
+func badResponse(status int, msg string) *polybot.VenueError {
+	return &polybot.VenueError{Venue: polybot.Polymarket, Status: status, Message: "unreadable answer: " + msg}
 }
 
 func errorMessage(body []byte) string {
@@ -256,29 +223,6 @@ func errorMessage(body []byte) string {
 		s = s[:512]
 	}
 	return s
-}
-
-// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if f, err := strconv.ParseFloat(h, 64); err == nil && f > 0 {
-		return time.Duration(f * float64(time.Second))
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // ---- public market data ----
@@ -426,13 +370,4 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 
 // parseMillis reads a Unix-milliseconds string ("1757908892351"); it also
 // accepts seconds (ten digits or fewer). Bad input gives the zero time.
-func parseMillis(s string) time.Time {
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 {
-		return time.Time{}
-	}
-	if n < 1e11 {
-		return time.Unix(n, 0)
-	}
-	return time.UnixMilli(n)
-}
+func parseMillis(s string) time.Time { return wire.UnixTime([]byte(strings.TrimSpace(s))) }

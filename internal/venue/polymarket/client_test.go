@@ -18,17 +18,16 @@ func TestVenueAnswersBecomeVenueErrors(t *testing.T) {
 		header     map[string]string
 		body       string
 		mutating   bool
-		wantCode   string
 		wantMsg    string
 		wantRetry  time.Duration
 		wantUnknwn bool
 	}{
 		{name: "the venue's error body gives the message", status: 400, body: `{"error":"not enough balance / allowance"}`, wantMsg: "not enough balance / allowance"},
-		{name: "401 is unauthorized", status: 401, body: `{"error":"Unauthorized/Invalid api key"}`, wantCode: polybot.EUNAUTHORIZED, wantMsg: "Unauthorized/Invalid api key"},
-		{name: "429 with delay seconds", status: 429, header: map[string]string{"Retry-After": "7"}, body: `{"error":"Too Many Requests"}`, wantCode: polybot.ERATELIMIT, wantMsg: "Too Many Requests", wantRetry: 7 * time.Second},
-		{name: "429 without Retry-After backs off a second", status: 429, body: `Too Many Requests`, wantCode: polybot.ERATELIMIT, wantMsg: "Too Many Requests", wantRetry: time.Second},
-		{name: "503 on an order post is an unknown outcome", status: 503, body: `{"error":"Trading is currently disabled. Check polymarket.com for updates"}`, mutating: true, wantCode: polybot.EUNAVAILABLE, wantMsg: "Trading is currently disabled. Check polymarket.com for updates", wantUnknwn: true},
-		{name: "500 on a read is a plain failure", status: 500, body: `{}`, wantCode: polybot.EUNAVAILABLE, wantMsg: "{}"},
+		{name: "401 is unauthorized", status: 401, body: `{"error":"Unauthorized/Invalid api key"}`, wantMsg: "Unauthorized/Invalid api key"},
+		{name: "429 with delay seconds", status: 429, header: map[string]string{"Retry-After": "7"}, body: `{"error":"Too Many Requests"}`, wantMsg: "Too Many Requests", wantRetry: 7 * time.Second},
+		{name: "429 without Retry-After backs off a second", status: 429, body: `Too Many Requests`, wantMsg: "Too Many Requests", wantRetry: time.Second},
+		{name: "503 on an order post is an unknown outcome", status: 503, body: `{"error":"Trading is currently disabled. Check polymarket.com for updates"}`, mutating: true, wantMsg: "Trading is currently disabled. Check polymarket.com for updates", wantUnknwn: true},
+		{name: "500 on a read is a plain failure", status: 500, body: `{}`, wantMsg: "{}"},
 		{name: "a non-string error field is kept as JSON", status: 400, body: `{"error":{"reason":"x"}}`, wantMsg: `{"reason":"x"}`},
 	}
 	for _, tt := range tests {
@@ -47,7 +46,9 @@ func TestVenueAnswersBecomeVenueErrors(t *testing.T) {
 			if !errors.As(err, &ve) {
 				t.Fatalf("got %T %v", err, err)
 			}
-			if ve.Status != tt.status || ve.Code != tt.wantCode || ve.Message != tt.wantMsg || ve.RetryAfter != tt.wantRetry ||
+			// Polymarket has no error codes of its own: Code stays empty
+			// rather than holding one of ours (Code is the venue's code).
+			if ve.Status != tt.status || ve.Code != "" || ve.Message != tt.wantMsg || ve.RetryAfter != tt.wantRetry ||
 				ve.Unknown != tt.wantUnknwn || errors.Is(err, polybot.ErrOutcomeUnknown) != tt.wantUnknwn || ve.Venue != polybot.Polymarket {
 				t.Fatalf("got %+v", ve)
 			}
@@ -64,21 +65,26 @@ func TestATimeoutOnlyMakesAMutatingCallUnknown(t *testing.T) {
 	for _, mutating := range []bool{true, false} {
 		err := c.do(context.Background(), request{method: http.MethodPost, base: srv.URL, path: "/order", mutating: mutating}, nil)
 		var ve *polybot.VenueError
-		if !errors.As(err, &ve) || ve.Code != "timeout" || errors.Is(err, polybot.ErrOutcomeUnknown) != mutating {
+		if !errors.As(err, &ve) || ve.Code != "" || ve.Status != 0 || errors.Is(err, polybot.ErrOutcomeUnknown) != mutating {
 			t.Fatalf("mutating=%v: %v", mutating, err)
 		}
 	}
 }
 
-func TestRetryAfterReadsSecondsAndHTTPDates(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for h, want := range map[string]time.Duration{
-		"": 0, "3": 3 * time.Second, "0.5": 500 * time.Millisecond, "-1": 0, "soon": 0,
-		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
-		now.Add(-time.Minute).Format(http.TimeFormat):     0,
-	} {
-		if got := retryAfter(h, now); got != want {
-			t.Errorf("%q: %v, want %v", h, got, want)
+// A 2xx that cannot be read says the venue acted: on an order post the
+// outcome is unknown, on a read it is a plain failure. Neither has a code.
+func TestAnUnreadableAnswerOnlyMakesAMutatingCallUnknown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"orderID": 12`))
+	}))
+	defer srv.Close()
+	c := NewClient(Config{CLOBURL: srv.URL})
+	for _, mutating := range []bool{true, false} {
+		var out PostOrderResponse
+		err := c.do(context.Background(), request{method: http.MethodPost, base: srv.URL, path: "/order", mutating: mutating}, &out)
+		var ve *polybot.VenueError
+		if !errors.As(err, &ve) || ve.Status != http.StatusOK || ve.Code != "" || errors.Is(err, polybot.ErrOutcomeUnknown) != mutating {
+			t.Fatalf("mutating=%v: %+v", mutating, err)
 		}
 	}
 }

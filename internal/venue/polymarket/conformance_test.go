@@ -130,7 +130,7 @@ func TestForgedAuthIsRefusedWithTheVenuesErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		ve := venueErr(t, x.ValidateCredentials(ctx))
-		if ve.Status != http.StatusUnauthorized || ve.Message != "Unauthorized/Invalid api key" || ve.Code != polybot.EUNAUTHORIZED {
+		if ve.Status != http.StatusUnauthorized || ve.Message != "Unauthorized/Invalid api key" || ve.Code != "" {
 			t.Fatalf("got %+v", ve)
 		}
 	})
@@ -579,7 +579,7 @@ func TestVenueFailuresMapToVenueErrors(t *testing.T) {
 		f.sim.Faults().RateLimitNext("GET /book", 1, 3*time.Second)
 		_, err := c.Book(ctx, yesToken)
 		ve := venueErr(t, err)
-		if ve.Status != http.StatusTooManyRequests || ve.RetryAfter != 3*time.Second || ve.Code != polybot.ERATELIMIT || ve.Message != "Too Many Requests" {
+		if ve.Status != http.StatusTooManyRequests || ve.RetryAfter != 3*time.Second || ve.Code != "" || ve.Message != "Too Many Requests" {
 			t.Fatalf("got %+v", ve)
 		}
 		if _, err := c.Book(ctx, yesToken); err != nil {

@@ -2,6 +2,7 @@ package polymarket_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 	if err != nil || byID.Slug != ev.Slug || len(byID.Markets) != 3 {
 		t.Fatalf("event by id %s: %+v %v", ev.ID, byID, err)
 	}
-	if _, err := c.Event(ctx, "999"); venueErr(t, err).Code != polybot.ENOTFOUND {
+	if _, err := c.Event(ctx, "999"); venueErr(t, err).Status != http.StatusNotFound {
 		t.Fatalf("an unknown event: %v, want not found", err)
 	}
 	for i, m := range ev.Markets {

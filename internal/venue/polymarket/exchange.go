@@ -268,8 +268,7 @@ func (c *Client) apiKey(ctx context.Context, method, path string, wallet DigestS
 		return APICreds{}, err
 	}
 	if !a.Valid() {
-		return APICreds{}, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK,
-			Code: "bad_response", Message: "API credentials missing from the answer"}
+		return APICreds{}, badResponse(http.StatusOK, "API credentials missing")
 	}
 	return a, nil
 }
@@ -423,7 +422,7 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 		return nil, err
 	}
 	if !resp.Success {
-		return nil, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK, Code: "rejected", Message: resp.ErrorMsg}
+		return nil, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK, Message: resp.ErrorMsg}
 	}
 	if resp.OrderID != "" && !strings.EqualFold(resp.OrderID, id) {
 		x.log.Warn("venue order id differs from the order hash", "order", id, "venue_order", resp.OrderID)
@@ -730,8 +729,7 @@ func (x *Exchange) Balance(ctx context.Context) (polybot.Balance, error) {
 	}
 	units, err := strconv.ParseInt(strings.TrimSpace(r.Balance), 10, 64)
 	if err != nil {
-		return polybot.Balance{}, &polybot.VenueError{Venue: polybot.Polymarket, Status: http.StatusOK,
-			Code: "bad_response", Message: fmt.Sprintf("balance %q is not base units", r.Balance)}
+		return polybot.Balance{}, badResponse(http.StatusOK, fmt.Sprintf("balance %q is not base units", r.Balance))
 	}
 	total := polybot.DecimalFromMicros(units)
 	open, err := x.OpenOrders(ctx)

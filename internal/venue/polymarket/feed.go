@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // Feed is the market channel as a polybot.MarketFeed: one connection for
@@ -28,7 +29,10 @@ type Feed struct {
 	subs    map[string]polybot.Instrument // token → instrument
 	synced  map[string]bool               // token → snapshot seen on this connection
 	pending []polybot.Instrument          // new instruments for the decoder
-	conn    *websocket.Conn
+	// ops are the subscription changes the connection's writer has yet to
+	// send, one per token (coalesced); kick wakes the writer.
+	ops  map[string]subOp
+	kick chan struct{}
 
 	running  atomic.Bool
 	connects atomic.Int64
@@ -42,7 +46,8 @@ func NewFeed(cfg Config, log *slog.Logger) *Feed {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Feed{cfg: cfg.withDefaults(), log: log.With("venue", "polymarket", "channel", "market"),
-		subs: map[string]polybot.Instrument{}, synced: map[string]bool{}}
+		subs: map[string]polybot.Instrument{}, synced: map[string]bool{}, ops: map[string]subOp{},
+		kick: make(chan struct{}, 1)}
 }
 
 // Platform implements polybot.MarketFeed.
@@ -51,29 +56,19 @@ func (f *Feed) Platform() polybot.Platform { return polybot.Polymarket }
 // Connects returns how many connections Run has opened (reconnects included).
 func (f *Feed) Connects() int64 { return f.connects.Load() }
 
+// reconnect is the channels' delay between connections; one that lasted a
+// minute resets it.
+var reconnect = wire.Backoff{Min: 200 * time.Millisecond, Max: 30 * time.Second}
+
 // Run implements polybot.MarketFeed. Events passed to sink own their slices.
 func (f *Feed) Run(ctx context.Context, sink func(polybot.BookEvent)) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return errors.New("polymarket: feed already running")
 	}
 	defer f.running.Store(false)
-	b := backoff{min: 200 * time.Millisecond, max: 30 * time.Second}
-	for {
-		start := time.Now()
-		err := f.session(ctx, sink)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Since(start) > time.Minute {
-			b.reset()
-		}
-		f.invalidate(sink)
-		d := b.next()
-		f.log.Warn("market channel lost; reconnecting", "err", err, "in", d)
-		if err := sleepCtx(ctx, d); err != nil {
-			return err
-		}
-	}
+	return wire.Redial(ctx, reconnect, f.log,
+		wire.LastedOver(time.Minute, func(ctx context.Context) error { return f.session(ctx, sink) }),
+		func() { f.invalidate(sink) })
 }
 
 // invalidate tells the sink that every subscribed book is unknown until the
@@ -112,15 +107,8 @@ func (f *Feed) session(ctx context.Context, sink func(polybot.BookEvent)) error 
 	}
 	f.pending = f.pending[:0]
 	f.synced = map[string]bool{}
-	f.conn = conn
+	clear(f.ops) // the first message subscribes to everything
 	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		if f.conn == conn {
-			f.conn = nil
-		}
-		f.mu.Unlock()
-	}()
 	slices.Sort(ids)
 	if err := writeJSON(ctx, conn, subscribeMsg{AssetsIDs: ids, Type: "market"}); err != nil {
 		return err
@@ -128,6 +116,7 @@ func (f *Feed) session(ctx context.Context, sink func(polybot.BookEvent)) error 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go pinger(sctx, conn, f.cfg.PingInterval)
+	go f.writer(sctx, conn)
 
 	var buf bytes.Buffer
 	for {
@@ -189,41 +178,107 @@ func writeJSON(ctx context.Context, c *websocket.Conn, v any) error {
 	return c.Write(wctx, websocket.MessageText, b)
 }
 
-// Subscribe implements polybot.MarketFeed. Instruments need a Token.
+// subOp is a subscription change waiting for the writer.
+type subOp uint8
+
+const (
+	opSubscribe subOp = iota + 1
+	opUnsubscribe
+	opResync // unsubscribe, then subscribe: the venue sends a fresh book
+)
+
+// queue records a change for token under f.mu, coalescing it with one not
+// yet sent, and wakes the writer. It never touches the network.
+func (f *Feed) queue(token string, op subOp) {
+	prev, queued := f.ops[token]
+	switch {
+	case !queued:
+	case op == opSubscribe && prev == opUnsubscribe:
+		op = opResync
+	case op == opResync && prev == opSubscribe:
+		op = opSubscribe // not yet subscribed: the subscription brings the book
+	case op == opUnsubscribe && prev == opSubscribe:
+		delete(f.ops, token) // never sent: nothing to take back
+		return
+	}
+	f.ops[token] = op
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writer sends the queued subscription changes on conn until ctx ends:
+// unsubscriptions first, then subscriptions, each as one message. A failed
+// write is harmless: the reader sees the broken connection, and the next
+// connection subscribes to everything.
+func (f *Feed) writer(ctx context.Context, conn *websocket.Conn) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.kick:
+		}
+		var subs, unsubs []string
+		f.mu.Lock()
+		for tok, op := range f.ops {
+			if op != opSubscribe {
+				unsubs = append(unsubs, tok)
+			}
+			if op != opUnsubscribe {
+				subs = append(subs, tok)
+			}
+		}
+		clear(f.ops)
+		f.mu.Unlock()
+		slices.Sort(subs)
+		slices.Sort(unsubs)
+		for _, m := range []subscribeMsg{{AssetsIDs: unsubs, Operation: "unsubscribe"}, {AssetsIDs: subs, Operation: "subscribe"}} {
+			if len(m.AssetsIDs) == 0 {
+				continue
+			}
+			if err := writeJSON(ctx, conn, m); err != nil {
+				f.log.Warn("market channel: "+m.Operation+" not sent; the reconnect will", "err", err)
+				return
+			}
+		}
+	}
+}
+
+// Subscribe implements polybot.MarketFeed. Instruments need a Token. It
+// only queues the change for the connection's writer: it never waits on
+// the network.
 func (f *Feed) Subscribe(_ context.Context, insts ...polybot.Instrument) error {
-	var ids []string
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, inst := range insts {
 		if inst.Token == "" {
-			f.mu.Unlock()
 			return fmt.Errorf("polymarket: instrument %s has no token id", inst.Key())
 		}
+	}
+	for _, inst := range insts {
 		inst.Venue = polybot.Polymarket
 		if _, ok := f.subs[inst.Token]; !ok {
-			ids = append(ids, inst.Token)
+			f.queue(inst.Token, opSubscribe)
 		}
 		f.subs[inst.Token] = inst
 		f.pending = append(f.pending, inst)
 	}
-	conn := f.conn
-	f.mu.Unlock()
-	return f.send(conn, ids, "subscribe")
+	return nil
 }
 
-// Unsubscribe implements polybot.MarketFeed.
+// Unsubscribe implements polybot.MarketFeed; like Subscribe it only queues.
 func (f *Feed) Unsubscribe(insts ...polybot.Instrument) error {
-	var ids []string
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, inst := range insts {
 		if _, ok := f.subs[inst.Token]; ok {
-			ids = append(ids, inst.Token)
+			f.queue(inst.Token, opUnsubscribe)
 			delete(f.subs, inst.Token)
 			delete(f.synced, inst.Token)
 		}
 	}
-	conn := f.conn
-	f.mu.Unlock()
-	return f.send(conn, ids, "unsubscribe")
+	return nil
 }
 
 // Resync implements polybot.MarketFeed: the token is unsubscribed and
@@ -231,27 +286,11 @@ func (f *Feed) Unsubscribe(insts ...polybot.Instrument) error {
 // dropped until it arrives.
 func (f *Feed) Resync(inst polybot.Instrument) error {
 	f.mu.Lock()
-	_, ok := f.subs[inst.Token]
-	f.synced[inst.Token] = false
-	conn := f.conn
-	f.mu.Unlock()
-	if !ok {
+	defer f.mu.Unlock()
+	if _, ok := f.subs[inst.Token]; !ok {
 		return fmt.Errorf("polymarket: resync of %s, which is not subscribed", inst.Key())
 	}
-	if err := f.send(conn, []string{inst.Token}, "unsubscribe"); err != nil {
-		return err
-	}
-	return f.send(conn, []string{inst.Token}, "subscribe")
-}
-
-// send writes a subscription change on the live connection, if any. A lost
-// write is harmless: the next connection subscribes to everything.
-func (f *Feed) send(conn *websocket.Conn, ids []string, op string) error {
-	if conn == nil || len(ids) == 0 {
-		return nil
-	}
-	if err := writeJSON(context.Background(), conn, subscribeMsg{AssetsIDs: ids, Operation: op}); err != nil {
-		f.log.Warn("market channel: "+op+" not sent; the reconnect will", "err", err)
-	}
+	f.synced[inst.Token] = false
+	f.queue(inst.Token, opResync)
 	return nil
 }

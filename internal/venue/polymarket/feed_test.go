@@ -2,6 +2,7 @@ package polymarket
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,5 +49,57 @@ func TestAFeedReconnectsWhenTheVenueGoesSilent(t *testing.T) {
 			t.Fatalf("%d connects, %d subscriptions", f.Connects(), subs.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A venue that accepts the connection and never reads: once the socket's
+// buffers are full every write on it blocks. Subscribe only queues, so a
+// stream of subscriptions far larger than those buffers (about 20 MB of
+// token ids) still returns at once, and the feed keeps what it was asked.
+func TestSubscribeDoesNotWaitForAVenueThatNeverReads(t *testing.T) {
+	accepted := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		accepted <- struct{}{}
+		<-r.Context().Done() // never reads
+	}))
+	defer srv.Close()
+	f := NewFeed(Config{MarketWSURL: "ws" + strings.TrimPrefix(srv.URL, "http"), PingInterval: time.Hour}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx, func(polybot.BookEvent) {})
+	<-accepted
+
+	done := make(chan int)
+	go func() {
+		n := 0
+		for call := range 250 {
+			insts := make([]polybot.Instrument, 1000)
+			for i := range insts {
+				insts[i] = polybot.Instrument{Token: fmt.Sprintf("%077d", call*1000+i)}
+			}
+			if err := f.Subscribe(context.Background(), insts...); err != nil {
+				t.Error(err)
+			}
+			n += len(insts)
+		}
+		done <- n
+	}()
+	select {
+	case n := <-done:
+		f.mu.Lock()
+		held := len(f.subs)
+		f.mu.Unlock()
+		if held != n {
+			t.Fatalf("the feed holds %d subscriptions, want %d", held, n)
+		}
+	case <-time.After(5 * time.Second):
+		// A write on the full socket waits out its 10 s timeout: a
+		// Subscribe that writes cannot finish in time.
+		t.Fatal("Subscribe blocked on a venue that does not read")
 	}
 }

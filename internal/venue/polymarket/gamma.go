@@ -229,29 +229,46 @@ func (c *Client) Markets(ctx context.Context, q MarketsQuery) ([]GammaMarket, er
 	for _, id := range q.TokenIDs {
 		v.Add("clob_token_ids", id)
 	}
-	if q.Active != nil {
-		v.Set("active", strconv.FormatBool(*q.Active))
+	return gammaList(ctx, c, "/markets", pageQuery(v, q.Active, q.Closed, q.Limit, q.Offset),
+		func(j gammaMarketJSON) (GammaMarket, error) {
+			m, err := j.market()
+			if err != nil {
+				return m, fmt.Errorf("polymarket: %w", err)
+			}
+			return m, nil
+		})
+}
+
+// pageQuery adds the Gamma listing filters both /markets and /events take.
+func pageQuery(v url.Values, active, closed *bool, limit, offset int) url.Values {
+	if active != nil {
+		v.Set("active", strconv.FormatBool(*active))
 	}
-	if q.Closed != nil {
-		v.Set("closed", strconv.FormatBool(*q.Closed))
+	if closed != nil {
+		v.Set("closed", strconv.FormatBool(*closed))
 	}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
 	}
-	if q.Offset > 0 {
-		v.Set("offset", strconv.Itoa(q.Offset))
+	if offset > 0 {
+		v.Set("offset", strconv.Itoa(offset))
 	}
-	var raw []gammaMarketJSON
-	if err := c.do(ctx, request{method: http.MethodGet, base: c.cfg.GammaURL, path: "/markets", query: v}, &raw); err != nil {
+	return v
+}
+
+// gammaList reads a Gamma listing at path and converts each item.
+func gammaList[J, T any](ctx context.Context, c *Client, path string, v url.Values, conv func(J) (T, error)) ([]T, error) {
+	var raw []J
+	if err := c.do(ctx, request{method: http.MethodGet, base: c.cfg.GammaURL, path: path, query: v}, &raw); err != nil {
 		return nil, err
 	}
-	out := make([]GammaMarket, 0, len(raw))
+	out := make([]T, 0, len(raw))
 	for _, j := range raw {
-		m, err := j.market()
+		t, err := conv(j)
 		if err != nil {
-			return nil, fmt.Errorf("polymarket: %w", err)
+			return nil, err
 		}
-		out = append(out, m)
+		out = append(out, t)
 	}
 	return out, nil
 }

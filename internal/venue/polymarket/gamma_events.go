@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/polybot/polybot"
@@ -115,31 +114,7 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) ([]GammaEvent, error
 	for _, s := range q.Slugs {
 		v.Add("slug", s)
 	}
-	if q.Active != nil {
-		v.Set("active", strconv.FormatBool(*q.Active))
-	}
-	if q.Closed != nil {
-		v.Set("closed", strconv.FormatBool(*q.Closed))
-	}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	if q.Offset > 0 {
-		v.Set("offset", strconv.Itoa(q.Offset))
-	}
-	var raw []gammaEventJSON
-	if err := c.do(ctx, request{method: http.MethodGet, base: c.cfg.GammaURL, path: "/events", query: v}, &raw); err != nil {
-		return nil, err
-	}
-	out := make([]GammaEvent, 0, len(raw))
-	for _, j := range raw {
-		e, err := j.event()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return gammaList(ctx, c, "/events", pageQuery(v, q.Active, q.Closed, q.Limit, q.Offset), gammaEventJSON.event)
 }
 
 // Event reads one event with its markets (GET /events/{id}).

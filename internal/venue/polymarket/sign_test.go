@@ -19,28 +19,42 @@ import (
 
 func signDec(s string) polybot.Decimal { return polybot.MustDecimal(s) }
 
-func TestLimitAmountsRoundLikeTheOfficialClient(t *testing.T) {
+// Limit orders take a size in shares, market orders an amount (dollars to
+// spend on a buy, shares to sell): each row's qty is that.
+func TestAmountsRoundLikeTheOfficialClient(t *testing.T) {
 	for _, c := range []struct {
+		market                          bool
 		name                            string
 		side                            polybot.Side
-		price, size, tick               string
+		price, qty, tick                string
 		wantPrice, wantMaker, wantTaker string
 	}{
-		{"buy pays price×size dollars for size shares", polybot.Buy, "0.56", "100", "0.01", "0.56", "56", "100"},
-		{"sell gives size shares for price×size dollars", polybot.Sell, "0.43", "21.37", "0.01", "0.43", "21.37", "9.1891"},
-		{"size rounds down to cents of a share", polybot.Buy, "0.0567", "1234.567", "0.0001", "0.0567", "69.999552", "1234.56"},
-		{"price rounds half up to the tick's decimals", polybot.Buy, "0.1235", "77.777", "0.001", "0.124", "9.64348", "77.77"},
-		{"an exact half rounds up", polybot.Buy, "0.125", "10", "0.01", "0.13", "1.3", "10"},
-		{"just below a half rounds down", polybot.Buy, "0.124999", "10", "0.01", "0.12", "1.2", "10"},
-		{"a product the client's floats blur stays exact", polybot.Buy, "0.57", "100.33", "0.01", "0.57", "57.1881", "100.33"},
-		{"tick 0.1", polybot.Sell, "0.7", "5", "0.1", "0.7", "5", "3.5"},
-		{"tick 0.0001 at the top of the range", polybot.Sell, "0.9999", "3.33", "0.0001", "0.9999", "3.33", "3.329667"},
-		{"tick 0.005 keeps three price decimals", polybot.Buy, "0.0125", "2", "0.005", "0.013", "0.026", "2"},
-		{"tick 0.0025 keeps four", polybot.Buy, "0.0125", "2", "0.0025", "0.0125", "0.025", "2"},
-		{"the smallest order", polybot.Sell, "0.9", "0.01", "0.001", "0.9", "0.01", "0.009"},
+		{false, "buy pays price×size dollars for size shares", polybot.Buy, "0.56", "100", "0.01", "0.56", "56", "100"},
+		{false, "sell gives size shares for price×size dollars", polybot.Sell, "0.43", "21.37", "0.01", "0.43", "21.37", "9.1891"},
+		{false, "size rounds down to cents of a share", polybot.Buy, "0.0567", "1234.567", "0.0001", "0.0567", "69.999552", "1234.56"},
+		{false, "price rounds half up to the tick's decimals", polybot.Buy, "0.1235", "77.777", "0.001", "0.124", "9.64348", "77.77"},
+		{false, "an exact half rounds up", polybot.Buy, "0.125", "10", "0.01", "0.13", "1.3", "10"},
+		{false, "just below a half rounds down", polybot.Buy, "0.124999", "10", "0.01", "0.12", "1.2", "10"},
+		{false, "a product the client's floats blur stays exact", polybot.Buy, "0.57", "100.33", "0.01", "0.57", "57.1881", "100.33"},
+		{false, "tick 0.1", polybot.Sell, "0.7", "5", "0.1", "0.7", "5", "3.5"},
+		{false, "tick 0.0001 at the top of the range", polybot.Sell, "0.9999", "3.33", "0.0001", "0.9999", "3.33", "3.329667"},
+		{false, "tick 0.005 keeps three price decimals", polybot.Buy, "0.0125", "2", "0.005", "0.013", "0.026", "2"},
+		{false, "tick 0.0025 keeps four", polybot.Buy, "0.0125", "2", "0.0025", "0.0125", "0.025", "2"},
+		{false, "the smallest order", polybot.Sell, "0.9", "0.01", "0.001", "0.9", "0.01", "0.009"},
+		{true, "buy spends dollars for dollars/price shares, truncated", polybot.Buy, "0.37", "25.5", "0.01", "0.37", "25.5", "68.9189"},
+		{true, "buy at tick 0.1 keeps three decimals of shares", polybot.Buy, "0.3", "10", "0.1", "0.3", "10", "33.333"},
+		{true, "buy with an exact quotient", polybot.Buy, "0.25", "10", "0.01", "0.25", "10", "40"},
+		{true, "the worst price rounds down", polybot.Buy, "0.379", "10", "0.01", "0.37", "10", "27.027"},
+		{true, "sell gives shares for price×shares dollars", polybot.Sell, "0.512", "40.129", "0.001", "0.512", "40.12", "20.54144"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a, err := polymarket.LimitAmounts(c.side, signDec(c.price), signDec(c.size), signDec(c.tick))
+			amounts := polymarket.LimitAmounts
+			if c.market {
+				amounts = func(side polybot.Side, price, qty, tick polybot.Decimal) (polymarket.Amounts, error) {
+					return polymarket.MarketAmounts(side, qty, price, tick)
+				}
+			}
+			a, err := amounts(c.side, signDec(c.price), signDec(c.qty), signDec(c.tick))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,31 +80,6 @@ func TestLimitAmountsRefuseWhatTheOfficialClientRefuses(t *testing.T) {
 			_, err := polymarket.LimitAmounts(polybot.Buy, signDec(c.price), signDec(c.size), signDec(c.tick))
 			if polybot.ErrorCode(err) != polybot.EINVALID || polybot.ErrorFields(err)[c.field] == "" {
 				t.Fatalf("error = %v, want EINVALID on %s", err, c.field)
-			}
-		})
-	}
-}
-
-func TestMarketAmountsRoundLikeTheOfficialClient(t *testing.T) {
-	for _, c := range []struct {
-		name                            string
-		side                            polybot.Side
-		amount, price, tick             string
-		wantPrice, wantMaker, wantTaker string
-	}{
-		{"buy spends dollars for dollars/price shares, truncated", polybot.Buy, "25.5", "0.37", "0.01", "0.37", "25.5", "68.9189"},
-		{"buy at tick 0.1 keeps three decimals of shares", polybot.Buy, "10", "0.3", "0.1", "0.3", "10", "33.333"},
-		{"buy with an exact quotient", polybot.Buy, "10", "0.25", "0.01", "0.25", "10", "40"},
-		{"the worst price rounds down", polybot.Buy, "10", "0.379", "0.01", "0.37", "10", "27.027"},
-		{"sell gives shares for price×shares dollars", polybot.Sell, "40.129", "0.512", "0.001", "0.512", "40.12", "20.54144"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			a, err := polymarket.MarketAmounts(c.side, signDec(c.amount), signDec(c.price), signDec(c.tick))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if a.Price != signDec(c.wantPrice) || a.Maker != signDec(c.wantMaker) || a.Taker != signDec(c.wantTaker) {
-				t.Fatalf("price %s maker %s taker %s; want %s %s %s", a.Price, a.Maker, a.Taker, c.wantPrice, c.wantMaker, c.wantTaker)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // UserEvent is one normalised user-channel event: an order's new state, or
@@ -43,22 +44,8 @@ type userOrderJSON struct {
 // ends, reconnecting with backoff, and passes order updates and our fills to
 // sink. markets (condition ids) narrows the stream; none means all.
 func (x *Exchange) Stream(ctx context.Context, markets []string, sink func(UserEvent)) error {
-	b := backoff{min: 200 * time.Millisecond, max: 30 * time.Second}
-	for {
-		start := time.Now()
-		err := x.userSession(ctx, markets, sink)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Since(start) > time.Minute {
-			b.reset()
-		}
-		d := b.next()
-		x.log.Warn("user channel lost; reconnecting", "err", err, "in", d)
-		if err := sleepCtx(ctx, d); err != nil {
-			return err
-		}
-	}
+	return wire.Redial(ctx, reconnect, x.log.With("channel", "user"),
+		wire.LastedOver(time.Minute, func(ctx context.Context) error { return x.userSession(ctx, markets, sink) }), nil)
 }
 
 func (x *Exchange) userSession(ctx context.Context, markets []string, sink func(UserEvent)) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ func TestDecodeMessages(t *testing.T) {
 				got.Time = time.Time{}
 				if got.Kind != want.Kind || got.Instrument.Token != want.Instrument.Token ||
 					got.Instrument.Outcome != want.Instrument.Outcome || got.TickSize != want.TickSize ||
-					!levelsEqual(got.Bids, want.Bids) || !levelsEqual(got.Asks, want.Asks) {
+					!slices.Equal(got.Bids, want.Bids) || !slices.Equal(got.Asks, want.Asks) {
 					t.Errorf("event %d:\n got %+v\nwant %+v", i, got, want)
 				}
 				if want.Instrument.Market != "" && got.Instrument.Market != want.Instrument.Market {
@@ -219,33 +220,6 @@ func TestDecodeMessages(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func levelsEqual(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func TestParseDecimalAgreesWithTheRootParser(t *testing.T) {
-	for _, s := range []string{"0", "0.5", ".48", "1", "1200.25", "0.000001", "37776", "0.1000000", "-3.1", "922337203685"} {
-		got, err := parseDec([]byte(s))
-		want, werr := polybot.ParseDecimal(s)
-		if (err != nil) != (werr != nil) || got != want {
-			t.Errorf("%q: got %v %v, root parser %v %v", s, got, err, want, werr)
-		}
-	}
-	for _, s := range []string{"", ".", "1.2.3", "1e5", "abc", "0.0000001", "+1"} {
-		if _, err := parseDec([]byte(s)); err == nil {
-			t.Errorf("%q: accepted", s)
-		}
 	}
 }
 

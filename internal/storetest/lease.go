@@ -1,0 +1,198 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+)
+
+// testLeases checks tenant leases: disjoint claims up to capacity,
+// renewal, a lapse taken over at the next epoch, release, and the risk
+// gate's fence refusing an intent made under a lease that is not the
+// tenant's current one.
+func testLeases(t *testing.T, open Opener) {
+	const ttl = 10 * time.Second
+	claim := func(e *env, worker string, capacity int) []*polybot.Lease {
+		e.t.Helper()
+		var ls []*polybot.Lease
+		e.mustAdmin(func(tx polybot.AdminTx) (err error) { ls, err = tx.ClaimLeases(worker, capacity, ttl); return })
+		return ls
+	}
+	tenants := func(ls []*polybot.Lease) []polybot.ID {
+		out := make([]polybot.ID, len(ls))
+		for i, l := range ls {
+			out[i] = l.Tenant
+		}
+		return out
+	}
+	setup := func(t *testing.T, n int) (*env, []polybot.ID) {
+		e := newEnv(t, open)
+		var ids []polybot.ID
+		for i := range n {
+			u := e.newUser(fmt.Sprintf("lease-%d@example.com", i))
+			e.mustAdmin(func(tx polybot.AdminTx) error { return tx.SetUserBotEnabled(u.ID, true) })
+			ids = append(ids, u.ID)
+		}
+		return e, ids
+	}
+
+	t.Run("two workers claim disjoint tenants up to capacity; renewal keeps the epoch", func(t *testing.T) {
+		e, ids := setup(t, 5)
+		off := e.newUser("off@example.com")
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.SetUserBotEnabled(off.ID, false) })
+		a := claim(e, "worker-a", 3)
+		b := claim(e, "worker-b", 3)
+		if len(a) != 3 || len(b) != 2 {
+			t.Fatalf("claims: a %d, b %d, want 3 and 2", len(a), len(b))
+		}
+		all := append(tenants(a), tenants(b)...)
+		for _, id := range ids {
+			if !slices.Contains(all, id) {
+				t.Errorf("tenant %s claimed by nobody", id)
+			}
+		}
+		if slices.Contains(all, off.ID) {
+			t.Error("a tenant whose bot is off was claimed")
+		}
+		for _, l := range append(a, b...) {
+			if l.Epoch != 1 || !l.ExpiresAt.Equal(T0.Add(ttl)) {
+				t.Errorf("lease %+v: want epoch 1, expiring at T0+ttl", l)
+			}
+		}
+		e.clock.Advance(ttl / 2)
+		again := claim(e, "worker-a", 3)
+		if !slices.Equal(tenants(again), tenants(a)) {
+			t.Fatalf("renewal changed worker-a's tenants: %v, had %v", tenants(again), tenants(a))
+		}
+		for _, l := range again {
+			if l.Epoch != 1 || !l.ExpiresAt.Equal(T0.Add(ttl/2+ttl)) {
+				t.Errorf("renewed lease %+v: want epoch 1, expiring ttl after the renewal", l)
+			}
+		}
+	})
+
+	t.Run("a lapsed lease is taken at the next epoch and the old epoch is fenced off", func(t *testing.T) {
+		e, ids := setup(t, 2)
+		a := claim(e, "worker-a", 10)
+		if len(a) != 2 {
+			t.Fatalf("worker-a holds %d leases, want 2", len(a))
+		}
+		id := ids[0]
+		old := a[slices.IndexFunc(a, func(l *polybot.Lease) bool { return l.Tenant == id })].Epoch
+		in := func(n int, epoch int64) *polybot.Intent {
+			x := newIntent(polybot.IntentID(id, fmt.Sprintf("opp-lease-%d", n), 0, 0), kalshiYes("K-LEASE"))
+			x.Epoch = epoch
+			return x
+		}
+		submit := func(x *polybot.Intent) error {
+			return e.tenant(id, func(tx polybot.TenantTx) error { return polybot.SubmitIntent(tx, x, nil) })
+		}
+		if err := submit(in(1, old)); err != nil {
+			t.Fatalf("an intent under the live lease: %v", err)
+		}
+		if b := claim(e, "worker-b", 10); len(b) != 0 {
+			t.Fatalf("worker-b took %d live leases", len(b))
+		}
+		// worker-a stops renewing (paused, partitioned): its lease lapses.
+		e.clock.Advance(ttl)
+		err := submit(in(2, old))
+		wantCode(t, err, polybot.EFORBIDDEN, "an intent under a lapsed lease")
+		if polybot.RiskReason(err) != polybot.RiskLease {
+			t.Fatalf("refusal reason %q, want %q", polybot.RiskReason(err), polybot.RiskLease)
+		}
+		b := claim(e, "worker-b", 10)
+		if len(b) != 2 || b[0].Worker != "worker-b" || b[0].Epoch != old+1 {
+			t.Fatalf("worker-b's claim after the lapse = %+v, want both tenants at epoch %d", b, old+1)
+		}
+		// worker-a wakes up: its old epoch is refused, reducing or not.
+		reduce := in(3, old)
+		reduce.Side, reduce.Reduce = polybot.Sell, true
+		for _, x := range []*polybot.Intent{in(4, old), reduce} {
+			if err := submit(x); polybot.RiskReason(err) != polybot.RiskLease {
+				t.Fatalf("the old worker's intent (reduce %v) after the takeover: %v, want a lease refusal", x.Reduce, err)
+			}
+		}
+		if again := claim(e, "worker-a", 10); len(again) != 0 {
+			t.Fatalf("worker-a re-claimed %d leases worker-b holds", len(again))
+		}
+		if err := submit(in(5, old+1)); err != nil {
+			t.Fatalf("an intent under worker-b's lease: %v", err)
+		}
+		var l *polybot.Lease
+		e.mustTenantView(id, func(tx polybot.TenantTx) (err error) { l, err = tx.Lease(); return })
+		if l.Worker != "worker-b" || l.Epoch != old+1 {
+			t.Fatalf("the tenant's lease = %+v", l)
+		}
+	})
+
+	t.Run("release ends the leases now; the next claim takes the next epoch", func(t *testing.T) {
+		e, _ := setup(t, 2)
+		a := claim(e, "worker-a", 10)
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.ReleaseLeases("worker-a") })
+		b := claim(e, "worker-b", 10)
+		if len(b) != len(a) || b[0].Epoch != 2 {
+			t.Fatalf("after release worker-b claimed %+v, want %d leases at epoch 2", b, len(a))
+		}
+		var all []*polybot.Lease
+		e.mustAdminView(func(tx polybot.AdminTx) (err error) { all, err = tx.Leases(); return })
+		if len(all) != 2 {
+			t.Fatalf("Leases() = %d rows, want 2", len(all))
+		}
+	})
+
+	t.Run("concurrent claims never share a tenant", func(t *testing.T) {
+		e, ids := setup(t, 12)
+		var mu sync.Mutex
+		owner := map[polybot.ID]string{}
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("worker-%d", w)
+				var ls []*polybot.Lease
+				if err := e.admin(func(tx polybot.AdminTx) (err error) { ls, err = tx.ClaimLeases(name, 4, ttl); return }); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, l := range ls {
+					if prev, dup := owner[l.Tenant]; dup {
+						errs <- fmt.Errorf("tenant %s claimed by %s and %s", l.Tenant, prev, name)
+					}
+					owner[l.Tenant] = name
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if len(owner) != len(ids) {
+			t.Fatalf("%d of %d tenants claimed by 4 workers of capacity 4", len(owner), len(ids))
+		}
+	})
+
+	t.Run("a bad claim names its field", func(t *testing.T) {
+		e := newEnv(t, open)
+		for _, c := range []struct {
+			worker   string
+			capacity int
+			ttl      time.Duration
+			field    string
+		}{{"", 1, ttl, "worker"}, {"w", -1, ttl, "capacity"}, {"w", 1, time.Millisecond, "ttl"}, {"w\x00", 1, ttl, "worker"}} {
+			err := e.admin(func(tx polybot.AdminTx) error { _, err := tx.ClaimLeases(c.worker, c.capacity, c.ttl); return err })
+			wantCode(t, err, polybot.EINVALID, "ClaimLeases "+c.field)
+			if _, ok := polybot.ErrorFields(err)[c.field]; !ok {
+				t.Errorf("ClaimLeases(%q, %d, %s): fields %v, want %q", c.worker, c.capacity, c.ttl, polybot.ErrorFields(err), c.field)
+			}
+		}
+	})
+}
