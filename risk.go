@@ -91,6 +91,17 @@ func SubmitIntent(tx TenantTx, in *Intent, v Valuer) error {
 		return err
 	}
 	reducing := in.Side == Sell && !in.Size.GreaterThan(holding.Size)
+	if in.Reduce && in.Side == Buy {
+		// A venue that takes no sells (VenueFacts.Sell == BuyOpposite):
+		// buying the opposite contract closes the one held.
+		var why string
+		if reducing, why, err = closesOpposite(tx, in, holding); err != nil {
+			return err
+		}
+		if !reducing {
+			return riskError(EINVALID, RiskReducingOnly, "a risk-reducing buy "+why)
+		}
+	}
 	if in.Reduce && !reducing {
 		return riskError(EINVALID, RiskReducingOnly, fmt.Sprintf("a risk-reducing order must sell at most the %s held", holding.Size))
 	}
@@ -427,4 +438,30 @@ func RecordFill(tx TenantTx, f *TradeFill, v Valuer) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// closesOpposite reports whether in, a risk-reducing buy, closes a held
+// position on a venue without sells: in.Against is the held contract, the
+// same market's other outcome, and the buy is no more than what is held
+// of it beyond what is already held of in's own contract (so it completes
+// sets and opens nothing). Otherwise it says why not.
+func closesOpposite(tx TenantTx, in *Intent, own *Holding) (bool, string, error) {
+	a, inst := in.Against, in.Instrument
+	switch {
+	case VenueOf(inst.Venue).Sell != BuyOpposite:
+		return false, "is only for a venue that takes no sell orders", nil
+	case a.Venue != inst.Venue || a.Market != inst.Market || a.Outcome != inst.Outcome.Opposite() || a.Key() == inst.Key():
+		return false, "must name as against the held contract: the same market's other outcome", nil
+	}
+	held, err := tx.Holding(a, in.Mode)
+	if ErrorCode(err) == ENOTFOUND {
+		held, err = &Holding{Instrument: a, Mode: in.Mode}, nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	if open := held.Size.Sub(own.Size); in.Size.GreaterThan(open) {
+		return false, fmt.Sprintf("must buy at most the %s of %s held unmatched", open.Max(Zero), a.Outcome), nil
+	}
+	return true, "", nil
 }

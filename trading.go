@@ -239,6 +239,10 @@ type Intent struct {
 	// Reduce marks a risk-reducing order (an unwind, the sale of a naked
 	// leg): the gate lets it through halts, the daily loss and the quota.
 	Reduce bool `json:"reduce,omitempty"`
+	// Against, on a risk-reducing buy at a venue that takes no sells, is
+	// the held contract the buy closes (the same market's other outcome);
+	// the gate checks it and it is not stored.
+	Against Instrument `json:"-"`
 	// Epoch is the epoch of the lease the intent was made under (see
 	// Lease); 0 in a single process, which takes no lease.
 	Epoch        int64     `json:"epoch,omitempty"`

@@ -17,6 +17,7 @@ import (
 	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 	simnews "github.com/polybot/polybot/internal/venuesim/news"
@@ -39,6 +40,8 @@ type simFlags struct {
 	latency            time.Duration
 	error5xxEvery      int
 	rateLimitEvery     int
+	retryAfter         time.Duration
+	dropSocketsEvery   time.Duration
 	pmFeeRate          string
 	pmFeeExponent      int
 	events             string
@@ -74,9 +77,18 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.newsAddr, "news-addr", "127.0.0.1:0", "news feed listen address (127.0.0.1:0 picks a free port; the RSS URL is printed)")
 	fs.StringVar(&f.newsWebhook, "news-webhook", "", "also POST each headline as it appears to this URL, signed (X-PolyBot-Timestamp, X-PolyBot-Signature: hex HMAC-SHA256 of timestamp.body)")
 	fs.StringVar(&f.newsWebhookSecret, "news-webhook-secret-file", "", "file holding the --news-webhook signing secret")
-	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every REST answer by this much")
-	fs.IntVar(&f.error5xxEvery, "fail-every", 0, "fault: answer every Nth Polymarket REST call with 503")
-	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth Polymarket REST call with 429 and Retry-After")
+	fs.DurationVar(&f.latency, "latency", 0, "fault: delay every REST answer of every simulator by this much")
+	fs.IntVar(&f.error5xxEvery, "fail-every", 0, "fault: answer every Nth REST call of each simulator with 503")
+	fs.IntVar(&f.rateLimitEvery, "rate-limit-every", 0, "fault: answer every Nth REST call of each simulator with 429 and Retry-After")
+	fs.DurationVar(&f.retryAfter, "retry-after", 2*time.Second, "fault: the Retry-After of --rate-limit-every's answers")
+	fs.DurationVar(&f.dropSocketsEvery, "drop-websockets-every", 0, "fault: close every simulator's WebSocket connections at this interval")
+}
+
+// faults is the standing fault plan the fault flags set, the same for every
+// simulator (each counts its own calls).
+func (f *simFlags) faults() fault.Config {
+	return fault.Config{Latency: f.latency, FailEvery: f.error5xxEvery, RateLimitEvery: f.rateLimitEvery,
+		RetryAfter: f.retryAfter, DropSocketsEvery: f.dropSocketsEvery}
 }
 
 // leaderLoop is the pause between cycles of a looping leader replay.
@@ -186,9 +198,12 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		accounts = append(accounts, kalshisim.AccountConfig{KeyID: dk.KeyID, PublicKeyPEM: dk.PublicKeyPEM, Balance: kBal})
 	}
 
-	pmCfg := pmsim.Config{Addr: f.pmAddr, StartingBalance: pmBal, Log: log, FeedFeeSchedule: pmFees,
-		Faults: pmsim.FaultConfig{Latency: f.latency, Error5xxEvery: f.error5xxEvery, RateLimitEvery: f.rateLimitEvery, RetryAfter: 2 * time.Second}}
-	kCfg := kalshisim.Config{Addr: f.kalshiAddr, Accounts: accounts, Latency: f.latency, Logger: log}
+	if f.latency < 0 || f.error5xxEvery < 0 || f.rateLimitEvery < 0 || f.retryAfter < 0 || f.dropSocketsEvery < 0 {
+		return nil, usageError("--latency, --fail-every, --rate-limit-every, --retry-after, --drop-websockets-every: must not be negative")
+	}
+	faults := f.faults()
+	pmCfg := pmsim.Config{Addr: f.pmAddr, StartingBalance: pmBal, Log: log, FeedFeeSchedule: pmFees, Faults: faults}
+	kCfg := kalshisim.Config{Addr: f.kalshiAddr, Accounts: accounts, Faults: faults, Logger: log}
 	var recorded []polybot.BookEvent // the replayed recording, for the news feed's anchor
 	switch r := f.replay; {
 	case r == "none":
@@ -285,7 +300,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 	}
 	// The Alpaca simulator (equities; no replay yet): accounts are made by
 	// "Generate simulator keys".
-	if s.alpaca, err = alpacasim.New(alpacasim.Config{Logger: log}); err == nil {
+	if s.alpaca, err = alpacasim.New(alpacasim.Config{Faults: faults, Logger: log}); err == nil {
 		s.alpacaURL, err = s.alpaca.Start(ctx, "127.0.0.1:0")
 	}
 	if err != nil {
@@ -298,7 +313,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 	// internal/marketdata/replay/recordings/README.md), so its books are
 	// the simulator's own synthetic quotes; accounts are made by "Generate
 	// simulator keys".
-	if s.ibkr, err = ibkrsim.New(ibkrsim.Config{Logger: log, Books: ibkrsim.SyntheticFedBooks()}); err == nil {
+	if s.ibkr, err = ibkrsim.New(ibkrsim.Config{Faults: faults, Logger: log, Books: ibkrsim.SyntheticFedBooks()}); err == nil {
 		s.ibkrURL, err = s.ibkr.Start(ctx, "127.0.0.1:0")
 	}
 	if err != nil {

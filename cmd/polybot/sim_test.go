@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +184,42 @@ func TestSimRefusesAnUnknownEventsName(t *testing.T) {
 		err := run(context.Background(), []string{"sim", "--events", list}, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "--events") {
 			t.Errorf("--events %q: %v, want a usage error naming --events", list, err)
+		}
+	}
+}
+
+// TestSimFaultFlagsReachEverySimulator runs `polybot sim --fail-every 2
+// --rate-limit-every 3` with nothing replayed, and calls a route of each
+// simulator six times: calls 2, 4 and 6 answer 503, call 3 answers 429
+// with the default Retry-After of 2 s (a due failure wins over a due rate
+// limit), on every venue.
+func TestSimFaultFlagsReachEverySimulator(t *testing.T) {
+	lines := runSim(t, []string{"polymarket", "kalshi", "alpaca"}, "--replay", "none", "--events", "none", "--news", "none",
+		"--leaders", "none", "--fail-every", "2", "--rate-limit-every", "3")
+	urls := map[string]string{
+		"polymarket": lines["polymarket"]["clob"] + "/time",
+		"kalshi":     lines["kalshi"]["rest"] + "/exchange/status",
+		"alpaca":     lines["alpaca"]["rest"] + "/v2/account", // 401 unless faulted: no key
+	}
+	for venue, url := range urls {
+		var got []int
+		for range 6 {
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			st := resp.StatusCode
+			if st == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "2" {
+				t.Errorf("%s: a 429 with Retry-After %q, want 2", venue, resp.Header.Get("Retry-After"))
+			}
+			if st != http.StatusServiceUnavailable && st != http.StatusTooManyRequests {
+				st = 0 // served
+			}
+			got = append(got, st)
+		}
+		if want := []int{0, 503, 429, 503, 0, 503}; !slices.Equal(got, want) {
+			t.Errorf("%s answered %v, want %v (0: served)", venue, got, want)
 		}
 	}
 }

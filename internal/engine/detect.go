@@ -186,6 +186,47 @@ func approvedIDs(pairs []*polybot.MarketPair) map[string]bool {
 	return ok
 }
 
+// Opposite is the other outcome of inst's binary market, from any market
+// the universe knows (a pair's leg, a single market, a set's outcome).
+func (u Universe) Opposite(inst polybot.Instrument) (polybot.Instrument, bool) {
+	k := keyOf(inst)
+	try := func(m polybot.BinaryMarket) (polybot.Instrument, bool) {
+		switch k {
+		case keyOf(m.Yes):
+			return m.No, true
+		case keyOf(m.No):
+			return m.Yes, true
+		}
+		return polybot.Instrument{}, false
+	}
+	for _, p := range u.allPairs() {
+		if p == nil {
+			continue
+		}
+		a, b := p.Markets()
+		for _, m := range []polybot.BinaryMarket{a, b} {
+			if o, ok := try(m); ok {
+				return o, true
+			}
+		}
+	}
+	for _, m := range u.Markets {
+		if o, ok := try(m); ok {
+			return o, true
+		}
+	}
+	for _, s := range u.Sets {
+		for _, o := range s.Outcomes {
+			for _, m := range o.Markets {
+				if x, ok := try(m); ok {
+					return x, true
+				}
+			}
+		}
+	}
+	return polybot.Instrument{}, false
+}
+
 // Instruments lists every instrument of the universe once.
 func (u Universe) Instruments() []polybot.Instrument {
 	seen := map[instKey]bool{}

@@ -611,18 +611,14 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 					// Stopping: reconciliation on the next start finishes it.
 				}
 			}
-			bid, ok := polybot.Zero, false
-			if v, found := m.books.View(inst); found {
-				if b, has := v.BestBid(); has {
-					bid, ok = b.Price, true
-				}
-			}
+			q, ok := m.reduceQuote(inst)
 			if !ok {
-				problem = "no bid for " + describe(inst)
+				problem = q.why
 				continue
 			}
 			in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, unwindLeg+li, attempt), OpportunityID: oppID, Strategy: strategy,
-				Leg: unwindLeg + li, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: bid, Size: left, TIF: polybot.FAK, Reduce: true}
+				Leg: unwindLeg + li, Mode: r.mode, Instrument: q.inst, Side: q.side, Price: q.price, Size: left, TIF: polybot.FAK, Reduce: true,
+				Against: q.against}
 			attempt++
 			err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
 				return polybot.SubmitIntent(tx, in, m.val)
@@ -636,7 +632,7 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 			}
 			t.c.intents.Add(1)
 			t.publish("intent", in)
-			res := r.send(context.WithoutCancel(ctx), r.ex[inst.Venue], in)
+			res := r.send(context.WithoutCancel(ctx), r.ex[q.inst.Venue], in)
 			if res.unknown {
 				problem = "unwind outcome unknown (resolving it with the venue)"
 				left = polybot.Zero // reconciliation repairs what the venue reports
@@ -764,4 +760,58 @@ func describe(inst polybot.Instrument) string {
 		name += " " + inst.Market
 	}
 	return name + " " + inst.Outcome.String()
+}
+
+// reduction is how the engine takes a position in one instrument down
+// now: a sale of it at its best bid or, on a venue that takes no sell
+// orders (polybot.BuyOpposite), a buy of the same market's other outcome
+// at its best ask, against the held contract (the two settle to $1).
+type reduction struct {
+	inst    polybot.Instrument // what the order trades
+	side    polybot.Side
+	price   polybot.Decimal
+	against polybot.Instrument // the held contract, when inst is its opposite
+	why     string             // when there is no price
+}
+
+// reduceQuote prices the reduction of held from the books; false (with
+// why) when the book has no price for it or the opposite is unknown.
+func (m *Manager) reduceQuote(held polybot.Instrument) (reduction, bool) {
+	if polybot.VenueOf(held.Venue).Sell != polybot.BuyOpposite {
+		if v, ok := m.books.View(held); ok {
+			if b, has := v.BestBid(); has {
+				return reduction{inst: held, side: polybot.Sell, price: b.Price}, true
+			}
+		}
+		return reduction{why: "no bid for " + describe(held)}, false
+	}
+	opp, ok := m.opposite(held)
+	if !ok {
+		return reduction{why: "no opposite contract known for " + describe(held) + " (the venue takes no sells)"}, false
+	}
+	if v, ok := m.books.View(opp); ok {
+		if a, has := v.BestAsk(); has {
+			return reduction{inst: opp, side: polybot.Buy, price: a.Price, against: held}, true
+		}
+	}
+	return reduction{why: "no ask for " + describe(opp) + ", the opposite of " + describe(held)}, false
+}
+
+// opposite is the other outcome of held's market: from the markets a
+// trade named (learnMarket), else from the universe.
+func (m *Manager) opposite(held polybot.Instrument) (polybot.Instrument, bool) {
+	if o, ok := m.opposites.Load(keyOf(held)); ok {
+		return o.(polybot.Instrument), true
+	}
+	m.uniMu.Lock()
+	defer m.uniMu.Unlock()
+	return m.cfg.Universe.Opposite(held)
+}
+
+// learnMarket records a binary market a trade named outside the universe
+// (a news rule's market), so that its position can be reduced on a venue
+// that takes no sells.
+func (m *Manager) learnMarket(bm polybot.BinaryMarket) {
+	m.opposites.Store(keyOf(bm.Yes), bm.No)
+	m.opposites.Store(keyOf(bm.No), bm.Yes)
 }

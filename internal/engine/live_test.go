@@ -23,6 +23,7 @@ import (
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
 )
@@ -349,7 +350,7 @@ func TestSecondLegFailureUnwindsTheFirstAndRecordsIt(t *testing.T) {
 	r.waitRunning(lt.id)
 	// Kalshi shows 10, Polymarket 100: the thinner Kalshi leg goes first,
 	// then Polymarket refuses the second.
-	r.psim.Faults().FailNext("POST /order", 1, http.StatusBadRequest)
+	r.psim.Faults().FailNext("POST", "/order", 1, http.StatusBadRequest)
 	r.crossBooks("10")
 
 	eventually(t, "the unwind is recorded", func() bool {
@@ -410,7 +411,7 @@ func TestUnknownOutcomeIsResolvedByQueryAndNeverResent(t *testing.T) {
 	m := r.startLive(Config{OrderTimeout: 300 * time.Millisecond})
 	r.waitRunning(lt.id)
 	// The Kalshi order is accepted (and trades) but its answer never comes.
-	r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultTimeoutAfterAccept, Method: http.MethodPost, Path: kalshiOrderRE, Times: 1})
+	r.ksim.Faults().Add(fault.Rule{Kind: fault.TimeoutAfterAccept, Method: http.MethodPost, Path: kalshiOrderRE, Times: 1})
 	r.crossBooks("10")
 
 	eventually(t, "both legs filled", func() bool {
@@ -487,8 +488,8 @@ func TestUnknownLegResolvedLaterIsRepairedByUnwinding(t *testing.T) {
 	r.waitRunning(lt.id)
 	// The Kalshi leg is accepted (and fills) but its answer is lost, and the
 	// venue cannot be asked at once either: the second leg is not sent.
-	r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultTimeoutAfterAccept, Method: http.MethodPost, Path: kalshiOrderRE, Times: 1})
-	r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultStatus, Status: http.StatusServiceUnavailable, Method: http.MethodGet,
+	r.ksim.Faults().Add(fault.Rule{Kind: fault.TimeoutAfterAccept, Method: http.MethodPost, Path: kalshiOrderRE, Times: 1})
+	r.ksim.Faults().Add(fault.Rule{Kind: fault.Status, Status: http.StatusServiceUnavailable, Method: http.MethodGet,
 		Path: "/portfolio/orders", Times: 4})
 	r.crossBooks("10")
 
@@ -614,7 +615,7 @@ func TestAPartialUnwindIsRetriedAtTheNextBidUntilFlat(t *testing.T) {
 		[]polybot.Level{lv("0.55", "10")}); err != nil {
 		t.Fatal(err)
 	}
-	r.psim.Faults().FailNext("POST /order", 1, http.StatusBadRequest)
+	r.psim.Faults().FailNext("POST", "/order", 1, http.StatusBadRequest)
 	r.pmAsks(pmFedNo, lv("0.52", "100"))
 	r.pmAsks(pmFedYes, lv("0.60", "100"))
 
@@ -652,7 +653,7 @@ func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.
 	if err := r.ksim.SetBook(fedTicker, []polybot.Level{lv("0.40", "4")}, []polybot.Level{lv("0.55", "10")}); err != nil {
 		t.Fatal(err)
 	}
-	r.psim.Faults().FailNext("POST /order", 1, http.StatusBadRequest)
+	r.psim.Faults().FailNext("POST", "/order", 1, http.StatusBadRequest)
 	r.pmAsks(pmFedNo, lv("0.52", "100"))
 	r.pmAsks(pmFedYes, lv("0.60", "100"))
 
@@ -684,7 +685,7 @@ func TestALegWhoseOrderNeverReachedTheVenueIsClosedWithinSecondsAndItsPartnerUnw
 	r.waitRunning(lt.id)
 	// The Polymarket leg's POST fails with a 503: its outcome is unknown,
 	// and the venue never got it, so every query answers "no such order".
-	r.psim.Faults().FailNext("POST /order", 1, http.StatusServiceUnavailable)
+	r.psim.Faults().FailNext("POST", "/order", 1, http.StatusServiceUnavailable)
 	r.crossBooks("10")
 	began := time.Now()
 	eventually(t, "the Kalshi leg is unwound", func() bool {

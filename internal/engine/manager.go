@@ -199,6 +199,9 @@ type Manager struct {
 	kick     chan struct{}
 	universe chan Universe
 	uniMu    sync.Mutex // guards cfg.Universe for ReloadRegistry
+	// opposites: instKey → the other outcome of markets trades named
+	// outside the universe (learnMarket).
+	opposites sync.Map
 
 	disp  *dispatcher // routing and depth allocation
 	news  *newsDesk   // headlines → news rules → trades, and their exits

@@ -94,10 +94,68 @@ type newsDesk struct {
 	exits    []*newsExit
 	cooldown map[string]time.Time // tenant/rule → not before
 	dropped  atomic.Int64
+	subMu    sync.Mutex
+	subs     map[instKey]*marketdata.Subscription // rules' markets (watchMarkets)
 }
 
 func newNewsDesk(m *Manager) *newsDesk {
-	return &newsDesk{m: m, in: make(chan delivery, 256), kick: make(chan struct{}, 1), cooldown: map[string]time.Time{}}
+	return &newsDesk{m: m, in: make(chan delivery, 256), kick: make(chan struct{}, 1), cooldown: map[string]time.Time{},
+		subs: map[instKey]*marketdata.Subscription{}}
+}
+
+// watchMarkets subscribes the hubs, once each, to both outcomes of the
+// direct markets of enabled rules (the universe may not watch them), so a
+// headline finds their books at once, and learns each market's outcomes
+// (to exit on a venue that takes no sells). Called when a tenant's rules
+// load; the subscriptions last until the desk stops.
+func (n *newsDesk) watchMarkets(rules []*polybot.NewsRule) {
+	m := n.m
+	ctx := m.context()
+	if ctx == nil {
+		return
+	}
+	for _, r := range rules {
+		if !r.Enabled {
+			continue
+		}
+		for _, bm := range r.Markets {
+			m.learnMarket(bm)
+			for _, inst := range []polybot.Instrument{bm.Yes, bm.No} {
+				hub := m.cfg.Hubs[inst.Venue]
+				n.subMu.Lock()
+				_, had := n.subs[keyOf(inst)]
+				if hub == nil || had {
+					n.subMu.Unlock()
+					continue
+				}
+				n.subs[keyOf(inst)] = nil // being subscribed
+				n.subMu.Unlock()
+				go func() {
+					sub, err := hub.Subscribe(ctx, inst)
+					n.subMu.Lock()
+					defer n.subMu.Unlock()
+					if err != nil {
+						delete(n.subs, keyOf(inst)) // the next load tries again
+						m.log.Warn("subscribing to a news rule's market", "instrument", inst.Key(), "err", err)
+						return
+					}
+					n.subs[keyOf(inst)] = sub
+				}()
+			}
+		}
+	}
+}
+
+// closeSubs ends the desk's subscriptions (when the manager stops).
+func (n *newsDesk) closeSubs() {
+	n.subMu.Lock()
+	defer n.subMu.Unlock()
+	for k, s := range n.subs {
+		if s != nil {
+			_ = s.Close()
+		}
+		delete(n.subs, k)
+	}
 }
 
 // Headline hands a new (de-duplicated) platform headline to the engine:
@@ -134,6 +192,7 @@ func (n *newsDesk) booksChanged() {
 func (n *newsDesk) run(ctx context.Context) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
+	defer n.closeSubs()
 	for {
 		select {
 		case <-ctx.Done():
@@ -339,6 +398,7 @@ func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.De
 		until: n.m.now().Add(polybot.DefaultRuleTimeStop)}
 	if rule != nil {
 		x.takeProfit, x.stopLoss, x.until = rule.TakeProfit, rule.StopLoss, n.m.now().Add(rule.TimeStop)
+
 	}
 	n.mu.Lock()
 	n.exits = append(n.exits, x)
@@ -357,16 +417,13 @@ func (r *runner) exitPosition(ctx context.Context, oppID string, inst polybot.In
 // risk-reducing intent of leg ExitLeg+attempt, and returns what sold.
 func (r *runner) sellAtBid(ctx context.Context, strategy, oppID string, inst polybot.Instrument, size polybot.Decimal, attempt int, why string) polybot.Decimal {
 	t, m := r.t, r.m
-	v, ok := m.books.View(inst)
+	q, ok := m.reduceQuote(inst)
 	if !ok {
 		return polybot.Zero
 	}
-	b, has := v.BestBid()
-	if !has {
-		return polybot.Zero
-	}
 	in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, exitLeg+attempt, 0), OpportunityID: oppID, Strategy: strategy,
-		Leg: exitLeg + attempt, Mode: r.mode, Instrument: inst, Side: polybot.Sell, Price: b.Price, Size: size, TIF: polybot.FAK, Reduce: true}
+		Leg: exitLeg + attempt, Mode: r.mode, Instrument: q.inst, Side: q.side, Price: q.price, Size: size, TIF: polybot.FAK, Reduce: true,
+		Against: q.against}
 	err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
 		return polybot.SubmitIntent(tx, in, m.val)
 	})
@@ -376,7 +433,7 @@ func (r *runner) sellAtBid(ctx context.Context, strategy, oppID string, inst pol
 	}
 	t.c.intents.Add(1)
 	t.publish("intent", in)
-	res := r.send(context.WithoutCancel(ctx), r.ex[inst.Venue], in)
+	res := r.send(context.WithoutCancel(ctx), r.ex[q.inst.Venue], in)
 	m.log.Info("position exit", "tenant", t.id, "strategy", strategy, "opportunity", oppID, "why", why, "sold", res.filled.String(), "of", size.String())
 	if res.unknown {
 		return size // reconciliation settles what the venue reports

@@ -202,3 +202,53 @@ func TestATenantsOwnHeadlineReachesOnlyTheirRules(t *testing.T) {
 	r.m.Headline(polybot.Headline{ID: "h-all", Title: "Williams: on every wire", Received: time.Now()})
 	eventually(t, "both trade on a platform headline", func() bool { return len(r.fills(a)) == 2 && len(r.fills(b)) == 1 })
 }
+
+// On a venue that takes no sell orders (IBKR ForecastEx), a news position
+// is closed by buying the same market's other outcome at its ask, a
+// risk-reducing buy against the contract held.
+func TestNewsExitOnAVenueWithoutSellsBuysTheOppositeContract(t *testing.T) {
+	yes := polybot.Instrument{Venue: polybot.IBKR, Market: "FF-DEC25", Token: "7001", Outcome: polybot.Yes}
+	no := polybot.Instrument{Venue: polybot.IBKR, Market: "FF-DEC25", Token: "7002", Outcome: polybot.No}
+	rule := &polybot.NewsRule{ID: "williams-fx", Name: "Williams: cut (ForecastEx)", Enabled: true, AllOf: []string{"williams"},
+		Mode: polybot.NewsDirect, Markets: []polybot.BinaryMarket{{Yes: yes, No: no}}, Outcome: polybot.No,
+		MaxPrice: d("0.50"), MaxSize: d("20"), Window: time.Minute, TimeStop: 2 * time.Second}
+	r := newRig(t)
+	r.testHubs(polybot.IBKR)
+	id := r.user(polybot.TierFree, func(c *polybot.Config) {
+		c.EnableNewsArbitrage, c.EnableSinglePlatformArb = true, false
+		c.EnableIBKR = true
+	})
+	r.start(Config{Strategies: []string{polybot.StrategyNews}, Venues: []polybot.Platform{polybot.IBKR},
+		NewsRules: func(tx polybot.TenantTx) ([]*polybot.NewsRule, error) {
+			c := *rule
+			return []*polybot.NewsRule{&c}, nil
+		}})
+	r.waitRunning(id)
+	r.book(no, []polybot.Level{lv("0.38", "100")}, []polybot.Level{lv("0.40", "100")})
+	r.book(yes, []polybot.Level{lv("0.59", "100")}, []polybot.Level{lv("0.61", "100")})
+	r.m.Headline(polybot.Headline{ID: "h-williams", Title: "Fed's Williams sees room for a further adjustment", Received: time.Now()})
+	eventually(t, "the NO contract is bought and then closed by buying YES", func() bool { return len(r.fills(id)) == 2 })
+	var buyNo, buyYes *polybot.TradeFill
+	for _, f := range r.fills(id) {
+		switch f.Instrument {
+		case no:
+			buyNo = f
+		case yes:
+			buyYes = f
+		}
+	}
+	if buyNo == nil || buyNo.Side != polybot.Buy || buyNo.Size != d("20") || buyNo.Price != d("0.40") {
+		t.Fatalf("entry %+v, want 20 NO bought at 0.40", buyNo)
+	}
+	if buyYes == nil || buyYes.Side != polybot.Buy || buyYes.Size != d("20") || buyYes.Price != d("0.61") {
+		t.Fatalf("exit %+v, want 20 YES bought at the 0.61 ask (no sells on ForecastEx)", buyYes)
+	}
+	for _, in := range r.intents(id) {
+		if in.Side == polybot.Sell {
+			t.Fatalf("intent %+v: nothing is sold on a venue without sells", in)
+		}
+		if in.Leg == polybot.ExitLeg && (in.Side != polybot.Buy || in.Instrument != yes) {
+			t.Fatalf("exit intent %+v, want a buy of YES (the gate took it as risk-reducing: it went through)", in)
+		}
+	}
+}

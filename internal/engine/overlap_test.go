@@ -8,7 +8,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/venue/kalshi"
-	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 )
 
 // A three-outcome Polymarket event (a negRisk event's markets).
@@ -149,7 +149,7 @@ func liveSetLegFails(t *testing.T, failing int) {
 	r.mu.Lock()
 	r.onOrder = func(n int) {
 		if n == failing { // this order is refused
-			r.ksim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultStatus, Method: "POST", Path: "/portfolio/events/orders", Status: 400, Times: 1})
+			r.ksim.Faults().Add(fault.Rule{Kind: fault.Status, Method: "POST", Path: "/portfolio/events/orders", Status: 400, Times: 1})
 		}
 	}
 	r.mu.Unlock()

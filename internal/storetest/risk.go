@@ -634,4 +634,32 @@ func testRiskGate(t *testing.T, open Opener) {
 			return nil
 		})
 	})
+
+	t.Run("on a venue without sells a reducing buy of the opposite contract closes a position, through a halt", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("fx@example.com")
+		yes := polybot.Instrument{Venue: polybot.IBKR, Market: "FF-DEC", Token: "7001", Outcome: polybot.Yes}
+		no := polybot.Instrument{Venue: polybot.IBKR, Market: "FF-DEC", Token: "7002", Outcome: polybot.No}
+		fill(e, u.ID, nil, "fx-buy", yes, polybot.Buy, "0.40", "10")
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltHalted) })
+		reduce := func(n int, inst, against polybot.Instrument, size string) *polybot.Intent {
+			x := newIntent(polybot.IntentID(u.ID, fmt.Sprintf("opp-fx-%d", n), polybot.UnwindLeg, 0), inst)
+			x.Reduce, x.Against, x.Size, x.TIF = true, against, polybot.MustDecimal(size), polybot.FAK
+			return x
+		}
+		wantRisk(t, submit(e, u.ID, reduce(1, no, yes, "10.01"), nil), polybot.EINVALID, polybot.RiskReducingOnly, "buying more NO than the YES held")
+		wantRisk(t, submit(e, u.ID, reduce(2, no, no, "1"), nil), polybot.EINVALID, polybot.RiskReducingOnly, "against the contract bought")
+		k := kalshiYes("K-FX")
+		wantRisk(t, submit(e, u.ID, reduce(3, polybot.Instrument{Venue: polybot.Kalshi, Market: "K-FX", Outcome: polybot.No}, k, "1"), nil),
+			polybot.EINVALID, polybot.RiskReducingOnly, "a reducing buy on a venue that sells")
+		if err := submit(e, u.ID, reduce(4, no, yes, "6"), nil); err != nil {
+			t.Fatalf("buying 6 NO against 10 YES while halted: %v", err)
+		}
+		fill(e, u.ID, nil, "fx-close", no, polybot.Buy, "0.55", "6")
+		// 6 of the 10 YES are closed: 4 more may be bought, not 5.
+		wantRisk(t, submit(e, u.ID, reduce(5, no, yes, "5"), nil), polybot.EINVALID, polybot.RiskReducingOnly, "beyond the unmatched YES")
+		if err := submit(e, u.ID, reduce(6, no, yes, "4"), nil); err != nil {
+			t.Fatalf("buying the last 4 NO: %v", err)
+		}
+	})
 }

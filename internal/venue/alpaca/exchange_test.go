@@ -235,58 +235,6 @@ func TestPlaceOrderRefusesWhatAlpacaCannotTakeWithoutACall(t *testing.T) {
 	}
 }
 
-// TestErrorsAreMappedForRetries drives the SDK against stub answers that the
-// simulator does not make: rate limits, 5xx and timeouts after a POST.
-func TestErrorsAreMappedForRetries(t *testing.T) {
-	hold := make(chan struct{}) // a stub that never answers waits on it
-	order := polybot.OrderRequest{ClientOrderID: "c", Instrument: spy(), Side: polybot.Buy, Price: d("10"), Size: d("1"), TIF: polybot.GTC}
-	tests := []struct {
-		name       string
-		handler    http.HandlerFunc
-		timeout    time.Duration
-		wantStatus int
-		wantRetry  time.Duration
-		unknown    bool
-	}{
-		{"rate limited", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Retry-After", "7")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"code":42910000,"message":"rate limit exceeded"}`))
-		}, 0, http.StatusTooManyRequests, 7 * time.Second, false},
-		{"server error after a POST", func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`{"code":50010000,"message":"internal server error occurred"}`))
-		}, 0, http.StatusInternalServerError, 0, true},
-		{"timeout after a POST", func(w http.ResponseWriter, r *http.Request) {
-			<-hold
-		}, 200 * time.Millisecond, 0, 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(tt.handler)
-			defer srv.Close()
-			defer srv.CloseClientConnections()
-			cfg := alpaca.Config{KeyID: "k", SecretKey: "s", BaseURL: srv.URL}
-			if tt.timeout > 0 {
-				cfg.HTTPClient = &http.Client{Timeout: tt.timeout}
-			}
-			x, err := alpaca.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = x.PlaceOrder(context.Background(), order)
-			if tt.timeout > 0 {
-				close(hold)
-			}
-			ve := venueErr(t, err)
-			if ve.Status != tt.wantStatus || ve.RetryAfter != tt.wantRetry || errors.Is(err, polybot.ErrOutcomeUnknown) != tt.unknown {
-				t.Fatalf("error = %+v (unknown %v), want status %d retry %s unknown %v", ve, errors.Is(err, polybot.ErrOutcomeUnknown),
-					tt.wantStatus, tt.wantRetry, tt.unknown)
-			}
-		})
-	}
-}
-
 func TestAPostThatCannotBeDialledWasNeverSent(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

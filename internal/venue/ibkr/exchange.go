@@ -206,6 +206,11 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 			x.mu.Lock()
 			x.orders[req.ClientOrderID] = a.OrderID
 			x.mu.Unlock()
+			// The order's state now, fills included; the placement's own
+			// answer when the status cannot be read.
+			if st, err := x.statusOf(ctx, a.OrderID, req.ClientOrderID); err == nil {
+				return st, nil
+			}
 			st := &polybot.OrderStatus{ClientOrderID: req.ClientOrderID, VenueOrderID: string(a.OrderID), Instrument: req.Instrument,
 				Side: req.Side, Price: req.Price, Size: req.Size, UpdatedAt: time.Now()}
 			st.State, st.Reason = state(a.OrderStatus, polybot.Zero, req.Size)
@@ -358,6 +363,11 @@ func (x *Exchange) Order(ctx context.Context, clientOrderID string) (*polybot.Or
 	if err != nil {
 		return nil, err
 	}
+	return x.statusOf(ctx, id, clientOrderID)
+}
+
+// statusOf reads order id's status (/iserver/account/order/status/{id}).
+func (x *Exchange) statusOf(ctx context.Context, id ID, clientOrderID string) (*polybot.OrderStatus, error) {
 	var s orderStatus
 	if err := x.c.call(ctx, "GET", "/iserver/account/order/status/"+url.PathEscape(string(id)), nil, nil, false, &s); err != nil {
 		return nil, err

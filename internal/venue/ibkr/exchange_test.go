@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/venue/ibkr"
+	"github.com/polybot/polybot/internal/venuesim/fault"
 	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
 )
 
@@ -217,22 +219,34 @@ func TestForecastExOrdersTradeAndNetLikeIBKR(t *testing.T) {
 
 func TestPriceQuestionNeedsThePolicyAndRestingOrdersCancel(t *testing.T) {
 	ctx := context.Background()
-	_, base := startSim(t, ibkrsim.Config{})
-	req := polybot.OrderRequest{ClientOrderID: "far", Instrument: hold(polybot.Yes), Side: polybot.Buy, Price: d("0.10"), Size: d("5"), TIF: polybot.GTC}
-
-	// 0.10 is far below the 0.29 mid: the gateway asks o163. No policy: no.
+	sim, base := startSim(t, ibkrsim.Config{})
+	// A buy at 0.40 is 33% through the 0.30 offer (the simulator asks past
+	// 10%): the gateway asks o163. No policy: the answer is no.
+	through := polybot.OrderRequest{ClientOrderID: "through", Instrument: hold(polybot.Yes), Side: polybot.Buy, Price: d("0.40"), Size: d("5"), TIF: polybot.GTC}
 	x := exchange(t, base, "DU100", ibkr.ReplyPolicy{})
-	if _, err := x.PlaceOrder(ctx, req); polybot.ErrorCode(err) != polybot.EFORBIDDEN || !strings.Contains(err.Error(), "o163") {
+	if _, err := x.PlaceOrder(ctx, through); polybot.ErrorCode(err) != polybot.EFORBIDDEN || !strings.Contains(err.Error(), "o163") {
 		t.Fatalf("unaccepted question: %v", err)
 	}
-	if _, err := x.Order(ctx, "far"); polybot.ErrorCode(err) != polybot.ENOTFOUND {
+	if _, err := x.Order(ctx, "through"); polybot.ErrorCode(err) != polybot.ENOTFOUND {
 		t.Fatalf("the refused order must not exist: %v", err)
 	}
-	// With o163 accepted the order is placed and rests.
+	if got := sim.Cash("DU100"); got != d("1000") {
+		t.Fatalf("nothing traded, cash %s", got)
+	}
+	// With o163 accepted the order is placed, and fills at the offer.
 	x = exchange(t, base, "DU100", ibkr.ReplyPolicy{MessageIDs: []string{ibkr.PricePercentageWarning}})
-	st, err := x.PlaceOrder(ctx, req)
-	if err != nil || st.State != polybot.OrderOpen {
+	st, err := x.PlaceOrder(ctx, through)
+	if err != nil || st.State != polybot.OrderFilled || st.Filled != d("5") || st.Price != d("0.4") {
 		t.Fatalf("confirmed: %+v, %v", st, err)
+	}
+	if got := sim.Cash("DU100"); got != d("998.5") {
+		t.Fatalf("cash after 5 at 0.30: %s, want 998.50", got)
+	}
+	// A passive bid far below the market asks nothing and rests.
+	x = exchange(t, base, "DU100", ibkr.ReplyPolicy{})
+	far := polybot.OrderRequest{ClientOrderID: "far", Instrument: hold(polybot.Yes), Side: polybot.Buy, Price: d("0.10"), Size: d("5"), TIF: polybot.GTC}
+	if st, err := x.PlaceOrder(ctx, far); err != nil || st.State != polybot.OrderOpen {
+		t.Fatalf("a passive bid: %+v, %v", st, err)
 	}
 	open, err := x.OpenOrders(ctx)
 	if err != nil || len(open) != 1 || open[0].ClientOrderID != "far" || open[0].Price != d("0.1") || open[0].Size != d("5") {
@@ -248,8 +262,8 @@ func TestPriceQuestionNeedsThePolicyAndRestingOrdersCancel(t *testing.T) {
 		t.Fatalf("still open: %+v", open)
 	}
 	// CancelAll clears a resting order too.
-	req.ClientOrderID = "far2"
-	if _, err := x.PlaceOrder(ctx, req); err != nil {
+	far.ClientOrderID = "far2"
+	if _, err := x.PlaceOrder(ctx, far); err != nil {
 		t.Fatal(err)
 	}
 	if err := x.CancelAll(ctx); err != nil {
@@ -326,8 +340,25 @@ func TestTransportFailuresAreClassified(t *testing.T) {
 	ln.Close()
 	wg.Wait()
 
+	// The gateway places the order and never answers: unknown, and the
+	// order is then found by its cOID, not sent again.
+	sim, base := startSim(t, ibkrsim.Config{})
+	sim.Faults().TimeoutAfterAccept("POST", "/iserver/account/DU100/orders", 1)
+	hc := &http.Client{Timeout: 300 * time.Millisecond}
+	xt, err := ibkr.New(ibkr.Config{GatewayURL: base, Account: "DU100", HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = xt.PlaceOrder(ctx, req)
+	if !errors.Is(err, polybot.ErrOutcomeUnknown) {
+		t.Fatalf("a timeout after the gateway accepted the order: %v", err)
+	}
+	if st, err := xt.Order(ctx, "u1"); err != nil || st.State != polybot.OrderFilled || st.Filled != d("1") {
+		t.Fatalf("the order the gateway kept, by its cOID: %+v, %v", st, err)
+	}
+
 	// An injected 503 on a read is a plain venue error with the status.
-	_, base := startSim(t, ibkrsim.Config{FailEvery: 1})
+	_, base = startSim(t, ibkrsim.Config{Faults: fault.Config{FailEvery: 1}})
 	_, err = exchange(t, base, "DU100", ibkr.ReplyPolicy{}).Client().AuthStatus(ctx)
 	if ve := venueErr(t, err); ve.Status != 503 || ve.Unknown {
 		t.Fatalf("503 on a read: %v", err)

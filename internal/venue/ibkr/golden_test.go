@@ -101,7 +101,6 @@ var goldenRoutes = map[string]string{
 	"POST /iserver/account/U1234567/orders":            "POST-place-order-confirmation.json",
 	"POST /iserver/reply/test-reply-id-001":            "POST-reply-submitted.json",
 	"GET /iserver/account/order/status/473740665":      "GET-order-status.json",
-	"GET /iserver/account/order/status/987654321":      "GET-order-status.json",
 	"DELETE /iserver/account/U1234567/order/473740665": "DELETE-cancel-order.json",
 	"GET /iserver/account/orders":                      "GET-live-orders-with-ref.json",
 	"GET /iserver/account/trades":                      "GET-trades-populated.json",
@@ -214,13 +213,8 @@ func TestRecordedOrderQuestionIsAnsweredByPolicyNeverBlindly(t *testing.T) {
 	if got := g.requests("POST /iserver/reply/test-reply-id-001"); len(got) != 1 || !strings.Contains(got[0], `"confirmed":true`) {
 		t.Fatalf("reply %q", got)
 	}
-	// Its status is the recorded one (a filled market order: price from the
-	// average fill).
-	st, err = x.Order(ctx, "c1")
-	if err != nil || st.State != polybot.OrderFilled || st.Filled != polybot.One || st.Price != polybot.MustDecimal("647.09") ||
-		st.Instrument.Market != "SPY" || st.UpdatedAt != time.Date(2026, 4, 1, 23, 0, 0, 0, time.UTC) {
-		t.Fatalf("status %+v, %v", st, err)
-	}
+	// (The placement's own answer: no status of order 987654321 is
+	// recorded, so the connector falls back to it.)
 	// A text policy matches on the message text instead.
 	x, _ = goldenExchange(t, ibkr.ReplyPolicy{Texts: []string{"without market data"}})
 	if _, err := x.PlaceOrder(ctx, req); err == nil {

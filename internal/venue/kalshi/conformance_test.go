@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 const ticker = kalshisim.FedTicker
@@ -29,7 +31,7 @@ var (
 )
 
 // testKeys returns two RSA keys, made once per run: the tenant's, and a
-// forger's.
+// forger's (which is also the venue's second account's).
 func testKeys(t *testing.T) (good, forged *rsa.PrivateKey) {
 	t.Helper()
 	keyOnce.Do(func() {
@@ -73,9 +75,10 @@ type env struct {
 
 func startSim(t *testing.T) *env {
 	t.Helper()
-	good, _ := testKeys(t)
+	good, second := testKeys(t)
 	sim, err := kalshisim.New(kalshisim.Config{Accounts: []kalshisim.AccountConfig{
 		{KeyID: "tenant-key", PublicKeyPEM: publicPEM(t, good), Balance: polybot.MustDecimal("1000")},
+		{KeyID: "second-key", PublicKeyPEM: publicPEM(t, second), Balance: polybot.MustDecimal("1000")},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -144,15 +147,23 @@ func (b *books) fillCount() int {
 	return len(b.fills)
 }
 
+// feed returns a feed (trades on, fills to onFill) on the tenant's key,
+// reconnecting quickly.
+func (e *env) feed(t *testing.T, onFill func(polybot.Fill)) *kalshi.Feed {
+	t.Helper()
+	f, err := kalshi.NewFeed(kalshi.FeedConfig{URL: e.urls.WS, Signer: kalshi.NewSigner(e.keyID, kalshi.NewPrivateKey(e.key), nil),
+		Trades: true, OnFill: onFill, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // runFeed starts a feed subscribed to both instruments of ticker.
 func (e *env) runFeed(t *testing.T) (*kalshi.Feed, *books) {
 	t.Helper()
 	b := &books{}
-	f, err := kalshi.NewFeed(kalshi.FeedConfig{URL: e.urls.WS, Signer: kalshi.NewSigner(e.keyID, kalshi.NewPrivateKey(e.key), nil),
-		Trades: true, OnFill: b.onFill, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := e.feed(t, b.onFill)
 	yes, no := kalshi.Instruments(ticker)
 	if err := f.Subscribe(context.Background(), yes, no); err != nil {
 		t.Fatal(err)
@@ -180,18 +191,6 @@ func lv(p, s string) polybot.Level {
 	return polybot.Level{Price: polybot.MustDecimal(p), Size: polybot.MustDecimal(s)}
 }
 
-func levelsEqual(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // simBooks are the simulator's books in PolyBot's terms, read over REST.
 func (e *env) simBooks(t *testing.T) (yes, no polybot.BookEvent) {
 	t.Helper()
@@ -210,7 +209,7 @@ func (e *env) booksMatch(t *testing.T, b *books) func() bool {
 	return func() bool {
 		sy, sn := e.simBooks(t)
 		y, n := b.book(sy.Instrument), b.book(sn.Instrument)
-		return levelsEqual(y.Bids, sy.Bids) && levelsEqual(y.Asks, sy.Asks) && levelsEqual(n.Bids, sn.Bids) && levelsEqual(n.Asks, sn.Asks)
+		return slices.Equal(y.Bids, sy.Bids) && slices.Equal(y.Asks, sy.Asks) && slices.Equal(n.Bids, sn.Bids) && slices.Equal(n.Asks, sn.Asks)
 	}
 }
 
@@ -451,91 +450,6 @@ func TestConformanceSeqGapResyncsNeverAWrongBook(t *testing.T) {
 	}
 }
 
-func TestConformanceDroppedWebSocketReconnectsWithFreshSnapshot(t *testing.T) {
-	e := startSim(t)
-	if err := e.sim.SetBook(ticker, []polybot.Level{lv("0.40", "10")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	f, b := e.runFeed(t)
-	eventually(t, "the first snapshot", e.booksMatch(t, b))
-	e.sim.DropWebSockets()
-	if err := e.sim.SetBook(ticker, []polybot.Level{lv("0.39", "2")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "a reconnect with a new snapshot", func() bool { s := f.Stats(); return s.Connects >= 2 && s.Snapshots >= 2 })
-	eventually(t, "the book matches after reconnecting", e.booksMatch(t, b))
-}
-
-func TestConformanceTimeoutAfterAcceptIsUnknownAndFoundByClientOrderID(t *testing.T) {
-	e := startSim(t)
-	ctx := context.Background()
-	e.sim.InjectFault(kalshisim.Fault{Kind: kalshisim.FaultTimeoutAfterAccept, Method: "POST", Path: "/portfolio/events/orders",
-		Hold: 5 * time.Second, Times: 1})
-	x := e.exchange(t, func(c *kalshi.ExchangeConfig) { c.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
-	yes, _ := kalshi.Instruments(ticker)
-	_, err := x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "coid-timeout", Instrument: yes, Side: polybot.Buy,
-		Price: polybot.MustDecimal("0.20"), Size: polybot.MustDecimal("2"), TIF: polybot.GTC})
-	if !errors.Is(err, polybot.ErrOutcomeUnknown) {
-		t.Fatalf("err = %v, want an unknown outcome", err)
-	}
-	st, err := x.Order(ctx, "coid-timeout")
-	if err != nil {
-		t.Fatalf("reconciling by client order id: %v", err)
-	}
-	if st.State != polybot.OrderOpen || st.Size != polybot.MustDecimal("2") || st.Price != polybot.MustDecimal("0.20") {
-		t.Fatalf("reconciled order = %+v", st)
-	}
-}
-
-func TestConformanceHTTPErrorsMapToVenueErrors(t *testing.T) {
-	e := startSim(t)
-	ctx := context.Background()
-	x := e.exchange(t, nil)
-	yes, _ := kalshi.Instruments(ticker)
-	order := polybot.OrderRequest{ClientOrderID: "coid-5xx", Instrument: yes, Side: polybot.Buy,
-		Price: polybot.MustDecimal("0.20"), Size: polybot.MustDecimal("1"), TIF: polybot.GTC}
-	cases := []struct {
-		name       string
-		fault      kalshisim.Fault
-		call       func() error
-		status     int
-		unknown    bool
-		retryAfter time.Duration
-	}{
-		{"429 carries Retry-After", kalshisim.Fault{Kind: kalshisim.FaultRateLimit, Path: "/portfolio/balance", RetryAfter: 2 * time.Second, Times: 1},
-			func() error { _, err := x.Balance(ctx); return err }, 429, false, 2 * time.Second},
-		{"a 5xx on order placement is an unknown outcome", kalshisim.Fault{Kind: kalshisim.FaultStatus, Status: 503, Method: "POST", Times: 1},
-			func() error { _, err := x.PlaceOrder(ctx, order); return err }, 503, true, 0},
-		{"a 5xx on a read is a plain failure", kalshisim.Fault{Kind: kalshisim.FaultStatus, Status: 500, Path: "/portfolio/positions", Times: 1},
-			func() error { _, err := x.Positions(ctx); return err }, 500, false, 0},
-		{"a 429 on order placement is known not placed", kalshisim.Fault{Kind: kalshisim.FaultRateLimit, Method: "POST", RetryAfter: time.Second, Times: 1},
-			func() error { _, err := x.PlaceOrder(ctx, order); return err }, 429, false, time.Second},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e.sim.InjectFault(tc.fault)
-			err := tc.call()
-			var ve *polybot.VenueError
-			if !errors.As(err, &ve) || ve.Status != tc.status || ve.Venue != polybot.Kalshi {
-				t.Fatalf("err = %v, want HTTP %d", err, tc.status)
-			}
-			if errors.Is(err, polybot.ErrOutcomeUnknown) != tc.unknown {
-				t.Fatalf("unknown = %v, want %v", !tc.unknown, tc.unknown)
-			}
-			if ve.RetryAfter != tc.retryAfter {
-				t.Fatalf("RetryAfter = %v, want %v", ve.RetryAfter, tc.retryAfter)
-			}
-		})
-	}
-	// Latency alone is not an error.
-	e.sim.SetLatency(50 * time.Millisecond)
-	start := time.Now()
-	if _, err := x.Balance(ctx); err != nil || time.Since(start) < 50*time.Millisecond {
-		t.Fatalf("with latency: %v after %v", err, time.Since(start))
-	}
-	e.sim.ClearFaults()
-}
-
 func TestMarketFeeScheduleIsReadFromTheSeriesOverTheWire(t *testing.T) {
 	e := startSim(t)
 	if err := e.sim.AddSeries(kalshisim.SeriesConfig{Ticker: "KXHALF", FeeType: "quadratic_with_maker_fees", FeeMultiplier: polybot.MustDecimal("0.5")}); err != nil {
@@ -561,4 +475,44 @@ func TestMarketFeeScheduleIsReadFromTheSeriesOverTheWire(t *testing.T) {
 	if err != nil || fed.Type != "quadratic" || !fed.Multiplier.IsZero() && fed.Multiplier != polybot.One {
 		t.Fatalf("fed schedule %+v, %v", fed, err)
 	}
+}
+
+// TestVenueConformance runs the shared suite (internal/venuetest) on the
+// YES side of the Fed market.
+func TestVenueConformance(t *testing.T) {
+	venuetest.Run(t, func(t *testing.T) *venuetest.Venue {
+		e := startSim(t)
+		yes, _ := kalshi.Instruments(ticker)
+		_, second := testKeys(t)
+		return &venuetest.Venue{
+			Instrument: yes,
+			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
+				return e.exchange(t, func(c *kalshi.ExchangeConfig) {
+					if o.Account == 1 {
+						c.KeyID, c.PrivateKeyPEM = "second-key", pkcs1PEM(second)
+					}
+					if o.BadCredentials {
+						c.PrivateKeyPEM = pkcs1PEM(second) // tenant-key's id, signed by another key
+					}
+					if o.Timeout > 0 {
+						c.HTTPClient = &http.Client{Timeout: o.Timeout}
+					}
+				})
+			},
+			Cash: polybot.MustDecimal("1000"),
+			// Quadratic series: ceil(0.07 × 6 × 0.40 × 0.60) = ceil(0.1008) = $0.11.
+			TakerFee: polybot.MustDecimal("0.11"),
+			// YES asks are NO bids at 1 − price.
+			SetBook: func(t *testing.T, bids, asks []polybot.Level) {
+				if err := e.sim.SetBook(ticker, bids, oneMinus(asks)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Faults: e.sim.Faults(),
+			Feed: func(t *testing.T) polybot.MarketFeed {
+				return e.feed(t, nil)
+			},
+			VenueSubscriptions: func() int { return e.sim.Subscriptions("orderbook_delta", ticker) },
+		}
+	})
 }

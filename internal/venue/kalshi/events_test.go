@@ -3,6 +3,7 @@ package kalshi_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,8 +158,8 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 		wantBids, wantAsks := fedFinal[i][0], fedFinal[i][1]
 		eventually(t, l+"'s YES and NO books as recorded last", func() bool {
 			y, n := b.book(yes), b.book(no)
-			return levelsEqual(y.Bids, wantBids) && levelsEqual(y.Asks, wantAsks) &&
-				levelsEqual(n.Bids, complement(wantAsks)) && levelsEqual(n.Asks, complement(wantBids))
+			return slices.Equal(y.Bids, wantBids) && slices.Equal(y.Asks, wantAsks) &&
+				slices.Equal(n.Bids, complement(wantAsks)) && slices.Equal(n.Asks, complement(wantBids))
 		})
 	}
 
@@ -171,7 +172,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 		t.Fatalf("FOK buy: %+v %v", st, err)
 	}
 	eventually(t, "the feed's Hold YES book to lose what was bought", func() bool {
-		return levelsEqual(b.book(hold).Asks, []polybot.Level{lv("0.62", "250")})
+		return slices.Equal(b.book(hold).Asks, []polybot.Level{lv("0.62", "250")})
 	})
 	// More than the book holds is killed whole.
 	st, err = x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "fok-too-big", Instrument: hold, Side: polybot.Buy,
@@ -179,7 +180,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 	if err == nil && st.Filled.Sign() != 0 {
 		t.Fatalf("a FOK larger than the book filled: %+v", st)
 	}
-	if a := sim.Engine().Depth(hold.Market, 0).Asks; !levelsEqual(a, []polybot.Level{lv("0.62", "250")}) {
+	if a := sim.Engine().Depth(hold.Market, 0).Asks; !slices.Equal(a, []polybot.Level{lv("0.62", "250")}) {
 		t.Fatalf("a killed FOK moved the book: %v", a)
 	}
 }

@@ -3,6 +3,7 @@ package polymarket_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,8 +169,8 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 		wantBids, wantAsks := fedFinal[o.label][0], fedFinal[o.label][1]
 		fb.mu.Lock()
 		y, n := fb.books[yes.Token], fb.books[no.Token]
-		ok := levelsEq(y.Bids, wantBids) && levelsEq(y.Asks, wantAsks) &&
-			levelsEq(n.Bids, complement(wantAsks)) && levelsEq(n.Asks, complement(wantBids))
+		ok := slices.Equal(y.Bids, wantBids) && slices.Equal(y.Asks, wantAsks) &&
+			slices.Equal(n.Bids, complement(wantAsks)) && slices.Equal(n.Asks, complement(wantBids))
 		fb.mu.Unlock()
 		if !ok {
 			t.Errorf("%s: feed books YES %v/%v NO %v/%v, want YES %v/%v", o.label, y.Bids, y.Asks, n.Bids, n.Asks, wantBids, wantAsks)

@@ -43,7 +43,7 @@ type handler func(r *http.Request, a *account) (int, any, error)
 // Handler returns the Trading API routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, fn handler) { mux.Handle(pattern, s.authed(fn)) }
+	h := func(pattern string, fn handler) { mux.Handle(pattern, s.faults.Wrap("", s.authed(fn), writeFault)) }
 	h("GET /v2/account", s.getAccount)
 	h("POST /v2/orders", s.postOrder)
 	h("GET /v2/orders", s.listOrders)
@@ -55,6 +55,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /v2/positions/{symbol}", s.getPosition)
 	h("GET /v2/account/activities", s.activities)
 	h("GET /v2/account/activities/{type}", s.activities)
+	s.faults.AdminRoutes(mux, AdminPath)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, &apiError{Code: 40410000, Message: "endpoint not found"})
 	})
@@ -87,6 +88,18 @@ func (s *Server) authed(fn handler) http.Handler {
 		}
 		writeJSON(w, status, body)
 	})
+}
+
+// AdminPath prefixes the simulator's own routes (the faults).
+const AdminPath = "/sim/v1"
+
+// writeFault is Alpaca's answer to an injected 5xx or 429.
+func writeFault(w http.ResponseWriter, status int) {
+	e := &apiError{status, 50010000, "internal server error occurred"}
+	if status == http.StatusTooManyRequests {
+		e = &apiError{status, 42910000, "rate limit exceeded"}
+	}
+	writeJSON(w, status, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -21,15 +21,14 @@ package alpaca
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -44,6 +43,8 @@ type Config struct {
 	Accounts []AccountConfig
 	// Books are the symbols traded and their starting liquidity.
 	Books []BookConfig
+	// Faults is the standing fault plan (tests add more with Faults()).
+	Faults fault.Config
 	// Now is the clock (nil: time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -81,9 +82,9 @@ type Server struct {
 	meta     map[string]*orderMeta // order id -> what the engine does not keep
 	lastPx   map[string]polybot.Decimal
 
-	httpSrv *http.Server
-	stop    context.CancelFunc
-	done    chan struct{}
+	faults *fault.Injector
+
+	srv *loopback.Server
 }
 
 type account struct {
@@ -128,7 +129,8 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, now: cfg.Now, log: log.With("sim", "alpaca"), accounts: map[string]*account{},
-		symbols: map[string]bool{}, meta: map[string]*orderMeta{}, lastPx: map[string]polybot.Decimal{}}
+		symbols: map[string]bool{}, meta: map[string]*orderMeta{}, lastPx: map[string]polybot.Decimal{},
+		faults: fault.New(cfg.Faults)}
 	s.eng = matching.New(matching.Config{Now: cfg.Now, SelfTrade: matching.STPCancelTaker, IDPrefix: "a"})
 	s.eng.Subscribe("", s.onUpdate)
 	for _, a := range cfg.Accounts {
@@ -143,6 +145,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// Faults returns the REST faults, changeable while the simulator runs (rule
+// paths as routed, such as "/v2/orders"). The simulator has no WebSocket.
+func (s *Server) Faults() *fault.Injector { return s.faults }
 
 // Engine returns the matching engine (tests).
 func (s *Server) Engine() *matching.Engine { return s.eng }
@@ -254,45 +260,13 @@ func (s *Server) book(keyID, orderID, symbol string, side polybot.Side, t matchi
 // until ctx ends or Close is called. It returns the base URL (what the SDKs
 // take as their base, without /v2).
 func (s *Server) Start(ctx context.Context, addr string) (string, error) {
-	if addr == "" {
-		addr = s.cfg.Addr
-	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(ctx, "alpaca sim", s.Handler(), s.log, nil, addr, s.cfg.Addr, DefaultAddr)
 	if err != nil {
-		return "", fmt.Errorf("alpaca sim: listen %s: %w", addr, err)
+		return "", err
 	}
-	ctx, s.stop = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() {
-		defer close(s.done)
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("alpaca sim stopped", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		s.shutdown()
-	}()
-	return "http://" + ln.Addr().String(), nil
-}
-
-func (s *Server) shutdown() {
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.httpSrv.Shutdown(sctx)
+	s.srv = srv
+	return "http://" + srv.Addr, nil
 }
 
 // Close stops a started simulator and waits for it.
-func (s *Server) Close() {
-	if s.stop == nil {
-		return
-	}
-	s.stop()
-	s.shutdown()
-	<-s.done
-}
+func (s *Server) Close() { _ = s.srv.Close() }

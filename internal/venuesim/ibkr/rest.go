@@ -49,7 +49,7 @@ func (s *Server) Handler() http.Handler {
 	// brokerage: the /iserver endpoints that need an open brokerage session.
 	h := func(pattern string, brokerage bool, fn handler) {
 		method, path, _ := strings.Cut(pattern, " ")
-		mux.Handle(method+" /v1/api"+path, s.gate(brokerage, fn))
+		mux.Handle(method+" /v1/api"+path, s.faults.Wrap("/v1/api", s.gate(brokerage, fn), writeFault))
 	}
 	h("GET /iserver/auth/status", false, s.authStatus)
 	h("POST /iserver/auth/status", false, s.authStatus)
@@ -78,25 +78,27 @@ func (s *Server) Handler() http.Handler {
 	h("GET /portfolio/{acct}/ledger", false, s.ledger)
 	h("GET /portfolio/{acct}/summary", false, s.summary)
 	mux.HandleFunc("GET /v1/api/ws", s.serveWS)
+	s.faults.AdminRoutes(mux, AdminPath)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Resource not found"})
 	})
 	return mux
 }
 
-// gate applies the faults and the gateway's session checks, runs fn and
-// writes its answer.
+// AdminPath prefixes the simulator's own routes (the faults).
+const AdminPath = "/sim/v1"
+
+// writeFault is the gateway's answer to an injected 5xx or 429.
+func writeFault(w http.ResponseWriter, status int) {
+	writeJSON(w, status, map[string]any{"error": http.StatusText(status), "statusCode": status})
+}
+
+// gate applies the gateway's session checks, runs fn and writes its answer.
 func (s *Server) gate(brokerage bool, fn handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		s.requests++
-		failNow := s.cfg.FailEvery > 0 && s.requests%s.cfg.FailEvery == 0
 		signedIn, authed, competing := s.signedIn, s.authed, s.competing
 		s.mu.Unlock()
-		if failNow {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "Service Unavailable (injected fault)"})
-			return
-		}
 		if !signedIn || (brokerage && (!authed || competing)) {
 			writeJSON(w, errNotAuthenticated.status, errNotAuthenticated)
 			return
@@ -543,13 +545,15 @@ func (s *Server) place(acct string, o orderRequest, confirmed bool) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	// The price-cap question: a limit through the market (a buy above the
+	// reference, a sell below it) by more than the allowed fraction.
 	if !confirmed && !p.market {
 		if ref, ok := s.reference(p.c.conid, p.side); ok && ref.Sign() > 0 {
-			dev := p.price.Sub(ref)
-			if dev.Sign() < 0 {
-				dev = dev.Neg()
+			through := p.price.Sub(ref)
+			if p.side == polybot.Sell {
+				through = through.Neg()
 			}
-			if dev.GreaterThan(ref.Mul(s.cfg.PriceDeviation)) {
+			if through.GreaterThan(ref.Mul(s.cfg.PriceDeviation)) {
 				s.mu.Lock()
 				s.nextID++
 				id := fmt.Sprintf("%x-%d", s.now().UnixNano(), s.nextID)

@@ -203,16 +203,19 @@ func TestSimulatorAnswersHaveTheRecordedShapes(t *testing.T) {
 		}
 		return v
 	}
-	// A filled order (buy 10 YES at the ask), a question (buy far below),
-	// and a resting order to cancel.
+	// A filled order (buy 10 YES at the ask), a question (a buy far through
+	// the offer), confirmed, and a resting order to cancel.
 	placed := call("POST", "/iserver/account/DU100/orders",
 		`{"orders":[{"acctId":"DU100","conid":900000031,"orderType":"LMT","price":0.30,"side":"BUY","quantity":10,"tif":"GTC","cOID":"a"}]}`)
 	question := call("POST", "/iserver/account/DU100/orders",
-		`{"orders":[{"acctId":"DU100","conid":900000031,"orderType":"LMT","price":0.05,"side":"BUY","quantity":1,"tif":"GTC","cOID":"b"}]}`)
+		`{"orders":[{"acctId":"DU100","conid":900000031,"orderType":"LMT","price":0.45,"side":"BUY","quantity":1,"tif":"GTC","cOID":"b"}]}`)
 	replyID := question.([]any)[0].(map[string]any)["id"].(string)
 	replied := call("POST", "/iserver/reply/"+replyID, `{"confirmed":true}`)
 	orderID := placed.([]any)[0].(map[string]any)["order_id"].(string)
-	restingID := replied.([]any)[0].(map[string]any)["order_id"].(string)
+	_ = replied.([]any)[0].(map[string]any)["order_id"].(string)
+	rest := call("POST", "/iserver/account/DU100/orders",
+		`{"orders":[{"acctId":"DU100","conid":900000031,"orderType":"LMT","price":0.05,"side":"BUY","quantity":1,"tif":"GTC","cOID":"c"}]}`)
+	restingID := rest.([]any)[0].(map[string]any)["order_id"].(string)
 	liveBeforeCancel := call("GET", "/iserver/account/orders", "")
 	cancelled := call("DELETE", "/iserver/account/DU100/order/"+restingID, "")
 

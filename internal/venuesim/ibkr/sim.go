@@ -18,29 +18,33 @@
 // in $0.01 ticks and whole contracts. Sell orders of event contracts are
 // refused: a position is reduced by buying the opposite contract, and the
 // simulator nets a YES and a NO of one question into $1 of cash, as IBKR
-// does. Stocks are books too, and sell as usual. A limit price more than
-// Config.PriceDeviation away from the last trade or the mid asks the
-// "price exceeds the Percentage constraint" question (message id o163),
-// which must be confirmed through /iserver/reply/{id}. Client order ids
+// does. Stocks are books too, and sell as usual. A limit more than
+// Config.PriceDeviation through the market (a buy above the best offer, a
+// sell below the best bid) asks the "price exceeds the Percentage
+// constraint" question (message id o163), which must be confirmed through
+// /iserver/reply/{id}. Client order ids
 // (cOID) are unique per account.
 //
 // It must not import the IBKR connector (internal/venue/ibkr): the two meet
 // only over sockets. Nor may it import a store, the server or the engine.
+//
+// Faults are the simulators' shared ones (internal/venuesim/fault): latency,
+// fail or rate-limit every N, planned rules, timeout after accept and
+// dropped WebSockets, set by Config.Faults, Faults() or AdminPath/faults.
 package ibkr
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -64,12 +68,15 @@ type Config struct {
 	// SignedOut starts the gateway with nobody signed in (every endpoint
 	// 401) instead of an authenticated brokerage session.
 	SignedOut bool
-	// PriceDeviation is how far (a fraction, 0.03 when zero) a limit price
-	// may be from the reference price before the o163 question is asked.
+	// PriceDeviation is how far (a fraction, 0.10 when zero: the
+	// simulator's choice; IBKR sets its own per account and product) a
+	// limit may go through the market (a buy above the best offer, a sell
+	// below the best bid, else the last trade) before the o163 question is
+	// asked.
 	PriceDeviation polybot.Decimal
-	// FailEvery answers every Nth REST request with 503 before doing
-	// anything (0: never).
-	FailEvery int
+	// Faults is the standing fault plan (internal/venuesim/fault); more
+	// can be added while it runs (Faults, or POST AdminPath/faults).
+	Faults fault.Config
 	// Replay, when set, is replayed into the books (ForecastEx instruments:
 	// Token the contract's conid, or Market the YES conid and Outcome;
 	// stocks: Market the symbol).
@@ -119,7 +126,6 @@ type Server struct {
 	authed    bool
 	competing bool
 	session   string
-	requests  int
 	accounts  map[string]*account
 	contracts map[int64]*contract // conid -> contract
 	markets   []*market
@@ -130,9 +136,8 @@ type Server struct {
 	nextID    int64
 	ws        map[*wsClient]bool
 
-	httpSrv *http.Server
-	stop    context.CancelFunc
-	done    chan struct{}
+	faults *fault.Injector
+	srv    *loopback.Server
 }
 
 type account struct {
@@ -179,7 +184,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.PriceDeviation.Sign() <= 0 {
-		cfg.PriceDeviation = polybot.NewDecimal(3, 2)
+		cfg.PriceDeviation = polybot.NewDecimal(10, 2)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -188,7 +193,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, now: cfg.Now, log: log.With("sim", "ibkr"), signedIn: !cfg.SignedOut, authed: !cfg.SignedOut,
 		session: fmt.Sprintf("%x", cfg.Now().UnixNano()), accounts: map[string]*account{}, contracts: map[int64]*contract{},
 		stocks: map[string]*contract{}, orders: map[string]*orderMeta{}, replies: map[string]*pendingOrder{},
-		lastPx: map[int64]polybot.Decimal{}, nextID: 1_000_000_000, ws: map[*wsClient]bool{}}
+		lastPx: map[int64]polybot.Decimal{}, nextID: 1_000_000_000, ws: map[*wsClient]bool{}, faults: fault.New(cfg.Faults)}
+	s.faults.OnDrop(s.dropSockets)
 	s.eng = matching.New(matching.Config{Now: cfg.Now, SelfTrade: matching.STPCancelTaker, IDPrefix: "i"})
 	s.eng.Subscribe("", s.onUpdate)
 	markets := cfg.Markets
@@ -221,6 +227,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// Faults returns the REST and WebSocket faults, changeable while the
+// simulator runs (rule paths after /v1/api, such as
+// "/iserver/account/DU1/orders").
+func (s *Server) Faults() *fault.Injector { return s.faults }
 
 // Engine returns the matching engine (tests).
 func (s *Server) Engine() *matching.Engine { return s.eng }
@@ -356,30 +367,12 @@ func (s *Server) conidOf(inst polybot.Instrument) (int64, bool) {
 // until ctx ends or Close is called. It returns the gateway's base URL
 // (without /v1/api).
 func (s *Server) Start(ctx context.Context, addr string) (string, error) {
-	if addr == "" {
-		addr = s.cfg.Addr
-	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(ctx, "ibkr sim", s.Handler(), s.log, s.dropSockets, addr, s.cfg.Addr, DefaultAddr)
 	if err != nil {
-		return "", fmt.Errorf("ibkr sim: listen %s: %w", addr, err)
+		return "", err
 	}
-	ctx, s.stop = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() {
-		defer close(s.done)
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("ibkr sim stopped", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		s.shutdown()
-	}()
+	s.srv = srv
+	s.faults.Start(ctx)
 	if len(s.cfg.Replay) > 0 {
 		go func() {
 			for {
@@ -390,26 +383,17 @@ func (s *Server) Start(ctx context.Context, addr string) (string, error) {
 			}
 		}()
 	}
-	return "http://" + ln.Addr().String(), nil
+	return "http://" + srv.Addr, nil
 }
 
-func (s *Server) shutdown() {
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.httpSrv.Shutdown(sctx)
+// dropSockets closes every WebSocket connection.
+func (s *Server) dropSockets() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for c := range s.ws {
 		c.close()
 	}
-	s.mu.Unlock()
 }
 
 // Close stops a started simulator and waits for it.
-func (s *Server) Close() {
-	if s.stop == nil {
-		return
-	}
-	s.stop()
-	s.shutdown()
-	<-s.done
-}
+func (s *Server) Close() { _ = s.srv.Close() }

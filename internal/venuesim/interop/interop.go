@@ -104,7 +104,7 @@ func Run(tb testing.TB, node, dir, script string, env ...string) []byte {
 		tb.Fatal(err)
 	}
 	defer os.Remove(run)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, run)
 	cmd.Dir = dir

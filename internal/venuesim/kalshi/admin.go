@@ -1,9 +1,7 @@
 package kalshi
 
 import (
-	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/polybot/polybot"
 )
@@ -15,9 +13,7 @@ import (
 //	POST   /sim/v1/markets                   {"ticker","event_ticker","series_ticker","title","yes_sub_title"}
 //	PUT    /sim/v1/markets/{ticker}/book     {"yes_dollars":[["0.40","10"]],"no_dollars":[...]}
 //	POST   /sim/v1/markets/{ticker}/skip_seq
-//	POST   /sim/v1/faults                    {"kind","method","path","status","retry_after_seconds","delay_ms","hold_ms","times"}
-//	DELETE /sim/v1/faults
-//	POST   /sim/v1/websockets/drop
+//	POST   /sim/v1/faults, DELETE /sim/v1/faults, POST /sim/v1/websockets/drop  (fault.Injector.AdminRoutes)
 //	GET    /sim/v1/submissions[?key_id=K]  every order request received (Submissions)
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	a := AdminPath
@@ -40,8 +36,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		})
 	}
 	decode := func(r *http.Request, v any) error {
-		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v); err != nil {
-			return polybot.Errorf(polybot.EINVALID, "invalid JSON body: %v", err)
+		if e := decode(r, v); e != nil {
+			return polybot.Errorf(polybot.EINVALID, "%s", e.Message)
 		}
 		return nil
 	}
@@ -89,39 +85,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		s.SkipSeq(r.PathValue("ticker"))
 		return http.StatusNoContent, nil, nil
 	})
-	handle("POST "+a+"/faults", func(r *http.Request) (int, any, error) {
-		var f struct {
-			Kind              FaultKind `json:"kind"`
-			Method            string    `json:"method"`
-			Path              string    `json:"path"`
-			Status            int       `json:"status"`
-			RetryAfterSeconds int       `json:"retry_after_seconds"`
-			DelayMs           int       `json:"delay_ms"`
-			HoldMs            int       `json:"hold_ms"`
-			Times             int       `json:"times"`
-		}
-		if err := decode(r, &f); err != nil {
-			return 0, nil, err
-		}
-		switch f.Kind {
-		case FaultStatus, FaultRateLimit, FaultTimeoutAfterAccept, FaultLatency:
-		default:
-			return 0, nil, polybot.FieldError("kind", "must be status, rate_limit, timeout_after_accept or latency")
-		}
-		s.InjectFault(Fault{Kind: f.Kind, Method: f.Method, Path: f.Path, Status: f.Status,
-			RetryAfter: time.Duration(f.RetryAfterSeconds) * time.Second, Delay: time.Duration(f.DelayMs) * time.Millisecond,
-			Hold: time.Duration(f.HoldMs) * time.Millisecond, Times: f.Times})
-		return http.StatusNoContent, nil, nil
-	})
-	handle("DELETE "+a+"/faults", func(*http.Request) (int, any, error) {
-		s.ClearFaults()
-		return http.StatusNoContent, nil, nil
-	})
 	handle("GET "+a+"/submissions", func(r *http.Request) (int, any, error) {
 		return http.StatusOK, map[string]any{"submissions": s.Submissions(r.URL.Query().Get("key_id"))}, nil
 	})
-	handle("POST "+a+"/websockets/drop", func(*http.Request) (int, any, error) {
-		s.DropWebSockets()
-		return http.StatusNoContent, nil, nil
-	})
+	s.faults.AdminRoutes(mux, a)
 }

@@ -1,84 +1,18 @@
 package kalshi
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	"github.com/polybot/polybot/internal/venuesim/interop"
 )
 
-// requireInterop skips (or, with POLYBOT_REQUIRE_INTEROP=1, fails) when
-// node or npm are missing.
-func requireInterop(t *testing.T) (node, npm string) {
-	t.Helper()
-	node, err1 := exec.LookPath("node")
-	npm, err2 := exec.LookPath("npm")
-	if err1 != nil || err2 != nil {
-		if os.Getenv("POLYBOT_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("node and npm are required (POLYBOT_REQUIRE_INTEROP=1): %v %v", err1, err2)
-		}
-		t.Skip("node or npm not installed; set POLYBOT_REQUIRE_INTEROP=1 to make this a failure")
-	}
-	return node, npm
-}
-
-// sdkDir installs testdata/interop/package.json once per content hash under
-// os.UserCacheDir()/polybot-interop and returns the directory.
-func sdkDir(t *testing.T, npm string) string {
-	t.Helper()
-	pkg, err := os.ReadFile(filepath.Join("testdata", "interop", "package.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	sum := sha256.Sum256(pkg)
-	dir := filepath.Join(cache, "polybot-interop", "kalshi-"+hex.EncodeToString(sum[:6]))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "kalshi-typescript", "package.json")); err == nil {
-		return dir
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "kalshi-install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), pkg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install: %v\n%s", err, out)
-	}
-	// Another run may have won the race; either copy is good.
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, statErr := os.Stat(filepath.Join(dir, "node_modules", "kalshi-typescript")); statErr != nil {
-			t.Fatalf("installing the SDK into %s: %v", dir, err)
-		}
-	}
-	return dir
-}
-
 func TestInteropOfficialTypeScriptSDKReadsBalanceBookAndEventAndCreatesAnOrder(t *testing.T) {
-	node, npm := requireInterop(t)
-	dir := sdkDir(t, npm)
+	node, npm := interop.Tools(t)
+	dir := interop.Install(t, npm, "kalshi", filepath.Join("testdata", "interop"), filepath.Join("kalshi-typescript", "package.json"))
 
 	key, err := GenerateDemoKey(filepath.Join(t.TempDir(), "kalshi-demo.pem"))
 	if err != nil {
@@ -91,28 +25,9 @@ func TestInteropOfficialTypeScriptSDKReadsBalanceBookAndEventAndCreatesAnOrder(t
 		t.Fatal(err)
 	}
 
-	script, err := os.ReadFile(filepath.Join("testdata", "interop", "interop.cjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := filepath.Join(dir, fmt.Sprintf("run-%d-%d.cjs", os.Getpid(), time.Now().UnixNano()))
-	if err := os.WriteFile(run, script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(run)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, run)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KALSHI_KEY_ID="+key.KeyID, "KALSHI_KEY_PATH="+key.PrivateKeyPath,
-		"KALSHI_BASE_URL="+s.urls.REST, "KALSHI_TICKER="+FedTicker, "KALSHI_CLIENT_ORDER_ID=sdk-order-1", "KALSHI_EVENT="+demo.Set.Event,
-		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
+	out := interop.Run(t, node, dir, filepath.Join("testdata", "interop", "interop.cjs"), "KALSHI_KEY_ID="+key.KeyID,
+		"KALSHI_KEY_PATH="+key.PrivateKeyPath, "KALSHI_BASE_URL="+s.urls.REST, "KALSHI_TICKER="+FedTicker,
+		"KALSHI_CLIENT_ORDER_ID=sdk-order-1", "KALSHI_EVENT="+demo.Set.Event)
 	var got struct {
 		Balance struct {
 			Balance        int64  `json:"balance"`

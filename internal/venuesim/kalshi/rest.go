@@ -89,29 +89,7 @@ func (s *Server) Handler() http.Handler {
 // rest wraps a handler with the injected faults, authentication and the
 // error shape.
 func (s *Server) rest(auth bool, h func(*http.Request, string) (int, any, *apiError)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, latency := s.matchFault(r.Method, r.URL.Path)
-		if f != nil && f.Kind == FaultLatency {
-			latency += f.Delay
-		}
-		if latency > 0 {
-			select {
-			case <-time.After(latency):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f != nil {
-			switch f.Kind {
-			case FaultStatus:
-				writeErr(w, &apiError{Status: f.Status, Code: "internal_server_error", Message: "internal server error"})
-				return
-			case FaultRateLimit:
-				w.Header().Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
-				writeErr(w, &apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Message: "too many requests"})
-				return
-			}
-		}
+	return s.faults.Wrap(RESTPrefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keyID := ""
 		if auth {
 			var ok bool
@@ -120,18 +98,6 @@ func (s *Server) rest(auth bool, h func(*http.Request, string) (int, any, *apiEr
 			}
 		}
 		status, body, apiErr := h(r, keyID)
-		if f != nil && f.Kind == FaultTimeoutAfterAccept {
-			// The work is done; the answer never comes.
-			hold := f.Hold
-			if hold <= 0 {
-				hold = 30 * time.Second
-			}
-			select {
-			case <-r.Context().Done():
-			case <-time.After(hold):
-			}
-			panic(http.ErrAbortHandler)
-		}
 		if apiErr != nil {
 			writeErr(w, apiErr)
 			return
@@ -141,7 +107,16 @@ func (s *Server) rest(auth bool, h func(*http.Request, string) (int, any, *apiEr
 			return
 		}
 		writeJSON(w, status, body)
-	})
+	}), writeFault)
+}
+
+// writeFault is Kalshi's answer to an injected 5xx or 429.
+func writeFault(w http.ResponseWriter, status int) {
+	if status == http.StatusTooManyRequests {
+		writeErr(w, &apiError{Status: status, Code: "too_many_requests", Message: "too many requests"})
+		return
+	}
+	writeErr(w, &apiError{Status: status, Code: "internal_server_error", Message: "internal server error"})
 }
 
 // authenticate checks Kalshi's three headers: a known key, a timestamp within
@@ -627,6 +602,27 @@ func stpOf(v string) (matching.SelfTrade, *apiError) {
 	return 0, badRequest("invalid_parameters", "invalid self_trade_prevention_type")
 }
 
+// decode reads a JSON request body into v.
+func decode(r *http.Request, v any) *apiError {
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v); err != nil {
+		return badRequest("invalid_parameters", "invalid JSON body: "+err.Error())
+	}
+	return nil
+}
+
+// placeWith completes p with the wire's time in force, expiry and
+// self-trade prevention, and places it.
+func (s *Server) placeWith(keyID string, p placement, tif string, expires int64, legacy bool, stp string) (matching.Result, *apiError) {
+	var apiErr *apiError
+	if p.tif, p.expires, apiErr = parseTIF(tif, expires, legacy); apiErr != nil {
+		return matching.Result{}, apiErr
+	}
+	if p.stp, apiErr = stpOf(stp); apiErr != nil {
+		return matching.Result{}, apiErr
+	}
+	return s.place(keyID, p)
+}
+
 func (s *Server) createOrderV2(r *http.Request, keyID string) (int, any, *apiError) {
 	var req struct {
 		Ticker         string           `json:"ticker"`
@@ -639,8 +635,8 @@ func (s *Server) createOrderV2(r *http.Request, keyID string) (int, any, *apiErr
 		PostOnly       bool             `json:"post_only"`
 		STP            string           `json:"self_trade_prevention_type"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&req); err != nil {
-		return 0, nil, badRequest("invalid_parameters", "invalid JSON body: "+err.Error())
+	if apiErr := decode(r, &req); apiErr != nil {
+		return 0, nil, apiErr
 	}
 	if req.Ticker == "" || req.Count == nil || req.Price == nil {
 		return 0, nil, badRequest("missing_parameters", "ticker, side, count and price are required")
@@ -654,14 +650,7 @@ func (s *Server) createOrderV2(r *http.Request, keyID string) (int, any, *apiErr
 	default:
 		return 0, nil, badRequest("invalid_parameters", "side must be bid or ask")
 	}
-	var apiErr *apiError
-	if p.tif, p.expires, apiErr = parseTIF(req.TimeInForce, req.ExpirationTime, false); apiErr != nil {
-		return 0, nil, apiErr
-	}
-	if p.stp, apiErr = stpOf(req.STP); apiErr != nil {
-		return 0, nil, apiErr
-	}
-	res, apiErr := s.place(keyID, p)
+	res, apiErr := s.placeWith(keyID, p, req.TimeInForce, req.ExpirationTime, false, req.STP)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
@@ -696,8 +685,8 @@ func (s *Server) createOrderLegacy(r *http.Request, keyID string) (int, any, *ap
 		PostOnly        bool             `json:"post_only"`
 		STP             string           `json:"self_trade_prevention_type"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&req); err != nil {
-		return 0, nil, badRequest("invalid_parameters", "invalid JSON body: "+err.Error())
+	if apiErr := decode(r, &req); apiErr != nil {
+		return 0, nil, apiErr
 	}
 	size := polybot.NewDecimal(req.Count, 0)
 	if req.CountFP != nil {
@@ -738,14 +727,7 @@ func (s *Server) createOrderLegacy(r *http.Request, keyID string) (int, any, *ap
 		p.price = polybot.One.Sub(price)
 		p.side = 1 - p.side
 	}
-	var apiErr *apiError
-	if p.tif, p.expires, apiErr = parseTIF(req.TimeInForce, req.ExpirationTs, true); apiErr != nil {
-		return 0, nil, apiErr
-	}
-	if p.stp, apiErr = stpOf(req.STP); apiErr != nil {
-		return 0, nil, apiErr
-	}
-	res, apiErr := s.place(keyID, p)
+	res, apiErr := s.placeWith(keyID, p, req.TimeInForce, req.ExpirationTs, true, req.STP)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}

@@ -20,11 +20,7 @@ package kalshi
 import (
 	"context"
 	"crypto/rsa"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -32,6 +28,8 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -71,11 +69,8 @@ type Config struct {
 	Events     []*replay.EventRecording
 	EventSpeed float64
 	EventLoop  bool
-	// Faults are injected from the start (tests usually add them later with
-	// Server.InjectFault).
-	Faults []Fault
-	// Latency delays every REST request.
-	Latency time.Duration
+	// Faults is the standing fault plan (tests add more with Faults()).
+	Faults fault.Config
 	// TimestampPast and TimestampFuture bound how far a signed timestamp
 	// may lie behind or ahead of the clock (20 s and 60 s when zero).
 	TimestampPast, TimestampFuture time.Duration
@@ -163,14 +158,12 @@ type Server struct {
 	order    []string              // market tickers in listing order
 	meta     map[string]*orderMeta // engine order id -> what the engine does not keep
 	conns    map[*wsConn]struct{}
-	faults   faultSet
+	faults   *fault.Injector
 	skipSeq  map[string]int // ticker -> deltas whose seq should skip one
 	subs     []Submission   // every order request received, oldest first
 
-	httpSrv *http.Server
-	unsub   func()
-	stop    context.CancelFunc
-	done    chan struct{}
+	srv   *loopback.Server
+	unsub func()
 }
 
 type market struct {
@@ -226,10 +219,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	for _, f := range cfg.Faults {
-		s.InjectFault(f)
-	}
-	s.faults.latency = cfg.Latency
+	s.faults = fault.New(cfg.Faults)
+	s.faults.OnDrop(s.DropWebSockets)
 	s.unsub = s.eng.Subscribe("", s.onUpdate)
 	return s, nil
 }
@@ -324,30 +315,12 @@ func (s *Server) AddAccount(a AccountConfig) error {
 // Start listens on addr ("" means Config.Addr, then DefaultAddr) and serves
 // until ctx ends or Close is called. It returns the base URLs.
 func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
-	if addr == "" {
-		addr = s.cfg.Addr
-	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(ctx, "kalshi sim", s.Handler(), s.log, s.DropWebSockets, addr, s.cfg.Addr, DefaultAddr)
 	if err != nil {
-		return URLs{}, fmt.Errorf("kalshi sim: listen %s: %w", addr, err)
+		return URLs{}, err
 	}
-	ctx, s.stop = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() {
-		defer close(s.done)
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("kalshi sim stopped", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		s.shutdown()
-	}()
+	s.srv = srv
+	s.faults.Start(ctx)
 	if s.cfg.Replay != nil {
 		go s.runReplay(ctx, *s.cfg.Replay)
 	}
@@ -357,26 +330,12 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 	for _, rec := range s.cfg.Events {
 		go s.runEvent(ctx, rec)
 	}
-	host := ln.Addr().String()
+	host := srv.Addr
 	return URLs{REST: "http://" + host + RESTPrefix, WS: "ws://" + host + WSPath, Admin: "http://" + host + AdminPath}, nil
 }
 
-func (s *Server) shutdown() {
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	s.DropWebSockets()
-	_ = s.httpSrv.Shutdown(sctx)
-}
-
 // Close stops a started simulator and waits for it.
-func (s *Server) Close() {
-	if s.stop == nil {
-		return
-	}
-	s.stop()
-	s.shutdown()
-	<-s.done
-}
+func (s *Server) Close() { _ = s.srv.Close() }
 
 // marketTickers returns the tickers in listing order.
 func (s *Server) marketTickers() []string {

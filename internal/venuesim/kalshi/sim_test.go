@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -442,7 +443,7 @@ func TestTheDemoEventIsServedAsAMutuallyExclusiveEventAndReplayedToItsLastBooks(
 	for ticker, ev := range last {
 		for {
 			d := r.eng.Depth(ticker, 0)
-			if levelsEq(d.Bids, ev.Bids) && levelsEq(d.Asks, ev.Asks) {
+			if slices.Equal(d.Bids, ev.Bids) && slices.Equal(d.Asks, ev.Asks) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -478,16 +479,4 @@ func TestAnEventOfAnotherVenueOrWithAListedMarketIsRefused(t *testing.T) {
 	if _, err := New(Config{Events: []*replay.EventRecording{rec, rec}}); polybot.ErrorCode(err) != polybot.ECONFLICT {
 		t.Fatalf("the same event twice: %v, want a conflict", err)
 	}
-}
-
-func levelsEq(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

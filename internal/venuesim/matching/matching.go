@@ -823,6 +823,20 @@ func (e *Engine) cancelLocked(p *op, o *order, reason string) {
 // CancelAll cancels every live order of account, on book only when book is
 // not "", and returns them cancelled, in arrival order.
 func (e *Engine) CancelAll(account, book string) []Order {
+	p, os := e.liveOrders(account, book)
+	out := make([]Order, 0, len(os))
+	for _, o := range os {
+		e.cancelLocked(p, o, ReasonCancelled)
+		out = append(out, o.Order)
+	}
+	e.finish(p)
+	return out
+}
+
+// liveOrders locks the engine, expires what is due, and returns the op
+// (for finish) and account's live orders (on book only, when book is not
+// ""), in arrival order.
+func (e *Engine) liveOrders(account, book string) (*op, []*order) {
 	e.mu.Lock()
 	now := e.now()
 	p := &op{now: now}
@@ -834,13 +848,7 @@ func (e *Engine) CancelAll(account, book string) []Order {
 		}
 	}
 	sortOrders(os)
-	out := make([]Order, 0, len(os))
-	for _, o := range os {
-		e.cancelLocked(p, o, ReasonCancelled)
-		out = append(out, o.Order)
-	}
-	e.finish(p)
-	return out
+	return p, os
 }
 
 func sortOrders(os []*order) {
@@ -894,17 +902,7 @@ func (e *Engine) OrderByClientID(account, clientID string) (Order, error) {
 // OpenOrders lists account's live orders (on book only, when book is not
 // ""), in arrival order.
 func (e *Engine) OpenOrders(account, book string) []Order {
-	e.mu.Lock()
-	now := e.now()
-	p := &op{now: now}
-	e.expireLocked(p, now)
-	var os []*order
-	for _, o := range e.open[account] {
-		if book == "" || o.Book == book {
-			os = append(os, o)
-		}
-	}
-	sortOrders(os)
+	p, os := e.liveOrders(account, book)
 	out := make([]Order, len(os))
 	for i, o := range os {
 		out[i] = o.Order

@@ -31,19 +31,18 @@ func fail(status int, msg string) error { return &venueError{status: status, msg
 
 // The venue's messages for the errors the simulator reproduces.
 const (
-	msgInvalidAPIKey   = "Unauthorized/Invalid api key"
-	msgInvalidL1       = "Invalid L1 Request headers"
-	msgInvalidToken    = "Invalid token id"
-	msgNoBook          = "No orderbook exists for the requested token id"
-	msgInvalidPayload  = "Invalid order payload"
-	msgBadSignature    = "invalid signature"
-	msgOwnerMismatch   = "the order owner has to be the owner of the API KEY"
-	msgSignerMismatch  = "the order signer address has to be the address of the API KEY"
-	msgNoBalance       = "not enough balance / allowance"
-	msgFOKKilled       = "order couldn't be fully filled. FOK orders are fully filled or killed."
-	msgFAKNoMatch      = "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
-	msgDuplicate       = "order already exists"
-	msgTooManyRequests = "Too Many Requests"
+	msgInvalidAPIKey  = "Unauthorized/Invalid api key"
+	msgInvalidL1      = "Invalid L1 Request headers"
+	msgInvalidToken   = "Invalid token id"
+	msgNoBook         = "No orderbook exists for the requested token id"
+	msgInvalidPayload = "Invalid order payload"
+	msgBadSignature   = "invalid signature"
+	msgOwnerMismatch  = "the order owner has to be the owner of the API KEY"
+	msgSignerMismatch = "the order signer address has to be the address of the API KEY"
+	msgNoBalance      = "not enough balance / allowance"
+	msgFOKKilled      = "order couldn't be fully filled. FOK orders are fully filled or killed."
+	msgFAKNoMatch     = "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
+	msgDuplicate      = "order already exists"
 )
 
 type handler func(w http.ResponseWriter, r *http.Request) error
@@ -51,7 +50,9 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 // routes is the whole route table.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, fn handler) { mux.Handle(pattern, s.endpoint(pattern, fn)) }
+	h := func(pattern string, fn handler) {
+		mux.Handle(pattern, s.faults.Wrap("", s.endpoint(pattern, fn), writeFault))
+	}
 	// Public CLOB.
 	h("GET /ok", func(w http.ResponseWriter, r *http.Request) error { return writeJSON(w, "OK") })
 	h("GET /time", func(w http.ResponseWriter, r *http.Request) error { return writeJSON(w, s.cfg.Now().Unix()) })
@@ -94,6 +95,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /data-api/activity", s.dataActivity)
 	// The simulator's own routes (no faults).
 	mux.HandleFunc("GET "+AdminPath+"/submissions", s.submissionsHandler)
+	s.faults.AdminRoutes(mux, AdminPath)
 	// WebSocket channels (no REST faults).
 	mux.HandleFunc("GET /ws/market", s.serveMarketWS)
 	mux.HandleFunc("GET /ws/user", s.serveUserWS)
@@ -103,8 +105,7 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// endpoint wraps a handler: panic recovery, injected faults, and the one
-// error writer.
+// endpoint wraps a handler: panic recovery and the one error writer.
 func (s *Server) endpoint(pattern string, fn handler) http.Handler {
 	route := pattern
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -114,17 +115,15 @@ func (s *Server) endpoint(pattern string, fn handler) http.Handler {
 				writeError(w, &venueError{http.StatusInternalServerError, "internal error"})
 			}
 		}()
-		if f := s.faults.before(r.Context(), route); f != nil {
-			if f.retryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
-			}
-			writeError(w, &venueError{f.status, f.msg})
-			return
-		}
 		if err := fn(w, r); err != nil {
 			writeError(w, err)
 		}
 	})
+}
+
+// writeFault is the venue's answer to an injected 5xx or 429.
+func writeFault(w http.ResponseWriter, status int) {
+	writeError(w, &venueError{status, http.StatusText(status)})
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -180,6 +179,24 @@ func (s *Server) l1(r *http.Request) (*account, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accountLocked(a.Address), a.Nonce, nil
+}
+
+// l2JSON reads the body of an L2 request, verifies its headers and decodes
+// the body into v, answering 400 with badMsg when it is not JSON (badMsg ""
+// reads what it can and goes on).
+func (s *Server) l2JSON(r *http.Request, v any, badMsg string) (*apiKey, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.l2(r, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, v); err != nil && badMsg != "" {
+		return nil, fail(http.StatusBadRequest, badMsg)
+	}
+	return k, nil
 }
 
 // l2 verifies the HMAC headers of a request whose body is body.
@@ -427,45 +444,23 @@ func (s *Server) getClobMarket(w http.ResponseWriter, r *http.Request) error {
 // ---- orders ----
 
 func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var p pm.OrderPayload
-	if err := json.Unmarshal(body, &p); err != nil {
-		return fail(http.StatusBadRequest, msgInvalidPayload)
+	k, err := s.l2JSON(r, &p, msgInvalidPayload)
+	if err != nil {
+		return err
 	}
 	resp, err := s.placeOrder(k, p)
 	if err != nil {
 		return err
 	}
-	if s.faults.takeTimeoutAfterAccept() {
-		// The order is in the book; the answer never comes.
-		select {
-		case <-r.Context().Done():
-		case <-time.After(time.Minute):
-		}
-		return nil
-	}
 	return writeJSON(w, resp)
 }
 
 func (s *Server) postOrders(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var ps []pm.OrderPayload
-	if err := json.Unmarshal(body, &ps); err != nil {
-		return fail(http.StatusBadRequest, msgInvalidPayload)
+	k, err := s.l2JSON(r, &ps, msgInvalidPayload)
+	if err != nil {
+		return err
 	}
 	out := make([]pm.PostOrderResponse, 0, len(ps))
 	for _, p := range ps {
@@ -692,35 +687,24 @@ func (s *Server) cancelIDs(k *apiKey, ids []string) pm.CancelResponse {
 }
 
 func (s *Server) deleteOrder(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var req struct {
 		OrderID string `json:"orderID"`
 	}
-	if json.Unmarshal(body, &req) != nil || req.OrderID == "" {
+	k, err := s.l2JSON(r, &req, "Invalid order id")
+	if err != nil {
+		return err
+	}
+	if req.OrderID == "" {
 		return fail(http.StatusBadRequest, "Invalid order id")
 	}
 	return writeJSON(w, s.cancelIDs(k, []string{req.OrderID}))
 }
 
 func (s *Server) deleteOrders(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var ids []string
-	if json.Unmarshal(body, &ids) != nil {
-		return fail(http.StatusBadRequest, "Invalid payload")
+	k, err := s.l2JSON(r, &ids, "Invalid payload")
+	if err != nil {
+		return err
 	}
 	return writeJSON(w, s.cancelIDs(k, ids))
 }
@@ -739,19 +723,14 @@ func (s *Server) cancelAll(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) cancelMarketOrders(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.l2(r, body)
-	if err != nil {
-		return err
-	}
 	var req struct {
 		Market  string `json:"market"`
 		AssetID string `json:"asset_id"`
 	}
-	_ = json.Unmarshal(body, &req)
+	k, err := s.l2JSON(r, &req, "")
+	if err != nil {
+		return err
+	}
 	var ids []string
 	for _, o := range s.engine.OpenOrders(engineAccount(k.acct), req.AssetID) {
 		s.mu.Lock()

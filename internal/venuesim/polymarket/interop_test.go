@@ -1,84 +1,24 @@
 package polymarket_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/eip712"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
+	"github.com/polybot/polybot/internal/venuesim/interop"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
 )
 
-// interopDir returns a directory holding testdata/interop with its npm
-// dependencies installed (npm ci from the lockfile), cached under the user
-// cache directory by the hash of package.json and package-lock.json (never
-// in the repository). Without node and npm the test
-// is skipped, or fails when POLYBOT_REQUIRE_INTEROP=1.
-func interopDir(t *testing.T) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("POLYBOT_REQUIRE_INTEROP") == "1" {
-				t.Fatalf("%s is not installed and POLYBOT_REQUIRE_INTEROP=1", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-	pkg, err := os.ReadFile("testdata/interop/package.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.ReadFile("testdata/interop/package-lock.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script, err := os.ReadFile("testdata/interop/interop.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	sum := sha256.Sum256(append(append([]byte(nil), pkg...), lock...))
-	dir := filepath.Join(cache, "polybot-interop", "polymarket-"+hex.EncodeToString(sum[:8]))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), pkg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "package-lock.json"), lock, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "interop.mjs"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@polymarket", "clob-client-v2", "package.json")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
-	return dir
-}
-
 func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing.T) {
-	dir := interopDir(t)
+	node, npm := interop.Tools(t)
+	dir := interop.Install(t, npm, "polymarket", filepath.Join("testdata", "interop"), filepath.Join("@polymarket", "clob-client-v2", "package.json"))
 	const token = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 	s, err := sim.New(sim.Config{Markets: []sim.Market{{ConditionID: "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1",
 		Tokens: [2]string{token, "52114319501245915516055106046884209969926127482827954674443846427813813222426"}}}})
@@ -107,18 +47,8 @@ func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing
 		t.Fatal(err)
 	}
 
-	rctx, rcancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer rcancel()
-	cmd := exec.CommandContext(rctx, "node", "interop.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLOB_URL="+urls.CLOB, "CHAIN_ID=137", "TOKEN_ID="+token,
-		"PRIVATE_KEY=0x"+hex.EncodeToString(key))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
+	out := interop.Run(t, node, dir, filepath.Join("testdata", "interop", "interop.mjs"), "CLOB_URL="+urls.CLOB, "CHAIN_ID=137",
+		"TOKEN_ID="+token, "PRIVATE_KEY=0x"+hex.EncodeToString(key))
 	var res struct {
 		Address string `json:"address"`
 		APIKey  string `json:"apiKey"`

@@ -2,6 +2,7 @@ package polymarket_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestALeadersTradesAppearInTheDataAPINewestFirstAndMoveTheBooks(t *testing.T
 	depth := s.Engine().Depth("111", 5)
 	wantAsks := []polybot.Level{{Price: d("0.55"), Size: d("30")}, {Price: d("0.56"), Size: d("50")}}
 	wantBids := []polybot.Level{{Price: d("0.50"), Size: d("15")}, {Price: d("0.49"), Size: d("40")}}
-	if !equalLevels(depth.Asks, wantAsks) || !equalLevels(depth.Bids, wantBids) {
+	if !slices.Equal(depth.Asks, wantAsks) || !slices.Equal(depth.Bids, wantBids) {
 		t.Errorf("book after the leader: bids %v asks %v, want %v %v", depth.Bids, depth.Asks, wantBids, wantAsks)
 	}
 
@@ -111,18 +112,6 @@ func TestALeaderTradeInAnUnlistedTokenIsRefused(t *testing.T) {
 	if err := s.AddLeaderTrade(polybot.LeaderTrade{Wallet: "nope"}); polybot.ErrorCode(err) != polybot.EINVALID {
 		t.Fatalf("err = %v, want invalid", err)
 	}
-}
-
-func equalLevels(a, b []polybot.Level) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestTheRealLeaderReplaysItsTenRecordedBuysThroughItsMarketsBooks(t *testing.T) {

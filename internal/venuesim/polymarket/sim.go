@@ -20,7 +20,7 @@
 // leaders: their trades appear on the Data API's /trades and /activity and
 // take liquidity from the books as immediate-or-cancel orders.
 // Faults (latency, 5xx, 429, dropped WebSockets, a timeout after an order was
-// accepted) are set per test through Faults.
+// accepted) are the shared fault.Injector, set per test through Faults.
 //
 // It imports the connector (internal/venue/polymarket) for the wire types
 // and the signature checks, so both sides speak one protocol; it must not
@@ -33,12 +33,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +48,8 @@ import (
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
+	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -119,7 +118,7 @@ type Config struct {
 	// long after each cycle (see playLeader).
 	LeaderLoop time.Duration
 	// Faults is the initial fault plan (more can be set at run time).
-	Faults FaultConfig
+	Faults fault.Config
 	// AuthMaxSkew bounds how far an auth timestamp may be from the clock
 	// (default 5 minutes; negative disables the check).
 	AuthMaxSkew time.Duration
@@ -148,7 +147,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	engine *matching.Engine
-	faults *Faults
+	faults *fault.Injector
 	seed   []byte
 	stdDom *pm.ExchangeDomain
 	negDom *pm.ExchangeDomain
@@ -173,7 +172,7 @@ type Server struct {
 	// leaderTrades: leader address → its played trades, oldest first.
 	leaderTrades map[string][]*leaderRec
 
-	httpSrv *http.Server
+	srv     *loopback.Server
 	urls    URLs
 	started bool
 }
@@ -244,7 +243,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		log:       cfg.Log.With("sim", "polymarket"),
 		engine:    matching.New(matching.Config{Now: cfg.Now}),
-		faults:    newFaults(cfg.Faults),
+		faults:    fault.New(cfg.Faults),
 		stdDom:    pm.NewExchangeDomain(cfg.ChainID, std),
 		negDom:    pm.NewExchangeDomain(cfg.ChainID, neg),
 		markets:   map[string]*market{},
@@ -258,6 +257,7 @@ func New(cfg Config) (*Server, error) {
 		leaderTrades: map[string][]*leaderRec{},
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.faults.OnDrop(s.DropWebSockets)
 	if cfg.Seed != "" {
 		h := sha256.Sum256([]byte(cfg.Seed))
 		s.seed = h[:]
@@ -298,34 +298,17 @@ func New(cfg Config) (*Server, error) {
 // Start listens on addr ("" means Config.Addr, then DefaultAddr), serves
 // until ctx ends or Close, starts the feeds, and returns the endpoints.
 func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
-	if addr == "" {
-		addr = s.cfg.Addr
-	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(ctx, "polymarket sim", s.routes(), s.log, s.DropWebSockets, addr, s.cfg.Addr, DefaultAddr)
 	if err != nil {
 		return URLs{}, err
 	}
-	base := "http://" + ln.Addr().String()
-	ws := "ws://" + ln.Addr().String()
+	base, ws := "http://"+srv.Addr, "ws://"+srv.Addr
 	s.mu.Lock()
 	s.urls = URLs{CLOB: base, MarketWS: ws + "/ws/market", UserWS: ws + "/ws/user",
 		Gamma: base + "/gamma", Data: base + "/data-api"}
-	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = srv
 	s.started = true
-	srv := s.httpSrv
 	s.mu.Unlock()
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("serve", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		s.Close()
-	}()
 	for _, f := range s.feeds {
 		go func() {
 			sink := func(ev polybot.BookEvent) {
@@ -341,20 +324,7 @@ func (s *Server) Start(ctx context.Context, addr string) (URLs, error) {
 	for _, l := range s.cfg.Leaders {
 		go s.playLeader(ctx, l, s.cfg.LeaderSpeed)
 	}
-	if d := s.cfg.Faults.DropWebSocketsEvery; d > 0 {
-		go func() {
-			t := time.NewTicker(d)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					s.DropWebSockets()
-				}
-			}
-		}()
-	}
+	s.faults.Start(ctx)
 	return s.urls, nil
 }
 
@@ -367,20 +337,18 @@ func (s *Server) URLs() URLs {
 
 // Close stops serving and drops every WebSocket.
 func (s *Server) Close() error {
-	s.DropWebSockets()
 	s.mu.Lock()
-	srv := s.httpSrv
+	srv := s.srv
 	s.mu.Unlock()
 	if srv == nil {
-		return nil
+		s.DropWebSockets()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return srv.Shutdown(ctx)
+	return srv.Close()
 }
 
-// Faults returns the fault plan, changeable while the simulator runs.
-func (s *Server) Faults() *Faults { return s.faults }
+// Faults returns the REST and WebSocket faults, changeable while the
+// simulator runs (rule paths as routed, such as "/order").
+func (s *Server) Faults() *fault.Injector { return s.faults }
 
 // Engine returns the matching engine (tests read depth from it).
 func (s *Server) Engine() *matching.Engine { return s.engine }

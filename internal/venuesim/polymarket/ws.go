@@ -122,8 +122,11 @@ type channelRequest struct {
 	} `json:"auth"`
 }
 
-func (s *Server) serveMarketWS(w http.ResponseWriter, r *http.Request) {
-	conn := s.accept(w, r, false)
+// serveChannel accepts a channel's WebSocket and hands each request on it
+// to handle (PING is answered here) until the connection ends or handle
+// returns false.
+func (s *Server) serveChannel(w http.ResponseWriter, r *http.Request, user bool, handle func(*wsConn, *channelRequest) bool) {
+	conn := s.accept(w, r, user)
 	if conn == nil {
 		return
 	}
@@ -142,16 +145,25 @@ func (s *Server) serveMarketWS(w http.ResponseWriter, r *http.Request) {
 		if json.Unmarshal(msg, &req) != nil {
 			continue
 		}
+		if !handle(conn, &req) {
+			return
+		}
+	}
+}
+
+func (s *Server) serveMarketWS(w http.ResponseWriter, r *http.Request) {
+	s.serveChannel(w, r, false, func(conn *wsConn, req *channelRequest) bool {
 		if req.Operation == "unsubscribe" {
 			s.mu.Lock()
 			for _, id := range req.AssetsIDs {
 				delete(conn.assets, id)
 			}
 			s.mu.Unlock()
-			continue
+			return true
 		}
 		s.subscribeMarket(conn, req.AssetsIDs, req.Operation == "")
-	}
+		return true
+	})
 }
 
 // subscribeMarket adds tokens to a connection and sends their books, taken
@@ -190,39 +202,21 @@ func (s *Server) subscribeMarket(c *wsConn, ids []string, initial bool) {
 }
 
 func (s *Server) serveUserWS(w http.ResponseWriter, r *http.Request) {
-	conn := s.accept(w, r, true)
-	if conn == nil {
-		return
-	}
-	defer s.forget(conn)
-	for {
-		_, msg, err := conn.c.Read(r.Context())
-		if err != nil {
-			return
-		}
-		msg = bytes.TrimSpace(msg)
-		if string(msg) == "PING" {
-			conn.send([]byte("PONG"))
-			continue
-		}
-		var req channelRequest
-		if json.Unmarshal(msg, &req) != nil {
-			continue
-		}
+	s.serveChannel(w, r, true, func(conn *wsConn, req *channelRequest) bool {
 		s.mu.Lock()
 		if req.Auth != nil {
 			k := s.keys[req.Auth.APIKey]
 			if k == nil || k.creds.Secret != req.Auth.Secret || k.creds.Passphrase != req.Auth.Passphrase {
 				s.mu.Unlock()
 				conn.c.Close(websocket.StatusPolicyViolation, msgInvalidAPIKey)
-				return
+				return false
 			}
 			conn.key = k
 		}
 		if conn.key == nil {
 			s.mu.Unlock()
 			conn.c.Close(websocket.StatusPolicyViolation, msgInvalidAPIKey)
-			return
+			return false
 		}
 		for _, m := range req.Markets {
 			if req.Operation == "unsubscribe" {
@@ -232,7 +226,8 @@ func (s *Server) serveUserWS(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.mu.Unlock()
-	}
+		return true
+	})
 }
 
 // broadcastMarket sends msg to every market connection subscribed to

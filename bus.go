@@ -1,0 +1,43 @@
+package polybot
+
+import (
+	"context"
+	"time"
+)
+
+// Bus carries messages between the roles of a scale-out deployment
+// (serve --role api, gateway, worker): book views from the gateway to the
+// workers, the dispatcher's grants to the worker that holds a tenant and
+// their results back, control (start, stop, reload, halt), and tenant
+// events for the api nodes' live streams. Payloads are plain bytes: the
+// engine's grants and views are plain values that it encodes itself.
+//
+// A single process (--role all) needs no bus. internal/nats implements it
+// on NATS JetStream; its subjects are documented there. Every method fails
+// (EUNAVAILABLE) when the bus cannot be reached, and callers fail closed:
+// no grant that cannot be delivered is counted as delivered, and a worker
+// without the bus sends nothing new.
+type Bus interface {
+	// PutLast stores data as key's latest value in the last-value space
+	// of kind (book views per instrument): a watcher that starts later gets
+	// the latest value of every key first.
+	PutLast(ctx context.Context, kind, key string, data []byte) error
+	// WatchLast calls fn with the latest value of every key of kind, then
+	// with each new value, until stop is called or ctx ends.
+	WatchLast(ctx context.Context, kind string, fn func(key string, data []byte)) (stop func(), err error)
+	// Send queues data for the consumers of queue (a worker's grants), once:
+	// a second Send with the same id within DedupeWindow is dropped.
+	Send(ctx context.Context, queue, id string, data []byte) error
+	// Receive consumes queue durably: fn's nil error acknowledges a
+	// message; an error (or a crash before it returns) redelivers it after
+	// redeliver. One consumer name per role instance.
+	Receive(ctx context.Context, queue string, redeliver time.Duration, fn func(data []byte) error) (stop func(), err error)
+	// Publish is fire-and-forget fan-out to the subscribers of topic at
+	// that moment (tenant events for the api nodes).
+	Publish(topic string, data []byte) error
+	Subscribe(topic string, fn func(data []byte)) (stop func(), err error)
+	Close() error
+}
+
+// DedupeWindow is how long Bus.Send remembers a message id.
+const DedupeWindow = 2 * time.Minute

@@ -1,0 +1,281 @@
+// Package nats is PolyBot's message bus (polybot.Bus) on NATS JetStream,
+// through the official client github.com/nats-io/nats.go. It carries the
+// messages between the roles of a scale-out deployment.
+//
+// Subjects and storage (prefix P, "polybot" by default):
+//
+//	KV bucket P_last_<kind>       last value per key (book views per instrument:
+//	                              kind "books"); keys are base64url of the caller's
+//	                              key, so any instrument key fits; history 1
+//	stream P_queues, subjects     durable queues (work-queue retention): a worker's
+//	  P.queue.<queue>             grants ("grants.<worker>"), the gateway's results
+//	                              ("results.<gateway>"), control ("control.<worker>");
+//	                              Nats-Msg-Id deduplicates resends for DedupeWindow;
+//	                              one durable consumer per queue
+//	core subject P.topic.<topic>  fire-and-forget fan-out (tenant events for SSE:
+//	                              "events.<tenant>"), not stored
+//
+// When NATS cannot be reached every call fails with EUNAVAILABLE within its
+// context (publishes wait at most PublishTimeout): callers fail closed. The
+// client reconnects by itself; a Receive or WatchLast resumes after a
+// reconnect (JetStream consumers are durable, KV watches re-deliver the
+// latest values).
+//
+// It imports only the root package and the NATS client.
+package nats
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/polybot/polybot"
+)
+
+// PublishTimeout bounds a publish when the caller's context has no
+// earlier deadline.
+const PublishTimeout = 5 * time.Second
+
+// Config configures a Bus.
+type Config struct {
+	URL    string // e.g. nats://127.0.0.1:4222
+	Prefix string // "" means "polybot"; one prefix per deployment
+	Name   string // the connection's name (role and instance), for the server's monitoring
+	// Replicas of the streams and buckets (1 for a single server).
+	Replicas int
+}
+
+// Bus is a polybot.Bus on one NATS connection.
+type Bus struct {
+	cfg    Config
+	nc     *natsgo.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+
+	mu  sync.Mutex
+	kvs map[string]jetstream.KeyValue
+}
+
+var _ polybot.Bus = (*Bus)(nil)
+
+// unavailable wraps a NATS failure as EUNAVAILABLE.
+func unavailable(what string, err error) error {
+	return &polybot.Error{Code: polybot.EUNAVAILABLE, Message: "the message bus is unavailable: " + what, Err: err}
+}
+
+// Connect connects and makes sure the queue stream exists.
+func Connect(ctx context.Context, cfg Config) (*Bus, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "polybot"
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if !validToken(cfg.Prefix) {
+		return nil, polybot.FieldError("prefix", "must be letters, digits, - and _")
+	}
+	nc, err := natsgo.Connect(cfg.URL, natsgo.Name(cfg.Name), natsgo.MaxReconnects(-1), natsgo.RetryOnFailedConnect(false))
+	if err != nil {
+		return nil, unavailable("connect", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, unavailable("jetstream", err)
+	}
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: cfg.Prefix + "_queues", Subjects: []string{cfg.Prefix + ".queue.>"}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: polybot.DedupeWindow,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, unavailable("the queue stream", err)
+	}
+	return &Bus{cfg: cfg, nc: nc, js: js, stream: s, kvs: map[string]jetstream.KeyValue{}}, nil
+}
+
+// validToken reports whether s is one subject token of letters, digits,
+// '-' and '_' (dots separate tokens and are allowed inside queue names).
+func validToken(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, c := range s {
+		ok := c == '-' || c == '_' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return !strings.HasPrefix(s, ".") && !strings.HasSuffix(s, ".") && !strings.Contains(s, "..")
+}
+
+func (b *Bus) kv(ctx context.Context, kind string) (jetstream.KeyValue, error) {
+	if !validToken(kind) || strings.Contains(kind, ".") {
+		return nil, polybot.FieldError("kind", "must be letters, digits, - and _")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if kv := b.kvs[kind]; kv != nil {
+		return kv, nil
+	}
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.cfg.Prefix + "_last_" + kind, History: 1,
+		Storage: jetstream.MemoryStorage, Replicas: b.cfg.Replicas})
+	if err != nil {
+		return nil, unavailable("the "+kind+" bucket", err)
+	}
+	b.kvs[kind] = kv
+	return kv, nil
+}
+
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, PublishTimeout)
+}
+
+// PutLast implements polybot.Bus.
+func (b *Bus) PutLast(ctx context.Context, kind, key string, data []byte) error {
+	kv, err := b.kv(ctx, kind)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	if _, err := kv.Put(ctx, base64.RawURLEncoding.EncodeToString([]byte(key)), data); err != nil {
+		return unavailable("put "+kind, err)
+	}
+	return nil
+}
+
+// WatchLast implements polybot.Bus.
+func (b *Bus) WatchLast(ctx context.Context, kind string, fn func(key string, data []byte)) (func(), error) {
+	kv, err := b.kv(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		cancel()
+		return nil, unavailable("watch "+kind, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil { // the initial values are all in
+				continue
+			}
+			k, err := base64.RawURLEncoding.DecodeString(e.Key())
+			if err != nil {
+				continue // not ours
+			}
+			fn(string(k), e.Value())
+		}
+	}()
+	return func() { cancel(); _ = w.Stop(); <-done }, nil
+}
+
+func (b *Bus) queueSubject(queue string) (string, error) {
+	if !validToken(queue) {
+		return "", polybot.FieldError("queue", "must be letters, digits, -, _ and dots")
+	}
+	return b.cfg.Prefix + ".queue." + queue, nil
+}
+
+// Send implements polybot.Bus.
+func (b *Bus) Send(ctx context.Context, queue, id string, data []byte) error {
+	subj, err := b.queueSubject(queue)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return polybot.FieldError("id", "is required: it deduplicates a resend")
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	if _, err := b.js.Publish(ctx, subj, data, jetstream.WithMsgID(id)); err != nil {
+		return unavailable("send to "+queue, err)
+	}
+	return nil
+}
+
+// Receive implements polybot.Bus.
+func (b *Bus) Receive(ctx context.Context, queue string, redeliver time.Duration, fn func(data []byte) error) (func(), error) {
+	subj, err := b.queueSubject(queue)
+	if err != nil {
+		return nil, err
+	}
+	if redeliver <= 0 {
+		redeliver = 30 * time.Second
+	}
+	durable := strings.NewReplacer(".", "_").Replace(queue)
+	c, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: durable, FilterSubject: subj,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: redeliver, MaxAckPending: 10_000})
+	if err != nil {
+		return nil, unavailable("consume "+queue, err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		if err := fn(m.Data()); err != nil {
+			_ = m.NakWithDelay(min(redeliver, time.Second))
+			return
+		}
+		_ = m.Ack()
+	})
+	if err != nil {
+		return nil, unavailable("consume "+queue, err)
+	}
+	return cc.Stop, nil
+}
+
+func (b *Bus) topicSubject(topic string) (string, error) {
+	if !validToken(topic) {
+		return "", polybot.FieldError("topic", "must be letters, digits, -, _ and dots")
+	}
+	return b.cfg.Prefix + ".topic." + topic, nil
+}
+
+// Publish implements polybot.Bus.
+func (b *Bus) Publish(topic string, data []byte) error {
+	subj, err := b.topicSubject(topic)
+	if err != nil {
+		return err
+	}
+	if err := b.nc.Publish(subj, data); err != nil {
+		return unavailable("publish "+topic, err)
+	}
+	return nil
+}
+
+// Subscribe implements polybot.Bus.
+func (b *Bus) Subscribe(topic string, fn func(data []byte)) (func(), error) {
+	subj, err := b.topicSubject(topic)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := b.nc.Subscribe(subj, func(m *natsgo.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, unavailable("subscribe "+topic, err)
+	}
+	if err := b.nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, unavailable("subscribe "+topic, err)
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// Close drains and closes the connection.
+func (b *Bus) Close() error {
+	if err := b.nc.Drain(); err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
+		return fmt.Errorf("nats: drain: %w", err)
+	}
+	return nil
+}
