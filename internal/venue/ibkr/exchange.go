@@ -418,7 +418,7 @@ type cancelAnswer struct {
 
 func (x *Exchange) cancel(ctx context.Context, id ID) error {
 	var a cancelAnswer
-	err := x.c.call(ctx, "DELETE", "/iserver/account/"+url.PathEscape(x.c.cfg.Account)+"/order/"+url.PathEscape(string(id)), nil, nil, false, &a)
+	err := x.c.call(ctx, "DELETE", "/iserver/account/"+url.PathEscape(x.c.cfg.Account)+"/order/"+url.PathEscape(string(id)), nil, nil, true, &a)
 	var ve *polybot.VenueError
 	if errors.As(err, &ve) && strings.Contains(strings.ToLower(ve.Message), "doesn't exist") {
 		return polybot.Errorf(polybot.ENOTFOUND, "ibkr has no live order %s", id)
