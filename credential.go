@@ -189,6 +189,8 @@ func CredentialRejection(p Platform, ve *VenueError, hasL2 bool) (field, message
 			return FieldAPIKey, "Polymarket did not accept these L2 API credentials. Paste all three again, or leave them empty to derive them from the wallet key.", true
 		}
 		return FieldPrivateKey, "Polymarket did not accept this wallet key. Check that it is the private key of the wallet you trade with.", true
+	case Alpaca:
+		return FieldAPIKey, "Alpaca did not accept this key ID and secret. Check that both come from the same key, and that it is a paper key if you chose paper (a live key otherwise).", true
 	case IBKR:
 		if ve.Status == http.StatusForbidden {
 			return FieldAPIKey, "The gateway's session may not trade this account. Check the account ID, or sign in to the gateway as the account's user.", true

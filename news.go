@@ -182,7 +182,101 @@ const (
 	// edge to the leader's price, after fees, clears the user's
 	// min_profit_pct.
 	NewsLag = "lag"
+	// NewsEquity places the rule's equity order (Equity): a stock or ETF
+	// on a broker venue (Alpaca), for example a rate-sensitive ETF on a
+	// rate headline.
+	NewsEquity = "equity"
 )
+
+// EquityOrder is a rule's order on a stock venue: its action (mode
+// equity), or its hedge leg, placed once the rule's prediction-market
+// trade has filled. A buy pays at most MaxPrice a share; a sell sells
+// shares the tenant holds (never short), at no less than MaxPrice, up to
+// Quantity. The risk gate treats it as directional: a share is never part
+// of a complete set, and its cost counts in full against the limits.
+type EquityOrder struct {
+	Venue    Platform `json:"venue"`
+	Symbol   string   `json:"symbol"`
+	Side     string   `json:"side"`     // "buy" or "sell"
+	Quantity Decimal  `json:"quantity"` // whole shares
+	MaxPrice Decimal  `json:"max_price"`
+}
+
+// PricedPerShare reports whether inst is a share priced in dollars (any
+// positive price: an Alpaca stock or ETF) rather than a contract paying $1,
+// priced in (0, 1). Code that bounds prices, or nets YES and NO into
+// sets, asks this first.
+func PricedPerShare(inst Instrument) bool { return VenueOf(inst.Venue).Kind == Equity }
+
+// Equity order sides.
+const (
+	EquityBuy  = "buy"
+	EquitySell = "sell"
+)
+
+// Bounds on an equity order.
+const maxEquitySymbol = 12
+
+var maxEquityQuantity = NewDecimal(1_000_000, 0)
+
+// Instrument is the order's instrument: {Venue, Market: Symbol}.
+func (e *EquityOrder) Instrument() Instrument { return Instrument{Venue: e.Venue, Market: e.Symbol} }
+
+// OrderSide is the order's side.
+func (e *EquityOrder) OrderSide() Side {
+	if e.Side == EquitySell {
+		return Sell
+	}
+	return Buy
+}
+
+// check adds what is wrong with e to v under field ("equity", "hedge"):
+// an Alpaca symbol, a side, whole shares, and a limit on the venue's tick
+// (cents at $1 and above, hundredths of a cent below).
+func (e *EquityOrder) check(v Validation, field string) {
+	if e.Venue != Alpaca {
+		v.Add(field+".venue", "must be alpaca")
+	}
+	switch {
+	case e.Symbol == "":
+		v.Add(field+".symbol", "is required")
+	case len(e.Symbol) > maxEquitySymbol || !validSymbol(e.Symbol):
+		v.Add(field+".symbol", fmt.Sprintf("must be a ticker in capitals such as TLT or BRK.B (letters, digits and '.', at most %d)", maxEquitySymbol))
+	}
+	if e.Side != EquityBuy && e.Side != EquitySell {
+		v.Add(field+".side", "must be buy or sell")
+	}
+	switch {
+	case e.Quantity.Sign() <= 0:
+		v.Add(field+".quantity", "must be positive")
+	case e.Quantity.Floor(One) != e.Quantity:
+		v.Add(field+".quantity", "must be a whole number of shares")
+	case e.Quantity.GreaterThan(maxEquityQuantity):
+		v.Add(field+".quantity", "must be at most 1000000")
+	}
+	switch {
+	case e.MaxPrice.Sign() <= 0:
+		v.Add(field+".max_price", "must be positive")
+	case e.MaxPrice.GreaterThan(maxEquityQuantity):
+		v.Add(field+".max_price", "must be at most 1000000")
+	case !e.MaxPrice.LessThan(One) && e.MaxPrice.Places() > 2:
+		v.Add(field+".max_price", "must be in whole cents at $1 and above")
+	case e.MaxPrice.Places() > 4:
+		v.Add(field+".max_price", "must have at most 4 decimal places below $1")
+	}
+}
+
+func validSymbol(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // NewsRule is a user's rule: which headlines it matches, and what it does
 // then. Keywords match whole words or phrases of the normalised title
@@ -224,9 +318,19 @@ type NewsRule struct {
 	// Exits of a position the rule opened: sell when the bid reaches entry
 	// + TakeProfit (or, in lag mode, the leader's price: convergence), when
 	// it falls to entry − StopLoss, or after TimeStop, whichever is first.
+	// For an equity position (mode equity, or a hedge) TakeProfit and
+	// StopLoss are fractions of the entry price (0.02: 2% above or below
+	// it), since a share's price is not a probability.
 	TakeProfit Decimal       `json:"take_profit"`
 	StopLoss   Decimal       `json:"stop_loss"`
 	TimeStop   time.Duration `json:"-"` // JSON: time_stop_seconds
+
+	// Equity is the order of an equity rule (mode equity); Hedge, on a
+	// direct or lag rule, an equity order placed after the rule's
+	// prediction-market trade fills. Both are exited like the rule's own
+	// position.
+	Equity *EquityOrder `json:"equity,omitempty"`
+	Hedge  *EquityOrder `json:"hedge,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -298,8 +402,27 @@ func (r *NewsRule) Validate() error {
 		if r.Threshold.Sign() <= 0 || !r.Threshold.LessThan(One) {
 			v.Add("threshold", "must be above 0 and below 1")
 		}
+	case NewsEquity:
+		if r.Equity == nil {
+			v.Add("equity", "an equity rule needs its order: venue, symbol, side, quantity and max_price")
+		}
+		if len(r.Pairs)+len(r.Markets) > 0 {
+			v.Add("markets", "an equity rule trades its equity order only")
+		}
+		if r.Hedge != nil {
+			v.Add("hedge", "an equity rule has no hedge leg (only direct and lag rules do)")
+		}
 	default:
-		v.Add("mode", "must be direct or lag")
+		v.Add("mode", "must be direct, lag or equity")
+	}
+	if r.Mode != NewsEquity && r.Equity != nil {
+		v.Add("equity", "only an equity rule has an equity order (a direct or lag rule may set a hedge)")
+	}
+	if r.Equity != nil {
+		r.Equity.check(v, "equity")
+	}
+	if r.Hedge != nil && r.Mode != NewsEquity {
+		r.Hedge.check(v, "hedge")
 	}
 	if len(r.Pairs)+len(r.Markets) > MaxRuleTargets {
 		v.Add("markets", fmt.Sprintf("must list at most %d markets and pairs", MaxRuleTargets))
@@ -313,13 +436,19 @@ func (r *NewsRule) Validate() error {
 	if r.Outcome != Yes && r.Outcome != No {
 		v.Add("outcome", "must be YES or NO")
 	}
-	if r.MaxPrice.Sign() <= 0 || !r.MaxPrice.LessThan(One) {
-		v.Add("max_price", "must be above 0 and below 1")
-	}
-	if r.MaxSize.Sign() <= 0 {
-		v.Add("max_size", "must be positive")
-	} else if r.MaxSize.GreaterThan(NewDecimal(1_000_000, 0)) {
-		v.Add("max_size", "must be at most 1000000")
+	// An equity rule's price and size are its order's; max_price and
+	// max_size bound prediction contracts only.
+	if r.Mode != NewsEquity {
+		if r.MaxPrice.Sign() <= 0 || !r.MaxPrice.LessThan(One) {
+			v.Add("max_price", "must be above 0 and below 1")
+		}
+		if r.MaxSize.Sign() <= 0 {
+			v.Add("max_size", "must be positive")
+		} else if r.MaxSize.GreaterThan(NewDecimal(1_000_000, 0)) {
+			v.Add("max_size", "must be at most 1000000")
+		}
+	} else if r.MaxPrice.Sign() != 0 || r.MaxSize.Sign() != 0 {
+		v.Add("max_price", "an equity rule's price and size are equity.max_price and equity.quantity; leave max_price and max_size at 0")
 	}
 	if r.Window == 0 {
 		r.Window = DefaultRuleWindow

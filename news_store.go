@@ -1,6 +1,7 @@
 package polybot
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -267,6 +268,17 @@ func contracts(d Decimal) string {
 	return s
 }
 
+// percent says a fraction as a percentage: 0.025 → "2.5%".
+func percent(f Decimal) string { return contracts(f.MulInt(100)) + "%" }
+
+// describe says the order in words.
+func (e *EquityOrder) describe() string {
+	if e.Side == EquitySell {
+		return fmt.Sprintf("Sell up to %s %s held on %s at %s or more", contracts(e.Quantity), e.Symbol, PlatformName(e.Venue), e.MaxPrice)
+	}
+	return fmt.Sprintf("Buy %s %s on %s at up to %s", contracts(e.Quantity), e.Symbol, PlatformName(e.Venue), e.MaxPrice)
+}
+
 // Describe says in words what r does when it fires.
 func (r *NewsRule) Describe() string {
 	_, does := r.action()
@@ -293,18 +305,31 @@ func (r *NewsRule) action() ([]NewsTarget, string) {
 	}
 	var does string
 	switch r.Mode {
+	case NewsEquity:
+		if r.Equity != nil {
+			inst := r.Equity.Instrument()
+			targets = append(targets, NewsTarget{Instrument: &inst})
+			does = r.Equity.describe()
+		}
 	case NewsLag:
 		does = fmt.Sprintf("On each of %d matched pairs, once one venue has moved %s toward %s and the other has not: buy %s on the lagging venue at up to %s, at most %s contracts",
 			len(r.Pairs), r.Threshold, r.Outcome, r.Outcome, r.MaxPrice, contracts(r.MaxSize))
 	default:
 		does = fmt.Sprintf("Buy %s on %s at up to %s, at most %s contracts each", r.Outcome, where, r.MaxPrice, contracts(r.MaxSize))
 	}
+	if r.Hedge != nil && r.Mode != NewsEquity {
+		does += "; once that fills, hedge: " + r.Hedge.describe()
+	}
 	var exits []string
+	tp, sl := r.TakeProfit.String(), r.StopLoss.String()
+	if r.Mode == NewsEquity {
+		tp, sl = percent(r.TakeProfit), percent(r.StopLoss)
+	}
 	if r.TakeProfit.Sign() > 0 {
-		exits = append(exits, "take profit +"+r.TakeProfit.String())
+		exits = append(exits, "take profit +"+tp)
 	}
 	if r.StopLoss.Sign() > 0 {
-		exits = append(exits, "stop loss −"+r.StopLoss.String())
+		exits = append(exits, "stop loss −"+sl)
 	}
 	if r.TimeStop > 0 {
 		exits = append(exits, "time stop after "+humanDuration(r.TimeStop))
@@ -313,4 +338,28 @@ func (r *NewsRule) action() ([]NewsTarget, string) {
 		does += "; exit on " + strings.Join(exits, ", ")
 	}
 	return targets, does
+}
+
+// EquityColumns are r's equity order and hedge as both stores keep them:
+// a JSON object each, or "null".
+func (r *NewsRule) EquityColumns() (equity, hedge string, err error) {
+	e, err := json.Marshal(r.Equity)
+	if err != nil {
+		return "", "", err
+	}
+	h, err := json.Marshal(r.Hedge)
+	return string(e), string(h), err
+}
+
+// SetEquityColumns reads r's equity order and hedge back from their
+// stored JSON (see EquityColumns).
+func (r *NewsRule) SetEquityColumns(equity, hedge string) error {
+	r.Equity, r.Hedge = nil, nil
+	if err := json.Unmarshal([]byte(equity), &r.Equity); err != nil {
+		return fmt.Errorf("news rule %s: equity: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(hedge), &r.Hedge); err != nil {
+		return fmt.Errorf("news rule %s: hedge: %w", r.ID, err)
+	}
+	return nil
 }

@@ -87,6 +87,24 @@ func TestReplayNewsRuleDescribesEachModesTargets(t *testing.T) {
 	}
 }
 
+func TestReplayNewsRuleDescribesEquityRulesAndHedges(t *testing.T) {
+	tlt := &EquityOrder{Venue: Alpaca, Symbol: "TLT", Side: EquityBuy, Quantity: MustDecimal("10"), MaxPrice: MustDecimal("90.00")}
+	eq := &NewsRule{Mode: NewsEquity, AllOf: []string{"cut"}, Equity: tlt, TakeProfit: MustDecimal("0.025"), TimeStop: 2 * time.Minute}
+	hits := ReplayNewsRule(eq, []*Headline{{ID: "h", Title: "Fed cut", Received: at(13, 30)}})
+	if len(hits) != 1 || len(hits[0].Targets) != 1 || *hits[0].Targets[0].Instrument != (Instrument{Venue: Alpaca, Market: "TLT"}) {
+		t.Fatalf("hits = %+v, want one fire on Alpaca TLT", hits)
+	}
+	if want := "Buy 10 TLT on Alpaca at up to 90.00; exit on take profit +2.5%, time stop after 2 minutes"; hits[0].Does != want {
+		t.Errorf("Does = %q\nwant   %q", hits[0].Does, want)
+	}
+	direct := &NewsRule{Mode: NewsDirect, Outcome: No, MaxPrice: MustDecimal("0.5"), MaxSize: MustDecimal("10"),
+		Markets: []BinaryMarket{{Yes: Instrument{Venue: Kalshi, Market: "K", Outcome: Yes}, No: Instrument{Venue: Kalshi, Market: "K", Outcome: No}}},
+		Hedge:   &EquityOrder{Venue: Alpaca, Symbol: "TLT", Side: EquitySell, Quantity: MustDecimal("5"), MaxPrice: MustDecimal("88.50")}}
+	if want := "Buy NO on 1 market at up to 0.50, at most 10 contracts each; once that fills, hedge: Sell up to 5 TLT held on Alpaca at 88.50 or more"; direct.Describe() != want {
+		t.Errorf("Describe = %q\nwant       %q", direct.Describe(), want)
+	}
+}
+
 func TestValidateStoredWantsWholeSeconds(t *testing.T) {
 	base := func() *NewsRule {
 		return &NewsRule{ID: "r", Name: "r", AnyOf: []string{"fed"}, Mode: NewsDirect, Markets: []BinaryMarket{kalshiBinary("K")},

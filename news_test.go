@@ -15,6 +15,17 @@ func validRule() *polybot.NewsRule {
 		Outcome: polybot.No, MaxPrice: polybot.MustDecimal("0.50"), MaxSize: polybot.MustDecimal("10")}
 }
 
+// tlt buys 10 TLT at up to $90.00 on Alpaca.
+func tlt() *polybot.EquityOrder {
+	return &polybot.EquityOrder{Venue: polybot.Alpaca, Symbol: "TLT", Side: polybot.EquityBuy, Quantity: polybot.MustDecimal("10"),
+		MaxPrice: polybot.MustDecimal("90.00")}
+}
+
+// equityRule makes r an equity rule buying TLT.
+func equityRule(r *polybot.NewsRule) {
+	r.Mode, r.Markets, r.Equity, r.MaxPrice, r.MaxSize = polybot.NewsEquity, nil, tlt(), polybot.Zero, polybot.Zero
+}
+
 // TestNewsRuleValidationNamesTheField is the rule validation matrix: every
 // bad field is refused under its JSON name, and a good rule gets its
 // defaults.
@@ -55,6 +66,25 @@ func TestNewsRuleValidationNamesTheField(t *testing.T) {
 		{"a time stop of 8 days", func(r *polybot.NewsRule) { r.TimeStop = 8 * 24 * time.Hour }, "time_stop_seconds"},
 		{"a negative take profit", func(r *polybot.NewsRule) { r.TakeProfit = d("-0.1") }, "take_profit"},
 		{"a stop loss of 1", func(r *polybot.NewsRule) { r.StopLoss = d("1") }, "stop_loss"},
+		// Equity rules and hedges.
+		{"a valid equity rule", func(r *polybot.NewsRule) { equityRule(r) }, ""},
+		{"a valid hedge on a direct rule", func(r *polybot.NewsRule) { r.Hedge = tlt() }, ""},
+		{"a sub-dollar equity limit in 4 places", func(r *polybot.NewsRule) { equityRule(r); r.Equity.MaxPrice = d("0.1234") }, ""},
+		{"an equity rule without its order", func(r *polybot.NewsRule) { equityRule(r); r.Equity = nil }, "equity"},
+		{"an equity rule with markets", func(r *polybot.NewsRule) { equityRule(r); r.Markets = validRule().Markets }, "markets"},
+		{"an equity rule with a hedge", func(r *polybot.NewsRule) { equityRule(r); r.Hedge = tlt() }, "hedge"},
+		{"an equity rule with a contract max price", func(r *polybot.NewsRule) { equityRule(r); r.MaxPrice = d("0.5") }, "max_price"},
+		{"an equity order on a direct rule", func(r *polybot.NewsRule) { r.Equity = tlt() }, "equity"},
+		{"an equity venue other than alpaca", func(r *polybot.NewsRule) { equityRule(r); r.Equity.Venue = polybot.Kalshi }, "equity.venue"},
+		{"no symbol", func(r *polybot.NewsRule) { equityRule(r); r.Equity.Symbol = "" }, "equity.symbol"},
+		{"a lower-case symbol", func(r *polybot.NewsRule) { equityRule(r); r.Equity.Symbol = "tlt" }, "equity.symbol"},
+		{"a symbol with a space", func(r *polybot.NewsRule) { equityRule(r); r.Equity.Symbol = "T LT" }, "equity.symbol"},
+		{"a side of hold", func(r *polybot.NewsRule) { equityRule(r); r.Equity.Side = "hold" }, "equity.side"},
+		{"half a share", func(r *polybot.NewsRule) { equityRule(r); r.Equity.Quantity = d("0.5") }, "equity.quantity"},
+		{"no shares", func(r *polybot.NewsRule) { equityRule(r); r.Equity.Quantity = polybot.Zero }, "equity.quantity"},
+		{"a limit in tenths of a cent above $1", func(r *polybot.NewsRule) { equityRule(r); r.Equity.MaxPrice = d("90.005") }, "equity.max_price"},
+		{"a limit of 0", func(r *polybot.NewsRule) { equityRule(r); r.Equity.MaxPrice = polybot.Zero }, "equity.max_price"},
+		{"a hedge of half a share", func(r *polybot.NewsRule) { r.Hedge = tlt(); r.Hedge.Quantity = d("0.5") }, "hedge.quantity"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -240,6 +240,15 @@ type TenantTx interface {
 	// copy_trading, intent opportunity CopyOpportunityID(leaderID, …).
 	// ENOTFOUND if the tenant has no such leader.
 	CopyPnL(leaderID string) (*CopyPnL, error)
+
+	// --- billing (billing.go); the service path writes it ---
+
+	// BillingAccount is the tenant's provider customer and subscription
+	// (ENOTFOUND before the first one).
+	BillingAccount() (*BillingAccount, error)
+	// Invoices lists the tenant's invoices, newest first, at most
+	// NewsPageLimit(limit).
+	Invoices(limit int) ([]*Invoice, error)
 }
 
 // AdminTx is a transaction on the service path. It can see every tenant.
@@ -393,6 +402,35 @@ type AdminTx interface {
 	// leader id: what the shared copy-trading poller polls. Cursors and
 	// records are written in each follower's own transaction.
 	FollowedWallets() ([]FollowedWallet, error)
+
+	// Billing (billing.go): every billing row is written here, by webhooks
+	// and the plan page's actions; a tenant only reads its own.
+	// BillingPrices lists the tier → price map by tier; PutBillingPrice sets
+	// one (PriceID "" removes it; a tier that does not exist is EINVALID
+	// naming tier, a price another tier has is ECONFLICT naming price_id).
+	BillingPrices() ([]*BillingPrice, error)
+	PutBillingPrice(p *BillingPrice) error
+	// BillingAccountOf reads a user's account (ENOTFOUND if none); in a
+	// writing transaction it holds the account until the transaction ends,
+	// so concurrent merges for one user run one after the other;
+	// BillingOwner finds the user a provider customer is bound to.
+	BillingAccountOf(user ID) (*BillingAccount, error)
+	BillingOwner(customerID string) (ID, error)
+	// PutBillingAccount creates or replaces a user's account (CreatedAt kept,
+	// UpdatedAt Now). A customer id bound to another user is ECONFLICT.
+	PutBillingAccount(a *BillingAccount) error
+	// BilledUserIDs lists users with a subscription (the expiry sweep).
+	BilledUserIDs() ([]ID, error)
+	// MarkBillingEvent records a provider event id once: false if it was
+	// recorded before (the event was applied already).
+	MarkBillingEvent(id, kind string) (bool, error)
+	// Invoice reads one invoice (ENOTFOUND if none); PutInvoice creates or
+	// replaces one (an id stored for another user is ECONFLICT).
+	Invoice(id string) (*Invoice, error)
+	PutInvoice(i *Invoice) error
+	// SetUserSubscription moves a user to tier, as SetUserTier, and sets
+	// subscription_expires_at.
+	SetUserSubscription(id ID, tier string, expires *time.Time) error
 }
 
 // StrategyPnL is realised P&L and fees by strategy and mode.

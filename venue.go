@@ -170,7 +170,9 @@ type Position struct {
 	AvgPrice   Decimal    `json:"avg_price"`
 }
 
-// Balance is cash at a venue, in dollars.
+// Balance is cash at a venue, in dollars: Available can be spent now;
+// Total also counts what resting orders hold, where the venue says so.
+// Neither counts the value of positions.
 type Balance struct {
 	Available Decimal `json:"available"`
 	Total     Decimal `json:"total"`

@@ -190,12 +190,14 @@ func seedSimNews(ctx context.Context, st polybot.Store, box *secrets.Box, demo p
 	rand.Read(secret)
 	secret = []byte("pbwh_" + base64.RawURLEncoding.EncodeToString(secret))
 	err := st.Tenant(ctx, demo, func(tx polybot.TenantTx) error {
-		if _, err := tx.NewsRule(demoNewsRule().ID); polybot.ErrorCode(err) == polybot.ENOTFOUND {
-			if err := tx.PutNewsRule(demoNewsRule()); err != nil {
+		for _, r := range []*polybot.NewsRule{demoNewsRule(), demoEquityRule()} {
+			if _, err := tx.NewsRule(r.ID); polybot.ErrorCode(err) == polybot.ENOTFOUND {
+				if err := tx.PutNewsRule(r); err != nil {
+					return err
+				}
+			} else if err != nil {
 				return err
 			}
-		} else if err != nil {
-			return err
 		}
 		if _, err := tx.NewsHook(hookID); err == nil {
 			if err := tx.DeleteNewsHook(hookID); err != nil {
@@ -209,6 +211,19 @@ func seedSimNews(ctx context.Context, st polybot.Store, box *secrets.Box, demo p
 		return tx.PutNewsHook(&polybot.NewsHook{ID: hookID, Name: "Simulated news (the simulator's poster)", Sealed: sealed})
 	})
 	return hookID, secret, err
+}
+
+// demoEquityRule is the demo's rule with an Alpaca action: a rate-cut
+// headline buys a share of TLT (long Treasuries gain when rates are
+// expected to fall), exited after a minute, or on a 0.2% move either way.
+func demoEquityRule() *polybot.NewsRule {
+	r := &polybot.NewsRule{ID: "demo-rate-cut-tlt", Name: "Rate-cut headline: buy TLT on Alpaca", Enabled: true,
+		AnyOf: []string{"rate cut"}, Mode: polybot.NewsEquity,
+		Equity: &polybot.EquityOrder{Venue: polybot.Alpaca, Symbol: simEquitySymbol, Side: polybot.EquityBuy,
+			Quantity: polybot.One, MaxPrice: polybot.MustDecimal("91.00")},
+		Cooldown: 5 * time.Minute, TimeStop: time.Minute, TakeProfit: polybot.MustDecimal("0.002"), StopLoss: polybot.MustDecimal("0.002")}
+	_ = r.Validate() // fills in the window
+	return r
 }
 
 // postSimNews points the simulator's poster at serve's own webhook.

@@ -58,6 +58,17 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		proxies = append(proxies, v)
 		return nil
 	})
+	stripeURL := fs.String("stripe-api-url", e.getenv("POLYBOT_STRIPE_API_URL"), "Stripe API base URL, e.g. a local stripe-mock (env POLYBOT_STRIPE_API_URL; default Stripe's)")
+	publicURL := fs.String("public-url", e.getenv("POLYBOT_PUBLIC_URL"), "this server's public address, where Stripe sends browsers back (env POLYBOT_PUBLIC_URL; default the request's host)")
+	grace := polybot.DefaultBillingGrace
+	if v := e.getenv("POLYBOT_BILLING_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return usageError("POLYBOT_BILLING_GRACE: " + err.Error())
+		}
+		grace = d
+	}
+	fs.DurationVar(&grace, "billing-grace", grace, "how long a failed payment keeps the paid plan before the move to free (env POLYBOT_BILLING_GRACE)")
 	var tf tradingFlags
 	tf.register(fs, e)
 	if err := fs.Parse(args); err != nil {
@@ -122,6 +133,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	scfg := server.Config{Store: st, Secrets: box, AuditKey: auditKey, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken,
 		TrustedProxies: trusted, Web: ui}
 	scfg.SessionMaxAge = *sessionMaxAge
+	billingLine, err := wireBilling(e, &scfg, *stripeURL, *publicURL, grace, log)
+	if err != nil {
+		return err
+	}
 	var demoLine string
 	var simNewsHook func(url string) error // sim: point the simulator's news poster at our webhook, once listening
 	if mode != "off" {
@@ -183,6 +198,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "PolyBot is listening on %s\n", url)
 	if demoLine != "" {
 		fmt.Fprintln(e.stdout, demoLine)
+	}
+	fmt.Fprintln(e.stdout, billingLine)
+	if scfg.Billing != nil {
+		go srv.RunBillingSweep(base, time.Minute)
 	}
 
 	errc := make(chan error, 2)

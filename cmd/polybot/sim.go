@@ -16,6 +16,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/fee"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	"github.com/polybot/polybot/internal/venue/alpaca"
 	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
 	"github.com/polybot/polybot/internal/venuesim/fault"
 	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
@@ -131,6 +132,12 @@ func eventRecordings(list string) ([]*replay.EventRecording, error) {
 	}
 	return out, nil
 }
+
+// The simulators' equity: TLT (the iShares 20+ Year Treasury Bond ETF, a
+// rate-sensitive ETF) around $89, a made-up walk.
+const simEquitySymbol = "TLT"
+
+var simEquityStart = polybot.MustDecimal("89.00")
 
 // sims are running simulators.
 type sims struct {
@@ -298,10 +305,18 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		s.pm.Close()
 		return nil, fmt.Errorf("--kalshi-addr %s: %w", f.kalshiAddr, err)
 	}
-	// The Alpaca simulator (equities; no replay yet): accounts are made by
-	// "Generate simulator keys".
+	// The Alpaca simulator (equities): accounts are made by "Generate
+	// simulator keys"; TLT quotes a SYNTHETIC walk (see
+	// alpacasim.SyntheticWalk), one step a second, on its stream.
 	if s.alpaca, err = alpacasim.New(alpacasim.Config{Faults: faults, Logger: log}); err == nil {
 		s.alpacaURL, err = s.alpaca.Start(ctx, "127.0.0.1:0")
+	}
+	if err == nil {
+		go func() {
+			if err := s.alpaca.PlayQuotes(ctx, simEquitySymbol, time.Second, alpacasim.SyntheticWalk(simEquityStart, 3600, 1)); err != nil {
+				log.Error("alpaca simulator: replaying quotes", "err", err)
+			}
+		}()
 	}
 	if err != nil {
 		s.kalshi.Close()
@@ -408,7 +423,7 @@ func (f *simFlags) newsConfig(recorded []polybot.BookEvent, log *slog.Logger) (*
 func (s *sims) print(w io.Writer) {
 	fmt.Fprintf(w, "polymarket clob=%s market_ws=%s user_ws=%s gamma=%s data=%s\n", s.pmURLs.CLOB, s.pmURLs.MarketWS, s.pmURLs.UserWS, s.pmURLs.Gamma, s.pmURLs.Data)
 	fmt.Fprintf(w, "kalshi rest=%s ws=%s admin=%s\n", s.kURLs.REST, s.kURLs.WS, s.kURLs.Admin)
-	fmt.Fprintf(w, "alpaca rest=%s\n", s.alpacaURL)
+	fmt.Fprintf(w, "alpaca rest=%s stream=%s/v2/%s (%s: a synthetic walk, not real prices)\n", s.alpacaURL, s.alpacaURL, alpaca.FeedIEX, simEquitySymbol)
 	fmt.Fprintf(w, "ibkr gateway=%s ws=%s\n", s.ibkrURL, "ws"+strings.TrimPrefix(s.ibkrURL, "http")+"/v1/api/ws")
 	if len(s.events) > 0 {
 		var pm, k []string

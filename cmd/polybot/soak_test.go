@@ -93,9 +93,10 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 	// newsAt is when the demo's news rule had fired on a replayed real
 	// headline and its dry-run trade's first order had gone, with its
 	// latency (the acceptance: within 2 minutes).
-	var newsAt time.Duration
-	var newsLatency int64
-	newsFired := func() bool {
+	var newsAt, equityAt time.Duration
+	var newsLatency, equityLatency int64
+	var equityOpp string
+	newsFires := func() []polybot.NewsFire {
 		_, body := c.do("GET", "/api/v1/news/fires?limit=100", "")
 		var f struct {
 			Fires []polybot.NewsFire `json:"fires"`
@@ -103,8 +104,35 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &f); err != nil {
 			t.Fatalf("news fires: %v %s", err, body)
 		}
-		for _, x := range f.Fires {
-			if x.Action == "sent" && x.LatencyMicros > 0 && x.OpportunityID != "" {
+		return f.Fires
+	}
+	// The demo's Alpaca rule: a rate-cut headline buys TLT, in dry run,
+	// filled against the simulator's quote book.
+	equityTraded := func() bool {
+		for _, x := range newsFires() {
+			if x.RuleID != demoEquityRule().ID || x.Action != "sent" || x.LatencyMicros <= 0 || x.OpportunityID == "" {
+				continue
+			}
+			_, body := c.do("GET", "/api/v1/orders?opportunity="+x.OpportunityID, "")
+			var o struct {
+				Orders []polybot.Intent `json:"orders"`
+			}
+			if err := json.Unmarshal([]byte(body), &o); err != nil {
+				t.Fatalf("orders: %v %s", err, body)
+			}
+			for _, in := range o.Orders {
+				if in.Instrument == (polybot.Instrument{Venue: polybot.Alpaca, Market: simEquitySymbol}) && in.Mode == polybot.DryRun &&
+					in.Side == polybot.Buy && in.Filled == polybot.One && in.Strategy == polybot.StrategyNews {
+					equityLatency, equityOpp = x.LatencyMicros, x.OpportunityID
+					return true
+				}
+			}
+		}
+		return false
+	}
+	newsFired := func() bool {
+		for _, x := range newsFires() {
+			if x.RuleID == demoNewsRule().ID && x.Action == "sent" && x.LatencyMicros > 0 && x.OpportunityID != "" {
 				_, orders := c.do("GET", "/api/v1/orders?opportunity="+x.OpportunityID, "")
 				if strings.Contains(orders, `"strategy":"news_arbitrage"`) && strings.Contains(orders, `"mode":"dry_run"`) {
 					newsLatency = x.LatencyMicros
@@ -157,6 +185,9 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		if newsAt == 0 && newsFired() {
 			newsAt = time.Since(start)
 		}
+		if equityAt == 0 && equityTraded() {
+			equityAt = time.Since(start)
+		}
 		if b.State != polybot.BotRunning {
 			t.Fatalf("after %s the demo bot is %s: %q (last error %q; today %+v)",
 				time.Since(began).Round(time.Second), b.State, b.Reason, b.LastError, b.Today)
@@ -183,6 +214,13 @@ func TestServeSimDemoBotTradesForMinutesWithoutRefusingItself(t *testing.T) {
 		t.Fatalf("the demo's news rule made no dry-run trade within 2 minutes (first after %s)", newsAt)
 	}
 	t.Logf("first news trade after %s, headline → first order %d µs", newsAt.Round(time.Second), newsLatency)
+	if equityAt == 0 || equityAt > 2*time.Minute {
+		t.Fatalf("the demo's Alpaca rule made no dry-run equity trade within 2 minutes (first after %s)", equityAt)
+	}
+	t.Logf("first equity trade (1 TLT on Alpaca) after %s, headline → first order %d µs", equityAt.Round(time.Second), equityLatency)
+	if _, page := c.do("GET", "/news", ""); !strings.Contains(page, equityOpp) || !strings.Contains(page, demoEquityRule().Name) {
+		t.Fatalf("the News page does not show the equity trade %s of %q", equityOpp, demoEquityRule().Name)
+	}
 	if copiedAt == 0 || copiedAt > 2*time.Minute {
 		t.Fatalf("the demo copied no leader trade in dry-run within 2 minutes (first after %s)", copiedAt)
 	}

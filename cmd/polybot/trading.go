@@ -20,6 +20,7 @@ import (
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/strategy"
+	"github.com/polybot/polybot/internal/venue/alpaca"
 	"github.com/polybot/polybot/internal/venue/ibkr"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
@@ -44,8 +45,14 @@ type tradingFlags struct {
 	sim          bool
 	kalshiKeyID  string
 	kalshiKeyPEM string
-	demoEmail    string
-	sims         simFlags
+	// The platform's Alpaca market-data key (any Alpaca account's key
+	// reads the quote stream) and where the stream is.
+	alpacaKeyID     string
+	alpacaSecret    string
+	alpacaStreamURL string
+	alpacaFeed      string
+	demoEmail       string
+	sims            simFlags
 }
 
 func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
@@ -54,6 +61,10 @@ func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
 	fs.BoolVar(&f.sim, "sim", false, `shorthand for --venues sim: start the simulators replaying the Fed Dec 2025 recording, and a demo user`)
 	fs.StringVar(&f.kalshiKeyID, "kalshi-md-key-id", e.getenv("POLYBOT_KALSHI_MD_KEY_ID"), "Kalshi API key id for the platform's market-data connection (Kalshi signs WebSocket handshakes)")
 	fs.StringVar(&f.kalshiKeyPEM, "kalshi-md-key-file", e.getenv("POLYBOT_KALSHI_MD_KEY_FILE"), "PEM file of that key")
+	fs.StringVar(&f.alpacaKeyID, "alpaca-md-key-id", e.getenv("POLYBOT_ALPACA_MD_KEY_ID"), "Alpaca key id for the platform's market-data stream (equity quotes for news rules' equity orders)")
+	fs.StringVar(&f.alpacaSecret, "alpaca-md-secret-file", e.getenv("POLYBOT_ALPACA_MD_SECRET_FILE"), "file holding that key's secret")
+	fs.StringVar(&f.alpacaStreamURL, "alpaca-stream-url", envOr(e, "POLYBOT_ALPACA_STREAM_URL", alpaca.StreamBaseURL), "Alpaca market-data stream base URL (without the feed)")
+	fs.StringVar(&f.alpacaFeed, "alpaca-feed", envOr(e, "POLYBOT_ALPACA_FEED", alpaca.FeedIEX), `Alpaca quote feed: "iex" (every account) or "sip" (a market-data subscription)`)
 	fs.StringVar(&f.demoEmail, "demo-email", "demo@polybot.local", "with --sim: the demo user's email")
 	def := realVenues()
 	fs.StringVar(&f.pmCLOB, "polymarket-clob-url", envOr(e, "POLYBOT_POLYMARKET_CLOB_URL", def.polymarket.CLOBURL), "Polymarket CLOB REST base URL")
@@ -107,7 +118,7 @@ type trading struct {
 // checkCredentials validates a tenant's keys with the venue they are for.
 func (t *trading) checkCredentials(st polybot.Store, log *slog.Logger) func(context.Context, polybot.ID, polybot.Platform, bool, secrets.Plaintext, json.RawMessage) error {
 	return func(ctx context.Context, tenant polybot.ID, platform polybot.Platform, paper bool, creds secrets.Plaintext, extra json.RawMessage) error {
-		if platform != polybot.Kalshi && platform != polybot.Polymarket {
+		if platform != polybot.Kalshi && platform != polybot.Polymarket && platform != polybot.Alpaca {
 			return nil // no connector yet: the format check is all we can do
 		}
 		ex, err := t.venues.exchangeFor(ctx, st, tenant, platform, paper, creds, extra, log)
@@ -188,6 +199,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	}()
 	ep := f.endpoints()
 	var kSigner *kalshi.Signer
+	var alpacaMD *alpaca.FeedConfig
 	if mode == "sim" {
 		// The platform's own Kalshi market-data key, registered with the
 		// simulator. The simulator is new on every start, so the key lives
@@ -215,6 +227,16 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 			return nil, err
 		}
 		kSigner = kalshi.NewSigner(dk.KeyID, key, nil)
+		// And its Alpaca market-data key, registered with that simulator.
+		b := make([]byte, 24)
+		rand.Read(b)
+		amd := alpaca.FeedConfig{KeyID: "PKSIMMD" + strings.ToUpper(hex.EncodeToString(b[:6])), SecretKey: base64.RawURLEncoding.EncodeToString(b[6:]),
+			BaseURL: s.alpacaURL + "/v2", Feed: alpaca.FeedIEX, Logger: log}
+		if err := s.alpaca.AddAccount(alpacasim.AccountConfig{KeyID: amd.KeyID, Secret: amd.SecretKey}); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		alpacaMD = &amd
 	} else if f.kalshiKeyID != "" && f.kalshiKeyPEM != "" {
 		pem, err := os.ReadFile(f.kalshiKeyPEM)
 		if err != nil {
@@ -225,6 +247,14 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 			return nil, fmt.Errorf("--kalshi-md-key-file: %w", err)
 		}
 		kSigner = kalshi.NewSigner(f.kalshiKeyID, key, nil)
+	}
+	if mode != "sim" && f.alpacaKeyID != "" && f.alpacaSecret != "" {
+		secret, err := os.ReadFile(f.alpacaSecret)
+		if err != nil {
+			return nil, fmt.Errorf("--alpaca-md-secret-file: %w", err)
+		}
+		alpacaMD = &alpaca.FeedConfig{KeyID: f.alpacaKeyID, SecretKey: strings.TrimSpace(string(secret)), BaseURL: f.alpacaStreamURL,
+			Feed: f.alpacaFeed, Logger: log}
 	}
 
 	hubs := map[polybot.Platform]*marketdata.Hub{}
@@ -251,6 +281,16 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		}
 		hubs[polybot.IBKR] = marketdata.NewHub(ibf, marketdata.HubConfig{})
 		feeds = append(feeds, ibf)
+	}
+	if alpacaMD != nil {
+		af, err := alpaca.NewFeed(*alpacaMD)
+		if err != nil {
+			return nil, fmt.Errorf("alpaca market data: %w", err)
+		}
+		hubs[polybot.Alpaca] = marketdata.NewHub(af, marketdata.HubConfig{})
+		feeds = append(feeds, af)
+	} else if mode != "off" {
+		log.Warn("no Alpaca market-data key (--alpaca-md-key-id, --alpaca-md-secret-file): news rules' equity orders have no quotes")
 	}
 	for _, fd := range feeds {
 		h := hubs[fd.Platform()]
@@ -283,9 +323,9 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
 	met := engine.NewMetrics(0)
 	newsRules, newsFires := engineNewsConfig(st)
-	// The bot trades the venues it has books for (IBKR only with a gateway
-	// session for market data: under --sim).
-	venues := []polybot.Platform{polybot.Polymarket, polybot.Kalshi}
+	// The bot trades Polymarket, Kalshi and Alpaca, and IBKR where it has
+	// books (a gateway session for market data: under --sim).
+	venues := []polybot.Platform{polybot.Polymarket, polybot.Kalshi, polybot.Alpaca}
 	if hubs[polybot.IBKR] != nil {
 		venues = append(venues, polybot.IBKR)
 	}
@@ -390,7 +430,7 @@ func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id pol
 		if err != nil {
 			return err
 		}
-		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_copy_trading":true,"enable_polymarket":true,"enable_kalshi":true,"enable_ibkr":true,"min_profit_pct":"0.5"}`), p)
+		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_copy_trading":true,"enable_polymarket":true,"enable_kalshi":true,"enable_alpaca":true,"enable_ibkr":true,"max_trade_size_usd":"100","min_profit_pct":"0.5"}`), p)
 		if err != nil {
 			return err
 		}

@@ -345,6 +345,24 @@ func testSignUpAndOnboarding(t *testing.T, browser context.Context, srv *server)
 	tb.screenshot("onboarding-3-platforms")
 	tb.click("wizard-kalshi-next")
 	tb.waitFor("the brokers panel", `!document.getElementById('wizard-brokers').hidden`)
+	// The optional brokers step connects Alpaca: a key ID and secret, paper
+	// or live, checked with Alpaca's account call. A key Alpaca refuses is
+	// stored as invalid, the reason next to the key ID; the simulator makes
+	// a working paper key.
+	tb.waitFor("the Alpaca card offers simulator keys and paper or live", `!!document.getElementById('sim-keys-alpaca-generate') &&
+		!!document.getElementById('key-form-alpaca-paper-true') && !!document.getElementById('key-form-alpaca-paper-false')`)
+	tb.fill("key-form-alpaca-api_key", "PKNOTAKEY")
+	tb.fill("key-form-alpaca-api_secret", "not-the-secret")
+	tb.click("key-form-alpaca-submit")
+	tb.waitFor("the refused Alpaca key", slotStatus("alpaca", "paper", "invalid"))
+	tb.fieldErrorNextToField("key-form-alpaca", "api_key", "Alpaca did not accept")
+	tb.click("sim-keys-alpaca-generate")
+	tb.waitFor("the generated Alpaca key validated", slotValid("alpaca", "paper"))
+	tb.waitFor("the Alpaca card connected", `document.getElementById('key-card-alpaca-state').dataset.state === 'valid'`)
+	if v := tb.text("#sim-keys-alpaca-error"); v != "" {
+		t.Errorf("generating the Alpaca key reports %q", v)
+	}
+	tb.screenshot("onboarding-3-brokers")
 	tb.click("onboarding-next-3")
 	tb.waitPage("/onboarding?step=4")
 

@@ -115,7 +115,11 @@ func buildPolybot(t *testing.T, dir string) string {
 // startServer builds polybot, creates an admin account, and runs
 // `polybot serve --sim --addr 127.0.0.1:0` as a child process, stopped when
 // the test ends.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T) *server { t.Helper(); return startServerWith(t, nil) }
+
+// startServerWith is startServer with extra environment (NAME=value) and
+// serve arguments.
+func startServerWith(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	bin := buildPolybot(t, dir)
@@ -130,8 +134,8 @@ func startServer(t *testing.T) *server {
 		t.Fatalf("polybot user create --admin: %v\n%s", err, out)
 	}
 
-	cmd := exec.Command(bin, "serve", "--sim", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
-	cmd.Env = childEnv()
+	cmd := exec.Command(bin, append([]string{"serve", "--sim", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
+	cmd.Env = append(childEnv(), env...)
 	cmd.Stderr = lockedWriter{s}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

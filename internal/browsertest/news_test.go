@@ -133,6 +133,27 @@ func testNews(t *testing.T, browser context.Context, srv *server) {
 		t.Error("the rule is on again after a reload")
 	}
 
+	// An equity rule (Alpaca): a bad symbol is refused next to the equity
+	// order; corrected, it saves, its row says what it does, and editing it
+	// shows its order again.
+	tb.click("rule-new")
+	tb.fill("rule-form-name", "Rate cut: TLT")
+	tb.fill("rule-form-any_of", "rate cut")
+	tb.fill("rule-form-mode", "equity")
+	tb.fill("rule-form-equity", "alpaca tlt buy 2 91.00")
+	tb.click("rule-save")
+	tb.fieldErrorNextToField("rule-form", "equity", "symbol")
+	tb.fill("rule-form-equity", "alpaca TLT buy 2 91.00")
+	tb.fill("rule-form-take_profit", "0.02")
+	tb.click("rule-save")
+	tb.waitFor("the equity rule listed", `document.querySelectorAll('#rules-table tr.rule-row').length === 2`)
+	eq := eval[string](tb, `(function(){var r=Array.prototype.filter.call(document.querySelectorAll('#rules-table tr.rule-row'),function(x){return JSON.parse(x.dataset.rule).mode==='equity'});return r.length?r[0].dataset.ruleId:''})()`)
+	if row := tb.text("#rule-" + eq); !strings.Contains(row, "equity") || !strings.Contains(row, "Buy 2 TLT on Alpaca at up to 91.00") || !strings.Contains(row, "take profit +2%") {
+		t.Errorf("the equity rule's row: %q", row)
+	}
+	tb.click("rule-" + eq + "-edit")
+	tb.waitFor("its order in the editor", `document.getElementById('rule-form-equity').value === 'alpaca TLT buy 2 91.00' && document.getElementById('rule-form-mode').value === 'equity'`)
+
 	// What the engine records shows up within the refresh.
 	err = db.Tenant(ctx, tenant, func(tx polybot.TenantTx) error {
 		return tx.PutNewsFire(&polybot.NewsFire{RuleID: id, HeadlineID: "h-bt-waller", Action: "ordered", OpportunityID: "opp-bt-news", LatencyMicros: 1834})
@@ -179,9 +200,12 @@ func testNews(t *testing.T, browser context.Context, srv *server) {
 	tb.click("confirm-ok")
 	tb.waitFor("the hook gone", `!document.querySelector('#hooks-table tr.hook-row') && !document.getElementById('hooks-empty').hidden`)
 
-	// Delete the rule, after a confirmation.
-	tb.click("rule-" + id + "-delete")
-	tb.waitFor("the confirmation dialog", `document.getElementById('confirm-dialog').open`)
-	tb.click("confirm-ok")
-	tb.waitFor("the rule gone", `!document.querySelector('#rules-table tr.rule-row') && !document.getElementById('rules-empty').hidden`)
+	// Delete the rules, each after a confirmation.
+	for _, r := range []string{eq, id} {
+		tb.click("rule-" + r + "-delete")
+		tb.waitFor("the confirmation dialog", `document.getElementById('confirm-dialog').open`)
+		tb.click("confirm-ok")
+		tb.waitFor("the rule gone", `!document.getElementById('rule-`+r+`')`)
+	}
+	tb.waitFor("no rules left", `!document.querySelector('#rules-table tr.rule-row') && !document.getElementById('rules-empty').hidden`)
 }

@@ -126,12 +126,7 @@ func (c *copyDesk) run(ctx context.Context) {
 func (c *copyDesk) pollAll(ctx context.Context) {
 	m := c.m
 	byWallet := map[string][]*follower{}
-	m.mu.Lock()
-	tenants := make([]*tenant, 0, len(m.tenants))
-	for _, t := range m.tenants {
-		tenants = append(tenants, t)
-	}
-	m.mu.Unlock()
+	tenants := m.tenantList()
 	c.mu.Lock()
 	for _, t := range tenants {
 		s := t.snap.Load()

@@ -170,7 +170,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	}
 	m.disp.Resolve(g.settled(used))
 	if opp.Strategy == polybot.StrategyNews {
-		m.news.opened(t, opp, filled[0]) // a directional position: watch it for its exit
+		m.news.opened(t, opp, filled[0], polybot.Headline{ID: g.HeadlineID, Received: g.Headline}) // a directional position: watch it for its exit
 	}
 	if t.events.active() {
 		t.publish("pnl", map[string]any{"opportunity_id": opp.ID, "strategy": opp.Strategy, "mode": r.mode, "sets": sets,

@@ -94,6 +94,7 @@ type newsDesk struct {
 	exits    []*newsExit
 	cooldown map[string]time.Time // tenant/rule → not before
 	dropped  atomic.Int64
+	eq       equityBooks // the books of the rules' equity orders (equity.go)
 	subMu    sync.Mutex
 	subs     map[instKey]*marketdata.Subscription // rules' markets (watchMarkets)
 }
@@ -193,7 +194,7 @@ func (n *newsDesk) run(ctx context.Context) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	defer n.closeSubs()
-	for {
+	for ticks := 0; ; {
 		select {
 		case <-ctx.Done():
 			return
@@ -203,6 +204,10 @@ func (n *newsDesk) run(ctx context.Context) {
 		case <-n.kick:
 			n.evaluate(ctx)
 		case <-tick.C:
+			if ticks%8 == 0 { // every 2 s: the books of rules loaded since
+				n.subscribeEquities(ctx)
+			}
+			ticks++
 			n.evaluate(ctx)
 		}
 	}
@@ -212,12 +217,7 @@ func (n *newsDesk) run(ctx context.Context) {
 // matches and that is not cooling down.
 func (n *newsDesk) match(h polybot.Headline, owner polybot.ID) {
 	m := n.m
-	m.mu.Lock()
-	tenants := make([]*tenant, 0, len(m.tenants))
-	for _, t := range m.tenants {
-		tenants = append(tenants, t)
-	}
-	m.mu.Unlock()
+	tenants := m.tenantList()
 	now := m.now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -255,6 +255,12 @@ func (n *newsDesk) evaluate(ctx context.Context) {
 	for _, w := range n.watches {
 		if now.After(w.until) || w.t.state.Load() != stRunning {
 			m.recordFire(ctx, NewsFire{Tenant: w.t.id, RuleID: w.rule.ID, HeadlineID: w.headline.ID, At: now, Action: "expired"})
+			continue
+		}
+		if w.rule.Mode == polybot.NewsEquity && w.rule.Equity != nil && w.rule.Equity.Side == polybot.EquitySell {
+			if !n.equitySell(ctx, w) {
+				keep = append(keep, w)
+			}
 			continue
 		}
 		o := n.find(w)
@@ -304,6 +310,12 @@ func (n *newsDesk) find(w *newsWatch) *polybot.Opportunity {
 			}
 			if o := det.NewsLag(r, p, w.base[id], m.crossBooks(p)); o != nil {
 				return o
+			}
+		}
+	case polybot.NewsEquity:
+		if r.Equity != nil {
+			if v, ok := m.books.View(r.Equity.Instrument()); ok {
+				return det.NewsEquity(r, r.Equity, v)
 			}
 		}
 	case polybot.NewsDirect:
@@ -382,8 +394,10 @@ func (n *newsDesk) sell(x *newsExit, why string) {
 }
 
 // opened registers a news position for its exits (from the runner, once
-// the trade's leg filled).
-func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.Decimal) {
+// the trade's leg filled), and when the rule has a hedge leg and this was
+// its prediction-market trade, opens the hedge's watch (on the headline h).
+// A share's take profit and stop loss are fractions of its entry price.
+func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.Decimal, h polybot.Headline) {
 	if filled.Sign() <= 0 || len(opp.Legs) != 1 {
 		return
 	}
@@ -398,7 +412,12 @@ func (n *newsDesk) opened(t *tenant, opp *polybot.Opportunity, filled polybot.De
 		until: n.m.now().Add(polybot.DefaultRuleTimeStop)}
 	if rule != nil {
 		x.takeProfit, x.stopLoss, x.until = rule.TakeProfit, rule.StopLoss, n.m.now().Add(rule.TimeStop)
-
+		if polybot.PricedPerShare(x.inst) {
+			x.takeProfit, x.stopLoss = x.entry.Mul(rule.TakeProfit), x.entry.Mul(rule.StopLoss)
+		}
+		if rule.Mode != polybot.NewsEquity && rule.Hedge != nil && x.inst != rule.Hedge.Instrument() {
+			defer n.hedgeWatch(t, rule, h)
+		}
 	}
 	n.mu.Lock()
 	n.exits = append(n.exits, x)
@@ -416,9 +435,18 @@ func (r *runner) exitPosition(ctx context.Context, oppID string, inst polybot.In
 // sellAtBid sells size of inst fill-and-kill at the best bid, a
 // risk-reducing intent of leg ExitLeg+attempt, and returns what sold.
 func (r *runner) sellAtBid(ctx context.Context, strategy, oppID string, inst polybot.Instrument, size polybot.Decimal, attempt int, why string) polybot.Decimal {
+	return r.sellAt(ctx, strategy, oppID, inst, size, attempt, why, polybot.Zero)
+}
+
+// sellAt is sellAtBid when the bid is at least floor (else it sells
+// nothing).
+func (r *runner) sellAt(ctx context.Context, strategy, oppID string, inst polybot.Instrument, size polybot.Decimal, attempt int, why string, floor polybot.Decimal) polybot.Decimal {
 	t, m := r.t, r.m
 	q, ok := m.reduceQuote(inst)
 	if !ok {
+		return polybot.Zero
+	}
+	if q.side == polybot.Sell && q.price.LessThan(floor) {
 		return polybot.Zero
 	}
 	in := &polybot.Intent{ID: polybot.IntentID(t.id, oppID, exitLeg+attempt, 0), OpportunityID: oppID, Strategy: strategy,

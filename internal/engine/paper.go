@@ -132,7 +132,10 @@ func (x *paperExchange) PlaceOrder(_ context.Context, req polybot.OrderRequest) 
 	if req.Instrument.Venue != x.platform {
 		v.Add("instrument", "is not on "+string(x.platform))
 	}
-	if req.Price.Sign() <= 0 || !req.Price.LessThan(polybot.One) {
+	switch {
+	case polybot.PricedPerShare(req.Instrument) && req.Price.Sign() <= 0:
+		v.Add("price", "must be positive")
+	case !polybot.PricedPerShare(req.Instrument) && (req.Price.Sign() <= 0 || !req.Price.LessThan(polybot.One)):
 		v.Add("price", "must be between 0 and 1 dollar")
 	}
 	if req.Size.Sign() <= 0 {

@@ -51,21 +51,24 @@ func jsonList[T any](l []T) (string, error) {
 
 const newsRuleColumns = `id, name, enabled, all_of, any_of, none_of, regex, sources, mode, pairs, markets, outcome,
 	max_price, max_size, window_seconds, cooldown_seconds, threshold, take_profit, stop_loss, time_stop_seconds,
-	created_at, updated_at`
+	equity, hedge, created_at, updated_at`
 
 const newsRuleSelect = `SELECT id, name, enabled, all_of::text, any_of::text, none_of::text, regex, sources::text, mode,
 	pairs::text, markets::text, outcome, max_price::text, max_size::text, window_seconds, cooldown_seconds,
-	threshold::text, take_profit::text, stop_loss::text, time_stop_seconds, created_at, updated_at
+	threshold::text, take_profit::text, stop_loss::text, time_stop_seconds, equity::text, hedge::text, created_at, updated_at
 	FROM polybot_news_rules`
 
 func scanNewsRule(row pgx.Rows) (*polybot.NewsRule, error) {
 	r := &polybot.NewsRule{}
-	var allOf, anyOf, noneOf, sources, pairs, markets, outcome string
+	var allOf, anyOf, noneOf, sources, pairs, markets, outcome, equity, hedge string
 	var maxPrice, maxSize, threshold, takeProfit, stopLoss string
 	var window, cooldown, timeStop int64
 	if err := row.Scan(&r.ID, &r.Name, &r.Enabled, &allOf, &anyOf, &noneOf, &r.Regex, &sources, &r.Mode, &pairs, &markets,
 		&outcome, &maxPrice, &maxSize, &window, &cooldown, &threshold, &takeProfit, &stopLoss, &timeStop,
-		&r.CreatedAt, &r.UpdatedAt); err != nil {
+		&equity, &hedge, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if err := r.SetEquityColumns(equity, hedge); err != nil {
 		return nil, err
 	}
 	for _, l := range []struct {
@@ -128,21 +131,26 @@ func (t *tenantTx) PutNewsRule(r *polybot.NewsRule) error {
 			return polybot.Internal(err)
 		}
 	}
+	equity, hedge, err := r.EquityColumns()
+	if err != nil {
+		return polybot.Internal(err)
+	}
 	defer t.asApp(true)()
 	var created time.Time
 	err = t.queryRow(`INSERT INTO polybot_news_rules (user_id, `+newsRuleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24)
 		ON CONFLICT (user_id, id) DO UPDATE SET name = excluded.name, enabled = excluded.enabled,
 			all_of = excluded.all_of, any_of = excluded.any_of, none_of = excluded.none_of, regex = excluded.regex,
 			sources = excluded.sources, mode = excluded.mode, pairs = excluded.pairs, markets = excluded.markets,
 			outcome = excluded.outcome, max_price = excluded.max_price, max_size = excluded.max_size,
 			window_seconds = excluded.window_seconds, cooldown_seconds = excluded.cooldown_seconds,
 			threshold = excluded.threshold, take_profit = excluded.take_profit, stop_loss = excluded.stop_loss,
-			time_stop_seconds = excluded.time_stop_seconds, updated_at = excluded.updated_at
+			time_stop_seconds = excluded.time_stop_seconds, equity = excluded.equity, hedge = excluded.hedge,
+			updated_at = excluded.updated_at
 		RETURNING created_at`,
 		[]any{uid(t.tenant), r.ID, r.Name, r.Enabled, lists[0], lists[1], lists[2], r.Regex, lists[3], r.Mode, lists[4], lists[5],
 			r.Outcome.String(), r.MaxPrice.String(), r.MaxSize.String(), int64(r.Window / time.Second), int64(r.Cooldown / time.Second),
-			r.Threshold.String(), r.TakeProfit.String(), r.StopLoss.String(), int64(r.TimeStop / time.Second), t.now},
+			r.Threshold.String(), r.TakeProfit.String(), r.StopLoss.String(), int64(r.TimeStop / time.Second), equity, hedge, t.now},
 		&created)
 	if err != nil {
 		return mapErr(err, "news rule")

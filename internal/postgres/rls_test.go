@@ -134,6 +134,17 @@ func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 	if err != nil {
 		t.Fatalf("seed tenant rows: %v", err)
 	}
+	// Billing: the customer, its subscription and an invoice (service path).
+	if err := db.Admin(ctx, func(tx polybot.AdminTx) error {
+		tag := strings.SplitN(email, "@", 2)[0]
+		if err := tx.PutBillingAccount(&polybot.BillingAccount{UserID: u.ID, CustomerID: "cus_" + tag, SubscriptionID: "sub_" + tag,
+			Status: polybot.SubActive}); err != nil {
+			return err
+		}
+		return tx.PutInvoice(&polybot.Invoice{ID: "in_" + tag, UserID: u.ID, Status: "paid", Created: tx.Now()})
+	}); err != nil {
+		t.Fatalf("seed billing: %v", err)
+	}
 	// A platform headline every tenant sees.
 	if err := db.Admin(ctx, func(tx polybot.AdminTx) error {
 		return tx.PutHeadline(&polybot.Headline{ID: "h-platform", Source: "platform", Title: "For everyone"})

@@ -50,6 +50,9 @@ type testEnv struct {
 	Dir   string
 	Keys  *secrets.Keyring
 	srv   *httptest.Server
+	// Server is the handler under test (for what cmd runs beside it,
+	// such as the billing sweep).
+	Server *server.Server
 	// bodies collects every response body the clients saw.
 	bodies *lockedBuffer
 }
@@ -92,11 +95,17 @@ func newEnv(t testing.TB, open storeOpener) *testEnv {
 // newEnvWith is newEnv with a hook to adjust the server's config.
 func newEnvWith(t testing.TB, open storeOpener, adjust func(*server.Config)) *testEnv {
 	t.Helper()
+	return newEnvAt(t, open, polybot.SystemClock, adjust)
+}
+
+// newEnvAt is newEnvWith on a store and server that read clock.
+func newEnvAt(t testing.TB, open storeOpener, clock polybot.Clock, adjust func(*server.Config)) *testEnv {
+	t.Helper()
 	if open == nil {
 		open = openSQLite
 	}
 	dir := t.TempDir()
-	st, raw := open(t, polybot.SystemClock)
+	st, raw := open(t, clock)
 	keys, err := secrets.OpenKeyring(dir, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -107,14 +116,14 @@ func newEnvWith(t testing.TB, open storeOpener, adjust func(*server.Config)) *te
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := server.Config{Store: st, Secrets: secrets.NewBox(keys, 0), AuditKey: auditKey, Logger: log, Password: auth.TestParams}
+	cfg := server.Config{Store: st, Secrets: secrets.NewBox(keys, 0), AuditKey: auditKey, Logger: log, Password: auth.TestParams, Clock: clock}
 	if adjust != nil {
 		adjust(&cfg)
 	}
 	srv := server.New(cfg)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &testEnv{t: t, URL: hs.URL, Store: st, Raw: raw, Logs: logs, Dir: dir, Keys: keys, srv: hs, bodies: &lockedBuffer{}}
+	return &testEnv{t: t, URL: hs.URL, Store: st, Raw: raw, Logs: logs, Dir: dir, Keys: keys, srv: hs, Server: srv, bodies: &lockedBuffer{}}
 }
 
 // client is one browser-like caller with its own cookie jar.

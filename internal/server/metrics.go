@@ -32,7 +32,7 @@ var streamRoutes = map[string]bool{"GET /api/v1/events": true}
 // serverMetrics is the server's own Prometheus registry: not the global
 // default, so two servers in one process (tests) never share series.
 // Every label is bounded: route is a pattern of the route table (or
-// "unmatched"), status a class 1xx..5xx, trigger one of two words.
+// "unmatched"), status a class 1xx..5xx, trigger one of three words.
 type serverMetrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -55,7 +55,7 @@ func newServerMetrics(cfg *Config) *serverMetrics {
 		}, []string{"route"}),
 		reload: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "polybot_config_reload_duration_seconds",
-			Help:    "Time for a running bot to take up a stored config: trigger=\"api\" after a tenant's change, \"admin\" for POST /reload/{user}.",
+			Help:    "Time for a running bot to take up a stored config: trigger=\"api\" after a tenant's change, \"admin\" for POST /reload/{user}, \"billing\" after a subscription changed the plan.",
 			Buckets: reloadBuckets,
 		}, []string{"trigger"}),
 	}

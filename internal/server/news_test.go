@@ -93,6 +93,18 @@ func testNewsAPI(t *testing.T, open storeOpener) {
 		{"an unknown rule", "GET", "/api/v1/news/rules/nope", nil, 404, "", `"code":"not_found"`},
 		{"delete an unknown rule", "DELETE", "/api/v1/news/rules/nope", nil, 404, "", ""},
 		{"delete the lag rule", "DELETE", "/api/v1/news/rules/lag-1", nil, 204, "", ""},
+		{"an equity rule: a rate cut buys TLT on Alpaca", "PUT", "/api/v1/news/rules/tlt", ruleJSON(func(m map[string]any) {
+			m["mode"] = "equity"
+			for _, k := range []string{"markets", "outcome", "max_price", "max_size"} {
+				delete(m, k)
+			}
+			m["equity"] = map[string]any{"venue": "alpaca", "symbol": "TLT", "side": "buy", "quantity": "2", "max_price": "91.00"}
+		}), 201, "", `"equity":{"venue":"alpaca","symbol":"TLT","side":"buy","quantity":"2.00","max_price":"91.00"}`},
+		{"its action in words", "GET", "/api/v1/news/rules/tlt", nil, 200, "", `Buy 2 TLT on Alpaca at up to 91.00`},
+		{"a hedge on a direct rule", "PUT", "/api/v1/news/rules/fed-cut", ruleJSON(func(m map[string]any) {
+			m["hedge"] = map[string]any{"venue": "alpaca", "symbol": "TLT", "side": "buy", "quantity": "1", "max_price": "91.00"}
+		}), 200, "", `"hedge":{"venue":"alpaca","symbol":"TLT"`},
+		{"delete the equity rule", "DELETE", "/api/v1/news/rules/tlt", nil, 204, "", ""},
 	})
 
 	// Bad input: 400 naming the field, identically on both stores.
@@ -114,6 +126,32 @@ func testNewsAPI(t *testing.T, open storeOpener) {
 		bad("a lag rule without pairs", "pairs", func(m map[string]any) { m["mode"], m["threshold"] = "lag", "0.05" }),
 		bad("a lag rule without a threshold", "threshold", func(m map[string]any) {
 			m["mode"], m["pairs"], m["markets"] = "lag", []string{"p"}, nil
+		}),
+		bad("an equity rule without its order", "equity", func(m map[string]any) {
+			m["mode"] = "equity"
+			delete(m, "markets")
+			delete(m, "max_price")
+			delete(m, "max_size")
+		}),
+		bad("an equity symbol in lower case", "equity.symbol", func(m map[string]any) {
+			m["mode"] = "equity"
+			delete(m, "markets")
+			delete(m, "max_price")
+			delete(m, "max_size")
+			m["equity"] = map[string]any{"venue": "alpaca", "symbol": "tlt", "side": "buy", "quantity": "2", "max_price": "91.00"}
+		}),
+		bad("an equity venue other than alpaca", "equity.venue", func(m map[string]any) {
+			m["mode"] = "equity"
+			delete(m, "markets")
+			delete(m, "max_price")
+			delete(m, "max_size")
+			m["equity"] = map[string]any{"venue": "kalshi", "symbol": "TLT", "side": "buy", "quantity": "2", "max_price": "91.00"}
+		}),
+		bad("a hedge of half a share", "hedge.quantity", func(m map[string]any) {
+			m["hedge"] = map[string]any{"venue": "alpaca", "symbol": "TLT", "side": "sell", "quantity": "0.5", "max_price": "91.00"}
+		}),
+		bad("a hedge with a side of short", "hedge.side", func(m map[string]any) {
+			m["hedge"] = map[string]any{"venue": "alpaca", "symbol": "TLT", "side": "short", "quantity": "1", "max_price": "91.00"}
 		}),
 		bad("a market whose NO is YES", "markets[0].no", func(m map[string]any) {
 			m["markets"].([]any)[0].(map[string]any)["no"].(map[string]any)["outcome"] = 0
@@ -353,7 +391,7 @@ func testNewsAPI(t *testing.T, open storeOpener) {
 			seen[e.Action]++
 		}
 	}
-	want := map[string]int{"news.rule_create": 2, "news.rule_put": 4, "news.rule_delete": 1, "news.feed_create": 2,
+	want := map[string]int{"news.rule_create": 2, "news.rule_put": 6, "news.rule_delete": 2, "news.feed_create": 2,
 		"news.feed_delete": 1, "news.hook_create": 1, "news.hook_delete": 1}
 	for k, n := range want {
 		if seen[k] != n {

@@ -300,6 +300,9 @@ func (s *Server) pageOnboarding(w http.ResponseWriter, r *http.Request, id *iden
 		return err
 	}
 	plan := web.NewPlanData(p, tiers, webUsage(u), id.user.Role == polybot.RoleAdmin)
+	if plan.Billing, err = s.billingView(r.Context(), id.tenant()); err != nil {
+		return err
+	}
 	d := web.NewOnboarding(step, p, c, metas, plan)
 	d.Sim = s.simKeys()
 	return s.render(w, r, id, p, "onboarding", "Set up", d)
@@ -363,7 +366,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, id *ident
 	}
 	for _, pv := range s.positionViews(hs, hedges, false) {
 		d.Positions = append(d.Positions, web.PositionRow{Key: pv.Instrument.Key() + "/" + string(pv.Mode), Label: labels.Label(pv.Instrument),
-			Venue: pv.Instrument.Venue, Outcome: pv.Instrument.Outcome.String(), Mode: pv.Mode, Size: pv.Size, InSets: pv.InSets,
+			Venue: pv.Instrument.Venue, Outcome: web.OutcomeOf(pv.Instrument), Mode: pv.Mode, Size: pv.Size, InSets: pv.InSets,
 			AvgPrice: pv.AvgPrice, Mark: pv.Mark, Unrealized: pv.Unrealized})
 	}
 	for _, f := range fills {
@@ -440,7 +443,11 @@ func (s *Server) pagePlan(w http.ResponseWriter, r *http.Request, id *identity) 
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, id, p, "plan", "Plan and usage", web.NewPlanData(p, tiers, webUsage(u), id.user.Role == polybot.RoleAdmin))
+	d := web.NewPlanData(p, tiers, webUsage(u), id.user.Role == polybot.RoleAdmin)
+	if d.Billing, err = s.billingView(r.Context(), id.tenant()); err != nil {
+		return err
+	}
+	return s.render(w, r, id, p, "plan", "Plan and usage", d)
 }
 
 // adminPageSize is how many users the admin page lists at once.
@@ -485,6 +492,11 @@ func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, id *identity)
 	for _, t := range tiers {
 		d.Tiers = append(d.Tiers, t.Name)
 	}
+	prices, err := s.billingPrices(r.Context())
+	if err != nil {
+		return err
+	}
+	d.Billing = web.NewAdminBilling(s.cfg.Billing != nil, tiers, prices)
 	for _, u := range users {
 		row := web.AdminUser{ID: u.User.ID, Email: u.User.Email, Name: u.Profile.DisplayName, Role: u.User.Role, Tier: u.Profile.SubscriptionTier,
 			Disabled: u.User.Disabled, Onboarded: u.Profile.OnboardingCompleted, Created: u.User.CreatedAt, Self: u.User.ID == id.user.ID}

@@ -361,6 +361,8 @@ type newsRuleBody struct {
 	TakeProfit      polybot.Decimal        `json:"take_profit"`
 	StopLoss        polybot.Decimal        `json:"stop_loss"`
 	TimeStopSeconds int64                  `json:"time_stop_seconds"`
+	Equity          *polybot.EquityOrder   `json:"equity"`
+	Hedge           *polybot.EquityOrder   `json:"hedge"`
 	CreatedAt       *time.Time             `json:"created_at,omitempty"`
 	UpdatedAt       *time.Time             `json:"updated_at,omitempty"`
 	Does            *string                `json:"does,omitempty"`
@@ -379,11 +381,16 @@ func (in *newsRuleBody) rule(enabled bool) (*polybot.NewsRule, error) {
 	v := polybot.Validation{}
 	r := &polybot.NewsRule{ID: in.ID, Name: strings.TrimSpace(in.Name), Enabled: enabled, AllOf: in.AllOf, AnyOf: in.AnyOf,
 		NoneOf: in.NoneOf, Regex: in.Regex, Sources: in.Sources, Mode: in.Mode, Pairs: in.Pairs, Markets: in.Markets,
-		MaxPrice: in.MaxPrice, MaxSize: in.MaxSize, Threshold: in.Threshold, TakeProfit: in.TakeProfit, StopLoss: in.StopLoss}
+		MaxPrice: in.MaxPrice, MaxSize: in.MaxSize, Threshold: in.Threshold, TakeProfit: in.TakeProfit, StopLoss: in.StopLoss,
+		Equity: in.Equity, Hedge: in.Hedge}
 	if in.Enabled != nil {
 		r.Enabled = *in.Enabled
 	}
 	switch in.Outcome {
+	case "":
+		if in.Mode != polybot.NewsEquity { // an equity rule's order has no outcome
+			v.Add("outcome", "must be YES or NO")
+		}
 	case "YES":
 		r.Outcome = polybot.Yes
 	case "NO":

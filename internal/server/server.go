@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,6 +107,15 @@ type Config struct {
 	// address (zero: DefaultHookRate).
 	NewsIntake NewsIntake
 	HookRate   Rate
+
+	// Billing is the payment provider (internal/stripe); nil: billing is
+	// off, the billing routes answer 503 and the plan page says so.
+	// BillingGrace is how long a failed payment keeps the paid plan
+	// (zero: polybot.DefaultBillingGrace). PublicURL, when set, is the
+	// address the provider sends browsers back to (default: the request's).
+	Billing      polybot.BillingProvider
+	BillingGrace time.Duration
+	PublicURL    string
 }
 
 // Server serves the API.
@@ -118,6 +128,7 @@ type Server struct {
 
 	signupLim, loginLim, tenantLim, hookLim *keyedLimiter
 	hookReplays                             *replayGuard
+	settleLocks                             sync.Map // polybot.ID → *sync.Mutex (billing.go)
 }
 
 // New builds a Server and its route table.
@@ -133,6 +144,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.SessionMaxAge == 0 {
 		cfg.SessionMaxAge = DefaultSessionMaxAge
+	}
+	if cfg.BillingGrace == 0 {
+		cfg.BillingGrace = polybot.DefaultBillingGrace
 	}
 	if cfg.MaxAPITokens == 0 {
 		cfg.MaxAPITokens = DefaultMaxAPITokens
@@ -259,6 +273,14 @@ func (s *Server) routeTable() []route {
 		{"DELETE /api/v1/copy/leaders/{id}", s.handleDeleteLeader, user},
 		{"GET /api/v1/copy/leaders/{id}/copies", s.handleLeaderCopies, user},
 		{"GET /api/v1/copy/leaders/{id}/pnl", s.handleLeaderPnL, user},
+
+		{"GET /api/v1/billing", s.handleBilling, user},
+		{"POST /api/v1/billing/preview", s.handleBillingPreview, user},
+		{"POST /api/v1/billing/change", s.handleBillingChange, user},
+		{"POST /api/v1/billing/portal", s.handleBillingPortal, user},
+		{"POST /api/v1/billing/webhook", s.handleBillingWebhook, public},
+		{"GET /api/v1/admin/billing/prices", s.handleAdminBillingPrices, admin},
+		{"PUT /api/v1/admin/billing/prices/{tier}", s.handleAdminPutBillingPrice, admin},
 
 		{"GET /api/v1/admin/users", s.handleAdminUsers, admin},
 		{"PUT /api/v1/admin/users/{id}/tier", s.handleAdminSetTier, admin},

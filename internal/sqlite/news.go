@@ -17,16 +17,19 @@ import (
 
 const newsRuleCols = `id, name, enabled, all_of, any_of, none_of, regex, sources, mode, pairs, markets, outcome,
 	max_price, max_size, window_seconds, cooldown_seconds, threshold, take_profit, stop_loss, time_stop_seconds,
-	created_at, updated_at`
+	equity, hedge, created_at, updated_at`
 
 func scanNewsRule(s scanner) (*polybot.NewsRule, error) {
 	var r polybot.NewsRule
-	var allOf, anyOf, noneOf, sources, pairs, markets, outcome string
+	var allOf, anyOf, noneOf, sources, pairs, markets, outcome, equity, hedge string
 	var window, cooldown, timeStop int64
 	err := s.Scan(&r.ID, &r.Name, &r.Enabled, &allOf, &anyOf, &noneOf, &r.Regex, &sources, &r.Mode, &pairs, &markets,
 		&outcome, &r.MaxPrice, &r.MaxSize, &window, &cooldown, &r.Threshold, &r.TakeProfit, &r.StopLoss, &timeStop,
-		timeCol{&r.CreatedAt}, timeCol{&r.UpdatedAt})
+		&equity, &hedge, timeCol{&r.CreatedAt}, timeCol{&r.UpdatedAt})
 	if err != nil {
+		return nil, err
+	}
+	if err := r.SetEquityColumns(equity, hedge); err != nil {
 		return nil, err
 	}
 	for _, l := range []struct {
@@ -97,20 +100,25 @@ func (t *tenantTx) PutNewsRule(r *polybot.NewsRule) error {
 			return polybot.Internal(err)
 		}
 	}
+	equity, hedge, err := r.EquityColumns()
+	if err != nil {
+		return polybot.Internal(err)
+	}
 	var created time.Time
-	err := t.queryRow(`INSERT INTO polybot_news_rules (user_id, `+newsRuleCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	err = t.queryRow(`INSERT INTO polybot_news_rules (user_id, `+newsRuleCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, id) DO UPDATE SET name = excluded.name, enabled = excluded.enabled,
 			all_of = excluded.all_of, any_of = excluded.any_of, none_of = excluded.none_of, regex = excluded.regex,
 			sources = excluded.sources, mode = excluded.mode, pairs = excluded.pairs, markets = excluded.markets,
 			outcome = excluded.outcome, max_price = excluded.max_price, max_size = excluded.max_size,
 			window_seconds = excluded.window_seconds, cooldown_seconds = excluded.cooldown_seconds,
 			threshold = excluded.threshold, take_profit = excluded.take_profit, stop_loss = excluded.stop_loss,
-			time_stop_seconds = excluded.time_stop_seconds, updated_at = excluded.updated_at
+			time_stop_seconds = excluded.time_stop_seconds, equity = excluded.equity, hedge = excluded.hedge,
+			updated_at = excluded.updated_at
 		RETURNING created_at`,
 		t.tenant, r.ID, r.Name, r.Enabled, lists[0], lists[1], lists[2], r.Regex, lists[3], r.Mode, lists[4], lists[5],
 		outcomeText(r.Outcome), r.MaxPrice, r.MaxSize, int64(r.Window/time.Second), int64(r.Cooldown/time.Second),
-		r.Threshold, r.TakeProfit, r.StopLoss, int64(r.TimeStop/time.Second), micros(t.now), micros(t.now)).
+		r.Threshold, r.TakeProfit, r.StopLoss, int64(r.TimeStop/time.Second), equity, hedge, micros(t.now), micros(t.now)).
 		Scan(timeCol{&created})
 	if err != nil {
 		return dbError(err, "news rule")

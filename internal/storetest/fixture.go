@@ -110,6 +110,7 @@ func (e *env) seedTenant(tag string, slots ...slot) *tenantFixture {
 		}
 		return e.seedCopy(tx, f)
 	})
+	e.seedBilling(f)
 	e.seedPlatformNews()
 	return f
 }
@@ -236,6 +237,10 @@ type tenantState struct {
 	CopyRecords []*polybot.CopyRecord
 	Followed    []string // AdminTx.FollowedWallets, the tenant's part
 
+	// Billing.
+	Billing  *polybot.BillingAccount
+	Invoices []*polybot.Invoice
+
 	Errors map[string]string
 }
 
@@ -291,6 +296,7 @@ func (e *env) state(f *tenantFixture) *tenantState {
 		s.NewsFires, err = tx.NewsFires(1000)
 		keep("NewsFires", err)
 		copyState(tx, s, keep)
+		billingState(tx, s, keep)
 		return nil
 	})
 	e.mustAdminView(func(tx polybot.AdminTx) error {

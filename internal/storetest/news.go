@@ -50,7 +50,17 @@ func fullNewsRule(id string) *polybot.NewsRule {
 		TakeProfit: polybot.MustDecimal("0.000001"),
 		StopLoss:   polybot.MustDecimal("0.123456"),
 		TimeStop:   7 * 24 * time.Hour,
+		Hedge: &polybot.EquityOrder{Venue: polybot.Alpaca, Symbol: "BRK.B", Side: polybot.EquitySell,
+			Quantity: polybot.MustDecimal("1000000"), MaxPrice: polybot.MustDecimal("0.0001")},
 	}
+}
+
+// equityRule is a valid equity rule: buy 10 TLT at up to $90.00 on Alpaca.
+func equityRule(id string) *polybot.NewsRule {
+	return &polybot.NewsRule{ID: id, Name: "Equity " + id, Enabled: true, AnyOf: []string{"cut"}, Mode: polybot.NewsEquity,
+		Equity: &polybot.EquityOrder{Venue: polybot.Alpaca, Symbol: "TLT", Side: polybot.EquityBuy,
+			Quantity: polybot.MustDecimal("10"), MaxPrice: polybot.MustDecimal("90.00")},
+		TakeProfit: polybot.MustDecimal("0.025"), StopLoss: polybot.MustDecimal("0.01"), TimeStop: 2 * time.Minute}
 }
 
 // lagRule is a valid lag rule on one pair.
@@ -178,7 +188,7 @@ func testNews(t *testing.T, open Opener) {
 	t.Run("a rule with every field round-trips exactly, and its JSON with it", func(t *testing.T) {
 		e := newEnv(t, open)
 		u := e.newUser("rules@example.com")
-		for _, want := range []*polybot.NewsRule{fullNewsRule("full"), lagRule("lag")} {
+		for _, want := range []*polybot.NewsRule{fullNewsRule("full"), lagRule("lag"), equityRule("equity")} {
 			stored := *want
 			e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.PutNewsRule(&stored) })
 			want.UserID, want.CreatedAt, want.UpdatedAt = u.ID, T0, T0
@@ -282,6 +292,12 @@ func testNews(t *testing.T, open Opener) {
 			{"time stop of a fraction", "time_stop_seconds", rule(func(r *polybot.NewsRule) { r.TimeStop = time.Minute + time.Millisecond })},
 			{"take profit of 1", "take_profit", rule(func(r *polybot.NewsRule) { r.TakeProfit = polybot.One })},
 			{"negative stop loss", "stop_loss", rule(func(r *polybot.NewsRule) { r.StopLoss = polybot.MustDecimal("-0.1") })},
+			{"equity rule without its order", "equity", rule(func(r *polybot.NewsRule) { *r = *equityRule("bad"); r.Equity = nil })},
+			{"equity symbol in lower case", "equity.symbol", rule(func(r *polybot.NewsRule) { *r = *equityRule("bad"); r.Equity.Symbol = "tlt" })},
+			{"equity side", "equity.side", rule(func(r *polybot.NewsRule) { *r = *equityRule("bad"); r.Equity.Side = "short" })},
+			{"hedge of a fraction of a share", "hedge.quantity", rule(func(r *polybot.NewsRule) {
+				r.Hedge = &polybot.EquityOrder{Venue: polybot.Alpaca, Symbol: "TLT", Side: polybot.EquityBuy, Quantity: polybot.MustDecimal("1.5"), MaxPrice: polybot.One}
+			})},
 			{"feed without a name", "name", feed(func(f *polybot.NewsFeed) { f.Name = "" })},
 			{"feed on ftp", "url", feed(func(f *polybot.NewsFeed) { f.URL = "ftp://example.com/rss" })},
 			{"feed polled every 10 s", "every_seconds", feed(func(f *polybot.NewsFeed) { f.Every = 10 * time.Second })},

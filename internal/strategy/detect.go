@@ -99,13 +99,13 @@ func quoteTime(v *marketdata.View) time.Time {
 
 // usable returns v's best ask as a quote for inst, or false when v must
 // not be traded: missing, stale, empty, crossed or locked, priced outside
-// (0, 1), or too old.
+// (0, 1) (a share: not above 0, see polybot.PricedPerShare), or too old.
 func (d *Detector) usable(v *marketdata.View, inst polybot.Instrument, now time.Time) (quote, bool) {
 	if v == nil || v.Stale {
 		return quote{}, false
 	}
 	ask, ok := v.BestAsk()
-	if !ok || ask.Size.Sign() <= 0 || ask.Price.Sign() <= 0 || !ask.Price.LessThan(polybot.One) {
+	if !ok || ask.Size.Sign() <= 0 || ask.Price.Sign() <= 0 || (!polybot.PricedPerShare(inst) && !ask.Price.LessThan(polybot.One)) {
 		return quote{}, false
 	}
 	if bid, ok := v.BestBid(); ok && !bid.Price.LessThan(ask.Price) {

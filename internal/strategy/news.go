@@ -122,6 +122,26 @@ func (d *Detector) NewsDirect(rule *polybot.NewsRule, v *marketdata.View) *polyb
 	return o
 }
 
+// NewsEquity looks for an equity order's buy (an equity rule's action, or
+// a hedge leg) on its instrument's view: the best ask, if at most the
+// order's MaxPrice, for up to its Quantity in whole shares. A share has no
+// edge to measure (Direct): the order's limit bounds it. Sells are not
+// opportunities (they sell what is held; the engine does them).
+func (d *Detector) NewsEquity(rule *polybot.NewsRule, order *polybot.EquityOrder, v *marketdata.View) *polybot.Opportunity {
+	if rule == nil || order == nil || v == nil || order.Side != polybot.EquityBuy || v.Instrument != order.Instrument() {
+		return nil
+	}
+	q, ok := d.usable(v, v.Instrument, d.now())
+	if !ok || q.ask.Price.GreaterThan(order.MaxPrice) {
+		return nil
+	}
+	o := d.newsOpp(rule, q, true)
+	if !d.priceNews(o, q.ask.Size.Min(order.Quantity).Floor(polybot.One)) {
+		return nil
+	}
+	return o
+}
+
 func (d *Detector) newsOpp(rule *polybot.NewsRule, q quote, direct bool) *polybot.Opportunity {
 	return &polybot.Opportunity{Strategy: polybot.StrategyNews, PairID: rule.ID, Direct: direct, DetectedAt: d.now(),
 		ID:   opportunityID(polybot.StrategyNews, rule.ID, []quote{q}),

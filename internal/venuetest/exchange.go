@@ -192,11 +192,11 @@ func testMarketableFill(t *testing.T, e *env) {
 	if err != nil || len(pos) != 1 || pos[0].Instrument != e.Instrument || pos[0].Size != D("6") || pos[0].AvgPrice != D("0.40") {
 		t.Fatalf("positions %+v, %v, want 6 at 0.40", pos, err)
 	}
-	// Available is the cash left. Total is at least that: venues differ on
-	// whether it counts the position's value (Kalshi's does, at cost).
+	// Available and Total are the cash left (nothing rests): Balance is
+	// cash on every venue, never the position's value.
 	want := e.Cash.Sub(D("2.40")).Sub(e.TakerFee)
-	if bal, err := x.Balance(e.ctx); err != nil || bal.Available != want || bal.Total.LessThan(want) {
-		t.Fatalf("balance %+v, %v, want %s available (%s − 2.40 − %s) and at least that in total", bal, err, want, e.Cash, e.TakerFee)
+	if bal, err := x.Balance(e.ctx); err != nil || bal.Available != want || bal.Total != want {
+		t.Fatalf("balance %+v, %v, want %s available and in total (%s − 2.40 − %s)", bal, err, want, e.Cash, e.TakerFee)
 	}
 }
 

@@ -305,3 +305,16 @@ func (l *errorList) check(t *testing.T) {
 		t.Fatal(strings.Join(l.errs, "\n"))
 	}
 }
+
+// ValidOutcomeSet fails t unless a connector's OutcomeSetOf answer (set,
+// skipped, err) is a valid set with nothing skipped: the first check of
+// every connector's event test.
+func ValidOutcomeSet(t *testing.T, set *polybot.OutcomeSet, skipped []polybot.SkippedMarket, err error) {
+	t.Helper()
+	if err != nil || len(skipped) != 0 {
+		t.Fatalf("OutcomeSetOf: %v, skipped %v", err, skipped)
+	}
+	if err := set.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

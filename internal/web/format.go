@@ -36,6 +36,7 @@ func (u *UI) funcs() template.FuncMap {
 		"capitalize":    capitalize,
 		"short":         short,
 		"latency":       LatencyMS,
+		"invoiceStatus": InvoiceStatusLabel,
 	}
 }
 

@@ -214,6 +214,15 @@ func (l Labeler) LegName(set string, in polybot.Instrument) string {
 	return polybot.PlatformName(in.Venue) + " " + label + " " + in.Outcome.String()
 }
 
+// OutcomeOf is what an instrument pays on, as the tables show it: YES or
+// NO for a contract, "share" for a stock or ETF (which pays on no outcome).
+func OutcomeOf(in polybot.Instrument) string {
+	if polybot.PricedPerShare(in) {
+		return "share"
+	}
+	return in.Outcome.String()
+}
+
 // Label names an instrument: the registry's market name when known, else
 // the Kalshi ticker or a shortened Polymarket token.
 func (l Labeler) Label(in polybot.Instrument) string {
@@ -244,7 +253,7 @@ func (l Labeler) Name(key string) string {
 
 // NewTradeRow converts a fill.
 func (l Labeler) NewTradeRow(f *polybot.TradeFill) TradeRow {
-	return TradeRow{TradeID: f.TradeID, Time: f.Time, Label: l.Label(f.Instrument), Venue: f.Venue, Outcome: f.Instrument.Outcome.String(),
+	return TradeRow{TradeID: f.TradeID, Time: f.Time, Label: l.Label(f.Instrument), Venue: f.Venue, Outcome: OutcomeOf(f.Instrument),
 		Side: f.Side.String(), Strategy: f.Strategy, Mode: f.Mode, Price: f.Price, Size: f.Size, Fee: f.Fee, Realized: f.RealizedPnL}
 }
 
@@ -266,7 +275,7 @@ func (l Labeler) NewOpportunityRow(o polybot.Opportunity) OpportunityRow {
 		if overlap {
 			legs += l.LegName(market, leg.Instrument) + " @ " + leg.Price.String()
 		} else {
-			legs += polybot.PlatformName(leg.Instrument.Venue) + " " + leg.Instrument.Outcome.String() + " @ " + leg.Price.String()
+			legs += polybot.PlatformName(leg.Instrument.Venue) + " " + OutcomeOf(leg.Instrument) + " @ " + leg.Price.String()
 		}
 	}
 	return OpportunityRow{ID: o.ID, Market: market, Strategy: o.Strategy, Legs: legs, Size: o.Size, Cost: o.Cost, NetEdge: o.NetEdge, ProfitPct: o.ProfitPct, DetectedAt: o.DetectedAt}
@@ -398,7 +407,7 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 				{Name: polybot.FieldPrivateKey, Label: "RSA private key (PEM)", Hint: "PKCS#1 or PKCS#8, including the BEGIN and END lines.", Textarea: true, Required: true},
 			}
 		case polybot.Alpaca:
-			c.Description = "Stock and crypto broker (optional). Paper keys trade Alpaca's paper account."
+			c.Description = "Stocks and ETFs: the broker for news rules whose action, or hedge, is an equity order. Paper keys trade Alpaca's paper account; a key is checked with Alpaca's account call."
 			c.Fields = []KeyField{
 				{Name: polybot.FieldAPIKey, Label: "API key ID", Required: true},
 				{Name: polybot.FieldAPISecret, Label: "API secret key", Secret: true, Required: true},
@@ -593,6 +602,9 @@ type TierView struct {
 	*polybot.Tier
 	Flags   []bool // features, in FeatureList order
 	Current bool
+	// Upgrade: the tier costs more than the current one (the button says
+	// "Upgrade", else "Downgrade").
+	Upgrade bool
 }
 
 // Usage is the month's trades against the plan's limit.
@@ -623,6 +635,7 @@ type PlanData struct {
 	Features []Feature
 	Usage    Usage
 	Admin    bool // an admin can move their own account between tiers
+	Billing  Billing
 }
 
 // NewPlanData builds the plan view.
@@ -634,6 +647,13 @@ func NewPlanData(p *polybot.Profile, tiers []*polybot.Tier, u Usage, admin bool)
 			d.Current = tv
 		}
 		d.Tiers = append(d.Tiers, tv)
+	}
+	cur := polybot.Zero
+	if d.Current.Tier != nil {
+		cur = d.Current.PriceUSDMonthly
+	}
+	for i := range d.Tiers {
+		d.Tiers[i].Upgrade = d.Tiers[i].PriceUSDMonthly.GreaterThan(cur)
 	}
 	if d.Current.Tier == nil {
 		// The profile's tier was removed: show the limits the profile holds.
@@ -767,6 +787,7 @@ type AdminData struct {
 	// The overlap registry (see NewAdminOverlap).
 	Sets      []AdminOutcomeSet
 	Relations []AdminRelation
+	Billing   AdminBilling
 }
 
 // NewOnboarding builds onboarding's data. step is the step to show (1–4).
@@ -883,7 +904,7 @@ type OrderRow struct {
 // NewOrderRow converts an intent.
 func (l Labeler) NewOrderRow(in *polybot.Intent) OrderRow {
 	return OrderRow{ID: in.ID, Time: in.CreatedAt, Label: l.Label(in.Instrument), Venue: in.Instrument.Venue,
-		Outcome: in.Instrument.Outcome.String(), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
+		Outcome: OutcomeOf(in.Instrument), Side: in.Side.String(), Strategy: in.Strategy, Mode: in.Mode, Price: in.Price,
 		Size: in.Size, Filled: in.Filled, State: in.State, Reason: polybot.IntentReason(in), Unwind: in.Leg >= polybot.UnwindLeg && in.Leg < polybot.ExitLeg}
 }
 

@@ -11,8 +11,10 @@ import (
 )
 
 // TestVenueConformance runs the shared suite's Exchange half
-// (internal/venuetest) on a penny stock's book; Alpaca has no MarketFeed
-// yet. Alpaca charges no commission on equities.
+// (internal/venuetest) on a penny stock's book. Alpaca's feed is quotes,
+// the top of book only, with no trades: the suite's feed scenarios (full
+// depth, deltas, trades) do not fit it, and feed_test.go tests it instead.
+// Alpaca charges no commission on equities.
 func TestVenueConformance(t *testing.T) {
 	venuetest.RunExchange(t, func(t *testing.T) *venuetest.Venue {
 		inst := polybot.Instrument{Venue: polybot.Alpaca, Market: "PENNY"}

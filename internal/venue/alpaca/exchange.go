@@ -67,16 +67,21 @@ type Exchange struct {
 
 var _ polybot.Exchange = (*Exchange)(nil)
 
+// checkKey names a missing key id or secret ("is required for " + what).
+func checkKey(keyID, secret, what string) error {
+	v := polybot.Validation{}
+	if keyID == "" {
+		v.Add(polybot.FieldAPIKey, "is required for "+what)
+	}
+	if secret == "" {
+		v.Add(polybot.FieldAPISecret, "is required for "+what)
+	}
+	return v.Err()
+}
+
 // New checks the key and returns an Exchange; it makes no call.
 func New(cfg Config) (*Exchange, error) {
-	v := polybot.Validation{}
-	if cfg.KeyID == "" {
-		v.Add(polybot.FieldAPIKey, "is required for alpaca")
-	}
-	if cfg.SecretKey == "" {
-		v.Add(polybot.FieldAPISecret, "is required for alpaca")
-	}
-	if err := v.Err(); err != nil {
+	if err := checkKey(cfg.KeyID, cfg.SecretKey, "alpaca"); err != nil {
 		return nil, err
 	}
 	if cfg.BaseURL == "" {

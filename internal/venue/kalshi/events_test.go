@@ -12,6 +12,7 @@ import (
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 // A hand-made three-outcome mutually exclusive event: its books at two
@@ -124,12 +125,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 
 	// The outcome set, instrument by instrument.
 	set, skipped, err := kalshi.OutcomeSetOf(ev)
-	if err != nil || len(skipped) != 0 {
-		t.Fatalf("OutcomeSetOf: %v, skipped %v", err, skipped)
-	}
-	if err := set.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	venuetest.ValidOutcomeSet(t, set, skipped, err)
 	if !set.Exhaustive || set.Approved || set.Venue != polybot.Kalshi || set.Event != fedEvent || set.ID != "kalshi-"+fedEvent {
 		t.Fatalf("set %+v: want exhaustive (mutually exclusive, nothing skipped), not approved", set)
 	}

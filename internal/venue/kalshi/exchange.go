@@ -468,5 +468,7 @@ func (x *Exchange) Balance(ctx context.Context) (polybot.Balance, error) {
 	if b.BalanceDollars != nil {
 		avail = *b.BalanceDollars
 	}
-	return polybot.Balance{Available: avail, Total: avail.Add(centsToDecimal(b.PortfolioValue))}, nil
+	// Kalshi's portfolio_value is its positions' market value, not cash:
+	// Balance is cash on every venue (polybot.Balance).
+	return polybot.Balance{Available: avail, Total: avail}, nil
 }

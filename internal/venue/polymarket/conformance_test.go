@@ -639,10 +639,6 @@ func TestVenueConformance(t *testing.T) {
 			Faults:             f.sim.Faults(),
 			Feed:               func(t *testing.T) polybot.MarketFeed { return pm.NewFeed(f.cfg, nil) },
 			VenueSubscriptions: func() int { return f.sim.MarketSubscriptions(yesToken) },
-			KnownBugs: map[string]string{
-				"ARepeatedClientOrderIDMakesNoSecondOrder": "Exchange.PlaceOrder does not look the client order id up in its OrderIndex " +
-					"before building a new order (whose hash has a new timestamp), so a repeat makes a second order",
-			},
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 // A hand-made three-outcome negRisk event: its books at two times, the
@@ -125,12 +126,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 
 	// The outcome set, instrument by instrument.
 	set, skipped, err := pm.OutcomeSetOf(ev)
-	if err != nil || len(skipped) != 0 {
-		t.Fatalf("OutcomeSetOf: %v, skipped %v", err, skipped)
-	}
-	if err := set.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	venuetest.ValidOutcomeSet(t, set, skipped, err)
 	if !set.Exhaustive || set.Approved || set.Venue != polybot.Polymarket || set.Event != fedNegRiskID || set.ID != "polymarket-"+ev.ID {
 		t.Fatalf("set %+v: want exhaustive, not approved, event %s", set, fedNegRiskID)
 	}

@@ -396,6 +396,19 @@ func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*p
 	if tif == "" {
 		tif = polybot.GTC
 	}
+	// A client order id already placed is answered with that order, never
+	// a second one: a new build would sign a new order (its hash carries
+	// the time), which the venue would take as another order.
+	if prior, ok := x.index.OrderID(ctx, req.ClientOrderID); ok {
+		st, err := x.Order(ctx, req.ClientOrderID)
+		if err != nil && polybot.ErrorCode(err) != polybot.ENOTFOUND {
+			return nil, &polybot.VenueError{Venue: polybot.Polymarket, Unknown: true,
+				Message: "client order id " + req.ClientOrderID + " was placed as " + prior + " and its state cannot be read now: " + polybot.ErrorMessage(err)}
+		}
+		if err == nil {
+			return st, nil
+		}
+	}
 	so, err := x.BuildOrder(ctx, req, x.c.cfg.Now())
 	if err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ func (s *Server) Handler() http.Handler {
 	h("GET /v2/positions/{symbol}", s.getPosition)
 	h("GET /v2/account/activities", s.activities)
 	h("GET /v2/account/activities/{type}", s.activities)
+	for _, f := range StreamFeeds { // the market-data stream (stream.go)
+		mux.HandleFunc("GET /v2/"+f, s.handleStream)
+	}
 	s.faults.AdminRoutes(mux, AdminPath)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, &apiError{Code: 40410000, Message: "endpoint not found"})

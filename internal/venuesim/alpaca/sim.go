@@ -70,6 +70,8 @@ type Server struct {
 	now func() time.Time
 	log *slog.Logger
 	eng *matching.Engine
+	// stream is the market-data stream (stream.go).
+	stream stream
 
 	// opMu serialises engine operations, so that an operation's fills are
 	// booked before it returns (the engine's callbacks run under it).
@@ -132,6 +134,8 @@ func New(cfg Config) (*Server, error) {
 		symbols: map[string]bool{}, meta: map[string]*orderMeta{}, lastPx: map[string]polybot.Decimal{},
 		faults: fault.New(cfg.Faults)}
 	s.eng = matching.New(matching.Config{Now: cfg.Now, SelfTrade: matching.STPCancelTaker, IDPrefix: "a"})
+	s.stream = stream{s: s, conns: map[*streamConn]struct{}{}, last: map[string]quoteWire{}}
+	s.faults.OnDrop(s.DropStreams)
 	s.eng.Subscribe("", s.onUpdate)
 	for _, a := range cfg.Accounts {
 		if err := s.AddAccount(a); err != nil {
@@ -147,7 +151,8 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Faults returns the REST faults, changeable while the simulator runs (rule
-// paths as routed, such as "/v2/orders"). The simulator has no WebSocket.
+// paths as routed, such as "/v2/orders"); its socket drops close the
+// market-data stream's connections.
 func (s *Server) Faults() *fault.Injector { return s.faults }
 
 // Engine returns the matching engine (tests).
@@ -265,6 +270,7 @@ func (s *Server) Start(ctx context.Context, addr string) (string, error) {
 		return "", err
 	}
 	s.srv = srv
+	s.faults.Start(ctx)
 	return "http://" + srv.Addr, nil
 }
 

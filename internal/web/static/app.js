@@ -1482,9 +1482,13 @@
     var chooser = byId('plan-chooser');
     var msg = byId('tier-message');
     var name = btn.dataset.tierName;
+    if (chooser && chooser.dataset.billing === 'on') {
+      await changePlan(btn, msg);
+      return;
+    }
     if (!chooser || chooser.dataset.admin !== 'true') {
       if (msg) {
-        msg.textContent = 'Payments are not available yet. Ask your administrator to move your account to the ' + name + ' plan; the change applies at once.';
+        msg.textContent = 'Billing is off: online payments are not configured on this server. Ask your administrator to move your account to the ' + name + ' plan; the change applies at once.';
         msg.dataset.state = 'info';
       }
       return;
@@ -1499,6 +1503,72 @@
         msg.textContent = err.message;
         msg.dataset.state = 'error';
       }
+    }
+  }
+
+  // Billing on: price the change first (Stripe's upcoming-invoice
+  // preview), confirm, then change; a first subscription goes on to
+  // Stripe Checkout.
+  async function changePlan(btn, msg) {
+    var say = function (text, state) {
+      if (msg) { msg.textContent = text; msg.dataset.state = state; }
+    };
+    var tier = btn.dataset.tier;
+    var name = btn.dataset.tierName;
+    var pv;
+    try {
+      pv = await api('POST', '/api/v1/billing/preview', { tier: tier });
+    } catch (err) {
+      say(err.message, 'error');
+      return;
+    }
+    var text;
+    if (pv.when === 'checkout') {
+      text = 'The ' + name + ' plan costs ' + usd(pv.amount_due) + ' now and then every month. You pay on Stripe\'s secure page.';
+    } else if (pv.when === 'now') {
+      text = 'You pay ' + usd(pv.amount_due) + ' now for the rest of this period (prorated), and the ' + name + ' plan applies at once.';
+    } else {
+      text = 'Your plan moves to ' + name + (pv.period_end ? ' on ' + fmtTime(pv.period_end) : ' at the end of the period') + '; until then you keep your current plan. Nothing is charged now.';
+    }
+    say(text, 'info');
+    var verb = btn.dataset.direction === 'upgrade' ? 'Upgrade' : 'Downgrade';
+    var ok = await confirmAction(verb + ' to ' + name + '?', text, pv.when === 'checkout' ? 'Continue to payment' : verb);
+    if (!ok) { return; }
+    try {
+      var res = await api('POST', '/api/v1/billing/change', { tier: tier });
+      if (res.checkout_url) {
+        say('Opening the payment page…', 'info');
+        location.assign(res.checkout_url);
+        return;
+      }
+      say(res.message, 'ok');
+    } catch (err) {
+      say(err.message, 'error');
+    }
+  }
+
+  async function setPrice(btn) {
+    var err = byId('billing-prices-error');
+    if (err) { err.textContent = ''; }
+    var input = byId('price-' + btn.dataset.tier);
+    try {
+      var saved = await api('PUT', '/api/v1/admin/billing/prices/' + encodeURIComponent(btn.dataset.tier), { price_id: input.value.trim() });
+      toast(saved.price_id ? 'The ' + saved.tier + ' plan sells as ' + saved.price_id + '.' : 'The ' + saved.tier + ' plan is no longer sold online.', 'ok');
+    } catch (e) {
+      if (err) { err.textContent = e.message; }
+      toast(e.message, 'error');
+    }
+  }
+
+  async function billingPortal(btn) {
+    btn.disabled = true;
+    try {
+      var res = await api('POST', '/api/v1/billing/portal');
+      location.assign(res.url);
+    } catch (err) {
+      btn.disabled = false;
+      var msg = byId('tier-message');
+      if (msg) { msg.textContent = err.message; msg.dataset.state = 'error'; }
     }
   }
 
@@ -1726,6 +1796,23 @@
     return out;
   }
 
+  // equityFromText reads an equity order, "alpaca SYMBOL buy|sell SHARES
+  // PRICE", for the field named field: null when empty.
+  function equityFromText(text, field) {
+    var t = String(text || '').trim().split(/\s+/).filter(function (x) { return x !== ''; });
+    if (!t.length) { return null; }
+    if (t.length !== 5) {
+      var f = {};
+      f[field] = 'write it as "alpaca SYMBOL buy|sell SHARES PRICE"';
+      throw new APIError(400, { code: 'invalid', message: 'invalid ' + field, fields: f });
+    }
+    return { venue: t[0].toLowerCase(), symbol: t[1], side: t[2].toLowerCase(), quantity: t[3], max_price: t[4] };
+  }
+
+  function equityToText(o) {
+    return o ? [o.venue, o.symbol, o.side, sizeFmt(o.quantity).replace(/,/g, ''), o.max_price].join(' ') : '';
+  }
+
   function marketsToText(ms) {
     return (ms || []).map(function (m) {
       return m.yes.venue === 'polymarket' ? ['polymarket', m.yes.market, m.yes.token, m.no.token].join(' ') : m.yes.venue + ' ' + m.yes.market;
@@ -1743,6 +1830,7 @@
 
   function ruleBody(form) {
     var v = function (name) { return byId('rule-form-' + name); };
+    var equity = v('mode').value === 'equity';
     return {
       name: v('name').value.trim(),
       enabled: v('enabled').checked,
@@ -1755,8 +1843,10 @@
       outcome: v('outcome').value,
       pairs: splitList(v('pairs').value),
       markets: marketsFromText(v('markets').value),
-      max_price: v('max_price').value.trim(),
-      max_size: v('max_size').value.trim(),
+      max_price: v('max_price').value.trim() || (equity ? '0' : ''),
+      max_size: v('max_size').value.trim() || (equity ? '0' : ''),
+      equity: equityFromText(v('equity').value, 'equity'),
+      hedge: equityFromText(v('hedge').value, 'hedge'),
       threshold: v('threshold').value.trim() || '0',
       window_seconds: secondsValue(v('window_seconds')),
       cooldown_seconds: secondsValue(v('cooldown_seconds')),
@@ -1784,8 +1874,11 @@
     v('outcome').value = rule ? rule.outcome : 'YES';
     v('pairs').value = rule ? (rule.pairs || []).join(', ') : '';
     v('markets').value = rule ? marketsToText(rule.markets) : '';
-    v('max_price').value = rule ? rule.max_price : '';
-    v('max_size').value = rule ? sizeFmt(rule.max_size).replace(/,/g, '') : '';
+    var equity = rule && rule.mode === 'equity';
+    v('max_price').value = rule && !equity ? rule.max_price : '';
+    v('max_size').value = rule && !equity ? sizeFmt(rule.max_size).replace(/,/g, '') : '';
+    v('equity').value = rule ? equityToText(rule.equity) : '';
+    v('hedge').value = rule ? equityToText(rule.hedge) : '';
     v('threshold').value = rule ? zero(rule.threshold) : '';
     v('window_seconds').value = rule ? String(rule.window_seconds) : '';
     v('cooldown_seconds').value = rule && rule.cooldown_seconds ? String(rule.cooldown_seconds) : '';
@@ -1802,6 +1895,11 @@
   function ruleErrors(err) {
     var fields = {};
     Object.keys(err.fields || {}).forEach(function (k) {
+      var eq = /^(equity|hedge)\.(.+)$/.exec(k);
+      if (eq) {
+        if (!fields[eq[1]]) { fields[eq[1]] = eq[2].replace(/_/g, ' ') + ': ' + err.fields[k]; }
+        return;
+      }
       var m = /^([a-z_]+)\[(\d+)\](?:\.(.*))?$/.exec(k);
       if (!m) { fields[k] = err.fields[k]; return; }
       var n = Number(m[2]) + 1;
@@ -2446,6 +2544,10 @@
       botAction(el);
     } else if (action === 'choose-tier') {
       chooseTier(el);
+    } else if (action === 'billing-portal') {
+      billingPortal(el);
+    } else if (action === 'set-price') {
+      setPrice(el);
     } else if (/^(approve|reject|delete)-(set|relation)$/.test(action)) {
       overlapAction(el);
     } else if (action === 'set-tier' || action === 'set-disabled' || /-pair$/.test(action)) {
