@@ -971,16 +971,10 @@ func (s *Server) fill(acct, orderID string, conid int64, side polybot.Side, t ma
 	}
 	if side == polybot.Buy {
 		a.cash = a.cash.Sub(amount)
-		p.qty, p.cost = p.qty.Add(t.Size), p.cost.Add(amount)
 	} else {
 		a.cash = a.cash.Add(amount)
-		rest := p.qty.Sub(t.Size)
-		if rest.Sign() <= 0 {
-			p.qty, p.cost = polybot.Zero, polybot.Zero
-		} else {
-			p.cost, p.qty = p.cost.Mul(rest).Div(p.qty), rest
-		}
 	}
+	matching.BookFill(&p.qty, &p.cost, side, t.Size, amount)
 	m := s.orders[orderID]
 	coid := ""
 	if m != nil {
@@ -1011,12 +1005,7 @@ func (s *Server) net(a *account, conid int64) {
 		return
 	}
 	for _, x := range []*position{p, q} {
-		rest := x.qty.Sub(pairs)
-		if rest.Sign() <= 0 {
-			x.qty, x.cost = polybot.Zero, polybot.Zero
-		} else {
-			x.cost, x.qty = x.cost.Mul(rest).Div(x.qty), rest
-		}
+		matching.BookFill(&x.qty, &x.cost, polybot.Sell, pairs, polybot.Zero)
 	}
 	a.cash = a.cash.Add(pairs)
 	if q.qty.IsZero() {
