@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -26,7 +27,8 @@ const (
 //   - Polymarket: a wallet key of 32 bytes in hex (64 digits, 0x optional),
 //     and the optional L2 API credentials all three together, the key a UUID
 //     and the secret base64;
-//   - Alpaca: a key ID and a secret; IBKR: an account ID.
+//   - Alpaca: a key ID and a secret; IBKR: an account ID and the Client
+//     Portal gateway's http(s) URL.
 //
 // Messages name the field and what it should look like, never its value.
 func CheckCredentialFormat(p Platform, fields map[string][]byte) error {
@@ -86,9 +88,14 @@ func CheckCredentialFormat(p Platform, fields map[string][]byte) error {
 		need(FieldAPIKey)
 		need(FieldAPISecret)
 	case IBKR:
-		// The Client Portal gateway authenticates the session itself; an
-		// account id in api_key is enough.
-		need(FieldAPIKey)
+		// The Client Portal gateway authenticates the session itself: the
+		// account id in api_key, the gateway's URL in api_secret.
+		if need(FieldAPIKey) && !IsIBKRAccountID(strings.TrimSpace(string(fields[FieldAPIKey]))) {
+			v.Add(FieldAPIKey, "must be an IBKR account ID such as U1234567 (letters and digits)")
+		}
+		if need(FieldAPISecret) && !isHTTPURL(strings.TrimSpace(string(fields[FieldAPISecret]))) {
+			v.Add(FieldAPISecret, "must be the Client Portal gateway's URL, such as https://localhost:5000")
+		}
 	}
 	return v.Err()
 }
@@ -184,6 +191,33 @@ func CredentialRejection(p Platform, ve *VenueError, hasL2 bool) (field, message
 		return FieldPrivateKey, "Polymarket did not accept this wallet key. Check that it is the private key of the wallet you trade with.", true
 	case Alpaca:
 		return FieldAPIKey, "Alpaca did not accept this key ID and secret. Check that both come from the same key, and that it is a paper key if you chose paper (a live key otherwise).", true
+	case IBKR:
+		if ve.Status == http.StatusForbidden {
+			return FieldAPIKey, "The gateway's session may not trade this account. Check the account ID, or sign in to the gateway as the account's user.", true
+		}
+		return FieldAPISecret, "Nobody is signed in to this Client Portal gateway (or another session holds it). Sign in through the gateway's own page, then validate again.", true
 	}
 	return FieldAPIKey, PlatformName(p) + " did not accept these credentials. Check them and try again.", true
+}
+
+// IsIBKRAccountID reports whether s looks like an IBKR account id: 2 to 32
+// letters and digits.
+func IsIBKRAccountID(s string) bool {
+	if len(s) < 2 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isHTTPURL reports whether s is an absolute http(s) URL with a host and no
+// query or fragment.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }

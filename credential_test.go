@@ -58,8 +58,13 @@ func TestCheckCredentialFormatNamesTheField(t *testing.T) {
 		{"polymarket L2 secret not base64", Polymarket, f(FieldPrivateKey, wallet, FieldAPIKey, uuid, FieldAPISecret, "s e c r e t", FieldPassphrase, "p"), FieldAPISecret},
 		{"alpaca", Alpaca, f(FieldAPIKey, "AK", FieldAPISecret, "SK"), ""},
 		{"alpaca no secret", Alpaca, f(FieldAPIKey, "AK"), FieldAPISecret},
-		{"ibkr", IBKR, f(FieldAPIKey, "U123"), ""},
-		{"ibkr no account", IBKR, f(), FieldAPIKey},
+		{"ibkr", IBKR, f(FieldAPIKey, "U123", FieldAPISecret, "https://localhost:5000"), ""},
+		{"ibkr http gateway", IBKR, f(FieldAPIKey, "DU1234567", FieldAPISecret, "http://127.0.0.1:5000/"), ""},
+		{"ibkr no account", IBKR, f(FieldAPISecret, "https://localhost:5000"), FieldAPIKey},
+		{"ibkr account with a space", IBKR, f(FieldAPIKey, "U 123", FieldAPISecret, "https://localhost:5000"), FieldAPIKey},
+		{"ibkr no gateway", IBKR, f(FieldAPIKey, "U123"), FieldAPISecret},
+		{"ibkr gateway not a URL", IBKR, f(FieldAPIKey, "U123", FieldAPISecret, "gw-host:5000"), FieldAPISecret},
+		{"ibkr gateway with credentials", IBKR, f(FieldAPIKey, "U123", FieldAPISecret, "https://me:pw@localhost:5000"), FieldAPISecret},
 	}
 	for _, tc := range cases {
 		err := CheckCredentialFormat(tc.p, tc.fields)

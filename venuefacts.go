@@ -65,7 +65,7 @@ var venueFacts = map[Platform]VenueFacts{
 	// ForecastEx event contracts through the Client Portal API: $0.01
 	// ticks and whole contracts (internal/fee), no sell orders.
 	IBKR: {Platform: IBKR, Label: "Interactive Brokers", Kind: Prediction, FillOrKill: false, Sell: BuyOpposite,
-		TokenPerOutcome: true, ConfigField: "enable_ibkr", Optional: true},
+		TokenPerOutcome: true, ConfigField: "enable_ibkr", Optional: true, Simulated: true},
 }
 
 // VenueOf returns p's facts. A platform not in the table has only its

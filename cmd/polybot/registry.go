@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
+	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
+	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 )
 
 // readVenueEvent reads one recorded event back from the venue (here, the
@@ -135,4 +138,58 @@ func recordedRelations(rec *replay.EventRecording) []*polybot.Relation {
 		}
 	}
 	return out
+}
+
+// fedHoldPairID is the seeded Polymarket–Kalshi pair of the Fed's December
+// 2025 decision (migration 0002).
+const fedHoldPairID = "fed-dec2025-hold"
+
+// simPairs are the pairs serve --sim adds for the simulated ForecastEx Fed
+// market, so cross-venue arbitrage runs over three venues: its "above
+// 3.875%" question against Kalshi's hold market and Polymarket's "No
+// change" market (the legs of fedHoldPairID). ForecastEx's question is not
+// the same event: its YES also pays on a hike, which the other two price as
+// NO. The notes say so; they are approved in the simulator only, where the
+// hike never comes.
+func simPairs(polymarketLeg polybot.PairLeg) []*polybot.MarketPair {
+	yes := strconv.FormatInt(ibkrsim.FedHoldConid, 10)
+	fx := polybot.PairLeg{Venue: polybot.IBKR, Market: yes, Yes: yes, No: strconv.FormatInt(ibkrsim.FedHoldConid+1, 10)}
+	notes := "ForecastEx's question (FF, FOMC meeting ending 10 December 2025: is the Fed funds target rate set above 3.875%, i.e. " +
+		"the upper bound stays at 4.00% or rises) and the other venue's hold market both resolve YES on a hold and NO on a cut; on a hike " +
+		"ForecastEx resolves YES and the hold market NO, so ForecastEx NO + hold YES loses both legs on a hike. Seeded by serve --sim " +
+		"for the simulated ForecastEx market; not a real ForecastEx listing."
+	out := []*polybot.MarketPair{{ID: "fed-dec2025-hold-ibkr-kalshi", Name: "Fed decision December 2025: no cut (ForecastEx) / hold (Kalshi)",
+		Legs: [2]polybot.PairLeg{polybot.KalshiLeg(kalshisim.FedTicker), fx}, ResolutionNotes: notes, Approved: true}}
+	if polymarketLeg.Venue == polybot.Polymarket {
+		out = append(out, &polybot.MarketPair{ID: "fed-dec2025-hold-ibkr-polymarket",
+			Name: "Fed decision December 2025: no cut (ForecastEx) / no change (Polymarket)",
+			Legs: [2]polybot.PairLeg{polymarketLeg, fx}, ResolutionNotes: notes, Approved: true})
+	}
+	return out
+}
+
+// seedSimPairs adds simPairs to the registry where missing (an admin may
+// withdraw them; a later start puts back only what is missing).
+func seedSimPairs(ctx context.Context, st polybot.Store, log *slog.Logger) error {
+	return st.Admin(ctx, func(tx polybot.AdminTx) error {
+		var pm polybot.PairLeg
+		if fed, err := tx.MarketPair(fedHoldPairID); err == nil {
+			pm, _ = fed.Leg(polybot.Polymarket)
+		} else if polybot.ErrorCode(err) != polybot.ENOTFOUND {
+			return err
+		}
+		for _, p := range simPairs(pm) {
+			if _, err := tx.MarketPair(p.ID); polybot.ErrorCode(err) != polybot.ENOTFOUND {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.PutMarketPair(p); err != nil {
+				return err
+			}
+			log.Info("simulated ForecastEx pair in the registry", "pair", p.ID)
+		}
+		return nil
+	})
 }

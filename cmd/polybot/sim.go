@@ -19,6 +19,7 @@ import (
 	"github.com/polybot/polybot/internal/venue/alpaca"
 	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
 	"github.com/polybot/polybot/internal/venuesim/fault"
+	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 	simnews "github.com/polybot/polybot/internal/venuesim/news"
 	pmsim "github.com/polybot/polybot/internal/venuesim/polymarket"
@@ -151,6 +152,8 @@ type sims struct {
 	news      *simnews.Server
 	alpaca    *alpacasim.Server
 	alpacaURL string
+	ibkr      *ibkrsim.Server
+	ibkrURL   string // the gateway's base URL (without /v1/api)
 	newsURL   string
 	headlines int
 	leaders   []string // one line a leader wallet
@@ -320,6 +323,20 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		s.pm.Close()
 		return nil, fmt.Errorf("alpaca simulator: %w", err)
 	}
+	// The IBKR Client Portal gateway simulator: ForecastEx's Fed funds
+	// market and SPY. No ForecastEx recording exists (see
+	// internal/marketdata/replay/recordings/README.md), so its books are
+	// the simulator's own synthetic quotes; accounts are made by "Generate
+	// simulator keys".
+	if s.ibkr, err = ibkrsim.New(ibkrsim.Config{Faults: faults, Logger: log, Books: ibkrsim.SyntheticFedBooks()}); err == nil {
+		s.ibkrURL, err = s.ibkr.Start(ctx, "127.0.0.1:0")
+	}
+	if err != nil {
+		s.alpaca.Close()
+		s.kalshi.Close()
+		s.pm.Close()
+		return nil, fmt.Errorf("ibkr simulator: %w", err)
+	}
 	// The news feed starts right after the venues, so its schedule starts
 	// with their replays.
 	if newsCfg != nil {
@@ -327,6 +344,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 			s.newsURL, err = s.news.Start(ctx)
 		}
 		if err != nil {
+			s.ibkr.Close()
 			s.alpaca.Close()
 			s.kalshi.Close()
 			s.pm.Close()
@@ -338,6 +356,7 @@ func (f *simFlags) start(ctx context.Context, log *slog.Logger) (*sims, error) {
 		if s.news != nil {
 			s.news.Close()
 		}
+		s.ibkr.Close()
 		s.alpaca.Close()
 		s.kalshi.Close()
 		s.pm.Close()
@@ -405,6 +424,7 @@ func (s *sims) print(w io.Writer) {
 	fmt.Fprintf(w, "polymarket clob=%s market_ws=%s user_ws=%s gamma=%s data=%s\n", s.pmURLs.CLOB, s.pmURLs.MarketWS, s.pmURLs.UserWS, s.pmURLs.Gamma, s.pmURLs.Data)
 	fmt.Fprintf(w, "kalshi rest=%s ws=%s admin=%s\n", s.kURLs.REST, s.kURLs.WS, s.kURLs.Admin)
 	fmt.Fprintf(w, "alpaca rest=%s stream=%s/v2/%s (%s: a synthetic walk, not real prices)\n", s.alpacaURL, s.alpacaURL, alpaca.FeedIEX, simEquitySymbol)
+	fmt.Fprintf(w, "ibkr gateway=%s ws=%s\n", s.ibkrURL, "ws"+strings.TrimPrefix(s.ibkrURL, "http")+"/v1/api/ws")
 	if len(s.events) > 0 {
 		var pm, k []string
 		for _, rec := range s.events {

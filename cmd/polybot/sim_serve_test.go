@@ -234,3 +234,28 @@ func serveSimAsDemo(t *testing.T) (string, *e2eClient) {
 	c.csrf = login.CSRF
 	return url, c
 }
+
+// TestServeSimCrossVenueArbitrageRunsOverThreeVenues: serve --sim pairs the
+// simulated ForecastEx Fed question with Kalshi's and Polymarket's Fed
+// markets, so the demo user's cross-platform arbitrage finds opportunities
+// with an IBKR leg, and the dry-run bot trades them, while the replay moves
+// the other venues' prices against the gateway simulator's books.
+func TestServeSimCrossVenueArbitrageRunsOverThreeVenues(t *testing.T) {
+	_, c := serveSimAsDemo(t)
+	if st, body := c.do("GET", "/api/v1/market-pairs", ""); st != 200 || !strings.Contains(body, `"fed-dec2025-hold-ibkr-kalshi"`) ||
+		!strings.Contains(body, `"venue":"ibkr"`) {
+		t.Fatalf("pairs: %d %.2000s", st, body)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, opps := c.do("GET", "/api/v1/opportunities", "")
+		_, trades := c.do("GET", "/api/v1/trades", "")
+		if strings.Contains(opps, `"pair_id":"fed-dec2025-hold-ibkr-`) && strings.Contains(trades, `"venue":"ibkr"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ForecastEx cross-venue trade within 90s\nopportunities %.3000s\ntrades %.2000s", opps, trades)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -21,9 +21,11 @@ import (
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/strategy"
 	"github.com/polybot/polybot/internal/venue/alpaca"
+	"github.com/polybot/polybot/internal/venue/ibkr"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
 	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
+	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
 	kalshisim "github.com/polybot/polybot/internal/venuesim/kalshi"
 )
 
@@ -170,8 +172,18 @@ func (t *trading) simulatorKeys(ctx context.Context, platform polybot.Platform) 
 			return nil, polybot.Internal(err)
 		}
 		return map[string]string{polybot.FieldAPIKey: id, polybot.FieldAPISecret: secret}, nil
+	case polybot.IBKR:
+		// A paper account on the simulated gateway, which the session may
+		// trade; the key is the account id and the gateway's URL.
+		b := make([]byte, 4)
+		rand.Read(b)
+		acct := "DU" + strings.ToUpper(hex.EncodeToString(b))
+		if err := t.sims.ibkr.AddAccount(ibkrsim.AccountConfig{ID: acct, Cash: polybot.NewDecimal(100_000, 0)}); err != nil {
+			return nil, polybot.Internal(err)
+		}
+		return map[string]string{polybot.FieldAPIKey: acct, ibkr.FieldGatewayURL: t.sims.ibkrURL}, nil
 	}
-	return nil, polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi and alpaca")
+	return nil, polybot.FieldError("platform", "has no simulator: simulator keys exist for polymarket, kalshi, alpaca and ibkr")
 }
 
 // startTrading starts the market-data hubs, the bot manager and, in sim
@@ -259,6 +271,17 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	} else {
 		log.Warn("no Kalshi market-data key (--kalshi-md-key-id, --kalshi-md-key-file): Kalshi market data is off")
 	}
+	if ep.ibkrGateway != "" {
+		// IBKR market data needs a gateway session of the platform's own:
+		// under --sim, the simulator's. Without one there is no IBKR hub,
+		// and nothing trades on ForecastEx.
+		ibf, err := ibkr.NewMarketDataFeed(ibkr.Config{GatewayURL: ep.ibkrGateway, Logger: log}, ibkr.FeedConfig{})
+		if err != nil {
+			return nil, err
+		}
+		hubs[polybot.IBKR] = marketdata.NewHub(ibf, marketdata.HubConfig{})
+		feeds = append(feeds, ibf)
+	}
 	if alpacaMD != nil {
 		af, err := alpaca.NewFeed(*alpacaMD)
 		if err != nil {
@@ -283,6 +306,9 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		if err := seedSimRegistry(ctx, st, ep, t.sims.events, log); err != nil {
 			return nil, fmt.Errorf("sim registry: %w", err)
 		}
+		if err := seedSimPairs(ctx, st, log); err != nil {
+			return nil, fmt.Errorf("sim registry: %w", err)
+		}
 	}
 	reg, err := readRegistry(ctx, st)
 	if err != nil {
@@ -297,14 +323,19 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	det := strategy.New(strategy.Config{Fees: fees, Facts: facts, Now: clock})
 	met := engine.NewMetrics(0)
 	newsRules, newsFires := engineNewsConfig(st)
-	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs,
+	// The bot trades Polymarket, Kalshi and Alpaca, and IBKR where it has
+	// books (a gateway session for market data: under --sim).
+	venues := []polybot.Platform{polybot.Polymarket, polybot.Kalshi, polybot.Alpaca}
+	if hubs[polybot.IBKR] != nil {
+		venues = append(venues, polybot.IBKR)
+	}
+	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs, Venues: venues,
 		Universe: engine.Universe{Pairs: reg.Pairs, Sets: reg.Sets, Relations: reg.Relations},
 		Strategies: []string{polybot.StrategySinglePlatform, polybot.StrategyCrossPlatform, polybot.StrategyOverlapping, polybot.StrategyNews,
 			polybot.StrategyCopy},
 		NewsRules: newsRules, NewsFires: newsFires,
 		Leaders: dataAPILeaders{polymarket.NewClient(ep.polymarket)}, Copy: copyStore(st),
-		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met,
-		Venues: []polybot.Platform{polybot.Polymarket, polybot.Kalshi, polybot.Alpaca}})
+		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
 	if err != nil {
 		return nil, err
 	}
@@ -352,8 +383,8 @@ func (t *trading) close() {
 }
 
 // ensureDemoUser creates the --sim demo user once: pro tier, dry-run,
-// single-platform, cross-platform and overlapping arbitrage, Polymarket
-// and Kalshi. It returns the password only
+// single-platform, cross-platform and overlapping arbitrage, Polymarket,
+// Kalshi and IBKR (ForecastEx). It returns the password only
 // when it created the user (it is printed once and never stored in clear).
 func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id polybot.ID, password string, err error) {
 	addr, err := polybot.NormalizeEmail(email)
@@ -399,7 +430,7 @@ func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id pol
 		if err != nil {
 			return err
 		}
-		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_copy_trading":true,"enable_polymarket":true,"enable_kalshi":true,"enable_alpaca":true,"max_trade_size_usd":"100","min_profit_pct":"0.5"}`), p)
+		next, err := c.ApplyPatch([]byte(`{"dry_run":true,"enable_single_platform_arb":true,"enable_cross_platform_arb":true,"enable_overlapping_arb":true,"enable_copy_trading":true,"enable_polymarket":true,"enable_kalshi":true,"enable_alpaca":true,"enable_ibkr":true,"max_trade_size_usd":"100","min_profit_pct":"0.5"}`), p)
 		if err != nil {
 			return err
 		}

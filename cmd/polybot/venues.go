@@ -11,6 +11,7 @@ import (
 	"github.com/polybot/polybot/internal/eip712"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/venue/alpaca"
+	"github.com/polybot/polybot/internal/venue/ibkr"
 	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
 )
@@ -24,6 +25,9 @@ type venueEndpoints struct {
 	kalshiWS    string
 	alpacaLive  string // live keys
 	alpacaPaper string // paper keys
+	// ibkrGateway, when set (--sim), is the Client Portal gateway every
+	// IBKR key trades through; otherwise each key names its own.
+	ibkrGateway string
 }
 
 func realVenues() venueEndpoints {
@@ -33,7 +37,7 @@ func realVenues() venueEndpoints {
 
 func (s *sims) venues() venueEndpoints {
 	return venueEndpoints{polymarket: s.pmURLs.ClientConfig(polymarket.ChainPolygon), kalshiREST: s.kURLs.REST, kalshiDemo: s.kURLs.REST, kalshiWS: s.kURLs.WS,
-		alpacaLive: s.alpacaURL, alpacaPaper: s.alpacaURL}
+		alpacaLive: s.alpacaURL, alpacaPaper: s.alpacaURL, ibkrGateway: s.ibkrURL}
 }
 
 // exchangeFor builds a tenant's connection to one venue from its decrypted
@@ -62,6 +66,17 @@ func (v venueEndpoints) exchangeFor(ctx context.Context, st polybot.Store, tenan
 			base = v.alpacaPaper
 		}
 		return alpaca.New(alpaca.Config{KeyID: creds.Get(polybot.FieldAPIKey), SecretKey: creds.Get(polybot.FieldAPISecret), BaseURL: base})
+	case polybot.IBKR:
+		// The key is the account id and the gateway's URL; under --sim the
+		// simulator's gateway (its port changes on every start). Every
+		// order question is refused (the zero ReplyPolicy): PolyBot's
+		// limits sit at the touch, so a "price far from the market"
+		// question means the book it priced from is stale.
+		gw := creds.Get(ibkr.FieldGatewayURL)
+		if v.ibkrGateway != "" {
+			gw = v.ibkrGateway
+		}
+		return ibkr.New(ibkr.Config{GatewayURL: gw, Account: creds.Get(polybot.FieldAPIKey), Logger: log})
 	}
 	return nil, polybot.Errorf(polybot.EINVALID, "trading on %s is not supported yet", platform)
 }

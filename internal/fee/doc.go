@@ -26,4 +26,13 @@
 // pays a quarter of the rate (0.0175) only on series whose fee_type charges
 // makers. The multiplier and fee_type come from the series (GET
 // /series/{ticker}), which an event can override.
+//
+// # IBKR
+//
+// https://forecasttrader.interactivebrokers.ca/en/home.php: "Forecast
+// Contracts are offered at zero-commission at Interactive Brokers", quoted
+// in USD 0.01 increments and paying USD 1.00, so a ForecastEx contract
+// costs nothing to trade. US stocks: USD 0.005 a share, USD 1.00 at least
+// per order (https://ibkr.info/ja/tag/market-data), rounded up to the cent;
+// see IBKR for what is not modelled.
 package fee

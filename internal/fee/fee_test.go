@@ -196,3 +196,38 @@ func TestRulesSizeRoundsToTheLotAndChecksTheMinimum(t *testing.T) {
 		t.Error("OnTick")
 	}
 }
+
+// IBKR: ForecastEx contracts are zero-commission
+// (https://forecasttrader.interactivebrokers.ca/en/home.php); US stocks
+// $0.005 a share, $1.00 at least (https://ibkr.info/ja/tag/market-data),
+// worked by hand.
+func TestIBKRCommissionIsZeroOnForecastExAndFixedOnStocks(t *testing.T) {
+	event := polybot.Instrument{Venue: polybot.IBKR, Market: "722489372", Outcome: polybot.No}
+	spy := polybot.Instrument{Venue: polybot.IBKR, Market: "SPY"}
+	cases := []struct {
+		name         string
+		inst         polybot.Instrument
+		price, count string
+		want         string
+	}{
+		{"ForecastEx, 100 at 0.50: zero commission", event, "0.50", "100", "0"},
+		{"ForecastEx, 5000 at 0.99: still zero", event, "0.99", "5000", "0"},
+		{"SPY, 10 shares: 0.05, the $1.00 minimum", spy, "500", "10", "1"},
+		{"SPY, 200 shares: exactly 1.00", spy, "500", "200", "1"},
+		{"SPY, 300 shares: 1.50", spy, "500", "300", "1.5"},
+		{"SPY, 333 shares: 1.665 rounds up to 1.67", spy, "500", "333", "1.67"},
+		{"SPY, 0.5 share: the minimum", spy, "500", "0.5", "1"},
+		{"no shares, no fee", spy, "500", "0", "0"},
+	}
+	for _, tc := range cases {
+		if got := (Venues{}).TakerFee(tc.inst, d(tc.price), d(tc.count)); got != d(tc.want) {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if r := (*Facts)(nil).Rules(event); r != IBKRDefaultRules || !r.OnTick(d("0.37")) || r.OnTick(d("0.375")) {
+		t.Errorf("ForecastEx rules %+v", r)
+	}
+	if got, ok := IBKRDefaultRules.Size(d("2.7")); got != d("2") || !ok {
+		t.Errorf("ForecastEx trades whole contracts: %s %v", got, ok)
+	}
+}

@@ -6,10 +6,12 @@ import "github.com/polybot/polybot"
 // venue: what detection, the engine's paper fills, replay and the
 // simulators charge. The zero value is Polymarket fee-free and Kalshi's
 // general schedule; production builds it from the venues' own schedules.
-// Venues other than Polymarket and Kalshi cost nothing here.
+// IBKR charges its published commissions (zero on ForecastEx contracts);
+// other venues cost nothing here.
 type Venues struct {
 	Polymarket Polymarket
 	Kalshi     Kalshi
+	IBKR       IBKR
 }
 
 var _ polybot.FeeModel = Venues{}
@@ -21,6 +23,8 @@ func (v Venues) TakerFee(inst polybot.Instrument, price, count polybot.Decimal) 
 		return v.Polymarket.TakerFee(inst, price, count)
 	case polybot.Kalshi:
 		return v.Kalshi.TakerFee(inst, price, count)
+	case polybot.IBKR:
+		return v.IBKR.TakerFee(inst, price, count)
 	}
 	return polybot.Zero
 }

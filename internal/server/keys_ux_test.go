@@ -124,6 +124,8 @@ func fakeSimulator(t testing.TB) func(context.Context, polybot.Platform) (map[st
 				polybot.FieldAPISecret: "c2VjcmV0LXNlY3JldA==", polybot.FieldPassphrase: "pass"}, nil
 		case polybot.Alpaca:
 			return map[string]string{polybot.FieldAPIKey: "PKSIMTEST", polybot.FieldAPISecret: "alpaca-secret"}, nil
+		case polybot.IBKR:
+			return map[string]string{polybot.FieldAPIKey: "DUSIM0001", polybot.FieldAPISecret: "http://127.0.0.1:8424"}, nil
 		}
 		return nil, errors.New("no simulator")
 	}
@@ -147,7 +149,7 @@ func testSimulatorKeys(t *testing.T, open storeOpener) {
 		{"kalshi again replaces it", "POST", "/api/v1/secrets/kalshi/simulator", map[string]any{}, 200, "", `"is_paper":true`},
 		{"polymarket live", "POST", "/api/v1/secrets/polymarket/simulator", map[string]any{"is_paper": false}, 201, "", `"fields":["api_key","api_secret","private_key","passphrase"]`},
 		{"alpaca", "POST", "/api/v1/secrets/alpaca/simulator", nil, 201, "", `"fields":["api_key","api_secret"]`},
-		{"ibkr has no simulator", "POST", "/api/v1/secrets/ibkr/simulator", nil, 400, "platform", ""},
+		{"ibkr: an account and the gateway's URL", "POST", "/api/v1/secrets/ibkr/simulator", nil, 201, "", `"fields":["api_key","api_secret"]`},
 		{"unknown platform", "POST", "/api/v1/secrets/ftx/simulator", nil, 400, "platform", ""},
 		{"bad body", "POST", "/api/v1/secrets/kalshi/simulator", `{"is_paper":"yes"}`, 400, "", ""},
 		{"listed", "GET", "/api/v1/secrets", nil, 200, "", `"platform":"polymarket"`},

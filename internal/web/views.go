@@ -413,9 +413,10 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 				{Name: polybot.FieldAPISecret, Label: "API secret key", Secret: true, Required: true},
 			}
 		case polybot.IBKR:
-			c.Description = "Interactive Brokers through the Client Portal gateway (optional); the gateway signs you in."
+			c.Description = "Interactive Brokers through the Client Portal gateway (optional): ForecastEx event contracts and stocks. Sign in through the gateway's own page; PolyBot needs its URL and your account ID."
 			c.Fields = []KeyField{
-				{Name: polybot.FieldAPIKey, Label: "Account ID", Required: true},
+				{Name: polybot.FieldAPIKey, Label: "Account ID", Hint: "Such as U1234567 (live) or DU1234567 (paper).", Required: true},
+				{Name: polybot.FieldAPISecret, Label: "Gateway URL", Hint: "The Client Portal gateway's address, such as https://localhost:5000.", Required: true},
 			}
 		}
 		for _, paper := range []bool{true, false} {
@@ -435,8 +436,8 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 // KeysData is the API keys page's data.
 type KeysData struct {
 	Cards []KeyCard
-	// Sim: the venues are the built-in simulators, so Polymarket, Kalshi
-	// and Alpaca cards offer "Generate simulator keys".
+	// Sim: the venues are the built-in simulators, so Polymarket, Kalshi,
+	// Alpaca and IBKR cards offer "Generate simulator keys".
 	Sim bool
 }
 

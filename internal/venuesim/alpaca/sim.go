@@ -237,16 +237,10 @@ func (s *Server) book(keyID, orderID, symbol string, side polybot.Side, t matchi
 	}
 	if side == polybot.Buy {
 		a.cash = a.cash.Sub(amount)
-		p.qty, p.cost = p.qty.Add(t.Size), p.cost.Add(amount)
 	} else {
 		a.cash = a.cash.Add(amount)
-		if rest := p.qty.Sub(t.Size); rest.Sign() <= 0 {
-			p.qty, p.cost = polybot.Zero, polybot.Zero
-		} else {
-			p.cost = p.cost.Mul(rest).Div(p.qty)
-			p.qty = rest
-		}
 	}
+	matching.BookFill(&p.qty, &p.cost, side, t.Size, amount)
 	if p.qty.IsZero() {
 		delete(a.positions, symbol)
 	}

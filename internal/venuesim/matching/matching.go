@@ -1120,3 +1120,20 @@ func (e *Engine) external(key string, bids, asks []polybot.Level, replace bool) 
 	}
 	return out, nil
 }
+
+// BookFill applies one fill to an account's holding of qty that cost cost
+// (the simulators' position books): a buy adds size and amount; a sell
+// takes size away and the cost in proportion, and a sale of all (or more)
+// leaves nothing.
+func BookFill(qty, cost *polybot.Decimal, side polybot.Side, size, amount polybot.Decimal) {
+	if side == polybot.Buy {
+		*qty, *cost = qty.Add(size), cost.Add(amount)
+		return
+	}
+	rest := qty.Sub(size)
+	if rest.Sign() <= 0 {
+		*qty, *cost = polybot.Zero, polybot.Zero
+		return
+	}
+	*cost, *qty = cost.Mul(rest).Div(*qty), rest
+}

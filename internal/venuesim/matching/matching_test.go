@@ -600,3 +600,26 @@ func BenchmarkSubmit(b *testing.B) {
 }
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+func TestBookFillAddsBuysAndTakesSalesAtAverageCost(t *testing.T) {
+	d := polybot.MustDecimal
+	cases := []struct {
+		name              string
+		qty, cost         string
+		side              polybot.Side
+		size, amount      string
+		wantQty, wantCost string
+	}{
+		{"a buy adds size and cost", "10", "3", polybot.Buy, "4", "2.88", "14", "5.88"},
+		{"a sale of 4 of 10 keeps 6/10 of the cost", "10", "3", polybot.Sell, "4", "0", "6", "1.8"},
+		{"a sale of all leaves nothing", "10", "3", polybot.Sell, "10", "0", "0", "0"},
+		{"a sale of more than held leaves nothing", "10", "3", polybot.Sell, "12", "0", "0", "0"},
+	}
+	for _, tc := range cases {
+		q, c := d(tc.qty), d(tc.cost)
+		BookFill(&q, &c, tc.side, d(tc.size), d(tc.amount))
+		if q != d(tc.wantQty) || c != d(tc.wantCost) {
+			t.Errorf("%s: %s at %s, want %s at %s", tc.name, q, c, tc.wantQty, tc.wantCost)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package ibkr_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/ibkr"
+	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
+	"github.com/polybot/polybot/internal/venuetest"
+)
+
+// TestVenueConformance runs the shared suite's Exchange half
+// (internal/venuetest) on the December 2025 "above 3.875%" YES contract,
+// its book empty at the start, with two paper accounts of $1,000 on one
+// gateway session. A refused credential is an account the session may not
+// trade. ForecastEx is commission-free
+// (https://forecasttrader.interactivebrokers.ca/en/home.php), so the
+// suite's taker fill costs no fee; it takes no sells and no fill-or-kill
+// orders (polybot.VenueOf(polybot.IBKR)), which the suite reads.
+func TestVenueConformance(t *testing.T) {
+	venuetest.RunExchange(t, func(t *testing.T) *venuetest.Venue {
+		inst := hold(polybot.Yes)
+		sim, err := ibkrsim.New(ibkrsim.Config{Accounts: []ibkrsim.AccountConfig{{ID: "DU100", Cash: d("1000")}, {ID: "DU200", Cash: d("1000")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, err := sim.Start(t.Context(), "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sim.Close)
+		return &venuetest.Venue{
+			Instrument: inst,
+			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
+				cfg := ibkr.Config{GatewayURL: base, Account: "DU100"}
+				if o.Account == 1 {
+					cfg.Account = "DU200"
+				}
+				if o.BadCredentials {
+					cfg.Account = "DU999"
+				}
+				if o.Timeout > 0 {
+					cfg.HTTPClient = &http.Client{Timeout: o.Timeout}
+				}
+				x, err := ibkr.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return x
+			},
+			Cash:     d("1000"),
+			TakerFee: polybot.Zero,
+			SetBook: func(t *testing.T, bids, asks []polybot.Level) {
+				if err := sim.SetBook(holdYes, bids, asks); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Faults: sim.Faults(),
+		}
+	})
+}
