@@ -366,7 +366,8 @@ func Value(hs []*Holding, mode ExecMode, v Valuer) Valuation {
 // so the opening value never includes the fill) and the intent's filled
 // size and fees, all in tx. It locks the tenant first, so concurrent fills
 // (and the gate) never read the same position and overwrite each other's
-// update. v may be nil: a day opened here is then valued at cost.
+// update. v may be nil: a day opened here is then valued at cost. The
+// trade's notification is queued in the same transaction (see Notify).
 func RecordFill(tx TenantTx, f *TradeFill, v Valuer) (bool, error) {
 	if err := tx.LockTenant(); err != nil {
 		return false, err
@@ -402,6 +403,9 @@ func RecordFill(tx TenantTx, f *TradeFill, v Valuer) (bool, error) {
 		return false, err
 	}
 	if err := tx.AddDailyPnL(day, f.Mode, f.RealizedPnL, f.Fee, f.CashFlow()); err != nil {
+		return false, err
+	}
+	if _, err := Notify(tx, c, TradeEvent(f)); err != nil {
 		return false, err
 	}
 	if f.ClientOrderID != "" {

@@ -237,6 +237,30 @@ type TenantTx interface {
 	// copy_trading, intent opportunity CopyOpportunityID(leaderID, …).
 	// ENOTFOUND if the tenant has no such leader.
 	CopyPnL(leaderID string) (*CopyPnL, error)
+
+	// --- notifications (notify.go) ---
+
+	// NotifyDestinations lists the tenant's destinations by id, each with
+	// its sealed secrets; NotifyDestination reads one. PutNotifyDestination
+	// checks d, then creates or updates it (CreatedAt kept, UpdatedAt Now);
+	// an id that is not the tenant's is ECONFLICT, and a new one past
+	// MaxNotifyDestinations is EINVALID naming id. Deleting a destination
+	// deletes its deliveries.
+	NotifyDestinations() ([]*NotifyDestination, error)
+	NotifyDestination(id string) (*NotifyDestination, error)
+	PutNotifyDestination(d *NotifyDestination) error
+	DeleteNotifyDestination(id string) error
+	// InsertNotifyDelivery queues d in the outbox and sets its ID and
+	// timestamps; false (and nothing written) when a delivery with its
+	// idempotency key exists. The destination must be the tenant's.
+	InsertNotifyDelivery(d *NotifyDelivery) (bool, error)
+	// NotifyDeliveries lists deliveries the filter selects, newest first.
+	// Callers validate f.
+	NotifyDeliveries(f NotifyDeliveryFilter) ([]*NotifyDelivery, error)
+	NotifyDelivery(id int64) (*NotifyDelivery, error)
+	// UpdateNotifyDelivery stores d's state, attempts, next attempt, last
+	// error and delivery time, and sets UpdatedAt to Now.
+	UpdateNotifyDelivery(d *NotifyDelivery) error
 }
 
 // AdminTx is a transaction on the service path. It can see every tenant.
@@ -380,6 +404,11 @@ type AdminTx interface {
 	// leader id: what the shared copy-trading poller polls. Cursors and
 	// records are written in each follower's own transaction.
 	FollowedWallets() ([]FollowedWallet, error)
+
+	// DueNotifyDeliveries lists pending deliveries whose next attempt is
+	// at or before Now, soonest first, at most limit: only their tenant
+	// and id (the dispatcher reads each in its tenant's transaction).
+	DueNotifyDeliveries(limit int) ([]NotifyDue, error)
 }
 
 // StrategyPnL is realised P&L and fees by strategy and mode.
