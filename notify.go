@@ -342,17 +342,18 @@ func Notify(tx TenantTx, c *Config, e *NotifyEvent) (int, error) {
 
 // TradeEvent is the notification of a fill.
 func TradeEvent(f *TradeFill) *NotifyEvent {
-	data, _ := json.Marshal(map[string]any{"venue": f.Venue, "trade_id": f.TradeID, "instrument": f.Instrument,
-		"side": f.Side, "price": f.Price, "size": f.Size, "fee": f.Fee, "mode": f.Mode, "strategy": f.Strategy,
+	data, _ := json.Marshal(map[string]any{"venue": f.Venue, "trade_id": f.TradeID, "market": f.Instrument.Market,
+		"token": f.Instrument.Token, "outcome": f.Instrument.Outcome.String(), "side": f.Side.String(), "price": f.Price, "size": f.Size, "fee": f.Fee, "mode": f.Mode, "strategy": f.Strategy,
 		"realized_pnl": f.RealizedPnL, "client_order_id": f.ClientOrderID})
 	mode := ""
 	if f.Mode != Live {
 		mode = " (" + string(f.Mode) + ")"
 	}
 	return &NotifyEvent{ID: "trade:" + string(f.Venue) + ":" + f.TradeID, Type: NotifyTrade, At: f.Time,
-		Title: fmt.Sprintf("Trade: %s %s %s at %s%s", strings.ToUpper(string(f.Side)), f.Size, f.Instrument.Market, f.Price, mode),
+		Title: fmt.Sprintf("Trade: %s %s %s %s at %s%s", f.Side.String(), f.Size, f.Instrument.Market,
+			f.Instrument.Outcome, f.Price, mode),
 		Text: fmt.Sprintf("%s %s contracts of %s (%s) on %s at %s; fee %s; strategy %s.",
-			titleWord(string(f.Side)), f.Size, f.Instrument.Market, f.Instrument.Outcome, f.Venue, f.Price, FormatUSD(f.Fee), f.Strategy),
+			titleWord(strings.ToLower(f.Side.String())), f.Size, f.Instrument.Market, f.Instrument.Outcome, f.Venue, f.Price, FormatUSD(f.Fee), f.Strategy),
 		Data: data}
 }
 

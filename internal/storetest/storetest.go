@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T, clock polybot.Clock) polybot.Stor
 	t.Run("Overlap", func(t *testing.T) { testOverlap(t, open) })
 	t.Run("News", func(t *testing.T) { testNews(t, open) })
 	t.Run("Copy", func(t *testing.T) { testCopy(t, open) })
+	t.Run("Notify", func(t *testing.T) { testNotify(t, open) })
 	t.Run("Input", func(t *testing.T) { testInput(t, open) })
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("UserSessions", func(t *testing.T) { testUserSessions(t, open) })

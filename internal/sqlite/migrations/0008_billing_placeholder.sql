@@ -1,0 +1,3 @@
+-- Placeholder for the billing branch's 0008 (the migrator wants 1..n without
+-- gaps). Delete this file when billing's 0008 is merged.
+SELECT 1;
