@@ -370,3 +370,96 @@ func titleWord(s string) string {
 func AlertEvent(typ, key, title, text string, at time.Time) *NotifyEvent {
 	return &NotifyEvent{ID: typ + ":" + key, Type: typ, At: at, Title: title, Text: text}
 }
+
+// DaySummary is one mode of a tenant's trading day as the daily summary
+// reports it: the day's risk as the dashboard and the risk gate compute it
+// (DayRiskOf), the fills of the day, and the month's trade quota.
+type DaySummary struct {
+	Day        string   `json:"day"`
+	Mode       ExecMode `json:"mode"`
+	PnL        Decimal  `json:"pnl"`
+	Realized   Decimal  `json:"realized"`
+	Fees       Decimal  `json:"fees"`
+	Trades     int      `json:"trades"`
+	QuotaUsed  int      `json:"quota_used"`
+	QuotaLimit int      `json:"quota_limit"`
+	QuotaMonth string   `json:"quota_month"`
+}
+
+// SummarizeDay summarises the tenant's trading day day in the config's
+// mode, and in the other mode too if it traded then.
+func SummarizeDay(tx TenantTx, c *Config, day string, v Valuer) ([]DaySummary, error) {
+	p, err := tx.Profile()
+	if err != nil {
+		return nil, err
+	}
+	start, err := time.ParseInLocation("2006-01-02", day, c.Location())
+	if err != nil {
+		return nil, FieldError("day", "must be a date such as 2030-01-15")
+	}
+	end := start.AddDate(0, 0, 1)
+	counts := map[ExecMode]int{}
+	before := end
+	for page := 0; page < 100; page++ {
+		fs, err := tx.FindFills(FillFilter{Before: before, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			if !f.Time.Before(start) {
+				counts[f.Mode]++
+			}
+		}
+		if len(fs) < 1000 || fs[len(fs)-1].Time.Before(start) {
+			break
+		}
+		before = fs[len(fs)-1].Time
+	}
+	own := Live
+	if c.DryRun {
+		own = DryRun
+	}
+	var out []DaySummary
+	for _, mode := range []ExecMode{DryRun, Live} {
+		if mode != own && counts[mode] == 0 {
+			continue
+		}
+		r, err := DayRiskOf(tx, c, p, mode, v, false, day)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, DaySummary{Day: day, Mode: mode, PnL: r.PnL, Realized: r.Realized, Fees: r.Fees, Trades: counts[mode],
+			QuotaUsed: p.TradesThisMonth, QuotaLimit: p.MonthlyTradeLimit, QuotaMonth: p.QuotaMonth})
+	}
+	return out, nil
+}
+
+// SummaryEvent is the daily summary notification of day.
+func SummaryEvent(day string, sums []DaySummary, at time.Time) *NotifyEvent {
+	data, _ := json.Marshal(map[string]any{"day": day, "modes": sums})
+	var b strings.Builder
+	for _, s := range sums {
+		fmt.Fprintf(&b, "%s: P&L %s (realised %s), %d trade(s), fees %s. ", modeLabel(s.Mode), FormatUSD(s.PnL),
+			FormatUSD(s.Realized), s.Trades, FormatUSD(s.Fees))
+	}
+	if len(sums) > 0 {
+		fmt.Fprintf(&b, "Live trades this month: %d of %d.", sums[0].QuotaUsed, sums[0].QuotaLimit)
+	}
+	return &NotifyEvent{ID: "summary:" + day, Type: NotifyDailySummary, At: at, Title: "Daily summary for " + day,
+		Text: strings.TrimSpace(b.String()), Data: data}
+}
+
+func modeLabel(m ExecMode) string {
+	if m == DryRun {
+		return "Dry run"
+	}
+	return "Live"
+}
+
+// NotifyHook hears what the engine sees that no transaction of its own
+// records: opportunities (digested, not sent one by one) and the bot's
+// refusals and halts. Its methods must return at once.
+type NotifyHook interface {
+	Opportunity(tenant ID, o *Opportunity)
+	BotState(tenant ID, state, reason string)
+}

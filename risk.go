@@ -240,8 +240,14 @@ func zoneLabel(name string) string {
 // value is what the book is worth at this first check. In a view, an
 // unopened day reports zero P&L.
 func TodayRisk(tx TenantTx, c *Config, p *Profile, mode ExecMode, v Valuer, open bool) (*DayRisk, error) {
+	return DayRiskOf(tx, c, p, mode, v, open, c.TradingDay(tx.Now()))
+}
+
+// DayRiskOf is TodayRisk for the trading day day (2006-01-02): the daily
+// summary reports the day just ended with it, its holdings valued now.
+func DayRiskOf(tx TenantTx, c *Config, p *Profile, mode ExecMode, v Valuer, open bool, day string) (*DayRisk, error) {
 	now := tx.Now()
-	d := &DayRisk{Day: c.TradingDay(now), Timezone: zoneLabel(c.Timezone), ResetsAt: c.NextDayStart(now), Mode: mode}
+	d := &DayRisk{Day: day, Timezone: zoneLabel(c.Timezone), ResetsAt: c.NextDayStart(now), Mode: mode}
 	d.Limit = c.MaxDailyLossUSD
 	if p != nil {
 		d.Limit = d.Limit.Min(p.MaxDailyLossUSD)
