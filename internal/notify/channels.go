@@ -430,4 +430,3 @@ func (e *Email) compose(from, to string, m *Message) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
-

@@ -367,4 +367,3 @@ func (d *Dispatcher) settingsURL() string {
 	}
 	return d.cfg.BaseURL + "/notifications"
 }
-
