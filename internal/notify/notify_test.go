@@ -289,10 +289,25 @@ func TestWebhooksAreSignedAndRotatingTheSecretSignsWithTheNewOne(t *testing.T) {
 	if _, _, bad := rcv.Stats(); len(bad) != 2 {
 		t.Errorf("refused %v; want the first test and the one signed with the new secret", bad)
 	}
+	var dead *polybot.NotifyDelivery
+	for _, d := range r.deliveries() {
+		if d.State == polybot.DeliveryDead {
+			dead = d
+		}
+	}
+	if dead == nil || dead.Event != polybot.NotifyBotHalted || dead.LastError != "refused (not retried): HTTP 401 bad signature" {
+		t.Fatalf("the delivery the receiver refused: %+v", dead)
+	}
+	// The integrator installs the new secret and asks for it again.
 	rcv.SetSecret(newSecret)
-	r.clock.Advance(time.Minute)
+	if _, err := r.d.Redeliver(r.ctx, r.user, dead.ID); err != nil {
+		t.Fatal(err)
+	}
 	r.drain()
 	_, byKey, _ := rcv.Stats()
+	if byKey[dead.Key] != 1 {
+		t.Errorf("the redelivered key arrived %d times", byKey[dead.Key])
+	}
 	if len(byKey) != 3 { // the verified test, the trade, the alert
 		t.Errorf("accepted %v", byKey)
 	}

@@ -196,6 +196,9 @@ type Fault struct {
 	Status int           // answer this status (0: succeed)
 	Delay  time.Duration // wait this long first (a slow receiver; past the sender's timeout, a timeout)
 	Times  int           // for this many requests (0: until changed)
+	// Late: the receiver takes the delivery first, then waits Delay and
+	// answers Status (a receiver that is slow to answer what it did).
+	Late bool
 }
 
 // faults is a queue of faults shared by the simulators.
@@ -279,7 +282,8 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.requests++
 	secret := r.secret
 	r.mu.Unlock()
-	if x := r.next(); x.apply(w, req) {
+	x := r.next()
+	if !x.Late && x.apply(w, req) {
 		return
 	}
 	key := req.Header.Get(notify.IdempotencyHeader)
@@ -299,6 +303,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 	if first {
 		r.arrived <- key
+	}
+	if x.Late && x.apply(w, req) {
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
