@@ -463,3 +463,22 @@ type NotifyHook interface {
 	Opportunity(tenant ID, o *Opportunity)
 	BotState(tenant ID, state, reason string)
 }
+
+// NotifyDestinationPatch is what a user may change of a destination.
+type NotifyDestinationPatch struct {
+	Name    *string   `json:"name,omitempty"`
+	Enabled *bool     `json:"enabled,omitempty"`
+	Events  *[]string `json:"events,omitempty"`
+}
+
+// Validate checks the patch, naming the field at fault.
+func (p *NotifyDestinationPatch) Validate() error {
+	v := Validation{}
+	if p.Name != nil {
+		v.checkRequiredText("name", *p.Name, 100)
+	}
+	if p.Events != nil {
+		checkNotifyEvents(v, *p.Events)
+	}
+	return v.Err()
+}

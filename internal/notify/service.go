@@ -59,15 +59,11 @@ func (d *Dispatcher) CreateDestination(ctx context.Context, tenant polybot.ID, i
 	return dest, signing, nil
 }
 
-// DestinationPatch is what a user may change of a destination.
-type DestinationPatch struct {
-	Name    *string   `json:"name"`
-	Enabled *bool     `json:"enabled"`
-	Events  *[]string `json:"events"`
-}
-
 // UpdateDestination applies p to the tenant's destination id.
-func (d *Dispatcher) UpdateDestination(ctx context.Context, tenant polybot.ID, id string, p *DestinationPatch) (*polybot.NotifyDestination, error) {
+func (d *Dispatcher) UpdateDestination(ctx context.Context, tenant polybot.ID, id string, p *polybot.NotifyDestinationPatch) (*polybot.NotifyDestination, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
 	var dest *polybot.NotifyDestination
 	err := d.cfg.Store.Tenant(ctx, tenant, func(tx polybot.TenantTx) (err error) {
 		if dest, err = tx.NotifyDestination(id); err != nil {
