@@ -482,3 +482,11 @@ func (p *NotifyDestinationPatch) Validate() error {
 	}
 	return v.Err()
 }
+
+// BillingEvent is a billing notification (a payment failed, a plan
+// changed, a subscription ends): the billing code queues it with Notify
+// in the transaction that records the billing event, keyed by the
+// provider's event id so a webhook seen twice notifies once.
+func BillingEvent(providerEventID, title, text string, at time.Time) *NotifyEvent {
+	return AlertEvent(NotifyBilling, providerEventID, title, text, at)
+}

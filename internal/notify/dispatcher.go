@@ -118,6 +118,12 @@ func New(cfg Config) *Dispatcher {
 		inflight: map[polybot.NotifyDue]bool{}, kick: make(chan struct{}, 1), hooks: make(chan hookEvent, 1024)}
 }
 
+// SetValuer sets Config.Valuer; call it before Run.
+func (d *Dispatcher) SetValuer(v polybot.Valuer) { d.cfg.Valuer = v }
+
+// SetBaseURL sets Config.BaseURL; call it before Run.
+func (d *Dispatcher) SetBaseURL(u string) { d.cfg.BaseURL = strings.TrimRight(u, "/") }
+
 // Kick makes the dispatcher read the outbox now.
 func (d *Dispatcher) Kick() {
 	select {

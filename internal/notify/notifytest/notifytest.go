@@ -214,6 +214,13 @@ func (f *faults) Fail(fs ...Fault) {
 	f.mu.Unlock()
 }
 
+// Clear forgets every queued fault: the peer answers normally again.
+func (f *faults) Clear() {
+	f.mu.Lock()
+	f.q = nil
+	f.mu.Unlock()
+}
+
 func (f *faults) next() Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
