@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/notify"
+	"github.com/polybot/polybot/internal/notify/notifytest"
+)
+
+// benchNotifier runs a notification dispatcher for tenant over the rig's
+// store, with a verified webhook destination (every event) whose receiver
+// checks signatures, until the benchmark ends.
+func benchNotifier(b *testing.B, r *rig, tenant polybot.ID) *notify.Dispatcher {
+	b.Helper()
+	rcv := notifytest.NewReceiver(b)
+	d := notify.New(notify.Config{Store: r.db, Box: r.box, Poll: 20 * time.Millisecond, Rate: 1000, Burst: 1000,
+		DigestWindow: time.Second, Senders: map[string]notify.Sender{polybot.ChannelWebhook: notify.NewWebhook(notify.HTTPConfig{AllowPrivate: true}, nil)}})
+	dest, secret, err := d.CreateDestination(r.ctx, tenant, &polybot.NotifyDestinationInput{Channel: polybot.ChannelWebhook, Name: "bench", URL: rcv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rcv.SetSecret(secret)
+	if _, err := d.SendTest(r.ctx, tenant, dest.ID); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+		_, byKey, bad := rcv.Stats()
+		b.ReportMetric(float64(len(byKey)), "webhooks")
+		if len(bad) > 0 {
+			b.Errorf("the receiver refused %v", bad)
+		}
+	})
+	return d
+}
