@@ -146,18 +146,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			d.log.Error("reading the notification outbox", "err", err)
 		}
-		for _, x := range due {
+		for _, batch := range byTenant(due, d.cfg.Workers) {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-			}
-			if ctx.Err() != nil {
-				break
+				d.done(batch)
+				continue
 			}
 			wg.Go(func() {
-				defer func() { <-sem; d.done(x) }()
-				if err := d.Deliver(ctx, x); err != nil && ctx.Err() == nil {
-					d.log.Error("notification delivery", "tenant", x.UserID, "delivery", x.ID, "err", err)
+				defer func() { <-sem; d.done(batch) }()
+				if err := d.deliver(ctx, batch); err != nil && ctx.Err() == nil {
+					d.log.Error("notification delivery", "tenant", batch[0].UserID, "err", err)
 				}
 			})
 		}
@@ -190,21 +189,41 @@ func (d *Dispatcher) due(ctx context.Context) ([]polybot.NotifyDue, error) {
 	return out, err
 }
 
-func (d *Dispatcher) done(x polybot.NotifyDue) {
+func (d *Dispatcher) done(xs []polybot.NotifyDue) {
 	d.mu.Lock()
-	delete(d.inflight, x)
+	for _, x := range xs {
+		delete(d.inflight, x)
+	}
 	d.mu.Unlock()
+}
+
+// byTenant groups due deliveries by tenant, keeping their order, in
+// batches of at most n: a batch is claimed at once and sent in parallel,
+// so all of it is sent well within the lease.
+func byTenant(due []polybot.NotifyDue, n int) [][]polybot.NotifyDue {
+	idx := map[polybot.ID]int{}
+	var out [][]polybot.NotifyDue
+	for _, x := range due {
+		i, ok := idx[x.UserID]
+		if !ok || len(out[i]) >= n {
+			i = len(out)
+			idx[x.UserID] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], x)
+	}
+	return out
 }
 
 // Drain delivers every delivery due now, one after another, and returns
 // how many it tried (tests; Run is the service).
 func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 	due, err := d.due(ctx)
-	for _, x := range due {
-		if e := d.Deliver(ctx, x); e != nil && err == nil {
+	defer d.done(due)
+	for _, batch := range byTenant(due, d.cfg.Workers) {
+		if e := d.deliver(ctx, batch); e != nil && err == nil {
 			err = e
 		}
-		d.done(x)
 	}
 	return len(due), err
 }
@@ -224,111 +243,185 @@ func (d *Dispatcher) limiter(tenant polybot.ID, dest string) *rate.Limiter {
 	return l
 }
 
-// Deliver makes one attempt at a due delivery: it claims it in the
-// tenant's transaction (attempts+1, held for the lease), sends it outside
-// any transaction, and records the outcome. A delivery that is no longer
-// due, or that the destination's rate limit holds back, is left (or
-// rescheduled) without an attempt.
-func (d *Dispatcher) Deliver(ctx context.Context, x polybot.NotifyDue) error {
-	var (
-		del  *polybot.NotifyDelivery
-		to   Target
-		msg  *Message
-		sent bool
-	)
-	err := d.cfg.Store.Tenant(ctx, x.UserID, func(tx polybot.TenantTx) error {
-		var err error
-		msg, del = nil, nil
-		cur, err := tx.NotifyDelivery(x.ID)
-		if err != nil {
-			return err
+// job is one delivery being attempted.
+type job struct {
+	seen *polybot.NotifyDelivery // as read before the claim
+	dest *polybot.NotifyDestination
+	to   Target
+	msg  *Message
+	dead string // why it is dead without a send
+	err  error  // the send's outcome
+	sent bool   // claimed and sent (ok or not)
+}
+
+// deliver makes one attempt at each of one tenant's due deliveries. To
+// hold SQLite's single writer (which trading needs) as briefly as it can,
+// it reads the deliveries, their destinations and secrets in a read-only
+// transaction; claims them all in one write transaction (attempts+1, held
+// for the lease; a delivery the destination's rate limit holds back is
+// rescheduled without an attempt); sends them in parallel outside any
+// transaction; and records every outcome in one more. A batch is at most
+// Workers deliveries (byTenant), and Run runs at most Workers batches at
+// once: all of a batch is sent within one SendTimeout of its claim.
+func (d *Dispatcher) deliver(ctx context.Context, batch []polybot.NotifyDue) error {
+	tenant := batch[0].UserID
+	var jobs []*job
+	err := d.cfg.Store.TenantView(ctx, tenant, func(tx polybot.TenantTx) error {
+		dests := map[string]*polybot.NotifyDestination{}
+		for _, x := range batch {
+			cur, err := tx.NotifyDelivery(x.ID)
+			if polybot.ErrorCode(err) == polybot.ENOTFOUND {
+				continue // its destination was deleted
+			}
+			if err != nil {
+				return err
+			}
+			if cur.State != polybot.DeliveryPending || cur.NextAt.After(tx.Now()) {
+				continue
+			}
+			j := &job{seen: cur}
+			jobs = append(jobs, j)
+			if j.dest = dests[cur.DestinationID]; j.dest == nil {
+				if j.dest, err = tx.NotifyDestination(cur.DestinationID); err != nil {
+					return err
+				}
+				dests[cur.DestinationID] = j.dest
+			}
+			var ev polybot.NotifyEvent
+			switch {
+			case !j.dest.Enabled || !j.dest.Verified():
+				j.dead = "the destination is off or not verified"
+			case d.cfg.Senders[j.dest.Channel] == nil:
+				j.dead = "the " + j.dest.Channel + " channel is not configured on this server"
+			case json.Unmarshal(cur.Payload, &ev) != nil:
+				j.dead = "the stored event is not readable"
+			}
+			if j.dead != "" {
+				continue
+			}
+			if j.to, err = d.open(ctx, tx, j.dest); err != nil {
+				return err
+			}
+			if j.msg, err = Render(cur.Key, &ev, "", d.settingsURL()); err != nil {
+				return polybot.Internal(err)
+			}
 		}
-		now := tx.Now()
-		if cur.State != polybot.DeliveryPending || cur.NextAt.After(now) {
-			return nil
-		}
-		dest, err := tx.NotifyDestination(cur.DestinationID)
-		if err != nil {
-			return err
-		}
-		if !dest.Enabled || !dest.Verified() {
-			cur.State, cur.LastError = polybot.DeliveryDead, "the destination is off or not verified"
-			return tx.UpdateNotifyDelivery(cur)
-		}
-		lim := d.limiter(x.UserID, dest.ID)
-		r := lim.ReserveN(now, 1)
-		if wait := r.DelayFrom(now); wait > 0 {
-			r.CancelAt(now)
-			cur.NextAt = now.Add(wait)
-			return tx.UpdateNotifyDelivery(cur)
-		}
-		sender := d.cfg.Senders[dest.Channel]
-		var ev polybot.NotifyEvent
-		if sender == nil {
-			cur.State, cur.LastError = polybot.DeliveryDead, "the "+dest.Channel+" channel is not configured on this server"
-		} else if err := json.Unmarshal(cur.Payload, &ev); err != nil {
-			cur.State, cur.LastError = polybot.DeliveryDead, "the stored event is not readable"
-		}
-		if cur.State == polybot.DeliveryDead {
-			return tx.UpdateNotifyDelivery(cur)
-		}
-		cur.Attempts++
-		cur.NextAt = now.Add(d.cfg.Lease)
-		if err := tx.UpdateNotifyDelivery(cur); err != nil {
-			return err
-		}
-		if to, err = d.open(ctx, tx, dest); err != nil {
-			return err
-		}
-		if msg, err = Render(cur.Key, &ev, "", d.settingsURL()); err != nil {
-			return polybot.Internal(err)
-		}
-		del = cur
 		return nil
 	})
-	if err != nil || del == nil {
+	defer func() {
+		for _, j := range jobs {
+			j.to.clear()
+		}
+	}()
+	if err != nil || len(jobs) == 0 {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
-	serr := d.cfg.Senders[del.Channel].Send(sctx, to, msg)
-	cancel()
-	to.clear()
-	sent = serr == nil
-	if sent {
-		d.Sent.Add(1)
-	} else {
-		d.Failed.Add(1)
-	}
-	return d.cfg.Store.Tenant(context.WithoutCancel(ctx), x.UserID, func(tx polybot.TenantTx) error {
-		cur, err := tx.NotifyDelivery(x.ID)
-		if err != nil {
-			return err
-		}
-		if cur.State != polybot.DeliveryPending || cur.Attempts != del.Attempts {
-			return nil // redelivered or taken over meanwhile: its new owner records it
-		}
+	// Claim.
+	err = d.cfg.Store.Tenant(ctx, tenant, func(tx polybot.TenantTx) error {
 		now := tx.Now()
-		if sent {
-			cur.State, cur.LastError, cur.DeliveredAt = polybot.DeliveryDelivered, "", &now
-			return tx.UpdateNotifyDelivery(cur)
+		for _, j := range jobs {
+			j.sent = false
+			cur, err := tx.NotifyDelivery(j.seen.ID)
+			if polybot.ErrorCode(err) == polybot.ENOTFOUND {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if cur.State != polybot.DeliveryPending || cur.NextAt.After(now) || cur.Attempts != j.seen.Attempts {
+				continue // another dispatcher took it, or it was redelivered
+			}
+			switch {
+			case j.dead != "":
+				cur.State, cur.LastError = polybot.DeliveryDead, j.dead
+			default:
+				r := d.limiter(tenant, j.dest.ID).ReserveN(now, 1)
+				if wait := r.DelayFrom(now); wait > 0 {
+					r.CancelAt(now)
+					cur.NextAt = now.Add(wait)
+					break
+				}
+				cur.Attempts++
+				cur.NextAt = now.Add(d.cfg.Lease)
+				j.sent = true
+			}
+			if err := tx.UpdateNotifyDelivery(cur); err != nil {
+				return err
+			}
+			j.seen = cur
 		}
-		var se *SendError
-		if !errors.As(serr, &se) {
-			se = failure(false, "%v", serr)
-		}
-		cur.LastError = strings.ReplaceAll(strings.ToValidUTF8(se.Msg, "?"), "\x00", "")
-		switch {
-		case se.Permanent:
-			cur.State = polybot.DeliveryDead
-			cur.LastError = "refused (not retried): " + cur.LastError
-		case cur.Attempts >= d.cfg.MaxAttempts:
-			cur.State = polybot.DeliveryDead
-			cur.LastError = "gave up after " + strconv.Itoa(cur.Attempts) + " attempts: " + cur.LastError
-		default:
-			cur.NextAt = now.Add(max(d.backoff(cur.Attempts), se.RetryAfter))
-		}
-		return tx.UpdateNotifyDelivery(cur)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// Send.
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		if !j.sent {
+			continue
+		}
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+			j.err = d.cfg.Senders[j.dest.Channel].Send(sctx, j.to, j.msg)
+			cancel()
+			if j.err == nil {
+				d.Sent.Add(1)
+			} else {
+				d.Failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	// Record.
+	return d.cfg.Store.Tenant(context.WithoutCancel(ctx), tenant, func(tx polybot.TenantTx) error {
+		now := tx.Now()
+		for _, j := range jobs {
+			if !j.sent {
+				continue
+			}
+			cur, err := tx.NotifyDelivery(j.seen.ID)
+			if polybot.ErrorCode(err) == polybot.ENOTFOUND {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if cur.State != polybot.DeliveryPending || cur.Attempts != j.seen.Attempts {
+				continue // redelivered or taken over meanwhile: its new owner records it
+			}
+			d.outcome(cur, j.err, now)
+			if err := tx.UpdateNotifyDelivery(cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// outcome sets a claimed delivery's state after its send returned serr:
+// delivered; dead when the receiver refused it or after MaxAttempts;
+// otherwise due again after the backoff (or the receiver's Retry-After).
+func (d *Dispatcher) outcome(cur *polybot.NotifyDelivery, serr error, now time.Time) {
+	if serr == nil {
+		cur.State, cur.LastError, cur.DeliveredAt = polybot.DeliveryDelivered, "", &now
+		return
+	}
+	var se *SendError
+	if !errors.As(serr, &se) {
+		se = failure(false, "%v", serr)
+	}
+	cur.LastError = strings.ReplaceAll(strings.ToValidUTF8(se.Msg, "?"), "\x00", "")
+	switch {
+	case se.Permanent:
+		cur.State = polybot.DeliveryDead
+		cur.LastError = "refused (not retried): " + cur.LastError
+	case cur.Attempts >= d.cfg.MaxAttempts:
+		cur.State = polybot.DeliveryDead
+		cur.LastError = "gave up after " + strconv.Itoa(cur.Attempts) + " attempts: " + cur.LastError
+	default:
+		cur.NextAt = now.Add(max(d.backoff(cur.Attempts), se.RetryAfter))
+	}
 }
 
 // backoff is the wait after the n-th failed attempt: Backoff × 2^(n−1),
