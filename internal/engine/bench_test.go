@@ -244,13 +244,16 @@ func BenchmarkReloadToAct(b *testing.B) {
 // on the Kalshi simulator's socket: without notifications, and with every
 // notification on (each fill queues a trade delivery in its transaction,
 // opportunities feed the digest, and the dispatcher sends signed webhooks
-// to a receiver on loopback while the bot trades).
+// to a receiver on loopback while the bot trades); and with every
+// notification on but sends that do nothing (the outbox's store work
+// alone, without the HTTP that shares this machine's cores).
 func BenchmarkTickToOrder(b *testing.B) {
-	b.Run("notify=off", func(b *testing.B) { benchTickToOrder(b, false) })
-	b.Run("notify=on", func(b *testing.B) { benchTickToOrder(b, true) })
+	b.Run("notify=off", func(b *testing.B) { benchTickToOrder(b, false, false) })
+	b.Run("notify=on", func(b *testing.B) { benchTickToOrder(b, true, false) })
+	b.Run("notify=on-noop-send", func(b *testing.B) { benchTickToOrder(b, true, true) })
 }
 
-func benchTickToOrder(b *testing.B, notifyOn bool) {
+func benchTickToOrder(b *testing.B, notifyOn, noopSend bool) {
 	r := newLiveRig(b)
 	lt := r.liveUser(func(c *polybot.Config) {
 		c.MaxDailyLossUSD = d("2500")
@@ -259,7 +262,7 @@ func benchTickToOrder(b *testing.B, notifyOn bool) {
 	r.psim.Fund(lt.wallet.Address(), d("1000000"))
 	var hook polybot.NotifyHook
 	if notifyOn {
-		hook = benchNotifier(b, r.rig, lt.id)
+		hook = benchNotifier(b, r.rig, lt.id, noopSend)
 	}
 	var tick atomic.Int64
 	tap := func(ev polybot.BookEvent) {

@@ -12,11 +12,13 @@ import (
 
 // benchNotifier runs a notification dispatcher for tenant over the rig's
 // store, with a verified webhook destination (every event) whose receiver
-// checks signatures, until the benchmark ends.
-func benchNotifier(b *testing.B, r *rig, tenant polybot.ID) *notify.Dispatcher {
+// checks signatures, until the benchmark ends. With noopSend the
+// dispatcher does all its store work (claims, records) but its sends do
+// nothing: what is left is the outbox's cost, without the HTTP.
+func benchNotifier(b *testing.B, r *rig, tenant polybot.ID, noopSend bool) *notify.Dispatcher {
 	b.Helper()
 	rcv := notifytest.NewReceiver(b)
-	d := notify.New(notify.Config{Store: r.db, Box: r.box, Poll: 20 * time.Millisecond, Rate: 1000, Burst: 1000,
+	d := notify.New(notify.Config{Store: r.db, Box: r.box, Rate: 1000, Burst: 1000, // the default poll: once a second
 		DigestWindow: time.Second, Senders: map[string]notify.Sender{polybot.ChannelWebhook: notify.NewWebhook(notify.HTTPConfig{AllowPrivate: true}, nil)}})
 	dest, secret, err := d.CreateDestination(r.ctx, tenant, &polybot.NotifyDestinationInput{Channel: polybot.ChannelWebhook, Name: "bench", URL: rcv.URL})
 	if err != nil {
@@ -25,6 +27,9 @@ func benchNotifier(b *testing.B, r *rig, tenant polybot.ID) *notify.Dispatcher {
 	rcv.SetSecret(secret)
 	if _, err := d.SendTest(r.ctx, tenant, dest.ID); err != nil {
 		b.Fatal(err)
+	}
+	if noopSend {
+		d = notify.New(notify.Config{Store: r.db, Box: r.box, Rate: 1000, Burst: 1000, Senders: map[string]notify.Sender{polybot.ChannelWebhook: noopSender{}}})
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan struct{})
@@ -40,3 +45,8 @@ func benchNotifier(b *testing.B, r *rig, tenant polybot.ID) *notify.Dispatcher {
 	})
 	return d
 }
+
+// noopSender sends nothing and succeeds.
+type noopSender struct{}
+
+func (noopSender) Send(context.Context, notify.Target, *notify.Message) error { return nil }
