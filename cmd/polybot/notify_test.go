@@ -33,6 +33,22 @@ func mustDo(t *testing.T, c *e2eClient, method, path, body string, want int) str
 
 var e2eCode = regexp.MustCompile(`code ([A-Z2-7]{8})`)
 
+// addDestination creates a notification destination and returns its id
+// and signing secret (webhooks only).
+func addDestination(t *testing.T, c *e2eClient, body string) (id, secret string) {
+	t.Helper()
+	var created struct {
+		Destination struct {
+			ID string `json:"id"`
+		} `json:"destination"`
+		SigningSecret string `json:"signing_secret"`
+	}
+	if err := json.Unmarshal([]byte(mustDo(t, c, "POST", "/api/v1/notifications/destinations", body, 201)), &created); err != nil {
+		t.Fatal(err)
+	}
+	return created.Destination.ID, created.SigningSecret
+}
+
 // TestServeSimNotifiesTheDemoUserByEmailAndSignedWebhook is the issue's
 // acceptance run: serve --sim with Mailpit as its SMTP server. The demo
 // user adds and confirms an email destination and a webhook; the bot's
@@ -43,15 +59,7 @@ func TestServeSimNotifiesTheDemoUserByEmailAndSignedWebhook(t *testing.T) {
 	rcv := notifytest.NewReceiver(t)
 	_, c := serveSimAsDemoWith(t, map[string]string{"POLYBOT_SMTP_ADDR": mp.SMTPAddr, "POLYBOT_SMTP_FROM": "PolyBot <bot@polybot.test>"})
 
-	var created struct {
-		Destination struct {
-			ID string `json:"id"`
-		} `json:"destination"`
-		SigningSecret string `json:"signing_secret"`
-	}
-	out := mustDo(t, c, "POST", "/api/v1/notifications/destinations", `{"channel":"email","name":"Inbox","email":"demo@example.com"}`, 201)
-	_ = json.Unmarshal([]byte(out), &created)
-	email := created.Destination.ID
+	email, _ := addDestination(t, c, `{"channel":"email","name":"Inbox","email":"demo@example.com"}`)
 	mustDo(t, c, "POST", "/api/v1/notifications/destinations/"+email+"/test", "", 200)
 	var code string
 	waitUntil(t, 10*time.Second, "the confirmation email", func() bool {
@@ -66,10 +74,9 @@ func TestServeSimNotifiesTheDemoUserByEmailAndSignedWebhook(t *testing.T) {
 	})
 	mustDo(t, c, "POST", "/api/v1/notifications/destinations/"+email+"/verify", `{"code":"`+code+`"}`, 200)
 
-	out = mustDo(t, c, "POST", "/api/v1/notifications/destinations", `{"channel":"webhook","name":"My system","url":"`+rcv.URL+`/polybot","events":["trade"]}`, 201)
-	_ = json.Unmarshal([]byte(out), &created)
-	rcv.SetSecret(created.SigningSecret)
-	mustDo(t, c, "POST", "/api/v1/notifications/destinations/"+created.Destination.ID+"/test", "", 200)
+	hook, secret := addDestination(t, c, `{"channel":"webhook","name":"My system","url":"`+rcv.URL+`/polybot","events":["trade"]}`)
+	rcv.SetSecret(secret)
+	mustDo(t, c, "POST", "/api/v1/notifications/destinations/"+hook+"/test", "", 200)
 
 	// The demo bot trades on the replay: its fills reach both.
 	trades := 0
@@ -124,16 +131,9 @@ func TestNotificationsSurviveARestart(t *testing.T) {
 	t.Run("the first serve fails to deliver and stops", func(t *testing.T) {
 		c := newE2EClient(t, startServe(t, dir, nil, args...))
 		c.signup("restart@example.com")
-		var created struct {
-			Destination struct {
-				ID string `json:"id"`
-			} `json:"destination"`
-			SigningSecret string `json:"signing_secret"`
-		}
-		out := mustDo(t, c, "POST", "/api/v1/notifications/destinations", `{"channel":"webhook","name":"hook","url":"`+rcv.URL+`/x"}`, 201)
-		_ = json.Unmarshal([]byte(out), &created)
-		rcv.SetSecret(created.SigningSecret)
-		mustDo(t, c, "POST", "/api/v1/notifications/destinations/"+created.Destination.ID+"/test", "", 200)
+		hook, secret := addDestination(t, c, `{"channel":"webhook","name":"hook","url":"`+rcv.URL+`/x"}`)
+		rcv.SetSecret(secret)
+		mustDo(t, c, "POST", "/api/v1/notifications/destinations/"+hook+"/test", "", 200)
 		rcv.Fail(notifytest.Fault{Status: 503})
 		mustDo(t, c, "POST", "/api/v1/notifications/summary", "", 202)
 		waitUntil(t, 10*time.Second, "a failed attempt", func() bool {

@@ -122,7 +122,9 @@ func notifyIsolationCases() []isoCase {
 				return tx.DeleteNotifyDestination(ownDestID("b"))
 			}},
 		{method: "DeleteNotifyDestination", does: "of the shared id deletes A's and its deliveries only",
-			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error { return tx.DeleteNotifyDestination(sharedDestID) },
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				return tx.DeleteNotifyDestination(sharedDestID)
+			},
 			after: func(t *testing.T, f *isoFixture, err error) {
 				if s := f.e.state(f.a); len(s.NotifyDestinations) != 1 || len(s.NotifyDeliveries) != 1 {
 					t.Errorf("A after the delete: %v, %v", s.NotifyDestinations, s.NotifyDeliveries)
@@ -210,7 +212,9 @@ func testNotify(t *testing.T, open Opener) {
 				return tx.PutNotifyDestination(notifyDest(fmt.Sprintf("more-%d", i), "x", later))
 			})
 		}
-		err := e.tenant(u.ID, func(tx polybot.TenantTx) error { return tx.PutNotifyDestination(notifyDest("one-too-many", "x", later)) })
+		err := e.tenant(u.ID, func(tx polybot.TenantTx) error {
+			return tx.PutNotifyDestination(notifyDest("one-too-many", "x", later))
+		})
 		wantCode(t, err, polybot.EINVALID, "destination past the limit")
 		if polybot.ErrorFields(err)["id"] == "" {
 			t.Errorf("the refusal %v does not name id", err)
