@@ -102,6 +102,37 @@ func TestServeSimNotifiesTheDemoUserByEmailAndSignedWebhook(t *testing.T) {
 		}
 	}
 
+	// Watch on: every trade the API lists now reaches the webhook, once.
+	var listed struct {
+		Trades []struct {
+			Venue   string `json:"venue"`
+			TradeID string `json:"trade_id"`
+		} `json:"trades"`
+	}
+	if err := json.Unmarshal([]byte(mustDo(t, c, "GET", "/api/v1/trades?limit=1000", "", 200)), &listed); err != nil || len(listed.Trades) == 0 {
+		t.Fatalf("trades: %v %+v", err, listed)
+	}
+	waitUntil(t, 60*time.Second, "a webhook for every listed trade", func() bool {
+		_, byKey, _ := rcv.Stats()
+		got := map[string]int{}
+		for k := range byKey {
+			var body struct {
+				Data struct {
+					Venue   string `json:"venue"`
+					TradeID string `json:"trade_id"`
+				} `json:"data"`
+			}
+			_ = json.Unmarshal(rcv.Body(k), &body)
+			got[body.Data.Venue+"/"+body.Data.TradeID]++
+		}
+		for _, tr := range listed.Trades {
+			if got[tr.Venue+"/"+tr.TradeID] != 1 {
+				return false
+			}
+		}
+		return true
+	})
+
 	// The daily summary, asked for now (at midnight in the user's time
 	// zone it comes by itself: internal/notify's tests drive that clock).
 	mustDo(t, c, "POST", "/api/v1/notifications/summary", "", 202)
