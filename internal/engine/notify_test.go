@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,3 +51,49 @@ func benchNotifier(b *testing.B, r *rig, tenant polybot.ID, noopSend bool) *noti
 type noopSender struct{}
 
 func (noopSender) Send(context.Context, notify.Target, *notify.Message) error { return nil }
+
+// hookLog records what the engine tells its NotifyHook.
+type hookLog struct {
+	mu     sync.Mutex
+	states []string
+	opps   int
+}
+
+func (h *hookLog) Opportunity(polybot.ID, *polybot.Opportunity) { h.mu.Lock(); h.opps++; h.mu.Unlock() }
+
+func (h *hookLog) BotState(_ polybot.ID, state, reason string) {
+	h.mu.Lock()
+	h.states = append(h.states, state+": "+reason)
+	h.mu.Unlock()
+}
+
+func (h *hookLog) seen() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.states...)
+}
+
+func TestTheNotifyHookHearsAHaltOnceAndNotTheRunningState(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	id := r.user(polybot.TierFree, nil)
+	h := &hookLog{}
+	m := r.start(Config{Universe: pmUniverse(), Notify: h})
+	r.waitRunning(id)
+	r.tenantTx(id, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltHalted) })
+	if err := m.Reload(r.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the hook hears the halt", func() bool { return len(h.seen()) > 0 })
+	if err := m.Reload(r.ctx, id); err != nil { // the same state again: not a change
+		t.Fatal(err)
+	}
+	r.tenantTx(id, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltActive) })
+	if err := m.Reload(r.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	r.waitRunning(id)
+	if got := h.seen(); len(got) != 1 || got[0] != "halted: trading is halted for this account" {
+		t.Fatalf("the hook heard %q, want the one halt", got)
+	}
+}
