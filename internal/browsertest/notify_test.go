@@ -63,8 +63,9 @@ func TestNotificationsWebUI(t *testing.T) {
 	tb.waitFor("verified after the signed test", fmt.Sprintf(`(function(){var e=document.getElementById('dest-%s-status'); return e && e.textContent.trim()==='Verified'})()`, id))
 
 	tb.click("dest-" + id + "-event-opportunity") // untick
+	eval[bool](tb, `window.notifyBeforeSave = true`)
 	tb.click("dest-" + id + "-save")
-	tb.waitFor("the page reloaded with opportunities off", fmt.Sprintf(`document.readyState==='complete' && !document.getElementById('dest-%s-event-opportunity').checked`, id))
+	tb.waitFor("the page reloaded after the save", `!window.notifyBeforeSave && document.readyState==='complete'`)
 	tb.open("/notifications")
 	if eval[bool](tb, fmt.Sprintf(`document.getElementById('dest-%s-event-opportunity').checked`, id)) ||
 		!eval[bool](tb, fmt.Sprintf(`document.getElementById('dest-%s-event-trade').checked`, id)) {
