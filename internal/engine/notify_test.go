@@ -97,3 +97,28 @@ func TestTheNotifyHookHearsAHaltOnceAndNotTheRunningState(t *testing.T) {
 		t.Fatalf("the hook heard %q, want the one halt", got)
 	}
 }
+
+// addNotifyDestination gives tenant a verified webhook destination that
+// takes every event (nothing sends to it: the tests read the outbox).
+func addNotifyDestination(t testing.TB, r *rig, tenant polybot.ID) {
+	t.Helper()
+	r.tenantTx(tenant, func(tx polybot.TenantTx) error {
+		now := tx.Now()
+		return tx.PutNotifyDestination(&polybot.NotifyDestination{ID: "dest", Channel: polybot.ChannelWebhook, Name: "hook",
+			Target: "https://example.com", Enabled: true, VerifiedAt: &now, Sealed: map[string]string{}})
+	})
+}
+
+// queuedNotifications is the tenant's outbox: each event type's payload.
+func queuedNotifications(t testing.TB, r *rig, tenant polybot.ID) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	r.tenantView(tenant, func(tx polybot.TenantTx) error {
+		ds, err := tx.NotifyDeliveries(polybot.NotifyDeliveryFilter{})
+		for _, d := range ds {
+			out[d.Event] = string(d.Payload)
+		}
+		return err
+	})
+	return out
+}
