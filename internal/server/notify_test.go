@@ -178,3 +178,32 @@ func TestNotifyRoutesAreUnavailableWithoutANotifier(t *testing.T) {
 		{"the list still answers", "GET", "/api/v1/notifications/destinations", nil, 200, "", `{"destinations":[]}`},
 	})
 }
+
+// An email's confirmation link, opened while signed in, verifies the
+// destination; a wrong code says so and verifies nothing. Both show the
+// Notifications page.
+func TestTheConfirmationLinkVerifiesADestination(t *testing.T) {
+	token := "123456:" + strings.Repeat("LinkBotToken_", 2)
+	tg := notifytest.NewTelegramSim(t, token)
+	env := newWebEnv(t, func(c *server.Config) {
+		c.Notify = notify.New(notify.Config{Store: c.Store, Box: c.Secrets, Senders: map[string]notify.Sender{
+			polybot.ChannelTelegram: notify.NewTelegram(notify.HTTPConfig{AllowPrivate: true, TelegramBase: tg.URL})}})
+	})
+	a := env.client().signup("confirm@example.com")
+	r := a.do("POST", "/api/v1/notifications/destinations", map[string]any{"channel": "telegram", "name": "phone", "chat_id": "7", "bot_token": token})
+	expectStatus(t, r, 201)
+	var created struct{ Destination polybot.NotifyDestination }
+	r.JSON(t, &created)
+	id := created.Destination.ID
+	expectStatus(t, a.do("POST", "/api/v1/notifications/destinations/"+id+"/test", nil), 200)
+	text := tg.Messages()[0].Text
+	code := text[strings.Index(text, "code is ")+8:][:8]
+
+	wrong := a.page("/notifications/confirm?d=" + id + "&code=AAAAAAAA")
+	expectContains(t, "a wrong code", wrong, "This link did not confirm anything", `id="dest-`+id+`-status">Awaiting code`)
+	right := a.page("/notifications/confirm?d=" + id + "&code=" + code)
+	expectContains(t, "the right code", right, "Confirmed: notifications will reach this address.", `id="dest-`+id+`-status">Verified`)
+	if b := env.client().signup("other@example.com"); b.page("/notifications/confirm?d="+id+"&code="+code).Status != 200 {
+		t.Error("another user's visit to the link does not render the page")
+	}
+}
