@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -178,8 +179,10 @@ func (d *Dispatcher) SummariesDue(ctx context.Context, next map[polybot.ID]time.
 		if at, ok := next[id]; ok && now.Before(at) {
 			continue
 		}
-		var n int
-		err := d.cfg.Store.Tenant(ctx, id, func(tx polybot.TenantTx) error {
+		// A read first, so that a tenant with no summary to send (most,
+		// at every start) costs no write.
+		var day string
+		err := d.cfg.Store.TenantView(ctx, id, func(tx polybot.TenantTx) error {
 			c, err := tx.Config()
 			if err != nil {
 				return err
@@ -193,10 +196,25 @@ func (d *Dispatcher) SummariesDue(ctx context.Context, next map[polybot.ID]time.
 			if !c.NotifyDailySummary || !u.CreatedAt.Before(todayStart) {
 				return nil // no summary wanted, or no day yet before today
 			}
-			day := c.TradingDay(todayStart.Add(-time.Nanosecond))
-			n, err = d.queueSummary(tx, c, day, "summary:"+day)
+			ds, err := tx.NotifyDestinations()
+			for _, x := range ds {
+				if x.Enabled && x.Verified() && x.Wants(polybot.NotifyDailySummary) && slices.Contains(c.NotificationChannels, x.Channel) {
+					day = c.TradingDay(todayStart.Add(-time.Nanosecond))
+				}
+			}
 			return err
 		})
+		var n int
+		if err == nil && day != "" {
+			err = d.cfg.Store.Tenant(ctx, id, func(tx polybot.TenantTx) error {
+				c, err := tx.Config()
+				if err != nil {
+					return err
+				}
+				n, err = d.queueSummary(tx, c, day, "summary:"+day)
+				return err
+			})
+		}
 		if err != nil && ctx.Err() == nil {
 			d.log.Error("daily summary", "tenant", id, "err", err)
 		}
