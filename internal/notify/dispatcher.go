@@ -47,8 +47,11 @@ type Config struct {
 	SendTimeout time.Duration
 	// Poll is how often the outbox is read (default 1s).
 	Poll time.Duration
-	// Workers send in parallel (default 4).
-	Workers int
+	// Workers is how many batches are sent at once (default 4), and Batch
+	// how many of a tenant's deliveries one batch claims in one write
+	// transaction and sends in parallel (default 25). Fewer, larger
+	// batches hold SQLite's single writer, which trading needs, less often.
+	Workers, Batch int
 	// Rate and Burst limit the sends to each destination (default one a
 	// second, bursts of 5): a waiting delivery is rescheduled, not failed.
 	Rate  rate.Limit
@@ -108,6 +111,9 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 25
+	}
 	if cfg.Rate == 0 {
 		cfg.Rate, cfg.Burst = 1, 5
 	}
@@ -146,7 +152,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			d.log.Error("reading the notification outbox", "err", err)
 		}
-		for _, batch := range byTenant(due, d.cfg.Workers) {
+		for _, batch := range byTenant(due, d.cfg.Batch) {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -220,7 +226,7 @@ func byTenant(due []polybot.NotifyDue, n int) [][]polybot.NotifyDue {
 func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 	due, err := d.due(ctx)
 	defer d.done(due)
-	for _, batch := range byTenant(due, d.cfg.Workers) {
+	for _, batch := range byTenant(due, d.cfg.Batch) {
 		if e := d.deliver(ctx, batch); e != nil && err == nil {
 			err = e
 		}
@@ -261,8 +267,9 @@ type job struct {
 // for the lease; a delivery the destination's rate limit holds back is
 // rescheduled without an attempt); sends them in parallel outside any
 // transaction; and records every outcome in one more. A batch is at most
-// Workers deliveries (byTenant), and Run runs at most Workers batches at
-// once: all of a batch is sent within one SendTimeout of its claim.
+// Batch deliveries (byTenant), all sent at once, and Run runs at most
+// Workers batches at once: all of a batch is sent within one SendTimeout
+// of its claim, well inside the lease.
 func (d *Dispatcher) deliver(ctx context.Context, batch []polybot.NotifyDue) error {
 	tenant := batch[0].UserID
 	var jobs []*job
