@@ -12,11 +12,12 @@
 // polybot.Notify writes one outbox row per destination in the caller's
 // transaction (RecordFill's, for a trade), so a trade and its notification
 // commit or roll back together. The Dispatcher polls the due rows on the
-// service path (AdminTx.DueNotifyDeliveries: tenant and id only), then in
-// the tenant's own transaction claims a row (attempts+1, next attempt
-// pushed past a lease), opens the destination's sealed secret, sends
-// outside any transaction, and records the outcome: delivered, retried with
-// exponential backoff and jitter, or dead after MaxAttempts. A crash after
+// service path (AdminTx.DueNotifyDeliveries: tenant and id only), then per
+// tenant and in batches reads the rows and opens the destinations' sealed
+// secrets in a read-only transaction, claims the batch in one write
+// transaction (attempts+1, next attempt pushed past a lease), sends outside
+// any transaction, and records the outcomes in one more: delivered, retried
+// with exponential backoff and jitter, or dead after MaxAttempts. A crash after
 // the claim re-sends once the lease runs out, with the same idempotency
 // key: delivery is at least once, and an idempotent receiver sees it once.
 //
