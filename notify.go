@@ -245,15 +245,19 @@ func (d *NotifyDelivery) Validate() error {
 	v.checkRequiredText("event", d.Event, 64)
 	v.checkText("last_error", d.LastError, 0)
 	v.checkCount("attempts", d.Attempts)
-	if d.State != DeliveryPending && d.State != DeliveryDelivered && d.State != DeliveryDead {
-		v.Add("state", "must be pending, delivered or dead")
-	}
+	checkDeliveryState(v, d.State)
 	if !json.Valid(d.Payload) {
 		v.Add("payload", "must be JSON")
 	} else if msg := JSONTextError(d.Payload); msg != "" {
 		v.Add("payload", msg)
 	}
 	return v.Err()
+}
+
+func checkDeliveryState(v Validation, s string) {
+	if s != DeliveryPending && s != DeliveryDelivered && s != DeliveryDead {
+		v.Add("state", "must be pending, delivered or dead")
+	}
 }
 
 // NotifyDeliveryFilter selects deliveries: of one destination and in one
@@ -270,8 +274,8 @@ type NotifyDeliveryFilter struct {
 func (f *NotifyDeliveryFilter) Validate() error {
 	v := Validation{}
 	v.checkText("destination", f.DestinationID, 64)
-	if f.State != "" && f.State != DeliveryPending && f.State != DeliveryDelivered && f.State != DeliveryDead {
-		v.Add("state", "must be pending, delivered or dead")
+	if f.State != "" {
+		checkDeliveryState(v, f.State)
 	}
 	if f.Before < 0 {
 		v.Add("before", "must not be negative")
