@@ -633,7 +633,7 @@ func SettleBilling(ctx context.Context, s Store, user ID, grace time.Duration) (
 		return tx.AppendAudit(&AuditEntry{UserID: &user, Actor: "system", Action: AuditBillingTier, Target: "profile",
 			Details: string(d), CreatedAt: tx.Now()})
 	})
-	if err != nil || ch.From == ch.To {
+	if err != nil {
 		return ch, err
 	}
 	err = s.Tenant(ctx, user, func(tx TenantTx) error {
@@ -645,15 +645,29 @@ func SettleBilling(ctx context.Context, s Store, user ID, grace time.Duration) (
 		if err != nil {
 			return err
 		}
-		if ch.Clamped = ClampConfig(c, p); len(ch.Clamped) == 0 {
-			return nil
+		text := ch.Message
+		if ch.From != ch.To {
+			if ch.Clamped = ClampConfig(c, p); len(ch.Clamped) > 0 {
+				if err := tx.UpdateConfig(c); err != nil {
+					return err
+				}
+				d, _ := json.Marshal(map[string]any{"message": "Your settings were changed to fit the " + p.SubscriptionTier + " plan.",
+					"changes": ch.Clamped})
+				if err := tx.AppendAudit(&AuditEntry{Actor: "system", Action: AuditBillingClamp, Target: "config", Details: string(d),
+					CreatedAt: tx.Now()}); err != nil {
+					return err
+				}
+				text += " Your settings were changed to fit it: " + strings.Join(ch.Clamped, "; ") + "."
+			}
 		}
-		if err := tx.UpdateConfig(c); err != nil {
-			return err
+		// The user is told, in the transaction that made the change (once
+		// per change: the key is the change itself).
+		expires := ""
+		if ch.ExpiresAt != nil {
+			expires = ch.ExpiresAt.UTC().Format(time.RFC3339)
 		}
-		d, _ := json.Marshal(map[string]any{"message": "Your settings were changed to fit the " + p.SubscriptionTier + " plan.",
-			"changes": ch.Clamped})
-		return tx.AppendAudit(&AuditEntry{Actor: "system", Action: AuditBillingClamp, Target: "config", Details: string(d), CreatedAt: tx.Now()})
+		_, err = Notify(tx, c, BillingNotice(NotifyKey(strings.Join([]string{ch.From, ch.To, expires, ch.Reason}, "|"), "plan"), "Your PolyBot plan", text, tx.Now()))
+		return err
 	})
 	return ch, err
 }

@@ -75,7 +75,7 @@ func DefaultConfig(user ID, now time.Time) *Config {
 }
 
 // NotificationChannels a user may choose.
-var NotificationChannels = []string{"email", "telegram", "webhook"}
+var NotificationChannels = []string{ChannelEmail, ChannelTelegram, ChannelDiscord, ChannelWebhook}
 
 // MaxAdvancedConfigBytes bounds advanced_config.
 const MaxAdvancedConfigBytes = 16 << 10

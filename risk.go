@@ -256,8 +256,14 @@ func zoneLabel(name string) string {
 // value is what the book is worth at this first check. In a view, an
 // unopened day reports zero P&L.
 func TodayRisk(tx TenantTx, c *Config, p *Profile, mode ExecMode, v Valuer, open bool) (*DayRisk, error) {
+	return DayRiskOf(tx, c, p, mode, v, open, c.TradingDay(tx.Now()))
+}
+
+// DayRiskOf is TodayRisk for the trading day day (2006-01-02): the daily
+// summary reports the day just ended with it, its holdings valued now.
+func DayRiskOf(tx TenantTx, c *Config, p *Profile, mode ExecMode, v Valuer, open bool, day string) (*DayRisk, error) {
 	now := tx.Now()
-	d := &DayRisk{Day: c.TradingDay(now), Timezone: zoneLabel(c.Timezone), ResetsAt: c.NextDayStart(now), Mode: mode}
+	d := &DayRisk{Day: day, Timezone: zoneLabel(c.Timezone), ResetsAt: c.NextDayStart(now), Mode: mode}
 	d.Limit = c.MaxDailyLossUSD
 	if p != nil {
 		d.Limit = d.Limit.Min(p.MaxDailyLossUSD)
@@ -382,7 +388,8 @@ func Value(hs []*Holding, mode ExecMode, v Valuer) Valuation {
 // so the opening value never includes the fill) and the intent's filled
 // size and fees, all in tx. It locks the tenant first, so concurrent fills
 // (and the gate) never read the same position and overwrite each other's
-// update. v may be nil: a day opened here is then valued at cost.
+// update. v may be nil: a day opened here is then valued at cost. The
+// trade's notification is queued in the same transaction (see Notify).
 func RecordFill(tx TenantTx, f *TradeFill, v Valuer) (bool, error) {
 	if err := tx.LockTenant(); err != nil {
 		return false, err
@@ -418,6 +425,9 @@ func RecordFill(tx TenantTx, f *TradeFill, v Valuer) (bool, error) {
 		return false, err
 	}
 	if err := tx.AddDailyPnL(day, f.Mode, f.RealizedPnL, f.Fee, f.CashFlow()); err != nil {
+		return false, err
+	}
+	if _, err := Notify(tx, c, TradeEvent(f)); err != nil {
 		return false, err
 	}
 	if f.ClientOrderID != "" {

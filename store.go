@@ -249,6 +249,30 @@ type TenantTx interface {
 	// Invoices lists the tenant's invoices, newest first, at most
 	// NewsPageLimit(limit).
 	Invoices(limit int) ([]*Invoice, error)
+
+	// --- notifications (notify.go) ---
+
+	// NotifyDestinations lists the tenant's destinations by id, each with
+	// its sealed secrets; NotifyDestination reads one. PutNotifyDestination
+	// checks d, then creates or updates it (CreatedAt kept, UpdatedAt Now);
+	// an id that is not the tenant's is ECONFLICT, and a new one past
+	// MaxNotifyDestinations is EINVALID naming id. Deleting a destination
+	// deletes its deliveries.
+	NotifyDestinations() ([]*NotifyDestination, error)
+	NotifyDestination(id string) (*NotifyDestination, error)
+	PutNotifyDestination(d *NotifyDestination) error
+	DeleteNotifyDestination(id string) error
+	// InsertNotifyDelivery queues d in the outbox and sets its ID and
+	// timestamps; false (and nothing written) when a delivery with its
+	// idempotency key exists. The destination must be the tenant's.
+	InsertNotifyDelivery(d *NotifyDelivery) (bool, error)
+	// NotifyDeliveries lists deliveries the filter selects, newest first.
+	// Callers validate f.
+	NotifyDeliveries(f NotifyDeliveryFilter) ([]*NotifyDelivery, error)
+	NotifyDelivery(id int64) (*NotifyDelivery, error)
+	// UpdateNotifyDelivery stores d's state, attempts, next attempt, last
+	// error and delivery time, and sets UpdatedAt to Now.
+	UpdateNotifyDelivery(d *NotifyDelivery) error
 }
 
 // AdminTx is a transaction on the service path. It can see every tenant.
@@ -431,6 +455,11 @@ type AdminTx interface {
 	// SetUserSubscription moves a user to tier, as SetUserTier, and sets
 	// subscription_expires_at.
 	SetUserSubscription(id ID, tier string, expires *time.Time) error
+
+	// DueNotifyDeliveries lists pending deliveries whose next attempt is
+	// at or before Now, soonest first, at most limit: only their tenant
+	// and id (the dispatcher reads each in its tenant's transaction).
+	DueNotifyDeliveries(limit int) ([]NotifyDue, error)
 }
 
 // StrategyPnL is realised P&L and fees by strategy and mode.

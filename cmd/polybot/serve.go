@@ -71,6 +71,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&grace, "billing-grace", grace, "how long a failed payment keeps the paid plan before the move to free (env POLYBOT_BILLING_GRACE)")
 	var tf tradingFlags
 	tf.register(fs, e)
+	var nf notifyFlags
+	nf.register(fs, e)
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
@@ -97,6 +99,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	box := secrets.NewBox(keys, secrets.DefaultCacheSize)
+	notifier, err := nf.dispatcher(st, box, clock, log, tf.sim || tf.venues == "sim")
+	if err != nil {
+		return err
+	}
+	tf.notify = notifier
 
 	var verifier *auth.Verifier
 	secret := e.getenv("SUPABASE_JWT_SECRET")
@@ -131,7 +138,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	scfg := server.Config{Store: st, Secrets: box, AuditKey: auditKey, Logger: log, Clock: clock, JWT: verifier, SecureCookies: *secure, MetricsToken: *metricsToken,
-		TrustedProxies: trusted, Web: ui}
+		TrustedProxies: trusted, Web: ui, Notify: notifier}
 	scfg.SessionMaxAge = *sessionMaxAge
 	billingLine, err := wireBilling(e, &scfg, *stripeURL, *publicURL, grace, log)
 	if err != nil {
@@ -146,6 +153,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		defer tr.close()
 		scfg.Bots, scfg.Valuer, scfg.Metrics = tr.manager, tr.manager.Valuer(), tr.metrics
+		notifier.SetValuer(tr.manager.Valuer())
 		scfg.CheckCredentials = tr.checkCredentials(st, log)
 		scfg.NewsIntake = tr.news
 		if mode == "sim" {
@@ -206,6 +214,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if nf.publicURL == "" {
+		notifier.SetBaseURL(url)
+	}
+	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+	notifyDone := make(chan struct{})
+	go func() { _ = notifier.Run(notifyCtx); close(notifyDone) }()
+	defer func() { stopNotify(); <-notifyDone }()
 	if simNewsHook != nil {
 		if err := simNewsHook(url); err != nil {
 			hs.Close()

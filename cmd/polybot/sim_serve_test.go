@@ -210,7 +210,13 @@ func TestServeSimStreamsLiveEvents(t *testing.T) {
 // prints, keeping the session's CSRF token for writes.
 func serveSimAsDemo(t *testing.T) (string, *e2eClient) {
 	t.Helper()
-	url, lines := startServeLines(t, t.TempDir(), nil, "--sim")
+	return serveSimAsDemoWith(t, nil)
+}
+
+// serveSimAsDemoWith is serveSimAsDemo with environment variables.
+func serveSimAsDemoWith(t *testing.T, env map[string]string, args ...string) (string, *e2eClient) {
+	t.Helper()
+	url, lines := startServeLines(t, t.TempDir(), env, append([]string{"--sim"}, args...)...)
 	var email, password string
 	for _, l := range lines {
 		if rest, ok := strings.CutPrefix(l, "Demo user: "); ok {

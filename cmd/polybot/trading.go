@@ -53,6 +53,7 @@ type tradingFlags struct {
 	alpacaFeed      string
 	demoEmail       string
 	sims            simFlags
+	notify          polybot.NotifyHook // set by serve (not a flag): notifications of opportunities and refusals
 }
 
 func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
@@ -335,7 +336,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 			polybot.StrategyCopy},
 		NewsRules: newsRules, NewsFires: newsFires,
 		Leaders: dataAPILeaders{polymarket.NewClient(ep.polymarket)}, Copy: copyStore(st),
-		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met})
+		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met, Notify: f.notify})
 	if err != nil {
 		return nil, err
 	}

@@ -916,7 +916,7 @@ func testLogout(t *testing.T, browser context.Context, srv *server) {
 
 	tb.click("logout-button")
 	tb.waitPage("/login")
-	protected := []string{"/dashboard", "/keys", "/config", "/plan", "/news", "/copy", "/onboarding", "/admin"}
+	protected := []string{"/dashboard", "/keys", "/config", "/plan", "/news", "/copy", "/notifications", "/onboarding", "/admin"}
 	for _, p := range protected {
 		tb.open(p)
 		tb.waitPage("/login")

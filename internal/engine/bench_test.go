@@ -241,11 +241,29 @@ func BenchmarkReloadToAct(b *testing.B) {
 // BenchmarkTickToOrder measures, live against the simulators over real
 // sockets, from a book update entering the hub (the Polymarket NO ask that
 // completes a cross-platform opportunity) to the first leg's order arriving
-// on the Kalshi simulator's socket.
+// on the Kalshi simulator's socket: without notifications, and with every
+// notification on (each fill queues a trade delivery in its transaction,
+// opportunities feed the digest, and the dispatcher sends signed webhooks
+// to a receiver on loopback while the bot trades); and with every
+// notification on but sends that do nothing (the outbox's store work
+// alone, without the HTTP that shares this machine's cores).
 func BenchmarkTickToOrder(b *testing.B) {
+	b.Run("notify=off", func(b *testing.B) { benchTickToOrder(b, false, false) })
+	b.Run("notify=on", func(b *testing.B) { benchTickToOrder(b, true, false) })
+	b.Run("notify=on-noop-send", func(b *testing.B) { benchTickToOrder(b, true, true) })
+}
+
+func benchTickToOrder(b *testing.B, notifyOn, noopSend bool) {
 	r := newLiveRig(b)
-	lt := r.liveUser(func(c *polybot.Config) { c.MaxDailyLossUSD = d("2500") })
+	lt := r.liveUser(func(c *polybot.Config) {
+		c.MaxDailyLossUSD = d("2500")
+		c.NotifyOnTrade, c.NotifyOnOpportunity, c.NotificationChannels = notifyOn, notifyOn, polybot.NotificationChannels
+	})
 	r.psim.Fund(lt.wallet.Address(), d("1000000"))
+	var hook polybot.NotifyHook
+	if notifyOn {
+		hook = benchNotifier(b, r.rig, lt.id, noopSend)
+	}
 	var tick atomic.Int64
 	tap := func(ev polybot.BookEvent) {
 		if ev.Instrument.Token == pmNoTok && len(ev.Asks) > 0 && tick.Load() == 0 {
@@ -253,7 +271,7 @@ func BenchmarkTickToOrder(b *testing.B) {
 		}
 	}
 	r.tap.Store(&tap)
-	m := r.startLive(Config{KeyRate: Rate{Burst: 1_000_000}, VenueRate: Rate{Burst: 1_000_000}})
+	m := r.startLive(Config{KeyRate: Rate{Burst: 1_000_000}, VenueRate: Rate{Burst: 1_000_000}, Notify: hook})
 	waitAll(b, m, 1)
 	view := func(inst polybot.Instrument, ok func(*[]polybot.Level) bool) {
 		deadline := time.Now().Add(5 * time.Second)

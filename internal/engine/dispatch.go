@@ -293,6 +293,9 @@ func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at
 		return Grant{}, false
 	}
 	t.c.opportunities.Add(1)
+	if h := m.cfg.Notify; h != nil {
+		h.Opportunity(t.id, o)
+	}
 	if t.events.active() {
 		t.publish("opportunity", o)
 	}

@@ -673,6 +673,9 @@ func (r *runner) goReducingOnly(ctx context.Context, why string) {
 				return err
 			}
 		}
+		if err := notifyNaked(tx, why); err != nil {
+			return err
+		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: "system", Action: "bot.reducing_only", Target: "bot", Details: "{}", CreatedAt: tx.Now()})
 	})
 	if err != nil {
@@ -814,4 +817,23 @@ func (m *Manager) opposite(held polybot.Instrument) (polybot.Instrument, bool) {
 func (m *Manager) learnMarket(bm polybot.BinaryMarket) {
 	m.opposites.Store(keyOf(bm.Yes), bm.No)
 	m.opposites.Store(keyOf(bm.No), bm.Yes)
+}
+
+// notifyNaked queues, with the reducing-only switch, the notifications of
+// a failed unwind and of the naked position it left.
+func notifyNaked(tx polybot.TenantTx, why string) error {
+	c, err := tx.Config()
+	if err != nil {
+		return err
+	}
+	key := polybot.NotifyKey(why, tx.Now().Format(time.RFC3339Nano))
+	for _, e := range []*polybot.NotifyEvent{
+		polybot.AlertEvent(polybot.NotifyUnwindFailed, key, "An unwind failed", "An unwind did not complete. "+why, tx.Now()),
+		polybot.AlertEvent(polybot.NotifyNakedPosition, key, "Naked position: trading is reducing-only", why, tx.Now()),
+	} {
+		if _, err := polybot.Notify(tx, c, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -647,6 +647,7 @@ func TestAPartialUnwindIsRetriedAtTheNextBidUntilFlat(t *testing.T) {
 func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.T) {
 	r := newLiveRig(t)
 	lt := r.liveUser(nil)
+	addNotifyDestination(t, r.rig, lt.id)
 	m := r.startLive(Config{})
 	r.waitRunning(lt.id)
 	// Only 4 YES are bid for: 6 of the 10 bought cannot be sold back.
@@ -669,6 +670,12 @@ func TestAnUnwindThatCannotGetFlatLeavesTheBotReducingOnlyAndSaysWhy(t *testing.
 	}
 	if _, sum := r.unwinds(lt.id); sum != d("4") {
 		t.Fatalf("unwound %s, want the 4 that were bid for", sum)
+	}
+	// With the reducing-only switch, the failed unwind and the naked
+	// position were queued for the user's notifications.
+	queued := queuedNotifications(t, r.rig, lt.id)
+	if !strings.Contains(queued[polybot.NotifyUnwindFailed], "6.00 Kalshi "+fedTicker+" YES") || !strings.Contains(queued[polybot.NotifyNakedPosition], "6.00 Kalshi "+fedTicker+" YES") {
+		t.Fatalf("queued notifications %v: want the failed unwind and the naked position, naming what is unhedged", queued)
 	}
 	// Setting trading back to active clears it.
 	r.tenantTx(lt.id, func(tx polybot.TenantTx) error { return tx.SetHaltState(polybot.HaltActive) })

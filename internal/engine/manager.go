@@ -52,6 +52,10 @@ type Config struct {
 	ExchangeFactory ExchangeFactory
 	Clock           polybot.Clock
 	Logger          *slog.Logger
+	// Notify hears opportunities and refusals for notifications (nil:
+	// none). Fills, failed unwinds and naked positions are queued in the
+	// transactions that record them.
+	Notify polybot.NotifyHook
 
 	// Strategies the bot runs (default single- and cross-platform
 	// arbitrage); a tenant enabling none of them is refused.

@@ -255,6 +255,9 @@ func (t *tenant) setState(code int32, reason string) {
 	if changed {
 		t.m.stateChanged(old, code)
 		t.publish("status", t.status())
+		if h := t.m.cfg.Notify; h != nil && (code == stHalted || code == stRefused) {
+			h.BotState(t.id, stateNames[code], reason)
+		}
 	}
 }
 

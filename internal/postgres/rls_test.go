@@ -129,6 +129,19 @@ func seedTenant(t testing.TB, db *postgres.DB, email string) polybot.ID {
 			Action: polybot.CopySkipped, Reason: "stale"}); err != nil {
 			return err
 		}
+		// Notifications: a verified destination and one delivery.
+		now := tx.Now()
+		if err := tx.PutNotifyDestination(&polybot.NotifyDestination{ID: "dest", Channel: polybot.ChannelWebhook, Name: "d",
+			Target: "https://" + tag + ".example.com", Enabled: true, VerifiedAt: &now, Sealed: map[string]string{"url": "sealed-" + tag}}); err != nil {
+			return err
+		}
+		c, err := tx.Config()
+		if err != nil {
+			return err
+		}
+		if _, err := polybot.Notify(tx, c, polybot.AlertEvent(polybot.NotifyBotHalted, "seed", "t", "x", now)); err != nil {
+			return err
+		}
 		return tx.AppendAudit(&polybot.AuditEntry{Actor: u.ID.String(), Action: polybot.AuditLogin, Target: "session"})
 	})
 	if err != nil {

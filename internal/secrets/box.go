@@ -239,6 +239,44 @@ func (b *Box) OpenNewsHook(ctx context.Context, tx polybot.TenantTx, h *polybot.
 	return tk.openAAD("news hook "+truncate(h.ID, 64), hookAAD(tx.Tenant(), h.ID), h.Sealed)
 }
 
+// SealNotify seals one secret field of a notification destination (a bot
+// token, a webhook URL, a signing secret) under the tenant's data key
+// (created on first use), bound to the tenant, the destination and the
+// field.
+func (b *Box) SealNotify(ctx context.Context, tx polybot.TenantTx, destID, field string, secret []byte) (string, error) {
+	switch {
+	case destID == "" || len(destID) > 64:
+		return "", polybot.FieldError("id", "must be 1-64 characters")
+	case len(secret) == 0 || len(secret) > 4096:
+		return "", polybot.FieldError(field, "must be 1 byte to 4 KiB")
+	}
+	tk, err := b.tenantKey(ctx, tx, true)
+	if err != nil {
+		return "", err
+	}
+	return tk.sealAAD(notifyAAD(tx.Tenant(), destID, field), secret), nil
+}
+
+// OpenNotify opens one sealed field of d, which must be the transaction's
+// tenant's. Like a news hook's, the open is not audited: it happens on
+// every delivery, and the secret reaches only the user's own destination.
+// The caller clears the result when done.
+func (b *Box) OpenNotify(ctx context.Context, tx polybot.TenantTx, d *polybot.NotifyDestination, field string) ([]byte, error) {
+	switch {
+	case d == nil:
+		return nil, polybot.Internal(errors.New("secrets: open of a nil destination"))
+	case !d.UserID.IsZero() && d.UserID != tx.Tenant():
+		return nil, polybot.Internal(fmt.Errorf("secrets: destination of %s opened in a transaction of %s", d.UserID, tx.Tenant()))
+	case d.Sealed[field] == "":
+		return nil, polybot.Internal(fmt.Errorf("secrets: destination %s has no %s", truncate(d.ID, 64), field))
+	}
+	tk, err := b.tenantKey(ctx, tx, false)
+	if err != nil {
+		return nil, err
+	}
+	return tk.openAAD("destination "+truncate(d.ID, 64), notifyAAD(tx.Tenant(), d.ID, field), d.Sealed[field])
+}
+
 // ClearCache forgets every unwrapped tenant key.
 func (b *Box) ClearCache() { b.cache.clear() }
 
@@ -411,8 +449,19 @@ func sealAAD(tenant polybot.ID, platform polybot.Platform, paper bool, field str
 // purpose of its own ("polybot/newshook", so an exchange secret's field
 // never opens as a hook's, nor the other way), the tenant and the hook.
 func hookAAD(tenant polybot.ID, hookID string) []byte {
-	b := []byte("polybot/newshook")
-	for _, s := range []string{"v1", tenant.String(), hookID} {
+	return labelledAAD("polybot/newshook", "v1", tenant.String(), hookID)
+}
+
+// notifyAAD is the associated data of a notification destination's sealed
+// field: its own purpose, the tenant, the destination and the field.
+func notifyAAD(tenant polybot.ID, destID, field string) []byte {
+	return labelledAAD("polybot/notify", "v1", tenant.String(), destID, field)
+}
+
+// labelledAAD is label followed by each part, length-prefixed.
+func labelledAAD(label string, parts ...string) []byte {
+	b := []byte(label)
+	for _, s := range parts {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
 		b = append(b, s...)
 	}

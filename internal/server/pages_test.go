@@ -145,6 +145,7 @@ var userPages = []struct{ path, marker string }{
 	{"/plan", `id="usage-bar"`},
 	{"/news", `id="rule-form-name"`},
 	{"/copy", `id="leader-form-address"`},
+	{"/notifications", `id="notify-add-form-channel"`},
 }
 
 func TestEveryPageRendersForASignedInUser(t *testing.T) {

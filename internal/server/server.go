@@ -116,6 +116,9 @@ type Config struct {
 	Billing      polybot.BillingProvider
 	BillingGrace time.Duration
 	PublicURL    string
+	// Notify manages notification destinations and deliveries; nil
+	// answers those routes as unavailable.
+	Notify Notifier
 }
 
 // Server serves the API.
@@ -250,6 +253,17 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/events", s.handleEvents, user},
 		{"GET /api/v1/market-pairs", s.handleMarketPairs, user},
 
+		{"GET /api/v1/notifications/destinations", s.handleNotifyDestinations, user},
+		{"POST /api/v1/notifications/destinations", s.handleCreateNotifyDestination, user},
+		{"PATCH /api/v1/notifications/destinations/{id}", s.handleUpdateNotifyDestination, user},
+		{"DELETE /api/v1/notifications/destinations/{id}", s.handleDeleteNotifyDestination, user},
+		{"POST /api/v1/notifications/destinations/{id}/test", s.handleTestNotifyDestination, user},
+		{"POST /api/v1/notifications/destinations/{id}/verify", s.handleVerifyNotifyDestination, user},
+		{"POST /api/v1/notifications/destinations/{id}/rotate-secret", s.handleRotateNotifySecret, user},
+		{"GET /api/v1/notifications/deliveries", s.handleNotifyDeliveries, user},
+		{"POST /api/v1/notifications/deliveries/{id}/redeliver", s.handleRedeliver, user},
+		{"POST /api/v1/notifications/summary", s.handleSummaryNow, user},
+
 		{"GET /api/v1/news/rules", s.handleNewsRules, user},
 		{"POST /api/v1/news/rules", s.handleCreateNewsRule, user},
 		{"POST /api/v1/news/rules/test", s.handleTestNewsRule, user},
@@ -325,6 +339,8 @@ func (s *Server) routeTable() []route {
 		{"GET /orders", s.pageOrders, pageUser},
 		{"GET /trades", s.pageTrades, pageUser},
 		{"GET /news", s.pageNews, pageUser},
+		{"GET /notifications", s.pageNotifications, pageUser},
+		{"GET /notifications/confirm", s.pageNotifyConfirm, pageUser},
 		{"GET /copy", s.pageCopy, pageUser},
 		{"GET /keys", s.pageKeys, pageUser},
 		{"GET /tokens", s.pageTokens, pageUser},

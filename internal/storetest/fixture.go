@@ -108,7 +108,10 @@ func (e *env) seedTenant(tag string, slots ...slot) *tenantFixture {
 		if err := e.seedNews(tx, f); err != nil {
 			return err
 		}
-		return e.seedCopy(tx, f)
+		if err := e.seedCopy(tx, f); err != nil {
+			return err
+		}
+		return e.seedNotify(tx, f)
 	})
 	e.seedBilling(f)
 	e.seedPlatformNews()
@@ -240,6 +243,10 @@ type tenantState struct {
 	// Billing.
 	Billing  *polybot.BillingAccount
 	Invoices []*polybot.Invoice
+	// Notifications.
+	NotifyDestinations []*polybot.NotifyDestination
+	NotifyDeliveries   []*polybot.NotifyDelivery
+	NotifyDue          []int64 // AdminTx.DueNotifyDeliveries, the tenant's part
 
 	Errors map[string]string
 }
@@ -297,6 +304,7 @@ func (e *env) state(f *tenantFixture) *tenantState {
 		keep("NewsFires", err)
 		copyState(tx, s, keep)
 		billingState(tx, s, keep)
+		notifyState(tx, s, keep)
 		return nil
 	})
 	e.mustAdminView(func(tx polybot.AdminTx) error {
@@ -329,6 +337,8 @@ func (e *env) state(f *tenantFixture) *tenantState {
 		wallets, err := tx.FollowedWallets()
 		keep("FollowedWallets", err)
 		s.Followed = followedBy(wallets, f.user.ID)
+		s.NotifyDue, err = dueOf(tx, f.user.ID)
+		keep("DueNotifyDeliveries", err)
 		if f.hook != nil {
 			s.HookOwner, err = tx.NewsHookOwner(f.hook.ID)
 			keep("NewsHookOwner", err)

@@ -362,6 +362,7 @@ func isolationCases() []isoCase {
 func testIsolation(t *testing.T, open Opener) {
 	cases := append(append(append(isolationCases(), tradingIsolationCases()...), newsIsolationCases()...), copyIsolationCases()...)
 	cases = append(cases, billingIsolationCases()...)
+	cases = append(cases, notifyIsolationCases()...)
 
 	t.Run("the matrix has a row for every TenantTx method", func(t *testing.T) {
 		typ := reflect.TypeFor[polybot.TenantTx]()

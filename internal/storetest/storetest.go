@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T, clock polybot.Clock) polybot.Stor
 	t.Run("Copy", func(t *testing.T) { testCopy(t, open) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
 	t.Run("Billing", func(t *testing.T) { testBilling(t, open) })
+	t.Run("Notify", func(t *testing.T) { testNotify(t, open) })
 	t.Run("Input", func(t *testing.T) { testInput(t, open) })
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("UserSessions", func(t *testing.T) { testUserSessions(t, open) })

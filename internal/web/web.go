@@ -33,7 +33,7 @@ import (
 var embedded embed.FS
 
 // Views are the pages a UI must have; New fails if any is missing.
-var Views = []string{"login", "signup", "onboarding", "dashboard", "orders", "trades", "keys", "tokens", "config", "plan", "account", "admin", "news", "copy", "error"}
+var Views = []string{"login", "signup", "onboarding", "dashboard", "orders", "trades", "keys", "tokens", "config", "plan", "account", "admin", "news", "copy", "notifications", "error"}
 
 // StaticPrefix is the URL path the assets are served under.
 const StaticPrefix = "/static/"
