@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,9 +39,29 @@ func TestBillingChangesARunningBotsLimitsWithoutARestart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The user has a verified webhook destination for billing events.
+	verified := time.Now()
+	r.tenantTx(id, func(tx polybot.TenantTx) error {
+		return tx.PutNotifyDestination(&polybot.NotifyDestination{ID: "hook", Channel: polybot.ChannelWebhook, Name: "Hook",
+			Target: "https://hooks.example.com", Events: []string{polybot.NotifyBilling}, Enabled: true, VerifiedAt: &verified,
+			Sealed: map[string]string{polybot.NotifyFieldURL: "sealed-url", polybot.NotifyFieldSigning: "sealed-secret"}})
+	})
 	ch, err := polybot.SettleBilling(ctx, r.db, id, time.Hour)
 	if err != nil || ch == nil || ch.To != polybot.TierFree {
 		t.Fatalf("SettleBilling = %+v, %v; want a move to free", ch, err)
+	}
+	// Told once: the change's notice is queued with it, and settling again
+	// changes and queues nothing.
+	if again, err := polybot.SettleBilling(ctx, r.db, id, time.Hour); err != nil || again != nil {
+		t.Fatalf("settling again = %+v, %v; want nothing", again, err)
+	}
+	var queued []*polybot.NotifyDelivery
+	r.tenantView(id, func(tx polybot.TenantTx) (err error) {
+		queued, err = tx.NotifyDeliveries(polybot.NotifyDeliveryFilter{Limit: 10})
+		return err
+	})
+	if len(queued) != 1 || queued[0].Event != polybot.NotifyBilling || !strings.Contains(string(queued[0].Payload), "max_trade_size_usd") {
+		t.Fatalf("queued notifications %+v, want one billing notice naming the lowered limit", queued)
 	}
 	if err := m.Reload(ctx, id); err != nil {
 		t.Fatal(err)
