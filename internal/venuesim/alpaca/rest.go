@@ -209,11 +209,11 @@ func (s *Server) getAccount(_ *http.Request, a *account) (int, any, error) {
 }
 
 // marketValue values a position at the last trade (its cost when none).
-func (s *Server) marketValue(symbol string, p *position) polybot.Decimal {
+func (s *Server) marketValue(symbol string, p *matching.Holding) polybot.Decimal {
 	if px, ok := s.lastPx[symbol]; ok {
-		return px.Mul(p.qty)
+		return px.Mul(p.Qty)
 	}
-	return p.cost
+	return p.Cost
 }
 
 // --- orders ---
@@ -427,7 +427,7 @@ func (s *Server) postOrder(r *http.Request, a *account) (int, any, error) {
 	} else {
 		have := polybot.Zero
 		if p := a.positions[req.Symbol]; p != nil {
-			have = p.qty
+			have = p.Qty
 		}
 		if avail := have.Sub(heldShares[req.Symbol]); req.Qty.GreaterThan(avail) {
 			s.mu.Unlock()
@@ -608,18 +608,18 @@ type positionJSON struct {
 }
 
 // positionView builds the wire position; call it with s.mu held.
-func (s *Server) positionView(symbol string, p *position, held polybot.Decimal) positionJSON {
-	avg := p.cost.Div(p.qty)
+func (s *Server) positionView(symbol string, p *matching.Holding, held polybot.Decimal) positionJSON {
+	avg := p.Cost.Div(p.Qty)
 	mv := s.marketValue(symbol, p)
-	px := mv.Div(p.qty)
-	pl := mv.Sub(p.cost)
+	px := mv.Div(p.Qty)
+	pl := mv.Sub(p.Cost)
 	plpc := "0"
-	if p.cost.Sign() > 0 {
-		plpc = pl.Div(p.cost).String()
+	if p.Cost.Sign() > 0 {
+		plpc = pl.Div(p.Cost).String()
 	}
 	return positionJSON{AssetID: assetID(symbol), Symbol: symbol, Exchange: "ARCA", AssetClass: "us_equity", AssetMarginable: true,
-		Qty: p.qty.String(), QtyAvailable: p.qty.Sub(held).Max(polybot.Zero).String(), AvgEntryPrice: avg.String(), Side: "long",
-		MarketValue: mv.String(), CostBasis: p.cost.String(), UnrealizedPL: pl.String(), UnrealizedPLPC: plpc,
+		Qty: p.Qty.String(), QtyAvailable: p.Qty.Sub(held).Max(polybot.Zero).String(), AvgEntryPrice: avg.String(), Side: "long",
+		MarketValue: mv.String(), CostBasis: p.Cost.String(), UnrealizedPL: pl.String(), UnrealizedPLPC: plpc,
 		UnrealizedIntradayPL: pl.String(), UnrealizedIntradayPLPC: plpc, CurrentPrice: px.String(), LastdayPrice: px.String(), ChangeToday: "0"}
 }
 

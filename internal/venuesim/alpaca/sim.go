@@ -94,14 +94,10 @@ type account struct {
 	keyID      string
 	secret     string
 	cash       polybot.Decimal
-	positions  map[string]*position
+	positions  map[string]*matching.Holding
 	orders     []string // order ids, oldest first
 	fills      []activity
 	created    time.Time
-}
-
-type position struct {
-	qty, cost polybot.Decimal // cost: what the shares held cost
 }
 
 type orderMeta struct {
@@ -181,7 +177,7 @@ func (s *Server) AddAccount(a AccountConfig) error {
 		return nil
 	}
 	s.accounts[a.KeyID] = &account{id: polybot.NewID().String(), number: fmt.Sprintf("PA%08d", len(s.accounts)+1),
-		keyID: a.KeyID, secret: a.Secret, cash: a.Cash, positions: map[string]*position{}, created: s.now()}
+		keyID: a.KeyID, secret: a.Secret, cash: a.Cash, positions: map[string]*matching.Holding{}, created: s.now()}
 	return nil
 }
 
@@ -219,31 +215,19 @@ func (s *Server) onUpdate(u matching.Update) {
 	defer s.mu.Unlock()
 	for _, t := range u.Trades {
 		s.lastPx[t.Book] = t.Price
-		s.book(t.MakerAccount, t.MakerOrderID, t.Book, 1-t.TakerSide, t, "m")
-		s.book(t.TakerAccount, t.TakerOrderID, t.Book, t.TakerSide, t, "t")
+		for _, l := range t.Legs() {
+			s.book(l, t)
+		}
 	}
 }
 
-func (s *Server) book(keyID, orderID, symbol string, side polybot.Side, t matching.Trade, suffix string) {
-	a := s.accounts[keyID]
+func (s *Server) book(l matching.Leg, t matching.Trade) {
+	a := s.accounts[l.Account]
 	if a == nil {
 		return // the market's own liquidity
 	}
-	amount := t.Price.Mul(t.Size)
-	p := a.positions[symbol]
-	if p == nil {
-		p = &position{}
-		a.positions[symbol] = p
-	}
-	if side == polybot.Buy {
-		a.cash = a.cash.Sub(amount)
-	} else {
-		a.cash = a.cash.Add(amount)
-	}
-	matching.BookFill(&p.qty, &p.cost, side, t.Size, amount)
-	if p.qty.IsZero() {
-		delete(a.positions, symbol)
-	}
+	amount, _ := matching.Settle(&a.cash, a.positions, t.Book, l.Side, t.Price, t.Size)
+	suffix, orderID, symbol, side := l.Tag(), l.OrderID, t.Book, l.Side
 	f := activity{id: t.Time.UTC().Format("20060102150405.000000") + "::" + t.ID + suffix, orderID: orderID,
 		symbol: symbol, side: sideWire(side), price: t.Price, qty: t.Size, at: t.Time}
 	if m := s.meta[orderID]; m != nil {

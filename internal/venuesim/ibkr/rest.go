@@ -575,7 +575,7 @@ func (s *Server) place(acct string, o orderRequest, confirmed bool) (any, error)
 	}
 	held := polybot.Zero
 	if pos := a.positions[p.c.conid]; pos != nil {
-		held = pos.qty
+		held = pos.Qty
 	}
 	cash := a.cash
 	s.nextID++
@@ -808,7 +808,7 @@ func (s *Server) trades(r *http.Request) (any, error) {
 			}
 			held := polybot.Zero
 			if p := a.positions[t.conid]; p != nil {
-				held = p.qty
+				held = p.Qty
 			}
 			oid, _ := strconv.ParseInt(t.orderID, 10, 64)
 			out = append(out, map[string]any{"execution_id": t.id, "symbol": c.symbol, "supports_tax_opt": "1", "side": side,
@@ -847,10 +847,10 @@ func (s *Server) positions(r *http.Request) (any, error) {
 		}
 		p, c := a.positions[id], s.contracts[id]
 		mkt := s.lastPx[id]
-		avg := p.cost.Div(p.qty)
-		row := map[string]any{"acctId": a.id, "conid": id, "contractDesc": c.description(), "position": num(p.qty),
-			"mktPrice": num(mkt), "mktValue": num(mkt.Mul(p.qty)), "currency": "USD", "avgCost": num(avg), "avgPrice": num(avg),
-			"realizedPnl": json.Number("0.0"), "unrealizedPnl": num(mkt.Sub(avg).Mul(p.qty)), "exchs": nil, "expiry": nil, "putOrCall": nil,
+		avg := p.Cost.Div(p.Qty)
+		row := map[string]any{"acctId": a.id, "conid": id, "contractDesc": c.description(), "position": num(p.Qty),
+			"mktPrice": num(mkt), "mktValue": num(mkt.Mul(p.Qty)), "currency": "USD", "avgCost": num(avg), "avgPrice": num(avg),
+			"realizedPnl": json.Number("0.0"), "unrealizedPnl": num(mkt.Sub(avg).Mul(p.Qty)), "exchs": nil, "expiry": nil, "putOrCall": nil,
 			"multiplier": nil, "strike": json.Number("0.0"), "exerciseStyle": nil, "conExchMap": []string{}, "assetClass": c.secType,
 			"undConid": 0, "model": ""}
 		if c.secType == "OPT" {
@@ -866,7 +866,7 @@ func (s *Server) positions(r *http.Request) (any, error) {
 func (s *Server) valueOf(a *account) polybot.Decimal {
 	v := polybot.Zero
 	for id, p := range a.positions {
-		v = v.Add(s.lastPx[id].Mul(p.qty))
+		v = v.Add(s.lastPx[id].Mul(p.Qty))
 	}
 	return v
 }
@@ -949,8 +949,9 @@ func (s *Server) onUpdate(u matching.Update) {
 		s.mu.Lock()
 		for _, t := range u.Trades {
 			s.lastPx[conid] = t.Price
-			s.fill(t.MakerAccount, t.MakerOrderID, conid, 1-t.TakerSide, t, "m")
-			s.fill(t.TakerAccount, t.TakerOrderID, conid, t.TakerSide, t, "t")
+			for _, l := range t.Legs() {
+				s.fill(l, conid, t)
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -958,23 +959,13 @@ func (s *Server) onUpdate(u matching.Update) {
 }
 
 // fill books one side of a trade (s.mu held).
-func (s *Server) fill(acct, orderID string, conid int64, side polybot.Side, t matching.Trade, suffix string) {
-	a := s.accounts[acct]
+func (s *Server) fill(l matching.Leg, conid int64, t matching.Trade) {
+	a := s.accounts[l.Account]
 	if a == nil {
 		return // the market's own liquidity
 	}
-	amount := t.Price.Mul(t.Size)
-	p := a.positions[conid]
-	if p == nil {
-		p = &position{}
-		a.positions[conid] = p
-	}
-	if side == polybot.Buy {
-		a.cash = a.cash.Sub(amount)
-	} else {
-		a.cash = a.cash.Add(amount)
-	}
-	matching.BookFill(&p.qty, &p.cost, side, t.Size, amount)
+	amount, _ := matching.Settle(&a.cash, a.positions, conid, l.Side, t.Price, t.Size)
+	suffix, orderID, side := l.Tag(), l.OrderID, l.Side
 	m := s.orders[orderID]
 	coid := ""
 	if m != nil {
@@ -984,9 +975,6 @@ func (s *Server) fill(acct, orderID string, conid int64, side polybot.Side, t ma
 	a.trades = append(a.trades, execution{id: fmt.Sprintf("%08x.%s%s.01.01", t.Time.Unix(), t.ID, suffix), orderID: orderID, coid: coid,
 		conid: conid, side: side, price: t.Price, size: t.Size, at: t.Time})
 	s.net(a, conid)
-	if p.qty.IsZero() {
-		delete(a.positions, conid)
-	}
 }
 
 // net pays out the pairs of a YES and a NO of one question that an account
@@ -1000,15 +988,16 @@ func (s *Server) net(a *account, conid int64) {
 	if p == nil || q == nil {
 		return
 	}
-	pairs := p.qty.Min(q.qty)
+	pairs := p.Qty.Min(q.Qty)
 	if pairs.Sign() <= 0 {
 		return
 	}
-	for _, x := range []*position{p, q} {
-		matching.BookFill(&x.qty, &x.cost, polybot.Sell, pairs, polybot.Zero)
+	for _, id := range []int64{conid, c.pair} {
+		x := a.positions[id]
+		matching.BookFill(&x.Qty, &x.Cost, polybot.Sell, pairs, polybot.Zero)
+		if x.Qty.IsZero() {
+			delete(a.positions, id)
+		}
 	}
 	a.cash = a.cash.Add(pairs)
-	if q.qty.IsZero() {
-		delete(a.positions, c.pair)
-	}
 }

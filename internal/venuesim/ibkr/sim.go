@@ -143,14 +143,10 @@ type Server struct {
 type account struct {
 	id        string
 	cash      polybot.Decimal
-	positions map[int64]*position
+	positions map[int64]*matching.Holding
 	orders    []string // engine order ids, oldest first
 	coids     map[string]string
 	trades    []execution
-}
-
-type position struct {
-	qty, cost polybot.Decimal
 }
 
 type orderMeta struct {
@@ -255,7 +251,7 @@ func (s *Server) AddAccount(a AccountConfig) error {
 		acc.cash = a.Cash
 		return nil
 	}
-	s.accounts[a.ID] = &account{id: a.ID, cash: a.Cash, positions: map[int64]*position{}, coids: map[string]string{}}
+	s.accounts[a.ID] = &account{id: a.ID, cash: a.Cash, positions: map[int64]*matching.Holding{}, coids: map[string]string{}}
 	return nil
 }
 

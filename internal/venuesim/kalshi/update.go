@@ -27,37 +27,29 @@ func (s *Server) onUpdate(u matching.Update) {
 	for _, t := range u.Trades {
 		m.volume = m.volume.Add(t.Size)
 		m.lastPx = t.Price
-		for _, leg := range []struct {
-			orderID string
-			account string
-			side    polybot.Side
-			taker   bool
-		}{
-			{t.MakerOrderID, t.MakerAccount, 1 - t.TakerSide, false},
-			{t.TakerOrderID, t.TakerAccount, t.TakerSide, true},
-		} {
-			if leg.account == matching.MarketAccount {
+		for _, leg := range t.Legs() {
+			if leg.Account == matching.MarketAccount {
 				continue
 			}
-			a := s.accounts[leg.account]
-			meta := s.meta[leg.orderID]
+			a := s.accounts[leg.Account]
+			meta := s.meta[leg.OrderID]
 			if a == nil || meta == nil {
 				continue
 			}
-			f := seriesFee(sc, t.Price, t.Size, leg.taker)
-			post := a.settle(ticker, leg.side, t.Price, t.Size, f, t.Time)
+			f := seriesFee(sc, t.Price, t.Size, leg.Taker)
+			post := a.settle(ticker, leg.Side, t.Price, t.Size, f, t.Time)
 			cost := t.Price.Mul(t.Size)
-			if leg.taker {
+			if leg.Taker {
 				meta.takerFees, meta.takerCost = meta.takerFees.Add(f), meta.takerCost.Add(cost)
 			} else {
 				meta.makerFees, meta.makerCost = meta.makerFees.Add(f), meta.makerCost.Add(cost)
 			}
-			rec := fillRecord{TradeID: t.ID, OrderID: leg.orderID, ClientOrderID: meta.clientID, Ticker: ticker, BookSide: leg.side,
-				YesPrice: t.Price, Count: t.Size, Fee: f, Taker: leg.taker, PostPosition: post, Time: t.Time, Legacy: meta.legacy}
+			rec := fillRecord{TradeID: t.ID, OrderID: leg.OrderID, ClientOrderID: meta.clientID, Ticker: ticker, BookSide: leg.Side,
+				YesPrice: t.Price, Count: t.Size, Fee: f, Taker: leg.Taker, PostPosition: post, Time: t.Time, Legacy: meta.legacy}
 			a.fills = append(a.fills, rec)
 			msg := fillJSON(&rec)
 			msg["post_position_fp"] = count(post)
-			fills = append(fills, fillOut{leg.account, msg})
+			fills = append(fills, fillOut{leg.Account, msg})
 		}
 		taker := "yes"
 		if t.TakerSide == polybot.Sell {

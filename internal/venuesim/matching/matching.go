@@ -5,7 +5,9 @@
 // feed sets under the pseudo-account MarketAccount.
 //
 // The engine knows nothing about wire formats, auth, balances or fees: those
-// belong to the simulators (internal/venuesim/<venue>). It imports only the
+// belong to the simulators (internal/venuesim/<venue>). Beside it, Trade.Legs,
+// Holding and Settle are the one book-keeping of fills into cash and
+// positions that the simulators share. It imports only the
 // root package and the standard library, and must not import a venue
 // connector, a store, the server or marketdata.
 //
@@ -1136,4 +1138,59 @@ func BookFill(qty, cost *polybot.Decimal, side polybot.Side, size, amount polybo
 		return
 	}
 	*cost, *qty = cost.Mul(rest).Div(*qty), rest
+}
+
+// Leg is one account's side of a trade.
+type Leg struct {
+	OrderID string
+	Account string
+	Side    polybot.Side
+	Taker   bool
+}
+
+// Legs returns the trade's maker leg, then its taker leg.
+func (t Trade) Legs() [2]Leg {
+	return [2]Leg{
+		{OrderID: t.MakerOrderID, Account: t.MakerAccount, Side: 1 - t.TakerSide},
+		{OrderID: t.TakerOrderID, Account: t.TakerAccount, Side: t.TakerSide, Taker: true},
+	}
+}
+
+// Tag is "m" on the maker leg and "t" on the taker's: what tells the two
+// legs' records of one trade apart.
+func (l Leg) Tag() string {
+	if l.Taker {
+		return "t"
+	}
+	return "m"
+}
+
+// Holding is what an account holds of one book: Qty, and Cost, what it cost.
+type Holding struct {
+	Qty, Cost polybot.Decimal
+}
+
+// Settle books one leg of a trade of size at price into an account's cash
+// and its holding under key: a buy pays price × size and adds to the
+// holding, a sale is paid it and takes from the holding (BookFill); a
+// holding sold to nothing is removed. It returns the amount, price × size,
+// and the holding (nil when removed).
+func Settle[K comparable](cash *polybot.Decimal, positions map[K]*Holding, key K, side polybot.Side, price, size polybot.Decimal) (polybot.Decimal, *Holding) {
+	amount := price.Mul(size)
+	h := positions[key]
+	if h == nil {
+		h = &Holding{}
+		positions[key] = h
+	}
+	if side == polybot.Buy {
+		*cash = cash.Sub(amount)
+	} else {
+		*cash = cash.Add(amount)
+	}
+	BookFill(&h.Qty, &h.Cost, side, size, amount)
+	if h.Qty.IsZero() {
+		delete(positions, key)
+		return amount, nil
+	}
+	return amount, h
 }

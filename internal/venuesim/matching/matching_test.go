@@ -623,3 +623,45 @@ func TestBookFillAddsBuysAndTakesSalesAtAverageCost(t *testing.T) {
 		}
 	}
 }
+
+func TestSettleMovesCashAndTheHoldingAndDropsAHoldingSoldToNothing(t *testing.T) {
+	d := polybot.MustDecimal
+	cases := []struct {
+		name             string
+		held             *Holding // nil: none
+		side             polybot.Side
+		price, size      string
+		wantCash, amount string
+		want             *Holding // nil: removed
+	}{
+		// 100 − 0.40 × 10 = 96; nothing held before.
+		{"a first buy pays and opens a holding", nil, polybot.Buy, "0.40", "10", "96", "4", &Holding{d("10"), d("4")}},
+		// 100 + 0.50 × 4 = 102; 6 of 10 keep 6/10 of the 4.00 paid.
+		{"a sale is paid and keeps the cost in proportion", &Holding{d("10"), d("4")}, polybot.Sell, "0.50", "4", "102", "2", &Holding{d("6"), d("2.4")}},
+		{"a sale of all removes the holding", &Holding{d("10"), d("4")}, polybot.Sell, "0.50", "10", "105", "5", nil},
+	}
+	for _, tc := range cases {
+		cash, positions := d("100"), map[string]*Holding{}
+		if tc.held != nil {
+			positions["B"] = tc.held
+		}
+		amount, h := Settle(&cash, positions, "B", tc.side, d(tc.price), d(tc.size))
+		if cash != d(tc.wantCash) || amount != d(tc.amount) {
+			t.Errorf("%s: cash %s amount %s, want %s %s", tc.name, cash, amount, tc.wantCash, tc.amount)
+		}
+		if got := positions["B"]; (got == nil) != (tc.want == nil) || got != h || (got != nil && *got != *tc.want) {
+			t.Errorf("%s: holding %+v (returned %+v), want %+v", tc.name, got, h, tc.want)
+		}
+	}
+}
+
+func TestLegsAreTheMakerThenTheTakerOnOppositeSides(t *testing.T) {
+	tr := Trade{TakerSide: polybot.Sell, MakerOrderID: "m1", MakerAccount: "A", TakerOrderID: "t1", TakerAccount: "B"}
+	want := [2]Leg{{OrderID: "m1", Account: "A", Side: polybot.Buy}, {OrderID: "t1", Account: "B", Side: polybot.Sell, Taker: true}}
+	if got := tr.Legs(); got != want {
+		t.Fatalf("Legs = %+v, want %+v", got, want)
+	}
+	if tags := tr.Legs()[0].Tag() + tr.Legs()[1].Tag(); tags != "mt" {
+		t.Fatalf("tags %q, want mt", tags)
+	}
+}
