@@ -42,6 +42,11 @@
 // each scenario); a harness supplies only what the venue publishes (its
 // taker fee for the suite's fill).
 //
+// The connectors' and simulators' own tests share its harness (harness.go):
+// StartSim serves a simulator on a loopback port for a test, VenueError
+// reads a venue's refusal, ExchangeOptions.HTTPClient and Must build a
+// connector.
+//
 // It talks to a venue only through the root package's interfaces, the
 // market-data hub (internal/marketdata) and the shared fault API
 // (internal/venuesim/fault); it must not import a connector or a

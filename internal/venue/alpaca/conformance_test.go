@@ -1,7 +1,6 @@
 package alpaca_test
 
 import (
-	"net/http"
 	"testing"
 
 	"github.com/polybot/polybot"
@@ -25,29 +24,19 @@ func TestVenueConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base, err := sim.Start(t.Context(), "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sim.Close)
+		base := venuetest.StartSim(t, sim.Start, sim.Close)
 		return &venuetest.Venue{
 			Instrument: inst,
 			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
-				cfg := alpaca.Config{KeyID: "PKONE", SecretKey: "one", BaseURL: base}
+				cfg := alpaca.Config{KeyID: "PKONE", SecretKey: "one", BaseURL: base, HTTPClient: o.HTTPClient()}
 				if o.Account == 1 {
 					cfg.KeyID, cfg.SecretKey = "PKTWO", "two"
 				}
 				if o.BadCredentials {
 					cfg.SecretKey = "not-the-secret"
 				}
-				if o.Timeout > 0 {
-					cfg.HTTPClient = &http.Client{Timeout: o.Timeout}
-				}
 				x, err := alpaca.New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return x
+				return venuetest.Must(t, x, err)
 			},
 			Cash:     d("1000"),
 			TakerFee: polybot.Zero,

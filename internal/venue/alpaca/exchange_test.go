@@ -17,6 +17,7 @@ import (
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/venue/alpaca"
 	alpacasim "github.com/polybot/polybot/internal/venuesim/alpaca"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 func d(s string) polybot.Decimal { return polybot.MustDecimal(s) }
@@ -36,31 +37,14 @@ func startSim(t *testing.T) (*alpacasim.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	base, err := sim.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); sim.Close() })
+	base := venuetest.StartSim(t, sim.Start, sim.Close)
 	return sim, base
 }
 
 func exchange(t *testing.T, base, key, secret string) *alpaca.Exchange {
 	t.Helper()
 	x, err := alpaca.New(alpaca.Config{KeyID: key, SecretKey: secret, BaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
-
-func venueErr(t *testing.T, err error) *polybot.VenueError {
-	t.Helper()
-	var ve *polybot.VenueError
-	if !errors.As(err, &ve) {
-		t.Fatalf("err = %v (%T), want a *polybot.VenueError", err, err)
-	}
-	return ve
+	return venuetest.Must(t, x, err)
 }
 
 func TestValidateCredentialsAcceptsTheKeyAndRefusesABadOne(t *testing.T) {
@@ -82,7 +66,7 @@ func TestValidateCredentialsAcceptsTheKeyAndRefusesABadOne(t *testing.T) {
 				}
 				return
 			}
-			ve := venueErr(t, err)
+			ve := venuetest.VenueError(t, err)
 			if ve.Status != tt.wantStatus || ve.Code != "40110000" || !strings.Contains(ve.Message, "did not accept the API key") {
 				t.Fatalf("error = %+v", ve)
 			}
@@ -129,7 +113,7 @@ func TestLimitOrderByClientOrderIDIsPlacedReadBackAndCancelled(t *testing.T) {
 
 	_, err = x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "intent-1", Instrument: spy(), Side: polybot.Buy,
 		Price: d("491"), Size: d("1"), TIF: polybot.GTC})
-	if ve := venueErr(t, err); ve.Status != http.StatusUnprocessableEntity || ve.Code != "40010001" || errors.Is(err, polybot.ErrOutcomeUnknown) {
+	if ve := venuetest.VenueError(t, err); ve.Status != http.StatusUnprocessableEntity || ve.Code != "40010001" || errors.Is(err, polybot.ErrOutcomeUnknown) {
 		t.Fatalf("duplicate client order id: %+v", ve)
 	}
 
@@ -140,7 +124,7 @@ func TestLimitOrderByClientOrderIDIsPlacedReadBackAndCancelled(t *testing.T) {
 	if err != nil || got.State != polybot.OrderCancelled || got.Reason != "canceled" {
 		t.Fatalf("after cancel: %+v, %v", got, err)
 	}
-	if ve := venueErr(t, x.CancelOrder(ctx, "intent-1")); ve.Status != http.StatusUnprocessableEntity || ve.Code != "42210000" {
+	if ve := venuetest.VenueError(t, x.CancelOrder(ctx, "intent-1")); ve.Status != http.StatusUnprocessableEntity || ve.Code != "42210000" {
 		t.Fatalf("second cancel: %+v", ve)
 	}
 	if _, err := x.Order(ctx, "never-sent"); polybot.ErrorCode(err) != polybot.ENOTFOUND {
@@ -203,7 +187,7 @@ func TestMarketableOrdersFillAndMovePositionAndBalance(t *testing.T) {
 	// Alpaca answers 403 to an order beyond buying power: not a key problem.
 	_, err = x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "intent-4", Instrument: spy(), Side: polybot.Buy,
 		Price: d("490"), Size: d("100"), TIF: polybot.GTC})
-	if ve := venueErr(t, err); ve.Status != http.StatusForbidden || strings.Contains(ve.Message, "API key") {
+	if ve := venuetest.VenueError(t, err); ve.Status != http.StatusForbidden || strings.Contains(ve.Message, "API key") {
 		t.Fatalf("beyond buying power: %+v", ve)
 	}
 }
@@ -245,7 +229,7 @@ func TestAPostThatCannotBeDialledWasNeverSent(t *testing.T) {
 	x := exchange(t, "http://"+addr, "k", "s")
 	_, err = x.PlaceOrder(context.Background(), polybot.OrderRequest{ClientOrderID: "c", Instrument: spy(), Side: polybot.Buy,
 		Price: d("10"), Size: d("1"), TIF: polybot.GTC})
-	if venueErr(t, err); errors.Is(err, polybot.ErrOutcomeUnknown) {
+	if venuetest.VenueError(t, err); errors.Is(err, polybot.ErrOutcomeUnknown) {
 		t.Fatalf("refused connection = %v, want a known failure", err)
 	}
 }

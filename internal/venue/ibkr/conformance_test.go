@@ -1,7 +1,6 @@
 package ibkr_test
 
 import (
-	"net/http"
 	"testing"
 
 	"github.com/polybot/polybot"
@@ -25,29 +24,19 @@ func TestVenueConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base, err := sim.Start(t.Context(), "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sim.Close)
+		base := venuetest.StartSim(t, sim.Start, sim.Close)
 		return &venuetest.Venue{
 			Instrument: inst,
 			Exchange: func(t *testing.T, o venuetest.ExchangeOptions) polybot.Exchange {
-				cfg := ibkr.Config{GatewayURL: base, Account: "DU100"}
+				cfg := ibkr.Config{GatewayURL: base, Account: "DU100", HTTPClient: o.HTTPClient()}
 				if o.Account == 1 {
 					cfg.Account = "DU200"
 				}
 				if o.BadCredentials {
 					cfg.Account = "DU999"
 				}
-				if o.Timeout > 0 {
-					cfg.HTTPClient = &http.Client{Timeout: o.Timeout}
-				}
 				x, err := ibkr.New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return x
+				return venuetest.Must(t, x, err)
 			},
 			Cash:     d("1000"),
 			TakerFee: polybot.Zero,

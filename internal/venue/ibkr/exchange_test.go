@@ -17,6 +17,7 @@ import (
 	"github.com/polybot/polybot/internal/venue/ibkr"
 	"github.com/polybot/polybot/internal/venuesim/fault"
 	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 func d(s string) polybot.Decimal { return polybot.MustDecimal(s) }
@@ -52,31 +53,14 @@ func startSim(t *testing.T, cfg ibkrsim.Config) (*ibkrsim.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	base, err := sim.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); sim.Close() })
+	base := venuetest.StartSim(t, sim.Start, sim.Close)
 	return sim, base
 }
 
 func exchange(t *testing.T, base, account string, replies ibkr.ReplyPolicy) *ibkr.Exchange {
 	t.Helper()
 	x, err := ibkr.New(ibkr.Config{GatewayURL: base, Account: account, Replies: replies})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
-
-func venueErr(t *testing.T, err error) *polybot.VenueError {
-	t.Helper()
-	var ve *polybot.VenueError
-	if !errors.As(err, &ve) {
-		t.Fatalf("want a *polybot.VenueError, got %T %v", err, err)
-	}
-	return ve
+	return venuetest.Must(t, x, err)
 }
 
 func TestSessionIsValidatedAsTheGatewayDoes(t *testing.T) {
@@ -91,7 +75,7 @@ func TestSessionIsValidatedAsTheGatewayDoes(t *testing.T) {
 	}
 	// Signed in to the gateway but no brokerage session: ssodh init opens it.
 	sim.SetSession(true, false, false)
-	if _, err := x.Client().Accounts(ctx); venueErr(t, err).Status != 401 {
+	if _, err := x.Client().Accounts(ctx); venuetest.VenueError(t, err).Status != 401 {
 		t.Fatalf("/iserver without a brokerage session must be 401: %v", err)
 	}
 	if err := x.ValidateCredentials(ctx); err != nil {
@@ -108,7 +92,7 @@ func TestSessionIsValidatedAsTheGatewayDoes(t *testing.T) {
 	// Nobody signed in: every endpoint 401, and nothing the connector can do.
 	sim.SetSession(false, false, false)
 	err := x.ValidateCredentials(ctx)
-	if ve := venueErr(t, err); ve.Status != 401 || ve.Unknown {
+	if ve := venuetest.VenueError(t, err); ve.Status != 401 || ve.Unknown {
 		t.Fatalf("signed out: %v", err)
 	}
 }
@@ -202,7 +186,7 @@ func TestForecastExOrdersTradeAndNetLikeIBKR(t *testing.T) {
 	// The same cOID again is refused by the gateway.
 	_, err = x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "y1", Instrument: hold(polybot.Yes), Side: polybot.Buy,
 		Price: d("0.30"), Size: d("1"), TIF: polybot.GTC})
-	if ve := venueErr(t, err); ve.Unknown || !strings.Contains(ve.Message, "already registered") {
+	if ve := venuetest.VenueError(t, err); ve.Unknown || !strings.Contains(ve.Message, "already registered") {
 		t.Fatalf("duplicate cOID: %v", err)
 	}
 	// Off-tick and fractional orders are refused locally.
@@ -309,7 +293,7 @@ func TestTransportFailuresAreClassified(t *testing.T) {
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
 	_, err := exchange(t, dead, "DU100", ibkr.ReplyPolicy{}).PlaceOrder(ctx, req)
-	if ve := venueErr(t, err); ve.Unknown || errors.Is(err, polybot.ErrOutcomeUnknown) {
+	if ve := venuetest.VenueError(t, err); ve.Unknown || errors.Is(err, polybot.ErrOutcomeUnknown) {
 		t.Fatalf("a failed dial is never sent: %v", err)
 	}
 
@@ -360,7 +344,7 @@ func TestTransportFailuresAreClassified(t *testing.T) {
 	// An injected 503 on a read is a plain venue error with the status.
 	_, base = startSim(t, ibkrsim.Config{Faults: fault.Config{FailEvery: 1}})
 	_, err = exchange(t, base, "DU100", ibkr.ReplyPolicy{}).Client().AuthStatus(ctx)
-	if ve := venueErr(t, err); ve.Status != 503 || ve.Unknown {
+	if ve := venuetest.VenueError(t, err); ve.Status != 503 || ve.Unknown {
 		t.Fatalf("503 on a read: %v", err)
 	}
 }

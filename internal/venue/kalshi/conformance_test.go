@@ -83,12 +83,7 @@ func startSim(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, err := sim.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); sim.Close() })
+	urls := venuetest.StartSim(t, sim.Start, sim.Close)
 	return &env{sim: sim, urls: urls, keyID: "tenant-key", key: good}
 }
 
@@ -494,9 +489,7 @@ func TestVenueConformance(t *testing.T) {
 					if o.BadCredentials {
 						c.PrivateKeyPEM = pkcs1PEM(second) // tenant-key's id, signed by another key
 					}
-					if o.Timeout > 0 {
-						c.HTTPClient = &http.Client{Timeout: o.Timeout}
-					}
+					c.HTTPClient = o.HTTPClient()
 				})
 			},
 			Cash: polybot.MustDecimal("1000"),

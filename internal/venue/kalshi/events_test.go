@@ -71,12 +71,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(context.Background())
-	urls, err := sim.Start(sctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); sim.Close() })
+	urls := venuetest.StartSim(t, sim.Start, sim.Close)
 	e := &env{sim: sim, urls: urls, keyID: "tenant-key", key: good}
 	ctx, cancelT := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancelT()

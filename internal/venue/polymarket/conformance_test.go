@@ -50,12 +50,7 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	urls, err := s.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	urls := venuetest.StartSim(t, s.Start, nil)
 	cfg := urls.ClientConfig(pm.ChainPolygon)
 	cfg.PingInterval = time.Second
 	return &fixture{sim: s, urls: urls, cfg: cfg}
@@ -80,15 +75,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func venueErr(t *testing.T, err error) *polybot.VenueError {
-	t.Helper()
-	var ve *polybot.VenueError
-	if !errors.As(err, &ve) {
-		t.Fatalf("want a *polybot.VenueError, got %T %v", err, err)
-	}
-	return ve
 }
 
 func order(id string, inst polybot.Instrument, side polybot.Side, price, size string, tif polybot.TimeInForce) polybot.OrderRequest {
@@ -131,7 +117,7 @@ func TestForgedAuthIsRefusedWithTheVenuesErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ve := venueErr(t, x.ValidateCredentials(ctx))
+		ve := venuetest.VenueError(t, x.ValidateCredentials(ctx))
 		if ve.Status != http.StatusUnauthorized || ve.Message != "Unauthorized/Invalid api key" || ve.Code != "" {
 			t.Fatalf("got %+v", ve)
 		}
@@ -141,7 +127,7 @@ func TestForgedAuthIsRefusedWithTheVenuesErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ve := venueErr(t, x.ValidateCredentials(ctx)); ve.Status != http.StatusUnauthorized {
+		if ve := venuetest.VenueError(t, x.ValidateCredentials(ctx)); ve.Status != http.StatusUnauthorized {
 			t.Fatalf("got %+v", ve)
 		}
 	})
@@ -484,13 +470,13 @@ func TestVenueFailuresMapToVenueErrors(t *testing.T) {
 		f.sim.Faults().RateLimitNext("GET", "/book", 1, 3*time.Second)
 		_, err := c.Book(ctx, yesToken)
 		// The venue has no error code of its own: Code stays empty.
-		if ve := venueErr(t, err); ve.Status != http.StatusTooManyRequests || ve.Code != "" || ve.Message != "Too Many Requests" {
+		if ve := venuetest.VenueError(t, err); ve.Status != http.StatusTooManyRequests || ve.Code != "" || ve.Message != "Too Many Requests" {
 			t.Fatalf("got %+v", ve)
 		}
 	})
 	t.Run("an unknown token is the venue's 404", func(t *testing.T) {
 		_, err := c.Book(ctx, "123")
-		ve := venueErr(t, err)
+		ve := venuetest.VenueError(t, err)
 		if ve.Status != http.StatusNotFound || ve.Message != "No orderbook exists for the requested token id" {
 			t.Fatalf("got %+v", ve)
 		}

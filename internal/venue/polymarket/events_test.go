@@ -1,7 +1,6 @@
 package polymarket_test
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -79,12 +78,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	urls, err := s.Start(sctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	urls := venuetest.StartSim(t, s.Start, nil)
 	cfg := urls.ClientConfig(pm.ChainPolygon)
 	f := &fixture{sim: s, urls: urls, cfg: cfg}
 	c := pm.NewClient(cfg)
@@ -103,7 +97,7 @@ func TestAnEventTheSimulatorServesIsReadAsAValidOutcomeSetWhoseBooksArriveAndTra
 	if err != nil || byID.Slug != ev.Slug || len(byID.Markets) != 3 {
 		t.Fatalf("event by id %s: %+v %v", ev.ID, byID, err)
 	}
-	if _, err := c.Event(ctx, "999"); venueErr(t, err).Status != http.StatusNotFound {
+	if _, err := c.Event(ctx, "999"); venuetest.VenueError(t, err).Status != http.StatusNotFound {
 		t.Fatalf("an unknown event: %v, want not found", err)
 	}
 	for i, m := range ev.Markets {

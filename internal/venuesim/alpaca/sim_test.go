@@ -1,7 +1,6 @@
 package alpaca
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 const (
@@ -27,12 +27,7 @@ func start(t *testing.T) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	base, err := s.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); s.Close() })
+	base := venuetest.StartSim(t, s.Start, s.Close)
 	return s, base
 }
 

@@ -7,7 +7,6 @@ package ibkr_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/polybot/polybot"
 	ibkrsim "github.com/polybot/polybot/internal/venuesim/ibkr"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 func d(s string) polybot.Decimal { return polybot.MustDecimal(s) }
@@ -177,13 +177,7 @@ func TestSimulatorAnswersHaveTheRecordedShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	base, err := sim.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	base := venuetest.StartSim(t, sim.Start, sim.Close)
 	call := func(method, path, body string) any {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+"/v1/api"+path, strings.NewReader(body))
@@ -273,13 +267,7 @@ func TestSignedOutGatewayAnswers401Everywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	base, err := sim.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	base := venuetest.StartSim(t, sim.Start, sim.Close)
 	for _, p := range []string{"POST /iserver/auth/status", "POST /tickle", "GET /iserver/accounts", "GET /forecast/category/tree",
 		"GET /portfolio/DU100/ledger", "GET /ws"} {
 		method, path, _ := strings.Cut(p, " ")

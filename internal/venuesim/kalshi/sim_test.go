@@ -24,6 +24,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata/replay"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 // These tests sign requests with crypto/rsa directly: the simulator and its
@@ -40,12 +41,7 @@ func start(t *testing.T, cfg Config) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, err := s.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); s.Close() })
+	urls := venuetest.StartSim(t, s.Start, s.Close)
 	return &running{s, urls}
 }
 

@@ -1,7 +1,6 @@
 package polymarket_test
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	"github.com/polybot/polybot/internal/venuesim/interop"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing.T) {
@@ -25,12 +25,7 @@ func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	urls, err := s.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	urls := venuetest.StartSim(t, s.Start, nil)
 	if err := s.Apply(polybot.BookEvent{Kind: polybot.BookSnapshot,
 		Instrument: polybot.Instrument{Venue: polybot.Polymarket, Token: token},
 		Bids:       []polybot.Level{{Price: polybot.MustDecimal("0.40"), Size: polybot.MustDecimal("120.5")}},
@@ -94,7 +89,7 @@ func TestTheOfficialClientDerivesAKeyReadsABookPostsAndCancelsAnOrder(t *testing
 		t.Fatalf("address %s, want %s", res.Address, wallet.Address())
 	}
 	// The key the SDK derived is the one our connector derives for the wallet.
-	ours, err := pm.NewClient(urls.ClientConfig(137)).DeriveAPIKey(ctx, wallet, 0)
+	ours, err := pm.NewClient(urls.ClientConfig(137)).DeriveAPIKey(t.Context(), wallet, 0)
 	if err != nil || ours.Key != res.APIKey {
 		t.Fatalf("derived key %q (%v), the SDK's %q", ours.Key, err, res.APIKey)
 	}

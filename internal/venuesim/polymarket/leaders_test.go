@@ -1,7 +1,6 @@
 package polymarket_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/polybot/polybot"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 const leaderAddr = "0x6a72f61820b26b1fe4d956e17b6dc2a1ea3033ee"
@@ -32,12 +32,8 @@ func TestALeadersTradesAppearInTheDataAPINewestFirstAndMoveTheBooks(t *testing.T
 		[]polybot.Level{{Price: d("0.54"), Size: d("20")}, {Price: d("0.55"), Size: d("40")}, {Price: d("0.56"), Size: d("50")}}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	urls, err := s.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	urls := venuetest.StartSim(t, s.Start, nil)
+	ctx := t.Context()
 	c := pm.NewClient(urls.ClientConfig(pm.ChainPolygon))
 	eventually(t, "the leader's three trades", func() bool { return len(s.LeaderTrades(leaderAddr)) == 3 })
 
@@ -130,12 +126,8 @@ func TestTheRealLeaderReplaysItsTenRecordedBuysThroughItsMarketsBooks(t *testing
 	}
 	ducks := m.Tokens[1]
 	before := s.Engine().Depth(ducks, 20)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	urls, err := s.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	urls := venuetest.StartSim(t, s.Start, nil)
+	ctx := t.Context()
 	eventually(t, "ten trades", func() bool { return len(s.LeaderTrades(l.Address)) == 10 })
 	rows, err := pm.NewClient(urls.ClientConfig(pm.ChainPolygon)).WalletActivity(ctx, pm.WalletActivityQuery{User: l.Address, Ascending: true})
 	if err != nil {

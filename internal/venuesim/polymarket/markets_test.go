@@ -1,13 +1,13 @@
 package polymarket_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 // TestMarketsArePagedAsTheCLOBPagesThem: 501 markets are one page of 500
@@ -23,12 +23,7 @@ func TestMarketsArePagedAsTheCLOBPagesThem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	urls, err := srv.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	urls := venuetest.StartSim(t, srv.Start, nil)
 	type page struct {
 		Limit      int    `json:"limit"`
 		Count      int    `json:"count"`

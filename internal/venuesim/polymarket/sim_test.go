@@ -14,6 +14,7 @@ import (
 	"github.com/polybot/polybot/internal/marketdata/replay"
 	pm "github.com/polybot/polybot/internal/venue/polymarket"
 	sim "github.com/polybot/polybot/internal/venuesim/polymarket"
+	"github.com/polybot/polybot/internal/venuetest"
 )
 
 func startSim(t *testing.T, cfg sim.Config) (*sim.Server, *pm.Client) {
@@ -22,12 +23,7 @@ func startSim(t *testing.T, cfg sim.Config) (*sim.Server, *pm.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	urls, err := s.Start(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	urls := venuetest.StartSim(t, s.Start, nil)
 	return s, pm.NewClient(urls.ClientConfig(pm.ChainPolygon))
 }
 
