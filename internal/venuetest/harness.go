@@ -16,7 +16,8 @@ import (
 // StartSim starts a simulator on a free loopback port (127.0.0.1:0) for the
 // rest of the test and returns what its Start returns (a base URL, or the
 // simulator's URLs). start is the simulator's Start; stop, its Close, runs
-// at cleanup after the simulator's context has ended.
+// at cleanup after the simulator's context has ended (nil: the context's
+// end is all the stopping it needs).
 func StartSim[U any](t testing.TB, start func(context.Context, string) (U, error), stop func()) U {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())

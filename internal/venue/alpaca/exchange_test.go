@@ -41,6 +41,15 @@ func startSim(t *testing.T) (*alpacasim.Server, string) {
 	return sim, base
 }
 
+// spyOrder is an order on SPY; price "" sends a market order.
+func spyOrder(coid string, side polybot.Side, price, size string, tif polybot.TimeInForce) polybot.OrderRequest {
+	r := polybot.OrderRequest{ClientOrderID: coid, Instrument: spy(), Side: side, Size: d(size), TIF: tif}
+	if price != "" {
+		r.Price = d(price)
+	}
+	return r
+}
+
 func exchange(t *testing.T, base, key, secret string) *alpaca.Exchange {
 	t.Helper()
 	x, err := alpaca.New(alpaca.Config{KeyID: key, SecretKey: secret, BaseURL: base})
@@ -90,8 +99,7 @@ func TestLimitOrderByClientOrderIDIsPlacedReadBackAndCancelled(t *testing.T) {
 	x := exchange(t, base, "PKTEST", "secret")
 	ctx := context.Background()
 
-	st, err := x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "intent-1", Instrument: spy(), Side: polybot.Buy,
-		Price: d("490"), Size: d("10"), TIF: polybot.GTC})
+	st, err := x.PlaceOrder(ctx, spyOrder("intent-1", polybot.Buy, "490", "10", polybot.GTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +119,7 @@ func TestLimitOrderByClientOrderIDIsPlacedReadBackAndCancelled(t *testing.T) {
 		t.Fatalf("Balance = %+v, %v", b, err)
 	}
 
-	_, err = x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "intent-1", Instrument: spy(), Side: polybot.Buy,
-		Price: d("491"), Size: d("1"), TIF: polybot.GTC})
+	_, err = x.PlaceOrder(ctx, spyOrder("intent-1", polybot.Buy, "491", "1", polybot.GTC))
 	if ve := venuetest.VenueError(t, err); ve.Status != http.StatusUnprocessableEntity || ve.Code != "40010001" || errors.Is(err, polybot.ErrOutcomeUnknown) {
 		t.Fatalf("duplicate client order id: %+v", ve)
 	}
@@ -141,8 +148,7 @@ func TestMarketableOrdersFillAndMovePositionAndBalance(t *testing.T) {
 	ctx := context.Background()
 
 	// Buy 20 up to 500.10: 10 × 500.00 + 10 × 500.10 = 10,001.00.
-	st, err := x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "intent-2", Instrument: spy(), Side: polybot.Buy,
-		Price: d("500.10"), Size: d("20"), TIF: polybot.FAK})
+	st, err := x.PlaceOrder(ctx, spyOrder("intent-2", polybot.Buy, "500.10", "20", polybot.FAK))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +159,7 @@ func TestMarketableOrdersFillAndMovePositionAndBalance(t *testing.T) {
 		t.Fatalf("sim cash = %s, want 9999", got)
 	}
 	// Sell 5 at market: 5 × 499.50 = 2,497.50.
-	st, err = x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "intent-3", Instrument: spy(), Side: polybot.Sell,
-		Size: d("5"), TIF: polybot.FAK})
+	st, err = x.PlaceOrder(ctx, spyOrder("intent-3", polybot.Sell, "", "5", polybot.FAK))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +190,7 @@ func TestMarketableOrdersFillAndMovePositionAndBalance(t *testing.T) {
 		}
 	}
 	// Alpaca answers 403 to an order beyond buying power: not a key problem.
-	_, err = x.PlaceOrder(ctx, polybot.OrderRequest{ClientOrderID: "intent-4", Instrument: spy(), Side: polybot.Buy,
-		Price: d("490"), Size: d("100"), TIF: polybot.GTC})
+	_, err = x.PlaceOrder(ctx, spyOrder("intent-4", polybot.Buy, "490", "100", polybot.GTC))
 	if ve := venuetest.VenueError(t, err); ve.Status != http.StatusForbidden || strings.Contains(ve.Message, "API key") {
 		t.Fatalf("beyond buying power: %+v", ve)
 	}
@@ -227,8 +231,7 @@ func TestAPostThatCannotBeDialledWasNeverSent(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	x := exchange(t, "http://"+addr, "k", "s")
-	_, err = x.PlaceOrder(context.Background(), polybot.OrderRequest{ClientOrderID: "c", Instrument: spy(), Side: polybot.Buy,
-		Price: d("10"), Size: d("1"), TIF: polybot.GTC})
+	_, err = x.PlaceOrder(context.Background(), spyOrder("c", polybot.Buy, "10", "1", polybot.GTC))
 	if venuetest.VenueError(t, err); errors.Is(err, polybot.ErrOutcomeUnknown) {
 		t.Fatalf("refused connection = %v, want a known failure", err)
 	}
