@@ -311,6 +311,35 @@ func (l *errorList) check(t *testing.T) {
 	}
 }
 
+// OutcomeSetCase checks one case of a connector's OutcomeSetOf table: the
+// markets skipped ("label: reason", in order) are wantSkipped, and the
+// answer is an error saying wantErr when that is set (false: the case
+// ends there), else a valid set (true: the caller checks its outcomes).
+func OutcomeSetCase(t *testing.T, set *polybot.OutcomeSet, skipped []polybot.SkippedMarket, err error, wantSkipped []string, wantErr string) bool {
+	t.Helper()
+	var gotSkipped []string
+	for _, s := range skipped {
+		gotSkipped = append(gotSkipped, s.Label+": "+s.Reason)
+	}
+	if strings.Join(gotSkipped, "|") != strings.Join(wantSkipped, "|") {
+		t.Errorf("skipped %v, want %v", gotSkipped, wantSkipped)
+	}
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one saying %q", err, wantErr)
+		}
+		t.Log(err)
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
 // ValidOutcomeSet fails t unless a connector's OutcomeSetOf answer (set,
 // skipped, err) is a valid set with nothing skipped: the first check of
 // every connector's event test.

@@ -218,24 +218,8 @@ func TestOutcomeSetOfAKalshiEvent(t *testing.T) {
 			ev := &kalshi.Event{EventTicker: "KXFED-26JAN", SeriesTicker: "KXFED", Title: "Fed decision in January",
 				MutuallyExclusive: tc.exclusive, Markets: tc.markets}
 			set, skipped, err := kalshi.OutcomeSetOf(ev)
-			var gotSkipped []string
-			for _, s := range skipped {
-				gotSkipped = append(gotSkipped, s.Label+": "+s.Reason)
-			}
-			if strings.Join(gotSkipped, "|") != strings.Join(tc.wantSkipped, "|") {
-				t.Errorf("skipped %v, want %v", gotSkipped, tc.wantSkipped)
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)
-				}
+			if !venuetest.OutcomeSetCase(t, set, skipped, err, tc.wantSkipped, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := set.Validate(); err != nil {
-				t.Fatal(err)
 			}
 			var labels []string
 			for i, o := range set.Outcomes {
