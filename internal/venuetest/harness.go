@@ -44,6 +44,17 @@ func Must[V any](t testing.TB, v V, err error) V {
 	return v
 }
 
+// SetBookOf is a Venue.SetBook that sets the suite's book through a
+// simulator's admin hook setBook under the simulator's key for it.
+func SetBookOf[K any](setBook func(key K, bids, asks []polybot.Level) error, key K) func(t *testing.T, bids, asks []polybot.Level) {
+	return func(t *testing.T, bids, asks []polybot.Level) {
+		t.Helper()
+		if err := setBook(key, bids, asks); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // VenueError returns the *polybot.VenueError that err is or wraps, failing
 // t if there is none.
 func VenueError(t testing.TB, err error) *polybot.VenueError {

@@ -40,12 +40,8 @@ func TestVenueConformance(t *testing.T) {
 			},
 			Cash:     d("1000"),
 			TakerFee: polybot.Zero,
-			SetBook: func(t *testing.T, bids, asks []polybot.Level) {
-				if err := sim.SetBook(inst.Market, bids, asks); err != nil {
-					t.Fatal(err)
-				}
-			},
-			Faults: sim.Faults(),
+			SetBook:  venuetest.SetBookOf(sim.SetBook, inst.Market),
+			Faults:   sim.Faults(),
 		}
 	})
 }
