@@ -194,61 +194,48 @@ func fromSDPtr(d *decimal.Decimal) polybot.Decimal {
 	return fromSD(*d)
 }
 
-func tifWire(t polybot.TimeInForce, fractional bool) (alpaca.TimeInForce, error) {
-	switch t {
-	case "":
-		return alpaca.Day, nil
-	case polybot.GTC:
-		if fractional {
-			return alpaca.Day, nil
-		}
-		return alpaca.GTC, nil
-	case polybot.FOK, polybot.FAK:
-		if fractional {
-			return "", polybot.FieldError("time_in_force", "Alpaca takes fractional quantities as day orders only")
-		}
-		if t == polybot.FOK {
-			return alpaca.FOK, nil
-		}
-		return alpaca.IOC, nil
-	case polybot.GTD:
-		return "", polybot.FieldError("time_in_force", "Alpaca has no good-till-date orders: use GTC or a day order")
-	}
-	return "", polybot.FieldError("time_in_force", "unknown time in force "+string(t))
-}
+// orderRules are what Alpaca asks of every order of whole shares: a day
+// order unless GTC, FAK as IOC, no good-till-date.
+var orderRules = wire.OrderRules{Venue: polybot.Alpaca, Name: "Alpaca", MaxClientOrderID: 128, Instrument: "an Alpaca symbol",
+	TIF: map[polybot.TimeInForce]string{"": string(alpaca.Day), polybot.GTC: string(alpaca.GTC),
+		polybot.FOK: string(alpaca.FOK), polybot.FAK: string(alpaca.IOC)},
+	Refused: map[polybot.TimeInForce]string{polybot.GTD: "Alpaca has no good-till-date orders: use GTC or a day order"}}
 
-func checkOrder(req polybot.OrderRequest) error {
-	v := polybot.Validation{}
-	if req.ClientOrderID == "" {
-		v.Add("client_order_id", "is required")
-	} else if len(req.ClientOrderID) > 128 {
-		v.Add("client_order_id", "Alpaca takes at most 128 characters")
+// fractionalRules are the same for fractional quantities, which Alpaca
+// takes as day orders only.
+var fractionalRules = func() wire.OrderRules {
+	r := orderRules
+	r.TIF = map[polybot.TimeInForce]string{"": string(alpaca.Day), polybot.GTC: string(alpaca.Day)}
+	r.Refused = map[polybot.TimeInForce]string{polybot.GTD: orderRules.Refused[polybot.GTD],
+		polybot.FOK: "Alpaca takes fractional quantities as day orders only",
+		polybot.FAK: "Alpaca takes fractional quantities as day orders only"}
+	return r
+}()
+
+// checkOrder validates req and returns its time in force.
+func checkOrder(req polybot.OrderRequest) (alpaca.TimeInForce, error) {
+	rules := orderRules
+	if req.Size.Places() > 0 {
+		rules = fractionalRules
 	}
-	if req.Instrument.Venue != polybot.Alpaca || req.Instrument.Market == "" {
-		v.Add("instrument", "must be an Alpaca symbol")
-	}
-	switch {
-	case req.Price.Sign() < 0:
-		v.Add("price", "must not be negative (zero sends a market order)")
-	case !req.Price.LessThan(polybot.One) && req.Price.Places() > 2:
-		v.Add("price", "Alpaca takes at most 2 decimal places at $1 and above")
-	case req.Price.Places() > 4:
-		v.Add("price", "Alpaca takes at most 4 decimal places below $1")
-	}
-	if req.Size.Sign() <= 0 {
-		v.Add("size", "must be positive")
-	}
-	return v.Err()
+	tif, err := rules.Check(req, func(v polybot.Validation) {
+		switch {
+		case req.Price.Sign() < 0:
+			v.Add("price", "must not be negative (zero sends a market order)")
+		case !req.Price.LessThan(polybot.One) && req.Price.Places() > 2:
+			v.Add("price", "Alpaca takes at most 2 decimal places at $1 and above")
+		case req.Price.Places() > 4:
+			v.Add("price", "Alpaca takes at most 4 decimal places below $1")
+		}
+	})
+	return alpaca.TimeInForce(tif), err
 }
 
 // PlaceOrder implements polybot.Exchange. A timeout or a 5xx returns an
 // error wrapping polybot.ErrOutcomeUnknown: call Order with the same client
 // order id, never PlaceOrder again.
 func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*polybot.OrderStatus, error) {
-	if err := checkOrder(req); err != nil {
-		return nil, err
-	}
-	tif, err := tifWire(req.TIF, req.Size.Places() > 0)
+	tif, err := checkOrder(req)
 	if err != nil {
 		return nil, err
 	}

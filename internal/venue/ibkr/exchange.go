@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // ReplyPolicy says which order questions PolyBot confirms. A question is
@@ -114,53 +115,36 @@ type orderBody struct {
 	COID      string      `json:"cOID"`
 }
 
-func tifWire(t polybot.TimeInForce) (string, error) {
-	switch t {
-	case "":
-		return "DAY", nil
-	case polybot.GTC:
-		return "GTC", nil
-	case polybot.FAK:
-		return "IOC", nil
-	case polybot.FOK:
-		return "", polybot.FieldError("time_in_force", "IBKR's Web API takes no fill-or-kill orders: use FAK (IOC)")
-	case polybot.GTD:
-		return "", polybot.FieldError("time_in_force", "IBKR's Web API takes no good-till-date orders: use GTC or a day order")
-	}
-	return "", polybot.FieldError("time_in_force", "unknown time in force "+string(t))
-}
+// orderRules are what IBKR asks of every order: a day order unless GTC,
+// FAK as IOC, no fill-or-kill or good-till-date.
+var orderRules = wire.OrderRules{Venue: polybot.IBKR, Name: "IBKR", MaxClientOrderID: 64,
+	Instrument: "an IBKR instrument: a ForecastEx YES conid or a stock symbol",
+	TIF:        map[polybot.TimeInForce]string{"": "DAY", polybot.GTC: "GTC", polybot.FAK: "IOC"},
+	Refused: map[polybot.TimeInForce]string{
+		polybot.FOK: "IBKR's Web API takes no fill-or-kill orders: use FAK (IOC)",
+		polybot.GTD: "IBKR's Web API takes no good-till-date orders: use GTC or a day order"}}
 
-func checkOrder(req polybot.OrderRequest) error {
-	v := polybot.Validation{}
-	if req.ClientOrderID == "" {
-		v.Add("client_order_id", "is required")
-	} else if len(req.ClientOrderID) > 64 {
-		v.Add("client_order_id", "IBKR takes at most 64 characters")
-	}
-	if req.Instrument.Venue != polybot.IBKR || req.Instrument.Market == "" {
-		v.Add("instrument", "must be an IBKR instrument: a ForecastEx YES conid or a stock symbol")
-	}
-	if req.Size.Sign() <= 0 {
-		v.Add("size", "must be positive")
-	}
-	if SellsByBuyingOpposite(req.Instrument) {
-		if req.Side == polybot.Sell {
-			v.Add("side", "ForecastEx takes no sell orders: reduce a "+req.Instrument.Outcome.String()+
-				" position by buying "+req.Instrument.Outcome.Opposite().String())
+// checkOrder validates req and returns its time in force on the wire.
+func checkOrder(req polybot.OrderRequest) (string, error) {
+	return orderRules.Check(req, func(v polybot.Validation) {
+		if SellsByBuyingOpposite(req.Instrument) {
+			if req.Side == polybot.Sell {
+				v.Add("side", "ForecastEx takes no sell orders: reduce a "+req.Instrument.Outcome.String()+
+					" position by buying "+req.Instrument.Outcome.Opposite().String())
+			}
+			switch {
+			case req.Price.Sign() <= 0 || !req.Price.LessThan(EventPayout):
+				v.Add("price", "a ForecastEx limit price is between $0.01 and $0.99")
+			case req.Price.Micros()%EventTick.Micros() != 0:
+				v.Add("price", "ForecastEx quotes in $0.01 ticks")
+			}
+			if req.Size.Places() > 0 {
+				v.Add("size", "ForecastEx trades whole contracts")
+			}
+		} else if req.Price.Sign() < 0 {
+			v.Add("price", "must not be negative (zero sends a market order)")
 		}
-		switch {
-		case req.Price.Sign() <= 0 || !req.Price.LessThan(EventPayout):
-			v.Add("price", "a ForecastEx limit price is between $0.01 and $0.99")
-		case req.Price.Micros()%EventTick.Micros() != 0:
-			v.Add("price", "ForecastEx quotes in $0.01 ticks")
-		}
-		if req.Size.Places() > 0 {
-			v.Add("size", "ForecastEx trades whole contracts")
-		}
-	} else if req.Price.Sign() < 0 {
-		v.Add("price", "must not be negative (zero sends a market order)")
-	}
-	return v.Err()
+	})
 }
 
 // PlaceOrder implements polybot.Exchange. IBKR's questions are answered by
@@ -169,10 +153,7 @@ func checkOrder(req polybot.OrderRequest) error {
 // may have been written returns an error wrapping polybot.ErrOutcomeUnknown:
 // call Order with the same client order id, never PlaceOrder again.
 func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*polybot.OrderStatus, error) {
-	if err := checkOrder(req); err != nil {
-		return nil, err
-	}
-	tif, err := tifWire(req.TIF)
+	tif, err := checkOrder(req)
 	if err != nil {
 		return nil, err
 	}

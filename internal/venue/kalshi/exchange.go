@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venue/wire"
 )
 
 // ExchangeConfig configures one tenant's Exchange.
@@ -91,50 +92,34 @@ func toBook(o polybot.Outcome, s polybot.Side, price polybot.Decimal) (bookSide 
 	return "ask", price
 }
 
-func tifWire(t polybot.TimeInForce) (string, error) {
-	switch t {
-	case polybot.GTC, polybot.GTD, "":
-		return TIFGoodTillCanceled, nil
-	case polybot.FOK:
-		return TIFFillOrKill, nil
-	case polybot.FAK:
-		return TIFImmediateOrCancel, nil
-	}
-	return "", polybot.FieldError("time_in_force", "unknown time in force "+string(t))
-}
+// orderRules are what Kalshi asks of every order: GTD rests as GTC until its
+// expiration (sent apart), FAK is immediate-or-cancel.
+var orderRules = wire.OrderRules{Venue: polybot.Kalshi, Name: "Kalshi", Instrument: "a Kalshi market",
+	TIF: map[polybot.TimeInForce]string{"": TIFGoodTillCanceled, polybot.GTC: TIFGoodTillCanceled,
+		polybot.GTD: TIFGoodTillCanceled, polybot.FOK: TIFFillOrKill, polybot.FAK: TIFImmediateOrCancel}}
 
-func checkOrder(req polybot.OrderRequest) error {
-	v := polybot.Validation{}
-	if req.ClientOrderID == "" {
-		v.Add("client_order_id", "is required")
-	}
-	if req.Instrument.Venue != polybot.Kalshi || req.Instrument.Market == "" {
-		v.Add("instrument", "must be a Kalshi market")
-	}
-	if req.Price.Sign() <= 0 || !req.Price.LessThan(polybot.One) {
-		v.Add("price", "must be between 0 and 1 dollar")
-	} else if req.Price.Places() > 4 {
-		v.Add("price", "has more than 4 decimal places")
-	}
-	if req.Size.Sign() <= 0 {
-		v.Add("size", "must be positive")
-	} else if req.Size.Places() > 2 {
-		v.Add("size", "Kalshi counts have at most 2 decimal places")
-	}
-	if req.TIF == polybot.GTD && req.Expiration.IsZero() {
-		v.Add("expiration", "is required for GTD")
-	}
-	return v.Err()
+// checkOrder validates req and returns its time in force on the wire.
+func checkOrder(req polybot.OrderRequest) (string, error) {
+	return orderRules.Check(req, func(v polybot.Validation) {
+		if req.Price.Sign() <= 0 || !req.Price.LessThan(polybot.One) {
+			v.Add("price", "must be between 0 and 1 dollar")
+		} else if req.Price.Places() > 4 {
+			v.Add("price", "has more than 4 decimal places")
+		}
+		if req.Size.Places() > 2 {
+			v.Add("size", "Kalshi counts have at most 2 decimal places")
+		}
+		if req.TIF == polybot.GTD && req.Expiration.IsZero() {
+			v.Add("expiration", "is required for GTD")
+		}
+	})
 }
 
 // PlaceOrder implements polybot.Exchange. A timeout or a 5xx returns an
 // error wrapping polybot.ErrOutcomeUnknown: call Order with the same client
 // order id, never PlaceOrder again.
 func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*polybot.OrderStatus, error) {
-	if err := checkOrder(req); err != nil {
-		return nil, err
-	}
-	tif, err := tifWire(req.TIF)
+	tif, err := checkOrder(req)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,9 @@
 //     venue and changed something: polybot.ErrOutcomeUnknown);
 //   - RetryAfter (delay seconds or an HTTP date) and Backoff (exponential,
 //     with jitter) for reconnects and retries.
+//   - OrderRules, the checks of an order request every venue makes (client
+//     order id, instrument, size) and its time in force on the wire, to
+//     which a connector adds its own price and size rules.
 //
 // Decimals are parsed by polybot.ParseDecimalBytes, the one parser with one
 // limit policy; Object.Decimal wraps it for the scanner.
