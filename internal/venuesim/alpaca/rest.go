@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -627,11 +628,7 @@ func (s *Server) listPositions(_ *http.Request, a *account) (int, any, error) {
 	_, held := s.reserved(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	syms := make([]string, 0, len(a.positions))
-	for sym := range a.positions {
-		syms = append(syms, sym)
-	}
-	slices.Sort(syms)
+	syms := slices.Sorted(maps.Keys(a.positions))
 	out := make([]positionJSON, 0, len(syms))
 	for _, sym := range syms {
 		out = append(out, s.positionView(sym, a.positions[sym], held[sym]))

@@ -32,6 +32,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
 	"github.com/polybot/polybot/internal/venuesim/matching"
 )
 
@@ -281,16 +282,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 // DropStreams closes every market-data stream connection abruptly (a
 // dropped socket; the SDK reconnects).
 func (s *Server) DropStreams() {
-	st := &s.stream
-	st.mu.Lock()
-	conns := make([]*streamConn, 0, len(st.conns))
-	for c := range st.conns {
-		conns = append(conns, c)
-	}
-	st.mu.Unlock()
-	for _, c := range conns {
-		c.drop()
-	}
+	loopback.DropAll(&s.stream.mu, s.stream.conns, (*streamConn).drop)
 }
 
 // StreamClients is how many authenticated stream connections are open

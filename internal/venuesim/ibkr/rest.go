@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -183,11 +184,7 @@ func (s *Server) reauthenticate(*http.Request) (any, error) {
 func (s *Server) accountList(*http.Request) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.accounts))
-	for id := range s.accounts {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(s.accounts))
 	props, aliases := map[string]any{}, map[string]string{}
 	for _, id := range ids {
 		props[id] = map[string]bool{"hasChildAccounts": false, "supportsCashQty": true, "supportsFractions": false}
@@ -835,11 +832,7 @@ func (s *Server) positions(r *http.Request) (any, error) {
 		return nil, fail(http.StatusBadRequest, "page must be a number")
 	}
 	s.mu.Lock()
-	ids := make([]int64, 0, len(a.positions))
-	for id := range a.positions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(a.positions))
 	out := []map[string]any{}
 	for i, id := range ids {
 		if i/100 != page {

@@ -1,6 +1,9 @@
 package kalshi
 
-import "github.com/polybot/polybot/internal/venuesim/fault"
+import (
+	"github.com/polybot/polybot/internal/venuesim/fault"
+	"github.com/polybot/polybot/internal/venuesim/loopback"
+)
 
 // Faults returns the REST and WebSocket faults, changeable while the
 // simulator runs (rule paths are relative to RESTPrefix, such as
@@ -17,15 +20,7 @@ func (s *Server) SkipSeq(ticker string) {
 
 // DropWebSockets closes every WebSocket connection abruptly.
 func (s *Server) DropWebSockets() {
-	s.mu.Lock()
-	conns := make([]*wsConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.drop()
-	}
+	loopback.DropAll(&s.mu, s.conns, (*wsConn).drop)
 }
 
 // Subscriptions counts the open WebSocket subscriptions to channel

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -312,7 +314,7 @@ func (s *Server) getSeriesList(*http.Request) (int, any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := []map[string]any{}
-	for _, k := range sortedKeys(s.series) {
+	for _, k := range slices.Sorted(maps.Keys(s.series)) {
 		list = append(list, seriesJSON(s.series[k]))
 	}
 	return 200, map[string]any{"series": list}, nil
@@ -353,7 +355,7 @@ func (s *Server) getPositions(r *http.Request, keyID string) (int, any, *apiErro
 	a := s.accounts[keyID]
 	market := []map[string]any{}
 	events := map[string]map[string]polybot.Decimal{}
-	for _, t := range sortedKeys(a.pos) {
+	for _, t := range slices.Sorted(maps.Keys(a.pos)) {
 		p := a.pos[t]
 		if q.Get("ticker") != "" && q.Get("ticker") != t {
 			continue
@@ -378,7 +380,7 @@ func (s *Server) getPositions(r *http.Request, keyID string) (int, any, *apiErro
 		}
 	}
 	evs := []map[string]any{}
-	for _, k := range sortedKeys(events) {
+	for _, k := range slices.Sorted(maps.Keys(events)) {
 		e := events[k]
 		evs = append(evs, map[string]any{"event_ticker": k, "total_cost_dollars": dollars(e["cost"]),
 			"total_cost_shares_fp": count(e["shares"]), "event_exposure_dollars": dollars(e["cost"]),

@@ -21,7 +21,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -352,13 +351,4 @@ func (s *Server) marketOf(ticker string) (*market, *SeriesConfig) {
 		return nil, nil
 	}
 	return m, s.series[m.SeriesTicker]
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,6 +1,8 @@
 package kalshi
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/polybot/polybot"
@@ -98,7 +100,7 @@ func (s *Server) onUpdate(u matching.Update) {
 	}
 	for c := range s.conns {
 		c.mu.Lock()
-		for _, sid := range sortedSids(c.subs) {
+		for _, sid := range slices.Sorted(maps.Keys(c.subs)) {
 			sub := c.subs[sid]
 			switch sub.channel {
 			case "orderbook_delta":

@@ -3,9 +3,9 @@ package kalshi
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -188,7 +188,7 @@ func (s *Server) command(c *wsConn, cmd *wsCommand) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		list := []map[string]any{}
-		for _, sid := range sortedSids(c.subs) {
+		for _, sid := range slices.Sorted(maps.Keys(c.subs)) {
 			list = append(list, map[string]any{"channel": c.subs[sid].channel, "sid": sid})
 		}
 		c.send(outFrame{ID: cmd.ID, Type: "ok", Msg: list})
@@ -197,15 +197,6 @@ func (s *Server) command(c *wsConn, cmd *wsCommand) {
 	default:
 		c.sendError(cmd.ID, wsErrUnknownCommand, "Unknown command")
 	}
-}
-
-func sortedSids(m map[int64]*wsSub) []int64 {
-	out := make([]int64, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }
 
 func tickersOf(cmd *wsCommand) []string {
@@ -323,7 +314,7 @@ func (s *Server) updateSubscription(c *wsConn, cmd *wsCommand) {
 		c.sendError(cmd.ID, wsErrAction, "Unsupported action")
 		return
 	}
-	c.send(outFrame{ID: cmd.ID, Sid: sub.sid, Seq: sub.seq, Type: "ok", Msg: map[string]any{"market_tickers": sortedKeys(sub.tickers)}})
+	c.send(outFrame{ID: cmd.ID, Sid: sub.sid, Seq: sub.seq, Type: "ok", Msg: map[string]any{"market_tickers": slices.Sorted(maps.Keys(sub.tickers))}})
 }
 
 // snapshotMsg is the bids-only book of ticker. Call with opMu held.

@@ -1,6 +1,7 @@
 // Package loopback serves a venue simulator's routes on a TCP listener
 // (loopback in every use) until a context ends or Close is called: the
-// listen, serve and shut-down steps every simulator shares.
+// listen, serve and shut-down steps every simulator shares, and DropAll,
+// how a simulator drops its open sockets.
 //
 // It must not import a simulator, a connector, a store or the engine.
 package loopback
@@ -10,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -85,4 +88,16 @@ func (s *Server) Close() error {
 	err := s.shutdown()
 	<-s.done
 	return err
+}
+
+// DropAll drops every connection of conns, a set guarded by mu, as a lost
+// socket would: it takes the set under mu and calls drop on each after
+// letting mu go, so that a drop may take mu to unregister itself.
+func DropAll[C comparable](mu *sync.Mutex, conns map[C]struct{}, drop func(C)) {
+	mu.Lock()
+	cs := slices.Collect(maps.Keys(conns))
+	mu.Unlock()
+	for _, c := range cs {
+		drop(c)
+	}
 }

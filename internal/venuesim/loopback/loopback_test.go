@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -54,5 +56,21 @@ func TestServeStopsWhenTheContextEndsAndNamesABadAddress(t *testing.T) {
 	}
 	if _, err := loopback.Serve(context.Background(), "test sim", http.NotFoundHandler(), nil, nil, "256.0.0.1:1"); err == nil {
 		t.Fatal("listening on a bad address succeeded")
+	}
+}
+
+func TestDropAllDropsEveryConnectionAndLetsADropTakeTheLock(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[int]struct{}{1: {}, 2: {}, 3: {}}
+	var dropped []int
+	loopback.DropAll(&mu, conns, func(c int) {
+		mu.Lock() // a connection unregisters itself as it goes
+		defer mu.Unlock()
+		delete(conns, c)
+		dropped = append(dropped, c)
+	})
+	slices.Sort(dropped)
+	if !slices.Equal(dropped, []int{1, 2, 3}) || len(conns) != 0 {
+		t.Fatalf("dropped %v, left %v; want 1 2 3 dropped and none left", dropped, conns)
 	}
 }

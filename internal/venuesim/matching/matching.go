@@ -51,6 +51,7 @@
 package matching
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -945,12 +946,7 @@ func levels(side []*level, n int) []polybot.Level {
 func (e *Engine) Books() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]string, 0, len(e.books))
-	for k := range e.books {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(e.books))
 }
 
 // Expire cancels GTD orders whose expiry has passed on the engine's clock.
