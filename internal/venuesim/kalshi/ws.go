@@ -199,6 +199,19 @@ func (s *Server) command(c *wsConn, cmd *wsCommand) {
 	}
 }
 
+// knownTickers returns the markets cmd names; when one is unknown it
+// answers the command with an error and returns false.
+func (s *Server) knownTickers(c *wsConn, cmd *wsCommand) ([]string, bool) {
+	tickers := tickersOf(cmd)
+	for _, t := range tickers {
+		if m, _ := s.marketOf(t); m == nil {
+			c.sendError(cmd.ID, wsErrInvalidParam, "Invalid parameter: unknown market "+t)
+			return nil, false
+		}
+	}
+	return tickers, true
+}
+
 func tickersOf(cmd *wsCommand) []string {
 	t := append([]string(nil), cmd.Params.MarketTickers...)
 	if cmd.Params.MarketTicker != "" {
@@ -212,12 +225,9 @@ func (s *Server) subscribe(c *wsConn, cmd *wsCommand) {
 		c.sendError(cmd.ID, wsErrChannels, "Channels required")
 		return
 	}
-	tickers := tickersOf(cmd)
-	for _, t := range tickers {
-		if m, _ := s.marketOf(t); m == nil {
-			c.sendError(cmd.ID, wsErrInvalidParam, "Invalid parameter: unknown market "+t)
-			return
-		}
+	tickers, ok := s.knownTickers(c, cmd)
+	if !ok {
+		return
 	}
 	for _, ch := range cmd.Params.Channels {
 		if !knownChannels[ch] {
@@ -272,12 +282,9 @@ func (s *Server) updateSubscription(c *wsConn, cmd *wsCommand) {
 		c.sendError(cmd.ID, wsErrOneSid, "Exactly one subscription ID is required")
 		return
 	}
-	tickers := tickersOf(cmd)
-	for _, t := range tickers {
-		if m, _ := s.marketOf(t); m == nil {
-			c.sendError(cmd.ID, wsErrInvalidParam, "Invalid parameter: unknown market "+t)
-			return
-		}
+	tickers, ok := s.knownTickers(c, cmd)
+	if !ok {
+		return
 	}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
