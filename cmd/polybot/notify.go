@@ -16,7 +16,8 @@ import (
 // notifyFlags configure the notification channels serve delivers on.
 type notifyFlags struct {
 	smtpAddr, smtpFrom, smtpUser, smtpPasswordFile string
-	telegramURL, publicURL                         string
+	telegramURL                                    string
+	publicURL                                      string // serve's --public-url, for links in notifications
 	allowPrivate                                   bool
 	backoff                                        time.Duration
 }
@@ -27,7 +28,6 @@ func (f *notifyFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.smtpUser, "smtp-username", e.getenv("POLYBOT_SMTP_USERNAME"), "SMTP username (PLAIN auth, only over TLS)")
 	fs.StringVar(&f.smtpPasswordFile, "smtp-password-file", e.getenv("POLYBOT_SMTP_PASSWORD_FILE"), "file holding the SMTP password")
 	fs.StringVar(&f.telegramURL, "telegram-api-url", envOr(e, "POLYBOT_TELEGRAM_API_URL", "https://api.telegram.org"), "Telegram Bot API base URL")
-	fs.StringVar(&f.publicURL, "public-url", e.getenv("POLYBOT_PUBLIC_URL"), "the URL users reach this server at, for links in notifications (default: the listen address)")
 	fs.DurationVar(&f.backoff, "notify-retry-backoff", 30*time.Second, "wait after a failed notification delivery, doubled after each further failure (at most 1h), with jitter")
 	fs.BoolVar(&f.allowPrivate, "notify-allow-private", e.getenv("POLYBOT_NOTIFY_ALLOW_PRIVATE") == "1", "let webhooks and Discord URLs reach loopback and private addresses (on with --sim)")
 }

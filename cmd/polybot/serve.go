@@ -59,7 +59,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return nil
 	})
 	stripeURL := fs.String("stripe-api-url", e.getenv("POLYBOT_STRIPE_API_URL"), "Stripe API base URL, e.g. a local stripe-mock (env POLYBOT_STRIPE_API_URL; default Stripe's)")
-	publicURL := fs.String("public-url", e.getenv("POLYBOT_PUBLIC_URL"), "this server's public address, where Stripe sends browsers back (env POLYBOT_PUBLIC_URL; default the request's host)")
+	publicURL := fs.String("public-url", e.getenv("POLYBOT_PUBLIC_URL"), "this server's public address: where Stripe sends browsers back, and the links in notifications (env POLYBOT_PUBLIC_URL; default the request's host, or the listen address for notifications)")
 	grace := polybot.DefaultBillingGrace
 	if v := e.getenv("POLYBOT_BILLING_GRACE"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -76,6 +76,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
+	nf.publicURL = *publicURL
 	if *sessionMaxAge < time.Hour {
 		return usageError("--session-max-age must be at least 1h")
 	}

@@ -50,6 +50,7 @@ type tradingFlags struct {
 	alpacaKeyID     string
 	alpacaSecret    string
 	alpacaStreamURL string
+	alpacaDataURL   string
 	alpacaFeed      string
 	demoEmail       string
 	sims            simFlags
@@ -65,6 +66,7 @@ func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.alpacaKeyID, "alpaca-md-key-id", e.getenv("POLYBOT_ALPACA_MD_KEY_ID"), "Alpaca key id for the platform's market-data stream (equity quotes for news rules' equity orders)")
 	fs.StringVar(&f.alpacaSecret, "alpaca-md-secret-file", e.getenv("POLYBOT_ALPACA_MD_SECRET_FILE"), "file holding that key's secret")
 	fs.StringVar(&f.alpacaStreamURL, "alpaca-stream-url", envOr(e, "POLYBOT_ALPACA_STREAM_URL", alpaca.StreamBaseURL), "Alpaca market-data stream base URL (without the feed)")
+	fs.StringVar(&f.alpacaDataURL, "alpaca-data-url", envOr(e, "POLYBOT_ALPACA_DATA_URL", alpaca.DataBaseURL), "Alpaca Market Data API base URL (latest quotes on subscribe)")
 	fs.StringVar(&f.alpacaFeed, "alpaca-feed", envOr(e, "POLYBOT_ALPACA_FEED", alpaca.FeedIEX), `Alpaca quote feed: "iex" (every account) or "sip" (a market-data subscription)`)
 	fs.StringVar(&f.demoEmail, "demo-email", "demo@polybot.local", "with --sim: the demo user's email")
 	def := realVenues()
@@ -232,7 +234,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		b := make([]byte, 24)
 		rand.Read(b)
 		amd := alpaca.FeedConfig{KeyID: "PKSIMMD" + strings.ToUpper(hex.EncodeToString(b[:6])), SecretKey: base64.RawURLEncoding.EncodeToString(b[6:]),
-			BaseURL: s.alpacaURL + "/v2", Feed: alpaca.FeedIEX, Logger: log}
+			BaseURL: s.alpacaURL + "/v2", DataURL: s.alpacaURL, Feed: alpaca.FeedIEX, Logger: log}
 		if err := s.alpaca.AddAccount(alpacasim.AccountConfig{KeyID: amd.KeyID, Secret: amd.SecretKey}); err != nil {
 			s.closeAll()
 			return nil, err
@@ -255,7 +257,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 			return nil, fmt.Errorf("--alpaca-md-secret-file: %w", err)
 		}
 		alpacaMD = &alpaca.FeedConfig{KeyID: f.alpacaKeyID, SecretKey: strings.TrimSpace(string(secret)), BaseURL: f.alpacaStreamURL,
-			Feed: f.alpacaFeed, Logger: log}
+			DataURL: f.alpacaDataURL, Feed: f.alpacaFeed, Logger: log}
 	}
 
 	hubs := map[polybot.Platform]*marketdata.Hub{}

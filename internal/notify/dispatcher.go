@@ -52,8 +52,9 @@ type Config struct {
 	// transaction and sends in parallel (default 25). Fewer, larger
 	// batches hold SQLite's single writer, which trading needs, less often.
 	Workers, Batch int
-	// Rate and Burst limit the sends to each destination (default one a
-	// second, bursts of 5): a waiting delivery is rescheduled, not failed.
+	// Rate and Burst limit the sends to each destination (default five a
+	// second, bursts of 20: an active bot's trades keep up): a waiting
+	// delivery is rescheduled, not failed.
 	Rate  rate.Limit
 	Burst int
 	// DigestWindow is how often at most opportunities are digested into
@@ -115,7 +116,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.Batch = 25
 	}
 	if cfg.Rate == 0 {
-		cfg.Rate, cfg.Burst = 1, 5
+		cfg.Rate, cfg.Burst = 5, 20
 	}
 	if cfg.Burst <= 0 {
 		cfg.Burst = 1

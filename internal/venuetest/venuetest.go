@@ -111,6 +111,15 @@ type Venue struct {
 	// VenueSubscriptions counts the venue's open market-data
 	// subscriptions covering Instrument, over every connection.
 	VenueSubscriptions func() int
+	// TopOfBook: the feed carries the best bid and offer only, each change
+	// a whole snapshot, and no trades (Alpaca's quotes, IBKR's market
+	// data). The feed and hub scenarios then expect the top level of each
+	// book they set, and do not wait for trade events.
+	TopOfBook bool
+	// FeedLot is the unit the feed reports sizes in (Alpaca's quotes: whole
+	// shares); zero means exact. A level is shown rounded down to it, and
+	// not at all below one unit.
+	FeedLot polybot.Decimal
 
 	// KnownBugs names scenarios (by their subtest name) that fail because
 	// of a recorded bug in the implementation, with the bug: they are
@@ -259,6 +268,32 @@ func (e *env) countOpen(t *testing.T, x polybot.Exchange, coid string) int {
 type Book struct{ Bids, Asks []polybot.Level }
 
 func (b Book) String() string { return fmt.Sprintf("bids %v asks %v", b.Bids, b.Asks) }
+
+// top is b's best level a side.
+func (b Book) top() Book {
+	return Book{b.Bids[:min(len(b.Bids), 1)], b.Asks[:min(len(b.Asks), 1)]}
+}
+
+// shown is what the venue's feed shows of b: all of it, or its top, in
+// the feed's lot.
+func (e *env) shown(b Book) Book {
+	if e.TopOfBook {
+		b = b.top()
+	}
+	if e.FeedLot.Sign() <= 0 {
+		return b
+	}
+	lots := func(ls []polybot.Level) []polybot.Level {
+		var out []polybot.Level
+		for _, l := range ls {
+			if n := l.Size.Floor(e.FeedLot); n.Sign() > 0 {
+				out = append(out, polybot.Level{Price: l.Price, Size: n})
+			}
+		}
+		return out
+	}
+	return Book{lots(b.Bids), lots(b.Asks)}
+}
 
 // Equal reports whether b and o have the same levels.
 func (b Book) Equal(o Book) bool { return slices.Equal(b.Bids, o.Bids) && slices.Equal(b.Asks, o.Asks) }

@@ -2,6 +2,7 @@ package alpaca_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/venue/alpaca"
@@ -9,13 +10,12 @@ import (
 	"github.com/polybot/polybot/internal/venuetest"
 )
 
-// TestVenueConformance runs the shared suite's Exchange half
-// (internal/venuetest) on a penny stock's book. Alpaca's feed is quotes,
-// the top of book only, with no trades: the suite's feed scenarios (full
-// depth, deltas, trades) do not fit it, and feed_test.go tests it instead.
+// TestVenueConformance runs the shared suite (internal/venuetest) on a
+// penny stock's book: the Exchange, and the quote stream as a top-of-book
+// feed (Alpaca's quotes are the best bid and offer, with no trades).
 // Alpaca charges no commission on equities.
 func TestVenueConformance(t *testing.T) {
-	venuetest.RunExchange(t, func(t *testing.T) *venuetest.Venue {
+	venuetest.Run(t, func(t *testing.T) *venuetest.Venue {
 		inst := polybot.Instrument{Venue: polybot.Alpaca, Market: "PENNY"}
 		sim, err := alpacasim.New(alpacasim.Config{
 			Accounts: []alpacasim.AccountConfig{{KeyID: "PKONE", Secret: "one", Cash: d("1000")}, {KeyID: "PKTWO", Secret: "two", Cash: d("1000")}},
@@ -42,6 +42,13 @@ func TestVenueConformance(t *testing.T) {
 			TakerFee: polybot.Zero,
 			SetBook:  venuetest.SetBookOf(sim.SetBook, inst.Market),
 			Faults:   sim.Faults(),
+			Feed: func(t *testing.T) polybot.MarketFeed {
+				f, err := alpaca.NewFeed(alpaca.FeedConfig{KeyID: "PKONE", SecretKey: "one", BaseURL: base + "/v2", DataURL: base,
+					Backoff: 50 * time.Millisecond})
+				return venuetest.Must(t, f, err)
+			},
+			TopOfBook: true,
+			FeedLot:   polybot.One, // quote sizes are whole shares
 		}
 	})
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/alpacahq/alpaca-trade-api-go/v3/marketdata"
 	"github.com/alpacahq/alpaca-trade-api-go/v3/marketdata/stream"
 
 	"github.com/polybot/polybot"
@@ -19,12 +21,15 @@ import (
 // Market data: a polybot.MarketFeed on the SDK's stock stream
 // (marketdata/stream.StocksClient), quotes only. A quote is Alpaca's best
 // bid and best offer, so each becomes a BookSnapshot of one level a side:
-// the book is the top of book, replaced whole by every quote. Alpaca sends
-// no quote on subscribe, only on change, so an instrument's book exists
-// from its first quote after the subscription (a liquid symbol in market
-// hours quotes many times a second; outside them the book stays empty and
-// nothing trades on it). When the socket drops, every subscribed book is
-// invalidated until its next quote; the SDK reconnects and resubscribes.
+// the book is the top of book, replaced whole by every quote. The stream
+// sends a quote only on change, so on every subscription, (re)connection
+// and Resync the feed also reads the symbols' latest quotes from the
+// Market Data API (GET /v2/stocks/quotes/latest, through the SDK's
+// marketdata client): a book exists at once, in market hours or not. A
+// snapshot older than the newest quote already delivered is dropped. When
+// the socket drops, every subscribed book is invalidated until its next
+// quote; the SDK reconnects and resubscribes, and the latest quotes are
+// read again.
 //
 // Prices: the SDK hands quotes over as float64 (msgpack floats on the
 // wire). They are converted once, here, with strconv.FormatFloat(f, 'f',
@@ -40,6 +45,8 @@ import (
 // Stream base URLs and feeds.
 const (
 	StreamBaseURL = "https://stream.data.alpaca.markets/v2"
+	// DataBaseURL is the Market Data API's REST base (latest quotes).
+	DataBaseURL = "https://data.alpaca.markets"
 	// FeedIEX is the free feed every account has; FeedSIP needs a
 	// subscription.
 	FeedIEX = "iex"
@@ -54,6 +61,8 @@ type FeedConfig struct {
 	// StreamBaseURL); Feed is iex (default) or sip.
 	BaseURL string
 	Feed    string
+	// DataURL is the Market Data API's REST base ("" means DataBaseURL).
+	DataURL string
 	Logger  *slog.Logger
 	// Backoff is the first wait after the SDK gives up reconnecting
 	// (doubling to 30 s); 0 means 500 ms.
@@ -65,9 +74,14 @@ type Feed struct {
 	cfg FeedConfig
 	log *slog.Logger
 
+	rest *marketdata.Client
+
 	mu      sync.Mutex
-	want    map[string]bool // symbols subscribed by the hub
-	changed chan struct{}   // want changed: Run applies it
+	want    map[string]bool      // symbols subscribed by the hub
+	changed chan struct{}        // want changed, a resync asked, a reconnect: Run applies it
+	resync  map[string]bool      // symbols whose latest quote Run reads again
+	fresh   bool                 // the stream (re)connected: read every symbol's latest quote
+	last    map[string]time.Time // the newest quote delivered per symbol
 	sink    func(polybot.BookEvent)
 }
 
@@ -91,7 +105,13 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{cfg: cfg, log: log.With("venue", "alpaca", "feed", cfg.Feed), want: map[string]bool{}, changed: make(chan struct{}, 1)}, nil
+	if cfg.DataURL == "" {
+		cfg.DataURL = DataBaseURL
+	}
+	rest := marketdata.NewClient(marketdata.ClientOpts{APIKey: cfg.KeyID, APISecret: cfg.SecretKey, BaseURL: cfg.DataURL,
+		Feed: marketdata.Feed(cfg.Feed), RetryLimit: 1, HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	return &Feed{cfg: cfg, log: log.With("venue", "alpaca", "feed", cfg.Feed), rest: rest, want: map[string]bool{},
+		changed: make(chan struct{}, 1), resync: map[string]bool{}, last: map[string]time.Time{}}, nil
 }
 
 // Platform implements polybot.MarketFeed.
@@ -134,7 +154,42 @@ func (f *Feed) change(add bool, insts []polybot.Instrument) error {
 
 // Resync implements polybot.MarketFeed: every quote is a whole book, so
 // the next one is the fresh snapshot; there is nothing to ask for.
-func (f *Feed) Resync(polybot.Instrument) error { return nil }
+// Resync implements polybot.MarketFeed: Run reads the symbol's latest
+// quote again and delivers it as a fresh snapshot.
+func (f *Feed) Resync(inst polybot.Instrument) error {
+	f.mu.Lock()
+	if f.want[inst.Market] {
+		f.resync[inst.Market] = true
+	}
+	f.mu.Unlock()
+	f.kick()
+	return nil
+}
+
+func (f *Feed) kick() {
+	select {
+	case f.changed <- struct{}{}:
+	default:
+	}
+}
+
+// snapshots reads syms' latest quotes from the Market Data API and
+// delivers each as a snapshot (a symbol with no quote keeps its book).
+func (f *Feed) snapshots(syms []string) {
+	if len(syms) == 0 {
+		return
+	}
+	qs, err := f.rest.GetLatestQuotes(syms, marketdata.GetLatestQuoteRequest{})
+	if err != nil {
+		f.log.Warn("alpaca market data: latest quotes", "symbols", syms, "err", err)
+		return
+	}
+	for _, sym := range syms {
+		if q, ok := qs[sym]; ok {
+			f.deliver(sym, q.Timestamp, q.BidPrice, q.BidSize, q.AskPrice, q.AskSize)
+		}
+	}
+}
 
 func (f *Feed) wanted() []string {
 	f.mu.Lock()
@@ -186,6 +241,7 @@ func (f *Feed) session(ctx context.Context) error {
 		stream.WithQuotes(onQuote, subs...),
 		stream.WithReconnectSettings(20, 250*time.Millisecond),
 		stream.WithDisconnectCallback(f.invalidateAll),
+		stream.WithConnectCallback(func() { f.mu.Lock(); f.fresh = true; f.mu.Unlock(); f.kick() }),
 		stream.WithLogger(sdkLogger{f.log}),
 	)
 	if err := c.Connect(ctx); err != nil {
@@ -216,8 +272,25 @@ func (f *Feed) session(ctx context.Context) error {
 				for _, s := range add {
 					have[s] = true
 				}
+				f.snapshots(add)
 			}
 		}
+		// After a (re)connection every subscribed symbol, and any symbol
+		// the hub asked to resync, is read again.
+		f.mu.Lock()
+		var again []string
+		if f.fresh {
+			again, f.fresh = slices.Sorted(maps.Keys(have)), false
+		} else {
+			for sym := range f.resync {
+				if have[sym] {
+					again = append(again, sym)
+				}
+			}
+		}
+		clear(f.resync)
+		f.mu.Unlock()
+		f.snapshots(again)
 		if len(drop) > 0 {
 			if err := c.UnsubscribeFromQuotes(drop...); err != nil {
 				f.log.Warn("alpaca market data: unsubscribe", "symbols", drop, "err", err)
@@ -250,19 +323,29 @@ func (f *Feed) session(ctx context.Context) error {
 	}
 }
 
-// quote turns one quote into a top-of-book snapshot.
+// quote turns one streamed quote into a top-of-book snapshot.
 func (f *Feed) quote(q stream.Quote) {
+	f.deliver(q.Symbol, q.Timestamp, q.BidPrice, q.BidSize, q.AskPrice, q.AskSize)
+}
+
+// deliver hands one quote to the sink as a snapshot, unless a newer one
+// of the symbol went already or the hub no longer wants it.
+func (f *Feed) deliver(sym string, at time.Time, bid float64, bidSize uint32, ask float64, askSize uint32) {
 	f.mu.Lock()
-	sink, want := f.sink, f.want[q.Symbol]
+	sink, want := f.sink, f.want[sym]
+	stale := at.Before(f.last[sym])
+	if sink != nil && want && !stale {
+		f.last[sym] = at
+	}
 	f.mu.Unlock()
-	if sink == nil || !want {
+	if sink == nil || !want || stale {
 		return
 	}
-	ev := polybot.BookEvent{Kind: polybot.BookSnapshot, Instrument: Instrument(q.Symbol), Time: q.Timestamp, Received: time.Now()}
-	if l, ok := level(q.BidPrice, q.BidSize); ok {
+	ev := polybot.BookEvent{Kind: polybot.BookSnapshot, Instrument: Instrument(sym), Time: at, Received: time.Now()}
+	if l, ok := level(bid, bidSize); ok {
 		ev.Bids = []polybot.Level{l}
 	}
-	if l, ok := level(q.AskPrice, q.AskSize); ok {
+	if l, ok := level(ask, askSize); ok {
 		ev.Asks = []polybot.Level{l}
 	}
 	sink(ev)
@@ -295,6 +378,7 @@ func PriceOf(f float64) (polybot.Decimal, error) {
 func (f *Feed) invalidateAll() {
 	f.mu.Lock()
 	sink := f.sink
+	clear(f.last) // the next snapshot is fresh, whatever its time
 	f.mu.Unlock()
 	syms := f.wanted()
 	if sink == nil {

@@ -52,7 +52,7 @@ type feedRun struct {
 
 func runFeed(t *testing.T, base, key, secret string) *feedRun {
 	t.Helper()
-	f, err := alpaca.NewFeed(alpaca.FeedConfig{KeyID: key, SecretKey: secret, BaseURL: base + "/v2", Backoff: 50 * time.Millisecond})
+	f, err := alpaca.NewFeed(alpaca.FeedConfig{KeyID: key, SecretKey: secret, BaseURL: base + "/v2", DataURL: base, Backoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,28 +155,16 @@ func TestFeedDeliversQuotesAsTopOfBookSnapshotsAndRecoversADroppedSocket(t *test
 	sameBook(t, r.next(t, polybot.BookSnapshot, "PENNY"), "0.1234", "5000", "0.1236", "7000")
 
 	// A dropped socket invalidates the books; the SDK reconnects and
-	// resubscribes, and the next quote is a fresh snapshot.
+	// resubscribes, the latest quote comes at once as a fresh snapshot (the
+	// book as it stands), and changes flow again.
 	sim.DropStreams()
 	r.next(t, polybot.BookInvalidate, "TLT")
 	waitClients(t, 1, sim.StreamClients)
-	deadline = time.Now().Add(10 * time.Second)
-	for i := 0; ; i++ {
-		if time.Now().After(deadline) {
-			t.Fatal("no quote after the reconnect")
-		}
-		_ = sim.SetBook("TLT", lv("89.20", "100"), lv(map[bool]string{true: "89.21", false: "89.22"}[i%2 == 0], "100"))
-		select {
-		case e = <-r.events:
-		case <-time.After(200 * time.Millisecond):
-			continue
-		}
-		if e.Kind == polybot.BookSnapshot && e.Instrument == tlt {
-			break
-		}
+	sameBook(t, r.next(t, polybot.BookSnapshot, "TLT"), "89.15", "100", "89.17", "400")
+	if err := sim.SetBook("TLT", lv("89.20", "100"), lv("89.21", "100")); err != nil {
+		t.Fatal(err)
 	}
-	if e.Bids[0] != lv("89.20", "100")[0] {
-		t.Errorf("after reconnect: bids %v", e.Bids)
-	}
+	sameBook(t, r.next(t, polybot.BookSnapshot, "TLT"), "89.20", "100", "89.21", "100")
 }
 
 func TestFeedRefusedKeyEndsRun(t *testing.T) {
@@ -202,4 +190,24 @@ func TestNewFeedNamesTheMissingKeyFields(t *testing.T) {
 	if err := (&alpaca.Feed{}).Subscribe(context.Background(), polybot.Instrument{Venue: polybot.Kalshi, Market: "X"}); err == nil {
 		t.Error("a Kalshi instrument was accepted")
 	}
+}
+
+// The stream quotes only on change: a subscription, and a Resync, read the
+// latest quote from the Market Data API, so a book set before the
+// subscription is there at once.
+func TestFeedReadsTheLatestQuoteOnSubscribeAndResync(t *testing.T) {
+	sim, base := startSim(t)
+	if err := sim.SetBook("TLT", lv("89.12", "300"), lv("89.13", "200")); err != nil {
+		t.Fatal(err)
+	}
+	r := runFeed(t, base, "PKTEST", "secret")
+	tlt := alpaca.Instrument("TLT")
+	if err := r.feed.Subscribe(context.Background(), tlt); err != nil {
+		t.Fatal(err)
+	}
+	sameBook(t, r.next(t, polybot.BookSnapshot, "TLT"), "89.12", "300", "89.13", "200")
+	if err := r.feed.Resync(tlt); err != nil {
+		t.Fatal(err)
+	}
+	sameBook(t, r.next(t, polybot.BookSnapshot, "TLT"), "89.12", "300", "89.13", "200")
 }

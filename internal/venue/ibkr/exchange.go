@@ -76,6 +76,13 @@ type Exchange struct {
 
 	mu     sync.Mutex
 	orders map[string]ID // client order id -> IBKR order id
+
+	// The session's keep-alive (Client.KeepAlive), started by the first
+	// trading call (not by ValidateCredentials: a key check keeps nothing
+	// alive) and stopped by Close.
+	alive     sync.Once
+	stopAlive context.CancelFunc
+	aliveDone chan struct{}
 }
 
 var _ polybot.Exchange = (*Exchange)(nil)
@@ -94,6 +101,33 @@ func New(cfg Config) (*Exchange, error) {
 
 // Client returns the REST client (discovery, session, KeepAlive).
 func (x *Exchange) Client() *Client { return x.c }
+
+// keepAlive starts the session's keep-alive once: a tenant's exchange that
+// trades keeps its gateway session open (tickle, re-open when closed).
+func (x *Exchange) keepAlive() {
+	x.alive.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		x.mu.Lock()
+		x.stopAlive, x.aliveDone = cancel, done
+		x.mu.Unlock()
+		go func() { defer close(done); _ = x.c.KeepAlive(ctx) }()
+	})
+}
+
+// Close stops the keep-alive (the engine closes an exchange it replaces
+// or no longer needs).
+func (x *Exchange) Close() error {
+	x.alive.Do(func() {}) // none may start after Close
+	x.mu.Lock()
+	stop, done := x.stopAlive, x.aliveDone
+	x.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	return nil
+}
 
 // Platform implements polybot.Exchange.
 func (x *Exchange) Platform() polybot.Platform { return polybot.IBKR }
@@ -153,6 +187,7 @@ func checkOrder(req polybot.OrderRequest) (string, error) {
 // may have been written returns an error wrapping polybot.ErrOutcomeUnknown:
 // call Order with the same client order id, never PlaceOrder again.
 func (x *Exchange) PlaceOrder(ctx context.Context, req polybot.OrderRequest) (*polybot.OrderStatus, error) {
+	x.keepAlive()
 	tif, err := checkOrder(req)
 	if err != nil {
 		return nil, err
@@ -340,6 +375,7 @@ type orderStatus struct {
 
 // Order implements polybot.Exchange (ENOTFOUND when IBKR never saw it).
 func (x *Exchange) Order(ctx context.Context, clientOrderID string) (*polybot.OrderStatus, error) {
+	x.keepAlive()
 	id, err := x.orderID(ctx, clientOrderID)
 	if err != nil {
 		return nil, err
@@ -383,6 +419,7 @@ func orderTime(s string) time.Time {
 
 // CancelOrder implements polybot.Exchange.
 func (x *Exchange) CancelOrder(ctx context.Context, clientOrderID string) error {
+	x.keepAlive()
 	id, err := x.orderID(ctx, clientOrderID)
 	if err != nil {
 		return err
@@ -409,6 +446,7 @@ func (x *Exchange) cancel(ctx context.Context, id ID) error {
 
 // CancelAll implements polybot.Exchange: every live order of the account.
 func (x *Exchange) CancelAll(ctx context.Context) error {
+	x.keepAlive()
 	os, err := x.LiveOrders(ctx)
 	if err != nil {
 		return err
@@ -426,6 +464,7 @@ func (x *Exchange) CancelAll(ctx context.Context) error {
 
 // OpenOrders implements polybot.Exchange.
 func (x *Exchange) OpenOrders(ctx context.Context) ([]polybot.OrderStatus, error) {
+	x.keepAlive()
 	os, err := x.LiveOrders(ctx)
 	if err != nil {
 		return nil, err
@@ -478,6 +517,7 @@ func (x *Exchange) trades(ctx context.Context) ([]trade, error) {
 // Fills implements polybot.Exchange from the account's executions of the
 // last seven days (IBKR's limit), oldest first.
 func (x *Exchange) Fills(ctx context.Context, since time.Time) ([]polybot.Fill, error) {
+	x.keepAlive()
 	ts, err := x.trades(ctx)
 	if err != nil {
 		return nil, err
@@ -516,6 +556,7 @@ type position struct {
 
 // Positions implements polybot.Exchange (every page of 100).
 func (x *Exchange) Positions(ctx context.Context) ([]polybot.Position, error) {
+	x.keepAlive()
 	var out []polybot.Position
 	for page := 0; page < 50; page++ {
 		var ps []position
@@ -554,6 +595,7 @@ type ledgerEntry struct {
 // cash balance, Available the settled cash (never more than the balance
 // nor below zero). PolyBot does not trade on margin.
 func (x *Exchange) Balance(ctx context.Context) (polybot.Balance, error) {
+	x.keepAlive()
 	var l map[string]ledgerEntry
 	if err := x.c.call(ctx, "GET", "/portfolio/"+url.PathEscape(x.c.cfg.Account)+"/ledger", nil, nil, false, &l); err != nil {
 		return polybot.Balance{}, err

@@ -8,8 +8,12 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,4 +400,56 @@ func TestFeedStreamsTopOfBookAndUpdatesAfterTrades(t *testing.T) {
 	// Closing the gateway invalidates the books.
 	sim.Close()
 	wait(func(ev polybot.BookEvent) bool { return ev.Kind == polybot.BookInvalidate })
+}
+
+// A trading exchange keeps its gateway session alive (tickles) until it is
+// closed; one only asked to validate its credentials keeps nothing alive.
+func TestATradingExchangeTicklesTheGatewayUntilClosed(t *testing.T) {
+	_, base := startSim(t, ibkrsim.Config{})
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tickles atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/tickle") {
+			tickles.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	ctx := context.Background()
+	open := func() *ibkr.Exchange {
+		x, err := ibkr.New(ibkr.Config{GatewayURL: front.URL, Account: "DU100", TickleEvery: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	check := open()
+	if err := check.ValidateCredentials(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if n := tickles.Load(); n != 0 {
+		t.Fatalf("a key check tickled the gateway %d times, want none", n)
+	}
+	x := open()
+	if _, err := x.Positions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(5 * time.Second); tickles.Load() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%d tickles in 5 s from a trading exchange, want a tickle every 20 ms", tickles.Load())
+		}
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := tickles.Load()
+	time.Sleep(150 * time.Millisecond)
+	if n := tickles.Load(); n != after {
+		t.Fatalf("%d tickles after Close, want none", n-after)
+	}
 }

@@ -56,6 +56,8 @@ func (s *Server) Handler() http.Handler {
 	h("GET /v2/positions/{symbol}", s.getPosition)
 	h("GET /v2/account/activities", s.activities)
 	h("GET /v2/account/activities/{type}", s.activities)
+	// The Market Data API (data.alpaca.markets), on the same address.
+	h("GET /v2/stocks/quotes/latest", s.latestQuotes)
 	for _, f := range StreamFeeds { // the market-data stream (stream.go)
 		mux.HandleFunc("GET /v2/"+f, s.handleStream)
 	}

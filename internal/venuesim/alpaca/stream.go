@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -344,4 +345,44 @@ func SyntheticWalk(start polybot.Decimal, steps int, seed uint64) []Quote {
 		out = append(out, Quote{Bid: polybot.Level{Price: bid, Size: size()}, Ask: polybot.Level{Price: bid.Add(cent), Size: size()}})
 	}
 	return out
+}
+
+// latestQuoteJSON is a quote of the Market Data API's
+// /v2/stocks/quotes/latest, in its JSON shape.
+type latestQuoteJSON struct {
+	Time       time.Time `json:"t"`
+	BidExch    string    `json:"bx"`
+	BidPrice   float64   `json:"bp"`
+	BidSize    uint32    `json:"bs"`
+	AskExch    string    `json:"ax"`
+	AskPrice   float64   `json:"ap"`
+	AskSize    uint32    `json:"as"`
+	Conditions []string  `json:"c"`
+	Tape       string    `json:"z"`
+}
+
+// latestQuotes is GET /v2/stocks/quotes/latest?symbols=A,B: each symbol's
+// top of book now (a symbol with no book is left out, as Alpaca leaves
+// out a symbol it has no quote for).
+func (s *Server) latestQuotes(r *http.Request, _ *account) (int, any, error) {
+	syms := strings.Split(r.URL.Query().Get("symbols"), ",")
+	out := map[string]latestQuoteJSON{}
+	for _, sym := range syms {
+		if sym == "" {
+			continue
+		}
+		d := s.eng.Depth(sym, 1)
+		if len(d.Bids)+len(d.Asks) == 0 {
+			continue
+		}
+		q := latestQuoteJSON{Time: s.now().UTC(), BidExch: "V", AskExch: "V", Conditions: []string{"R"}, Tape: "C"}
+		if len(d.Bids) > 0 {
+			q.BidPrice, q.BidSize = wireFloat(d.Bids[0].Price), wireSize(d.Bids[0].Size)
+		}
+		if len(d.Asks) > 0 {
+			q.AskPrice, q.AskSize = wireFloat(d.Asks[0].Price), wireSize(d.Asks[0].Size)
+		}
+		out[sym] = q
+	}
+	return http.StatusOK, map[string]any{"quotes": out}, nil
 }

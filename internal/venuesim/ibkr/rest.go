@@ -905,6 +905,9 @@ func (s *Server) quote(conid int64) map[string]any {
 	last, hasLast := s.lastPx[conid]
 	s.mu.Unlock()
 	m := map[string]any{"conidEx": strconv.FormatInt(conid, 10), "conid": conid, "_updated": s.now().UnixMilli(), "server_id": "q0", "6509": "RpB"}
+	// An empty side is sent as empty fields: a WebSocket update carries the
+	// fields that changed, so a side that emptied must say so.
+	m["84"], m["88"], m["86"], m["85"] = "", "", "", ""
 	if len(d.Bids) > 0 {
 		m["84"], m["88"] = d.Bids[0].Price.String(), d.Bids[0].Size.String()
 	}
