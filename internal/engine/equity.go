@@ -24,12 +24,13 @@ import (
 // tenant holds, never short: a risk-reducing order at the best bid, if it
 // is at least the order's limit.
 //
-// The symbols' books: the desk subscribes to every running tenant's equity
-// and hedge symbols (equityBooks), so a quote is at hand when the headline
-// comes, and their updates wake the desk as the universe's do.
+// The books: the desk subscribes to every running tenant's equity and
+// hedge symbols, and to its direct rules' markets (equityBooks,
+// subscribeRuleBooks), so a book is at hand when the headline comes, and
+// their updates wake the desk as the universe's do.
 
-// equityBooks holds the desk's subscriptions to symbols outside the
-// trading universe.
+// equityBooks holds the desk's subscriptions to the rules' symbols and
+// markets outside the trading universe.
 type equityBooks struct {
 	mu   sync.Mutex
 	subs map[instKey]*equitySub
@@ -52,13 +53,14 @@ func (m *Manager) tenantList() []*tenant {
 	return tenants
 }
 
-// equityOrders lists the equity orders of a running tenant's enabled
-// rules.
-func (n *newsDesk) equityOrders() []*polybot.EquityOrder {
+// ruleInstruments lists what the running tenants' enabled rules trade
+// outside the universe: their equity orders' symbols, and both outcomes of
+// their direct rules' markets (whose outcomes the manager learns, to exit
+// on a venue that takes no sells).
+func (n *newsDesk) ruleInstruments() []polybot.Instrument {
 	m := n.m
-	tenants := m.tenantList()
-	var out []*polybot.EquityOrder
-	for _, t := range tenants {
+	var out []polybot.Instrument
+	for _, t := range m.tenantList() {
 		s := t.snap.Load()
 		if s == nil || t.state.Load() != stRunning {
 			continue
@@ -68,25 +70,29 @@ func (n *newsDesk) equityOrders() []*polybot.EquityOrder {
 				continue
 			}
 			if r.Mode == polybot.NewsEquity && r.Equity != nil {
-				out = append(out, r.Equity)
+				out = append(out, r.Equity.Instrument())
 			}
 			if r.Mode != polybot.NewsEquity && r.Hedge != nil {
-				out = append(out, r.Hedge)
+				out = append(out, r.Hedge.Instrument())
+			}
+			for _, bm := range r.Markets {
+				m.learnMarket(bm)
+				out = append(out, bm.Yes, bm.No)
 			}
 		}
 	}
 	return out
 }
 
-// subscribeEquities subscribes to the books of every equity order the
-// running tenants' rules name (once each; never blocking on the network:
-// the feeds subscribe on their own goroutines), and closes those no rule,
-// watch or open position needs any more.
-func (n *newsDesk) subscribeEquities(ctx context.Context) {
+// subscribeRuleBooks subscribes to the books of everything the running
+// tenants' rules trade outside the universe (once each; never blocking on
+// the network: the feeds subscribe on their own goroutines), and closes
+// those no rule, watch or open position needs any more.
+func (n *newsDesk) subscribeRuleBooks(ctx context.Context) {
 	need := map[instKey]bool{}
-	for _, o := range n.equityOrders() {
-		need[keyOf(o.Instrument())] = true
-		n.equityBook(ctx, o.Instrument())
+	for _, inst := range n.ruleInstruments() {
+		need[keyOf(inst)] = true
+		n.equityBook(ctx, inst)
 	}
 	n.mu.Lock()
 	for _, w := range n.watches {
@@ -122,13 +128,13 @@ func (n *newsDesk) equityBook(ctx context.Context, inst polybot.Instrument) {
 	if hub == nil {
 		if !b.warn {
 			b.warn = true
-			m.log.Warn("a news rule trades a venue without market data: its equity orders wait for a book", "venue", inst.Venue)
+			m.log.Warn("a news rule trades a venue without market data: its orders wait for a book", "venue", inst.Venue)
 		}
 		return
 	}
 	sub, err := hub.Subscribe(ctx, inst)
 	if err != nil {
-		m.log.Warn("subscribing to a news rule's symbol", "instrument", inst.Key(), "err", err)
+		m.log.Warn("subscribing to a news rule's book", "instrument", inst.Key(), "err", err)
 		return
 	}
 	if b.subs == nil {

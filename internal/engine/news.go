@@ -95,68 +95,10 @@ type newsDesk struct {
 	cooldown map[string]time.Time // tenant/rule → not before
 	dropped  atomic.Int64
 	eq       equityBooks // the books of the rules' equity orders (equity.go)
-	subMu    sync.Mutex
-	subs     map[instKey]*marketdata.Subscription // rules' markets (watchMarkets)
 }
 
 func newNewsDesk(m *Manager) *newsDesk {
-	return &newsDesk{m: m, in: make(chan delivery, 256), kick: make(chan struct{}, 1), cooldown: map[string]time.Time{},
-		subs: map[instKey]*marketdata.Subscription{}}
-}
-
-// watchMarkets subscribes the hubs, once each, to both outcomes of the
-// direct markets of enabled rules (the universe may not watch them), so a
-// headline finds their books at once, and learns each market's outcomes
-// (to exit on a venue that takes no sells). Called when a tenant's rules
-// load; the subscriptions last until the desk stops.
-func (n *newsDesk) watchMarkets(rules []*polybot.NewsRule) {
-	m := n.m
-	ctx := m.context()
-	if ctx == nil {
-		return
-	}
-	for _, r := range rules {
-		if !r.Enabled {
-			continue
-		}
-		for _, bm := range r.Markets {
-			m.learnMarket(bm)
-			for _, inst := range []polybot.Instrument{bm.Yes, bm.No} {
-				hub := m.cfg.Hubs[inst.Venue]
-				n.subMu.Lock()
-				_, had := n.subs[keyOf(inst)]
-				if hub == nil || had {
-					n.subMu.Unlock()
-					continue
-				}
-				n.subs[keyOf(inst)] = nil // being subscribed
-				n.subMu.Unlock()
-				go func() {
-					sub, err := hub.Subscribe(ctx, inst)
-					n.subMu.Lock()
-					defer n.subMu.Unlock()
-					if err != nil {
-						delete(n.subs, keyOf(inst)) // the next load tries again
-						m.log.Warn("subscribing to a news rule's market", "instrument", inst.Key(), "err", err)
-						return
-					}
-					n.subs[keyOf(inst)] = sub
-				}()
-			}
-		}
-	}
-}
-
-// closeSubs ends the desk's subscriptions (when the manager stops).
-func (n *newsDesk) closeSubs() {
-	n.subMu.Lock()
-	defer n.subMu.Unlock()
-	for k, s := range n.subs {
-		if s != nil {
-			_ = s.Close()
-		}
-		delete(n.subs, k)
-	}
+	return &newsDesk{m: m, in: make(chan delivery, 256), kick: make(chan struct{}, 1), cooldown: map[string]time.Time{}}
 }
 
 // Headline hands a new (de-duplicated) platform headline to the engine:
@@ -193,7 +135,6 @@ func (n *newsDesk) booksChanged() {
 func (n *newsDesk) run(ctx context.Context) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	defer n.closeSubs()
 	for ticks := 0; ; {
 		select {
 		case <-ctx.Done():
@@ -205,7 +146,7 @@ func (n *newsDesk) run(ctx context.Context) {
 			n.evaluate(ctx)
 		case <-tick.C:
 			if ticks%8 == 0 { // every 2 s: the books of rules loaded since
-				n.subscribeEquities(ctx)
+				n.subscribeRuleBooks(ctx)
 			}
 			ticks++
 			n.evaluate(ctx)

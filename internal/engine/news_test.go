@@ -224,10 +224,16 @@ func TestNewsExitOnAVenueWithoutSellsBuysTheOppositeContract(t *testing.T) {
 			return []*polybot.NewsRule{&c}, nil
 		}})
 	r.waitRunning(id)
-	r.book(no, []polybot.Level{lv("0.38", "100")}, []polybot.Level{lv("0.40", "100")})
-	r.book(yes, []polybot.Level{lv("0.59", "100")}, []polybot.Level{lv("0.61", "100")})
 	r.m.Headline(polybot.Headline{ID: "h-williams", Title: "Fed's Williams sees room for a further adjustment", Received: time.Now()})
-	eventually(t, "the NO contract is bought and then closed by buying YES", func() bool { return len(r.fills(id)) == 2 })
+	// The desk subscribes to the rule's market (outside the universe) on
+	// its own; the test venue sends the books again until it has.
+	eventually(t, "the NO contract is bought and then closed by buying YES", func() bool {
+		if len(r.fills(id)) == 0 {
+			r.book(no, []polybot.Level{lv("0.38", "100")}, []polybot.Level{lv("0.40", "100")})
+			r.book(yes, []polybot.Level{lv("0.59", "100")}, []polybot.Level{lv("0.61", "100")})
+		}
+		return len(r.fills(id)) == 2
+	})
 	var buyNo, buyYes *polybot.TradeFill
 	for _, f := range r.fills(id) {
 		switch f.Instrument {

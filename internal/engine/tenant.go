@@ -168,9 +168,6 @@ func (t *tenant) load(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	t.snap.Store(s)
-	if s.cfg.Enabled(polybot.StrategyNews, s.profile.Features) {
-		t.m.news.watchMarkets(s.rules)
-	}
 	return s, nil
 }
 
