@@ -85,6 +85,7 @@ func TestNotificationsWebUI(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	tb.screenshot("notifications")
 	_, byKey, bad := rcv.Stats()
 	if len(byKey) != 2 || len(bad) != 0 {
 		t.Errorf("the receiver took %d deliveries (want the test and the summary), refused %v", len(byKey), bad)
