@@ -248,7 +248,17 @@
     byId('confirm-ok').textContent = okLabel || 'Confirm';
     return new Promise(function (resolve) {
       dlg.returnValue = '';
-      dlg.addEventListener('close', function () { resolve(dlg.returnValue === 'ok'); }, { once: true });
+      // A dialog's close event is dispatched after it closed: asked again
+      // at once, this question would hear the previous answer's close
+      // (the dialog open again) and resolve before the user answers.
+      function onClose() {
+        if (dlg.open) {
+          dlg.addEventListener('close', onClose, { once: true });
+          return;
+        }
+        resolve(dlg.returnValue === 'ok');
+      }
+      dlg.addEventListener('close', onClose, { once: true });
       dlg.showModal();
       byId('confirm-cancel').focus();
     });
