@@ -10,106 +10,91 @@ import (
 // The overlap registry's admin API: outcome sets and relations, kept like
 // the matched-market registry (bot.go). Every change is appended to the
 // audit chain in the same transaction; approving is a PUT with
-// "approved": true, as for pairs.
+// "approved": true, as for pairs. Both kinds of entry go through one
+// registry[T] (list, get, put, delete), which differ only in the store's
+// methods and the names they are audited and listed under.
+
+// registry is one kind of overlap-registry entry as the admin API serves it.
+type registry[T any] struct {
+	kind    string // audit action "admin.<kind>" and target "<kind>:<id>"
+	listKey string // the list's JSON key
+	list    func(polybot.AdminTx) ([]*T, error)
+	get     func(polybot.AdminTx, string) (*T, error)
+	put     func(polybot.AdminTx, *T) error
+	del     func(polybot.AdminTx, string) error
+	parse   func(body []byte, id string) (*T, error)
+	id      func(*T) string
+}
+
+var outcomeSets = registry[polybot.OutcomeSet]{
+	kind: "outcome_set", listKey: "outcome_sets",
+	list: polybot.AdminTx.OutcomeSets, get: polybot.AdminTx.OutcomeSet,
+	put: polybot.AdminTx.PutOutcomeSet, del: polybot.AdminTx.DeleteOutcomeSet,
+	parse: parseOutcomeSet, id: func(s *polybot.OutcomeSet) string { return s.ID },
+}
+
+var relations = registry[polybot.Relation]{
+	kind: "relation", listKey: "relations",
+	list: polybot.AdminTx.Relations, get: polybot.AdminTx.Relation,
+	put: polybot.AdminTx.PutRelation, del: polybot.AdminTx.DeleteRelation,
+	parse: parseRelation, id: func(r *polybot.Relation) string { return r.ID },
+}
 
 func (s *Server) handleAdminOutcomeSets(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	var out []*polybot.OutcomeSet
-	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) (err error) {
-		out, err = tx.OutcomeSets()
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if out == nil {
-		out = []*polybot.OutcomeSet{}
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"outcome_sets": out})
+	return outcomeSets.listAll(s, w, r)
 }
 
 func (s *Server) handleAdminOutcomeSet(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	sid := r.PathValue("id")
-	if err := polybot.CheckOverlapID(sid); err != nil {
-		return err
-	}
-	var out *polybot.OutcomeSet
-	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) (err error) {
-		out, err = tx.OutcomeSet(sid)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return outcomeSets.getOne(s, w, r)
 }
 
 func (s *Server) handleAdminPutOutcomeSet(w http.ResponseWriter, r *http.Request, id *identity) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	set, err := parseOutcomeSet(body, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	d, _ := json.Marshal(set)
-	err = s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
-		if err := tx.PutOutcomeSet(set); err != nil {
-			return err
-		}
-		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.outcome_set", Target: "outcome_set:" + set.ID,
-			Details: string(d), CreatedAt: tx.Now()})
-	})
-	if err != nil {
-		return err
-	}
-	s.reloadRegistry(r)
-	return writeJSON(w, http.StatusOK, set)
+	return outcomeSets.putOne(s, w, r, id)
 }
 
 func (s *Server) handleAdminDeleteOutcomeSet(w http.ResponseWriter, r *http.Request, id *identity) error {
-	sid := r.PathValue("id")
-	if err := polybot.CheckOverlapID(sid); err != nil {
-		return err
-	}
-	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
-		if err := tx.DeleteOutcomeSet(sid); err != nil {
-			return err
-		}
-		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.outcome_set_delete", Target: "outcome_set:" + sid,
-			Details: "{}", CreatedAt: tx.Now()})
-	})
-	if err != nil {
-		return err
-	}
-	s.reloadRegistry(r)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return outcomeSets.deleteOne(s, w, r, id)
 }
 
 func (s *Server) handleAdminRelations(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	var out []*polybot.Relation
+	return relations.listAll(s, w, r)
+}
+
+func (s *Server) handleAdminRelation(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	return relations.getOne(s, w, r)
+}
+
+func (s *Server) handleAdminPutRelation(w http.ResponseWriter, r *http.Request, id *identity) error {
+	return relations.putOne(s, w, r, id)
+}
+
+func (s *Server) handleAdminDeleteRelation(w http.ResponseWriter, r *http.Request, id *identity) error {
+	return relations.deleteOne(s, w, r, id)
+}
+
+func (g registry[T]) listAll(s *Server, w http.ResponseWriter, r *http.Request) error {
+	var out []*T
 	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) (err error) {
-		out, err = tx.Relations()
+		out, err = g.list(tx)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	if out == nil {
-		out = []*polybot.Relation{}
+		out = []*T{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"relations": out})
+	return writeJSON(w, http.StatusOK, map[string]any{g.listKey: out})
 }
 
-func (s *Server) handleAdminRelation(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	rid := r.PathValue("id")
-	if err := polybot.CheckOverlapID(rid); err != nil {
+func (g registry[T]) getOne(s *Server, w http.ResponseWriter, r *http.Request) error {
+	eid := r.PathValue("id")
+	if err := polybot.CheckOverlapID(eid); err != nil {
 		return err
 	}
-	var out *polybot.Relation
+	var out *T
 	err := s.cfg.Store.AdminView(r.Context(), func(tx polybot.AdminTx) (err error) {
-		out, err = tx.Relation(rid)
+		out, err = g.get(tx, eid)
 		return err
 	})
 	if err != nil {
@@ -118,40 +103,40 @@ func (s *Server) handleAdminRelation(w http.ResponseWriter, r *http.Request, _ *
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) handleAdminPutRelation(w http.ResponseWriter, r *http.Request, id *identity) error {
+func (g registry[T]) putOne(s *Server, w http.ResponseWriter, r *http.Request, id *identity) error {
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	rel, err := parseRelation(body, r.PathValue("id"))
+	e, err := g.parse(body, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	d, _ := json.Marshal(rel)
+	d, _ := json.Marshal(e)
 	err = s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
-		if err := tx.PutRelation(rel); err != nil {
+		if err := g.put(tx, e); err != nil {
 			return err
 		}
-		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.relation", Target: "relation:" + rel.ID,
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin." + g.kind, Target: g.kind + ":" + g.id(e),
 			Details: string(d), CreatedAt: tx.Now()})
 	})
 	if err != nil {
 		return err
 	}
 	s.reloadRegistry(r)
-	return writeJSON(w, http.StatusOK, rel)
+	return writeJSON(w, http.StatusOK, e)
 }
 
-func (s *Server) handleAdminDeleteRelation(w http.ResponseWriter, r *http.Request, id *identity) error {
-	rid := r.PathValue("id")
-	if err := polybot.CheckOverlapID(rid); err != nil {
+func (g registry[T]) deleteOne(s *Server, w http.ResponseWriter, r *http.Request, id *identity) error {
+	eid := r.PathValue("id")
+	if err := polybot.CheckOverlapID(eid); err != nil {
 		return err
 	}
 	err := s.cfg.Store.Admin(r.Context(), func(tx polybot.AdminTx) error {
-		if err := tx.DeleteRelation(rid); err != nil {
+		if err := g.del(tx, eid); err != nil {
 			return err
 		}
-		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin.relation_delete", Target: "relation:" + rid,
+		return tx.AppendAudit(&polybot.AuditEntry{Actor: id.actor(), Action: "admin." + g.kind + "_delete", Target: g.kind + ":" + eid,
 			Details: "{}", CreatedAt: tx.Now()})
 	})
 	if err != nil {
