@@ -51,10 +51,12 @@ type tradingFlags struct {
 	alpacaSecret    string
 	alpacaStreamURL string
 	alpacaDataURL   string
-	alpacaFeed      string
-	demoEmail       string
-	sims            simFlags
-	notify          polybot.NotifyHook // set by serve (not a flag): notifications of opportunities and refusals
+	// ibkrAllowPrivate lets a tenant's IBKR gateway be a private address.
+	ibkrAllowPrivate bool
+	alpacaFeed       string
+	demoEmail        string
+	sims             simFlags
+	notify           polybot.NotifyHook // set by serve (not a flag): notifications of opportunities and refusals
 }
 
 func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
@@ -79,6 +81,9 @@ func (f *tradingFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.kalshiREST, "kalshi-url", envOr(e, "POLYBOT_KALSHI_URL", def.kalshiREST), "Kalshi REST base URL for live keys")
 	fs.StringVar(&f.kalshiDemo, "kalshi-demo-url", envOr(e, "POLYBOT_KALSHI_DEMO_URL", def.kalshiDemo), "Kalshi REST base URL for paper keys")
 	fs.StringVar(&f.kalshiWS, "kalshi-ws-url", envOr(e, "POLYBOT_KALSHI_WS_URL", def.kalshiWS), "Kalshi WebSocket URL")
+	fs.BoolVar(&f.ibkrAllowPrivate, "ibkr-allow-private-gateway", e.getenv("POLYBOT_IBKR_ALLOW_PRIVATE_GATEWAY") == "1",
+		"let a tenant's IBKR gateway URL be a loopback or private address (a self-hosted PolyBot beside its own Client Portal gateway); "+
+			"off, the server calls only public addresses for a tenant")
 }
 
 // endpoints are the venue URLs the flags name (mode real).
@@ -87,7 +92,7 @@ func (f *tradingFlags) endpoints() venueEndpoints {
 	ep.polymarket.CLOBURL, ep.polymarket.MarketWSURL, ep.polymarket.UserWSURL = f.pmCLOB, f.pmMarketWS, f.pmUserWS
 	ep.polymarket.GammaURL, ep.polymarket.DataURL, ep.polymarket.ChainID = f.pmGamma, f.pmData, f.pmChain
 	ep.kalshiREST, ep.kalshiDemo, ep.kalshiWS = f.kalshiREST, f.kalshiDemo, f.kalshiWS
-	return ep
+	return ep.withIBKRPrivate(f.ibkrAllowPrivate)
 }
 
 func (f *tradingFlags) mode() (string, error) {

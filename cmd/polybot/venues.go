@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/egress"
 	"github.com/polybot/polybot/internal/eip712"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/venue/alpaca"
@@ -26,13 +27,22 @@ type venueEndpoints struct {
 	alpacaLive  string // live keys
 	alpacaPaper string // paper keys
 	// ibkrGateway, when set (--sim), is the Client Portal gateway every
-	// IBKR key trades through; otherwise each key names its own.
-	ibkrGateway string
+	// IBKR key trades through; otherwise each key names its own, which the
+	// server calls only at a public address unless ibkrAllowPrivate
+	// (internal/egress: a tenant must not reach the platform's network).
+	ibkrGateway      string
+	ibkrAllowPrivate bool
 }
 
 func realVenues() venueEndpoints {
 	return venueEndpoints{polymarket: polymarket.DefaultConfig(), kalshiREST: kalshi.ProdBaseURL, kalshiDemo: kalshi.DemoBaseURL, kalshiWS: kalshi.ProdWSURL,
 		alpacaLive: alpaca.LiveBaseURL, alpacaPaper: alpaca.PaperBaseURL}
+}
+
+// withIBKRPrivate is v with private IBKR gateway addresses allowed or not.
+func (v venueEndpoints) withIBKRPrivate(allow bool) venueEndpoints {
+	v.ibkrAllowPrivate = allow
+	return v
 }
 
 func (s *sims) venues() venueEndpoints {
@@ -74,9 +84,19 @@ func (v venueEndpoints) exchangeFor(ctx context.Context, st polybot.Store, tenan
 		// question means the book it priced from is stale.
 		gw := creds.Get(ibkr.FieldGatewayURL)
 		if v.ibkrGateway != "" {
-			gw = v.ibkrGateway
+			return ibkr.New(ibkr.Config{GatewayURL: v.ibkrGateway, Account: creds.Get(polybot.FieldAPIKey), Logger: log})
 		}
-		return ibkr.New(ibkr.Config{GatewayURL: gw, Account: creds.Get(polybot.FieldAPIKey), Logger: log})
+		if !v.ibkrAllowPrivate {
+			if err := egress.CheckURL(ctx, gw); err != nil {
+				return nil, polybot.FieldError(ibkr.FieldGatewayURL, "cannot be used: "+err.Error()+
+					". This server calls only public addresses for a tenant; a self-hosted PolyBot beside its own gateway allows them with --ibkr-allow-private-gateway")
+			}
+		}
+		// The dialer checks again on the address it dials (DNS may answer
+		// differently the second time).
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: egress.Dialer(10*time.Second, v.ibkrAllowPrivate).DialContext, TLSHandshakeTimeout: 10 * time.Second}}
+		return ibkr.New(ibkr.Config{GatewayURL: gw, Account: creds.Get(polybot.FieldAPIKey), Logger: log, HTTPClient: hc})
 	}
 	return nil, polybot.Errorf(polybot.EINVALID, "trading on %s is not supported yet", platform)
 }

@@ -7,16 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/egress"
 )
 
 // Poller defaults.
@@ -372,10 +370,7 @@ func RetryAfter(v string, now time.Time) time.Duration {
 // checked on the address actually dialled, so neither DNS nor a redirect
 // can reach the platform's own network. It uses no proxy.
 func NewFeedClient(allowPrivate bool) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		d.Control = publicOnly
-	}
+	d := egress.Dialer(10*time.Second, allowPrivate)
 	tr := &http.Transport{
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -393,30 +388,4 @@ func NewFeedClient(allowPrivate bool) *http.Client {
 			return nil
 		},
 	}
-}
-
-var sharedAddrs = netip.MustParsePrefix("100.64.0.0/10")
-
-func publicOnly(network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return err
-	}
-	ip = ip.Unmap()
-	if !IsPublicAddr(ip) {
-		return fmt.Errorf("address %s is not public", ip)
-	}
-	return nil
-}
-
-// IsPublicAddr reports whether a feed may be fetched from ip.
-func IsPublicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
-		!ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() &&
-		!ip.IsUnspecified() && !sharedAddrs.Contains(ip) && !(ip.Is4() && ip.As4()[0] == 0)
 }

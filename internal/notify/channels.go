@@ -19,10 +19,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/egress"
 )
 
 // Target is a destination with its opened secrets, for one send.
@@ -84,20 +84,7 @@ func newHTTPClient(c HTTPConfig) *http.Client {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	d := &net.Dialer{Timeout: c.Timeout}
-	if !c.AllowPrivate {
-		d.Control = func(network, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			ip := net.ParseIP(host)
-			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
-				return errors.New("destination address is not public")
-			}
-			return nil
-		}
-	}
+	d := egress.Dialer(c.Timeout, c.AllowPrivate)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = d.DialContext
 	tr.Proxy = nil
