@@ -416,7 +416,7 @@ func NewKeyCards(metas []polybot.SecretMeta) []KeyCard {
 			c.Description = "Interactive Brokers through the Client Portal gateway (optional): ForecastEx event contracts and stocks. Sign in through the gateway's own page; PolyBot needs its URL and your account ID."
 			c.Fields = []KeyField{
 				{Name: polybot.FieldAPIKey, Label: "Account ID", Hint: "Such as U1234567 (live) or DU1234567 (paper).", Required: true},
-				{Name: polybot.FieldAPISecret, Label: "Gateway URL", Hint: "The Client Portal gateway's address, such as https://localhost:5000.", Required: true},
+				{Name: polybot.FieldAPISecret, Label: "Gateway URL", Hint: "The Client Portal gateway's address, such as https://localhost:5000 beside a self-hosted PolyBot; a hosted PolyBot reaches public addresses only.", Required: true},
 			}
 		}
 		for _, paper := range []bool{true, false} {
