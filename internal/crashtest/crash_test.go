@@ -3,37 +3,25 @@
 package crashtest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/crashtest/simcheck"
 	"github.com/polybot/polybot/internal/eip712"
 	"github.com/polybot/polybot/internal/sqlite"
-	"github.com/polybot/polybot/internal/venue/kalshi"
 	"github.com/polybot/polybot/internal/venue/polymarket"
 )
 
@@ -59,7 +47,7 @@ const (
 func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 	began := time.Now()
 	dir := t.TempDir()
-	bin := buildPolybot(t, dir)
+	bin := simcheck.Build(t, dir)
 	t.Logf("built polybot in %v", time.Since(began).Round(time.Millisecond))
 
 	seed := *seedFlag
@@ -72,10 +60,10 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 	// Keys: the tenant's Kalshi key and Polymarket wallet, and the
 	// platform's Kalshi market-data key. The simulator gets the public
 	// halves.
-	tenantPEM := rsaKey(t, dir, "tenant")
-	mdPEM := rsaKey(t, dir, "market-data")
+	tenantPEM := simcheck.RSAKey(t, dir, "tenant")
+	mdPEM := simcheck.RSAKey(t, dir, "market-data")
 	mdKeyFile := filepath.Join(dir, "market-data.pem")
-	writeFile(t, mdKeyFile, mdPEM)
+	simcheck.WriteFile(t, mdKeyFile, mdPEM)
 	walletBytes := make([]byte, 32)
 	rand.Read(walletBytes)
 	walletHex := hex.EncodeToString(walletBytes)
@@ -85,60 +73,35 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 	}
 
 	// The simulators: one long-lived process on free ports.
-	sim := spawn(t, "sim", filepath.Join(dir, "sim.log"), bin, "sim",
-		"--polymarket-addr", "127.0.0.1:0", "--kalshi-addr", "127.0.0.1:0",
-		"--replay", "fed", "--speed", simSpeed, "--loop",
+	sim := simcheck.StartSim(t, bin, dir, "--replay", "fed", "--speed", simSpeed, "--loop",
 		"--kalshi-account", kalshiKeyID+"="+filepath.Join(dir, "tenant.pub.pem"),
 		"--kalshi-account", mdKeyID+"="+filepath.Join(dir, "market-data.pub.pem"),
 		"--kalshi-balance", "1000000", "--polymarket-balance", "1000000", "--log-level", "warn")
-	urls := map[string]map[string]string{}
-	for len(urls) < 2 {
-		line := sim.line(t, 30*time.Second)
-		f := strings.Fields(line)
-		if len(f) < 2 || (f[0] != "polymarket" && f[0] != "kalshi") {
-			continue
-		}
-		kv := map[string]string{}
-		for _, p := range f[1:] {
-			if k, v, ok := strings.Cut(p, "="); ok {
-				kv[k] = v
-			}
-		}
-		urls[f[0]] = kv
-	}
-	pmURL, kURL := urls["polymarket"], urls["kalshi"]
-	venues := &simClient{kAdmin: kURL["admin"], pmCLOB: pmURL["clob"], keyID: kalshiKeyID, maker: wallet.Address().String()}
+	venues := &tenantSubs{sim: sim, keyID: kalshiKeyID, maker: wallet.Address().String()}
 
 	// The tenant: created and given its plan with the CLI.
 	dataDir := filepath.Join(dir, "data")
 	dbPath := filepath.Join(dataDir, "polybot.db")
 	pwFile := filepath.Join(dir, "password")
-	writeFile(t, pwFile, []byte(password+"\n"))
-	runCLI(t, bin, "user", "create", "--data-dir", dataDir, "--email", email, "--password-file", pwFile, "--display-name", "Crash tester")
-	runCLI(t, bin, "user", "set-tier", "--data-dir", dataDir, "--email", email, "--tier", "pro")
+	simcheck.WriteFile(t, pwFile, []byte(password+"\n"))
+	simcheck.Run(t, bin, "user", "create", "--data-dir", dataDir, "--email", email, "--password-file", pwFile, "--display-name", "Crash tester")
+	simcheck.Run(t, bin, "user", "set-tier", "--data-dir", dataDir, "--email", email, "--tier", "pro")
 
-	serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn", "--venues", "real",
-		"--kalshi-url", kURL["rest"], "--kalshi-demo-url", kURL["rest"], "--kalshi-ws-url", kURL["ws"],
-		"--kalshi-md-key-id", mdKeyID, "--kalshi-md-key-file", mdKeyFile,
-		"--polymarket-clob-url", pmURL["clob"], "--polymarket-market-ws-url", pmURL["market_ws"],
-		"--polymarket-user-ws-url", pmURL["user_ws"], "--polymarket-gamma-url", pmURL["gamma"], "--polymarket-data-url", pmURL["data"]}
+	serveArgs := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"},
+		sim.VenueFlags(mdKeyID, mdKeyFile)...)
 	var logs []string
-	startServe := func(run int) *proc {
+	startServe := func(run int) *simcheck.Proc {
 		t.Helper()
 		log := filepath.Join(dir, fmt.Sprintf("serve-%03d.log", run))
 		logs = append(logs, log)
-		p := spawn(t, fmt.Sprintf("serve #%d", run), log, bin, serveArgs...)
-		for {
-			line := p.line(t, 30*time.Second)
-			if strings.HasPrefix(line, "PolyBot is listening on ") {
-				return p
-			}
-		}
+		p := simcheck.Spawn(t, fmt.Sprintf("serve #%d", run), log, nil, bin, serveArgs...)
+		p.WaitListening(t, 30*time.Second)
+		return p
 	}
 	defer func() {
 		if t.Failed() && len(logs) > 0 {
-			t.Logf("last serve log (%s):\n%s", logs[len(logs)-1], tail(logs[len(logs)-1], 40))
-			t.Logf("simulator log:\n%s", tail(filepath.Join(dir, "sim.log"), 20))
+			t.Logf("last serve log (%s):\n%s", logs[len(logs)-1], simcheck.Tail(logs[len(logs)-1], 40))
+			t.Logf("simulator log:\n%s", simcheck.Tail(filepath.Join(dir, "sim.log"), 20))
 		}
 	}()
 
@@ -146,7 +109,7 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 	// cross-venue arbitrage, its own keys, the bot started. Then it is
 	// killed like every other run.
 	srv := startServe(1)
-	api := newClient(t, srv.base)
+	api := newClient(t, srv.Base)
 	tenant := api.login()
 	api.must("PUT", "/api/v1/config", `{"dry_run":false,"enable_cross_platform_arb":true,"enable_single_platform_arb":false,`+
 		`"enable_polymarket":true,"enable_kalshi":true,"min_profit_pct":"0.1","max_trade_size_usd":"50","max_daily_loss_usd":"2500"}`)
@@ -182,14 +145,14 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after %v and %d kills the simulators have only %d of the tenant's orders (kalshi %d, polymarket %d), want %d; bot: %s",
-				killPhase, len(kills), k0+p0, k0, p0, target, tail(logs[len(logs)-1], 10))
+				killPhase, len(kills), k0+p0, k0, p0, target, simcheck.Tail(logs[len(logs)-1], 10))
 		}
 		var how string
 		if rng.IntN(2) == 0 {
 			d := time.Duration(150+rng.IntN(2350)) * time.Millisecond
 			how = "at a random time, " + d.String() + " into the run"
 			select {
-			case <-srv.done:
+			case <-srv.Done():
 			case <-time.After(d - time.Since(runStart)):
 			}
 		} else {
@@ -199,7 +162,7 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 			until := time.Now().Add(15 * time.Second)
 			for {
 				k, p := venues.counts(t)
-				if k+p >= k0+p0+n || time.Now().After(until) || srv.exited() {
+				if k+p >= k0+p0+n || time.Now().After(until) || srv.Exited() {
 					break
 				}
 				time.Sleep(3 * time.Millisecond)
@@ -207,10 +170,10 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 			time.Sleep(late)
 		}
 		alive := time.Since(runStart)
-		if srv.exited() {
-			t.Fatalf("serve #%d exited by itself before it was killed (%v):\n%s", run, srv.err, tail(logs[len(logs)-1], 30))
+		if srv.Exited() {
+			t.Fatalf("serve #%d exited by itself before it was killed (%v):\n%s", run, srv.Err(), simcheck.Tail(logs[len(logs)-1], 30))
 		}
-		srv.kill9()
+		srv.Kill9()
 		k1, p1 := venues.counts(t)
 		sent, unsent := inflight(t, dbPath, tenant, venues)
 		kills = append(kills, kill{run: run, how: how, kalshi: k1, pm: p1, ordersThisRun: k1 + p1 - k0 - p0, aliveFor: alive,
@@ -242,7 +205,7 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 	kBefore, pBefore := venues.counts(t)
 	t.Logf("kill phase: %d runs killed, %d orders (kalshi %d, polymarket %d) in %v", len(kills), kBefore+pBefore, kBefore, pBefore,
 		time.Since(began).Round(time.Millisecond))
-	api = newClient(t, srv.base)
+	api = newClient(t, srv.Base)
 	if id := api.login(); id != tenant {
 		t.Fatalf("logged in as %s, not %s", id, tenant)
 	}
@@ -254,44 +217,19 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 	api.must("PUT", "/api/v1/bot/halt", `{"state":"reducing_only"}`)
 	st = api.waitState(polybot.BotHalted, 30*time.Second)
 	t.Logf("final run: bot %s, counters %+v, last error %q", st.State, st.Counters, st.LastError)
-	srv.stop(t, 20*time.Second)
+	srv.Stop(t, 20*time.Second)
 	time.Sleep(200 * time.Millisecond) // let the simulators settle their last order's books
 
 	// What the venues say, read with the tenant's own keys and the
 	// simulators' submission logs.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	kx, err := kalshi.NewExchange(kalshi.ExchangeConfig{BaseURL: kURL["rest"], KeyID: kalshiKeyID, PrivateKeyPEM: tenantPEM})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg := polymarket.DefaultConfig()
-	pcfg.CLOBURL, pcfg.MarketWSURL, pcfg.UserWSURL, pcfg.GammaURL, pcfg.DataURL = pmURL["clob"], pmURL["market_ws"], pmURL["user_ws"], pmURL["gamma"], pmURL["data"]
-	px, err := polymarket.NewExchange(polymarket.NewClient(pcfg), polymarket.Credentials{Wallet: wallet}, polymarket.ExchangeOptions{})
+	vs, err := sim.State(ctx, simcheck.Account{KalshiKeyID: kalshiKeyID, KalshiPEM: tenantPEM, Wallet: wallet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	kSubs, pSubs := venues.kalshiSubs(t), venues.pmSubs(t)
-	var venueFills []polybot.Fill
-	var kPos, pPos []polybot.Position
-	for name, fn := range map[string]func() error{
-		"kalshi fills": func() (err error) {
-			fs, err := kx.Fills(ctx, time.Time{})
-			venueFills = append(venueFills, fs...)
-			return err
-		},
-		"kalshi positions": func() (err error) { kPos, err = kx.Positions(ctx); return err },
-		"polymarket fills": func() (err error) {
-			fs, err := px.Fills(ctx, time.Time{})
-			venueFills = append(venueFills, fs...)
-			return err
-		},
-		"polymarket positions": func() (err error) { pPos, err = px.Positions(ctx); return err },
-	} {
-		if err := fn(); err != nil {
-			t.Fatalf("reading the simulator's %s: %v", name, err)
-		}
-	}
+	venueFills := vs.Fills
 
 	// What PolyBot recorded.
 	store, err := sqlite.Open(dbPath, polybot.SystemClock)
@@ -315,10 +253,28 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	checkNoDuplicateSends(t, kSubs, pSubs, intents)
-	checkNoLostFills(t, venueFills, fills)
-	checkPositions(t, kPos, pPos, holdings)
-	checkReconciled(t, intents)
+	report := func(what string, problems []string) {
+		t.Helper()
+		for _, p := range problems {
+			t.Error(p)
+		}
+		if len(problems) == 0 {
+			t.Log(what)
+		}
+	}
+	report(fmt.Sprintf("no client order id sent twice: %d kalshi and %d polymarket orders, each with its own id", len(kSubs), len(pSubs)),
+		simcheck.DuplicateSends(kSubs, pSubs, intents))
+	if len(venueFills) == 0 {
+		t.Error("the venues made no fill for the tenant: nothing was tested")
+	}
+	report(fmt.Sprintf("no fill lost: the venues made %d fills for the tenant, all in the store", len(venueFills)),
+		simcheck.LostFills(venueFills, fills))
+	held, diffs := simcheck.PositionDiffs(vs.KalshiPos, vs.PolymarketPos, holdings)
+	if len(held) == 0 {
+		t.Error("the tenant holds nothing at the venues: nothing was tested")
+	}
+	report(fmt.Sprintf("positions equal the venues': %v", held), diffs)
+	report("nothing left pending, unknown or open", simcheck.Unreconciled(intents))
 
 	sent := map[string]int{}
 	for _, in := range intents {
@@ -364,7 +320,7 @@ func TestSIGKILLedServeLosesNothingAndSendsNothingTwice(t *testing.T) {
 // unknown for the next run to reconcile: those whose order reached a
 // simulator (sent, outcome never recorded: the dangerous window) and the
 // others (persisted, never sent).
-func inflight(t *testing.T, dbPath string, tenant polybot.ID, venues *simClient) (sent, unsent int) {
+func inflight(t *testing.T, dbPath string, tenant polybot.ID, venues *tenantSubs) (sent, unsent int) {
 	t.Helper()
 	st, err := sqlite.Open(dbPath, polybot.SystemClock)
 	if err != nil {
@@ -398,230 +354,18 @@ func inflight(t *testing.T, dbPath string, tenant polybot.ID, venues *simClient)
 	return sent, unsent
 }
 
-// --- checks ---
-
-func checkNoDuplicateSends(t *testing.T, kSubs []kalshiSubmission, pSubs []pmSubmission, intents []*polybot.Intent) {
-	t.Helper()
-	ids := map[string]*polybot.Intent{}
-	salts := map[string]*polybot.Intent{}
-	for _, in := range intents {
-		ids[in.ID] = in
-		if in.Instrument.Venue == polybot.Polymarket {
-			salts[polymarket.SaltFor(in.ID).String()] = in
-		}
-	}
-	perID := map[string]int{}
-	for _, s := range kSubs {
-		perID[s.ClientOrderID]++
-		if in := ids[s.ClientOrderID]; in == nil || in.Instrument.Venue != polybot.Kalshi {
-			t.Errorf("kalshi received client order id %q, which is no Kalshi intent of the store: an order sent before its intent was persisted", s.ClientOrderID)
-		}
-	}
-	for id, n := range perID {
-		if n > 1 {
-			in := ids[id]
-			t.Errorf("kalshi received client order id %s %d times (intent %+v)", id, n, in)
-		}
-	}
-	perSalt := map[string]int{}
-	for _, s := range pSubs {
-		perSalt[s.Salt]++
-		if salts[s.Salt] == nil {
-			t.Errorf("polymarket received an order (salt %s, hash %s) that is no Polymarket intent of the store", s.Salt, s.OrderID)
-		}
-	}
-	for salt, n := range perSalt {
-		if n > 1 {
-			in := salts[salt]
-			id := ""
-			if in != nil {
-				id = in.ID
-			}
-			t.Errorf("polymarket received client order id %s (salt %s) %d times", id, salt, n)
-		}
-	}
-	if len(perID) != len(kSubs) || len(perSalt) != len(pSubs) {
-		return
-	}
-	t.Logf("no client order id sent twice: %d kalshi and %d polymarket orders, each with its own id", len(kSubs), len(pSubs))
+// tenantSubs reads the simulators' submission logs for the tenant.
+type tenantSubs struct {
+	sim          *simcheck.Sim
+	keyID, maker string
 }
 
-func checkNoLostFills(t *testing.T, venue []polybot.Fill, stored []*polybot.TradeFill) {
-	t.Helper()
-	type key struct {
-		venue polybot.Platform
-		trade string
-	}
-	have := map[key]*polybot.TradeFill{}
-	for _, f := range stored {
-		if f.Mode != polybot.Live {
-			t.Errorf("a %s fill in a live-only run: %+v", f.Mode, f)
-			continue
-		}
-		k := key{f.Venue, f.TradeID}
-		if have[k] != nil {
-			t.Errorf("fill %s/%s recorded twice", f.Venue, f.TradeID)
-		}
-		have[k] = f
-	}
-	seen := map[key]bool{}
-	lost := 0
-	for _, f := range venue {
-		k := key{f.Instrument.Venue, f.TradeID}
-		seen[k] = true
-		got := have[k]
-		switch {
-		case got == nil:
-			lost++
-			t.Errorf("fill lost: %s trade %s (%s %s %s @ %s, order %s/%s) is not in the store",
-				k.venue, f.TradeID, f.Side, f.Size, f.Instrument.Key(), f.Price, f.ClientOrderID, f.VenueOrderID)
-		default:
-			gi, gs, gp := yesTerms(got.Instrument, got.Side, got.Price)
-			vi, vs, vp := yesTerms(f.Instrument, f.Side, f.Price)
-			if got.Size != f.Size || gi != vi || gs != vs || gp != vp {
-				t.Errorf("fill %s/%s: the store has %s %s %s @ %s, the venue %s %s %s @ %s", k.venue, f.TradeID,
-					got.Side, got.Size, got.Instrument.Key(), got.Price, f.Side, f.Size, f.Instrument.Key(), f.Price)
-			}
-		}
-	}
-	for k, f := range have {
-		if !seen[k] {
-			t.Errorf("the store has fill %s/%s (%s %s) that the venue never made", k.venue, k.trade, f.Side, f.Size)
-		}
-	}
-	if len(venue) == 0 {
-		t.Error("the venues made no fill for the tenant: nothing was tested")
-	}
-	if lost == 0 {
-		t.Logf("no fill lost: the venues made %d fills for the tenant, all in the store", len(venue))
-	}
+func (s *tenantSubs) kalshiSubs(t *testing.T) []simcheck.KalshiSubmission {
+	return s.sim.KalshiSubs(t, s.keyID)
 }
+func (s *tenantSubs) pmSubs(t *testing.T) []simcheck.PMSubmission { return s.sim.PMSubs(t, s.maker) }
 
-// yesTerms states a Kalshi fill on the YES book, where the venue matches
-// it: buying NO at p is selling YES at 1 − p. (The connector reports a fill
-// in the terms of the order it placed when it remembers it, else in YES
-// terms.) Other venues' fills are returned as they are.
-func yesTerms(inst polybot.Instrument, side polybot.Side, price polybot.Decimal) (string, polybot.Side, polybot.Decimal) {
-	if inst.Venue == polybot.Kalshi && inst.Outcome == polybot.No {
-		yes, _ := kalshi.Instruments(inst.Market)
-		return yes.Key(), 1 - side, polybot.One.Sub(price)
-	}
-	return inst.Key(), side, price
-}
-
-// checkPositions compares holdings. Kalshi nets YES against NO in a market
-// (a YES and a NO pay $1 together), so its position is YES − NO; Polymarket
-// keeps shares per token.
-func checkPositions(t *testing.T, kPos, pPos []polybot.Position, holdings []*polybot.Holding) {
-	t.Helper()
-	venue, store := map[string]polybot.Decimal{}, map[string]polybot.Decimal{}
-	signed := func(p polybot.Instrument, size polybot.Decimal) (string, polybot.Decimal) {
-		if p.Venue == polybot.Kalshi {
-			if p.Outcome == polybot.No {
-				size = size.Neg()
-			}
-			return "kalshi:" + p.Market, size
-		}
-		return "polymarket:" + p.Token, size
-	}
-	for _, p := range append(slices.Clone(kPos), pPos...) {
-		k, s := signed(p.Instrument, p.Size)
-		venue[k] = venue[k].Add(s)
-	}
-	for _, h := range holdings {
-		if h.Mode != polybot.Live {
-			continue
-		}
-		k, s := signed(h.Instrument, h.Size)
-		store[k] = store[k].Add(s)
-	}
-	keys := map[string]bool{}
-	for k := range venue {
-		keys[k] = true
-	}
-	for k := range store {
-		keys[k] = true
-	}
-	ok := true
-	for k := range keys {
-		if venue[k] != store[k] {
-			ok = false
-			t.Errorf("position %s: the store holds %s, the venue %s", k, store[k], venue[k])
-		}
-	}
-	if len(venue) == 0 {
-		t.Error("the tenant holds nothing at the venues: nothing was tested")
-	}
-	if ok {
-		t.Logf("positions equal the venues': %v", venue)
-	}
-}
-
-// checkReconciled: after the final run nothing is left pending or unknown.
-func checkReconciled(t *testing.T, intents []*polybot.Intent) {
-	t.Helper()
-	for _, in := range intents {
-		switch in.State {
-		case polybot.IntentPending, polybot.IntentUnknown, polybot.IntentOpen:
-			t.Errorf("intent %s (%s leg %d of %s) is still %s after the final run: %s", in.ID, in.Instrument.Venue, in.Leg,
-				in.OpportunityID, in.State, in.Error)
-		}
-	}
-}
-
-// --- the simulators' logs ---
-
-type kalshiSubmission struct {
-	KeyID         string `json:"key_id"`
-	ClientOrderID string `json:"client_order_id"`
-	OrderID       string `json:"order_id"`
-	Error         string `json:"error"`
-}
-
-type pmSubmission struct {
-	Maker   string `json:"maker"`
-	Salt    string `json:"salt"`
-	OrderID string `json:"order_id"`
-	Success bool   `json:"success"`
-	Error   string `json:"error"`
-}
-
-type simClient struct {
-	kAdmin, pmCLOB string
-	keyID, maker   string
-}
-
-var httpc = &http.Client{Timeout: 10 * time.Second}
-
-func getJSON(t *testing.T, url string, v any) {
-	t.Helper()
-	res, err := httpc.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
-	}
-	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-}
-
-func (s *simClient) kalshiSubs(t *testing.T) []kalshiSubmission {
-	var out struct{ Submissions []kalshiSubmission }
-	getJSON(t, s.kAdmin+"/submissions?key_id="+s.keyID, &out)
-	return out.Submissions
-}
-
-func (s *simClient) pmSubs(t *testing.T) []pmSubmission {
-	var out struct{ Submissions []pmSubmission }
-	getJSON(t, s.pmCLOB+"/sim/v1/submissions?maker="+s.maker, &out)
-	return out.Submissions
-}
-
-func (s *simClient) counts(t *testing.T) (kalshi, pm int) {
+func (s *tenantSubs) counts(t *testing.T) (kalshi, pm int) {
 	return len(s.kalshiSubs(t)), len(s.pmSubs(t))
 }
 
@@ -701,202 +445,10 @@ func (c *client) waitState(state string, within time.Duration) polybot.BotStatus
 	}
 }
 
-// --- processes ---
-
-// proc is a child process: stdout lines go to a channel (and the log),
-// stderr to the log.
-type proc struct {
-	name  string
-	cmd   *exec.Cmd
-	lines chan string
-	done  chan struct{}
-	err   error // once done
-	base  string
-}
-
-func spawn(t *testing.T, name, logPath, bin string, args ...string) *proc {
-	t.Helper()
-	log, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{name: name, lines: make(chan string, 256), done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = childEnv()
-	p.cmd.Stdout = &lineWriter{out: p.lines, log: log}
-	p.cmd.Stderr = log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		log.Close()
-		close(p.done)
-	}()
-	t.Cleanup(p.kill9)
-	return p
-}
-
-func (p *proc) line(t *testing.T, within time.Duration) string {
-	t.Helper()
-	select {
-	case l := <-p.lines:
-		if u, ok := strings.CutPrefix(l, "PolyBot is listening on "); ok {
-			p.base = u
-		}
-		return l
-	case <-p.done:
-		t.Fatalf("%s exited early: %v", p.name, p.err)
-	case <-time.After(within):
-		t.Fatalf("%s printed nothing within %v", p.name, within)
-	}
-	return ""
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill9 sends SIGKILL (if still running) and waits for the process.
-func (p *proc) kill9() {
-	if !p.exited() {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	}
-	<-p.done
-}
-
-// stop asks for a graceful stop (SIGTERM) and wants exit status 0.
-func (p *proc) stop(t *testing.T, within time.Duration) {
-	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Fatalf("%s did not stop cleanly: %v", p.name, p.err)
-		}
-	case <-time.After(within):
-		t.Fatalf("%s did not stop within %v of SIGTERM", p.name, within)
-	}
-}
-
-type lineWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	out chan string
-	log io.Writer
-}
-
-func (w *lineWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, _ = w.log.Write(b)
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		select {
-		case w.out <- string(w.buf[:i]):
-		default: // nobody reads that far
-		}
-		w.buf = w.buf[i+1:]
-	}
-}
-
-// childEnv is the test's environment without PolyBot's own settings, so
-// only the flags configure the children.
-func childEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "POLYBOT_") || strings.HasPrefix(kv, "SUPABASE_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-func buildPolybot(t *testing.T, dir string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "polybot")
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/polybot/polybot/cmd/polybot")
-	cmd.Env = childEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func runCLI(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = childEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("polybot %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// rsaKey makes an RSA key, writes its public half to <name>.pub.pem and
-// returns its private PEM.
-func rsaKey(t *testing.T, dir, name string) []byte {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, name+".pub.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-}
-
-func writeFile(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func jsonString(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
 	return string(b)
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		lines = append(lines, err.Error())
-	}
-	return strings.Join(lines, "\n")
 }
