@@ -555,10 +555,11 @@ func (m *Manager) holdLeases(ctx context.Context, bus bool) {
 	}
 }
 
-// claimBatch is how many more tenants one claim takes: a worker claims in
-// batches, a moment apart, so that workers starting together share the
-// tenants instead of the first taking all up to its capacity.
-const claimBatch = 16
+// claimBatch is how many more tenants one claim takes (at least 16, or a
+// 64th of the capacity): a worker claims in batches, a moment apart, so that
+// workers starting together share the tenants instead of the first taking
+// all up to its capacity.
+func (m *Manager) claimBatch() int { return max(16, m.cfg.Capacity/64) }
 
 func (m *Manager) renew(ctx context.Context) {
 	began := time.Now()
@@ -572,7 +573,7 @@ func (m *Manager) renew(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	var err error
-	for limit := min(m.cfg.Capacity, held+claimBatch); ; limit = min(m.cfg.Capacity, len(ls)+claimBatch) {
+	for limit := min(m.cfg.Capacity, held+m.claimBatch()); ; limit = min(m.cfg.Capacity, len(ls)+m.claimBatch()) {
 		err = m.cfg.Store.Admin(ctx, func(tx polybot.AdminTx) (err error) {
 			ls, err = tx.ClaimLeases(m.cfg.WorkerID, limit, m.cfg.LeaseTTL)
 			return err
