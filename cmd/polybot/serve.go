@@ -14,6 +14,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
+	"github.com/polybot/polybot/internal/engine"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/server"
 	"github.com/polybot/polybot/internal/web"
@@ -73,6 +74,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	tf.register(fs, e)
 	var nf notifyFlags
 	nf.register(fs, e)
+	var rf roleFlags
+	rf.register(fs, e)
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
@@ -134,6 +137,20 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	role, err := rf.check(&db, mode)
+	if err != nil {
+		return err
+	}
+	rr := roleRun{role: role, flags: rf}
+	if role != engine.RoleAll {
+		bus, err := rf.connect(ctx, role)
+		if err != nil {
+			return err
+		}
+		defer bus.Close()
+		rr.bus = bus
+	}
+	probeOnly := role == engine.RoleGateway || role == engine.RoleWorker
 	ui, err := web.New()
 	if err != nil {
 		return err
@@ -148,7 +165,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	var demoLine string
 	var simNewsHook func(url string) error // sim: point the simulator's news poster at our webhook, once listening
 	if mode != "off" {
-		tr, err := startTrading(ctx, e, mode, &tf, &db, st, box, clock, log)
+		tr, err := startTrading(ctx, e, mode, &tf, &db, st, box, clock, log, rr)
 		if err != nil {
 			return err
 		}
@@ -156,7 +173,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		scfg.Bots, scfg.Valuer, scfg.Metrics = tr.manager, tr.manager.Valuer(), tr.metrics
 		notifier.SetValuer(tr.manager.Valuer())
 		scfg.CheckCredentials = tr.checkCredentials(st, log)
-		scfg.NewsIntake = tr.news
+		if tr.news != nil {
+			scfg.NewsIntake = tr.news
+		}
 		if mode == "sim" {
 			scfg.Sim, scfg.SimulatorKeys = true, tr.simulatorKeys
 			demo, pw, err := ensureDemoUser(ctx, st, tf.demoEmail)
@@ -199,17 +218,21 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	// at once instead of holding Shutdown for its whole timeout.
 	base, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRequests()
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+	var handler http.Handler = srv
+	if probeOnly {
+		handler = srv.ProbeHandler() // the API and UI are the api nodes'
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return base }}
 	url := "http://" + ln.Addr().String()
-	log.Info("polybot serving", "url", url, "store", where, "master_key", keys.ID())
+	log.Info("polybot serving", "url", url, "store", where, "master_key", keys.ID(), "role", role)
 	fmt.Fprintf(e.stdout, "PolyBot is listening on %s\n", url)
 	if demoLine != "" {
 		fmt.Fprintln(e.stdout, demoLine)
 	}
 	fmt.Fprintln(e.stdout, billingLine)
-	if scfg.Billing != nil {
+	if scfg.Billing != nil && !probeOnly {
 		go srv.RunBillingSweep(base, time.Minute)
 	}
 
@@ -220,7 +243,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
 	notifyDone := make(chan struct{})
-	go func() { _ = notifier.Run(notifyCtx); close(notifyDone) }()
+	if probeOnly {
+		close(notifyDone) // the api nodes deliver notifications
+	} else {
+		go func() { _ = notifier.Run(notifyCtx); close(notifyDone) }()
+	}
 	defer func() { stopNotify(); <-notifyDone }()
 	if simNewsHook != nil {
 		if err := simNewsHook(url); err != nil {

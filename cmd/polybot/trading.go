@@ -196,7 +196,18 @@ func (t *trading) simulatorKeys(ctx context.Context, platform polybot.Platform) 
 
 // startTrading starts the market-data hubs, the bot manager and, in sim
 // mode, the simulators. Everything stops when ctx ends.
-func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, db *dbFlags, st polybot.Store, box *secrets.Box, clock polybot.Clock, log *slog.Logger) (_ *trading, err error) {
+// roleRun is the part of the engine a serve process runs and, for a split
+// role, its bus.
+type roleRun struct {
+	role  engine.Role
+	bus   polybot.Bus
+	flags roleFlags
+}
+
+// relayed reports whether the role's books come from the gateway's views.
+func (r roleRun) relayed() bool { return r.role == engine.RoleAPI || r.role == engine.RoleWorker }
+
+func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, db *dbFlags, st polybot.Store, box *secrets.Box, clock polybot.Clock, log *slog.Logger, rr roleRun) (_ *trading, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	g, ctx := errgroup.WithContext(ctx)
 	t := &trading{cancel: cancel, group: g}
@@ -266,39 +277,22 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	}
 
 	hubs := map[polybot.Platform]*marketdata.Hub{}
-	pmFeed := polymarket.NewFeed(ep.polymarket, log)
-	hubs[polybot.Polymarket] = marketdata.NewHub(pmFeed, marketdata.HubConfig{})
-	feeds := []polybot.MarketFeed{pmFeed}
-	if kSigner != nil {
-		kf, err := kalshi.NewFeed(kalshi.FeedConfig{URL: ep.kalshiWS, Signer: kSigner, Trades: true, Logger: log})
-		if err != nil {
-			return nil, err
+	var feeds []polybot.MarketFeed
+	if rr.relayed() {
+		hubs = relayHubs(rr.bus)
+		for _, p := range polybot.Platforms {
+			h := hubs[p]
+			g.Go(func() error {
+				if err := h.Run(ctx); err != nil && ctx.Err() == nil {
+					log.Error("book relay stopped", "venue", p, "err", err)
+				}
+				return nil
+			})
 		}
-		hubs[polybot.Kalshi] = marketdata.NewHub(kf, marketdata.HubConfig{})
-		feeds = append(feeds, kf)
 	} else {
-		log.Warn("no Kalshi market-data key (--kalshi-md-key-id, --kalshi-md-key-file): Kalshi market data is off")
-	}
-	if ep.ibkrGateway != "" {
-		// IBKR market data needs a gateway session of the platform's own:
-		// under --sim, the simulator's. Without one there is no IBKR hub,
-		// and nothing trades on ForecastEx.
-		ibf, err := ibkr.NewMarketDataFeed(ibkr.Config{GatewayURL: ep.ibkrGateway, Logger: log}, ibkr.FeedConfig{})
-		if err != nil {
+		if feeds, err = venueFeeds(ep, kSigner, alpacaMD, mode, hubs, log); err != nil {
 			return nil, err
 		}
-		hubs[polybot.IBKR] = marketdata.NewHub(ibf, marketdata.HubConfig{})
-		feeds = append(feeds, ibf)
-	}
-	if alpacaMD != nil {
-		af, err := alpaca.NewFeed(*alpacaMD)
-		if err != nil {
-			return nil, fmt.Errorf("alpaca market data: %w", err)
-		}
-		hubs[polybot.Alpaca] = marketdata.NewHub(af, marketdata.HubConfig{})
-		feeds = append(feeds, af)
-	} else if mode != "off" {
-		log.Warn("no Alpaca market-data key (--alpaca-md-key-id, --alpaca-md-secret-file): news rules' equity orders have no quotes")
 	}
 	for _, fd := range feeds {
 		h := hubs[fd.Platform()]
@@ -334,7 +328,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	// The bot trades Polymarket, Kalshi and Alpaca, and IBKR where it has
 	// books (a gateway session for market data: under --sim).
 	venues := []polybot.Platform{polybot.Polymarket, polybot.Kalshi, polybot.Alpaca}
-	if hubs[polybot.IBKR] != nil {
+	if ep.ibkrGateway != "" {
 		venues = append(venues, polybot.IBKR)
 	}
 	m, err := engine.New(engine.Config{Store: st, Secrets: box, Hubs: hubs, Venues: venues,
@@ -343,7 +337,8 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 			polybot.StrategyCopy},
 		NewsRules: newsRules, NewsFires: newsFires,
 		Leaders: dataAPILeaders{polymarket.NewClient(ep.polymarket)}, Copy: copyStore(st),
-		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met, Notify: f.notify})
+		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met, Notify: f.notify,
+		Role: rr.role, Bus: rr.bus, GatewayID: rr.flags.gatewayID, WorkerID: rr.flags.workerID, Capacity: rr.flags.capacity, LeaseTTL: rr.flags.leaseTTL})
 	if err != nil {
 		return nil, err
 	}
@@ -351,8 +346,12 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	t.manager, t.metrics, t.venues = m, met, ep
 	// News: the store's feeds polled (the simulator's on loopback in sim
 	// mode only) and the users' webhooks, into the engine.
-	if t.news, err = startNews(ctx, g.Go, st, m, mode == "sim", log); err != nil {
-		return nil, fmt.Errorf("news: %w", err)
+	// A gateway and an api node run no news desk: a worker's desk serves
+	// its own tenants' rules.
+	if rr.role == engine.RoleAll || rr.role == engine.RoleWorker {
+		if t.news, err = startNews(ctx, g.Go, st, m, mode == "sim", log); err != nil {
+			return nil, fmt.Errorf("news: %w", err)
+		}
 	}
 	g.Go(func() error {
 		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
@@ -362,6 +361,46 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		return nil
 	})
 	return t, nil
+}
+
+// venueFeeds connects the venues' market-data feeds (the platform's own
+// keys) and makes a hub for each in hubs.
+func venueFeeds(ep venueEndpoints, kSigner *kalshi.Signer, alpacaMD *alpaca.FeedConfig, mode string, hubs map[polybot.Platform]*marketdata.Hub, log *slog.Logger) ([]polybot.MarketFeed, error) {
+	pmFeed := polymarket.NewFeed(ep.polymarket, log)
+	hubs[polybot.Polymarket] = marketdata.NewHub(pmFeed, marketdata.HubConfig{})
+	feeds := []polybot.MarketFeed{pmFeed}
+	if kSigner != nil {
+		kf, err := kalshi.NewFeed(kalshi.FeedConfig{URL: ep.kalshiWS, Signer: kSigner, Trades: true, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		hubs[polybot.Kalshi] = marketdata.NewHub(kf, marketdata.HubConfig{})
+		feeds = append(feeds, kf)
+	} else {
+		log.Warn("no Kalshi market-data key (--kalshi-md-key-id, --kalshi-md-key-file): Kalshi market data is off")
+	}
+	if ep.ibkrGateway != "" {
+		// IBKR market data needs a gateway session of the platform's own:
+		// under --sim, the simulator's. Without one there is no IBKR hub,
+		// and nothing trades on ForecastEx.
+		ibf, err := ibkr.NewMarketDataFeed(ibkr.Config{GatewayURL: ep.ibkrGateway, Logger: log}, ibkr.FeedConfig{})
+		if err != nil {
+			return nil, err
+		}
+		hubs[polybot.IBKR] = marketdata.NewHub(ibf, marketdata.HubConfig{})
+		feeds = append(feeds, ibf)
+	}
+	if alpacaMD != nil {
+		af, err := alpaca.NewFeed(*alpacaMD)
+		if err != nil {
+			return nil, fmt.Errorf("alpaca market data: %w", err)
+		}
+		hubs[polybot.Alpaca] = marketdata.NewHub(af, marketdata.HubConfig{})
+		feeds = append(feeds, af)
+	} else if mode != "off" {
+		log.Warn("no Alpaca market-data key (--alpaca-md-key-id, --alpaca-md-secret-file): news rules' equity orders have no quotes")
+	}
+	return feeds, nil
 }
 
 // readRegistry reads the matched pairs, outcome sets and relations.

@@ -15,7 +15,10 @@ type GrantID uint64
 // so it can cross a process boundary (NATS) as it is: nothing in it points
 // into the dispatcher. The tenant resolves it with exactly one GrantResult.
 type Grant struct {
-	ID     GrantID
+	ID GrantID
+	// Origin is the gateway that made the grant ("": this process's
+	// dispatcher): its result goes back there.
+	Origin string `json:",omitempty"`
 	Tenant polybot.ID
 	// Opportunity is read-only: its Legs are shared with the other grants
 	// of the same opportunity.
@@ -49,6 +52,7 @@ type GrantLeg struct {
 // Tenant must be the grant's: a result from anyone else is ignored (over
 // NATS, one worker cannot resolve another's grants).
 type GrantResult struct {
+	Origin   string `json:",omitempty"`
 	GrantID  GrantID
 	Tenant   polybot.ID
 	Used     []polybot.Decimal
@@ -61,7 +65,7 @@ func (g *Grant) releaseAll() GrantResult {
 	for i := range rel {
 		rel[i] = g.Legs[i].Size
 	}
-	return GrantResult{GrantID: g.ID, Tenant: g.Tenant, Released: rel}
+	return GrantResult{Origin: g.Origin, GrantID: g.ID, Tenant: g.Tenant, Released: rel}
 }
 
 // pool is whose depth a level's record counts. Live orders take the
@@ -319,7 +323,7 @@ func (b *depthBook) prune(keep func(instKey) bool) {
 // settled is the result of a grant whose legs took used[i] from their
 // levels; the rest goes back.
 func (g *Grant) settled(used []polybot.Decimal) GrantResult {
-	res := GrantResult{GrantID: g.ID, Tenant: g.Tenant, Used: make([]polybot.Decimal, len(g.Legs)), Released: make([]polybot.Decimal, len(g.Legs))}
+	res := GrantResult{Origin: g.Origin, GrantID: g.ID, Tenant: g.Tenant, Used: make([]polybot.Decimal, len(g.Legs)), Released: make([]polybot.Decimal, len(g.Legs))}
 	for i := range g.Legs {
 		u := g.Legs[i].Size
 		if i < len(used) {

@@ -172,6 +172,20 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 		m.batches.Add(1)
 		m.views.Add(int64(len(changed)))
+		if m.gw != nil {
+			for _, v := range changed {
+				m.gw.pub.Publish(v)
+			}
+		}
+		if m.cfg.Role == RoleWorker || m.cfg.Role == RoleAPI {
+			// Books only: detection and depth are the gateway's. The
+			// worker's news desk reads its tenants' rule books.
+			if m.cfg.Role == RoleWorker {
+				m.news.booksChanged()
+			}
+			clear(changed)
+			continue
+		}
 		d.observe(changed)
 		found = m.detect(changed, found[:0])
 		for _, o := range found {
@@ -272,9 +286,7 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 			continue
 		}
 		woken++
-		if old, evicted := t.box.put(gr); evicted {
-			d.resolveLocked(old.releaseAll())
-		}
+		d.deliver(t, gr)
 	}
 	m.deliveries.Add(int64(woken))
 	m.considered.Add(int64(n))
@@ -288,7 +300,7 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at time.Time, lot polybot.Decimal) (Grant, bool) {
 	m := d.m
 	s := t.snap.Load()
-	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, o) {
+	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, o) || (m.gw != nil && m.gw.holder(t.id) == "") {
 		m.decide(t, o, polybot.Zero)
 		return Grant{}, false
 	}
@@ -303,7 +315,7 @@ func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at
 	if o.Cost.Sign() > 0 {
 		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 {
 			if id, got, ok := d.depth.grant(t.id, s.mode() == polybot.Live, o, want, lot); ok {
-				gr = Grant{ID: id, Tenant: t.id, Opportunity: *o, Group: group, At: at, Sets: got, Legs: make([]GrantLeg, len(o.Legs))}
+				gr = Grant{ID: id, Origin: m.origin(), Tenant: t.id, Opportunity: *o, Group: group, At: at, Sets: got, Legs: make([]GrantLeg, len(o.Legs))}
 				for i := range o.Legs {
 					gr.Legs[i] = GrantLeg{Instrument: o.Legs[i].Instrument, Price: o.Legs[i].Price, Size: got}
 				}
@@ -382,4 +394,13 @@ func (r *ring) list(limit int, keep func(*polybot.Opportunity) bool) []polybot.O
 		}
 	}
 	return out
+}
+
+// origin is the Origin of this process's grants: the gateway's id when
+// they go to workers over the bus, "" when they stay here.
+func (m *Manager) origin() string {
+	if m.gw != nil {
+		return m.gw.id
+	}
+	return ""
 }

@@ -36,17 +36,17 @@ func (r *runner) act(ctx context.Context, g Grant) {
 	s := t.snap.Load()
 	opp := &g.Opportunity
 	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, opp) {
-		m.disp.Resolve(g.releaseAll())
+		m.resolve(g.releaseAll())
 		return
 	}
 	if m.cfg.MaxOfferAge > 0 && time.Since(g.At) > m.cfg.MaxOfferAge {
 		m.stale.Add(1)
-		m.disp.Resolve(g.releaseAll())
+		m.resolve(g.releaseAll())
 		return
 	}
 	priced, ok := m.detector().Resize(opp, g.Sets)
 	if !ok || priced.Size != g.Sets || !m.wants(s.cfg, s.profile.Features, priced) {
-		m.disp.Resolve(g.releaseAll())
+		m.resolve(g.releaseAll())
 		return
 	}
 	if m.onAct != nil {
@@ -102,14 +102,14 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	err := m.cfg.Store.Tenant(ctx, t.id, func(tx polybot.TenantTx) error {
 		for _, in := range intents {
 			in.State = ""
-			if err := polybot.SubmitIntent(tx, in, m.val); err != nil {
+			if err := r.gate(tx, in); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		m.disp.Resolve(g.releaseAll())
+		m.resolve(g.releaseAll())
 		if polybot.ErrorCode(err) == polybot.ECONFLICT {
 			return // this decision was taken before (same opportunity, same tenant)
 		}
@@ -126,7 +126,7 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	if why := r.moved(opp, sets); why != "" {
 		m.moved.Add(1)
 		r.cancelUnsent(ctx, intents, "not sent: "+why)
-		m.disp.Resolve(g.releaseAll())
+		m.resolve(g.releaseAll())
 		return
 	}
 	// Legs go back to back; their fills are recorded once every leg that
@@ -155,20 +155,20 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	if failed >= 0 {
 		in := intents[failed]
 		if last.unknown {
-			m.disp.Resolve(g.settled(used))
+			m.resolve(g.settled(used))
 			r.cancelUnsent(ctx, intents[failed+1:], "not sent: the outcome of leg "+itoa(int64(in.Leg))+" is unknown")
 			t.c.errors.Add(1)
 			t.setError("the outcome of an order is unknown; resolving it with the venue (" + in.ID + ")")
 			return
 		}
 		r.cancelUnsent(ctx, intents[failed+1:], "not sent: leg "+itoa(int64(in.Leg))+" did not fill")
-		m.disp.Resolve(g.settled(used))
+		m.resolve(g.settled(used))
 		if failed > 0 || last.filled.Sign() > 0 {
 			r.unwind(ctx, opp, filled, "leg "+itoa(int64(in.Leg))+" filled "+last.filled.String()+" of "+sets.String()+": "+last.reason)
 		}
 		return
 	}
-	m.disp.Resolve(g.settled(used))
+	m.resolve(g.settled(used))
 	if opp.Strategy == polybot.StrategyNews {
 		m.news.opened(t, opp, filled[0], polybot.Headline{ID: g.HeadlineID, Received: g.Headline}) // a directional position: watch it for its exit
 	}
@@ -222,6 +222,9 @@ func (r *runner) moved(opp *polybot.Opportunity, sets polybot.Decimal) string {
 // most one a minute per reason, so a refusal repeated on every book update
 // does not flood the page. Nothing was sent; the quota is not touched.
 func (r *runner) recordRefusal(ctx context.Context, intents []*polybot.Intent, err error) {
+	if lostLease(err) {
+		return // not the user's refusal: this worker lost the tenant
+	}
 	why := polybot.RiskReason(err)
 	if why == "" {
 		why = "unchecked"
@@ -267,6 +270,9 @@ func (r *runner) refused(err error) {
 	t.setError("order refused: " + msg)
 	t.publish("intent", map[string]any{"state": polybot.IntentRejected, "risk": reason, "error": msg})
 	switch reason {
+	case polybot.RiskLease:
+		m.claimNow() // the lease loop lets the tenant go
+		r.reevaluate = true
 	case polybot.RiskHalted, polybot.RiskReducingOnly:
 		r.reevaluate = true // the stored halt state changed: load it
 	case polybot.RiskDailyLoss, polybot.RiskQuota:
@@ -307,6 +313,13 @@ func (r *runner) place(ctx context.Context, x polybot.Exchange, in *polybot.Inte
 	}
 	if err := ctx.Err(); err != nil {
 		p.msg = "not sent: the bot stopped"
+		return p
+	}
+	if why := t.leaseLapsed(); why != "" {
+		// A worker paused or cut off past its lease sends nothing: the
+		// tenant's next holder reconciles this intent.
+		p.msg = "not sent: " + why
+		m.claimNow()
 		return p
 	}
 	req := polybot.OrderRequest{ClientOrderID: in.ID, Instrument: in.Instrument, Side: in.Side, Price: in.Price, Size: in.Size, TIF: in.TIF}
@@ -621,12 +634,18 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 				Against: q.against}
 			attempt++
 			err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
-				return polybot.SubmitIntent(tx, in, m.val)
+				return r.gate(tx, in)
 			})
 			if err != nil {
 				problem = "unwind refused: " + polybot.ErrorMessage(err)
 				if polybot.ErrorCode(err) == polybot.ECONFLICT {
 					continue // this attempt's id was used before a crash: take the next
+				}
+				if lostLease(err) {
+					// Another worker holds the tenant now: it reconciles and
+					// unwinds. This one writes nothing more.
+					m.claimNow()
+					return
 				}
 				break
 			}
@@ -663,6 +682,10 @@ func (r *runner) unwindLegs(ctx context.Context, oppID, strategy string, insts [
 // admin's or the platform's stricter state still applies) and re-evaluates.
 func (r *runner) goReducingOnly(ctx context.Context, why string) {
 	t, m := r.t, r.m
+	if lapsed := t.leaseLapsed(); lapsed != "" {
+		m.log.Warn("not going reducing-only: "+lapsed+"; the tenant's next holder reconciles", "tenant", t.id)
+		return
+	}
 	err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
 		cur, err := tx.HaltState()
 		if err != nil {

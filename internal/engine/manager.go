@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -113,6 +114,19 @@ type Config struct {
 	CopyEvery time.Duration
 	// Observer, when set, receives latency measurements (see Metrics).
 	Observer Observer
+
+	// Role is the part of the engine this process runs (default RoleAll).
+	// Every other role needs Bus and a PostgreSQL Store (the leases).
+	Role Role
+	Bus  polybot.Bus
+	// GatewayID names the gateway (its results queue; default "gateway").
+	GatewayID string
+	// WorkerID names a worker (its grants queue and leases), Capacity is
+	// how many tenants it runs at most (default 1000), LeaseTTL how long
+	// a lease lasts unrenewed (default 15s; renewed every third of it).
+	WorkerID string
+	Capacity int
+	LeaseTTL time.Duration
 }
 
 func (c *Config) defaults() {
@@ -172,6 +186,16 @@ func (c *Config) defaults() {
 	if c.TopTenants <= 0 {
 		c.TopTenants = 20
 	}
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
+	if c.GatewayID == "" {
+		c.GatewayID = "gateway"
+	}
+	if c.Capacity <= 0 {
+		c.Capacity = 1000
+	}
+	set(&c.LeaseTTL, 15*time.Second)
 }
 
 // Manager runs every tenant's bot in this process: a polybot.BotManager.
@@ -207,10 +231,13 @@ type Manager struct {
 	// outside the universe (learnMarket).
 	opposites sync.Map
 
-	disp  *dispatcher // routing and depth allocation
-	news  *newsDesk   // headlines → news rules → trades, and their exits
-	copy  *copyDesk   // followed wallets → copies and exits
-	paper *paperBook  // the liquidity every dry-run tenant of this process shares
+	disp  *dispatcher   // routing and depth allocation
+	news  *newsDesk     // headlines → news rules → trades, and their exits
+	copy  *copyDesk     // followed wallets → copies and exits
+	paper *paperBook    // the liquidity every dry-run tenant of this process shares
+	gw    *gateway      // RoleGateway: leases' holders, grants out, views out
+	api   *apiView      // RoleAPI: statuses and opportunities from the bus
+	claim chan struct{} // RoleWorker: claim or renew leases now
 
 	states                                         [len(stateNames)]atomic.Int64
 	batches, views, opps, repeats, deliveries      atomic.Int64
@@ -235,6 +262,17 @@ func New(cfg Config) (*Manager, error) {
 		return nil, errors.New("engine: Config.Store is required")
 	}
 	cfg.defaults()
+	if _, err := ParseRole(string(cfg.Role)); err != nil {
+		return nil, err
+	}
+	if cfg.Role != RoleAll && cfg.Bus == nil {
+		return nil, fmt.Errorf("engine: role %s needs a message bus", cfg.Role)
+	}
+	if cfg.Role == RoleWorker {
+		if err := polybot.CheckLeaseClaim(cfg.WorkerID, cfg.Capacity, cfg.LeaseTTL); err != nil {
+			return nil, err
+		}
+	}
 	m := &Manager{cfg: cfg, log: cfg.Logger.With("component", "engine"), books: hubBooks(cfg.Hubs), fees: cfg.Fees,
 		venueLim: map[polybot.Platform]*limiter{}, tenants: map[polybot.ID]*tenant{},
 		indexDirty: make(chan struct{}, 1), idxDone: make(chan struct{}), kick: make(chan struct{}, 1), universe: make(chan Universe, 1),
@@ -247,6 +285,13 @@ func New(cfg Config) (*Manager, error) {
 	m.news = newNewsDesk(m)
 	m.copy = newCopyDesk(m)
 	m.paper = newPaperBook(m.books)
+	m.claim = make(chan struct{}, 1)
+	switch cfg.Role {
+	case RoleGateway:
+		m.gw = newGateway(m)
+	case RoleAPI:
+		m.api = &apiView{status: map[polybot.ID]WorkerStatus{}}
+	}
 	for _, p := range polybot.Platforms {
 		m.venueLim[p] = newLimiter(cfg.VenueRate)
 	}
@@ -342,6 +387,14 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	switch m.cfg.Role {
+	case RoleGateway:
+		return m.runGateway(ctx, ids)
+	case RoleWorker:
+		return m.runWorker(ctx)
+	case RoleAPI:
+		return m.runAPI(ctx)
+	}
 	m.rebuildIndex()
 	var bg sync.WaitGroup
 	bg.Add(5)
@@ -379,6 +432,10 @@ func (m *Manager) pollHalt(ctx context.Context) error {
 	}
 	if m.global.Swap(code) != code {
 		m.log.Info("global halt state", "state", st)
+		if m.cfg.Role == RoleGateway {
+			m.reevaluateAll()
+			return nil
+		}
 		m.mu.Lock()
 		for _, t := range m.tenants {
 			t.signal()
@@ -405,12 +462,24 @@ func (m *Manager) watchHalt(ctx context.Context) {
 
 // RefreshHalt reads the global halt state now (after an admin changed it)
 // instead of at the next poll.
-func (m *Manager) RefreshHalt(ctx context.Context) error { return m.pollHalt(ctx) }
+func (m *Manager) RefreshHalt(ctx context.Context) error {
+	if m.cfg.Role == RoleAPI {
+		if err := m.sendControl(Control{Op: "halt"}); err != nil {
+			return err
+		}
+	}
+	return m.pollHalt(ctx)
+}
 
 // Start marks the tenant's bot wanted and starts it.
 func (m *Manager) Start(ctx context.Context, id polybot.ID) error {
 	if err := m.cfg.Store.Tenant(ctx, id, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(true) }); err != nil {
 		return err
+	}
+	if m.cfg.Role != RoleAll {
+		// A worker claims the tenant at its next lease round; the
+		// gateway follows its settings from now.
+		return m.sendControl(Control{Op: "start", Tenant: id})
 	}
 	t := m.tenant(id)
 	if rc := m.context(); rc != nil {
@@ -424,6 +493,10 @@ func (m *Manager) Stop(ctx context.Context, id polybot.ID) error {
 	if err := m.cfg.Store.Tenant(ctx, id, func(tx polybot.TenantTx) error { return tx.SetBotEnabled(false) }); err != nil {
 		return err
 	}
+	if m.cfg.Role != RoleAll {
+		// The worker's next renewal ends the lease and stops the runner.
+		return m.sendControl(Control{Op: "stop", Tenant: id})
+	}
 	if t := m.lookup(id); t != nil {
 		return t.stop(ctx)
 	}
@@ -436,6 +509,12 @@ func (m *Manager) Stop(ctx context.Context, id polybot.ID) error {
 // milliseconds, and keys or mode changes rebuild the exchanges in the
 // runner without a restart. A bot that is not running is left alone.
 func (m *Manager) Reload(ctx context.Context, id polybot.ID) error {
+	if m.cfg.Role == RoleAPI {
+		if t := m.lookup(id); t != nil {
+			_, _ = t.load(ctx)
+		}
+		return m.sendControl(Control{Op: "reload", Tenant: id})
+	}
 	t := m.lookup(id)
 	if t == nil || !t.running() {
 		return nil
@@ -450,7 +529,10 @@ func (m *Manager) Reload(ctx context.Context, id polybot.ID) error {
 }
 
 // Status reports the tenant's bot.
-func (m *Manager) Status(_ context.Context, id polybot.ID) polybot.BotStatus {
+func (m *Manager) Status(ctx context.Context, id polybot.ID) polybot.BotStatus {
+	if m.cfg.Role == RoleAPI {
+		return m.apiStatus(ctx, id)
+	}
 	t := m.tenant(id)
 	if t.snap.Load() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -473,6 +555,9 @@ func (m *Manager) Opportunities(_ context.Context, id polybot.ID, limit int) []p
 	if s == nil {
 		return nil
 	}
+	if m.cfg.Role == RoleAPI {
+		return m.apiOpportunities(s, limit)
+	}
 	return m.ring.list(limit, func(o *polybot.Opportunity) bool { return m.wants(s.cfg, s.profile.Features, o) })
 }
 
@@ -480,6 +565,9 @@ func (m *Manager) Opportunities(_ context.Context, id polybot.ID, limit int) []p
 // pnl). A subscriber that falls behind loses events; it never slows the
 // bot.
 func (m *Manager) Subscribe(id polybot.ID) (<-chan polybot.Event, func()) {
+	if m.cfg.Role == RoleAPI {
+		return m.apiSubscribe(id)
+	}
 	return m.tenant(id).events.subscribe()
 }
 
@@ -509,6 +597,11 @@ func (m *Manager) Valuer() polybot.Valuer { return m.val }
 // records the outcome. It works whatever the halt state (cancels only
 // reduce risk) and returns how many orders were cancelled.
 func (m *Manager) CancelOpenOrders(ctx context.Context, id polybot.ID) (int, error) {
+	if m.cfg.Role == RoleAPI {
+		// The worker holding the tenant cancels; the orders page shows
+		// the outcome as it is recorded.
+		return 0, m.sendControl(Control{Op: "cancel", Tenant: id})
+	}
 	t := m.lookup(id)
 	if t == nil || !t.running() {
 		return 0, polybot.Errorf(polybot.EUNAVAILABLE, "the bot is not running")

@@ -394,7 +394,7 @@ func (r *runner) sellAt(ctx context.Context, strategy, oppID string, inst polybo
 		Leg: exitLeg + attempt, Mode: r.mode, Instrument: q.inst, Side: q.side, Price: q.price, Size: size, TIF: polybot.FAK, Reduce: true,
 		Against: q.against}
 	err := m.cfg.Store.Tenant(context.WithoutCancel(ctx), t.id, func(tx polybot.TenantTx) error {
-		return polybot.SubmitIntent(tx, in, m.val)
+		return r.gate(tx, in)
 	})
 	if err != nil {
 		m.log.Warn("exit refused", "tenant", t.id, "strategy", strategy, "opportunity", oppID, "err", polybot.ErrorMessage(err))
@@ -473,9 +473,7 @@ func (d *dispatcher) offerOne(t *tenant, o *polybot.Opportunity, at time.Time, h
 		return false
 	}
 	gr.Headline, gr.HeadlineID = h.Received, h.ID
-	if old, evicted := t.box.put(gr); evicted {
-		d.resolveLocked(old.releaseAll())
-	}
+	d.deliver(t, gr)
 	d.m.deliveries.Add(1)
 	return true
 }

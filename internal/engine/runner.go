@@ -202,7 +202,7 @@ func (r *runner) process(ctx context.Context) {
 	r.buf = r.t.box.take(r.buf[:0])
 	for i := range r.buf {
 		if ctx.Err() != nil || r.reevaluate || r.t.state.Load() != stRunning {
-			r.m.disp.Resolve(r.buf[i].releaseAll())
+			r.m.resolve(r.buf[i].releaseAll())
 		} else {
 			r.acting = r.buf[i].ID
 			r.act(ctx, r.buf[i])
@@ -218,7 +218,7 @@ func (r *runner) process(ctx context.Context) {
 func (r *runner) drain() {
 	r.buf = r.t.box.take(r.buf)
 	for i := range r.buf {
-		r.m.disp.Resolve(r.buf[i].releaseAll())
+		r.m.resolve(r.buf[i].releaseAll())
 		r.buf[i] = Grant{}
 	}
 	r.buf = r.buf[:0]
@@ -233,9 +233,9 @@ func (r *runner) dropGrants() {
 		switch {
 		case g.ID == 0:
 		case g.ID == r.acting && r.sending:
-			r.m.disp.Resolve(GrantResult{GrantID: g.ID, Tenant: g.Tenant})
+			r.m.resolve(GrantResult{GrantID: g.ID, Tenant: g.Tenant})
 		default:
-			r.m.disp.Resolve(g.releaseAll())
+			r.m.resolve(g.releaseAll())
 		}
 		r.buf[i] = Grant{}
 	}

@@ -66,7 +66,8 @@ type tenant struct {
 	m  *Manager
 
 	snap  atomic.Pointer[snapshot]
-	fresh atomic.Bool // snap was loaded by Reload; the runner need not load again
+	lease atomic.Pointer[leaseHold] // RoleWorker: the lease it runs under
+	fresh atomic.Bool               // snap was loaded by Reload; the runner need not load again
 	state atomic.Int32
 	box   mailbox
 	wake  chan struct{} // re-evaluate the snapshot (reload, halt change)
@@ -280,7 +281,11 @@ func (t *tenant) setError(msg string) {
 }
 
 func (t *tenant) publish(typ string, data any) {
-	t.events.publish(polybot.Event{Type: typ, Time: t.m.now(), Data: data})
+	ev := polybot.Event{Type: typ, Time: t.m.now(), Data: data}
+	t.events.publish(ev)
+	if t.m.cfg.Role != RoleAll {
+		t.publishRemote(ev)
+	}
 }
 
 func (t *tenant) status() polybot.BotStatus {

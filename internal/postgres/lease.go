@@ -63,6 +63,13 @@ func (t *adminTx) ClaimLeases(worker string, capacity int, ttl time.Duration) ([
 		return nil, err
 	}
 	now, until := t.now, t.now.Add(ttl)
+	// A tenant whose bot was turned off (or whose account was disabled)
+	// is not renewed: its lease ends now and its runner stops.
+	if _, err := t.exec(`UPDATE polybot_tenant_leases l SET expires_at = $1
+			FROM polybot_user_profiles p JOIN polybot_users u ON u.id = p.id
+			WHERE l.tenant_id = p.id AND l.worker = $2 AND l.expires_at > $1 AND (NOT p.bot_enabled OR u.disabled)`, now, worker); err != nil {
+		return nil, mapErr(err, "lease")
+	}
 	if _, err := t.exec(`UPDATE polybot_tenant_leases SET expires_at = $1 WHERE worker = $2 AND expires_at > $3`, until, worker, now); err != nil {
 		return nil, mapErr(err, "lease")
 	}

@@ -118,14 +118,14 @@ func (t *tenantTx) updateProfile(sql string, args ...any) error {
 // --- intents ---
 
 const intentColumns = `id, opportunity_id, strategy, leg, mode, venue, market, token, outcome, side,
-	price::text, size::text, tif, state, venue_order_id, filled::text, fees::text, error, created_at, updated_at`
+	price::text, size::text, tif, state, venue_order_id, filled::text, fees::text, error, created_at, updated_at, lease_epoch`
 
 func scanIntent(r pgx.Rows) (*polybot.Intent, error) {
 	in := &polybot.Intent{}
 	var mode, venue, outcome, side, tif, price, size, filled, fees string
 	err := r.Scan(&in.ID, &in.OpportunityID, &in.Strategy, &in.Leg, &mode, &venue, &in.Instrument.Market,
 		&in.Instrument.Token, &outcome, &side, &price, &size, &tif, &in.State, &in.VenueOrderID, &filled, &fees,
-		&in.Error, &in.CreatedAt, &in.UpdatedAt)
+		&in.Error, &in.CreatedAt, &in.UpdatedAt, &in.Epoch)
 	if err == nil {
 		err = decimals(&price, &in.Price, &size, &in.Size, &filled, &in.Filled, &fees, &in.Fees)
 	}
@@ -160,13 +160,13 @@ func (t *tenantTx) InsertIntent(i *polybot.Intent) error {
 	}
 	n, err := t.exec(`INSERT INTO polybot_order_intents (user_id, id, opportunity_id, strategy, leg, mode,
 			venue, market, token, outcome, side, price, size, tif, state, venue_order_id, filled, fees, error,
-			created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+			created_at, updated_at, lease_epoch)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 		ON CONFLICT (user_id, id) DO NOTHING`,
 		uid(t.tenant), i.ID, i.OpportunityID, i.Strategy, i.Leg, string(i.Mode),
 		string(i.Instrument.Venue), i.Instrument.Market, i.Instrument.Token, i.Instrument.Outcome.String(),
 		i.Side.String(), i.Price.String(), i.Size.String(), string(i.TIF), i.State, i.VenueOrderID,
-		i.Filled.String(), i.Fees.String(), i.Error, created, t.now)
+		i.Filled.String(), i.Fees.String(), i.Error, created, t.now, i.Epoch)
 	if err != nil {
 		return mapErr(err, "intent")
 	}

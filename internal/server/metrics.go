@@ -158,3 +158,20 @@ func (s *Server) timeReload(trigger string, reload func() error) error {
 	s.metrics.reload.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
 	return err
 }
+
+// ProbeHandler serves only GET /healthz, /readyz and /metrics: all a node
+// without the API (serve --role gateway or worker) exposes.
+func (s *Server) ProbeHandler() http.Handler {
+	mux := http.NewServeMux()
+	probe := func(h func(http.ResponseWriter, *http.Request, *identity) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r, nil); err != nil {
+				s.writeError(w, r, err)
+			}
+		}
+	}
+	mux.HandleFunc("GET /healthz", probe(s.handleHealthz))
+	mux.HandleFunc("GET /readyz", probe(s.handleReadyz))
+	mux.Handle("GET /metrics", s.MetricsHandler())
+	return mux
+}

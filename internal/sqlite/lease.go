@@ -39,6 +39,13 @@ func (a *adminTx) ClaimLeases(worker string, capacity int, ttl time.Duration) ([
 		return nil, err
 	}
 	now, until := micros(a.now), micros(a.now.Add(ttl))
+	// A tenant whose bot was turned off (or whose account was disabled)
+	// is not renewed: its lease ends now and its runner stops.
+	if _, err := a.exec(`UPDATE polybot_tenant_leases SET expires_at = ? WHERE worker = ? AND expires_at > ? AND tenant_id IN
+			(SELECT u.id FROM polybot_users u JOIN polybot_user_profiles p ON p.id = u.id WHERE u.disabled = 1 OR p.bot_enabled = 0)`,
+		now, worker, now); err != nil {
+		return nil, dbError(err, "lease")
+	}
 	if _, err := a.exec(`UPDATE polybot_tenant_leases SET expires_at = ? WHERE worker = ? AND expires_at > ?`, until, worker, now); err != nil {
 		return nil, dbError(err, "lease")
 	}

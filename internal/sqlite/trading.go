@@ -140,7 +140,7 @@ func (t *tenantTx) updateProfile(q string, args ...any) error {
 // --- intents ---
 
 const intentCols = `id, opportunity_id, strategy, leg, mode, venue, market, token, outcome, side, price, size,
-	tif, state, venue_order_id, filled, fees, error, created_at, updated_at`
+	tif, state, venue_order_id, filled, fees, error, created_at, updated_at, lease_epoch`
 
 func scanIntent(s scanner) (*polybot.Intent, error) {
 	var in polybot.Intent
@@ -149,7 +149,7 @@ func scanIntent(s scanner) (*polybot.Intent, error) {
 	dest := []any{&in.ID, &in.OpportunityID, &in.Strategy, &in.Leg, &in.Mode}
 	dest = append(dest, inst.dest()...)
 	dest = append(dest, &side, &in.Price, &in.Size, &in.TIF, &in.State, &in.VenueOrderID, &in.Filled, &in.Fees,
-		&in.Error, timeCol{&in.CreatedAt}, timeCol{&in.UpdatedAt})
+		&in.Error, timeCol{&in.CreatedAt}, timeCol{&in.UpdatedAt}, &in.Epoch)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -177,12 +177,12 @@ func (t *tenantTx) InsertIntent(i *polybot.Intent) error {
 	}
 	created := orNow(i.CreatedAt, t.now)
 	ok, err := t.affected(`INSERT INTO polybot_order_intents (user_id, `+intentCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, id) DO NOTHING`,
 		t.tenant, i.ID, i.OpportunityID, i.Strategy, i.Leg, string(i.Mode),
 		string(i.Instrument.Venue), i.Instrument.Market, i.Instrument.Token, outcomeText(i.Instrument.Outcome),
 		sideText(i.Side), i.Price, i.Size, string(i.TIF), i.State, i.VenueOrderID, i.Filled, i.Fees, i.Error,
-		micros(created), micros(t.now))
+		micros(created), micros(t.now), i.Epoch)
 	if err != nil {
 		return dbError(err, "intent")
 	}

@@ -91,8 +91,14 @@ func testLeases(t *testing.T, open Opener) {
 		submit := func(x *polybot.Intent) error {
 			return e.tenant(id, func(tx polybot.TenantTx) error { return polybot.SubmitIntent(tx, x, nil) })
 		}
-		if err := submit(in(1, old)); err != nil {
+		first := in(1, old)
+		if err := submit(first); err != nil {
 			t.Fatalf("an intent under the live lease: %v", err)
+		}
+		var back *polybot.Intent
+		e.mustTenantView(id, func(tx polybot.TenantTx) (err error) { back, err = tx.Intent(first.ID); return })
+		if back.Epoch != old {
+			t.Fatalf("the stored intent's epoch = %d, want the lease's %d", back.Epoch, old)
 		}
 		if b := claim(e, "worker-b", 10); len(b) != 0 {
 			t.Fatalf("worker-b took %d live leases", len(b))
@@ -126,6 +132,25 @@ func testLeases(t *testing.T, open Opener) {
 		e.mustTenantView(id, func(tx polybot.TenantTx) (err error) { l, err = tx.Lease(); return })
 		if l.Worker != "worker-b" || l.Epoch != old+1 {
 			t.Fatalf("the tenant's lease = %+v", l)
+		}
+	})
+
+	t.Run("a tenant whose bot is turned off or whose account is disabled is not renewed", func(t *testing.T) {
+		e, ids := setup(t, 3)
+		if a := claim(e, "worker-a", 10); len(a) != 3 {
+			t.Fatalf("claimed %d, want 3", len(a))
+		}
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.SetUserBotEnabled(ids[0], false) })
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.SetUserDisabled(ids[1], true) })
+		e.clock.Advance(time.Second)
+		again := claim(e, "worker-a", 10)
+		if !slices.Equal(tenants(again), []polybot.ID{ids[2]}) {
+			t.Fatalf("renewed %v, want only %v", tenants(again), ids[2])
+		}
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.SetUserBotEnabled(ids[0], true) })
+		b := claim(e, "worker-b", 10)
+		if len(b) != 1 || b[0].Tenant != ids[0] || b[0].Epoch != 2 {
+			t.Fatalf("after the bot was turned on again worker-b claimed %+v, want %s at epoch 2", b, ids[0])
 		}
 	})
 

@@ -1,0 +1,704 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata"
+)
+
+// Role is the part of the engine a Manager runs (serve --role).
+type Role string
+
+// Roles. RoleAll is one process doing everything (the default, on either
+// store). The others split it across processes that talk over a
+// polybot.Bus and share a PostgreSQL store:
+//
+//   - RoleGateway: strategy detection over the hubs it feeds, the
+//     dispatcher and the depth book (Σ grants ≤ the book, in one place per
+//     instrument), book views published for the other roles; it follows
+//     every tenant's config to route, and sends each grant to the worker
+//     that holds the tenant's lease.
+//   - RoleWorker: the runners of the tenants whose leases it holds (claimed
+//     up to its capacity, renewed every LeaseTTL/3, released on shutdown),
+//     the risk gate (every intent carries the lease's epoch), execution,
+//     reconciliation, and the news and copy desks of its tenants; books come
+//     from the gateway's views.
+//   - RoleAPI: no runner; the server's view of the bots (status, events,
+//     opportunities) from the bus, and start, stop and reload as store
+//     changes plus control messages.
+const (
+	RoleAll     Role = "all"
+	RoleGateway Role = "gateway"
+	RoleWorker  Role = "worker"
+	RoleAPI     Role = "api"
+)
+
+// ParseRole checks a role's name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(strings.TrimSpace(s)); r {
+	case "", RoleAll:
+		return RoleAll, nil
+	case RoleGateway, RoleWorker, RoleAPI:
+		return r, nil
+	}
+	return "", polybot.FieldError("role", "must be all, api, gateway or worker")
+}
+
+// Bus kinds, queues and topics (see internal/nats for the subjects).
+const (
+	StatusKind   = "status"        // last value per tenant: its bot's status, from the worker holding it
+	OppsKind     = "opportunities" // last value "recent": the gateway's recent opportunities
+	ControlTopic = "control"       // start, stop, reload, halt, cancel
+	grantQueue   = "grants."       // + worker id
+	resultQueue  = "results."      // + gateway id
+	eventTopic   = "events."       // + tenant id
+)
+
+// Control is a control message: Op is start, stop, reload, halt (the
+// global halt state changed) or cancel (cancel the tenant's open orders).
+type Control struct {
+	Op     string     `json:"op"`
+	Tenant polybot.ID `json:"tenant,omitempty"`
+}
+
+// grantMsg is a grant on the bus.
+type grantMsg struct {
+	Grant Grant `json:"grant"`
+}
+
+// WorkerStatus is what a worker says of a tenant it holds (StatusKind).
+type WorkerStatus struct {
+	Worker string            `json:"worker"`
+	Epoch  int64             `json:"epoch"`
+	Status polybot.BotStatus `json:"status"`
+}
+
+// leaseHold is the lease a worker runs a tenant under: its epoch, and when
+// it lapses by this process's clock (measured from before the claim that
+// renewed it, so never later than the store's expiry).
+type leaseHold struct {
+	epoch  int64
+	expiry time.Time
+}
+
+// epoch is the epoch intents carry now (0: no lease, role all).
+func (t *tenant) epoch() int64 {
+	if h := t.lease.Load(); h != nil {
+		return h.epoch
+	}
+	return 0
+}
+
+// leaseLapsed reports why nothing may be sent for the tenant now: a worker
+// whose lease ran out (a pause, a partition) sends nothing, whatever its
+// store would still accept.
+func (t *tenant) leaseLapsed() string {
+	if t.m.cfg.Role != RoleWorker {
+		return ""
+	}
+	h := t.lease.Load()
+	if h == nil {
+		return "this worker holds no lease on the tenant"
+	}
+	if !time.Now().Before(h.expiry) {
+		return "this worker's lease on the tenant lapsed"
+	}
+	return ""
+}
+
+// gate runs the risk gate for in under the tenant's lease.
+func (r *runner) gate(tx polybot.TenantTx, in *polybot.Intent) error {
+	in.Epoch = r.t.epoch()
+	if why := r.t.leaseLapsed(); why != "" {
+		return &polybot.Error{Code: polybot.EFORBIDDEN, Message: "Not sent: " + why + ".", Fields: map[string]string{"risk": polybot.RiskLease}}
+	}
+	return polybot.SubmitIntent(tx, in, r.m.val)
+}
+
+// lostLease reports whether err is the gate's refusal of an intent made
+// under a lease that is no longer the tenant's: the runner then stops at
+// once and writes nothing more (the new holder reconciles).
+func lostLease(err error) bool {
+	return polybot.RiskReason(err) == polybot.RiskLease
+}
+
+// resolve hands a grant's result back to the dispatcher that made it: this
+// process's, or the gateway's over the bus.
+func (m *Manager) resolve(res GrantResult) {
+	if res.Origin == "" {
+		m.disp.Resolve(res)
+		return
+	}
+	data, err := json.Marshal(res)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = m.cfg.Bus.Send(ctx, resultQueue+res.Origin, fmt.Sprintf("%s-%d-%s", res.Origin, res.GrantID, res.Tenant), data)
+		cancel()
+	}
+	if err != nil {
+		// The gateway counts an unresolved grant as lent until it learns
+		// the tenant moved or resolves it as used: it can only grant less.
+		m.log.Warn("returning a grant's result to the gateway failed", "grant", res.GrantID, "err", err)
+	}
+}
+
+// deliver puts a grant where the tenant's runner is: its mailbox here, or
+// the worker that holds its lease. Call with d.mu held.
+func (d *dispatcher) deliver(t *tenant, gr Grant) bool {
+	if d.m.cfg.Role == RoleGateway && gr.Origin != "" {
+		d.m.gw.queue(gr)
+		return true
+	}
+	if old, evicted := t.box.put(gr); evicted {
+		d.resolveLocked(old.releaseAll())
+	}
+	return true
+}
+
+// gateway is the gateway role's state: who holds which tenant, the grants
+// on their way to workers, and the views going out.
+type gateway struct {
+	m   *Manager
+	id  string
+	pub *marketdata.Publisher
+
+	mu      sync.Mutex
+	holders map[polybot.ID]string // tenant → worker holding its lease
+	epochs  map[polybot.ID]int64
+	out     []Grant
+	notify  chan struct{}
+}
+
+func newGateway(m *Manager) *gateway {
+	return &gateway{m: m, id: m.cfg.GatewayID, pub: marketdata.NewPublisher(m.cfg.Bus, m.log.Warn), holders: map[polybot.ID]string{},
+		epochs: map[polybot.ID]int64{}, notify: make(chan struct{}, 1)}
+}
+
+// holder is the worker holding the tenant's lease ("" none: nothing is
+// granted to it).
+func (g *gateway) holder(id polybot.ID) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.holders[id]
+}
+
+func (g *gateway) queue(gr Grant) {
+	g.mu.Lock()
+	g.out = append(g.out, gr)
+	g.mu.Unlock()
+	select {
+	case g.notify <- struct{}{}:
+	default:
+	}
+}
+
+// send delivers queued grants to their workers; a grant that cannot be
+// delivered (no holder now, the bus down) is released at once.
+func (g *gateway) send(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.notify:
+		}
+		g.mu.Lock()
+		batch := g.out
+		g.out = nil
+		g.mu.Unlock()
+		for _, gr := range batch {
+			w := g.holder(gr.Tenant)
+			err := errors.New("no worker holds the tenant")
+			if w != "" {
+				var data []byte
+				if data, err = json.Marshal(grantMsg{Grant: gr}); err == nil {
+					sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+					err = g.m.cfg.Bus.Send(sctx, grantQueue+w, fmt.Sprintf("%s-%d", g.id, gr.ID), data)
+					cancel()
+				}
+			}
+			if err != nil {
+				g.m.disp.Resolve(gr.releaseAll())
+			}
+		}
+	}
+}
+
+// results takes the workers' grant results.
+func (g *gateway) results(ctx context.Context) error {
+	stop, err := g.m.cfg.Bus.Receive(ctx, resultQueue+g.id, 30*time.Second, func(data []byte) error {
+		var res GrantResult
+		if err := json.Unmarshal(data, &res); err != nil {
+			return nil // not ours to retry
+		}
+		g.m.disp.Resolve(res)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop()
+	return nil
+}
+
+// watchLeases reads who holds which tenant every period. A tenant whose
+// holder changed (its worker died or let go) has its unresolved grants
+// resolved as used: they may have been sent, and used depth is freed only
+// as the book shows it gone, so the gateway never lends more than the book.
+func (g *gateway) watchLeases(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		var ls []*polybot.Lease
+		err := g.m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
+			ls, err = tx.Leases()
+			return err
+		})
+		if err == nil {
+			now := time.Now()
+			next := make(map[polybot.ID]string, len(ls))
+			epochs := make(map[polybot.ID]int64, len(ls))
+			for _, l := range ls {
+				if l.ExpiresAt.After(now) {
+					next[l.Tenant], epochs[l.Tenant] = l.Worker, l.Epoch
+				}
+			}
+			g.mu.Lock()
+			var moved []polybot.ID
+			for id, e := range g.epochs {
+				if epochs[id] != e {
+					moved = append(moved, id)
+				}
+			}
+			g.holders, g.epochs = next, epochs
+			g.mu.Unlock()
+			if len(moved) > 0 {
+				g.m.disp.forgetTenants(moved)
+			}
+		} else if ctx.Err() == nil {
+			// Fail closed: without the store nobody is known to hold a
+			// tenant, so nothing is granted.
+			g.mu.Lock()
+			g.holders = map[polybot.ID]string{}
+			g.mu.Unlock()
+			g.m.log.Warn("reading the tenants' leases failed; no grants until it works again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// forgetTenants resolves the unresolved grants of tenants whose lease
+// moved, counting them used.
+func (d *dispatcher) forgetTenants(ids []polybot.ID) {
+	set := make(map[polybot.ID]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for gid, h := range d.depth.grants {
+		if set[h.tenant] {
+			d.resolveLocked(GrantResult{GrantID: gid, Tenant: h.tenant})
+		}
+	}
+}
+
+// publishOpps puts the recent opportunities on the bus every period for
+// the api nodes.
+func (g *gateway) publishOpps(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var last int64 = -1
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n := g.m.opps.Load(); n != last {
+			last = n
+			data, err := json.Marshal(g.m.ring.list(g.m.cfg.RingSize, func(*polybot.Opportunity) bool { return true }))
+			if err == nil {
+				err = g.m.cfg.Bus.PutLast(ctx, OppsKind, "recent", data)
+			}
+			if err != nil && ctx.Err() == nil {
+				g.m.log.Warn("publishing opportunities failed", "err", err)
+			}
+		}
+	}
+}
+
+// follow loads a tenant's settings and decides its state, as a runner
+// would, without running one: the gateway routes to a tenant only while
+// its settings say it trades. It refollows refused tenants every Recheck.
+func (m *Manager) follow(ctx context.Context, t *tenant) {
+	s, err := t.load(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("loading a tenant's settings failed", "tenant", t.id, "err", err)
+			t.setState(stStopped, "settings unreadable: "+polybot.ErrorMessage(err))
+		}
+		return
+	}
+	code, reason := t.evaluate(s)
+	t.setState(code, reason)
+}
+
+// reevaluateAll re-decides every followed tenant from its snapshot (the
+// global halt changed).
+func (m *Manager) reevaluateAll() {
+	m.mu.Lock()
+	ts := make([]*tenant, 0, len(m.tenants))
+	for _, t := range m.tenants {
+		ts = append(ts, t)
+	}
+	m.mu.Unlock()
+	for _, t := range ts {
+		if s := t.snap.Load(); s != nil {
+			code, reason := t.evaluate(s)
+			t.setState(code, reason)
+		}
+	}
+}
+
+// runGateway is Run for RoleGateway.
+func (m *Manager) runGateway(ctx context.Context, ids []polybot.ID) error {
+	m.rebuildIndex()
+	for _, id := range ids {
+		m.follow(ctx, m.tenant(id))
+	}
+	var bg sync.WaitGroup
+	run := func(f func()) { bg.Add(1); go func() { defer bg.Done(); f() }() }
+	run(func() { m.indexer(ctx) })
+	run(func() { m.disp.run(ctx) })
+	run(func() { m.watchHalt(ctx) })
+	run(func() { m.gw.send(ctx) })
+	run(func() { _ = m.gw.pub.Run(ctx) })
+	run(func() { m.gw.watchLeases(ctx, min(time.Second, m.leaseEvery())) })
+	run(func() { m.gw.publishOpps(ctx, time.Second) })
+	run(func() {
+		if err := m.gw.results(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("receiving grant results failed", "err", err)
+		}
+	})
+	run(func() { m.control(ctx) })
+	run(func() { m.refollow(ctx) })
+	m.log.Info("gateway started", "tenants", len(ids), "gateway", m.cfg.GatewayID)
+	<-ctx.Done()
+	bg.Wait()
+	return nil
+}
+
+// refollow re-reads refused tenants every Recheck (a new month, a plan).
+func (m *Manager) refollow(ctx context.Context) {
+	tick := time.NewTicker(m.cfg.Recheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		m.mu.Lock()
+		var ts []*tenant
+		for _, t := range m.tenants {
+			if t.state.Load() == stRefused {
+				ts = append(ts, t)
+			}
+		}
+		m.mu.Unlock()
+		for _, t := range ts {
+			m.follow(ctx, t)
+		}
+	}
+}
+
+// control applies control messages: the gateway refollows the tenant, a
+// worker reloads (or cancels for) a tenant it holds; start and stop reach
+// the workers through the leases (a bot turned off is not renewed).
+func (m *Manager) control(ctx context.Context) {
+	ch := make(chan Control, 256)
+	stop, err := m.cfg.Bus.Subscribe(ControlTopic, func(data []byte) {
+		var c Control
+		if json.Unmarshal(data, &c) == nil {
+			select {
+			case ch <- c:
+			default:
+				m.log.Warn("control message dropped: queue full", "op", c.Op)
+			}
+		}
+	})
+	if err != nil {
+		m.log.Error("subscribing to control messages failed", "err", err)
+		return
+	}
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-ch:
+			m.applyControl(ctx, c)
+		}
+	}
+}
+
+func (m *Manager) applyControl(ctx context.Context, c Control) {
+	if c.Op == "halt" {
+		_ = m.pollHalt(ctx)
+		return
+	}
+	switch m.cfg.Role {
+	case RoleGateway:
+		m.follow(ctx, m.tenant(c.Tenant))
+	case RoleWorker:
+		t := m.lookup(c.Tenant)
+		if t == nil || t.lease.Load() == nil {
+			return
+		}
+		switch c.Op {
+		case "reload", "start":
+			_ = m.Reload(ctx, c.Tenant)
+		case "stop":
+			m.claimNow()
+		case "cancel":
+			if _, err := m.CancelOpenOrders(ctx, c.Tenant); err != nil {
+				m.log.Warn("cancelling open orders failed", "tenant", c.Tenant, "err", err)
+			}
+		}
+	}
+}
+
+// leaseEvery is how often leases are renewed and read: a third of their
+// period.
+func (m *Manager) leaseEvery() time.Duration { return max(m.cfg.LeaseTTL/3, 100*time.Millisecond) }
+
+func (m *Manager) claimNow() {
+	select {
+	case m.claim <- struct{}{}:
+	default:
+	}
+}
+
+// runWorker is Run for RoleWorker.
+func (m *Manager) runWorker(ctx context.Context) error {
+	var bg sync.WaitGroup
+	run := func(f func()) { bg.Add(1); go func() { defer bg.Done(); f() }() }
+	run(func() { m.news.run(ctx) })
+	run(func() { m.copy.run(ctx) })
+	run(func() { m.disp.run(ctx) }) // subscriptions only: books for pre-flight, paper fills and marks
+	run(func() { m.watchHalt(ctx) })
+	run(func() { m.control(ctx) })
+	stopGrants, err := m.cfg.Bus.Receive(ctx, grantQueue+m.cfg.WorkerID, 10*time.Second, m.takeGrant)
+	if err != nil {
+		m.log.Error("receiving grants failed; this worker takes no tenant", "err", err)
+	}
+	m.log.Info("worker started", "worker", m.cfg.WorkerID, "capacity", m.cfg.Capacity, "lease_ttl", m.cfg.LeaseTTL)
+	m.holdLeases(ctx, err == nil)
+	if stopGrants != nil {
+		stopGrants()
+	}
+	bg.Wait()
+	return nil
+}
+
+// takeGrant puts a grant from the gateway in its tenant's mailbox, or
+// hands it back at once when this worker does not run the tenant.
+func (m *Manager) takeGrant(data []byte) error {
+	var msg grantMsg
+	if err := json.Unmarshal(data, &msg); err != nil {
+		return nil
+	}
+	gr := msg.Grant
+	t := m.lookup(gr.Tenant)
+	if t == nil || t.lease.Load() == nil || t.leaseLapsed() != "" || t.state.Load() != stRunning {
+		m.resolve(gr.releaseAll())
+		return nil
+	}
+	m.deliveries.Add(1)
+	if old, evicted := t.box.put(gr); evicted {
+		m.resolve(old.releaseAll())
+	}
+	return nil
+}
+
+// holdLeases claims and renews this worker's tenants until ctx ends, then
+// stops their runners and releases the leases. A tenant whose lease is
+// not renewed (taken over, turned off) is stopped; when renewing fails
+// the runners stop sending once their leases lapse by this process's
+// clock, and are stopped.
+func (m *Manager) holdLeases(ctx context.Context, bus bool) {
+	tick := time.NewTicker(m.leaseEvery())
+	defer tick.Stop()
+	for {
+		if bus {
+			m.renew(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			m.releaseAll()
+			return
+		case <-tick.C:
+		case <-m.claim:
+		}
+	}
+}
+
+// claimBatch is how many more tenants one claim takes (at least 16, or a
+// 64th of the capacity): a worker claims in batches, a moment apart, so that
+// workers starting together share the tenants instead of the first taking
+// all up to its capacity.
+func (m *Manager) claimBatch() int { return max(16, m.cfg.Capacity/64) }
+
+func (m *Manager) renew(ctx context.Context) {
+	began := time.Now()
+	var ls []*polybot.Lease
+	held := 0
+	m.mu.Lock()
+	for _, t := range m.tenants {
+		if t.lease.Load() != nil {
+			held++
+		}
+	}
+	m.mu.Unlock()
+	var err error
+	for limit := min(m.cfg.Capacity, held+m.claimBatch()); ; limit = min(m.cfg.Capacity, len(ls)+m.claimBatch()) {
+		err = m.cfg.Store.Admin(ctx, func(tx polybot.AdminTx) (err error) {
+			ls, err = tx.ClaimLeases(m.cfg.WorkerID, limit, m.cfg.LeaseTTL)
+			return err
+		})
+		if err != nil || len(ls) < limit || limit == m.cfg.Capacity {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("renewing leases failed", "worker", m.cfg.WorkerID, "err", err)
+		}
+		m.stopLapsed()
+		return
+	}
+	mine := make(map[polybot.ID]*polybot.Lease, len(ls))
+	for _, l := range ls {
+		mine[l.Tenant] = l
+	}
+	m.mu.Lock()
+	var gone []*tenant
+	for id, t := range m.tenants {
+		if mine[id] == nil && t.lease.Load() != nil {
+			gone = append(gone, t)
+		}
+	}
+	m.mu.Unlock()
+	for _, t := range gone {
+		m.letGo(t, "the lease was not renewed")
+	}
+	expiry := began.Add(m.cfg.LeaseTTL)
+	for id, l := range mine {
+		t := m.tenant(id)
+		old := t.lease.Load()
+		if old != nil && old.epoch != l.Epoch {
+			m.letGo(t, "the lease was taken under a new epoch")
+			old = nil
+		}
+		t.lease.Store(&leaseHold{epoch: l.Epoch, expiry: expiry})
+		if old == nil || !t.running() {
+			m.log.Info("tenant claimed", "tenant", id, "epoch", l.Epoch, "worker", m.cfg.WorkerID)
+			t.start(m.context())
+		}
+	}
+}
+
+// stopLapsed stops the runners whose leases lapsed by this clock.
+func (m *Manager) stopLapsed() {
+	m.mu.Lock()
+	var ts []*tenant
+	for _, t := range m.tenants {
+		if h := t.lease.Load(); h != nil && !time.Now().Before(h.expiry) {
+			ts = append(ts, t)
+		}
+	}
+	m.mu.Unlock()
+	for _, t := range ts {
+		m.letGo(t, "the lease lapsed")
+	}
+}
+
+// letGo stops a tenant's runner here without touching the store: another
+// worker holds it, or will.
+func (m *Manager) letGo(t *tenant, why string) {
+	t.lease.Store(nil)
+	m.log.Info("tenant let go", "tenant", t.id, "worker", m.cfg.WorkerID, "why", why)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = t.stop(ctx)
+}
+
+// releaseAll stops every runner (each finishes what it was recording)
+// and then releases the leases, so another worker takes the tenants at
+// once.
+func (m *Manager) releaseAll() {
+	m.mu.Lock()
+	var ts []*tenant
+	for _, t := range m.tenants {
+		if t.lease.Load() != nil {
+			ts = append(ts, t)
+		}
+	}
+	m.mu.Unlock()
+	for _, t := range ts {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = t.stop(ctx)
+		cancel()
+	}
+	m.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.cfg.Store.Admin(ctx, func(tx polybot.AdminTx) error { return tx.ReleaseLeases(m.cfg.WorkerID) }); err != nil {
+		m.log.Warn("releasing leases failed; they lapse on their own", "worker", m.cfg.WorkerID, "err", err)
+	} else {
+		m.log.Info("leases released", "worker", m.cfg.WorkerID, "tenants", len(ts))
+	}
+}
+
+// publishRemote sends a tenant's event to the api nodes (and, for a
+// status, stores it as the tenant's latest).
+func (t *tenant) publishRemote(ev polybot.Event) {
+	m := t.m
+	if m.cfg.Bus == nil || m.cfg.Role == RoleAll || m.cfg.Role == RoleAPI {
+		return
+	}
+	if m.cfg.Role == RoleGateway && ev.Type != "opportunity" {
+		return // a worker speaks for the tenant's bot
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	_ = m.cfg.Bus.Publish(eventTopic+t.id.String(), data)
+	if ev.Type == "status" && m.cfg.Role == RoleWorker {
+		if st, ok := ev.Data.(polybot.BotStatus); ok {
+			b, err := json.Marshal(WorkerStatus{Worker: m.cfg.WorkerID, Epoch: t.epoch(), Status: st})
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_ = m.cfg.Bus.PutLast(ctx, StatusKind, t.id.String(), b)
+				cancel()
+			}
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/nats/natstest"
+)
+
+// relayed returns hubs of every venue fed from the bus, running until the
+// test ends.
+func relayed(t *testing.T, bus polybot.Bus) map[polybot.Platform]*marketdata.Hub {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	hubs := map[polybot.Platform]*marketdata.Hub{}
+	for _, p := range polybot.Platforms {
+		h := marketdata.NewHub(marketdata.NewRelayFeed(p, bus), marketdata.HubConfig{})
+		hubs[p] = h
+		go func() { _ = h.Run(ctx) }()
+	}
+	return hubs
+}
+
+func leasesOf(r *rig) map[polybot.ID]*polybot.Lease {
+	r.t.Helper()
+	var ls []*polybot.Lease
+	if err := r.db.AdminView(r.ctx, func(tx polybot.AdminTx) (err error) { ls, err = tx.Leases(); return }); err != nil {
+		r.t.Fatal(err)
+	}
+	out := map[polybot.ID]*polybot.Lease{}
+	for _, l := range ls {
+		if l.ExpiresAt.After(time.Now()) {
+			out[l.Tenant] = l
+		}
+	}
+	return out
+}
+
+// TestSplitRolesTradeAsOneProcessDoes runs a gateway, two workers and an
+// api node in one test process over a real NATS server and one store: the
+// workers share the tenants through leases, the gateway's grants reach the
+// worker holding each tenant, the depth the book shows is lent once across
+// both workers, every intent carries its lease's epoch, and the api node
+// sees each bot's status as its worker reports it.
+func TestSplitRolesTradeAsOneProcessDoes(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	cfg := natstest.Config(t)
+	gwBus, w1Bus, w2Bus, apiBus := natstest.Connect(t, cfg), natstest.Connect(t, cfg), natstest.Connect(t, cfg), natstest.Connect(t, cfg)
+	var ids []polybot.ID
+	for range 6 {
+		ids = append(ids, r.user(polybot.TierFree, nil)) // dry run, single-platform, $50 a trade, 1% minimum
+	}
+	gw := r.start(Config{Universe: pmUniverse(), Role: RoleGateway, Bus: gwBus})
+	worker := func(id string, bus polybot.Bus) *Manager {
+		return r.start(Config{Universe: pmUniverse(), Role: RoleWorker, Bus: bus, Hubs: relayed(t, bus), WorkerID: id, Capacity: 3,
+			LeaseTTL: 3 * time.Second})
+	}
+	worker("w1", w1Bus)
+	worker("w2", w2Bus)
+	api := r.start(Config{Universe: pmUniverse(), Role: RoleAPI, Bus: apiBus, Hubs: relayed(t, apiBus)})
+
+	eventually(t, "both workers hold three tenants each", func() bool {
+		n := map[string]int{}
+		for _, l := range leasesOf(r) {
+			n[l.Worker]++
+		}
+		return n["w1"] == 3 && n["w2"] == 3
+	})
+	eventually(t, "the api node sees every bot running", func() bool {
+		for _, id := range ids {
+			if api.Status(r.ctx, id).State != polybot.BotRunning {
+				return false
+			}
+		}
+		return true
+	})
+
+	eventually(t, "the gateway knows who holds every tenant", func() bool {
+		for _, id := range ids {
+			if gw.gw.holder(id) == "" {
+				return false
+			}
+		}
+		return true
+	})
+
+	// YES 0.45 + NO 0.50 = 0.95 a set, 100 shown on each leg: $50 buys
+	// 52.63 sets, so the book has room for one tenant and most of a second,
+	// whichever workers they are on.
+	r.book(pmYes, []polybot.Level{lv("0.44", "80")}, []polybot.Level{lv("0.45", "100")})
+	r.book(pmNo, []polybot.Level{lv("0.49", "80")}, []polybot.Level{lv("0.50", "100")})
+
+	total := func() (polybot.Decimal, int) {
+		sum, n := polybot.Zero, 0
+		for _, id := range ids {
+			for _, f := range r.fills(id) {
+				if f.Instrument == pmYes {
+					sum = sum.Add(f.Size)
+					n++
+				}
+			}
+		}
+		return sum, n
+	}
+	eventually(t, "two tenants' fills are recorded", func() bool { _, n := total(); return n >= 2 })
+	time.Sleep(500 * time.Millisecond) // nothing more may come for this book
+	sum, n := total()
+	if sum.GreaterThan(d("100")) || n != 2 {
+		t.Fatalf("%d tenants bought %s YES in all; the book showed 100: depth lent more than once", n, sum)
+	}
+	leases := leasesOf(r)
+	for _, id := range ids {
+		for _, in := range r.intents(id) {
+			if l := leases[id]; in.Epoch == 0 || l == nil || in.Epoch != l.Epoch {
+				t.Fatalf("intent %s under epoch %d; the tenant's lease is %+v", in.ID, in.Epoch, l)
+			}
+		}
+	}
+}
