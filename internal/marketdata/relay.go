@@ -41,7 +41,9 @@ func DecodeView(data []byte) (polybot.BookEvent, error) {
 	if err := json.Unmarshal(data, &rv); err != nil {
 		return polybot.BookEvent{}, polybot.Errorf(polybot.EINVALID, "book view: %v", err)
 	}
-	if rv.Instrument.Venue == "" || rv.Instrument.Market == "" {
+	// An instrument is named by its market (Kalshi's ticker and outcome)
+	// or by its token (Polymarket's, whose market may be empty: see Key).
+	if rv.Instrument.Venue == "" || (rv.Instrument.Market == "" && rv.Instrument.Token == "") {
 		return polybot.BookEvent{}, polybot.FieldError("instrument", "is required")
 	}
 	ev := polybot.BookEvent{Kind: polybot.BookSnapshot, Instrument: rv.Instrument, Bids: rv.Bids, Asks: rv.Asks, TickSize: rv.TickSize,
