@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -71,6 +73,34 @@ func (f *roleFlags) check(db *dbFlags, mode string) (engine.Role, error) {
 		}
 	}
 	return r, nil
+}
+
+// fenceTransactions bounds a worker's PostgreSQL transactions by its lease:
+// the database ends a session left idle inside a transaction for longer
+// than the lease TTL (idle_in_transaction_session_timeout, unless the URL
+// sets it). A worker paused (SIGSTOP, a VM freeze) in the middle of a
+// tenant's risk gate holds the tenant's profile row locked, and the claim
+// that would take the tenant over skips locked rows: without the bound the
+// tenant is taken by nobody for as long as the pause lasts. Other roles'
+// URLs are returned as they are.
+func (f *roleFlags) fenceTransactions(databaseURL string) string {
+	const param = "idle_in_transaction_session_timeout"
+	if r, err := engine.ParseRole(f.role); err != nil || r != engine.RoleWorker || databaseURL == "" || f.leaseTTL <= 0 ||
+		strings.Contains(databaseURL, param) {
+		return databaseURL
+	}
+	ms := strconv.FormatInt(f.leaseTTL.Milliseconds(), 10)
+	if !strings.Contains(databaseURL, "://") { // a key=value connection string
+		return databaseURL + " " + param + "=" + ms
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return databaseURL // Open reports it
+	}
+	q := u.Query()
+	q.Set(param, ms)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // connect opens the bus for a split role.

@@ -80,6 +80,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return usageError(err.Error())
 	}
 	nf.publicURL = *publicURL
+	db.databaseURL = rf.fenceTransactions(db.databaseURL)
 	if *sessionMaxAge < time.Hour {
 		return usageError("--session-max-age must be at least 1h")
 	}
