@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,21 +17,21 @@ import (
 	"testing"
 	"time"
 
-	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/auth"
 	"github.com/polybot/polybot/internal/crashtest/simcheck"
 	"github.com/polybot/polybot/internal/eip712"
+	"github.com/polybot/polybot/internal/nats"
+	"github.com/polybot/polybot/internal/nats/natstest"
 	"github.com/polybot/polybot/internal/postgres"
 	"github.com/polybot/polybot/internal/postgres/pgtest"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/venue/polymarket"
 )
 
-var singleFlag = flag.Bool("failover.single", false,
-	"while serve has no --role: rehearse the harness with one `polybot serve` (all roles), SIGKILLed and restarted instead of failed over")
+var logLevelFlag = flag.String("failover.log-level", "info", "the PolyBot processes' --log-level (info at least: the tests read their logs)")
 
 const (
 	mdKeyID = "failover-market-data" // the platform's Kalshi market-data key
@@ -60,12 +59,13 @@ type cluster struct {
 	t      *testing.T
 	dir    string
 	bin    string
-	roles  bool // serve has --role: api, gateway and workers run apart
 	sim    *simcheck.Sim
 	st     *postgres.DB
 	env    []string // the children's environment: the shared master key
 	common []string // serve flags every process takes
 	ttl    time.Duration
+	bus    nats.Config
+	db     *pgtest.Database
 
 	tenants []*tenant
 	byID    map[polybot.ID]*tenant
@@ -76,79 +76,18 @@ type cluster struct {
 	procs []*simcheck.Proc
 }
 
-// servesRoles reports whether the binary's serve takes --role (the
-// scale-out roles of issue 17).
-func servesRoles(t *testing.T, bin string) bool {
-	t.Helper()
-	out, _ := exec.Command(bin, "serve", "--help").CombinedOutput() // -help exits 2
-	if !strings.Contains(string(out), "-database-url") {
-		t.Fatalf("polybot serve --help printed no flags:\n%s", out)
-	}
-	return strings.Contains(string(out), "\n  -role ")
-}
-
-// natsURL is the test NATS (POLYBOT_TEST_NATS_URL, else the machine's on
-// 127.0.0.1:4222); without one the test skips, unless
-// POLYBOT_REQUIRE_NATS=1.
-func natsURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("POLYBOT_TEST_NATS_URL")
-	if u == "" {
-		u = "nats://127.0.0.1:4222"
-	}
-	nc, err := natsgo.Connect(u, natsgo.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("POLYBOT_REQUIRE_NATS") == "1" {
-			t.Fatalf("NATS at %s: %v", u, err)
-		}
-		t.Skipf("no NATS at %s (%v); set POLYBOT_REQUIRE_NATS=1 to require it", u, err)
-	}
-	nc.Close()
-	return u
-}
-
-// dropStreams removes the JetStream streams (and the KV buckets, streams
-// named KV_<bucket>) under prefix.
-func dropStreams(url, prefix string) {
-	nc, err := natsgo.Connect(url)
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	names := js.StreamNames(ctx)
-	var drop []string
-	for n := range names.Name() {
-		if strings.HasPrefix(n, prefix+"_") || strings.HasPrefix(n, "KV_"+prefix+"_") {
-			drop = append(drop, n)
-		}
-	}
-	for _, n := range drop {
-		_ = js.DeleteStream(ctx, n)
-	}
-}
-
 // newCluster builds polybot, starts the simulators and seeds n tenants
-// into a fresh database. It skips when serve has no --role (unless
-// -failover.single), PostgreSQL or NATS is missing.
+// into a fresh database. It skips when PostgreSQL or NATS is missing.
 func newCluster(t *testing.T, n int, ttl time.Duration) *cluster {
 	t.Helper()
 	began := time.Now()
 	db := pgtest.NewDatabase(t) // skips without PostgreSQL
+	bus := natstest.Config(t)   // skips without NATS; a prefix of the test's own, removed when it ends
 	dir := t.TempDir()
 	bin := simcheck.Build(t, dir)
-	c := &cluster{t: t, dir: dir, bin: bin, roles: servesRoles(t, bin), ttl: ttl,
+	c := &cluster{t: t, dir: dir, bin: bin, ttl: ttl, db: db, bus: bus,
 		byID: map[polybot.ID]*tenant{}, byKey: map[string]*tenant{}, byMaker: map[string]*tenant{}}
-	if !c.roles && !*singleFlag {
-		t.Skip("polybot serve has no --role flag yet (issue 17's scale-out roles): nothing to fail over; " +
-			"-failover.single rehearses the harness with one process")
-	}
-	t.Logf("built polybot in %v (serve --role: %v)", time.Since(began).Round(time.Millisecond), c.roles)
+	t.Logf("built polybot in %v", time.Since(began).Round(time.Millisecond))
 
 	// Keys: one RSA pair serves every tenant's Kalshi key id (the
 	// simulator registers each id with the same public half), and each
@@ -183,13 +122,8 @@ func newCluster(t *testing.T, n int, ttl time.Duration) *cluster {
 	rand.Read(mk)
 	masterKey := base64.StdEncoding.EncodeToString(mk)
 	c.env = append(simcheck.ChildEnv(), secrets.EnvMasterKey+"="+masterKey)
-	c.common = append([]string{"--database-url", db.AppURL, "--log-level", "info"}, c.sim.VenueFlags(mdKeyID, mdKeyFile)...)
-	if c.roles {
-		url := natsURL(t)
-		prefix := "ft" + hex.EncodeToString(mk[:4])
-		t.Cleanup(func() { dropStreams(url, prefix) })
-		c.common = append(c.common, "--nats-url", url, "--nats-prefix", prefix, "--lease-ttl", ttl.String())
-	}
+	c.common = append([]string{"--database-url", db.AppURL, "--log-level", *logLevelFlag}, c.sim.VenueFlags(mdKeyID, mdKeyFile)...)
+	c.common = append(c.common, "--nats-url", bus.URL, "--nats-prefix", bus.Prefix, "--lease-ttl", ttl.String())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -316,14 +250,11 @@ func (c *cluster) seedTenant(ctx context.Context, box *secrets.Box, hash string,
 	})
 }
 
-// start starts one PolyBot process (role "all" is today's single
-// process) and waits until it listens.
+// start starts one PolyBot process of a role and waits until it listens.
 func (c *cluster) start(name, role string, extra ...string) *simcheck.Proc {
 	c.t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(c.dir, "data-"+name)}, c.common...)
-	if c.roles {
-		args = append(args, "--role", role)
-	}
+	args = append(args, "--role", role)
 	p := simcheck.Spawn(c.t, name, filepath.Join(c.dir, name+".log"), c.env, c.bin, append(args, extra...)...)
 	c.mu.Lock()
 	c.procs = append(c.procs, p)
@@ -613,21 +544,21 @@ func (c *cluster) waitLog(p *simcheck.Proc, offset int64, match func(line string
 	}
 }
 
-// openIntents counts the intents of every tenant that may still change
+// openIntents returns the intents of every tenant that may still change
 // (pending, open, unknown).
-func (c *cluster) openIntents() int {
+func (c *cluster) openIntents() []*polybot.Intent {
 	c.t.Helper()
-	n := 0
+	var out []*polybot.Intent
 	for _, tn := range c.tenants {
 		if err := c.st.TenantView(context.Background(), tn.id, func(tx polybot.TenantTx) error {
 			ins, err := tx.Intents([]string{polybot.IntentPending, polybot.IntentOpen, polybot.IntentUnknown}, time.Time{}, 1000)
-			n += len(ins)
+			out = append(out, ins...)
 			return err
 		}); err != nil {
 			c.t.Fatal(err)
 		}
 	}
-	return n
+	return out
 }
 
 // haltAndSettle sets the platform's kill switch to reducing-only (as an
@@ -662,13 +593,57 @@ func (c *cluster) haltAndSettle(traders ...*simcheck.Proc) {
 	for {
 		s := c.subs()
 		n := len(s.k) + len(s.p)
-		if open := c.openIntents(); open == 0 && n == last {
+		open := c.openIntents()
+		if len(open) == 0 && n == last {
 			break
-		} else if time.Now().After(end) {
-			c.t.Fatalf("30 s after the halt %d intents are still pending, open or unknown (orders reaching the simulators: %d, a second before %d)", open, n, last)
+		}
+		if time.Now().After(end) {
+			ls := c.leases()
+			var b strings.Builder
+			for _, in := range open {
+				fmt.Fprintf(&b, "\n    tenant %d: %s leg %d of %s, epoch %d (the tenant's lease: %s epoch %d), made %s, last written %s: %s %s",
+					c.byID[in.UserID].n, in.Instrument.Venue, in.Leg, in.OpportunityID, in.Epoch, ls[in.UserID].Worker, ls[in.UserID].Epoch,
+					in.CreatedAt.Format("15:04:05.000"), in.UpdatedAt.Format("15:04:05.000"), in.State, in.Error)
+			}
+			c.t.Fatalf("30 s after the halt %d intents are still pending, open or unknown (orders reaching the simulators: %d, a second before %d):%s",
+				len(open), n, last, b.String())
 		}
 		last = n
 		time.Sleep(time.Second)
 	}
 	c.t.Logf("halted (reducing-only) and settled in %v", time.Since(began).Round(time.Millisecond))
+}
+
+// openTransactions describes the database's sessions that sit inside a
+// transaction (idle in it, or waiting), for a failure's message: a paused
+// process's open transaction holds its row locks.
+func (c *cluster) openTransactions() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.db.AdminURL)
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid, state, coalesce(wait_event_type, ''), now() - xact_start, left(query, 120)
+		FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+		AND (state <> 'active' OR wait_event_type = 'Lock') ORDER BY xact_start`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var pid int
+		var state, wait, query string
+		var age time.Duration
+		if err := rows.Scan(&pid, &state, &wait, &age, &query); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "\n    pid %d %s %s for %v: %s", pid, state, wait, age.Round(time.Millisecond), query)
+	}
+	if b.Len() == 0 {
+		return " none"
+	}
+	return b.String()
 }

@@ -28,11 +28,13 @@
 //     others left.
 //
 // TestSIGSTOPpedWorkerPastItsLeaseSendsNothing runs 20 tenants. w1 is
-// SIGSTOPped right after one of its tenants' orders reached a simulator
-// (it may hold the next leg's intent, persisted under its lease), w2
-// takes its tenants, and w1 is resumed: it must log that it lost its
-// leases, hold none, and no order that reaches a venue from then to the
-// end of the test may carry an intent made under one of w1's epochs (each
+// SIGSTOPped right after one of its tenants' orders reached a simulator:
+// it may be inside a transaction (holding the tenant's row lock), or hold
+// the next leg's intent, persisted under its lease. w2 must take its
+// tenants within the same bound, and w1 is resumed 1.5 × ttl after the
+// stop: it must let every tenant go (its log says so, tenant by tenant),
+// hold no lease, and no order that reaches a venue from then to the end
+// of the test may carry an intent made under one of w1's epochs (each
 // submission is mapped to its intent by client order id, or by the
 // Polymarket salt derived from it, and so to its epoch).
 //
@@ -49,12 +51,7 @@
 //   - nothing is left pending, unknown or open.
 //
 // Without PostgreSQL or NATS the tests skip, unless
-// POLYBOT_REQUIRE_POSTGRES=1 or POLYBOT_REQUIRE_NATS=1. While serve has
-// no --role flag they skip too; -failover.single then rehearses the
-// harness with one `polybot serve` of all roles on the same 200 tenants,
-// SIGKILLed mid-execution and restarted instead of failed over:
-//
-//	go test ./internal/failovertest -v -count=1 -failover.single
+// POLYBOT_REQUIRE_POSTGRES=1 or POLYBOT_REQUIRE_NATS=1.
 //
 // It has only tests.
 package failovertest

@@ -5,6 +5,7 @@ package failovertest
 import (
 	"fmt"
 	mrand "math/rand/v2"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,10 +29,6 @@ func TestFailoverKillsAWorkerMidExecution(t *testing.T) {
 	const n = 200
 	began := time.Now()
 	c := newCluster(t, n, leaseTTL)
-	if !c.roles {
-		c.rehearse(20 * time.Second)
-		return
-	}
 
 	d := c.deploy()
 	gw, api, w1, w2, h1 := d.gateway, d.api, d.w1, d.w2, d.h1
@@ -75,9 +72,6 @@ func TestSIGSTOPpedWorkerPastItsLeaseSendsNothing(t *testing.T) {
 	const n = 20
 	began := time.Now()
 	c := newCluster(t, n, leaseTTL)
-	if !c.roles {
-		t.Skip("needs serve --role: a paused single process has no lease to lose")
-	}
 	d := c.deploy()
 	gw, api, w1, w2, h1 := d.gateway, d.api, d.w1, d.w2, d.h1
 	set1 := tenantSet(h1)
@@ -88,23 +82,35 @@ func TestSIGSTOPpedWorkerPastItsLeaseSendsNothing(t *testing.T) {
 	c.waitOrders(set1, c.subs().of(c, set1), 30*time.Second, "w1's tenants")
 	w1.Signal(syscall.SIGSTOP)
 	stopped := time.Now()
-	t.Logf("SIGSTOPped w1; it left %d intents pending or unknown", c.inflight(set1))
+	t.Logf("SIGSTOPped w1 at %s; it left %d intents pending or unknown", stopped.Format("15:04:05.000"), c.inflight(set1))
 	took := c.waitTakeover(h1, "w2", stopped)
 	med, max := medianMax(took)
 	t.Logf("w2 took all %d of w1's tenants: median %v, max %v after the stop", len(took), med.Round(time.Millisecond), max.Round(time.Millisecond))
 
-	// Resume w1 long past its leases. From now on no order made under
-	// one of its leases may reach a venue.
+	// Resume w1 well past its leases (and after w2 took its tenants).
+	// From now on no order made under one of its leases may reach a venue.
+	time.Sleep(time.Until(stopped.Add(c.ttl * 3 / 2)))
 	before := c.subs()
 	offset := logSize(w1)
 	w1.Signal(syscall.SIGCONT)
 	resumed := time.Now()
-	line := c.waitLog(w1, offset, func(l string) bool {
-		l = strings.ToLower(l)
-		return strings.Contains(l, "lease") && (strings.Contains(l, "lost") || strings.Contains(l, "expired"))
-	}, 10*time.Second, "that it lost its leases")
-	t.Logf("w1, resumed %v after its stop, logged %v later: %s", resumed.Sub(stopped).Round(time.Millisecond),
-		time.Since(resumed).Round(time.Millisecond), line)
+	letGo := map[string]string{} // tenant → why, from w1's "tenant let go" lines
+	c.waitLog(w1, offset, func(l string) bool {
+		if strings.Contains(l, `msg="tenant let go"`) {
+			letGo[logValue(l, "tenant")] = logValue(l, "why")
+		}
+		return len(letGo) == len(h1)
+	}, 10*time.Second, "that it let every tenant go")
+	whys := map[string]int{}
+	for id := range h1 {
+		if why, ok := letGo[id.String()]; !ok {
+			t.Errorf("w1 let tenant %d go without naming it", c.byID[id].n)
+		} else {
+			whys[why]++
+		}
+	}
+	t.Logf("w1, resumed at %s, %v after its stop, let all %d tenants go within %v (%v)", resumed.Format("15:04:05.000"), resumed.Sub(stopped).Round(time.Millisecond),
+		len(h1), time.Since(resumed).Round(time.Millisecond), whys)
 	if h := held(c.leases(), "w1", time.Now()); len(h) != 0 {
 		t.Errorf("w1 holds %d leases after it resumed, want none: w2 holds every tenant", len(h))
 	}
@@ -126,24 +132,26 @@ func TestSIGSTOPpedWorkerPastItsLeaseSendsNothing(t *testing.T) {
 		oldEpoch[id] = l.Epoch
 	}
 	late, checked := 0, 0
-	fromW1 := func(in *polybot.Intent, tn *tenant, what string) {
+	fromW1 := func(in *polybot.Intent, tn *tenant, what string, at time.Time) {
 		checked++
 		if in == nil || tn == nil {
 			return // DuplicateSends reports an order that is no intent
 		}
 		if e, ok := oldEpoch[tn.id]; ok && in.Epoch <= e {
 			late++
-			t.Errorf("%s order %s of tenant %d, made under epoch %d (w1's lease was %d), reached the venue after w1 resumed past its lease",
-				what, in.ID, tn.n, in.Epoch, e)
+			t.Errorf("%s order %s of tenant %d, made under epoch %d (w1's lease was %d), reached the venue %v after w1 resumed past its lease "+
+				"(it was stopped %v): leg %d of %s, made %v before the stop, now %s (%s)", what, in.ID, tn.n, in.Epoch, e,
+				at.Sub(resumed).Round(time.Millisecond), resumed.Sub(stopped).Round(time.Millisecond), in.Leg, in.OpportunityID,
+				stopped.Sub(in.CreatedAt).Round(time.Millisecond), in.State, in.Error)
 		}
 	}
 	for _, k := range after.k[len(before.k):] {
 		in, tn := c.kalshiIntent(s, k)
-		fromW1(in, tn, "kalshi")
+		fromW1(in, tn, "kalshi", k.Time)
 	}
 	for _, p := range after.p[len(before.p):] {
 		in, tn := c.pmIntent(s, p)
-		fromW1(in, tn, "polymarket")
+		fromW1(in, tn, "polymarket", p.Time)
 	}
 	if late == 0 {
 		t.Logf("none of the %d orders that reached the venues after w1 resumed was made under one of its leases", checked)
@@ -178,6 +186,22 @@ func (c *cluster) deploy() *deployment {
 	c.t.Logf("w1 holds %d tenants, w2 %d; both trade, %v after the first process started", len(d.h1), len(d.h2),
 		time.Since(began).Round(time.Millisecond))
 	return d
+}
+
+// logValue is the value of key in a log/slog text line ("" if absent).
+func logValue(line, key string) string {
+	_, rest, ok := strings.Cut(line, " "+key+"=")
+	if !ok {
+		return ""
+	}
+	if strings.HasPrefix(rest, `"`) {
+		if v, err := strconv.QuotedPrefix(rest); err == nil {
+			v, _ = strconv.Unquote(v)
+			return v
+		}
+	}
+	v, _, _ := strings.Cut(rest, " ")
+	return v
 }
 
 func tenantSet(ls map[polybot.ID]*polybot.Lease) map[polybot.ID]bool {
@@ -229,8 +253,8 @@ func (c *cluster) waitTakeover(old map[polybot.ID]*polybot.Lease, worker string,
 					left = append(left, fmt.Sprintf("tenant %d (epoch %d, now %+v)", c.byID[id].n, o.Epoch, ls[id]))
 				}
 			}
-			c.t.Fatalf("%v after the failure %s holds only %d of the %d tenants; not taken: %s", takeoverWithin(c.ttl), worker,
-				len(took), len(old), strings.Join(left, "; "))
+			c.t.Fatalf("%v after the failure %s holds only %d of the %d tenants; not taken: %s; open transactions:%s", takeoverWithin(c.ttl), worker,
+				len(took), len(old), strings.Join(left, "; "), c.openTransactions())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -274,41 +298,4 @@ func (c *cluster) checkTradingUnderNewLeases(old map[polybot.ID]*polybot.Lease, 
 	med, max := medianMax(after)
 	c.t.Logf("%d of %d taken tenants trade under their new lease; first intent after the failure: median %v, max %v",
 		len(after), len(old), med.Round(time.Millisecond), max.Round(time.Millisecond))
-}
-
-// rehearse runs the harness on one process of all roles (serve without
-// --role): the tenants trade, the process is SIGKILLed right after an
-// order and started again, trades for run, and stops; then the final
-// checks.
-func (c *cluster) rehearse(run time.Duration) {
-	t := c.t
-	began := time.Now()
-	everyone := map[polybot.ID]bool{}
-	for _, tn := range c.tenants {
-		everyone[tn.id] = true
-	}
-	srv := c.start("serve-1", "all")
-	c.waitOrders(everyone, 0, 60*time.Second, "any tenant")
-	t.Logf("first order %v after the start", time.Since(began).Round(time.Millisecond))
-	time.Sleep(run)
-	s := c.subs()
-	senders := map[polybot.ID]bool{}
-	for _, k := range s.k {
-		if tn := c.byKey[k.KeyID]; tn != nil {
-			senders[tn.id] = true
-		}
-	}
-	t.Logf("after %v: %d kalshi and %d polymarket orders from %d of %d tenants", time.Since(began).Round(time.Millisecond),
-		len(s.k), len(s.p), len(senders), len(c.tenants))
-	late := time.Duration(mrand.IntN(20_000)) * time.Microsecond
-	c.waitOrders(everyone, s.of(c, everyone), 30*time.Second, "any tenant")
-	time.Sleep(late)
-	srv.Kill9()
-	t.Logf("SIGKILLed serve #1 %v after an order reached a simulator; it left %d intents pending or unknown", late, c.inflight(everyone))
-	srv = c.start("serve-2", "all")
-	time.Sleep(run)
-	c.haltAndSettle(srv)
-	srv.Stop(t, 30*time.Second)
-	t.Logf("stopped after %v; serve-2's log has %d KiB", time.Since(began).Round(time.Millisecond), logSize(srv)>>10)
-	c.finalChecks()
 }

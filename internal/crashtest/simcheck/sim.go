@@ -63,20 +63,22 @@ func (s *Sim) VenueFlags(mdKeyID, mdKeyFile string) []string {
 // KalshiSubmission is an order request the Kalshi simulator received
 // (venuesim/kalshi.Submission).
 type KalshiSubmission struct {
-	KeyID         string `json:"key_id"`
-	ClientOrderID string `json:"client_order_id"`
-	OrderID       string `json:"order_id"`
-	Error         string `json:"error"`
+	KeyID         string    `json:"key_id"`
+	ClientOrderID string    `json:"client_order_id"`
+	OrderID       string    `json:"order_id"`
+	Error         string    `json:"error"`
+	Time          time.Time `json:"time"` // the simulator's clock
 }
 
 // PMSubmission is a signed order the Polymarket simulator received
 // (venuesim/polymarket.Submission).
 type PMSubmission struct {
-	Maker   string `json:"maker"`
-	Salt    string `json:"salt"`
-	OrderID string `json:"order_id"`
-	Success bool   `json:"success"`
-	Error   string `json:"error"`
+	Maker   string    `json:"maker"`
+	Salt    string    `json:"salt"`
+	OrderID string    `json:"order_id"`
+	Success bool      `json:"success"`
+	Error   string    `json:"error"`
+	Time    time.Time `json:"time"` // the simulator's clock
 }
 
 var httpc = &http.Client{Timeout: 10 * time.Second}
