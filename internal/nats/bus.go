@@ -43,6 +43,9 @@ import (
 	"github.com/polybot/polybot"
 )
 
+// QueueMaxAge is how long a queued message waits for its consumer.
+const QueueMaxAge = 10 * time.Minute
+
 // PublishTimeout bounds a publish when the caller's context has no
 // earlier deadline.
 const PublishTimeout = 5 * time.Second
@@ -97,6 +100,9 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: cfg.Prefix + "_queues", Subjects: []string{cfg.Prefix + ".queue.>"}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: polybot.DedupeWindow,
+		// A grant is worth something for seconds: what a dead worker never
+		// took is dropped after QueueMaxAge instead of piling up.
+		MaxAge: QueueMaxAge,
 	})
 	if err != nil {
 		nc.Close()
