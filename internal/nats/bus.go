@@ -4,16 +4,20 @@
 //
 // Subjects and storage (prefix P, "polybot" by default):
 //
-//	KV bucket P_last_<kind>       last value per key (book views per instrument:
-//	                              kind "books"); keys are base64url of the caller's
-//	                              key, so any instrument key fits; history 1
+//	KV bucket P_last_<kind>       last value per key; keys are base64url of the
+//	                              caller's key, so any instrument key fits; history 1.
+//	                              Kinds: "books" (the gateway's view of each instrument),
+//	                              "status" (each tenant's bot status, from the worker
+//	                              holding it, with its lease epoch), "opportunities"
+//	                              (key "recent": the gateway's recent opportunities)
 //	stream P_queues, subjects     durable queues (work-queue retention): a worker's
 //	  P.queue.<queue>             grants ("grants.<worker>"), the gateway's results
-//	                              ("results.<gateway>"), control ("control.<worker>");
-//	                              Nats-Msg-Id deduplicates resends for DedupeWindow;
-//	                              one durable consumer per queue
-//	core subject P.topic.<topic>  fire-and-forget fan-out (tenant events for SSE:
-//	                              "events.<tenant>"), not stored
+//	                              ("results.<gateway>"); Nats-Msg-Id deduplicates
+//	                              resends for DedupeWindow; one durable consumer per queue
+//	core subject P.topic.<topic>  fire-and-forget fan-out, not stored: tenant events for
+//	                              SSE ("events.<tenant>"), control ("control": start,
+//	                              stop, reload, halt, cancel; start and stop also reach
+//	                              workers through the leases, so a lost one only delays)
 //
 // When NATS cannot be reached every call fails with EUNAVAILABLE within its
 // context (publishes wait at most PublishTimeout): callers fail closed. The
@@ -38,6 +42,9 @@ import (
 
 	"github.com/polybot/polybot"
 )
+
+// QueueMaxAge is how long a queued message waits for its consumer.
+const QueueMaxAge = 10 * time.Minute
 
 // PublishTimeout bounds a publish when the caller's context has no
 // earlier deadline.
@@ -93,6 +100,9 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: cfg.Prefix + "_queues", Subjects: []string{cfg.Prefix + ".queue.>"}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: polybot.DedupeWindow,
+		// A grant is worth something for seconds: what a dead worker never
+		// took is dropped after QueueMaxAge instead of piling up.
+		MaxAge: QueueMaxAge,
 	})
 	if err != nil {
 		nc.Close()
