@@ -29,7 +29,6 @@ func TestFailoverKillsAWorkerMidExecution(t *testing.T) {
 	const n = 200
 	began := time.Now()
 	c := newCluster(t, n, leaseTTL)
-
 	d := c.deploy()
 	gw, api, w1, w2, h1 := d.gateway, d.api, d.w1, d.w2, d.h1
 	set1 := tenantSet(h1)
@@ -48,9 +47,9 @@ func TestFailoverKillsAWorkerMidExecution(t *testing.T) {
 	// The takeover: every tenant w1 held is leased by w2 at a higher
 	// epoch, within the bound.
 	took := c.waitTakeover(h1, "w2", killed)
-	med, max := medianMax(took)
+	med, worst := medianMax(took)
 	t.Logf("w2 took all %d of w1's tenants: after the kill, median %v, max %v (bound %v)", len(took),
-		med.Round(time.Millisecond), max.Round(time.Millisecond), takeoverWithin(leaseTTL))
+		med.Round(time.Millisecond), worst.Round(time.Millisecond), takeoverWithin(leaseTTL))
 
 	// Trading on: every tenant w2 took makes intents under its new lease.
 	time.Sleep(20 * time.Second)
@@ -84,8 +83,8 @@ func TestSIGSTOPpedWorkerPastItsLeaseSendsNothing(t *testing.T) {
 	stopped := time.Now()
 	t.Logf("SIGSTOPped w1 at %s; it left %d intents pending or unknown", stopped.Format("15:04:05.000"), c.inflight(set1))
 	took := c.waitTakeover(h1, "w2", stopped)
-	med, max := medianMax(took)
-	t.Logf("w2 took all %d of w1's tenants: median %v, max %v after the stop", len(took), med.Round(time.Millisecond), max.Round(time.Millisecond))
+	med, worst := medianMax(took)
+	t.Logf("w2 took all %d of w1's tenants: median %v, max %v after the stop", len(took), med.Round(time.Millisecond), worst.Round(time.Millisecond))
 
 	// Resume w1 well past its leases (and after w2 took its tenants).
 	// From now on no order made under one of its leases may reach a venue.
@@ -295,7 +294,7 @@ func (c *cluster) checkTradingUnderNewLeases(old map[polybot.ID]*polybot.Lease, 
 	if len(idle) > 0 {
 		c.t.Errorf("%d of the %d tenants %s took made no intent under its new lease: tenants %s", len(idle), len(old), worker, strings.Join(idle, ", "))
 	}
-	med, max := medianMax(after)
+	med, worst := medianMax(after)
 	c.t.Logf("%d of %d taken tenants trade under their new lease; first intent after the failure: median %v, max %v",
-		len(after), len(old), med.Round(time.Millisecond), max.Round(time.Millisecond))
+		len(after), len(old), med.Round(time.Millisecond), worst.Round(time.Millisecond))
 }
