@@ -59,7 +59,17 @@ func CheckLeaseClaim(worker string, capacity int, ttl time.Duration) error {
 // (Epoch > 0) goes only while that lease is the tenant's current one and
 // has not expired at now.
 func checkLease(tx TenantTx, in *Intent, now time.Time) error {
-	if in.Epoch == 0 {
+	return CheckLease(tx, in.Epoch, now)
+}
+
+// CheckLease refuses (EFORBIDDEN, risk RiskLease) work done under lease
+// epoch unless it is the tenant's current lease, unexpired at now; epoch 0
+// (no lease: a single process) passes. A worker checks it, after
+// TenantTx.LockTenant, in every transaction that writes for a tenant, so
+// that a worker paused or cut off past its lease can never overwrite what
+// the tenant's next holder recorded.
+func CheckLease(tx TenantTx, epoch int64, now time.Time) error {
+	if epoch == 0 {
 		return nil
 	}
 	l, err := tx.Lease()
@@ -69,9 +79,9 @@ func checkLease(tx TenantTx, in *Intent, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if l.Epoch != in.Epoch || !now.Before(l.ExpiresAt) {
+	if l.Epoch != epoch || !now.Before(l.ExpiresAt) {
 		return riskError(EFORBIDDEN, RiskLease, fmt.Sprintf("Lease epoch %d is not the tenant's current lease (epoch %d, expires %s): nothing is sent.",
-			in.Epoch, l.Epoch, l.ExpiresAt.UTC().Format(time.RFC3339)))
+			epoch, l.Epoch, l.ExpiresAt.UTC().Format(time.RFC3339)))
 	}
 	return nil
 }

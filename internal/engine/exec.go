@@ -324,6 +324,12 @@ func (r *runner) place(ctx context.Context, x polybot.Exchange, in *polybot.Inte
 	}
 	req := polybot.OrderRequest{ClientOrderID: in.ID, Instrument: in.Instrument, Side: in.Side, Price: in.Price, Size: in.Size, TIF: in.TIF}
 	octx, cancel := context.WithTimeout(ctx, m.cfg.OrderTimeout)
+	if h := t.lease.Load(); h != nil {
+		// A worker stopped between the check above and the write: when it
+		// resumes past its lease, the request's deadline has passed and it
+		// is abandoned unwritten (never sent) rather than sent late.
+		octx, cancel = withDeadline(octx, cancel, h.expiry)
+	}
 	st, err := x.PlaceOrder(octx, req)
 	cancel()
 	if err != nil && definitelyNotPlaced(err) {

@@ -286,6 +286,9 @@ func New(cfg Config) (*Manager, error) {
 	m.copy = newCopyDesk(m)
 	m.paper = newPaperBook(m.books)
 	m.claim = make(chan struct{}, 1)
+	if cfg.Role == RoleWorker {
+		m.cfg.Store = fencedStore{Store: cfg.Store, m: m}
+	}
 	switch cfg.Role {
 	case RoleGateway:
 		m.gw = newGateway(m)

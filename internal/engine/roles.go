@@ -702,3 +702,43 @@ func (t *tenant) publishRemote(ev polybot.Event) {
 		}
 	}
 }
+
+// fencedStore is the store a worker's runners write through: every tenant
+// transaction first locks the tenant and checks that this worker's lease
+// is still the tenant's current one (polybot.CheckLease), so a worker
+// paused or cut off past its lease writes nothing after the tenant's next
+// holder took over (its recording of an order, say, would overwrite what
+// the new holder reconciled). Reads are not fenced.
+type fencedStore struct {
+	polybot.Store
+	m *Manager
+}
+
+func (s fencedStore) Tenant(ctx context.Context, id polybot.ID, fn func(polybot.TenantTx) error) error {
+	var epoch int64
+	if t := s.m.lookup(id); t != nil {
+		if h := t.lease.Load(); h != nil {
+			epoch = h.epoch
+		}
+	}
+	if epoch == 0 {
+		return &polybot.Error{Code: polybot.EFORBIDDEN, Message: "This worker holds no lease on the tenant: nothing is written.",
+			Fields: map[string]string{"risk": polybot.RiskLease}}
+	}
+	return s.Store.Tenant(ctx, id, func(tx polybot.TenantTx) error {
+		if err := tx.LockTenant(); err != nil {
+			return err
+		}
+		if err := polybot.CheckLease(tx, epoch, tx.Now()); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// withDeadline narrows ctx (cancelled by cancel) to end at by as well; the
+// returned cancel releases both.
+func withDeadline(ctx context.Context, cancel context.CancelFunc, by time.Time) (context.Context, context.CancelFunc) {
+	c2, cancel2 := context.WithDeadline(ctx, by)
+	return c2, func() { cancel2(); cancel() }
+}
