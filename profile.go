@@ -14,14 +14,20 @@ const (
 	TierEnterprise = "enterprise"
 )
 
-// Features are the strategies a tier (and so a profile) enables. The JSON
-// keys are the seed's features_enabled keys.
+// Features are the strategies a tier (and so a profile) enables, and how
+// its bots run. The JSON keys are the seed's features_enabled keys, plus
+// own_process.
 type Features struct {
 	CopyTrading    bool `json:"copy_trading"`
 	NewsArbitrage  bool `json:"news_arbitrage"`
 	CrossPlatform  bool `json:"cross_platform"`
 	SinglePlatform bool `json:"single_platform"`
 	OverlappingArb bool `json:"overlapping_arb"`
+	// OwnProcess runs the tenant's bot in a process of its own, under
+	// memory and CPU limits, on a worker of a split deployment (Tier 2:
+	// serve --role worker starts `polybot runner` for it). Elsewhere
+	// (serve --role all) it changes nothing.
+	OwnProcess bool `json:"own_process"`
 }
 
 // Tier is a subscription level: the limits and features it grants.

@@ -1,6 +1,7 @@
-// Command polybot is PolyBot's one binary: the server (serve), schema
-// migrations (migrate), account administration (user), master-key rotation
-// (keys), the audit-log checker (audit) and version.
+// Command polybot is PolyBot's one binary: the server (serve), a tenant's
+// own process under a worker (runner), schema migrations (migrate), account
+// administration (user), master-key rotation (keys), the audit-log checker
+// (audit) and version.
 //
 // This package only parses flags and wires packages together; the logic lives
 // in the root package and internal/.
@@ -44,6 +45,7 @@ const usage = `polybot — multi-tenant prediction-market trading
 
 Usage:
   polybot serve    [flags]   run the API server (embedded SQLite by default)
+  polybot runner   [flags]   one tenant's own process, started by serve --role worker (Tier 2)
   polybot migrate  [flags]   apply database migrations
   polybot user     <create|list|set-tier|set-role> [flags]
   polybot keys     <rotate|status> [flags]
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, e, rest)
+	case "runner":
+		return cmdRunner(ctx, e, rest)
 	case "migrate":
 		return cmdMigrate(ctx, e, rest)
 	case "user":

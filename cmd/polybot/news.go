@@ -22,6 +22,7 @@ import (
 // headlines go to the engine first (the latency clock is running) and
 // then to the store (the platform's, or the owner's own).
 type newsWiring struct {
+	only   polybot.ID // a tenant's own process: its feeds and the platform's; it keeps only its own headlines
 	st     polybot.Store
 	m      *engine.Manager
 	pipe   *news.Pipeline
@@ -39,8 +40,8 @@ var _ server.NewsIntake = (*newsWiring)(nil)
 // user's or an admin's change takes effect within it).
 const feedRefresh = 15 * time.Second
 
-func startNews(ctx context.Context, run func(func() error), st polybot.Store, m *engine.Manager, allowPrivate bool, log *slog.Logger) (*newsWiring, error) {
-	w := &newsWiring{st: st, m: m, seen: news.NewMemoryReplayCache(100_000), log: log.With("component", "news"), owners: map[string]polybot.ID{}}
+func startNews(ctx context.Context, run func(func() error), st polybot.Store, m *engine.Manager, only polybot.ID, allowPrivate bool, log *slog.Logger) (*newsWiring, error) {
+	w := &newsWiring{only: only, st: st, m: m, seen: news.NewMemoryReplayCache(100_000), log: log.With("component", "news"), owners: map[string]polybot.ID{}}
 	w.pipe = news.NewPipeline(news.PipelineConfig{Sink: w.sink, Owner: w.owner, Logger: log})
 	w.poller = &news.Poller{AllowPrivate: allowPrivate, OnValidators: w.validators, Logger: log}
 	if err := w.refresh(ctx); err != nil {
@@ -78,6 +79,9 @@ func (w *newsWiring) refresh(ctx context.Context) error {
 	list := make([]polybot.NewsFeed, 0, len(feeds))
 	w.mu.Lock()
 	for _, f := range feeds {
+		if w.only != polybot.NilID && f.UserID != polybot.NilID && f.UserID != w.only {
+			continue // another tenant's feed: a tenant's own process polls only its tenant's
+		}
 		list = append(list, *f)
 		if f.UserID != polybot.NilID {
 			w.owners[f.ID] = f.UserID
@@ -101,6 +105,9 @@ func (w *newsWiring) sink(h polybot.Headline) {
 		w.m.Headline(h)
 	} else {
 		w.m.TenantHeadline(owner, h)
+	}
+	if owner == polybot.NilID && w.only != polybot.NilID {
+		return // the worker polls the platform's feeds too, and keeps what they bring
 	}
 	ctx := context.Background()
 	var err error

@@ -26,6 +26,10 @@ type roleFlags struct {
 	gatewayID string
 	capacity  int
 	leaseTTL  time.Duration
+	// A worker's limits on each tenant's own process (Tier 2).
+	runnerMemory byteSize
+	runnerCPU    int64
+	envErr       error // a bad POLYBOT_RUNNER_* value, reported by check
 }
 
 func (f *roleFlags) register(fs *flag.FlagSet, e *env) {
@@ -45,6 +49,57 @@ func (f *roleFlags) register(fs *flag.FlagSet, e *env) {
 		ttl, _ = time.ParseDuration(v)
 	}
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", ttl, "how long a worker's lease on a tenant lasts unrenewed; renewed every third of it (env POLYBOT_LEASE_TTL)")
+	f.runnerMemory = 256 << 20
+	if v := e.getenv("POLYBOT_RUNNER_MEMORY"); v != "" {
+		if err := f.runnerMemory.Set(v); err != nil {
+			f.envErr = usageError("POLYBOT_RUNNER_MEMORY: " + err.Error())
+		}
+	}
+	fs.Var(&f.runnerMemory, "runner-memory", "with --role worker: the memory limit of each tenant's own process (plans with own_process), e.g. 256MiB, 1GiB; 0: none (env POLYBOT_RUNNER_MEMORY)")
+	var cpu int64
+	if v := e.getenv("POLYBOT_RUNNER_CPU_SECONDS"); v != "" {
+		var err error
+		if cpu, err = strconv.ParseInt(v, 10, 64); err != nil {
+			f.envErr = usageError("POLYBOT_RUNNER_CPU_SECONDS: want a number of seconds")
+		}
+	}
+	fs.Int64Var(&f.runnerCPU, "runner-cpu-seconds", cpu, "with --role worker: the CPU seconds each tenant's own process may use before it is killed and restarted; 0: no limit (env POLYBOT_RUNNER_CPU_SECONDS)")
+}
+
+// byteSize is a flag of bytes: a count with an optional unit (B, KiB, MiB,
+// GiB, or the decimal KB, MB, GB).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	switch n := int64(*b); {
+	case n > 0 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n > 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+}
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		n      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mul := int64(1)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mul = strings.TrimSpace(num), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mul {
+		return fmt.Errorf("%q: want a size such as 256MiB, 1GiB or 0", s)
+	}
+	*b = byteSize(n * mul)
+	return nil
 }
 
 // check validates the flags against the rest of serve's: a split role
@@ -54,6 +109,9 @@ func (f *roleFlags) check(db *dbFlags, mode string) (engine.Role, error) {
 	r, err := engine.ParseRole(f.role)
 	if err != nil {
 		return "", usageError(fmt.Sprintf("--role %q: want all, api, gateway or worker", f.role))
+	}
+	if f.envErr != nil {
+		return "", f.envErr
 	}
 	if r == engine.RoleAll {
 		return r, nil
@@ -70,6 +128,12 @@ func (f *roleFlags) check(db *dbFlags, mode string) (engine.Role, error) {
 	if r == engine.RoleWorker {
 		if err := polybot.CheckLeaseClaim(f.workerID, f.capacity, f.leaseTTL); err != nil {
 			return "", usageError("--worker-id, --worker-capacity, --lease-ttl: " + polybot.ErrorMessage(err))
+		}
+		if f.runnerMemory != 0 && f.runnerMemory < 128<<20 {
+			return "", usageError("--runner-memory: at least 128MiB (a runner's data segment, what the limit counts without cgroups v2, is about 90 MiB once it runs), or 0 for no limit")
+		}
+		if f.runnerCPU < 0 {
+			return "", usageError("--runner-cpu-seconds: 0 (no limit) or more")
 		}
 	}
 	return r, nil

@@ -143,6 +143,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	rr := roleRun{role: role, flags: rf}
+	if role == engine.RoleWorker {
+		// Tenants whose plan has own_process run in `polybot runner`
+		// processes of their own (Tier 2).
+		if rr.runner, err = runnerCommand(fs, e, &db, &rf); err != nil {
+			return err
+		}
+	}
 	if role != engine.RoleAll {
 		bus, err := rf.connect(ctx, role)
 		if err != nil {

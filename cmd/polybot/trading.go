@@ -18,6 +18,7 @@ import (
 	"github.com/polybot/polybot/internal/eip712"
 	"github.com/polybot/polybot/internal/engine"
 	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/process"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/strategy"
 	"github.com/polybot/polybot/internal/venue/alpaca"
@@ -202,6 +203,12 @@ type roleRun struct {
 	role  engine.Role
 	bus   polybot.Bus
 	flags roleFlags
+	// runner, on a worker, starts the own processes of tenants whose plan
+	// has own_process (nil: none). only and epoch make this process one
+	// such runner (polybot runner).
+	runner func(polybot.ID, int64) process.Spec
+	only   polybot.ID
+	epoch  int64
 }
 
 // relayed reports whether the role's books come from the gateway's views.
@@ -338,7 +345,8 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		NewsRules: newsRules, NewsFires: newsFires,
 		Leaders: dataAPILeaders{polymarket.NewClient(ep.polymarket)}, Copy: copyStore(st),
 		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met, Notify: f.notify,
-		Role: rr.role, Bus: rr.bus, GatewayID: rr.flags.gatewayID, WorkerID: rr.flags.workerID, Capacity: rr.flags.capacity, LeaseTTL: rr.flags.leaseTTL})
+		Role: rr.role, Bus: rr.bus, GatewayID: rr.flags.gatewayID, WorkerID: rr.flags.workerID, Capacity: rr.flags.capacity, LeaseTTL: rr.flags.leaseTTL,
+		Runner: rr.runner, Only: rr.only, OnlyEpoch: rr.epoch})
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +357,7 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	// A gateway and an api node run no news desk: a worker's desk serves
 	// its own tenants' rules.
 	if rr.role == engine.RoleAll || rr.role == engine.RoleWorker {
-		if t.news, err = startNews(ctx, g.Go, st, m, mode == "sim", log); err != nil {
+		if t.news, err = startNews(ctx, g.Go, st, m, rr.only, mode == "sim", log); err != nil {
 			return nil, fmt.Errorf("news: %w", err)
 		}
 	}

@@ -128,6 +128,13 @@
 // runner restarts with exponential backoff. A slow runner only fills its
 // own mailbox, which conflates.
 //
+// Tier 2: on a worker with Config.Runner, a tenant whose plan has
+// Features.OwnProcess runs in a process of its own (`polybot runner`, a
+// Manager with Config.Only) under memory and CPU limits, supervised with
+// internal/process; the worker keeps its lease and forwards its grants
+// (ownprocess.go). A runner that blows its limit is restarted with
+// backoff and touches no other tenant.
+//
 // # Metrics cardinality
 //
 // Snapshot reports system gauges and counters and every active tenant's
@@ -140,7 +147,8 @@
 // # Imports
 //
 // The engine imports the root package, internal/marketdata,
-// internal/secrets, internal/strategy (detection, fees, Wants) and
+// internal/secrets, internal/strategy (detection, fees, Wants),
+// internal/process (tenants' own processes) and
 // prometheus/client_golang (metrics.go only). It must
 // not import the server, the stores' concrete packages (internal/sqlite,
 // internal/postgres: tests only), venue connectors or simulators (tests

@@ -41,6 +41,7 @@ func (f *testFeed) Resync(polybot.Instrument) error                        { ret
 // rig is a manager over a real SQLite store in a temp dir.
 type rig struct {
 	t    testing.TB
+	dir  string // the database and master key
 	ctx  context.Context
 	db   *sqlite.DB
 	box  *secrets.Box
@@ -69,7 +70,7 @@ func newRig(t testing.TB) *rig {
 	if _, _, err := secrets.LoadAuditKey(ctx, db, kr); err != nil {
 		t.Fatal(err)
 	}
-	return &rig{t: t, ctx: ctx, db: db, box: secrets.NewBox(kr, 0), hubs: map[polybot.Platform]*marketdata.Hub{}}
+	return &rig{t: t, dir: dir, ctx: ctx, db: db, box: secrets.NewBox(kr, 0), hubs: map[polybot.Platform]*marketdata.Hub{}}
 }
 
 // testHubs gives the rig hubs the test drives by hand.

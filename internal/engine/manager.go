@@ -12,6 +12,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
+	"github.com/polybot/polybot/internal/process"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/strategy"
 )
@@ -127,6 +128,24 @@ type Config struct {
 	WorkerID string
 	Capacity int
 	LeaseTTL time.Duration
+
+	// Runner, on a worker, runs each held tenant whose plan has
+	// Features.OwnProcess in a process of its own (Tier 2) instead of a
+	// goroutine: it is that process (`polybot runner`) for the tenant
+	// under the lease epoch the worker holds, supervised by
+	// internal/process (limits, restart with backoff). Nil: every tenant
+	// runs in this process. RunnerGrace is how long such a process has
+	// between SIGTERM and SIGKILL when the worker lets the tenant go
+	// (default 5s).
+	Runner      func(tenant polybot.ID, epoch int64) process.Spec
+	RunnerGrace time.Duration
+	// Only makes a worker the process of one tenant that its worker
+	// (WorkerID) started under lease epoch OnlyEpoch: it claims nothing,
+	// takes the tenant's grants from the queue grants.<WorkerID>.<Only>,
+	// reads the lease every LeaseTTL/3, and Run returns (an EFORBIDDEN
+	// error) once that epoch is not the tenant's current, unexpired lease.
+	Only      polybot.ID
+	OnlyEpoch int64
 }
 
 func (c *Config) defaults() {
@@ -196,6 +215,7 @@ func (c *Config) defaults() {
 		c.Capacity = 1000
 	}
 	set(&c.LeaseTTL, 15*time.Second)
+	set(&c.RunnerGrace, 5*time.Second)
 }
 
 // Manager runs every tenant's bot in this process: a polybot.BotManager.
@@ -244,12 +264,16 @@ type Manager struct {
 	considered, moved                              atomic.Int64
 	detectPanics, panics, restarts, indexBuilds    atomic.Int64
 	fills, unwinds, unknown, stale, subscribeFails atomic.Int64
+	procsUp, procExits, procOOMs                   atomic.Int64 // RoleWorker with Runner: tenants' own processes
 
 	// onDecision, when set (tests, benchmarks), sees every decision the
 	// dispatcher takes for a tenant: the sets granted (zero: none, or not
 	// wanted). onAct sees a runner start executing a grant.
 	onDecision func(t polybot.ID, o *polybot.Opportunity, got polybot.Decimal)
 	onAct      func(ctx context.Context, t polybot.ID, g Grant)
+	// onProcess, when set (tests), sees a tenant's own process start
+	// (exit nil) and end.
+	onProcess func(t polybot.ID, pid int, exit *process.Exit)
 }
 
 type detectorRef struct{ Detector }
@@ -272,6 +296,12 @@ func New(cfg Config) (*Manager, error) {
 		if err := polybot.CheckLeaseClaim(cfg.WorkerID, cfg.Capacity, cfg.LeaseTTL); err != nil {
 			return nil, err
 		}
+	}
+	if (cfg.Only != polybot.NilID || cfg.OnlyEpoch != 0) && (cfg.Role != RoleWorker || cfg.Only == polybot.NilID || cfg.OnlyEpoch <= 0 || cfg.Runner != nil) {
+		return nil, errors.New("engine: Only needs the worker role, a lease epoch (OnlyEpoch > 0) and no Runner")
+	}
+	if cfg.Runner != nil && cfg.Role != RoleWorker {
+		return nil, errors.New("engine: Runner is for the worker role")
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger.With("component", "engine"), books: hubBooks(cfg.Hubs), fees: cfg.Fees,
 		venueLim: map[polybot.Platform]*limiter{}, tenants: map[polybot.ID]*tenant{},
@@ -378,6 +408,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	if err := m.pollHalt(ctx); err != nil {
 		m.log.Warn("reading the global halt state failed; trading stays halted until it is read", "err", err)
 	}
+	switch m.cfg.Role {
+	case RoleWorker: // its tenants come by lease
+		return m.runWorker(ctx)
+	case RoleAPI:
+		return m.runAPI(ctx)
+	}
 	var ids []polybot.ID
 	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) error {
 		var err error
@@ -390,13 +426,8 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	switch m.cfg.Role {
-	case RoleGateway:
+	if m.cfg.Role == RoleGateway {
 		return m.runGateway(ctx, ids)
-	case RoleWorker:
-		return m.runWorker(ctx)
-	case RoleAPI:
-		return m.runAPI(ctx)
 	}
 	m.rebuildIndex()
 	var bg sync.WaitGroup
@@ -528,6 +559,12 @@ func (m *Manager) Reload(ctx context.Context, id polybot.ID) error {
 	t.fresh.Store(true)
 	gen := m.indexChanged()
 	t.signal()
+	if m.cfg.Role == RoleWorker {
+		// A worker routes nothing (the gateway does) and builds no
+		// index: the runner has the new snapshot when it wakes.
+		m.switchProcess(ctx, t)
+		return nil
+	}
 	return m.waitIndexed(ctx, gen)
 }
 

@@ -32,6 +32,11 @@ type Snapshot struct {
 	GrantsHeld                                         int   // grants of depth lent and not yet resolved
 	MailboxConflated, MailboxDropped, EventsDropped    int64
 	VenueRateWaits                                     map[polybot.Platform]int64
+
+	// Tenants' own processes (a worker with Config.Runner): up now, and
+	// how many ended (and of those, out of their memory limit).
+	RunnerProcesses, ProcessExits, ProcessOOMs int64
+
 	// PerTenant holds every tenant with any activity, most active first.
 	// Metrics folds them into a bounded label set.
 	PerTenant []TenantMetrics
@@ -86,6 +91,7 @@ func (m *Manager) Snapshot() Snapshot {
 	s.Batches, s.Views, s.Opportunities = m.batches.Load(), m.views.Load(), m.opps.Load()
 	s.Repeats, s.Deliveries = m.repeats.Load(), m.deliveries.Load()
 	s.DetectPanics, s.RunnerPanics, s.Restarts = m.detectPanics.Load(), m.panics.Load(), m.restarts.Load()
+	s.RunnerProcesses, s.ProcessExits, s.ProcessOOMs = m.procsUp.Load(), m.procExits.Load(), m.procOOMs.Load()
 	s.Fills, s.Unwinds, s.UnknownOutcomes, s.StaleOffers = m.fills.Load(), m.unwinds.Load(), m.unknown.Load(), m.stale.Load()
 	s.BookMoved = m.moved.Load()
 	if m.disp != nil {
@@ -240,6 +246,7 @@ var (
 		{desc("polybot_engine_hub_instruments", "Instruments with a hub subscriber."), func(s *Snapshot) int64 { return s.HubInstruments }},
 		{desc("polybot_engine_goroutines", "Goroutines in the process."), func(s *Snapshot) int64 { return int64(s.Goroutines) }},
 		{desc("polybot_engine_grants_held", "Grants of book depth lent to bots and not yet resolved."), func(s *Snapshot) int64 { return int64(s.GrantsHeld) }},
+		{desc("polybot_engine_runner_processes", "Tenants' own runner processes up (Tier 2)."), func(s *Snapshot) int64 { return s.RunnerProcesses }},
 	}
 	systemCounters = []struct {
 		d *prometheus.Desc
@@ -256,6 +263,8 @@ var (
 		{desc("polybot_engine_detect_panics_total", "Panics recovered in opportunity detection."), func(s *Snapshot) int64 { return s.DetectPanics }},
 		{desc("polybot_engine_runner_panics_total", "Panics recovered in bot runners."), func(s *Snapshot) int64 { return s.RunnerPanics }},
 		{desc("polybot_engine_runner_restarts_total", "Bot runner restarts after a failure."), func(s *Snapshot) int64 { return s.Restarts }},
+		{desc("polybot_engine_runner_process_exits_total", "Tenants' own runner processes that ended and were restarted."), func(s *Snapshot) int64 { return s.ProcessExits }},
+		{desc("polybot_engine_runner_process_oom_total", "Tenants' own runner processes that ran out of their memory limit."), func(s *Snapshot) int64 { return s.ProcessOOMs }},
 		{desc("polybot_engine_fills_total", "Fills recorded."), func(s *Snapshot) int64 { return s.Fills }},
 		{desc("polybot_engine_unwinds_total", "Legs unwound after a partner leg failed."), func(s *Snapshot) int64 { return s.Unwinds }},
 		{desc("polybot_engine_unknown_outcomes_total", "Orders whose outcome was unknown (resolved by query)."), func(s *Snapshot) int64 { return s.UnknownOutcomes }},

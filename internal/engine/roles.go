@@ -473,6 +473,9 @@ func (m *Manager) applyControl(ctx context.Context, c Control) {
 		case "stop":
 			m.claimNow()
 		case "cancel":
+			if t.proc.Load() != nil {
+				return // its own process hears the message and cancels
+			}
 			if _, err := m.CancelOpenOrders(ctx, c.Tenant); err != nil {
 				m.log.Warn("cancelling open orders failed", "tenant", c.Tenant, "err", err)
 			}
@@ -493,6 +496,8 @@ func (m *Manager) claimNow() {
 
 // runWorker is Run for RoleWorker.
 func (m *Manager) runWorker(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var bg sync.WaitGroup
 	run := func(f func()) { bg.Add(1); go func() { defer bg.Done(); f() }() }
 	run(func() { m.news.run(ctx) })
@@ -500,17 +505,33 @@ func (m *Manager) runWorker(ctx context.Context) error {
 	run(func() { m.disp.run(ctx) }) // subscriptions only: books for pre-flight, paper fills and marks
 	run(func() { m.watchHalt(ctx) })
 	run(func() { m.control(ctx) })
-	stopGrants, err := m.cfg.Bus.Receive(ctx, grantQueue+m.cfg.WorkerID, 10*time.Second, m.takeGrant)
-	if err != nil {
-		m.log.Error("receiving grants failed; this worker takes no tenant", "err", err)
+	queue := grantQueue + m.cfg.WorkerID
+	if m.cfg.Only != polybot.NilID {
+		queue = m.runnerQueue(m.cfg.Only)
 	}
-	m.log.Info("worker started", "worker", m.cfg.WorkerID, "capacity", m.cfg.Capacity, "lease_ttl", m.cfg.LeaseTTL)
-	m.holdLeases(ctx, err == nil)
+	stopGrants, err := m.cfg.Bus.Receive(ctx, queue, 10*time.Second, m.takeGrant)
+	var held error
+	if m.cfg.Only != polybot.NilID {
+		if err != nil {
+			held = fmt.Errorf("receiving the tenant's grants: %w", err)
+		} else {
+			m.log.Info("runner process started", "tenant", m.cfg.Only, "epoch", m.cfg.OnlyEpoch, "worker", m.cfg.WorkerID)
+			held = m.holdOne(ctx)
+		}
+	} else {
+		if err != nil {
+			m.log.Error("receiving grants failed; this worker takes no tenant", "err", err)
+		}
+		m.log.Info("worker started", "worker", m.cfg.WorkerID, "capacity", m.cfg.Capacity, "lease_ttl", m.cfg.LeaseTTL,
+			"own_processes", m.cfg.Runner != nil)
+		m.holdLeases(ctx, err == nil)
+	}
 	if stopGrants != nil {
 		stopGrants()
 	}
+	stop() // a process whose lease ended stops what runs beside its runner
 	bg.Wait()
-	return nil
+	return held
 }
 
 // takeGrant puts a grant from the gateway in its tenant's mailbox, or
@@ -522,6 +543,12 @@ func (m *Manager) takeGrant(data []byte) error {
 	}
 	gr := msg.Grant
 	t := m.lookup(gr.Tenant)
+	if t != nil && m.cfg.Only == polybot.NilID {
+		if p := t.proc.Load(); p != nil {
+			m.forward(t, p, gr, data)
+			return nil
+		}
+	}
 	if t == nil || t.lease.Load() == nil || t.leaseLapsed() != "" || t.state.Load() != stRunning {
 		m.resolve(gr.releaseAll())
 		return nil
@@ -661,11 +688,17 @@ func (m *Manager) releaseAll() {
 		}
 	}
 	m.mu.Unlock()
+	// All at once: a tenant in a process of its own may take its grace
+	// period to stop.
+	var stopping sync.WaitGroup
 	for _, t := range ts {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = t.stop(ctx)
-		cancel()
+		stopping.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = t.stop(ctx)
+			cancel()
+		})
 	}
+	stopping.Wait()
 	m.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -121,3 +121,31 @@ func TestSplitRolesTradeAsOneProcessDoes(t *testing.T) {
 		}
 	}
 }
+
+// A worker builds no interest index (the gateway routes), so a reload
+// (the api node's control message) must not wait for one: it returns at
+// once with the new settings in the runner's hands.
+func TestAWorkersReloadReturnsWithTheNewSettings(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	bus := natstest.Open(t)
+	id := r.user(polybot.TierFree, nil)
+	w := r.start(Config{Universe: pmUniverse(), Role: RoleWorker, Bus: bus, Hubs: relayed(t, bus), WorkerID: "w1", LeaseTTL: 3 * time.Second})
+	eventually(t, "the worker runs the tenant", func() bool { return w.Status(r.ctx, id).State == polybot.BotRunning })
+	r.tenantTx(id, func(tx polybot.TenantTx) error {
+		c, err := tx.Config()
+		if err != nil {
+			return err
+		}
+		c.MinProfitPct = d("2.5")
+		return tx.UpdateConfig(c)
+	})
+	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancel()
+	if err := w.Reload(ctx, id); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := w.lookup(id).snap.Load().cfg.MinProfitPct; got.Cmp(d("2.5")) != 0 {
+		t.Fatalf("after the reload the runner trades with min_profit_pct %s, want 2.5", got)
+	}
+}

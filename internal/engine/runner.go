@@ -30,7 +30,7 @@ func (t *tenant) supervise(ctx context.Context) {
 	backoff := m.cfg.RestartMin
 	for {
 		began := time.Now()
-		err := t.runSafely(ctx)
+		err := t.life(ctx)
 		if ctx.Err() != nil || errors.Is(err, errStopped) {
 			return
 		}

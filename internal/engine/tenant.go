@@ -60,14 +60,17 @@ func (c *counters) snapshot() polybot.BotCounters {
 }
 
 // tenant is everything the manager keeps for one tenant: a few hundred
-// bytes while idle. Its runner (a goroutine) exists only while the bot runs.
+// bytes while idle. Its runner (a goroutine, or on a worker a process of
+// its own: ownprocess.go) exists only while the bot runs.
 type tenant struct {
 	id polybot.ID
 	m  *Manager
 
 	snap  atomic.Pointer[snapshot]
-	lease atomic.Pointer[leaseHold] // RoleWorker: the lease it runs under
-	fresh atomic.Bool               // snap was loaded by Reload; the runner need not load again
+	lease atomic.Pointer[leaseHold]  // RoleWorker: the lease it runs under
+	proc  atomic.Pointer[ownProcess] // RoleWorker with Runner: its own process, while one runs it
+	own   atomic.Bool                // RoleWorker with Runner: its current life is a process of its own
+	fresh atomic.Bool                // snap was loaded by Reload; the runner need not load again
 	state atomic.Int32
 	box   mailbox
 	wake  chan struct{} // re-evaluate the snapshot (reload, halt change)

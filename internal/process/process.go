@@ -1,6 +1,7 @@
 // Package process runs child processes under resource limits and keeps
-// them running: PolyBot's per-tenant runner processes (Tier 2, issue 17)
-// are supervised with it. Limits are applied with cgroups v2 where the
+// them running: PolyBot's per-tenant runner processes (Tier 2, issue 17:
+// a worker's Config.Runner in internal/engine, `polybot runner`) are
+// supervised with it. Limits are applied with cgroups v2 where the
 // machine delegates a writable unified hierarchy (memory.max, cpu.max),
 // and with POSIX rlimits otherwise (RLIMIT_DATA for memory: the private writable mappings a Go heap commits; RLIMIT_AS would also count the address space the Go runtime reserves at start and refuse to start it, RLIMIT_CPU for
 // CPU seconds), set on the child by prlimit(2) as soon as it starts and,
