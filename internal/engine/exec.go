@@ -199,7 +199,7 @@ func legsUsed(sent []placed, filled []polybot.Decimal, sets polybot.Decimal) []p
 func (r *runner) moved(opp *polybot.Opportunity, sets polybot.Decimal) string {
 	for i := range opp.Legs {
 		l := &opp.Legs[i]
-		v, ok := r.m.books.View(l.Instrument)
+		v, ok := r.m.viewSince(l.Instrument, l.QuoteTime)
 		if !ok {
 			return "the " + describe(l.Instrument) + " book is reconnecting"
 		}

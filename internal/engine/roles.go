@@ -775,3 +775,34 @@ func withDeadline(ctx context.Context, cancel context.CancelFunc, by time.Time) 
 	c2, cancel2 := context.WithDeadline(ctx, by)
 	return c2, func() { cancel2(); cancel() }
 }
+
+// relayCatchUp bounds how long a worker waits for its relayed book to
+// reach the quote a grant was made on.
+const relayCatchUp = 200 * time.Millisecond
+
+// viewSince is inst's view here once it is at least as new as at (the
+// quote an opportunity was detected on). On a worker the grant and the
+// book travel apart, and a grant may overtake its book: the runner then
+// waits up to relayCatchUp for the view rather than judge the gateway's
+// decision against an older book. Elsewhere the view is the one detection
+// read.
+func (m *Manager) viewSince(inst polybot.Instrument, at time.Time) (*marketdata.View, bool) {
+	v, ok := m.books.View(inst)
+	if m.cfg.Role != RoleWorker || at.IsZero() {
+		return v, ok
+	}
+	deadline := time.Now().Add(relayCatchUp)
+	for (!ok || viewTime(v).Before(at)) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		v, ok = m.books.View(inst)
+	}
+	return v, ok
+}
+
+// viewTime is when a view's book was read (as detection dates quotes).
+func viewTime(v *marketdata.View) time.Time {
+	if !v.Received.IsZero() {
+		return v.Received
+	}
+	return v.Time
+}
