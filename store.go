@@ -360,6 +360,10 @@ type AdminTx interface {
 	ReleaseLeases(worker string) error
 	// Leases lists every tenant's lease, live or not.
 	Leases() ([]*Lease, error)
+	// NextLapse is when the soonest live lease held by a worker other than
+	// worker runs out (zero: none is held): a worker claims again then, so
+	// a dead worker's tenants are taken as soon as they are free.
+	NextLapse(worker string) (time.Time, error)
 
 	GlobalHalt() (string, error)
 	SetGlobalHalt(state string) error

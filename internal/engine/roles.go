@@ -568,18 +568,57 @@ func (m *Manager) takeGrant(data []byte) error {
 func (m *Manager) holdLeases(ctx context.Context, bus bool) {
 	tick := time.NewTicker(m.leaseEvery())
 	defer tick.Stop()
+	lapse := time.NewTimer(time.Hour)
+	defer lapse.Stop()
 	for {
 		if bus {
 			m.renew(ctx)
+			// Claim again the moment another worker's lease runs out (a
+			// dead worker's tenants are free then), not at the next tick.
+			if m.heldCount() >= m.cfg.Capacity {
+				// full: nothing to claim when another lease runs out
+			} else if d, ok := m.untilNextLapse(ctx); ok && d < m.leaseEvery() {
+				lapse.Reset(d + 5*time.Millisecond)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			m.releaseAll()
 			return
 		case <-tick.C:
+		case <-lapse.C:
 		case <-m.claim:
 		}
 	}
+}
+
+// heldCount is how many tenants this worker holds leases on.
+func (m *Manager) heldCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, t := range m.tenants {
+		if t.lease.Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// untilNextLapse is how long until another worker's soonest lease runs
+// out, by the store's clock (ok false: none, or unknown). Only a worker
+// with room claims then.
+func (m *Manager) untilNextLapse(ctx context.Context) (time.Duration, bool) {
+	var at, now time.Time
+	err := m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
+		now = tx.Now()
+		at, err = tx.NextLapse(m.cfg.WorkerID)
+		return err
+	})
+	if err != nil || at.IsZero() {
+		return 0, false
+	}
+	return max(at.Sub(now), 0), true
 }
 
 // claimBatch is how many more tenants one claim takes (at least 16, or a

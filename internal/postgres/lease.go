@@ -51,6 +51,21 @@ func (t *tenantTx) Lease() (*polybot.Lease, error) {
 	return ls[0], nil
 }
 
+func (t *adminTx) NextLapse(worker string) (time.Time, error) {
+	if err := polybot.CheckLeaseClaim(worker, 0, polybot.MinLeaseTTL); err != nil {
+		return time.Time{}, err
+	}
+	var at *time.Time
+	if err := t.queryRow(`SELECT min(expires_at) FROM polybot_tenant_leases WHERE worker <> $1 AND expires_at > $2`,
+		[]any{worker, t.now}, &at); err != nil {
+		return time.Time{}, mapErr(err, "lease")
+	}
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return at.UTC(), nil
+}
+
 func (t *adminTx) Leases() ([]*polybot.Lease, error) {
 	return t.leases(`SELECT ` + leaseColumns + ` FROM polybot_tenant_leases ORDER BY tenant_id`)
 }

@@ -24,6 +24,21 @@ func (t *tenantTx) Lease() (*polybot.Lease, error) {
 	return one(t.tx, "lease", scanLease, `SELECT `+leaseCols+` FROM polybot_tenant_leases WHERE tenant_id = ?`, t.tenant)
 }
 
+func (a *adminTx) NextLapse(worker string) (time.Time, error) {
+	if err := polybot.CheckLeaseClaim(worker, 0, polybot.MinLeaseTTL); err != nil {
+		return time.Time{}, err
+	}
+	var at *int64
+	if err := a.queryRow(`SELECT min(expires_at) FROM polybot_tenant_leases WHERE worker <> ? AND expires_at > ?`,
+		worker, micros(a.now)).Scan(&at); err != nil {
+		return time.Time{}, dbError(err, "lease")
+	}
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return time.UnixMicro(*at).UTC(), nil
+}
+
 func (a *adminTx) Leases() ([]*polybot.Lease, error) {
 	return collect(a.tx, "lease", scanLease, `SELECT `+leaseCols+` FROM polybot_tenant_leases ORDER BY tenant_id`)
 }

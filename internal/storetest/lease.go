@@ -154,6 +154,36 @@ func testLeases(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("NextLapse is when another worker's soonest live lease runs out", func(t *testing.T) {
+		e, _ := setup(t, 2)
+		next := func(worker string) time.Time {
+			var at time.Time
+			e.mustAdminView(func(tx polybot.AdminTx) (err error) { at, err = tx.NextLapse(worker); return })
+			return at
+		}
+		if at := next("worker-b"); !at.IsZero() {
+			t.Fatalf("no lease yet: NextLapse = %v", at)
+		}
+		claim(e, "worker-a", 1)
+		e.clock.Advance(time.Second)
+		claim(e, "worker-c", 1)
+		if at := next("worker-b"); !at.Equal(T0.Add(ttl)) {
+			t.Fatalf("NextLapse = %v, want worker-a's expiry %v", at, T0.Add(ttl))
+		}
+		if at := next("worker-a"); !at.Equal(T0.Add(time.Second + ttl)) {
+			t.Fatalf("NextLapse for worker-a = %v, want worker-c's expiry", at)
+		}
+		e.clock.Advance(ttl)
+		if at := next("worker-b"); !at.IsZero() {
+			t.Fatalf("every lease lapsed: NextLapse = %v", at)
+		}
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			_, err := tx.NextLapse("")
+			wantCode(t, err, polybot.EINVALID, "an empty worker")
+			return nil
+		})
+	})
+
 	t.Run("release ends the leases now; the next claim takes the next epoch", func(t *testing.T) {
 		e, _ := setup(t, 2)
 		a := claim(e, "worker-a", 10)
