@@ -18,7 +18,7 @@
 // new order of one of its tenants: inside an execution. Then:
 //
 //   - every tenant w1 held is leased by w2 at a higher epoch within
-//     1.5 × ttl + 2 s of the kill (the time from the kill to each claim is
+//     one lease period (+ 2 s of slack) of the kill (the time from the kill to each claim is
 //     logged, median and max);
 //   - every one of them trades again under its new lease: after 20 s each
 //     has made intents carrying the new lease's epoch. Intents are what is
