@@ -353,6 +353,7 @@ func (m *Manager) follow(ctx context.Context, t *tenant) {
 	}
 	code, reason := t.evaluate(s)
 	t.setState(code, reason)
+	m.indexChanged() // the interest index reads the new settings (minimum profit, strategies, venues)
 }
 
 // reevaluateAll re-decides every followed tenant from its snapshot (the
