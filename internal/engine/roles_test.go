@@ -149,3 +149,58 @@ func TestAWorkersReloadReturnsWithTheNewSettings(t *testing.T) {
 		t.Fatalf("after the reload the runner trades with min_profit_pct %s, want 2.5", got)
 	}
 }
+
+// TestSplitRolesFollowAConfigChange: a config change saved through the api
+// node (store, then Reload → control) reaches the gateway's routing: a
+// tenant whose 10% minimum is above an opportunity's is not offered it,
+// and once it lowers the minimum to 1% the next one is traded (the
+// gateway's interest index, which buckets tenants by minimum, follows).
+func TestSplitRolesFollowAConfigChange(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	cfg := natstest.Config(t)
+	gwBus, wBus, apiBus := natstest.Connect(t, cfg), natstest.Connect(t, cfg), natstest.Connect(t, cfg)
+	id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MinProfitPct = d("10") }) // single-platform
+	gw := r.start(Config{Universe: pmUniverse(), Role: RoleGateway, Bus: gwBus})
+	r.start(Config{Universe: pmUniverse(), Role: RoleWorker, Bus: wBus, Hubs: relayed(t, wBus), WorkerID: "w1", LeaseTTL: 3 * time.Second})
+	api := r.start(Config{Universe: pmUniverse(), Role: RoleAPI, Bus: apiBus, Hubs: relayed(t, apiBus)})
+	eventually(t, "the bot runs and the gateway knows its worker", func() bool {
+		return api.Status(r.ctx, id).State == polybot.BotRunning && gw.gw.holder(id) == "w1"
+	})
+	setMin := func(pct string) {
+		r.tenantTx(id, func(tx polybot.TenantTx) error {
+			c, err := tx.Config()
+			if err != nil {
+				return err
+			}
+			c.MinProfitPct = d(pct)
+			return tx.UpdateConfig(c)
+		})
+		if err := api.Reload(r.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the gateway follows the new minimum", func() bool {
+			s := gw.tenant(id).snap.Load()
+			return s != nil && s.cfg.MinProfitPct == d(pct)
+		})
+	}
+	yesFills := func() int {
+		n := 0
+		for _, f := range r.fills(id) {
+			if f.Instrument == pmYes {
+				n++
+			}
+		}
+		return n
+	}
+	// 0.45 + 0.50: 5.26% a set, under the 10% minimum the tenant started with.
+	r.book(pmNo, []polybot.Level{lv("0.49", "80")}, []polybot.Level{lv("0.50", "1000")})
+	r.book(pmYes, []polybot.Level{lv("0.44", "80")}, []polybot.Level{lv("0.45", "1000")})
+	time.Sleep(time.Second)
+	if n := yesFills(); n != 0 {
+		t.Fatalf("%d fills of a 5.26%% opportunity under a 10%% minimum", n)
+	}
+	setMin("1")
+	r.book(pmYes, []polybot.Level{lv("0.44", "80")}, []polybot.Level{lv("0.45", "999")})
+	eventually(t, "the next opportunity is traded under the 1% minimum", func() bool { return yesFills() == 1 })
+}
