@@ -2,67 +2,22 @@ package nats_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/nats"
+	"github.com/polybot/polybot/internal/nats/natstest"
 )
 
-// natsURL is the test server: POLYBOT_TEST_NATS_URL, or the machine's
-// NATS with JetStream on 127.0.0.1:4222 (.ci/run starts it). Without one
-// the tests skip, unless POLYBOT_REQUIRE_NATS=1.
-func natsURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("POLYBOT_TEST_NATS_URL")
-	if u == "" {
-		u = "nats://127.0.0.1:4222"
-	}
-	nc, err := natsgo.Connect(u, natsgo.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("POLYBOT_REQUIRE_NATS") == "1" {
-			t.Fatalf("NATS at %s: %v", u, err)
-		}
-		t.Skipf("no NATS at %s (%v); set POLYBOT_REQUIRE_NATS=1 to require it", u, err)
-	}
-	nc.Close()
-	return u
-}
-
-// open connects a bus under a prefix of its own and removes what the test
-// made.
+// open connects a bus under a prefix of its own (natstest), removed when
+// the test ends.
 func open(t *testing.T) (*nats.Bus, nats.Config) {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	cfg := nats.Config{URL: natsURL(t), Prefix: "pbtest_" + hex.EncodeToString(b[:]), Name: t.Name()}
-	bus, err := nats.Connect(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = bus.Close()
-		nc, err := natsgo.Connect(cfg.URL)
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		js, _ := jetstream.New(nc)
-		ctx := context.Background()
-		_ = js.DeleteStream(ctx, cfg.Prefix+"_queues")
-		for _, kind := range []string{"books"} {
-			_ = js.DeleteKeyValue(ctx, cfg.Prefix+"_last_"+kind)
-		}
-	})
-	return bus, cfg
+	cfg := natstest.Config(t)
+	return natstest.Connect(t, cfg), cfg
 }
 
 func within(t *testing.T, what string, d time.Duration, ok func() bool) {
