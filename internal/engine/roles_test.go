@@ -88,6 +88,16 @@ func TestSplitRolesTradeAsOneProcessDoes(t *testing.T) {
 		return true
 	})
 
+	// The api node's live streams (the dashboards' SSE) carry what the
+	// workers' runners do.
+	streams := make([]<-chan polybot.Event, len(ids))
+	for i, id := range ids {
+		ch, cancel := api.Subscribe(id)
+		t.Cleanup(cancel)
+		streams[i] = ch
+	}
+	time.Sleep(100 * time.Millisecond) // the subscriptions reach NATS
+
 	// YES 0.45 + NO 0.50 = 0.95 a set, 100 shown on each leg: $50 buys
 	// 52.63 sets, so the book has room for one tenant and most of a second,
 	// whichever workers they are on.
@@ -111,6 +121,23 @@ func TestSplitRolesTradeAsOneProcessDoes(t *testing.T) {
 	sum, n := total()
 	if sum.GreaterThan(d("100")) || n != 2 {
 		t.Fatalf("%d tenants bought %s YES in all; the book showed 100: depth lent more than once", n, sum)
+	}
+	fillEvents := 0
+	for _, ch := range streams {
+	drain:
+		for {
+			select {
+			case ev := <-ch:
+				if ev.Type == "fill" {
+					fillEvents++
+				}
+			default:
+				break drain
+			}
+		}
+	}
+	if fillEvents != 2*n {
+		t.Fatalf("the api node's streams carried %d fill events, want %d (two legs for each of %d tenants)", fillEvents, 2*n, n)
 	}
 	leases := leasesOf(r)
 	for _, id := range ids {
