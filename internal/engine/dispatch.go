@@ -277,16 +277,18 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 	d.rot++
 	lot := lotOf(o)
 	woken := 0
+	var rs routeState
 	d.mu.Lock() // held while routing: grants are made here
 	defer d.mu.Unlock()
 	for i := range n {
 		t := ents[(start+i)%n].t
-		gr, ok := d.offerTo(t, o, g, at, lot)
+		gr, ok := d.offer(t, o, g, at, lot, &rs)
 		if !ok || gr.Sets.Sign() <= 0 {
 			continue
 		}
 		woken++
 		d.deliver(t, gr)
+		rs = routeState{} // a grant it pushed out of a mailbox gave its depth back
 	}
 	m.deliveries.Add(int64(woken))
 	m.considered.Add(int64(n))
@@ -298,6 +300,27 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 // tenant lent depth is woken. ok is false when it does not want it.
 // Call with mu held.
 func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at time.Time, lot polybot.Decimal) (Grant, bool) {
+	return d.offer(t, o, group, at, lot, nil)
+}
+
+// routeState is what one route has learnt of the depth book: which pools
+// (paper, live) have no whole lot free for the opportunity. While mu is
+// held only the route changes levels: its grants take, and a delivery
+// that pushes an older grant out of a mailbox gives that one's depth back
+// (route then forgets what it learnt). So a pool found dry stays dry
+// until the next delivery: its tenants are refused without asking the
+// depth book again (the same outcome, without its map lookups).
+type routeState struct{ dry [2]bool }
+
+func poolIndex(live bool) int {
+	if live {
+		return 1
+	}
+	return 0
+}
+
+// offer is offerTo within a route (rs nil: on its own).
+func (d *dispatcher) offer(t *tenant, o *polybot.Opportunity, group uint64, at time.Time, lot polybot.Decimal, rs *routeState) (Grant, bool) {
 	m := d.m
 	s := t.snap.Load()
 	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, o) || (m.gw != nil && m.gw.holder(t.id) == "") {
@@ -313,8 +336,15 @@ func (d *dispatcher) offerTo(t *tenant, o *polybot.Opportunity, group uint64, at
 	}
 	var gr Grant
 	if o.Cost.Sign() > 0 {
-		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 {
-			if id, got, ok := d.depth.grant(t.id, s.mode() == polybot.Live, o, want, lot); ok {
+		live := s.mode() == polybot.Live
+		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 && (rs == nil || !rs.dry[poolIndex(live)]) {
+			// want is a whole number of lots unless o.Size is less than
+			// a lot, when nobody gets any: a refusal means the pool is dry.
+			id, got, ok := d.depth.grant(t.id, live, o, want, lot)
+			if !ok && rs != nil {
+				rs.dry[poolIndex(live)] = true
+			}
+			if ok {
 				gr = Grant{ID: id, Origin: m.origin(), Tenant: t.id, Opportunity: *o, Group: group, At: at, Sets: got, Legs: make([]GrantLeg, len(o.Legs))}
 				for i := range o.Legs {
 					gr.Legs[i] = GrantLeg{Instrument: o.Legs[i].Instrument, Price: o.Legs[i].Price, Size: got}

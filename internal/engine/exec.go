@@ -137,6 +137,9 @@ func (r *runner) execute(ctx context.Context, s *snapshot, g *Grant, opp *polybo
 	r.sending = true           // from here a panic leaves the grant used: a leg may have gone
 	m.observeTickToOrder(g.At) // metrics: book update → first order sent
 	m.newsSent(ctx, t, g)      // a news trade: headline → first order
+	if m.onSend != nil {
+		m.onSend(t.id, g)
+	}
 	for k, in := range intents {
 		p := r.place(ctx, r.ex[in.Instrument.Venue], in)
 		sent = append(sent, p)

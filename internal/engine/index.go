@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 
@@ -98,17 +99,23 @@ func buildIndex(ts []*tenant) *interestIndex {
 			ix.tenants++
 		}
 	}
+	// By threshold, and among equal thresholds in the order the tenants
+	// were created: the tenants' memory was mostly allocated in that
+	// order, and a route reads every tenant of a bucket in turn, so it
+	// then walks memory forwards instead of at random (at 100,000 tenants
+	// several times faster). Which tenant comes first is the rotation's
+	// business: it starts one further on every opportunity.
 	for si := range ix.buckets {
 		for m := range ix.buckets[si] {
 			b := ix.buckets[si][m]
-			slices.SortStableFunc(b, func(x, y indexEntry) int {
+			slices.SortFunc(b, func(x, y indexEntry) int {
 				switch {
 				case x.threshold < y.threshold:
 					return -1
 				case x.threshold > y.threshold:
 					return 1
 				}
-				return 0
+				return cmp.Compare(x.t.seq, y.t.seq)
 			})
 			ix.buckets[si][m] = slices.Clip(b)
 		}

@@ -230,10 +230,11 @@ type Manager struct {
 
 	venueLim map[polybot.Platform]*limiter
 
-	mu      sync.Mutex
-	tenants map[polybot.ID]*tenant
-	runCtx  context.Context
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	tenants   map[polybot.ID]*tenant
+	tenantSeq atomic.Uint64 // tenants created
+	runCtx    context.Context
+	wg        sync.WaitGroup
 
 	index      atomic.Pointer[interestIndex]
 	indexDirty chan struct{}
@@ -268,12 +269,17 @@ type Manager struct {
 
 	// onDecision, when set (tests, benchmarks), sees every decision the
 	// dispatcher takes for a tenant: the sets granted (zero: none, or not
-	// wanted). onAct sees a runner start executing a grant.
+	// wanted). onAct sees a runner start executing a grant. onTake sees
+	// a grant from the gateway put in its tenant's mailbox (RoleWorker),
+	// with when it reached takeGrant; onSend sees a runner about to send
+	// a grant's first leg, its intents recorded.
 	onDecision func(t polybot.ID, o *polybot.Opportunity, got polybot.Decimal)
 	onAct      func(ctx context.Context, t polybot.ID, g Grant)
 	// onProcess, when set (tests), sees a tenant's own process start
 	// (exit nil) and end.
 	onProcess func(t polybot.ID, pid int, exit *process.Exit)
+	onTake    func(g *Grant, arrived time.Time)
+	onSend    func(t polybot.ID, g *Grant)
 }
 
 type detectorRef struct{ Detector }

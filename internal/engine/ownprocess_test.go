@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("POLYBOT_ENGINE_TEST_RUNNER") == "1" {
 		os.Exit(runnerChild())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	cleanupScaleSeed()
+	os.Exit(code)
 }
 
 func runnerChild() int {

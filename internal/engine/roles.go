@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polybot/polybot"
@@ -169,25 +170,27 @@ type gateway struct {
 	id  string
 	pub *marketdata.Publisher
 
-	mu      sync.Mutex
-	holders map[polybot.ID]string // tenant → worker holding its lease
-	epochs  map[polybot.ID]int64
-	out     []Grant
-	notify  chan struct{}
+	// holders maps a tenant to the worker holding its lease: replaced
+	// whole by watchLeases, read without a lock by the dispatcher (once
+	// per tenant per opportunity).
+	holders atomic.Pointer[map[polybot.ID]string]
+	epochs  map[polybot.ID]int64 // watchLeases only
+
+	mu     sync.Mutex // guards out
+	out    []Grant
+	notify chan struct{}
 }
 
 func newGateway(m *Manager) *gateway {
-	return &gateway{m: m, id: m.cfg.GatewayID, pub: marketdata.NewPublisher(m.cfg.Bus, m.log.Warn), holders: map[polybot.ID]string{},
-		epochs: map[polybot.ID]int64{}, notify: make(chan struct{}, 1)}
+	g := &gateway{m: m, id: m.cfg.GatewayID, pub: marketdata.NewPublisher(m.cfg.Bus, m.log.Warn), epochs: map[polybot.ID]int64{},
+		notify: make(chan struct{}, 1)}
+	g.holders.Store(&map[polybot.ID]string{})
+	return g
 }
 
 // holder is the worker holding the tenant's lease ("" none: nothing is
 // granted to it).
-func (g *gateway) holder(id polybot.ID) string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.holders[id]
-}
+func (g *gateway) holder(id polybot.ID) string { return (*g.holders.Load())[id] }
 
 func (g *gateway) queue(gr Grant) {
 	g.mu.Lock()
@@ -270,24 +273,21 @@ func (g *gateway) watchLeases(ctx context.Context, every time.Duration) {
 					next[l.Tenant], epochs[l.Tenant] = l.Worker, l.Epoch
 				}
 			}
-			g.mu.Lock()
 			var moved []polybot.ID
 			for id, e := range g.epochs {
 				if epochs[id] != e {
 					moved = append(moved, id)
 				}
 			}
-			g.holders, g.epochs = next, epochs
-			g.mu.Unlock()
+			g.holders.Store(&next)
+			g.epochs = epochs
 			if len(moved) > 0 {
 				g.m.disp.forgetTenants(moved)
 			}
 		} else if ctx.Err() == nil {
 			// Fail closed: without the store nobody is known to hold a
 			// tenant, so nothing is granted.
-			g.mu.Lock()
-			g.holders = map[polybot.ID]string{}
-			g.mu.Unlock()
+			g.holders.Store(&map[polybot.ID]string{})
 			g.m.log.Warn("reading the tenants' leases failed; no grants until it works again", "err", err)
 		}
 		select {
@@ -538,6 +538,10 @@ func (m *Manager) runWorker(ctx context.Context) error {
 // takeGrant puts a grant from the gateway in its tenant's mailbox, or
 // hands it back at once when this worker does not run the tenant.
 func (m *Manager) takeGrant(data []byte) error {
+	var arrived time.Time
+	if m.onTake != nil {
+		arrived = time.Now()
+	}
 	var msg grantMsg
 	if err := json.Unmarshal(data, &msg); err != nil {
 		return nil
@@ -555,6 +559,9 @@ func (m *Manager) takeGrant(data []byte) error {
 		return nil
 	}
 	m.deliveries.Add(1)
+	if m.onTake != nil {
+		m.onTake(&gr, arrived)
+	}
 	if old, evicted := t.box.put(gr); evicted {
 		m.resolve(old.releaseAll())
 	}

@@ -92,10 +92,12 @@ type tenant struct {
 	cancel     context.CancelFunc // of the running supervisor; nil when not running
 	done       chan struct{}
 	registered bool // in the interest index
+
+	seq uint64 // creation order in the manager: the index's order among equal thresholds
 }
 
 func newTenant(m *Manager, id polybot.ID) *tenant {
-	t := &tenant{id: id, m: m, wake: make(chan struct{}, 1), cmds: make(chan command)}
+	t := &tenant{id: id, m: m, seq: m.tenantSeq.Add(1), wake: make(chan struct{}, 1), cmds: make(chan command)}
 	t.box.init(m.cfg.MailboxSize)
 	return t
 }
