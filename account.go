@@ -35,3 +35,23 @@ func CreateAccount(tx AdminTx, u *User, displayName, actor string) (*Profile, er
 		Details: fmt.Sprintf(`{"role":%q,"tier":%q}`, u.Role, tier.Name), CreatedAt: now})
 	return p, err
 }
+
+// CompleteOnboarding accepts the terms now (unless they were accepted
+// before), marks onboarding complete and turns the bot on, in the tenant's
+// transaction: what an account made outside the web UI's onboarding (the
+// --sim demo user, a seeded test tenant) needs to trade.
+func CompleteOnboarding(tx TenantTx) error {
+	p, err := tx.Profile()
+	if err != nil {
+		return err
+	}
+	if p.AcceptedTermsAt == nil {
+		now := tx.Now()
+		p.AcceptedTermsAt = &now
+	}
+	p.OnboardingCompleted = true
+	if err := tx.UpdateProfile(p); err != nil {
+		return err
+	}
+	return tx.SetBotEnabled(true)
+}

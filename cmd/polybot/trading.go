@@ -492,13 +492,8 @@ func ensureDemoUser(ctx context.Context, st polybot.Store, email string) (id pol
 		if err := tx.UpdateConfig(next); err != nil {
 			return err
 		}
-		now := tx.Now()
-		p.AcceptedTermsAt, p.OnboardingCompleted = &now, true
-		if err := tx.UpdateProfile(p); err != nil {
-			return err
-		}
 		// Onboarded, so its bot runs (a new account's is off until then).
-		return tx.SetBotEnabled(true)
+		return polybot.CompleteOnboarding(tx)
 	})
 	return u.ID, password, err
 }

@@ -241,12 +241,7 @@ func (c *cluster) seedTenant(ctx context.Context, box *secrets.Box, hash string,
 				return err
 			}
 		}
-		now := tx.Now()
-		p.AcceptedTermsAt, p.OnboardingCompleted = &now, true
-		if err := tx.UpdateProfile(p); err != nil {
-			return err
-		}
-		return tx.SetBotEnabled(true)
+		return polybot.CompleteOnboarding(tx)
 	})
 }
 
