@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -239,7 +240,15 @@ func (b *Bus) Receive(ctx context.Context, queue string, redeliver time.Duration
 	if err != nil {
 		return nil, unavailable("consume "+queue, err)
 	}
+	// After stop, a message the client had already buffered must not
+	// reach fn (the caller has moved on, and another instance may be
+	// consuming the queue): it goes back at once, unacknowledged.
+	var stopped atomic.Bool
 	cc, err := c.Consume(func(m jetstream.Msg) {
+		if stopped.Load() {
+			_ = m.Nak()
+			return
+		}
 		if err := fn(m.Data()); err != nil {
 			_ = m.NakWithDelay(min(redeliver, time.Second))
 			return
@@ -249,7 +258,14 @@ func (b *Bus) Receive(ctx context.Context, queue string, redeliver time.Duration
 	if err != nil {
 		return nil, unavailable("consume "+queue, err)
 	}
-	return cc.Stop, nil
+	return func() {
+		stopped.Store(true)
+		cc.Stop()
+		select {
+		case <-cc.Closed():
+		case <-time.After(5 * time.Second):
+		}
+	}, nil
 }
 
 func (b *Bus) topicSubject(topic string) (string, error) {

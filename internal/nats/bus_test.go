@@ -116,7 +116,11 @@ func TestSendDeliversOnceByIDAndRedeliversWhatWasNotAcknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-crashed
+	select {
+	case <-crashed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message sent after the first consumer stopped never reached the second")
+	}
 	_ = stop
 	bus2, err := nats.Connect(ctx, cfg)
 	if err != nil {
