@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/polybot/polybot"
 )
@@ -20,7 +21,7 @@ func TestHundredTenantsOnAFiftyShareOpportunityRequestAtMostFifty(t *testing.T) 
 	var mu sync.Mutex
 	claimed := polybot.Zero
 	r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
-		m.onDecision = func(_ polybot.ID, _ *polybot.Opportunity, got polybot.Decimal) {
+		m.onDecision = func(_ polybot.ID, _ *polybot.Opportunity, got polybot.Decimal, _ time.Time) {
 			mu.Lock()
 			claimed = claimed.Add(got)
 			mu.Unlock()
@@ -207,5 +208,94 @@ func TestLevelsThatHoldNothingAreForgotten(t *testing.T) {
 	b.observe(pmYes, []polybot.Level{lv("0.45", "40")}, false)
 	if records() != 0 {
 		t.Fatal("the book showing the fill gone must end the record")
+	}
+}
+
+// TestRouteDecidesThenTellsTheRest: route lends a thin level to the first
+// tenants of each pool (paper, live) and stops once both are dry, leaving
+// the rest owed; a second opportunity routes before the first is settled;
+// settling then tells every tenant of each opportunity exactly once, the
+// ones route did not reach decided (lent nothing) when route ended.
+func TestRouteDecidesThenTellsTheRest(t *testing.T) {
+	const n, lives = 60, 20
+	m, ts := allocManager(n)
+	for i := range lives { // every third tenant trades live
+		tn := ts[i*3]
+		s := *tn.snap.Load()
+		c := *s.cfg
+		c.DryRun = false
+		s.cfg = &c
+		tn.snap.Store(&s)
+	}
+	m.index.Store(buildIndex(ts))
+	type call struct {
+		got polybot.Decimal
+		at  time.Time
+	}
+	calls := map[string]map[polybot.ID][]call{}
+	m.onDecision = func(id polybot.ID, o *polybot.Opportunity, got polybot.Decimal, at time.Time) {
+		if calls[o.ID] == nil {
+			calls[o.ID] = map[polybot.ID][]call{}
+		}
+		calls[o.ID][id] = append(calls[o.ID][id], call{got, at})
+	}
+	thin := func(id, price string) *polybot.Opportunity {
+		o := deepOpportunity()
+		o.ID = id
+		o.Legs = append([]polybot.Leg(nil), o.Legs...)
+		o.Legs[0].Price = d(price)
+		o.Legs[0].Available = d("3") // $1 buys 1.05 sets: two tenants and a part per pool
+		o.Size = d("3")
+		return o
+	}
+	d := m.disp
+	a, b := thin("a", "0.45"), thin("b", "0.44")
+	d.route(a, time.Now())
+	reached := len(calls["a"])
+	if reached == 0 || reached >= n {
+		t.Fatalf("route decided %d of %d tenants before settling, want some but not all", reached, n)
+	}
+	if len(d.owed) != 1 {
+		t.Fatalf("%d opportunities owed after one route, want 1", len(d.owed))
+	}
+	d.settle(5) // a little of a, then b comes
+	d.route(b, time.Now())
+	if len(d.owed) != 2 {
+		t.Fatalf("%d opportunities owed, want 2", len(d.owed))
+	}
+	for d.settle(7) {
+	}
+	for _, o := range []*polybot.Opportunity{a, b} {
+		lent := [2]polybot.Decimal{}
+		var fixed time.Time // when route ended: the latest decision it took itself
+		for _, tn := range ts {
+			cs := calls[o.ID][tn.id]
+			if len(cs) != 1 {
+				t.Fatalf("%s: tenant decided %d times, want once", o.ID, len(cs))
+			}
+			lent[poolIndex(tn.snap.Load().mode() == polybot.Live)] = lent[poolIndex(tn.snap.Load().mode() == polybot.Live)].Add(cs[0].got)
+			if cs[0].at.After(fixed) {
+				fixed = cs[0].at
+			}
+		}
+		for p, got := range lent {
+			if got.GreaterThan(polybot.NewDecimal(3, 0)) || got.Sign() <= 0 {
+				t.Fatalf("%s: pool %d lent %s, want some and at most the 3 shown", o.ID, p, got)
+			}
+		}
+		told := 0
+		for _, tn := range ts {
+			if cs := calls[o.ID][tn.id]; cs[0].at.Equal(fixed) {
+				told++
+			}
+		}
+		if told < n/2 {
+			t.Fatalf("%s: %d tenants decided when route ended, want the many it did not reach", o.ID, told)
+		}
+	}
+	for _, tn := range ts {
+		if got := tn.c.opportunities.Load(); got != 2 {
+			t.Fatalf("a tenant was told of %d opportunities, want 2", got)
+		}
 	}
 }

@@ -116,8 +116,11 @@ func BenchmarkDensity(b *testing.B) {
 
 // BenchmarkFanout pushes book updates to 10,000 subscribed tenants, one at a
 // time: each update is detected once and routed to every tenant, each of
-// which decides (claims depth or not). It reports updates per second and
-// the latency from the hub update to each tenant's decision.
+// which decides (claims depth or not). It reports updates per second, the
+// latency from the hub update to each tenant's decision (when its outcome
+// was fixed: lent depth, or nothing because the pool was dry) and to its
+// being told (its opportunity counted, its events and digest fed:
+// dispatcher.settle, after the grants).
 func BenchmarkFanout(b *testing.B) {
 	r := newRig(b)
 	r.testHubs(polybot.Polymarket)
@@ -127,18 +130,20 @@ func BenchmarkFanout(b *testing.B) {
 		tickAt  atomic.Int64
 		decided atomic.Int64
 		lats    = make([]int64, benchTenants)
+		tolds   = make([]int64, benchTenants)
 	)
 	m := r.startWith(Config{Universe: pmUniverse(), MaxOfferAge: -1}, func(m *Manager) {
-		m.onDecision = func(polybot.ID, *polybot.Opportunity, polybot.Decimal) {
+		m.onDecision = func(_ polybot.ID, _ *polybot.Opportunity, _ polybot.Decimal, at time.Time) {
 			i := decided.Add(1) - 1
 			if i < int64(len(lats)) {
-				lats[i] = time.Now().UnixNano() - tickAt.Load()
+				lats[i] = at.UnixNano() - tickAt.Load()
+				tolds[i] = time.Now().UnixNano() - tickAt.Load()
 			}
 		}
 	})
 	waitAll(b, m, benchTenants)
 	r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "1000000")})
-	var all []time.Duration
+	var all, told []time.Duration
 	update := func(i int, keep bool) {
 		decided.Store(0)
 		tickAt.Store(time.Now().UnixNano())
@@ -152,8 +157,9 @@ func BenchmarkFanout(b *testing.B) {
 			time.Sleep(20 * time.Microsecond)
 		}
 		if keep {
-			for _, ns := range lats {
+			for i, ns := range lats {
 				all = append(all, time.Duration(ns))
+				told = append(told, time.Duration(tolds[i]))
 			}
 		}
 	}
@@ -170,6 +176,7 @@ func BenchmarkFanout(b *testing.B) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "updates/s")
 	b.ReportMetric(float64(b.N)*benchTenants/el.Seconds(), "decisions/s")
 	reportLatency(b, "update→decision", all)
+	reportLatency(b, "update→told", told)
 }
 
 // BenchmarkReloadToAct measures from the moment Reload is called (after the

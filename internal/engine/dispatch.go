@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,8 +28,10 @@ type dispatcher struct {
 	depth depthBook
 
 	// dispatcher goroutine only
-	groups map[uint64]string // group → id of the last opportunity delivered
-	rot    uint32
+	groups  map[uint64]string // group → id of the last opportunity delivered
+	rot     uint32
+	owed    []owed // what routes left to settle, oldest first
+	offered []int  // route's scratch
 
 	// Test hooks. onGrant sees every grant as it is made and onResolve
 	// every result the depth book accepted, both with mu held (so in the
@@ -147,19 +150,38 @@ func (d *dispatcher) run(ctx context.Context) {
 		found   []*polybot.Opportunity
 		trades  []polybot.BookEvent
 	)
+	newUniverse := func(u Universe) {
+		if !m.fixed {
+			m.det.Store(&detectorRef{NewStrategyDetector(m.cfg.Strategy, u)})
+		}
+		clear(d.groups)
+		d.pruneDepth(u)
+		subscribe(u)
+	}
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case u := <-m.universe:
-			if !m.fixed {
-				m.det.Store(&detectorRef{NewStrategyDetector(m.cfg.Strategy, u)})
+		if len(d.owed) > 0 {
+			// Settle what routes left owed a chunk at a time, and route a
+			// new batch as soon as one comes.
+			select {
+			case <-ctx.Done():
+				return
+			case u := <-m.universe:
+				newUniverse(u)
+				continue
+			case <-m.kick:
+			default:
+				d.settleSafely(settleChunk)
+				continue
 			}
-			clear(d.groups)
-			d.pruneDepth(u)
-			subscribe(u)
-			continue
-		case <-m.kick:
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case u := <-m.universe:
+				newUniverse(u)
+				continue
+			case <-m.kick:
+			}
 		}
 		at := time.Now()
 		changed = changed[:0]
@@ -252,6 +274,15 @@ func (d *dispatcher) routeSafely(o *polybot.Opportunity, at time.Time) {
 // route offers a new opportunity to the tenants whose index entry says they
 // may want it, rotating who comes first: each is sized and lent depth in
 // turn, and only those lent some are woken (their mailbox gets the grant).
+//
+// Deciding is separate from telling. Once a pool (paper, live) is dry, no
+// tenant of that pool can be lent anything more for o: route stops asking
+// as soon as every pool it may still meet is dry, and the outcome of every
+// tenant not yet reached — nothing — is fixed then. What the others are
+// owed for o (their opportunity counter, the digest hook, the live
+// "opportunity" event, onDecision) is left to settle, which the
+// dispatcher runs between batches: at 100,000 tenants the grants are out
+// in well under a millisecond instead of after every tenant was read.
 func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 	m := d.m
 	if len(o.Legs) == 0 || o.Size.Sign() <= 0 {
@@ -278,20 +309,128 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 	lot := lotOf(o)
 	woken := 0
 	var rs routeState
-	d.mu.Lock() // held while routing: grants are made here
-	defer d.mu.Unlock()
-	for i := range n {
-		t := ents[(start+i)%n].t
-		gr, ok := d.offer(t, o, g, at, lot, &rs)
+	// left is how many tenants of each pool are at or after position i,
+	// by their index entries (a tenant whose mode changed since the index
+	// was built is counted in its old pool until the rebuild: it may be
+	// passed over once).
+	lives := livesIn(ents)
+	left := [2]int{n - lives, lives}
+	offered := d.offered[:0] // positions decided here, ascending
+	d.mu.Lock()              // held while routing: grants are made here
+	i := 0
+	for ; i < n; i++ {
+		if (rs.dry[0] || left[0] == 0) && (rs.dry[1] || left[1] == 0) {
+			break // nobody left can be lent anything
+		}
+		e := &ents[(start+i)%n]
+		p := poolIndex(e.live)
+		left[p]--
+		if rs.dry[p] {
+			continue
+		}
+		offered = append(offered, i)
+		gr, ok := d.offer(e.t, o, g, at, lot, &rs)
 		if !ok || gr.Sets.Sign() <= 0 {
 			continue
 		}
 		woken++
-		d.deliver(t, gr)
+		d.deliver(e.t, gr)
 		rs = routeState{} // a grant it pushed out of a mailbox gave its depth back
 	}
+	d.mu.Unlock()
+	d.offered = offered
 	m.deliveries.Add(int64(woken))
 	m.considered.Add(int64(n))
+	if len(offered) < n {
+		d.owed = append(d.owed, owed{o: o, ents: ents, start: start, at: time.Now(), offered: slices.Clone(offered)})
+	}
+}
+
+// owed is what route left to settle for one opportunity: the tenants of
+// ents (from start, in rotation) it did not reach, each decided at at (lent
+// nothing), skipping the positions in offered.
+type owed struct {
+	o       *polybot.Opportunity
+	ents    []indexEntry
+	start   int
+	at      time.Time
+	offered []int
+	pos, k  int // the next position; the next entry of offered
+}
+
+// settleChunk is how many tenants settle handles before the dispatcher
+// looks for a new batch again.
+const settleChunk = 256
+
+// settle tells up to budget tenants what route left owed to them, oldest
+// opportunity first; it reports whether anything is still owed.
+func (d *dispatcher) settle(budget int) bool {
+	for budget > 0 && len(d.owed) > 0 {
+		w := &d.owed[0]
+		n := len(w.ents)
+		for ; w.pos < n && budget > 0; w.pos++ {
+			if w.k < len(w.offered) && w.offered[w.k] == w.pos {
+				w.k++
+				continue
+			}
+			budget--
+			d.tell(w.ents[(w.start+w.pos)%n].t, w.o, w.at)
+		}
+		if w.pos == n {
+			d.owed[0] = owed{}
+			d.owed = d.owed[1:]
+		}
+	}
+	if len(d.owed) == 0 {
+		d.owed = nil
+		return false
+	}
+	return true
+}
+
+// settleSafely is settle, recovering from a panic (in an injected Wants,
+// say): the opportunity being settled is dropped.
+func (d *dispatcher) settleSafely(budget int) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.m.detectPanics.Add(1)
+			d.m.log.Error("settling an opportunity panicked", "panic", fmt.Sprint(p))
+			if len(d.owed) > 0 {
+				d.owed = d.owed[1:]
+			}
+		}
+	}()
+	d.settle(budget)
+}
+
+// tell gives a tenant that route lent nothing what it is owed for o.
+func (d *dispatcher) tell(t *tenant, o *polybot.Opportunity, at time.Time) {
+	if _, ok := d.eligible(t, o); ok {
+		d.announce(t, o)
+	}
+	d.m.decide(t, o, polybot.Zero, at)
+}
+
+// eligible is whether t, as of now, may be offered o: running, wanting it
+// and (on a gateway) held by a worker.
+func (d *dispatcher) eligible(t *tenant, o *polybot.Opportunity) (*snapshot, bool) {
+	m := d.m
+	s := t.snap.Load()
+	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, o) || (m.gw != nil && m.gw.holder(t.id) == "") {
+		return nil, false
+	}
+	return s, true
+}
+
+// announce counts o for t and tells its digest and live events.
+func (d *dispatcher) announce(t *tenant, o *polybot.Opportunity) {
+	t.c.opportunities.Add(1)
+	if h := d.m.cfg.Notify; h != nil {
+		h.Opportunity(t.id, o)
+	}
+	if t.events.active() {
+		t.publish("opportunity", o)
+	}
 }
 
 // offerTo decides for one tenant, on the dispatcher: whether its config
@@ -322,18 +461,12 @@ func poolIndex(live bool) int {
 // offer is offerTo within a route (rs nil: on its own).
 func (d *dispatcher) offer(t *tenant, o *polybot.Opportunity, group uint64, at time.Time, lot polybot.Decimal, rs *routeState) (Grant, bool) {
 	m := d.m
-	s := t.snap.Load()
-	if s == nil || t.state.Load() != stRunning || !m.wants(s.cfg, s.profile.Features, o) || (m.gw != nil && m.gw.holder(t.id) == "") {
-		m.decide(t, o, polybot.Zero)
+	s, ok := d.eligible(t, o)
+	if !ok {
+		m.decide(t, o, polybot.Zero, time.Time{})
 		return Grant{}, false
 	}
-	t.c.opportunities.Add(1)
-	if h := m.cfg.Notify; h != nil {
-		h.Opportunity(t.id, o)
-	}
-	if t.events.active() {
-		t.publish("opportunity", o)
-	}
+	d.announce(t, o)
 	var gr Grant
 	if o.Cost.Sign() > 0 {
 		live := s.mode() == polybot.Live
@@ -355,7 +488,7 @@ func (d *dispatcher) offer(t *tenant, o *polybot.Opportunity, group uint64, at t
 			}
 		}
 	}
-	m.decide(t, o, gr.Sets)
+	m.decide(t, o, gr.Sets, time.Time{})
 	return gr, true
 }
 

@@ -54,6 +54,24 @@ const nMasks = 1 << 4 // four platforms
 type indexEntry struct {
 	threshold int64 // min_profit_pct in micros
 	t         *tenant
+	// live is the tenant's mode when the index was built (its depth
+	// pool: paper or live), and lives how many entries before this one
+	// in its bucket are live: a route learns how many tenants of each
+	// pool it may still meet without reading them.
+	live  bool
+	lives int32
+}
+
+// livesIn is how many of a lookup's entries are live.
+func livesIn(ents []indexEntry) int {
+	if len(ents) == 0 {
+		return 0
+	}
+	e := &ents[len(ents)-1]
+	if e.live {
+		return int(e.lives) + 1
+	}
+	return int(e.lives)
 }
 
 // interestIndex finds the tenants an opportunity may interest without
@@ -84,6 +102,7 @@ func buildIndex(ts []*tenant) *interestIndex {
 			continue
 		}
 		th := s.cfg.MinProfitPct.Micros()
+		live := s.mode() == polybot.Live
 		added := false
 		for si, name := range strategyNames {
 			if !s.cfg.Enabled(name, s.profile.Features) {
@@ -91,7 +110,7 @@ func buildIndex(ts []*tenant) *interestIndex {
 			}
 			// Every non-empty subset of the tenant's venues.
 			for sub := mask; sub > 0; sub = (sub - 1) & mask {
-				ix.buckets[si][sub] = append(ix.buckets[si][sub], indexEntry{th, t})
+				ix.buckets[si][sub] = append(ix.buckets[si][sub], indexEntry{threshold: th, t: t, live: live})
 				added = true
 			}
 		}
@@ -117,6 +136,13 @@ func buildIndex(ts []*tenant) *interestIndex {
 				}
 				return cmp.Compare(x.t.seq, y.t.seq)
 			})
+			lives := int32(0)
+			for i := range b {
+				b[i].lives = lives
+				if b[i].live {
+					lives++
+				}
+			}
 			ix.buckets[si][m] = slices.Clip(b)
 		}
 	}

@@ -269,11 +269,12 @@ type Manager struct {
 
 	// onDecision, when set (tests, benchmarks), sees every decision the
 	// dispatcher takes for a tenant: the sets granted (zero: none, or not
-	// wanted). onAct sees a runner start executing a grant. onTake sees
+	// wanted), and when it was fixed (a tenant route did not reach is
+	// decided when route ends, and told later: dispatcher.settle). onAct sees a runner start executing a grant. onTake sees
 	// a grant from the gateway put in its tenant's mailbox (RoleWorker),
 	// with when it reached takeGrant; onSend sees a runner about to send
 	// a grant's first leg, its intents recorded.
-	onDecision func(t polybot.ID, o *polybot.Opportunity, got polybot.Decimal)
+	onDecision func(t polybot.ID, o *polybot.Opportunity, got polybot.Decimal, at time.Time)
 	onAct      func(ctx context.Context, t polybot.ID, g Grant)
 	// onProcess, when set (tests), sees a tenant's own process start
 	// (exit nil) and end.
@@ -369,9 +370,14 @@ func (m *Manager) stateChanged(old, code int32) {
 	m.states[code].Add(1)
 }
 
-func (m *Manager) decide(t *tenant, o *polybot.Opportunity, got polybot.Decimal) {
+// decide reports a decision to onDecision: at is when it was fixed (zero:
+// now).
+func (m *Manager) decide(t *tenant, o *polybot.Opportunity, got polybot.Decimal, at time.Time) {
 	if m.onDecision != nil {
-		m.onDecision(t.id, o, got)
+		if at.IsZero() {
+			at = time.Now()
+		}
+		m.onDecision(t.id, o, got, at)
 	}
 }
 
@@ -729,12 +735,19 @@ func (m *Manager) rebuildIndex() {
 		ts = append(ts, t)
 	}
 	m.mu.Unlock()
+	// A gateway indexes only the tenants a worker holds: nothing is
+	// granted to the others, and routing need not pass them by
+	// (watchLeases asks for a rebuild when that set changes).
+	var held map[polybot.ID]string
+	if m.gw != nil {
+		held = *m.gw.holders.Load()
+	}
 	reg := ts[:0]
 	for _, t := range ts {
 		t.mu.Lock()
 		ok := t.registered
 		t.mu.Unlock()
-		if ok {
+		if ok && (held == nil || held[t.id] != "") {
 			reg = append(reg, t)
 		}
 	}

@@ -103,7 +103,7 @@ func TestNoOverlapTradeOnASetThatIsUnapprovedOrNotExhaustive(t *testing.T) {
 			var seen int
 			m := r.startWith(Config{Universe: Universe{Sets: []*polybot.OutcomeSet{tc.set}}, Strategies: []string{polybot.StrategyOverlapping}},
 				func(m *Manager) {
-					m.onDecision = func(polybot.ID, *polybot.Opportunity, polybot.Decimal) { seen++ }
+					m.onDecision = func(polybot.ID, *polybot.Opportunity, polybot.Decimal, time.Time) { seen++ }
 				})
 			r.waitRunning(id)
 			setBooks(r, tc.set, "0.30", "0.40", "0.25")

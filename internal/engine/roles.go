@@ -279,15 +279,22 @@ func (g *gateway) watchLeases(ctx context.Context, every time.Duration) {
 					moved = append(moved, id)
 				}
 			}
+			old := *g.holders.Load()
 			g.holders.Store(&next)
 			g.epochs = epochs
 			if len(moved) > 0 {
 				g.m.disp.forgetTenants(moved)
 			}
+			if !sameKeys(old, next) {
+				g.m.indexChanged() // the index holds the held tenants only
+			}
 		} else if ctx.Err() == nil {
 			// Fail closed: without the store nobody is known to hold a
 			// tenant, so nothing is granted.
-			g.holders.Store(&map[polybot.ID]string{})
+			if len(*g.holders.Load()) > 0 {
+				g.holders.Store(&map[polybot.ID]string{})
+				g.m.indexChanged()
+			}
 			g.m.log.Warn("reading the tenants' leases failed; no grants until it works again", "err", err)
 		}
 		select {
@@ -296,6 +303,19 @@ func (g *gateway) watchLeases(ctx context.Context, every time.Duration) {
 		case <-tick.C:
 		}
 	}
+}
+
+// sameKeys is whether a and b hold the same tenants.
+func sameKeys(a, b map[polybot.ID]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for id := range b {
+		if _, ok := a[id]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // forgetTenants resolves the unresolved grants of tenants whose lease

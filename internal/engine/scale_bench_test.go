@@ -173,6 +173,7 @@ type scaleProbe struct {
 	decided  atomic.Int64 // decisions on the current update
 	allIn    chan struct{}
 	dec      []int64 // the current update's update→decision, ns (dispatcher goroutine)
+	told     []int64 // the current update's update→told, ns (dispatcher goroutine)
 	grantLat []int64 // update→decision of the decisions that lent depth, ns (dispatcher goroutine)
 
 	grants, resolved, sent atomic.Int64
@@ -184,11 +185,13 @@ type scaleProbe struct {
 	dispatch []time.Duration // Grant.At → first leg placed
 }
 
-func (p *scaleProbe) decision(_ polybot.ID, _ *polybot.Opportunity, got polybot.Decimal) {
-	lat := time.Now().UnixNano() - p.tick.Load()
+func (p *scaleProbe) decision(_ polybot.ID, _ *polybot.Opportunity, got polybot.Decimal, at time.Time) {
+	tick := p.tick.Load()
+	lat := at.UnixNano() - tick
 	i := p.decided.Add(1)
 	if i <= int64(len(p.dec)) {
 		p.dec[i-1] = lat
+		p.told[i-1] = time.Now().UnixNano() - tick
 	}
 	if got.Sign() > 0 {
 		p.grantLat = append(p.grantLat, lat)
@@ -247,14 +250,18 @@ func (w *scaleWorkers) stop() {
 // tenant is offered each update and refused for depth.
 //
 // One op is one book update, routed to every tenant; the updates follow
-// each other as soon as the last tenant is decided. workers=0 is the
-// gateway alone: no worker holds a tenant, so each is offered the update
-// and refused for that (the same reads of its settings, no sizing). Then
-// it reports, for one and for two workers under the same load:
+// each other as soon as the last tenant is told. The gateway indexes only
+// the tenants a worker holds, so it runs alone only while nobody holds
+// one: its memory is measured then. It reports, for one and for two
+// workers under the same load:
 //   - update→decision: from the update entering the gateway's hub to the
-//     dispatcher's decision for a tenant (onDecision), over every tenant:
-//     p99 is about the time to offer the update to all of them;
-//     update→grant: the same, for the decisions that lent depth;
+//     moment the dispatcher fixed a tenant's outcome (onDecision's at),
+//     over every tenant: lent depth, or — once every pool it could still
+//     meet was dry — nothing, for all the tenants not yet reached at once;
+//     update→told: to the moment the tenant was told (its opportunity
+//     counted, its events and digest fed: dispatcher.settle, after the
+//     grants); update→grant: update→decision for the decisions that lent
+//     depth;
 //   - grant→order: from the grant reaching the worker (takeGrant) to its
 //     first leg being placed (the intents recorded in the store, the
 //     venue excluded: a paper exchange), under the load above, and
@@ -275,7 +282,7 @@ func BenchmarkScaleOut(b *testing.B) {
 	const ttl = time.Minute
 	ready := time.Duration(n/100)*time.Second + 2*time.Minute
 
-	p := &scaleProbe{n: int64(n), allIn: make(chan struct{}, 1), dec: make([]int64, n), arrived: map[GrantID]time.Time{}}
+	p := &scaleProbe{n: int64(n), allIn: make(chan struct{}, 1), dec: make([]int64, n), told: make([]int64, n), arrived: map[GrantID]time.Time{}}
 	base := liveBytes()
 	gwBus := natstest.Connect(b, cfg)
 	began := time.Now()
@@ -288,8 +295,7 @@ func BenchmarkScaleOut(b *testing.B) {
 		m.disp.onResolve = func(GrantResult) { p.resolved.Add(1) }
 	})
 	waitFor(b, ready, "the gateway follows every tenant", func() bool {
-		s := gw.Snapshot()
-		return s.ActiveTenants == int64(n) && s.Indexed == n
+		return gw.Snapshot().ActiveTenants == int64(n)
 	})
 	b.Logf("gateway following %d tenants after %s", n, time.Since(began).Round(time.Millisecond))
 	gwBytes := liveBytes() - base
@@ -298,7 +304,7 @@ func BenchmarkScaleOut(b *testing.B) {
 	// 5.26 sets (0.95 a set). The NO side is deep. The grants one at a
 	// time trade at 0.46 (5.20 sets of 0.96): a level where no depth was
 	// given back, so that each update makes one grant.
-	loaded, quiet, alone := d("0.45"), d("0.46"), d("0.47")
+	loaded, quiet := d("0.45"), d("0.46")
 	room, one := d("5.26").Mul(polybot.NewDecimal(int64(*scaleGrants), 0)), d("5.20")
 	r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "100000000")})
 	price, shown, seq := loaded, polybot.Zero, 0
@@ -307,7 +313,7 @@ func BenchmarkScaleOut(b *testing.B) {
 		solo float64 // grants/s with one worker
 	)
 	// update shows room more at the YES ask at at (the only ask level).
-	update := func(b *testing.B, at, room polybot.Decimal, keep bool, dec *[]time.Duration) {
+	update := func(b *testing.B, at, room polybot.Decimal, keep bool, dec, told *[]time.Duration) {
 		seq++
 		if at != price {
 			price, shown = at, polybot.Zero // the old level is gone, and what was taken there with it
@@ -324,8 +330,9 @@ func BenchmarkScaleOut(b *testing.B) {
 				seq, p.decided.Load(), n, s.Batches, s.Opportunities, s.Repeats, s.Indexed, s.ActiveTenants, dumpGoroutines())
 		}
 		if keep {
-			for _, ns := range p.dec {
+			for i, ns := range p.dec {
 				*dec = append(*dec, time.Duration(ns))
+				*told = append(*told, time.Duration(p.told[i]))
 			}
 		}
 	}
@@ -389,26 +396,13 @@ func BenchmarkScaleOut(b *testing.B) {
 			}
 			return true
 		})
+		// The gateway indexes the tenants a worker holds.
+		waitFor(sb, ready, "the gateway indexes every tenant", func() bool { return gw.Snapshot().Indexed == n })
 		sb.Logf("%d workers running %d tenants after %s", k, n, time.Since(began).Round(time.Millisecond))
 		w.bytes = liveBytes() - before
 		return w
 	}
 
-	// The gateway alone: nobody holds a tenant, so each is offered the
-	// update and refused (no worker to send a grant to).
-	b.Run("workers=0", func(b *testing.B) {
-		var dec []time.Duration
-		for range 3 {
-			update(b, alone, room, false, nil)
-		}
-		b.ResetTimer()
-		for range b.N {
-			update(b, alone, room, true, &dec)
-		}
-		b.StopTimer()
-		reportLatency(b, "update→decision", dec)
-		b.ReportMetric(float64(gwBytes)/float64(n), "gateway-B/tenant")
-	})
 	for _, k := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", k), func(b *testing.B) {
 			if cur == nil || cur.k != k {
@@ -416,7 +410,7 @@ func BenchmarkScaleOut(b *testing.B) {
 				cur = nil
 				cur = start(b, k)
 				for range 3 {
-					update(b, loaded, room, false, nil)
+					update(b, loaded, room, false, nil, nil)
 				}
 				drain(b)
 			}
@@ -425,11 +419,11 @@ func BenchmarkScaleOut(b *testing.B) {
 			p.mu.Unlock()
 			p.grantLat = p.grantLat[:0]
 			g0, s0 := p.grants.Load(), p.sent.Load()
-			var dec []time.Duration
+			var dec, told []time.Duration
 			b.ResetTimer()
 			began := time.Now()
 			for range b.N {
-				update(b, loaded, room, true, &dec)
+				update(b, loaded, room, true, &dec, &told)
 			}
 			drain(b)
 			el := time.Since(began)
@@ -446,13 +440,14 @@ func BenchmarkScaleOut(b *testing.B) {
 			p.mu.Unlock()
 			// Then one grant at a time: the worker's path without a queue.
 			for range scaleIdle {
-				update(b, quiet, one, false, nil)
+				update(b, quiet, one, false, nil, nil)
 				drain(b)
 			}
 			p.mu.Lock()
 			idle := slices.Clone(p.take)
 			p.mu.Unlock()
 			reportLatency(b, "update→decision", dec)
+			reportLatency(b, "update→told", told)
 			reportLatency(b, "update→grant", grantLat)
 			reportLatency(b, "grant→order", take)
 			reportLatency(b, "grant→order-idle", idle)
@@ -475,8 +470,9 @@ func BenchmarkScaleOut(b *testing.B) {
 // BenchmarkRouteAtScale is the gateway's part of BenchmarkScaleOut alone:
 // one opportunity routed to 10,000 or 100,000 running tenants on a thin
 // level (BenchmarkRoute's thin case at scale): the first tenant takes the
-// level, everyone else is sized and refused. No store, bus or worker;
-// ns/tenant is the dispatcher's cost of one tenant's decision.
+// level, and the pool is dry for everyone else. No store, bus or worker;
+// ns/tenant is route's cost (every decision fixed) per tenant, and
+// told-ns/tenant settle's (telling the tenants route did not reach).
 func BenchmarkRouteAtScale(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
@@ -487,6 +483,7 @@ func BenchmarkRouteAtScale(b *testing.B) {
 			base.Legs[0].Available = d("1")
 			buf := make([]Grant, 0, 4)
 			i := 0
+			var told time.Duration
 			b.ReportAllocs()
 			for b.Loop() {
 				i++
@@ -494,6 +491,10 @@ func BenchmarkRouteAtScale(b *testing.B) {
 				o.ID = fmt.Sprint("op", i)
 				disp.route(&o, time.Time{})
 				b.StopTimer()
+				began := time.Now()
+				for disp.settle(1 << 30) {
+				}
+				told += time.Since(began)
 				for _, t := range ts {
 					buf = t.box.take(buf[:0])
 					for j := range buf {
@@ -503,6 +504,7 @@ func BenchmarkRouteAtScale(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/tenant")
+			b.ReportMetric(float64(told.Nanoseconds())/float64(b.N)/float64(n), "told-ns/tenant")
 		})
 	}
 }
