@@ -255,8 +255,8 @@ func TestRouteDecidesThenTellsTheRest(t *testing.T) {
 	if reached == 0 || reached >= n {
 		t.Fatalf("route decided %d of %d tenants before settling, want some but not all", reached, n)
 	}
-	if len(d.owed) != 1 {
-		t.Fatalf("%d opportunities owed after one route, want 1", len(d.owed))
+	if len(d.owed) != 1 || d.owedN != n-reached || d.owed[0].untold() != n-reached {
+		t.Fatalf("%d opportunities and %d tenants owed after one route (%d untold), want 1 and %d", len(d.owed), d.owedN, d.owed[0].untold(), n-reached)
 	}
 	d.settle(5) // a little of a, then b comes
 	d.route(b, time.Now())
@@ -264,6 +264,9 @@ func TestRouteDecidesThenTellsTheRest(t *testing.T) {
 		t.Fatalf("%d opportunities owed, want 2", len(d.owed))
 	}
 	for d.settle(7) {
+	}
+	if d.owedN != 0 {
+		t.Fatalf("%d tenants still owed once settled", d.owedN)
 	}
 	for _, o := range []*polybot.Opportunity{a, b} {
 		lent := [2]polybot.Decimal{}

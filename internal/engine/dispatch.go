@@ -31,6 +31,7 @@ type dispatcher struct {
 	groups  map[uint64]string // group → id of the last opportunity delivered
 	rot     uint32
 	owed    []owed // what routes left to settle, oldest first
+	owedN   int    // tenants still to tell in owed
 	offered []int  // route's scratch
 
 	// Test hooks. onGrant sees every grant as it is made and onResolve
@@ -216,6 +217,12 @@ func (d *dispatcher) run(ctx context.Context) {
 		if d.onRouted != nil {
 			d.onRouted(changed)
 		}
+		// Telling keeps up under a flood of batches: a chunk after each,
+		// and the batches wait when too much is owed.
+		d.settleSafely(settleChunk)
+		for d.owedN > maxOwed && ctx.Err() == nil {
+			d.settleSafely(settleChunk)
+		}
 		m.news.booksChanged()
 		clear(found)
 		clear(changed)
@@ -343,6 +350,7 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 	m.considered.Add(int64(n))
 	if len(offered) < n {
 		d.owed = append(d.owed, owed{o: o, ents: ents, start: start, at: time.Now(), offered: slices.Clone(offered)})
+		d.owedN += n - len(offered)
 	}
 }
 
@@ -359,8 +367,14 @@ type owed struct {
 }
 
 // settleChunk is how many tenants settle handles before the dispatcher
-// looks for a new batch again.
-const settleChunk = 256
+// looks for a new batch again, and at least after each batch; maxOwed is
+// how many tenants may be owed before a batch waits for them to be told
+// (about 40 ms of settling: under a flood of batches, telling falls
+// behind by that much at most, and its memory stays bounded).
+const (
+	settleChunk = 256
+	maxOwed     = 1 << 20
+)
 
 // settle tells up to budget tenants what route left owed to them, oldest
 // opportunity first; it reports whether anything is still owed.
@@ -374,6 +388,7 @@ func (d *dispatcher) settle(budget int) bool {
 				continue
 			}
 			budget--
+			d.owedN--
 			d.tell(w.ents[(w.start+w.pos)%n].t, w.o, w.at)
 		}
 		if w.pos == n {
@@ -382,11 +397,14 @@ func (d *dispatcher) settle(budget int) bool {
 		}
 	}
 	if len(d.owed) == 0 {
-		d.owed = nil
+		d.owed, d.owedN = nil, 0
 		return false
 	}
 	return true
 }
+
+// untold is how many tenants owed w still has to be told.
+func (w *owed) untold() int { return len(w.ents) - w.pos - (len(w.offered) - w.k) }
 
 // settleSafely is settle, recovering from a panic (in an injected Wants,
 // say): the opportunity being settled is dropped.
@@ -396,6 +414,8 @@ func (d *dispatcher) settleSafely(budget int) {
 			d.m.detectPanics.Add(1)
 			d.m.log.Error("settling an opportunity panicked", "panic", fmt.Sprint(p))
 			if len(d.owed) > 0 {
+				d.owedN -= d.owed[0].untold()
+				d.owed[0] = owed{}
 				d.owed = d.owed[1:]
 			}
 		}

@@ -12,9 +12,13 @@
 //	   ─▶ Detector, once per batch of changed views (never per tenant)
 //	   ─▶ interest index: (strategy, set of venues) → tenants sorted by min_profit_pct;
 //	      a binary search finds the tenants whose threshold the opportunity clears
-//	   ─▶ per such tenant, on the dispatcher: Wants(config now), size, lend depth
+//	   ─▶ per such tenant, on the dispatcher: Wants(config now), size, lend depth,
+//	      until every depth pool (paper, live) the rest could use is dry: their
+//	      outcome (nothing) is fixed then, and they are told later (settle)
 //	   ─▶ only tenants lent depth are woken: a Grant in their mailbox (bounded,
 //	      conflating; the dispatcher never blocks)
+//	   ─▶ between batches: settle tells the tenants route did not reach (their
+//	      opportunity counter, the digest hook, the live "opportunity" event)
 //	   ─▶ runner: Wants again, re-price for its size ─▶ risk gate (polybot.SubmitIntent,
 //	      every leg's intent in one tenant transaction) ─▶ send legs ─▶ RecordFill
 //	   ─▶ GrantResult back to the dispatcher: what each leg used and released
