@@ -28,6 +28,14 @@ type Bus interface {
 	// Send queues data for the consumers of queue (a worker's grants), once:
 	// a second Send with the same id within DedupeWindow is dropped.
 	Send(ctx context.Context, queue, id string, data []byte) error
+	// SendAll sends msgs as Send sends each one, but without waiting for
+	// one to be queued before sending the next: a batch costs about one
+	// round trip. The result has one entry per message, in order: nil
+	// when it was queued (or dropped as a resend), else why not; one
+	// failure does not stop the others. Messages to the same queue are
+	// queued in order, as far as the bus keeps order. An error may also
+	// mean the bus queued the message but its acknowledgement was lost.
+	SendAll(ctx context.Context, msgs []Outgoing) []error
 	// Receive consumes queue durably: fn's nil error acknowledges a
 	// message; an error (or a crash before it returns) redelivers it after
 	// redeliver. One consumer name per role instance.
@@ -37,6 +45,14 @@ type Bus interface {
 	Publish(topic string, data []byte) error
 	Subscribe(topic string, fn func(data []byte)) (stop func(), err error)
 	Close() error
+}
+
+// Outgoing is one message for Bus.SendAll: Data for the consumers of
+// Queue, deduplicated by ID as Bus.Send is.
+type Outgoing struct {
+	Queue string
+	ID    string
+	Data  []byte
 }
 
 // DedupeWindow is how long Bus.Send remembers a message id.

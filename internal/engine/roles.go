@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -202,9 +201,13 @@ func (g *gateway) queue(gr Grant) {
 	}
 }
 
-// send delivers queued grants to their workers; a grant that cannot be
-// delivered (no holder now, the bus down) is released at once.
+// send delivers queued grants to their workers, each batch in one
+// Bus.SendAll (about one round trip however many grants); a grant that
+// cannot be delivered (no holder now, the bus down, its send failed) is
+// released at once.
 func (g *gateway) send(ctx context.Context) {
+	var msgs []polybot.Outgoing
+	var sent []Grant // sent[i] is msgs[i]'s grant
 	for {
 		select {
 		case <-ctx.Done():
@@ -215,21 +218,34 @@ func (g *gateway) send(ctx context.Context) {
 		batch := g.out
 		g.out = nil
 		g.mu.Unlock()
+		msgs, sent = msgs[:0], sent[:0]
 		for _, gr := range batch {
 			w := g.holder(gr.Tenant)
-			err := errors.New("no worker holds the tenant")
-			if w != "" {
-				var data []byte
-				if data, err = json.Marshal(grantMsg{Grant: gr}); err == nil {
-					sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-					err = g.m.cfg.Bus.Send(sctx, grantQueue+w, fmt.Sprintf("%s-%d", g.id, gr.ID), data)
-					cancel()
-				}
+			if w == "" {
+				g.m.disp.Resolve(gr.releaseAll()) // no worker holds the tenant
+				continue
 			}
+			data, err := json.Marshal(grantMsg{Grant: gr})
 			if err != nil {
 				g.m.disp.Resolve(gr.releaseAll())
+				continue
+			}
+			msgs = append(msgs, polybot.Outgoing{Queue: grantQueue + w, ID: fmt.Sprintf("%s-%d", g.id, gr.ID), Data: data})
+			sent = append(sent, gr)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		errs := g.m.cfg.Bus.SendAll(sctx, msgs)
+		cancel()
+		for i, err := range errs {
+			if err != nil {
+				g.m.disp.Resolve(sent[i].releaseAll())
 			}
 		}
+		clear(msgs) // the encoded grants are not kept until the next batch
+		clear(sent)
 	}
 }
 

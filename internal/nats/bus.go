@@ -13,7 +13,9 @@
 //	stream P_queues, subjects     durable queues (work-queue retention): a worker's
 //	  P.queue.<queue>             grants ("grants.<worker>"), the gateway's results
 //	                              ("results.<gateway>"); Nats-Msg-Id deduplicates
-//	                              resends for DedupeWindow; one durable consumer per queue
+//	                              resends for DedupeWindow; one durable consumer per queue.
+//	                              Send waits for each message's ack; SendAll publishes a
+//	                              batch asynchronously, then awaits all the acks
 //	core subject P.topic.<topic>  fire-and-forget fan-out, not stored: tenant events for
 //	                              SSE ("events.<tenant>"), control ("control": start,
 //	                              stop, reload, halt, cancel; start and stop also reach
@@ -93,7 +95,9 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	if err != nil {
 		return nil, unavailable("connect", err)
 	}
-	js, err := jetstream.New(nc)
+	// An async publish whose acknowledgement never comes (SendAll stopped
+	// waiting for it) is forgotten after PublishTimeout.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(PublishTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, unavailable("jetstream", err)
@@ -223,6 +227,73 @@ func (b *Bus) Send(ctx context.Context, queue, id string, data []byte) error {
 		return unavailable("send to "+queue, err)
 	}
 	return nil
+}
+
+// SendAll implements polybot.Bus with JetStream async publishes: every
+// message goes out at once, each with its Nats-Msg-Id as Send's, then the
+// acknowledgements are awaited together, within the context (at most
+// PublishTimeout without a deadline). A message no stream answers fails at
+// once instead of being retried as Send retries it: a retry would overtake
+// the messages sent after it.
+func (b *Bus) SendAll(ctx context.Context, msgs []polybot.Outgoing) []error {
+	errs := make([]error, len(msgs))
+	if err := b.closing(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	type pending struct {
+		i    int
+		ok   <-chan *jetstream.PubAck
+		fail <-chan error
+	}
+	sent := make([]pending, 0, len(msgs))
+	for i, m := range msgs {
+		subj, err := b.queueSubject(m.Queue)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if m.ID == "" {
+			errs[i] = polybot.FieldError("id", "is required: it deduplicates a resend")
+			continue
+		}
+		wait := time.Until(deadline)
+		if ctx.Err() != nil || wait <= 0 {
+			errs[i] = unavailable("send to "+m.Queue, context.Cause(ctx))
+			continue
+		}
+		// More than the client's limit of messages awaiting their acks
+		// waits for room, within the deadline.
+		f, err := b.js.PublishAsync(subj, m.Data, jetstream.WithMsgID(m.ID), jetstream.WithRetryAttempts(0), jetstream.WithStallWait(wait))
+		if err != nil {
+			errs[i] = unavailable("send to "+m.Queue, err)
+			continue
+		}
+		sent = append(sent, pending{i: i, ok: f.Ok(), fail: f.Err()})
+	}
+	for _, p := range sent {
+		var err error
+		select {
+		case <-p.ok:
+		case err = <-p.fail:
+		case <-ctx.Done():
+			select { // it may have come with the end
+			case <-p.ok:
+			case err = <-p.fail:
+			default:
+				err = fmt.Errorf("no acknowledgement: %w", context.Cause(ctx))
+			}
+		}
+		if err != nil {
+			errs[p.i] = unavailable("send to "+msgs[p.i].Queue, err)
+		}
+	}
+	return errs
 }
 
 // Receive implements polybot.Bus.

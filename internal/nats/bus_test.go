@@ -3,9 +3,14 @@ package nats_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/nats"
@@ -187,4 +192,167 @@ func TestWithoutNATSEveryCallFailsClosedAndBadNamesNameTheirField(t *testing.T) 
 	if err := bus.Send(ctx, "grants.w", "id-1", []byte("x")); polybot.ErrorCode(err) != polybot.EUNAVAILABLE {
 		t.Fatalf("Send on a closed bus: %v, want EUNAVAILABLE", err)
 	}
+}
+
+// receiveUntil consumes queue until the message marker arrives and returns
+// what came before it. A queue keeps the order messages were stored in,
+// so whatever was queued before the marker is in the result.
+func receiveUntil(t *testing.T, bus *nats.Bus, queue, marker string) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	done := make(chan struct{})
+	stop, err := bus.Receive(context.Background(), queue, 5*time.Second, func(d []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if string(d) == marker {
+			close(done)
+			return nil
+		}
+		got = append(got, string(d))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the marker never arrived; got %q", queue, got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]string(nil), got...)
+}
+
+func TestSendAllQueuesEveryMessageOnceInOrderAndDropsResendsByID(t *testing.T) {
+	bus, _ := open(t)
+	ctx := context.Background()
+	if err := bus.Send(ctx, "grants.w1", "g-0", []byte("zero")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	var msgs []polybot.Outgoing
+	want := map[string][]string{"grants.w1": {"zero"}, "grants.w2": nil}
+	for k := range n {
+		q := []string{"grants.w1", "grants.w2"}[k%2]
+		d := fmt.Sprintf("%s/%d", q, k)
+		msgs = append(msgs, polybot.Outgoing{Queue: q, ID: fmt.Sprintf("b-%d", k), Data: []byte(d)})
+		want[q] = append(want[q], d)
+		switch k {
+		case 10: // a resend within the batch
+			msgs = append(msgs, polybot.Outgoing{Queue: q, ID: "b-3", Data: []byte("b-3 again")})
+		case 20: // a resend of what Send queued before
+			msgs = append(msgs, polybot.Outgoing{Queue: "grants.w1", ID: "g-0", Data: []byte("zero again")})
+		}
+	}
+	errs := bus.SendAll(ctx, msgs)
+	if len(errs) != len(msgs) {
+		t.Fatalf("%d results for %d messages", len(errs), len(msgs))
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("message %d (%s): %v", i, msgs[i].ID, err)
+		}
+	}
+	for q, w := range want {
+		if err := bus.Send(ctx, q, "end-"+q, []byte("end")); err != nil {
+			t.Fatal(err)
+		}
+		got := receiveUntil(t, bus, q, "end")
+		if !slices.Equal(got, w) {
+			t.Errorf("%s received %d messages %q,\nwant each of the %d once, in order, no resend", q, len(got), got, len(w))
+		}
+	}
+	if errs := bus.SendAll(ctx, nil); len(errs) != 0 {
+		t.Errorf("an empty batch: %v", errs)
+	}
+}
+
+func TestSendAllReportsEachMessagesFailureAndSendsTheRest(t *testing.T) {
+	bus, cfg := open(t)
+	ctx := context.Background()
+	unavailable := func(t *testing.T, errs []error, n int) {
+		t.Helper()
+		if len(errs) != n {
+			t.Fatalf("%d results for %d messages", len(errs), n)
+		}
+		for i, err := range errs {
+			if polybot.ErrorCode(err) != polybot.EUNAVAILABLE {
+				t.Errorf("message %d: %v, want EUNAVAILABLE", i, err)
+			}
+		}
+	}
+
+	t.Run("bad names fail alone", func(t *testing.T) {
+		errs := bus.SendAll(ctx, []polybot.Outgoing{
+			{Queue: "grants.w1", ID: "a", Data: []byte("a")},
+			{Queue: "grants w1", ID: "x", Data: []byte("bad queue")},
+			{Queue: "grants.w1", ID: "", Data: []byte("no id")},
+			{Queue: "grants.w1", ID: "b", Data: []byte("b")},
+		})
+		for i, field := range []string{"", "queue", "id", ""} {
+			if field == "" {
+				if errs[i] != nil {
+					t.Errorf("message %d: %v, want sent", i, errs[i])
+				}
+				continue
+			}
+			if _, ok := polybot.ErrorFields(errs[i])[field]; !ok || polybot.ErrorCode(errs[i]) != polybot.EINVALID {
+				t.Errorf("message %d: %v, want EINVALID naming %s", i, errs[i], field)
+			}
+		}
+		if err := bus.Send(ctx, "grants.w1", "end-1", []byte("end")); err != nil {
+			t.Fatal(err)
+		}
+		if got := receiveUntil(t, bus, "grants.w1", "end"); !slices.Equal(got, []string{"a", "b"}) {
+			t.Errorf("received %q, want a and b", got)
+		}
+	})
+
+	t.Run("a cancelled context sends nothing", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		unavailable(t, bus.SendAll(cctx, []polybot.Outgoing{
+			{Queue: "grants.w2", ID: "c1", Data: []byte("c1")},
+			{Queue: "grants.w2", ID: "c2", Data: []byte("c2")},
+		}), 2)
+		if err := bus.Send(ctx, "grants.w2", "end-2", []byte("end")); err != nil {
+			t.Fatal(err)
+		}
+		if got := receiveUntil(t, bus, "grants.w2", "end"); len(got) != 0 {
+			t.Errorf("received %q before the marker, want nothing", got)
+		}
+	})
+
+	t.Run("no stream answers", func(t *testing.T) {
+		nc, err := natsgo.Connect(cfg.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := js.DeleteStream(ctx, cfg.Prefix+"_queues"); err != nil {
+			t.Fatal(err)
+		}
+		errs := bus.SendAll(ctx, []polybot.Outgoing{
+			{Queue: "grants.w1", ID: "s1", Data: []byte("s1")},
+			{Queue: "grants.w2", ID: "s2", Data: []byte("s2")},
+		})
+		unavailable(t, errs, 2)
+		for i, err := range errs {
+			if !errors.Is(err, jetstream.ErrNoStreamResponse) {
+				t.Errorf("message %d: %v, want the missing stream as the cause", i, err)
+			}
+		}
+	})
+
+	t.Run("a closed bus", func(t *testing.T) {
+		_ = bus.Close()
+		unavailable(t, bus.SendAll(ctx, []polybot.Outgoing{{Queue: "grants.w1", ID: "z", Data: []byte("z")}}), 1)
+	})
 }
