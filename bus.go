@@ -1,6 +1,7 @@
 package polybot
 
 import (
+	"errors"
 	"context"
 	"time"
 )
@@ -54,6 +55,12 @@ type Outgoing struct {
 	ID    string
 	Data  []byte
 }
+
+// ErrMaybeSent is in the chain of a Send or SendAll error when the message
+// went out but no acknowledgement came back in time: it may have been
+// queued, and may still be delivered. A grant sent so is counted used by
+// the gateway, never lent again.
+var ErrMaybeSent = errors.New("sent, but not acknowledged: it may have been queued")
 
 // DedupeWindow is how long Bus.Send remembers a message id.
 const DedupeWindow = 2 * time.Minute

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -204,7 +205,8 @@ func (g *gateway) queue(gr Grant) {
 // send delivers queued grants to their workers, each batch in one
 // Bus.SendAll (about one round trip however many grants); a grant that
 // cannot be delivered (no holder now, the bus down, its send failed) is
-// released at once.
+// released at once, and one sent without an acknowledgement is counted
+// used (the worker may still get it).
 func (g *gateway) send(ctx context.Context) {
 	var msgs []polybot.Outgoing
 	var sent []Grant // sent[i] is msgs[i]'s grant
@@ -240,7 +242,12 @@ func (g *gateway) send(ctx context.Context) {
 		errs := g.m.cfg.Bus.SendAll(sctx, msgs)
 		cancel()
 		for i, err := range errs {
-			if err != nil {
+			switch {
+			case errors.Is(err, polybot.ErrMaybeSent):
+				// The worker may still get it and trade: its depth counts
+				// used (freed as the book shows it gone), never lent twice.
+				g.m.disp.Resolve(GrantResult{GrantID: sent[i].ID, Tenant: sent[i].Tenant})
+			case err != nil:
 				g.m.disp.Resolve(sent[i].releaseAll())
 			}
 		}

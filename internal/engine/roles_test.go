@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,4 +232,61 @@ func TestSplitRolesFollowAConfigChange(t *testing.T) {
 	setMin("1")
 	r.book(pmYes, []polybot.Level{lv("0.44", "80")}, []polybot.Level{lv("0.45", "999")})
 	eventually(t, "the next opportunity is traded under the 1% minimum", func() bool { return yesFills() == 1 })
+}
+
+// unackedBus sends for real but reports every SendAll message as sent
+// without an acknowledgement (an ack lost to a timeout).
+type unackedBus struct{ polybot.Bus }
+
+func (b unackedBus) SendAll(ctx context.Context, msgs []polybot.Outgoing) []error {
+	errs := b.Bus.SendAll(ctx, msgs)
+	for i, err := range errs {
+		if err == nil {
+			errs[i] = fmt.Errorf("send to %s: %w", msgs[i].Queue, polybot.ErrMaybeSent)
+		}
+	}
+	return errs
+}
+
+// A grant whose send was not acknowledged may still reach its worker and
+// trade: the gateway counts its depth used, so the book's depth is never
+// lent twice, even when the book is shown again unchanged.
+func TestAGrantSentWithoutAcknowledgementIsCountedUsed(t *testing.T) {
+	r := newRig(t)
+	r.testHubs(polybot.Polymarket)
+	cfg := natstest.Config(t)
+	gwBus, wBus := natstest.Connect(t, cfg), natstest.Connect(t, cfg)
+	ids := []polybot.ID{r.user(polybot.TierFree, nil), r.user(polybot.TierFree, nil)} // $50 a trade each
+	var mu sync.Mutex
+	lent := polybot.Zero
+	gw := r.startWith(Config{Universe: pmUniverse(), Role: RoleGateway, Bus: unackedBus{gwBus}}, func(m *Manager) {
+		m.disp.onGrant = func(g Grant) {
+			mu.Lock()
+			lent = lent.Add(g.Sets)
+			mu.Unlock()
+		}
+	})
+	r.start(Config{Universe: pmUniverse(), Role: RoleWorker, Bus: wBus, Hubs: relayed(t, wBus), WorkerID: "w1", Capacity: 2, LeaseTTL: 3 * time.Second})
+	eventually(t, "the gateway indexes both tenants held", func() bool {
+		return gw.gw.holder(ids[0]) != "" && gw.gw.holder(ids[1]) != "" && gw.Snapshot().Indexed == 2
+	})
+	// 100 sets shown: room for one $50 tenant (52.63 sets) and most of
+	// the other.
+	show := func(bid string) {
+		r.book(pmYes, []polybot.Level{lv(bid, "80")}, []polybot.Level{lv("0.45", "100")})
+		r.book(pmNo, []polybot.Level{lv("0.49", "80")}, []polybot.Level{lv("0.50", "100")})
+	}
+	show("0.44")
+	eventually(t, "both tenants trade", func() bool { return len(r.fills(ids[0])) > 0 && len(r.fills(ids[1])) > 0 })
+	eventually(t, "every grant is resolved", func() bool { return gw.disp.held() == 0 })
+	// The same asks again (only the bid moved): nothing is free to lend.
+	for _, bid := range []string{"0.43", "0.42", "0.41"} {
+		show(bid)
+		time.Sleep(200 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lent.GreaterThan(d("100")) || lent.Sign() <= 0 {
+		t.Fatalf("the gateway lent %s sets in all on a book showing 100", lent)
+	}
 }

@@ -224,6 +224,9 @@ func (b *Bus) Send(ctx context.Context, queue, id string, data []byte) error {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	if _, err := b.js.Publish(ctx, subj, data, jetstream.WithMsgID(id)); err != nil {
+		if ctx.Err() != nil { // it may have gone out before the deadline
+			err = errors.Join(err, polybot.ErrMaybeSent)
+		}
 		return unavailable("send to "+queue, err)
 	}
 	return nil
@@ -285,9 +288,12 @@ func (b *Bus) SendAll(ctx context.Context, msgs []polybot.Outgoing) []error {
 			select { // it may have come with the end
 			case <-p.ok:
 			case err = <-p.fail:
-			default:
-				err = fmt.Errorf("no acknowledgement: %w", context.Cause(ctx))
+			default: // published, not acknowledged: the stream may have it
+				err = fmt.Errorf("no acknowledgement: %w: %w", context.Cause(ctx), polybot.ErrMaybeSent)
 			}
+		}
+		if errors.Is(err, jetstream.ErrAsyncPublishTimeout) {
+			err = errors.Join(err, polybot.ErrMaybeSent)
 		}
 		if err != nil {
 			errs[p.i] = unavailable("send to "+msgs[p.i].Queue, err)
