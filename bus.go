@@ -1,8 +1,8 @@
 package polybot
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"time"
 )
 
