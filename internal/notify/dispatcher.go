@@ -68,7 +68,9 @@ type Config struct {
 // Dispatcher drains the outbox: it sends each due delivery on its channel,
 // retries failures with backoff and jitter, and marks a delivery dead
 // after MaxAttempts. It is also the engine's polybot.NotifyHook (the
-// opportunity digest and bot alerts) and sends the daily summaries.
+// opportunity digest and bot alerts) and sends the daily summaries. Run
+// does all of it; RunHooks only the hooks, which write to the outbox
+// that another process's Run delivers.
 type Dispatcher struct {
 	cfg Config
 	log *slog.Logger
@@ -84,8 +86,10 @@ type Dispatcher struct {
 	// beforeClaim, if set, is called with each batch between its read and
 	// its claim (tests: it makes two dispatchers' claims overlap).
 	beforeClaim func([]polybot.NotifyDue)
-	// Sent and Failed count sends (for tests and metrics).
-	Sent, Failed atomic.Int64
+	// Sent and Failed count sends, and Queued the digests and alerts the
+	// hooks wrote to the outbox, each once whether it added deliveries or
+	// found them queued already (for tests and metrics).
+	Sent, Failed, Queued atomic.Int64
 }
 
 // New returns a Dispatcher; Run starts it.
@@ -142,8 +146,9 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
-// Run drains the outbox, digests opportunities and sends daily summaries
-// until ctx ends.
+// Run drains the outbox, digests opportunities, turns bot states into
+// alerts and sends daily summaries until ctx ends: all of notifications,
+// in a process that serves the API (serve --role all or api).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.runHooks(ctx) })
@@ -178,6 +183,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-d.kick:
 		}
 	}
+}
+
+// RunHooks runs only the hook side until ctx ends: the opportunity
+// digest and the alerts of refused and halted bots, written to the outbox
+// in the store. A gateway (whose dispatcher offers opportunities) and a
+// worker (whose runners are refused or halted) run it, and the api nodes'
+// Run sends what they queue; so sends and daily summaries come from the
+// api nodes alone. Their events' ids name the happening, so two processes
+// that hear the same one (a gateway and a worker both see a bot halted)
+// queue it once.
+func (d *Dispatcher) RunHooks(ctx context.Context) error {
+	d.runHooks(ctx)
+	return nil
 }
 
 // due lists due deliveries not already being sent, marking them in flight.
