@@ -273,6 +273,14 @@ type TenantTx interface {
 	// UpdateNotifyDelivery stores d's state, attempts, next attempt, last
 	// error and delivery time, and sets UpdatedAt to Now.
 	UpdateNotifyDelivery(d *NotifyDelivery) error
+	// SwapNotifyDelivery is UpdateNotifyDelivery on a condition: it stores
+	// d (was.ID) only while the stored delivery is still as the caller
+	// read it in was: pending, with was.Attempts attempts, due at
+	// was.NextAt. It reports whether it stored d; a delivery changed or
+	// deleted meanwhile is false, not an error. Of two transactions that
+	// read the same delivery, only the first to commit its swap stores
+	// (PostgreSQL re-checks the condition on the row the first wrote).
+	SwapNotifyDelivery(was, d *NotifyDelivery) (bool, error)
 }
 
 // AdminTx is a transaction on the service path. It can see every tenant.

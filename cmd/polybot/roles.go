@@ -14,6 +14,7 @@ import (
 	"github.com/polybot/polybot/internal/engine"
 	"github.com/polybot/polybot/internal/marketdata"
 	"github.com/polybot/polybot/internal/nats"
+	"github.com/polybot/polybot/internal/notify"
 )
 
 // roleFlags choose the part of PolyBot this process runs (serve --role)
@@ -181,6 +182,22 @@ func (f *roleFlags) connect(ctx context.Context, r engine.Role) (*nats.Bus, erro
 	}
 	return b, nil
 }
+
+// notifyRun is what of the notification dispatcher a role runs. Every
+// process hears its engine's hooks and writes what they make to the outbox
+// in the store: the gateway's opportunity digests (its dispatcher offers
+// the opportunities), the workers' alerts of refused and halted bots
+// (their runners). Only the processes that serve the API (all, api) send
+// the outbox on the channels and queue the daily summaries.
+func notifyRun(r engine.Role, d *notify.Dispatcher) func(context.Context) error {
+	if deliversNotifications(r) {
+		return d.Run
+	}
+	return d.RunHooks
+}
+
+// deliversNotifications reports whether a role sends the outbox.
+func deliversNotifications(r engine.Role) bool { return r == engine.RoleAll || r == engine.RoleAPI }
 
 // relayHubs are hubs of every venue fed from the gateway's book views.
 func relayHubs(bus polybot.Bus) map[polybot.Platform]*marketdata.Hub {

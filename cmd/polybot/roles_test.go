@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/polybot/polybot/internal/engine"
 )
 
 func TestAWorkersDatabaseSessionsEndTransactionsLeftIdlePastItsLease(t *testing.T) {
@@ -27,5 +29,21 @@ func TestAWorkersDatabaseSessionsEndTransactionsLeftIdlePastItsLease(t *testing.
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestOnlyTheNodesThatServeTheAPISendNotificationsWhileEveryRoleQueuesItsEnginesOwn(t *testing.T) {
+	for _, tc := range []struct {
+		role    engine.Role
+		deliver bool
+	}{
+		{engine.RoleAll, true},
+		{engine.RoleAPI, true},
+		{engine.RoleGateway, false}, // its opportunity digests: queued by RunHooks
+		{engine.RoleWorker, false},  // its bots' alerts: queued by RunHooks
+	} {
+		if got := deliversNotifications(tc.role); got != tc.deliver {
+			t.Errorf("role %s sends the outbox: %v, want %v", tc.role, got, tc.deliver)
+		}
 	}
 }

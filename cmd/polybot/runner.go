@@ -9,6 +9,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/engine"
+	"github.com/polybot/polybot/internal/notify"
 	"github.com/polybot/polybot/internal/process"
 	"github.com/polybot/polybot/internal/secrets"
 )
@@ -103,6 +104,14 @@ func cmdRunner(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer bus.Close()
+	// The tenant's alerts (its bot refused or halted) go to the outbox;
+	// the api nodes send them.
+	hooks := notify.New(notify.Config{Store: st, Clock: clock, Logger: log.With("component", "notify")})
+	f.trading.notify = hooks
+	hooksCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
+	hooksDone := make(chan struct{})
+	go func() { _ = hooks.RunHooks(hooksCtx); close(hooksDone) }()
+	defer func() { stopHooks(); <-hooksDone }()
 	rr := roleRun{role: engine.RoleWorker, bus: bus, flags: f.role, only: id, epoch: f.epoch}
 	tr, err := startTrading(ctx, e, mode, &f.trading, &f.db, st, box, clock, log, rr)
 	if err != nil {

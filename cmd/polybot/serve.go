@@ -251,11 +251,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
 	notifyDone := make(chan struct{})
-	if probeOnly {
-		close(notifyDone) // the api nodes deliver notifications
-	} else {
-		go func() { _ = notifier.Run(notifyCtx); close(notifyDone) }()
-	}
+	runNotify := notifyRun(role, notifier)
+	go func() { _ = runNotify(notifyCtx); close(notifyDone) }()
 	defer func() { stopNotify(); <-notifyDone }()
 	if simNewsHook != nil {
 		if err := simNewsHook(url); err != nil {

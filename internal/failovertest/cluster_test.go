@@ -66,6 +66,7 @@ type cluster struct {
 	ttl    time.Duration
 	bus    nats.Config
 	db     *pgtest.Database
+	box    *secrets.Box // under the shared master key
 
 	tenants []*tenant
 	byID    map[polybot.ID]*tenant
@@ -169,6 +170,7 @@ func (c *cluster) seed(ctx context.Context, masterKey string) {
 	}
 	c.st.SetAuditKey(ak)
 	box := secrets.NewBox(keys, secrets.DefaultCacheSize)
+	c.box = box
 	hash, err := auth.HashPassword("a long password 1", auth.DefaultParams) // one hash for all: nobody signs in
 	if err != nil {
 		t.Fatal(err)

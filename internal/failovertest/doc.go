@@ -50,6 +50,13 @@
 //     reconciled what the failed worker left;
 //   - nothing is left pending, unknown or open.
 //
+// TestSplitRolesQueueTheEnginesAlertsOnceAndTheAPISendsThem runs 4
+// tenants, each with a verified webhook destination, on a gateway, an api
+// node and one worker. The platform goes reducing-only, which halts every
+// bot on its worker and in the gateway's view: both queue the halt alert
+// (RunHooks), and the api node must send it, once per tenant (one
+// delivery in the outbox, received once).
+//
 // Without PostgreSQL or NATS the tests skip, unless
 // POLYBOT_REQUIRE_POSTGRES=1 or POLYBOT_REQUIRE_NATS=1.
 //

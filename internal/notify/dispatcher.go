@@ -68,7 +68,9 @@ type Config struct {
 // Dispatcher drains the outbox: it sends each due delivery on its channel,
 // retries failures with backoff and jitter, and marks a delivery dead
 // after MaxAttempts. It is also the engine's polybot.NotifyHook (the
-// opportunity digest and bot alerts) and sends the daily summaries.
+// opportunity digest and bot alerts) and sends the daily summaries. Run
+// does all of it; RunHooks only the hooks, which write to the outbox
+// that another process's Run delivers.
 type Dispatcher struct {
 	cfg Config
 	log *slog.Logger
@@ -81,8 +83,13 @@ type Dispatcher struct {
 
 	hooks   chan hookEvent
 	dropped atomic.Int64
-	// Sent and Failed count sends (for tests and metrics).
-	Sent, Failed atomic.Int64
+	// beforeClaim, if set, is called with each batch between its read and
+	// its claim (tests: it makes two dispatchers' claims overlap).
+	beforeClaim func([]polybot.NotifyDue)
+	// Sent and Failed count sends, and Queued the digests and alerts the
+	// hooks wrote to the outbox, each once whether it added deliveries or
+	// found them queued already (for tests and metrics).
+	Sent, Failed, Queued atomic.Int64
 }
 
 // New returns a Dispatcher; Run starts it.
@@ -139,8 +146,9 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
-// Run drains the outbox, digests opportunities and sends daily summaries
-// until ctx ends.
+// Run drains the outbox, digests opportunities, turns bot states into
+// alerts and sends daily summaries until ctx ends: all of notifications,
+// in a process that serves the API (serve --role all or api).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.runHooks(ctx) })
@@ -175,6 +183,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-d.kick:
 		}
 	}
+}
+
+// RunHooks runs only the hook side until ctx ends: the opportunity
+// digest and the alerts of refused and halted bots, written to the outbox
+// in the store. A gateway (whose dispatcher offers opportunities) and a
+// worker (whose runners are refused or halted) run it, and the api nodes'
+// Run sends what they queue; so sends and daily summaries come from the
+// api nodes alone. Their events' ids name the happening, so two processes
+// that hear the same one (a gateway and a worker both see a bot halted)
+// queue it once.
+func (d *Dispatcher) RunHooks(ctx context.Context) error {
+	d.runHooks(ctx)
+	return nil
 }
 
 // due lists due deliveries not already being sent, marking them in flight.
@@ -324,39 +345,46 @@ func (d *Dispatcher) deliver(ctx context.Context, batch []polybot.NotifyDue) err
 	if err != nil || len(jobs) == 0 {
 		return err
 	}
-	// Claim.
+	if d.beforeClaim != nil {
+		d.beforeClaim(batch)
+	}
+	// Claim. Each delivery is claimed only if it is still as read above
+	// (SwapNotifyDelivery): another dispatcher (a second api node) that
+	// read it too and claimed it first, or a redelivery since, leaves it to
+	// them. A compare-and-swap rather than TenantTx.LockTenant: the
+	// tenant's lock is the risk gate's and the lease claim's row, and a
+	// notification claim should neither wait for trading nor make it wait.
 	err = d.cfg.Store.Tenant(ctx, tenant, func(tx polybot.TenantTx) error {
 		now := tx.Now()
 		for _, j := range jobs {
 			j.sent = false
-			cur, err := tx.NotifyDelivery(j.seen.ID)
-			if polybot.ErrorCode(err) == polybot.ENOTFOUND {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if cur.State != polybot.DeliveryPending || cur.NextAt.After(now) || cur.Attempts != j.seen.Attempts {
-				continue // another dispatcher took it, or it was redelivered
-			}
+			next := *j.seen
+			var sendSlot *rate.Reservation
 			switch {
 			case j.dead != "":
-				cur.State, cur.LastError = polybot.DeliveryDead, j.dead
+				next.State, next.LastError = polybot.DeliveryDead, j.dead
 			default:
 				r := d.limiter(tenant, j.dest.ID).ReserveN(now, 1)
 				if wait := r.DelayFrom(now); wait > 0 {
 					r.CancelAt(now)
-					cur.NextAt = now.Add(wait)
+					next.NextAt = now.Add(wait)
 					break
 				}
-				cur.Attempts++
-				cur.NextAt = now.Add(d.cfg.Lease)
-				j.sent = true
+				sendSlot = r
+				next.Attempts++
+				next.NextAt = now.Add(d.cfg.Lease)
 			}
-			if err := tx.UpdateNotifyDelivery(cur); err != nil {
+			ok, err := tx.SwapNotifyDelivery(j.seen, &next)
+			if err != nil {
 				return err
 			}
-			j.seen = cur
+			if !ok {
+				if sendSlot != nil {
+					sendSlot.CancelAt(now) // not ours to send
+				}
+				continue // another dispatcher took it, or it was redelivered or deleted
+			}
+			j.seen, j.sent = &next, sendSlot != nil
 		}
 		return nil
 	})
@@ -381,25 +409,18 @@ func (d *Dispatcher) deliver(ctx context.Context, batch []polybot.NotifyDue) err
 		})
 	}
 	wg.Wait()
-	// Record.
+	// Record, again only what is still as claimed: a delivery redelivered
+	// meanwhile, or taken over by another dispatcher after the lease, is
+	// its new owner's to record.
 	return d.cfg.Store.Tenant(context.WithoutCancel(ctx), tenant, func(tx polybot.TenantTx) error {
 		now := tx.Now()
 		for _, j := range jobs {
 			if !j.sent {
 				continue
 			}
-			cur, err := tx.NotifyDelivery(j.seen.ID)
-			if polybot.ErrorCode(err) == polybot.ENOTFOUND {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if cur.State != polybot.DeliveryPending || cur.Attempts != j.seen.Attempts {
-				continue // redelivered or taken over meanwhile: its new owner records it
-			}
-			d.outcome(cur, j.err, now)
-			if err := tx.UpdateNotifyDelivery(cur); err != nil {
+			next := *j.seen
+			d.outcome(&next, j.err, now)
+			if _, err := tx.SwapNotifyDelivery(j.seen, &next); err != nil {
 				return err
 			}
 		}

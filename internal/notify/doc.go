@@ -17,9 +17,22 @@
 // secrets in a read-only transaction, claims the batch in one write
 // transaction (attempts+1, next attempt pushed past a lease), sends outside
 // any transaction, and records the outcomes in one more: delivered, retried
-// with exponential backoff and jitter, or dead after MaxAttempts. A crash after
+// with exponential backoff and jitter, or dead after MaxAttempts. A claim
+// and a record each store a row only if it is still as read
+// (TenantTx.SwapNotifyDelivery), so of several dispatchers on one store
+// (api replicas) one claims each due row. A crash after
 // the claim re-sends once the lease runs out, with the same idempotency
 // key: delivery is at least once, and an idempotent receiver sees it once.
+//
+// # Split roles
+//
+// Dispatcher.Run does everything: the hooks (the opportunity digest and
+// the bot alerts, which the engine reports through polybot.NotifyHook),
+// the outbox and the daily summaries. Dispatcher.RunHooks does only the
+// hooks, writing to the outbox: a gateway and the workers run it, and the
+// api nodes' Run sends what they queue. Event ids name the happening (a
+// digest its tenant's window slot, an alert its day, state and reason), so
+// two processes that hear the same one queue it once.
 //
 // River (riverqueue/river v0.51.2, riverpgxv5 and riversqlite) was
 // considered and not used:

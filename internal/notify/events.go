@@ -96,19 +96,26 @@ func (d *Dispatcher) runHooks(ctx context.Context) {
 	}
 }
 
-// digestEvent is the notification of a window's opportunities.
-func digestEvent(g *digest, until time.Time) *polybot.NotifyEvent {
+// digestEvent is the notification of a window's opportunities. Its id is
+// the window's slot (its start rounded down to a multiple of window, in
+// UTC), so a tenant gets at most one digest a slot whichever processes
+// digest it: a second gateway overlapping the first, or one restarted
+// mid-window, queues nothing more for the slot. One process's digests of
+// a tenant never share a slot: each starts at least window after the one
+// before.
+func digestEvent(g *digest, window time.Duration, until time.Time) *polybot.NotifyEvent {
 	var b strings.Builder
 	for _, o := range g.best {
 		fmt.Fprintf(&b, "%s: %s%% net (%s a set, %s sets). ", o.Strategy, o.ProfitPct, o.NetEdge, o.Size)
 	}
-	return &polybot.NotifyEvent{ID: "opportunities:" + g.since.UTC().Format(time.RFC3339Nano), Type: polybot.NotifyOpportunity, At: until,
+	slot := g.since.UTC().Truncate(window)
+	return &polybot.NotifyEvent{ID: "opportunities:" + slot.Format(time.RFC3339Nano), Type: polybot.NotifyOpportunity, At: until,
 		Title: fmt.Sprintf("%d opportunities since %s UTC", g.count, g.since.UTC().Format("15:04")),
 		Text:  strings.TrimSpace("The best: " + b.String())}
 }
 
 func (d *Dispatcher) flushDigest(ctx context.Context, tenant polybot.ID, g *digest) {
-	d.queue(ctx, tenant, digestEvent(g, d.now()))
+	d.queue(ctx, tenant, digestEvent(g, d.cfg.DigestWindow, d.now()))
 }
 
 func (d *Dispatcher) alert(ctx context.Context, e hookEvent) {
@@ -117,7 +124,9 @@ func (d *Dispatcher) alert(ctx context.Context, e hookEvent) {
 		typ, title = polybot.NotifyBotHalted, "Your bot is halted"
 	}
 	now := d.now()
-	// One alert a day per state and reason.
+	// One alert a day per state and reason, whichever process heard it:
+	// the gateway and the worker holding the tenant both see its bot
+	// halted, and queue one alert.
 	d.queue(ctx, e.tenant, polybot.AlertEvent(typ, now.UTC().Format("2006-01-02")+":"+polybot.NotifyKey(e.state, e.reason), title,
 		"The bot says: "+e.reason+".", now))
 }
@@ -139,6 +148,7 @@ func (d *Dispatcher) queue(ctx context.Context, tenant polybot.ID, e *polybot.No
 		}
 		return
 	}
+	d.Queued.Add(1)
 	if n > 0 {
 		d.Kick()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/notify"
+	"github.com/polybot/polybot/internal/postgres/pgtest"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/sqlite"
 	"github.com/polybot/polybot/internal/storetest"
@@ -20,11 +21,13 @@ type rig struct {
 	t     testing.TB
 	ctx   context.Context
 	dir   string
-	db    *sqlite.DB
+	db    polybot.Store
 	clock *storetest.Clock
 	box   *secrets.Box
 	user  polybot.ID
 	d     *notify.Dispatcher
+	cfg   notify.Config // d's
+	keys  *secrets.Keyring
 }
 
 // newRig opens a SQLite store in dir (a fresh one if dir is "") on a
@@ -41,24 +44,49 @@ func newRig(t testing.TB, dir string, cfg func(*notify.Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ctx := context.Background()
-	if _, err := db.Migrate(ctx); err != nil {
+	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return rigOn(t, db, clock, dir, cfg)
+}
+
+// newPostgresRig is newRig on a fresh PostgreSQL database (skipped when
+// the server is unreachable, as pgtest says); more opens another store on
+// the same database, as another node would.
+func newPostgresRig(t testing.TB, cfg func(*notify.Config)) (r *rig, more func() polybot.Store) {
+	t.Helper()
+	clock := storetest.NewClock(T0)
+	pg := pgtest.NewDatabase(t)
+	r = rigOn(t, pg.Open(t, clock.Now), clock, t.TempDir(), cfg)
+	return r, func() polybot.Store {
+		st := pg.Open(t, clock.Now)
+		if _, _, err := secrets.LoadAuditKey(r.ctx, st, r.keys); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+}
+
+// rigOn is a rig on st, whose clock is clock, keeping its master key in
+// dir.
+func rigOn(t testing.TB, st polybot.Store, clock *storetest.Clock, dir string, cfg func(*notify.Config)) *rig {
+	t.Helper()
+	ctx := context.Background()
 	kr, err := secrets.OpenKeyFile(filepath.Join(dir, "master.key"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := secrets.LoadAuditKey(ctx, db, kr); err != nil {
+	if _, _, err := secrets.LoadAuditKey(ctx, st, kr); err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, ctx: ctx, dir: dir, db: db, clock: clock, box: secrets.NewBox(kr, 0)}
-	c := notify.Config{Store: db, Box: r.box, Clock: clock.Now, Senders: map[string]notify.Sender{},
+	r := &rig{t: t, ctx: ctx, dir: dir, db: st, clock: clock, box: secrets.NewBox(kr, 0), keys: kr}
+	c := notify.Config{Store: st, Box: r.box, Clock: clock.Now, Senders: map[string]notify.Sender{},
 		Backoff: time.Second, MaxBackoff: time.Minute, Lease: time.Minute, SendTimeout: 2 * time.Second, Rate: 1000, Burst: 1000,
 		BaseURL: "http://polybot.test"}
 	if cfg != nil {
 		cfg(&c)
 	}
+	r.cfg = c
 	r.d = notify.New(c)
 	return r
 }

@@ -184,18 +184,43 @@ func (t *tenantTx) NotifyDelivery(id int64) (*polybot.NotifyDelivery, error) {
 }
 
 func (t *tenantTx) UpdateNotifyDelivery(d *polybot.NotifyDelivery) error {
+	ok, err := t.updateNotifyDelivery(d, "")
+	if err == nil && !ok {
+		err = polybot.NotFound("delivery")
+	}
+	return err
+}
+
+// SwapNotifyDelivery is one conditional UPDATE: under READ COMMITTED a
+// second transaction's UPDATE of a row the first has written waits for
+// the first to commit, then re-checks its WHERE on the row the first left,
+// so of two dispatchers that read the same delivery only one claims it.
+func (t *tenantTx) SwapNotifyDelivery(was, d *polybot.NotifyDelivery) (bool, error) {
+	if was.ID != d.ID {
+		return false, polybot.Internal(errors.New("postgres: SwapNotifyDelivery of two deliveries"))
+	}
+	return t.updateNotifyDelivery(d, ` AND state = $9 AND attempts = $10 AND next_at = $11`,
+		polybot.DeliveryPending, was.Attempts, was.NextAt.UTC().Truncate(time.Microsecond))
+}
+
+// updateNotifyDelivery stores d where the stored row also meets cond (""
+// or " AND …" over args from $9 on) and reports whether it did.
+func (t *tenantTx) updateNotifyDelivery(d *polybot.NotifyDelivery, cond string, args ...any) (bool, error) {
 	if err := d.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	defer t.asApp(true)()
 	d.NextAt, d.DeliveredAt = d.NextAt.UTC().Truncate(time.Microsecond), utcPtr(d.DeliveredAt)
-	if err := t.changeOne("delivery", `UPDATE polybot_notify_deliveries SET state = $3, attempts = $4, next_at = $5,
-		last_error = $6, delivered_at = $7, updated_at = $8 WHERE user_id = $1 AND id = $2`,
-		uid(t.tenant), d.ID, d.State, d.Attempts, d.NextAt, d.LastError, d.DeliveredAt, t.now); err != nil {
-		return err
+	n, err := t.exec(`UPDATE polybot_notify_deliveries SET state = $3, attempts = $4, next_at = $5,
+		last_error = $6, delivered_at = $7, updated_at = $8 WHERE user_id = $1 AND id = $2`+cond,
+		append([]any{uid(t.tenant), d.ID, d.State, d.Attempts, d.NextAt, d.LastError, d.DeliveredAt, t.now}, args...)...)
+	if err != nil {
+		return false, mapErr(err, "delivery")
 	}
-	d.UserID, d.UpdatedAt = t.tenant, t.now
-	return nil
+	if n > 0 {
+		d.UserID, d.UpdatedAt = t.tenant, t.now
+	}
+	return n > 0, nil
 }
 
 func (t *adminTx) DueNotifyDeliveries(limit int) ([]polybot.NotifyDue, error) {

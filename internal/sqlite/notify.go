@@ -189,24 +189,40 @@ func (t *tenantTx) NotifyDelivery(id int64) (*polybot.NotifyDelivery, error) {
 }
 
 func (t *tenantTx) UpdateNotifyDelivery(d *polybot.NotifyDelivery) error {
+	ok, err := t.updateNotifyDelivery(d, "")
+	if err == nil && !ok {
+		err = polybot.NotFound("delivery")
+	}
+	return err
+}
+
+func (t *tenantTx) SwapNotifyDelivery(was, d *polybot.NotifyDelivery) (bool, error) {
+	if was.ID != d.ID {
+		return false, polybot.Internal(errors.New("sqlite: SwapNotifyDelivery of two deliveries"))
+	}
+	return t.updateNotifyDelivery(d, ` AND state = ? AND attempts = ? AND next_at = ?`, polybot.DeliveryPending, was.Attempts, micros(norm(was.NextAt)))
+}
+
+// updateNotifyDelivery stores d where the stored row also meets cond (""
+// or " AND …" over args) and reports whether it did.
+func (t *tenantTx) updateNotifyDelivery(d *polybot.NotifyDelivery, cond string, args ...any) (bool, error) {
 	if err := t.writable(); err != nil {
-		return err
+		return false, err
 	}
 	if err := d.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	d.NextAt, d.DeliveredAt = norm(d.NextAt), normPtr(d.DeliveredAt)
 	ok, err := t.affected(`UPDATE polybot_notify_deliveries SET state = ?, attempts = ?, next_at = ?, last_error = ?,
-		delivered_at = ?, updated_at = ? WHERE user_id = ? AND id = ?`,
-		d.State, d.Attempts, micros(d.NextAt), d.LastError, nullMicros(d.DeliveredAt), micros(t.now), t.tenant, d.ID)
+		delivered_at = ?, updated_at = ? WHERE user_id = ? AND id = ?`+cond,
+		append([]any{d.State, d.Attempts, micros(d.NextAt), d.LastError, nullMicros(d.DeliveredAt), micros(t.now), t.tenant, d.ID}, args...)...)
 	if err != nil {
-		return dbError(err, "delivery")
+		return false, dbError(err, "delivery")
 	}
-	if !ok {
-		return polybot.NotFound("delivery")
+	if ok {
+		d.UserID, d.UpdatedAt = t.tenant, t.now
 	}
-	d.UserID, d.UpdatedAt = t.tenant, t.now
-	return nil
+	return ok, nil
 }
 
 func (a *adminTx) DueNotifyDeliveries(limit int) ([]polybot.NotifyDue, error) {

@@ -182,6 +182,33 @@ func notifyIsolationCases() []isoCase {
 					t.Errorf("A's delivery after the update: %+v", d)
 				}
 			}},
+		{method: "SwapNotifyDelivery", does: "of B's id, as B's reads, swaps nothing",
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				was := *bDelivery(f)
+				d := was
+				d.State, d.Attempts = polybot.DeliveryDead, 7
+				ok, err := tx.SwapNotifyDelivery(&was, &d)
+				if ok {
+					t.Errorf("A swapped B's delivery")
+				}
+				return err
+			}},
+		{method: "SwapNotifyDelivery", does: "of A's id as read changes A's only",
+			run: func(t *testing.T, f *isoFixture, tx polybot.TenantTx) error {
+				was := aDelivery(f, sharedDestID)
+				d := *was
+				d.Attempts, d.NextAt = 1, tx.Now().Add(time.Minute)
+				ok, err := tx.SwapNotifyDelivery(was, &d)
+				if err == nil && !ok {
+					t.Errorf("A's delivery as read was not swapped")
+				}
+				return err
+			},
+			after: func(t *testing.T, f *isoFixture, err error) {
+				if d := aDelivery(f, sharedDestID); d.State != polybot.DeliveryPending || d.Attempts != 1 {
+					t.Errorf("A's delivery after the swap: %+v", d)
+				}
+			}},
 	}
 }
 
@@ -360,6 +387,89 @@ func testNotify(t *testing.T, open Opener) {
 		if len(all) != 1 || all[0].EventID != "trade:kalshi:t-1" || all[0].Event != polybot.NotifyTrade ||
 			ev.Data.Price != "0.40" || ev.Data.Side != "BUY" {
 			t.Fatalf("deliveries after a rolled-back fill and one fill recorded twice: %+v; want the one fill's", all)
+		}
+	})
+
+	t.Run("a swap stores a delivery only while it is as the caller read it", func(t *testing.T) {
+		e := newEnv(t, open)
+		u := e.newUser("swap@example.com")
+		var id int64
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			if err := tx.PutNotifyDestination(notifyDest("d", "x", T0)); err != nil {
+				return err
+			}
+			d := &polybot.NotifyDelivery{DestinationID: "d", Channel: polybot.ChannelWebhook, Key: "k", EventID: "e",
+				Event: polybot.NotifyTest, Payload: json.RawMessage(`{}`), State: polybot.DeliveryPending, NextAt: T0}
+			_, err := tx.InsertNotifyDelivery(d)
+			id = d.ID
+			return err
+		})
+		read := func() *polybot.NotifyDelivery {
+			var d *polybot.NotifyDelivery
+			e.mustTenantView(u.ID, func(tx polybot.TenantTx) (err error) { d, err = tx.NotifyDelivery(id); return })
+			return d
+		}
+		// claim swaps was for was with one more attempt, due a minute on.
+		claim := func(was *polybot.NotifyDelivery) bool {
+			d := *was
+			d.Attempts, d.NextAt = was.Attempts+1, e.clock.Now().Add(time.Minute)
+			var ok bool
+			e.mustTenant(u.ID, func(tx polybot.TenantTx) (err error) { ok, err = tx.SwapNotifyDelivery(was, &d); return })
+			if ok && (!d.UpdatedAt.Equal(e.clock.Now()) || d.UserID != u.ID) {
+				t.Errorf("the swapped delivery's UpdatedAt %v and UserID %v, want now and the tenant's", d.UpdatedAt, d.UserID)
+			}
+			return ok
+		}
+		first, second := read(), read() // two dispatchers read the same delivery
+		e.clock.Advance(time.Second)
+		if !claim(first) {
+			t.Fatal("the first claim of the delivery as read did not store")
+		}
+		if claim(second) {
+			t.Error("a second claim of what the first had already claimed stored")
+		}
+		if got := read(); got.Attempts != 1 || !got.NextAt.Equal(e.clock.Now().Add(time.Minute)) {
+			t.Errorf("after two claims: %+v, want the first's (1 attempt, due in a minute)", got)
+		}
+		// Redelivered (attempts back to 0, due now): a claim of the
+		// delivery as read before is refused, one as read now stores.
+		e.clock.Advance(time.Second)
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			d := read()
+			d.Attempts, d.NextAt = 0, tx.Now()
+			return tx.UpdateNotifyDelivery(d)
+		})
+		if claim(first) {
+			t.Error("a claim of the delivery as read before its redelivery stored")
+		}
+		if !claim(read()) {
+			t.Error("a claim of the redelivered delivery as read now did not store")
+		}
+		// Not pending: delivered, it is never claimed.
+		done := read()
+		delivered := e.clock.Now()
+		done.State, done.DeliveredAt = polybot.DeliveryDelivered, &delivered
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.UpdateNotifyDelivery(done) })
+		if claim(read()) {
+			t.Error("a delivered delivery was claimed")
+		}
+		// Gone since it was read: false, not an error.
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error {
+			d := read()
+			d.State, d.DeliveredAt = polybot.DeliveryPending, nil
+			return tx.UpdateNotifyDelivery(d)
+		})
+		pending := read()
+		e.mustTenant(u.ID, func(tx polybot.TenantTx) error { return tx.DeleteNotifyDestination("d") })
+		if claim(pending) {
+			t.Error("a deleted delivery was claimed")
+		}
+		// One delivery swapped for another: an error.
+		other := *pending
+		other.ID++
+		err := e.tenant(u.ID, func(tx polybot.TenantTx) error { _, err := tx.SwapNotifyDelivery(pending, &other); return err })
+		if err == nil {
+			t.Error("a swap of one delivery for another: no error")
 		}
 	})
 

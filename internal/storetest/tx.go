@@ -204,6 +204,13 @@ func testTransactions(t *testing.T, open Opener) {
 			{"PutCopyRecord", f.user.ID, func(tx polybot.TenantTx) error {
 				return tx.PutCopyRecord(copyRecord(sharedLeaderID, "0xview/1", "v", tx.Now()))
 			}},
+			{"SwapNotifyDelivery", f.user.ID, func(tx polybot.TenantTx) error {
+				was := *before.NotifyDeliveries[0]
+				d := was
+				d.Attempts = 1
+				_, err := tx.SwapNotifyDelivery(&was, &d)
+				return err
+			}},
 		}
 		for _, w := range writes {
 			if err := e.tenantView(w.user, w.run); err == nil {
