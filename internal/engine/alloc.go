@@ -233,8 +233,8 @@ func (b *depthBook) free(k levelKey, shows polybot.Decimal) polybot.Decimal {
 // grant lends up to want sets (rounded down to lot) on every leg of o at
 // once, from the live or the paper pool, each leg's level showing its
 // Available now, and returns the grant's ID and size, or false when no
-// whole lot is free.
-func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, want, lot polybot.Decimal) (GrantID, polybot.Decimal, bool) {
+// whole lot of at least least sets (the venues' minimum order) is free.
+func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, want, lot, least polybot.Decimal) (GrantID, polybot.Decimal, bool) {
 	got := want
 	var stack [4]heldLeg // no allocation for a tenant lent nothing
 	legs := stack[:0]
@@ -255,8 +255,8 @@ func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, 
 		}
 	}
 	got = got.Floor(lot)
-	if got.Sign() <= 0 {
-		return 0, polybot.Zero, false
+	if got.Sign() <= 0 || got.LessThan(least) {
+		return 0, polybot.Zero, false // less than an order can be
 	}
 	b.next++
 	h := &heldGrant{tenant: tenant, size: got, legs: slices.Clone(legs)}

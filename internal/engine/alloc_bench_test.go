@@ -25,7 +25,7 @@ func allocManager(n int) (*Manager, []*tenant) {
 		t := newTenant(m, id)
 		c := polybot.DefaultConfig(id, time.Time{})
 		c.DryRun, c.EnablePolymarket, c.EnableSinglePlatformArb = true, true, true
-		c.MaxTradeSizeUSD, c.MinProfitPct = d("1"), d("1")
+		c.MaxTradeSizeUSD, c.MinProfitPct = d("5"), d("1")
 		t.snap.Store(&snapshot{cfg: c, profile: &polybot.Profile{Features: polybot.Features{SinglePlatform: true}, MaxTradeSizeUSD: d("50")}})
 		t.state.Store(stRunning)
 		ts[i] = t
@@ -35,7 +35,7 @@ func allocManager(n int) (*Manager, []*tenant) {
 }
 
 // deepOpportunity is a single-platform opportunity deep enough for every
-// tenant: $1 buys 1.05 sets at 0.95.
+// tenant: $5 buys 5.26 sets at 0.95 (Polymarket's minimum order is 5).
 func deepOpportunity() *polybot.Opportunity {
 	return &polybot.Opportunity{Strategy: polybot.StrategySinglePlatform, Size: d("1000000"), Cost: d("0.95"),
 		NetEdge: d("0.05"), ProfitPct: d("5.26"), Legs: []polybot.Leg{

@@ -71,15 +71,15 @@ func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
 		return b.free(keyAt(l.Instrument, false, l.Price), l.Available)
 	}
 	tenant := polybot.NewID()
-	id1, got, _ := b.grant(tenant, false, o, d("20"), polybot.One)
+	id1, got, _ := b.grant(tenant, false, o, d("20"), polybot.One, polybot.One)
 	if got != d("20") {
 		t.Fatalf("first grant %s", got)
 	}
-	id2, got, _ := b.grant(tenant, false, o, d("20"), polybot.One)
+	id2, got, _ := b.grant(tenant, false, o, d("20"), polybot.One, polybot.One)
 	if got != d("10") {
 		t.Fatalf("second grant %s, want the 10 left on the thinner leg", got)
 	}
-	if _, got, ok := b.grant(tenant, false, o, d("5"), polybot.One); ok || !got.IsZero() {
+	if _, got, ok := b.grant(tenant, false, o, d("5"), polybot.One, polybot.One); ok || !got.IsZero() {
 		t.Fatalf("third grant %s, want nothing", got)
 	}
 	// Grant 2: leg 0 filled 6 of 10 (4 back), leg 1 filled all 10.
@@ -87,7 +87,10 @@ func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
 	if free(0) != d("4") || free(1) != d("20") {
 		t.Fatalf("after a partial release: %s, %s; want 4 (30 − 20 lent − 6 used) and 20 (50 − 20 − 10)", free(0), free(1))
 	}
-	if _, got, _ := b.grant(tenant, false, o, d("10.7"), d("0.5")); got != d("4") {
+	if _, got, ok := b.grant(tenant, false, o, d("10.7"), d("0.5"), d("5")); ok || !got.IsZero() {
+		t.Fatalf("grant of %s below the venue's minimum of 5", got)
+	}
+	if _, got, _ := b.grant(tenant, false, o, d("10.7"), d("0.5"), d("0.5")); got != d("4") {
 		t.Fatalf("grant after release %s", got)
 	}
 	// A release larger than the grant gives back only the grant.
@@ -98,7 +101,7 @@ func TestGrantsSplitTheThinnestLegAndReleasesGiveBack(t *testing.T) {
 	if b.resolve(GrantResult{GrantID: id1, Tenant: tenant}) || b.unknownResults != 1 {
 		t.Fatal("a grant resolves once; a second result is ignored")
 	}
-	id4, _, _ := b.grant(tenant, false, o, d("1"), polybot.One)
+	id4, _, _ := b.grant(tenant, false, o, d("1"), polybot.One, polybot.One)
 	if b.resolve(GrantResult{GrantID: id4, Tenant: polybot.NewID(), Released: []polybot.Decimal{d("1"), d("1")}}) || b.grants[id4] == nil {
 		t.Fatal("another tenant resolved the grant")
 	}
@@ -158,7 +161,7 @@ func TestDepthBookLendsOnlyWhatTheLevelShowedThroughBookChanges(t *testing.T) {
 					b.observe(pmYes, nil, true)
 				case "grant":
 					o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: shown}}}
-					id, got, _ := b.grant(tenant, false, o, d(s.n), polybot.One)
+					id, got, _ := b.grant(tenant, false, o, d(s.n), polybot.One, polybot.One)
 					if got != d(s.want) {
 						t.Fatalf("step %d: granted %s, want %s", i, got, s.want)
 					}
@@ -195,12 +198,12 @@ func TestLevelsThatHoldNothingAreForgotten(t *testing.T) {
 	}
 	o := &polybot.Opportunity{Legs: []polybot.Leg{{Instrument: pmYes, Price: d("0.45"), Available: d("50")}}}
 	tenant := polybot.NewID()
-	id, _, _ := b.grant(tenant, false, o, d("10"), polybot.One)
+	id, _, _ := b.grant(tenant, false, o, d("10"), polybot.One, polybot.One)
 	b.resolve(GrantResult{GrantID: id, Tenant: tenant, Released: []polybot.Decimal{d("10")}})
 	if records() != 0 {
 		t.Fatalf("a level with nothing lent or used is still kept: %v", b.levels)
 	}
-	id, _, _ = b.grant(tenant, false, o, d("10"), polybot.One)
+	id, _, _ = b.grant(tenant, false, o, d("10"), polybot.One, polybot.One)
 	b.resolve(GrantResult{GrantID: id, Tenant: tenant})
 	if records() != 1 {
 		t.Fatal("a level with used depth must be kept until the book shows it gone")
@@ -219,11 +222,11 @@ func TestLevelsThatHoldNothingAreForgotten(t *testing.T) {
 func TestRouteDecidesThenTellsTheRest(t *testing.T) {
 	const n, lives = 60, 20
 	m, ts := allocManager(n)
-	for i := range lives { // every third tenant trades live
-		tn := ts[i*3]
+	for i, tn := range ts { // $5 a trade (5.26 sets, over Polymarket's minimum of 5); every third tenant live
 		s := *tn.snap.Load()
 		c := *s.cfg
-		c.DryRun = false
+		c.MaxTradeSizeUSD = d("5")
+		c.DryRun = i%3 != 0 || i/3 >= lives
 		s.cfg = &c
 		tn.snap.Store(&s)
 	}
@@ -244,29 +247,30 @@ func TestRouteDecidesThenTellsTheRest(t *testing.T) {
 		o.ID = id
 		o.Legs = append([]polybot.Leg(nil), o.Legs...)
 		o.Legs[0].Price = d(price)
-		o.Legs[0].Available = d("3") // $1 buys 1.05 sets: two tenants and a part per pool
-		o.Size = d("3")
+		o.Legs[0].Available = d("12") // two tenants per pool, and less than an order left
+		o.Size = d("12")
 		return o
 	}
-	d := m.disp
+	want := d("10.52")
+	disp := m.disp
 	a, b := thin("a", "0.45"), thin("b", "0.44")
-	d.route(a, time.Now())
+	disp.route(a, time.Now())
 	reached := len(calls["a"])
 	if reached == 0 || reached >= n {
 		t.Fatalf("route decided %d of %d tenants before settling, want some but not all", reached, n)
 	}
-	if len(d.owed) != 1 || d.owedN != n-reached || d.owed[0].untold() != n-reached {
-		t.Fatalf("%d opportunities and %d tenants owed after one route (%d untold), want 1 and %d", len(d.owed), d.owedN, d.owed[0].untold(), n-reached)
+	if len(disp.owed) != 1 || disp.owedN != n-reached || disp.owed[0].untold() != n-reached {
+		t.Fatalf("%d opportunities and %d tenants owed after one route (%d untold), want 1 and %d", len(disp.owed), disp.owedN, disp.owed[0].untold(), n-reached)
 	}
-	d.settle(5) // a little of a, then b comes
-	d.route(b, time.Now())
-	if len(d.owed) != 2 {
-		t.Fatalf("%d opportunities owed, want 2", len(d.owed))
+	disp.settle(5) // a little of a, then b comes
+	disp.route(b, time.Now())
+	if len(disp.owed) != 2 {
+		t.Fatalf("%d opportunities owed, want 2", len(disp.owed))
 	}
-	for d.settle(7) {
+	for disp.settle(7) {
 	}
-	if d.owedN != 0 {
-		t.Fatalf("%d tenants still owed once settled", d.owedN)
+	if disp.owedN != 0 {
+		t.Fatalf("%d tenants still owed once settled", disp.owedN)
 	}
 	for _, o := range []*polybot.Opportunity{a, b} {
 		lent := [2]polybot.Decimal{}
@@ -282,8 +286,8 @@ func TestRouteDecidesThenTellsTheRest(t *testing.T) {
 			}
 		}
 		for p, got := range lent {
-			if got.GreaterThan(polybot.NewDecimal(3, 0)) || got.Sign() <= 0 {
-				t.Fatalf("%s: pool %d lent %s, want some and at most the 3 shown", o.ID, p, got)
+			if got != want {
+				t.Fatalf("%s: pool %d lent %s, want 10.52 of the 12 shown (two tenants' 5.26; 1.48 is below an order)", o.ID, p, got)
 			}
 		}
 		told := 0

@@ -124,8 +124,9 @@ func BenchmarkDensity(b *testing.B) {
 func BenchmarkFanout(b *testing.B) {
 	r := newRig(b)
 	r.testHubs(polybot.Polymarket)
-	// $1 a trade: each update's 2 sets of depth go to the first tenants.
-	seedTenants(r, benchTenants, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("1") })
+	// $5 a trade (5.26 sets at 0.95, over Polymarket's minimum order of
+	// 5): each update's 6 more sets of depth go to the first tenant.
+	seedTenants(r, benchTenants, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("5") })
 	var (
 		tickAt  atomic.Int64
 		decided atomic.Int64
@@ -147,8 +148,8 @@ func BenchmarkFanout(b *testing.B) {
 	update := func(i int, keep bool) {
 		decided.Store(0)
 		tickAt.Store(time.Now().UnixNano())
-		// Each update shows 2 more sets (earlier paper fills stay taken).
-		r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: d("0.45"), Size: polybot.NewDecimal(int64(2*(i+10)), 0)}})
+		// Each update shows 6 more sets (earlier paper fills stay taken).
+		r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: d("0.45"), Size: polybot.NewDecimal(int64(6*(i+10)), 0)}})
 		deadline := time.Now().Add(30 * time.Second)
 		for decided.Load() < benchTenants {
 			if time.Now().After(deadline) {
@@ -191,7 +192,7 @@ func BenchmarkReloadToAct(b *testing.B) {
 				// Others never want this: they only make the index big.
 				seedTenants(r, others, func(c *polybot.Config) { c.MinProfitPct = d("90") })
 			}
-			id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("1"); c.MinProfitPct = d("10") })
+			id := r.user(polybot.TierFree, func(c *polybot.Config) { c.MaxTradeSizeUSD = d("5"); c.MinProfitPct = d("10") })
 			acted := make(chan time.Time, 64)
 			m := r.startWith(Config{Universe: pmUniverse()}, func(m *Manager) {
 				m.onAct = func(_ context.Context, t polybot.ID, _ Grant) {

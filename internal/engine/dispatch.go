@@ -316,6 +316,9 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 	lot := lotOf(o)
 	woken := 0
 	var rs routeState
+	if o.Size.LessThan(leastOf(o)) {
+		rs.dry = [2]bool{true, true} // less than one order's minimum: nobody can be lent any
+	}
 	// left is how many tenants of each pool are at or after position i,
 	// by their index entries (a tenant whose mode changed since the index
 	// was built is counted in its old pool until the rebuild: it may be
@@ -490,10 +493,12 @@ func (d *dispatcher) offer(t *tenant, o *polybot.Opportunity, group uint64, at t
 	var gr Grant
 	if o.Cost.Sign() > 0 {
 		live := s.mode() == polybot.Live
-		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 && (rs == nil || !rs.dry[poolIndex(live)]) {
-			// want is a whole number of lots unless o.Size is less than
-			// a lot, when nobody gets any: a refusal means the pool is dry.
-			id, got, ok := d.depth.grant(t.id, live, o, want, lot)
+		least := leastOf(o)
+		if want := s.maxTrade().Div(o.Cost).Floor(lot).Min(o.Size); want.Sign() > 0 && !want.LessThan(least) && (rs == nil || !rs.dry[poolIndex(live)]) {
+			// want is a whole number of lots of at least the venues'
+			// minimum, unless o.Size is less than a lot, when nobody gets
+			// any: a refusal means the pool has less than an order left.
+			id, got, ok := d.depth.grant(t.id, live, o, want, lot, least)
 			if !ok && rs != nil {
 				rs.dry[poolIndex(live)] = true
 			}

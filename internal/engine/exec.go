@@ -26,6 +26,18 @@ func lotOf(o *polybot.Opportunity) polybot.Decimal {
 	return lot
 }
 
+// leastOf is the fewest sets an opportunity can be traded in: the largest
+// default minimum order size of its legs' venues (internal/fee: 5 shares
+// on Polymarket). The dispatcher lends no less (an order below it would be
+// refused); a market that asks more is refused by the runner's pricing.
+func leastOf(o *polybot.Opportunity) polybot.Decimal {
+	least := polybot.NewDecimal(1, 6)
+	for i := range o.Legs {
+		least = least.Max(fee.DefaultRules(o.Legs[i].Instrument.Venue).MinSize)
+	}
+	return least
+}
+
 // act executes one grant: the opportunity with the sets of depth the
 // dispatcher lent. The config may have changed since: it is checked
 // again, and the opportunity is re-priced for the granted size (fees per

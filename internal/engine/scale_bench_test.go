@@ -10,22 +10,29 @@ package engine
 // (about half a minute at 100,000 here), and each run works on a copy.
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/polybot/polybot"
 	"github.com/polybot/polybot/internal/marketdata"
+	natsbus "github.com/polybot/polybot/internal/nats"
 	"github.com/polybot/polybot/internal/nats/natstest"
 	"github.com/polybot/polybot/internal/secrets"
 	"github.com/polybot/polybot/internal/sqlite"
@@ -35,7 +42,32 @@ import (
 var (
 	scaleTenants = flag.Int("scale.tenants", 100_000, "BenchmarkScaleOut: tenants seeded (issue 17 asks for 100,000)")
 	scaleGrants  = flag.Int("scale.grants", 100, "BenchmarkScaleOut: grants of $5 each book update makes room for")
+	scalePin     = flag.Bool("scale.pin", true, "BenchmarkScaleOut: give the gateway process a core of its own (the first), and the workers the others")
 )
+
+// pinThreads pins every thread of this process to cpus (threads made later
+// inherit it) and sets GOMAXPROCS to their number.
+func pinThreads(cpus []int) error {
+	var set unix.CPUSet
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+			return err
+		}
+	}
+	runtime.GOMAXPROCS(len(cpus))
+	return nil
+}
 
 // TestMain removes the scale template after the run.
 // cleanupScaleSeed deletes the seeded template store (the package's
@@ -76,7 +108,7 @@ func openRigAt(tb testing.TB, dir string) *rig {
 	if _, _, err := secrets.LoadAuditKey(ctx, db, kr); err != nil {
 		tb.Fatal(err)
 	}
-	return &rig{t: tb, ctx: ctx, db: db, box: secrets.NewBox(kr, 0), hubs: map[polybot.Platform]*marketdata.Hub{}}
+	return &rig{t: tb, ctx: ctx, dir: dir, db: db, box: secrets.NewBox(kr, 0), hubs: map[polybot.Platform]*marketdata.Hub{}}
 }
 
 // scaleRig is a rig on a fresh copy of the template of n tenants.
@@ -242,18 +274,19 @@ func (w *scaleWorkers) stop() {
 }
 
 // BenchmarkScaleOut runs -scale.tenants tenants (100,000 by default) over
-// one gateway and one or two workers in this process, over a real NATS
-// server and one SQLite store, wired as TestSplitRolesTradeAsOneProcessDoes
-// wires them. Every tenant wants every opportunity; each book update makes
-// room for -scale.grants grants of $5 (the depth book gives the first
-// tenants in the rotation the sets the update added), so almost every
-// tenant is offered each update and refused for depth.
+// one gateway and one or two workers on this machine, as they are
+// deployed: the gateway in a process of its own (this test binary again,
+// TestScaleGatewayProcess, driven over its stdin), the workers in this
+// one, over a real NATS server and one SQLite file (WAL: the processes
+// share it), wired as TestSplitRolesTradeAsOneProcessDoes wires them.
+// Every tenant wants every opportunity; each book update makes room for
+// -scale.grants grants of $5 (the depth book gives the first tenants in
+// the rotation the sets the update added), so almost every tenant is
+// offered each update and refused for depth.
 //
 // One op is one book update, routed to every tenant; the updates follow
-// each other as soon as the last tenant is told. The gateway indexes only
-// the tenants a worker holds, so it runs alone only while nobody holds
-// one: its memory is measured then. It reports, for one and for two
-// workers under the same load:
+// each other as soon as the last tenant is told. It reports, for one and
+// for two workers under the same load:
 //   - update→decision: from the update entering the gateway's hub to the
 //     moment the dispatcher fixed a tenant's outcome (onDecision's at),
 //     over every tenant: lent depth, or — once every pool it could still
@@ -272,75 +305,64 @@ func (w *scaleWorkers) stop() {
 //   - grants/s: grants executed (first leg placed) per second, from the
 //     first update until every grant is resolved; on workers=2,
 //     ×workers=1 is its ratio to workers=1's in the same run;
-//   - gateway-B/tenant: the heap and stacks the gateway added, alone, per
-//     tenant; workers-B/tenant: what the workers added, per tenant.
+//   - gateway-B/tenant: the heap and stacks the gateway process added
+//     following every tenant, per tenant; workers-B/tenant: what the
+//     workers added, per tenant.
 func BenchmarkScaleOut(b *testing.B) {
 	n := *scaleTenants
 	r, ids := scaleRig(b, n)
-	r.testHubs(polybot.Polymarket)
 	cfg := natstest.Config(b)
 	const ttl = time.Minute
 	ready := time.Duration(n/100)*time.Second + 2*time.Minute
 
-	p := &scaleProbe{n: int64(n), allIn: make(chan struct{}, 1), dec: make([]int64, n), told: make([]int64, n), arrived: map[GrantID]time.Time{}}
-	base := liveBytes()
-	gwBus := natstest.Connect(b, cfg)
+	p := &scaleProbe{n: int64(n), arrived: map[GrantID]time.Time{}}
+	// Deployed, a gateway has CPU of its own (its pod's request): here the
+	// first core, the workers the others.
+	gwCPUs := ""
+	if cpus := runtime.NumCPU(); *scalePin && cpus >= 2 {
+		var rest, all []int
+		for c := range cpus {
+			all = append(all, c)
+			if c > 0 {
+				rest = append(rest, c)
+			}
+		}
+		procs := runtime.GOMAXPROCS(0)
+		if err := pinThreads(rest); err != nil {
+			b.Fatalf("pinning the workers: %v", err)
+		}
+		b.Cleanup(func() { _ = pinThreads(all); runtime.GOMAXPROCS(procs) })
+		gwCPUs = "0"
+		b.Logf("gateway on CPU 0, workers on %v", rest)
+	}
 	began := time.Now()
-	// The NO book is shown once and only the YES ask moves: its quote
-	// must stay good while the workers start (the default is 5 s).
-	det := strategy.New(strategy.Config{MaxQuoteAge: time.Hour})
-	gw := r.startWith(Config{Universe: pmUniverse(), Strategy: det, Role: RoleGateway, Bus: gwBus, MaxOfferAge: -1, LeaseTTL: ttl}, func(m *Manager) {
-		m.onDecision = p.decision
-		m.disp.onGrant = func(Grant) { p.grants.Add(1) }
-		m.disp.onResolve = func(GrantResult) { p.resolved.Add(1) }
-	})
-	waitFor(b, ready, "the gateway follows every tenant", func() bool {
-		return gw.Snapshot().ActiveTenants == int64(n)
-	})
-	b.Logf("gateway following %d tenants after %s", n, time.Since(began).Round(time.Millisecond))
-	gwBytes := liveBytes() - base
+	gw := startScaleGateway(b, r.dir, n, cfg.URL, cfg.Prefix, gwCPUs, ttl, ready)
+	b.Logf("gateway process following %d tenants after %s", n, time.Since(began).Round(time.Millisecond))
 
 	// Each update adds room at the YES ask: at 0.45 one tenant's $5 buys
 	// 5.26 sets (0.95 a set). The NO side is deep. The grants one at a
 	// time trade at 0.46 (5.20 sets of 0.96): a level where no depth was
 	// given back, so that each update makes one grant.
-	loaded, quiet := d("0.45"), d("0.46")
-	room, one := d("5.26").Mul(polybot.NewDecimal(int64(*scaleGrants), 0)), d("5.20")
-	r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "100000000")})
-	price, shown, seq := loaded, polybot.Zero, 0
+	loaded, quiet := "0.45", "0.46"
+	room, one := d("5.26").Mul(polybot.NewDecimal(int64(*scaleGrants), 0)).String(), "5.20"
+	gw.do(b, "no")
 	var (
 		cur  *scaleWorkers
 		solo float64 // grants/s with one worker
 	)
-	// update shows room more at the YES ask at at (the only ask level).
-	update := func(b *testing.B, at, room polybot.Decimal, keep bool, dec, told *[]time.Duration) {
-		seq++
-		if at != price {
-			price, shown = at, polybot.Zero // the old level is gone, and what was taken there with it
-		}
-		shown = shown.Add(room)
-		p.decided.Store(0)
-		p.tick.Store(time.Now().UnixNano())
-		r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: price, Size: shown}})
-		select {
-		case <-p.allIn:
-		case <-time.After(time.Minute):
-			s := gw.Snapshot()
-			b.Fatalf("update %d: %d of %d tenants decided (gateway: %d batches, %d opportunities, %d repeats, %d indexed, %d running); %s",
-				seq, p.decided.Load(), n, s.Batches, s.Opportunities, s.Repeats, s.Indexed, s.ActiveTenants, dumpGoroutines())
-		}
-		if keep {
-			for i, ns := range p.dec {
-				*dec = append(*dec, time.Duration(ns))
-				*told = append(*told, time.Duration(p.told[i]))
-			}
-		}
+	counts := func(b *testing.B) (grants, resolved, held int64) {
+		f := gw.do(b, "counts")
+		return atoi64(b, f[0]), atoi64(b, f[1]), atoi64(b, f[2])
 	}
 	drain := func(b *testing.B) {
 		deadline := time.Now().Add(2 * time.Minute)
-		for p.resolved.Load() < p.grants.Load() {
+		for {
+			g, res, held := counts(b)
+			if res >= g {
+				return
+			}
 			if time.Now().After(deadline) {
-				msg := fmt.Sprintf("grants %d, resolved %d, held %d, sent %d", p.grants.Load(), p.resolved.Load(), gw.disp.held(), p.sent.Load())
+				msg := fmt.Sprintf("grants %d, resolved %d, held %d, sent %d", g, res, held, p.sent.Load())
 				if cur != nil {
 					for _, m := range cur.ms {
 						s := m.Snapshot()
@@ -350,7 +372,7 @@ func BenchmarkScaleOut(b *testing.B) {
 				}
 				b.Fatalf("timed out waiting until every grant is resolved: %s\n%s", msg, dumpGoroutines())
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 
@@ -384,21 +406,13 @@ func BenchmarkScaleOut(b *testing.B) {
 			}
 			return running == int64(n)
 		})
-		mine := map[string]bool{}
-		for _, id := range w.ids {
-			mine[id] = true
-		}
-		waitFor(sb, ready, "the gateway knows the holder of every tenant", func() bool {
-			for _, id := range ids {
-				if !mine[gw.gw.holder(id)] {
-					return false
-				}
-			}
-			return true
+		// The gateway learns the holders from the leases (every second)
+		// and indexes the tenants a worker holds.
+		waitFor(sb, ready, "the gateway knows the holder of every tenant and indexes it", func() bool {
+			f := gw.do(sb, "held "+strings.Join(w.ids, " "))
+			return atoi64(sb, f[0]) == int64(n) && atoi64(sb, f[1]) == int64(n)
 		})
-		// The gateway indexes the tenants a worker holds.
-		waitFor(sb, ready, "the gateway indexes every tenant", func() bool { return gw.Snapshot().Indexed == n })
-		sb.Logf("%d workers running %d tenants after %s", k, n, time.Since(began).Round(time.Millisecond))
+		sb.Logf("%d workers running %d tenants after %s", k, len(ids), time.Since(began).Round(time.Millisecond))
 		w.bytes = liveBytes() - before
 		return w
 	}
@@ -410,52 +424,50 @@ func BenchmarkScaleOut(b *testing.B) {
 				cur = nil
 				cur = start(b, k)
 				for range 3 {
-					update(b, loaded, room, false, nil, nil)
+					gw.do(b, "update", loaded, room, "0")
 				}
 				drain(b)
 			}
 			p.mu.Lock()
 			p.reach, p.take, p.dispatch = nil, nil, nil
 			p.mu.Unlock()
-			p.grantLat = p.grantLat[:0]
-			g0, s0 := p.grants.Load(), p.sent.Load()
-			var dec, told []time.Duration
+			gw.do(b, "reset")
+			g0, _, _ := counts(b)
+			s0 := p.sent.Load()
 			b.ResetTimer()
 			began := time.Now()
 			for range b.N {
-				update(b, loaded, room, true, &dec, &told)
+				gw.do(b, "update", loaded, room, "1")
 			}
 			drain(b)
 			el := time.Since(began)
 			b.StopTimer()
 			rate := float64(p.sent.Load()-s0) / el.Seconds()
-			made := p.grants.Load() - g0
-			grantLat := make([]time.Duration, len(p.grantLat))
-			for i, ns := range p.grantLat {
-				grantLat[i] = time.Duration(ns)
-			}
+			g1, _, _ := counts(b)
+			lat := gw.do(b, "report")
 			p.mu.Lock()
 			reach, take, dispatch := slices.Clone(p.reach), slices.Clone(p.take), slices.Clone(p.dispatch)
 			p.take = p.take[:0]
 			p.mu.Unlock()
 			// Then one grant at a time: the worker's path without a queue.
 			for range scaleIdle {
-				update(b, quiet, one, false, nil, nil)
+				gw.do(b, "update", quiet, one, "0")
 				drain(b)
 			}
 			p.mu.Lock()
 			idle := slices.Clone(p.take)
 			p.mu.Unlock()
-			reportLatency(b, "update→decision", dec)
-			reportLatency(b, "update→told", told)
-			reportLatency(b, "update→grant", grantLat)
+			for i, name := range []string{"update→decision", "update→told", "update→grant"} {
+				b.ReportMetric(float64(atoi64(b, lat[2*i]))/1e3, name+"-p50-µs")
+				b.ReportMetric(float64(atoi64(b, lat[2*i+1]))/1e3, name+"-p99-µs")
+			}
 			reportLatency(b, "grant→order", take)
 			reportLatency(b, "grant→order-idle", idle)
 			reportLatency(b, "dispatch→order", dispatch)
 			reportLatency(b, "dispatch→worker", reach)
 			b.ReportMetric(rate, "grants/s")
-			b.ReportMetric(float64(made)/float64(b.N), "grants/update")
-			b.ReportMetric(float64(gwBytes)/float64(n), "gateway-B/tenant")
+			b.ReportMetric(float64(g1-g0)/float64(b.N), "grants/update")
+			b.ReportMetric(float64(gw.bytes)/float64(n), "gateway-B/tenant")
 			b.ReportMetric(float64(cur.bytes)/float64(n), "workers-B/tenant")
 			switch {
 			case k == 1:
@@ -464,6 +476,231 @@ func BenchmarkScaleOut(b *testing.B) {
 				b.ReportMetric(rate/solo, "×workers=1")
 			}
 		})
+	}
+}
+
+func atoi64(tb testing.TB, s string) int64 {
+	tb.Helper()
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		tb.Fatalf("the gateway process answered %q: %v", s, err)
+	}
+	return v
+}
+
+// scaleGateway is BenchmarkScaleOut's gateway process.
+type scaleGateway struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Scanner
+	bytes int64 // what following every tenant added to its heap and stacks
+}
+
+// startScaleGateway starts this test binary as the gateway of the n
+// tenants in the SQLite store in dir, on the bus at url under prefix,
+// and waits until it follows them all.
+func startScaleGateway(b *testing.B, dir string, n int, url, prefix, cpus string, ttl, ready time.Duration) *scaleGateway {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestScaleGatewayProcess$", "-test.count=1", fmt.Sprintf("-test.timeout=%s", 2*time.Hour))
+	cmd.Env = append(os.Environ(), "POLYBOT_SCALE_GATEWAY_DIR="+dir, fmt.Sprintf("POLYBOT_SCALE_TENANTS=%d", n),
+		"POLYBOT_SCALE_NATS_URL="+url, "POLYBOT_SCALE_NATS_PREFIX="+prefix, "POLYBOT_SCALE_LEASE_TTL="+ttl.String(), "POLYBOT_SCALE_CPUS="+cpus)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	g := &scaleGateway{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	g.out.Buffer(make([]byte, 64<<10), 1<<20)
+	b.Cleanup(func() {
+		_ = in.Close() // it exits when its stdin ends
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	timer := time.AfterFunc(ready, func() { _ = cmd.Process.Kill() })
+	f := g.answer(b)
+	timer.Stop()
+	g.bytes = atoi64(b, f[0])
+	return g
+}
+
+// answer reads the gateway process's next answer ("scale: ok …"; other
+// lines are the test framework's).
+func (g *scaleGateway) answer(tb testing.TB) []string {
+	tb.Helper()
+	for g.out.Scan() {
+		line, ok := strings.CutPrefix(g.out.Text(), "scale: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "ok" {
+			tb.Fatalf("the gateway process: %s", line)
+		}
+		return f[1:]
+	}
+	tb.Fatalf("the gateway process ended: %v", g.out.Err())
+	return nil
+}
+
+// do sends the gateway process one command and returns its answer.
+func (g *scaleGateway) do(tb testing.TB, cmd ...string) []string {
+	tb.Helper()
+	if _, err := fmt.Fprintln(g.in, strings.Join(cmd, " ")); err != nil {
+		tb.Fatalf("the gateway process: %v", err)
+	}
+	return g.answer(tb)
+}
+
+// TestScaleGatewayProcess is BenchmarkScaleOut's gateway: it runs only in
+// the process the benchmark starts, and answers its commands, one line
+// each ("scale: ok …" or "scale: error …"):
+//
+//	(at start)                 ok <bytes the gateway added following every tenant>
+//	no                         shows the NO book (deep)
+//	update <price> <room> <k>  shows room more at the YES ask price (a new
+//	                           price starts from nothing) and waits until
+//	                           every tenant is told; k=1 keeps its latencies
+//	counts                     ok <grants> <resolved> <unresolved>
+//	held <worker>…             ok <tenants those workers hold> <indexed>
+//	reset                      forgets the latencies kept
+//	report                     ok <p50> <p99> ns of update→decision,
+//	                           update→told and update→grant
+func TestScaleGatewayProcess(t *testing.T) {
+	dir := os.Getenv("POLYBOT_SCALE_GATEWAY_DIR")
+	if dir == "" {
+		t.Skip("BenchmarkScaleOut starts it as its gateway process")
+	}
+	n, err := strconv.Atoi(os.Getenv("POLYBOT_SCALE_TENANTS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := time.ParseDuration(os.Getenv("POLYBOT_SCALE_LEASE_TTL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := func(format string, args ...any) { fmt.Printf("scale: "+format+"\n", args...) }
+	if c := os.Getenv("POLYBOT_SCALE_CPUS"); c != "" {
+		var cpus []int
+		for _, f := range strings.Split(c, ",") {
+			cpu, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cpus = append(cpus, cpu)
+		}
+		if err := pinThreads(cpus); err != nil {
+			reply("error pinning: %v", err)
+			t.Fatal(err)
+		}
+
+	}
+	bus, err := natsbus.Connect(context.Background(), natsbus.Config{URL: os.Getenv("POLYBOT_SCALE_NATS_URL"),
+		Prefix: os.Getenv("POLYBOT_SCALE_NATS_PREFIX"), Name: "scale-gateway"})
+	if err != nil {
+		reply("error %v", err)
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	r := openRigAt(t, dir)
+	defer r.db.Close()
+	r.testHubs(polybot.Polymarket)
+
+	p := &scaleProbe{n: int64(n), allIn: make(chan struct{}, 1), dec: make([]int64, n), told: make([]int64, n)}
+	base := liveBytes()
+	// The NO book is shown once and only the YES ask moves: its quote
+	// must stay good while the workers start (the default is 5 s).
+	det := strategy.New(strategy.Config{MaxQuoteAge: time.Hour})
+	gw := r.startWith(Config{Universe: pmUniverse(), Strategy: det, Role: RoleGateway, Bus: bus, MaxOfferAge: -1, LeaseTTL: ttl}, func(m *Manager) {
+		m.onDecision = p.decision
+		m.disp.onGrant = func(Grant) { p.grants.Add(1) }
+		m.disp.onResolve = func(GrantResult) { p.resolved.Add(1) }
+	})
+	for gw.Snapshot().ActiveTenants != int64(n) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	reply("ok %d", liveBytes()-base)
+
+	var dec, told []int64
+	price, shown := polybot.Zero, polybot.Zero
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "no":
+			r.book(pmNo, []polybot.Level{lv("0.49", "1000")}, []polybot.Level{lv("0.50", "100000000")})
+			reply("ok")
+		case "update":
+			at, room := d(f[1]), d(f[2])
+			if at != price {
+				price, shown = at, polybot.Zero // the old level is gone, and what was taken there with it
+			}
+			shown = shown.Add(room)
+			p.decided.Store(0)
+			p.tick.Store(time.Now().UnixNano())
+			r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: price, Size: shown}})
+			select {
+			case <-p.allIn:
+			case <-time.After(time.Minute):
+				s := gw.Snapshot()
+				reply("error %d of %d tenants decided (%d batches, %d opportunities, %d repeats, %d indexed, %d running); %s",
+					p.decided.Load(), n, s.Batches, s.Opportunities, s.Repeats, s.Indexed, s.ActiveTenants, dumpGoroutines())
+				continue
+			}
+			if f[3] == "1" {
+				dec, told = append(dec, p.dec...), append(told, p.told...)
+			} else {
+				p.grantLat = p.grantLat[:0]
+			}
+			reply("ok")
+		case "counts":
+			reply("ok %d %d %d", p.grants.Load(), p.resolved.Load(), gw.disp.held())
+		case "held":
+			mine := map[string]bool{}
+			for _, w := range f[1:] {
+				mine[w] = true
+			}
+			held := 0
+			for _, w := range *gw.gw.holders.Load() {
+				if mine[w] {
+					held++
+				}
+			}
+			reply("ok %d %d", held, gw.Snapshot().Indexed)
+		case "reset":
+			dec, told, p.grantLat = dec[:0], told[:0], p.grantLat[:0]
+			reply("ok")
+		case "report":
+			q := func(xs []int64) (int64, int64) {
+				ds := make([]time.Duration, len(xs))
+				for i, x := range xs {
+					ds[i] = time.Duration(x)
+				}
+				slices.Sort(ds)
+				return int64(percentile(ds, 0.50)), int64(percentile(ds, 0.99))
+			}
+			d50, d99 := q(dec)
+			t50, t99 := q(told)
+			g50, g99 := q(p.grantLat)
+			reply("ok %d %d %d %d %d %d", d50, d99, t50, t99, g50, g99)
+		default:
+			reply("error unknown command %q", f[0])
+		}
 	}
 }
 
@@ -480,7 +717,7 @@ func BenchmarkRouteAtScale(b *testing.B) {
 			disp := m.disp
 			base := deepOpportunity()
 			base.Legs = append([]polybot.Leg(nil), base.Legs...)
-			base.Legs[0].Available = d("1")
+			base.Legs[0].Available = d("6") // one tenant's 5.26 sets, and less than an order left
 			buf := make([]Grant, 0, 4)
 			i := 0
 			var told time.Duration
