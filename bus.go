@@ -9,9 +9,11 @@ import (
 // Bus carries messages between the roles of a scale-out deployment
 // (serve --role api, gateway, worker): book views from the gateway to the
 // workers, the dispatcher's grants to the worker that holds a tenant and
-// their results back, control (start, stop, reload, halt), and tenant
-// events for the api nodes' live streams. Payloads are plain bytes: the
-// engine's grants and views are plain values that it encodes itself.
+// their results back, control (start, stop, reload, halt), tenant events
+// for the api nodes' live streams, and the headlines of users' webhooks
+// from the api nodes to the worker holding each user. Payloads are plain
+// bytes: the engine's grants and views are plain values that it encodes
+// itself.
 //
 // A single process (--role all) needs no bus. internal/nats implements it
 // on NATS JetStream; its subjects are documented there. Every method fails
@@ -45,6 +47,19 @@ type Bus interface {
 	// that moment (tenant events for the api nodes).
 	Publish(topic string, data []byte) error
 	Subscribe(topic string, fn func(data []byte)) (stop func(), err error)
+	// Post leaves data (not empty) under key in the take-once space of
+	// kind (webhook headlines: one key per tenant and headline) for
+	// PostTTL, until one consumer takes it. A key posted within PostTTL,
+	// waiting or taken, is not posted again: Post reports false.
+	Post(ctx context.Context, kind, key string, data []byte) (posted bool, err error)
+	// WatchPosts calls fn with every post of kind still waiting (those
+	// there already first), then with each new post and each post taken
+	// (Posted.Taken), until stop is called or ctx ends.
+	WatchPosts(ctx context.Context, kind string, fn func(Posted)) (stop func(), err error)
+	// Take takes a waiting post: of any number of callers racing to take
+	// the same post (its key and Rev), exactly one gets true; once it is
+	// taken every other gets false.
+	Take(ctx context.Context, kind string, p Posted) (bool, error)
 	Close() error
 }
 
@@ -62,5 +77,21 @@ type Outgoing struct {
 // the gateway, never lent again.
 var ErrMaybeSent = errors.New("sent, but not acknowledged: it may have been queued")
 
+// Posted is one post of a take-once space (Bus.Post), as WatchPosts sees
+// it.
+type Posted struct {
+	Key   string
+	Rev   uint64 // the post's revision: Take succeeds only while it is the key's latest
+	Data  []byte // nil once taken
+	Taken bool
+}
+
 // DedupeWindow is how long Bus.Send remembers a message id.
 const DedupeWindow = 2 * time.Minute
+
+// PostTTL is how long a post waits to be taken, and how long a key taken
+// is remembered (so that it is not posted again): long enough for a dead
+// worker's tenants to be claimed by another, which happens within a third
+// of a lease period after its lease lapses (a lease lasts at most
+// MaxLeaseTTL).
+const PostTTL = 2 * MaxLeaseTTL

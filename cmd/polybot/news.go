@@ -147,14 +147,77 @@ func (w *newsWiring) VerifyAndParse(secret []byte, ts, sig string, body []byte, 
 
 // Deliver implements server.NewsIntake: the hook's headlines are the
 // tenant's own.
-func (w *newsWiring) Deliver(_ context.Context, tenant polybot.ID, hs []polybot.Headline) {
+func (w *newsWiring) Deliver(_ context.Context, tenant polybot.ID, hs []polybot.Headline) error {
 	for _, h := range hs {
-		w.mu.Lock()
-		w.owners[h.Source] = tenant
-		w.mu.Unlock()
-		w.pipe.Handle(h)
+		w.fromHook(tenant, h)
 	}
+	return nil
 }
+
+// fromHook takes one of the tenant's webhook headlines: received here
+// (Deliver), or on an api node and taken from the bus by this worker
+// (engine.Config.BusHeadline). The pipeline de-duplicates it, hands it to
+// the engine and keeps it (the api node kept it already: storing it again
+// changes nothing).
+func (w *newsWiring) fromHook(tenant polybot.ID, h polybot.Headline) {
+	w.mu.Lock()
+	w.owners[h.Source] = tenant
+	w.mu.Unlock()
+	w.pipe.Handle(h)
+}
+
+// apiNewsIntake is an api node's webhook intake (serve --role api). The
+// node runs no news desk: it posts each verified headline on the bus,
+// where the worker running the tenant takes it into its own pipeline
+// (engine.Manager.PostHeadlines, Config.BusHeadline), and keeps it as the
+// tenant's own for the News page. With the bus down it declines the
+// delivery (EUNAVAILABLE), and the server forgets the delivery's
+// signature so that the sender may send it again; the server's replay
+// guard is the only one here, since one in the intake would refuse that
+// retry.
+type apiNewsIntake struct {
+	st polybot.Store
+	m  *engine.Manager
+}
+
+var _ server.NewsIntake = (*apiNewsIntake)(nil)
+
+// VerifyAndParse implements server.NewsIntake.
+func (a *apiNewsIntake) VerifyAndParse(secret []byte, ts, sig string, body []byte, now time.Time) ([]polybot.Headline, error) {
+	if err := news.VerifyWebhook(secret, ts, sig, body, now, serverReplayGuard{}); err != nil {
+		return nil, err
+	}
+	return news.ParseWebhook(body, "", "", now)
+}
+
+// Deliver implements server.NewsIntake: posted first (the latency clock
+// runs), then kept. A headline posted before, by this or another api
+// node, is not posted again.
+func (a *apiNewsIntake) Deliver(ctx context.Context, tenant polybot.ID, hs []polybot.Headline) error {
+	for i := range hs {
+		if hs[i].ID == "" {
+			news.SetHeadlineID(&hs[i])
+		}
+	}
+	if err := a.m.PostHeadlines(ctx, tenant, hs); err != nil {
+		return err
+	}
+	return a.st.Tenant(ctx, tenant, func(tx polybot.TenantTx) error {
+		for i := range hs {
+			if err := tx.PutHeadline(&hs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// serverReplayGuard is the api node's news.ReplayCache: it records
+// nothing, because the server's replay guard (which forgets a declined
+// delivery) refuses replays.
+type serverReplayGuard struct{}
+
+func (serverReplayGuard) Add(string, time.Time, time.Time) error { return nil }
 
 // engineNewsConfig is the engine's access to the store for news: a
 // tenant's rules, and the record of what they did.

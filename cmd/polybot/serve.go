@@ -183,6 +183,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		scfg.CheckCredentials = tr.checkCredentials(st, log)
 		if tr.news != nil {
 			scfg.NewsIntake = tr.news
+		} else if tr.apiNews != nil {
+			scfg.NewsIntake = tr.apiNews
 		}
 		if mode == "sim" {
 			scfg.Sim, scfg.SimulatorKeys = true, tr.simulatorKeys

@@ -113,7 +113,8 @@ type trading struct {
 	metrics *engine.Metrics // the engine's Prometheus collector
 	sims    *sims
 	venues  venueEndpoints
-	news    *newsWiring // feeds and webhooks → the engine's news rules
+	news    *newsWiring    // feeds and webhooks → the engine's news rules
+	apiNews *apiNewsIntake // --role api: webhooks → the bus → the worker running the tenant
 	// kalshiBalance is what a generated simulator Kalshi account starts with.
 	kalshiBalance polybot.Decimal
 
@@ -346,7 +347,10 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 		Leaders: dataAPILeaders{polymarket.NewClient(ep.polymarket)}, Copy: copyStore(st),
 		Strategy: det, Fees: fees, ExchangeFactory: factory, Clock: clock, Logger: log, Observer: met, Notify: f.notify,
 		Role: rr.role, Bus: rr.bus, GatewayID: rr.flags.gatewayID, WorkerID: rr.flags.workerID, Capacity: rr.flags.capacity, LeaseTTL: rr.flags.leaseTTL,
-		Runner: rr.runner, Only: rr.only, OnlyEpoch: rr.epoch})
+		Runner: rr.runner, Only: rr.only, OnlyEpoch: rr.epoch,
+		// A worker's webhook headlines from the api nodes go through its
+		// own news pipeline (t.news is set below, before m runs).
+		BusHeadline: func(tenant polybot.ID, h polybot.Headline) { t.news.fromHook(tenant, h) }})
 	if err != nil {
 		return nil, err
 	}
@@ -355,11 +359,15 @@ func startTrading(parent context.Context, e *env, mode string, f *tradingFlags, 
 	// News: the store's feeds polled (the simulator's on loopback in sim
 	// mode only) and the users' webhooks, into the engine.
 	// A gateway and an api node run no news desk: a worker's desk serves
-	// its own tenants' rules.
-	if rr.role == engine.RoleAll || rr.role == engine.RoleWorker {
+	// its own tenants' rules, and an api node posts the webhooks' headlines
+	// on the bus for the worker running the tenant.
+	switch rr.role {
+	case engine.RoleAll, engine.RoleWorker:
 		if t.news, err = startNews(ctx, g.Go, st, m, rr.only, mode == "sim", log); err != nil {
 			return nil, fmt.Errorf("news: %w", err)
 		}
+	case engine.RoleAPI:
+		t.apiNews = &apiNewsIntake{st: st, m: m}
 	}
 	g.Go(func() error {
 		if err := m.Run(ctx); err != nil && ctx.Err() == nil {

@@ -107,6 +107,11 @@ type Config struct {
 	// NewsFires records what rules did with headlines (the store); nil:
 	// not recorded.
 	NewsFires func(ctx context.Context, f NewsFire) error
+	// BusHeadline, on a worker, receives each webhook headline it took
+	// from the bus for a tenant it runs (news_bus.go): cmd passes it
+	// through the worker's news pipeline (de-duplication, the store) to
+	// TenantHeadline, as a headline received here. Nil: TenantHeadline.
+	BusHeadline func(tenant polybot.ID, h polybot.Headline)
 	// Leaders reads followed wallets' trades (copy trading; nil: off), and
 	// Copy is the store's part; CopyEvery is how often each followed wallet
 	// is polled (default 2 s).

@@ -545,6 +545,7 @@ func (m *Manager) runWorker(ctx context.Context) error {
 	var bg sync.WaitGroup
 	run := func(f func()) { bg.Add(1); go func() { defer bg.Done(); f() }() }
 	run(func() { m.news.run(ctx) })
+	run(func() { m.takeNews(ctx) }) // webhook headlines from the api nodes (news_bus.go)
 	run(func() { m.copy.run(ctx) })
 	run(func() { m.disp.run(ctx) }) // subscriptions only: books for pre-flight, paper fills and marks
 	run(func() { m.watchHalt(ctx) })

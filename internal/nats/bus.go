@@ -20,6 +20,14 @@
 //	                              SSE ("events.<tenant>"), control ("control": start,
 //	                              stop, reload, halt, cancel; start and stop also reach
 //	                              workers through the leases, so a lost one only delays)
+//	KV bucket P_posts_<kind>      take-once posts (Post, WatchPosts, Take); keys base64url
+//	                              as above; history 1, file storage, every entry kept for
+//	                              polybot.PostTTL. Post creates the key (refused while it
+//	                              exists: a repost is not posted again); Take replaces the
+//	                              post with an empty value at the post's revision, so of
+//	                              racing takers one succeeds. Kind "news": webhook headlines,
+//	                              key "<tenant>.<headline id>", posted by the api node that
+//	                              received them, taken by the worker holding the tenant
 //
 // When NATS cannot be reached every call fails with EUNAVAILABLE within its
 // context (publishes wait at most PublishTimeout): callers fail closed. The
@@ -149,6 +157,90 @@ func (b *Bus) kv(ctx context.Context, kind string) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
+// posts is the take-once bucket of kind.
+func (b *Bus) posts(ctx context.Context, kind string) (jetstream.KeyValue, error) {
+	if !validToken(kind) || strings.Contains(kind, ".") {
+		return nil, polybot.FieldError("kind", "must be letters, digits, - and _")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	name := b.cfg.Prefix + "_posts_" + kind
+	if kv := b.kvs["posts:"+kind]; kv != nil { // ':' is in no kind of PutLast
+		return kv, nil
+	}
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, History: 1, TTL: polybot.PostTTL,
+		Storage: jetstream.FileStorage, Replicas: b.cfg.Replicas})
+	if err != nil {
+		return nil, unavailable("the "+kind+" posts", err)
+	}
+	b.kvs["posts:"+kind] = kv
+	return kv, nil
+}
+
+// postsCall is kind's bucket for one write, and its bounded context,
+// once the bus is not closing.
+func (b *Bus) postsCall(ctx context.Context, kind string) (jetstream.KeyValue, context.Context, context.CancelFunc, error) {
+	kv, err := b.posts(ctx, kind)
+	if err == nil {
+		err = b.closing()
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := bounded(ctx)
+	return kv, ctx, cancel, nil
+}
+
+// Post implements polybot.Bus.
+func (b *Bus) Post(ctx context.Context, kind, key string, data []byte) (bool, error) {
+	if len(data) == 0 {
+		return false, polybot.FieldError("data", "is required: an empty value marks a post taken")
+	}
+	kv, ctx, cancel, err := b.postsCall(ctx, kind)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	if _, err := kv.Create(ctx, base64.RawURLEncoding.EncodeToString([]byte(key)), data); errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	} else if err != nil {
+		return false, unavailable("post "+kind, err)
+	}
+	return true, nil
+}
+
+// WatchPosts implements polybot.Bus.
+func (b *Bus) WatchPosts(ctx context.Context, kind string, fn func(polybot.Posted)) (func(), error) {
+	kv, err := b.posts(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	return watch(ctx, kv, kind+" posts", func(key string, e jetstream.KeyValueEntry) {
+		p := polybot.Posted{Key: key, Rev: e.Revision(), Taken: len(e.Value()) == 0}
+		if !p.Taken {
+			p.Data = e.Value()
+		}
+		fn(p)
+	})
+}
+
+// Take implements polybot.Bus.
+func (b *Bus) Take(ctx context.Context, kind string, p polybot.Posted) (bool, error) {
+	kv, ctx, cancel, err := b.postsCall(ctx, kind)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	_, err = kv.Update(ctx, base64.RawURLEncoding.EncodeToString([]byte(p.Key)), []byte{}, p.Rev)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyExists):
+		return false, nil // taken by another, or expired and posted again
+	}
+	return false, unavailable("take a "+kind+" post", err)
+}
+
 func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return context.WithCancel(ctx)
@@ -179,11 +271,17 @@ func (b *Bus) WatchLast(ctx context.Context, kind string, fn func(key string, da
 	if err != nil {
 		return nil, err
 	}
+	return watch(ctx, kv, kind, func(key string, e jetstream.KeyValueEntry) { fn(key, e.Value()) })
+}
+
+// watch calls fn with the latest entry of every key of kv, then with each
+// new one, until the returned stop is called or ctx ends.
+func watch(ctx context.Context, kv jetstream.KeyValue, what string, fn func(key string, e jetstream.KeyValueEntry)) (func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		cancel()
-		return nil, unavailable("watch "+kind, err)
+		return nil, unavailable("watch "+what, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -196,7 +294,7 @@ func (b *Bus) WatchLast(ctx context.Context, kind string, fn func(key string, da
 			if err != nil {
 				continue // not ours
 			}
-			fn(string(k), e.Value())
+			fn(string(k), e)
 		}
 	}()
 	return func() { cancel(); _ = w.Stop(); <-done }, nil

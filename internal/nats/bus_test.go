@@ -147,6 +147,91 @@ func TestSendDeliversOnceByIDAndRedeliversWhatWasNotAcknowledged(t *testing.T) {
 	within(t, "the unacknowledged message at the next instance", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return again == "three" })
 }
 
+// A post waits for whoever takes it first: a watcher that starts later
+// still sees it, of two buses racing to take it exactly one does, a taken
+// key is not posted again, and every watcher hears that it was taken.
+func TestAPostIsTakenOnceAndNotPostedAgain(t *testing.T) {
+	bus, cfg := open(t)
+	other := natstest.Connect(t, cfg)
+	ctx := context.Background()
+	for i, want := range []bool{true, false} { // the second is a repost of the same key
+		posted, err := bus.Post(ctx, "news", "tenant-1.h-williams", []byte("williams"))
+		if err != nil || posted != want {
+			t.Fatalf("post %d: %v, %v; want %v", i+1, posted, err, want)
+		}
+	}
+	if posted, err := bus.Post(ctx, "news", "tenant-2.h-logan", []byte("logan")); err != nil || !posted {
+		t.Fatalf("another key: %v, %v", posted, err)
+	}
+	type watcher struct {
+		mu      sync.Mutex
+		waiting map[string]polybot.Posted
+		taken   map[string]bool
+	}
+	watch := func(b *nats.Bus) *watcher {
+		w := &watcher{waiting: map[string]polybot.Posted{}, taken: map[string]bool{}}
+		stop, err := b.WatchPosts(ctx, "news", func(p polybot.Posted) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if p.Taken {
+				delete(w.waiting, p.Key)
+				w.taken[p.Key] = true
+			} else {
+				w.waiting[p.Key] = p
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		return w
+	}
+	a, b := watch(bus), watch(other) // both start after the posts
+	for _, w := range []*watcher{a, b} {
+		within(t, "both waiting posts", 5*time.Second, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.waiting) == 2 })
+	}
+	a.mu.Lock()
+	p := a.waiting["tenant-1.h-williams"]
+	a.mu.Unlock()
+	if string(p.Data) != "williams" || p.Rev == 0 {
+		t.Fatalf("the waiting post %+v", p)
+	}
+	var wg sync.WaitGroup
+	var takes [2]bool
+	var errs [2]error
+	for i, taker := range []*nats.Bus{bus, other} {
+		wg.Go(func() { takes[i], errs[i] = taker.Take(ctx, "news", p) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || takes[0] == takes[1] {
+		t.Fatalf("two racing takes: %v %v (errors %v, %v), want exactly one true", takes[0], takes[1], errs[0], errs[1])
+	}
+	if ok, err := other.Take(ctx, "news", p); ok || err != nil {
+		t.Fatalf("taking a taken post: %v, %v", ok, err)
+	}
+	for _, w := range []*watcher{a, b} {
+		within(t, "the take seen", 5*time.Second, func() bool {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			_, waits := w.waiting["tenant-1.h-williams"]
+			return w.taken["tenant-1.h-williams"] && !waits && len(w.waiting) == 1
+		})
+	}
+	if posted, err := other.Post(ctx, "news", "tenant-1.h-williams", []byte("williams again")); err != nil || posted {
+		t.Fatalf("reposting a taken key: %v, %v; want not posted", posted, err)
+	}
+	if _, err := bus.Post(ctx, "news", "k", nil); polybot.ErrorCode(err) != polybot.EINVALID {
+		t.Fatalf("an empty post: %v, want EINVALID", err)
+	}
+	_ = bus.Close()
+	if _, err := bus.Post(ctx, "news", "k", []byte("x")); polybot.ErrorCode(err) != polybot.EUNAVAILABLE {
+		t.Fatalf("Post on a closed bus: %v, want EUNAVAILABLE", err)
+	}
+	if _, err := bus.Take(ctx, "news", p); polybot.ErrorCode(err) != polybot.EUNAVAILABLE {
+		t.Fatalf("Take on a closed bus: %v, want EUNAVAILABLE", err)
+	}
+}
+
 func TestPublishReachesTheSubscribersOfTheMoment(t *testing.T) {
 	bus, _ := open(t)
 	if err := bus.Publish("events.nobody", []byte("lost")); err != nil {
@@ -183,6 +268,7 @@ func TestWithoutNATSEveryCallFailsClosedAndBadNamesNameTheirField(t *testing.T) 
 		{"id", bus.Send(ctx, "grants.w", "", nil)},
 		{"topic", bus.Publish("events.>", nil)},
 		{"kind", bus.PutLast(ctx, "books.x", "k", nil)},
+		{"kind", func() error { _, err := bus.Post(ctx, "news.x", "k", []byte("x")); return err }()},
 	} {
 		if _, ok := polybot.ErrorFields(c.err)[c.field]; !ok || polybot.ErrorCode(c.err) != polybot.EINVALID {
 			t.Errorf("%s: %v, want EINVALID naming it", c.field, c.err)

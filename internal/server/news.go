@@ -36,9 +36,14 @@ type NewsIntake interface {
 	// Deliver hands a hook's headlines, each with its Source (the hook's
 	// id), SourceName and Received set, to the pipeline that stores them
 	// as the tenant's own (TenantTx.PutHeadline), de-duplicates them and
-	// runs the tenant's rules. It must not block for long: the sender
-	// waits for the answer.
-	Deliver(ctx context.Context, tenant polybot.ID, hs []polybot.Headline)
+	// runs the tenant's rules: in one process its own news desk; on an api
+	// node (serve --role api) the message bus, to the worker that runs the
+	// tenant. It must not block for long: the sender waits for the answer.
+	// An error means the headlines could not be handed on (EUNAVAILABLE:
+	// the bus is down): the server answers it (503) and forgets the
+	// delivery's signature, so the sender may send the same delivery
+	// again. Handing on a headline twice must not act on it twice.
+	Deliver(ctx context.Context, tenant polybot.ID, hs []polybot.Headline) error
 }
 
 // Webhook delivery headers.
@@ -697,8 +702,10 @@ var (
 
 // handleNewsHookDelivery takes a signed delivery to a hook: no session,
 // rate-limited per client address, body bounded (MaxBodyBytes). Unknown
-// hook: 404; bad, stale or replayed signature: 401; accepted: 202 with
-// how many headlines were handed on.
+// hook: 404; bad, stale or replayed signature: 401; the intake unable to
+// hand the headlines on (the message bus down): 503 with Retry-After, and
+// the delivery may be sent again unchanged; accepted: 202 with how many
+// headlines were handed on.
 func (s *Server) handleNewsHookDelivery(w http.ResponseWriter, r *http.Request, _ *identity) error {
 	received := s.now()
 	if wait := s.hookLim.wait(clientIP(r)); wait > 0 {
@@ -768,7 +775,8 @@ func (s *Server) handleNewsHookDelivery(w http.ResponseWriter, r *http.Request, 
 		}
 		return errHookSignature
 	}
-	if err := s.hookReplays.check(hid+"\x00"+sig, received); err != nil {
+	replayKey := hid + "\x00" + sig
+	if err := s.hookReplays.check(replayKey, received); err != nil {
 		return err
 	}
 	v := polybot.Validation{}
@@ -785,7 +793,14 @@ func (s *Server) handleNewsHookDelivery(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	if len(hs) > 0 {
-		s.cfg.NewsIntake.Deliver(r.Context(), tenant, hs)
+		if err := s.cfg.NewsIntake.Deliver(r.Context(), tenant, hs); err != nil {
+			// Declined, not dropped: the same delivery may come again.
+			s.hookReplays.forget(replayKey)
+			if polybot.ErrorCode(err) == polybot.EUNAVAILABLE {
+				w.Header().Set("Retry-After", "5")
+			}
+			return err
+		}
 	}
 	return writeJSON(w, http.StatusAccepted, map[string]any{"accepted": len(hs)})
 }
@@ -838,6 +853,13 @@ func (g *replayGuard) check(key string, now time.Time) error {
 	}
 	g.seen[key] = now.Add(2 * HookTolerance)
 	return nil
+}
+
+// forget drops key, a delivery that was declined after check recorded it.
+func (g *replayGuard) forget(key string) {
+	g.mu.Lock()
+	delete(g.seen, key)
+	g.mu.Unlock()
 }
 
 // maxRememberedDeliveries bounds the replay guard's memory (each entry is

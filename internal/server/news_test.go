@@ -450,6 +450,7 @@ type hmacIntake struct {
 	mu    sync.Mutex
 	got   []polybot.Headline
 	to    []polybot.ID
+	fail  error // Deliver's answer while set: nothing is handed on
 }
 
 func sign(secret, ts string, body []byte) string {
@@ -486,12 +487,16 @@ func (h *hmacIntake) VerifyAndParse(secret []byte, ts, sig string, body []byte, 
 	return out, nil
 }
 
-func (h *hmacIntake) Deliver(ctx context.Context, tenant polybot.ID, hs []polybot.Headline) {
+func (h *hmacIntake) Deliver(ctx context.Context, tenant polybot.ID, hs []polybot.Headline) error {
 	h.mu.Lock()
+	if h.fail != nil {
+		h.mu.Unlock()
+		return h.fail
+	}
 	h.got = append(h.got, hs...)
 	h.to = append(h.to, tenant)
 	h.mu.Unlock()
-	_ = h.store.Tenant(ctx, tenant, func(tx polybot.TenantTx) error {
+	return h.store.Tenant(ctx, tenant, func(tx polybot.TenantTx) error {
 		for i := range hs {
 			if err := tx.PutHeadline(&hs[i]); err != nil {
 				return err
@@ -501,10 +506,31 @@ func (h *hmacIntake) Deliver(ctx context.Context, tenant polybot.ID, hs []polybo
 	})
 }
 
+func (h *hmacIntake) failWith(err error) {
+	h.mu.Lock()
+	h.fail = err
+	h.mu.Unlock()
+}
+
 func (h *hmacIntake) delivered() ([]polybot.Headline, []polybot.ID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]polybot.Headline(nil), h.got...), append([]polybot.ID(nil), h.to...)
+}
+
+// newHook creates a webhook for c and returns its id and signing secret.
+func newHook(t *testing.T, c *client, name string) (id, secret string) {
+	t.Helper()
+	var created struct {
+		Hook struct {
+			ID string `json:"id"`
+		} `json:"hook"`
+		Secret string `json:"secret"`
+	}
+	r := c.do("POST", "/api/v1/news/hooks", map[string]any{"name": name})
+	expectStatus(t, r, 201)
+	r.JSON(t, &created)
+	return created.Hook.ID, created.Secret
 }
 
 // deliver posts body to a hook, signed with secret at ts (an empty secret
@@ -545,20 +571,11 @@ func testNewsHookDelivery(t *testing.T, open storeOpener) {
 	})
 	a := env.client().signup("hooks-a@example.com")
 	b := env.client().signup("hooks-b@example.com")
-	var created struct {
-		Hook struct {
-			ID string `json:"id"`
-		} `json:"hook"`
-		Secret string `json:"secret"`
-	}
-	r := a.do("POST", "/api/v1/news/hooks", map[string]any{"name": "Paid wire"})
-	expectStatus(t, r, 201)
-	r.JSON(t, &created)
-	hook, secret := created.Hook.ID, created.Secret
+	hook, secret := newHook(t, a, "Paid wire")
 	now := time.Now()
 	body := `{"headlines":[{"title":"Fed's Williams: room for a cut in the near term","link":"https://wire.example.com/williams","published":"2025-11-21T12:31:00Z"}]}`
 
-	r = deliver(t, env, hook, secret, now, body, nil)
+	r := deliver(t, env, hook, secret, now, body, nil)
 	expectStatus(t, r, http.StatusAccepted)
 	if !strings.Contains(string(r.Body), `"accepted":1`) {
 		t.Errorf("delivery answer %s", r.Body)
@@ -643,22 +660,44 @@ func testNewsHookDelivery(t *testing.T, open storeOpener) {
 func TestNewsHookDeliverySQLite(t *testing.T)   { testNewsHookDelivery(t, openSQLite) }
 func TestNewsHookDeliveryPostgres(t *testing.T) { testNewsHookDelivery(t, openPostgres) }
 
+// An intake that cannot hand the headlines on (an api node whose message
+// bus is down) is answered 503 with Retry-After and the reason, nothing is
+// taken, and the same signed delivery sent again once the bus is back is
+// accepted: a declined delivery is not remembered as a replay.
+func TestNewsHookDeliveryDeclinedWhenTheBusIsDownIsTakenOnRetry(t *testing.T) {
+	intake := &hmacIntake{}
+	env := newEnvWith(t, nil, func(c *server.Config) { intake.store = c.Store; c.NewsIntake = intake })
+	a := env.client().signup("hook-bus-down@example.com")
+	hook, secret := newHook(t, a, "Wire")
+	intake.failWith(&polybot.Error{Code: polybot.EUNAVAILABLE, Message: "The headlines could not be handed to your bot: the message bus is unavailable. Send them again."})
+	now := time.Now()
+	body := `{"headlines":[{"title":"Williams: room for a cut","link":"https://wire.example.com/w"}]}`
+	r := deliver(t, env, hook, secret, now, body, nil)
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || !strings.Contains(string(r.Body), "message bus is unavailable") {
+		t.Fatalf("delivery with the bus down: %d %q %s, want 503 with Retry-After naming the bus", r.Status, r.Header.Get("Retry-After"), r.Body)
+	}
+	if got, _ := intake.delivered(); len(got) != 0 {
+		t.Fatalf("a declined delivery handed on %d headlines", len(got))
+	}
+	intake.failWith(nil)
+	r = deliver(t, env, hook, secret, now, body, nil)
+	expectStatus(t, r, http.StatusAccepted)
+	if got, to := intake.delivered(); len(got) != 1 || to[0] != a.user.ID {
+		t.Fatalf("the retry delivered %+v to %v", got, to)
+	}
+	if r := deliver(t, env, hook, secret, now, body, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the accepted delivery sent once more: %d %s, want 401 (a replay)", r.Status, r.Body)
+	}
+}
+
 // A deleted hook is 404, and its old secret opens nothing.
 func TestDeletedHookIsNotFound(t *testing.T) {
 	intake := &hmacIntake{}
 	env := newEnvWith(t, nil, func(c *server.Config) { intake.store = c.Store; c.NewsIntake = intake })
 	a := env.client().signup("deleted-hook@example.com")
-	var created struct {
-		Hook struct {
-			ID string `json:"id"`
-		} `json:"hook"`
-		Secret string `json:"secret"`
-	}
-	r := a.do("POST", "/api/v1/news/hooks", map[string]any{"name": "w"})
-	expectStatus(t, r, 201)
-	r.JSON(t, &created)
-	expectStatus(t, a.do("DELETE", "/api/v1/news/hooks/"+created.Hook.ID, nil), 204)
-	if r := deliver(t, env, created.Hook.ID, created.Secret, time.Now(), `{"headlines":[{"title":"x"}]}`, nil); r.Status != 404 {
+	hook, secret := newHook(t, a, "w")
+	expectStatus(t, a.do("DELETE", "/api/v1/news/hooks/"+hook, nil), 204)
+	if r := deliver(t, env, hook, secret, time.Now(), `{"headlines":[{"title":"x"}]}`, nil); r.Status != 404 {
 		t.Errorf("delivery to a deleted hook: %d %s", r.Status, r.Body)
 	}
 }

@@ -83,7 +83,7 @@ func cleanup(cfg nats.Config) {
 	_ = js.DeleteStream(ctx, cfg.Prefix+"_queues")
 	names := js.KeyValueStoreNames(ctx)
 	for n := range names.Name() {
-		if strings.HasPrefix(n, cfg.Prefix+"_last_") {
+		if strings.HasPrefix(n, cfg.Prefix+"_last_") || strings.HasPrefix(n, cfg.Prefix+"_posts_") {
 			_ = js.DeleteKeyValue(ctx, n)
 		}
 	}
