@@ -25,6 +25,13 @@ type Lease struct {
 	ClaimedAt time.Time `json:"claimed_at"`
 }
 
+// LeaseHorizon is when a worker's leases run out (the latest expiry of
+// its leases): a worker that stopped renewing holds nothing after it.
+type LeaseHorizon struct {
+	Worker    string    `json:"worker"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // Lease limits.
 const (
 	MaxWorkerID   = 128

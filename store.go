@@ -368,6 +368,14 @@ type AdminTx interface {
 	ReleaseLeases(worker string) error
 	// Leases lists every tenant's lease, live or not.
 	Leases() ([]*Lease, error)
+	// LeasesClaimedSince lists the leases claimed (ClaimedAt) at or after
+	// since, live or not, oldest claim first; with LeaseHorizons it lets a
+	// gateway follow who holds which tenant without reading every lease.
+	LeasesClaimedSince(since time.Time) ([]*Lease, error)
+	// LeaseHorizons is, per worker holding or having held a lease, the
+	// latest expiry of its leases: a renewal moves all of a worker's live
+	// leases to the same expiry, so its leases run to that horizon.
+	LeaseHorizons() ([]LeaseHorizon, error)
 	// NextLapse is when the soonest live lease held by a worker other than
 	// worker runs out (zero: none is held): a worker claims again then, so
 	// a dead worker's tenants are taken as soon as they are free.

@@ -274,50 +274,42 @@ func (g *gateway) results(ctx context.Context) error {
 	return nil
 }
 
-// watchLeases reads who holds which tenant every period. A tenant whose
+// claimOverlap is how far before the latest claim it has read each read
+// of new claims reaches back: a claim that committed after a later one (or
+// was stamped by a clock a little behind) is still read.
+const claimOverlap = 10 * time.Second
+
+// leaseView is what watchLeases knows of the leases (its goroutine only):
+// each tenant's latest claim, and which workers' leases have not run out.
+type leaseView struct {
+	claims map[polybot.ID]*polybot.Lease
+	live   map[string]bool // workers whose lease horizon is ahead
+	cursor time.Time       // the latest ClaimedAt read
+	read   bool            // every lease has been read once
+	stale  bool            // the holders must be worked out again (a read failed)
+}
+
+// watchLeases follows who holds which tenant, every period: at first every
+// lease, then only the leases claimed since (a renewal is not a claim) and
+// each worker's lease horizon, so that a gateway of 100,000 tenants does
+// not read 100,000 rows a second. A tenant is held by the worker of its
+// latest claim while that worker's leases have not run out. A tenant whose
 // holder changed (its worker died or let go) has its unresolved grants
 // resolved as used: they may have been sent, and used depth is freed only
 // as the book shows it gone, so the gateway never lends more than the book.
 func (g *gateway) watchLeases(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	v := &leaseView{claims: map[polybot.ID]*polybot.Lease{}, live: map[string]bool{}}
 	for {
-		var ls []*polybot.Lease
-		err := g.m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
-			ls, err = tx.Leases()
-			return err
-		})
-		if err == nil {
-			now := time.Now()
-			next := make(map[polybot.ID]string, len(ls))
-			epochs := make(map[polybot.ID]int64, len(ls))
-			for _, l := range ls {
-				if l.ExpiresAt.After(now) {
-					next[l.Tenant], epochs[l.Tenant] = l.Worker, l.Epoch
-				}
-			}
-			var moved []polybot.ID
-			for id, e := range g.epochs {
-				if epochs[id] != e {
-					moved = append(moved, id)
-				}
-			}
-			old := *g.holders.Load()
-			g.holders.Store(&next)
-			g.epochs = epochs
-			if len(moved) > 0 {
-				g.m.disp.forgetTenants(moved)
-			}
-			if !sameKeys(old, next) {
-				g.m.indexChanged() // the index holds the held tenants only
-			}
-		} else if ctx.Err() == nil {
+		if err := g.readLeases(ctx, v); err != nil && ctx.Err() == nil {
 			// Fail closed: without the store nobody is known to hold a
 			// tenant, so nothing is granted.
 			if len(*g.holders.Load()) > 0 {
 				g.holders.Store(&map[polybot.ID]string{})
 				g.m.indexChanged()
 			}
+			v.stale = true
 			g.m.log.Warn("reading the tenants' leases failed; no grants until it works again", "err", err)
 		}
 		select {
@@ -326,6 +318,84 @@ func (g *gateway) watchLeases(ctx context.Context, every time.Duration) {
 		case <-tick.C:
 		}
 	}
+}
+
+// readLeases reads what changed in the leases into v and, if who holds
+// which tenant changed, publishes the new holders.
+func (g *gateway) readLeases(ctx context.Context, v *leaseView) error {
+	var (
+		claims []*polybot.Lease
+		hs     []polybot.LeaseHorizon
+	)
+	err := g.m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
+		if v.read {
+			claims, err = tx.LeasesClaimedSince(v.cursor.Add(-claimOverlap))
+		} else {
+			claims, err = tx.Leases()
+		}
+		if err != nil {
+			return err
+		}
+		hs, err = tx.LeaseHorizons()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	changed := v.stale || !v.read
+	v.read, v.stale = true, false
+	for _, l := range claims {
+		if l.ClaimedAt.After(v.cursor) {
+			v.cursor = l.ClaimedAt
+		}
+		if old := v.claims[l.Tenant]; old != nil && old.Epoch >= l.Epoch {
+			continue // read before (the overlap)
+		}
+		v.claims[l.Tenant] = l
+		changed = true
+	}
+	now := time.Now()
+	live := make(map[string]bool, len(hs))
+	for _, h := range hs {
+		if h.ExpiresAt.After(now) {
+			live[h.Worker] = true
+		}
+	}
+	if len(live) != len(v.live) {
+		changed = true
+	}
+	for w := range live {
+		if !v.live[w] {
+			changed = true
+		}
+	}
+	v.live = live
+	if !changed {
+		return nil
+	}
+	next := make(map[polybot.ID]string, len(v.claims))
+	epochs := make(map[polybot.ID]int64, len(v.claims))
+	for id, l := range v.claims {
+		if live[l.Worker] {
+			next[id], epochs[id] = l.Worker, l.Epoch
+		}
+	}
+	var moved []polybot.ID
+	for id, e := range g.epochs {
+		if epochs[id] != e {
+			moved = append(moved, id)
+		}
+	}
+	old := *g.holders.Load()
+	g.holders.Store(&next)
+	g.epochs = epochs
+	if len(moved) > 0 {
+		g.m.disp.forgetTenants(moved)
+	}
+	if !sameKeys(old, next) {
+		g.m.indexChanged() // the index holds the held tenants only
+	}
+	return nil
 }
 
 // sameKeys is whether a and b hold the same tenants.

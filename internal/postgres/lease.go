@@ -70,6 +70,27 @@ func (t *adminTx) Leases() ([]*polybot.Lease, error) {
 	return t.leases(`SELECT ` + leaseColumns + ` FROM polybot_tenant_leases ORDER BY tenant_id`)
 }
 
+func (t *adminTx) LeasesClaimedSince(since time.Time) ([]*polybot.Lease, error) {
+	return t.leases(`SELECT `+leaseColumns+` FROM polybot_tenant_leases WHERE claimed_at >= $1 ORDER BY claimed_at, tenant_id`, since)
+}
+
+func (t *adminTx) LeaseHorizons() ([]polybot.LeaseHorizon, error) {
+	out := []polybot.LeaseHorizon{}
+	_, err := t.query(`SELECT worker, max(expires_at) FROM polybot_tenant_leases GROUP BY worker ORDER BY worker`, nil, func(r pgx.Rows) error {
+		var h polybot.LeaseHorizon
+		if err := r.Scan(&h.Worker, &h.ExpiresAt); err != nil {
+			return err
+		}
+		h.ExpiresAt = h.ExpiresAt.UTC()
+		out = append(out, h)
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err, "lease")
+	}
+	return out, nil
+}
+
 // ClaimLeases renews worker's unexpired leases and claims, up to capacity
 // in all, the tenants that want their bot running and have no live lease
 // (never leased, lapsed or released), each at the next epoch.

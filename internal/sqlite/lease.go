@@ -43,6 +43,27 @@ func (a *adminTx) Leases() ([]*polybot.Lease, error) {
 	return collect(a.tx, "lease", scanLease, `SELECT `+leaseCols+` FROM polybot_tenant_leases ORDER BY tenant_id`)
 }
 
+func (a *adminTx) LeasesClaimedSince(since time.Time) ([]*polybot.Lease, error) {
+	return collect(a.tx, "lease", scanLease, `SELECT `+leaseCols+` FROM polybot_tenant_leases WHERE claimed_at >= ?
+		ORDER BY claimed_at, tenant_id`, micros(since))
+}
+
+func (a *adminTx) LeaseHorizons() ([]polybot.LeaseHorizon, error) {
+	hs, err := collect(a.tx, "lease", func(s scanner) (*polybot.LeaseHorizon, error) {
+		var h polybot.LeaseHorizon
+		err := s.Scan(&h.Worker, timeCol{&h.ExpiresAt})
+		return &h, err
+	}, `SELECT worker, max(expires_at) FROM polybot_tenant_leases GROUP BY worker ORDER BY worker`)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]polybot.LeaseHorizon, len(hs))
+	for i, h := range hs {
+		out[i] = *h
+	}
+	return out, nil
+}
+
 // ClaimLeases renews worker's unexpired leases and claims, up to capacity
 // in all, the tenants that want their bot running and have no live lease
 // (never leased, lapsed or released), each at the next epoch.

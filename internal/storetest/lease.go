@@ -184,6 +184,55 @@ func testLeases(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("LeasesClaimedSince lists new claims only; LeaseHorizons is each worker's latest expiry", func(t *testing.T) {
+		e, ids := setup(t, 3)
+		since := func(at time.Time) []*polybot.Lease {
+			var ls []*polybot.Lease
+			e.mustAdminView(func(tx polybot.AdminTx) (err error) { ls, err = tx.LeasesClaimedSince(at); return })
+			return ls
+		}
+		horizons := func() []polybot.LeaseHorizon {
+			var hs []polybot.LeaseHorizon
+			e.mustAdminView(func(tx polybot.AdminTx) (err error) { hs, err = tx.LeaseHorizons(); return })
+			return hs
+		}
+		if ls, hs := since(time.Time{}), horizons(); len(ls) != 0 || len(hs) != 0 {
+			t.Fatalf("no lease yet: %d claimed, %d horizons", len(ls), len(hs))
+		}
+		claim(e, "worker-a", 2)
+		e.clock.Advance(time.Second)
+		claim(e, "worker-b", 2) // the third tenant
+		if ls := since(time.Time{}); len(ls) != 3 || ls[2].Worker != "worker-b" {
+			t.Fatalf("every claim: %+v, want 3, worker-b's last", ls)
+		}
+		if ls := since(T0.Add(time.Second)); len(ls) != 1 || ls[0].Worker != "worker-b" || ls[0].Epoch != 1 {
+			t.Fatalf("claims since worker-b's: %+v", ls)
+		}
+		// A renewal is not a claim: nothing new; the horizon moves.
+		e.clock.Advance(time.Second)
+		claim(e, "worker-a", 2)
+		if ls := since(T0.Add(2 * time.Second)); len(ls) != 0 {
+			t.Fatalf("a renewal listed as a claim: %+v", ls)
+		}
+		want := []polybot.LeaseHorizon{{Worker: "worker-a", ExpiresAt: T0.Add(2*time.Second + ttl)}, {Worker: "worker-b", ExpiresAt: T0.Add(time.Second + ttl)}}
+		if hs := horizons(); len(hs) != 2 || hs[0].Worker != want[0].Worker || !hs[0].ExpiresAt.Equal(want[0].ExpiresAt) ||
+			hs[1].Worker != want[1].Worker || !hs[1].ExpiresAt.Equal(want[1].ExpiresAt) {
+			t.Fatalf("horizons %+v, want %+v", hs, want)
+		}
+		// worker-b releases; worker-a takes its tenant: a claim at the
+		// next epoch, listed; worker-b's horizon is its release.
+		e.clock.Advance(time.Second)
+		e.mustAdmin(func(tx polybot.AdminTx) error { return tx.ReleaseLeases("worker-b") })
+		claim(e, "worker-a", 3)
+		ls := since(T0.Add(3 * time.Second))
+		if len(ls) != 1 || ls[0].Worker != "worker-a" || ls[0].Epoch != 2 || !slices.Contains(ids, ls[0].Tenant) {
+			t.Fatalf("after the takeover: %+v, want worker-a's claim at epoch 2", ls)
+		}
+		if hs := horizons(); len(hs) != 1 || hs[0].Worker != "worker-a" {
+			t.Fatalf("horizons after the takeover %+v: worker-b holds no lease row", hs)
+		}
+	})
+
 	t.Run("release ends the leases now; the next claim takes the next epoch", func(t *testing.T) {
 		e, _ := setup(t, 2)
 		a := claim(e, "worker-a", 10)
