@@ -276,8 +276,13 @@ func (g *gateway) results(ctx context.Context) error {
 
 // claimOverlap is how far before the latest claim it has read each read
 // of new claims reaches back: a claim that committed after a later one (or
-// was stamped by a clock a little behind) is still read.
-const claimOverlap = 10 * time.Second
+// was stamped by a clock a little behind) is still read. leaseResync is how
+// often every lease is read again all the same, in case a claim was missed
+// (a claim transaction longer than claimOverlap, a clock further behind).
+const (
+	claimOverlap = 2 * time.Second
+	leaseResync  = 5 * time.Minute
+)
 
 // leaseView is what watchLeases knows of the leases (its goroutine only):
 // each tenant's latest claim, and which workers' leases have not run out.
@@ -285,13 +290,13 @@ type leaseView struct {
 	claims map[polybot.ID]*polybot.Lease
 	live   map[string]bool // workers whose lease horizon is ahead
 	cursor time.Time       // the latest ClaimedAt read
-	read   bool            // every lease has been read once
+	read   time.Time       // when every lease was last read (zero: never)
 	stale  bool            // the holders must be worked out again (a read failed)
 }
 
-// watchLeases follows who holds which tenant, every period: at first every
-// lease, then only the leases claimed since (a renewal is not a claim) and
-// each worker's lease horizon, so that a gateway of 100,000 tenants does
+// watchLeases follows who holds which tenant, every period: at first (and
+// every leaseResync) every lease, then only the leases claimed since (a
+// renewal is not a claim) and each worker's lease horizon, so that a gateway of 100,000 tenants does
 // not read 100,000 rows a second. A tenant is held by the worker of its
 // latest claim while that worker's leases have not run out. A tenant whose
 // holder changed (its worker died or let go) has its unresolved grants
@@ -327,11 +332,12 @@ func (g *gateway) readLeases(ctx context.Context, v *leaseView) error {
 		claims []*polybot.Lease
 		hs     []polybot.LeaseHorizon
 	)
+	all := time.Since(v.read) >= leaseResync
 	err := g.m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
-		if v.read {
-			claims, err = tx.LeasesClaimedSince(v.cursor.Add(-claimOverlap))
-		} else {
+		if all {
 			claims, err = tx.Leases()
+		} else {
+			claims, err = tx.LeasesClaimedSince(v.cursor.Add(-claimOverlap))
 		}
 		if err != nil {
 			return err
@@ -342,8 +348,11 @@ func (g *gateway) readLeases(ctx context.Context, v *leaseView) error {
 	if err != nil {
 		return err
 	}
-	changed := v.stale || !v.read
-	v.read, v.stale = true, false
+	changed := v.stale || v.read.IsZero()
+	v.stale = false
+	if all {
+		v.read = time.Now()
+	}
 	for _, l := range claims {
 		if l.ClaimedAt.After(v.cursor) {
 			v.cursor = l.ClaimedAt

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"golang.org/x/sys/unix"
 
 	"github.com/polybot/polybot"
@@ -311,7 +312,6 @@ func (w *scaleWorkers) stop() {
 func BenchmarkScaleOut(b *testing.B) {
 	n := *scaleTenants
 	r, ids := scaleRig(b, n)
-	cfg := natstest.Config(b)
 	const ttl = time.Minute
 	ready := time.Duration(n/100)*time.Second + 2*time.Minute
 
@@ -333,8 +333,21 @@ func BenchmarkScaleOut(b *testing.B) {
 		}
 		b.Cleanup(func() { _ = pinThreads(all); runtime.GOMAXPROCS(procs) })
 		gwCPUs = "0"
-		b.Logf("gateway on CPU 0, workers on %v", rest)
+		b.Logf("gateway on CPU 0, workers and NATS on %v", rest)
 	}
+	// The message bus runs in this process, on the workers' cores: a NATS
+	// server with JetStream, embedded.
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(),
+		NoLog: true, NoSigs: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		b.Fatal("the embedded NATS server did not start")
+	}
+	b.Cleanup(ns.Shutdown)
+	cfg := natsbus.Config{URL: ns.ClientURL(), Prefix: "scale", Name: "scale"}
 	began := time.Now()
 	gw := startScaleGateway(b, r.dir, n, cfg.URL, cfg.Prefix, gwCPUs, ttl, ready)
 	b.Logf("gateway process following %d tenants after %s", n, time.Since(began).Round(time.Millisecond))

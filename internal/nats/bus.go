@@ -13,7 +13,8 @@
 //	stream P_queues, subjects     durable queues (work-queue retention): a worker's
 //	  P.queue.<queue>             grants ("grants.<worker>"), the gateway's results
 //	                              ("results.<gateway>"); Nats-Msg-Id deduplicates
-//	                              resends for DedupeWindow; one durable consumer per queue.
+//	                              resends for DedupeWindow; one durable consumer per queue,
+//	                              deleted by the server after ConsumerIdle unused.
 //	                              Send waits for each message's ack; SendAll publishes a
 //	                              batch asynchronously, then awaits all the acks
 //	core subject P.topic.<topic>  fire-and-forget fan-out, not stored: tenant events for
@@ -56,6 +57,12 @@ import (
 
 // QueueMaxAge is how long a queued message waits for its consumer.
 const QueueMaxAge = 10 * time.Minute
+
+// ConsumerIdle is how long a queue's durable consumer may go unused before
+// the server deletes it: the consumers of workers that are gone and of
+// tenants' own processes that moved do not pile up (what they had queued
+// expired after QueueMaxAge long before).
+const ConsumerIdle = time.Hour
 
 // PublishTimeout bounds a publish when the caller's context has no
 // earlier deadline.
@@ -411,7 +418,7 @@ func (b *Bus) Receive(ctx context.Context, queue string, redeliver time.Duration
 	}
 	durable := strings.NewReplacer(".", "_").Replace(queue)
 	c, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: durable, FilterSubject: subj,
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: redeliver, MaxAckPending: 10_000})
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: redeliver, MaxAckPending: 10_000, InactiveThreshold: ConsumerIdle})
 	if err != nil {
 		return nil, unavailable("consume "+queue, err)
 	}

@@ -107,6 +107,25 @@ func TestSendDeliversOnceByIDAndRedeliversWhatWasNotAcknowledged(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// The server deletes the queue's consumer once nobody has used it for
+	// ConsumerIdle (a worker gone for good).
+	nc, err := natsgo.Connect(cfg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.Consumer(ctx, cfg.Prefix+"_queues", "grants_worker-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := c.CachedInfo(); info.Config.InactiveThreshold != nats.ConsumerIdle {
+		t.Fatalf("the queue's consumer is deleted after %s idle, want %s", info.Config.InactiveThreshold, nats.ConsumerIdle)
+	}
+	nc.Close()
+
 	// A worker that dies holding a message: another instance gets it.
 	if err := bus.Send(ctx, "grants.worker-a", "g-3", []byte("three")); err != nil {
 		t.Fatal(err)

@@ -577,7 +577,7 @@ type ConfigData struct {
 
 // --- plan ---
 
-// Feature is one strategy a tier may enable.
+// Feature is one strategy (or, last, the own process) a tier may enable.
 type Feature struct {
 	Key   string
 	Label string
@@ -590,11 +590,12 @@ var FeatureList = []Feature{
 	{"cross_platform", StrategyLabel(polybot.StrategyCrossPlatform)},
 	{"overlapping_arb", StrategyLabel(polybot.StrategyOverlapping)},
 	{"copy_trading", StrategyLabel(polybot.StrategyCopy)},
+	{"own_process", "Your bot in a process of its own (on a scaled-out server)"},
 }
 
 // FeatureFlags lists f in FeatureList order.
 func FeatureFlags(f polybot.Features) []bool {
-	return []bool{f.SinglePlatform, f.NewsArbitrage, f.CrossPlatform, f.OverlappingArb, f.CopyTrading}
+	return []bool{f.SinglePlatform, f.NewsArbitrage, f.CrossPlatform, f.OverlappingArb, f.CopyTrading, f.OwnProcess}
 }
 
 // TierView is a tier as the plan page and onboarding show it.
