@@ -36,10 +36,12 @@ type dispatcher struct {
 
 	// Test hooks. onGrant sees every grant as it is made and onResolve
 	// every result the depth book accepted, both with mu held (so in the
-	// order the depth book saw them); onRouted sees the end of every batch.
+	// order the depth book saw them); onRouted sees the end of every batch,
+	// onBatch the start of every wake-up.
 	onGrant   func(g Grant)
 	onResolve func(res GrantResult)
 	onRouted  func(changed []*marketdata.View)
+	onBatch   func(at time.Time) // a batch of changed books taken up
 }
 
 func newDispatcher(m *Manager) *dispatcher {
@@ -185,6 +187,9 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 		}
 		at := time.Now()
+		if d.onBatch != nil {
+			d.onBatch(at)
+		}
 		changed = changed[:0]
 		for _, s := range subs {
 			changed = s.Poll(changed)

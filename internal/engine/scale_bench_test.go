@@ -203,10 +203,12 @@ func waitFor(tb testing.TB, limit time.Duration, what string, cond func() bool) 
 type scaleProbe struct {
 	n        int64
 	tick     atomic.Int64 // when the current update entered the hub (unix ns)
+	batch    atomic.Int64 // when the dispatcher began the current update's batch (unix ns)
 	decided  atomic.Int64 // decisions on the current update
 	allIn    chan struct{}
 	dec      []int64 // the current update's update→decision, ns (dispatcher goroutine)
 	told     []int64 // the current update's update→told, ns (dispatcher goroutine)
+	route    []int64 // the current update's batch→decision, ns (dispatcher goroutine)
 	grantLat []int64 // update→decision of the decisions that lent depth, ns (dispatcher goroutine)
 
 	grants, resolved, sent atomic.Int64
@@ -225,6 +227,9 @@ func (p *scaleProbe) decision(_ polybot.ID, _ *polybot.Opportunity, got polybot.
 	if i <= int64(len(p.dec)) {
 		p.dec[i-1] = lat
 		p.told[i-1] = time.Now().UnixNano() - tick
+		if p.route != nil {
+			p.route[i-1] = at.UnixNano() - p.batch.Load()
+		}
 	}
 	if got.Sign() > 0 {
 		p.grantLat = append(p.grantLat, lat)
@@ -295,7 +300,9 @@ func (w *scaleWorkers) stop() {
 //     update→told: to the moment the tenant was told (its opportunity
 //     counted, its events and digest fed: dispatcher.settle, after the
 //     grants); update→grant: update→decision for the decisions that lent
-//     depth;
+//     depth; batch→decision: from the dispatcher taking up the update's
+//     batch to the decision (update→decision less the hub's hand-over and
+//     the wait for the gateway's core: the dispatcher's own part);
 //   - grant→order: from the grant reaching the worker (takeGrant) to its
 //     first leg being placed (the intents recorded in the store, the
 //     venue excluded: a paper exchange), under the load above, and
@@ -470,7 +477,7 @@ func BenchmarkScaleOut(b *testing.B) {
 			p.mu.Lock()
 			idle := slices.Clone(p.take)
 			p.mu.Unlock()
-			for i, name := range []string{"update→decision", "update→told", "update→grant"} {
+			for i, name := range []string{"update→decision", "update→told", "update→grant", "batch→decision"} {
 				b.ReportMetric(float64(atoi64(b, lat[2*i]))/1e3, name+"-p50-µs")
 				b.ReportMetric(float64(atoi64(b, lat[2*i+1]))/1e3, name+"-p99-µs")
 			}
@@ -590,7 +597,7 @@ func (g *scaleGateway) do(tb testing.TB, cmd ...string) []string {
 //	held <worker>…             ok <tenants those workers hold> <indexed>
 //	reset                      forgets the latencies kept
 //	report                     ok <p50> <p99> ns of update→decision,
-//	                           update→told and update→grant
+//	                           update→told, update→grant and batch→decision
 func TestScaleGatewayProcess(t *testing.T) {
 	dir := os.Getenv("POLYBOT_SCALE_GATEWAY_DIR")
 	if dir == "" {
@@ -631,7 +638,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 	defer r.db.Close()
 	r.testHubs(polybot.Polymarket)
 
-	p := &scaleProbe{n: int64(n), allIn: make(chan struct{}, 1), dec: make([]int64, n), told: make([]int64, n)}
+	p := &scaleProbe{n: int64(n), allIn: make(chan struct{}, 1), dec: make([]int64, n), told: make([]int64, n), route: make([]int64, n)}
 	base := liveBytes()
 	// The NO book is shown once and only the YES ask moves: its quote
 	// must stay good while the workers start (the default is 5 s).
@@ -640,13 +647,14 @@ func TestScaleGatewayProcess(t *testing.T) {
 		m.onDecision = p.decision
 		m.disp.onGrant = func(Grant) { p.grants.Add(1) }
 		m.disp.onResolve = func(GrantResult) { p.resolved.Add(1) }
+		m.disp.onBatch = func(at time.Time) { p.batch.CompareAndSwap(0, at.UnixNano()) }
 	})
 	for gw.Snapshot().ActiveTenants != int64(n) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	reply("ok %d", liveBytes()-base)
 
-	var dec, told []int64
+	var dec, told, route []int64
 	price, shown := polybot.Zero, polybot.Zero
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -665,6 +673,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 			}
 			shown = shown.Add(room)
 			p.decided.Store(0)
+			p.batch.Store(0)
 			p.tick.Store(time.Now().UnixNano())
 			r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: price, Size: shown}})
 			select {
@@ -676,7 +685,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 				continue
 			}
 			if f[3] == "1" {
-				dec, told = append(dec, p.dec...), append(told, p.told...)
+				dec, told, route = append(dec, p.dec...), append(told, p.told...), append(route, p.route...)
 			} else {
 				p.grantLat = p.grantLat[:0]
 			}
@@ -696,7 +705,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 			}
 			reply("ok %d %d", held, gw.Snapshot().Indexed)
 		case "reset":
-			dec, told, p.grantLat = dec[:0], told[:0], p.grantLat[:0]
+			dec, told, route, p.grantLat = dec[:0], told[:0], route[:0], p.grantLat[:0]
 			reply("ok")
 		case "report":
 			q := func(xs []int64) (int64, int64) {
@@ -710,7 +719,8 @@ func TestScaleGatewayProcess(t *testing.T) {
 			d50, d99 := q(dec)
 			t50, t99 := q(told)
 			g50, g99 := q(p.grantLat)
-			reply("ok %d %d %d %d %d %d", d50, d99, t50, t99, g50, g99)
+			r50, r99 := q(route)
+			reply("ok %d %d %d %d %d %d %d %d", d50, d99, t50, t99, g50, g99, r50, r99)
 		default:
 			reply("error unknown command %q", f[0])
 		}
