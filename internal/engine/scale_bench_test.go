@@ -303,6 +303,8 @@ func (w *scaleWorkers) stop() {
 //     depth; batch→decision: from the dispatcher taking up the update's
 //     batch to the decision (update→decision less the hub's hand-over and
 //     the wait for the gateway's core: the dispatcher's own part);
+//     update→decision-idle: update→decision on the updates sent one at a
+//     time, each once the last grant was resolved (no queue anywhere);
 //   - grant→order: from the grant reaching the worker (takeGrant) to its
 //     first leg being placed (the intents recorded in the store, the
 //     venue excluded: a paper exchange), under the load above, and
@@ -464,20 +466,20 @@ func BenchmarkScaleOut(b *testing.B) {
 			b.StopTimer()
 			rate := float64(p.sent.Load()-s0) / el.Seconds()
 			g1, _, _ := counts(b)
-			lat := gw.do(b, "report")
 			p.mu.Lock()
 			reach, take, dispatch := slices.Clone(p.reach), slices.Clone(p.take), slices.Clone(p.dispatch)
 			p.take = p.take[:0]
 			p.mu.Unlock()
 			// Then one grant at a time: the worker's path without a queue.
 			for range scaleIdle {
-				gw.do(b, "update", quiet, one, "0")
+				gw.do(b, "update", quiet, one, "2")
 				drain(b)
 			}
+			lat := gw.do(b, "report")
 			p.mu.Lock()
 			idle := slices.Clone(p.take)
 			p.mu.Unlock()
-			for i, name := range []string{"update→decision", "update→told", "update→grant", "batch→decision"} {
+			for i, name := range []string{"update→decision", "update→told", "update→grant", "batch→decision", "update→decision-idle"} {
 				b.ReportMetric(float64(atoi64(b, lat[2*i]))/1e3, name+"-p50-µs")
 				b.ReportMetric(float64(atoi64(b, lat[2*i+1]))/1e3, name+"-p99-µs")
 			}
@@ -592,12 +594,14 @@ func (g *scaleGateway) do(tb testing.TB, cmd ...string) []string {
 //	no                         shows the NO book (deep)
 //	update <price> <room> <k>  shows room more at the YES ask price (a new
 //	                           price starts from nothing) and waits until
-//	                           every tenant is told; k=1 keeps its latencies
+//	                           every tenant is told; k=1 keeps its latencies,
+//	                           k=2 its update→decision as one at a time
 //	counts                     ok <grants> <resolved> <unresolved>
 //	held <worker>…             ok <tenants those workers hold> <indexed>
 //	reset                      forgets the latencies kept
 //	report                     ok <p50> <p99> ns of update→decision,
-//	                           update→told, update→grant and batch→decision
+//	                           update→told, update→grant, batch→decision and
+//	                           update→decision one at a time
 func TestScaleGatewayProcess(t *testing.T) {
 	dir := os.Getenv("POLYBOT_SCALE_GATEWAY_DIR")
 	if dir == "" {
@@ -654,7 +658,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 	}
 	reply("ok %d", liveBytes()-base)
 
-	var dec, told, route []int64
+	var dec, told, route, idle []int64
 	price, shown := polybot.Zero, polybot.Zero
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -684,9 +688,13 @@ func TestScaleGatewayProcess(t *testing.T) {
 					p.decided.Load(), n, s.Batches, s.Opportunities, s.Repeats, s.Indexed, s.ActiveTenants, dumpGoroutines())
 				continue
 			}
-			if f[3] == "1" {
+			switch f[3] {
+			case "1":
 				dec, told, route = append(dec, p.dec...), append(told, p.told...), append(route, p.route...)
-			} else {
+			case "2":
+				idle = append(idle, p.dec...)
+				p.grantLat = p.grantLat[:0]
+			default:
 				p.grantLat = p.grantLat[:0]
 			}
 			reply("ok")
@@ -705,7 +713,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 			}
 			reply("ok %d %d", held, gw.Snapshot().Indexed)
 		case "reset":
-			dec, told, route, p.grantLat = dec[:0], told[:0], route[:0], p.grantLat[:0]
+			dec, told, route, idle, p.grantLat = dec[:0], told[:0], route[:0], idle[:0], p.grantLat[:0]
 			reply("ok")
 		case "report":
 			q := func(xs []int64) (int64, int64) {
@@ -720,7 +728,8 @@ func TestScaleGatewayProcess(t *testing.T) {
 			t50, t99 := q(told)
 			g50, g99 := q(p.grantLat)
 			r50, r99 := q(route)
-			reply("ok %d %d %d %d %d %d %d %d", d50, d99, t50, t99, g50, g99, r50, r99)
+			i50, i99 := q(idle)
+			reply("ok %d %d %d %d %d %d %d %d %d %d", d50, d99, t50, t99, g50, g99, r50, r99, i50, i99)
 		default:
 			reply("error unknown command %q", f[0])
 		}
