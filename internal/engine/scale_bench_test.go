@@ -658,7 +658,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 	}
 	reply("ok %d", liveBytes()-base)
 
-	var dec, told, route, idle []int64
+	var dec, told, route, idle, lent []int64
 	price, shown := polybot.Zero, polybot.Zero
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -691,12 +691,11 @@ func TestScaleGatewayProcess(t *testing.T) {
 			switch f[3] {
 			case "1":
 				dec, told, route = append(dec, p.dec...), append(told, p.told...), append(route, p.route...)
+				lent = append(lent, p.grantLat...)
 			case "2":
 				idle = append(idle, p.dec...)
-				p.grantLat = p.grantLat[:0]
-			default:
-				p.grantLat = p.grantLat[:0]
 			}
+			p.grantLat = p.grantLat[:0]
 			reply("ok")
 		case "counts":
 			reply("ok %d %d %d", p.grants.Load(), p.resolved.Load(), gw.disp.held())
@@ -713,7 +712,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 			}
 			reply("ok %d %d", held, gw.Snapshot().Indexed)
 		case "reset":
-			dec, told, route, idle, p.grantLat = dec[:0], told[:0], route[:0], idle[:0], p.grantLat[:0]
+			dec, told, route, idle, lent = dec[:0], told[:0], route[:0], idle[:0], lent[:0]
 			reply("ok")
 		case "report":
 			q := func(xs []int64) (int64, int64) {
@@ -726,7 +725,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 			}
 			d50, d99 := q(dec)
 			t50, t99 := q(told)
-			g50, g99 := q(p.grantLat)
+			g50, g99 := q(lent)
 			r50, r99 := q(route)
 			i50, i99 := q(idle)
 			reply("ok %d %d %d %d %d %d %d %d %d %d", d50, d99, t50, t99, g50, g99, r50, r99, i50, i99)
