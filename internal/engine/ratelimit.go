@@ -112,6 +112,11 @@ func (x *limitedExchange) before(ctx context.Context) error {
 	if err := x.key.wait(ctx); err != nil {
 		return &notSent{err}
 	}
+	// Resumed past the deadline (a stopped process) while waiting: the
+	// context's timer may not have fired yet, the wall clock has.
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return &notSent{context.DeadlineExceeded}
+	}
 	return nil
 }
 

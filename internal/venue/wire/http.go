@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,14 @@ func (r *Response) OK() bool { return r.Status >= 200 && r.Status <= 299 }
 // classified by Classify; a non-2xx answer is returned as a Response, for
 // the connector to read its venue's error body and call Call.Error.
 func (c Call) Send(hc *http.Client, req *http.Request) (*Response, error) {
+	// A request whose deadline has passed by the wall clock is not sent,
+	// even if its context has not noticed yet: a process stopped (SIGSTOP,
+	// a paused VM) and resumed past the deadline runs on before the
+	// context's timer fires, and an order sent then would go after the
+	// lease it was made under had ended.
+	if dl, ok := req.Context().Deadline(); ok && !time.Now().Before(dl) {
+		return nil, c.Failure(req, context.DeadlineExceeded, NotSent)
+	}
 	var wrote atomic.Bool
 	req = Track(req, &wrote)
 	resp, err := hc.Do(req)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,5 +188,40 @@ func TestSendReadsTheAnswerWithinItsLimit(t *testing.T) {
 	resp, err = wire.Call{Venue: polybot.Polymarket, Limit: 4}.Send(http.DefaultClient, req)
 	if err != nil || string(resp.Body) != `{"er` {
 		t.Fatalf("the body is cut at the limit: %q %v", resp.Body, err)
+	}
+}
+
+// lateCtx is a context whose deadline has passed but whose timer has not
+// fired yet: what a process stopped past the deadline sees when it resumes.
+type lateCtx struct{ context.Context }
+
+func (lateCtx) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// TestSendDoesNotSendPastItsDeadlineByTheWallClock: a request whose
+// deadline has passed is not sent, even before its context notices.
+func TestSendDoesNotSendPastItsDeadlineByTheWallClock(t *testing.T) {
+	var conns atomic.Int32
+	url := server(t, func(c net.Conn) {
+		conns.Add(1)
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+		c.Close()
+	})
+	req, err := http.NewRequestWithContext(lateCtx{context.Background()}, http.MethodPost, "http://"+url+"/orders", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = wire.Call{Venue: polybot.Kalshi, Mutating: true}.Send(&http.Client{}, req)
+	var ve *polybot.VenueError
+	if !errors.As(err, &ve) || ve.Unknown || !strings.Contains(ve.Message, "deadline") {
+		t.Fatalf("err %v, want a not-sent deadline failure (not unknown)", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := conns.Load(); n != 0 {
+		t.Fatalf("the venue saw %d connections; nothing may reach it past the deadline", n)
+	}
+	// The same request with time left goes.
+	req, _ = http.NewRequestWithContext(context.Background(), http.MethodPost, "http://"+url+"/orders", strings.NewReader("{}"))
+	if _, err := (wire.Call{Venue: polybot.Kalshi, Mutating: true}).Send(&http.Client{}, req); err != nil {
+		t.Fatal(err)
 	}
 }
