@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/polybot/polybot"
+	"github.com/polybot/polybot/internal/strategy"
 )
 
 func TestHundredTenantsOnAFiftyShareOpportunityRequestAtMostFifty(t *testing.T) {
@@ -304,5 +306,41 @@ func TestRouteDecidesThenTellsTheRest(t *testing.T) {
 		if got := tn.c.opportunities.Load(); got != 2 {
 			t.Fatalf("a tenant was told of %d opportunities, want 2", got)
 		}
+	}
+}
+
+// A route whose Wants panics (an injected one) is dropped, and the next
+// routes still lend: the depth book's lock is not left held.
+func TestARouteThatPanicsLeavesTheDispatcherServing(t *testing.T) {
+	m, ts := allocManager(3)
+	m.log = slog.New(slog.DiscardHandler)
+	boom := true
+	m.cfg.Wants = func(c *polybot.Config, f polybot.Features, o *polybot.Opportunity) bool {
+		if boom {
+			panic("a bad Wants")
+		}
+		return strategy.Wants(c, f, o)
+	}
+	o := deepOpportunity()
+	o.ID = "a"
+	m.disp.routeSafely(o, time.Now())
+	if got := m.detectPanics.Load(); got != 1 {
+		t.Fatalf("%d panics counted, want 1", got)
+	}
+	boom = false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := deepOpportunity()
+		b.ID = "b"
+		m.disp.routeSafely(b, time.Now())
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the next route is stuck: the depth book's lock was left held")
+	}
+	if n := m.disp.held(); n != len(ts) {
+		t.Fatalf("%d grants after the panic, want one for each of %d tenants", n, len(ts))
 	}
 }

@@ -319,21 +319,35 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 	start := int(d.rot % uint32(n))
 	d.rot++
 	lot := lotOf(o)
-	woken := 0
 	var rs routeState
 	if o.Size.LessThan(leastOf(o)) {
 		rs.dry = [2]bool{true, true} // less than one order's minimum: nobody can be lent any
 	}
+	offered, woken := d.lend(ents, start, o, g, at, lot, rs)
+	d.offered = offered
+	m.deliveries.Add(int64(woken))
+	m.considered.Add(int64(n))
+	if len(offered) < n {
+		d.owed = append(d.owed, owed{o: o, ents: ents, start: start, at: time.Now(), offered: slices.Clone(offered)})
+		d.owedN += n - len(offered)
+	}
+}
+
+// lend is route's loop over ents from start, with mu held (released
+// should a hook panic): it returns the positions it decided, ascending,
+// and how many tenants it lent depth to.
+func (d *dispatcher) lend(ents []indexEntry, start int, o *polybot.Opportunity, g uint64, at time.Time, lot polybot.Decimal, rs routeState) (offered []int, woken int) {
+	n := len(ents)
 	// left is how many tenants of each pool are at or after position i,
 	// by their index entries (a tenant whose mode changed since the index
 	// was built is counted in its old pool until the rebuild: it may be
 	// passed over once).
 	lives := livesIn(ents)
 	left := [2]int{n - lives, lives}
-	offered := d.offered[:0] // positions decided here, ascending
-	d.mu.Lock()              // held while routing: grants are made here
-	i := 0
-	for ; i < n; i++ {
+	offered = d.offered[:0]
+	d.mu.Lock() // held while routing: grants are made here
+	defer d.mu.Unlock()
+	for i := range n {
 		if (rs.dry[0] || left[0] == 0) && (rs.dry[1] || left[1] == 0) {
 			break // nobody left can be lent anything
 		}
@@ -352,14 +366,7 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 		d.deliver(e.t, gr)
 		rs = routeState{} // a grant it pushed out of a mailbox gave its depth back
 	}
-	d.mu.Unlock()
-	d.offered = offered
-	m.deliveries.Add(int64(woken))
-	m.considered.Add(int64(n))
-	if len(offered) < n {
-		d.owed = append(d.owed, owed{o: o, ents: ents, start: start, at: time.Now(), offered: slices.Clone(offered)})
-		d.owedN += n - len(offered)
-	}
+	return offered, woken
 }
 
 // owed is what route left to settle for one opportunity: the tenants of
