@@ -351,7 +351,13 @@ func (g *gateway) readLeases(ctx context.Context, v *leaseView) error {
 	changed := v.stale || v.read.IsZero()
 	v.stale = false
 	if all {
+		// Every lease: a tenant deleted since (its lease went with it) is
+		// forgotten.
 		v.read = time.Now()
+		if len(claims) != len(v.claims) {
+			changed = true
+		}
+		v.claims = make(map[polybot.ID]*polybot.Lease, len(claims))
 	}
 	for _, l := range claims {
 		if l.ClaimedAt.After(v.cursor) {
