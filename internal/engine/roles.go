@@ -274,9 +274,10 @@ func (g *gateway) results(ctx context.Context) error {
 	return nil
 }
 
-// claimOverlap is how far before the latest claim it has read each read
-// of new claims reaches back: a claim that committed after a later one (or
-// was stamped by a clock a little behind) is still read. leaseResync is how
+// claimOverlap is how far before the latest claim it has read (and at
+// least before the last read's reach, leaseView.since) each read of new
+// claims reaches back: a claim that committed after a later one (or was
+// stamped by a clock a little behind) is still read. leaseResync is how
 // often every lease is read again all the same, in case a claim was missed
 // (a claim transaction longer than claimOverlap, a clock further behind).
 const (
@@ -290,6 +291,7 @@ type leaseView struct {
 	claims map[polybot.ID]*polybot.Lease
 	live   map[string]bool // workers whose lease horizon is ahead
 	cursor time.Time       // the latest ClaimedAt read
+	last   time.Time       // the store's clock at the last read
 	read   time.Time       // when every lease was last read (zero: never)
 	stale  bool            // the holders must be worked out again (a read failed)
 }
@@ -325,31 +327,47 @@ func (g *gateway) watchLeases(ctx context.Context, every time.Duration) {
 	}
 }
 
+// since is where the next read of new claims starts: claimOverlap before
+// the latest claim read, so that a claim committed after a later one is
+// still read, but never before claimOverlap ahead of the last read's
+// reach, so that once claims stop the same claims are not read again each
+// period (the last batch of a worker that claimed 50,000 tenants is
+// thousands of rows).
+func (v *leaseView) since() time.Time {
+	from := v.cursor
+	if reach := v.last.Add(-claimOverlap); reach.After(from) {
+		from = reach
+	}
+	return from.Add(-claimOverlap)
+}
+
 // readLeases reads what changed in the leases into v and, if who holds
 // which tenant changed, publishes the new holders.
 func (g *gateway) readLeases(ctx context.Context, v *leaseView) error {
 	var (
 		claims []*polybot.Lease
 		hs     []polybot.LeaseHorizon
+		now    time.Time
 	)
 	all := time.Since(v.read) >= leaseResync
 	err := g.m.cfg.Store.AdminView(ctx, func(tx polybot.AdminTx) (err error) {
 		if all {
 			claims, err = tx.Leases()
 		} else {
-			claims, err = tx.LeasesClaimedSince(v.cursor.Add(-claimOverlap))
+			claims, err = tx.LeasesClaimedSince(v.since())
 		}
 		if err != nil {
 			return err
 		}
 		hs, err = tx.LeaseHorizons()
+		now = tx.Now()
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	changed := v.stale || v.read.IsZero()
-	v.stale = false
+	v.stale, v.last = false, now
 	if all {
 		// Every lease: a tenant deleted since (its lease went with it) is
 		// forgotten.
@@ -369,7 +387,6 @@ func (g *gateway) readLeases(ctx context.Context, v *leaseView) error {
 		v.claims[l.Tenant] = l
 		changed = true
 	}
-	now := time.Now()
 	live := make(map[string]bool, len(hs))
 	for _, h := range hs {
 		if h.ExpiresAt.After(now) {

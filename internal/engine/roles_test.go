@@ -290,3 +290,29 @@ func TestAGrantSentWithoutAcknowledgementIsCountedUsed(t *testing.T) {
 		t.Fatalf("the gateway lent %s sets in all on a book showing 100", lent)
 	}
 }
+
+// TestLeaseViewReadsNewClaimsOnly checks where a gateway's next read of
+// new claims starts: claimOverlap before the latest claim while claims
+// come, and no further back than claimOverlap before the last read's reach
+// once they stop (the same thousands of claims were read again each
+// second, forever, after a worker's start).
+func TestLeaseViewReadsNewClaimsOnly(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name         string
+		cursor, last time.Time
+		want         time.Time
+	}{
+		{"claims keep coming", t0, t0.Add(500 * time.Millisecond), t0.Add(-claimOverlap)},
+		{"a claim stamped ahead of the reader's clock", t0.Add(time.Second), t0, t0.Add(time.Second - claimOverlap)},
+		{"claims stopped a minute ago", t0, t0.Add(time.Minute), t0.Add(time.Minute - 2*claimOverlap)},
+		{"nothing read yet", time.Time{}, time.Time{}, time.Time{}.Add(-claimOverlap)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := &leaseView{cursor: c.cursor, last: c.last}
+			if got := v.since(); !got.Equal(c.want) {
+				t.Errorf("since = %s, want %s", got, c.want)
+			}
+		})
+	}
+}

@@ -15,11 +15,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +47,9 @@ var (
 	scaleTenants = flag.Int("scale.tenants", 100_000, "BenchmarkScaleOut: tenants seeded (issue 17 asks for 100,000)")
 	scaleGrants  = flag.Int("scale.grants", 100, "BenchmarkScaleOut: grants of $5 each book update makes room for")
 	scalePin     = flag.Bool("scale.pin", true, "BenchmarkScaleOut: give the gateway process a core of its own (the first), and the workers the others")
+	scaleEach    = flag.Bool("scale.each", false, "BenchmarkScaleOut: the gateway process logs each measured update's parts (to stderr)")
+	scaleProf    = flag.String("scale.profile", "", "BenchmarkScaleOut: the gateway process writes a CPU profile of the measured updates, and its allocations before and after them, into this directory")
+	scaleTrace   = flag.String("scale.trace", "", "BenchmarkScaleOut: the gateway process writes an execution trace of the measured updates to this file (go tool trace)")
 )
 
 // pinThreads pins every thread of this process to cpus (threads made later
@@ -525,7 +531,8 @@ func startScaleGateway(b *testing.B, dir string, n int, url, prefix, cpus string
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestScaleGatewayProcess$", "-test.count=1", fmt.Sprintf("-test.timeout=%s", 2*time.Hour))
 	cmd.Env = append(os.Environ(), "POLYBOT_SCALE_GATEWAY_DIR="+dir, fmt.Sprintf("POLYBOT_SCALE_TENANTS=%d", n),
-		"POLYBOT_SCALE_NATS_URL="+url, "POLYBOT_SCALE_NATS_PREFIX="+prefix, "POLYBOT_SCALE_LEASE_TTL="+ttl.String(), "POLYBOT_SCALE_CPUS="+cpus)
+		"POLYBOT_SCALE_NATS_URL="+url, "POLYBOT_SCALE_NATS_PREFIX="+prefix, "POLYBOT_SCALE_LEASE_TTL="+ttl.String(), "POLYBOT_SCALE_CPUS="+cpus,
+		fmt.Sprintf("POLYBOT_SCALE_EACH=%t", *scaleEach), "POLYBOT_SCALE_TRACE="+*scaleTrace, "POLYBOT_SCALE_PROFILE="+*scaleProf)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -658,7 +665,20 @@ func TestScaleGatewayProcess(t *testing.T) {
 	}
 	reply("ok %d", liveBytes()-base)
 
-	var dec, told, route, idle, lent []int64
+	// Each update is 100,000 decisions: they are counted in histograms,
+	// not kept (keeping them grew slices by hundreds of megabytes, and the
+	// gateway's collector then ran through the next updates).
+	var dec, told, route, idle, lent latencyHist
+	each := os.Getenv("POLYBOT_SCALE_EACH") == "true"
+	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/sched/latencies:seconds"}}
+	updates := 0
+	var traced, cpuProf *os.File
+	defer func() {
+		if traced != nil {
+			trace.Stop()
+			traced.Close()
+		}
+	}()
 	price, shown := polybot.Zero, polybot.Zero
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -676,8 +696,45 @@ func TestScaleGatewayProcess(t *testing.T) {
 				price, shown = at, polybot.Zero // the old level is gone, and what was taken there with it
 			}
 			shown = shown.Add(room)
+			if path := os.Getenv("POLYBOT_SCALE_TRACE"); path != "" && f[3] == "1" && traced == nil {
+				if traced, err = os.Create(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := trace.Start(traced); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if dir := os.Getenv("POLYBOT_SCALE_PROFILE"); dir != "" && f[3] == "1" && cpuProf == nil {
+				writeProfile(t, filepath.Join(dir, "allocs-before.prof"), "allocs")
+				if cpuProf, err = os.Create(filepath.Join(dir, "cpu.prof")); err != nil {
+					t.Fatal(err)
+				}
+				if err := pprof.StartCPUProfile(cpuProf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if cpuProf != nil && f[3] != "1" {
+				pprof.StopCPUProfile()
+				cpuProf.Close()
+				cpuProf = nil
+				writeProfile(t, filepath.Join(os.Getenv("POLYBOT_SCALE_PROFILE"), "allocs-after.prof"), "allocs")
+			}
+			if traced != nil && f[3] != "1" {
+				trace.Stop()
+				traced.Close()
+				traced = nil // the next measured run writes it again: the file holds the last
+			}
 			p.decided.Store(0)
 			p.batch.Store(0)
+			var g0, s0 uint64
+			res0, grants0 := p.resolved.Load(), p.grants.Load()
+			if each {
+				metrics.Read(gcs)
+				g0 = gcs[0].Value.Uint64()
+			}
+			if traced != nil {
+				trace.Log(context.Background(), "tick", strconv.Itoa(updates+1))
+			}
 			p.tick.Store(time.Now().UnixNano())
 			r.book(pmYes, []polybot.Level{lv("0.44", "1000")}, []polybot.Level{{Price: price, Size: shown}})
 			select {
@@ -688,12 +745,24 @@ func TestScaleGatewayProcess(t *testing.T) {
 					p.decided.Load(), n, s.Batches, s.Opportunities, s.Repeats, s.Indexed, s.ActiveTenants, dumpGoroutines())
 				continue
 			}
+			if each && f[3] == "1" {
+				metrics.Read(gcs)
+				updates++ // counted over the runs (b.N 1 first), as the trace's ticks are
+				tick := p.tick.Load()
+				worst := slices.Max(p.dec)
+				fmt.Fprintf(os.Stderr, "update %d: handover %s worst decision %s told %s gcs %d resolved %d grants %d\n", updates,
+					time.Duration(p.batch.Load()-tick), time.Duration(worst), time.Duration(slices.Max(p.told)),
+					gcs[0].Value.Uint64()-g0, p.resolved.Load()-res0, p.grants.Load()-grants0)
+				_ = s0
+			}
 			switch f[3] {
 			case "1":
-				dec, told, route = append(dec, p.dec...), append(told, p.told...), append(route, p.route...)
-				lent = append(lent, p.grantLat...)
+				dec.add(p.dec)
+				told.add(p.told)
+				route.add(p.route)
+				lent.add(p.grantLat)
 			case "2":
-				idle = append(idle, p.dec...)
+				idle.add(p.dec)
 			}
 			p.grantLat = p.grantLat[:0]
 			reply("ok")
@@ -712,26 +781,77 @@ func TestScaleGatewayProcess(t *testing.T) {
 			}
 			reply("ok %d %d", held, gw.Snapshot().Indexed)
 		case "reset":
-			dec, told, route, idle, lent = dec[:0], told[:0], route[:0], idle[:0], lent[:0]
+			for _, h := range []*latencyHist{&dec, &told, &route, &idle, &lent} {
+				h.reset()
+			}
 			reply("ok")
 		case "report":
-			q := func(xs []int64) (int64, int64) {
-				ds := make([]time.Duration, len(xs))
-				for i, x := range xs {
-					ds[i] = time.Duration(x)
-				}
-				slices.Sort(ds)
-				return int64(percentile(ds, 0.50)), int64(percentile(ds, 0.99))
-			}
-			d50, d99 := q(dec)
-			t50, t99 := q(told)
-			g50, g99 := q(lent)
-			r50, r99 := q(route)
-			i50, i99 := q(idle)
+			q := func(h *latencyHist) (int64, int64) { return h.quantile(0.50), h.quantile(0.99) }
+			d50, d99 := q(&dec)
+			t50, t99 := q(&told)
+			g50, g99 := q(&lent)
+			r50, r99 := q(&route)
+			i50, i99 := q(&idle)
 			reply("ok %d %d %d %d %d %d %d %d %d %d", d50, d99, t50, t99, g50, g99, r50, r99, i50, i99)
 		default:
 			reply("error unknown command %q", f[0])
 		}
+	}
+}
+
+// latencyHist counts latencies in microsecond buckets up to 100 ms and
+// millisecond buckets above (to 100 s), without allocating as it counts.
+type latencyHist struct {
+	n       int64
+	buckets [200_000]int64
+}
+
+func histBucket(ns int64) int {
+	us := max(ns, 0) / 1e3
+	if us < 100_000 {
+		return int(us)
+	}
+	return min(100_000+int((us-100_000)/1e3), 199_999)
+}
+
+// add counts each latency in ns (nanoseconds).
+func (h *latencyHist) add(ns []int64) {
+	for _, x := range ns {
+		h.buckets[histBucket(x)]++
+	}
+	h.n += int64(len(ns))
+}
+
+func (h *latencyHist) reset() { *h = latencyHist{} }
+
+// quantile is the q-quantile in nanoseconds: the lower bound of the bucket
+// it falls in (0: nothing counted).
+func (h *latencyHist) quantile(q float64) int64 {
+	if h.n == 0 {
+		return 0
+	}
+	rank := int64(q*float64(h.n-1)) + 1 // the rank-th smallest, 1-based
+	seen := int64(0)
+	for i, c := range h.buckets {
+		if seen += c; seen >= rank {
+			if i < 100_000 {
+				return int64(i) * 1e3
+			}
+			return (100_000 + int64(i-100_000)*1e3) * 1e3
+		}
+	}
+	return 0
+}
+
+// writeProfile writes the named runtime profile to path.
+func writeProfile(tb testing.TB, path, name string) {
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		tb.Fatal(err)
 	}
 }
 
@@ -774,5 +894,35 @@ func BenchmarkRouteAtScale(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/tenant")
 			b.ReportMetric(float64(told.Nanoseconds())/float64(b.N)/float64(n), "told-ns/tenant")
 		})
+	}
+}
+
+// TestLatencyHistAgreesWithPercentile checks BenchmarkScaleOut's histogram
+// against sorting every latency: the same quantile, to the microsecond.
+func TestLatencyHistAgreesWithPercentile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var xs []int64
+	for range 50_000 {
+		xs = append(xs, rng.Int64N(int64(3*time.Millisecond)))
+	}
+	for range 300 { // 0.6%: the 99th percentile is below 100 ms
+		xs = append(xs, int64(40*time.Millisecond)+rng.Int64N(int64(time.Second))) // a slow tail, past 100 ms too
+	}
+	h := new(latencyHist)
+	h.add(xs[:1000])
+	h.add(xs[1000:])
+	ds := make([]time.Duration, len(xs))
+	for i, x := range xs {
+		ds[i] = time.Duration(x)
+	}
+	slices.Sort(ds)
+	for _, q := range []float64{0, 0.5, 0.9, 0.99} {
+		want := percentile(ds, q).Microseconds() * 1e3
+		if got := h.quantile(q); got != want {
+			t.Errorf("q%.2f = %d ns, want %d", q, got, want)
+		}
+	}
+	if got, want := h.quantile(1), percentile(ds, 1); got > int64(want) || int64(want)-got >= int64(time.Millisecond) {
+		t.Errorf("max = %d ns, want %s to the millisecond below", got, want)
 	}
 }

@@ -74,9 +74,20 @@ func (t *adminTx) LeasesClaimedSince(since time.Time) ([]*polybot.Lease, error) 
 	return t.leases(`SELECT `+leaseColumns+` FROM polybot_tenant_leases WHERE claimed_at >= $1 ORDER BY claimed_at, tenant_id`, since)
 }
 
+// horizonsQuery is LeaseHorizons: a walk of the (worker, expires_at) index
+// from one worker to the next, so that it reads a few index entries per
+// worker instead of every lease (a GROUP BY over 100,000 leases, each
+// second, held a gateway's core for 15 ms).
+const horizonsQuery = `WITH RECURSIVE w(worker) AS (
+		SELECT min(worker) FROM polybot_tenant_leases
+		UNION ALL
+		SELECT (SELECT min(l.worker) FROM polybot_tenant_leases l WHERE l.worker > w.worker) FROM w WHERE w.worker IS NOT NULL)
+	SELECT worker, (SELECT max(l.expires_at) FROM polybot_tenant_leases l WHERE l.worker = w.worker) FROM w
+	WHERE worker IS NOT NULL ORDER BY worker`
+
 func (t *adminTx) LeaseHorizons() ([]polybot.LeaseHorizon, error) {
 	out := []polybot.LeaseHorizon{}
-	_, err := t.query(`SELECT worker, max(expires_at) FROM polybot_tenant_leases GROUP BY worker ORDER BY worker`, nil, func(r pgx.Rows) error {
+	_, err := t.query(horizonsQuery, nil, func(r pgx.Rows) error {
 		var h polybot.LeaseHorizon
 		if err := r.Scan(&h.Worker, &h.ExpiresAt); err != nil {
 			return err
