@@ -147,25 +147,33 @@ func MustDecimal(s string) Decimal {
 
 // String formats d without trailing zeros beyond two places: "50.00", "0.015", "-3.10".
 func (d Decimal) String() string {
+	var b [24]byte
+	return string(d.Append(b[:0]))
+}
+
+// Append appends d as String formats it to b.
+func (d Decimal) Append(b []byte) []byte {
 	u := d.u
-	neg := u < 0
 	var mag uint64
-	if neg {
+	if u < 0 {
 		mag = uint64(-(u + 1)) + 1
+		b = append(b, '-')
 	} else {
 		mag = uint64(u)
 	}
-	ip := mag / decimalScale
+	b = strconv.AppendUint(b, mag/decimalScale, 10)
+	b = append(b, '.')
+	var fs [6]byte
 	fp := mag % decimalScale
-	fs := fmt.Sprintf("%06d", fp)
-	for len(fs) > 2 && fs[len(fs)-1] == '0' {
-		fs = fs[:len(fs)-1]
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i] = '0' + byte(fp%10)
+		fp /= 10
 	}
-	s := strconv.FormatUint(ip, 10) + "." + fs
-	if neg {
-		return "-" + s
+	n := len(fs)
+	for n > 2 && fs[n-1] == '0' {
+		n--
 	}
-	return s
+	return append(b, fs[:n]...)
 }
 
 // Add returns d+e.
@@ -235,7 +243,12 @@ func (d Decimal) Places() int {
 }
 
 // MarshalJSON writes d as a JSON string, so no client reads it as a float.
-func (d Decimal) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+func (d Decimal) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 26)
+	b = append(b, '"')
+	b = d.Append(b)
+	return append(b, '"'), nil
+}
 
 // UnmarshalJSON accepts a JSON string or a JSON number, parsed exactly.
 func (d *Decimal) UnmarshalJSON(b []byte) error {

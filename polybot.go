@@ -13,6 +13,7 @@ import (
 	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -51,6 +52,19 @@ func ParseID(s string) (ID, error) {
 
 func (id ID) String() string {
 	var b [36]byte
+	return string(id.Append(b[:0]))
+}
+
+// Append appends id as String formats it to b.
+func (id ID) Append(b []byte) []byte {
+	b = slices.Grow(b, 36)
+	n := len(b)
+	b = b[:n+36]
+	id.format(b[n:])
+	return b
+}
+
+func (id ID) format(b []byte) {
 	hex.Encode(b[0:8], id[0:4])
 	b[8] = '-'
 	hex.Encode(b[9:13], id[4:6])
@@ -60,7 +74,6 @@ func (id ID) String() string {
 	hex.Encode(b[19:23], id[8:10])
 	b[23] = '-'
 	hex.Encode(b[24:36], id[10:16])
-	return string(b[:])
 }
 
 // IsZero reports whether id is the nil UUID.

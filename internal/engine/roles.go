@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,9 +209,16 @@ func (g *gateway) queue(gr Grant) {
 // cannot be delivered (no holder now, the bus down, its send failed) is
 // released at once, and one sent without an acknowledgement is counted
 // used (the worker may still get it).
+//
+// Sending is the gateway's background work: every sendYield grants
+// encoded it lets the dispatcher run (a route preempted by the collector
+// otherwise waited while the sender encoded a whole batch).
 func (g *gateway) send(ctx context.Context) {
-	var msgs []polybot.Outgoing
-	var sent []Grant // sent[i] is msgs[i]'s grant
+	var (
+		msgs []polybot.Outgoing
+		sent []Grant // sent[i] is msgs[i]'s grant
+		enc  grantEncoder
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -221,19 +230,23 @@ func (g *gateway) send(ctx context.Context) {
 		g.out = nil
 		g.mu.Unlock()
 		msgs, sent = msgs[:0], sent[:0]
-		for _, gr := range batch {
+		for i := range batch {
+			gr := &batch[i]
+			if i > 0 && i%sendYield == 0 {
+				runtime.Gosched()
+			}
 			w := g.holder(gr.Tenant)
 			if w == "" {
 				g.m.disp.Resolve(gr.releaseAll()) // no worker holds the tenant
 				continue
 			}
-			data, err := json.Marshal(grantMsg{Grant: gr})
+			data, err := enc.encode(nil, gr)
 			if err != nil {
 				g.m.disp.Resolve(gr.releaseAll())
 				continue
 			}
-			msgs = append(msgs, polybot.Outgoing{Queue: grantQueue + w, ID: fmt.Sprintf("%s-%d", g.id, gr.ID), Data: data})
-			sent = append(sent, gr)
+			msgs = append(msgs, polybot.Outgoing{Queue: grantQueue + w, ID: g.id + "-" + strconv.FormatUint(uint64(gr.ID), 10), Data: data})
+			sent = append(sent, *gr)
 		}
 		if len(msgs) == 0 {
 			continue
@@ -273,6 +286,9 @@ func (g *gateway) results(ctx context.Context) error {
 	stop()
 	return nil
 }
+
+// sendYield is how many grants the gateway's sender encodes between yields.
+const sendYield = 16
 
 // claimOverlap is how far before the latest claim it has read (and at
 // least before the last read's reach, leaseView.since) each read of new
