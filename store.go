@@ -368,6 +368,11 @@ type AdminTx interface {
 	ReleaseLeases(worker string) error
 	// Leases lists every tenant's lease, live or not.
 	Leases() ([]*Lease, error)
+	// LeasesAfter lists up to limit leases, live or not, of the tenants
+	// after after in the store's order of tenant ids, in that order: a
+	// reader of every lease pages through them (start from NilID) instead
+	// of holding one long read.
+	LeasesAfter(after ID, limit int) ([]*Lease, error)
 	// LeasesClaimedSince lists the leases claimed (ClaimedAt) at or after
 	// since, live or not, oldest claim first; with LeaseHorizons it lets a
 	// gateway follow who holds which tenant without reading every lease.

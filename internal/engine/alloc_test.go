@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -342,5 +343,51 @@ func TestARouteThatPanicsLeavesTheDispatcherServing(t *testing.T) {
 	}
 	if n := m.disp.held(); n != len(ts) {
 		t.Fatalf("%d grants after the panic, want one for each of %d tenants", n, len(ts))
+	}
+}
+
+// TestDepthGoesRoundEveryTenant checks the round robin: 1,000 tenants,
+// and opportunities each deep enough for 10 of them (the depth given back
+// between them, as a book that refills). Every tenant is lent depth once
+// in the first 100 opportunities, in turn; starting one tenant later each
+// time, the first 100 opportunities reached 109 tenants, ten times each.
+func TestDepthGoesRoundEveryTenant(t *testing.T) {
+	const n, per, rounds = 1000, 10, 100
+	m, ts := allocManager(n)
+	disp := m.disp
+	byID := map[polybot.ID]int{}
+	for i, tt := range ts {
+		byID[tt.id] = i
+	}
+	lent := map[polybot.ID]int{}
+	buf := make([]Grant, 0, 4)
+	for r := range rounds {
+		o := *deepOpportunity()
+		o.Legs = append([]polybot.Leg(nil), o.Legs...)
+		o.Legs[0].Available = d("5.26").MulInt(per) // ten tenants' $5 at 0.95 a set
+		o.ID = fmt.Sprint("op", r)
+		disp.route(&o, time.Time{})
+		for disp.settle(1 << 30) {
+		}
+		got := 0
+		for _, tt := range ts {
+			buf = tt.box.take(buf[:0])
+			for j := range buf {
+				got++
+				lent[tt.id]++
+				disp.Resolve(buf[j].releaseAll())
+			}
+		}
+		if got != per {
+			t.Fatalf("opportunity %d lent depth to %d tenants, want %d", r, got, per)
+		}
+	}
+	if len(lent) != n {
+		t.Fatalf("%d of %d tenants were lent depth in %d opportunities of %d grants each, want every one", len(lent), n, rounds, per)
+	}
+	for id, k := range lent {
+		if k != 1 {
+			t.Errorf("tenant %d was lent depth %d times, want once", byID[id], k)
+		}
 	}
 }

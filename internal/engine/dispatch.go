@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -174,6 +175,9 @@ func (d *dispatcher) run(ctx context.Context) {
 			case <-m.kick:
 			default:
 				d.settleSafely(settleChunk)
+				// On a gateway of one core the feeds that would kick us
+				// run only when this goroutine yields.
+				runtime.Gosched()
 				continue
 			}
 		} else {
@@ -317,13 +321,18 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 		return
 	}
 	start := int(d.rot % uint32(n))
-	d.rot++
 	lot := lotOf(o)
 	var rs routeState
 	if o.Size.LessThan(leastOf(o)) {
 		rs.dry = [2]bool{true, true} // less than one order's minimum: nobody can be lent any
 	}
-	offered, woken := d.lend(ents, start, o, g, at, lot, rs)
+	offered, woken, reached := d.lend(ents, start, o, g, at, lot, rs)
+	// The next route starts after the last tenant this one lent depth to
+	// (one later if none), so that depth goes round every tenant in turn:
+	// starting one later each time, the same few hundred of 100,000
+	// tenants were lent every update's depth, and their newer grants
+	// evicted their older ones from their mailboxes.
+	d.rot = uint32(start + max(reached, 1))
 	d.offered = offered
 	m.deliveries.Add(int64(woken))
 	m.considered.Add(int64(n))
@@ -335,8 +344,9 @@ func (d *dispatcher) route(o *polybot.Opportunity, at time.Time) {
 
 // lend is route's loop over ents from start, with mu held (released
 // should a hook panic): it returns the positions it decided, ascending,
-// and how many tenants it lent depth to.
-func (d *dispatcher) lend(ents []indexEntry, start int, o *polybot.Opportunity, g uint64, at time.Time, lot polybot.Decimal, rs routeState) (offered []int, woken int) {
+// how many tenants it lent depth to, and the position after the last
+// tenant it lent depth to (0: none).
+func (d *dispatcher) lend(ents []indexEntry, start int, o *polybot.Opportunity, g uint64, at time.Time, lot polybot.Decimal, rs routeState) (offered []int, woken, reached int) {
 	n := len(ents)
 	// left is how many tenants of each pool are at or after position i,
 	// by their index entries (a tenant whose mode changed since the index
@@ -362,11 +372,11 @@ func (d *dispatcher) lend(ents []indexEntry, start int, o *polybot.Opportunity, 
 		if !ok || gr.Sets.Sign() <= 0 {
 			continue
 		}
-		woken++
+		woken, reached = woken+1, i+1
 		d.deliver(e.t, gr)
 		rs = routeState{} // a grant it pushed out of a mailbox gave its depth back
 	}
-	return offered, woken
+	return offered, woken, reached
 }
 
 // owed is what route left to settle for one opportunity: the tenants of

@@ -27,8 +27,9 @@
 //
 // Several tenants may act on the same opportunity, but the book shows only
 // so much. The dispatcher (type dispatcher) lends depth first come, first
-// served in delivery order, rotating the tenant it starts with on every
-// opportunity so that no tenant is systematically first: each interested
+// served in delivery order, each opportunity starting with the first tenant
+// the last one did not reach (round robin), so that no tenant is
+// systematically first and depth goes round every tenant: each interested
 // tenant gets min(the sets it wants, what every leg's level has free), in
 // whole lots (1 contract; 0.01 share on Polymarket alone), taken from every
 // leg at once. The sets a tenant wants are its max trade size (config,

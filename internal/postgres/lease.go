@@ -70,6 +70,13 @@ func (t *adminTx) Leases() ([]*polybot.Lease, error) {
 	return t.leases(`SELECT ` + leaseColumns + ` FROM polybot_tenant_leases ORDER BY tenant_id`)
 }
 
+func (t *adminTx) LeasesAfter(after polybot.ID, limit int) ([]*polybot.Lease, error) {
+	if limit <= 0 {
+		return nil, polybot.FieldError("limit", "must be positive")
+	}
+	return t.leases(`SELECT `+leaseColumns+` FROM polybot_tenant_leases WHERE tenant_id > $1 ORDER BY tenant_id LIMIT $2`, after, limit)
+}
+
 func (t *adminTx) LeasesClaimedSince(since time.Time) ([]*polybot.Lease, error) {
 	return t.leases(`SELECT `+leaseColumns+` FROM polybot_tenant_leases WHERE claimed_at >= $1 ORDER BY claimed_at, tenant_id`, since)
 }

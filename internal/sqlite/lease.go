@@ -43,6 +43,14 @@ func (a *adminTx) Leases() ([]*polybot.Lease, error) {
 	return collect(a.tx, "lease", scanLease, `SELECT `+leaseCols+` FROM polybot_tenant_leases ORDER BY tenant_id`)
 }
 
+func (a *adminTx) LeasesAfter(after polybot.ID, limit int) ([]*polybot.Lease, error) {
+	if limit <= 0 {
+		return nil, polybot.FieldError("limit", "must be positive")
+	}
+	return collect(a.tx, "lease", scanLease, `SELECT `+leaseCols+` FROM polybot_tenant_leases WHERE tenant_id > ?
+		ORDER BY tenant_id LIMIT ?`, after, limit)
+}
+
 func (a *adminTx) LeasesClaimedSince(since time.Time) ([]*polybot.Lease, error) {
 	return collect(a.tx, "lease", scanLease, `SELECT `+leaseCols+` FROM polybot_tenant_leases WHERE claimed_at >= ?
 		ORDER BY claimed_at, tenant_id`, micros(since))

@@ -248,6 +248,48 @@ func testLeases(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("leases page through in tenant order", func(t *testing.T) {
+		e, _ := setup(t, 5)
+		claim(e, "worker-a", 3)
+		claim(e, "worker-b", 10)
+		var all []*polybot.Lease
+		e.mustAdminView(func(tx polybot.AdminTx) (err error) { all, err = tx.Leases(); return })
+		if len(all) != 5 {
+			t.Fatalf("Leases() = %d rows, want 5", len(all))
+		}
+		var paged []*polybot.Lease
+		after := polybot.NilID
+		for pages := 0; ; pages++ {
+			if pages > 5 {
+				t.Fatal("paging did not end")
+			}
+			var page []*polybot.Lease
+			e.mustAdminView(func(tx polybot.AdminTx) (err error) { page, err = tx.LeasesAfter(after, 2); return })
+			if len(page) > 2 {
+				t.Fatalf("a page of 2 held %d leases", len(page))
+			}
+			if len(page) == 0 {
+				break
+			}
+			paged = append(paged, page...)
+			after = page[len(page)-1].Tenant
+		}
+		if len(paged) != len(all) {
+			t.Fatalf("paged %d leases, want %d", len(paged), len(all))
+		}
+		for i := range all {
+			if *paged[i] != *all[i] {
+				t.Errorf("page row %d = %+v, want %+v", i, paged[i], all[i])
+			}
+		}
+		e.mustAdminView(func(tx polybot.AdminTx) error {
+			if _, err := tx.LeasesAfter(polybot.NilID, 0); polybot.ErrorCode(err) != polybot.EINVALID {
+				t.Errorf("a page of 0: %v, want %s", err, polybot.EINVALID)
+			}
+			return nil
+		})
+	})
+
 	t.Run("concurrent claims never share a tenant", func(t *testing.T) {
 		e, ids := setup(t, 12)
 		var mu sync.Mutex
