@@ -430,7 +430,7 @@ func BenchmarkScaleOut(b *testing.B) {
 		waitFor(sb, ready, fmt.Sprintf("%d workers run every tenant", k), func() bool {
 			running := int64(0)
 			for _, m := range w.ms {
-				running += m.Snapshot().ActiveTenants
+				running += m.states[stRunning].Load() // not Snapshot: it reads every tenant
 			}
 			return running == int64(n)
 		})
@@ -660,7 +660,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 		m.disp.onResolve = func(GrantResult) { p.resolved.Add(1) }
 		m.disp.onBatch = func(at time.Time) { p.batch.CompareAndSwap(0, at.UnixNano()) }
 	})
-	for gw.Snapshot().ActiveTenants != int64(n) {
+	for gw.states[stRunning].Load() != int64(n) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	reply("ok %d", liveBytes()-base)
@@ -779,7 +779,7 @@ func TestScaleGatewayProcess(t *testing.T) {
 					held++
 				}
 			}
-			reply("ok %d %d", held, gw.Snapshot().Indexed)
+			reply("ok %d %d", held, gw.index.Load().tenants)
 		case "reset":
 			for _, h := range []*latencyHist{&dec, &told, &route, &idle, &lent} {
 				h.reset()
