@@ -856,19 +856,25 @@ func writeProfile(tb testing.TB, path, name string) {
 }
 
 // BenchmarkRouteAtScale is the gateway's part of BenchmarkScaleOut alone:
-// one opportunity routed to 10,000 or 100,000 running tenants on a thin
-// level (BenchmarkRoute's thin case at scale): the first tenant takes the
-// level, and the pool is dry for everyone else. No store, bus or worker;
-// ns/tenant is route's cost (every decision fixed) per tenant, and
-// told-ns/tenant settle's (telling the tenants route did not reach).
+// one opportunity routed to 10,000 or 100,000 running tenants on a level
+// deep enough for lent of them (lent=1 is BenchmarkRoute's thin case at
+// scale; lent=100 is a BenchmarkScaleOut update): they take the level, and
+// the pool is dry for everyone else. No store, bus or worker; ns/tenant is
+// route's cost (every decision fixed) per tenant, µs/route its cost per
+// opportunity, and told-ns/tenant settle's (telling the tenants route did
+// not reach).
 func BenchmarkRouteAtScale(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n, lent int
+	}{{10_000, 1}, {100_000, 1}, {100_000, 100}} {
+		n := c.n
+		b.Run(fmt.Sprintf("tenants=%d,lent=%d", n, c.lent), func(b *testing.B) {
 			m, ts := allocManager(n)
 			disp := m.disp
 			base := deepOpportunity()
 			base.Legs = append([]polybot.Leg(nil), base.Legs...)
-			base.Legs[0].Available = d("6") // one tenant's 5.26 sets, and less than an order left
+			// c.lent tenants' 5.26 sets, and less than an order left
+			base.Legs[0].Available = d("5.26").MulInt(int64(c.lent)).Add(d("0.74"))
 			buf := make([]Grant, 0, 4)
 			i := 0
 			var told time.Duration
@@ -892,6 +898,7 @@ func BenchmarkRouteAtScale(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/tenant")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e3, "µs/route")
 			b.ReportMetric(float64(told.Nanoseconds())/float64(b.N)/float64(n), "told-ns/tenant")
 		})
 	}
