@@ -696,14 +696,6 @@ func TestScaleGatewayProcess(t *testing.T) {
 				price, shown = at, polybot.Zero // the old level is gone, and what was taken there with it
 			}
 			shown = shown.Add(room)
-			if path := os.Getenv("POLYBOT_SCALE_TRACE"); path != "" && f[3] == "1" && traced == nil {
-				if traced, err = os.Create(path); err != nil {
-					t.Fatal(err)
-				}
-				if err := trace.Start(traced); err != nil {
-					t.Fatal(err)
-				}
-			}
 			if dir := os.Getenv("POLYBOT_SCALE_PROFILE"); dir != "" && f[3] == "1" && cpuProf == nil {
 				writeProfile(t, filepath.Join(dir, "allocs-before.prof"), "allocs")
 				if cpuProf, err = os.Create(filepath.Join(dir, "cpu.prof")); err != nil {
@@ -783,6 +775,16 @@ func TestScaleGatewayProcess(t *testing.T) {
 		case "reset":
 			for _, h := range []*latencyHist{&dec, &told, &route, &idle, &lent} {
 				h.reset()
+			}
+			// The trace starts here, not at the first update: starting it
+			// stops the world.
+			if path := os.Getenv("POLYBOT_SCALE_TRACE"); path != "" && traced == nil {
+				if traced, err = os.Create(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := trace.Start(traced); err != nil {
+					t.Fatal(err)
+				}
 			}
 			reply("ok")
 		case "report":
