@@ -147,6 +147,7 @@ type heldGrant struct {
 	tenant polybot.ID
 	size   polybot.Decimal
 	legs   []heldLeg
+	inline [2]heldLeg // legs' storage for up to two legs: one allocation a grant
 }
 
 type heldLeg struct {
@@ -259,7 +260,13 @@ func (b *depthBook) grant(tenant polybot.ID, live bool, o *polybot.Opportunity, 
 		return 0, polybot.Zero, false // less than an order can be
 	}
 	b.next++
-	h := &heldGrant{tenant: tenant, size: got, legs: slices.Clone(legs)}
+	h := &heldGrant{tenant: tenant, size: got}
+	if len(legs) <= len(h.inline) {
+		h.legs = h.inline[:len(legs):len(legs)]
+		copy(h.legs, legs)
+	} else {
+		h.legs = slices.Clone(legs)
+	}
 	legs = h.legs
 	for i := range legs {
 		if legs[i].level == nil {

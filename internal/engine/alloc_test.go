@@ -391,3 +391,37 @@ func TestDepthGoesRoundEveryTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantsDoNotShareLegs checks the legs grants are cut from one slab:
+// each grant's legs are its own, and appending to them reaches no other
+// grant's.
+func TestGrantsDoNotShareLegs(t *testing.T) {
+	m, ts := allocManager(600) // more grants than one slab holds
+	disp := m.disp
+	o := deepOpportunity()
+	group, lot := groupOf(o), lotOf(o)
+	var grants []Grant
+	disp.mu.Lock()
+	for _, tn := range ts {
+		g, ok := disp.offerTo(tn, o, group, time.Time{}, lot)
+		if !ok || g.Sets.Sign() <= 0 {
+			t.Fatalf("tenant %s was lent nothing", tn.id)
+		}
+		grants = append(grants, g)
+	}
+	disp.mu.Unlock()
+	for i := range grants {
+		g := &grants[i]
+		if len(g.Legs) != 2 || cap(g.Legs) != 2 {
+			t.Fatalf("grant %d: %d legs of room %d, want 2 of 2", i, len(g.Legs), cap(g.Legs))
+		}
+		g.Legs = append(g.Legs, GrantLeg{Size: d("99")})
+		g.Legs[0].Size = d("1")
+	}
+	for i := range grants {
+		g := &grants[i]
+		if g.Legs[0].Size != d("1") || g.Legs[1].Size != g.Sets || g.Legs[2].Size != d("99") {
+			t.Fatalf("grant %d's legs changed with another's: %+v", i, g.Legs)
+		}
+	}
+}

@@ -178,8 +178,9 @@ type gateway struct {
 	holders atomic.Pointer[map[polybot.ID]string]
 	epochs  map[polybot.ID]int64 // watchLeases only
 
-	mu     sync.Mutex // guards out
+	mu     sync.Mutex // guards out and spare
 	out    []Grant
+	spare  []Grant // the buffer of the batch the sender took before, emptied
 	notify chan struct{}
 }
 
@@ -193,6 +194,27 @@ func newGateway(m *Manager) *gateway {
 // holder is the worker holding the tenant's lease ("" none: nothing is
 // granted to it).
 func (g *gateway) holder(id polybot.ID) string { return (*g.holders.Load())[id] }
+
+// take hands the sender what is queued; the buffer of the batch it gave
+// back before becomes the queue's, so the dispatcher does not grow a new
+// one (copying grants) every batch.
+func (g *gateway) take() []Grant {
+	g.mu.Lock()
+	batch := g.out
+	g.out, g.spare = g.spare[:0], nil
+	g.mu.Unlock()
+	return batch
+}
+
+// giveBack returns a taken batch's buffer, emptied, for the queue to reuse.
+func (g *gateway) giveBack(batch []Grant) {
+	clear(batch)
+	g.mu.Lock()
+	if g.spare == nil {
+		g.spare = batch[:0]
+	}
+	g.mu.Unlock()
+}
 
 func (g *gateway) queue(gr Grant) {
 	g.mu.Lock()
@@ -216,7 +238,7 @@ func (g *gateway) queue(gr Grant) {
 func (g *gateway) send(ctx context.Context) {
 	var (
 		msgs []polybot.Outgoing
-		sent []Grant // sent[i] is msgs[i]'s grant
+		sent []*Grant // sent[i] is msgs[i]'s grant
 		enc  grantEncoder
 	)
 	for {
@@ -225,10 +247,7 @@ func (g *gateway) send(ctx context.Context) {
 			return
 		case <-g.notify:
 		}
-		g.mu.Lock()
-		batch := g.out
-		g.out = nil
-		g.mu.Unlock()
+		batch := g.take()
 		msgs, sent = msgs[:0], sent[:0]
 		for i := range batch {
 			gr := &batch[i]
@@ -246,9 +265,10 @@ func (g *gateway) send(ctx context.Context) {
 				continue
 			}
 			msgs = append(msgs, polybot.Outgoing{Queue: grantQueue + w, ID: g.id + "-" + strconv.FormatUint(uint64(gr.ID), 10), Data: data})
-			sent = append(sent, *gr)
+			sent = append(sent, gr)
 		}
 		if len(msgs) == 0 {
+			g.giveBack(batch)
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -266,6 +286,7 @@ func (g *gateway) send(ctx context.Context) {
 		}
 		clear(msgs) // the encoded grants are not kept until the next batch
 		clear(sent)
+		g.giveBack(batch)
 	}
 }
 
