@@ -347,9 +347,13 @@ func (w *scaleWorkers) stop() {
 // BenchmarkScaleOut runs -scale.tenants tenants (100,000 by default) over
 // one gateway and one or two workers on this machine, as they are
 // deployed: the gateway in a process of its own (this test binary again,
-// TestScaleGatewayProcess, driven over its stdin), the workers in this
-// one, over a real NATS server and one SQLite file (WAL: the processes
-// share it), wired as TestSplitRolesTradeAsOneProcessDoes wires them.
+// TestScaleGatewayProcess, driven over its stdin) pinned to the first
+// core, the workers in this one on the others, over a real NATS server and
+// one SQLite file (WAL: the processes share it), wired as
+// TestSplitRolesTradeAsOneProcessDoes wires them. With -scale.shield (the
+// default) every other thread on the machine that the kernel lets move is
+// kept off the gateway's core for the run, as a deployment gives a
+// latency-bound process cores of its own (shieldCPU).
 // Every tenant wants every opportunity; each book update makes room for
 // -scale.grants grants of $5 (the depth book gives the first tenants in
 // the rotation the sets the update added), so almost every tenant is
@@ -425,10 +429,11 @@ func BenchmarkScaleOut(b *testing.B) {
 	began := time.Now()
 	gw := startScaleGateway(b, r.dir, n, cfg.URL, cfg.Prefix, gwCPUs, ttl, ready)
 	b.Logf("gateway process following %d tenants after %s", n, time.Since(began).Round(time.Millisecond))
+	shielded := "the gateway's core not shielded"
 	if gwCPUs != "" && *scaleShield {
 		restore, moved, stuck := shieldCPU(0, gw.cmd.Process.Pid)
 		b.Cleanup(restore)
-		b.Logf("the gateway's core shielded: %d other threads moved off it, %d the kernel keeps there", moved, stuck)
+		shielded = fmt.Sprintf("the gateway's core shielded: %d other threads moved off it, %d the kernel keeps there", moved, stuck)
 	}
 
 	// Each update adds room at the YES ask: at 0.45 one tenant's $5 buys
@@ -504,7 +509,7 @@ func BenchmarkScaleOut(b *testing.B) {
 			f := gw.do(sb, "held "+strings.Join(w.ids, " "))
 			return atoi64(sb, f[0]) == int64(n) && atoi64(sb, f[1]) == int64(n)
 		})
-		sb.Logf("%d workers running %d tenants after %s", k, len(ids), time.Since(began).Round(time.Millisecond))
+		sb.Logf("%d workers running %d tenants after %s; %s", k, len(ids), time.Since(began).Round(time.Millisecond), shielded)
 		w.bytes = liveBytes() - before
 		return w
 	}
