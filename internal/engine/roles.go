@@ -607,6 +607,12 @@ func (m *Manager) runGateway(ctx context.Context, ids []polybot.ID) error {
 	run(func() { m.control(ctx) })
 	run(func() { m.refollow(ctx) })
 	m.log.Info("gateway started", "tenants", len(ids), "gateway", m.cfg.GatewayID)
+	if procs := runtime.GOMAXPROCS(0); procs < 2 {
+		// With one P the runtime polls the network only when it is idle, or
+		// every 10 ms from its monitor: a feed message that comes while the
+		// dispatcher tells tenants of the last update waits that long.
+		m.log.Warn("the gateway has one CPU (GOMAXPROCS=1): book updates may wait up to 10 ms while it is busy; give it at least two", "gomaxprocs", procs)
+	}
 	<-ctx.Done()
 	bg.Wait()
 	return nil
